@@ -1,0 +1,74 @@
+"""``emit``: the only way anything is announced to browsers, screens and other apps.
+
+Events are sent after the surrounding transaction commits, so nothing rolled back is announced.
+Subscribers in other apps (audit, metering, alerts) register with ``subscribe`` and are called in
+the same on-commit hook, in the emitting process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.db import transaction
+
+from apps.core import realtime, runtime
+
+logger = logging.getLogger(__name__)
+
+Subscriber = Callable[[Any, str, dict[str, Any]], None]
+_subscribers: list[tuple[str, Subscriber]] = []
+
+
+def subscribe(topic_prefix: str, handler: Subscriber) -> None:
+    """Call ``handler(org_id, topic, payload)`` for every committed event whose topic starts so."""
+    _subscribers.append((topic_prefix, handler))
+
+
+def emit(org: Any, topic: str, payload: dict[str, Any]) -> None:
+    """Announce ``payload`` on ``topic`` of organization ``org`` (a model, an id or None) on commit."""
+    org_id = getattr(org, "pk", org)
+    transaction.on_commit(lambda: _deliver(org_id, topic, payload))
+
+
+def _deliver(org_id: Any, topic: str, payload: dict[str, Any]) -> None:
+    group = realtime.group_name(org_id, topic)
+    try:
+        seq = realtime.next_seq(group)
+        message = {"type": "realtime.event", "topic": topic, "seq": seq, "ts": time.time(), "data": payload}
+        realtime.remember(group, message)
+        send_to_group(group, message)
+    except Exception:
+        # Delivery is best effort: a broken cache or layer must not fail the committed work.
+        logger.exception("could not deliver event %s", topic)
+    for prefix, handler in _subscribers:
+        if topic.startswith(prefix):
+            try:
+                handler(org_id, topic, payload)
+            except Exception:
+                logger.exception("event subscriber %r failed on %s", handler, topic)
+
+
+def send_to_group(group: str, message: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    loop = runtime.server_loop()
+    if isinstance(layer, InMemoryChannelLayer) and loop is not None:
+        # The in-memory layer lives on the server's loop: schedule the send there. From another
+        # thread, async_to_sync would run it on a private loop and lose or delay messages.
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            loop.create_task(layer.group_send(group, message))
+        else:
+            asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop)
+        return
+    async_to_sync(layer.group_send)(group, message)

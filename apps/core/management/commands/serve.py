@@ -1,0 +1,45 @@
+"""Serve the console with daphne; in the embedded mode also run the Celery worker and beat inside."""
+
+import gc
+import os
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Serve HTTP and websockets (daphne). In the embedded mode, Celery runs in this process."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default=os.environ.get("UNIMANAGER_HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("UNIMANAGER_PORT", "8000")))
+        parser.add_argument("--no-worker", action="store_true", help="do not run the in-process worker")
+
+    def handle(self, *args, host, port, no_worker, **options):
+        from daphne.endpoints import build_endpoint_description_strings
+        from daphne.server import Server
+
+        from apps.core.runtime import EmbeddedCelery
+        from unimanager.asgi import application
+
+        embedded = None
+        if settings.MODE == "embedded" and not no_worker:
+            embedded = EmbeddedCelery()
+            embedded.start()
+        self.stdout.write(f"Unimanager ({settings.MODE} mode) serving on http://{host}:{port}/", ending="\n")
+        self.stdout.flush()
+        # Start-up objects live for the whole process: keep them out of every later GC pass.
+        gc.collect()
+        gc.freeze()
+        try:
+            Server(
+                application=application,
+                endpoints=build_endpoint_description_strings(host=host, port=port),
+                signal_handlers=True,
+                verbosity=0,
+                websocket_timeout=86400,
+                application_close_timeout=5,
+            ).run()
+        finally:
+            if embedded is not None:
+                embedded.stop()

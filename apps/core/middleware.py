@@ -1,0 +1,53 @@
+"""Request id, and Prometheus metrics of every HTTP request."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from contextvars import ContextVar
+
+from prometheus_client import Counter, Histogram
+
+request_id_var: ContextVar[str] = ContextVar("request_id", default="")
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
+
+HTTP_REQUESTS = Counter(
+    "unimanager_http_requests_total", "HTTP requests served", ["method", "view", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "unimanager_http_request_duration_seconds", "Time to serve an HTTP request", ["method", "view"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+
+class RequestContextMiddleware:
+    """Gives every request an id (kept from ``X-Request-ID`` when well-formed) and echoes it."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.headers.get("X-Request-ID", "")
+        request.id = incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+        token = request_id_var.set(request.id)
+        try:
+            response = self.get_response(request)
+        finally:
+            request_id_var.reset(token)
+        response["X-Request-ID"] = request.id
+        return response
+
+
+class MetricsMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        started = time.perf_counter()
+        response = self.get_response(request)
+        match = getattr(request, "resolver_match", None)
+        view = match.view_name if match and match.view_name else "unmatched"
+        HTTP_REQUESTS.labels(request.method, view, str(response.status_code)).inc()
+        HTTP_LATENCY.labels(request.method, view).observe(time.perf_counter() - started)
+        return response

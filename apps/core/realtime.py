@@ -1,0 +1,104 @@
+"""Realtime topics: naming, the permission each needs, sequence numbers and the replay buffer.
+
+A topic is ``<kind>:<key>`` (``operation:op-1a2b``). Each app registers the kinds it publishes with
+a resolver that, given a user and a key, returns the organization id the topic belongs to when the
+user may read it, or ``None`` (refused, without saying whether it exists). Group names on the
+channel layer carry the tenant: ``org.<organization id>.<kind>.<key>``.
+
+Every event of a topic gets the next ``seq`` of that topic and is kept for a short while in the
+cache (Redis in the distributed mode), so a reconnecting client asks for what it missed after the
+last ``seq`` it saw.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+
+TOPIC_RE = re.compile(r"^(?P<kind>[a-z][a-z0-9_]{0,31}):(?P<key>[A-Za-z0-9_.\-]{1,64})$")
+PLATFORM = "platform"
+
+Resolver = Callable[[Any, str], "str | None"]
+
+
+@dataclass(frozen=True)
+class TopicKind:
+    name: str
+    resolve: Resolver
+
+
+_kinds: dict[str, TopicKind] = {}
+
+
+def register_topic(name: str, resolve: Resolver) -> None:
+    _kinds[name] = TopicKind(name, resolve)
+
+
+def parse_topic(topic: Any) -> tuple[str, str] | None:
+    if not isinstance(topic, str):
+        return None
+    match = TOPIC_RE.match(topic)
+    if not match or match["kind"] not in _kinds:
+        return None
+    return match["kind"], match["key"]
+
+
+def resolve_topic(user: Any, topic: Any) -> str | None:
+    """The organization id (as text) ``topic`` belongs to if ``user`` may follow it, else ``None``."""
+    parsed = parse_topic(topic)
+    if parsed is None:
+        return None
+    kind, key = parsed
+    return _kinds[kind].resolve(user, key)
+
+
+def group_name(org_id: Any, topic: str) -> str:
+    tenant = str(org_id) if org_id else PLATFORM
+    return f"org.{tenant}.{topic.replace(':', '.')}"[:100]
+
+
+def _seq_key(group: str) -> str:
+    return f"rt:seq:{group}"
+
+
+def _event_key(group: str, seq: int) -> str:
+    return f"rt:ev:{group}:{seq}"
+
+
+def next_seq(group: str) -> int:
+    key = _seq_key(group)
+    cache.add(key, 0, timeout=None)
+    try:
+        return int(cache.incr(key))
+    except ValueError:  # evicted between add and incr
+        cache.add(key, 0, timeout=None)
+        return int(cache.incr(key))
+
+
+def remember(group: str, message: dict[str, Any]) -> None:
+    cache.set(_event_key(group, message["seq"]), message, timeout=settings.REALTIME_REPLAY_SECONDS)
+
+
+def replay_after(group: str, after: int) -> list[dict[str, Any]] | None:
+    """Events of ``group`` after ``after``, or ``None`` when some are gone (the client must reload)."""
+    current = int(cache.get(_seq_key(group)) or 0)
+    if after >= current:
+        return []
+    if current - after > settings.REALTIME_REPLAY_EVENTS:
+        return None
+    keys = [_event_key(group, seq) for seq in range(after + 1, current + 1)]
+    found = cache.get_many(keys)
+    if len(found) != len(keys):
+        return None
+    return [found[k] for k in keys]
+
+
+def register_builtin_topics() -> None:
+    from apps.core.selectors import operation_topic_org
+
+    register_topic("operation", operation_topic_org)

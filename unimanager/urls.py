@@ -1,0 +1,29 @@
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from apps.core import views as core_views
+
+api_v1 = [
+    path("core/", include("apps.core.api.urls")),
+]
+
+urlpatterns = [
+    path("", core_views.home, name="home"),
+    path("healthz", core_views.healthz, name="healthz"),
+    path("readyz", core_views.readyz, name="readyz"),
+    path("metrics", core_views.metrics, name="metrics"),
+    path("signin/", core_views.SignInView.as_view(), name="login"),
+    path("signout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("portal/", include(("apps.core.urls_portal", "portal"))),
+    path("console/", include(("apps.core.urls_console", "console"))),
+    path("screens/", include(("apps.core.urls_screens", "screens"))),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]
+
+handler400 = "apps.core.views.error_400"
+handler403 = "apps.core.views.error_403"
+handler404 = "apps.core.views.error_404"
+handler500 = "apps.core.views.error_500"
