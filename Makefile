@@ -1,0 +1,50 @@
+# Unimanager: `make run` serves the console (embedded mode), `make test` runs every test.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: setup run run-distributed test test-fast test-integration bench lint schema clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(VENV)/.installed node_modules/.installed
+
+run: setup
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	$(PY) manage.py serve --host $(HOST) --port $(PORT)
+
+run-distributed: setup
+	$(PY) -m devtools.distributed --host $(HOST) --port $(PORT)
+
+test: setup
+	$(PY) -m pytest -m "not integration" -q
+	$(PY) -m devtools.integration -q
+
+test-fast: setup
+	$(PY) -m pytest -m "not integration" -q
+
+test-integration: setup
+	$(PY) -m devtools.integration -q
+
+bench: setup
+	$(PY) -m bench
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+schema: setup
+	$(PY) manage.py spectacular --validate --fail-on-warn --file var/openapi.yaml
+
+clean:
+	rm -rf $(VENV) node_modules var/static
