@@ -7,6 +7,7 @@ class CoreConfig(AppConfig):
     verbose_name = "Core"
 
     def ready(self) -> None:
-        from apps.core import realtime
+        from apps.core import navigation, realtime
 
         realtime.register_builtin_topics()
+        navigation.register_builtin_menus()

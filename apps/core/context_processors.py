@@ -1,5 +1,15 @@
 from django.conf import settings
 
+from apps.core.navigation import menu_for
+
 
 def product(request):
-    return {"product_name": "Unimanager", "deployment_mode": settings.MODE}
+    context = {"product_name": "Unimanager", "deployment_mode": settings.MODE}
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        match = getattr(request, "resolver_match", None)
+        current = f"{match.namespace}:{match.url_name}" if match and match.namespace else (
+            match.url_name if match else "")
+        context["console_menu"] = menu_for(user, "console", current)
+        context["portal_menu"] = menu_for(user, "portal", current)
+    return context
