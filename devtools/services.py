@@ -121,8 +121,8 @@ def start_postgres(port: int | None = None, dbname: str = "unimanager", datadir:
                           f"SELECT 1 FROM pg_database WHERE datname='{dbname}'"]),
             check=True, capture_output=True, text=True).stdout.strip()
         if not exists:
-            subprocess.run(_as_postgres([str(shutil.which("createdb")), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", dbname]),
-                           check=True)
+            subprocess.run(_as_postgres([str(shutil.which("createdb")), "-h", "127.0.0.1", "-p", str(port),
+                                         "-U", "postgres", dbname]), check=True)
     except Exception:
         service.stop()
         raise

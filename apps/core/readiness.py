@@ -52,5 +52,11 @@ def _channel_layer() -> str:
     return _redis_ping(settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0])
 
 
+LABELS = {"database": "Database", "broker": "Task broker", "channel_layer": "Event channel"}
+
+
 def check_all() -> dict[str, dict[str, Any]]:
-    return {"database": _timed(_database), "broker": _timed(_broker), "channel_layer": _timed(_channel_layer)}
+    checks = {"database": _timed(_database), "broker": _timed(_broker), "channel_layer": _timed(_channel_layer)}
+    for name, check in checks.items():
+        check["label"] = LABELS[name]
+    return checks

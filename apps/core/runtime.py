@@ -72,7 +72,7 @@ class EmbeddedCelery:
         )
         self.thread = threading.Thread(target=self._run_worker, name="celery-worker", daemon=True)
         self.thread.start()
-        self.beat = EmbeddedService(app, thread=True)
+        self.beat = EmbeddedService(app, thread=True, scheduler_cls=app.conf.beat_scheduler)
         self.beat.start()
         logger.info("embedded Celery worker and beat started")
 

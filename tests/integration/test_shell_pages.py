@@ -1,0 +1,39 @@
+"""The three surfaces and the sign-in page render as a styled product, in a real browser."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.integration.conftest import screenshot, sign_in
+
+
+def test_signin_page_is_styled_and_refuses_a_wrong_password(embedded_server, page):
+    page.goto(f"{embedded_server.url}/signin/")
+    # Tabler's stylesheet is served from npm's package: the button gets the brand colour.
+    color = page.eval_on_selector("button[type=submit]", "el => getComputedStyle(el).backgroundColor")
+    assert color not in ("rgba(0, 0, 0, 0)", "rgb(239, 239, 239)", "rgb(240, 240, 240)"), color
+    screenshot(page, "signin")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", "wrong-password")
+    page.click("button[type=submit]")
+    assert page.locator("[data-testid=signin-error]").is_visible()
+
+
+@pytest.mark.parametrize("path,name", [
+    ("/console/", "console-home"),
+    ("/portal/", "portal-home"),
+    ("/screens/", "screens-home"),
+])
+def test_surface_home_renders(embedded_server, page, path, name):
+    failed = []
+    page.on("response", lambda r: failed.append(r.url) if r.status >= 400 else None)
+    sign_in(page, embedded_server.url, "admin", "unimanager-admin")
+    page.goto(f"{embedded_server.url}{path}")
+    page.wait_for_load_state("networkidle")
+    screenshot(page, name)
+    assert not failed, f"assets or calls failed: {failed}"
+    font = page.evaluate("getComputedStyle(document.body).fontFamily")
+    assert "Times" not in font
+    if name == "screens-home":
+        page.wait_for_selector("#screen-live:not(.offline)", timeout=10000)
+        assert page.locator("#screen-chart canvas").count() == 1
