@@ -19,6 +19,7 @@ class Command(BaseCommand):
         from daphne.endpoints import build_endpoint_description_strings
         from daphne.server import Server
 
+        from apps.core.demo import demo_sign_ins
         from apps.core.runtime import EmbeddedCelery
         from unimanager.asgi import application
 
@@ -26,7 +27,13 @@ class Command(BaseCommand):
         if settings.MODE == "embedded" and not no_worker:
             embedded = EmbeddedCelery()
             embedded.start()
-        self.stdout.write(f"Unimanager ({settings.MODE} mode) serving on http://{host}:{port}/", ending="\n")
+        self.stdout.write(f"\nUnimanager ({settings.MODE} mode) is serving on http://{host}:{port}/")
+        sign_ins = demo_sign_ins()
+        if sign_ins:
+            self.stdout.write("Demo sign-ins:")
+            for role, username, password in sign_ins:
+                self.stdout.write(f"  {role:<28} {username:<20} {password}")
+        self.stdout.write("Press Ctrl-C to stop.\n")
         self.stdout.flush()
         # Start-up objects live for the whole process: keep them out of every later GC pass.
         gc.collect()
