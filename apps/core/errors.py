@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
+from rest_framework.views import set_rollback
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +97,14 @@ def _drf_message(exc: drf_exceptions.APIException) -> str:
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    response = _render(exc)
+    if response is not None:
+        # An answered error must not commit what the request wrote before it (ATOMIC_REQUESTS).
+        set_rollback()
+    return response
+
+
+def _render(exc: Exception) -> Response | None:
     headers: dict[str, str] = {}
     if isinstance(exc, ApplicationError):
         return Response(error_body(exc.code, exc.message, exc.detail), status=exc.status)
@@ -111,7 +120,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
             headers["WWW-Authenticate"] = exc.auth_header  # type: ignore[attr-defined]
         if getattr(exc, "wait", None):
             headers["Retry-After"] = str(int(exc.wait))  # type: ignore[attr-defined]
-        detail = exc.detail if isinstance(exc.detail, dict | list) else {}
+        detail: Any = exc.detail if isinstance(exc.detail, dict) else {}
+        if isinstance(exc.detail, list):
+            # ``detail`` is always an object: errors not tied to a field go under non_field_errors.
+            detail = {"non_field_errors": exc.detail}
         status = exc.status_code
         code = _drf_code(exc)
         if isinstance(exc, drf_exceptions.NotAuthenticated | drf_exceptions.AuthenticationFailed):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 
 
 class ScopingBackend(Protocol):
@@ -34,8 +34,7 @@ class MembershipScoping:
             return queryset.none()
         if user.is_superuser:
             return queryset
-        field = getattr(queryset.model, "tenant_field", "organization")
-        return queryset.filter(**{f"{field}_id__in": self._org_ids(user)})
+        return queryset.filter(tenant_q(queryset.model, self._org_ids(user)))
 
     def authorize(self, user: Any, action: str, obj: Model | None) -> bool:
         if user is None or not user.is_authenticated or not user.is_active:
@@ -44,16 +43,43 @@ class MembershipScoping:
             return True
         if obj is None:
             return False
-        field = getattr(type(obj), "tenant_field", "organization")
-        return getattr(obj, f"{field}_id") in self._org_ids(user)
+        model = type(obj)
+        org_ids = self._org_ids(user)
+        if hasattr(model, "organization_scope_q"):
+            return model._default_manager.filter(model.organization_scope_q(org_ids), pk=obj.pk).exists()
+        return tenant_id(obj) in org_ids
+
+
+def _tenant_column(model: type[Model]) -> str:
+    field = getattr(model, "tenant_field", "organization")
+    # An organization is its own tenant (``tenant_field = "id"``); other data points at one.
+    return "pk" if field in {"id", "pk"} else f"{field}_id"
+
+
+def tenant_q(model: type[Model], org_ids: Any) -> Q:
+    """Rows of ``model`` that belong to the organizations ``org_ids``, as one indexed predicate.
+
+    A model whose tenancy is not one column (people belong to organizations through memberships)
+    says how with a ``organization_scope_q(org_ids)`` class method."""
+    if hasattr(model, "organization_scope_q"):
+        return model.organization_scope_q(org_ids)
+    return Q(**{f"{_tenant_column(model)}__in": org_ids})
+
+
+def tenant_id(obj: Model) -> Any:
+    """The id of the organization ``obj`` belongs to."""
+    column = _tenant_column(type(obj))
+    return obj.pk if column == "pk" else getattr(obj, column)
 
 
 _backend: ScopingBackend = MembershipScoping()
 
 
-def install_backend(backend: ScopingBackend) -> None:
+def install_backend(backend: ScopingBackend) -> ScopingBackend:
+    """Make ``backend`` decide all scoping from now on; returns the one it replaces."""
     global _backend
-    _backend = backend
+    previous, _backend = _backend, backend
+    return previous
 
 
 def restrict(queryset: QuerySet, user: Any, action: str) -> QuerySet:
