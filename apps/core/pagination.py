@@ -11,10 +11,19 @@ class CursorPagination(pagination.CursorPagination):
     ordering = ("-created_at", "-id")
 
     def get_ordering(self, request, queryset, view):
-        ordering = getattr(view, "ordering", None) or self.ordering
+        if getattr(view, "ordering_fields", None):
+            # ``?ordering=`` picks among the fields the view declares (each backed by an index);
+            # unknown fields are dropped by the ordering filter.
+            ordering = super().get_ordering(request, queryset, view)
+        else:
+            ordering = getattr(view, "ordering", None) or self.ordering
         if isinstance(ordering, str):
             ordering = (ordering,)
-        return tuple(ordering)
+        ordering = tuple(ordering)
+        if not {"pk", "-pk", "id", "-id"} & set(ordering):
+            # Rows sharing the first field's value still come in one stable order.
+            ordering += ("-pk" if ordering[0].startswith("-") else "pk",)
+        return ordering
 
     def get_paginated_response(self, data):
         return Response({"next": self.get_next_link(), "previous": self.get_previous_link(), "results": data})
