@@ -134,9 +134,9 @@ DIAGNOSTIC_STEPS = (
 
 def diagnostic_start(*, organization: Any, actor: Any, steps: int = 5, interval: float = 0.5) -> Operation:
     """Start the built-in diagnostic: ``steps`` timed steps run by a worker, each announced live."""
-    if not isinstance(steps, int) or not 1 <= steps <= 50:
+    if not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= 50:
         raise InvalidInput("steps must be an integer from 1 to 50.", detail={"steps": ["1..50"]})
-    if not isinstance(interval, int | float) or not 0 <= interval <= 10:
+    if not isinstance(interval, int | float) or isinstance(interval, bool) or not 0 <= interval <= 10:
         raise InvalidInput("interval must be from 0 to 10 seconds.", detail={"interval": ["0..10"]})
     op = operation_create(
         organization=organization, kind="diagnostic", actor=actor, target_type="platform",

@@ -21,6 +21,8 @@ class OperationViewSet(TenantReadOnlyViewSet):
     serializer_class = OperationSerializer
     permission_prefix = "core:operation"
     filterset_class = OperationFilter
+    ordering_fields = ["created_at"]
+    ordering = ("-created_at", "-id")
     lookup_value_regex = r"op-[0-9a-f]{20}"
 
     @extend_schema(request=None, responses=OperationSerializer)
@@ -48,12 +50,15 @@ class OperationViewSet(TenantReadOnlyViewSet):
 
 
 def _organization_for(request: Request, org_id):
-    """The organization an operation is started in: the one asked for, or the user's first."""
+    """The organization an operation is started in: the one asked for, or the user's first.
+
+    Membership is inherited by descendant organizations, as everywhere else."""
     from apps.organizations.models import Organization
+    from apps.organizations.selectors import organization_ids_of_user
 
     orgs = Organization.objects.all()
     if not request.user.is_superuser:
-        orgs = orgs.filter(memberships__user=request.user)
+        orgs = orgs.filter(pk__in=organization_ids_of_user(request.user))
     org = orgs.filter(pk=org_id).first() if org_id else orgs.order_by("path").first()
     if org is None:
         raise InvalidInput("Choose an organization you belong to.", detail={"organization": ["not found"]})
