@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "channels",
     "apps.core",
     "apps.organizations",
+    "apps.rbac",
 ]
 
 MIDDLEWARE = [

@@ -1,8 +1,17 @@
+"""Reads of the organizations app. Lists are scoped by ``restrict``; one object that is missing or
+not visible is the same ``NotFound``."""
+
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
-from apps.organizations.models import Organization, User
+from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
+
+from apps.core.errors import NotFound
+from apps.core.scoping import restrict
+from apps.organizations.models import Membership, Organization, Project, User, UserGroup
 
 
 def organization_ids_of_user(user: User) -> set[UUID]:
@@ -13,11 +22,69 @@ def organization_ids_of_user(user: User) -> set[UUID]:
     paths = list(Organization.objects.filter(memberships__user=user).values_list("path", flat=True))
     ids: set[UUID] = set()
     if paths:
-        from django.db.models import Q
-
         query = Q()
         for p in paths:
             query |= Q(path__startswith=p)
         ids = set(Organization.objects.filter(query).values_list("id", flat=True))
     user._um_org_ids = ids  # type: ignore[attr-defined]
     return ids
+
+
+def subtree(org: Organization) -> QuerySet[Organization]:
+    return Organization.objects.filter(path__startswith=org.path)
+
+
+def organization_list(*, actor: Any, action: str = "organizations:organization:read") -> QuerySet[Organization]:
+    return restrict(Organization.objects.select_related("parent"), actor, action)
+
+
+def organization_get(*, actor: Any, organization_id: Any, action: str = "organizations:organization:read"
+                     ) -> Organization:
+    org = _get(organization_list(actor=actor, action=action), organization_id)
+    if org is None:
+        raise NotFound("Organization not found.")
+    return org
+
+
+def user_list(*, actor: Any, action: str = "organizations:user:read") -> QuerySet[User]:
+    return restrict(User.objects.all(), actor, action)
+
+
+def user_get(*, actor: Any, user_id: Any, action: str = "organizations:user:read") -> User:
+    user = _get(user_list(actor=actor, action=action), user_id)
+    if user is None:
+        raise NotFound("User not found.")
+    return user
+
+
+def membership_list(*, actor: Any, action: str = "organizations:user:read") -> QuerySet[Membership]:
+    return restrict(Membership.objects.select_related("user", "organization"), actor, action)
+
+
+def user_group_list(*, actor: Any, action: str = "organizations:group:read") -> QuerySet[UserGroup]:
+    return restrict(UserGroup.objects.select_related("organization"), actor, action)
+
+
+def user_group_get(*, actor: Any, group_id: Any, action: str = "organizations:group:read") -> UserGroup:
+    group = _get(user_group_list(actor=actor, action=action), group_id)
+    if group is None:
+        raise NotFound("User group not found.")
+    return group
+
+
+def project_list(*, actor: Any, action: str = "organizations:project:read") -> QuerySet[Project]:
+    return restrict(Project.objects.select_related("organization"), actor, action)
+
+
+def project_get(*, actor: Any, project_id: Any, action: str = "organizations:project:read") -> Project:
+    project = _get(project_list(actor=actor, action=action), project_id)
+    if project is None:
+        raise NotFound("Project not found.")
+    return project
+
+
+def _get(qs: QuerySet, pk: Any):
+    try:
+        return qs.filter(pk=pk).first()
+    except (ValueError, TypeError, ValidationError):  # a malformed id is simply not found
+        return None

@@ -1,0 +1,520 @@
+"""Writes of the organizations app: the organization tree, people, user groups and projects.
+
+Every service checks that ``actor`` may do it (``actor=None`` is the system itself: demo data,
+migrations), changes nothing when it refuses, and announces the change with ``emit`` after commit.
+Nothing is orphaned: an organization with children, members, user groups, projects or data of other
+apps cannot be deleted, and the refusal says what still depends on it.
+
+Later apps add rules to the people side with ``register_membership_guard`` (the RBAC app refuses a
+membership that would give one person two separated duties).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError, RestrictedError
+
+from apps.core.errors import Conflict, Forbidden, InvalidInput, Refused
+from apps.core.events import emit
+from apps.core.scoping import authorize
+from apps.organizations.models import Membership, Organization, Project, User, UserGroup
+
+# guard(users, via) raises an ApplicationError when adding ``users`` through ``via`` (an
+# Organization, UserGroup or Project) would break a rule of a later app.
+MembershipGuard = Callable[[Iterable[User], Any], None]
+_membership_guards: list[MembershipGuard] = []
+
+
+def register_membership_guard(guard: MembershipGuard) -> None:
+    if guard not in _membership_guards:
+        _membership_guards.append(guard)
+
+
+def _check_guards(users: Iterable[User], via: Any) -> None:
+    users = list(users)
+    for guard in _membership_guards:
+        guard(users, via)
+
+
+def _require(actor: Any, action: str, target: Any) -> None:
+    if actor is None:
+        return
+    if not authorize(actor, action, target):
+        raise Forbidden(f"You are not allowed to do this ({action}).", detail={"permission": action})
+
+
+def _clean_name(name: Any, field: str = "name") -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInput(f"{field} is required.", detail={field: ["This field is required."]})
+    name = name.strip()
+    if len(name) > 128:
+        raise InvalidInput(f"{field} is too long.", detail={field: ["At most 128 characters."]})
+    return name
+
+
+def _announce(org_id: Any, topic: str, event: str, **data: Any) -> None:
+    emit(org_id, topic, {"event": event, **{k: _plain(v) for k, v in data.items()}})
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, list | tuple | set):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str | dict):
+        return value
+    return str(value)
+
+
+def _org_payload(org: Organization) -> dict[str, Any]:
+    return {"id": org.id, "name": org.name, "kind": org.kind, "parent": org.parent_id, "path": org.path,
+            "is_active": org.is_active}
+
+
+def _dependents(exc: ProtectedError | RestrictedError) -> list[str]:
+    """What still refers to an object through protected foreign keys (for a refusal message)."""
+    objects = getattr(exc, "protected_objects", None) or getattr(exc, "restricted_objects", None) or []
+    return sorted({str(obj._meta.verbose_name_plural) for obj in objects})
+
+
+# -- organizations -----------------------------------------------------------------------------
+
+@transaction.atomic
+def organization_create(*, actor: Any, name: str, parent: Organization | None = None,
+                        kind: str = Organization.Kind.DEPARTMENT, description: str = "") -> Organization:
+    """A root organization needs the permission platform-wide; a child needs it on the parent."""
+    name = _clean_name(name)
+    if kind not in Organization.Kind.values:
+        raise InvalidInput("Unknown organization kind.", detail={"kind": [f"One of {Organization.Kind.values}."]})
+    _require(actor, "organizations:organization:write", parent)
+    if parent is not None and not parent.is_active:
+        raise Refused("The parent organization is disabled.", code="parent_disabled")
+    if Organization.objects.filter(parent=parent, name=name).exists():
+        raise Conflict("An organization with this name already exists here.", code="name_taken",
+                       detail={"name": ["Already used under this parent."]})
+    org = Organization.objects.create(name=name, parent=parent, kind=kind, description=description or "")
+    _announce(org.id, org.topic, "created", **_org_payload(org))
+    return org
+
+
+@transaction.atomic
+def organization_update(*, actor: Any, organization: Organization, name: str | None = None,
+                        kind: str | None = None, description: str | None = None) -> Organization:
+    _require(actor, "organizations:organization:write", organization)
+    org = Organization.objects.select_for_update().get(pk=organization.pk)
+    if name is not None:
+        name = _clean_name(name)
+        if Organization.objects.filter(parent_id=org.parent_id, name=name).exclude(pk=org.pk).exists():
+            raise Conflict("An organization with this name already exists here.", code="name_taken",
+                           detail={"name": ["Already used under this parent."]})
+        org.name = name
+    if kind is not None:
+        if kind not in Organization.Kind.values:
+            raise InvalidInput("Unknown organization kind.", detail={"kind": [f"One of {Organization.Kind.values}."]})
+        org.kind = kind
+    if description is not None:
+        org.description = description
+    org.save()
+    _announce(org.id, org.topic, "updated", **_org_payload(org))
+    return org
+
+
+@transaction.atomic
+def organization_move(*, actor: Any, organization: Organization, new_parent: Organization | None) -> Organization:
+    """Move a subtree under ``new_parent`` (``None``: make it a root). The paths of every
+    descendant are rewritten in the same transaction, so the tree is never half moved."""
+    _require(actor, "organizations:organization:write", organization)
+    _require(actor, "organizations:organization:write", new_parent)
+    # Lock the subtree in primary-key order so two concurrent moves cannot deadlock.
+    nodes = list(Organization.objects.select_for_update().filter(path__startswith=organization.path).order_by("pk"))
+    org = next(n for n in nodes if n.pk == organization.pk)
+    if new_parent is not None:
+        new_parent = Organization.objects.get(pk=new_parent.pk)
+        if new_parent.path.startswith(org.path):
+            raise Refused("An organization cannot be moved under itself or one of its descendants.",
+                          code="organization_cycle")
+        if not new_parent.is_active:
+            raise Refused("The new parent organization is disabled.", code="parent_disabled")
+    if Organization.objects.filter(parent=new_parent, name=org.name).exclude(pk=org.pk).exists():
+        raise Conflict("The new parent already has an organization with this name.", code="name_taken")
+    old_prefix = org.path
+    new_prefix = f"{new_parent.path if new_parent else '/'}{org.id}/"
+    for node in nodes:
+        node.path = new_prefix + node.path[len(old_prefix):]
+    org.parent = new_parent
+    Organization.objects.bulk_update(nodes, ["path"])
+    Organization.objects.filter(pk=org.pk).update(parent=new_parent)
+    _announce(org.id, org.topic, "moved", **_org_payload(org), old_path=old_prefix)
+    return org
+
+
+@transaction.atomic
+def organization_set_active(*, actor: Any, organization: Organization, active: bool) -> Organization:
+    """Disabling an organization disables its whole subtree: memberships and grants in it stop
+    giving access. An organization can be enabled again only under an enabled parent."""
+    _require(actor, "organizations:organization:write", organization)
+    org = Organization.objects.select_for_update().get(pk=organization.pk)
+    if active and org.parent_id and not Organization.objects.get(pk=org.parent_id).is_active:
+        raise Refused("Enable the parent organization first.", code="parent_disabled")
+    if active:
+        Organization.objects.filter(pk=org.pk).update(is_active=True)
+    else:
+        Organization.objects.filter(path__startswith=org.path).update(is_active=False)
+    org.refresh_from_db()
+    _announce(org.id, org.topic, "enabled" if active else "disabled", **_org_payload(org))
+    return org
+
+
+@transaction.atomic
+def organization_delete(*, actor: Any, organization: Organization) -> None:
+    """Refused while anything depends on the organization: sub-organizations, members, user
+    groups, projects, grants or data of other apps. Nothing is ever deleted along with it."""
+    _require(actor, "organizations:organization:write", organization)
+    org = Organization.objects.select_for_update().get(pk=organization.pk)
+    blockers = {
+        "sub-organizations": org.children.count(),
+        "members": org.memberships.count(),
+        "user groups": UserGroup.objects.filter(organization=org).count(),
+        "projects": Project.objects.filter(organization=org).count(),
+    }
+    blockers = {k: v for k, v in blockers.items() if v}
+    if blockers:
+        listed = ", ".join(f"{n} {k}" for k, v in blockers.items() for n in [v])
+        raise Refused(f"The organization still has {listed}; move or remove them first.",
+                      code="organization_not_empty", detail={"blockers": blockers})
+    payload = _org_payload(org)
+    try:
+        with transaction.atomic():
+            org.delete()
+    except (ProtectedError, RestrictedError) as exc:
+        others = _dependents(exc)
+        raise Refused(f"Other data still belongs to this organization ({', '.join(others)}).",
+                      code="organization_not_empty", detail={"blockers": others}) from None
+    _announce(payload["id"], f"organization:{payload['id']}", "deleted", **payload)
+
+
+# -- users and memberships ---------------------------------------------------------------------
+
+def _user_payload(user: User) -> dict[str, Any]:
+    return {"id": user.id, "username": user.username, "display_name": user.display_name,
+            "is_active": user.is_active}
+
+
+@transaction.atomic
+def user_create(*, actor: Any, username: str, password: str | None, organization: Organization | None,
+                email: str = "", display_name: str = "", is_superuser: bool = False) -> User:
+    """A new person joins one organization the actor manages; only the system or a superuser
+    creates users outside any organization, or other superusers."""
+    if not isinstance(username, str) or not username.strip():
+        raise InvalidInput("username is required.", detail={"username": ["This field is required."]})
+    username = username.strip()
+    if organization is None:
+        _require(actor, "organizations:user:write", None)
+    else:
+        _require(actor, "organizations:user:write", organization)
+        if not organization.is_active:
+            raise Refused("The organization is disabled.", code="organization_disabled")
+    if is_superuser and actor is not None and not actor.is_superuser:
+        raise Forbidden("Only a platform administrator can create another one.")
+    if User.objects.filter(username__iexact=username).exists():
+        raise Conflict("This username is already taken.", code="username_taken",
+                       detail={"username": ["Already taken."]})
+    user = User(username=username, email=email or "", display_name=display_name or "", is_superuser=is_superuser,
+                is_staff=is_superuser)
+    try:
+        user.full_clean(exclude=["password"])
+        if password:
+            validate_password(password, user)
+    except ValidationError as exc:
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"password": exc.messages}
+        raise InvalidInput("The user is not valid; see detail.", detail=detail) from None
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        raise Conflict("This username is already taken.", code="username_taken") from None
+    if organization is not None:
+        Membership.objects.create(user=user, organization=organization)
+    _announce(organization.id if organization else None, user.topic, "created", **_user_payload(user),
+              organization=organization.id if organization else None)
+    return user
+
+
+def _require_on_user(actor: Any, action: str, user: User) -> None:
+    """Changing a person needs the permission in every organization they belong to (an
+    organization administrator cannot change someone who also works elsewhere)."""
+    if actor is None:
+        return
+    orgs = list(Organization.objects.filter(memberships__user=user))
+    if not orgs:
+        _require(actor, action, None)
+    for org in orgs:
+        _require(actor, action, org)
+    if user.is_superuser and not actor.is_superuser:
+        raise Forbidden("Only a platform administrator can change a platform administrator.")
+
+
+@transaction.atomic
+def user_update(*, actor: Any, user: User, email: str | None = None, display_name: str | None = None,
+                first_name: str | None = None, last_name: str | None = None) -> User:
+    _require_on_user(actor, "organizations:user:write", user)
+    user = User.objects.select_for_update().get(pk=user.pk)
+    for field, value in (("email", email), ("display_name", display_name), ("first_name", first_name),
+                         ("last_name", last_name)):
+        if value is not None:
+            setattr(user, field, value)
+    try:
+        user.full_clean(exclude=["password"])
+    except ValidationError as exc:
+        raise InvalidInput("The user is not valid; see detail.", detail=exc.message_dict) from None
+    user.save()
+    _announce(None, user.topic, "updated", **_user_payload(user))
+    return user
+
+
+@transaction.atomic
+def user_set_active(*, actor: Any, user: User, active: bool) -> User:
+    """A disabled person cannot sign in and holds no permission; their grants are kept."""
+    _require_on_user(actor, "organizations:user:write", user)
+    if not active and actor is not None and actor.pk == user.pk:
+        raise Refused("You cannot disable yourself.", code="cannot_disable_self")
+    user = User.objects.select_for_update().get(pk=user.pk)
+    if not active and user.is_superuser and not User.objects.filter(
+            is_superuser=True, is_active=True).exclude(pk=user.pk).exists():
+        raise Refused("The last active platform administrator cannot be disabled.", code="last_administrator")
+    user.is_active = active
+    user.save(update_fields=["is_active"])
+    _announce(None, user.topic, "enabled" if active else "disabled", **_user_payload(user))
+    return user
+
+
+@transaction.atomic
+def user_delete(*, actor: Any, user: User) -> None:
+    """Only a disabled person can be deleted. Their memberships, user group and project
+    memberships and the grants made to them go with them; operations they started keep
+    existing without an actor."""
+    _require_on_user(actor, "organizations:user:write", user)
+    if actor is not None and actor.pk == user.pk:
+        raise Refused("You cannot delete yourself.", code="cannot_delete_self")
+    if user.is_active:
+        raise Refused("Disable the user before deleting them.", code="user_active")
+    payload = _user_payload(user)
+    try:
+        with transaction.atomic():
+            user.delete()
+    except (ProtectedError, RestrictedError) as exc:
+        others = _dependents(exc)
+        raise Refused(f"Other data still refers to this user ({', '.join(others)}).", code="user_in_use",
+                      detail={"blockers": others}) from None
+    _announce(None, f"user:{payload['id']}", "deleted", **payload)
+
+
+def user_set_password(*, actor: Any, user: User, password: str) -> User:
+    if actor is None or actor.pk != user.pk:
+        _require_on_user(actor, "organizations:user:write", user)
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise InvalidInput("The password is not accepted.", detail={"password": exc.messages}) from None
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    _announce(None, user.topic, "password_changed", id=user.id)
+    return user
+
+
+@transaction.atomic
+def membership_add(*, actor: Any, user: User, organization: Organization) -> Membership:
+    _require(actor, "organizations:user:write", organization)
+    if not organization.is_active:
+        raise Refused("The organization is disabled.", code="organization_disabled")
+    existing = Membership.objects.filter(user=user, organization=organization).first()
+    if existing:
+        return existing
+    _check_guards([user], organization)
+    membership = Membership.objects.create(user=user, organization=organization)
+    _announce(organization.id, organization.topic, "member_added", user=user.id, username=user.username)
+    return membership
+
+
+def _belongs_to(user: User, org: Organization) -> bool:
+    """Is ``user`` a member of ``org`` or of one of its descendants?"""
+    return Membership.objects.filter(user=user, organization__path__startswith=org.path).exists()
+
+
+@transaction.atomic
+def membership_remove(*, actor: Any, user: User, organization: Organization) -> None:
+    """Leaving an organization also leaves its user groups and projects (they belong to it)."""
+    _require(actor, "organizations:user:write", organization)
+    deleted, _ = Membership.objects.filter(user=user, organization=organization).delete()
+    if not deleted:
+        raise Refused("The user is not a member of this organization.", code="not_a_member")
+    for group in UserGroup.objects.filter(members=user, organization__path__startswith=organization.path):
+        if not _belongs_to(user, group.organization):
+            group.members.remove(user)
+    for project in Project.objects.filter(members=user, organization__path__startswith=organization.path):
+        if not _belongs_to(user, project.organization):
+            project.members.remove(user)
+    _announce(organization.id, organization.topic, "member_removed", user=user.id, username=user.username)
+
+
+# -- user groups -------------------------------------------------------------------------------
+
+@transaction.atomic
+def user_group_create(*, actor: Any, organization: Organization, name: str, description: str = "") -> UserGroup:
+    name = _clean_name(name)
+    _require(actor, "organizations:group:write", organization)
+    if UserGroup.objects.filter(organization=organization, name=name).exists():
+        raise Conflict("A user group with this name already exists in the organization.", code="name_taken",
+                       detail={"name": ["Already used in this organization."]})
+    group = UserGroup.objects.create(organization=organization, name=name, description=description or "")
+    _announce(organization.id, group.topic, "created", id=group.id, name=group.name)
+    return group
+
+
+@transaction.atomic
+def user_group_update(*, actor: Any, group: UserGroup, name: str | None = None,
+                      description: str | None = None) -> UserGroup:
+    _require(actor, "organizations:group:write", group)
+    if name is not None:
+        name = _clean_name(name)
+        if UserGroup.objects.filter(organization_id=group.organization_id, name=name).exclude(pk=group.pk).exists():
+            raise Conflict("A user group with this name already exists in the organization.", code="name_taken")
+        group.name = name
+    if description is not None:
+        group.description = description
+    group.save()
+    _announce(group.organization_id, group.topic, "updated", id=group.id, name=group.name)
+    return group
+
+
+@transaction.atomic
+def user_group_delete(*, actor: Any, group: UserGroup) -> None:
+    """Members simply leave the group; a group that still holds grants or policies is kept."""
+    _require(actor, "organizations:group:write", group)
+    payload = {"id": group.id, "name": group.name}
+    org_id = group.organization_id
+    try:
+        with transaction.atomic():
+            group.delete()
+    except (ProtectedError, RestrictedError) as exc:
+        others = _dependents(exc)
+        raise Refused(f"The user group is still used ({', '.join(others)}); remove those first.",
+                      code="group_in_use", detail={"blockers": others}) from None
+    _announce(org_id, f"user_group:{payload['id']}", "deleted", **payload)
+
+
+@transaction.atomic
+def user_group_add_member(*, actor: Any, group: UserGroup, user: User) -> UserGroup:
+    _require(actor, "organizations:group:write", group)
+    if not _belongs_to(user, group.organization):
+        raise Refused("The user is not a member of the group's organization.", code="not_a_member")
+    _check_guards([user], group)
+    group.members.add(user)
+    _announce(group.organization_id, group.topic, "member_added", user=user.id, username=user.username)
+    return group
+
+
+@transaction.atomic
+def user_group_remove_member(*, actor: Any, group: UserGroup, user: User) -> UserGroup:
+    _require(actor, "organizations:group:write", group)
+    group.members.remove(user)
+    _announce(group.organization_id, group.topic, "member_removed", user=user.id, username=user.username)
+    return group
+
+
+# -- projects ----------------------------------------------------------------------------------
+
+@transaction.atomic
+def project_create(*, actor: Any, organization: Organization, name: str, description: str = "") -> Project:
+    name = _clean_name(name)
+    _require(actor, "organizations:project:write", organization)
+    if not organization.is_active:
+        raise Refused("The organization is disabled.", code="organization_disabled")
+    if Project.objects.filter(organization=organization, name=name).exists():
+        raise Conflict("A project with this name already exists in the organization.", code="name_taken",
+                       detail={"name": ["Already used in this organization."]})
+    project = Project.objects.create(organization=organization, name=name, description=description or "")
+    _announce(organization.id, project.topic, "created", id=project.id, name=project.name)
+    return project
+
+
+@transaction.atomic
+def project_update(*, actor: Any, project: Project, name: str | None = None, description: str | None = None,
+                   is_active: bool | None = None) -> Project:
+    """A disabled project keeps its members and grants, but its grants stop giving access."""
+    _require(actor, "organizations:project:write", project)
+    if name is not None:
+        name = _clean_name(name)
+        if Project.objects.filter(organization_id=project.organization_id, name=name).exclude(pk=project.pk).exists():
+            raise Conflict("A project with this name already exists in the organization.", code="name_taken")
+        project.name = name
+    if description is not None:
+        project.description = description
+    if is_active is not None:
+        project.is_active = bool(is_active)
+    project.save()
+    _announce(project.organization_id, project.topic, "updated", id=project.id, name=project.name,
+              is_active=project.is_active)
+    return project
+
+
+@transaction.atomic
+def project_delete(*, actor: Any, project: Project) -> None:
+    """Members and user groups simply leave; a project that still holds resources or grants is
+    kept, with the list of what holds it."""
+    _require(actor, "organizations:project:write", project)
+    payload = {"id": project.id, "name": project.name}
+    org_id = project.organization_id
+    try:
+        with transaction.atomic():
+            project.delete()
+    except (ProtectedError, RestrictedError) as exc:
+        others = _dependents(exc)
+        raise Refused(f"The project still holds {', '.join(others)}; remove those first.",
+                      code="project_not_empty", detail={"blockers": others}) from None
+    _announce(org_id, f"project:{payload['id']}", "deleted", **payload)
+
+
+@transaction.atomic
+def project_add_member(*, actor: Any, project: Project, user: User) -> Project:
+    _require(actor, "organizations:project:write", project)
+    if not _belongs_to(user, project.organization):
+        raise Refused("The user is not a member of the project's organization.", code="not_a_member")
+    _check_guards([user], project)
+    project.members.add(user)
+    _announce(project.organization_id, project.topic, "member_added", user=user.id, username=user.username)
+    return project
+
+
+@transaction.atomic
+def project_remove_member(*, actor: Any, project: Project, user: User) -> Project:
+    _require(actor, "organizations:project:write", project)
+    project.members.remove(user)
+    _announce(project.organization_id, project.topic, "member_removed", user=user.id, username=user.username)
+    return project
+
+
+@transaction.atomic
+def project_add_group(*, actor: Any, project: Project, group: UserGroup) -> Project:
+    _require(actor, "organizations:project:write", project)
+    if not group.organization.path.startswith(project.organization.path):
+        raise Refused("The user group belongs to another organization.", code="group_outside_organization")
+    _check_guards(group.members.all(), project)
+    project.groups.add(group)
+    _announce(project.organization_id, project.topic, "group_added", group=group.id, name=group.name)
+    return project
+
+
+@transaction.atomic
+def project_remove_group(*, actor: Any, project: Project, group: UserGroup) -> Project:
+    _require(actor, "organizations:project:write", project)
+    project.groups.remove(group)
+    _announce(project.organization_id, project.topic, "group_removed", group=group.id, name=group.name)
+    return project

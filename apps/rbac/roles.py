@@ -1,0 +1,127 @@
+"""Predefined roles and the permission codes of core, organizations, rbac and audit.
+
+The three separated duties of the platform (system administrator, security administrator, security
+auditor) are predefined roles carrying a ``duty``; nobody may hold two of them. Predefined roles are
+defined here (the source of truth for their permissions) and mirrored into the ``Role`` table so
+grants can point at them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SYSTEM_ADMINISTRATOR = "system_administrator"
+SECURITY_ADMINISTRATOR = "security_administrator"
+SECURITY_AUDITOR = "security_auditor"
+DUTIES = (SYSTEM_ADMINISTRATOR, SECURITY_ADMINISTRATOR, SECURITY_AUDITOR)
+DUTY_LABELS = {
+    SYSTEM_ADMINISTRATOR: "System administrator",
+    SECURITY_ADMINISTRATOR: "Security administrator",
+    SECURITY_AUDITOR: "Security auditor",
+}
+
+# Membership of an organization gives this role on the organization and its descendants.
+MEMBER_ROLE = "organization_member"
+
+CORE_PERMISSIONS = [
+    ("core:operation:read", "See long-running operations and follow them live"),
+    ("core:operation:write", "Start and cancel operations"),
+    ("menu:console:overview", "Console menu: overview"),
+]
+ORGANIZATIONS_PERMISSIONS = [
+    ("organizations:organization:read", "See organizations"),
+    ("organizations:organization:write", "Create, edit, move, disable and delete organizations"),
+    ("organizations:user:read", "See users and memberships"),
+    ("organizations:user:write", "Create, edit, disable and delete users; manage memberships"),
+    ("organizations:group:read", "See user groups"),
+    ("organizations:group:write", "Manage user groups and their members"),
+    ("organizations:project:read", "See projects"),
+    ("organizations:project:write", "Manage projects, their members and user groups"),
+    ("menu:console:organizations", "Console menu: organizations, users, groups, projects"),
+]
+RBAC_PERMISSIONS = [
+    ("rbac:permission:read", "See the permission catalog"),
+    ("rbac:role:read", "See roles"),
+    ("rbac:role:write", "Create, edit and delete custom roles"),
+    ("rbac:grant:read", "See grants"),
+    ("rbac:grant:write", "Grant and revoke roles"),
+    ("rbac:policy:read", "See access policies"),
+    ("rbac:policy:write", "Create, edit, attach and delete access policies"),
+    ("rbac:access:explain", "Explain access decisions and export access matrices"),
+    ("menu:console:access", "Console menu: roles, grants, policies, access explain and matrix"),
+]
+# The audit log arrives with the security app; its codes exist now so roles can name them.
+AUDIT_PERMISSIONS = [
+    ("audit:log:read", "Read the audit log"),
+    ("audit:log:export", "Export the audit log"),
+    ("audit:signin:read", "Read sign-in records"),
+    ("menu:console:audit", "Console menu: audit log"),
+]
+
+
+@dataclass(frozen=True)
+class RoleDef:
+    key: str
+    name: str
+    description: str
+    permissions: tuple[str, ...]
+    excluded: tuple[str, ...] = field(default=())
+    duty: str = ""
+
+
+_SECURITY_CODES = ("rbac:*:write", "audit:*", "security:*", "menu:console:audit")
+
+PREDEFINED_ROLES: dict[str, RoleDef] = {r.key: r for r in (
+    RoleDef(
+        SYSTEM_ADMINISTRATOR, "System administrator",
+        "Runs the platform: organizations, clouds, resources, operations. Cannot change permissions "
+        "or read the audit log (separated duties).",
+        ("*",), _SECURITY_CODES, duty=SYSTEM_ADMINISTRATOR,
+    ),
+    RoleDef(
+        SECURITY_ADMINISTRATOR, "Security administrator",
+        "Manages users, roles, grants, access policies and security settings. Cannot operate "
+        "resources or read the audit log (separated duties).",
+        ("rbac:*", "security:*", "organizations:user:*", "organizations:group:*", "organizations:*:read",
+         "core:operation:read", "menu:console:overview", "menu:console:organizations", "menu:console:access"),
+        ("audit:*",), duty=SECURITY_ADMINISTRATOR,
+    ),
+    RoleDef(
+        SECURITY_AUDITOR, "Security auditor",
+        "Reads and exports the audit log and reads permissions; changes nothing.",
+        ("audit:*:read", "audit:*:export", "rbac:*:read", "rbac:access:explain", "organizations:*:read",
+         "menu:console:overview", "menu:console:audit", "menu:console:access", "menu:console:organizations"),
+        duty=SECURITY_AUDITOR,
+    ),
+    RoleDef(
+        "organization_administrator", "Organization administrator",
+        "Manages an organization subtree: sub-organizations, users, groups, projects, grants in it.",
+        ("organizations:*", "rbac:grant:*", "rbac:role:read", "rbac:permission:read", "rbac:policy:read",
+         "rbac:access:explain", "core:operation:*", "menu:console:*"),
+        ("menu:console:audit",),
+    ),
+    RoleDef(
+        "operator", "Operator",
+        "Operates cloud resources and follows operations; reads everything else in scope.",
+        ("*:*:read", "*:*:operate", "core:operation:*", "menu:*"),
+        ("audit:*", "rbac:*", "menu:console:audit", "menu:console:access"),
+    ),
+    RoleDef(
+        "viewer", "Viewer",
+        "Reads everything in scope: resource usage and monitoring.",
+        ("*:*:read", "menu:*"),
+        ("audit:*", "rbac:grant:read", "rbac:policy:read", "menu:console:audit", "menu:console:access"),
+    ),
+    RoleDef(
+        "billing_administrator", "Billing administrator",
+        "Manages price books, bills and budgets; reads usage.",
+        ("billing:*", "quotas:*:read", "*:*:read", "menu:*"),
+        ("audit:*", "rbac:*", "menu:console:audit", "menu:console:access"),
+    ),
+    RoleDef(
+        MEMBER_ROLE, "Organization member",
+        "What membership of an organization gives, in it and its descendants: see its people, groups "
+        "and projects and start and follow operations.",
+        ("core:operation:*", "organizations:*:read", "menu:portal:*", "menu:console:overview"),
+    ),
+)}

@@ -1,0 +1,103 @@
+"""Reads of the RBAC app: roles, grants, policies, explanations and the access matrix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import apps as django_apps
+from django.core.exceptions import ValidationError
+from django.db.models import Model, QuerySet
+
+from apps.core.errors import InvalidInput, NotFound
+from apps.core.scoping import restrict
+from apps.organizations.models import Organization, User
+from apps.rbac.backend import decide
+from apps.rbac.catalog import permission_catalog
+from apps.rbac.engine import Target, profile_for
+from apps.rbac.models import AccessPolicy, Grant, Role
+
+
+def role_list(*, actor: Any) -> QuerySet[Role]:
+    return restrict(Role.objects.select_related("organization"), actor, "rbac:role:read")
+
+
+def grant_list(*, actor: Any) -> QuerySet[Grant]:
+    return restrict(
+        Grant.objects.select_related("role", "user", "group", "grantee_organization", "grantee_project",
+                                     "scope_organization", "scope_project", "organization"),
+        actor, "rbac:grant:read",
+    )
+
+
+def policy_list(*, actor: Any) -> QuerySet[AccessPolicy]:
+    return restrict(AccessPolicy.objects.select_related("organization"), actor, "rbac:policy:read")
+
+
+def _visible(qs: QuerySet, pk: Any) -> Model | None:
+    try:
+        return qs.filter(pk=pk).first()
+    except (ValueError, TypeError, ValidationError):
+        return None
+
+
+def explain_target(*, actor: Any, target_type: str, target_id: str) -> Model | None:
+    """The object an explanation is about, looked up only among what ``actor`` may read."""
+    if not target_type or target_type == "platform":
+        return None
+    try:
+        model = django_apps.get_model(target_type)
+    except (LookupError, ValueError):
+        raise InvalidInput("Unknown target type.", detail={"target_type": ["Use <app_label>.<model>."]}) from None
+    obj = _visible(restrict(model._default_manager.all(), actor, _read_action_of(model)), target_id)
+    if obj is None:
+        raise NotFound("Target not found.")
+    return obj
+
+
+def _read_action_of(model: type[Model]) -> str:
+    """The read permission that shows objects of ``model`` (``<app>:<model>:read`` by convention)."""
+    known = {
+        "organizations.organization": "organizations:organization:read",
+        "organizations.user": "organizations:user:read",
+        "organizations.usergroup": "organizations:group:read",
+        "organizations.project": "organizations:project:read",
+        "rbac.role": "rbac:role:read",
+        "rbac.grant": "rbac:grant:read",
+        "rbac.accesspolicy": "rbac:policy:read",
+    }
+    return known.get(model._meta.label_lower, f"{model._meta.app_label}:{model._meta.model_name}:read")
+
+
+def explain(*, subject: User, action: str, target: Model | None) -> dict[str, Any]:
+    """Why ``subject`` may or may not do ``action`` on ``target``: the grants and policy
+    statements that allow or deny it, and those that were considered but did not apply."""
+    decision = decide(subject, action, target, explain=True)
+    profile = None if subject.is_superuser or not subject.is_active else profile_for(subject)
+    return {
+        "user": str(subject.pk), "username": subject.username, "action": action,
+        "target": {"type": target._meta.label_lower if target is not None else "platform",
+                   "id": str(target.pk) if target is not None else None,
+                   "name": str(target) if target is not None else "the platform"},
+        "allowed": decision.allowed, "reason": decision.reason, "message": decision.message,
+        "allowed_by": decision.allowed_by, "denied_by": decision.denied_by, "not_applied": decision.not_applied,
+        "duties": sorted(profile.duties) if profile else ([] if not subject.is_superuser else ["system_administrator"]),
+    }
+
+
+def access_matrix(*, actor: Any, organization: Organization, codes: list[str] | None = None
+                  ) -> tuple[list[str], list[dict[str, Any]]]:
+    """Users of ``organization`` (and its descendants) x permission codes: allowed in it?"""
+    codes = codes or [p.code for p in permission_catalog()]
+    users = restrict(User.objects.filter(memberships__organization__path__startswith=organization.path)
+                     .distinct().order_by("username"), actor, "organizations:user:read")
+    target = Target(org_id=str(organization.pk), label="organizations.organization", pk=str(organization.pk))
+    rows = []
+    for user in users[:1000]:
+        decision_of = (lambda code: True) if user.is_superuser else None
+        if decision_of is None and user.is_active:
+            profile = profile_for(user)
+
+            def decision_of(code: str, profile=profile) -> bool:
+                return profile.decide(code, target).allowed
+        rows.append({"user": user, "cells": [bool(decision_of and decision_of(c)) for c in codes]})
+    return codes, rows

@@ -1,0 +1,407 @@
+"""Writes of the RBAC app: custom roles, grants and access policies.
+
+Rules enforced here:
+* Separation of duties: nobody holds two of system administrator, security administrator and
+  security auditor, whether through their own grants, user groups, organizations or projects
+  (a platform administrator already holds the system administrator duty).
+* No escalation: someone who is not a platform administrator can only grant a role, or build a
+  custom role, out of permissions they hold themselves on that scope.
+* Project grants go to the project's own users and user groups, each independently.
+* Predefined roles cannot be changed; a role still granted cannot be deleted.
+Every change is announced on its topic (``role:<id>``, ``grant:<id>``, ``policy:<id>``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+from django.db.models import ProtectedError, Q
+from django.utils.text import slugify
+
+from apps.core.errors import Conflict, Forbidden, InvalidInput, Refused
+from apps.core.events import emit
+from apps.core.scoping import authorize
+from apps.organizations.models import Membership, Organization, Project, User, UserGroup
+from apps.rbac import engine
+from apps.rbac.catalog import matching_codes, validate_patterns
+from apps.rbac.models import AccessPolicy, Grant, Role
+from apps.rbac.policy import PolicyError, parse_document
+from apps.rbac.roles import DUTY_LABELS, PREDEFINED_ROLES, SYSTEM_ADMINISTRATOR
+
+SCOPE_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+
+
+def _require(actor: Any, action: str, target: Any) -> None:
+    if actor is not None and not authorize(actor, action, target):
+        raise Forbidden(f"You are not allowed to do this ({action}).", detail={"permission": action})
+
+
+def _role_patterns(role: Role) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    predefined = PREDEFINED_ROLES.get(role.key) if role.is_predefined else None
+    if predefined:
+        return predefined.permissions, predefined.excluded
+    return tuple(role.permissions or ()), tuple(role.excluded_permissions or ())
+
+
+def _require_holds(actor: Any, codes: Iterable[str], target: Any) -> None:
+    """No escalation: the actor must hold every permission they hand out, on that target."""
+    if actor is None or actor.is_superuser:
+        return
+    missing = [c for c in codes if not authorize(actor, c, target)]
+    if missing:
+        raise Forbidden("You cannot hand out permissions you do not hold yourself.",
+                        code="escalation_refused", detail={"missing": missing[:50]})
+
+
+def sync_predefined_roles(**_: Any) -> None:
+    """Mirror the predefined roles into the table (after every migrate; idempotent)."""
+    for definition in PREDEFINED_ROLES.values():
+        Role.objects.update_or_create(
+            key=definition.key,
+            defaults={"name": definition.name, "description": definition.description, "is_predefined": True,
+                      "duty": definition.duty, "permissions": list(definition.permissions),
+                      "excluded_permissions": list(definition.excluded), "organization": None},
+        )
+
+
+# -- separation of duties ----------------------------------------------------------------------
+
+def user_duties(user: User) -> set[str]:
+    """The separated duties a person holds through any grant, enabled or not."""
+    duties: set[str] = {SYSTEM_ADMINISTRATOR} if user.is_superuser else set()
+    org_paths = Organization.objects.filter(memberships__user=user).values_list("path", flat=True)
+    ancestors = {a for p in org_paths for a in p.split("/") if a}
+    project_ids = Project.objects.filter(Q(members=user) | Q(groups__members=user)).values("id")
+    rows = Grant.objects.filter(role__duty__gt="").filter(
+        Q(grantee_type="user", user=user) | Q(grantee_type="group", group__members=user)
+        | Q(grantee_type="organization", grantee_organization_id__in=ancestors)
+        | Q(grantee_type="project", grantee_project_id__in=project_ids)
+    ).values_list("role__duty", flat=True)
+    return duties | set(rows)
+
+
+def _duties_given_by(via: Any) -> set[str]:
+    """Duties that joining ``via`` (an organization, user group or project) would give."""
+    if isinstance(via, UserGroup):
+        q = Q(grantee_type="group", group=via)
+    elif isinstance(via, Project):
+        q = Q(grantee_type="project", grantee_project=via)
+    elif isinstance(via, Organization):
+        q = Q(grantee_type="organization", grantee_organization_id__in=via.ancestor_ids)
+    else:
+        return set()
+    return set(Grant.objects.filter(q, role__duty__gt="").values_list("role__duty", flat=True))
+
+
+def _refuse_combined_duties(users: Iterable[User], extra: set[str]) -> None:
+    if not extra:
+        return
+    clashes = []
+    for user in users:
+        duties = user_duties(user) | extra
+        if len(duties) > 1:
+            clashes.append({"user": str(user.pk), "username": user.username,
+                            "duties": sorted(DUTY_LABELS.get(d, d) for d in duties)})
+    if clashes:
+        names = ", ".join(c["username"] for c in clashes[:5])
+        raise Refused(f"Separated duties cannot be combined: {names} would hold "
+                      f"{' and '.join(clashes[0]['duties'])}.", code="separation_of_duties",
+                      detail={"users": clashes})
+
+
+def membership_guard(users: Iterable[User], via: Any) -> None:
+    """Registered with the organizations app: joining an organization, group or project must not
+    give anyone a second separated duty."""
+    _refuse_combined_duties(users, _duties_given_by(via))
+
+
+# -- roles -------------------------------------------------------------------------------------
+
+def _validated_patterns(permissions: Any, excluded: Any) -> tuple[list[str], list[str]]:
+    errors = validate_patterns(permissions, "permissions") + validate_patterns(excluded or [],
+                                                                              "excluded_permissions")
+    if errors:
+        raise InvalidInput("The role's permissions are not valid; see detail.", detail={"errors": errors})
+    if not permissions:
+        raise InvalidInput("A role needs at least one permission.", detail={"permissions": ["Empty."]})
+    return list(dict.fromkeys(permissions)), list(dict.fromkeys(excluded or []))
+
+
+def _role_payload(role: Role) -> dict[str, Any]:
+    return {"id": str(role.id), "key": role.key, "name": role.name, "permissions": role.permissions,
+            "excluded_permissions": role.excluded_permissions,
+            "organization": str(role.organization_id) if role.organization_id else None}
+
+
+@transaction.atomic
+def role_create(*, actor: Any, name: str, permissions: list[str], excluded_permissions: list[str] | None = None,
+                organization: Organization | None = None, description: str = "", key: str = "") -> Role:
+    """A custom role of an organization (or of the platform when ``organization`` is None)."""
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInput("name is required.", detail={"name": ["This field is required."]})
+    permissions, excluded = _validated_patterns(permissions, excluded_permissions)
+    _require(actor, "rbac:role:write", organization)
+    _require_holds(actor, matching_codes(tuple(permissions), tuple(excluded)), organization)
+    key = slugify(key or name).replace("-", "_")[:64]
+    if not key:
+        raise InvalidInput("The role needs a key made of letters or digits.", detail={"key": ["Invalid."]})
+    if Role.objects.filter(key=key).exists():
+        raise Conflict("A role with this key already exists.", code="role_exists", detail={"key": ["Taken."]})
+    role = Role.objects.create(key=key, name=name.strip(), description=description or "", permissions=permissions,
+                               excluded_permissions=excluded, organization=organization)
+    engine.invalidate()
+    emit(organization, role.topic, {"event": "created", **_role_payload(role)})
+    return role
+
+
+@transaction.atomic
+def role_update(*, actor: Any, role: Role, name: str | None = None, description: str | None = None,
+                permissions: list[str] | None = None, excluded_permissions: list[str] | None = None) -> Role:
+    if role.is_predefined:
+        raise Refused("Predefined roles cannot be changed; create a custom role instead.", code="predefined_role")
+    _require(actor, "rbac:role:write", role.organization)
+    role = Role.objects.select_for_update().get(pk=role.pk)
+    if permissions is not None or excluded_permissions is not None:
+        new_permissions, new_excluded = _validated_patterns(
+            permissions if permissions is not None else role.permissions,
+            excluded_permissions if excluded_permissions is not None else role.excluded_permissions)
+        _require_holds(actor, matching_codes(tuple(new_permissions), tuple(new_excluded)), role.organization)
+        role.permissions, role.excluded_permissions = new_permissions, new_excluded
+    if name is not None:
+        if not name.strip():
+            raise InvalidInput("name is required.", detail={"name": ["This field is required."]})
+        role.name = name.strip()
+    if description is not None:
+        role.description = description
+    role.save()
+    engine.invalidate()
+    emit(role.organization_id, role.topic, {"event": "updated", **_role_payload(role)})
+    return role
+
+
+@transaction.atomic
+def role_delete(*, actor: Any, role: Role) -> None:
+    if role.is_predefined:
+        raise Refused("Predefined roles cannot be deleted.", code="predefined_role")
+    _require(actor, "rbac:role:write", role.organization)
+    payload = _role_payload(role)
+    count = role.grants.count()
+    if count:
+        raise Refused(f"The role is still granted {count} time(s); revoke those grants first.", code="role_in_use",
+                      detail={"grants": count})
+    role.delete()
+    engine.invalidate()
+    emit(payload["organization"], f"role:{payload['id']}", {"event": "deleted", **payload})
+
+
+# -- grants ------------------------------------------------------------------------------------
+
+def _grant_payload(grant: Grant) -> dict[str, Any]:
+    return {
+        "id": str(grant.id), "role": grant.role.key, "grantee_type": grant.grantee_type,
+        "grantee": str(grant.user_id or grant.group_id or grant.grantee_organization_id or grant.grantee_project_id),
+        "scope_type": grant.scope_type,
+        "scope": str(grant.scope_organization_id or grant.scope_project_id or grant.scope_key or ""),
+        "organization": str(grant.organization_id) if grant.organization_id else None,
+    }
+
+
+def _grantee_users(grantee_type: str, grantee: Any) -> list[User]:
+    if grantee_type == "user":
+        return [grantee]
+    if grantee_type == "group":
+        return list(grantee.members.all())
+    if grantee_type == "organization":
+        return list(User.objects.filter(memberships__organization__path__startswith=grantee.path).distinct())
+    return list(User.objects.filter(Q(projects=grantee) | Q(user_groups__projects=grantee)).distinct())
+
+
+@transaction.atomic
+def grant_create(*, actor: Any, role: Role, grantee_type: str, grantee: Any, scope_type: str,
+                 scope: Any = None, scope_key: str = "", note: str = "") -> Grant:
+    """Give ``role`` to ``grantee`` on a scope. Refused (422) when it would combine separated
+    duties, when a project grant names someone outside the project, or when it repeats a grant."""
+    expected = {"user": User, "group": UserGroup, "organization": Organization, "project": Project}
+    if grantee_type not in expected:
+        raise InvalidInput("Unknown grantee type.", detail={"grantee_type": [f"One of {sorted(expected)}."]})
+    if not isinstance(grantee, expected[grantee_type]):
+        raise InvalidInput(f"The grantee must be a {grantee_type}.", detail={"grantee": ["Wrong kind."]})
+    fields: dict[str, Any] = {"scope_key": ""}
+    if scope_type == "organization":
+        if not isinstance(scope, Organization):
+            raise InvalidInput("An organization scope needs an organization.", detail={"scope": ["Required."]})
+        fields.update(scope_organization=scope, organization=scope)
+        target: Any = scope
+    elif scope_type == "project":
+        if not isinstance(scope, Project):
+            raise InvalidInput("A project scope needs a project.", detail={"scope": ["Required."]})
+        fields.update(scope_project=scope, organization_id=scope.organization_id)
+        target = scope
+    elif scope_type in ("cloud_platform", "cloud_service"):
+        if not isinstance(scope_key, str) or not SCOPE_KEY_RE.match(scope_key):
+            raise InvalidInput(f"A {scope_type.replace('_', ' ')} scope needs its id or code.",
+                               detail={"scope_key": ["Letters, digits, '_', '.', '-' (at most 64)."]})
+        fields.update(scope_key=scope_key, organization=None)
+        target = None
+    elif scope_type == "platform":
+        fields.update(organization=None)
+        target = None
+    else:
+        raise InvalidInput("Unknown scope type.", detail={"scope_type": [f"One of {Grant.ScopeType.values}."]})
+    if scope_type == "project":
+        _check_project_grantee(scope, grantee_type, grantee)
+    _require(actor, "rbac:grant:write", target)
+    patterns, excluded = _role_patterns(role)
+    _require_holds(actor, matching_codes(patterns, excluded), target)
+    if role.duty:
+        _refuse_combined_duties(_grantee_users(grantee_type, grantee), {role.duty})
+    grantee_field = {"user": "user", "group": "group", "organization": "grantee_organization",
+                     "project": "grantee_project"}[grantee_type]
+    duplicate = Grant.objects.filter(role=role, grantee_type=grantee_type, scope_type=scope_type,
+                                     **{grantee_field: grantee},
+                                     **{k: v for k, v in fields.items() if k != "organization_id"})
+    if duplicate.exists():
+        raise Conflict("This grant already exists.", code="grant_exists")
+    grant = Grant.objects.create(role=role, grantee_type=grantee_type, scope_type=scope_type, note=note or "",
+                                 created_by=actor if getattr(actor, "is_authenticated", False) else None,
+                                 **{grantee_field: grantee}, **fields)
+    engine.invalidate()
+    emit(grant.organization_id, grant.topic, {"event": "created", **_grant_payload(grant)})
+    return grant
+
+
+def _check_project_grantee(project: Project, grantee_type: str, grantee: Any) -> None:
+    """L704: a project grant goes to the project's users and user groups independently."""
+    if grantee_type == "project":
+        if grantee.pk != project.pk:
+            raise Refused("A project scope can only be granted to that project's members.",
+                          code="grantee_not_in_project")
+        return
+    if grantee_type == "organization":
+        raise Refused("Grant a project to its users, user groups or all its members, not to an organization.",
+                      code="grantee_not_in_project")
+    if grantee_type == "group" and not project.groups.filter(pk=grantee.pk).exists():
+        raise Refused("The user group is not part of the project.", code="grantee_not_in_project")
+    if grantee_type == "user" and not (project.members.filter(pk=grantee.pk).exists()
+                                       or project.groups.filter(members=grantee).exists()):
+        raise Refused("The user is not a member of the project.", code="grantee_not_in_project")
+
+
+def _grant_target(grant: Grant) -> Any:
+    if grant.scope_type == "organization":
+        return grant.scope_organization
+    if grant.scope_type == "project":
+        return grant.scope_project
+    return None
+
+
+@transaction.atomic
+def grant_revoke(*, actor: Any, grant: Grant) -> None:
+    _require(actor, "rbac:grant:write", _grant_target(grant))
+    payload = _grant_payload(grant)
+    grant.delete()
+    engine.invalidate()
+    emit(payload["organization"], f"grant:{payload['id']}", {"event": "revoked", **payload})
+
+
+# -- access policies ---------------------------------------------------------------------------
+
+def _validated_document(document: Any) -> Any:
+    try:
+        parse_document(document)
+    except PolicyError as exc:
+        first = exc.errors[0]
+        raise InvalidInput(f"The policy document is not valid: {first['path']}: {first['message']}.",
+                           code="invalid_policy", detail={"document": exc.errors}) from None
+    return document
+
+
+def _policy_payload(policy: AccessPolicy) -> dict[str, Any]:
+    return {"id": str(policy.id), "name": policy.name,
+            "organization": str(policy.organization_id) if policy.organization_id else None}
+
+
+@transaction.atomic
+def policy_create(*, actor: Any, name: str, document: Any, organization: Organization | None = None,
+                  description: str = "") -> AccessPolicy:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInput("name is required.", detail={"name": ["This field is required."]})
+    document = _validated_document(document)
+    _require(actor, "rbac:policy:write", organization)
+    policy = AccessPolicy.objects.create(name=name.strip(), document=document, organization=organization,
+                                         description=description or "")
+    emit(organization, policy.topic, {"event": "created", **_policy_payload(policy)})
+    return policy
+
+
+@transaction.atomic
+def policy_update(*, actor: Any, policy: AccessPolicy, name: str | None = None, document: Any = None,
+                  description: str | None = None) -> AccessPolicy:
+    _require(actor, "rbac:policy:write", policy.organization)
+    if document is not None:
+        policy.document = _validated_document(document)
+    if name is not None:
+        if not name.strip():
+            raise InvalidInput("name is required.", detail={"name": ["This field is required."]})
+        policy.name = name.strip()
+    if description is not None:
+        policy.description = description
+    policy.save()
+    engine.invalidate()
+    emit(policy.organization_id, policy.topic, {"event": "updated", **_policy_payload(policy)})
+    return policy
+
+
+@transaction.atomic
+def policy_delete(*, actor: Any, policy: AccessPolicy) -> None:
+    """Deleting a policy detaches it from everyone; nothing else refers to it."""
+    _require(actor, "rbac:policy:write", policy.organization)
+    payload = _policy_payload(policy)
+    try:
+        policy.delete()
+    except ProtectedError:  # pragma: no cover - nothing protects a policy today
+        raise Refused("The policy is still in use.", code="policy_in_use") from None
+    engine.invalidate()
+    emit(payload["organization"], f"policy:{payload['id']}", {"event": "deleted", **payload})
+
+
+def _within(org: Organization | None, user: User | None = None, group: UserGroup | None = None) -> bool:
+    if org is None:
+        return True
+    if user is not None:
+        return Membership.objects.filter(user=user, organization__path__startswith=org.path).exists()
+    return group is not None and group.organization.path.startswith(org.path)
+
+
+@transaction.atomic
+def policy_attach(*, actor: Any, policy: AccessPolicy, user: User | None = None,
+                  group: UserGroup | None = None) -> AccessPolicy:
+    """Attach to a user or a user group of the policy's organization (any, for a platform policy)."""
+    if (user is None) == (group is None):
+        raise InvalidInput("Attach the policy to one user or one user group.", detail={"user": ["One of."]})
+    _require(actor, "rbac:policy:write", policy.organization)
+    if not _within(policy.organization, user, group):
+        raise Refused("The policy belongs to another organization.", code="outside_organization")
+    (policy.users.add(user) if user else policy.groups.add(group))
+    engine.invalidate()
+    emit(policy.organization_id, policy.topic, {"event": "attached", **_policy_payload(policy),
+                                                "user": str(user.pk) if user else None,
+                                                "group": str(group.pk) if group else None})
+    return policy
+
+
+@transaction.atomic
+def policy_detach(*, actor: Any, policy: AccessPolicy, user: User | None = None,
+                  group: UserGroup | None = None) -> AccessPolicy:
+    if (user is None) == (group is None):
+        raise InvalidInput("Detach the policy from one user or one user group.", detail={"user": ["One of."]})
+    _require(actor, "rbac:policy:write", policy.organization)
+    (policy.users.remove(user) if user else policy.groups.remove(group))
+    engine.invalidate()
+    emit(policy.organization_id, policy.topic, {"event": "detached", **_policy_payload(policy),
+                                                "user": str(user.pk) if user else None,
+                                                "group": str(group.pk) if group else None})
+    return policy
