@@ -12,6 +12,7 @@ last ``seq`` it saw.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,9 +58,18 @@ def resolve_topic(user: Any, topic: Any) -> str | None:
     return _kinds[kind].resolve(user, key)
 
 
+# Channel layers accept group names shorter than 100 characters.
+MAX_GROUP_NAME = 99
+
+
 def group_name(org_id: Any, topic: str) -> str:
     tenant = str(org_id) if org_id else PLATFORM
-    return f"org.{tenant}.{topic.replace(':', '.')}"[:100]
+    name = f"org.{tenant}.{topic.replace(':', '.')}"
+    if len(name) > MAX_GROUP_NAME:
+        # Cutting the name would give two long topics one group (and one seq); a digest keeps
+        # them apart and the tenant stays readable in front.
+        name = f"org.{tenant}.h{hashlib.sha256(topic.encode()).hexdigest()[:40]}"
+    return name
 
 
 def _seq_key(group: str) -> str:
@@ -87,7 +97,11 @@ def remember(group: str, message: dict[str, Any]) -> None:
 def replay_after(group: str, after: int) -> list[dict[str, Any]] | None:
     """Events of ``group`` after ``after``, or ``None`` when some are gone (the client must reload)."""
     current = int(cache.get(_seq_key(group)) or 0)
-    if after >= current:
+    if after > current:
+        # The client saw numbers this counter never gave (it was lost, e.g. the cache restarted):
+        # its state is from before, and new events would look old to it.
+        return None
+    if after == current:
         return []
     if current - after > settings.REALTIME_REPLAY_EVENTS:
         return None

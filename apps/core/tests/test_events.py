@@ -1,0 +1,178 @@
+"""``emit`` announces after commit only; every topic has its own increasing ``seq``; a reconnecting
+client gets what it missed from the replay buffer, or ``None`` (reload) when it is gone."""
+
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.core.cache import cache
+from django.db import transaction
+
+from apps.core import events, realtime
+
+ORG = "5f0c6a4e-8a57-4c59-9d0a-2f4bbf0b6a11"
+TOPIC = "operation:op-00000000000000000001"
+
+
+@pytest.fixture
+def received(monkeypatch):
+    """Events seen by a subscriber of every topic, as (org_id, topic, payload)."""
+    monkeypatch.setattr(events, "_subscribers", [])
+    seen: list[tuple] = []
+    events.subscribe("", lambda org_id, topic, payload: seen.append((org_id, topic, payload)))
+    return seen
+
+
+def seqs(topic: str, org: str = ORG) -> list[int]:
+    return [m["seq"] for m in realtime.replay_after(realtime.group_name(org, topic), 0)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_event_is_delivered_only_after_commit(received):
+    with transaction.atomic():
+        events.emit(ORG, TOPIC, {"progress": 10})
+        assert received == []
+        assert seqs(TOPIC) == []
+    assert received == [(ORG, TOPIC, {"progress": 10})]
+    assert seqs(TOPIC) == [1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rolled_back_transaction_announces_nothing(received):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        events.emit(ORG, TOPIC, {"progress": 10})
+        raise RuntimeError("changed our mind")
+    assert received == []
+    assert seqs(TOPIC) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_event_inside_a_rolled_back_savepoint_is_not_announced(received):
+    with transaction.atomic():
+        events.emit(ORG, TOPIC, {"kept": True})
+        with pytest.raises(RuntimeError), transaction.atomic():
+            events.emit(ORG, TOPIC, {"kept": False})
+            raise RuntimeError("inner failure")
+    assert [payload for _, _, payload in received] == [{"kept": True}]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_emit_accepts_an_organization_object_or_none(received, world):
+    events.emit(world.org_a, TOPIC, {})
+    events.emit(None, "operation:op-00000000000000000002", {})
+    assert [org_id for org_id, _, _ in received] == [world.org_a.pk, None]
+    assert seqs("operation:op-00000000000000000002", org=None) == [1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_seq_increases_per_topic(received):
+    other = "operation:op-00000000000000000009"
+    for _ in range(3):
+        events.emit(ORG, TOPIC, {})
+    events.emit(ORG, other, {})
+    events.emit(ORG, TOPIC, {})
+    assert seqs(TOPIC) == [1, 2, 3, 4]
+    assert seqs(other) == [1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_topic_in_two_organizations_counts_separately(received):
+    other_org = "9a3b1c5d-0000-4000-8000-000000000000"
+    events.emit(ORG, TOPIC, {})
+    events.emit(ORG, TOPIC, {})
+    events.emit(other_org, TOPIC, {})
+    assert seqs(TOPIC) == [1, 2]
+    assert seqs(TOPIC, org=other_org) == [1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_replay_after_returns_what_was_missed_in_order(received):
+    for n in range(5):
+        events.emit(ORG, TOPIC, {"n": n})
+    missed = realtime.replay_after(realtime.group_name(ORG, TOPIC), 2)
+    assert [(m["seq"], m["data"]) for m in missed] == [(3, {"n": 2}), (4, {"n": 3}), (5, {"n": 4})]
+    assert all(m["topic"] == TOPIC and isinstance(m["ts"], float) for m in missed)
+    assert realtime.replay_after(realtime.group_name(ORG, TOPIC), 5) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_replay_after_is_none_when_the_buffer_lost_an_event(received):
+    for _ in range(3):
+        events.emit(ORG, TOPIC, {})
+    group = realtime.group_name(ORG, TOPIC)
+    cache.delete(realtime._event_key(group, 2))  # expired
+    assert realtime.replay_after(group, 0) is None
+    assert [m["seq"] for m in realtime.replay_after(group, 2)] == [3]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_replay_after_is_none_when_more_were_missed_than_the_buffer_keeps(received, settings):
+    settings.REALTIME_REPLAY_EVENTS = 3
+    for _ in range(5):
+        events.emit(ORG, TOPIC, {})
+    group = realtime.group_name(ORG, TOPIC)
+    assert realtime.replay_after(group, 1) is None
+    assert [m["seq"] for m in realtime.replay_after(group, 2)] == [3, 4, 5]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_replay_after_a_seq_never_given_is_none(received):
+    """The counter was lost (a cache restart): the client's numbers are from before, so it reloads."""
+    events.emit(ORG, TOPIC, {})
+    assert realtime.replay_after(realtime.group_name(ORG, TOPIC), 42) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_subscribers_are_called_for_topics_with_their_prefix(monkeypatch):
+    monkeypatch.setattr(events, "_subscribers", [])
+    operations, alerts = [], []
+    events.subscribe("operation:", lambda *args: operations.append(args))
+    events.subscribe("alerts", lambda *args: alerts.append(args))
+    events.emit(ORG, TOPIC, {"status": "running"})
+    assert operations == [(ORG, TOPIC, {"status": "running"})]
+    assert alerts == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_subscriber_does_not_stop_the_others_or_the_delivery(monkeypatch, received):
+    def broken(*args):
+        raise ValueError("subscriber bug")
+
+    events._subscribers.insert(0, ("operation:", broken))
+    events.emit(ORG, TOPIC, {"status": "running"})
+    assert received == [(ORG, TOPIC, {"status": "running"})]
+    assert seqs(TOPIC) == [1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_event_reaches_the_tenants_group_on_the_channel_layer(received):
+    layer = get_channel_layer()
+
+    async def listen_and_emit():
+        from channels.db import database_sync_to_async
+
+        channel = await layer.new_channel()
+        await layer.group_add(realtime.group_name(ORG, TOPIC), channel)
+        await database_sync_to_async(events.emit)(ORG, TOPIC, {"progress": 40})
+        return await layer.receive(channel)
+
+    message = async_to_sync(listen_and_emit)()
+    assert message["type"] == "realtime.event"
+    assert (message["topic"], message["seq"], message["data"]) == (TOPIC, 1, {"progress": 40})
+
+
+def test_group_names_carry_the_tenant():
+    assert realtime.group_name(ORG, TOPIC) == f"org.{ORG}.operation.op-00000000000000000001"
+    assert realtime.group_name(None, "alerts:all") == "org.platform.alerts.all"
+
+
+def test_long_topics_get_distinct_valid_group_names():
+    layer = get_channel_layer()
+    first = "dashboard:" + "a" * 63 + "1"
+    second = "dashboard:" + "a" * 63 + "2"
+    names = {realtime.group_name(ORG, first), realtime.group_name(ORG, second)}
+    assert len(names) == 2
+    for name in names:
+        assert name.startswith(f"org.{ORG}.")
+        layer.require_valid_group_name(name)
