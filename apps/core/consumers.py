@@ -6,6 +6,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.contrib.auth import get_user_model
 
 from apps.core import realtime
 
@@ -23,14 +24,21 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         self.groups_by_topic: dict[str, str] = {}
         self.last_seq: dict[str, int] = {}
         user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.close(code=4401)
-            return
         await self.accept()
+        if user is None or not user.is_authenticated:
+            # Closing after the handshake lets the browser read 4401 (a refused handshake only
+            # shows it 1006), so the client stops reconnecting and sends the person to sign in.
+            await self.close(code=4401)
 
     async def disconnect(self, code: int) -> None:
         for group in getattr(self, "groups_by_topic", {}).values():
             await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
+        if not text_data:
+            await self.send_json({"type": "error", "code": "invalid", "message": "Send a JSON object as text."})
+            return
+        await self.receive_json(await self.decode_json(text_data), **kwargs)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if not isinstance(content, dict):
@@ -50,7 +58,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
     async def decode_json(self, text_data: str) -> Any:
         try:
             return await super().decode_json(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
 
     async def _subscribe(self, topic: Any, after: Any) -> None:
@@ -60,7 +68,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         if len(self.groups_by_topic) >= MAX_SUBSCRIPTIONS and topic not in self.groups_by_topic:
             await self.send_json({"type": "error", "topic": topic, "code": "too_many_subscriptions"})
             return
-        org_id = await database_sync_to_async(realtime.resolve_topic)(self.scope["user"], topic)
+        org_id = await database_sync_to_async(_resolve_for_current_user)(self.scope["user"], topic)
         if org_id is None:
             await self.send_json({"type": "error", "topic": topic, "code": "forbidden"})
             return
@@ -79,7 +87,10 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
                 await self.realtime_event(message)
 
     async def _unsubscribe(self, topic: Any) -> None:
-        group = self.groups_by_topic.pop(topic, None) if isinstance(topic, str) else None
+        if not isinstance(topic, str):
+            await self.send_json({"type": "error", "code": "invalid", "message": "topic must be a string."})
+            return
+        group = self.groups_by_topic.pop(topic, None)
         if group:
             await self.channel_layer.group_discard(group, self.channel_name)
         self.last_seq.pop(topic, None)
@@ -96,3 +107,17 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(
             {"type": "event", "topic": topic, "seq": seq, "ts": message.get("ts"), "data": message["data"]}
         )
+
+
+def _resolve_for_current_user(user: Any, topic: str) -> str | None:
+    """Authorize ``topic`` for the user as stored now, not as loaded when the socket opened.
+
+    A socket lives for hours and per-user permission caches live on the user object, so a
+    membership revoked or an account deactivated since then must still refuse new subscriptions.
+    """
+    user_model = get_user_model()
+    if isinstance(user, user_model):
+        user = user_model._default_manager.filter(pk=user.pk).first()
+        if user is None:
+            return None
+    return realtime.resolve_topic(user, topic)

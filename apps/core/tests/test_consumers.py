@@ -1,0 +1,262 @@
+"""The websocket at ``/ws/`` through the real ASGI application (origin check, session auth):
+subscriptions are authorized like the API, events arrive in order, missed ones are replayed, and
+no message a client sends can crash the consumer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from apps.core import events, services
+from apps.core.tests import factories
+from apps.organizations.models import Membership
+from unimanager.asgi import application
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ORIGIN = (b"origin", b"http://localhost:8000")
+NONEXISTENT = "operation:op-0123456789abcdef0123"
+
+
+def run(scenario: Callable[[], Awaitable[None]]) -> None:
+    async_to_sync(scenario)()
+
+
+def session_headers(user) -> list[tuple[bytes, bytes]]:
+    client = Client()
+    client.force_login(user)
+    return [(b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()), ORIGIN]
+
+
+async def connected(user) -> WebsocketCommunicator:
+    headers = await database_sync_to_async(session_headers)(user)
+    socket = WebsocketCommunicator(application, "/ws/", headers=headers)
+    accepted, _ = await socket.connect()
+    assert accepted
+    return socket
+
+
+async def subscribe(socket: WebsocketCommunicator, topic: str, **extra) -> dict:
+    await socket.send_json_to({"type": "subscribe", "topic": topic, **extra})
+    return await socket.receive_json_from(timeout=2)
+
+
+def test_unauthenticated_connection_is_closed_with_4401():
+    async def scenario():
+        socket = WebsocketCommunicator(application, "/ws/", headers=[ORIGIN])
+        accepted, _ = await socket.connect()
+        assert accepted  # accepted first, so a browser can read the close code
+        closed = await socket.receive_output(timeout=2)
+        assert closed["type"] == "websocket.close"
+        assert closed["code"] == 4401
+
+    run(scenario)
+
+
+def test_a_connection_from_a_foreign_origin_is_refused(world):
+    async def scenario():
+        headers = await database_sync_to_async(session_headers)(world.alice)
+        headers = [h for h in headers if h[0] != b"origin"] + [(b"origin", b"https://evil.example")]
+        socket = WebsocketCommunicator(application, "/ws/", headers=headers)
+        accepted, _ = await socket.connect()
+        assert not accepted
+
+    run(scenario)
+
+
+def test_subscribing_to_an_own_operation_is_confirmed(world):
+    op = factories.operation(world.org_a)
+
+    async def scenario():
+        socket = await connected(world.alice)
+        assert await subscribe(socket, op.topic) == {"type": "subscribed", "topic": op.topic}
+        await socket.disconnect()
+
+    run(scenario)
+
+
+def test_an_operation_of_another_organization_is_refused_like_a_missing_one(world):
+    foreign = factories.operation(world.org_b)
+
+    async def scenario():
+        socket = await connected(world.alice)
+        refused = await subscribe(socket, foreign.topic)
+        missing = await subscribe(socket, NONEXISTENT)
+        assert refused == {"type": "error", "topic": foreign.topic, "code": "forbidden"}
+        assert {**missing, "topic": foreign.topic} == refused
+        await socket.disconnect()
+
+    run(scenario)
+
+
+def test_an_unknown_topic_kind_is_refused_like_a_forbidden_one(world):
+    async def scenario():
+        socket = await connected(world.alice)
+        assert await subscribe(socket, "nuclear:launch") == {
+            "type": "error", "topic": "nuclear:launch", "code": "forbidden"}
+        await socket.disconnect()
+
+    run(scenario)
+
+
+def test_membership_covers_department_operations_and_superuser_covers_all(world):
+    department = factories.operation(world.dept_a)
+    foreign = factories.operation(world.org_b)
+
+    async def scenario():
+        alice = await connected(world.alice)
+        assert (await subscribe(alice, department.topic))["type"] == "subscribed"
+        root = await connected(world.root)
+        assert (await subscribe(root, foreign.topic))["type"] == "subscribed"
+        await alice.disconnect()
+        await root.disconnect()
+
+    run(scenario)
+
+
+def test_an_emitted_operation_event_arrives(world):
+    op = factories.operation(world.org_a)
+
+    async def scenario():
+        socket = await connected(world.alice)
+        await subscribe(socket, op.topic)
+        await database_sync_to_async(services.operation_advance)(
+            operation_id=op.id, step=1, progress=25, message="Step 1")
+        event = await socket.receive_json_from(timeout=2)
+        assert set(event) == {"type", "topic", "seq", "ts", "data"}
+        assert (event["type"], event["topic"], event["seq"]) == ("event", op.topic, 1)
+        assert isinstance(event["ts"], float)
+        assert (event["data"]["id"], event["data"]["status"], event["data"]["progress"]) == (op.id, "running", 25)
+        await database_sync_to_async(services.operation_succeed)(operation_id=op.id)
+        assert (await socket.receive_json_from(timeout=2))["seq"] == 2
+        await socket.disconnect()
+
+    run(scenario)
+
+
+def test_another_tenants_events_never_arrive(world):
+    own = factories.operation(world.org_a)
+    foreign = factories.operation(world.org_b)
+
+    async def scenario():
+        socket = await connected(world.alice)
+        await subscribe(socket, own.topic)
+        await subscribe(socket, foreign.topic)  # refused
+        await database_sync_to_async(services.operation_advance)(
+            operation_id=foreign.id, step=1, progress=50, message="secret")
+        assert await socket.receive_nothing(timeout=0.3)
+        await socket.disconnect()
+
+    run(scenario)
+
+
+def test_subscribing_with_after_replays_what_was_missed(world):
+    op = factories.operation(world.org_a)
+    for step in (1, 2, 3):
+        services.operation_advance(operation_id=op.id, step=step, progress=step * 10, message=f"Step {step}")
+
+    async def scenario():
+        socket = await connected(world.alice)
+        assert await subscribe(socket, op.topic, after=1) == {"type": "subscribed", "topic": op.topic}
+        replayed = [await socket.receive_json_from(timeout=2) for _ in range(2)]
+        assert [(e["seq"], e["data"]["step"]) for e in replayed] == [(2, 2), (3, 3)]
+        await database_sync_to_async(services.operation_advance)(
+            operation_id=op.id, step=4, progress=40, message="Step 4")
+        assert (await socket.receive_json_from(timeout=2))["seq"] == 4
+        assert await socket.receive_nothing(timeout=0.2)
+        await socket.disconnect()
+
+    run(scenario)
+
+
+def test_subscribing_after_events_the_buffer_no_longer_holds_asks_for_a_reset(world, settings):
+    settings.REALTIME_REPLAY_EVENTS = 2
+    op = factories.operation(world.org_a)
+    for step in (1, 2, 3, 4):
+        services.operation_advance(operation_id=op.id, step=step, progress=step * 10, message="")
+
+    async def scenario():
+        socket = await connected(world.alice)
+        assert (await subscribe(socket, op.topic, after=0))["type"] == "subscribed"
+        assert await socket.receive_json_from(timeout=2) == {"type": "reset", "topic": op.topic}
+        await socket.disconnect()
+
+    run(scenario)
+
+
+def test_unsubscribing_stops_the_events(world):
+    op = factories.operation(world.org_a)
+
+    async def scenario():
+        socket = await connected(world.alice)
+        await subscribe(socket, op.topic)
+        await socket.send_json_to({"type": "unsubscribe", "topic": op.topic})
+        assert await socket.receive_json_from(timeout=2) == {"type": "unsubscribed", "topic": op.topic}
+        await database_sync_to_async(events.emit)(world.org_a, op.topic, {"late": True})
+        assert await socket.receive_nothing(timeout=0.3)
+        await socket.disconnect()
+
+    run(scenario)
+
+
+def test_a_membership_revoked_after_connecting_refuses_new_subscriptions(world):
+    first, second = factories.operation(world.org_a), factories.operation(world.org_a)
+
+    async def scenario():
+        socket = await connected(world.alice)
+        # The first subscription loads alice's organizations; the socket stays open for hours.
+        assert (await subscribe(socket, first.topic))["type"] == "subscribed"
+        await database_sync_to_async(lambda: Membership.objects.filter(user=world.alice).delete())()
+        assert (await subscribe(socket, second.topic))["code"] == "forbidden"
+        await socket.disconnect()
+
+    run(scenario)
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"text_data": "not json"},
+        {"text_data": "[1, 2]"},
+        {"text_data": "42"},
+        {"text_data": "null"},
+        {"text_data": "[" * 100_000},
+        {"text_data": json.dumps({"type": "dance"})},
+        {"text_data": json.dumps({"no": "type"})},
+        {"text_data": json.dumps({"type": "subscribe", "topic": 5})},
+        {"text_data": json.dumps({"type": "subscribe", "topic": ["operation:op-1"]})},
+        {"text_data": json.dumps({"type": "unsubscribe", "topic": {"a": 1}})},
+        {"bytes_data": b"\x00\x01binary"},
+    ],
+)
+def test_a_malformed_message_gets_an_error_and_the_socket_stays_usable(world, frame):
+    async def scenario():
+        socket = await connected(world.alice)
+        await socket.send_to(**frame)
+        answer = await socket.receive_json_from(timeout=2)
+        assert answer["type"] == "error"
+        assert answer["code"] == "invalid"
+        await socket.send_json_to({"type": "ping"})
+        assert await socket.receive_json_from(timeout=2) == {"type": "pong"}
+        await socket.disconnect()
+
+    run(scenario)
+
+
+def test_a_bad_after_value_is_ignored_not_fatal(world):
+    op = factories.operation(world.org_a)
+
+    async def scenario():
+        socket = await connected(world.alice)
+        for after in ("7", -1, True, 1.5, None):
+            assert (await subscribe(socket, op.topic, after=after))["type"] == "subscribed"
+        assert await socket.receive_nothing(timeout=0.2)
+        await socket.disconnect()
+
+    run(scenario)
