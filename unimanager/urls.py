@@ -6,6 +6,8 @@ from apps.core import views as core_views
 
 api_v1 = [
     path("core/", include("apps.core.api.urls")),
+    path("organizations/", include("apps.organizations.api.urls")),
+    path("rbac/", include("apps.rbac.api.urls")),
 ]
 
 urlpatterns = [

@@ -1,0 +1,238 @@
+from django.db.models import Prefetch
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.organizations import services
+from apps.organizations.api import serializers as s
+from apps.organizations.api.base import ScopedViewSet, parsed, visible
+from apps.organizations.filters import OrganizationFilter, ProjectFilter, UserFilter, UserGroupFilter
+from apps.organizations.models import Membership, Organization, Project, User, UserGroup
+
+ORG_READ = "organizations:organization:read"
+USER_READ = "organizations:user:read"
+GROUP_READ = "organizations:group:read"
+PROJECT_READ = "organizations:project:read"
+
+
+def _org(request: Request, pk, field: str = "organization") -> Organization:
+    return visible(Organization.objects.all(), request.user, ORG_READ, pk, field)
+
+
+def _user(request: Request, pk) -> User:
+    return visible(User.objects.all(), request.user, USER_READ, pk, "user")
+
+
+class OrganizationViewSet(ScopedViewSet):
+    """The organization tree (headquarters -> regions -> departments). ``?within=<id>`` lists a subtree."""
+
+    queryset = Organization.objects.all()
+    serializer_class = s.OrganizationSerializer
+    filterset_class = OrganizationFilter
+    read_permission = ORG_READ
+    ordering = ("path", "id")
+
+    @extend_schema(request=s.OrganizationWriteSerializer, responses={201: s.OrganizationSerializer})
+    def create(self, request: Request) -> Response:
+        data = parsed(s.OrganizationWriteSerializer, request.data)
+        parent = _org(request, data["parent"], "parent") if data.get("parent") else None
+        org = services.organization_create(actor=request.user, name=data["name"], parent=parent, kind=data["kind"],
+                                           description=data["description"])
+        return Response(s.OrganizationSerializer(org).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.OrganizationUpdateSerializer, responses=s.OrganizationSerializer)
+    def partial_update(self, request: Request, pk=None) -> Response:
+        data = parsed(s.OrganizationUpdateSerializer, request.data)
+        org = services.organization_update(actor=request.user, organization=self.get_object(), **data)
+        return Response(s.OrganizationSerializer(org).data)
+
+    def destroy(self, request: Request, pk=None) -> Response:
+        services.organization_delete(actor=request.user, organization=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=s.MoveSerializer, responses=s.OrganizationSerializer)
+    @action(detail=True, methods=["post"])
+    def move(self, request: Request, pk=None) -> Response:
+        org = self.get_object()
+        data = parsed(s.MoveSerializer, request.data)
+        parent = _org(request, data["parent"], "parent") if data.get("parent") else None
+        org = services.organization_move(actor=request.user, organization=org, new_parent=parent)
+        return Response(s.OrganizationSerializer(org).data)
+
+    @extend_schema(request=None, responses=s.OrganizationSerializer)
+    @action(detail=True, methods=["post"])
+    def disable(self, request: Request, pk=None) -> Response:
+        org = services.organization_set_active(actor=request.user, organization=self.get_object(), active=False)
+        return Response(s.OrganizationSerializer(org).data)
+
+    @extend_schema(request=None, responses=s.OrganizationSerializer)
+    @action(detail=True, methods=["post"])
+    def enable(self, request: Request, pk=None) -> Response:
+        org = services.organization_set_active(actor=request.user, organization=self.get_object(), active=True)
+        return Response(s.OrganizationSerializer(org).data)
+
+    @extend_schema(request=s.UserRefSerializer, responses=s.MemberSerializer(many=True))
+    @action(detail=True, methods=["get", "post"])
+    def members(self, request: Request, pk=None) -> Response:
+        """GET: the direct members. POST ``{"user": id}``: add a member."""
+        org = self.get_object()
+        if request.method == "POST":
+            user = _user(request, parsed(s.UserRefSerializer, request.data)["user"])
+            services.membership_add(actor=request.user, user=user, organization=org)
+        rows = Membership.objects.filter(organization=org).select_related("user").order_by("user__username")[:1000]
+        return Response({"results": s.MemberSerializer(rows, many=True).data})
+
+    @extend_schema(request=s.UserRefSerializer, responses=None)
+    @action(detail=True, methods=["post"], url_path="remove-member")
+    def remove_member(self, request: Request, pk=None) -> Response:
+        org = self.get_object()
+        user = _user(request, parsed(s.UserRefSerializer, request.data)["user"])
+        services.membership_remove(actor=request.user, user=user, organization=org)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class UserViewSet(ScopedViewSet):
+    """People. A person may belong to several organizations; ``?organization=`` narrows the list."""
+
+    queryset = User.objects.prefetch_related(Prefetch("memberships", queryset=Membership.objects.only(
+        "id", "user_id", "organization_id")))
+    serializer_class = s.UserSerializer
+    filterset_class = UserFilter
+    read_permission = USER_READ
+    ordering = ("-date_joined", "-id")
+
+    @extend_schema(request=s.UserCreateSerializer, responses={201: s.UserSerializer})
+    def create(self, request: Request) -> Response:
+        data = parsed(s.UserCreateSerializer, request.data)
+        org = _org(request, data["organization"]) if data.get("organization") else None
+        user = services.user_create(actor=request.user, username=data["username"], password=data.get("password"),
+                                    organization=org, email=data["email"], display_name=data["display_name"])
+        return Response(s.UserSerializer(user).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.UserUpdateSerializer, responses=s.UserSerializer)
+    def partial_update(self, request: Request, pk=None) -> Response:
+        data = parsed(s.UserUpdateSerializer, request.data)
+        user = services.user_update(actor=request.user, user=self.get_object(), **data)
+        return Response(s.UserSerializer(user).data)
+
+    def destroy(self, request: Request, pk=None) -> Response:
+        services.user_delete(actor=request.user, user=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=None, responses=s.UserSerializer)
+    @action(detail=True, methods=["post"])
+    def disable(self, request: Request, pk=None) -> Response:
+        user = services.user_set_active(actor=request.user, user=self.get_object(), active=False)
+        return Response(s.UserSerializer(user).data)
+
+    @extend_schema(request=None, responses=s.UserSerializer)
+    @action(detail=True, methods=["post"])
+    def enable(self, request: Request, pk=None) -> Response:
+        user = services.user_set_active(actor=request.user, user=self.get_object(), active=True)
+        return Response(s.UserSerializer(user).data)
+
+
+class UserGroupViewSet(ScopedViewSet):
+    queryset = UserGroup.objects.prefetch_related(Prefetch("members", queryset=User.objects.only("id")))
+    serializer_class = s.UserGroupSerializer
+    filterset_class = UserGroupFilter
+    read_permission = GROUP_READ
+
+    @extend_schema(request=s.NamedWriteSerializer, responses={201: s.UserGroupSerializer})
+    def create(self, request: Request) -> Response:
+        data = parsed(s.NamedWriteSerializer, request.data)
+        group = services.user_group_create(actor=request.user, organization=_org(request, data["organization"]),
+                                           name=data["name"], description=data["description"])
+        return Response(s.UserGroupSerializer(group).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.NamedUpdateSerializer, responses=s.UserGroupSerializer)
+    def partial_update(self, request: Request, pk=None) -> Response:
+        data = parsed(s.NamedUpdateSerializer, request.data)
+        data.pop("is_active", None)
+        group = services.user_group_update(actor=request.user, group=self.get_object(), **data)
+        return Response(s.UserGroupSerializer(group).data)
+
+    def destroy(self, request: Request, pk=None) -> Response:
+        services.user_group_delete(actor=request.user, group=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=s.UserRefSerializer, responses=s.UserGroupSerializer)
+    @action(detail=True, methods=["post"], url_path="add-member")
+    def add_member(self, request: Request, pk=None) -> Response:
+        group = self.get_object()
+        user = _user(request, parsed(s.UserRefSerializer, request.data)["user"])
+        services.user_group_add_member(actor=request.user, group=group, user=user)
+        return Response(s.UserGroupSerializer(group).data)
+
+    @extend_schema(request=s.UserRefSerializer, responses=s.UserGroupSerializer)
+    @action(detail=True, methods=["post"], url_path="remove-member")
+    def remove_member(self, request: Request, pk=None) -> Response:
+        group = self.get_object()
+        user = _user(request, parsed(s.UserRefSerializer, request.data)["user"])
+        services.user_group_remove_member(actor=request.user, group=group, user=user)
+        return Response(s.UserGroupSerializer(group).data)
+
+
+class ProjectViewSet(ScopedViewSet):
+    """Projects gather users and user groups (and later cloud platforms and resources) of one
+    organization; grants scoped to a project apply to its users and groups independently."""
+
+    queryset = Project.objects.prefetch_related(Prefetch("members", queryset=User.objects.only("id")),
+                                                Prefetch("groups", queryset=UserGroup.objects.only("id")))
+    serializer_class = s.ProjectSerializer
+    filterset_class = ProjectFilter
+    read_permission = PROJECT_READ
+
+    @extend_schema(request=s.NamedWriteSerializer, responses={201: s.ProjectSerializer})
+    def create(self, request: Request) -> Response:
+        data = parsed(s.NamedWriteSerializer, request.data)
+        project = services.project_create(actor=request.user, organization=_org(request, data["organization"]),
+                                          name=data["name"], description=data["description"])
+        return Response(s.ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.NamedUpdateSerializer, responses=s.ProjectSerializer)
+    def partial_update(self, request: Request, pk=None) -> Response:
+        data = parsed(s.NamedUpdateSerializer, request.data)
+        project = services.project_update(actor=request.user, project=self.get_object(), **data)
+        return Response(s.ProjectSerializer(project).data)
+
+    def destroy(self, request: Request, pk=None) -> Response:
+        services.project_delete(actor=request.user, project=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def _member_change(self, request: Request, add: bool) -> Response:
+        project = self.get_object()
+        user = _user(request, parsed(s.UserRefSerializer, request.data)["user"])
+        change = services.project_add_member if add else services.project_remove_member
+        change(actor=request.user, project=project, user=user)
+        return Response(s.ProjectSerializer(self.get_object()).data)
+
+    def _group_change(self, request: Request, add: bool) -> Response:
+        project = self.get_object()
+        group = visible(UserGroup.objects.select_related("organization"), request.user, GROUP_READ,
+                        parsed(s.GroupRefSerializer, request.data)["group"], "group")
+        change = services.project_add_group if add else services.project_remove_group
+        change(actor=request.user, project=project, group=group)
+        return Response(s.ProjectSerializer(self.get_object()).data)
+
+    @extend_schema(request=s.UserRefSerializer, responses=s.ProjectSerializer)
+    @action(detail=True, methods=["post"], url_path="add-member")
+    def add_member(self, request: Request, pk=None) -> Response:
+        return self._member_change(request, True)
+
+    @extend_schema(request=s.UserRefSerializer, responses=s.ProjectSerializer)
+    @action(detail=True, methods=["post"], url_path="remove-member")
+    def remove_member(self, request: Request, pk=None) -> Response:
+        return self._member_change(request, False)
+
+    @extend_schema(request=s.GroupRefSerializer, responses=s.ProjectSerializer)
+    @action(detail=True, methods=["post"], url_path="add-group")
+    def add_group(self, request: Request, pk=None) -> Response:
+        return self._group_change(request, True)
+
+    @extend_schema(request=s.GroupRefSerializer, responses=s.ProjectSerializer)
+    @action(detail=True, methods=["post"], url_path="remove-group")
+    def remove_group(self, request: Request, pk=None) -> Response:
+        return self._group_change(request, False)
