@@ -11,6 +11,9 @@ from prometheus_client import Counter, Histogram
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="")
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
+# Label values must come from a fixed set: a client inventing methods would otherwise create a new
+# time series per request and grow the process without bound.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
 
 HTTP_REQUESTS = Counter(
     "unimanager_http_requests_total", "HTTP requests served", ["method", "view", "status"]
@@ -48,6 +51,7 @@ class MetricsMiddleware:
         response = self.get_response(request)
         match = getattr(request, "resolver_match", None)
         view = match.view_name if match and match.view_name else "unmatched"
-        HTTP_REQUESTS.labels(request.method, view, str(response.status_code)).inc()
-        HTTP_LATENCY.labels(request.method, view).observe(time.perf_counter() - started)
+        method = request.method if request.method in _METHODS else "other"
+        HTTP_REQUESTS.labels(method, view, str(response.status_code)).inc()
+        HTTP_LATENCY.labels(method, view).observe(time.perf_counter() - started)
         return response
