@@ -1,0 +1,369 @@
+"""The HTTP front of cloudsim: OpenAPI requests (signed) and the control endpoint (``/_cloudsim/``)."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import socket
+import threading
+import time
+import traceback
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from . import signing
+from .errors import CloudError
+from .faults import Faults
+from .params import Params
+from .services import ACTIONS, VERSIONS, load_all
+from .store import RESOURCE_TYPES, Store
+
+log = logging.getLogger("cloudsim")
+
+DEFAULT_ACCESS_KEY_ID = "cloudsim-access-key"
+DEFAULT_ACCESS_KEY_SECRET = "cloudsim-access-secret"
+CONTROL_PREFIX = "/_cloudsim"
+MAX_BODY_BYTES = 10 * 1024 * 1024
+JSON_TYPE = "application/json;charset=utf-8"
+
+
+class CloudSim:
+    """One simulated region: state, credentials, faults and the HTTP server in front of them."""
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 9100, regions: list[str] | None = None,
+                 provision_seconds: float = 2.0, credentials: dict[str, str] | None = None,
+                 snapshot_path: str | None = None, seed: int = 1, allow_remote_control: bool = False,
+                 capacity: dict[str, int] | None = None):
+        load_all()
+        self.store = Store(regions=regions or ["cn-hangzhou", "cn-shanghai"], provision_seconds=provision_seconds,
+                           seed=seed, snapshot_path=snapshot_path, capacity=capacity)
+        if snapshot_path:
+            self.store.load()
+        self.credentials = credentials or {DEFAULT_ACCESS_KEY_ID: DEFAULT_ACCESS_KEY_SECRET}
+        self.faults = Faults(seed)
+        self.nonces = signing.NonceCache()
+        self.allow_remote_control = allow_remote_control
+        self.client_tokens: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.errors: dict[str, int] = {}
+        self.stopping = threading.Event()
+        handler = type("BoundHandler", (Handler,), {"sim": self})
+        self.httpd = _Server((host, port), handler)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return self.httpd.server_address[1]
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.httpd.server_address[0]}:{self.port}"
+
+    def serve_forever(self) -> None:
+        self.store.start_autosave()
+        try:
+            self.httpd.serve_forever(poll_interval=0.2)
+        finally:
+            self.close()
+
+    def start(self) -> CloudSim:
+        """Serve in a background thread (for tests and embedding)."""
+        self.store.start_autosave()
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name="cloudsim", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.httpd.shutdown()
+        self.close()
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.httpd.server_close()
+        self.store.stop_autosave()
+
+    # -- OpenAPI -----------------------------------------------------------------------------------
+
+    def authenticate(self, method: str, path: str, query: dict[str, str], form: dict[str, str],
+                     headers: dict[str, list[str]], body: bytes) -> tuple[str, str]:
+        """Verify the signature; return (version, action)."""
+        if "authorization" in headers:
+            signing.verify_acs3(method=method, path=path, query=query, headers=headers, body=body,
+                                credentials=self.credentials, nonces=self.nonces)
+            version = (headers.get("x-acs-version") or [""])[0]
+            action = (headers.get("x-acs-action") or [""])[0]
+        elif "Signature" in query:
+            params = {**query, **form}
+            signing.verify_v1(method=method, params=params, credentials=self.credentials, nonces=self.nonces)
+            version, action = params.get("Version", ""), params.get("Action", "")
+        else:
+            raise CloudError("IncompleteSignature", "The request signature does not conform to Aliyun standards.")
+        if not action:
+            raise CloudError("MissingParameter", 'The input parameter "Action" that is mandatory is not supplied.')
+        if version not in VERSIONS:
+            raise CloudError("InvalidVersion", f"Specified parameter Version is not valid: {version!r}.")
+        return version, action
+
+    def execute(self, version: str, action: str, params: Params, access_key: str = "") -> dict[str, Any]:
+        handler = ACTIONS.get((version, action))
+        if handler is None:
+            raise CloudError("InvalidAction.NotFound", "Specified api is not found, please check your url and method.",
+                             404)
+        token = params.str("ClientToken")
+        key = (version, action, token) if token else None
+        with self.store.lock:
+            if key is not None and key in self.client_tokens:
+                return dict(self.client_tokens[key])
+            result = handler(self.store, params)
+            if key is not None:
+                if len(self.client_tokens) > 100_000:
+                    self.client_tokens.clear()
+                self.client_tokens[key] = dict(result)
+            return result
+
+    def count_error(self, code: str) -> None:
+        with self.store.lock:
+            self.errors[code] = self.errors.get(code, 0) + 1
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+    request_queue_size = 256
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "cloudsim"
+    sys_version = ""
+    sim: CloudSim
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - signature of the base class
+        log.debug("%s - %s", self.client_address[0], format % args)
+
+    def do_GET(self) -> None:  # noqa: N802 - name fixed by the base class
+        self._dispatch()
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._dispatch()
+
+    def do_PUT(self) -> None:  # noqa: N802
+        self._dispatch()
+
+    def do_DELETE(self) -> None:  # noqa: N802
+        self._dispatch()
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._dispatch()
+
+    # -- plumbing ----------------------------------------------------------------------------------
+
+    def _send(self, status: int, payload: Any, *, content_type: str = JSON_TYPE,
+              extra_headers: dict[str, str] | None = None) -> None:
+        body = payload if isinstance(payload, bytes) else json.dumps(payload, separators=(",", ":")).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (extra_headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _drop(self) -> None:
+        """Close the connection without answering."""
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def _read_body(self) -> bytes | None:
+        length_header = self.headers.get("Content-Length")
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            self.close_connection = True
+            return None
+        try:
+            length = int(length_header or 0)
+        except ValueError:
+            self.close_connection = True
+            return None
+        if length < 0 or length > MAX_BODY_BYTES:
+            self.close_connection = True
+            return None
+        return self.rfile.read(length) if length else b""
+
+    def _dispatch(self) -> None:
+        request_id = str(uuid.uuid4()).upper()
+        try:
+            body = self._read_body()
+            url = urlsplit(self.path)
+            if body is None:
+                self._send(413, {"RequestId": request_id, "Code": "InvalidParameter",
+                                 "Message": "The request body is missing its length or is too large."})
+                return
+            if url.path.startswith(CONTROL_PREFIX):
+                self._control(url.path[len(CONTROL_PREFIX):], url.query, body)
+                return
+            from .services import oss
+            if oss.is_oss_request(self.headers, url.path):
+                oss.handle(self, url, body, request_id)
+                return
+            self._api(url.path, url.query, body, request_id)
+        except (ConnectionError, TimeoutError):
+            self.close_connection = True
+        except Exception:  # noqa: BLE001 - the server must answer, never die, on anything a client sends
+            log.error("unexpected error: %s", traceback.format_exc())
+            try:
+                self._send(500, {"RequestId": request_id, "Code": "InternalError",
+                                 "Message": "The request processing has failed due to some unknown error."})
+            except OSError:
+                self.close_connection = True
+
+    def _error(self, request_id: str, error: CloudError) -> None:
+        self.sim.count_error(error.code)
+        self._send(error.status, {
+            "RequestId": request_id, "HostId": self.headers.get("Host", "cloudsim"), "Code": error.code,
+            "Message": error.message, "Recommend": f"cloudsim: error {error.code}, see cloudsim/README.md",
+        }, extra_headers={"x-acs-request-id": request_id})
+
+    def _api(self, path: str, query_string: str, body: bytes, request_id: str) -> None:
+        sim = self.sim
+        try:
+            query = dict(parse_qsl(query_string, keep_blank_values=True))
+            form: dict[str, str] = {}
+            content_type = self.headers.get("Content-Type", "")
+            if body and content_type.startswith("application/x-www-form-urlencoded"):
+                form = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+            headers: dict[str, list[str]] = {}
+            for name, value in self.headers.items():
+                headers.setdefault(name.lower(), []).append(value)
+            version, action = sim.authenticate(self.command, path, query, form, headers, body)
+        except UnicodeDecodeError:
+            self._error(request_id, CloudError("InvalidParameter", "The request is not valid UTF-8."))
+            return
+        except CloudError as exc:
+            self._error(request_id, exc)
+            return
+        with sim.store.lock:
+            sim.store.calls[action] += 1
+        decision = sim.faults.decide(action)
+        if decision.latency_ms:
+            sim.stopping.wait(decision.latency_ms / 1000)
+        if decision.hold_ms:
+            sim.stopping.wait(decision.hold_ms / 1000)
+            self._drop()
+            return
+        if decision.error is not None:
+            self._error(request_id, decision.error)
+            return
+        params = Params({**query, **form})
+        try:
+            result = sim.execute(version, action, params)
+        except CloudError as exc:
+            self._error(request_id, exc)
+            return
+        if decision.lose_response:
+            self._drop()
+            return
+        self._send(200, {"RequestId": request_id, **result}, extra_headers={"x-acs-request-id": request_id})
+
+    # -- control endpoint --------------------------------------------------------------------------
+
+    def _control(self, path: str, query_string: str, body: bytes) -> None:
+        sim = self.sim
+        if not sim.allow_remote_control and not _is_loopback(self.client_address[0]):
+            self._send(403, {"code": "forbidden", "message": "The control endpoint answers loopback clients only."})
+            return
+        query = dict(parse_qsl(query_string, keep_blank_values=True))
+        try:
+            data = json.loads(body or b"{}")
+            if not isinstance(data, dict):
+                raise ValueError("the body must be a JSON object")
+            status, payload = control(sim, self.command, path.rstrip("/") or "/", query, data)
+        except (ValueError, TypeError, KeyError) as exc:
+            status, payload = 400, {"code": "invalid", "message": str(exc)}
+        except CloudError as exc:
+            status, payload = exc.status, {"code": exc.code, "message": exc.message}
+        self._send(status, payload)
+
+
+def control(sim: CloudSim, method: str, path: str, query: dict[str, str], data: dict[str, Any]) -> tuple[int, Any]:
+    """The control API (see README.md): faults, bulk creation, reset, statistics, configuration."""
+    from .services import bulk
+
+    store = sim.store
+    if path == "/health":
+        return 200, {"status": "ok", "regions": store.regions}
+    if path == "/stats" and method == "GET":
+        stats = store.statistics()
+        stats["errors"] = dict(sim.errors)
+        stats["faults"] = sim.faults.list()
+        return 200, stats
+    if path == "/faults":
+        if method == "GET":
+            return 200, {"faults": sim.faults.list()}
+        if method == "POST":
+            rules = data.get("rules", [data])
+            return 201, {"faults": [sim.faults.add(dict(r)).__dict__ for r in rules]}
+        if method == "DELETE":
+            return 200, {"cleared": sim.faults.clear(query.get("action") or data.get("action"))}
+    if path == "/bulk" and method == "POST":
+        started = time.perf_counter()
+        kind = data.get("type", "ecs_instance")
+        count = int(data.get("count", 1))
+        if not 1 <= count <= 1_000_000:
+            raise ValueError("count must be between 1 and 1,000,000")
+        with store.lock:
+            ids = bulk.create(store, kind, count, data)
+        return 201, {"type": kind, "created": len(ids), "seconds": round(time.perf_counter() - started, 3),
+                     "ids": ids if data.get("return_ids") else ids[:10]}
+    if path == "/reset" and method == "POST":
+        with store.lock:
+            store.reset()
+            sim.client_tokens.clear()
+            sim.errors.clear()
+        sim.faults.clear()
+        return 200, {"reset": True}
+    if path == "/config":
+        if method == "POST":
+            with store.lock:
+                if "provision_seconds" in data:
+                    value = float(data["provision_seconds"])
+                    if value < 0:
+                        raise ValueError("provision_seconds must not be negative")
+                    store.provision_seconds = value
+                for key, value in (data.get("capacity") or {}).items():
+                    if key not in store.capacity:
+                        raise ValueError(f"unknown capacity {key}")
+                    store.capacity[key] = int(value)
+        return 200, {"provision_seconds": store.provision_seconds, "capacity": store.capacity,
+                     "regions": store.regions}
+    if path == "/resources" and method == "GET":
+        kind = query.get("type", "ecs_instance")
+        if kind not in RESOURCE_TYPES:
+            raise ValueError(f"type must be one of {', '.join(RESOURCE_TYPES)}")
+        with store.lock:
+            rows = [{"id": r["_id"], "status": r.get("Status", ""), "region_id": r.get("RegionId", ""),
+                     "zone_id": r.get("ZoneId", ""), "tags": r.get("_tags", {}),
+                     **{k: v for k, v in r.items() if not k.startswith("_")}}
+                    for r in store.rows(kind, query.get("region_id"))]
+        return 200, {"type": kind, "count": len(rows), "resources": rows}
+    if path == "/snapshot" and method == "POST":
+        target = data.get("path") or store.snapshot_path
+        if not target:
+            raise ValueError("no snapshot path: give one or start with --snapshot")
+        return 200, {"saved": store.save(target)}
+    return 404, {"code": "not_found", "message": f"no control route {method} {CONTROL_PREFIX}{path}"}

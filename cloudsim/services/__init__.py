@@ -1,0 +1,47 @@
+"""Action registry: each cloud product registers its RPC actions by API version."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+VERSIONS = {
+    "2014-05-26": "Ecs",
+    "2016-04-28": "Vpc",
+    "2014-05-15": "Slb",
+    "2014-08-15": "Rds",
+    "2015-01-01": "R-kvstore",
+    "2019-01-01": "Cms",
+}
+
+Handler = Callable[..., dict[str, Any]]
+ACTIONS: dict[tuple[str, str], Handler] = {}
+
+
+def action(version: str, name: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        ACTIONS[(version, name)] = fn
+        return fn
+    return register
+
+
+def page(rows: list, p, *, default_size: int = 10, max_size: int = 100) -> tuple[list, int, int]:
+    """PageNumber/PageSize paging: (rows of the page, page number, page size)."""
+    number = p.int("PageNumber", 1, lo=1, hi=10_000_000)
+    size = p.int("PageSize", default_size, lo=1, hi=max_size)
+    start = (number - 1) * size
+    return rows[start:start + size], number, size
+
+
+def tag_list(tags: dict[str, str]) -> dict[str, list[dict[str, str]]]:
+    return {"Tag": [{"TagKey": k, "TagValue": v, "Key": k, "Value": v} for k, v in tags.items()]}
+
+
+def match_tags(record: dict, wanted: dict[str, str]) -> bool:
+    tags = record.get("_tags") or {}
+    return all(k in tags and (v == "" or tags[k] == v) for k, v in wanted.items())
+
+
+def load_all() -> None:
+    """Import every product module so that its actions register."""
+    from . import cms, ecs, oss, rds, redis, slb, vpc  # noqa: F401
