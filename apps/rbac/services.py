@@ -26,7 +26,7 @@ from apps.core.events import emit
 from apps.core.scoping import authorize
 from apps.organizations.models import Membership, Organization, Project, User, UserGroup
 from apps.rbac import engine
-from apps.rbac.catalog import matching_codes, validate_patterns
+from apps.rbac.catalog import matches_any, matching_codes, validate_patterns
 from apps.rbac.models import AccessPolicy, Grant, Role
 from apps.rbac.policy import PolicyError, parse_document
 from apps.rbac.roles import DUTY_LABELS, PREDEFINED_ROLES, SYSTEM_ADMINISTRATOR
@@ -46,10 +46,27 @@ def _role_patterns(role: Role) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(role.permissions or ()), tuple(role.excluded_permissions or ())
 
 
-def _require_holds(actor: Any, codes: Iterable[str], target: Any) -> None:
+def _probes(patterns: Iterable[str], excluded: Iterable[str]) -> list[str]:
+    """For each wildcard pattern, a code no app has registered that only the same or a broader
+    pattern covers: ``ecs:*`` -> ``ecs:zzany:zzany``. Holding every registered code is not enough
+    to hand out a wildcard, which also covers the codes of apps installed later."""
+    probes = []
+    for pattern in patterns:
+        if "*" not in pattern:
+            continue
+        parts = pattern.replace("*", "zzany").split(":")
+        probe = ":".join(parts + ["zzany"] * (3 - len(parts)))
+        if not matches_any(tuple(excluded), probe):
+            probes.append(probe)
+    return probes
+
+
+def _require_holds(actor: Any, role_patterns: tuple[tuple[str, ...], tuple[str, ...]], target: Any) -> None:
     """No escalation: the actor must hold every permission they hand out, on that target."""
     if actor is None or actor.is_superuser:
         return
+    patterns, excluded = role_patterns
+    codes = list(matching_codes(patterns, excluded)) + _probes(patterns, excluded)
     missing = [c for c in codes if not authorize(actor, c, target)]
     if missing:
         raise Forbidden("You cannot hand out permissions you do not hold yourself.",
@@ -144,7 +161,7 @@ def role_create(*, actor: Any, name: str, permissions: list[str], excluded_permi
         raise InvalidInput("name is required.", detail={"name": ["This field is required."]})
     permissions, excluded = _validated_patterns(permissions, excluded_permissions)
     _require(actor, "rbac:role:write", organization)
-    _require_holds(actor, matching_codes(tuple(permissions), tuple(excluded)), organization)
+    _require_holds(actor, (tuple(permissions), tuple(excluded)), organization)
     key = slugify(key or name).replace("-", "_")[:64]
     if not key:
         raise InvalidInput("The role needs a key made of letters or digits.", detail={"key": ["Invalid."]})
@@ -168,7 +185,7 @@ def role_update(*, actor: Any, role: Role, name: str | None = None, description:
         new_permissions, new_excluded = _validated_patterns(
             permissions if permissions is not None else role.permissions,
             excluded_permissions if excluded_permissions is not None else role.excluded_permissions)
-        _require_holds(actor, matching_codes(tuple(new_permissions), tuple(new_excluded)), role.organization)
+        _require_holds(actor, (tuple(new_permissions), tuple(new_excluded)), role.organization)
         role.permissions, role.excluded_permissions = new_permissions, new_excluded
     if name is not None:
         if not name.strip():
@@ -254,8 +271,7 @@ def grant_create(*, actor: Any, role: Role, grantee_type: str, grantee: Any, sco
     if scope_type == "project":
         _check_project_grantee(scope, grantee_type, grantee)
     _require(actor, "rbac:grant:write", target)
-    patterns, excluded = _role_patterns(role)
-    _require_holds(actor, matching_codes(patterns, excluded), target)
+    _require_holds(actor, _role_patterns(role), target)
     if role.duty:
         _refuse_combined_duties(_grantee_users(grantee_type, grantee), {role.duty})
     grantee_field = {"user": "user", "group": "group", "organization": "grantee_organization",
