@@ -347,8 +347,7 @@ def _json_or_none(p, name: str) -> set[str] | None:
 def describe_instances(store: Store, p) -> dict[str, Any]:
     region_id = store.check_region(p.str("RegionId"))
     ids = _json_or_none(p, "InstanceIds")
-    status = p.str("Status", choices={"Pending", "Running", "Starting", "Stopping", "Stopped"} if "Status" in p
-                   else None)
+    status = p.str("Status", choices={"Pending", "Running", "Starting", "Stopping", "Stopped"})
     zone_id, vpc_id, vsw_id = p.str("ZoneId"), p.str("VpcId"), p.str("VSwitchId")
     name, type_id = p.str("InstanceName"), p.str("InstanceType")
     ips = _json_or_none(p, "PrivateIpAddresses")

@@ -311,3 +311,20 @@ def on_remove_eip(store: Store, eip: dict[str, Any]) -> None:
 
 
 REMOVE_HOOKS["eip"] = on_remove_eip
+
+
+def place_in_vswitch(store: Store, *, region_id: str, zone_id: str | None, vswitch_id: str | None,
+                     vpc_id: str | None = None) -> tuple[dict[str, Any], str]:
+    """Validate a managed service's network placement and take one private address: (vSwitch, zone id)."""
+    vsw = store.get("vswitch", vswitch_id, "InvalidVSwitchId.NotFound", "vSwitch")
+    if vsw["RegionId"] != region_id:
+        raise CloudError("InvalidVSwitchId.NotFound", "The specified vSwitch does not exist in this region.", 404)
+    if vpc_id and vsw["VpcId"] != vpc_id:
+        raise CloudError("InvalidVSwitchId.NotBelongToVpc", "The specified vSwitch does not belong to the VPC.")
+    zone_id = zone_id or vsw["ZoneId"]
+    store.check_zone(region_id, zone_id)
+    if zone_id != vsw["ZoneId"]:
+        raise CloudError("InvalidVSwitchId.ZoneMismatch", "The specified vSwitch is not in the specified zone.")
+    if vsw["Status"] != "Available":
+        raise incorrect_status("IncorrectVSwitchStatus", "vSwitch", vsw["Status"])
+    return vsw, zone_id
