@@ -20,6 +20,8 @@ urlpatterns = [
     path("portal/", include(("apps.core.urls_portal", "portal"))),
     path("console/", include(("apps.core.urls_console", "console"))),
     path("screens/", include(("apps.core.urls_screens", "screens"))),
+    path("console/organizations/", include(("apps.organizations.urls_console", "organizations"))),
+    path("console/access/", include(("apps.rbac.urls_console", "access"))),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

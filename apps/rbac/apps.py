@@ -11,7 +11,7 @@ class RbacConfig(AppConfig):
 
         from apps.core.scoping import install_backend
         from apps.organizations.services import register_membership_guard
-        from apps.rbac import demo, signals, topics  # noqa: F401  (demo data, invalidation, topics)
+        from apps.rbac import demo, menus, signals, topics  # noqa: F401  (demo data)
         from apps.rbac.backend import RbacScoping
         from apps.rbac.catalog import register_permissions
         from apps.rbac.roles import AUDIT_PERMISSIONS, CORE_PERMISSIONS, ORGANIZATIONS_PERMISSIONS, RBAC_PERMISSIONS
@@ -25,4 +25,5 @@ class RbacConfig(AppConfig):
         register_membership_guard(membership_guard)
         post_migrate.connect(sync_predefined_roles, sender=self)
         topics.register()
+        menus.register()
         signals.connect()
