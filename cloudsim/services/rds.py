@@ -16,7 +16,7 @@ V = "2014-08-15"
 
 def _not_ready(db: dict[str, Any]) -> CloudError:
     return CloudError("IncorrectDBInstanceState",
-                      f"Current DB instance state does not support this operation. (Status: {db['DBInstanceStatus']})",
+                      f"Current DB instance state does not support this operation. (Status: {db['Status']})",
                       403)
 
 
