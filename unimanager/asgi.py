@@ -1,5 +1,6 @@
 """ASGI entry point: HTTP goes to Django, ``/ws/`` to the realtime consumer."""
 
+import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -25,3 +26,8 @@ application = ServerLoopMiddleware(
         }
     )
 )
+
+# Everything imported so far lives as long as the process: keep it out of every later GC pass
+# (whichever server imports this module: daphne directly, or ``manage.py serve``).
+gc.collect()
+gc.freeze()

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import time
 import uuid
 from contextvars import ContextVar
 
+from django.conf import settings
 from prometheus_client import Counter, Histogram
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="")
+client_ip_var: ContextVar[str | None] = ContextVar("client_ip", default=None)
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 # Label values must come from a fixed set: a client inventing methods would otherwise create a new
 # time series per request and grow the process without bound.
@@ -24,8 +27,22 @@ HTTP_LATENCY = Histogram(
 )
 
 
+def client_ip(request) -> str | None:
+    """The address the request came from; ``X-Forwarded-For`` counts only behind a trusted proxy."""
+    if settings.SECURE_PROXY_SSL_HEADER:
+        forwarded = request.headers.get("X-Forwarded-For", "")
+        if forwarded:
+            candidate = forwarded.split(",")[-1].strip()
+            try:
+                return str(ipaddress.ip_address(candidate))
+            except ValueError:
+                pass
+    return request.META.get("REMOTE_ADDR") or None
+
+
 class RequestContextMiddleware:
-    """Gives every request an id (kept from ``X-Request-ID`` when well-formed) and echoes it."""
+    """Gives every request an id (kept from ``X-Request-ID`` when well-formed, echoed back) and
+    records the client address; both are available to services through context variables."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -33,11 +50,14 @@ class RequestContextMiddleware:
     def __call__(self, request):
         incoming = request.headers.get("X-Request-ID", "")
         request.id = incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+        request.client_ip = client_ip(request)
         token = request_id_var.set(request.id)
+        ip_token = client_ip_var.set(request.client_ip)
         try:
             response = self.get_response(request)
         finally:
             request_id_var.reset(token)
+            client_ip_var.reset(ip_token)
         response["X-Request-ID"] = request.id
         return response
 

@@ -18,7 +18,6 @@ grant, role, policy or membership changes in this process (``invalidate``).
 
 from __future__ import annotations
 
-import contextvars
 import itertools
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,11 +25,11 @@ from typing import Any
 from django.db.models import Model, Q
 from django.utils import timezone
 
+from apps.core.middleware import client_ip_var
 from apps.rbac.catalog import is_read_action, matches_any
 from apps.rbac.policy import Conditions, ResourceRef, Statement, parse_document
 from apps.rbac.roles import MEMBER_ROLE, PREDEFINED_ROLES, SECURITY_AUDITOR
 
-source_ip_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("rbac_source_ip", default=None)
 _generation = itertools.count(1)
 _current_generation = next(_generation)
 
@@ -222,7 +221,7 @@ class AccessProfile:
     def _conditions(self, conditions: Conditions) -> tuple[bool, str]:
         if conditions.empty:
             return True, ""
-        return conditions.holds(source_ip_var.get(), timezone.now())
+        return conditions.holds(client_ip_var.get(), timezone.now())
 
     def _statement_applies(self, ps: PolicyStatement, action: str, target: Target) -> tuple[bool, str]:
         st = ps.statement

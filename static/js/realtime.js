@@ -35,8 +35,10 @@
         if (h.lastSeq !== undefined && m.seq <= h.lastSeq) return;
         h.lastSeq = m.seq;
         h.fn(m.data, m);
-      } else if (m.type === "reset" && h.onReset) {
-        h.onReset();
+      } else if (m.type === "reset") {
+        // Missed events are gone: forget the old position so new events are not dropped.
+        h.lastSeq = undefined;
+        if (h.onReset) h.onReset();
       } else if (m.type === "error" && h.onError) {
         h.onError(m.code);
       } else if (m.type === "subscribed" && h.onSubscribed) {

@@ -10,6 +10,7 @@ from apps.core.api.base import TenantReadOnlyViewSet
 from apps.core.api.serializers import DiagnosticRequestSerializer, OperationSerializer
 from apps.core.errors import Forbidden, InvalidInput
 from apps.core.filters import OperationFilter
+from apps.core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from apps.core.models import Operation
 from apps.core.scoping import authorize
 
@@ -29,13 +30,14 @@ class OperationViewSet(TenantReadOnlyViewSet):
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         op = self.get_object()
-        if not authorize(request.user, "core:operation:write", op):
-            raise Forbidden()
+        self.require("write", op)
         op = services.operation_cancel(operation_id=op.id, actor=request.user)
         return Response(OperationSerializer(op).data)
 
-    @extend_schema(request=DiagnosticRequestSerializer, responses={202: OperationSerializer})
+    @extend_schema(request=DiagnosticRequestSerializer, responses={202: OperationSerializer},
+                   parameters=[IDEMPOTENCY_PARAMETER])
     @action(detail=False, methods=["post"])
+    @idempotent
     def diagnostics(self, request: Request) -> Response:
         """Start the built-in diagnostic: a few timed steps run by a worker, streamed live."""
         params = DiagnosticRequestSerializer(data=request.data)

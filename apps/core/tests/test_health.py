@@ -107,8 +107,6 @@ def test_the_api_docs_page_uses_only_local_static_files():
         assert finders.find(url.removeprefix(settings.STATIC_URL)), f"{url} is not a static file here"
 
 
-@pytest.mark.xfail(strict=True, reason="SPECTACULAR_SETTINGS lacks SWAGGER_UI_SETTINGS validatorUrl: None; "
-                                       "remove this mark once unimanager/settings.py sets it")
 def test_the_api_docs_page_does_not_send_the_schema_to_an_online_validator():
     # Swagger UI's default shows a badge fetched from validator.swagger.io, passing it the schema URL.
     html = Client().get("/api/docs/").content.decode()
