@@ -223,10 +223,6 @@ class Handler(BaseHTTPRequestHandler):
             if url.path.startswith(CONTROL_PREFIX):
                 self._control(url.path[len(CONTROL_PREFIX):], url.query, body)
                 return
-            from .services import oss
-            if oss.is_oss_request(self.headers, url.path):
-                oss.handle(self, url, body, request_id)
-                return
             self._api(url.path, url.query, body, request_id)
         except (ConnectionError, TimeoutError):
             self.close_connection = True

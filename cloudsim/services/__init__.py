@@ -44,4 +44,4 @@ def match_tags(record: dict, wanted: dict[str, str]) -> bool:
 
 def load_all() -> None:
     """Import every product module so that its actions register."""
-    from . import cms, ecs, oss, rds, redis, slb, vpc  # noqa: F401
+    from . import cms, ecs, rds, redis, slb, vpc  # noqa: F401
