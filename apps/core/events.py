@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -30,13 +30,25 @@ def subscribe(topic_prefix: str, handler: Subscriber) -> None:
     _subscribers.append((topic_prefix, handler))
 
 
-def emit(org: Any, topic: str, payload: dict[str, Any]) -> None:
-    """Announce ``payload`` on ``topic`` of organization ``org`` (a model, an id or None) on commit."""
+def emit(org: Any, topic: str, payload: dict[str, Any], *, also: Iterable[tuple[Any, str]] = ()) -> None:
+    """Announce ``payload`` on ``topic`` of organization ``org`` (a model, an id or None) on commit.
+
+    ``also`` names further (organization, topic) streams that carry the same announcement, such as
+    an organization's activity stream; subscribers in other apps hear it once, on ``topic``.
+    """
     org_id = getattr(org, "pk", org)
-    transaction.on_commit(lambda: _deliver(org_id, topic, payload))
+    streams = [(getattr(o, "pk", o), t) for o, t in also]
+
+    def deliver() -> None:
+        _deliver(org_id, topic, payload)
+        for stream_org, stream_topic in streams:
+            _send(stream_org, stream_topic, payload)
+
+    transaction.on_commit(deliver)
 
 
-def _deliver(org_id: Any, topic: str, payload: dict[str, Any]) -> None:
+def _send(org_id: Any, topic: str, payload: dict[str, Any]) -> None:
+    """Number the event within its topic, keep it for replay and hand it to the channel layer."""
     group = realtime.group_name(org_id, topic)
     try:
         seq = realtime.next_seq(group)
@@ -46,6 +58,10 @@ def _deliver(org_id: Any, topic: str, payload: dict[str, Any]) -> None:
     except Exception:
         # Delivery is best effort: a broken cache or layer must not fail the committed work.
         logger.exception("could not deliver event %s", topic)
+
+
+def _deliver(org_id: Any, topic: str, payload: dict[str, Any]) -> None:
+    _send(org_id, topic, payload)
     for prefix, handler in _subscribers:
         if topic.startswith(prefix):
             try:

@@ -113,6 +113,7 @@ def replay_after(group: str, after: int) -> list[dict[str, Any]] | None:
 
 
 def register_builtin_topics() -> None:
-    from apps.core.selectors import operation_topic_org
+    from apps.core.selectors import activity_topic_org, operation_topic_org
 
     register_topic("operation", operation_topic_org)
+    register_topic("activity", activity_topic_org)

@@ -33,6 +33,34 @@ def operation_topic_org(user: Any, key: str) -> str | None:
     return str(org_id) if org_id else None
 
 
+def activity_topic_org(user: Any, key: str) -> str | None:
+    """``activity:platform`` is every organization's operations (platform-wide readers only);
+    ``activity:<organization id>`` is one organization's."""
+    from uuid import UUID
+
+    from apps.core.realtime import PLATFORM
+    from apps.core.scoping import authorize
+
+    if key == PLATFORM:
+        return PLATFORM if getattr(user, "is_superuser", False) else None
+    try:
+        org_id = UUID(key)
+    except ValueError:
+        return None
+    if not authorize(user, "core:operation:read", Operation(organization_id=org_id)):
+        return None
+    return str(org_id)
+
+
+def activity_topics_for(user: Any, limit: int = 100) -> list[str]:
+    """The activity topics that together cover every operation ``user`` may follow."""
+    if getattr(user, "is_superuser", False):
+        return ["activity:platform"]
+    from apps.organizations.selectors import organization_ids_of_user
+
+    return [f"activity:{org_id}" for org_id in sorted(map(str, organization_ids_of_user(user)))[:limit]]
+
+
 def operation_summary(*, actor: Any) -> dict[str, Any]:
     """Counts for the home pages and wall screens: running now, finished today, hourly outcomes."""
     from datetime import timedelta

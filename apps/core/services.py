@@ -36,7 +36,9 @@ def operation_payload(op: Operation) -> dict[str, Any]:
 
 
 def _announce(op: Operation) -> None:
-    emit(op.organization_id, op.topic, operation_payload(op))
+    # The activity streams of the organization and of the platform feed home pages and wall screens.
+    emit(op.organization_id, op.topic, operation_payload(op),
+         also=[(op.organization_id, f"activity:{op.organization_id}"), (None, "activity:platform")])
 
 
 def operation_create(

@@ -71,6 +71,7 @@ def console_diagnostics(request: HttpRequest) -> HttpResponse:
 def screens_home(request: HttpRequest) -> HttpResponse:
     context = selectors.operation_summary(actor=request.user)
     context["checks"] = readiness.check_all()
+    context["activity_topics"] = selectors.activity_topics_for(request.user)
     return render(request, "screens/home.html", context)
 
 
