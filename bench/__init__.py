@@ -1,0 +1,1 @@
+"""Unimanager benchmarks: ``python -m bench`` (see README.md)."""

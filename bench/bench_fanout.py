@@ -1,0 +1,338 @@
+"""Fan-out: how long one ``emit`` takes to reach N connected websocket clients.
+
+The measured path is the real one. A signed-in user starts the built-in diagnostic operation over
+the API (``POST /api/v1/core/operations/diagnostics/``); N websocket clients subscribe to its topic;
+the Celery worker runs the steps and every step is announced with ``emit``. Each event carries
+``ts``, the wall-clock time of the emit in the emitting process, so a sample is the client's receive
+time minus ``ts``.
+
+The baseline, measured right after with the same N, is the channel layer alone: ``group_send``
+from this process to N receiver channels on the same kind of layer (in-memory for the embedded
+mode, Redis pub/sub on the deployment's Redis for the distributed mode), with the same payload.
+
+Which events count: the diagnostic's steps all wait the same countdown, so the first ones may be
+emitted while the N subscriptions are still being made. Only events emitted after the last
+``subscribed`` acknowledgement arrived are counted; for those, every client must receive every
+event. The list of what was emitted comes from the server's replay buffer (a fresh connection
+subscribes ``after: 0``), so an event that no client received still counts as expected. The final
+"succeeded" event follows the last step's event immediately (two emits back to back); it counts for
+delivery but not for latency, which is about one emit at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from bench.deployments import Deployment, DeploymentError, Session, deployment
+from bench.harness import Context, Row, collector_paused, percentile
+
+TITLE = "one emit reaching N websocket clients (emit -> client receive)"
+BASELINE = "raw channel-layer group_send to N receivers on the same kind of layer, same run"
+
+FINAL_STATUSES = {"succeeded", "failed", "cancelled"}
+CONNECT_CONCURRENCY = 50
+
+
+@dataclass(frozen=True)
+class Plan:
+    cases: tuple[tuple[int, int], ...]  # (clients, diagnostic steps); the API allows 1..50 steps
+    interval: float  # seconds the diagnostic waits before each step
+    baseline_gap: float  # seconds between baseline sends once the previous one has arrived everywhere
+
+
+# The interval leaves the slowest fan-out (N=500) time to finish before the next step's emit. The
+# embedded worker takes about a second per step whatever the interval (see README.md), so there the
+# step counts decide how long a run takes.
+FULL = Plan(cases=((1, 40), (100, 25), (500, 25)), interval=0.5, baseline_gap=0.05)
+QUICK = Plan(cases=((1, 6), (100, 4), (500, 4)), interval=0.5, baseline_gap=0.05)
+
+
+@dataclass
+class Round:
+    """One diagnostic operation followed by N clients."""
+
+    topic: str
+    clients: int
+    acked_at: list[float | None]
+    received: list[dict[int, tuple[float, float, str]]]  # per client: seq -> (ts, received at, status)
+    finished: set[int] = field(default_factory=set)
+    duplicates: int = 0
+    data: dict[str, Any] = field(default_factory=dict)
+    errors: list[Any] = field(default_factory=list)
+    all_acked: asyncio.Event = field(default_factory=asyncio.Event)
+    all_finished: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @classmethod
+    def for_topic(cls, topic: str, clients: int) -> Round:
+        return cls(topic, clients, [None] * clients, [{} for _ in range(clients)])
+
+
+class Client:
+    """One websocket connection that files what it receives into the current ``Round``."""
+
+    def __init__(self, index: int, ws: ClientConnection):
+        self.index = index
+        self.ws = ws
+        self.round: Round | None = None
+        self.reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        try:
+            async for raw in self.ws:
+                received_at = time.time()
+                message = json.loads(raw)
+                current = self.round
+                if current is not None and message.get("topic") == current.topic:
+                    self._file(current, message, received_at)
+        except ConnectionClosed:
+            pass
+
+    def _file(self, current: Round, message: dict[str, Any], received_at: float) -> None:
+        kind = message.get("type")
+        if kind == "subscribed":
+            current.acked_at[self.index] = received_at
+            if all(t is not None for t in current.acked_at):
+                current.all_acked.set()
+        elif kind == "event":
+            seen = current.received[self.index]
+            if message["seq"] in seen:
+                current.duplicates += 1
+                return
+            current.data = message["data"]
+            status = current.data.get("status", "")
+            seen[message["seq"]] = (float(message["ts"]), received_at, status)
+            if status in FINAL_STATUSES:
+                current.finished.add(self.index)
+                if len(current.finished) == current.clients:
+                    current.all_finished.set()
+        else:
+            # A refusal or a replay reset must end the waits, not stall them.
+            current.errors.append(message)
+            current.all_acked.set()
+            current.all_finished.set()
+
+    async def subscribe(self, current: Round, after: int | None = None) -> None:
+        self.round = current
+        message: dict[str, Any] = {"type": "subscribe", "topic": current.topic}
+        if after is not None:
+            message["after"] = after
+        await self.ws.send(json.dumps(message))
+
+    async def close(self) -> None:
+        await self.ws.close()
+        await self.reader
+
+
+async def _connect(deployment_: Deployment, session: Session, count: int) -> list[Client]:
+    limit = asyncio.Semaphore(CONNECT_CONCURRENCY)
+
+    async def one(index: int) -> Client:
+        async with limit:
+            ws = await connect(deployment_.ws_url, origin=deployment_.base_url,  # type: ignore[arg-type]
+                               additional_headers={"Cookie": session.cookie_header},
+                               ping_interval=None, open_timeout=30, close_timeout=5, max_queue=None)
+            return Client(index, ws)
+
+    results = await asyncio.gather(*(one(i) for i in range(count)), return_exceptions=True)
+    clients = [r for r in results if isinstance(r, Client)]
+    failures = [r for r in results if not isinstance(r, Client)]
+    if failures:
+        await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
+        raise DeploymentError(f"{len(failures)} of {count} websocket connections failed: {failures[0]!r}")
+    return clients
+
+
+@dataclass
+class WebsocketFigures:
+    latencies_ms: list[float] = field(default_factory=list)
+    delivered: int = 0
+    expected: int = 0
+    latency_events: int = 0  # counted events that give a latency sample (one per client each)
+    discarded_events: int = 0  # emitted before every client had subscribed
+    duplicates: int = 0
+    subscribe_s: float = 0.0  # from sending the N subscriptions to the last acknowledgement
+    data: dict[str, Any] = field(default_factory=dict)  # what an event carried, for the baseline
+
+
+async def _run_operation(dep: Deployment, session: Session, clients: Sequence[Client], steps: int,
+                         interval: float, figures: WebsocketFigures) -> None:
+    status, body = await asyncio.to_thread(session.post_json, "/api/v1/core/operations/diagnostics/",
+                                           {"steps": steps, "interval": interval})
+    if status != 202:
+        raise DeploymentError(f"starting the diagnostic answered {status}: {body}")
+    topic = f"operation:{body['id']}"
+    current = Round.for_topic(topic, len(clients))
+    asked_at = time.time()
+    await asyncio.gather(*(c.subscribe(current) for c in clients))
+    await asyncio.wait_for(current.all_acked.wait(), timeout=60)
+    if current.errors:
+        raise DeploymentError(f"subscribing to {topic} was refused: {current.errors[0]}")
+    deadline = steps * max(interval, 1.0) * 2 + 20
+    try:
+        await asyncio.wait_for(current.all_finished.wait(), timeout=deadline)
+    except TimeoutError:
+        pass  # whatever is missing is counted as lost below
+    emitted = await _emitted(dep, session, topic)
+    ready_at = max(t for t in current.acked_at if t is not None)
+    figures.subscribe_s = ready_at - asked_at
+    _score(current, emitted, ready_at, figures)
+
+
+async def _emitted(dep: Deployment, session: Session, topic: str) -> dict[int, tuple[float, str]]:
+    """seq -> (ts, status) of every event of ``topic``, read back from the server's replay buffer."""
+    (auditor,) = await _connect(dep, session, 1)
+    try:
+        replay = Round.for_topic(topic, 1)
+        await auditor.subscribe(replay, after=0)
+        await asyncio.wait_for(replay.all_finished.wait(), timeout=15)
+    except TimeoutError:
+        raise DeploymentError(f"{topic} has not finished: is the worker running?") from None
+    finally:
+        await auditor.close()
+    if replay.errors:
+        raise DeploymentError(f"replaying {topic} failed: {replay.errors[0]}")
+    return {seq: (ts, status) for seq, (ts, _received, status) in replay.received[0].items()}
+
+
+def _score(current: Round, emitted: dict[int, tuple[float, str]], ready_at: float,
+           figures: WebsocketFigures) -> None:
+    counted = sorted(seq for seq, (ts, _status) in emitted.items() if ts >= ready_at)
+    final = [seq for seq in counted if emitted[seq][1] in FINAL_STATUSES]
+    timed = [seq for seq in counted if seq not in final]
+    figures.discarded_events += len(emitted) - len(counted)
+    figures.latency_events += len(timed)
+    figures.duplicates += current.duplicates
+    figures.data = current.data or figures.data
+    figures.expected += len(counted) * current.clients
+    for seen in current.received:
+        figures.delivered += sum(1 for seq in counted if seq in seen)
+        figures.latencies_ms.extend((seen[seq][1] - seen[seq][0]) * 1000 for seq in timed if seq in seen)
+
+
+async def _websocket_case(dep: Deployment, session: Session, count: int, steps: int,
+                          interval: float) -> WebsocketFigures:
+    figures = WebsocketFigures()
+    clients = await _connect(dep, session, count)
+    try:
+        await _run_operation(dep, session, clients, steps, interval, figures)
+        dep.processes.check()
+    finally:
+        await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
+    return figures
+
+
+@dataclass
+class BaselineFigures:
+    latencies_ms: list[float] = field(default_factory=list)
+    delivered: int = 0
+    expected: int = 0
+
+
+def _layers(mode: str, redis_url: str | None) -> tuple[Any, Any]:
+    """(receiving layer, sending layer) of the kind ``mode`` uses."""
+    if mode == "embedded":
+        from channels.layers import InMemoryChannelLayer
+
+        layer = InMemoryChannelLayer()
+        return layer, layer  # in-memory: the sender must share the receivers' layer
+    from channels_redis.pubsub import RedisPubSubChannelLayer
+
+    # Two instances, two connections: like a worker publishing to a web process's subscribers.
+    return RedisPubSubChannelLayer(hosts=[redis_url]), RedisPubSubChannelLayer(hosts=[redis_url])
+
+
+async def _baseline_case(mode: str, redis_url: str | None, count: int, sends: int, gap: float,
+                         data: dict[str, Any]) -> BaselineFigures:
+    receiving, sending = _layers(mode, redis_url)
+    group = f"bench.fanout.{mode}.{count}.{time.monotonic_ns()}"
+    figures = BaselineFigures(expected=sends * count)
+    arrived = [0] * sends
+    complete = [asyncio.Event() for _ in range(sends)]
+
+    async def receiver(channel: str) -> None:
+        while True:
+            message = await receiving.receive(channel)
+            figures.latencies_ms.append((time.time() - message["ts"]) * 1000)
+            seq = message["seq"]
+            arrived[seq] += 1
+            if arrived[seq] == count:
+                complete[seq].set()
+
+    channels = [await receiving.new_channel() for _ in range(count)]
+    for channel in channels:
+        await receiving.group_add(group, channel)
+    tasks = [asyncio.create_task(receiver(channel)) for channel in channels]
+    try:
+        await asyncio.sleep(0.2)  # let the pub/sub subscription settle before the first send
+        for seq in range(sends):
+            message = {"type": "realtime.event", "topic": "operation:bench", "seq": seq, "ts": time.time(),
+                       "data": data}
+            await sending.group_send(group, message)
+            try:
+                await asyncio.wait_for(complete[seq].wait(), timeout=5)
+            except TimeoutError:
+                pass  # counted as lost unless it turns up before the end
+            await asyncio.sleep(gap)
+        await asyncio.sleep(0.5)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if mode != "embedded":
+            await receiving.flush()
+            await sending.flush()
+    figures.delivered = sum(arrived)
+    return figures
+
+
+def _rows(mode: str, count: int, ws: WebsocketFigures, base: BaselineFigures) -> list[Row]:
+    extra = {"samples": len(ws.latencies_ms), "baseline_samples": len(base.latencies_ms),
+             "discarded_events": ws.discarded_events, "duplicates": ws.duplicates,
+             "subscribe_all_s": round(ws.subscribe_s, 3)}
+    return [
+        Row(mode=mode, case=f"N={count}", metric=f"p{pct}", unit="ms",
+            value=percentile(ws.latencies_ms, pct), baseline=percentile(base.latencies_ms, pct),
+            delivered=ws.delivered, expected=ws.expected,
+            baseline_delivered=base.delivered, baseline_expected=base.expected,
+            extra=extra if pct == 50 else {})
+        for pct in (50, 99)
+    ]
+
+
+async def _measure(ctx: Context, dep: Deployment, session: Session, plan: Plan) -> list[Row]:
+    await _websocket_case(dep, session, 1, steps=2, interval=0)  # warm-up, not scored
+    rows: list[Row] = []
+    for count, steps in plan.cases:
+        started = time.monotonic()
+        with collector_paused():
+            ws = await _websocket_case(dep, session, count, steps, plan.interval)
+        sends = max(20, ws.latency_events)
+        with collector_paused():
+            base = await _baseline_case(dep.mode, dep.redis_url, count, sends, plan.baseline_gap, ws.data)
+        ctx.log(f"{dep.mode} N={count}: {ws.delivered}/{ws.expected} events delivered over websockets, "
+                f"{base.delivered}/{base.expected} by group_send ({time.monotonic() - started:.0f} s)")
+        rows.extend(_rows(dep.mode, count, ws, base))
+    return rows
+
+
+def run(ctx: Context) -> list[Row]:
+    plan = QUICK if ctx.quick else FULL
+    ctx.parameters.update(cases=[{"clients": n, "steps": steps} for n, steps in plan.cases],
+                          step_interval_s=plan.interval, baseline_gap_s=plan.baseline_gap)
+    rows: list[Row] = []
+    for mode in ctx.modes:
+        ctx.log(f"starting the {mode} deployment")
+        started = time.monotonic()
+        with deployment(mode) as dep:
+            session = dep.sign_in()
+            ctx.log(f"{mode} deployment serving on {dep.base_url} ({time.monotonic() - started:.0f} s)")
+            rows.extend(asyncio.run(_measure(ctx, dep, session, plan)))
+    return rows
