@@ -55,3 +55,23 @@ def test_the_wall_screen_counts_operations_live(embedded_server, page):
     assert page.evaluate("window.screenActivity") >= 4  # created, two steps, succeeded
     page.wait_for_timeout(1200)  # let the bar's grow animation finish before the picture
     screenshot(page, "screens-live")
+
+
+def test_every_console_menu_page_renders(embedded_server, page):
+    """Walks the console menu as the platform administrator: every page answers 200, loads all its
+    assets and gets a screenshot (test-artifacts/screenshots/console-menu-*.png)."""
+    sign_in(page, embedded_server.url, "admin", "unimanager-admin")
+    page.goto(f"{embedded_server.url}/console/")
+    links = page.eval_on_selector_all("aside .nav-link[href]", "els => els.map(e => e.getAttribute('href'))")
+    links = [href for href in dict.fromkeys(links) if href.startswith("/console/")]
+    assert len(links) >= 2
+    failed: list[str] = []
+    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    for href in links:
+        failed.clear()
+        response = page.goto(f"{embedded_server.url}{href}")
+        page.wait_for_load_state("networkidle")
+        assert response.status == 200, href
+        assert not failed, f"{href}: {failed}"
+        assert page.locator(".page-title").count() == 1, f"{href} has no page title"
+        screenshot(page, "console-menu-" + (href.strip("/").replace("/", "-") or "home"))
