@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.organizations",
     "apps.rbac",
+    "apps.security",
 ]
 
 MIDDLEWARE = [
@@ -77,6 +78,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "apps.security.middleware.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "apps.core.middleware.MetricsMiddleware",
@@ -160,6 +162,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "apps.security.validators.OrganizationPasswordPolicyValidator"},
 ]
 
 LANGUAGE_CODE = "en-us"
@@ -188,11 +191,17 @@ SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = env_bool("UNIMANAGER_SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("UNIMANAGER_BEHIND_PROXY", False) else None
+SESSION_COOKIE_AGE = int(os.environ.get("UNIMANAGER_SESSION_HOURS", "12")) * 3600
+if SESSION_COOKIE_SECURE:
+    SECURE_HSTS_SECONDS = int(os.environ.get("UNIMANAGER_HSTS_SECONDS", "31536000"))
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "apps.security.authentication.AccessKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "apps.core.pagination.CursorPagination",
     "DEFAULT_FILTER_BACKENDS": [
@@ -236,3 +245,13 @@ LOGGING = {
 # Events: how long a topic's recent events stay available for reconnecting clients, and how many.
 REALTIME_REPLAY_SECONDS = int(os.environ.get("UNIMANAGER_REALTIME_REPLAY_SECONDS", "600"))
 REALTIME_REPLAY_EVENTS = int(os.environ.get("UNIMANAGER_REALTIME_REPLAY_EVENTS", "200"))
+
+# Security center: sign-in lockout (an organization's policy may be stricter for its people), MFA and
+# the audit log. Secrets at rest are encrypted with UNIMANAGER_ENCRYPTION_KEYS (apps/security/crypto.py).
+SIGNIN_LOCKOUT_THRESHOLD = int(os.environ.get("UNIMANAGER_SIGNIN_LOCKOUT_THRESHOLD", "5"))
+SIGNIN_LOCKOUT_MINUTES = int(os.environ.get("UNIMANAGER_SIGNIN_LOCKOUT_MINUTES", "15"))
+SIGNIN_IP_THRESHOLD = int(os.environ.get("UNIMANAGER_SIGNIN_IP_THRESHOLD", "20"))
+SIGNIN_IP_LOCKOUT_MINUTES = int(os.environ.get("UNIMANAGER_SIGNIN_IP_LOCKOUT_MINUTES", "15"))
+MFA_ISSUER = os.environ.get("UNIMANAGER_MFA_ISSUER", "Unimanager")
+MFA_REQUIRED_FOR_DUTIES = env_bool("UNIMANAGER_MFA_REQUIRED_FOR_DUTIES", True)
+AUDIT_RETENTION_DAYS = int(os.environ.get("UNIMANAGER_AUDIT_RETENTION_DAYS", "365"))

@@ -3,11 +3,13 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.core import views as core_views
+from apps.security import views as security_views
 
 api_v1 = [
     path("core/", include("apps.core.api.urls")),
     path("organizations/", include("apps.organizations.api.urls")),
     path("rbac/", include("apps.rbac.api.urls")),
+    path("security/", include("apps.security.api.urls")),
 ]
 
 urlpatterns = [
@@ -15,13 +17,17 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("readyz", core_views.readyz, name="readyz"),
     path("metrics", core_views.metrics, name="metrics"),
-    path("signin/", core_views.SignInView.as_view(), name="login"),
+    path("signin/", security_views.signin, name="login"),
+    path("signin/mfa/", security_views.signin_mfa, name="login-mfa"),
     path("signout/", auth_views.LogoutView.as_view(), name="logout"),
     path("portal/", include(("apps.core.urls_portal", "portal"))),
     path("console/", include(("apps.core.urls_console", "console"))),
+    # Wall screens open with a display token; people keep the core screen page (same URL).
+    path("screens/", include(("apps.security.urls_screens", "wallscreens"))),
     path("screens/", include(("apps.core.urls_screens", "screens"))),
     path("console/organizations/", include(("apps.organizations.urls_console", "organizations"))),
     path("console/access/", include(("apps.rbac.urls_console", "access"))),
+    path("console/security/", include(("apps.security.urls_console", "security"))),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

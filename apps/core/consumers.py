@@ -11,6 +11,9 @@ from django.contrib.auth import get_user_model
 from apps.core import realtime
 
 MAX_SUBSCRIPTIONS = 200
+# Async callables ``find(scope)`` offering a principal for a socket without a signed-in person (a wall
+# screen's display token). A principal with ``resolve_topic(topic)`` authorizes its own subscriptions.
+socket_principals: list = []
 
 
 class RealtimeConsumer(AsyncJsonWebsocketConsumer):
@@ -24,6 +27,10 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         self.groups_by_topic: dict[str, str] = {}
         self.last_seq: dict[str, int] = {}
         user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            for find in socket_principals:
+                user = await find(self.scope) or user
+            self.scope["user"] = user
         await self.accept()
         if user is None or not user.is_authenticated:
             # Closing after the handshake lets the browser read 4401 (a refused handshake only
@@ -115,6 +122,8 @@ def _resolve_for_current_user(user: Any, topic: str) -> str | None:
     A socket lives for hours and per-user permission caches live on the user object, so a
     membership revoked or an account deactivated since then must still refuse new subscriptions.
     """
+    if hasattr(user, "resolve_topic"):
+        return user.resolve_topic(topic)
     user_model = get_user_model()
     if isinstance(user, user_model):
         user = user_model._default_manager.filter(pk=user.pk).first()

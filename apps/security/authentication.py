@@ -1,0 +1,104 @@
+"""DRF authentication of requests signed with an AccessKey pair (see ``signing``).
+
+Each way a signature can fail has its own error code (all 401): ``signature_malformed``,
+``request_expired``, ``access_key_invalid``, ``access_key_disabled``, ``signature_mismatch`` and
+``nonce_reused``. Nonces are remembered in the cache (Redis in the distributed mode) for longer than
+a request stays fresh, so a captured request cannot be sent again.
+"""
+
+from __future__ import annotations
+
+import hmac
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication, exceptions
+
+from apps.security import signing
+from apps.security.crypto import DecryptionError
+from apps.security.models import AccessKey
+
+FRESHNESS = timedelta(minutes=15)
+
+
+class SignatureRefused(exceptions.AuthenticationFailed):
+    def __init__(self, code: str, message: str):
+        super().__init__(detail=message, code=code)
+
+
+def _nonce_key(key_id: str, nonce: str) -> str:
+    return f"sec:nonce:{key_id}:{nonce}"
+
+
+class AccessKeyAuthentication(authentication.BaseAuthentication):
+    """``Authorization: UM-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...``."""
+
+    def authenticate(self, request) -> tuple[Any, AccessKey] | None:
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if not header.startswith(signing.ALGORITHM):
+            return None
+        try:
+            auth = signing.parse_authorization(header)
+        except signing.SignatureFormatError as exc:
+            raise SignatureRefused("signature_malformed", str(exc)) from None
+        lowered = {k.lower(): v for k, v in request.headers.items()}
+        for name in auth.signed_headers:
+            if name not in lowered:
+                raise SignatureRefused("signature_malformed", f"The signed header {name} is missing from the request.")
+        date, nonce = lowered[signing.DATE_HEADER], lowered[signing.NONCE_HEADER]
+        try:
+            moment = signing.parse_date(date)
+        except signing.SignatureFormatError as exc:
+            raise SignatureRefused("signature_malformed", str(exc)) from None
+        if not signing.NONCE_RE.match(nonce):
+            raise SignatureRefused("signature_malformed", "X-UM-Nonce must be 16 to 128 URL-safe characters.")
+        now = timezone.now()
+        if abs(now - moment) > FRESHNESS:
+            raise SignatureRefused("request_expired", "The request was signed more than 15 minutes away from the "
+                                   "server's time; sign it again (check the client's clock).")
+        key = AccessKey.objects.select_related("user").filter(pk=auth.access_key_id).first()
+        if key is None:
+            raise SignatureRefused("access_key_invalid", "This AccessKey id does not exist.")
+        if key.status != AccessKey.Status.ACTIVE or not key.user.is_active:
+            raise SignatureRefused("access_key_disabled", "This AccessKey pair is disabled.")
+        try:
+            from apps.security.services import access_key_secret
+
+            secret = access_key_secret(key)
+        except DecryptionError:
+            raise SignatureRefused("access_key_invalid", "This AccessKey pair cannot be used; create a new one.") \
+                from None
+        raw = request._request
+        body = raw.body
+        canonical = signing.canonical_request(raw.method, raw.path, raw.META.get("QUERY_STRING", ""), lowered,
+                                              auth.signed_headers, signing.body_digest(body))
+        expected = signing.signature(secret, signing.string_to_sign(date, nonce, canonical))
+        if not hmac.compare_digest(expected, auth.signature):
+            raise SignatureRefused("signature_mismatch", "The signature does not match the request: it was changed, "
+                                   "or signed with another secret.")
+        ttl = int(FRESHNESS.total_seconds() * 2 + 60)
+        if not cache.add(_nonce_key(key.id, nonce), 1, timeout=ttl):
+            raise SignatureRefused("nonce_reused", "This nonce was already used: a signed request is accepted once.")
+        if key.last_used_at is None or key.last_used_at < now - timedelta(minutes=1):
+            AccessKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        raw.access_key_id = key.id
+        return key.user, key
+
+    def authenticate_header(self, request) -> str:
+        return f'{signing.ALGORITHM} realm="{settings.MFA_ISSUER}"'
+
+
+class AccessKeyScheme(OpenApiAuthenticationExtension):
+    """How the OpenAPI document describes signed requests."""
+
+    target_class = AccessKeyAuthentication
+    name = "accessKeySignature"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "header", "name": "Authorization",
+                "description": "UM-HMAC-SHA256 Credential=<AccessKey id>, SignedHeaders=host;x-um-date;x-um-nonce, "
+                               "Signature=<hex>; see the README, section Signed API requests."}

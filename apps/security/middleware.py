@@ -1,0 +1,56 @@
+"""Request context for the audit log, and the record of refused or failed changes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apps.security import audit
+
+MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _refusal_code(response: Any) -> str:
+    data = getattr(response, "data", None)
+    if isinstance(data, dict) and isinstance(data.get("code"), str):
+        return data["code"][:64]
+    return ""
+
+
+class AuditMiddleware:
+    """Makes the request available to audit entries written while serving it, and writes one entry
+    for a mutating request that was refused (401/403: ``denied``) or failed (other 4xx: ``failure``)
+    when nothing more specific was recorded for it (a sign-in failure, for instance)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        token = audit.current_request_var.set(request)
+        try:
+            response = self.get_response(request)
+            if request.method in MUTATING and 400 <= response.status_code < 500 \
+                    and not getattr(request, "audit_entries", 0):
+                self._record_refusal(request, response)
+        finally:
+            audit.current_request_var.reset(token)
+        return response
+
+    def _record_refusal(self, request, response) -> None:
+        status = response.status_code
+        denied = status in (401, 403)
+        match = getattr(request, "resolver_match", None)
+        detail = {"method": request.method, "path": request.path[:300], "status": status,
+                  "code": _refusal_code(response)}
+        access_key = getattr(request, "access_key_id", None)
+        if access_key:
+            detail["access_key"] = access_key
+        data = getattr(response, "data", None)
+        if isinstance(data, dict) and isinstance(data.get("detail"), dict) and data["detail"].get("permission"):
+            detail["permission"] = str(data["detail"]["permission"])[:100]
+        try:
+            audit.append(action="access.denied" if denied else "request.failed",
+                         result="denied" if denied else "failure",
+                         target_type="endpoint", target_id=(match.view_name if match else "")[:64] if match else "",
+                         target_label=request.path[:255], detail=detail)
+        except Exception:  # noqa: BLE001 - the answer is already made; a broken log must not change it
+            audit.logger.exception("could not record a refused request")

@@ -1,0 +1,30 @@
+"""Builders of security objects, and ``isolation_objects(org)`` for the tenant isolation test."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from apps.organizations.models import Membership, Organization, User
+from apps.security import audit, services
+from apps.security.models import SecurityPolicy
+
+_seq = itertools.count(1)
+
+
+def person(org: Organization | None = None, username: str | None = None, **kw: Any) -> User:
+    user = User.objects.create_user(username=username or f"sec-person-{next(_seq)}", password="x-Unimanager-9", **kw)
+    if org is not None:
+        Membership.objects.create(user=user, organization=org)
+    return user
+
+
+def isolation_objects(org: Organization) -> list[Any]:
+    owner = person(org)
+    key, _secret = services.access_key_create(actor=owner, description="isolation")
+    token, _raw = services.display_token_create(actor=None, organization=org, name=f"screen {org.name}",
+                                                dashboards=["noc"])
+    policy = SecurityPolicy.objects.create(organization=org)
+    entry = audit.append(action="isolation.made", organization_id=org.pk, target_type="organization",
+                         target_id=org.pk, target_label=org.name)
+    return [key, token, policy, entry]

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from apps.security import views
+
+urlpatterns = [
+    path("", views.account, name="account"),
+    path("account/<slug:what>/", views.account_action, name="account-action"),
+    path("audit/", views.audit_log, name="audit"),
+    path("audit/export.csv", views.audit_export, name="audit-export"),
+    path("lockouts/", views.lockouts, name="lockouts"),
+    path("display-tokens/", views.display_tokens, name="display-tokens"),
+]

@@ -1,0 +1,410 @@
+"""Pages of the security center: sign-in (password, then MFA), enrolment, "My security", the audit
+log, lockouts, display tokens, and wall screens opened with a display token."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import REDIRECT_FIELD_NAME, login
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseNotFound, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
+
+from apps.core import views as core_views
+from apps.core.errors import ApplicationError
+from apps.core.scoping import authorize
+from apps.organizations.models import Organization
+from apps.security import audit, qr, selectors, services, totp
+from apps.security.filters import AuditEntryFilter
+from apps.security.models import AuditEntry, RecoveryCode, SignInLock
+from apps.security.policy import account_security, mfa_required
+
+PENDING = "security_mfa_pending"
+PENDING_SECONDS = 300
+SCREEN_TOKEN = "security_display_token"
+
+
+def _lock_message(lock: SignInLock) -> str:
+    minutes = max(1, int((lock.locked_until - timezone.now()).total_seconds() // 60) + 1)
+    who = "this account" if lock.kind == SignInLock.Kind.ACCOUNT else "your address"
+    return (f"Too many failed sign-ins: {who} is locked for about {minutes} more minute"
+            f"{'s' if minutes != 1 else ''} (until {lock.locked_until:%H:%M} UTC). "
+            "An administrator can unlock it sooner.")
+
+
+class SignInForm(AuthenticationForm):
+    """The password step; a locked account name or client address is refused before the password is
+    even checked, so guessing on during a lockout learns nothing."""
+
+    def clean(self):
+        username = self.cleaned_data.get("username") or ""
+        self.lock = services.lock_state(username=username, ip=getattr(self.request, "client_ip", None))
+        if self.lock is not None:
+            raise ValidationError(_lock_message(self.lock), code="locked")
+        return super().clean()
+
+
+def _next_url(request: HttpRequest, value: Any) -> str:
+    value = value if isinstance(value, str) else ""
+    if value and url_has_allowed_host_and_scheme(value, allowed_hosts={request.get_host()},
+                                                 require_https=request.is_secure()):
+        return value
+    return settings.LOGIN_REDIRECT_URL
+
+
+def _complete(request: HttpRequest, user: Any, *, with_mfa: bool, method: str = "password") -> None:
+    login(request, user)
+    services.signin_success_record(username=user.get_username())
+    services.session_record(user=user, session_key=request.session.session_key, ip=request.client_ip,
+                            user_agent=request.headers.get("User-Agent", ""), with_mfa=with_mfa)
+    audit.append(action="signin.succeeded", actor=user, target_type="user", target_id=user.pk,
+                 target_label=user.get_username(), organization_id=services._home_org_id(user),
+                 detail={"method": method, "mfa": with_mfa})
+
+
+def _failed(request: HttpRequest, username: str, reason: str, user: Any = None) -> SignInLock | None:
+    started = services.signin_failure_record(username=username, ip=request.client_ip)
+    audit.append(action="signin.failed", result=AuditEntry.Result.FAILURE, actor_name=username[:150],
+                 target_type="user", target_id=getattr(user, "pk", "") or "", target_label=username[:150],
+                 detail={"reason": reason})
+    if started is not None:
+        audit.append(action="signin.locked", result=AuditEntry.Result.DENIED, actor_name=username[:150],
+                     target_type=f"signin_lock.{started.kind}", target_id=started.pk, target_label=started.key,
+                     detail={"failures": started.failures, "until": started.locked_until.isoformat()})
+    return started
+
+
+@sensitive_post_parameters("password")
+@csrf_protect
+@never_cache
+def signin(request: HttpRequest) -> HttpResponse:
+    redirect_to = _next_url(request, request.POST.get(REDIRECT_FIELD_NAME) or request.GET.get(REDIRECT_FIELD_NAME))
+    if request.user.is_authenticated and request.method != "POST":
+        return redirect(redirect_to)
+    form = SignInForm(request, data=request.POST if request.method == "POST" else None)
+    if request.method == "POST":
+        username = str(request.POST.get("username", ""))[:150]
+        if form.is_valid():
+            user = form.get_user()
+            if mfa_required(user):
+                request.session.cycle_key()
+                request.session[PENDING] = {"user": str(user.pk), "backend": user.backend, "at": time.time(),
+                                            "next": redirect_to}
+                return redirect("login-mfa")
+            _complete(request, user, with_mfa=False)
+            return redirect(redirect_to)
+        if getattr(form, "lock", None) is not None:
+            audit.append(action="signin.refused", result=AuditEntry.Result.DENIED, actor_name=username,
+                         target_type="user", target_label=username, detail={"reason": "locked"})
+        elif username:
+            started = _failed(request, username, "password")
+            if started is not None:
+                form.errors.clear()
+                form.add_error(None, ValidationError(_lock_message(started), code="locked"))
+    return render(request, "auth/signin.html", {"form": form, "next": redirect_to})
+
+
+class CodeForm(forms.Form):
+    code = forms.CharField(max_length=64, strip=True)
+
+
+def _pending_user(request: HttpRequest):
+    from apps.organizations.models import User
+
+    pending = request.session.get(PENDING)
+    if not isinstance(pending, dict) or time.time() - float(pending.get("at", 0)) > PENDING_SECONDS:
+        request.session.pop(PENDING, None)
+        return None, None
+    user = User.objects.filter(pk=pending.get("user"), is_active=True).first()
+    if user is not None:
+        user.backend = pending.get("backend")
+    return user, pending
+
+
+@sensitive_post_parameters("code")
+@csrf_protect
+@never_cache
+def signin_mfa(request: HttpRequest) -> HttpResponse:
+    """The second step: a code from the authenticator or a recovery code; people who must use MFA
+    and have not enrolled enrol here (QR code), then get their recovery codes once."""
+    user, pending = _pending_user(request)
+    if user is None:
+        messages.error(request, "Your sign-in took too long; start again.")
+        return redirect("login")
+    enrolled = account_security(user).mfa_enabled
+    form = CodeForm(request.POST if request.method == "POST" else None)
+    error = ""
+    if request.method == "POST" and form.is_valid():
+        lock = services.lock_state(username=user.get_username(), ip=request.client_ip)
+        code = form.cleaned_data["code"]
+        if lock is not None:
+            error = _lock_message(lock)
+            audit.append(action="signin.refused", result=AuditEntry.Result.DENIED, actor_name=user.get_username(),
+                         target_type="user", target_id=user.pk, detail={"reason": "locked", "step": "mfa"})
+        elif enrolled:
+            method = services.mfa_check(user=user, code=code)
+            if method:
+                request.session.pop(PENDING, None)
+                _complete(request, user, with_mfa=True, method=f"password+{method}")
+                return redirect(pending["next"])
+            started = _failed(request, user.get_username(), "mfa_code", user)
+            error = _lock_message(started) if started else "That code is not valid. Check your device's time, or " \
+                                                            "use a recovery code."
+        else:
+            try:
+                codes = services.mfa_enrollment_confirm(user=user, code=code)
+            except ApplicationError as exc:
+                started = _failed(request, user.get_username(), "mfa_enrolment_code", user)
+                error = _lock_message(started) if started else exc.message
+            else:
+                request.session.pop(PENDING, None)
+                _complete(request, user, with_mfa=True, method="password+totp-enrolment")
+                return render(request, "security/recovery_codes.html", {"codes": codes, "next": pending["next"]})
+    elif request.method == "POST":
+        error = "Enter the code."
+    context: dict[str, Any] = {"form": form, "error": error, "enrolled": enrolled, "username": user.get_username()}
+    if not enrolled:
+        secret = services.mfa_pending_secret(user=user)
+        if secret is None:
+            secret, _uri = services.mfa_enrollment_start(user=user)
+        uri = totp.provisioning_uri(secret, account=user.get_username(), issuer=settings.MFA_ISSUER)
+        context.update(secret=secret, qr_svg=qr.svg(uri))
+    return render(request, "security/signin_mfa.html", context, status=400 if error else 200)
+
+
+# -- My security -------------------------------------------------------------------------------
+
+@login_required
+def account(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    sec = account_security(user)
+    context = {
+        "mfa_enabled": sec.mfa_enabled, "mfa_required": mfa_required(user), "mfa_exempt": sec.mfa_exempt,
+        "recovery_left": RecoveryCode.objects.filter(user=user, used_at__isnull=True).count(),
+        "sessions": selectors.session_list(user=user)[:50], "current_session": request.session.session_key,
+        "keys": selectors.access_key_list(actor=user).filter(user=user)[:10],
+        "new_secret": request.session.pop("security_new_secret", None),
+        "new_codes": request.session.pop("security_new_codes", None),
+    }
+    if not sec.mfa_enabled:
+        secret = services.mfa_pending_secret(user=user)
+        if secret is None:
+            secret, _ = services.mfa_enrollment_start(user=user)
+        context.update(enroll_secret=secret, enroll_qr=qr.svg(
+            totp.provisioning_uri(secret, account=user.get_username(), issuer=settings.MFA_ISSUER)))
+    return render(request, "security/account.html", context)
+
+
+def _run(request: HttpRequest, fn, *args, success: str = "", **kwargs) -> Any:
+    try:
+        result = fn(*args, **kwargs)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return None
+    if success:
+        messages.success(request, success)
+    return result if result is not None else True
+
+
+@login_required
+@require_POST
+def account_action(request: HttpRequest, what: str) -> HttpResponse:
+    user = request.user
+    if what == "mfa-confirm":
+        codes = _run(request, services.mfa_enrollment_confirm, user=user, code=request.POST.get("code", ""),
+                     success="MFA is on. Keep your recovery codes somewhere safe.")
+        if isinstance(codes, list):
+            request.session["security_new_codes"] = codes
+    elif what == "recovery-codes":
+        codes = _run(request, services.mfa_recovery_codes_regenerate, user=user, code=request.POST.get("code", ""),
+                     success="New recovery codes; the old ones no longer work.")
+        if isinstance(codes, list):
+            request.session["security_new_codes"] = codes
+    elif what == "sign-out-everywhere":
+        _run(request, services.sessions_revoke_all, actor=user, user=user,
+             keep_session_key=request.session.session_key, success="Every other session is signed out.")
+    elif what == "key-create":
+        made = _run(request, services.access_key_create, actor=user, description=request.POST.get("description", ""))
+        if isinstance(made, tuple):
+            request.session["security_new_secret"] = {"id": made[0].id, "secret": made[1]}
+    elif what in {"key-disable", "key-enable", "key-delete", "key-rotate", "session-revoke"}:
+        if what == "session-revoke":
+            session = selectors.session_list(user=user).filter(pk=_uuid(request.POST.get("id"))).first()
+            if session is None:
+                return HttpResponseNotFound()
+            _run(request, services.session_revoke, actor=user, session=session, success="Session signed out.")
+            return redirect("security:account")
+        key = selectors.access_key_list(actor=user).filter(user=user, pk=str(request.POST.get("id", ""))[:32]).first()
+        if key is None:
+            return HttpResponseNotFound()
+        if what == "key-rotate":
+            made = _run(request, services.access_key_rotate, actor=user, key=key)
+            if isinstance(made, tuple):
+                request.session["security_new_secret"] = {"id": made[0].id, "secret": made[1]}
+        elif what == "key-delete":
+            _run(request, services.access_key_delete, actor=user, key=key, success="AccessKey pair deleted.")
+        else:
+            _run(request, services.access_key_set_active, actor=user, key=key, active=what == "key-enable")
+    else:
+        return HttpResponseNotFound()
+    return redirect("security:account")
+
+
+def _uuid(value: Any) -> Any:
+    import uuid
+
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+# -- audit log ---------------------------------------------------------------------------------
+
+@login_required
+def audit_log(request: HttpRequest) -> HttpResponse:
+    qs = selectors.audit_entry_list(actor=request.user)
+    filtered = AuditEntryFilter(request.GET, queryset=qs)
+    entries = list(filtered.qs.order_by("-id")[:200]) if filtered.is_valid() else []
+    return render(request, "security/audit.html", {
+        "entries": entries, "filter": filtered, "query": request.GET.urlencode(),
+        "results": AuditEntry.Result.choices,
+        "can_export": authorize(request.user, "audit:log:export", None) or selectors.audit_entry_list(
+            actor=request.user, action=selectors.AUDIT_EXPORT).exists(),
+    })
+
+
+@login_required
+def audit_export(request: HttpRequest) -> HttpResponse:
+    qs = selectors.audit_entry_list(actor=request.user, action=selectors.AUDIT_EXPORT)
+    filtered = AuditEntryFilter(request.GET, queryset=qs)
+    if not filtered.is_valid():
+        return HttpResponse("Invalid filter.", status=400)
+    response = StreamingHttpResponse(selectors.audit_csv_rows(filtered.qs.order_by("id").iterator(chunk_size=2000)),
+                                     content_type="text/csv")
+    response["Content-Disposition"] = 'attachment; filename="audit-log.csv"'
+    return response
+
+
+# -- lockouts and MFA administration -----------------------------------------------------------
+
+@login_required
+def lockouts(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        lock = selectors.lock_list(actor=request.user).filter(pk=_uuid(request.POST.get("id"))).first()
+        if lock is None:
+            return HttpResponseNotFound()
+        _run(request, services.lock_release, actor=request.user, lock=lock, success=f"{lock.key} is unlocked.")
+        return redirect("security:lockouts")
+    locks = selectors.lock_list(actor=request.user).filter(locked_until__gt=timezone.now())[:500]
+    return render(request, "security/lockouts.html", {"locks": locks})
+
+
+# -- display tokens ----------------------------------------------------------------------------
+
+@login_required
+def display_tokens(request: HttpRequest) -> HttpResponse:
+    from apps.organizations.selectors import organization_ids_of_user
+
+    if request.method == "POST":
+        if request.POST.get("revoke"):
+            token = selectors.display_token_list(actor=request.user).filter(pk=_uuid(request.POST["revoke"])).first()
+            if token is None:
+                return HttpResponseNotFound()
+            _run(request, services.display_token_revoke, actor=request.user, token=token, success="Token revoked.")
+            return redirect("security:display-tokens")
+        org = Organization.objects.filter(pk=_uuid(request.POST.get("organization"))).first()
+        if org is None or not authorize(request.user, "organizations:organization:read", org):
+            messages.error(request, "Choose an organization.")
+            return redirect("security:display-tokens")
+        dashboards = [d for d in request.POST.get("dashboards", "").replace(",", " ").split() if d]
+        made = _run(request, services.display_token_create, actor=request.user, organization=org,
+                    name=request.POST.get("name", ""), dashboards=dashboards,
+                    allowed_networks=request.POST.get("allowed_networks", ""))
+        if isinstance(made, tuple):
+            request.session["security_new_token"] = made[1]
+        return redirect("security:display-tokens")
+    orgs = Organization.objects.all() if request.user.is_superuser else Organization.objects.filter(
+        pk__in=organization_ids_of_user(request.user))
+    return render(request, "security/display_tokens.html", {
+        "tokens": selectors.display_token_list(actor=request.user)[:200],
+        "organizations": orgs.order_by("path")[:200],
+        "new_token": request.session.pop("security_new_token", None),
+    })
+
+
+# -- wall screens ------------------------------------------------------------------------------
+
+def screen_token(request: HttpRequest):
+    """The display token this screen session was opened with, still valid from this address."""
+    token_id = request.session.get(SCREEN_TOKEN)
+    if not token_id:
+        return None
+    try:
+        token = services.display_token_check(token_id=token_id, ip=request.client_ip)
+    except services.DisplayTokenRefused:
+        request.session.pop(SCREEN_TOKEN, None)
+        return None
+    request.display_token = token
+    services.display_token_touch(token)
+    return token
+
+
+@never_cache
+def screens_home(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return core_views.screens_home(request)
+    token = screen_token(request)
+    if token is None:
+        return redirect("wallscreens:signin")
+    return render(request, "security/screen.html", {"token": token, "dashboards": token.dashboards})
+
+
+@never_cache
+def screen_dashboard(request: HttpRequest, dashboard_id: str) -> HttpResponse:
+    token = screen_token(request)
+    if token is None or dashboard_id not in token.dashboards:
+        return core_views.error_404(request)
+    return render(request, "security/screen.html", {"token": token, "dashboards": [dashboard_id]})
+
+
+@csrf_protect
+@never_cache
+def screen_signin(request: HttpRequest) -> HttpResponse:
+    """A wall screen opens with its display token (never with a person's session)."""
+    error = ""
+    raw = request.POST.get("token") if request.method == "POST" else None
+    if raw is not None:
+        try:
+            token = services.display_token_check(raw=str(raw).strip(), ip=request.client_ip)
+        except services.DisplayTokenRefused as exc:
+            error = exc.message
+            audit.append(action="display_token.signin_failed", result=AuditEntry.Result.FAILURE,
+                         actor_name="wall screen", target_type="display_token", detail={"reason": exc.code})
+        else:
+            request.session.flush()
+            request.session[SCREEN_TOKEN] = str(token.pk)
+            request.display_token = token
+            audit.append(action="display_token.signed_in", organization_id=token.organization_id,
+                         target_type="display_token", target_id=token.pk, target_label=token.name)
+            return redirect("wallscreens:home")
+    return render(request, "security/screen_signin.html", {"error": error}, status=400 if error else 200)
+
+
+@require_POST
+@csrf_protect
+def screen_signout(request: HttpRequest) -> HttpResponse:
+    request.session.flush()
+    return redirect("wallscreens:signin")
