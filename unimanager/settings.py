@@ -68,6 +68,8 @@ INSTALLED_APPS = [
     "apps.organizations",
     "apps.rbac",
     "apps.security",
+    "apps.clouds",
+    "apps.resources",
 ]
 
 MIDDLEWARE = [

@@ -10,6 +10,8 @@ api_v1 = [
     path("organizations/", include("apps.organizations.api.urls")),
     path("rbac/", include("apps.rbac.api.urls")),
     path("security/", include("apps.security.api.urls")),
+    path("clouds/", include("apps.clouds.api.urls")),
+    path("resources/", include("apps.resources.api.urls")),
 ]
 
 urlpatterns = [
@@ -28,6 +30,8 @@ urlpatterns = [
     path("console/organizations/", include(("apps.organizations.urls_console", "organizations"))),
     path("console/access/", include(("apps.rbac.urls_console", "access"))),
     path("console/security/", include(("apps.security.urls_console", "security"))),
+    path("console/clouds/", include(("apps.clouds.urls_console", "clouds"))),
+    path("console/inventory/", include(("apps.resources.urls_console", "inventory"))),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

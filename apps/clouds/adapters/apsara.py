@@ -1,0 +1,551 @@
+"""Apsara Stack and Alibaba Cloud, through Alibaba Cloud's official Python SDKs.
+
+Endpoint, protocol and region come from the platform, so the same adapter reaches an Apsara Stack
+region (one endpoint for every product, or one per product in ``options["endpoints"]``), an
+Alibaba Cloud region, or cloudsim. Every call carries connect and read timeouts; the SDK's own
+retries are off, ``CloudAdapter.call`` retries transient failures.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from typing import Any
+
+from alibabacloud_cms20190101 import models as cms_models
+from alibabacloud_cms20190101.client import Client as CmsClient
+from alibabacloud_ecs20140526 import models as ecs_models
+from alibabacloud_ecs20140526.client import Client as EcsClient
+from alibabacloud_r_kvstore20150101 import models as redis_models
+from alibabacloud_r_kvstore20150101.client import Client as RedisClient
+from alibabacloud_rds20140815 import models as rds_models
+from alibabacloud_rds20140815.client import Client as RdsClient
+from alibabacloud_slb20140515 import models as slb_models
+from alibabacloud_slb20140515.client import Client as SlbClient
+from alibabacloud_tea_openapi.models import Config
+from alibabacloud_vpc20160428 import models as vpc_models
+from alibabacloud_vpc20160428.client import Client as VpcClient
+from darabonba.runtime import RuntimeOptions
+
+from apps.clouds.adapters import register_adapter
+from apps.clouds.adapters.base import (
+    Capabilities,
+    CloudAdapter,
+    CloudCallError,
+    CloudResource,
+    FlavorInfo,
+    MetricPoint,
+    RegionInfo,
+    Relation,
+    ResourcePage,
+    UnsupportedOperation,
+    ZoneInfo,
+    normal_status,
+)
+
+PRODUCTS = {"ecs": EcsClient, "vpc": VpcClient, "slb": SlbClient, "rds": RdsClient, "redis": RedisClient,
+            "cms": CmsClient}
+TRANSIENT_CODES = {
+    "ServiceUnavailable", "Throttling", "Throttling.User", "Throttling.Api", "InternalError", "UnknownError",
+    "ServiceBusy", "RequestTimeout", "OperationConflict", "LastTokenProcessing", "SystemBusy",
+}
+LIFECYCLE = ("create", "start", "stop", "reboot", "resize", "delete")
+# (type, SDK product, page size, whether the list pages by NextToken)
+LISTS = {
+    "ecs.instance": ("ecs", 100, True),
+    "ecs.disk": ("ecs", 100, False),
+    "ecs.security_group": ("ecs", 100, False),
+    "vpc.vpc": ("vpc", 50, False),
+    "vpc.vswitch": ("vpc", 50, False),
+    "eip.eip": ("vpc", 100, False),
+    "slb.instance": ("slb", 100, False),
+    "rds.instance": ("rds", 100, False),
+    "redis.instance": ("redis", 50, False),
+}
+CMS_NAMESPACES = {"ecs.instance": "acs_ecs_dashboard", "rds.instance": "acs_rds_dashboard",
+                  "redis.instance": "acs_kvstore", "slb.instance": "acs_slb_dashboard"}
+_MESSAGE_RE = re.compile(r"^code: \d+, (?P<msg>.*?)(?: request id: .*)?$", re.S)
+
+
+def _tags(raw: Any) -> dict[str, str]:
+    """Tags in any of the shapes the products use ({"Tag": [...]}, a list, Key/Value or TagKey/TagValue)."""
+    if isinstance(raw, dict):
+        raw = raw.get("Tag", [])
+    out: dict[str, str] = {}
+    for t in raw or []:
+        if isinstance(t, dict):
+            key = t.get("TagKey", t.get("Key"))
+            if key:
+                out[str(key)] = str(t.get("TagValue", t.get("Value", "")) or "")
+    return out
+
+
+def _ints(value: Any) -> int:
+    try:
+        return int(float(value))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _net(vpc_id: str, vswitch_id: str) -> list[Relation]:
+    rels = []
+    if vpc_id:
+        rels.append(Relation("in_vpc", "vpc.vpc", vpc_id))
+    if vswitch_id:
+        rels.append(Relation("in_vswitch", "vpc.vswitch", vswitch_id))
+    return rels
+
+
+def to_instance(region: str, r: dict[str, Any]) -> CloudResource:
+    vpc = r.get("VpcAttributes") or {}
+    ips = (vpc.get("PrivateIpAddress") or {}).get("IpAddress") or []
+    eip = (r.get("EipAddress") or {}).get("IpAddress", "")
+    sgs = list((r.get("SecurityGroupIds") or {}).get("SecurityGroupId") or [])
+    rels = _net(vpc.get("VpcId", ""), vpc.get("VSwitchId", ""))
+    rels += [Relation("in_security_group", "ecs.security_group", s) for s in sgs]
+    memory = _ints(r.get("Memory"))
+    return CloudResource(
+        type="ecs.instance", external_id=r["InstanceId"], region=region, zone=r.get("ZoneId", ""),
+        name=r.get("InstanceName") or r["InstanceId"], status=normal_status(r.get("Status")),
+        spec={"cloud_status": r.get("Status"), "instance_type": r.get("InstanceType"), "cpu": r.get("Cpu"),
+              "memory_mib": memory, "image_id": r.get("ImageId"), "os_name": r.get("OSName"),
+              "os_type": r.get("OSType"), "private_ip": ips[0] if ips else "", "public_ip": eip,
+              "security_groups": sgs, "charge_type": r.get("InstanceChargeType"),
+              "created_at": r.get("CreationTime"), "host_name": r.get("HostName")},
+        tags=_tags(r.get("Tags")), relations=rels, vcpu=_ints(r.get("Cpu")), memory_mib=memory,
+        resource_group=r.get("ResourceGroupId") or "", vpc_id=vpc.get("VpcId", ""),
+    )
+
+
+def to_disk(region: str, r: dict[str, Any]) -> CloudResource:
+    rels = [Relation("attached_to", "ecs.instance", r["InstanceId"])] if r.get("InstanceId") else []
+    return CloudResource(
+        type="ecs.disk", external_id=r["DiskId"], region=region, zone=r.get("ZoneId", ""),
+        name=r.get("DiskName") or r["DiskId"], status=normal_status(r.get("Status")),
+        spec={"cloud_status": r.get("Status"), "category": r.get("Category"), "size_gib": r.get("Size"),
+              "disk_type": r.get("Type"), "instance_id": r.get("InstanceId") or "", "device": r.get("Device") or "",
+              "delete_with_instance": r.get("DeleteWithInstance"), "encrypted": r.get("Encrypted"),
+              "created_at": r.get("CreationTime")},
+        tags=_tags(r.get("Tags")), relations=rels, storage_gib=_ints(r.get("Size")),
+        resource_group=r.get("ResourceGroupId") or "",
+    )
+
+
+def to_security_group(region: str, r: dict[str, Any]) -> CloudResource:
+    return CloudResource(
+        type="ecs.security_group", external_id=r["SecurityGroupId"], region=region,
+        name=r.get("SecurityGroupName") or r["SecurityGroupId"], status="available",
+        spec={"vpc_id": r.get("VpcId", ""), "group_type": r.get("SecurityGroupType"),
+              "description": r.get("Description", ""), "created_at": r.get("CreationTime")},
+        tags=_tags(r.get("Tags")), relations=_net(r.get("VpcId", ""), ""), vpc_id=r.get("VpcId", ""),
+        resource_group=r.get("ResourceGroupId") or "",
+    )
+
+
+def to_vpc(region: str, r: dict[str, Any]) -> CloudResource:
+    return CloudResource(
+        type="vpc.vpc", external_id=r["VpcId"], region=region, name=r.get("VpcName") or r["VpcId"],
+        status=normal_status(r.get("Status")),
+        spec={"cloud_status": r.get("Status"), "cidr_block": r.get("CidrBlock"), "is_default": r.get("IsDefault"),
+              "description": r.get("Description", ""), "created_at": r.get("CreationTime")},
+        tags=_tags(r.get("Tags")), vpc_id=r["VpcId"], resource_group=r.get("ResourceGroupId") or "",
+    )
+
+
+def to_vswitch(region: str, r: dict[str, Any]) -> CloudResource:
+    return CloudResource(
+        type="vpc.vswitch", external_id=r["VSwitchId"], region=region, zone=r.get("ZoneId", ""),
+        name=r.get("VSwitchName") or r["VSwitchId"], status=normal_status(r.get("Status")),
+        spec={"cloud_status": r.get("Status"), "cidr_block": r.get("CidrBlock"), "vpc_id": r.get("VpcId", ""),
+              "created_at": r.get("CreationTime")},
+        tags=_tags(r.get("Tags")), relations=_net(r.get("VpcId", ""), ""), vpc_id=r.get("VpcId", ""),
+        resource_group=r.get("ResourceGroupId") or "",
+    )
+
+
+def to_eip(region: str, r: dict[str, Any]) -> CloudResource:
+    rels = []
+    target = r.get("InstanceId") or ""
+    if target:
+        kind = {"EcsInstance": "ecs.instance", "SlbInstance": "slb.instance"}.get(r.get("InstanceType", ""))
+        if kind:
+            rels.append(Relation("associated_with", kind, target))
+    return CloudResource(
+        type="eip.eip", external_id=r["AllocationId"], region=region, name=r.get("Name") or r.get("IpAddress", ""),
+        status=normal_status(r.get("Status")),
+        spec={"cloud_status": r.get("Status"), "ip_address": r.get("IpAddress"), "bandwidth_mbps": r.get("Bandwidth"),
+              "charge_type": r.get("InternetChargeType"), "instance_id": target,
+              "instance_type": r.get("InstanceType", ""), "allocated_at": r.get("AllocationTime")},
+        tags=_tags(r.get("Tags")), relations=rels, resource_group=r.get("ResourceGroupId") or "",
+    )
+
+
+def to_slb(region: str, r: dict[str, Any]) -> CloudResource:
+    return CloudResource(
+        type="slb.instance", external_id=r["LoadBalancerId"], region=region, zone=r.get("MasterZoneId", ""),
+        name=r.get("LoadBalancerName") or r["LoadBalancerId"], status=normal_status(r.get("LoadBalancerStatus")),
+        spec={"cloud_status": r.get("LoadBalancerStatus"), "address": r.get("Address"),
+              "address_type": r.get("AddressType"), "spec": r.get("LoadBalancerSpec"),
+              "network_type": r.get("NetworkType"), "slave_zone": r.get("SlaveZoneId"),
+              "created_at": r.get("CreateTime")},
+        tags=_tags(r.get("Tags")), relations=_net(r.get("VpcId", ""), r.get("VSwitchId", "")),
+        vpc_id=r.get("VpcId", ""), resource_group=r.get("ResourceGroupId") or "",
+    )
+
+
+def to_rds(region: str, r: dict[str, Any]) -> CloudResource:
+    return CloudResource(
+        type="rds.instance", external_id=r["DBInstanceId"], region=region, zone=r.get("ZoneId", ""),
+        name=r.get("DBInstanceDescription") or r["DBInstanceId"], status=normal_status(r.get("DBInstanceStatus")),
+        spec={"cloud_status": r.get("DBInstanceStatus"), "engine": r.get("Engine"),
+              "engine_version": r.get("EngineVersion"), "class": r.get("DBInstanceClass"),
+              "storage_gib": r.get("DBInstanceStorage"), "storage_type": r.get("DBInstanceStorageType"),
+              "connection_string": r.get("ConnectionString"), "port": r.get("Port"),
+              "created_at": r.get("CreateTime")},
+        tags=_tags(r.get("Tags")), relations=_net(r.get("VpcId", ""), r.get("VSwitchId", "")),
+        vcpu=_ints(r.get("DBInstanceCPU")), memory_mib=_ints(r.get("DBInstanceMemory")),
+        storage_gib=_ints(r.get("DBInstanceStorage")), vpc_id=r.get("VpcId", ""),
+        resource_group=r.get("ResourceGroupId") or "",
+    )
+
+
+def to_redis(region: str, r: dict[str, Any]) -> CloudResource:
+    return CloudResource(
+        type="redis.instance", external_id=r["InstanceId"], region=region, zone=r.get("ZoneId", ""),
+        name=r.get("InstanceName") or r["InstanceId"], status=normal_status(r.get("InstanceStatus")),
+        spec={"cloud_status": r.get("InstanceStatus"), "class": r.get("InstanceClass"),
+              "engine_version": r.get("EngineVersion"), "capacity_mib": r.get("Capacity"),
+              "architecture": r.get("ArchitectureType"), "private_ip": r.get("PrivateIp"),
+              "connection_domain": r.get("ConnectionDomain"), "created_at": r.get("CreateTime")},
+        tags=_tags(r.get("Tags")), relations=_net(r.get("VpcId", ""), r.get("VSwitchId", "")),
+        memory_mib=_ints(r.get("Capacity")), vpc_id=r.get("VpcId", ""), resource_group=r.get("ResourceGroupId") or "",
+    )
+
+
+CONVERTERS = {
+    "ecs.instance": to_instance, "ecs.disk": to_disk, "ecs.security_group": to_security_group, "vpc.vpc": to_vpc,
+    "vpc.vswitch": to_vswitch, "eip.eip": to_eip, "slb.instance": to_slb, "rds.instance": to_rds,
+    "redis.instance": to_redis,
+}
+
+
+@register_adapter
+class ApsaraAdapter(CloudAdapter):
+    type_name = "apsara"
+    display_name = "Apsara Stack / Alibaba Cloud"
+    capabilities = Capabilities(
+        services=("ecs", "vpc", "eip", "slb", "rds", "redis"),
+        resource_types=tuple(LISTS),
+        operations={
+            "ecs.instance": LIFECYCLE, "ecs.disk": ("create", "delete"), "ecs.security_group": ("create", "delete"),
+            "vpc.vpc": ("create", "delete"), "vpc.vswitch": ("create", "delete"), "eip.eip": ("create", "delete"),
+            "slb.instance": ("create", "resize", "delete"), "rds.instance": ("create", "reboot", "resize", "delete"),
+            "redis.instance": ("create", "reboot", "resize", "delete"),
+        },
+        metrics={"ecs.instance": ("CPUUtilization", "memory_usedutilization", "InternetInRate", "InternetOutRate"),
+                 "rds.instance": ("CpuUsage", "MemoryUsage", "DiskUsage"),
+                 "redis.instance": ("CpuUsage", "MemoryUsage"), "slb.instance": ("InstanceTrafficRX",)},
+        display_names={"ecs": "Elastic Compute Service", "vpc": "Virtual Private Cloud", "eip": "Elastic IP Address",
+                       "slb": "Server Load Balancer", "rds": "ApsaraDB RDS", "redis": "ApsaraDB for Redis"},
+    )
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    # -- plumbing ------------------------------------------------------------------------------------
+
+    def _runtime(self) -> RuntimeOptions:
+        ms = int(self.timeout * 1000)
+        return RuntimeOptions(autoretry=False, max_attempts=1, read_timeout=ms, connect_timeout=min(ms, 5000))
+
+    def _client(self, product: str, region: str | None = None) -> Any:
+        region = region or self.region or "cn-hangzhou"
+        key = (product, region)
+        with self._lock:
+            if key not in self._clients:
+                endpoints = self.options.get("endpoints") or {}
+                endpoint = endpoints.get(product) or self.endpoint
+                if not endpoint:
+                    raise CloudCallError("The platform has no endpoint configured.", code="MissingEndpoint")
+                self._clients[key] = PRODUCTS[product](Config(
+                    access_key_id=self.credentials.get("access_key_id", ""),
+                    access_key_secret=self.credentials.get("access_key_secret", ""),
+                    endpoint=endpoint, protocol=self.protocol or "https", region_id=region,
+                    read_timeout=int(self.timeout * 1000), connect_timeout=min(int(self.timeout * 1000), 5000)))
+            return self._clients[key]
+
+    def _invoke(self, product: str, region: str | None, method: str, request: Any) -> dict[str, Any]:
+        client = self._client(product, region)
+        fn = getattr(client, f"{method}_with_options")
+        response = self.call(method, lambda: fn(request, self._runtime()))
+        return response.body.to_map() if response.body is not None else {}
+
+    def classify(self, exc: Exception, action: str) -> CloudCallError:
+        code = getattr(exc, "code", None)
+        status = getattr(exc, "status_code", None)
+        if code is not None and status is not None:
+            data = getattr(exc, "data", None) or {}
+            message = str(data.get("Message") or getattr(exc, "message", "") or exc)
+            match = _MESSAGE_RE.match(message)
+            if match:
+                message = match["msg"].strip()
+            transient = (code in TRANSIENT_CODES or code.startswith("Throttling")
+                         or (isinstance(status, int) and status >= 500))
+            return CloudCallError(message, code=str(code), transient=transient, status=status,
+                                  request_id=str(getattr(exc, "request_id", "") or data.get("RequestId") or ""),
+                                  action=action)
+        # No answer at all: a timeout, a refused or dropped connection. Worth another try.
+        text = str(getattr(exc, "message", "") or exc) or type(exc).__name__
+        return CloudCallError(text[:500], code="ConnectionError", transient=True, action=action)
+
+    # -- discovery -----------------------------------------------------------------------------------
+
+    def regions(self) -> list[RegionInfo]:
+        body = self._invoke("ecs", None, "describe_regions", ecs_models.DescribeRegionsRequest())
+        out = []
+        for r in (body.get("Regions") or {}).get("Region", []):
+            zones_body = self._invoke("ecs", r["RegionId"], "describe_zones",
+                                      ecs_models.DescribeZonesRequest(region_id=r["RegionId"]))
+            zones = tuple(ZoneInfo(z["ZoneId"], z.get("LocalName") or z["ZoneId"])
+                          for z in (zones_body.get("Zones") or {}).get("Zone", []))
+            out.append(RegionInfo(r["RegionId"], r.get("LocalName") or r["RegionId"], zones))
+        return out
+
+    def flavors(self, region: str) -> list[FlavorInfo]:
+        out: list[FlavorInfo] = []
+        types = self._invoke("ecs", region, "describe_instance_types", ecs_models.DescribeInstanceTypesRequest())
+        for t in (types.get("InstanceTypes") or {}).get("InstanceType", []):
+            out.append(FlavorInfo("instance_type", t["InstanceTypeId"], t["InstanceTypeId"],
+                                  vcpu=_ints(t.get("CpuCoreCount")),
+                                  memory_mib=int(float(t.get("MemorySize") or 0) * 1024),
+                                  attributes={"family": t.get("InstanceTypeFamily"),
+                                              "architecture": t.get("CpuArchitecture")}))
+        zones = self._invoke("ecs", region, "describe_zones", ecs_models.DescribeZonesRequest(region_id=region))
+        categories: dict[str, list[str]] = {}
+        for z in (zones.get("Zones") or {}).get("Zone", []):
+            for c in (z.get("AvailableDiskCategories") or {}).get("DiskCategories", []):
+                categories.setdefault(c, []).append(z["ZoneId"])
+        out += [FlavorInfo("disk_category", c, c, attributes={"zones": zs}) for c, zs in sorted(categories.items())]
+        try:
+            classes = self._invoke("rds", region, "list_classes",
+                                   rds_models.ListClassesRequest(region_id=region, commodity_code="bards"))
+            for c in classes.get("Items") or []:
+                out.append(FlavorInfo("rds_class", c.get("ClassCode", ""), c.get("ClassCode", ""),
+                                      vcpu=_ints(c.get("Cpu")), memory_mib=_ints(float(c.get("MemoryClass") or 0))))
+        except CloudCallError as exc:
+            if exc.transient:
+                raise
+            # A cloud that does not publish database classes: the console accepts any class code.
+        return out
+
+    # -- collection ----------------------------------------------------------------------------------
+
+    def _request(self, resource_type: str, region: str, page_token: str | None, size: int, token_paged: bool,
+                 **filters: Any) -> tuple[str, str, Any]:
+        paging = ({"max_results": size, "next_token": page_token or None} if token_paged
+                  else {"page_number": int(page_token or 1), "page_size": size})
+        r = region
+        if resource_type == "ecs.instance":
+            return "ecs", "describe_instances", ecs_models.DescribeInstancesRequest(region_id=r, **paging, **filters)
+        if resource_type == "ecs.disk":
+            return "ecs", "describe_disks", ecs_models.DescribeDisksRequest(region_id=r, **paging, **filters)
+        if resource_type == "ecs.security_group":
+            return "ecs", "describe_security_groups", ecs_models.DescribeSecurityGroupsRequest(
+                region_id=r, **paging, **filters)
+        if resource_type == "vpc.vpc":
+            return "vpc", "describe_vpcs", vpc_models.DescribeVpcsRequest(region_id=r, **paging, **filters)
+        if resource_type == "vpc.vswitch":
+            return "vpc", "describe_vswitches", vpc_models.DescribeVSwitchesRequest(region_id=r, **paging, **filters)
+        if resource_type == "eip.eip":
+            return "vpc", "describe_eip_addresses", vpc_models.DescribeEipAddressesRequest(
+                region_id=r, **paging, **filters)
+        if resource_type == "slb.instance":
+            return "slb", "describe_load_balancers", slb_models.DescribeLoadBalancersRequest(
+                region_id=r, **paging, **filters)
+        if resource_type == "rds.instance":
+            return "rds", "describe_dbinstances", rds_models.DescribeDBInstancesRequest(
+                region_id=r, **paging, **filters)
+        if resource_type == "redis.instance":
+            return "redis", "describe_instances", redis_models.DescribeInstancesRequest(
+                region_id=r, **paging, **filters)
+        raise UnsupportedOperation(f"{self.display_name} does not collect {resource_type}.")
+
+    @staticmethod
+    def _rows(resource_type: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+        path = {
+            "ecs.instance": ("Instances", "Instance"), "ecs.disk": ("Disks", "Disk"),
+            "ecs.security_group": ("SecurityGroups", "SecurityGroup"), "vpc.vpc": ("Vpcs", "Vpc"),
+            "vpc.vswitch": ("VSwitches", "VSwitch"), "eip.eip": ("EipAddresses", "EipAddress"),
+            "slb.instance": ("LoadBalancers", "LoadBalancer"), "rds.instance": ("Items", "DBInstance"),
+            "redis.instance": ("Instances", "KVStoreInstance"),
+        }[resource_type]
+        return list((body.get(path[0]) or {}).get(path[1]) or [])
+
+    def list_resources(self, resource_type: str, region: str, page_token: str | None = None) -> ResourcePage:
+        self.check_type(resource_type)
+        product, size, token_paged = LISTS[resource_type]
+        _p, method, request = self._request(resource_type, region, page_token, size, token_paged)
+        body = self._invoke(product, region, method, request)
+        rows = self._rows(resource_type, body)
+        convert = CONVERTERS[resource_type]
+        items = [convert(region, r) for r in rows]
+        if token_paged:
+            next_token = body.get("NextToken") or None
+        else:
+            number = int(page_token or 1)
+            total = _ints(body.get("TotalCount", body.get("TotalRecordCount", 0)))
+            next_token = str(number + 1) if rows and number * size < total else None
+        return ResourcePage(items, next_token)
+
+    def get_resource(self, resource_type: str, region: str, external_id: str) -> CloudResource | None:
+        self.check_type(resource_type)
+        product, size, token_paged = LISTS[resource_type]
+        by_id = {
+            "ecs.instance": {"instance_ids": json.dumps([external_id])},
+            "ecs.disk": {"disk_ids": json.dumps([external_id])},
+            "ecs.security_group": {"security_group_ids": json.dumps([external_id])},
+            "vpc.vpc": {"vpc_id": external_id}, "vpc.vswitch": {"v_switch_id": external_id},
+            "eip.eip": {"allocation_id": external_id}, "slb.instance": {"load_balancer_id": external_id},
+            "rds.instance": {"dbinstance_id": external_id}, "redis.instance": {"instance_ids": external_id},
+        }[resource_type]
+        _p, method, request = self._request(resource_type, region, None, size, token_paged, **by_id)
+        rows = [r for r in self._rows(resource_type, self._invoke(product, region, method, request))]
+        convert = CONVERTERS[resource_type]
+        found = [convert(region, r) for r in rows]
+        return next((f for f in found if f.external_id == external_id), None)
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+
+    def create(self, resource_type: str, region: str, params: dict[str, Any]) -> str:
+        p = dict(params)
+        if resource_type == "ecs.instance":
+            body = self._invoke("ecs", region, "run_instances", ecs_models.RunInstancesRequest(
+                region_id=region, instance_type=p["instance_type"], image_id=p["image_id"],
+                v_switch_id=p["vswitch_id"], instance_name=p.get("name"), amount=1,
+                security_group_id=p.get("security_group_id"), client_token=p.get("client_token")))
+            return body["InstanceIdSets"]["InstanceIdSet"][0]
+        if resource_type == "ecs.disk":
+            body = self._invoke("ecs", region, "create_disk", ecs_models.CreateDiskRequest(
+                region_id=region, zone_id=p["zone"], size=int(p["size_gib"]), disk_category=p.get("category"),
+                disk_name=p.get("name"), client_token=p.get("client_token")))
+            return body["DiskId"]
+        if resource_type == "vpc.vpc":
+            body = self._invoke("vpc", region, "create_vpc", vpc_models.CreateVpcRequest(
+                region_id=region, cidr_block=p["cidr_block"], vpc_name=p.get("name"),
+                client_token=p.get("client_token")))
+            return body["VpcId"]
+        if resource_type == "vpc.vswitch":
+            body = self._invoke("vpc", region, "create_vswitch", vpc_models.CreateVSwitchRequest(
+                vpc_id=p["vpc_id"], zone_id=p["zone"], cidr_block=p["cidr_block"], v_switch_name=p.get("name"),
+                client_token=p.get("client_token")))
+            return body["VSwitchId"]
+        if resource_type == "eip.eip":
+            body = self._invoke("vpc", region, "allocate_eip_address", vpc_models.AllocateEipAddressRequest(
+                region_id=region, bandwidth=str(p.get("bandwidth_mbps", 5)), client_token=p.get("client_token")))
+            return body["AllocationId"]
+        if resource_type == "ecs.security_group":
+            body = self._invoke("ecs", region, "create_security_group", ecs_models.CreateSecurityGroupRequest(
+                region_id=region, vpc_id=p["vpc_id"], security_group_name=p.get("name"),
+                client_token=p.get("client_token")))
+            return body["SecurityGroupId"]
+        if resource_type == "rds.instance":
+            body = self._invoke("rds", region, "create_dbinstance", rds_models.CreateDBInstanceRequest(
+                region_id=region, engine=p["engine"], engine_version=p["engine_version"],
+                dbinstance_class=p["class"], dbinstance_storage=int(p["storage_gib"]), dbinstance_net_type="Intranet",
+                vpcid=p.get("vpc_id"), v_switch_id=p["vswitch_id"], pay_type="Postpaid",
+                dbinstance_description=p.get("name"), client_token=p.get("client_token")))
+            return body["DBInstanceId"]
+        if resource_type == "redis.instance":
+            body = self._invoke("redis", region, "create_instance", redis_models.CreateInstanceRequest(
+                region_id=region, instance_class=p["class"], vpc_id=p.get("vpc_id"), v_switch_id=p["vswitch_id"],
+                instance_name=p.get("name"), engine_version=p.get("engine_version", "5.0"),
+                token=p.get("client_token")))
+            return body["InstanceId"]
+        if resource_type == "slb.instance":
+            body = self._invoke("slb", region, "create_load_balancer", slb_models.CreateLoadBalancerRequest(
+                region_id=region, address_type=p.get("address_type", "intranet"), v_switch_id=p.get("vswitch_id"),
+                vpc_id=p.get("vpc_id"), load_balancer_spec=p.get("spec", "slb.s1.small"),
+                load_balancer_name=p.get("name"), client_token=p.get("client_token")))
+            return body["LoadBalancerId"]
+        return super().create(resource_type, region, params)
+
+    def start(self, resource_type: str, region: str, external_id: str) -> None:
+        if resource_type != "ecs.instance":
+            super().start(resource_type, region, external_id)
+        self._invoke("ecs", region, "start_instance", ecs_models.StartInstanceRequest(instance_id=external_id))
+
+    def stop(self, resource_type: str, region: str, external_id: str) -> None:
+        if resource_type != "ecs.instance":
+            super().stop(resource_type, region, external_id)
+        self._invoke("ecs", region, "stop_instance", ecs_models.StopInstanceRequest(instance_id=external_id))
+
+    def reboot(self, resource_type: str, region: str, external_id: str) -> None:
+        if resource_type == "ecs.instance":
+            self._invoke("ecs", region, "reboot_instance", ecs_models.RebootInstanceRequest(instance_id=external_id))
+        elif resource_type == "rds.instance":
+            self._invoke("rds", region, "restart_dbinstance",
+                         rds_models.RestartDBInstanceRequest(dbinstance_id=external_id))
+        elif resource_type == "redis.instance":
+            self._invoke("redis", region, "restart_instance",
+                         redis_models.RestartInstanceRequest(instance_id=external_id))
+        else:
+            super().reboot(resource_type, region, external_id)
+
+    def resize(self, resource_type: str, region: str, external_id: str, spec: str) -> None:
+        if resource_type == "ecs.instance":
+            self._invoke("ecs", region, "modify_instance_spec",
+                         ecs_models.ModifyInstanceSpecRequest(instance_id=external_id, instance_type=spec))
+        elif resource_type == "rds.instance":
+            self._invoke("rds", region, "modify_dbinstance_spec",
+                         rds_models.ModifyDBInstanceSpecRequest(dbinstance_id=external_id, dbinstance_class=spec))
+        elif resource_type == "redis.instance":
+            self._invoke("redis", region, "modify_instance_spec",
+                         redis_models.ModifyInstanceSpecRequest(instance_id=external_id, instance_class=spec))
+        elif resource_type == "slb.instance":
+            self._invoke("slb", region, "modify_load_balancer_instance_spec",
+                         slb_models.ModifyLoadBalancerInstanceSpecRequest(load_balancer_id=external_id,
+                                                                          load_balancer_spec=spec))
+        else:
+            super().resize(resource_type, region, external_id, spec)
+
+    def delete(self, resource_type: str, region: str, external_id: str) -> None:
+        calls = {
+            "ecs.instance": ("ecs", "delete_instance",
+                             lambda: ecs_models.DeleteInstanceRequest(instance_id=external_id, force=True)),
+            "ecs.disk": ("ecs", "delete_disk", lambda: ecs_models.DeleteDiskRequest(disk_id=external_id)),
+            "ecs.security_group": ("ecs", "delete_security_group", lambda: ecs_models.DeleteSecurityGroupRequest(
+                region_id=region, security_group_id=external_id)),
+            "vpc.vpc": ("vpc", "delete_vpc", lambda: vpc_models.DeleteVpcRequest(vpc_id=external_id)),
+            "vpc.vswitch": ("vpc", "delete_vswitch", lambda: vpc_models.DeleteVSwitchRequest(v_switch_id=external_id)),
+            "eip.eip": ("vpc", "release_eip_address",
+                        lambda: vpc_models.ReleaseEipAddressRequest(allocation_id=external_id)),
+            "slb.instance": ("slb", "delete_load_balancer", lambda: slb_models.DeleteLoadBalancerRequest(
+                region_id=region, load_balancer_id=external_id)),
+            "rds.instance": ("rds", "delete_dbinstance",
+                             lambda: rds_models.DeleteDBInstanceRequest(dbinstance_id=external_id)),
+            "redis.instance": ("redis", "delete_instance",
+                               lambda: redis_models.DeleteInstanceRequest(instance_id=external_id)),
+        }
+        if resource_type not in calls:
+            super().delete(resource_type, region, external_id)
+        product, method, build = calls[resource_type]
+        self._invoke(product, region, method, build())
+
+    # -- metrics -------------------------------------------------------------------------------------
+
+    def metrics(self, resource_type: str, region: str, external_id: str, metric: str, *, start: float,
+                end: float, period: int = 60) -> list[MetricPoint]:
+        namespace = CMS_NAMESPACES.get(resource_type)
+        if namespace is None or metric not in self.capabilities.metrics.get(resource_type, ()):
+            raise UnsupportedOperation(f"{self.display_name} has no metric {metric} for {resource_type}.")
+        body = self._invoke("cms", region, "describe_metric_list", cms_models.DescribeMetricListRequest(
+            namespace=namespace, metric_name=metric, period=str(period),
+            dimensions=json.dumps([{"instanceId": external_id}]),
+            start_time=str(int(start * 1000)), end_time=str(int(end * 1000))))
+        raw = body.get("Datapoints") or "[]"
+        points = json.loads(raw) if isinstance(raw, str) else raw
+        return [MetricPoint(float(p.get("timestamp", 0)) / 1000.0, float(p.get("Average", p.get("Value", 0)) or 0))
+                for p in points]

@@ -1,0 +1,238 @@
+"""The southbound interface every cloud adapter implements, and the shapes it returns.
+
+An adapter talks to one cloud platform instance through the cloud's official SDK. It declares its
+``capabilities`` (services, resource types and the operations each type supports) so the console
+shows and offers only what the cloud can do. Every call has a timeout; every failure is raised as
+``CloudCallError`` classified ``transient`` (retry with backoff) or permanent (fail with the
+cloud's own code and message).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
+
+T = TypeVar("T")
+
+# Unified resource types (``<service>.<kind>``) the inventory knows; see ``apps.clouds.catalog``.
+OPERATIONS = ("create", "start", "stop", "reboot", "resize", "delete")
+
+
+class CloudCallError(Exception):
+    """A failed call to a cloud. ``transient`` errors may succeed when retried."""
+
+    def __init__(self, message: str, *, code: str = "", transient: bool = False, status: int | None = None,
+                 request_id: str = "", action: str = ""):
+        self.message = message
+        self.code = code or ("Unavailable" if transient else "Error")
+        self.transient = transient
+        self.status = status
+        self.request_id = request_id
+        self.action = action
+        super().__init__(f"{self.code}: {message}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "transient": self.transient, "status": self.status,
+                "request_id": self.request_id, "action": self.action}
+
+
+class UnsupportedOperation(CloudCallError):
+    def __init__(self, message: str):
+        super().__init__(message, code="UnsupportedOperation", transient=False)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    services: tuple[str, ...]
+    resource_types: tuple[str, ...]
+    operations: dict[str, tuple[str, ...]] = field(default_factory=dict)  # type -> supported operations
+    metrics: dict[str, tuple[str, ...]] = field(default_factory=dict)  # type -> metric names
+    display_names: dict[str, str] = field(default_factory=dict)  # service code -> the cloud's product name
+
+    def supports(self, resource_type: str, operation: str) -> bool:
+        return operation in self.operations.get(resource_type, ())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"services": list(self.services), "resource_types": list(self.resource_types),
+                "operations": {k: list(v) for k, v in self.operations.items()},
+                "metrics": {k: list(v) for k, v in self.metrics.items()}, "display_names": dict(self.display_names)}
+
+
+@dataclass(frozen=True)
+class ZoneInfo:
+    zone_id: str
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class RegionInfo:
+    region_id: str
+    name: str = ""
+    zones: tuple[ZoneInfo, ...] = ()
+
+
+@dataclass(frozen=True)
+class FlavorInfo:
+    """A spec the cloud offers: an instance type, a disk category, a database or cache class."""
+
+    kind: str  # instance_type | disk_category | rds_class | redis_class | slb_spec
+    code: str
+    name: str = ""
+    vcpu: int | None = None
+    memory_mib: int | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Relation:
+    kind: str  # in_vpc | in_vswitch | in_security_group | attached_to | associated_with
+    target_type: str
+    target_external_id: str
+
+
+@dataclass
+class CloudResource:
+    """One resource as the cloud reports it, normalised to the inventory's fields."""
+
+    type: str
+    external_id: str
+    region: str
+    name: str = ""
+    status: str = ""
+    zone: str = ""
+    spec: dict[str, Any] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    relations: list[Relation] = field(default_factory=list)
+    vcpu: int = 0
+    memory_mib: int = 0
+    storage_gib: int = 0
+    resource_group: str = ""
+    vpc_id: str = ""
+
+    @property
+    def service(self) -> str:
+        return self.type.split(".", 1)[0]
+
+
+@dataclass
+class ResourcePage:
+    items: list[CloudResource]
+    next_token: str | None  # None: this was the last page
+
+
+@dataclass(frozen=True)
+class MetricPoint:
+    timestamp: float
+    value: float
+
+
+STATUS_ALIASES = {
+    "normal": "running", "active": "running", "inuse": "in_use", "in-use": "in_use", "in_use": "in_use",
+    "inactive": "stopped", "creating": "pending", "dbinstanceclasschanging": "changing",
+}
+
+
+def normal_status(raw: Any) -> str:
+    """The cloud's status as one lower-case word the console filters on across clouds."""
+    text = str(raw or "").strip()
+    key = text.lower()
+    return STATUS_ALIASES.get(key, key.replace(" ", "_"))
+
+
+class CloudAdapter:
+    """Base class: subclasses set ``type_name``, ``display_name``, ``capabilities`` and implement the calls."""
+
+    type_name: ClassVar[str] = ""
+    display_name: ClassVar[str] = ""
+    capabilities: ClassVar[Capabilities]
+    default_timeout: ClassVar[float] = 10.0
+    retry_attempts: ClassVar[int] = 3
+    retry_backoff: ClassVar[float] = 0.2
+
+    def __init__(self, *, endpoint: str = "", protocol: str = "https", region: str = "",
+                 credentials: dict[str, str] | None = None, options: dict[str, Any] | None = None,
+                 timeout: float | None = None):
+        self.endpoint = endpoint
+        self.protocol = protocol
+        self.region = region
+        self.credentials = credentials or {}
+        self.options = options or {}
+        self.timeout = float(timeout or self.options.get("timeout") or self.default_timeout)
+
+    # -- the interface -----------------------------------------------------------------------------
+
+    def test_connectivity(self) -> dict[str, Any]:
+        """Authenticate and make one cheap call; returns what was learned (e.g. region count)."""
+        regions = self.regions()
+        return {"regions": len(regions)}
+
+    def regions(self) -> list[RegionInfo]:
+        raise NotImplementedError
+
+    def flavors(self, region: str) -> list[FlavorInfo]:
+        return []
+
+    def list_resources(self, resource_type: str, region: str, page_token: str | None = None) -> ResourcePage:
+        raise NotImplementedError
+
+    def get_resource(self, resource_type: str, region: str, external_id: str) -> CloudResource | None:
+        raise NotImplementedError
+
+    def create(self, resource_type: str, region: str, params: dict[str, Any]) -> str:
+        raise UnsupportedOperation(f"{self.display_name} cannot create {resource_type}.")
+
+    def start(self, resource_type: str, region: str, external_id: str) -> None:
+        raise UnsupportedOperation(f"{self.display_name} cannot start {resource_type}.")
+
+    def stop(self, resource_type: str, region: str, external_id: str) -> None:
+        raise UnsupportedOperation(f"{self.display_name} cannot stop {resource_type}.")
+
+    def reboot(self, resource_type: str, region: str, external_id: str) -> None:
+        raise UnsupportedOperation(f"{self.display_name} cannot reboot {resource_type}.")
+
+    def resize(self, resource_type: str, region: str, external_id: str, spec: str) -> None:
+        raise UnsupportedOperation(f"{self.display_name} cannot resize {resource_type}.")
+
+    def delete(self, resource_type: str, region: str, external_id: str) -> None:
+        raise UnsupportedOperation(f"{self.display_name} cannot delete {resource_type}.")
+
+    def metrics(self, resource_type: str, region: str, external_id: str, metric: str, *, start: float,
+                end: float, period: int = 60) -> list[MetricPoint]:
+        raise UnsupportedOperation(f"{self.display_name} has no metrics for {resource_type}.")
+
+    # -- helpers -------------------------------------------------------------------------------------
+
+    def iter_resources(self, resource_type: str, region: str) -> Iterator[CloudResource]:
+        token: str | None = None
+        while True:
+            page = self.list_resources(resource_type, region, token)
+            yield from page.items
+            if page.next_token is None:
+                return
+            token = page.next_token
+
+    def classify(self, exc: Exception, action: str) -> CloudCallError:
+        """Turn an SDK exception into a classified ``CloudCallError`` (subclasses know their SDK)."""
+        return CloudCallError(str(exc) or type(exc).__name__, code=type(exc).__name__, transient=True,
+                              action=action)
+
+    def call(self, action: str, fn: Callable[[], T]) -> T:
+        """Run one SDK call, retrying transient failures a few times with a growing pause."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return fn()
+            except CloudCallError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - every SDK failure is classified here
+                error = self.classify(exc, action)
+                if not error.transient or attempt >= self.retry_attempts:
+                    raise error from exc
+                time.sleep(self.retry_backoff * (2 ** (attempt - 1)))
+
+    def check_type(self, resource_type: str) -> None:
+        if resource_type not in self.capabilities.resource_types:
+            raise UnsupportedOperation(f"{self.display_name} does not collect {resource_type}.")

@@ -1,0 +1,267 @@
+"""Writes of the clouds app: registering platforms, testing them, discovering what they offer.
+
+Rules enforced here:
+- the actor needs ``clouds:platform:write`` on the owning organization (create, update, delete) and
+  ``clouds:platform:operate`` to test or discover;
+- credentials are validated, encrypted and never returned; updating them replaces them whole;
+- projects allowed to use a platform belong to its organization or one of its descendants;
+- a periodic sync is a django-celery-beat task kept in step with ``sync_interval_minutes``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.clouds.adapters import adapter_class, adapter_for, adapter_types
+from apps.clouds.adapters.base import CloudCallError
+from apps.clouds.models import CloudPlatform, CloudService, Flavor, PlatformService, Region, Zone
+from apps.clouds.secrets import encrypt_json
+from apps.core.errors import Conflict, Forbidden, InvalidInput
+from apps.core.events import emit
+from apps.core.scoping import authorize
+
+ENDPOINT_RE = re.compile(r"^(https?://)?[A-Za-z0-9.\-\[\]:]+(:\d{1,5})?(/[\w\-./]*)?$")
+SYNC_TASK = "apps.resources.tasks.platform_sync_scheduled_task"
+MAX_INTERVAL_MINUTES = 7 * 24 * 60
+
+
+def _require(actor: Any, action: str, platform: CloudPlatform) -> None:
+    if not authorize(actor, action, platform):
+        raise Forbidden()
+
+
+def _clean_credentials(type_name: str, credentials: Any) -> dict[str, str]:
+    if not isinstance(credentials, dict):
+        raise InvalidInput("credentials must be an object.", detail={"credentials": ["must be an object"]})
+    out: dict[str, str] = {}
+    for key in ("access_key_id", "access_key_secret"):
+        value = credentials.get(key)
+        if not isinstance(value, str) or not value.strip() or len(value) > 256:
+            raise InvalidInput(f"credentials.{key} is required.", detail={f"credentials.{key}": ["required"]})
+        out[key] = value.strip()
+    unknown = set(credentials) - {"access_key_id", "access_key_secret"}
+    if unknown:
+        raise InvalidInput("Unknown credential fields.", detail={"credentials": [f"unknown: {sorted(unknown)}"]})
+    return out
+
+
+def _clean(*, type_name: str | None = None, name: str | None = None, endpoint: str | None = None,
+           protocol: str | None = None, options: Any = None, sync_interval_minutes: Any = None) -> None:
+    errors: dict[str, list[str]] = {}
+    if type_name is not None and type_name not in adapter_types():
+        errors["type"] = [f"unknown cloud type; known: {', '.join(sorted(adapter_types()))}"]
+    if name is not None and (not name.strip() or len(name) > 128):
+        errors["name"] = ["1 to 128 characters"]
+    if endpoint is not None and endpoint and not ENDPOINT_RE.match(endpoint):
+        errors["endpoint"] = ["a host name or address with an optional port, or an http(s) URL"]
+    if protocol is not None and protocol not in CloudPlatform.Protocol.values:
+        errors["protocol"] = ["http or https"]
+    if options is not None and not isinstance(options, dict):
+        errors["options"] = ["must be an object"]
+    if sync_interval_minutes is not None and (not isinstance(sync_interval_minutes, int) or
+                                              not 0 <= sync_interval_minutes <= MAX_INTERVAL_MINUTES):
+        errors["sync_interval_minutes"] = [f"0 (off) to {MAX_INTERVAL_MINUTES}"]
+    if errors:
+        raise InvalidInput("The platform is not valid; see detail.", detail=errors)
+
+
+def _check_projects(platform: CloudPlatform, projects: list[Any]) -> None:
+    org_path = platform.organization.path
+    for project in projects:
+        if not project.organization.path.startswith(org_path):
+            raise InvalidInput("A project must belong to the platform's organization or one below it.",
+                               detail={"projects": [str(project.pk)]})
+
+
+def _hint(access_key_id: str) -> str:
+    return f"{access_key_id[:4]}…{access_key_id[-2:]}" if len(access_key_id) > 8 else "…"
+
+
+@transaction.atomic
+def platform_create(*, actor: Any, organization: Any, type: str, name: str, endpoint: str = "",
+                    protocol: str = "https", default_region: str = "", edition: str = "", description: str = "",
+                    credentials: dict[str, str], options: dict[str, Any] | None = None, projects: list[Any] = (),
+                    sync_interval_minutes: int = 0) -> CloudPlatform:
+    _clean(type_name=type, name=name, endpoint=endpoint, protocol=protocol, options=options or {},
+           sync_interval_minutes=sync_interval_minutes)
+    creds = _clean_credentials(type, credentials)
+    platform = CloudPlatform(organization=organization, type=type, name=name.strip(), endpoint=endpoint,
+                             protocol=protocol, default_region=default_region, edition=edition,
+                             description=description, options=options or {},
+                             sync_interval_minutes=sync_interval_minutes,
+                             credentials_encrypted=encrypt_json(creds), access_key_hint=_hint(creds["access_key_id"]))
+    _require(actor, "clouds:platform:write", platform)
+    _check_projects(platform, list(projects))
+    try:
+        with transaction.atomic():
+            platform.save()
+    except IntegrityError:
+        raise Conflict("A platform with this name already exists in the organization.", code="duplicate_name") from None
+    platform.projects.set(projects)
+    platform_schedule(platform)
+    emit(platform.organization_id, platform.topic, {"event": "platform_created", "id": platform.id})
+    return platform
+
+
+@transaction.atomic
+def platform_update(*, actor: Any, platform: CloudPlatform, projects: list[Any] | None = None,
+                    credentials: dict[str, str] | None = None, **fields: Any) -> CloudPlatform:
+    _require(actor, "clouds:platform:write", platform)
+    allowed = {"name", "endpoint", "protocol", "default_region", "edition", "description", "options", "is_active",
+               "sync_interval_minutes"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise InvalidInput("Unknown fields.", detail={f: ["not writable"] for f in sorted(unknown)})
+    _clean(name=fields.get("name"), endpoint=fields.get("endpoint"), protocol=fields.get("protocol"),
+           options=fields.get("options"), sync_interval_minutes=fields.get("sync_interval_minutes"))
+    for key, value in fields.items():
+        setattr(platform, key, value.strip() if key == "name" else value)
+    if credentials is not None:
+        creds = _clean_credentials(platform.type, credentials)
+        platform.credentials_encrypted = encrypt_json(creds)
+        platform.access_key_hint = _hint(creds["access_key_id"])
+    if projects is not None:
+        _check_projects(platform, projects)
+        platform.projects.set(projects)
+    try:
+        with transaction.atomic():
+            platform.save()
+    except IntegrityError:
+        raise Conflict("A platform with this name already exists in the organization.", code="duplicate_name") from None
+    platform_schedule(platform)
+    return platform
+
+
+@transaction.atomic
+def platform_delete(*, actor: Any, platform: CloudPlatform) -> None:
+    """Remove a platform with its regions, catalog and inventory (the cloud itself is not touched)."""
+    _require(actor, "clouds:platform:write", platform)
+    platform.sync_interval_minutes = 0
+    platform_schedule(platform)
+    platform.delete()
+
+
+def platform_schedule(platform: CloudPlatform) -> None:
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    name = f"Sync {platform.id}"
+    minutes = platform.sync_interval_minutes if platform.is_active else 0
+    if not minutes:
+        PeriodicTask.objects.filter(name=name).delete()
+        return
+    interval, _ = IntervalSchedule.objects.get_or_create(every=minutes, period=IntervalSchedule.MINUTES)
+    PeriodicTask.objects.update_or_create(name=name, defaults={
+        "task": SYNC_TASK, "interval": interval, "args": f'["{platform.id}"]', "enabled": True,
+        "description": f"Inventory collection of {platform.name}",
+    })
+
+
+def _set_health(platform: CloudPlatform, health: str, message: str) -> None:
+    platform.health = health
+    platform.health_message = message[:500]
+    platform.health_checked_at = timezone.now()
+    CloudPlatform.objects.filter(pk=platform.pk).update(
+        health=platform.health, health_message=platform.health_message, health_checked_at=platform.health_checked_at)
+
+
+def platform_test(*, actor: Any, platform: CloudPlatform, timeout: float = 8.0) -> dict[str, Any]:
+    """Connect with the stored credentials, discover regions and zones, and record the health."""
+    _require(actor, "clouds:platform:operate", platform)
+    try:
+        adapter = adapter_for(platform, timeout=timeout)
+        regions = platform_discover_regions(platform=platform, adapter=adapter)
+    except CloudCallError as exc:
+        _set_health(platform, CloudPlatform.Health.UNREACHABLE if exc.transient else CloudPlatform.Health.DEGRADED,
+                    f"{exc.code}: {exc.message}")
+        return {"ok": False, "health": platform.health, "error": exc.as_dict()}
+    except ValueError as exc:  # credentials that cannot be decrypted
+        _set_health(platform, CloudPlatform.Health.DEGRADED, str(exc))
+        return {"ok": False, "health": platform.health, "error": {"code": "CredentialsUnreadable",
+                                                                   "message": str(exc)}}
+    _set_health(platform, CloudPlatform.Health.HEALTHY, f"{len(regions)} regions reachable")
+    emit(platform.organization_id, platform.topic, {"event": "health", "health": platform.health})
+    return {"ok": True, "health": platform.health, "regions": [r.region_id for r in regions]}
+
+
+@transaction.atomic
+def _store_regions(platform: CloudPlatform, found: list[Any], enable_new: bool) -> list[Region]:
+    existing = {r.region_id: r for r in Region.objects.filter(platform=platform)}
+    wanted = {r.region_id for r in found}
+    Region.objects.filter(platform=platform).exclude(region_id__in=wanted).delete()
+    out = []
+    for info in found:
+        region = existing.get(info.region_id)
+        if region is None:
+            region = Region.objects.create(platform=platform, region_id=info.region_id, name=info.name,
+                                           enabled=enable_new or info.region_id == platform.default_region)
+        elif region.name != info.name:
+            region.name = info.name
+            region.save(update_fields=["name", "discovered_at"])
+        zones = {z.zone_id for z in info.zones}
+        Zone.objects.filter(region=region).exclude(zone_id__in=zones).delete()
+        have = set(Zone.objects.filter(region=region).values_list("zone_id", flat=True))
+        Zone.objects.bulk_create([Zone(region=region, zone_id=z.zone_id, name=z.name) for z in info.zones
+                                  if z.zone_id not in have])
+        out.append(region)
+    return out
+
+
+def platform_discover_regions(*, platform: CloudPlatform, adapter: Any = None) -> list[Region]:
+    adapter = adapter or adapter_for(platform)
+    found = adapter.regions()
+    # A private cloud has a handful of regions, all in use; a public cloud has dozens: only the
+    # default one is collected until an administrator enables more.
+    enable_new = platform.type != "aws"
+    return _store_regions(platform, found, enable_new)
+
+
+def platform_discover_catalog(*, platform: CloudPlatform, adapter: Any = None) -> dict[str, int]:
+    """The services the platform offers (with its names for them) and the flavors of enabled regions."""
+    adapter = adapter or adapter_for(platform)
+    caps = adapter_class(platform.type).capabilities
+    flavors: list[Flavor] = []
+    regions = list(Region.objects.filter(platform=platform, enabled=True).values_list("region_id", flat=True))
+    for region in regions:
+        for f in adapter.flavors(region):
+            flavors.append(Flavor(platform=platform, region=region, kind=f.kind, code=f.code, name=f.name or f.code,
+                                  vcpu=f.vcpu, memory_mib=f.memory_mib, attributes=f.attributes))
+    known = set(CloudService.objects.filter(code__in=caps.services).values_list("code", flat=True))
+    with transaction.atomic():
+        for code in caps.services:
+            if code in known:
+                PlatformService.objects.update_or_create(
+                    platform=platform, service_id=code,
+                    defaults={"display_name": caps.display_names.get(code, code)})
+        PlatformService.objects.filter(platform=platform).exclude(service_id__in=caps.services).delete()
+        current = {(f.region, f.kind, f.code): f for f in Flavor.objects.filter(platform=platform)}
+        fresh = {(f.region, f.kind, f.code): f for f in flavors}
+        stale = [f.pk for k, f in current.items() if k not in fresh]
+        if stale:
+            Flavor.objects.filter(pk__in=stale).delete()
+        changed = []
+        for key, f in fresh.items():
+            old = current.get(key)
+            if old is None:
+                continue
+            if (old.name, old.vcpu, old.memory_mib, old.attributes) != (f.name, f.vcpu, f.memory_mib, f.attributes):
+                old.name, old.vcpu, old.memory_mib, old.attributes = f.name, f.vcpu, f.memory_mib, f.attributes
+                changed.append(old)
+        Flavor.objects.bulk_create([f for k, f in fresh.items() if k not in current])
+        if changed:
+            Flavor.objects.bulk_update(changed, ["name", "vcpu", "memory_mib", "attributes"])
+    return {"services": len(caps.services), "flavors": len(flavors), "regions": len(regions)}
+
+
+@transaction.atomic
+def region_set_enabled(*, actor: Any, platform: CloudPlatform, region_id: str, enabled: bool) -> Region:
+    _require(actor, "clouds:platform:write", platform)
+    region = Region.objects.filter(platform=platform, region_id=region_id).first()
+    if region is None:
+        raise InvalidInput("No such region on this platform.", detail={"region": ["not found"]})
+    region.enabled = enabled
+    region.save(update_fields=["enabled"])
+    return region

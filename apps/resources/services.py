@@ -1,0 +1,464 @@
+"""Writes of the inventory: collection (sync) of a platform, targeted refreshes and assignment.
+
+A full sync is a ``SyncRun`` with an ``Operation`` that browsers follow live. Celery runs it in short
+steps (``sync_step``), each of which does a bounded amount of work and records it before the next is
+queued:
+
+1. discover regions, zones, services and flavors; plan the units ([type, region]) to collect;
+2. fetch pages of each unit for up to ``STEP_SECONDS``; new and changed resources are staged in
+   full, unchanged ones only by id (their content hash and owner match the inventory);
+3. apply: in one transaction, insert new rows, update changed ones, flag the vanished ``deleted``
+   (keeping their rows), undelete the returned, and drop the staged pages.
+
+A transient cloud error is retried by re-running the same step with a growing countdown; a
+permanent one, or too many transient ones, fails the run with the cloud's code and message and
+leaves the inventory as it was. Steps are idempotent: a step that has already been recorded (a
+task delivered twice) does nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import asdict
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.clouds.adapters import adapter_class, adapter_for
+from apps.clouds.adapters.base import CloudCallError, CloudResource
+from apps.clouds.models import CloudPlatform, Region
+from apps.core.errors import Conflict, Forbidden, InvalidInput
+from apps.core.events import emit
+from apps.core.models import Operation
+from apps.core.scoping import authorize
+from apps.core.services import operation_advance, operation_create, operation_fail, operation_succeed
+from apps.resources.models import AssignmentRule, Resource, ResourceRelation, SyncPage, SyncRun
+
+logger = logging.getLogger(__name__)
+
+STEP_SECONDS = 2.0
+MAX_STEP_ATTEMPTS = 5
+STALE_AFTER = timedelta(minutes=15)
+BATCH = 2000
+UPDATE_FIELDS = ["organization", "project", "assigned_by", "region", "zone", "service", "name", "status", "spec",
+                 "tags", "vcpu", "memory_mib", "storage_gib", "resource_group", "vpc_id", "content_hash",
+                 "last_changed_at", "deleted", "deleted_at"]
+
+
+# -- content and ownership -----------------------------------------------------------------------------
+
+def item_of(cr: CloudResource) -> dict[str, Any]:
+    data = asdict(cr)
+    data["relations"] = sorted([r.kind, r.target_type, r.target_external_id] for r in cr.relations)
+    return data
+
+
+def content_hash(item: dict[str, Any]) -> str:
+    keys = ("type", "region", "zone", "name", "status", "spec", "tags", "relations", "vcpu", "memory_mib",
+            "storage_gib", "resource_group", "vpc_id")
+    payload = json.dumps([item.get(k) for k in keys], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.blake2b(payload.encode(), digest_size=16).hexdigest()
+
+
+class Assigner:
+    """The platform's assignment rules, loaded once, applied to staged items."""
+
+    def __init__(self, platform: CloudPlatform):
+        self.rules = list(AssignmentRule.objects.filter(platform=platform).order_by("priority", "created_at", "id")
+                          .values_list("match", "key", "value", "organization_id", "project_id"))
+
+    def owner(self, item: dict[str, Any]) -> tuple[Any, Any]:
+        for match, key, value, org_id, project_id in self.rules:
+            if match == "tag" and (item.get("tags") or {}).get(key) == value:
+                return org_id, project_id
+            if match == "resource_group" and item.get("resource_group") == value:
+                return org_id, project_id
+            if match == "vpc" and item.get("vpc_id") == value:
+                return org_id, project_id
+        return None, None
+
+
+# -- starting ------------------------------------------------------------------------------------------
+
+def _lock_platform(platform_id: str) -> CloudPlatform:
+    return CloudPlatform.objects.select_for_update().get(pk=platform_id)
+
+
+def _abandon_stale(platform: CloudPlatform) -> None:
+    cutoff = timezone.now() - STALE_AFTER
+    for run in SyncRun.objects.filter(platform=platform, status=SyncRun.Status.RUNNING).select_related("operation"):
+        if run.operation.is_final or run.operation.updated_at < cutoff:
+            _finish_failed(run, "Abandoned: no progress for 15 minutes or the operation ended.")
+
+
+def sync_start(*, actor: Any, platform: CloudPlatform, check: bool = True) -> SyncRun:
+    """Start a full collection of ``platform``. At most one runs per platform (409 otherwise)."""
+    if check and not authorize(actor, "clouds:platform:operate", platform):
+        raise Forbidden()
+    if not platform.is_active:
+        raise Conflict("The platform is disabled.", code="platform_disabled")
+    with transaction.atomic():
+        locked = _lock_platform(platform.pk)
+        _abandon_stale(locked)
+        running = SyncRun.objects.filter(platform=locked, status=SyncRun.Status.RUNNING).first()
+        if running is not None:
+            raise Conflict("A sync of this platform is already running.", code="sync_running",
+                           detail={"operation": running.operation_id, "sync": running.id})
+        op = operation_create(organization=locked.organization, kind="resources.sync", actor=actor,
+                              target_type="cloud_platform", target_id=locked.pk, target_name=locked.name,
+                              params={"platform": locked.pk}, message="Queued")
+        run = SyncRun.objects.create(platform=locked, organization=locked.organization, operation=op, kind="full",
+                                     actor=actor if getattr(actor, "is_authenticated", False) else None)
+        emit(locked.organization_id, locked.topic, {"event": "sync_started", "sync": run.id, "operation": op.id})
+        from apps.resources.tasks import sync_step_task
+
+        transaction.on_commit(lambda: sync_step_task.apply_async((run.id, 1)))
+    return run
+
+
+# -- steps -----------------------------------------------------------------------------------------------
+
+def _progress(run: SyncRun) -> int:
+    units = max(1, len(run.units))
+    return min(90, 5 + int(85 * run.unit_index / units))
+
+
+def _finish_failed(run: SyncRun, error: str) -> None:
+    with transaction.atomic():
+        locked = SyncRun.objects.select_for_update().get(pk=run.pk)
+        if locked.status != SyncRun.Status.RUNNING:
+            return
+        SyncPage.objects.filter(run=locked).delete()
+        locked.status = SyncRun.Status.FAILED
+        locked.error = error
+        locked.finished_at = timezone.now()
+        locked.save(update_fields=["status", "error", "finished_at"])
+        operation_fail(operation_id=locked.operation_id, error=error, message="Sync failed")
+        emit(locked.organization_id, f"sync:{locked.platform_id}", {"event": "sync_failed", "sync": locked.id,
+                                                                    "error": error})
+
+
+def sync_step(*, run_id: str, step: int) -> tuple[bool, float, int]:
+    """Run step ``step`` of a sync. Returns (another step follows, countdown, its number)."""
+    run = SyncRun.objects.select_related("platform", "operation").filter(pk=run_id).first()
+    if run is None or run.status != SyncRun.Status.RUNNING or step != run.step + 1:
+        return False, 0.0, step
+    if run.operation.status == Operation.Status.CANCELLED:
+        _finish_failed(run, "Cancelled.")
+        return False, 0.0, step
+    try:
+        if not run.units and run.kind == "full" and run.step == 0:
+            _step_plan(run, step)
+        elif run.unit_index < len(run.units):
+            _step_fetch(run, step)
+        else:
+            _step_apply(run, step)
+            return False, 0.0, step
+    except CloudCallError as exc:
+        detail = f"{exc.code}: {exc.message}"
+        if exc.transient:
+            attempts = SyncRun.objects.filter(pk=run.pk).values_list("attempts", flat=True).first() + 1
+            if attempts < MAX_STEP_ATTEMPTS:
+                SyncRun.objects.filter(pk=run.pk).update(attempts=attempts)
+                delay = min(30.0, 0.5 * (2 ** attempts))
+                Operation.objects.filter(pk=run.operation_id).update(message=f"Retrying after {detail}"[:500])
+                return True, delay, step
+        _finish_failed(run, detail)
+        return False, 0.0, step
+    except ValueError as exc:  # unreadable credentials
+        _finish_failed(run, str(exc))
+        return False, 0.0, step
+    return True, 0.0, step + 1
+
+
+def _record(run: SyncRun, step: int, message: str, fields: list[str]) -> bool:
+    """Save the run's progress for ``step`` unless another delivery of the step got there first."""
+    current = SyncRun.objects.select_for_update().get(pk=run.pk)
+    if current.status != SyncRun.Status.RUNNING or current.step != step - 1:
+        transaction.set_rollback(True)
+        return False
+    run.step = step
+    run.attempts = 0
+    run.save(update_fields=[*fields, "step", "attempts"])
+    operation_advance(operation_id=run.operation_id, step=step, progress=_progress(run), message=message)
+    return True
+
+
+def _step_plan(run: SyncRun, step: int) -> None:
+    from apps.clouds.services import platform_discover_catalog, platform_discover_regions
+
+    platform = run.platform
+    adapter = adapter_for(platform)
+    platform_discover_regions(platform=platform, adapter=adapter)
+    platform_discover_catalog(platform=platform, adapter=adapter)
+    regions = list(Region.objects.filter(platform=platform, enabled=True).values_list("region_id", flat=True))
+    types = adapter_class(platform.type).capabilities.resource_types
+    run.units = [[t, r] for r in regions for t in types]
+    with transaction.atomic():
+        _record(run, step, f"Found {len(regions)} regions; collecting {len(types)} resource types", ["units"])
+
+
+def _step_fetch(run: SyncRun, step: int) -> None:
+    platform = run.platform
+    adapter = adapter_for(platform)
+    assigner = Assigner(platform)
+    deadline = time.monotonic() + STEP_SECONDS
+    pages: list[SyncPage] = []
+    seq = run.pages
+    while run.unit_index < len(run.units) and time.monotonic() < deadline:
+        resource_type, region = run.units[run.unit_index]
+        page = adapter.list_resources(resource_type, region, run.page_token or None)
+        items = [item_of(cr) for cr in page.items]
+        known = {
+            ext: (h, org, project, deleted, by)
+            for ext, h, org, project, deleted, by in Resource.objects.filter(
+                platform=platform, type=resource_type, external_id__in=[i["external_id"] for i in items]
+            ).values_list("external_id", "content_hash", "organization_id", "project_id", "deleted", "assigned_by")
+        }
+        staged = []
+        for item in items:
+            item["hash"] = content_hash(item)
+            org, project = assigner.owner(item)
+            item["owner"] = [str(org) if org else None, str(project) if project else None]
+            old = known.get(item["external_id"])
+            if old is None or old[0] != item["hash"] or old[3] or (
+                    old[4] != "manual" and [str(old[1]) if old[1] else None,
+                                            str(old[2]) if old[2] else None] != item["owner"]):
+                staged.append(item)
+        seq += 1
+        pages.append(SyncPage(run=run, seq=seq, resource_type=resource_type, region=region, items=staged,
+                              seen=[i["external_id"] for i in items]))
+        run.fetched += len(items)
+        if page.next_token is None:
+            run.unit_index += 1
+            run.page_token = ""
+        else:
+            run.page_token = page.next_token
+    run.pages = seq
+    label = (f"Collected {run.fetched} resources ({run.unit_index}/{len(run.units)} type-regions)")
+    with transaction.atomic():
+        if _record(run, step, label, ["fetched", "unit_index", "page_token", "pages"]):
+            SyncPage.objects.bulk_create(pages)
+
+
+def _step_apply(run: SyncRun, step: int) -> None:
+    platform = run.platform
+    now = timezone.now()
+    with transaction.atomic():
+        current = SyncRun.objects.select_for_update().get(pk=run.pk)
+        if current.status != SyncRun.Status.RUNNING or current.step != step - 1:
+            return
+        counts = apply_pages(platform=platform, run=current, now=now)
+        SyncPage.objects.filter(run=current).delete()
+        current.status = SyncRun.Status.SUCCEEDED
+        current.step = step
+        current.finished_at = now
+        for key, value in counts.items():
+            setattr(current, key, value)
+        current.save(update_fields=["status", "step", "finished_at", *counts])
+        CloudPlatform.objects.filter(pk=platform.pk).update(last_synced_at=now)
+        summary = (f"{current.fetched} resources: {counts['created']} new, {counts['updated']} changed, "
+                   f"{counts['deleted']} gone, {counts['unchanged']} unchanged")
+        operation_advance(operation_id=current.operation_id, step=step, progress=99, message="Applied")
+        operation_succeed(operation_id=current.operation_id, message=summary, result={"sync": current.id, **counts})
+        emit(platform.organization_id, platform.topic, {"event": "sync_finished", "sync": current.id, **counts})
+
+
+def apply_pages(*, platform: CloudPlatform, run: SyncRun, now) -> dict[str, int]:
+    """Write the staged pages of ``run`` to the inventory (inside the caller's transaction)."""
+    existing: dict[tuple[str, str], tuple[str, str, bool, str]] = {
+        (t, e): (pk, by, deleted, region) for pk, t, e, by, deleted, region in Resource.objects.filter(
+            platform=platform).values_list("id", "type", "external_id", "assigned_by", "deleted", "region")
+        .iterator(chunk_size=5000)
+    }
+    seen: set[tuple[str, str]] = set()
+    creates: list[Resource] = []
+    updates: list[Resource] = []
+    relations: list[tuple[str, list[list[str]]]] = []
+    changed_ids: list[str] = []
+    scanned_units: set[tuple[str, str]] = set()
+    for page in SyncPage.objects.filter(run=run).order_by("seq").iterator(chunk_size=50):
+        scanned_units.add((page.resource_type, page.region))
+        seen.update((page.resource_type, e) for e in page.seen)
+        for item in page.items:
+            key = (item["type"], item["external_id"])
+            old = existing.get(key)
+            org, project = item["owner"]
+            row = Resource(
+                platform_id=platform.pk, region=item["region"], zone=item["zone"], service=item["type"].split(".")[0],
+                type=item["type"], external_id=item["external_id"], name=item["name"][:255],
+                status=item["status"][:32], spec=item["spec"], tags=item["tags"], vcpu=item["vcpu"],
+                memory_mib=item["memory_mib"], storage_gib=item["storage_gib"],
+                resource_group=item["resource_group"][:128], vpc_id=item["vpc_id"][:128], content_hash=item["hash"],
+                last_changed_at=now, deleted=False, deleted_at=None,
+                organization_id=org, project_id=project, assigned_by="rule" if org else "",
+            )
+            if old is None:
+                row.first_seen_at = now
+                creates.append(row)
+                existing[key] = (row.id, "", False, row.region)
+            else:
+                row.id = old[0]
+                if old[1] == "manual":
+                    # An administrator's choice stands until they change it.
+                    row.organization_id, row.project_id, row.assigned_by = _manual_owner(old[0])
+                updates.append(row)
+                changed_ids.append(old[0])
+            relations.append((row.id, item["relations"]))
+    for i in range(0, len(creates), BATCH):
+        Resource.objects.bulk_create(creates[i:i + BATCH])
+    for i in range(0, len(updates), BATCH):
+        Resource.objects.bulk_update(updates[i:i + BATCH], UPDATE_FIELDS)
+    for i in range(0, len(changed_ids), BATCH):
+        ResourceRelation.objects.filter(source_id__in=changed_ids[i:i + BATCH]).delete()
+    edges = [ResourceRelation(source_id=rid, platform_id=platform.pk, kind=k, target_type=t, target_external_id=e)
+             for rid, rels in relations for k, t, e in rels]
+    ResourceRelation.objects.bulk_create(edges, batch_size=BATCH, ignore_conflicts=True)
+    # Only what this run listed can have vanished: a disabled region's resources stay as they were.
+    units = {(t, r) for t, r in run.units}
+    vanished = [pk for (t, e), (pk, _by, deleted, region) in existing.items()
+                if not deleted and (t, e) not in seen and (t, region) in units]
+    for i in range(0, len(vanished), BATCH):
+        Resource.objects.filter(pk__in=vanished[i:i + BATCH]).update(deleted=True, deleted_at=now, last_changed_at=now)
+    unchanged = len(seen) - len(creates) - len(updates)
+    return {"created": len(creates), "updated": len(updates), "deleted": len(vanished), "unchanged": max(0, unchanged)}
+
+
+def _manual_owner(resource_id: str) -> tuple[Any, Any, str]:
+    org, project = Resource.objects.filter(pk=resource_id).values_list("organization_id", "project_id").first()
+    return org, project, "manual"
+
+
+def sync_drive(*, run_id: str, sleep: bool = True) -> SyncRun:
+    """Run the remaining steps of a sync in this process (tests, benchmarks, management commands)."""
+    step = SyncRun.objects.values_list("step", flat=True).get(pk=run_id) + 1
+    while True:
+        more, delay, step = sync_step(run_id=run_id, step=step)
+        if not more:
+            break
+        if delay and sleep:
+            time.sleep(delay)
+    return SyncRun.objects.get(pk=run_id)
+
+
+# -- one resource ---------------------------------------------------------------------------------------
+
+def resource_refresh(*, platform: CloudPlatform, resource_type: str, region: str, external_id: str,
+                     adapter: Any = None) -> Resource | None:
+    """Collect one resource now (after an operation on it): upsert it, or flag it deleted if gone."""
+    adapter = adapter or adapter_for(platform)
+    cr = adapter.get_resource(resource_type, region, external_id)
+    now = timezone.now()
+    with transaction.atomic():
+        row = Resource.objects.select_for_update().filter(platform=platform, type=resource_type,
+                                                          external_id=external_id).first()
+        if cr is None:
+            if row is not None and not row.deleted:
+                row.deleted, row.deleted_at, row.last_changed_at = True, now, now
+                row.save(update_fields=["deleted", "deleted_at", "last_changed_at"])
+            return row
+        item = item_of(cr)
+        item["hash"] = content_hash(item)
+        org, project = Assigner(platform).owner(item)
+        if row is not None and row.assigned_by == "manual":
+            org, project = row.organization_id, row.project_id
+        same_owner = row is not None and (row.organization_id, row.project_id) == (org, project)
+        if row is not None and row.content_hash == item["hash"] and not row.deleted and same_owner:
+            return row
+        fields = {
+            "region": cr.region, "zone": cr.zone, "service": cr.service, "name": cr.name[:255],
+            "status": cr.status[:32],
+            "spec": cr.spec, "tags": cr.tags, "vcpu": cr.vcpu, "memory_mib": cr.memory_mib,
+            "storage_gib": cr.storage_gib, "resource_group": cr.resource_group[:128], "vpc_id": cr.vpc_id[:128],
+            "content_hash": item["hash"], "last_changed_at": now, "deleted": False, "deleted_at": None,
+            "organization_id": org, "project_id": project,
+            "assigned_by": (row.assigned_by if row is not None and row.assigned_by == "manual" else
+                            ("rule" if org else "")),
+        }
+        if row is None:
+            row = Resource.objects.create(platform=platform, type=resource_type, external_id=external_id,
+                                          first_seen_at=now, **fields)
+        else:
+            for k, v in fields.items():
+                setattr(row, k, v)
+            row.save()
+            ResourceRelation.objects.filter(source=row).delete()
+        ResourceRelation.objects.bulk_create([
+            ResourceRelation(source=row, platform=platform, kind=r.kind, target_type=r.target_type,
+                             target_external_id=r.target_external_id) for r in cr.relations
+        ], ignore_conflicts=True)
+        emit(row.organization_id, row.topic, {"event": "resource_changed", "id": row.id, "status": row.status})
+    return row
+
+
+# -- ownership -------------------------------------------------------------------------------------------
+
+def _can_assign_to(actor: Any, org: Any) -> bool:
+    return authorize(actor, "resources:resource:write", Resource(organization=org))
+
+
+def resource_assign(*, actor: Any, resource: Resource, organization: Any, project: Any = None) -> Resource:
+    """An administrator's assignment; it outlives syncs and rules (``assigned_by = manual``)."""
+    if not authorize(actor, "resources:resource:write", resource):
+        raise Forbidden()
+    if organization is not None and not _can_assign_to(actor, organization):
+        raise Forbidden("You may not assign resources to that organization.")
+    if project is not None and (organization is None or project.organization_id != organization.pk):
+        raise InvalidInput("The project must belong to the organization.", detail={"project": ["mismatch"]})
+    resource.organization = organization
+    resource.project = project
+    resource.assigned_by = "manual" if organization is not None else ""
+    resource.save(update_fields=["organization", "project", "assigned_by"])
+    emit(resource.organization_id, resource.topic, {"event": "resource_assigned", "id": resource.id})
+    return resource
+
+
+@transaction.atomic
+def assignment_rule_create(*, actor: Any, platform: CloudPlatform, match: str, value: str, organization: Any,
+                           key: str = "", project: Any = None, priority: int = 100) -> AssignmentRule:
+    if not authorize(actor, "resources:rule:write", AssignmentRule(organization=organization)):
+        raise Forbidden()
+    errors: dict[str, list[str]] = {}
+    if match not in AssignmentRule.Match.values:
+        errors["match"] = [f"one of {', '.join(AssignmentRule.Match.values)}"]
+    if match == "tag" and not key:
+        errors["key"] = ["a tag rule needs the tag key"]
+    if not value or len(value) > 255:
+        errors["value"] = ["1 to 255 characters"]
+    if not isinstance(priority, int) or not 0 <= priority <= 100000:
+        errors["priority"] = ["0 to 100000"]
+    if project is not None and project.organization_id != organization.pk:
+        errors["project"] = ["must belong to the organization"]
+    if errors:
+        raise InvalidInput("The rule is not valid; see detail.", detail=errors)
+    return AssignmentRule.objects.create(platform=platform, match=match, key=key, value=value,
+                                         organization=organization, project=project, priority=priority)
+
+
+@transaction.atomic
+def assignment_rule_delete(*, actor: Any, rule: AssignmentRule) -> None:
+    if not authorize(actor, "resources:rule:write", rule):
+        raise Forbidden()
+    rule.delete()
+
+
+@transaction.atomic
+def resources_reassign(*, platform: CloudPlatform) -> int:
+    """Apply the platform's current rules to its live resources (not to manual assignments)."""
+    assigner = Assigner(platform)
+    changed = []
+    rows = Resource.objects.filter(platform=platform, deleted=False).exclude(assigned_by="manual").only(
+        "id", "tags", "resource_group", "vpc_id", "organization_id", "project_id", "assigned_by")
+    for row in rows.iterator(chunk_size=5000):
+        org, project = assigner.owner({"tags": row.tags, "resource_group": row.resource_group, "vpc_id": row.vpc_id})
+        if (str(row.organization_id) if row.organization_id else None, str(row.project_id) if row.project_id
+                else None) != (str(org) if org else None, str(project) if project else None):
+            row.organization_id, row.project_id, row.assigned_by = org, project, "rule" if org else ""
+            changed.append(row)
+    Resource.objects.bulk_update(changed, ["organization", "project", "assigned_by"], batch_size=BATCH)
+    return len(changed)
