@@ -190,11 +190,14 @@ def write_record(bench: Benchmark, ctx: Context, rows: list[Row], started: float
         "duration_s": round(duration, 1),
         "machine": {**machine(), "load_avg_1m_at_start": load_at_start},
         "parameters": ctx.parameters,
-        "rows": [row.as_record() for row in rows],
+        "rows": [],
     }
+    # One row per line keeps the record short and its diffs readable.
+    head = json.dumps(record, indent=1).removesuffix('"rows": []\n}')
+    body = ",\n  ".join(json.dumps(row.as_record()) for row in rows)
     path = result_path(bench.name, ctx.quick)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=1) + "\n")
+    path.write_text(f'{head}"rows": [\n  {body}\n ]\n}}\n')
     return path
 
 
