@@ -1,22 +1,46 @@
 """Console pages of people: the organization tree, users, user groups and projects.
 
-Pages use the same selectors and services as the API; a refusal is shown as a message on the page.
+Pages use the same selectors and services as the API. An object is looked up among what the user
+may read (missing or invisible: 404); a change is made by its service, which decides whether the
+user may make it (refused: 403, the page shown again with the reason). Bad input changes nothing
+and is answered with the service's message and the status the API would give.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
-from apps.core.errors import ApplicationError
+from apps.core.errors import ApplicationError, InvalidInput, NotFound
+from apps.core.scoping import authorize
 from apps.organizations import selectors, services
+from apps.organizations.api.base import visible
+from apps.organizations.models import Organization, Project, User, UserGroup
 
-PAGE_LIMIT = 500
+PAGE_SIZE = 50
+# Small lists (children, groups, projects of one organization; choices in a form) stop here.
+LIST_LIMIT = 500
 
+ORG_READ, ORG_WRITE = "organizations:organization:read", "organizations:organization:write"
+USER_READ, USER_WRITE = "organizations:user:read", "organizations:user:write"
+GROUP_READ, GROUP_WRITE = "organizations:group:read", "organizations:group:write"
+PROJECT_READ, PROJECT_WRITE = "organizations:project:read", "organizations:project:write"
+
+
+# -- shared by the people and access pages -------------------------------------------------------
 
 def table_page(request: HttpRequest, *, title: str, section: str, headers: list[str], rows: list[list[Any]],
                form: list[dict[str, Any]] | None = None, action_label: str = "Create",
@@ -25,90 +49,625 @@ def table_page(request: HttpRequest, *, title: str, section: str, headers: list[
                                       "form": form, "action_label": action_label})
 
 
-def _run(request: HttpRequest, fn, **kwargs) -> None:
+@dataclass
+class KeysetPage:
+    """One page of a list ordered by two indexed columns; ``next_query`` is the query string of the
+    next page (``None`` on the last). Costs one query at any depth: no OFFSET, no COUNT(*)."""
+
+    rows: list[Any]
+    next_query: str | None
+    first_query: str | None
+
+
+def _encode_cursor(values: Iterable[Any]) -> str:
+    raw = json.dumps([v.isoformat() if hasattr(v, "isoformat") else str(v) for v in values])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(text: str) -> list[str] | None:
     try:
-        fn(actor=request.user, **kwargs)
-        messages.success(request, "Saved.")
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
+        values = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode())
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(values, list) or len(values) != 2 or not all(isinstance(v, str) for v in values):
+        return None
+    return values
 
 
-def _org_choices(request: HttpRequest) -> list[tuple[str, str]]:
-    return [(str(o.pk), "· " * o.depth + o.name) for o in selectors.organization_list(actor=request.user)[:PAGE_LIMIT]]
+def keyset_page(queryset: QuerySet, request: HttpRequest, order: tuple[str, str], size: int = PAGE_SIZE
+                ) -> KeysetPage:
+    """``order`` is two fields in the same direction, the second unique (``("username", "id")``,
+    ``("-created_at", "-id")``); ``?cursor=`` names the last row of the previous page. A cursor that
+    does not decode starts again at the first page."""
+    first, second = order
+    descending = first.startswith("-")
+    f1, f2 = first.lstrip("-"), second.lstrip("-")
+    qs = queryset.order_by(first, second)
+    cursor = _decode_cursor(request.GET.get("cursor", ""))
+    if cursor is not None:
+        op = "lt" if descending else "gt"
+        try:
+            rows = list(qs.filter(Q(**{f"{f1}__{op}": cursor[0]}) | Q(**{f1: cursor[0], f"{f2}__{op}": cursor[1]}))
+                        [:size + 1])
+        except (ValueError, TypeError, ValidationError):
+            cursor = None
+    if cursor is None:
+        rows = list(qs[:size + 1])
+    next_query = None
+    if len(rows) > size:
+        rows = rows[:size]
+        params = request.GET.copy()
+        params["cursor"] = _encode_cursor([getattr(rows[-1], f1), getattr(rows[-1], f2)])
+        next_query = params.urlencode()
+    first_query = None
+    if cursor is not None:
+        params = request.GET.copy()
+        params.pop("cursor", None)
+        first_query = params.urlencode()
+    return KeysetPage(rows, next_query, first_query)
+
+
+def found(get: Callable[..., Any], **kwargs: Any) -> Any:
+    """A selector's object, or the 404 page (missing and not visible look the same)."""
+    try:
+        return get(**kwargs)
+    except NotFound:
+        raise Http404 from None
+
+
+def posted(request: HttpRequest, name: str) -> str:
+    value = request.POST.get(name, "")
+    return value.strip() if isinstance(value, str) else ""
+
+
+def refused(render_page: Callable[..., HttpResponse], request: HttpRequest, exc: ApplicationError,
+            **kwargs: Any) -> HttpResponse:
+    """The page again, with the service's refusal and the status the API gives for it."""
+    return render_page(request, error=exc, status=exc.status, **kwargs)
+
+
+def error_fields(exc: ApplicationError | None) -> dict[str, str]:
+    """Field errors of a refusal (``detail``) as one sentence per field, for inline messages."""
+    if exc is None or not isinstance(exc.detail, dict):
+        return {}
+    fields = {}
+    for key, value in exc.detail.items():
+        if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            fields[key] = " ".join(value)
+        elif isinstance(value, str):
+            fields[key] = value
+    return fields
+
+
+def _org_label(org: Organization) -> str:
+    return "\u00a0\u00a0" * org.depth + org.name
+
+
+def org_choices(request: HttpRequest, action: str) -> list[Organization]:
+    """Organizations where the user may do ``action`` (for the selects of forms), tree order."""
+    orgs = list(selectors.organization_list(actor=request.user, action=action).order_by("path")[:LIST_LIMIT])
+    for org in orgs:
+        org.indented = _org_label(org)
+    return orgs
+
+
+def _query_without(request: HttpRequest, *names: str) -> str:
+    params: QueryDict = request.GET.copy()
+    for name in names:
+        params.pop(name, None)
+    return params.urlencode()
+
+
+# -- organizations -------------------------------------------------------------------------------
+
+def _tree_page(request: HttpRequest, *, error: ApplicationError | None = None, status: int = 200) -> HttpResponse:
+    user = request.user
+    q = request.GET.get("q", "").strip()
+    orgs = selectors.organization_list(actor=user)
+    if q:
+        orgs = orgs.filter(Q(name__icontains=q) | Q(description__icontains=q))
+    orgs = orgs.annotate(member_count=Count("memberships", distinct=True),
+                         child_count=Count("children", distinct=True)).order_by("path")
+    rows = list(orgs[:LIST_LIMIT])
+    parents = org_choices(request, ORG_WRITE)
+    may_create_root = authorize(user, ORG_WRITE, None)
+    return render(request, "organizations/tree.html", {
+        "orgs": rows, "q": q, "truncated": len(rows) == LIST_LIMIT, "error": error,
+        "fields": error_fields(error), "parents": parents, "may_create_root": may_create_root,
+        "can_create": may_create_root or bool(parents), "kinds": Organization.Kind.choices,
+        "posted": request.POST if request.method == "POST" else {},
+    }, status=status)
 
 
 @login_required
 def organization_tree(request: HttpRequest) -> HttpResponse:
-    if request.method == "POST":
+    if request.method != "POST":
+        return _tree_page(request)
+    try:
         parent = None
-        if request.POST.get("parent"):
-            try:
-                parent = selectors.organization_get(actor=request.user, organization_id=request.POST["parent"])
-            except ApplicationError as exc:
-                messages.error(request, exc.message)
-                return redirect("organizations:tree")
-        _run(request, services.organization_create, name=request.POST.get("name", ""), parent=parent,
-             kind=request.POST.get("kind", "department"))
-        return redirect("organizations:tree")
-    orgs = selectors.organization_list(actor=request.user)[:PAGE_LIMIT]
-    rows = [[{"indent": o.depth, "text": o.name}, o.get_kind_display(), "active" if o.is_active else "disabled",
-             o.memberships.count()] for o in orgs]
-    form = [{"name": "name", "label": "Name"},
-            {"name": "kind", "label": "Kind", "choices": [("headquarters", "Headquarters"), ("region", "Region"),
-                                                          ("department", "Department")]},
-            {"name": "parent", "label": "Parent", "choices": [("", "(none: a root)"), *_org_choices(request)]}]
-    return table_page(request, title="Organizations", section="People", headers=["Name", "Kind", "Status", "Members"],
-                      rows=rows, form=form)
+        if posted(request, "parent"):
+            parent = visible(Organization.objects.all(), request.user, ORG_READ, posted(request, "parent"), "parent")
+        org = services.organization_create(actor=request.user, name=posted(request, "name"), parent=parent,
+                                           kind=posted(request, "kind") or Organization.Kind.DEPARTMENT,
+                                           description=posted(request, "description"))
+    except ApplicationError as exc:
+        return refused(_tree_page, request, exc)
+    messages.success(request, f"Organization {org.name} created.")
+    return redirect("organizations:organization", org.pk)
+
+
+def _organization_page(request: HttpRequest, org: Organization, *, error: ApplicationError | None = None,
+                       status: int = 200, modal: str = "") -> HttpResponse:
+    user = request.user
+    visible_orgs = selectors.organization_list(actor=user)
+    ancestors = list(visible_orgs.filter(pk__in=org.ancestor_ids).exclude(pk=org.pk).order_by("path"))
+    children = list(visible_orgs.filter(parent=org).annotate(
+        member_count=Count("memberships", distinct=True), child_count=Count("children", distinct=True))
+        .order_by("name")[:LIST_LIMIT])
+    members = list(selectors.membership_list(actor=user).filter(organization=org).order_by("user__username")
+                   [:LIST_LIMIT])
+    groups = list(selectors.user_group_list(actor=user).filter(organization=org)
+                  .annotate(member_count=Count("members", distinct=True))[:LIST_LIMIT])
+    projects = list(selectors.project_list(actor=user).filter(organization=org)
+                    .annotate(member_count=Count("members", distinct=True))[:LIST_LIMIT])
+    can = {
+        "write": authorize(user, ORG_WRITE, org), "people": authorize(user, USER_WRITE, org),
+        "groups": authorize(user, GROUP_WRITE, org), "projects": authorize(user, PROJECT_WRITE, org),
+    }
+    context: dict[str, Any] = {
+        "org": org, "ancestors": ancestors, "children": children, "members": members, "groups": groups,
+        "projects": projects, "can": can, "error": error, "fields": error_fields(error), "modal": modal,
+        "kinds": Organization.Kind.choices,
+    }
+    if can["write"]:
+        context["new_parents"] = [o for o in org_choices(request, ORG_WRITE) if not o.path.startswith(org.path)]
+        context["may_be_root"] = authorize(user, ORG_WRITE, None)
+        blockers = [label for label, n in (("sub-organizations", len(children)), ("members", len(members)),
+                                            ("user groups", len(groups)), ("projects", len(projects))) if n]
+        if blockers:
+            context["blockers_note"] = (f"It still has {', '.join(blockers)}: the deletion will be refused until "
+                                        "they are moved or removed.")
+    if can["people"]:
+        member_ids = {m.user_id for m in members}
+        candidates = selectors.user_list(actor=user).filter(is_active=True).order_by("username")[:LIST_LIMIT]
+        context["candidates"] = [u for u in candidates if u.pk not in member_ids]
+    return render(request, "organizations/organization_detail.html", context, status=status)
+
+
+@login_required
+def organization_detail(request: HttpRequest, pk: Any) -> HttpResponse:
+    return _organization_page(request, found(selectors.organization_get, actor=request.user, organization_id=pk))
+
+
+def _organization_action(request: HttpRequest, pk: Any, change: Callable[[Organization], str | None],
+                         modal: str = "") -> HttpResponse:
+    org = found(selectors.organization_get, actor=request.user, organization_id=pk)
+    try:
+        done = change(org)
+    except ApplicationError as exc:
+        return _organization_page(request, org, error=exc, status=exc.status, modal=modal)
+    if done:
+        messages.success(request, done)
+    return redirect("organizations:organization", org.pk)
+
+
+@login_required
+@require_POST
+def organization_edit(request: HttpRequest, pk: Any) -> HttpResponse:
+    def change(org: Organization) -> str:
+        org = services.organization_update(actor=request.user, organization=org, name=posted(request, "name"),
+                                           kind=posted(request, "kind") or org.kind,
+                                           description=posted(request, "description"))
+        return f"Organization {org.name} saved."
+    return _organization_action(request, pk, change, modal="edit")
+
+
+@login_required
+@require_POST
+def organization_move(request: HttpRequest, pk: Any) -> HttpResponse:
+    def change(org: Organization) -> str:
+        target = posted(request, "parent")
+        if not target:
+            raise InvalidInput("Choose the new parent organization.", detail={"parent": ["Required."]})
+        parent = None if target == "root" else visible(Organization.objects.all(), request.user, ORG_READ,
+                                                       target, "parent")
+        org = services.organization_move(actor=request.user, organization=org, new_parent=parent)
+        return f"{org.name} moved under {parent.name if parent else 'the platform (a root)'}."
+    return _organization_action(request, pk, change, modal="move")
+
+
+@login_required
+@require_POST
+def organization_set_active(request: HttpRequest, pk: Any, active: bool) -> HttpResponse:
+    def change(org: Organization) -> str:
+        services.organization_set_active(actor=request.user, organization=org, active=active)
+        return f"{org.name} {'enabled' if active else 'disabled, with its sub-organizations'}."
+    return _organization_action(request, pk, change)
+
+
+@login_required
+@require_POST
+def organization_delete(request: HttpRequest, pk: Any) -> HttpResponse:
+    org = found(selectors.organization_get, actor=request.user, organization_id=pk)
+    try:
+        services.organization_delete(actor=request.user, organization=org)
+    except ApplicationError as exc:
+        return _organization_page(request, org, error=exc, status=exc.status)
+    messages.success(request, f"Organization {org.name} deleted.")
+    return redirect("organizations:tree")
+
+
+@login_required
+@require_POST
+def organization_member_add(request: HttpRequest, pk: Any) -> HttpResponse:
+    def change(org: Organization) -> str:
+        person = visible(User.objects.all(), request.user, USER_READ, posted(request, "user") or None, "user")
+        services.membership_add(actor=request.user, user=person, organization=org)
+        return f"{person.username} is now a member of {org.name}."
+    return _organization_action(request, pk, change, modal="add-member")
+
+
+@login_required
+@require_POST
+def organization_member_remove(request: HttpRequest, pk: Any) -> HttpResponse:
+    def change(org: Organization) -> str:
+        person = visible(User.objects.all(), request.user, USER_READ, posted(request, "user") or None, "user")
+        services.membership_remove(actor=request.user, user=person, organization=org)
+        return f"{person.username} left {org.name}."
+    return _organization_action(request, pk, change)
+
+
+# -- users ---------------------------------------------------------------------------------------
+
+def _users_page(request: HttpRequest, *, error: ApplicationError | None = None, status: int = 200) -> HttpResponse:
+    user = request.user
+    q = request.GET.get("q", "").strip()
+    people = selectors.user_list(actor=user).prefetch_related("organizations")
+    if q:
+        people = people.filter(Q(username__icontains=q) | Q(display_name__icontains=q) | Q(email__icontains=q))
+    organization = None
+    if request.GET.get("organization"):
+        organization = selectors.organization_list(actor=user).filter(
+            pk__in=[request.GET["organization"]] if is_uuid(request.GET["organization"]) else []).first()
+        people = people.filter(memberships__organization=organization) if organization else people.none()
+    page = keyset_page(people, request, ("username", "id"))
+    homes = org_choices(request, USER_WRITE)
+    return render(request, "organizations/users.html", {
+        "page": page, "q": q, "organization": organization,
+        "keep": [("organization", str(organization.pk))] if organization else [], "error": error,
+        "fields": error_fields(error),
+        "homes": homes, "can_create": bool(homes) or authorize(user, USER_WRITE, None),
+        "posted": request.POST if request.method == "POST" else {},
+    }, status=status)
+
+
+def is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
 
 
 @login_required
 def user_list(request: HttpRequest) -> HttpResponse:
-    if request.method == "POST":
+    if request.method != "POST":
+        return _users_page(request)
+    try:
         org = None
-        try:
-            if request.POST.get("organization"):
-                org = selectors.organization_get(actor=request.user, organization_id=request.POST["organization"])
-        except ApplicationError as exc:
-            messages.error(request, exc.message)
-            return redirect("organizations:users")
-        _run(request, services.user_create, username=request.POST.get("username", ""),
-             password=request.POST.get("password") or None, organization=org,
-             display_name=request.POST.get("display_name", ""))
-        return redirect("organizations:users")
-    users = selectors.user_list(actor=request.user).prefetch_related("organizations").order_by("username")[:PAGE_LIMIT]
-    rows = [[u.username, u.display_name, ", ".join(o.name for o in u.organizations.all()),
-             "active" if u.is_active else "disabled"] for u in users]
-    form = [{"name": "username", "label": "Username"}, {"name": "display_name", "label": "Display name"},
-            {"name": "password", "label": "Password", "type": "password"},
-            {"name": "organization", "label": "Organization", "choices": _org_choices(request)}]
-    return table_page(request, title="Users", section="People", headers=["Username", "Name", "Organizations",
-                                                                          "Status"], rows=rows, form=form)
+        if posted(request, "organization"):
+            org = visible(Organization.objects.all(), request.user, ORG_READ, posted(request, "organization"),
+                          "organization")
+        person = services.user_create(actor=request.user, username=posted(request, "username"),
+                                      password=request.POST.get("password") or None, organization=org,
+                                      email=posted(request, "email"), display_name=posted(request, "display_name"))
+    except ApplicationError as exc:
+        return refused(_users_page, request, exc)
+    messages.success(request, f"User {person.username} created.")
+    return redirect("organizations:user", person.pk)
 
 
-def _named_page(request: HttpRequest, *, title: str, url_name: str, items, create) -> HttpResponse:
-    if request.method == "POST":
-        try:
-            org = selectors.organization_get(actor=request.user, organization_id=request.POST.get("organization"))
-        except ApplicationError as exc:
-            messages.error(request, exc.message)
-            return redirect(url_name)
-        _run(request, create, organization=org, name=request.POST.get("name", ""),
-             description=request.POST.get("description", ""))
-        return redirect(url_name)
-    rows = [[i.name, i.organization.name, i.description, i.members.count()] for i in items[:PAGE_LIMIT]]
-    form = [{"name": "name", "label": "Name"}, {"name": "description", "label": "Description"},
-            {"name": "organization", "label": "Organization", "choices": _org_choices(request)}]
-    return table_page(request, title=title, section="People", headers=["Name", "Organization", "Description",
-                                                                        "Members"], rows=rows, form=form)
+def _user_page(request: HttpRequest, person: User, *, error: ApplicationError | None = None, status: int = 200,
+               modal: str = "") -> HttpResponse:
+    actor = request.user
+    memberships = list(selectors.membership_list(actor=actor).filter(user=person).order_by("organization__path"))
+    all_orgs = [m.organization for m in person.memberships.select_related("organization")]
+    groups = list(selectors.user_group_list(actor=actor).filter(members=person).order_by("name")[:LIST_LIMIT])
+    projects = list(selectors.project_list(actor=actor).filter(Q(members=person) | Q(groups__members=person))
+                    .distinct().order_by("name")[:LIST_LIMIT])
+    direct = set(person.projects.values_list("pk", flat=True))
+    for project in projects:
+        project.direct = project.pk in direct
+    # The service decides; the buttons follow its rule (the permission in every organization of the person).
+    may_change = (all(authorize(actor, USER_WRITE, o) for o in all_orgs) if all_orgs
+                  else authorize(actor, USER_WRITE, None)) and (actor.is_superuser or not person.is_superuser)
+    member_of = {m.organization_id for m in memberships}
+    context = {
+        "person": person, "memberships": memberships, "groups": groups, "projects": projects,
+        "hidden_orgs": len(all_orgs) - len(memberships), "can_write": may_change, "is_self": actor.pk == person.pk,
+        "joinable": [o for o in org_choices(request, USER_WRITE) if o.pk not in member_of],
+        "error": error, "fields": error_fields(error), "modal": modal,
+    }
+    context["can_leave"] = {m.organization_id for m in memberships if authorize(actor, USER_WRITE, m.organization)}
+    return render(request, "organizations/user_detail.html", context, status=status)
+
+
+@login_required
+def user_detail(request: HttpRequest, pk: Any) -> HttpResponse:
+    return _user_page(request, found(selectors.user_get, actor=request.user, user_id=pk))
+
+
+def _user_action(request: HttpRequest, pk: Any, change: Callable[[User], str], modal: str = "") -> HttpResponse:
+    person = found(selectors.user_get, actor=request.user, user_id=pk)
+    try:
+        done = change(person)
+    except ApplicationError as exc:
+        return _user_page(request, person, error=exc, status=exc.status, modal=modal)
+    messages.success(request, done)
+    return redirect("organizations:user", person.pk)
+
+
+@login_required
+@require_POST
+def user_edit(request: HttpRequest, pk: Any) -> HttpResponse:
+    def change(person: User) -> str:
+        services.user_update(actor=request.user, user=person, display_name=posted(request, "display_name"),
+                             email=posted(request, "email"), first_name=posted(request, "first_name"),
+                             last_name=posted(request, "last_name"))
+        return f"{person.username} saved."
+    return _user_action(request, pk, change, modal="edit")
+
+
+@login_required
+@require_POST
+def user_set_active(request: HttpRequest, pk: Any, active: bool) -> HttpResponse:
+    def change(person: User) -> str:
+        services.user_set_active(actor=request.user, user=person, active=active)
+        return f"{person.username} {'enabled' if active else 'disabled: they can no longer sign in'}."
+    return _user_action(request, pk, change)
+
+
+@login_required
+@require_POST
+def user_delete(request: HttpRequest, pk: Any) -> HttpResponse:
+    person = found(selectors.user_get, actor=request.user, user_id=pk)
+    try:
+        services.user_delete(actor=request.user, user=person)
+    except ApplicationError as exc:
+        return _user_page(request, person, error=exc, status=exc.status)
+    messages.success(request, f"User {person.username} deleted.")
+    return redirect("organizations:users")
+
+
+@login_required
+@require_POST
+def user_membership_add(request: HttpRequest, pk: Any) -> HttpResponse:
+    def change(person: User) -> str:
+        org = visible(Organization.objects.all(), request.user, ORG_READ, posted(request, "organization") or None,
+                      "organization")
+        services.membership_add(actor=request.user, user=person, organization=org)
+        return f"{person.username} is now a member of {org.name}."
+    return _user_action(request, pk, change, modal="join")
+
+
+@login_required
+@require_POST
+def user_membership_remove(request: HttpRequest, pk: Any) -> HttpResponse:
+    def change(person: User) -> str:
+        org = visible(Organization.objects.all(), request.user, ORG_READ, posted(request, "organization") or None,
+                      "organization")
+        services.membership_remove(actor=request.user, user=person, organization=org)
+        return f"{person.username} left {org.name}."
+    return _user_action(request, pk, change)
+
+
+# -- user groups and projects: lists -------------------------------------------------------------
+
+def _named_list(request: HttpRequest, *, kind: str, error: ApplicationError | None = None,
+                status: int = 200) -> HttpResponse:
+    user = request.user
+    q = request.GET.get("q", "").strip()
+    if kind == "group":
+        items = selectors.user_group_list(actor=user)
+        homes = org_choices(request, GROUP_WRITE)
+    else:
+        items = selectors.project_list(actor=user)
+        homes = org_choices(request, PROJECT_WRITE)
+    if q:
+        items = items.filter(Q(name__icontains=q) | Q(description__icontains=q) | Q(organization__name__icontains=q))
+    rows = list(items.annotate(member_count=Count("members", distinct=True)).order_by("name", "id")[:LIST_LIMIT])
+    return render(request, "organizations/named_list.html", {
+        "kind": kind, "title": "User groups" if kind == "group" else "Projects", "rows": rows, "q": q,
+        "truncated": len(rows) == LIST_LIMIT, "homes": homes, "error": error, "fields": error_fields(error),
+        "posted": request.POST if request.method == "POST" else {},
+    }, status=status)
+
+
+def _named_create(request: HttpRequest, kind: str) -> HttpResponse:
+    try:
+        org = visible(Organization.objects.all(), request.user, ORG_READ, posted(request, "organization") or None,
+                      "organization")
+        create = services.user_group_create if kind == "group" else services.project_create
+        item = create(actor=request.user, organization=org, name=posted(request, "name"),
+                      description=posted(request, "description"))
+    except ApplicationError as exc:
+        return _named_list(request, kind=kind, error=exc, status=exc.status)
+    messages.success(request, f"{'User group' if kind == 'group' else 'Project'} {item.name} created.")
+    return redirect("organizations:group" if kind == "group" else "organizations:project", item.pk)
 
 
 @login_required
 def group_list(request: HttpRequest) -> HttpResponse:
-    return _named_page(request, title="User groups", url_name="organizations:groups",
-                       items=selectors.user_group_list(actor=request.user), create=services.user_group_create)
+    return _named_create(request, "group") if request.method == "POST" else _named_list(request, kind="group")
 
 
 @login_required
 def project_list(request: HttpRequest) -> HttpResponse:
-    return _named_page(request, title="Projects", url_name="organizations:projects",
-                       items=selectors.project_list(actor=request.user), create=services.project_create)
+    return _named_create(request, "project") if request.method == "POST" else _named_list(request, kind="project")
+
+
+def _people_of(request: HttpRequest, org: Organization, exclude: Iterable[Any]) -> list[User]:
+    """Active people of ``org`` and its descendants the user can see, for "add member" selects."""
+    excluded = set(exclude)
+    people = (selectors.user_list(actor=request.user).filter(
+        is_active=True, memberships__organization__path__startswith=org.path).distinct().order_by("username"))
+    return [p for p in people[:LIST_LIMIT] if p.pk not in excluded]
+
+
+# -- user groups ---------------------------------------------------------------------------------
+
+def _group_page(request: HttpRequest, group: UserGroup, *, error: ApplicationError | None = None, status: int = 200,
+                modal: str = "") -> HttpResponse:
+    members = list(group.members.order_by("username")[:LIST_LIMIT])
+    can_write = authorize(request.user, GROUP_WRITE, group)
+    context = {
+        "group": group, "members": members, "can_write": can_write, "error": error, "fields": error_fields(error),
+        "modal": modal,
+        "projects": list(selectors.project_list(actor=request.user).filter(groups=group).order_by("name")),
+        "candidates": _people_of(request, group.organization, (m.pk for m in members)) if can_write else [],
+    }
+    return render(request, "organizations/group_detail.html", context, status=status)
+
+
+@login_required
+def group_detail(request: HttpRequest, pk: Any) -> HttpResponse:
+    return _group_page(request, found(selectors.user_group_get, actor=request.user, group_id=pk))
+
+
+def _group_action(request: HttpRequest, pk: Any, change: Callable[[UserGroup], str], modal: str = "") -> HttpResponse:
+    group = found(selectors.user_group_get, actor=request.user, group_id=pk)
+    try:
+        done = change(group)
+    except ApplicationError as exc:
+        return _group_page(request, group, error=exc, status=exc.status, modal=modal)
+    messages.success(request, done)
+    return redirect("organizations:group", group.pk)
+
+
+@login_required
+@require_POST
+def group_edit(request: HttpRequest, pk: Any) -> HttpResponse:
+    def change(group: UserGroup) -> str:
+        group = services.user_group_update(actor=request.user, group=group, name=posted(request, "name"),
+                                           description=posted(request, "description"))
+        return f"User group {group.name} saved."
+    return _group_action(request, pk, change, modal="edit")
+
+
+@login_required
+@require_POST
+def group_delete(request: HttpRequest, pk: Any) -> HttpResponse:
+    group = found(selectors.user_group_get, actor=request.user, group_id=pk)
+    try:
+        services.user_group_delete(actor=request.user, group=group)
+    except ApplicationError as exc:
+        return _group_page(request, group, error=exc, status=exc.status)
+    messages.success(request, f"User group {group.name} deleted.")
+    return redirect("organizations:groups")
+
+
+@login_required
+@require_POST
+def group_member(request: HttpRequest, pk: Any, add: bool) -> HttpResponse:
+    def change(group: UserGroup) -> str:
+        person = visible(User.objects.all(), request.user, USER_READ, posted(request, "user") or None, "user")
+        if add:
+            services.user_group_add_member(actor=request.user, group=group, user=person)
+            return f"{person.username} joined {group.name}."
+        services.user_group_remove_member(actor=request.user, group=group, user=person)
+        return f"{person.username} left {group.name}."
+    return _group_action(request, pk, change, modal="add-member" if add else "")
+
+
+# -- projects ------------------------------------------------------------------------------------
+
+def _project_page(request: HttpRequest, project: Project, *, error: ApplicationError | None = None,
+                  status: int = 200, modal: str = "") -> HttpResponse:
+    members = list(project.members.order_by("username")[:LIST_LIMIT])
+    groups = list(project.groups.select_related("organization").annotate(
+        member_count=Count("members", distinct=True)).order_by("name")[:LIST_LIMIT])
+    can_write = authorize(request.user, PROJECT_WRITE, project)
+    context: dict[str, Any] = {
+        "project": project, "members": members, "groups": groups, "can_write": can_write, "error": error,
+        "fields": error_fields(error), "modal": modal,
+    }
+    if can_write:
+        context["candidates"] = _people_of(request, project.organization, (m.pk for m in members))
+        attached = {g.pk for g in groups}
+        context["group_candidates"] = [g for g in selectors.user_group_list(actor=request.user).filter(
+            organization__path__startswith=project.organization.path).order_by("name")[:LIST_LIMIT]
+            if g.pk not in attached]
+    return render(request, "organizations/project_detail.html", context, status=status)
+
+
+@login_required
+def project_detail(request: HttpRequest, pk: Any) -> HttpResponse:
+    return _project_page(request, found(selectors.project_get, actor=request.user, project_id=pk))
+
+
+def _project_action(request: HttpRequest, pk: Any, change: Callable[[Project], str], modal: str = "") -> HttpResponse:
+    project = found(selectors.project_get, actor=request.user, project_id=pk)
+    try:
+        done = change(project)
+    except ApplicationError as exc:
+        return _project_page(request, project, error=exc, status=exc.status, modal=modal)
+    messages.success(request, done)
+    return redirect("organizations:project", project.pk)
+
+
+@login_required
+@require_POST
+def project_edit(request: HttpRequest, pk: Any) -> HttpResponse:
+    def change(project: Project) -> str:
+        project = services.project_update(actor=request.user, project=project, name=posted(request, "name"),
+                                          description=posted(request, "description"))
+        return f"Project {project.name} saved."
+    return _project_action(request, pk, change, modal="edit")
+
+
+@login_required
+@require_POST
+def project_set_active(request: HttpRequest, pk: Any, active: bool) -> HttpResponse:
+    def change(project: Project) -> str:
+        services.project_update(actor=request.user, project=project, is_active=active)
+        return f"Project {project.name} {'enabled' if active else 'disabled: its grants stop giving access'}."
+    return _project_action(request, pk, change)
+
+
+@login_required
+@require_POST
+def project_delete(request: HttpRequest, pk: Any) -> HttpResponse:
+    project = found(selectors.project_get, actor=request.user, project_id=pk)
+    try:
+        services.project_delete(actor=request.user, project=project)
+    except ApplicationError as exc:
+        return _project_page(request, project, error=exc, status=exc.status)
+    messages.success(request, f"Project {project.name} deleted.")
+    return redirect("organizations:projects")
+
+
+@login_required
+@require_POST
+def project_member(request: HttpRequest, pk: Any, add: bool) -> HttpResponse:
+    def change(project: Project) -> str:
+        person = visible(User.objects.all(), request.user, USER_READ, posted(request, "user") or None, "user")
+        if add:
+            services.project_add_member(actor=request.user, project=project, user=person)
+            return f"{person.username} joined {project.name}."
+        services.project_remove_member(actor=request.user, project=project, user=person)
+        return f"{person.username} left {project.name}."
+    return _project_action(request, pk, change, modal="add-member" if add else "")
+
+
+@login_required
+@require_POST
+def project_group(request: HttpRequest, pk: Any, add: bool) -> HttpResponse:
+    def change(project: Project) -> str:
+        group = visible(UserGroup.objects.select_related("organization"), request.user, GROUP_READ,
+                        posted(request, "group") or None, "group")
+        if add:
+            services.project_add_group(actor=request.user, project=project, group=group)
+            return f"User group {group.name} added to {project.name}."
+        services.project_remove_group(actor=request.user, project=project, group=group)
+        return f"User group {group.name} removed from {project.name}."
+    return _project_action(request, pk, change, modal="add-group" if add else "")

@@ -1,113 +1,553 @@
-"""Console pages of access: roles, grants, access policies, "Why?" and the access matrix."""
+"""Console pages of access: roles, grants, access policies, "Why?" and the access matrix, and the
+access panel shown on the pages of organizations, users, user groups and projects.
+
+Like the people pages: objects are looked up among what the user may read (else 404), changes go
+through the services (a refusal is shown with the service's words and status), bad input changes
+nothing.
+"""
 
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
+from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.db.models import Count, Q
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from apps.core.errors import ApplicationError
-from apps.organizations.views import table_page
+from apps.core.errors import ApplicationError, InvalidInput, NotFound
+from apps.core.scoping import authorize
+from apps.organizations import selectors as people
+from apps.organizations.api.base import visible
+from apps.organizations.models import Organization, Project, User, UserGroup
+from apps.organizations.views import LIST_LIMIT, error_fields, found, is_uuid, keyset_page, org_choices, posted
 from apps.rbac import selectors, services
 from apps.rbac.api.views import explain_for, matrix_csv, matrix_for
-from apps.rbac.catalog import matching_codes
+from apps.rbac.catalog import matching_codes, permission_catalog
+from apps.rbac.models import AccessPolicy, Grant, Role
+
+ROLE_WRITE = "rbac:role:write"
+GRANT_WRITE = "rbac:grant:write"
+POLICY_WRITE = "rbac:policy:write"
+
+
+def _visible_role(request: HttpRequest, pk: Any) -> Role:
+    role = selectors.role_list(actor=request.user).filter(pk=pk).first()
+    if role is None:
+        raise Http404
+    return role
+
+
+def _owner(request: HttpRequest, action: str) -> tuple[list[Organization], bool]:
+    """Organizations where the user may create roles or policies, and whether the platform too."""
+    return org_choices(request, action), authorize(request.user, action, None)
+
+
+def _owner_from_post(request: HttpRequest) -> Organization | None:
+    value = posted(request, "organization")
+    if not value:
+        return None
+    return visible(Organization.objects.all(), request.user, "organizations:organization:read", value,
+                   "organization")
+
+
+# -- roles ---------------------------------------------------------------------------------------
+
+def _codes_of(role: Role) -> tuple[str, ...]:
+    return matching_codes(tuple(role.permissions or ()), tuple(role.excluded_permissions or ()))
 
 
 @login_required
 def role_list(request: HttpRequest) -> HttpResponse:
-    rows = []
-    for role in selectors.role_list(actor=request.user)[:500]:
-        codes = matching_codes(tuple(role.permissions or ()), tuple(role.excluded_permissions or ()))
-        owner = role.organization.name if role.organization else "platform"
-        rows.append([role.name, role.get_duty_display() if role.duty else "",
-                     "predefined" if role.is_predefined else owner,
-                     ", ".join(role.permissions), len(codes)])
-    return table_page(request, title="Roles", section="Access", rows=rows,
-                      headers=["Role", "Separated duty", "Owner", "Permissions", "Catalog codes"])
+    q = request.GET.get("q", "").strip()
+    roles = selectors.role_list(actor=request.user).annotate(grant_count=Count("grants"))
+    if q:
+        roles = roles.filter(Q(name__icontains=q) | Q(key__icontains=q) | Q(description__icontains=q))
+    rows = list(roles.order_by("-is_predefined", "name", "id")[:LIST_LIMIT])
+    for role in rows:
+        role.code_count = len(_codes_of(role))
+    orgs, platform = _owner(request, ROLE_WRITE)
+    return render(request, "rbac/roles.html", {"roles": rows, "q": q, "can_create": platform or bool(orgs)})
 
 
 @login_required
-def grant_list(request: HttpRequest) -> HttpResponse:
-    rows = []
-    for grant in selectors.grant_list(actor=request.user)[:500]:
-        revoke = format_html(
-            '<button class="btn btn-sm btn-outline-danger" hx-post="{}" hx-confirm="Revoke this grant?" '
-            'hx-target="closest tr" hx-swap="outerHTML">Revoke</button>', f"/console/access/grants/{grant.pk}/revoke/")
-        rows.append([grant.role.name, grant.grantee_label, grant.scope_label, grant.created_at.strftime("%Y-%m-%d"),
-                     {"html": revoke}])
-    return table_page(request, title="Grants", section="Access", rows=rows,
-                      headers=["Role", "Grantee", "Scope", "Granted", ""])
+def role_detail(request: HttpRequest, pk: Any) -> HttpResponse:
+    return _role_page(request, _visible_role(request, pk))
+
+
+def _role_page(request: HttpRequest, role: Role, *, error: ApplicationError | None = None,
+               status: int = 200) -> HttpResponse:
+    catalog = {p.code: p for p in permission_catalog()}
+    grouped: OrderedDict[str, list[Any]] = OrderedDict()
+    for code in _codes_of(role):
+        grouped.setdefault(code.split(":", 1)[0], []).append(catalog[code])
+    grants = list(selectors.grant_list(actor=request.user).filter(role=role)[:50])
+    return render(request, "rbac/role_detail.html", {
+        "role": role, "grouped": grouped, "grants": grants, "grant_total": role.grants.count(),
+        "can_write": not role.is_predefined and authorize(request.user, ROLE_WRITE, role.organization),
+        "error": error,
+    }, status=status)
+
+
+def _catalog_groups(selected: set[str]) -> list[dict[str, Any]]:
+    groups: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
+    for p in permission_catalog():
+        service = "menu" if p.is_menu else p.service
+        groups.setdefault(service, []).append({"code": p.code, "description": p.description,
+                                               "checked": p.code in selected})
+    return [{"service": s, "items": items, "checked": sum(i["checked"] for i in items)} for s, items in groups.items()]
+
+
+def _role_form(request: HttpRequest, *, role: Role | None, error: ApplicationError | None = None,
+               status: int = 200) -> HttpResponse:
+    if request.method == "POST":
+        chosen = request.POST.getlist("permissions")
+        patterns = request.POST.get("patterns", "")
+        excluded = request.POST.get("excluded", "")
+        values = {k: request.POST.get(k, "") for k in ("name", "key", "description", "organization")}
+    else:
+        current = list(role.permissions) if role else []
+        chosen = [c for c in current if "*" not in c]
+        patterns = "\n".join(c for c in current if "*" in c)
+        excluded = "\n".join(role.excluded_permissions) if role else ""
+        values = {"name": role.name if role else "", "key": role.key if role else "",
+                  "description": role.description if role else "",
+                  "organization": str(role.organization_id or "") if role else ""}
+    orgs, platform = _owner(request, ROLE_WRITE)
+    pattern_errors = []
+    if error is not None and isinstance(error.detail, dict):
+        pattern_errors = [e for e in error.detail.get("errors", []) if isinstance(e, dict)]
+    return render(request, "rbac/role_form.html", {
+        "role": role, "groups": _catalog_groups(set(chosen)), "patterns": patterns, "excluded": excluded,
+        "values": values, "orgs": orgs, "platform": platform, "error": error, "fields": error_fields(error),
+        "pattern_errors": pattern_errors,
+    }, status=status)
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.replace(",", "\n").splitlines() if line.strip()]
+
+
+def _posted_permissions(request: HttpRequest) -> tuple[list[str], list[str]]:
+    return (request.POST.getlist("permissions") + _lines(request.POST.get("patterns", "")),
+            _lines(request.POST.get("excluded", "")))
+
+
+@login_required
+def role_create(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return _role_form(request, role=None)
+    try:
+        permissions, excluded = _posted_permissions(request)
+        role = services.role_create(actor=request.user, name=posted(request, "name"), key=posted(request, "key"),
+                                    description=posted(request, "description"), permissions=permissions,
+                                    excluded_permissions=excluded, organization=_owner_from_post(request))
+    except ApplicationError as exc:
+        return _role_form(request, role=None, error=exc, status=exc.status)
+    messages.success(request, f"Role {role.name} created.")
+    return redirect("access:role", role.pk)
+
+
+@login_required
+def role_edit(request: HttpRequest, pk: Any) -> HttpResponse:
+    role = _visible_role(request, pk)
+    if role.is_predefined:
+        return _role_page(request, role, error=ApplicationError(
+            "Predefined roles cannot be changed; create a custom role instead."), status=422)
+    if request.method != "POST":
+        return _role_form(request, role=role)
+    try:
+        permissions, excluded = _posted_permissions(request)
+        role = services.role_update(actor=request.user, role=role, name=posted(request, "name"),
+                                    description=posted(request, "description"), permissions=permissions,
+                                    excluded_permissions=excluded)
+    except ApplicationError as exc:
+        return _role_form(request, role=role, error=exc, status=exc.status)
+    messages.success(request, f"Role {role.name} saved.")
+    return redirect("access:role", role.pk)
 
 
 @login_required
 @require_POST
-def grant_revoke(request: HttpRequest, grant_id: str) -> HttpResponse:
+def role_delete(request: HttpRequest, pk: Any) -> HttpResponse:
+    role = _visible_role(request, pk)
+    try:
+        services.role_delete(actor=request.user, role=role)
+    except ApplicationError as exc:
+        return _role_page(request, role, error=exc, status=exc.status)
+    messages.success(request, f"Role {role.name} deleted.")
+    return redirect("access:roles")
+
+
+# -- grants --------------------------------------------------------------------------------------
+
+def _grant_target(grant: Grant) -> Any:
+    if grant.scope_type == "organization":
+        return grant.scope_organization
+    if grant.scope_type == "project":
+        return grant.scope_project
+    return None
+
+
+def _with_revoke(request: HttpRequest, grants: list[Grant]) -> list[Grant]:
+    for grant in grants:
+        grant.can_revoke = authorize(request.user, GRANT_WRITE, _grant_target(grant))
+    return grants
+
+
+@login_required
+def grant_list(request: HttpRequest) -> HttpResponse:
+    q = request.GET.get("q", "").strip()
+    grants = selectors.grant_list(actor=request.user)
+    if q:
+        grants = grants.filter(
+            Q(role__name__icontains=q) | Q(user__username__icontains=q) | Q(user__display_name__icontains=q)
+            | Q(group__name__icontains=q) | Q(grantee_organization__name__icontains=q)
+            | Q(grantee_project__name__icontains=q) | Q(scope_organization__name__icontains=q)
+            | Q(scope_project__name__icontains=q) | Q(scope_key__icontains=q))
+    role = None
+    if request.GET.get("role"):
+        role = selectors.role_list(actor=request.user).filter(pk=request.GET["role"]).first() \
+            if is_uuid(request.GET["role"]) else None
+        grants = grants.filter(role=role) if role else grants.none()
+    page = keyset_page(grants, request, ("-created_at", "-id"))
+    _with_revoke(request, page.rows)
+    return render(request, "rbac/grants.html", {
+        "page": page, "q": q, "role": role, "keep": [("role", str(role.pk))] if role else [],
+        "can_create": authorize(request.user, GRANT_WRITE, None) or bool(org_choices(request, GRANT_WRITE)),
+    })
+
+
+GRANTEE_SOURCES = {
+    "user": (User.objects.all(), "organizations:user:read"),
+    "group": (UserGroup.objects.select_related("organization"), "organizations:group:read"),
+    "organization": (Organization.objects.all(), "organizations:organization:read"),
+    "project": (Project.objects.select_related("organization"), "organizations:project:read"),
+}
+
+
+def _grant_form(request: HttpRequest, *, error: ApplicationError | None = None, status: int = 200) -> HttpResponse:
+    source = request.POST if request.method == "POST" else request.GET
+    values = {k: source.get(k, "") for k in ("role", "grantee_type", "grantee", "scope_type", "scope", "scope_key",
+                                              "note")}
+    values["grantee_type"] = values["grantee_type"] or "user"
+    values["scope_type"] = values["scope_type"] or "organization"
+    user = request.user
+    return render(request, "rbac/grant_form.html", {
+        "values": values, "error": error, "fields": error_fields(error),
+        "roles": list(selectors.role_list(actor=user).order_by("-is_predefined", "name")[:LIST_LIMIT]),
+        "users": list(people.user_list(actor=user).filter(is_active=True).order_by("username")[:LIST_LIMIT]),
+        "groups": list(people.user_group_list(actor=user).order_by("name")[:LIST_LIMIT]),
+        "orgs": org_choices(request, "organizations:organization:read"),
+        "projects": list(people.project_list(actor=user).order_by("name")[:LIST_LIMIT]),
+        "grantee_types": Grant.GranteeType.choices, "scope_types": Grant.ScopeType.choices,
+    }, status=status)
+
+
+@login_required
+def grant_create(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return _grant_form(request)
+    user = request.user
+    try:
+        role = visible(Role.objects.all(), user, "rbac:role:read", posted(request, "role") or None, "role")
+        grantee_type = posted(request, "grantee_type")
+        if grantee_type not in GRANTEE_SOURCES:
+            raise InvalidInput("Choose who receives the role.", detail={"grantee_type": ["Required."]})
+        qs, read = GRANTEE_SOURCES[grantee_type]
+        grantee = visible(qs, user, read, posted(request, "grantee") or None, "grantee")
+        scope_type = posted(request, "scope_type")
+        scope: Any = None
+        if scope_type == "organization":
+            scope = visible(Organization.objects.all(), user, "organizations:organization:read",
+                            posted(request, "scope") or None, "scope")
+        elif scope_type == "project":
+            scope = visible(Project.objects.select_related("organization"), user, "organizations:project:read",
+                            posted(request, "scope") or None, "scope")
+        grant = services.grant_create(actor=user, role=role, grantee_type=grantee_type, grantee=grantee,
+                                      scope_type=scope_type, scope=scope, scope_key=posted(request, "scope_key"),
+                                      note=posted(request, "note"))
+    except ApplicationError as exc:
+        return _grant_form(request, error=exc, status=exc.status)
+    messages.success(request, f"{grant.role.name} granted to {grant.grantee_label} on {grant.scope_label}.")
+    following = request.POST.get("next", "")
+    if following.startswith("/console/") and not following.startswith("//"):
+        return redirect(following)
+    return redirect("access:grants")
+
+
+@login_required
+@require_POST
+def grant_revoke(request: HttpRequest, grant_id: Any) -> HttpResponse:
     grant = selectors.grant_list(actor=request.user).filter(pk=grant_id).first()
     if grant is None:
-        return HttpResponse(status=404)
+        raise Http404
     try:
         services.grant_revoke(actor=request.user, grant=grant)
     except ApplicationError as exc:
-        return HttpResponse(f'<tr><td colspan="5" class="text-danger">{exc.message}</td></tr>', status=200)
-    return HttpResponse('<tr><td colspan="5" class="text-secondary">Revoked.</td></tr>')
+        if request.headers.get("HX-Request"):
+            return HttpResponse(format_html('<tr><td colspan="9" class="text-danger"><i class="ti ti-alert-triangle '
+                                            'me-1"></i>{}</td></tr>', exc.message), status=exc.status)
+        messages.error(request, exc.message)
+        return redirect("access:grants")
+    if request.headers.get("HX-Request"):
+        return HttpResponse(format_html('<tr class="table-success"><td colspan="9" class="text-secondary">'
+                                        '<i class="ti ti-check me-1"></i>Revoked: {}.</td></tr>', str(grant)))
+    messages.success(request, f"Revoked: {grant}.")
+    return redirect("access:grants")
+
+
+# -- access policies -----------------------------------------------------------------------------
+
+EXAMPLE_POLICY = {"Version": "1", "Statement": [
+    {"Effect": "Deny", "Action": ["core:operation:write"], "Resource": "*",
+     "Condition": {"NotIpAddress": {"acs:SourceIp": ["10.0.0.0/8"]}}}]}
+
+
+def _visible_policy(request: HttpRequest, pk: Any) -> AccessPolicy:
+    policy = selectors.policy_list(actor=request.user).filter(pk=pk).first()
+    if policy is None:
+        raise Http404
+    return policy
+
+
+def _parsed_document(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"The document is not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).",
+                           code="invalid_json", detail={"document": [{"path": f"line {exc.lineno}", "message":
+                                                                      exc.msg}]}) from None
+
+
+def _document_errors(error: ApplicationError | None) -> list[dict[str, str]]:
+    if error is None or not isinstance(error.detail, dict):
+        return []
+    return [e for e in error.detail.get("document", []) if isinstance(e, dict)]
 
 
 @login_required
 def policy_list(request: HttpRequest) -> HttpResponse:
-    example = {"Version": "1", "Statement": [{"Effect": "Deny", "Action": ["core:operation:write"],
-                                              "Resource": "*", "Condition": {
-                                                  "NotIpAddress": {"acs:SourceIp": ["10.0.0.0/8"]}}}]}
-    document_text = json.dumps(example, indent=2)
-    if request.method == "POST":
-        document_text = request.POST.get("document", "")
-        try:
-            document = json.loads(document_text)
-            services.policy_create(actor=request.user, name=request.POST.get("name", ""), document=document)
-            messages.success(request, "Policy created.")
-            return redirect("access:policies")
-        except json.JSONDecodeError as exc:
-            messages.error(request, f"The document is not JSON: {exc}")
-        except ApplicationError as exc:
-            errors = exc.detail.get("document") if isinstance(exc.detail, dict) else None
-            messages.error(request, "; ".join(f"{e['path']}: {e['message']}" for e in errors) if errors
-                           else exc.message)
-    rows = [[p.name, p.organization.name if p.organization else "platform",
-             len(p.document.get("Statement", [])), p.users.count() + p.groups.count()]
-            for p in selectors.policy_list(actor=request.user)[:500]]
-    form = [{"name": "name", "label": "Name"},
-            {"name": "document", "label": "Document", "textarea": True, "value": document_text}]
-    return table_page(request, title="Access policies", section="Access", rows=rows, form=form,
-                      headers=["Policy", "Owner", "Statements", "Attached to"])
+    q = request.GET.get("q", "").strip()
+    policies = selectors.policy_list(actor=request.user).annotate(
+        user_count=Count("users", distinct=True), group_count=Count("groups", distinct=True))
+    if q:
+        policies = policies.filter(Q(name__icontains=q) | Q(description__icontains=q))
+    rows = list(policies.order_by("name", "id")[:LIST_LIMIT])
+    for policy in rows:
+        statements = policy.document.get("Statement", []) if isinstance(policy.document, dict) else []
+        policy.statement_count = len(statements)
+        policy.effects = sorted({s.get("Effect", "") for s in statements if isinstance(s, dict)})
+    orgs, platform = _owner(request, POLICY_WRITE)
+    return render(request, "rbac/policies.html", {"policies": rows, "q": q, "can_create": platform or bool(orgs)})
 
+
+@login_required
+def policy_create(request: HttpRequest) -> HttpResponse:
+    orgs, platform = _owner(request, POLICY_WRITE)
+    error = None
+    values = {"name": "", "description": "", "organization": "", "document": json.dumps(EXAMPLE_POLICY, indent=2)}
+    if request.method == "POST":
+        values = {k: request.POST.get(k, "") for k in values}
+        try:
+            policy = services.policy_create(actor=request.user, name=posted(request, "name"),
+                                            document=_parsed_document(values["document"]),
+                                            organization=_owner_from_post(request),
+                                            description=posted(request, "description"))
+        except ApplicationError as exc:
+            error = exc
+        else:
+            messages.success(request, f"Access policy {policy.name} created.")
+            return redirect("access:policy", policy.pk)
+    return render(request, "rbac/policy_form.html", {
+        "values": values, "orgs": orgs, "platform": platform, "error": error, "fields": error_fields(error),
+        "document_errors": _document_errors(error),
+    }, status=error.status if error else 200)
+
+
+def _policy_page(request: HttpRequest, policy: AccessPolicy, *, error: ApplicationError | None = None,
+                 status: int = 200, document: str | None = None, modal: str = "") -> HttpResponse:
+    can_write = authorize(request.user, POLICY_WRITE, policy.organization)
+    users = list(policy.users.order_by("username"))
+    groups = list(policy.groups.select_related("organization").order_by("name"))
+    context: dict[str, Any] = {
+        "policy": policy, "users": users, "groups": groups, "can_write": can_write, "error": error,
+        "fields": error_fields(error), "document_errors": _document_errors(error), "modal": modal,
+        "document": document if document is not None else json.dumps(policy.document, indent=2),
+        "statements": policy.document.get("Statement", []) if isinstance(policy.document, dict) else [],
+    }
+    if can_write:
+        attached_users, attached_groups = {u.pk for u in users}, {g.pk for g in groups}
+        users_qs = people.user_list(actor=request.user).filter(is_active=True)
+        groups_qs = people.user_group_list(actor=request.user)
+        if policy.organization is not None:
+            users_qs = users_qs.filter(memberships__organization__path__startswith=policy.organization.path)
+            groups_qs = groups_qs.filter(organization__path__startswith=policy.organization.path)
+        context["user_candidates"] = [u for u in users_qs.distinct().order_by("username")[:LIST_LIMIT]
+                                      if u.pk not in attached_users]
+        context["group_candidates"] = [g for g in groups_qs.order_by("name")[:LIST_LIMIT]
+                                       if g.pk not in attached_groups]
+    return render(request, "rbac/policy_detail.html", context, status=status)
+
+
+@login_required
+def policy_detail(request: HttpRequest, pk: Any) -> HttpResponse:
+    policy = _visible_policy(request, pk)
+    if request.method != "POST":
+        return _policy_page(request, policy)
+    text = request.POST.get("document", "")
+    try:
+        policy = services.policy_update(actor=request.user, policy=policy, name=posted(request, "name"),
+                                        description=posted(request, "description"),
+                                        document=_parsed_document(text))
+    except ApplicationError as exc:
+        return _policy_page(request, _visible_policy(request, pk), error=exc, status=exc.status, document=text)
+    messages.success(request, f"Access policy {policy.name} saved.")
+    return redirect("access:policy", policy.pk)
+
+
+@login_required
+@require_POST
+def policy_delete(request: HttpRequest, pk: Any) -> HttpResponse:
+    policy = _visible_policy(request, pk)
+    try:
+        services.policy_delete(actor=request.user, policy=policy)
+    except ApplicationError as exc:
+        return _policy_page(request, policy, error=exc, status=exc.status)
+    messages.success(request, f"Access policy {policy.name} deleted.")
+    return redirect("access:policies")
+
+
+@login_required
+@require_POST
+def policy_attachment(request: HttpRequest, pk: Any, attach: bool) -> HttpResponse:
+    policy = _visible_policy(request, pk)
+    try:
+        user = visible(User.objects.all(), request.user, "organizations:user:read", posted(request, "user"),
+                       "user") if posted(request, "user") else None
+        group = visible(UserGroup.objects.select_related("organization"), request.user, "organizations:group:read",
+                        posted(request, "group"), "group") if posted(request, "group") else None
+        change = services.policy_attach if attach else services.policy_detach
+        change(actor=request.user, policy=policy, user=user, group=group)
+    except ApplicationError as exc:
+        return _policy_page(request, policy, error=exc, status=exc.status, modal="attach" if attach else "")
+    name = user.username if user else group.name  # type: ignore[union-attr]
+    messages.success(request, f"{policy.name} {'attached to' if attach else 'detached from'} {name}.")
+    return redirect("access:policy", policy.pk)
+
+
+# -- the access panel of people pages ------------------------------------------------------------
+
+def _sample_action(role: Role) -> str:
+    """An action the role gives, to ask "Why?" about: a change if it has one, else a read."""
+    codes = [c for c in _codes_of(role) if not c.startswith("menu:")]
+    writes = [c for c in codes if c.rsplit(":", 1)[-1] in ("write", "create", "operate")]
+    return (writes or codes or list(_codes_of(role)) or [""])[0]
+
+
+def _why_url(subject: User, action: str, target: Any) -> str:
+    params = {"user": str(subject.pk), "action": action, "target_type": "platform", "target_id": ""}
+    if target is not None:
+        params.update(target_type=target._meta.label_lower, target_id=str(target.pk))
+    return "/console/access/explain/?" + urlencode(params)
+
+
+def _panel_user(request: HttpRequest, subject: User) -> dict[str, Any]:
+    memberships = list(subject.memberships.select_related("organization"))
+    ancestors = {a for m in memberships for a in m.organization.ancestor_ids}
+    project_ids = list(people.project_list(actor=request.user).filter(
+        Q(members=subject) | Q(groups__members=subject)).values_list("pk", flat=True).distinct())
+    grants = list(selectors.grant_list(actor=request.user).filter(
+        Q(grantee_type="user", user=subject) | Q(grantee_type="group", group__members=subject)
+        | Q(grantee_type="organization", grantee_organization_id__in=ancestors)
+        | Q(grantee_type="project", grantee_project_id__in=project_ids)).distinct()[:LIST_LIMIT])
+    for grant in _with_revoke(request, grants):
+        grant.inherited = grant.grantee_type != "user"
+        grant.why = _why_url(subject, _sample_action(grant.role), _grant_target(grant))
+    grants.sort(key=lambda g: (g.inherited, g.role.name))
+    visible_orgs = set(people.organization_list(actor=request.user).filter(
+        pk__in=[m.organization_id for m in memberships]).values_list("pk", flat=True))
+    member_role = selectors.role_list(actor=request.user).filter(key="organization_member").first()
+    implicit = [{"organization": m.organization,
+                 "why": _why_url(subject, "organizations:user:read", m.organization)}
+                for m in memberships if m.organization_id in visible_orgs] if member_role else []
+    policies = list(selectors.policy_list(actor=request.user).filter(
+        Q(users=subject) | Q(groups__members=subject)).distinct().order_by("name"))
+    return {"grants": grants, "implicit": implicit, "member_role": member_role, "policies": policies,
+            "show_why": True, "grant_query": urlencode({"grantee_type": "user", "grantee": subject.pk}),
+            "can_grant": authorize(request.user, GRANT_WRITE, None) or bool(org_choices(request, GRANT_WRITE))}
+
+
+@login_required
+def access_panel(request: HttpRequest, kind: str, pk: Any) -> HttpResponse:
+    """Grants (and attached policies) of one organization, user, user group or project."""
+    user = request.user
+    getters = {"organization": (people.organization_get, "organization_id"), "user": (people.user_get, "user_id"),
+               "group": (people.user_group_get, "group_id"), "project": (people.project_get, "project_id")}
+    if kind not in getters:
+        raise Http404
+    get, arg = getters[kind]
+    obj = found(get, actor=user, **{arg: pk})
+    context: dict[str, Any] = {"kind": kind, "obj": obj, "policies": None, "implicit": [], "show_why": False,
+                               "back": reverse(f"organizations:{kind}", args=[obj.pk])}
+    grants = selectors.grant_list(actor=user)
+    if kind == "user":
+        context.update(_panel_user(request, obj))
+    else:
+        if kind == "organization":
+            grants = grants.filter(Q(scope_organization=obj) | Q(grantee_organization=obj))
+            query = {"scope_type": "organization", "scope": obj.pk}
+        elif kind == "project":
+            grants = grants.filter(Q(scope_project=obj) | Q(grantee_project=obj))
+            query = {"scope_type": "project", "scope": obj.pk}
+        else:
+            grants = grants.filter(group=obj)
+            query = {"grantee_type": "group", "grantee": obj.pk}
+            context["policies"] = list(selectors.policy_list(actor=user).filter(groups=obj).order_by("name"))
+        context.update(grants=_with_revoke(request, list(grants[:LIST_LIMIT])), grant_query=urlencode(query),
+                       can_grant=authorize(user, GRANT_WRITE, obj if kind != "group" else obj.organization))
+    context["can_read_grants"] = authorize(user, "rbac:grant:read", obj if kind != "user" else None) or bool(
+        context["grants"])
+    return render(request, "rbac/_panel.html", context)
+
+
+# -- "Why?" and the access matrix ----------------------------------------------------------------
 
 @login_required
 def explain_page(request: HttpRequest) -> HttpResponse:
     result = None
+    error = None
     params = {"user": request.GET.get("user", str(request.user.pk)), "action": request.GET.get("action", ""),
               "target_type": request.GET.get("target_type", "platform"), "target_id": request.GET.get("target_id", "")}
     if params["action"]:
         try:
             result = explain_for(request.user, params)
         except ApplicationError as exc:
-            messages.error(request, exc.message)
-    from apps.organizations.selectors import user_list
-
-    people = user_list(actor=request.user).order_by("username")[:500]
-    return render(request, "rbac/explain.html", {"params": params, "result": result, "people": people})
+            error = exc
+        except (ValueError, TypeError):
+            error = NotFound("User not found.")
+    subject = None
+    if result is not None:
+        subject = people.user_list(actor=request.user).filter(pk=result["user"]).first()
+    everyone = people.user_list(actor=request.user).order_by("username")[:LIST_LIMIT]
+    return render(request, "rbac/explain.html", {
+        "params": params, "result": result, "people": everyone, "error": error, "subject": subject,
+        "codes": [p.code for p in permission_catalog()],
+    }, status=error.status if error else 200)
 
 
 @login_required
 def matrix_page(request: HttpRequest) -> HttpResponse:
-    from apps.organizations.selectors import organization_list
-
-    orgs = organization_list(actor=request.user)[:500]
+    orgs = org_choices(request, "organizations:organization:read")
     org_id = request.GET.get("organization") or (str(orgs[0].pk) if orgs else "")
-    context = {"orgs": orgs, "org_id": org_id, "codes": [], "rows": []}
+    context: dict[str, Any] = {"orgs": orgs, "org_id": org_id, "codes": [], "rows": []}
     if org_id:
         try:
             org, codes, rows = matrix_for(request.user, org_id)
