@@ -104,14 +104,18 @@ def append(*, action: str, result: str = AuditEntry.Result.SUCCESS, organization
 
 # -- entries from events -----------------------------------------------------------------------
 
-_SKIPPED_KINDS = {"operation"}  # progress ticks of long work; the command that started it is logged
-
-
 def record_event(org_id: Any, topic: str, payload: dict[str, Any]) -> None:
-    """Subscriber of every committed event: one entry per change made through a service."""
+    """Subscriber of every committed event: one entry per change made through a service.
+
+    Operations announce their state rather than an event: their creation, cancellation and end are
+    logged, their progress ticks are not."""
     kind, _, key = topic.partition(":")
-    if kind in _SKIPPED_KINDS or not isinstance(payload, dict):
+    if not isinstance(payload, dict):
         return
+    if kind == "operation" and "event" not in payload:
+        if payload.get("status") == "running":
+            return
+        payload = {"event": str(payload.get("status") or "changed"), "name": payload.get("kind", ""), **payload}
     event = str(payload.get("event") or "changed")
     detail = {k: v for k, v in payload.items() if k != "event"}
     label = payload.get("name") or payload.get("username") or payload.get("label") or ""

@@ -151,6 +151,7 @@ def mfa_enrollment_start(*, user: Any) -> tuple[str, str]:
     secret = totp.new_secret()
     sec.mfa_pending_secret = crypto.encrypt(secret)
     sec.save(update_fields=["mfa_pending_secret"])
+    _announce(_home_org_id(user), f"mfa:{user.pk}", "enrolment_started", name=user.get_username())
     return secret, totp.provisioning_uri(secret, account=user.get_username(), issuer=settings.MFA_ISSUER)
 
 
@@ -324,7 +325,10 @@ def access_key_create(*, actor: Any, description: str = "") -> tuple[AccessKey, 
         raise NotAuthenticated()
     if not isinstance(description, str) or len(description) > 200:
         raise InvalidInput("description must be at most 200 characters.", detail={"description": ["Too long."]})
-    type(actor).objects.select_for_update().filter(pk=actor.pk).first()
+    from apps.organizations.models import User
+
+    # Two concurrent creations by one person must not both pass the limit.
+    User.objects.select_for_update().filter(pk=actor.pk).first()
     if _active_count(actor) >= AccessKey.MAX_ACTIVE:
         raise Conflict(f"At most {AccessKey.MAX_ACTIVE} AccessKey pairs can be active; disable or delete one first.",
                        code="access_key_limit")

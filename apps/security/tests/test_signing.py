@@ -1,0 +1,183 @@
+"""AccessKey pairs and signed requests: the shipped client signs what the server accepts; tampered,
+expired, replayed, malformed and wrong-key requests are each refused with their own code."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+from rest_framework.test import APIClient
+
+from apps.core.errors import Conflict
+from apps.rbac.tests import factories as f
+from apps.security import crypto, services, signing
+from apps.security.client import sign
+from apps.security.models import AccessKey, AuditEntry
+from apps.security.tests.factories import person
+
+pytestmark = pytest.mark.django_db
+BASE = "http://testserver"
+
+
+def send(method: str, path: str, key_id: str, secret: str, body: bytes = b"", *, now=None, nonce=None,
+         mutate=None):
+    headers = sign(method, BASE + path, access_key_id=key_id, secret=secret, body=body,
+                   headers={"Content-Type": "application/json"} if body else None, now=now, nonce=nonce)
+    if mutate:
+        headers = mutate(headers)
+    meta = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()}
+    path_only, _, query = path.partition("?")
+    return APIClient().generic(method, path, body, content_type="application/json", QUERY_STRING=query, **meta)
+
+
+@pytest.fixture
+def owner():
+    org = f.org("Signing")
+    user = person(org, username="scripter")
+    f.grant(f.predefined("viewer"), user, org)
+    return user
+
+
+@pytest.fixture
+def pair(owner):
+    key, secret = services.access_key_create(actor=owner, description="ci")
+    return key, secret
+
+
+def test_a_signed_request_acts_with_exactly_the_owners_permissions(owner, pair):
+    key, secret = pair
+    response = send("GET", "/api/v1/organizations/organizations/?page_size=5&q=Sig", key.id, secret)
+    assert response.status_code == 200, response.content
+    assert [o["name"] for o in response.json()["results"]] == ["Signing"]
+    refused = send("POST", "/api/v1/organizations/organizations/", key.id, secret,
+                   json.dumps({"name": "New"}).encode())
+    assert refused.status_code == 403
+    denied = AuditEntry.objects.get(action="access.denied")
+    assert denied.actor_name == "scripter" and denied.detail["access_key"] == key.id
+
+
+def test_the_secret_is_stored_encrypted_and_shown_once(owner):
+    client = APIClient()
+    client.force_login(owner)
+    created = client.post("/api/v1/security/access-keys/", {"description": "x"}, format="json").json()
+    stored = AccessKey.objects.get(pk=created["id"])
+    assert created["secret"] not in stored.secret_encrypted
+    assert crypto.decrypt(stored.secret_encrypted) == created["secret"]
+    assert "secret" not in client.get(f"/api/v1/security/access-keys/{created['id']}/").json()
+
+
+def test_at_most_two_pairs_are_active(owner):
+    services.access_key_create(actor=owner)
+    key, _ = services.access_key_create(actor=owner)
+    with pytest.raises(Conflict):
+        services.access_key_create(actor=owner)
+    services.access_key_set_active(actor=owner, key=key, active=False)
+    services.access_key_create(actor=owner)
+    with pytest.raises(Conflict):
+        services.access_key_set_active(actor=owner, key=key, active=True)
+
+
+def test_a_tampered_request_is_refused(pair):
+    key, secret = pair
+    response = send("GET", "/api/v1/organizations/organizations/?page_size=5", key.id, secret,
+                    mutate=lambda h: {**h, "Authorization": h["Authorization"]})
+    assert response.status_code == 200
+    headers = sign("GET", BASE + "/api/v1/organizations/organizations/?page_size=5", access_key_id=key.id,
+                   secret=secret)
+    meta = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()}
+    tampered = APIClient().get("/api/v1/organizations/organizations/", {"page_size": "500"}, **meta)
+    assert tampered.status_code == 401 and tampered.json()["code"] == "signature_mismatch"
+
+
+def test_a_tampered_body_is_refused(owner, pair):
+    key, secret = pair
+    headers = sign("POST", BASE + "/api/v1/security/access-keys/", access_key_id=key.id, secret=secret,
+                   body=b'{"description": "a"}', headers={"Content-Type": "application/json"})
+    meta = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items() if k != "Content-Type"}
+    response = APIClient().generic("POST", "/api/v1/security/access-keys/", b'{"description": "b"}',
+                                   content_type="application/json", **meta)
+    assert response.json()["code"] == "signature_mismatch"
+    assert AccessKey.objects.filter(user=owner).count() == 1
+
+
+def test_an_expired_request_is_refused(pair):
+    key, secret = pair
+    old = datetime.now(UTC) - timedelta(minutes=16)
+    response = send("GET", "/api/v1/security/mfa/", key.id, secret, now=old)
+    assert response.status_code == 401 and response.json()["code"] == "request_expired"
+
+
+def test_a_replayed_request_is_refused(pair):
+    key, secret = pair
+    nonce = "n" * 24
+    assert send("GET", "/api/v1/security/mfa/", key.id, secret, nonce=nonce).status_code == 200
+    replay = send("GET", "/api/v1/security/mfa/", key.id, secret, nonce=nonce)
+    assert replay.status_code == 401 and replay.json()["code"] == "nonce_reused"
+
+
+def test_a_wrong_key_or_secret_is_refused(pair):
+    key, secret = pair
+    unknown = send("GET", "/api/v1/security/mfa/", "UMAK" + "Z" * 20, secret)
+    assert unknown.status_code == 401 and unknown.json()["code"] == "access_key_invalid"
+    wrong_secret = send("GET", "/api/v1/security/mfa/", key.id, secret + "x")
+    assert wrong_secret.json()["code"] == "signature_mismatch"
+
+
+def test_a_disabled_key_is_refused(owner, pair):
+    key, secret = pair
+    services.access_key_set_active(actor=owner, key=key, active=False)
+    response = send("GET", "/api/v1/security/mfa/", key.id, secret)
+    assert response.json()["code"] == "access_key_disabled"
+
+
+def test_a_rotated_key_gives_a_new_secret_and_retires_the_old_one(owner, pair):
+    key, secret = pair
+    new, new_secret = services.access_key_rotate(actor=owner, key=key)
+    assert send("GET", "/api/v1/security/mfa/", key.id, secret).json()["code"] == "access_key_disabled"
+    assert send("GET", "/api/v1/security/mfa/", new.id, new_secret).status_code == 200
+
+
+def test_a_malformed_header_is_refused_as_such():
+    response = APIClient().get("/api/v1/security/mfa/", HTTP_AUTHORIZATION="UM-HMAC-SHA256 Credential=x")
+    assert response.status_code == 401 and response.json()["code"] == "signature_malformed"
+
+
+def test_an_encryption_key_rotation_keeps_old_secrets_readable(monkeypatch):
+    old_key, new_key = crypto.generate_key(), crypto.generate_key()
+    monkeypatch.setenv(crypto.ENV_VAR, old_key)
+    stored = crypto.encrypt("s3cret")
+    monkeypatch.setenv(crypto.ENV_VAR, f"{new_key},{old_key}")
+    assert crypto.decrypt(stored) == "s3cret"
+    rotated = crypto.reencrypt(stored)
+    monkeypatch.setenv(crypto.ENV_VAR, new_key)
+    assert crypto.decrypt(rotated) == "s3cret"
+    with pytest.raises(crypto.DecryptionError):
+        crypto.decrypt(stored)
+
+
+_header_text = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=300)
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(st.one_of(_header_text, st.builds(lambda a, b, c: f"UM-HMAC-SHA256 Credential={a}, SignedHeaders={b}, "
+                                                         f"Signature={c}", _header_text, _header_text, _header_text)))
+def test_the_header_parser_only_ever_refuses_with_a_format_error(header):
+    try:
+        parsed = signing.parse_authorization(header)
+    except signing.SignatureFormatError:
+        return
+    assert signing.KEY_ID_RE.match(parsed.access_key_id)
+
+
+@hsettings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                     HealthCheck.too_slow])
+@given(authorization=_header_text.map(lambda t: "UM-HMAC-SHA256 " + t), date=_header_text, nonce=_header_text)
+def test_no_signature_header_answers_500(authorization, date, nonce):
+    response = APIClient().post("/api/v1/security/access-keys/", {}, format="json", HTTP_AUTHORIZATION=authorization,
+                                HTTP_X_UM_DATE=date, HTTP_X_UM_NONCE=nonce)
+    assert response.status_code == 401
+    assert response.json()["code"] in {"signature_malformed", "request_expired", "access_key_invalid"}
