@@ -70,21 +70,29 @@ def _deliver(org_id: Any, topic: str, payload: dict[str, Any]) -> None:
                 logger.exception("event subscriber %r failed on %s", handler, topic)
 
 
+SEND_TIMEOUT = 5.0
+
+
 def send_to_group(group: str, message: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
     loop = runtime.server_loop()
-    if isinstance(layer, InMemoryChannelLayer) and loop is not None:
-        # The in-memory layer lives on the server's loop: schedule the send there. From another
-        # thread, async_to_sync would run it on a private loop and lose or delay messages.
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            loop.create_task(layer.group_send(group, message))
-        else:
-            asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop)
-        return
-    async_to_sync(layer.group_send)(group, message)
+    if isinstance(layer, InMemoryChannelLayer):
+        if loop is None:
+            # No server in this process (tests, commands): the layer lives wherever it is awaited.
+            async_to_sync(layer.group_send)(group, message)
+            return
+    elif loop is None:
+        loop = runtime.background_loop()
+    # The layer lives on one long-lived loop of this process (the server's, else a background one):
+    # send there. A private loop per send (async_to_sync) would lose in-memory events and open a new
+    # Redis connection for every event.
+    future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop)
+    if running is None:
+        # Waiting keeps one thread's events in the order they were emitted.
+        future.result(timeout=SEND_TIMEOUT)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 from typing import Any
 
@@ -28,6 +29,24 @@ def server_loop() -> asyncio.AbstractEventLoop | None:
 def set_server_loop(loop: asyncio.AbstractEventLoop | None) -> None:
     global _server_loop
     _server_loop = loop
+
+
+_background: tuple[int, asyncio.AbstractEventLoop] | None = None
+_background_lock = threading.Lock()
+
+
+def background_loop() -> asyncio.AbstractEventLoop:
+    """An event loop on a daemon thread of this process, for processes that serve no ASGI app
+    (Celery workers, commands). A channel layer keeps its connections per loop, so sending every
+    event through one long-lived loop reuses one connection instead of opening one per event."""
+    global _background
+    with _background_lock:
+        # A forked child inherits the variable but not the thread: start its own.
+        if _background is None or _background[0] != os.getpid() or _background[1].is_closed():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="event-sender", daemon=True).start()
+            _background = (os.getpid(), loop)
+        return _background[1]
 
 
 class ServerLoopMiddleware:
