@@ -188,7 +188,8 @@ def test_bad_input_changes_nothing(client, world):
     assert response.status_code == 400 and "name is required" in response.content.decode()
     response = client.post("/console/organizations/", {"name": "East IT", "parent": str(world["east"].pk)})
     assert response.status_code == 409 and "already exists" in response.content.decode()
-    response = client.post("/console/organizations/", {"name": "Odd", "kind": "galaxy", "parent": str(world["east"].pk)})
+    response = client.post("/console/organizations/", {"name": "Odd", "kind": "galaxy",
+                                                       "parent": str(world["east"].pk)})
     assert response.status_code == 400
     assert Organization.objects.count() == before
     east = world["east"]
