@@ -24,6 +24,11 @@ class Command(BaseCommand):
         from unimanager.asgi import application
 
         embedded = None
+        cloudsim = None
+        if settings.MODE == "embedded":
+            from apps.clouds.simulated import start_embedded_cloudsim
+
+            cloudsim = start_embedded_cloudsim()
         if settings.MODE == "embedded" and not no_worker:
             embedded = EmbeddedCelery()
             embedded.start()
@@ -50,3 +55,5 @@ class Command(BaseCommand):
         finally:
             if embedded is not None:
                 embedded.stop()
+            if cloudsim is not None:
+                cloudsim.stop()

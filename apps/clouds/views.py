@@ -1,0 +1,89 @@
+"""Console pages of cloud platforms: the list with a registration form, a platform's detail (health,
+regions, services, flavors, schedule, sync history and "Sync now" followed live), the catalog.
+
+Pages call the same selectors and services as the API; the sync history and the sync itself go
+through the inventory API from the page's script (the clouds app does not import the inventory).
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from apps.clouds import selectors, services
+from apps.clouds.adapters import adapter_types
+from apps.clouds.models import Flavor, PlatformService, Region
+from apps.core.errors import ApplicationError, NotFound
+from apps.organizations import selectors as org_selectors
+
+
+@login_required
+def platform_list(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        try:
+            org = org_selectors.organization_get(actor=request.user, organization_id=request.POST.get("organization"))
+            platform = services.platform_create(
+                actor=request.user, organization=org, type=request.POST.get("type", ""),
+                name=request.POST.get("name", ""), endpoint=request.POST.get("endpoint", "").strip(),
+                protocol=request.POST.get("protocol", "https"),
+                default_region=request.POST.get("default_region", "").strip(),
+                credentials={"access_key_id": request.POST.get("access_key_id", ""),
+                             "access_key_secret": request.POST.get("access_key_secret", "")})
+            messages.success(request, f"Registered {platform.name}.")
+            return redirect("clouds:platform", platform_id=platform.pk)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        return redirect("clouds:platforms")
+    platforms = selectors.platform_list(actor=request.user).order_by("name")[:500]
+    orgs = org_selectors.organization_list(actor=request.user)[:500]
+    return render(request, "clouds/platforms.html", {
+        "platforms": platforms, "organizations": orgs,
+        "types": [(name, cls.display_name) for name, cls in sorted(adapter_types().items())],
+    })
+
+
+@login_required
+def platform_detail(request: HttpRequest, platform_id: str) -> HttpResponse:
+    try:
+        platform = selectors.platform_get(actor=request.user, platform_id=platform_id)
+    except NotFound:
+        raise Http404("Cloud platform not found.") from None
+    if request.method == "POST":
+        try:
+            if request.POST.get("action") == "test":
+                result = services.platform_test(actor=request.user, platform=platform)
+                if result["ok"]:
+                    messages.success(request, f"Connected: {len(result['regions'])} regions.")
+                else:
+                    messages.error(request, f"{result['error']['code']}: {result['error']['message']}")
+            elif request.POST.get("action") == "schedule":
+                try:
+                    minutes = int(request.POST.get("sync_interval_minutes", "0"))
+                except ValueError:
+                    minutes = -1
+                services.platform_update(actor=request.user, platform=platform, sync_interval_minutes=minutes)
+                messages.success(request, "Schedule saved.")
+            elif request.POST.get("action") == "region":
+                services.region_set_enabled(actor=request.user, platform=platform,
+                                            region_id=request.POST.get("region", ""),
+                                            enabled=request.POST.get("enabled") == "1")
+                messages.success(request, "Region updated.")
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        return redirect("clouds:platform", platform_id=platform.pk)
+    regions = Region.objects.filter(platform=platform).annotate(zone_count=Count("zones"))
+    flavors = (Flavor.objects.filter(platform=platform, kind="instance_type").order_by("region", "vcpu", "memory_mib")
+               [:200])
+    return render(request, "clouds/platform_detail.html", {
+        "platform": platform, "regions": regions, "flavors": flavors,
+        "services": PlatformService.objects.filter(platform=platform).select_related("service"),
+        "capabilities": adapter_types()[platform.type].capabilities if platform.type in adapter_types() else None,
+    })
+
+
+@login_required
+def catalog(request: HttpRequest) -> HttpResponse:
+    return render(request, "clouds/catalog.html", {"categories": selectors.catalog_tree()})
