@@ -18,8 +18,9 @@ def _refusal_code(response: Any) -> str:
 
 class AuditMiddleware:
     """Makes the request available to audit entries written while serving it, and writes one entry
-    for a mutating request that was refused (401/403: ``denied``) or failed (other 4xx: ``failure``)
-    when nothing more specific was recorded for it (a sign-in failure, for instance)."""
+    for a mutating request that nothing more specific recorded (a service's change event, a sign-in):
+    ``access.denied`` when refused (401/403), ``request.failed`` for other 4xx answers, and
+    ``request.completed`` when it succeeded without announcing a change, so no write goes unlogged."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -28,16 +29,21 @@ class AuditMiddleware:
         token = audit.current_request_var.set(request)
         try:
             response = self.get_response(request)
-            if request.method in MUTATING and 400 <= response.status_code < 500 \
-                    and not getattr(request, "audit_entries", 0):
-                self._record_refusal(request, response)
+            if request.method in MUTATING and response.status_code < 500 and not getattr(request, "audit_entries", 0):
+                self._record(request, response)
         finally:
             audit.current_request_var.reset(token)
         return response
 
-    def _record_refusal(self, request, response) -> None:
+    def _record(self, request, response) -> None:
         status = response.status_code
         denied = status in (401, 403)
+        if status < 400:
+            action, result = "request.completed", "success"
+        elif denied:
+            action, result = "access.denied", "denied"
+        else:
+            action, result = "request.failed", "failure"
         match = getattr(request, "resolver_match", None)
         detail = {"method": request.method, "path": request.path[:300], "status": status,
                   "code": _refusal_code(response)}
@@ -48,9 +54,8 @@ class AuditMiddleware:
         if isinstance(data, dict) and isinstance(data.get("detail"), dict) and data["detail"].get("permission"):
             detail["permission"] = str(data["detail"]["permission"])[:100]
         try:
-            audit.append(action="access.denied" if denied else "request.failed",
-                         result="denied" if denied else "failure",
+            audit.append(action=action, result=result,
                          target_type="endpoint", target_id=(match.view_name if match else "")[:64] if match else "",
                          target_label=request.path[:255], detail=detail)
         except Exception:  # noqa: BLE001 - the answer is already made; a broken log must not change it
-            audit.logger.exception("could not record a refused request")
+            audit.logger.exception("could not record a request in the audit log")

@@ -24,7 +24,7 @@ def isolation_objects(org: Organization) -> list[Any]:
     key, _secret = services.access_key_create(actor=owner, description="isolation")
     token, _raw = services.display_token_create(actor=None, organization=org, name=f"screen {org.name}",
                                                 dashboards=["noc"])
-    policy = SecurityPolicy.objects.create(organization=org)
+    policy, _ = SecurityPolicy.objects.get_or_create(organization=org)
     entry = audit.append(action="isolation.made", organization_id=org.pk, target_type="organization",
                          target_id=org.pk, target_label=org.name)
     return [key, token, policy, entry]
