@@ -160,6 +160,12 @@ def _query_without(request: HttpRequest, *names: str) -> str:
 
 # -- organizations -------------------------------------------------------------------------------
 
+def _tree_order(orgs: list[Organization]) -> list[Organization]:
+    """Depth first, siblings by name (``path`` alone keeps subtrees together but orders by id)."""
+    names = {str(o.pk): o.name.casefold() for o in orgs}
+    return sorted(orgs, key=lambda o: [names.get(i, i) for i in o.ancestor_ids])
+
+
 def _tree_page(request: HttpRequest, *, error: ApplicationError | None = None, status: int = 200) -> HttpResponse:
     user = request.user
     q = request.GET.get("q", "").strip()
@@ -168,7 +174,7 @@ def _tree_page(request: HttpRequest, *, error: ApplicationError | None = None, s
         orgs = orgs.filter(Q(name__icontains=q) | Q(description__icontains=q))
     orgs = orgs.annotate(member_count=Count("memberships", distinct=True),
                          child_count=Count("children", distinct=True)).order_by("path")
-    rows = list(orgs[:LIST_LIMIT])
+    rows = _tree_order(list(orgs[:LIST_LIMIT]))
     parents = org_choices(request, ORG_WRITE)
     may_create_root = authorize(user, ORG_WRITE, None)
     return render(request, "organizations/tree.html", {
