@@ -34,8 +34,14 @@ def register_menu(entry: MenuEntry) -> None:
 def menu_for(user: Any, surface: str, current_url_name: str = "") -> list[dict[str, Any]]:
     from apps.core.scoping import authorize
 
+    entries = [e for e in _entries if e.surface == surface]
+    # A section sits where its first entry would; entries of one section stay together even when
+    # two apps picked overlapping order numbers.
+    section_rank: dict[str, int] = {}
+    for e in entries:
+        section_rank[e.section] = min(section_rank.get(e.section, e.order), e.order)
     items = []
-    for entry in sorted((e for e in _entries if e.surface == surface), key=lambda e: (e.order, e.label)):
+    for entry in sorted(entries, key=lambda e: (section_rank[e.section], e.section, e.order, e.label)):
         if entry.permission and not authorize(user, entry.permission, None):
             continue
         try:

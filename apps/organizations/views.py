@@ -42,13 +42,6 @@ PROJECT_READ, PROJECT_WRITE = "organizations:project:read", "organizations:proje
 
 # -- shared by the people and access pages -------------------------------------------------------
 
-def table_page(request: HttpRequest, *, title: str, section: str, headers: list[str], rows: list[list[Any]],
-               form: list[dict[str, Any]] | None = None, action_label: str = "Create",
-               template: str = "organizations/table.html") -> HttpResponse:
-    return render(request, template, {"title": title, "section": section, "headers": headers, "rows": rows,
-                                      "form": form, "action_label": action_label})
-
-
 @dataclass
 class KeysetPage:
     """One page of a list ordered by two indexed columns; ``next_query`` is the query string of the
