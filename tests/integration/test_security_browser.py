@@ -56,3 +56,37 @@ def test_a_security_auditor_enrols_and_signs_in_with_mfa(embedded_server, page):
     screenshot(page, "audit-log")
     assert page.locator("[data-testid=list] tbody tr").count() >= 2
     assert "signin.succeeded" in page.locator("[data-testid=list]").inner_text()
+
+
+MAKE_KEY = """
+from apps.organizations.models import User
+from apps.security.services import access_key_create
+key, secret = access_key_create(actor=User.objects.get(username="admin"), description="integration")
+print(key.id, secret)
+"""
+
+
+def test_the_shipped_client_signs_requests_a_real_server_accepts_once(embedded_server):
+    from apps.security.client import sign, signed_request
+
+    out = subprocess.run([sys.executable, "manage.py", "shell", "-c", MAKE_KEY], cwd=ROOT, env=embedded_server.env,
+                         check=True, capture_output=True, text=True).stdout.split()
+    key_id, secret = out[-2], out[-1]
+    url = f"{embedded_server.url}/api/v1/organizations/organizations/?page_size=5"
+    answer = signed_request("GET", url, access_key_id=key_id, secret=secret)
+    assert answer.status == 200, answer.body
+    assert any(o["name"] == "Headquarters" for o in answer.json()["results"])
+    import urllib.error
+    import urllib.request
+
+    headers = sign("GET", url, access_key_id=key_id, secret=secret)
+    for attempt in range(2):
+        request = urllib.request.Request(url, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                assert attempt == 0 and response.status == 200
+        except urllib.error.HTTPError as exc:
+            assert attempt == 1 and exc.code == 401
+            assert b"nonce_reused" in exc.read()
+    wrong = signed_request("GET", url, access_key_id=key_id, secret=secret + "x")
+    assert wrong.status == 401 and wrong.json()["code"] == "signature_mismatch"
