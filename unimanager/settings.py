@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "apps.security",
     "apps.clouds",
     "apps.resources",
+    "apps.provisioning",
 ]
 
 MIDDLEWARE = [

@@ -12,6 +12,7 @@ api_v1 = [
     path("security/", include("apps.security.api.urls")),
     path("clouds/", include("apps.clouds.api.urls")),
     path("resources/", include("apps.resources.api.urls")),
+    path("provisioning/", include("apps.provisioning.api.urls")),
 ]
 
 urlpatterns = [

@@ -1,0 +1,107 @@
+from rest_framework import serializers
+
+from apps.core.api.serializers import OperationSerializer
+from apps.provisioning.models import (
+    ApprovalDecision,
+    ApprovalPolicy,
+    ChangeRecord,
+    ProvisioningRequest,
+    RequestEvent,
+    ScheduledOperation,
+)
+
+
+class RequestEventSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor.username", default=None, read_only=True)
+
+    class Meta:
+        model = RequestEvent
+        fields = ["kind", "message", "actor", "created_at"]
+
+
+class DecisionSerializer(serializers.ModelSerializer):
+    approver = serializers.CharField(source="approver.username", read_only=True)
+
+    class Meta:
+        model = ApprovalDecision
+        fields = ["level", "approver", "verdict", "comment", "created_at"]
+
+
+class RequestSerializer(serializers.ModelSerializer):
+    requester = serializers.CharField(source="requester.username", default=None, read_only=True)
+    operations = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ProvisioningRequest
+        fields = ["id", "organization", "project", "platform", "region", "resource_type", "spec", "count", "reason",
+                  "status", "requester", "policy", "levels", "level", "price_estimate", "created_at", "updated_at",
+                  "decided_at", "operations"]
+
+    def get_operations(self, obj) -> list[str]:
+        return [c.operation_id for c in obj.changes.all()] if obj.pk else []
+
+
+class RequestDetailSerializer(RequestSerializer):
+    events = RequestEventSerializer(many=True, read_only=True)
+    decisions = DecisionSerializer(many=True, read_only=True)
+
+    class Meta(RequestSerializer.Meta):
+        fields = [*RequestSerializer.Meta.fields, "events", "decisions"]
+
+
+class RequestCreateSerializer(serializers.Serializer):
+    project = serializers.UUIDField()
+    platform = serializers.CharField(max_length=32)
+    region = serializers.CharField(max_length=64)
+    spec = serializers.JSONField()
+    count = serializers.JSONField(default=1)
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class DecisionRequestSerializer(serializers.Serializer):
+    comment = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class ActionRequestSerializer(serializers.Serializer):
+    comment = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    params = serializers.JSONField(required=False, default=dict)
+
+
+class BatchRequestSerializer(ActionRequestSerializer):
+    action = serializers.ChoiceField(choices=["start", "stop", "reboot", "resize", "release"])
+    resources = serializers.ListField(child=serializers.CharField(max_length=40), min_length=1, max_length=200)
+
+
+class BatchResultSerializer(serializers.Serializer):
+    operations = OperationSerializer(many=True)
+    refused = serializers.ListField(child=serializers.DictField())
+
+
+class ChangeRecordSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor.username", default=None, read_only=True)
+    status = serializers.CharField(source="operation.status", read_only=True)
+    error = serializers.CharField(source="operation.error", read_only=True)
+
+    class Meta:
+        model = ChangeRecord
+        fields = ["id", "organization", "project", "platform", "operation", "request", "resource", "action",
+                  "resource_type", "region", "external_id", "name", "params", "before", "after", "actor", "comment",
+                  "schedule", "status", "error", "created_at"]
+
+
+class PolicySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ApprovalPolicy
+        fields = ["id", "organization", "name", "project", "service", "auto_approve_max_count",
+                  "auto_approve_max_vcpu", "levels", "is_active", "created_at"]
+        read_only_fields = ["id", "is_active", "created_at"]
+        extra_kwargs = {"organization": {"required": True}, "levels": {"required": False}}
+
+
+class ScheduleSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ScheduledOperation
+        fields = ["id", "organization", "project", "resource", "action", "run_at", "cron", "comment", "enabled",
+                  "last_run_at", "last_operation_id", "last_error", "created_at"]
+        read_only_fields = ["id", "organization", "project", "enabled", "last_run_at", "last_operation_id",
+                            "last_error", "created_at"]

@@ -1,0 +1,18 @@
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from apps.provisioning.api import views
+
+router = SimpleRouter()
+router.register("requests", views.RequestViewSet, basename="provisioning-request")
+router.register("instances", views.InstanceViewSet, basename="provisioning-instance")
+router.register("changes", views.ChangeRecordViewSet, basename="provisioning-change")
+router.register("policies", views.PolicyViewSet, basename="provisioning-policy")
+router.register("schedules", views.ScheduleViewSet, basename="provisioning-schedule")
+
+urlpatterns = [
+    path("form/", views.FormView.as_view(), name="provisioning-form"),
+    path("topology/", views.TopologyView.as_view(), name="provisioning-topology"),
+    path("root-cause/", views.RootCauseView.as_view(), name="provisioning-root-cause"),
+    *router.urls,
+]

@@ -1,0 +1,82 @@
+"""Hooks later apps fill: quotas (reserve before provisioning, commit on success, release on
+failure) and price estimates. The defaults grant every reservation and estimate nothing.
+
+A quota backend implements ``reserve(*, organization, project, resource_type, amounts) -> str``
+(a reservation id; raise ``apps.core.errors.Refused`` with code ``quota_exceeded`` to refuse),
+``commit(reservation_id, *, part)`` and ``release(reservation_id, *, part)``; ``part`` is the
+share of the reservation (one instance of a request for several) that succeeded or failed.
+A price estimator returns ``{"currency", "hourly", "monthly"}`` or ``{}``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, Protocol
+
+logger = logging.getLogger(__name__)
+
+
+class QuotaBackend(Protocol):
+    def reserve(self, *, organization: Any, project: Any, resource_type: str, amounts: dict[str, int]) -> str: ...
+
+    def commit(self, reservation_id: str, *, part: dict[str, int]) -> None: ...
+
+    def release(self, reservation_id: str, *, part: dict[str, int]) -> None: ...
+
+
+class GrantEverything:
+    def reserve(self, *, organization: Any, project: Any, resource_type: str, amounts: dict[str, int]) -> str:
+        return ""
+
+    def commit(self, reservation_id: str, *, part: dict[str, int]) -> None:
+        return None
+
+    def release(self, reservation_id: str, *, part: dict[str, int]) -> None:
+        return None
+
+
+PriceEstimator = Callable[..., dict[str, Any]]
+
+_quota: QuotaBackend = GrantEverything()
+_estimator: PriceEstimator | None = None
+
+
+def install_quota_backend(backend: QuotaBackend) -> QuotaBackend:
+    """Let ``backend`` decide quotas from now on; returns the one it replaces."""
+    global _quota
+    previous, _quota = _quota, backend
+    return previous
+
+
+def quota_backend() -> QuotaBackend:
+    return _quota
+
+
+def install_price_estimator(estimator: PriceEstimator | None) -> PriceEstimator | None:
+    global _estimator
+    previous, _estimator = _estimator, estimator
+    return previous
+
+
+def price_estimate(*, platform: Any, region: str, resource_type: str, spec: dict[str, Any], count: int
+                   ) -> dict[str, Any]:
+    if _estimator is None:
+        return {}
+    try:
+        return _estimator(platform=platform, region=region, resource_type=resource_type, spec=spec, count=count)
+    except Exception:  # noqa: BLE001 - an estimate is advisory; a broken price book must not block requests
+        logger.exception("price estimate failed")
+        return {}
+
+
+def quota_settle(reservation_id: str, *, part: dict[str, int], succeeded: bool) -> None:
+    """Commit or release one part of a reservation; a failing backend is logged, never raised into a
+    step task (the cloud work is done either way)."""
+    try:
+        if succeeded:
+            _quota.commit(reservation_id, part=part)
+        else:
+            _quota.release(reservation_id, part=part)
+    except Exception:  # noqa: BLE001
+        logger.exception("quota %s of %s failed", "commit" if succeeded else "release", reservation_id)

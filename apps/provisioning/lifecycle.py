@@ -1,0 +1,409 @@
+"""Lifecycle operations on cloud resources, run by Celery in short idempotent steps.
+
+``operation_start`` checks the permission, the adapter's capability and the resource's state
+(``statemachine``), then creates an ``Operation`` with its ``ChangeRecord`` and queues step 1
+after commit. ``lifecycle_step`` does one step and says whether another follows:
+
+- ``call``: ask the cloud to act. Before acting it looks at the cloud's state, so a step run twice
+  (a task redelivered after a lost worker) does not act twice; a create carries the change's
+  ``ClientToken``, so a repeated create returns the first answer. The external id is recorded in
+  the same transaction as the step.
+- ``wait``: look at the cloud until the resource reaches the target state, re-queued with a
+  countdown (a task never sleeps on a cloud).
+
+Transient cloud errors re-run the same step with a growing countdown, up to ``MAX_ATTEMPTS`` in a
+row; a permanent error fails the operation with the cloud's code and message. Past the deadline
+the cloud is looked at once more: the operation succeeds if the cloud got there, else fails.
+``reconcile`` re-queues changes whose worker died (no step for ``STALE_SECONDS``).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.clouds.adapters import adapter_class, adapter_for
+from apps.clouds.adapters.base import CloudCallError, CloudResource
+from apps.clouds.models import Flavor
+from apps.core.errors import Conflict, Forbidden, InvalidInput, Refused
+from apps.core.events import emit
+from apps.core.models import Operation
+from apps.core.scoping import authorize
+from apps.core.services import (
+    operation_advance,
+    operation_create,
+    operation_fail,
+    operation_payload,
+    operation_succeed,
+)
+from apps.provisioning import config, hooks
+from apps.provisioning.models import ChangeRecord, ProvisioningRequest, RequestEvent
+from apps.provisioning.statemachine import ACTIONS, CLOUD_CALL, TARGET, check_transition
+from apps.resources.models import Resource
+from apps.resources.services import resource_refresh
+
+logger = logging.getLogger(__name__)
+
+Phase = ChangeRecord.Phase
+MAX_BATCH = 200
+
+
+def permission_for(resource_type: str, action: str) -> str:
+    service, kind = resource_type.split(".", 1)
+    verb = {"create": "create", "release": "delete"}.get(action, "operate")
+    return f"{service}:{kind}:{verb}"
+
+
+def snapshot(row: Resource | CloudResource | None) -> dict[str, Any]:
+    if row is None:
+        return {"status": "deleted"}
+    spec = row.spec or {}
+    return {"status": row.status, "name": row.name, "instance_type": spec.get("instance_type") or spec.get("class")
+            or spec.get("spec") or "", "vcpu": row.vcpu, "memory_mib": row.memory_mib, "zone": row.zone,
+            "private_ip": spec.get("private_ip", "")}
+
+
+# -- starting ------------------------------------------------------------------------------------------
+
+def _deadline(action: str, params: dict[str, Any]) -> Any:
+    seconds = params.get("timeout_seconds") or config.value("CREATE_TIMEOUT" if action == "create"
+                                                            else "OPERATE_TIMEOUT")
+    return timezone.now() + timedelta(seconds=float(seconds))
+
+
+def _queue(change: ChangeRecord) -> None:
+    from apps.provisioning.tasks import lifecycle_step_task
+
+    change_id, step = change.id, change.step + 1
+    transaction.on_commit(lambda: lifecycle_step_task.apply_async((change_id, step)))
+
+
+def change_create(*, organization: Any, project: Any, platform: Any, action: str, resource_type: str, region: str,
+                  actor: Any = None, resource: Resource | None = None, name: str = "",
+                  params: dict[str, Any] | None = None, comment: str = "", request: ProvisioningRequest | None = None,
+                  schedule: Any = None) -> ChangeRecord:
+    """The operation and its change record, queued after commit (callers have checked the rules)."""
+    params = dict(params or {})
+    target_name = name or (resource.name if resource else "") or (resource.external_id if resource else "")
+    op = operation_create(
+        organization=organization, kind=f"{resource_type}.{action}", actor=actor, target_type=resource_type,
+        target_id=resource.id if resource else "", target_name=target_name,
+        params={"action": action, **{k: v for k, v in params.items() if k != "client_token"}},
+        message="Queued",
+    )
+    now = timezone.now()
+    change = ChangeRecord.objects.create(
+        organization=organization, project=project, platform=platform, operation=op, request=request,
+        resource=resource, action=action, resource_type=resource_type, region=region,
+        external_id=resource.external_id if resource else "", name=target_name,
+        client_token=f"um-{uuid.uuid4().hex}", params=params, before=snapshot(resource) if resource else {},
+        actor=actor if getattr(actor, "is_authenticated", False) else None, comment=comment[:500],
+        schedule=schedule, deadline=_deadline(action, params), heartbeat_at=now,
+    )
+    _queue(change)
+    return change
+
+
+def _validate_params(resource: Resource, action: str, params: dict[str, Any]) -> dict[str, Any]:
+    if not isinstance(params, dict):
+        raise InvalidInput("params must be an object.", detail={"params": ["must be an object"]})
+    clean: dict[str, Any] = {}
+    timeout = params.get("timeout_seconds")
+    if timeout is not None:
+        if not isinstance(timeout, int | float) or isinstance(timeout, bool) or not 5 <= timeout <= 3600:
+            raise InvalidInput("timeout_seconds must be from 5 to 3600.", detail={"timeout_seconds": ["5..3600"]})
+        clean["timeout_seconds"] = float(timeout)
+    if action == "resize":
+        spec = params.get("instance_type") or params.get("spec")
+        if not isinstance(spec, str) or not spec:
+            raise InvalidInput("Choose the new instance type.", detail={"instance_type": ["required"]})
+        kinds = {"ecs.instance": Flavor.Kind.INSTANCE_TYPE, "rds.instance": Flavor.Kind.RDS_CLASS,
+                 "redis.instance": Flavor.Kind.REDIS_CLASS}
+        kind = kinds.get(resource.type)
+        if kind and not Flavor.objects.filter(platform_id=resource.platform_id, region=resource.region, kind=kind,
+                                              code=spec).exists():
+            raise InvalidInput(f"{spec} is not offered in {resource.region}.",
+                               detail={"instance_type": [f"unknown {kind.label.lower()}"]})
+        if spec == (resource.spec or {}).get("instance_type"):
+            raise Conflict(f"The resource already is {spec}.", code="no_change", detail={"instance_type": spec})
+        clean["spec"] = spec
+    return clean
+
+
+@transaction.atomic
+def operation_start(*, actor: Any, resource: Resource, action: str, params: dict[str, Any] | None = None,
+                    comment: str = "", schedule: Any = None, check: bool = True) -> ChangeRecord:
+    """Start ``action`` on ``resource``: needs ``<service>:<kind>:operate`` (``delete`` to release) on it,
+    an adapter that supports it, a state that allows it and no other unfinished operation on it."""
+    if action not in ACTIONS:
+        raise InvalidInput(f"Unknown action {action!r}.", detail={"action": [f"one of {', '.join(ACTIONS)}"]})
+    if check and not authorize(actor, permission_for(resource.type, action), resource):
+        raise Forbidden(f"You may not {action} this resource.")
+    if not isinstance(comment, str) or len(comment) > 500:
+        raise InvalidInput("comment is at most 500 characters.", detail={"comment": ["too long"]})
+    locked = Resource.objects.select_for_update().select_related("platform").get(pk=resource.pk)
+    caps = adapter_class(locked.platform.type).capabilities
+    if not caps.supports(locked.type, CLOUD_CALL[action]):
+        raise Refused(f"{locked.platform.name} cannot {action} {locked.type}.", code="unsupported_operation",
+                      detail={"action": action, "type": locked.type})
+    if not locked.platform.is_active:
+        raise Conflict("The cloud platform is disabled.", code="platform_disabled")
+    clean = _validate_params(locked, action, params or {})
+    busy = ChangeRecord.objects.filter(resource=locked).exclude(phase=Phase.DONE).select_related("operation").first()
+    if busy is not None and not busy.operation.is_final:
+        raise Conflict(f"Another operation ({busy.action}) is still running on this resource.",
+                       code="operation_in_progress", detail={"operation": busy.operation_id})
+    check_transition(locked, action)
+    return change_create(organization=locked.organization, project=locked.project, platform=locked.platform,
+                         action=action, resource_type=locked.type, region=locked.region, actor=actor,
+                         resource=locked, params=clean, comment=comment, schedule=schedule)
+
+
+def operations_batch(*, actor: Any, resources: list[Resource], action: str, params: dict[str, Any] | None = None,
+                     comment: str = "") -> dict[str, Any]:
+    """The same action over a selection: each resource gets its own operation, or its own refusal."""
+    if not resources or len(resources) > MAX_BATCH:
+        raise InvalidInput(f"Select 1 to {MAX_BATCH} resources.", detail={"resources": [f"1..{MAX_BATCH}"]})
+    started, refused = [], []
+    for resource in resources:
+        try:
+            started.append(operation_start(actor=actor, resource=resource, action=action, params=params,
+                                           comment=comment))
+        except (Conflict, Refused, Forbidden, InvalidInput) as exc:
+            refused.append({"resource": resource.id, "code": exc.code, "message": exc.message})
+    return {"started": started, "refused": refused}
+
+
+# -- steps -----------------------------------------------------------------------------------------------
+
+def _announce(op_id: str) -> None:
+    op = Operation.objects.get(pk=op_id)
+    emit(op.organization_id, op.topic, operation_payload(op),
+         also=[(op.organization_id, f"activity:{op.organization_id}")])
+
+
+def _advance(change: ChangeRecord, step: int, *, phase: str, progress: int, message: str, **fields: Any) -> bool:
+    """Record ``step`` of ``change`` unless another delivery of it got there first."""
+    with transaction.atomic():
+        current = ChangeRecord.objects.select_for_update().get(pk=change.pk)
+        if current.step != step - 1 or current.phase == Phase.DONE:
+            return False
+        for key, val in fields.items():
+            setattr(current, key, val)
+            setattr(change, key, val)
+        current.phase = change.phase = phase
+        current.step = change.step = step
+        current.attempts = change.attempts = 0
+        current.heartbeat_at = timezone.now()
+        current.save()
+        operation_advance(operation_id=current.operation_id, step=step, progress=progress, message=message)
+    return True
+
+
+def _call(change: ChangeRecord, adapter: Any) -> tuple[str, dict[str, Any]]:
+    """Ask the cloud to act, unless it already is where this action leads. Returns (message, fields)."""
+    region, rtype = change.region, change.resource_type
+    if change.action == "create":
+        params = {**change.params, "name": change.name, "client_token": change.client_token}
+        external_id = adapter.create(rtype, region, params)
+        return f"The cloud accepted the request: {external_id}", {"external_id": external_id}
+    current = adapter.get_resource(rtype, region, change.external_id)
+    status = current.status if current else "deleted"
+    if change.action == "release":
+        if current is None or status == "deleted":
+            return "Already released", {}
+        adapter.delete(rtype, region, change.external_id)
+        return "Release requested", {}
+    if change.action == "resize":
+        if (current.spec or {}).get("instance_type") == change.params["spec"]:
+            return f"Already {change.params['spec']}", {}
+        adapter.resize(rtype, region, change.external_id, change.params["spec"])
+        return f"Resize to {change.params['spec']} requested", {}
+    target = TARGET[change.action]
+    if change.action != "reboot" and status in {target, {"running": "starting", "stopped": "stopping"}[target]}:
+        return f"Already {status}", {}
+    getattr(adapter, CLOUD_CALL[change.action])(rtype, region, change.external_id)
+    return f"{change.action.capitalize()} requested", {}
+
+
+def _reached(change: ChangeRecord, current: CloudResource | None) -> bool:
+    if change.action == "release":
+        return current is None or current.status == "deleted"
+    if current is None:
+        return False
+    if change.action == "resize":
+        return (current.spec or {}).get("instance_type") == change.params["spec"] and current.status not in \
+            {"changing", "pending"}
+    return current.status == TARGET[change.action]
+
+
+def lifecycle_step(*, change_id: str, step: int) -> tuple[bool, float, int]:
+    """Run step ``step`` of a change. Returns (another step follows, its countdown, its number)."""
+    change = ChangeRecord.objects.select_related("platform", "operation").filter(pk=change_id).first()
+    if change is None or change.phase == Phase.DONE or step != change.step + 1:
+        return False, 0.0, step
+    if change.operation.is_final:
+        _close(change, succeeded=False)
+        return False, 0.0, step
+    ChangeRecord.objects.filter(pk=change.pk).update(heartbeat_at=timezone.now())
+    poll = config.value("POLL_SECONDS")
+    try:
+        adapter = adapter_for(change.platform, region=change.region, timeout=config.value("CLOUD_TIMEOUT"))
+        if timezone.now() > change.deadline:
+            current = adapter.get_resource(change.resource_type, change.region, change.external_id) \
+                if change.external_id else None
+            if change.phase == Phase.WAIT and _reached(change, current):
+                _finish(change, adapter, step)
+            else:
+                status = current.status if current else "not found"
+                _fail(change, f"Timed out: the cloud reports {status} at the deadline.", adapter=adapter)
+            return False, 0.0, step
+        if change.phase == Phase.CALL:
+            message, fields = _call(change, adapter)
+            recorded = _advance(change, step, phase=Phase.WAIT, progress=30, message=message, **fields)
+            return recorded, poll, step + 1
+        current = adapter.get_resource(change.resource_type, change.region, change.external_id)
+        if _reached(change, current):
+            _finish(change, adapter, step)
+            return False, 0.0, step
+        if change.action == "create" and current is None and change.polls >= 30:
+            _fail(change, "The cloud does not report the new resource.")
+            return False, 0.0, step
+        status = current.status if current else "not visible yet"
+        recorded = _advance(change, step, phase=Phase.WAIT, progress=min(90, 35 + 5 * change.polls),
+                            message=f"Waiting: {status}", polls=change.polls + 1)
+        return recorded, poll, step + 1
+    except CloudCallError as exc:
+        detail = f"{exc.code}: {exc.message}"
+        attempts = change.attempts + 1
+        if exc.transient and attempts < config.value("MAX_ATTEMPTS"):
+            ChangeRecord.objects.filter(pk=change.pk).update(attempts=attempts, heartbeat_at=timezone.now())
+            Operation.objects.filter(pk=change.operation_id).update(
+                message=f"Retrying ({attempts}) after {detail}"[:500], updated_at=timezone.now())
+            _announce(change.operation_id)
+            return True, min(30.0, 0.25 * (2 ** attempts)), step
+        _fail(change, detail)
+        return False, 0.0, step
+    except ValueError as exc:  # credentials that cannot be read
+        _fail(change, str(exc))
+        return False, 0.0, step
+
+
+def _finish(change: ChangeRecord, adapter: Any, step: int) -> None:
+    row = _collect(change, adapter)
+    with transaction.atomic():
+        current = ChangeRecord.objects.select_for_update().get(pk=change.pk)
+        if current.phase == Phase.DONE:
+            return
+        current.after = snapshot(row) if row is not None and not row.deleted else {"status": "deleted"}
+        current.resource = row or current.resource
+        current.phase = Phase.DONE
+        current.step = step
+        current.heartbeat_at = timezone.now()
+        current.save()
+        verb = {"create": "Created", "release": "Released", "resize": "Resized", "stop": "Stopped",
+                "start": "Started", "reboot": "Rebooted"}[current.action]
+        operation_succeed(operation_id=current.operation_id, message=f"{verb} {current.external_id}",
+                          result={"external_id": current.external_id, "resource": row.id if row else None,
+                                  "after": current.after})
+        _settle(current, succeeded=True)
+
+
+def _collect(change: ChangeRecord, adapter: Any) -> Resource | None:
+    """Bring the inventory up to date with the resource; a created one belongs to the request's project."""
+    if not change.external_id:
+        return None
+    try:
+        row = resource_refresh(platform=change.platform, resource_type=change.resource_type, region=change.region,
+                               external_id=change.external_id, adapter=adapter)
+    except CloudCallError:
+        logger.warning("could not refresh %s after %s", change.external_id, change.action)
+        return change.resource
+    if row is not None and change.action == "create" and row.organization_id != change.organization_id:
+        Resource.objects.filter(pk=row.pk).update(organization_id=change.organization_id,
+                                                  project_id=change.project_id, assigned_by="manual")
+        row.organization_id, row.project_id = change.organization_id, change.project_id
+    if row is not None:
+        emit(row.organization_id, row.topic, {"event": "resource_changed", "id": row.id, "status": row.status,
+                                              "deleted": row.deleted})
+    return row
+
+
+def _fail(change: ChangeRecord, error: str, *, adapter: Any = None) -> None:
+    row = None
+    if change.action == "create" and change.external_id and adapter is not None:
+        # A create that timed out may still finish: the inventory knows it, so nothing is orphaned.
+        row = _collect(change, adapter)
+    with transaction.atomic():
+        current = ChangeRecord.objects.select_for_update().get(pk=change.pk)
+        if current.phase == Phase.DONE:
+            return
+        current.phase = Phase.DONE
+        current.resource = row or current.resource
+        current.heartbeat_at = timezone.now()
+        current.save()
+        operation_fail(operation_id=current.operation_id, error=error[:2000], message=f"{current.action} failed")
+        _settle(current, succeeded=False)
+
+
+def _close(change: ChangeRecord, *, succeeded: bool) -> None:
+    """An operation ended elsewhere (cancelled): the change is done too."""
+    with transaction.atomic():
+        current = ChangeRecord.objects.select_for_update().get(pk=change.pk)
+        if current.phase == Phase.DONE:
+            return
+        current.phase = Phase.DONE
+        current.save(update_fields=["phase"])
+        _settle(current, succeeded=succeeded)
+
+
+def _settle(change: ChangeRecord, *, succeeded: bool) -> None:
+    if change.action != "create" or change.request_id is None:
+        return
+    request = ProvisioningRequest.objects.select_for_update().get(pk=change.request_id)
+    hooks.quota_settle(request.quota_reservation, part={"count": 1}, succeeded=succeeded)
+    outcome = "is running" if succeeded else "failed"
+    error = "" if succeeded else f": {Operation.objects.values_list('error', flat=True).get(pk=change.operation_id)}"
+    RequestEvent.objects.create(request=request, kind="instance_ready" if succeeded else "instance_failed",
+                                message=f"{change.name} ({change.external_id or 'not created'}) {outcome}{error}"[:500])
+    changes = list(ChangeRecord.objects.filter(request=request).values_list("phase", "operation__status"))
+    if len(changes) >= request.count and all(p == Phase.DONE for p, _s in changes):
+        ok = sum(1 for _p, s in changes if s == Operation.Status.SUCCEEDED)
+        request.status = (ProvisioningRequest.Status.COMPLETED if ok == len(changes) else
+                          ProvisioningRequest.Status.FAILED if ok == 0 else ProvisioningRequest.Status.PARTIAL)
+        request.save(update_fields=["status", "updated_at"])
+        RequestEvent.objects.create(request=request, kind=request.status,
+                                    message=f"{ok} of {len(changes)} instances provisioned")
+    emit(request.organization_id, request.topic, {"event": "request_changed", "id": request.id,
+                                                  "status": request.status})
+
+
+# -- reconciling -----------------------------------------------------------------------------------------
+
+def reconcile(*, stale_after: float | None = None) -> dict[str, int]:
+    """Resume changes whose step task was lost (a worker died holding it): each is re-queued at its next
+    step, which looks at the cloud's real state first; past their deadline they succeed or fail by it."""
+    cutoff = timezone.now() - timedelta(seconds=stale_after if stale_after is not None
+                                        else config.value("STALE_SECONDS"))
+    resumed = closed = 0
+    stuck = ChangeRecord.objects.filter(phase__in=[Phase.CALL, Phase.WAIT], heartbeat_at__lt=cutoff) \
+        .select_related("operation").order_by("heartbeat_at")[:1000]
+    for change in stuck:
+        if change.operation.is_final:
+            _close(change, succeeded=change.operation.status == Operation.Status.SUCCEEDED)
+            closed += 1
+            continue
+        with transaction.atomic():
+            updated = ChangeRecord.objects.filter(pk=change.pk, step=change.step, heartbeat_at__lt=cutoff).update(
+                heartbeat_at=timezone.now())
+            if updated:
+                _queue(change)
+                resumed += 1
+    if resumed or closed:
+        logger.info("reconciler resumed %s and closed %s changes", resumed, closed)
+    return {"resumed": resumed, "closed": closed}

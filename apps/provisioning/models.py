@@ -1,0 +1,206 @@
+"""Provisioning requests and their approvals, lifecycle changes (the record and the execution state
+of every operation on a cloud resource) and scheduled operations.
+
+A ``ChangeRecord`` is created with the ``Operation`` it drives: who asked, why, the spec before and
+after, and where the step task is (``phase``, ``step``, ``attempts``, ``heartbeat_at``). Its
+``client_token`` is sent to the cloud with a create, so a step that runs twice never creates twice.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from apps.core.ids import PrefixedId
+from apps.core.models import TenantModel
+
+
+class ProvisioningRequest(TenantModel):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for approval"
+        APPROVED = "approved", "Approved"
+        DENIED = "denied", "Denied"
+        PROVISIONING = "provisioning", "Provisioning"
+        COMPLETED = "completed", "Completed"
+        PARTIAL = "partial", "Partly failed"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    OPEN = {Status.PENDING}
+    scope_fields = {"project": "project", "cloud_platform": "platform"}
+
+    id = models.CharField(primary_key=True, max_length=32, default=PrefixedId("preq"), editable=False)
+    project = models.ForeignKey("organizations.Project", on_delete=models.PROTECT, related_name="+")
+    platform = models.ForeignKey("clouds.CloudPlatform", on_delete=models.PROTECT, related_name="+")
+    region = models.CharField(max_length=64)
+    resource_type = models.CharField(max_length=64, default="ecs.instance")
+    spec = models.JSONField(default=dict)
+    count = models.PositiveIntegerField(default=1)
+    reason = models.CharField(max_length=500, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    requester = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    policy = models.ForeignKey("ApprovalPolicy", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    levels = models.JSONField(default=list, blank=True)  # the policy's levels when the request was made
+    level = models.PositiveSmallIntegerField(default=0)  # the level waiting for decisions (0-based)
+    price_estimate = models.JSONField(default=dict, blank=True)
+    quota_reservation = models.CharField(max_length=128, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["organization", "status", "-created_at"], name="preq_org_status")]
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.count}x {self.spec.get('instance_type', self.resource_type)} ({self.status})"
+
+    @property
+    def topic(self) -> str:
+        return f"request:{self.id}"
+
+
+class RequestEvent(models.Model):
+    """One line of a request's timeline: submitted, each decision, approved, each instance's outcome."""
+
+    request = models.ForeignKey(ProvisioningRequest, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=32)
+    message = models.CharField(max_length=500)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.request_id} {self.kind}"
+
+
+class ApprovalPolicy(TenantModel):
+    """Which requests need whose approval. The most specific active policy of the request's
+    organization applies (project and service match beat organization-wide ones).
+
+    ``levels`` is a list of ``{"mode": "any"|"all", "roles": [role keys], "users": [user ids]}``,
+    decided in order; an empty list approves every request. A request at or under both
+    ``auto_approve_max_count`` and ``auto_approve_max_vcpu`` (when set) is approved at once."""
+
+    scope_fields = {"project": "project"}
+
+    id = models.CharField(primary_key=True, max_length=32, default=PrefixedId("apol"), editable=False)
+    name = models.CharField(max_length=128)
+    project = models.ForeignKey("organizations.Project", null=True, blank=True, on_delete=models.CASCADE,
+                                related_name="+")
+    service = models.CharField(max_length=32, blank=True)
+    auto_approve_max_count = models.PositiveIntegerField(null=True, blank=True)
+    auto_approve_max_vcpu = models.PositiveIntegerField(null=True, blank=True)
+    levels = models.JSONField(default=list, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["organization", "name", "id"]
+        indexes = [models.Index(fields=["organization", "is_active"], name="apol_org_active")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ApprovalDecision(models.Model):
+    class Verdict(models.TextChoices):
+        APPROVE = "approve", "Approved"
+        DENY = "deny", "Denied"
+
+    request = models.ForeignKey(ProvisioningRequest, on_delete=models.CASCADE, related_name="decisions")
+    level = models.PositiveSmallIntegerField()
+    approver = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    verdict = models.CharField(max_length=8, choices=Verdict.choices)
+    comment = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["request", "level", "approver"], name="decision_once_per_level")]
+
+    def __str__(self) -> str:
+        return f"{self.request_id} L{self.level} {self.verdict}"
+
+
+class ChangeRecord(TenantModel):
+    class Phase(models.TextChoices):
+        CALL = "call", "Calling the cloud"
+        WAIT = "wait", "Waiting for the cloud"
+        DONE = "done", "Done"
+
+    scope_fields = {"project": "project", "cloud_platform": "platform"}
+
+    id = models.CharField(primary_key=True, max_length=32, default=PrefixedId("chg"), editable=False)
+    operation = models.OneToOneField("core.Operation", on_delete=models.CASCADE, related_name="change_record")
+    project = models.ForeignKey("organizations.Project", null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="+")
+    platform = models.ForeignKey("clouds.CloudPlatform", on_delete=models.CASCADE, related_name="+")
+    request = models.ForeignKey(ProvisioningRequest, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="changes")
+    resource = models.ForeignKey("resources.Resource", null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="+")
+    action = models.CharField(max_length=16, db_index=True)
+    resource_type = models.CharField(max_length=64)
+    region = models.CharField(max_length=64)
+    external_id = models.CharField(max_length=255, blank=True, db_index=True)
+    name = models.CharField(max_length=255, blank=True)
+    client_token = models.CharField(max_length=64, unique=True)
+    params = models.JSONField(default=dict, blank=True)
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    comment = models.CharField(max_length=500, blank=True)
+    schedule = models.ForeignKey("ScheduledOperation", null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="+")
+    phase = models.CharField(max_length=8, choices=Phase.choices, default=Phase.CALL)
+    step = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    polls = models.PositiveIntegerField(default=0)
+    deadline = models.DateTimeField()
+    heartbeat_at = models.DateTimeField(db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["organization", "-created_at"], name="change_org_created"),
+            models.Index(fields=["phase", "heartbeat_at"], name="change_phase_heartbeat"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.resource_type} {self.external_id or self.name}"
+
+
+class ScheduledOperation(TenantModel):
+    """An operation on a resource run at a time (``run_at``) or on a recurring power schedule
+    (``cron``: five crontab fields, UTC), by a django-celery-beat periodic task."""
+
+    scope_fields = {"project": "project"}
+
+    id = models.CharField(primary_key=True, max_length=32, default=PrefixedId("sched"), editable=False)
+    project = models.ForeignKey("organizations.Project", null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="+")
+    resource = models.ForeignKey("resources.Resource", on_delete=models.CASCADE, related_name="+")
+    action = models.CharField(max_length=16)
+    run_at = models.DateTimeField(null=True, blank=True)
+    cron = models.CharField(max_length=128, blank=True)
+    comment = models.CharField(max_length=500, blank=True)
+    enabled = models.BooleanField(default=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    periodic_task = models.OneToOneField("django_celery_beat.PeriodicTask", null=True, blank=True,
+                                         on_delete=models.SET_NULL, related_name="+")
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_operation_id = models.CharField(max_length=32, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.resource_id} {'at ' + str(self.run_at) if self.run_at else self.cron}"

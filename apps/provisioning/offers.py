@@ -1,0 +1,56 @@
+"""What a platform's region offers to a provisioning form: instance types, disk categories and zones
+from the catalog discovered by the clouds app (no cloud call), and images, vSwitches and security
+groups read from the cloud and cached for a minute."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.cache import cache
+
+from apps.clouds.adapters import adapter_for
+from apps.clouds.models import CloudPlatform, Flavor, Region, Zone
+
+CACHE_SECONDS = 60
+
+
+def catalog_offers(platform: CloudPlatform, region: str) -> dict[str, Any]:
+    """Regions, zones, instance types and disk categories known for ``platform`` (database only)."""
+    regions = list(Region.objects.filter(platform=platform, enabled=True).values_list("region_id", flat=True))
+    zones = list(Zone.objects.filter(region__platform=platform, region__region_id=region)
+                 .values_list("zone_id", flat=True))
+    flavors = Flavor.objects.filter(platform=platform, region=region)
+    types = [{"code": f.code, "vcpu": f.vcpu or 0, "memory_mib": f.memory_mib or 0,
+              "family": (f.attributes or {}).get("family") or ""}
+             for f in flavors if f.kind == Flavor.Kind.INSTANCE_TYPE]
+    disks = [{"code": f.code, "zones": (f.attributes or {}).get("zones") or []}
+             for f in flavors if f.kind == Flavor.Kind.DISK_CATEGORY]
+    return {"regions": regions, "zones": zones, "instance_types": types, "disk_categories": disks}
+
+
+def _images(adapter: Any, region: str) -> list[dict[str, Any]]:
+    if adapter.type_name != "apsara":
+        return []
+    from alibabacloud_ecs20140526 import models as ecs_models
+
+    body = adapter._invoke("ecs", region, "describe_images",
+                           ecs_models.DescribeImagesRequest(region_id=region, page_size=100))
+    return [{"id": i.get("ImageId"), "name": i.get("ImageName") or i.get("ImageId"),
+             "os": i.get("OSName") or ""} for i in (body.get("Images") or {}).get("Image", [])]
+
+
+def cloud_offers(platform: CloudPlatform, region: str) -> dict[str, Any]:
+    """Images, vSwitches (with zone and VPC) and security groups (with VPC) of the region."""
+    key = f"provisioning:offers:{platform.pk}:{platform.updated_at.timestamp() if platform.updated_at else 0}:{region}"
+    found = cache.get(key)
+    if found is not None:
+        return found
+    adapter = adapter_for(platform, region=region)
+    vswitches = [{"id": v.external_id, "name": v.name, "zone": v.zone, "vpc_id": v.vpc_id,
+                  "cidr_block": v.spec.get("cidr_block", "")}
+                 for v in adapter.iter_resources("vpc.vswitch", region) if v.status in ("available", "")]
+    groups = [{"id": g.external_id, "name": g.name, "vpc_id": g.vpc_id}
+              for g in adapter.iter_resources("ecs.security_group", region)]
+    offers = {"images": _images(adapter, region), "vswitches": vswitches, "security_groups": groups}
+    cache.set(key, offers, CACHE_SECONDS)
+    return offers

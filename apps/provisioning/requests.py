@@ -1,0 +1,361 @@
+"""Provisioning requests: validation against what the cloud offers, the quota and price hooks,
+approval policies and decisions, and launching one create operation per instance.
+
+Rules enforced here:
+- the requester needs ``<service>:<kind>:create`` on the project; the project must be one the
+  platform serves (the platform's organization or below it, or listed on the platform);
+- the spec is checked against the catalog first (region, zone, instance type, count, disk) with no
+  cloud call, then against the cloud's images, vSwitches and security groups; nothing is reserved
+  or created for a refused request;
+- the most specific active policy decides: auto-approval under its thresholds, else its levels in
+  order, each needing any one or all of its approvers; a requester never approves their own request;
+  one denial ends the request and releases its quota reservation.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from apps.clouds.adapters.base import CloudCallError
+from apps.clouds.models import CloudPlatform, Region
+from apps.core.errors import Conflict, Forbidden, InvalidInput, Refused
+from apps.core.events import emit
+from apps.core.scoping import authorize
+from apps.organizations.models import Project
+from apps.provisioning import hooks, offers
+from apps.provisioning.lifecycle import change_create, permission_for
+from apps.provisioning.models import ApprovalDecision, ApprovalPolicy, ProvisioningRequest, RequestEvent
+
+APPROVE = "provisioning:request:approve"
+MAX_COUNT = 20
+NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9._\-]{1,63}$")
+SPEC_KEYS = {"instance_type", "image_id", "zone", "vswitch_id", "security_group_id", "name", "system_disk_category",
+             "system_disk_gib", "tags"}
+
+
+def _event(request: ProvisioningRequest, kind: str, message: str, actor: Any = None) -> None:
+    RequestEvent.objects.create(request=request, kind=kind, message=message[:500],
+                                actor=actor if getattr(actor, "is_authenticated", False) else None)
+    emit(request.organization_id, request.topic, {"event": "request_changed", "id": request.id,
+                                                  "status": request.status, "kind": kind})
+
+
+def platform_serves(platform: CloudPlatform, project: Project) -> bool:
+    org_path = platform.organization.path
+    return project.organization.path.startswith(org_path) or platform.projects.filter(pk=project.pk).exists()
+
+
+def validate_spec(*, platform: CloudPlatform, region: str, spec: Any, count: Any) -> dict[str, Any]:
+    """The cleaned spec, or ``InvalidInput`` naming every bad field. Catalog checks come first and
+    need no cloud call; only a spec that passes them is checked against the cloud's lists."""
+    errors: dict[str, list[str]] = {}
+    if not isinstance(spec, dict):
+        raise InvalidInput("spec must be an object.", detail={"spec": ["must be an object"]})
+    unknown = set(spec) - SPEC_KEYS
+    if unknown:
+        errors["spec"] = [f"unknown fields: {', '.join(sorted(unknown))}"]
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_COUNT:
+        errors["count"] = [f"an integer from 1 to {MAX_COUNT}"]
+    if not Region.objects.filter(platform=platform, region_id=region, enabled=True).exists():
+        errors["region"] = [f"{platform.name} has no enabled region {region!r}"]
+        raise InvalidInput("The request is not valid; see detail.", detail=errors)
+    offered = offers.catalog_offers(platform, region)
+    types = {t["code"]: t for t in offered["instance_types"]}
+    itype = spec.get("instance_type")
+    if itype not in types:
+        errors["instance_type"] = [f"{itype!r} is not an instance type {platform.name} offers in {region}"]
+    zone = spec.get("zone")
+    if zone not in offered["zones"]:
+        errors["zone"] = [f"{zone!r} is not a zone of {region} on {platform.name}"]
+    name = spec.get("name") or "instance"
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        errors["name"] = ["2 to 64 letters, digits, '.', '_' or '-', starting with a letter"]
+    disk = spec.get("system_disk_category")
+    disks = {d["code"]: d for d in offered["disk_categories"]}
+    if disk is not None and (disk not in disks or (zone and disks[disk]["zones"] and zone not in disks[disk]["zones"])):
+        errors["system_disk_category"] = [f"{disk!r} is not offered in {zone}"]
+    size = spec.get("system_disk_gib", 40)
+    if not isinstance(size, int) or isinstance(size, bool) or not 20 <= size <= 500:
+        errors["system_disk_gib"] = ["an integer from 20 to 500"]
+    tags = spec.get("tags") or {}
+    if not isinstance(tags, dict) or len(tags) > 20 or not all(
+            isinstance(k, str) and isinstance(v, str) and 0 < len(k) <= 64 and len(v) <= 128 for k, v in tags.items()):
+        errors["tags"] = ["at most 20 key=value pairs (keys up to 64, values up to 128 characters)"]
+    if errors:
+        raise InvalidInput("The request is not valid; see detail.", detail=errors)
+    try:
+        cloud = offers.cloud_offers(platform, region)
+    except CloudCallError as exc:
+        raise Conflict(f"The cloud cannot be reached to check the request ({exc.code}); try again.",
+                       code="cloud_unavailable") from None
+    vswitches = {v["id"]: v for v in cloud["vswitches"]}
+    groups = {g["id"]: g for g in cloud["security_groups"]}
+    images = {i["id"] for i in cloud["images"]}
+    if images and spec.get("image_id") not in images:
+        errors["image_id"] = [f"{spec.get('image_id')!r} is not an image of {region}"]
+    vsw = vswitches.get(spec.get("vswitch_id"))
+    if vsw is None:
+        errors["vswitch_id"] = [f"{spec.get('vswitch_id')!r} is not an available vSwitch of {region}"]
+    elif vsw["zone"] != zone:
+        errors["vswitch_id"] = [f"the vSwitch is in {vsw['zone']}, not {zone}"]
+    sg = groups.get(spec.get("security_group_id"))
+    if sg is None:
+        errors["security_group_id"] = [f"{spec.get('security_group_id')!r} is not a security group of {region}"]
+    elif vsw is not None and sg["vpc_id"] and sg["vpc_id"] != vsw["vpc_id"]:
+        errors["security_group_id"] = ["the security group is in another VPC than the vSwitch"]
+    if errors:
+        raise InvalidInput("The request is not valid; see detail.", detail=errors)
+    clean = {k: spec[k] for k in SPEC_KEYS if k in spec}
+    clean.update(name=name, system_disk_gib=size, tags=tags, vcpu=types[itype]["vcpu"],
+                 memory_mib=types[itype]["memory_mib"])
+    return clean
+
+
+def policy_for(*, organization: Any, project: Any, service: str) -> ApprovalPolicy | None:
+    """The most specific active policy: of the project before the organization's, of the service before any."""
+    candidates = ApprovalPolicy.objects.filter(organization=organization, is_active=True).filter(
+        Q(project=project) | Q(project__isnull=True)).filter(Q(service=service) | Q(service=""))
+    ranked = sorted(candidates, key=lambda p: (p.project_id is None, p.service == "", p.created_at))
+    return ranked[0] if ranked else None
+
+
+DEFAULT_LEVELS = [{"mode": "any", "roles": [], "users": []}]
+
+
+def _auto_approves(policy: ApprovalPolicy | None, count: int, vcpu: int) -> bool:
+    if policy is None:
+        return False
+    if not policy.levels:
+        return True
+    if policy.auto_approve_max_count is None and policy.auto_approve_max_vcpu is None:
+        return False
+    return ((policy.auto_approve_max_count is None or count <= policy.auto_approve_max_count) and
+            (policy.auto_approve_max_vcpu is None or count * vcpu <= policy.auto_approve_max_vcpu))
+
+
+@transaction.atomic
+def request_create(*, actor: Any, project: Any, platform: Any, region: str, spec: Any, count: Any,
+                   reason: str = "", resource_type: str = "ecs.instance") -> ProvisioningRequest:
+    if resource_type != "ecs.instance":
+        raise Refused("Only ECS instances can be requested from the portal so far.", code="unsupported_service")
+    if not isinstance(project, Project):
+        raise InvalidInput("Choose a project you belong to.", detail={"project": ["not found"]})
+    probe = ProvisioningRequest(organization=project.organization, project=project, platform=platform)
+    if not authorize(actor, permission_for(resource_type, "create"), probe):
+        raise InvalidInput("Choose a project you may provision in.", detail={"project": ["not found"]})
+    if not platform_serves(platform, project) or not platform.is_active:
+        raise InvalidInput("This cloud platform does not serve the project.", detail={"platform": ["not available"]})
+    if not isinstance(reason, str) or len(reason) > 500:
+        raise InvalidInput("reason is at most 500 characters.", detail={"reason": ["too long"]})
+    clean = validate_spec(platform=platform, region=region, spec=spec, count=count)
+    amounts = {"count": count, "vcpu": clean["vcpu"] * count, "memory_mib": clean["memory_mib"] * count}
+    reservation = hooks.quota_backend().reserve(organization=project.organization, project=project,
+                                                resource_type=resource_type, amounts=amounts)
+    policy = policy_for(organization=project.organization, project=project, service=resource_type.split(".")[0])
+    levels = list(policy.levels) if policy is not None else DEFAULT_LEVELS
+    request = ProvisioningRequest.objects.create(
+        organization=project.organization, project=project, platform=platform, region=region,
+        resource_type=resource_type, spec=clean, count=count, reason=reason, requester=actor, policy=policy,
+        levels=levels, quota_reservation=reservation or "",
+        price_estimate=hooks.price_estimate(platform=platform, region=region, resource_type=resource_type,
+                                            spec=clean, count=count))
+    _event(request, "submitted", f"Requested {count} × {clean['instance_type']} in {clean['zone']}"
+           + (f": {reason}" if reason else ""), actor)
+    if _auto_approves(policy, count, clean["vcpu"]):
+        request.status = ProvisioningRequest.Status.APPROVED
+        request.decided_at = timezone.now()
+        request.save(update_fields=["status", "decided_at", "updated_at"])
+        _event(request, "approved", f"Approved automatically by policy {policy.name}")
+        _launch(request, actor)
+    else:
+        _event(request, "waiting", _level_text(request))
+    return request
+
+
+def _level_text(request: ProvisioningRequest) -> str:
+    level = request.levels[request.level]
+    who = [*(f"role {r}" for r in level.get("roles", [])), *(f"user {u}" for u in level.get("users", []))]
+    approvers = ", ".join(who) if who else "an approver"
+    mode = "all of" if level.get("mode") == "all" and who else "any of"
+    return f"Waiting for level {request.level + 1} of {len(request.levels)}: {mode} {approvers}"
+
+
+def _launch(request: ProvisioningRequest, actor: Any) -> None:
+    spec = request.spec
+    params = {k: spec[k] for k in ("instance_type", "image_id", "zone", "vswitch_id", "security_group_id",
+                                   "system_disk_category", "system_disk_gib", "tags") if k in spec}
+    for n in range(request.count):
+        name = spec["name"] if request.count == 1 else f"{spec['name']}-{n + 1}"
+        change_create(organization=request.organization, project=request.project, platform=request.platform,
+                      action="create", resource_type=request.resource_type, region=request.region,
+                      actor=request.requester or actor, name=name, params=params, request=request,
+                      comment=request.reason or f"Provisioning request {request.id}")
+    request.status = ProvisioningRequest.Status.PROVISIONING
+    request.save(update_fields=["status", "updated_at"])
+    _event(request, "provisioning", f"Creating {request.count} instance{'s' if request.count > 1 else ''}")
+
+
+def _holds_role(user: Any, roles: list[str]) -> bool:
+    from apps.rbac.models import Grant
+
+    return Grant.objects.filter(Q(user=user) | Q(group__members=user), role__key__in=roles).exists()
+
+
+def eligible(user: Any, request: ProvisioningRequest) -> bool:
+    """Whether ``user`` may decide the request's current level now."""
+    if request.status != ProvisioningRequest.Status.PENDING or not authorize(user, APPROVE, request):
+        return False
+    if request.requester_id == getattr(user, "pk", None):
+        return False
+    level = request.levels[request.level]
+    users, roles = [str(u) for u in level.get("users", [])], level.get("roles", [])
+    if not users and not roles:
+        return True
+    return str(user.pk) in users or (bool(roles) and _holds_role(user, roles))
+
+
+def _level_complete(request: ProvisioningRequest) -> bool:
+    level = request.levels[request.level]
+    approvals = ApprovalDecision.objects.filter(request=request, level=request.level,
+                                                verdict=ApprovalDecision.Verdict.APPROVE).select_related("approver")
+    if level.get("mode") != "all":
+        return approvals.exists()
+    approvers = [d.approver for d in approvals]
+    ids = {str(a.pk) for a in approvers}
+    users_ok = all(str(u) in ids for u in level.get("users", []))
+    roles_ok = all(any(_holds_role(a, [r]) for a in approvers) for r in level.get("roles", []))
+    return users_ok and roles_ok and bool(approvers)
+
+
+def _locked_request(request: ProvisioningRequest) -> ProvisioningRequest:
+    return ProvisioningRequest.objects.select_for_update().select_related("platform", "project").get(pk=request.pk)
+
+
+@transaction.atomic
+def request_decide(*, actor: Any, request: ProvisioningRequest, verdict: str, comment: str = ""
+                   ) -> ProvisioningRequest:
+    if verdict not in ApprovalDecision.Verdict.values:
+        raise InvalidInput("verdict is approve or deny.", detail={"verdict": ["approve or deny"]})
+    if not isinstance(comment, str) or len(comment) > 500:
+        raise InvalidInput("comment is at most 500 characters.", detail={"comment": ["too long"]})
+    if verdict == "deny" and not comment.strip():
+        raise InvalidInput("Say why the request is denied.", detail={"comment": ["required when denying"]})
+    request = _locked_request(request)
+    if request.status != ProvisioningRequest.Status.PENDING:
+        raise Conflict(f"The request is already {request.get_status_display().lower()}.", code="request_decided")
+    if not authorize(actor, APPROVE, request):
+        raise Forbidden("You may not decide provisioning requests here.")
+    if request.requester_id == actor.pk:
+        raise Forbidden("You cannot decide your own request.", code="own_request")
+    if not eligible(actor, request):
+        raise Forbidden("You are not an approver of this level.", code="not_an_approver")
+    try:
+        with transaction.atomic():
+            ApprovalDecision.objects.create(request=request, level=request.level, approver=actor, verdict=verdict,
+                                            comment=comment)
+    except IntegrityError:
+        raise Conflict("You have already decided this level.", code="already_decided") from None
+    who = actor.get_username()
+    if verdict == "deny":
+        request.status = ProvisioningRequest.Status.DENIED
+        request.decided_at = timezone.now()
+        request.save(update_fields=["status", "decided_at", "updated_at"])
+        hooks.quota_settle(request.quota_reservation, part={"count": request.count}, succeeded=False)
+        _event(request, "denied", f"Denied by {who}: {comment}", actor)
+        return request
+    _event(request, "approval", f"Level {request.level + 1} approved by {who}" + (f": {comment}" if comment else ""),
+           actor)
+    if not _level_complete(request):
+        return request
+    if request.level + 1 < len(request.levels):
+        request.level += 1
+        request.save(update_fields=["level", "updated_at"])
+        _event(request, "waiting", _level_text(request))
+        return request
+    request.status = ProvisioningRequest.Status.APPROVED
+    request.decided_at = timezone.now()
+    request.save(update_fields=["status", "decided_at", "updated_at"])
+    _event(request, "approved", "Approved", actor)
+    _launch(request, actor)
+    return request
+
+
+@transaction.atomic
+def request_cancel(*, actor: Any, request: ProvisioningRequest) -> ProvisioningRequest:
+    request = _locked_request(request)
+    if request.requester_id != actor.pk and not authorize(actor, APPROVE, request):
+        raise Forbidden("Only the requester or an approver may cancel a request.")
+    if request.status != ProvisioningRequest.Status.PENDING:
+        raise Conflict("Only a request waiting for approval can be cancelled.", code="request_decided")
+    request.status = ProvisioningRequest.Status.CANCELLED
+    request.save(update_fields=["status", "updated_at"])
+    hooks.quota_settle(request.quota_reservation, part={"count": request.count}, succeeded=False)
+    _event(request, "cancelled", f"Cancelled by {actor.get_username()}", actor)
+    return request
+
+
+# -- policies --------------------------------------------------------------------------------------------
+
+def _clean_policy(*, organization: Any, name: Any, project: Any, service: Any, auto_approve_max_count: Any,
+                  auto_approve_max_vcpu: Any, levels: Any) -> None:
+    from apps.rbac.models import Role
+
+    errors: dict[str, list[str]] = {}
+    if not isinstance(name, str) or not name.strip() or len(name) > 128:
+        errors["name"] = ["1 to 128 characters"]
+    if project is not None and project.organization_id != organization.pk:
+        errors["project"] = ["must belong to the organization"]
+    if not isinstance(service, str) or len(service) > 32:
+        errors["service"] = ["a service code such as ecs, or empty for every service"]
+    for field, value in (("auto_approve_max_count", auto_approve_max_count),
+                         ("auto_approve_max_vcpu", auto_approve_max_vcpu)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 100000):
+            errors[field] = ["empty or an integer from 0 to 100000"]
+    if not isinstance(levels, list) or len(levels) > 5:
+        errors["levels"] = ["a list of at most 5 levels"]
+    else:
+        for i, level in enumerate(levels):
+            if not isinstance(level, dict) or level.get("mode", "any") not in ("any", "all") \
+                    or not isinstance(level.get("roles", []), list) or not isinstance(level.get("users", []), list):
+                errors[f"levels[{i}]"] = ['{"mode": "any"|"all", "roles": [role keys], "users": [user ids]}']
+                continue
+            missing = set(level.get("roles", [])) - set(Role.objects.filter(
+                key__in=level.get("roles", [])).values_list("key", flat=True))
+            if missing:
+                errors[f"levels[{i}].roles"] = [f"unknown roles: {', '.join(sorted(map(str, missing)))}"]
+    if errors:
+        raise InvalidInput("The policy is not valid; see detail.", detail=errors)
+
+
+@transaction.atomic
+def policy_create(*, actor: Any, organization: Any, name: str, project: Any = None, service: str = "",
+                  auto_approve_max_count: int | None = None, auto_approve_max_vcpu: int | None = None,
+                  levels: list[dict[str, Any]] | None = None) -> ApprovalPolicy:
+    levels = DEFAULT_LEVELS if levels is None else levels
+    if not authorize(actor, "provisioning:policy:write", ApprovalPolicy(organization=organization, project=project)):
+        raise Forbidden()
+    _clean_policy(organization=organization, name=name, project=project, service=service,
+                  auto_approve_max_count=auto_approve_max_count, auto_approve_max_vcpu=auto_approve_max_vcpu,
+                  levels=levels)
+    policy = ApprovalPolicy.objects.create(
+        organization=organization, name=name.strip(), project=project, service=service,
+        auto_approve_max_count=auto_approve_max_count, auto_approve_max_vcpu=auto_approve_max_vcpu,
+        levels=[{"mode": lv.get("mode", "any"), "roles": list(lv.get("roles", [])),
+                 "users": [str(u) for u in lv.get("users", [])]} for lv in levels])
+    emit(organization.pk, f"activity:{organization.pk}", {"event": "approval_policy_created", "id": policy.id})
+    return policy
+
+
+@transaction.atomic
+def policy_delete(*, actor: Any, policy: ApprovalPolicy) -> None:
+    if not authorize(actor, "provisioning:policy:write", policy):
+        raise Forbidden()
+    org_id = policy.organization_id
+    policy.delete()
+    emit(org_id, f"activity:{org_id}", {"event": "approval_policy_deleted"})
+

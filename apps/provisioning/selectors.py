@@ -1,0 +1,43 @@
+"""Reads of provisioning: requests, changes, schedules and policies through ``restrict``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from apps.core.errors import NotFound
+from apps.provisioning.models import ApprovalPolicy, ChangeRecord, ProvisioningRequest, ScheduledOperation
+
+
+def request_list(*, actor: Any) -> QuerySet:
+    return ProvisioningRequest.objects.restrict(actor, "provisioning:request:read")
+
+
+def approval_queue(*, actor: Any) -> QuerySet:
+    return ProvisioningRequest.objects.restrict(actor, "provisioning:request:approve").filter(
+        status=ProvisioningRequest.Status.PENDING)
+
+
+def change_list(*, actor: Any) -> QuerySet:
+    return ChangeRecord.objects.restrict(actor, "provisioning:change:read")
+
+
+def schedule_list(*, actor: Any) -> QuerySet:
+    return ScheduledOperation.objects.restrict(actor, "provisioning:schedule:read")
+
+
+def policy_list(*, actor: Any) -> QuerySet:
+    return ApprovalPolicy.objects.restrict(actor, "provisioning:policy:read")
+
+
+def request_topic_org(user: Any, key: str) -> str | None:
+    org_id = request_list(actor=user).filter(pk=key).values_list("organization_id", flat=True).first()
+    return str(org_id) if org_id else None
+
+
+def request_get(*, actor: Any, request_id: str) -> ProvisioningRequest:
+    row = request_list(actor=actor).select_related("platform", "project", "requester").filter(pk=request_id).first()
+    if row is None:
+        raise NotFound("Request not found.")
+    return row
