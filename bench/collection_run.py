@@ -1,0 +1,169 @@
+"""One measured run of inventory collection, in its own process (so Django is set up for one database).
+
+``python -m bench.collection_run --count N`` with ``DATABASE_URL`` set (PostgreSQL) or not (SQLite in
+a temporary directory) prints one JSON object:
+
+- ``collect``: a full sync of N cloudsim instances (plus their VPC and vSwitches) through the apsara
+  adapter, seconds and resources/s; ``raw_insert``: the same rows written by one ``executemany``
+  INSERT in one transaction (the floor for storing them);
+- ``resync``: a second sync with nothing changed, seconds and rows written (counted from every
+  INSERT/UPDATE/DELETE on the inventory tables); ``fetch_only``: the same pages fetched through the
+  adapter without touching the database;
+- ``list``: the resource list API (keyset page of 50, as an organization member) per filter case,
+  latency samples; ``list_raw``: the same page read by one raw SQL statement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, required=True)
+    parser.add_argument("--requests", type=int, default=40)
+    args = parser.parse_args()
+    if not os.environ.get("DATABASE_URL"):
+        os.environ["UNIMANAGER_DATA_DIR"] = tempfile.mkdtemp(prefix="bench-collection-")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "unimanager.settings")
+    os.environ["UNIMANAGER_LOG_LEVEL"] = "WARNING"
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    print(json.dumps(measure(args.count, args.requests)))
+
+
+def measure(count: int, requests: int) -> dict:
+    import urllib.request
+
+    from django.db import connection, transaction
+    from django.test import Client
+    from django.utils import timezone
+
+    from apps.clouds.simulated import sim_adapter
+    from apps.clouds.tests.factories import platform as make_platform
+    from apps.rbac.tests import factories as f
+    from apps.resources.models import Resource
+    from apps.resources.services import sync_drive, sync_start
+    from cloudsim.server import CloudSim
+
+    out: dict = {"count": count, "vendor": connection.vendor}
+    sim = CloudSim(port=0, provision_seconds=0.0).start()
+    try:
+        body = json.dumps({"type": "ecs_instance", "count": count, "region_id": "cn-hangzhou",
+                           "zone_id": "cn-hangzhou-a", "tags": {"team": "shop"}}).encode()
+        request = urllib.request.Request(f"http://{sim.endpoint}/_cloudsim/bulk", data=body, method="POST",
+                                         headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(request, timeout=300).read()
+        org = f.org("Bench")
+        platform = make_platform(org, endpoint=sim.endpoint, name="bench")
+
+        started = time.perf_counter()
+        run = sync_drive(run_id=sync_start(actor=None, platform=platform, check=False).id, sleep=False)
+        out["collect"] = {"seconds": time.perf_counter() - started, "fetched": run.fetched, "created": run.created,
+                          "status": run.status}
+
+        # The raw floor: the same rows, one executemany in one transaction, into another platform.
+        other = make_platform(org, endpoint=sim.endpoint, name="raw")
+        fields = [fl for fl in Resource._meta.concrete_fields]
+        columns = ", ".join(connection.ops.quote_name(fl.column) for fl in fields)
+        marks = ", ".join(["%s"] * len(fields))
+        sql = f"INSERT INTO resources_resource ({columns}) VALUES ({marks})"
+        rows = []
+        now = timezone.now()
+        for i, r in enumerate(Resource.objects.filter(platform=platform).iterator(chunk_size=5000)):
+            r.id = f"res-{i:012x}{'0' * 16}"
+            r.platform_id = other.pk
+            r.first_seen_at = r.last_changed_at = now
+            rows.append(tuple(fl.get_db_prep_save(getattr(r, fl.attname), connection) for fl in fields))
+        started = time.perf_counter()
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.executemany(sql, rows)
+        out["raw_insert"] = {"seconds": time.perf_counter() - started, "rows": len(rows)}
+        Resource.objects.filter(platform=other).delete()
+
+        written = {"rows": 0}
+
+        def count_writes(execute, sql, params, many, context):
+            result = execute(sql, params, many, context)
+            head = sql.lstrip()[:6].upper()
+            if head in ("INSERT", "UPDATE", "DELETE") and ('"resources_resource' in sql or
+                                                           "resources_resource" in sql):
+                written["rows"] += max(0, context["cursor"].rowcount)
+            return result
+
+        started = time.perf_counter()
+        with connection.execute_wrapper(count_writes):
+            again = sync_drive(run_id=sync_start(actor=None, platform=platform, check=False).id, sleep=False)
+        out["resync"] = {"seconds": time.perf_counter() - started, "rows_written": written["rows"],
+                         "fetched": again.fetched, "unchanged": again.unchanged, "status": again.status}
+        adapter = sim_adapter(sim.endpoint)
+        started = time.perf_counter()
+        fetched = sum(1 for t in ("ecs.instance", "vpc.vpc", "vpc.vswitch") for _ in
+                      adapter.iter_resources(t, "cn-hangzhou"))
+        out["fetch_only"] = {"seconds": time.perf_counter() - started, "fetched": fetched}
+
+        # The list API as a member of the organization that owns every resource.
+        Resource.objects.filter(platform=platform).update(organization=org)
+        member = f.user("bench-member", org)
+        f.grant(f.role("resources:resource:read", key="bench_reader"), member, org)
+        client = Client(HTTP_HOST="127.0.0.1")
+        client.force_login(member)
+        some = Resource.objects.filter(platform=platform, type="ecs.instance").order_by("id")[count // 2]
+        cases = {
+            "first page": {},
+            "platform+type": {"platform": platform.pk, "type": "ecs.instance"},
+            "status+region": {"status": "running", "region": "cn-hangzhou"},
+            "tag": {"tag": "team=shop"},
+            "free text": {"q": some.name},
+        }
+        org_ids = [Resource._meta.get_field("organization").get_db_prep_value(org.pk, connection)]
+        raw_where = {
+            "first page": ("", []),
+            "platform+type": (" AND r.platform_id = %s AND r.type = %s", [platform.pk, "ecs.instance"]),
+            "status+region": (" AND r.status = %s AND r.region = %s", ["running", "cn-hangzhou"]),
+            "tag": None,
+            "free text": (" AND (r.name LIKE %s OR r.external_id = %s)", [f"%{some.name}%", some.name]),
+        }
+        out["list"] = {}
+        out["list_raw"] = {}
+        for case, params in cases.items():
+            samples = []
+            for _ in range(requests):
+                started = time.perf_counter()
+                response = client.get("/api/v1/resources/resources/", params)
+                samples.append(time.perf_counter() - started)
+                assert response.status_code == 200, response.content[:300]
+            out["list"][case] = {"samples": samples, "rows": len(response.json()["results"])}
+            where = raw_where[case]
+            if where is None:
+                tag_sql = ("r.tags->>'team' = %s" if connection.vendor == "postgresql"
+                           else "json_extract(r.tags, '$.team') = %s")
+                where = (f" AND {tag_sql}", ["shop"])
+            placeholders = ", ".join(["%s"] * len(org_ids))
+            sql = (f"SELECT * FROM resources_resource r JOIN clouds_cloudplatform p ON p.id = r.platform_id "
+                   f"WHERE r.organization_id IN ({placeholders}) AND r.deleted = %s{where[0]} "
+                   f"ORDER BY r.id DESC LIMIT 51")
+            raw = []
+            for _ in range(requests):
+                started = time.perf_counter()
+                with connection.cursor() as cursor:
+                    cursor.execute(sql, [*org_ids, False, *where[1]])
+                    got = cursor.fetchall()
+                raw.append(time.perf_counter() - started)
+            out["list_raw"][case] = {"samples": raw, "rows": len(got)}
+    finally:
+        sim.stop()
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())
