@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -22,11 +21,6 @@ def home(request: HttpRequest) -> HttpResponse:
     if request.user.is_staff or request.user.is_superuser:
         return redirect("console:home")
     return redirect("portal:home")
-
-
-class SignInView(auth_views.LoginView):
-    template_name = "auth/signin.html"
-    redirect_authenticated_user = True
 
 
 @never_cache
