@@ -33,6 +33,8 @@ urlpatterns = [
     path("console/security/", include(("apps.security.urls_console", "security"))),
     path("console/clouds/", include(("apps.clouds.urls_console", "clouds"))),
     path("console/inventory/", include(("apps.resources.urls_console", "inventory"))),
+    path("portal/provisioning/", include(("apps.provisioning.urls_portal", "provisioning"))),
+    path("console/provisioning/", include(("apps.provisioning.urls_console", "provisioning-console"))),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

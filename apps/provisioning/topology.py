@@ -24,6 +24,8 @@ MAX_DEPTH = 4
 CATEGORIES = ["ecs.instance", "ecs.disk", "ecs.security_group", "vpc.vswitch", "vpc.vpc", "eip.eip", "slb.instance",
               "rds.instance", "redis.instance", "other"]
 Key = tuple[str, str, str]
+# Among equally shared and equally near dependencies, the network path is the likelier cause.
+SUSPICION = {"vpc.vswitch": 0, "vpc.vpc": 1, "slb.instance": 2, "ecs.security_group": 3}
 
 
 def _key(row: Resource) -> Key:
@@ -126,7 +128,8 @@ def root_cause(*, actor: Any, resource_ids: list[str]) -> dict[str, Any]:
         for ancestor, distance in ancestors.items():
             counts[ancestor].append((seed, distance))
     total = len(seeds)
-    ranked = sorted(counts.items(), key=lambda kv: (-len(kv[1]), min(d for _s, d in kv[1]), kv[0]))
+    ranked = sorted(counts.items(), key=lambda kv: (-len(kv[1]), min(d for _s, d in kv[1]),
+                                                   SUSPICION.get(kv[0][1], 9), kv[0]))
     candidates = []
     for key, sharers in ranked[:10]:
         if len(sharers) < 2:

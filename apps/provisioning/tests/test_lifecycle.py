@@ -169,3 +169,26 @@ def test_reconciler_resumes_a_change_whose_worker_died(world, control):
     assert lifecycle.reconcile(stale_after=-1)["resumed"] == 1
     drive(change.id)
     assert Operation.objects.get(pk=change.operation_id).status == "succeeded"
+
+
+def test_pages_render_for_tenant_and_approver(world, control):
+    row = _running_instance(world)
+    tenant, approver = api(world["tenant"]), api(world["approver"])
+    for url in ("/portal/provisioning/", f"/portal/provisioning/new/{world['platform'].pk}/",
+                "/portal/provisioning/requests/", "/portal/provisioning/resources/"):
+        response = tenant.get(url)
+        assert response.status_code == 200, url
+    assert row.name.encode() in tenant.get("/portal/provisioning/resources/").content
+    for url in ("/console/provisioning/approvals/", "/console/provisioning/changes/",
+                "/console/provisioning/schedules/", f"/console/provisioning/topology/?resource={row.id}"):
+        assert approver.get(url).status_code == 200, url
+    graph = approver.get(f"/api/v1/provisioning/topology/?resource={row.id}").json()
+    assert {"ecs.instance", "vpc.vswitch", "vpc.vpc"} <= {n["type"] for n in graph["nodes"]}
+
+
+def test_root_cause_ranks_the_shared_vswitch_first(world, control):
+    body = submit(world, count=3).json()
+    changes = approve_and_run(world, body["id"])
+    ids = [ChangeRecord.objects.get(pk=c.id).resource_id for c in changes]
+    result = api(world["approver"]).get("/api/v1/provisioning/root-cause/?resources=" + ",".join(ids)).json()
+    assert result["candidates"][0]["type"] == "vpc.vswitch" and result["candidates"][0]["shared_by"] == 3

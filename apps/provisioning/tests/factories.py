@@ -1,0 +1,38 @@
+"""Objects of the provisioning app for the tenant isolation and audit walks."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+from typing import Any
+
+from django.utils import timezone
+
+from apps.core.models import Operation
+from apps.organizations.models import Project
+from apps.provisioning.models import ApprovalPolicy, ChangeRecord, ProvisioningRequest, ScheduledOperation
+from apps.resources.tests.factories import isolation_objects as inventory_objects
+from apps.resources.tests.factories import resource
+
+_seq = itertools.count(1)
+
+
+def isolation_objects(org: Any) -> list[Any]:
+    n = next(_seq)
+    platform = inventory_objects(org)[0]
+    project = Project.objects.create(organization=org, name=f"provisioning-{n}")
+    row = resource(platform, organization=org, project=project)
+    request = ProvisioningRequest.objects.create(organization=org, project=project, platform=platform,
+                                                 region="cn-hangzhou", spec={"instance_type": "ecs.g6.large"},
+                                                 levels=[{"mode": "any", "roles": [], "users": []}])
+    policy = ApprovalPolicy.objects.create(organization=org, name=f"policy {n}")
+    op = Operation.objects.create(organization=org, kind="ecs.instance.stop", status=Operation.Status.SUCCEEDED)
+    now = timezone.now()
+    change = ChangeRecord.objects.create(organization=org, project=project, platform=platform, operation=op,
+                                         resource=row, action="stop", resource_type=row.type, region=row.region,
+                                         external_id=row.external_id, client_token=f"iso-{org.pk}-{n}",
+                                         phase=ChangeRecord.Phase.DONE, deadline=now + timedelta(minutes=5),
+                                         heartbeat_at=now)
+    sched = ScheduledOperation.objects.create(organization=org, project=project, resource=row, action="stop",
+                                              cron="0 20 * * 1-5")
+    return [row, request, policy, change, sched]
