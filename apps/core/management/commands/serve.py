@@ -36,8 +36,9 @@ class Command(BaseCommand):
         sign_ins = demo_sign_ins()
         if sign_ins:
             self.stdout.write("Demo sign-ins:")
+            width = max(len(role) for role, _, _ in sign_ins)
             for role, username, password in sign_ins:
-                self.stdout.write(f"  {role:<28} {username:<20} {password}")
+                self.stdout.write(f"  {role:<{width}}  {username:<12} {password}")
         self.stdout.write("Press Ctrl-C to stop.\n")
         self.stdout.flush()
         # Start-up objects live for the whole process: keep them out of every later GC pass.
