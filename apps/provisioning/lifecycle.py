@@ -159,7 +159,9 @@ def operation_start(*, actor: Any, resource: Resource, action: str, params: dict
         raise Conflict(f"Another operation ({busy.action}) is still running on this resource.",
                        code="operation_in_progress", detail={"operation": busy.operation_id})
     check_transition(locked, action)
-    return change_create(organization=locked.organization, project=locked.project, platform=locked.platform,
+    # An unassigned resource is operated by the platform's administrators: the operation is theirs.
+    return change_create(organization=locked.organization or locked.platform.organization, project=locked.project,
+                         platform=locked.platform,
                          action=action, resource_type=locked.type, region=locked.region, actor=actor,
                          resource=locked, params=clean, comment=comment, schedule=schedule)
 

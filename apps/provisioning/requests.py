@@ -190,7 +190,8 @@ def _launch(request: ProvisioningRequest, actor: Any) -> None:
     params = {k: spec[k] for k in ("instance_type", "image_id", "zone", "vswitch_id", "security_group_id",
                                    "system_disk_category", "system_disk_gib", "tags") if k in spec}
     for n in range(request.count):
-        name = spec["name"] if request.count == 1 else f"{spec['name']}-{n + 1}"
+        base = spec.get("name") or "instance"
+        name = base if request.count == 1 else f"{base}-{n + 1}"
         change_create(organization=request.organization, project=request.project, platform=request.platform,
                       action="create", resource_type=request.resource_type, region=request.region,
                       actor=request.requester or actor, name=name, params=params, request=request,
