@@ -111,9 +111,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         if seq <= self.last_seq.get(topic, 0):
             return  # already delivered by a replay
         self.last_seq[topic] = seq
-        await self.send_json(
-            {"type": "event", "topic": topic, "seq": seq, "ts": message.get("ts"), "data": message["data"]}
-        )
+        await self.send(text_data=message["text"])
 
 
 def _resolve_for_current_user(user: Any, topic: str) -> str | None:

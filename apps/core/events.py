@@ -8,6 +8,7 @@ the same on-commit hook, in the emitting process.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -15,6 +16,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 
 from apps.core import realtime, runtime
@@ -52,7 +54,11 @@ def _send(org_id: Any, topic: str, payload: dict[str, Any]) -> None:
     group = realtime.group_name(org_id, topic)
     try:
         seq = realtime.next_seq(group)
-        message = {"type": "realtime.event", "topic": topic, "seq": seq, "ts": time.time(), "data": payload}
+        # The client's frame is encoded once here, not once per subscriber; the layer message carries
+        # only strings and numbers, which the layer copies cheaply for each receiver.
+        text = json.dumps({"type": "event", "topic": topic, "seq": seq, "ts": time.time(), "data": payload},
+                          cls=DjangoJSONEncoder)
+        message = {"type": "realtime.event", "topic": topic, "seq": seq, "text": text}
         realtime.remember(group, message)
         send_to_group(group, message)
     except Exception:

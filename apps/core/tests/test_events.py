@@ -3,6 +3,8 @@ client gets what it missed from the replay buffer, or ``None`` (reload) when it 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -91,8 +93,10 @@ def test_replay_after_returns_what_was_missed_in_order(received):
     for n in range(5):
         events.emit(ORG, TOPIC, {"n": n})
     missed = realtime.replay_after(realtime.group_name(ORG, TOPIC), 2)
-    assert [(m["seq"], m["data"]) for m in missed] == [(3, {"n": 2}), (4, {"n": 3}), (5, {"n": 4})]
-    assert all(m["topic"] == TOPIC and isinstance(m["ts"], float) for m in missed)
+    frames = [json.loads(m["text"]) for m in missed]
+    assert [(m["seq"], f["seq"], f["data"]) for m, f in zip(missed, frames, strict=True)] == [
+        (3, 3, {"n": 2}), (4, 4, {"n": 3}), (5, 5, {"n": 4})]
+    assert all(f["type"] == "event" and f["topic"] == TOPIC and isinstance(f["ts"], float) for f in frames)
     assert realtime.replay_after(realtime.group_name(ORG, TOPIC), 5) == []
 
 
@@ -159,7 +163,9 @@ def test_the_event_reaches_the_tenants_group_on_the_channel_layer(received):
 
     message = async_to_sync(listen_and_emit)()
     assert message["type"] == "realtime.event"
-    assert (message["topic"], message["seq"], message["data"]) == (TOPIC, 1, {"progress": 40})
+    assert (message["topic"], message["seq"]) == (TOPIC, 1)
+    frame = json.loads(message["text"])  # the client's frame, encoded once for every subscriber
+    assert (frame["type"], frame["topic"], frame["seq"], frame["data"]) == ("event", TOPIC, 1, {"progress": 40})
 
 
 def test_group_names_carry_the_tenant():
