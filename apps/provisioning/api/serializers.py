@@ -28,6 +28,8 @@ class DecisionSerializer(serializers.ModelSerializer):
 
 
 class RequestSerializer(serializers.ModelSerializer):
+    status = serializers.CharField(read_only=True, help_text="pending, approved, denied, provisioning, completed, "
+                                                             "partial, failed or cancelled")
     requester = serializers.CharField(source="requester.username", default=None, read_only=True)
     operations = serializers.SerializerMethodField()
 
@@ -89,7 +91,7 @@ class ChangeRecordSerializer(serializers.ModelSerializer):
                   "schedule", "status", "error", "created_at"]
 
 
-class PolicySerializer(serializers.ModelSerializer):
+class ApprovalPolicySerializer(serializers.ModelSerializer):
     class Meta:
         model = ApprovalPolicy
         fields = ["id", "organization", "name", "project", "service", "auto_approve_max_count",

@@ -201,7 +201,7 @@ class ChangeRecordViewSet(TenantViewSetMixin, viewsets.ReadOnlyModelViewSet):
 class PolicyViewSet(TenantViewSetMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin,
                     viewsets.ReadOnlyModelViewSet):
     queryset = ApprovalPolicy.objects.all()
-    serializer_class = s.PolicySerializer
+    serializer_class = s.ApprovalPolicySerializer
     permission_prefix = "provisioning:policy"
     lookup_value_regex = r"apol-[0-9a-f]{20}"
     filterset_fields = ["organization", "project", "service"]
@@ -218,7 +218,7 @@ class PolicyViewSet(TenantViewSetMixin, mixins.CreateModelMixin, mixins.DestroyM
             actor=request.user, organization=org, name=data.get("name"), project=project,
             service=data.get("service", ""), auto_approve_max_count=data.get("auto_approve_max_count"),
             auto_approve_max_vcpu=data.get("auto_approve_max_vcpu"), levels=data.get("levels"))
-        return Response(s.PolicySerializer(policy).data, status=status.HTTP_201_CREATED)
+        return Response(s.ApprovalPolicySerializer(policy).data, status=status.HTTP_201_CREATED)
 
     def destroy(self, request: Request, *args, **kwargs) -> Response:
         requests.policy_delete(actor=request.user, policy=self.get_object())
