@@ -151,7 +151,7 @@ def measure(count: int, requests: int) -> dict:
             placeholders = ", ".join(["%s"] * len(org_ids))
             sql = (f"SELECT * FROM resources_resource r JOIN clouds_cloudplatform p ON p.id = r.platform_id "
                    f"WHERE r.organization_id IN ({placeholders}) AND r.deleted = %s{where[0]} "
-                   f"ORDER BY r.id DESC LIMIT 51")
+                   f"ORDER BY r.id DESC LIMIT 50")
             raw = []
             for _ in range(requests):
                 started = time.perf_counter()

@@ -214,11 +214,15 @@ def _step_fetch(run: SyncRun, step: int) -> None:
         resource_type, region = run.units[run.unit_index]
         page = adapter.list_resources(resource_type, region, run.page_token or None)
         items = [item_of(cr) for cr in page.items]
+        # Looked up by the external id index alone: a planner that prefers the platform or type
+        # index would scan the whole platform once per page.
         known = {
             ext: (h, org, project, deleted, by)
-            for ext, h, org, project, deleted, by in Resource.objects.filter(
-                platform=platform, type=resource_type, external_id__in=[i["external_id"] for i in items]
-            ).values_list("external_id", "content_hash", "organization_id", "project_id", "deleted", "assigned_by")
+            for ext, h, org, project, deleted, by, pid, t in Resource.objects.filter(
+                external_id__in=[i["external_id"] for i in items]
+            ).values_list("external_id", "content_hash", "organization_id", "project_id", "deleted", "assigned_by",
+                          "platform_id", "type")
+            if pid == platform.pk and t == resource_type
         }
         staged = []
         for item in items:
