@@ -6,6 +6,11 @@ Rules enforced here:
   (a platform administrator already holds the system administrator duty).
 * No escalation: someone who is not a platform administrator can only grant a role, or build a
   custom role, out of permissions they hold themselves on that scope.
+* Access policies belong to an organization: an Allow statement names only resources of that
+  organization's subtree (the whole platform only for someone holding its actions platform-wide),
+  and whoever writes or attaches it must hold every action it allows on those resources. Deny
+  statements only take away and are not restricted. A policy allowing what only one separated
+  duty's role gives counts as that duty.
 * Project grants go to the project's own users and user groups, each independently.
 * Predefined roles cannot be changed; a role still granted cannot be deleted.
 Every change is announced on its topic (``role:<id>``, ``grant:<id>``, ``policy:<id>``).
@@ -15,8 +20,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
+from django.apps import apps as django_apps
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import ProtectedError, Q
 from django.utils.text import slugify
@@ -26,9 +34,9 @@ from apps.core.events import emit
 from apps.core.scoping import authorize
 from apps.organizations.models import Membership, Organization, Project, User, UserGroup
 from apps.rbac import engine
-from apps.rbac.catalog import matches_any, matching_codes, validate_patterns
+from apps.rbac.catalog import matches_any, matching_codes, permission_catalog, validate_patterns
 from apps.rbac.models import AccessPolicy, Grant, Role
-from apps.rbac.policy import PolicyError, parse_document
+from apps.rbac.policy import PolicyError, ResourceRef, parse_document
 from apps.rbac.roles import DUTY_LABELS, PREDEFINED_ROLES, SYSTEM_ADMINISTRATOR
 
 SCOPE_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
@@ -86,8 +94,37 @@ def sync_predefined_roles(**_: Any) -> None:
 
 # -- separation of duties ----------------------------------------------------------------------
 
+@lru_cache(maxsize=1)
+def _duty_codes(catalog_size: int) -> dict[str, tuple[str, ...]]:
+    """Per duty, the codes only that duty's role gives (no other predefined role holds them)."""
+    del catalog_size  # the cache key: recomputed when apps register more codes
+    held = {key: set(matching_codes(r.permissions, r.excluded)) for key, r in PREDEFINED_ROLES.items()}
+    result = {}
+    for duty in DUTY_LABELS:
+        others = set().union(*(codes for key, codes in held.items() if key != duty))
+        result[duty] = tuple(sorted(held[duty] - others))
+    return result
+
+
+def _document_duties(document: Any) -> set[str]:
+    """The separated duties the Allow statements of a policy document give."""
+    try:
+        statements = parse_document(document)
+    except PolicyError:
+        return set()
+    actions = tuple(a for st in statements if st.effect == "Allow" for a in st.actions)
+    if not actions:
+        return set()
+    exclusive = _duty_codes(len(permission_catalog()))
+    return {duty for duty, codes in exclusive.items() if any(matches_any(actions, c) for c in codes)}
+
+
+def _policies_duties(policies: Iterable[AccessPolicy]) -> set[str]:
+    return set().union(*(_document_duties(p.document) for p in policies))
+
+
 def user_duties(user: User) -> set[str]:
-    """The separated duties a person holds through any grant, enabled or not."""
+    """The separated duties a person holds through any grant or attached policy, enabled or not."""
     duties: set[str] = {SYSTEM_ADMINISTRATOR} if user.is_superuser else set()
     org_paths = Organization.objects.filter(memberships__user=user).values_list("path", flat=True)
     ancestors = {a for p in org_paths for a in p.split("/") if a}
@@ -97,13 +134,17 @@ def user_duties(user: User) -> set[str]:
         | Q(grantee_type="organization", grantee_organization_id__in=ancestors)
         | Q(grantee_type="project", grantee_project_id__in=project_ids)
     ).values_list("role__duty", flat=True)
-    return duties | set(rows)
+    policies = AccessPolicy.objects.filter(Q(users=user) | Q(groups__members=user)).distinct()
+    return duties | set(rows) | _policies_duties(policies)
 
 
 def _duties_given_by(via: Any) -> set[str]:
     """Duties that joining ``via`` (an organization, user group or project) would give."""
     if isinstance(via, UserGroup):
-        q = Q(grantee_type="group", group=via)
+        # a group's members also become members of the group's projects
+        q = Q(grantee_type="group", group=via) | Q(grantee_type="project", grantee_project__groups=via)
+        extra = _policies_duties(AccessPolicy.objects.filter(groups=via))
+        return extra | set(Grant.objects.filter(q, role__duty__gt="").values_list("role__duty", flat=True))
     elif isinstance(via, Project):
         q = Q(grantee_type="project", grantee_project=via)
     elif isinstance(via, Organization):
@@ -335,6 +376,53 @@ def _validated_document(document: Any) -> Any:
     return document
 
 
+def _resource_target(ref: ResourceRef, organization: Organization | None) -> Any:
+    """The object an Allow resource stands for (None: the whole platform); refused when it lies
+    outside the policy's organization or does not exist."""
+    if ref.kind == "all" or (ref.kind == "object" and ref.key == "*"):
+        return None
+    if ref.kind == "org":
+        obj: Any = Organization.objects.filter(pk=ref.key).first()
+        org_path = obj.path if obj else None
+    elif ref.kind == "project":
+        obj = Project.objects.select_related("organization").filter(pk=ref.key).first()
+        org_path = obj.organization.path if obj else None
+    else:
+        try:
+            model = django_apps.get_model(ref.label)
+            obj = model._default_manager.filter(pk=ref.key).first()
+        except (LookupError, ValueError, TypeError, ValidationError):
+            obj = None
+        org_path = None
+        if obj is not None:
+            org_ids = [t.org_id for t in engine.target_of(obj, "") if t.org_id]
+            paths = list(Organization.objects.filter(pk__in=org_ids).values_list("path", flat=True))
+            org_path = paths[0] if paths else None
+            if organization is not None and paths and any(p.startswith(organization.path) for p in paths):
+                org_path = organization.path
+    if obj is None:
+        raise InvalidInput(f"The policy names {ref} which does not exist.", code="invalid_policy",
+                           detail={"document": [{"path": "Resource", "message": f"{ref} not found"}]})
+    if organization is not None and not (org_path or "").startswith(organization.path):
+        raise Refused(f"An Allow statement can only name resources of the policy's organization ({ref}).",
+                      code="outside_organization", detail={"resource": str(ref)})
+    return obj
+
+
+def _require_holds_document(actor: Any, document: Any, organization: Organization | None) -> None:
+    """Every Allow statement: its resources lie in the policy's organization and ``actor`` holds
+    each of its actions on each of them. Deny statements only take away."""
+    for statement in parse_document(document):
+        if statement.effect != "Allow":
+            continue
+        for ref in statement.resources:
+            _require_holds(actor, (statement.actions, ()), _resource_target(ref, organization))
+
+
+def _policy_users(policy: AccessPolicy) -> list[User]:
+    return list(User.objects.filter(Q(access_policies=policy) | Q(user_groups__access_policies=policy)).distinct())
+
+
 def _policy_payload(policy: AccessPolicy) -> dict[str, Any]:
     return {"id": str(policy.id), "name": policy.name,
             "organization": str(policy.organization_id) if policy.organization_id else None}
@@ -347,6 +435,7 @@ def policy_create(*, actor: Any, name: str, document: Any, organization: Organiz
         raise InvalidInput("name is required.", detail={"name": ["This field is required."]})
     document = _validated_document(document)
     _require(actor, "rbac:policy:write", organization)
+    _require_holds_document(actor, document, organization)
     policy = AccessPolicy.objects.create(name=name.strip(), document=document, organization=organization,
                                          description=description or "")
     emit(organization, policy.topic, {"event": "created", **_policy_payload(policy)})
@@ -357,8 +446,12 @@ def policy_create(*, actor: Any, name: str, document: Any, organization: Organiz
 def policy_update(*, actor: Any, policy: AccessPolicy, name: str | None = None, document: Any = None,
                   description: str | None = None) -> AccessPolicy:
     _require(actor, "rbac:policy:write", policy.organization)
+    policy = AccessPolicy.objects.select_for_update().get(pk=policy.pk)
     if document is not None:
-        policy.document = _validated_document(document)
+        document = _validated_document(document)
+        _require_holds_document(actor, document, policy.organization)
+        _refuse_combined_duties(_policy_users(policy), _document_duties(document))
+        policy.document = document
     if name is not None:
         if not name.strip():
             raise InvalidInput("name is required.", detail={"name": ["This field is required."]})
@@ -401,6 +494,8 @@ def policy_attach(*, actor: Any, policy: AccessPolicy, user: User | None = None,
     _require(actor, "rbac:policy:write", policy.organization)
     if not _within(policy.organization, user, group):
         raise Refused("The policy belongs to another organization.", code="outside_organization")
+    _require_holds_document(actor, policy.document, policy.organization)
+    _refuse_combined_duties([user] if user else list(group.members.all()), _document_duties(policy.document))
     (policy.users.add(user) if user else policy.groups.add(group))
     engine.invalidate()
     emit(policy.organization_id, policy.topic, {"event": "attached", **_policy_payload(policy),

@@ -218,7 +218,11 @@ def test_policy_edit_shows_path_exact_errors_inline_and_keeps_the_document(clien
     assert response.status_code == 400 and "not JSON" in response.content.decode()
     policy.refresh_from_db()
     assert policy.document["Statement"][0]["Effect"] == "Deny"
-    fixed = {"Version": "1", "Statement": [{"Effect": "Allow", "Action": "*:*:read", "Resource": "*"}]}
+    wide = {"Version": "1", "Statement": [{"Effect": "Allow", "Action": "*:*:read", "Resource": "*"}]}
+    response = client.post(f"/console/access/policies/{policy.pk}/", {"name": "Readers", "document": json.dumps(wide)})
+    assert response.status_code == 403  # allows reading the audit log, which a security administrator may not
+    fixed = {"Version": "1", "Statement": [{"Effect": "Allow", "Action": "organizations:*:read",
+                                            "Resource": f"org/{world['east'].pk}"}]}
     response = client.post(f"/console/access/policies/{policy.pk}/", {"name": "Readers", "document": json.dumps(fixed)})
     assert response.status_code == 302
     policy.refresh_from_db()
