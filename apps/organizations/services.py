@@ -125,7 +125,9 @@ def organization_update(*, actor: Any, organization: Organization, name: str | N
 @transaction.atomic
 def organization_move(*, actor: Any, organization: Organization, new_parent: Organization | None) -> Organization:
     """Move a subtree under ``new_parent`` (``None``: make it a root). The paths of every
-    descendant are rewritten in the same transaction, so the tree is never half moved."""
+    descendant are rewritten in the same transaction, so the tree is never half moved. The
+    people of the subtree become members of the new parent's chain, so the membership guards
+    (separation of duties) run for each of them first."""
     _require(actor, "organizations:organization:write", organization)
     _require(actor, "organizations:organization:write", new_parent)
     # Lock the subtree in primary-key order so two concurrent moves cannot deadlock.
@@ -140,6 +142,8 @@ def organization_move(*, actor: Any, organization: Organization, new_parent: Org
             raise Refused("The new parent organization is disabled.", code="parent_disabled")
     if Organization.objects.filter(parent=new_parent, name=org.name).exclude(pk=org.pk).exists():
         raise Conflict("The new parent already has an organization with this name.", code="name_taken")
+    if new_parent is not None:
+        _check_guards(User.objects.filter(memberships__organization__in=nodes).distinct(), new_parent)
     old_prefix = org.path
     new_prefix = f"{new_parent.path if new_parent else '/'}{org.id}/"
     for node in nodes:
