@@ -1,11 +1,14 @@
 """Tenant isolation over every API endpoint, generated from the URL configuration.
 
-A user with every permission in organization A gets 404 (never 403, never data) for every object of
-organization B on every detail route and detail action of every API viewset, and lists never contain
-B's rows, even when asked for B by filter. Endpoints added by later apps are covered automatically:
-the routes are discovered by walking the URL configuration, and each model's objects are made by
-``isolation_objects(org)`` from ``apps.<app>.tests.factories`` when an app provides it (otherwise a
-row with only its organization set is created; a model that needs more must provide a factory).
+Two people of organization A — one holding ``*`` in A, one organization administrator of A (neither
+a platform administrator) — get 404 (never 403, never data) for every object of organization B on
+every route that takes an id, viewset or not, with every HTTP method the route allows; lists never
+contain B's rows, even when asked for B by filter, and the other endpoints never echo B's ids.
+Endpoints added by later apps are covered automatically: the routes are discovered by walking the
+URL configuration, and each model's objects are made by ``isolation_objects(org)`` from
+``apps.<app>.tests.factories`` when an app provides it (otherwise a row with only its organization
+set is created; a model that needs more must provide a factory). A route that is not a viewset is
+probed with the id of every object made for B.
 """
 
 from __future__ import annotations
@@ -106,15 +109,42 @@ def objects_of(model: type, org: Organization, made: dict[str, list[Any]]) -> li
     return made[label]
 
 
-@pytest.fixture
-def world():
+def _all_objects(org: Organization, made: dict[str, list[Any]]) -> list[Any]:
+    """Every object made for ``org``, with each app's ``isolation_objects`` and the sign-in
+    records (a session, an account lockout) of its person."""
+    objects_of(Organization, org, made)  # loads every app's isolation_objects once
+    person = made["organizations.user"][0]
+    for label, fields in (("security.usersession", {"user": person, "session_key": f"iso-{person.pk.hex}"}),
+                          ("security.signinlock", {"kind": "account", "key": person.username, "failures": 9})):
+        try:
+            model = django_apps.get_model(label)
+        except LookupError:
+            continue
+        if label not in made:
+            from django.utils import timezone
+
+            now = timezone.now()
+            extra = {"first_failure_at": now, "last_failure_at": now, "locked_until": now} \
+                if label == "security.signinlock" else {}
+            made[label] = [model._default_manager.create(**fields, **extra)]
+    return [o for objs in made.values() for o in objs]
+
+
+ACTORS = ("holder_of_everything", "organization_administrator")
+
+
+@pytest.fixture(params=ACTORS)
+def world(request):
     org_a = f.org("A")
     org_b = f.org("B")
-    everything = f.role("*", key="everything")
-    alice = f.user("alice", org_a)
-    f.grant(everything, alice, org_a)
-    return {"a": org_a, "b": org_b, "alice": alice, "made_a": _default_objects(org_a, "a"),
-            "made_b": _default_objects(org_b, "b")}
+    actor = f.user("alice", org_a)
+    if request.param == "holder_of_everything":
+        f.grant(f.role("*", key="everything"), actor, org_a)
+    else:
+        f.grant(f.predefined("organization_administrator"), actor, org_a)
+    assert not actor.is_superuser
+    return {"a": org_a, "b": org_b, "alice": actor, "actor_kind": request.param,
+            "made_a": _default_objects(org_a, "a"), "made_b": _default_objects(org_b, "b")}
 
 
 def _client(user: User) -> APIClient:
@@ -161,6 +191,8 @@ def test_every_detail_route_answers_404_for_another_organizations_objects(world)
 
 
 def test_the_same_routes_find_the_users_own_objects(world):
+    if world["actor_kind"] != "holder_of_everything":
+        pytest.skip("an organization administrator does not read every kind of object")
     client = _client(world["alice"])
     for route, _pattern, model, actions in _viewset_routes():
         if GROUP_RE.search(route) and "get" in actions and actions["get"] == "retrieve":
@@ -187,25 +219,70 @@ def test_lists_never_contain_another_organizations_rows(world):
                 assert listed & own or model._meta.label_lower not in world["made_a"], url_of(route)
 
 
+def _methods(pattern: URLPattern) -> list[str]:
+    """The HTTP methods a view that is not a viewset answers."""
+    cls = getattr(pattern.callback, "view_class", None) or getattr(pattern.callback, "cls", None)
+    if cls is None:
+        return ["get"]
+    return [m for m in ("get", "post", "put", "patch", "delete") if m in cls.http_method_names and hasattr(cls, m)]
+
+
+def _other_routes() -> Iterator[tuple[str, URLPattern]]:
+    for route, pattern in api_routes():
+        if getattr(pattern.callback, "actions", None) or "schema" in route:
+            continue
+        yield route, pattern
+
+
+def test_every_other_route_taking_an_id_answers_404_for_another_organizations_objects(world):
+    client = _client(world["alice"])
+    foreign = _all_objects(world["b"], world["made_b"])
+    before = {label: sorted(str(o.pk) for o in model._default_manager.all())
+              for label, model in ((m._meta.label_lower, m) for m in (User, Organization, Grant, AccessPolicy))}
+    probed = set()
+    for route, pattern in _other_routes():
+        if not GROUP_RE.search(route):
+            continue
+        for method in _methods(pattern):
+            for obj in foreign:
+                response = getattr(client, method)(url_of(route, obj.pk), data={}, format="json")
+                assert response.status_code == 404, f"{method.upper()} {url_of(route, obj.pk)} " \
+                                                    f"({obj._meta.label_lower}): {response.status_code} " \
+                                                    f"{response.content[:200]!r}"
+            probed.add(route)
+    assert len(probed) >= 4
+    after = {label: sorted(str(o.pk) for o in model._default_manager.all())
+             for label, model in ((m._meta.label_lower, m) for m in (User, Organization, Grant, AccessPolicy))}
+    assert before == after
+    assert User.objects.filter(username="b-person", is_active=True).exists()
+
+
 def test_other_api_views_reveal_nothing_of_another_organization(world):
-    """Endpoints that are not viewsets (explain, matrix, catalog) get B's ids as parameters."""
+    """Endpoints without an id (explain, matrix, catalog, self-service) get B's ids as parameters,
+    with every method they answer."""
     client = _client(world["alice"])
     made_b = world["made_b"]
+    _all_objects(world["b"], made_b)
     foreign = _ids(made_b) - {""}
     person_b = made_b["organizations.user"][0]
     params = {"organization": str(world["b"].pk), "user": str(person_b.pk), "action": "core:operation:read",
               "target_type": "core.operation", "target_id": str(made_b["core.operation"][0].pk)}
-    for route, pattern in api_routes():
-        if getattr(pattern.callback, "actions", None) or GROUP_RE.search(route):
+    for route, pattern in _other_routes():
+        if GROUP_RE.search(route):
             continue
-        if "schema" in route:
-            continue
-        response = client.get(url_of(route), params)
-        assert response.status_code in (200, 400, 404, 405), f"{url_of(route)}: {response.status_code}"
-        body = response.content.decode()
-        assert not any(i in body for i in foreign), f"{url_of(route)} reveals another organization's ids"
+        for method in _methods(pattern):
+            if method == "get":
+                response = client.get(url_of(route), params)
+            else:
+                response = getattr(client, method)(url_of(route), data=params, format="json")
+            assert response.status_code in (200, 201, 204, 400, 403, 404, 405, 409, 422), \
+                f"{method.upper()} {url_of(route)}: {response.status_code}"
+            body = response.content.decode()
+            assert not any(i in body for i in foreign), \
+                f"{method.upper()} {url_of(route)} reveals another organization's ids"
     explain = client.get("/api/v1/rbac/explain/", {**params, "user": str(world["alice"].pk)})
     assert explain.status_code == 404
+    assert User.objects.filter(username="b-person", is_active=True).exists()
 
 
 def test_a_member_of_b_is_not_a_member_of_a(world):
