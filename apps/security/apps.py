@@ -23,6 +23,8 @@ class SecurityConfig(AppConfig):
     verbose_name = "Security center"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
         from apps.core.events import subscribe
         from apps.rbac.catalog import register_permissions
         from apps.security import audit, demo, menus, realtime, signals  # noqa: F401  (demo data)
@@ -33,3 +35,14 @@ class SecurityConfig(AppConfig):
         menus.register()
         signals.connect()
         realtime.register()
+        post_migrate.connect(install_nonce_purge, sender=self)
+
+
+def install_nonce_purge(**kwargs) -> None:
+    """The periodic purge of used nonces (every ten minutes), kept in the beat schedule after every
+    migration; signing also removes a key's expired nonces as it goes."""
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    every, _ = IntervalSchedule.objects.get_or_create(every=600, period=IntervalSchedule.SECONDS)
+    PeriodicTask.objects.update_or_create(name="security: purge used nonces", defaults={
+        "task": "apps.security.tasks.nonces_purge_task", "interval": every, "enabled": True})

@@ -2,8 +2,9 @@
 
 Each way a signature can fail has its own error code (all 401): ``signature_malformed``,
 ``request_expired``, ``access_key_invalid``, ``access_key_disabled``, ``signature_mismatch`` and
-``nonce_reused``. Nonces are remembered in the cache (Redis in the distributed mode) for longer than
-a request stays fresh, so a captured request cannot be sent again.
+``nonce_reused``. Nonces are remembered in the database (``UsedNonce``, unique per AccessKey) until
+the request they signed could no longer be accepted anyway, so a captured request cannot be sent
+again: no cache eviction, restart or second server process forgets one early.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
@@ -23,15 +23,13 @@ from apps.security.crypto import DecryptionError
 from apps.security.models import AccessKey
 
 FRESHNESS = timedelta(minutes=15)
+# A nonce is kept until its request's date is this far behind, plus a margin for servers whose clocks differ.
+NONCE_MARGIN = timedelta(minutes=1)
 
 
 class SignatureRefused(exceptions.AuthenticationFailed):
     def __init__(self, code: str, message: str):
         super().__init__(detail=message, code=code)
-
-
-def _nonce_key(key_id: str, nonce: str) -> str:
-    return f"sec:nonce:{key_id}:{nonce}"
 
 
 class AccessKeyAuthentication(authentication.BaseAuthentication):
@@ -80,8 +78,9 @@ class AccessKeyAuthentication(authentication.BaseAuthentication):
         if not hmac.compare_digest(expected, auth.signature):
             raise SignatureRefused("signature_mismatch", "The signature does not match the request: it was changed, "
                                    "or signed with another secret.")
-        ttl = int(FRESHNESS.total_seconds() * 2 + 60)
-        if not cache.add(_nonce_key(key.id, nonce), 1, timeout=ttl):
+        from apps.security.services import nonce_use
+
+        if not nonce_use(key=key, nonce=nonce, keep_until=moment + FRESHNESS + NONCE_MARGIN, now=now):
             raise SignatureRefused("nonce_reused", "This nonce was already used: a signed request is accepted once.")
         if key.last_used_at is None or key.last_used_at < now - timedelta(minutes=1):
             AccessKey.objects.filter(pk=key.pk).update(last_used_at=now)

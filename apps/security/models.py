@@ -154,6 +154,24 @@ class AccessKey(models.Model):
         return f"access_key:{self.id}"
 
 
+class UsedNonce(models.Model):
+    """A nonce a signed request used, kept until that request could no longer be accepted anyway.
+
+    The unique constraint makes "use this nonce" one atomic insert in every database mode, so two
+    copies of one request racing each other cannot both pass."""
+
+    id = models.BigAutoField(primary_key=True)
+    access_key = models.ForeignKey(AccessKey, on_delete=models.CASCADE, related_name="+")
+    nonce = models.CharField(max_length=128)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["access_key", "nonce"], name="usednonce_unique_key_nonce")]
+
+    def __str__(self) -> str:
+        return f"nonce of {self.access_key_id}"
+
+
 class DisplayToken(TenantModel):
     """A read-only credential of a wall screen: it opens only the listed dashboards, optionally only
     from the listed networks, until revoked. Only a hash of the token is stored."""

@@ -31,6 +31,7 @@ from apps.security.models import (
     RecoveryCode,
     SecurityPolicy,
     SignInLock,
+    UsedNonce,
     UserSession,
 )
 from apps.security.policy import effective_policy
@@ -384,6 +385,26 @@ def access_key_delete(*, actor: Any, key: AccessKey) -> None:
 
 def access_key_secret(key: AccessKey) -> str:
     return crypto.decrypt(key.secret_encrypted)
+
+
+def nonce_use(*, key: AccessKey, nonce: str, keep_until: Any, now: Any = None) -> bool:
+    """Record that ``key`` used ``nonce``, remembered until ``keep_until``; ``False`` when it already
+    had (a replay). Insert-or-refuse is one statement guarded by the unique constraint. Expired
+    nonces of the same key are removed on the way, so an active key's rows stay few."""
+    now = now or timezone.now()
+    UsedNonce.objects.filter(access_key=key, expires_at__lt=now).delete()
+    try:
+        with transaction.atomic():
+            UsedNonce.objects.create(access_key=key, nonce=nonce, expires_at=keep_until)
+    except IntegrityError:
+        return False
+    return True
+
+
+def nonces_purge(*, now: Any = None) -> int:
+    """Remove every nonce whose request can no longer be accepted (the periodic clean-up)."""
+    removed, _ = UsedNonce.objects.filter(expires_at__lt=now or timezone.now()).delete()
+    return removed
 
 
 # -- display tokens ----------------------------------------------------------------------------

@@ -181,3 +181,49 @@ def test_no_signature_header_answers_500(authorization, date, nonce):
                                 HTTP_X_UM_DATE=date, HTTP_X_UM_NONCE=nonce)
     assert response.status_code == 401
     assert response.json()["code"] in {"signature_malformed", "request_expired", "access_key_invalid"}
+
+
+def test_a_replay_is_refused_even_after_the_cache_was_emptied(pair):
+    """Nonces are kept in the database, not in a cache that may cull or lose them."""
+    from django.core.cache import cache
+
+    key, secret = pair
+    nonce = "c" * 24
+    assert send("GET", "/api/v1/security/mfa/", key.id, secret, nonce=nonce).status_code == 200
+    for _ in range(5):
+        send("GET", "/api/v1/security/mfa/", key.id, secret)
+    cache.clear()
+    replay = send("GET", "/api/v1/security/mfa/", key.id, secret, nonce=nonce)
+    assert replay.status_code == 401 and replay.json()["code"] == "nonce_reused"
+
+
+def test_a_replay_is_refused_after_many_other_requests(pair):
+    key, secret = pair
+    captured = sign("GET", BASE + "/api/v1/security/mfa/", access_key_id=key.id, secret=secret)
+    meta = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in captured.items()}
+    assert APIClient().get("/api/v1/security/mfa/", **meta).status_code == 200
+    for _ in range(320):
+        send("GET", "/api/v1/security/mfa/", key.id, secret)
+    replay = APIClient().get("/api/v1/security/mfa/", **meta)
+    assert replay.status_code == 401 and replay.json()["code"] == "nonce_reused"
+
+
+def test_nonces_past_the_window_are_purged(pair):
+    from apps.security.models import UsedNonce
+    from apps.security.services import nonces_purge
+
+    key, secret = pair
+    old = datetime.now(UTC) - timedelta(minutes=14)
+    assert send("GET", "/api/v1/security/mfa/", key.id, secret, now=old, nonce="o" * 24).status_code == 200
+    assert send("GET", "/api/v1/security/mfa/", key.id, secret, nonce="f" * 24).status_code == 200
+    assert UsedNonce.objects.filter(access_key=key).count() == 2
+    assert nonces_purge(now=datetime.now(UTC) + timedelta(minutes=5)) == 1
+    assert list(UsedNonce.objects.values_list("nonce", flat=True)) == ["f" * 24]
+    assert nonces_purge(now=datetime.now(UTC) + timedelta(minutes=40)) == 1
+
+
+def test_a_nonce_used_with_another_key_is_not_a_replay(owner, pair):
+    key, secret = pair
+    other, other_secret = services.access_key_create(actor=owner)
+    assert send("GET", "/api/v1/security/mfa/", key.id, secret, nonce="s" * 24).status_code == 200
+    assert send("GET", "/api/v1/security/mfa/", other.id, other_secret, nonce="s" * 24).status_code == 200
