@@ -48,6 +48,24 @@ def _require(actor: Any, action: str, target: Any) -> None:
         raise Forbidden(f"You are not allowed to do this ({action}).", detail={"permission": action})
 
 
+def _require_on_person(actor: Any, action: str, user: Any) -> None:
+    """Acting on another person's sign-in (their MFA, their sessions) needs ``action`` in every
+    organization they belong to (platform-wide when they belong to none), and only a platform
+    administrator may act on a platform administrator. The same rule as changing a person in
+    ``apps.organizations.services``; kept here because the security services must not depend on
+    that module's private helpers."""
+    if actor is None:
+        return
+    from apps.organizations.models import Organization
+
+    orgs = list(Organization.objects.filter(memberships__user=user))
+    for org in orgs or [None]:
+        _require(actor, action, org)
+    if user.is_superuser and not actor.is_superuser:
+        raise Forbidden("Only a platform administrator can change a platform administrator's sign-in.",
+                        code="platform_administrator", detail={"permission": action})
+
+
 def _announce(org_id: Any, topic: str, event: str, **data: Any) -> None:
     emit(org_id, topic, {"event": event, **{k: v if isinstance(v, bool | int | list | dict) or v is None else str(v)
                                             for k, v in data.items()}})
@@ -233,9 +251,9 @@ def mfa_recovery_codes_regenerate(*, user: Any, code: str) -> list[str]:
 def mfa_reset(*, actor: Any, user: Any) -> None:
     """An administrator removes a person's second factor (lost phone); they enrol again at their next
     sign-in if MFA is required of them."""
-    _require(actor, "security:mfa:reset", user)
     if actor is not None and actor.pk == user.pk:
         raise Forbidden("Ask another administrator to reset your own MFA.", code="mfa_self_reset")
+    _require_on_person(actor, "security:mfa:reset", user)
     sec = _security_for_update(user)
     was_enabled = sec.mfa_enabled
     sec.mfa_secret = sec.mfa_pending_secret = ""
@@ -247,7 +265,10 @@ def mfa_reset(*, actor: Any, user: Any) -> None:
 
 @transaction.atomic
 def mfa_set_exempt(*, actor: Any, user: Any, exempt: bool) -> None:
-    _require(actor, "security:mfa:reset", user)
+    """An administrator exempts a person from MFA (or ends the exemption); never themselves."""
+    if actor is not None and actor.pk == user.pk:
+        raise Forbidden("Ask another administrator to change your own MFA exemption.", code="mfa_self_exempt")
+    _require_on_person(actor, "security:mfa:reset", user)
     sec = _security_for_update(user)
     sec.mfa_exempt = bool(exempt)
     sec.save(update_fields=["mfa_exempt"])
@@ -275,7 +296,7 @@ def session_ended(*, session_key: str, reason: str) -> None:
 def session_revoke(*, actor: Any, session: UserSession) -> None:
     """Sign one session out: its owner, or an administrator of people who may write the owner."""
     if actor is None or actor.pk != session.user_id:
-        _require(actor, "organizations:user:write", session.user)
+        _require_on_person(actor, "organizations:user:write", session.user)
     if session.ended_at is None:
         _session_store(session.session_key).delete()
         session_ended(session_key=session.session_key, reason="revoked")
@@ -287,7 +308,7 @@ def session_revoke(*, actor: Any, session: UserSession) -> None:
 def sessions_revoke_all(*, actor: Any, user: Any, keep_session_key: str | None = None) -> int:
     """"Sign out everywhere": every open session of ``user`` but ``keep_session_key``."""
     if actor is None or actor.pk != user.pk:
-        _require(actor, "organizations:user:write", user)
+        _require_on_person(actor, "organizations:user:write", user)
     rows = list(UserSession.objects.filter(user=user, ended_at__isnull=True).exclude(
         session_key=keep_session_key or ""))
     for row in rows:

@@ -231,3 +231,76 @@ def test_no_sign_in_form_input_answers_500(username, password, extra):
     data = {"username": username, "password": password, **extra}
     assert client.post("/signin/", data).status_code in (200, 302, 400)
     assert client.post("/signin/mfa/", data).status_code in (200, 302, 400)
+
+
+def _security_admin_of(org, username: str):
+    admin = person(org, username=username)
+    f.grant(f.predefined("security_administrator"), admin, org)
+    f.grant(f.predefined("organization_administrator"), admin, org)
+    return admin
+
+
+def test_an_organization_security_admin_cannot_reset_or_exempt_a_platform_administrator():
+    from apps.core.errors import Forbidden
+
+    a = f.org("A")
+    root = person(a, username="root", is_superuser=True, is_staff=True)
+    _enrol(root)
+    sam = _security_admin_of(a, "sam")
+    api = Client()
+    api.force_login(sam)
+    assert api.post(f"/api/v1/security/users/{root.pk}/mfa-reset/").status_code == 403
+    assert api.post(f"/api/v1/security/users/{root.pk}/mfa-exempt/", {"exempt": True},
+                    content_type="application/json").status_code == 403
+    security = AccountSecurity.objects.get(user=root)
+    assert security.mfa_enabled and not security.mfa_exempt
+    assert AuditEntry.objects.filter(action="access.denied", actor_name="sam").count() == 2
+    with pytest.raises(Forbidden):
+        services.session_revoke(actor=sam, session=services.session_record(
+            user=root, session_key="root-session", ip="10.0.0.9", user_agent="test", with_mfa=True))
+    with pytest.raises(Forbidden):
+        services.sessions_revoke_all(actor=sam, user=root)
+    other_root = person(username="root2", is_superuser=True)
+    services.mfa_reset(actor=other_root, user=root)
+    assert not AccountSecurity.objects.get(user=root).mfa_enabled
+
+
+def test_changing_someone_elses_mfa_or_sessions_needs_the_permission_in_each_of_their_organizations():
+    from apps.core.errors import Forbidden
+
+    a, b = f.org("A"), f.org("B")
+    sam = _security_admin_of(a, "sam")
+    both = person(a, username="both")
+    from apps.organizations.models import Membership
+
+    Membership.objects.create(user=both, organization=b)
+    _enrol(both)
+    for attempt in (lambda: services.mfa_reset(actor=sam, user=both),
+                    lambda: services.mfa_set_exempt(actor=sam, user=both, exempt=True),
+                    lambda: services.sessions_revoke_all(actor=sam, user=both),
+                    lambda: services.session_revoke(actor=sam, session=services.session_record(
+                        user=both, session_key="both-session", ip="", user_agent="", with_mfa=False))):
+        with pytest.raises(Forbidden):
+            attempt()
+    assert AccountSecurity.objects.get(user=both).mfa_enabled
+    only_a = person(a, username="only-a")
+    _enrol(only_a)
+    services.mfa_set_exempt(actor=sam, user=only_a, exempt=True)
+    services.mfa_reset(actor=sam, user=only_a)
+    security = AccountSecurity.objects.get(user=only_a)
+    assert security.mfa_exempt and not security.mfa_enabled
+
+
+def test_an_administrator_cannot_exempt_or_reset_themselves():
+    from apps.core.errors import Forbidden
+
+    a = f.org("A")
+    sam = _security_admin_of(a, "sam")
+    with pytest.raises(Forbidden):
+        services.mfa_set_exempt(actor=sam, user=sam, exempt=True)
+    with pytest.raises(Forbidden):
+        services.mfa_reset(actor=sam, user=sam)
+    root = person(username="root", is_superuser=True)
+    with pytest.raises(Forbidden):
+        services.mfa_set_exempt(actor=root, user=root, exempt=True)
+    assert not AccountSecurity.objects.filter(user=sam, mfa_exempt=True).exists()
