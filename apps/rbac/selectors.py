@@ -40,14 +40,21 @@ def _visible(qs: QuerySet, pk: Any) -> Model | None:
         return None
 
 
+def explainable_models() -> dict[str, type[Model]]:
+    """The kinds of objects a decision can be explained on: tenant-scoped models (those that say
+    which organization owns a row) and people, seen through their organizations."""
+    return {m._meta.label_lower: m for m in django_apps.get_models()
+            if hasattr(m, "tenant_field") or hasattr(m, "organization_scope_q")}
+
+
 def explain_target(*, actor: Any, target_type: str, target_id: str) -> Model | None:
     """The object an explanation is about, looked up only among what ``actor`` may read."""
     if not target_type or target_type == "platform":
         return None
-    try:
-        model = django_apps.get_model(target_type)
-    except (LookupError, ValueError):
-        raise InvalidInput("Unknown target type.", detail={"target_type": ["Use <app_label>.<model>."]}) from None
+    model = explainable_models().get(target_type.lower()) if isinstance(target_type, str) else None
+    if model is None:
+        raise InvalidInput("Unknown target type: use 'platform' or the <app_label>.<model> of an object that "
+                           "belongs to an organization.", detail={"target_type": ["Not an explainable kind."]})
     obj = _visible(restrict(model._default_manager.all(), actor, _read_action_of(model)), target_id)
     if obj is None:
         raise NotFound("Target not found.")

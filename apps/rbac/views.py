@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
-from apps.core.errors import ApplicationError, InvalidInput, NotFound
+from apps.core.errors import ApplicationError, InvalidInput
 from apps.core.scoping import authorize
 from apps.organizations import selectors as people
 from apps.organizations.api.base import visible
@@ -531,8 +531,6 @@ def explain_page(request: HttpRequest) -> HttpResponse:
             result = explain_for(request.user, params)
         except ApplicationError as exc:
             error = exc
-        except (ValueError, TypeError):
-            error = NotFound("User not found.")
     subject = None
     if result is not None:
         subject = people.user_list(actor=request.user).filter(pk=result["user"]).first()
@@ -548,13 +546,16 @@ def matrix_page(request: HttpRequest) -> HttpResponse:
     orgs = org_choices(request, "organizations:organization:read")
     org_id = request.GET.get("organization") or (str(orgs[0].pk) if orgs else "")
     context: dict[str, Any] = {"orgs": orgs, "org_id": org_id, "codes": [], "rows": []}
+    status = 200
     if org_id:
         try:
             org, codes, rows = matrix_for(request.user, org_id)
-        except (ApplicationError, ValueError) as exc:
-            messages.error(request, getattr(exc, "message", "Organization not found."))
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+            status = exc.status
+            context["org_id"] = ""
         else:
             if request.GET.get("export") == "csv":
                 return matrix_csv(org, codes, rows)
             context.update(codes=codes, rows=rows)
-    return render(request, "rbac/matrix.html", context)
+    return render(request, "rbac/matrix.html", context, status=status)

@@ -1,4 +1,6 @@
 import csv
+import re
+import uuid
 
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -17,6 +19,8 @@ from apps.rbac.api import serializers as s
 from apps.rbac.catalog import permission_catalog
 from apps.rbac.filters import GrantFilter, PolicyFilter, RoleFilter
 from apps.rbac.models import AccessPolicy, Grant, Role
+
+ACTION_RE = re.compile(r"^[a-z][a-z0-9_]*(:[a-z][a-z0-9_]*){2,3}$")
 
 
 def _org(request: Request, pk, field: str = "organization") -> Organization | None:
@@ -164,9 +168,20 @@ class PolicyViewSet(ScopedViewSet):
         return self._attachment(request, False)
 
 
+def _uuid(value, field: str, label: str) -> uuid.UUID:
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except (ValueError, TypeError, AttributeError):
+        raise InvalidInput(f"{label} must be an id (a UUID).", detail={field: ["Not a valid UUID."]}) from None
+
+
 def explain_for(request_user, params) -> dict:
     """Shared by the API and the "Why?" page: who may ask, about whom and what."""
-    subject = restrict(User.objects.all(), request_user, "organizations:user:read").filter(pk=params["user"]).first()
+    user_id = _uuid(params["user"], "user", "The user")
+    if not isinstance(params["action"], str) or not ACTION_RE.match(params["action"]):
+        raise InvalidInput("The action must be a permission code (service:resource:action).",
+                           detail={"action": ["Not a permission code."]})
+    subject = restrict(User.objects.all(), request_user, "organizations:user:read").filter(pk=user_id).first()
     if subject is None:
         raise NotFound("User not found.")
     if subject.pk != request_user.pk and not authorize(request_user, "rbac:access:explain", subject):
@@ -187,6 +202,7 @@ class ExplainView(APIView):
 
 
 def matrix_for(request_user, organization_id):
+    organization_id = _uuid(organization_id, "organization", "The organization") if organization_id else None
     org = restrict(Organization.objects.all(), request_user, "organizations:organization:read").filter(
         pk=organization_id).first() if organization_id else None
     if org is None:
@@ -212,10 +228,7 @@ class AccessMatrixView(APIView):
     @extend_schema(parameters=[OpenApiParameter("organization", str, required=True),
                                OpenApiParameter("export", str, enum=["csv"])], responses=dict)
     def get(self, request: Request):
-        try:
-            org, codes, rows = matrix_for(request.user, request.query_params.get("organization"))
-        except (ValueError, TypeError):
-            raise NotFound("Organization not found.") from None
+        org, codes, rows = matrix_for(request.user, request.query_params.get("organization"))
         if request.query_params.get("export") == "csv":
             return matrix_csv(org, codes, rows)
         return Response({"organization": str(org.pk), "permissions": codes, "results": [
