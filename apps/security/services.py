@@ -37,7 +37,10 @@ from apps.security.models import (
 from apps.security.policy import effective_policy
 
 RECOVERY_CODES = 10
-DASHBOARD_ID_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+# A dashboard id is a path segment of its screen address (``urls_screens``), so it starts with a
+# letter or digit: "." and ".." would be resolved away by browsers.
+DASHBOARD_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}"
+DASHBOARD_ID_RE = re.compile(rf"\A{DASHBOARD_ID_PATTERN}\Z")
 DISPLAY_TOKEN_PREFIX = "umdt_"
 
 
@@ -439,7 +442,8 @@ def _clean_dashboards(dashboards: Any) -> list[str]:
         raise InvalidInput("Choose 1 to 50 dashboards.", detail={"dashboards": ["A list of 1 to 50 dashboard ids."]})
     bad = [d for d in dashboards if not isinstance(d, str) or not DASHBOARD_ID_RE.match(d)]
     if bad:
-        raise InvalidInput("Dashboard ids are letters, digits, '.', '_' and '-'.", detail={"dashboards": ["Invalid."]})
+        raise InvalidInput("Dashboard ids are letters, digits, '.', '_' and '-', starting with a letter or digit.",
+                           detail={"dashboards": ["Invalid."]})
     return sorted(set(dashboards))
 
 

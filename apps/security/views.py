@@ -369,7 +369,10 @@ def screens_home(request: HttpRequest) -> HttpResponse:
     token = screen_token(request)
     if token is None:
         return redirect("wallscreens:signin")
-    return render(request, "security/screen.html", {"token": token, "dashboards": token.dashboards})
+    # Tokens made before dashboard ids had to start with a letter or digit may list ids no screen
+    # address can carry; those are left out rather than breaking the page.
+    dashboards = [d for d in token.dashboards if services.DASHBOARD_ID_RE.match(d)]
+    return render(request, "security/screen.html", {"token": token, "dashboards": dashboards})
 
 
 @never_cache

@@ -6,6 +6,8 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 from django.test import Client
+from hypothesis import given
+from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from apps.core.errors import Forbidden, InvalidInput
@@ -108,3 +110,42 @@ def test_the_websocket_of_a_token_screen_follows_only_its_dashboards(token):
         await ws.disconnect()
 
     async_to_sync(run)()
+
+
+def test_every_dashboard_id_the_api_accepts_opens_on_the_screen(org):
+    admin = person(org, username="orgadmin")
+    f.grant(f.predefined("organization_administrator"), admin, org)
+    api = APIClient()
+    api.force_login(admin)
+    ids = ["ops.main", "a", "Z-9_x.y", "v1.2.3", "x" * 64]
+    created = api.post("/api/v1/security/display-tokens/", {"organization": str(org.pk), "name": "NOC",
+                                                            "dashboards": ids}, format="json")
+    assert created.status_code == 201, created.content
+    wall = screen(created.json()["token"])
+    home = wall.get("/screens/")
+    assert home.status_code == 200
+    for dashboard in ids:
+        assert wall.get(f"/screens/d/{dashboard}/").status_code == 200, dashboard
+
+
+@pytest.mark.parametrize("dashboard", [".", "..", ".hidden", "-", "a/b", "a b", "ab\n", "x" * 65, ""])
+def test_dashboard_ids_that_cannot_be_a_screen_address_are_refused(org, dashboard):
+    with pytest.raises(InvalidInput):
+        services.display_token_create(actor=None, organization=org, name="NOC", dashboards=[dashboard])
+
+
+@given(st.from_regex(services.DASHBOARD_ID_RE, fullmatch=True))
+def test_any_valid_dashboard_id_round_trips_through_the_screen_address(dashboard):
+    from django.urls import resolve, reverse
+
+    url = reverse("wallscreens:dashboard", args=[dashboard])
+    assert resolve(url).kwargs == {"dashboard_id": dashboard}
+
+
+def test_a_token_stored_with_an_id_no_longer_accepted_still_opens_its_screen(org, token):
+    from apps.security.models import DisplayToken
+
+    created, raw = token
+    DisplayToken.objects.filter(pk=created.pk).update(dashboards=["noc", ".old"])
+    home = screen(raw).get("/screens/")
+    assert home.status_code == 200 and b".old" not in home.content
