@@ -354,8 +354,11 @@ class AccessProfile:
 
 
 def _rule_entry(rule: Rule) -> dict[str, Any]:
-    return {"kind": rule.source, "grant": rule.grant_id, "role": rule.role_key, "role_name": rule.role_name,
-            "scope": rule.scope_label, "via": rule.via}
+    entry = {"kind": rule.source, "grant": rule.grant_id, "role": rule.role_key, "role_name": rule.role_name,
+             "scope": rule.scope_label, "via": rule.via}
+    if rule.source == "membership":
+        entry["organization"] = rule.scope_id
+    return entry
 
 
 def _statement_entry(ps: PolicyStatement) -> dict[str, Any]:

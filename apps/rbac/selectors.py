@@ -75,18 +75,51 @@ def _read_action_of(model: type[Model]) -> str:
     return known.get(model._meta.label_lower, f"{model._meta.app_label}:{model._meta.model_name}:read")
 
 
-def explain(*, subject: User, action: str, target: Model | None) -> dict[str, Any]:
+def _readable_entries(actor: Any, subject: User, entries: list[list[dict[str, Any]]]) -> list[list[dict[str, Any]]]:
+    """The entries describing grants, policies and memberships ``actor`` may read (everything of
+    their own access for someone explaining themselves)."""
+    if actor is None or actor.is_superuser or actor.pk == subject.pk:
+        return entries
+    flat = [e for group in entries for e in group]
+    grant_ids = {e["grant"] for e in flat if e.get("kind") == "grant" and e.get("grant")}
+    policy_ids = {e["policy"] for e in flat if e.get("kind") == "policy"}
+    org_ids = {e["organization"] for e in flat if e.get("kind") == "membership" and e.get("organization")}
+    grants = {str(i) for i in grant_list(actor=actor).filter(pk__in=grant_ids).values_list("pk", flat=True)}
+    policies = {str(i) for i in policy_list(actor=actor).filter(pk__in=policy_ids).values_list("pk", flat=True)}
+    orgs = {str(i) for i in restrict(Organization.objects.filter(pk__in=org_ids), actor,
+                                     "organizations:organization:read").values_list("pk", flat=True)}
+
+    def readable(entry: dict[str, Any]) -> bool:
+        kind = entry.get("kind")
+        if kind == "grant":
+            return entry.get("grant") in grants
+        if kind == "policy":
+            return entry.get("policy") in policies
+        if kind == "membership":
+            return entry.get("organization") in orgs
+        return True
+
+    return [[e for e in group if readable(e)] for group in entries]
+
+
+def explain(*, subject: User, action: str, target: Model | None, actor: Any = None) -> dict[str, Any]:
     """Why ``subject`` may or may not do ``action`` on ``target``: the grants and policy
-    statements that allow or deny it, and those that were considered but did not apply."""
+    statements that allow or deny it, and those that were considered but did not apply. Only the
+    rules ``actor`` may read are described; the others are counted in ``hidden``."""
     decision = decide(subject, action, target, explain=True)
     profile = None if subject.is_superuser or not subject.is_active else profile_for(subject)
+    every = [decision.allowed_by, decision.denied_by, decision.not_applied]
+    allowed_by, denied_by, not_applied = _readable_entries(actor, subject, every)
+    hidden = sum(map(len, every)) - len(allowed_by) - len(denied_by) - len(not_applied)
     return {
         "user": str(subject.pk), "username": subject.username, "action": action,
         "target": {"type": target._meta.label_lower if target is not None else "platform",
                    "id": str(target.pk) if target is not None else None,
                    "name": str(target) if target is not None else "the platform"},
         "allowed": decision.allowed, "reason": decision.reason, "message": decision.message,
-        "allowed_by": decision.allowed_by, "denied_by": decision.denied_by, "not_applied": decision.not_applied,
+        "allowed_by": allowed_by, "denied_by": denied_by, "not_applied": not_applied,
+        "hidden": hidden, "hidden_message": f"{hidden} other rule{'s' if hidden != 1 else ''} outside your scope"
+        if hidden else "",
         "duties": sorted(profile.duties) if profile else ([] if not subject.is_superuser else ["system_administrator"]),
     }
 

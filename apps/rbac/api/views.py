@@ -188,7 +188,7 @@ def explain_for(request_user, params) -> dict:
         raise Forbidden("You are not allowed to explain other people's access.")
     target = selectors.explain_target(actor=request_user, target_type=params["target_type"],
                                       target_id=params["target_id"])
-    return selectors.explain(subject=subject, action=params["action"], target=target)
+    return selectors.explain(subject=subject, action=params["action"], target=target, actor=request_user)
 
 
 class ExplainView(APIView):
