@@ -211,7 +211,8 @@ def _user_payload(user: User) -> dict[str, Any]:
 def user_create(*, actor: Any, username: str, password: str | None, organization: Organization | None,
                 email: str = "", display_name: str = "", is_superuser: bool = False) -> User:
     """A new person joins one organization the actor manages; only the system or a superuser
-    creates users outside any organization, or other superusers."""
+    creates users outside any organization, or other superusers. The password must satisfy the
+    password policy of the organization the person is created in."""
     if not isinstance(username, str) or not username.strip():
         raise InvalidInput("username is required.", detail={"username": ["This field is required."]})
     username = username.strip()
@@ -230,15 +231,9 @@ def user_create(*, actor: Any, username: str, password: str | None, organization
                 is_staff=is_superuser)
     try:
         user.full_clean(exclude=["password"])
-        if password:
-            validate_password(password, user)
     except ValidationError as exc:
-        detail = exc.message_dict if hasattr(exc, "error_dict") else {"password": exc.messages}
-        raise InvalidInput("The user is not valid; see detail.", detail=detail) from None
-    if password:
-        user.set_password(password)
-    else:
-        user.set_unusable_password()
+        raise InvalidInput("The user is not valid; see detail.", detail=exc.message_dict) from None
+    user.set_unusable_password()
     try:
         with transaction.atomic():
             user.save()
@@ -246,6 +241,16 @@ def user_create(*, actor: Any, username: str, password: str | None, organization
         raise Conflict("This username is already taken.", code="username_taken") from None
     if organization is not None:
         Membership.objects.create(user=user, organization=organization)
+    if password:
+        # Validated once the person belongs to the organization, so its password policy applies;
+        # a refusal rolls the new person back.
+        try:
+            validate_password(password, user)
+        except ValidationError as exc:
+            raise InvalidInput("The password is not accepted; see detail.", detail={"password": exc.messages}) \
+                from None
+        user.set_password(password)
+        user.save(update_fields=["password"])
     _announce(organization.id if organization else None, user.topic, "created", **_user_payload(user),
               organization=organization.id if organization else None)
     return user

@@ -84,3 +84,22 @@ def test_a_user_is_disabled_before_being_deleted():
     assert root.delete(f"/api/v1/organizations/users/{ann.pk}/").status_code == 204
     assert root.post(f"/api/v1/organizations/users/{root_user.pk}/disable/").json()["code"] == \
         "cannot_disable_self"
+
+
+def test_a_new_users_password_follows_the_policy_of_their_organization():
+    from apps.organizations.models import User
+    from apps.security import services as security
+
+    a = f.org("A")
+    security.security_policy_set(actor=None, organization=a, password_min_length=20, password_min_classes=4)
+    admin = f.user("oa", a)
+    f.grant(f.predefined("organization_administrator"), admin, a)
+    client = api_as(admin)
+    response = client.post("/api/v1/organizations/users/", {"username": "newbie", "password": "kangaroo-river-7",
+                                                             "organization": str(a.pk)}, format="json")
+    assert response.status_code == 400 and "password" in response.json()["detail"]
+    assert not User.objects.filter(username="newbie").exists()
+    response = client.post("/api/v1/organizations/users/", {"username": "newbie", "organization": str(a.pk),
+                                                             "password": "Kangaroo-River-7-Long!"}, format="json")
+    assert response.status_code == 201
+    assert User.objects.get(username="newbie").check_password("Kangaroo-River-7-Long!")
