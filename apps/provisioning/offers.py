@@ -29,14 +29,7 @@ def catalog_offers(platform: CloudPlatform, region: str) -> dict[str, Any]:
 
 
 def _images(adapter: Any, region: str) -> list[dict[str, Any]]:
-    if adapter.type_name != "apsara":
-        return []
-    from alibabacloud_ecs20140526 import models as ecs_models
-
-    body = adapter._invoke("ecs", region, "describe_images",
-                           ecs_models.DescribeImagesRequest(region_id=region, page_size=100))
-    return [{"id": i.get("ImageId"), "name": i.get("ImageName") or i.get("ImageId"),
-             "os": i.get("OSName") or ""} for i in (body.get("Images") or {}).get("Image", [])]
+    return [{"id": i.image_id, "name": i.name, "os": i.os_name} for i in adapter.images(region)]
 
 
 def cloud_offers(platform: CloudPlatform, region: str) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from apps.clouds.adapters.base import (
     CloudCallError,
     CloudResource,
     FlavorInfo,
+    ImageInfo,
     MetricPoint,
     RegionInfo,
     Relation,
@@ -238,8 +239,9 @@ class ApsaraAdapter(CloudAdapter):
         services=("ecs", "vpc", "eip", "slb", "rds", "redis"),
         resource_types=tuple(LISTS),
         operations={
-            "ecs.instance": LIFECYCLE, "ecs.disk": ("create", "delete"), "ecs.security_group": ("create", "delete"),
-            "vpc.vpc": ("create", "delete"), "vpc.vswitch": ("create", "delete"), "eip.eip": ("create", "delete"),
+            "ecs.instance": LIFECYCLE, "ecs.disk": ("create", "attach", "detach", "delete"),
+            "ecs.security_group": ("create", "delete"), "vpc.vpc": ("create", "delete"),
+            "vpc.vswitch": ("create", "delete"), "eip.eip": ("create", "attach", "detach", "delete"),
             "slb.instance": ("create", "resize", "delete"), "rds.instance": ("create", "reboot", "resize", "delete"),
             "redis.instance": ("create", "reboot", "resize", "delete"),
         },
@@ -422,10 +424,18 @@ class ApsaraAdapter(CloudAdapter):
     def create(self, resource_type: str, region: str, params: dict[str, Any]) -> str:
         p = dict(params)
         if resource_type == "ecs.instance":
+            system_disk = None
+            if p.get("system_disk_category") or p.get("system_disk_gib"):
+                system_disk = ecs_models.RunInstancesRequestSystemDisk(
+                    category=p.get("system_disk_category") or None,
+                    size=str(int(p["system_disk_gib"])) if p.get("system_disk_gib") else None)
+            tags = [ecs_models.RunInstancesRequestTag(key=str(k), value=str(v))
+                    for k, v in (p.get("tags") or {}).items()] or None
             body = self._invoke("ecs", region, "run_instances", ecs_models.RunInstancesRequest(
                 region_id=region, instance_type=p["instance_type"], image_id=p["image_id"],
                 v_switch_id=p["vswitch_id"], instance_name=p.get("name"), amount=1,
-                security_group_id=p.get("security_group_id"), client_token=p.get("client_token")))
+                security_group_id=p.get("security_group_id"), client_token=p.get("client_token"),
+                system_disk=system_disk, tag=tags))
             return body["InstanceIdSets"]["InstanceIdSet"][0]
         if resource_type == "ecs.disk":
             body = self._invoke("ecs", region, "create_disk", ecs_models.CreateDiskRequest(
@@ -533,6 +543,34 @@ class ApsaraAdapter(CloudAdapter):
             super().delete(resource_type, region, external_id)
         product, method, build = calls[resource_type]
         self._invoke(product, region, method, build())
+
+    def attach(self, resource_type: str, region: str, external_id: str, instance_id: str) -> None:
+        if resource_type == "ecs.disk":
+            self._invoke("ecs", region, "attach_disk",
+                         ecs_models.AttachDiskRequest(disk_id=external_id, instance_id=instance_id))
+        elif resource_type == "eip.eip":
+            self._invoke("vpc", region, "associate_eip_address", vpc_models.AssociateEipAddressRequest(
+                region_id=region, allocation_id=external_id, instance_id=instance_id, instance_type="EcsInstance"))
+        else:
+            super().attach(resource_type, region, external_id, instance_id)
+
+    def detach(self, resource_type: str, region: str, external_id: str, instance_id: str) -> None:
+        if resource_type == "ecs.disk":
+            self._invoke("ecs", region, "detach_disk",
+                         ecs_models.DetachDiskRequest(disk_id=external_id, instance_id=instance_id))
+        elif resource_type == "eip.eip":
+            self._invoke("vpc", region, "unassociate_eip_address", vpc_models.UnassociateEipAddressRequest(
+                region_id=region, allocation_id=external_id, instance_id=instance_id or None,
+                instance_type="EcsInstance"))
+        else:
+            super().detach(resource_type, region, external_id, instance_id)
+
+    def images(self, region: str) -> list[ImageInfo]:
+        body = self._invoke("ecs", region, "describe_images",
+                            ecs_models.DescribeImagesRequest(region_id=region, page_size=100))
+        return [ImageInfo(i["ImageId"], i.get("ImageName") or i["ImageId"], i.get("OSName") or "",
+                          i.get("OSType") or "") for i in (body.get("Images") or {}).get("Image", [])
+                if i.get("ImageId")]
 
     # -- metrics -------------------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from apps.clouds.adapters.base import (
     CloudCallError,
     CloudResource,
     FlavorInfo,
+    ImageInfo,
     MetricPoint,
     RegionInfo,
     Relation,
@@ -59,8 +60,9 @@ class AwsAdapter(CloudAdapter):
         resource_types=(*EC2_TYPES, "rds.instance", "oss.bucket"),
         operations={
             "ecs.instance": ("create", "start", "stop", "reboot", "resize", "delete"),
-            "ecs.disk": ("create", "delete"), "ecs.security_group": ("create", "delete"),
-            "vpc.vpc": ("create", "delete"), "vpc.vswitch": ("create", "delete"), "eip.eip": ("create", "delete"),
+            "ecs.disk": ("create", "attach", "detach", "delete"), "ecs.security_group": ("create", "delete"),
+            "vpc.vpc": ("create", "delete"), "vpc.vswitch": ("create", "delete"),
+            "eip.eip": ("create", "attach", "detach", "delete"),
             "rds.instance": ("create", "reboot", "resize", "delete"), "oss.bucket": ("create", "delete"),
         },
         metrics={"ecs.instance": ("CPUUtilization", "NetworkIn", "NetworkOut"),
@@ -353,6 +355,19 @@ class AwsAdapter(CloudAdapter):
             extra: dict[str, Any] = {"SubnetId": p["vswitch_id"]} if p.get("vswitch_id") else {}
             if p.get("client_token"):
                 extra["ClientToken"] = p["client_token"]
+            if p.get("system_disk_category") or p.get("system_disk_gib"):
+                ebs: dict[str, Any] = {}
+                if p.get("system_disk_category"):
+                    ebs["VolumeType"] = p["system_disk_category"]
+                if p.get("system_disk_gib"):
+                    ebs["VolumeSize"] = int(p["system_disk_gib"])
+                extra["BlockDeviceMappings"] = [{"DeviceName": p.get("root_device") or "/dev/xvda", "Ebs": ebs}]
+            if p.get("tags"):
+                tags = [{"Key": str(k), "Value": str(v)} for k, v in p["tags"].items() if k != "Name"]
+                if tag_spec:
+                    tag_spec = [{**tag_spec[0], "Tags": tag_spec[0]["Tags"] + tags}]
+                else:
+                    tag_spec = [{"ResourceType": "instance", "Tags": tags}]
             body = self._invoke("ec2", region, "run_instances", ImageId=p["image_id"], InstanceType=p["instance_type"],
                                 MinCount=1, MaxCount=1, TagSpecifications=tag_spec, **extra)
             return body["Instances"][0]["InstanceId"]
@@ -426,6 +441,35 @@ class AwsAdapter(CloudAdapter):
             super().delete(resource_type, region, external_id)
         service, method, params = calls[resource_type]
         self._invoke(service, region, method, **params)
+
+    def attach(self, resource_type: str, region: str, external_id: str, instance_id: str) -> None:
+        if resource_type == "ecs.disk":
+            used = {m.get("DeviceName") for r in self._invoke("ec2", region, "describe_instances",
+                                                               InstanceIds=[instance_id]).get("Reservations", [])
+                    for i in r.get("Instances", []) for m in i.get("BlockDeviceMappings", [])}
+            device = next(f"/dev/sd{c}" for c in "fghijklmnop" if f"/dev/sd{c}" not in used)
+            self._invoke("ec2", region, "attach_volume", VolumeId=external_id, InstanceId=instance_id, Device=device)
+        elif resource_type == "eip.eip":
+            self._invoke("ec2", region, "associate_address", AllocationId=external_id, InstanceId=instance_id)
+        else:
+            super().attach(resource_type, region, external_id, instance_id)
+
+    def detach(self, resource_type: str, region: str, external_id: str, instance_id: str) -> None:
+        if resource_type == "ecs.disk":
+            extra = {"InstanceId": instance_id} if instance_id else {}
+            self._invoke("ec2", region, "detach_volume", VolumeId=external_id, **extra)
+        elif resource_type == "eip.eip":
+            found = self._invoke("ec2", region, "describe_addresses", AllocationIds=[external_id]).get("Addresses", [])
+            association = found[0].get("AssociationId") if found else None
+            if association:
+                self._invoke("ec2", region, "disassociate_address", AssociationId=association)
+        else:
+            super().detach(resource_type, region, external_id, instance_id)
+
+    def images(self, region: str) -> list[ImageInfo]:
+        body = self._invoke("ec2", region, "describe_images", Owners=["self", "amazon"], MaxResults=100)
+        return [ImageInfo(i["ImageId"], i.get("Name") or i["ImageId"], i.get("Description") or i.get("Name") or "",
+                          i.get("PlatformDetails") or "") for i in body.get("Images", []) if i.get("ImageId")]
 
     # -- metrics -------------------------------------------------------------------------------------
 

@@ -86,6 +86,16 @@ class FlavorInfo:
 
 
 @dataclass(frozen=True)
+class ImageInfo:
+    """An image the region offers to new instances."""
+
+    image_id: str
+    name: str = ""
+    os_name: str = ""
+    os_type: str = ""
+
+
+@dataclass(frozen=True)
 class Relation:
     kind: str  # in_vpc | in_vswitch | in_security_group | attached_to | associated_with
     target_type: str
@@ -197,6 +207,18 @@ class CloudAdapter:
 
     def delete(self, resource_type: str, region: str, external_id: str) -> None:
         raise UnsupportedOperation(f"{self.display_name} cannot delete {resource_type}.")
+
+    def attach(self, resource_type: str, region: str, external_id: str, instance_id: str) -> None:
+        """Attach a disk to an instance in the same zone, or associate an EIP with an instance."""
+        raise UnsupportedOperation(f"{self.display_name} cannot attach {resource_type}.")
+
+    def detach(self, resource_type: str, region: str, external_id: str, instance_id: str) -> None:
+        """Detach a disk from the instance it is attached to, or unassociate an EIP from its instance."""
+        raise UnsupportedOperation(f"{self.display_name} cannot detach {resource_type}.")
+
+    def images(self, region: str) -> list[ImageInfo]:
+        """The images new instances in ``region`` can start from."""
+        return []
 
     def metrics(self, resource_type: str, region: str, external_id: str, metric: str, *, start: float,
                 end: float, period: int = 60) -> list[MetricPoint]:
