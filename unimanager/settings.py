@@ -264,3 +264,6 @@ SIGNIN_IP_LOCKOUT_MINUTES = int(os.environ.get("UNIMANAGER_SIGNIN_IP_LOCKOUT_MIN
 MFA_ISSUER = os.environ.get("UNIMANAGER_MFA_ISSUER", "Unimanager")
 MFA_REQUIRED_FOR_DUTIES = env_bool("UNIMANAGER_MFA_REQUIRED_FOR_DUTIES", True)
 AUDIT_RETENTION_DAYS = int(os.environ.get("UNIMANAGER_AUDIT_RETENTION_DAYS", "365"))
+# Keys the audit log's hash chain (HMAC-SHA256), so the chain cannot be recomputed with database
+# access alone; without it one is derived from the secret key (apps/security/audit.py).
+AUDIT_KEY = os.environ.get("UNIMANAGER_AUDIT_KEY", "")

@@ -1,8 +1,31 @@
-"""The audit log: ``append`` (the only writer), the hash chain, ``verify`` and retention.
+"""The audit log: ``append`` (the only writer), the keyed hash chain, ``verify`` and retention.
 
-Every entry's ``hash`` is SHA-256 over the previous entry's hash and the entry's own fields, in a
-canonical JSON form. Appends lock the chain head row (``select_for_update``; SQLite serialises
-writers anyway), so concurrent appends never fork the chain and ids stay gap-free.
+Every entry's ``hash`` is HMAC-SHA256, under the audit key, of the previous entry's hash and the
+entry's own fields in a canonical JSON form. Appends lock the chain head row (``select_for_update``;
+SQLite serialises writers anyway), so concurrent appends never fork the chain and ids stay gap-free.
+
+The audit key comes from ``UNIMANAGER_AUDIT_KEY``; without it (the embedded mode) it is derived
+from the secret key, which lives in the environment or in the secret key file, never in the
+database. A retention purge moves the chain's anchor (where verification starts) and signs it with
+the same key.
+
+Threat model. Someone who can write to the database but does not hold the key (a stolen database
+password, a restored backup, an SQL injection) cannot, without ``audit_verify`` noticing:
+
+* change any field of a kept entry, even if they recompute every hash after it;
+* remove, insert or reorder entries in the middle of the chain;
+* remove the oldest entries and move the anchor past them (a forged purge: the anchor is signed).
+
+What the chain cannot show:
+
+* the newest entries removed together with the head moved back to an earlier entry: every value
+  left is authentic. Keep the head that ``audit_verify`` prints somewhere outside the database and
+  compare it to catch this;
+* anything done by someone holding the key (the application's own processes hold it), who can
+  rewrite the whole chain;
+* the PostgreSQL trigger (migration 0004) refuses updates, and deletes of entries past the anchor,
+  to every session; it is a guard against mistakes and casual SQL, not against the table's owner,
+  who can drop it or TRUNCATE. Detection rests on the key.
 
 Where entries come from:
 
@@ -17,6 +40,7 @@ Where entries come from:
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import uuid
@@ -27,7 +51,7 @@ from datetime import UTC, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from apps.core.middleware import client_ip_var, request_id_var
@@ -57,8 +81,24 @@ def _canonical(entry: AuditEntry) -> str:
     return json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
+def _key() -> bytes:
+    if settings.AUDIT_KEY:
+        return settings.AUDIT_KEY.encode()
+    return hashlib.sha256(b"unimanager-audit-v1:" + settings.SECRET_KEY.encode()).digest()
+
+
 def entry_hash(prev_hash: str, entry: AuditEntry) -> str:
-    return hashlib.sha256(f"{prev_hash}\n{_canonical(entry)}".encode()).hexdigest()
+    return hmac.new(_key(), f"{prev_hash}\n{_canonical(entry)}".encode(), hashlib.sha256).hexdigest()
+
+
+def anchor_mac(anchor_id: int, anchor_hash: str) -> str:
+    return hmac.new(_key(), f"anchor\n{anchor_id}\n{anchor_hash}".encode(), hashlib.sha256).hexdigest()
+
+
+def _anchor_is_signed(head: AuditChainHead) -> bool:
+    if head.anchor_id == 0 and head.anchor_hash == GENESIS:
+        return True
+    return hmac.compare_digest(head.anchor_mac or "", anchor_mac(head.anchor_id, head.anchor_hash))
 
 
 def current_actor() -> tuple[str, str, Any]:
@@ -139,6 +179,8 @@ class VerifyReport:
     ok: bool
     checked: int
     problems: list[str]
+    head_id: int = 0
+    head_hash: str = GENESIS
 
 
 def _rows() -> Iterator[AuditEntry]:
@@ -146,10 +188,14 @@ def _rows() -> Iterator[AuditEntry]:
 
 
 def verify(limit_problems: int = 20) -> VerifyReport:
-    """Walk the chain from its anchor: ids without gaps, each ``prev_hash`` the hash before it, each
-    ``hash`` recomputed from the row as stored, and the head pointing at the last row."""
+    """Walk the chain from its signed anchor: ids without gaps, each ``prev_hash`` the hash before
+    it, each ``hash`` recomputed under the audit key from the row as stored, and the head pointing at
+    the last row."""
     head = AuditChainHead.objects.filter(pk=1).first() or AuditChainHead(pk=1)
     problems: list[str] = []
+    if not _anchor_is_signed(head):
+        problems.append(f"the anchor (#{head.anchor_id}) was not set by a retention purge: entries before it "
+                        "were removed behind the application's back")
     expected_id, expected_prev = head.anchor_id + 1, head.anchor_hash
     checked = 0
     for entry in _rows():
@@ -166,7 +212,7 @@ def verify(limit_problems: int = 20) -> VerifyReport:
     else:
         if head.last_id != expected_id - 1 or (checked and head.last_hash != expected_prev):
             problems.append(f"the chain ends at #{expected_id - 1} but the head says #{head.last_id}")
-    return VerifyReport(not problems, checked, problems)
+    return VerifyReport(not problems, checked, problems, head.last_id, head.last_hash)
 
 
 # -- retention ---------------------------------------------------------------------------------
@@ -174,9 +220,9 @@ def verify(limit_problems: int = 20) -> VerifyReport:
 def purge_expired(*, now=None) -> int:
     """Remove entries older than ``UNIMANAGER_AUDIT_RETENTION_DAYS`` from the start of the chain.
 
-    The head keeps the hash of the last removed entry as the new anchor, so the rest still verifies.
-    This is the only deletion of audit rows; on PostgreSQL it is allowed past the trigger for this
-    transaction only."""
+    The head keeps the hash of the last removed entry as the new anchor, signed with the audit key,
+    so the rest still verifies. This is the only deletion of audit rows: the PostgreSQL trigger lets
+    through deletes of entries at or before the anchor only, so the anchor moves first."""
     days = settings.AUDIT_RETENTION_DAYS
     if not days:
         return 0
@@ -186,11 +232,9 @@ def purge_expired(*, now=None) -> int:
         last_old = AuditEntry.objects.filter(created_at__lt=cutoff).order_by("-id").first()
         if last_old is None:
             return 0
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL unimanager.audit_purge = 'on'")
+        AuditChainHead.objects.filter(pk=1).update(anchor_id=last_old.id, anchor_hash=last_old.hash,
+                                                   anchor_mac=anchor_mac(last_old.id, last_old.hash))
         doomed = AuditEntry.objects.filter(id__lte=last_old.id)
         removed = doomed._raw_delete(doomed.db)
-        AuditChainHead.objects.filter(pk=1).update(anchor_id=last_old.id, anchor_hash=last_old.hash)
     append(action="audit.purged", detail={"removed": removed, "through": last_old.id, "retention_days": days})
     return removed

@@ -2,8 +2,8 @@
 
 The audit log is append-only: ``AuditEntry`` rows are only ever inserted (``audit.append``), each
 carrying the hash of the previous one, so a row changed or removed behind the application's back
-breaks the chain (``manage.py audit_verify``). The model refuses updates and deletes; on PostgreSQL
-a trigger refuses them as well.
+breaks the chain (``manage.py audit_verify``; the chain is keyed, see ``audit``). The model refuses
+updates and deletes; on PostgreSQL a trigger refuses them as well.
 """
 
 from __future__ import annotations
@@ -264,13 +264,16 @@ class AuditEntry(models.Model):
 class AuditChainHead(models.Model):
     """The last entry of the chain, locked by every append so entries are chained one at a time.
 
-    ``anchor_*`` is where verification starts: the first entry kept after a retention purge."""
+    ``anchor_*`` is where verification starts: the last entry removed by a retention purge."""
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     last_id = models.BigIntegerField(default=0)
     last_hash = models.CharField(max_length=64, default="0" * 64)
     anchor_id = models.BigIntegerField(default=0)
     anchor_hash = models.CharField(max_length=64, default="0" * 64)
+    # HMAC of the anchor under the audit key, written by the retention purge: an anchor moved by
+    # anyone else (to hide removed entries) does not verify.
+    anchor_mac = models.CharField(max_length=64, blank=True)
 
     def __str__(self) -> str:
         return f"audit chain at #{self.last_id}"

@@ -6,13 +6,13 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 from rest_framework.test import APIClient
 
 from apps.rbac.tests import factories as f
 from apps.security import audit
-from apps.security.models import AuditEntry
+from apps.security.models import AuditChainHead, AuditEntry
 from apps.security.tests.factories import isolation_objects, person
 from tests.test_tenant_isolation import GROUP_RE, api_routes, url_of
 
@@ -101,6 +101,88 @@ def test_auditors_search_and_export_but_others_see_nothing():
     assert nobody.get("/api/v1/security/audit/").json()["results"] == []
 
 
+def _rehash_without_the_key(cursor, key_guess: str | None) -> None:
+    """What someone with write access to the database and the source code, but not the audit key,
+    can do: recompute every hash, unkeyed or with a key of their own."""
+    import hashlib
+    import hmac
+
+    head = AuditChainHead.objects.get(pk=1)
+    prev = head.anchor_hash
+    for entry in AuditEntry.objects.order_by("id"):
+        canonical = audit._canonical(entry)
+        message = f"{prev}\n{canonical}".encode()
+        new = (hashlib.sha256(message) if key_guess is None
+               else hmac.new(key_guess.encode(), message, hashlib.sha256)).hexdigest()
+        cursor.execute("UPDATE security_auditentry SET prev_hash=%s, hash=%s WHERE id=%s", [prev, new, entry.id])
+        prev = new
+    cursor.execute("UPDATE security_auditchainhead SET last_hash=%s WHERE id=1", [prev])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("key_guess", [None, "a-guessed-key"])
+def test_a_row_rewritten_and_the_chain_rehashed_without_the_key_is_detected(settings, key_guess):
+    settings.AUDIT_KEY = "the-installation-key"
+    for i in range(4):
+        audit.append(action="grant.created", actor_name="mallory" if i == 1 else "alice", target_id=i)
+    assert audit.verify().ok
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE security_auditentry SET actor_name='alice' WHERE id=2")
+        _rehash_without_the_key(cursor, key_guess)
+    report = audit.verify()
+    assert not report.ok
+    assert any("changed" in p for p in report.problems)
+    with pytest.raises(CommandError):
+        call_command("audit_verify")
+
+
+@pytest.mark.django_db
+def test_the_chain_is_keyed_by_the_audit_key(settings):
+    settings.AUDIT_KEY = "key-one"
+    audit.append(action="test.made")
+    assert audit.verify().ok
+    settings.AUDIT_KEY = "key-two"
+    assert not audit.verify().ok
+
+
+@pytest.mark.django_db
+def test_without_an_audit_key_one_is_derived_from_the_secret_key(settings):
+    settings.AUDIT_KEY = ""
+    audit.append(action="test.made")
+    assert audit.verify().ok
+    settings.SECRET_KEY = "another-installation"
+    assert not audit.verify().ok
+
+
+@pytest.mark.django_db
+def test_removing_the_oldest_entries_and_moving_the_anchor_is_detected():
+    entries = [audit.append(action="test.made", target_id=i) for i in range(5)]
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM security_auditentry WHERE id <= %s", [entries[1].id])
+        cursor.execute("UPDATE security_auditchainhead SET anchor_id=%s, anchor_hash=%s WHERE id=1",
+                       [entries[1].id, entries[1].hash])
+    report = audit.verify()
+    assert not report.ok and any("anchor" in p for p in report.problems)
+
+
+@pytest.mark.django_db
+def test_a_retention_purge_signs_its_anchor(settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    settings.AUDIT_RETENTION_DAYS = 30
+    for i in range(3):
+        audit.append(action="test.made", target_id=i)
+    assert audit.purge_expired(now=timezone.now() + timedelta(days=31)) == 3
+    head = AuditChainHead.objects.get(pk=1)
+    assert head.anchor_id == 3 and head.anchor_mac
+    assert audit.verify().ok
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE security_auditchainhead SET anchor_mac=%s WHERE id=1", ["0" * 64])
+    assert not audit.verify().ok
+
+
 def _mutating_routes():
     for route, pattern in api_routes():
         actions = getattr(pattern.callback, "actions", None)
@@ -160,3 +242,27 @@ def test_every_mutating_endpoint_writes_an_audit_entry():
     assert not missing, "mutating requests without an audit entry:\n" + "\n".join(missing)
     assert checked >= 60
     assert audit.verify().ok
+
+
+@pytest.mark.django_db
+def test_the_upgrade_rekeys_an_intact_unkeyed_chain_and_leaves_a_changed_entry_reported():
+    import importlib
+    from types import SimpleNamespace
+
+    from django.apps import apps as registry
+
+    rekey = importlib.import_module("apps.security.migrations.0004_audit_chain_keyed").rekey
+    for i in range(4):
+        audit.append(action="test.made", target_id=i)
+    with connection.cursor() as cursor:
+        _rehash_without_the_key(cursor, None)  # the chain as the unkeyed version wrote it
+    assert not audit.verify().ok
+    rekey(registry, SimpleNamespace(connection=connection))
+    assert audit.verify().ok
+    with connection.cursor() as cursor:
+        _rehash_without_the_key(cursor, None)
+        cursor.execute("UPDATE security_auditentry SET action='test.changed' WHERE id=3")
+    rekey(registry, SimpleNamespace(connection=connection))
+    report = audit.verify()
+    changed = [p.split(":")[0] for p in report.problems if "changed" in p]
+    assert changed[0] == "entry #3" and "entry #1" not in changed and "entry #2" not in changed

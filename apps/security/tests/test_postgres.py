@@ -1,5 +1,6 @@
 """What the security app relies on PostgreSQL for, checked on PostgreSQL (the integration tier):
-nonces refused atomically across concurrent connections."""
+nonces refused atomically across concurrent connections, and an audit log that no session setting
+opens to deletes."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection, connections
+from django.db import DatabaseError, connection, connections, transaction
 from django.utils import timezone
 
 from apps.rbac.tests import factories as f
-from apps.security import services
+from apps.security import audit, services
+from apps.security.models import AuditEntry
 from apps.security.tests.factories import person
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -42,3 +44,16 @@ def test_two_connections_using_one_nonce_at_once_accept_it_once():
     for t in threads:
         t.join()
     assert sorted(results) == [False] * 7 + [True]
+
+
+def test_the_audit_trigger_has_no_session_switch_and_lets_only_the_purge_delete(settings):
+    entries = [audit.append(action="pg.made", target_id=i) for i in range(3)]
+    for statement in ("UPDATE security_auditentry SET actor_name = 'x' WHERE id = %s",
+                      "DELETE FROM security_auditentry WHERE id = %s"):
+        with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL unimanager.audit_purge = 'on'")
+            cursor.execute(statement, [entries[0].id])
+    assert AuditEntry.objects.filter(id=entries[0].id, actor_name="").exists()
+    settings.AUDIT_RETENTION_DAYS = 1
+    assert audit.purge_expired(now=timezone.now() + timedelta(days=2)) == 3
+    assert audit.verify().ok
