@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from django.apps import apps as django_apps
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -325,16 +326,54 @@ def user_delete(*, actor: Any, user: User) -> None:
     _announce(None, f"user:{payload['id']}", "deleted", **payload)
 
 
-def user_set_password(*, actor: Any, user: User, password: str) -> User:
-    if actor is None or actor.pk != user.pk:
-        _require_on_user(actor, "organizations:user:write", user)
+def _validated_password(password: Any, user: User, field: str) -> str:
+    if not isinstance(password, str) or not password:
+        raise InvalidInput("A new password is required.", detail={field: ["This field is required."]})
     try:
         validate_password(password, user)
     except ValidationError as exc:
-        raise InvalidInput("The password is not accepted.", detail={"password": exc.messages}) from None
-    user.set_password(password)
+        raise InvalidInput("The password is not accepted; see detail.", detail={field: exc.messages}) from None
+    return password
+
+
+def _sign_out_sessions(actor: Any, user: User, keep_session_key: str | None) -> None:
+    """A new password already ends every session signed in with the old one (Django keeps a hash
+    of the password in each session); the security app's list of sessions is closed as well."""
+    if django_apps.is_installed("apps.security"):
+        from apps.security.services import sessions_revoke_all
+
+        sessions_revoke_all(actor=actor, user=user, keep_session_key=keep_session_key)
+
+
+@transaction.atomic
+def user_set_password(*, actor: Any, user: User, password: str) -> User:
+    """An administrator resets someone else's password: the permission in every organization of
+    the person is needed, their organizations' password policy applies, and every session they
+    have is signed out. People change their own password with ``user_password_change``."""
+    if actor is not None and actor.pk == user.pk:
+        raise Refused("Change your own password with your current password.", code="use_password_change")
+    _require_on_user(actor, "organizations:user:write", user)
+    user = User.objects.select_for_update().get(pk=user.pk)
+    user.set_password(_validated_password(password, user, "password"))
     user.save(update_fields=["password"])
-    _announce(None, user.topic, "password_changed", id=user.id)
+    _sign_out_sessions(actor, user, None)
+    _announce(None, user.topic, "password_reset", id=user.id, username=user.username)
+    return user
+
+
+@transaction.atomic
+def user_password_change(*, user: User, current_password: str, new_password: str,
+                         keep_session_key: str | None = None) -> User:
+    """Self-service: the current password is required, the new one follows the organization's
+    policy, and every other session of the person is signed out (``keep_session_key`` stays)."""
+    user = User.objects.select_for_update().get(pk=user.pk)
+    if not isinstance(current_password, str) or not user.check_password(current_password):
+        raise InvalidInput("The current password is not correct.", code="wrong_password",
+                           detail={"current_password": ["Not correct."]})
+    user.set_password(_validated_password(new_password, user, "new_password"))
+    user.save(update_fields=["password"])
+    _sign_out_sessions(user, user, keep_session_key)
+    _announce(None, user.topic, "password_changed", id=user.id, username=user.username)
     return user
 
 

@@ -419,6 +419,37 @@ def user_edit(request: HttpRequest, pk: Any) -> HttpResponse:
 
 @login_required
 @require_POST
+def user_password_reset(request: HttpRequest, pk: Any) -> HttpResponse:
+    def change(person: User) -> str:
+        services.user_set_password(actor=request.user, user=person, password=request.POST.get("password", ""))
+        return f"{person.username}'s password was reset; they were signed out everywhere."
+    return _user_action(request, pk, change, modal="password")
+
+
+@login_required
+def password_change(request: HttpRequest) -> HttpResponse:
+    """Change your own password (your other sessions are signed out)."""
+    from apps.organizations.api.views import keep_signed_in
+
+    error = None
+    if request.method == "POST":
+        try:
+            user = services.user_password_change(user=request.user,
+                                                 current_password=request.POST.get("current_password", ""),
+                                                 new_password=request.POST.get("new_password", ""),
+                                                 keep_session_key=request.session.session_key)
+        except ApplicationError as exc:
+            error = exc
+        else:
+            keep_signed_in(request, user)
+            messages.success(request, "Your password was changed; your other sessions were signed out.")
+            return redirect("organizations:password-change")
+    return render(request, "organizations/password_change.html", {"error": error, "fields": error_fields(error)},
+                  status=error.status if error else 200)
+
+
+@login_required
+@require_POST
 def user_set_active(request: HttpRequest, pk: Any, active: bool) -> HttpResponse:
     def change(person: User) -> str:
         services.user_set_active(actor=request.user, user=person, active=active)

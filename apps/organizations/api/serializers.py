@@ -117,3 +117,12 @@ class ProjectSerializer(serializers.ModelSerializer):
 
     def get_groups(self, obj: Project) -> list[str]:
         return [str(g.pk) for g in obj.groups.all()]
+
+
+class PasswordSetSerializer(serializers.Serializer):
+    password = serializers.CharField(max_length=256, trim_whitespace=False)
+
+
+class PasswordChangeSerializer(serializers.Serializer):
+    current_password = serializers.CharField(max_length=256, trim_whitespace=False)
+    new_password = serializers.CharField(max_length=256, trim_whitespace=False)

@@ -1,6 +1,13 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from apps.organizations.api.views import OrganizationViewSet, ProjectViewSet, UserGroupViewSet, UserViewSet
+from apps.organizations.api.views import (
+    OrganizationViewSet,
+    PasswordChangeView,
+    ProjectViewSet,
+    UserGroupViewSet,
+    UserViewSet,
+)
 
 router = SimpleRouter()
 router.register("organizations", OrganizationViewSet, basename="organization")
@@ -8,4 +15,4 @@ router.register("users", UserViewSet, basename="user")
 router.register("groups", UserGroupViewSet, basename="usergroup")
 router.register("projects", ProjectViewSet, basename="project")
 
-urlpatterns = router.urls
+urlpatterns = [path("me/password/", PasswordChangeView.as_view(), name="password-change"), *router.urls]

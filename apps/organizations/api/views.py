@@ -1,9 +1,11 @@
+from django.contrib.auth import HASH_SESSION_KEY
 from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from apps.organizations import services
 from apps.organizations.api import serializers as s
@@ -121,6 +123,16 @@ class UserViewSet(ScopedViewSet):
         services.user_delete(actor=request.user, user=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @extend_schema(request=s.PasswordSetSerializer, responses={204: None})
+    @action(detail=True, methods=["post"], url_path="set-password")
+    def set_password(self, request: Request, pk=None) -> Response:
+        """An administrator resets the person's password (their organization's policy applies; every
+        session they have is signed out)."""
+        person = self.get_object()
+        data = parsed(s.PasswordSetSerializer, request.data)
+        services.user_set_password(actor=request.user, user=person, password=data["password"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
     @extend_schema(request=None, responses=s.UserSerializer)
     @action(detail=True, methods=["post"])
     def disable(self, request: Request, pk=None) -> Response:
@@ -236,3 +248,22 @@ class ProjectViewSet(ScopedViewSet):
     @action(detail=True, methods=["post"], url_path="remove-group")
     def remove_group(self, request: Request, pk=None) -> Response:
         return self._group_change(request, False)
+
+
+def keep_signed_in(request, user: User) -> None:
+    """After a password change the current session stays valid (the others are not)."""
+    if getattr(request, "session", None) is not None and request.user.pk == user.pk:
+        request.session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+
+
+class PasswordChangeView(APIView):
+    """Change your own password: the current one is required; your other sessions are signed out."""
+
+    @extend_schema(request=s.PasswordChangeSerializer, responses={204: None})
+    def post(self, request: Request) -> Response:
+        data = parsed(s.PasswordChangeSerializer, request.data)
+        session_key = request.session.session_key if getattr(request, "session", None) is not None else None
+        user = services.user_password_change(user=request.user, current_password=data["current_password"],
+                                             new_password=data["new_password"], keep_session_key=session_key)
+        keep_signed_in(request, user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
