@@ -70,6 +70,22 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+def _changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """``before`` and ``after`` of the fields a change touched, for the event (and the audit log)."""
+    keys = [k for k in after if before.get(k) != after.get(k)]
+    return {"before": {k: _plain(before.get(k)) for k in keys}, "after": {k: _plain(after.get(k)) for k in keys}}
+
+
+def _fields(obj: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    return {n: getattr(obj, n) for n in names}
+
+
+ORG_FIELDS = ("name", "kind", "description")
+USER_FIELDS = ("email", "display_name", "first_name", "last_name")
+NAMED_FIELDS = ("name", "description")
+PROJECT_FIELDS = ("name", "description", "is_active")
+
+
 def _org_payload(org: Organization) -> dict[str, Any]:
     return {"id": org.id, "name": org.name, "kind": org.kind, "parent": org.parent_id, "path": org.path,
             "is_active": org.is_active}
@@ -106,6 +122,7 @@ def organization_update(*, actor: Any, organization: Organization, name: str | N
                         kind: str | None = None, description: str | None = None) -> Organization:
     _require(actor, "organizations:organization:write", organization)
     org = Organization.objects.select_for_update().get(pk=organization.pk)
+    before = _fields(org, ORG_FIELDS)
     if name is not None:
         name = _clean_name(name)
         if Organization.objects.filter(parent_id=org.parent_id, name=name).exclude(pk=org.pk).exists():
@@ -119,7 +136,7 @@ def organization_update(*, actor: Any, organization: Organization, name: str | N
     if description is not None:
         org.description = description
     org.save()
-    _announce(org.id, org.topic, "updated", **_org_payload(org))
+    _announce(org.id, org.topic, "updated", **_org_payload(org), **_changed(before, _fields(org, ORG_FIELDS)))
     return org
 
 
@@ -145,14 +162,16 @@ def organization_move(*, actor: Any, organization: Organization, new_parent: Org
         raise Conflict("The new parent already has an organization with this name.", code="name_taken")
     if new_parent is not None:
         _check_guards(User.objects.filter(memberships__organization__in=nodes).distinct(), new_parent)
-    old_prefix = org.path
+    old_prefix, old_parent = org.path, org.parent_id
     new_prefix = f"{new_parent.path if new_parent else '/'}{org.id}/"
     for node in nodes:
         node.path = new_prefix + node.path[len(old_prefix):]
     org.parent = new_parent
     Organization.objects.bulk_update(nodes, ["path"])
     Organization.objects.filter(pk=org.pk).update(parent=new_parent)
-    _announce(org.id, org.topic, "moved", **_org_payload(org), old_path=old_prefix)
+    _announce(org.id, org.topic, "moved", **_org_payload(org), old_path=old_prefix,
+              before={"parent": _plain(old_parent), "path": old_prefix},
+              after={"parent": _plain(org.parent_id), "path": org.path})
     return org
 
 
@@ -276,6 +295,7 @@ def user_update(*, actor: Any, user: User, email: str | None = None, display_nam
                 first_name: str | None = None, last_name: str | None = None) -> User:
     _require_on_user(actor, "organizations:user:write", user)
     user = User.objects.select_for_update().get(pk=user.pk)
+    before = _fields(user, USER_FIELDS)
     for field, value in (("email", email), ("display_name", display_name), ("first_name", first_name),
                          ("last_name", last_name)):
         if value is not None:
@@ -285,7 +305,7 @@ def user_update(*, actor: Any, user: User, email: str | None = None, display_nam
     except ValidationError as exc:
         raise InvalidInput("The user is not valid; see detail.", detail=exc.message_dict) from None
     user.save()
-    _announce(None, user.topic, "updated", **_user_payload(user))
+    _announce(None, user.topic, "updated", **_user_payload(user), **_changed(before, _fields(user, USER_FIELDS)))
     return user
 
 
@@ -299,9 +319,11 @@ def user_set_active(*, actor: Any, user: User, active: bool) -> User:
     if not active and user.is_superuser and not User.objects.filter(
             is_superuser=True, is_active=True).exclude(pk=user.pk).exists():
         raise Refused("The last active platform administrator cannot be disabled.", code="last_administrator")
+    was_active = user.is_active
     user.is_active = active
     user.save(update_fields=["is_active"])
-    _announce(None, user.topic, "enabled" if active else "disabled", **_user_payload(user))
+    _announce(None, user.topic, "enabled" if active else "disabled", **_user_payload(user),
+              before={"is_active": was_active}, after={"is_active": active})
     return user
 
 
@@ -430,6 +452,8 @@ def user_group_create(*, actor: Any, organization: Organization, name: str, desc
 def user_group_update(*, actor: Any, group: UserGroup, name: str | None = None,
                       description: str | None = None) -> UserGroup:
     _require(actor, "organizations:group:write", group)
+    group = UserGroup.objects.select_for_update().get(pk=group.pk)
+    before = _fields(group, NAMED_FIELDS)
     if name is not None:
         name = _clean_name(name)
         if UserGroup.objects.filter(organization_id=group.organization_id, name=name).exclude(pk=group.pk).exists():
@@ -438,7 +462,8 @@ def user_group_update(*, actor: Any, group: UserGroup, name: str | None = None,
     if description is not None:
         group.description = description
     group.save()
-    _announce(group.organization_id, group.topic, "updated", id=group.id, name=group.name)
+    _announce(group.organization_id, group.topic, "updated", id=group.id, name=group.name,
+              **_changed(before, _fields(group, NAMED_FIELDS)))
     return group
 
 
@@ -498,6 +523,8 @@ def project_update(*, actor: Any, project: Project, name: str | None = None, des
                    is_active: bool | None = None) -> Project:
     """A disabled project keeps its members and grants, but its grants stop giving access."""
     _require(actor, "organizations:project:write", project)
+    project = Project.objects.select_for_update().get(pk=project.pk)
+    before = _fields(project, PROJECT_FIELDS)
     if name is not None:
         name = _clean_name(name)
         if Project.objects.filter(organization_id=project.organization_id, name=name).exclude(pk=project.pk).exists():
@@ -509,7 +536,7 @@ def project_update(*, actor: Any, project: Project, name: str | None = None, des
         project.is_active = bool(is_active)
     project.save()
     _announce(project.organization_id, project.topic, "updated", id=project.id, name=project.name,
-              is_active=project.is_active)
+              is_active=project.is_active, **_changed(before, _fields(project, PROJECT_FIELDS)))
     return project
 
 

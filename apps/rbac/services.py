@@ -188,6 +188,28 @@ def _validated_patterns(permissions: Any, excluded: Any) -> tuple[list[str], lis
     return list(dict.fromkeys(permissions)), list(dict.fromkeys(excluded or []))
 
 
+def _changed(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[str, Any]:
+    """``before`` and ``after`` of what a change touched (None for a creation or a removal)."""
+    if before is None or after is None:
+        return {"before": before, "after": after}
+    keys = [k for k in after if before.get(k) != after.get(k)]
+    return {"before": {k: before.get(k) for k in keys}, "after": {k: after.get(k) for k in keys}}
+
+
+def _role_fields(role: Role) -> dict[str, Any]:
+    return {"name": role.name, "description": role.description, "permissions": list(role.permissions or []),
+            "excluded_permissions": list(role.excluded_permissions or [])}
+
+
+def _policy_fields(policy: AccessPolicy) -> dict[str, Any]:
+    return {"name": policy.name, "description": policy.description, "document": policy.document}
+
+
+def _attachments(policy: AccessPolicy) -> dict[str, Any]:
+    return {"users": sorted(str(i) for i in policy.users.values_list("pk", flat=True)),
+            "groups": sorted(str(i) for i in policy.groups.values_list("pk", flat=True))}
+
+
 def _role_payload(role: Role) -> dict[str, Any]:
     return {"id": str(role.id), "key": role.key, "name": role.name, "permissions": role.permissions,
             "excluded_permissions": role.excluded_permissions,
@@ -222,6 +244,7 @@ def role_update(*, actor: Any, role: Role, name: str | None = None, description:
         raise Refused("Predefined roles cannot be changed; create a custom role instead.", code="predefined_role")
     _require(actor, "rbac:role:write", role.organization)
     role = Role.objects.select_for_update().get(pk=role.pk)
+    before = _role_fields(role)
     if permissions is not None or excluded_permissions is not None:
         new_permissions, new_excluded = _validated_patterns(
             permissions if permissions is not None else role.permissions,
@@ -236,7 +259,8 @@ def role_update(*, actor: Any, role: Role, name: str | None = None, description:
         role.description = description
     role.save()
     engine.invalidate()
-    emit(role.organization_id, role.topic, {"event": "updated", **_role_payload(role)})
+    emit(role.organization_id, role.topic, {"event": "updated", **_role_payload(role),
+                                            **_changed(before, _role_fields(role))})
     return role
 
 
@@ -326,7 +350,9 @@ def grant_create(*, actor: Any, role: Role, grantee_type: str, grantee: Any, sco
                                  created_by=actor if getattr(actor, "is_authenticated", False) else None,
                                  **{grantee_field: grantee}, **fields)
     engine.invalidate()
-    emit(grant.organization_id, grant.topic, {"event": "created", **_grant_payload(grant)})
+    payload = _grant_payload(grant)
+    emit(grant.organization_id, grant.topic, {"event": "created", **payload,
+                                              **_changed(None, {k: v for k, v in payload.items() if k != "id"})})
     return grant
 
 
@@ -361,7 +387,8 @@ def grant_revoke(*, actor: Any, grant: Grant) -> None:
     payload = _grant_payload(grant)
     grant.delete()
     engine.invalidate()
-    emit(payload["organization"], f"grant:{payload['id']}", {"event": "revoked", **payload})
+    emit(payload["organization"], f"grant:{payload['id']}", {
+        "event": "revoked", **payload, **_changed({k: v for k, v in payload.items() if k != "id"}, None)})
 
 
 # -- access policies ---------------------------------------------------------------------------
@@ -438,7 +465,8 @@ def policy_create(*, actor: Any, name: str, document: Any, organization: Organiz
     _require_holds_document(actor, document, organization)
     policy = AccessPolicy.objects.create(name=name.strip(), document=document, organization=organization,
                                          description=description or "")
-    emit(organization, policy.topic, {"event": "created", **_policy_payload(policy)})
+    emit(organization, policy.topic, {"event": "created", **_policy_payload(policy),
+                                      **_changed(None, _policy_fields(policy))})
     return policy
 
 
@@ -447,6 +475,7 @@ def policy_update(*, actor: Any, policy: AccessPolicy, name: str | None = None, 
                   description: str | None = None) -> AccessPolicy:
     _require(actor, "rbac:policy:write", policy.organization)
     policy = AccessPolicy.objects.select_for_update().get(pk=policy.pk)
+    before = _policy_fields(policy)
     if document is not None:
         document = _validated_document(document)
         _require_holds_document(actor, document, policy.organization)
@@ -460,7 +489,8 @@ def policy_update(*, actor: Any, policy: AccessPolicy, name: str | None = None, 
         policy.description = description
     policy.save()
     engine.invalidate()
-    emit(policy.organization_id, policy.topic, {"event": "updated", **_policy_payload(policy)})
+    emit(policy.organization_id, policy.topic, {"event": "updated", **_policy_payload(policy),
+                                                **_changed(before, _policy_fields(policy))})
     return policy
 
 
@@ -469,12 +499,14 @@ def policy_delete(*, actor: Any, policy: AccessPolicy) -> None:
     """Deleting a policy detaches it from everyone; nothing else refers to it."""
     _require(actor, "rbac:policy:write", policy.organization)
     payload = _policy_payload(policy)
+    before = _policy_fields(policy)
     try:
         policy.delete()
     except ProtectedError:  # pragma: no cover - nothing protects a policy today
         raise Refused("The policy is still in use.", code="policy_in_use") from None
     engine.invalidate()
-    emit(payload["organization"], f"policy:{payload['id']}", {"event": "deleted", **payload})
+    emit(payload["organization"], f"policy:{payload['id']}", {"event": "deleted", **payload,
+                                                              **_changed(before, None)})
 
 
 def _within(org: Organization | None, user: User | None = None, group: UserGroup | None = None) -> bool:
@@ -496,11 +528,13 @@ def policy_attach(*, actor: Any, policy: AccessPolicy, user: User | None = None,
         raise Refused("The policy belongs to another organization.", code="outside_organization")
     _require_holds_document(actor, policy.document, policy.organization)
     _refuse_combined_duties([user] if user else list(group.members.all()), _document_duties(policy.document))
+    before = _attachments(policy)
     (policy.users.add(user) if user else policy.groups.add(group))
     engine.invalidate()
     emit(policy.organization_id, policy.topic, {"event": "attached", **_policy_payload(policy),
                                                 "user": str(user.pk) if user else None,
-                                                "group": str(group.pk) if group else None})
+                                                "group": str(group.pk) if group else None,
+                                                **_changed(before, _attachments(policy))})
     return policy
 
 
@@ -510,9 +544,11 @@ def policy_detach(*, actor: Any, policy: AccessPolicy, user: User | None = None,
     if (user is None) == (group is None):
         raise InvalidInput("Detach the policy from one user or one user group.", detail={"user": ["One of."]})
     _require(actor, "rbac:policy:write", policy.organization)
+    before = _attachments(policy)
     (policy.users.remove(user) if user else policy.groups.remove(group))
     engine.invalidate()
     emit(policy.organization_id, policy.topic, {"event": "detached", **_policy_payload(policy),
                                                 "user": str(user.pk) if user else None,
-                                                "group": str(group.pk) if group else None})
+                                                "group": str(group.pk) if group else None,
+                                                **_changed(before, _attachments(policy))})
     return policy
