@@ -28,6 +28,7 @@ class SecurityConfig(AppConfig):
         from apps.core.events import subscribe
         from apps.rbac.catalog import register_permissions
         from apps.security import audit, demo, menus, realtime, signals  # noqa: F401  (demo data)
+        from apps.security.crypto import register_encrypted_field
 
         register_permissions("security", SECURITY_PERMISSIONS)
         register_permissions("security", DISPLAY_TOKEN_PERMISSIONS)
@@ -36,6 +37,9 @@ class SecurityConfig(AppConfig):
         signals.connect()
         realtime.register()
         post_migrate.connect(install_nonce_purge, sender=self)
+        register_encrypted_field("security.AccessKey", "secret_encrypted")
+        register_encrypted_field("security.AccountSecurity", "mfa_secret")
+        register_encrypted_field("security.AccountSecurity", "mfa_pending_secret")
 
 
 def install_nonce_purge(**kwargs) -> None:

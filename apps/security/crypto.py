@@ -2,7 +2,8 @@
 
 Keys come from ``UNIMANAGER_ENCRYPTION_KEYS``: a comma-separated list of Fernet keys, newest first.
 New values are encrypted with the first key; any listed key decrypts, so a key is rotated by putting
-a new one in front, running ``rotate`` over stored values (``reencrypt``), then dropping the old one.
+a new one in front, running ``manage.py reencrypt_secrets`` (every field registered with
+``register_encrypted_field``), then dropping the old one.
 Without the variable (the embedded mode) one stable key is derived from the secret key file, so a
 restart still reads what was stored.
 """
@@ -30,18 +31,22 @@ def _derived_key() -> bytes:
 
 
 @lru_cache(maxsize=8)
-def _fernet(raw_keys: str, secret_key: str) -> MultiFernet:
+def _fernets(raw_keys: str, secret_key: str) -> tuple[Fernet, ...]:
     keys = [k.strip() for k in raw_keys.split(",") if k.strip()]
     if not keys:
         keys = [_derived_key().decode()]
     try:
-        return MultiFernet([Fernet(k.encode()) for k in keys])
+        return tuple(Fernet(k.encode()) for k in keys)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{ENV_VAR} must list Fernet keys (32 url-safe base64-encoded bytes each)") from exc
 
 
+def _configured() -> tuple[Fernet, ...]:
+    return _fernets(os.environ.get(ENV_VAR, ""), settings.SECRET_KEY)
+
+
 def _current() -> MultiFernet:
-    return _fernet(os.environ.get(ENV_VAR, ""), settings.SECRET_KEY)
+    return MultiFernet(list(_configured()))
 
 
 def encrypt(plaintext: str) -> str:
@@ -62,6 +67,31 @@ def reencrypt(token: str) -> str:
         return _current().rotate(token.encode()).decode()
     except (InvalidToken, ValueError, TypeError) as exc:
         raise DecryptionError("the stored secret cannot be decrypted with the configured keys") from exc
+
+
+def is_current(token: str) -> bool:
+    """Whether ``token`` is already encrypted with the newest key (nothing to re-encrypt)."""
+    try:
+        _configured()[0].decrypt(token.encode())
+    except (InvalidToken, ValueError, TypeError):
+        return False
+    return True
+
+
+_ENCRYPTED_FIELDS: list[tuple[str, str]] = []
+
+
+def register_encrypted_field(model: str, field: str) -> None:
+    """Declare that ``model`` ("app_label.Model") stores text encrypted here in ``field``, so a key
+    rotation re-encrypts it. Apps call this from ``AppConfig.ready``."""
+    if (model, field) not in _ENCRYPTED_FIELDS:
+        _ENCRYPTED_FIELDS.append((model, field))
+
+
+def encrypted_fields() -> list[tuple[type, str]]:
+    from django.apps import apps
+
+    return [(apps.get_model(model), field) for model, field in _ENCRYPTED_FIELDS]
 
 
 def generate_key() -> str:
