@@ -100,45 +100,98 @@ class Decision:
     not_applied: list[dict[str, Any]] = field(default_factory=list)
 
 
-class AccessProfile:
-    def __init__(self, user: Any) -> None:
+class ProfileData:
+    """What profiles are made of, loaded for several people at once in a constant number of
+    queries (the access matrix decides for hundreds of people in memory)."""
+
+    def __init__(self, user_ids: list[Any]) -> None:
         from apps.organizations.models import Membership, Organization, Project, UserGroup
         from apps.rbac.models import AccessPolicy, Grant
 
-        self.user_id = str(user.pk)
-        self.generation = _current_generation
+        ids = [str(u) for u in user_ids]
         self.orgs: dict[str, tuple[str, bool, str]] = {
             str(i): (p, a, n) for i, p, a, n in Organization.objects.values_list("id", "path", "is_active", "name")
         }
-        member_of = [str(o) for o in Membership.objects.filter(user_id=user.pk).values_list("organization_id",
-                                                                                           flat=True)]
-        self.member_of = [o for o in member_of if o in self.orgs and self.orgs[o][1]]
-        self.group_ids = [str(g) for g in UserGroup.objects.filter(members=user.pk).values_list("id", flat=True)]
-        projects = Project.objects.filter(Q(members=user.pk) | Q(groups__members=user.pk)).values_list(
-            "id", "is_active").distinct()
-        self.project_ids = [str(p) for p, active in projects if active]
-        ancestors = {a for o in self.member_of for a in self._ancestors(o)}
-        grants = Grant.objects.filter(
-            Q(grantee_type="user", user_id=user.pk) | Q(grantee_type="group", group_id__in=self.group_ids)
+        self.memberships: dict[str, list[str]] = {}
+        for u, o in Membership.objects.filter(user_id__in=ids).values_list("user_id", "organization_id"):
+            self.memberships.setdefault(str(u), []).append(str(o))
+        self.groups: dict[str, list[str]] = {}
+        for u, g in UserGroup.members.through.objects.filter(user_id__in=ids).values_list("user_id", "usergroup_id"):
+            self.groups.setdefault(str(u), []).append(str(g))
+        all_groups = sorted({g for gs in self.groups.values() for g in gs})
+        direct = list(Project.members.through.objects.filter(user_id__in=ids).values_list("user_id", "project_id"))
+        by_group = list(Project.groups.through.objects.filter(usergroup_id__in=all_groups).values_list(
+            "usergroup_id", "project_id"))
+        active = {str(i): a for i, a in Project.objects.filter(
+            pk__in={p for _u, p in direct} | {p for _g, p in by_group}).values_list("id", "is_active")}
+        group_projects: dict[str, set[str]] = {}
+        for g, p in by_group:
+            group_projects.setdefault(str(g), set()).add(str(p))
+        self.projects: dict[str, list[str]] = {}
+        for u in ids:
+            mine = {str(p) for uu, p in direct if str(uu) == u}
+            for g in self.groups.get(u, []):
+                mine |= group_projects.get(g, set())
+            self.projects[u] = sorted(p for p in mine if active.get(p))
+        ancestors = {a for orgs in self.memberships.values() for o in orgs if o in self.orgs
+                     for a in self.orgs[o][0].split("/") if a}
+        all_projects = {p for ps in self.projects.values() for p in ps}
+        self.grants = list(Grant.objects.filter(
+            Q(grantee_type="user", user_id__in=ids) | Q(grantee_type="group", group_id__in=all_groups)
             | Q(grantee_type="organization", grantee_organization_id__in=ancestors)
-            | Q(grantee_type="project", grantee_project_id__in=self.project_ids)
-        ).select_related("role", "group", "grantee_organization", "grantee_project", "scope_project")
+            | Q(grantee_type="project", grantee_project_id__in=all_projects)
+        ).select_related("role", "group", "grantee_organization", "grantee_project", "scope_project"))
+        self.policy_users: dict[str, set[str]] = {}
+        for pid, u in AccessPolicy.users.through.objects.filter(user_id__in=ids).values_list("accesspolicy_id",
+                                                                                             "user_id"):
+            self.policy_users.setdefault(str(pid), set()).add(str(u))
+        self.policy_groups: dict[str, set[str]] = {}
+        for pid, g in AccessPolicy.groups.through.objects.filter(usergroup_id__in=all_groups).values_list(
+                "accesspolicy_id", "usergroup_id"):
+            self.policy_groups.setdefault(str(pid), set()).add(str(g))
+        policy_ids = set(self.policy_users) | set(self.policy_groups)
+        self.policies = list(AccessPolicy.objects.filter(pk__in=policy_ids)) if policy_ids else []
+
+
+class AccessProfile:
+    def __init__(self, user: Any, data: ProfileData | None = None) -> None:
+        data = data or ProfileData([user.pk])
+        uid = str(user.pk)
+        self.user_id = uid
+        self.generation = _current_generation
+        self.orgs = data.orgs
+        self.member_of = [o for o in data.memberships.get(uid, []) if o in self.orgs and self.orgs[o][1]]
+        self.group_ids = list(data.groups.get(uid, []))
+        self.project_ids = list(data.projects.get(uid, []))
+        ancestors = {a for o in self.member_of for a in self._ancestors(o)}
+        groups, projects = set(self.group_ids), set(self.project_ids)
+
+        def reaches(grant: Any) -> bool:
+            kind = grant.grantee_type
+            return ((kind == "user" and str(grant.user_id) == uid)
+                    or (kind == "group" and str(grant.group_id) in groups)
+                    or (kind == "organization" and str(grant.grantee_organization_id) in ancestors)
+                    or (kind == "project" and str(grant.grantee_project_id) in projects))
+
         self.rules: list[Rule] = [self._membership_rule(o) for o in self.member_of]
-        for grant in grants:
-            rule = self._grant_rule(grant)
-            if rule is not None:
-                self.rules.append(rule)
+        for grant in data.grants:
+            if reaches(grant):
+                rule = self._grant_rule(grant)
+                if rule is not None:
+                    self.rules.append(rule)
         self.duties = {r.duty for r in self.rules if r.duty}
         if getattr(user, "is_superuser", False):
             self.duties.add("system_administrator")
-        policies = AccessPolicy.objects.filter(Q(users=user.pk) | Q(groups__in=self.group_ids)).distinct()
         self.statements: list[PolicyStatement] = []
-        for policy in policies:
+        for policy in data.policies:
+            pid = str(policy.id)
+            if uid not in data.policy_users.get(pid, set()) and not (data.policy_groups.get(pid, set()) & groups):
+                continue
             try:
                 parsed = parse_document(policy.document)
             except Exception:  # noqa: BLE001 - stored documents were validated; a broken one grants nothing
                 continue
-            self.statements.extend(PolicyStatement(str(policy.id), policy.name, "user", s) for s in parsed)
+            self.statements.extend(PolicyStatement(pid, policy.name, "user", s) for s in parsed)
         self._predicates: dict[tuple[str, str], Any] = {}
 
     # -- loading ---------------------------------------------------------------------------------

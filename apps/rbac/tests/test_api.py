@@ -139,3 +139,38 @@ def test_predefined_roles_cannot_be_changed(root):
     role = f.predefined("viewer")
     response = root.patch(f"/api/v1/rbac/roles/{role.pk}/", {"name": "x"}, format="json")
     assert response.status_code == 422 and response.json()["code"] == "predefined_role"
+
+
+@pytest.mark.parametrize("api", [True, False])
+def test_the_access_matrix_costs_the_same_queries_for_5_or_50_people(api):
+    from django.test import Client
+
+    hq = f.org("HQ")
+    admin = f.user("matrix-admin", hq)
+    f.grant(f.predefined("organization_administrator"), admin, hq)
+    team = f.org("Team", hq)
+    reader = f.role("core:operation:read", key="matrix_reader")
+    group = f.group(team, name="matrix-group")
+    project = f.project(team, name="matrix-project")
+    project.groups.add(group)
+
+    def add_people(n: int, tag: str) -> None:
+        for i in range(n):
+            person = f.user(f"{tag}-{i}", team)
+            group.members.add(person)
+            f.grant(reader, person, team)
+
+    def queries() -> int:
+        client = Client()
+        client.force_login(admin)
+        url = (f"/api/v1/rbac/matrix/?organization={team.pk}" if api
+               else f"/console/access/matrix/?organization={team.pk}")
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(url).status_code == 200
+        return len(ctx.captured_queries)
+
+    add_people(5, "few")
+    few = queries()
+    add_people(45, "many")
+    many = queries()
+    assert many == few, f"{few} queries for 5 people, {many} for 50"
