@@ -43,7 +43,7 @@ from apps.core.services import (
 )
 from apps.provisioning import config, hooks
 from apps.provisioning.models import ChangeRecord, ProvisioningRequest, RequestEvent
-from apps.provisioning.statemachine import ACTIONS, CLOUD_CALL, TARGET, check_transition
+from apps.provisioning.statemachine import ACTIONS, ATTACHABLE, CLOUD_CALL, TARGET, check_transition
 from apps.resources.models import Resource
 from apps.resources.services import resource_refresh
 
@@ -109,7 +109,37 @@ def change_create(*, organization: Any, project: Any, platform: Any, action: str
     return change
 
 
-def _validate_params(resource: Resource, action: str, params: dict[str, Any]) -> dict[str, Any]:
+def _attach_target(actor: Any, resource: Resource, action: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The instance an attach/detach acts on: named by ``params["instance"]`` (inventory id) to attach, the
+    one the resource is attached to for a detach. Same platform and region; a disk, the same zone."""
+    kind = ATTACHABLE.get(resource.type)
+    if kind is None:
+        raise Refused(f"{resource.type} cannot be attached to anything.", code="unsupported_operation",
+                      detail={"action": action, "type": resource.type})
+    if action == "detach":
+        attached = (resource.spec or {}).get("instance_id") or ""
+        if not attached:
+            raise Conflict("The resource is not attached to an instance.", code="not_attached")
+        return {"instance_id": attached}
+    instance_pk = params.get("instance")
+    if not isinstance(instance_pk, str) or not instance_pk:
+        raise InvalidInput("Choose the instance to attach to.", detail={"instance": ["required"]})
+    instance = Resource.objects.filter(pk=instance_pk, type=kind, deleted=False).first()
+    if instance is None or not authorize(actor, permission_for(kind, "attach"), instance):
+        raise InvalidInput("Unknown instance.", detail={"instance": ["not found"]})
+    if instance.platform_id != resource.platform_id or instance.region != resource.region:
+        raise InvalidInput("The instance is on another platform or in another region.",
+                           detail={"instance": ["another platform or region"]})
+    if resource.type == "ecs.disk" and instance.zone != resource.zone:
+        raise InvalidInput(f"The disk is in {resource.zone} and the instance in {instance.zone}: a disk attaches "
+                           "only to an instance in its zone.", detail={"instance": ["another zone"]})
+    if (instance.status or "").lower() not in {"running", "stopped"}:
+        raise Conflict(f"The instance is {instance.status}; it must be running or stopped.",
+                       code="invalid_transition", detail={"instance_status": instance.status})
+    return {"instance": instance.pk, "instance_id": instance.external_id}
+
+
+def _validate_params(resource: Resource, action: str, params: dict[str, Any], actor: Any = None) -> dict[str, Any]:
     if not isinstance(params, dict):
         raise InvalidInput("params must be an object.", detail={"params": ["must be an object"]})
     clean: dict[str, Any] = {}
@@ -132,6 +162,8 @@ def _validate_params(resource: Resource, action: str, params: dict[str, Any]) ->
         if spec == (resource.spec or {}).get("instance_type"):
             raise Conflict(f"The resource already is {spec}.", code="no_change", detail={"instance_type": spec})
         clean["spec"] = spec
+    if action in ("attach", "detach"):
+        clean.update(_attach_target(actor, resource, action, params))
     return clean
 
 
@@ -153,7 +185,7 @@ def operation_start(*, actor: Any, resource: Resource, action: str, params: dict
                       detail={"action": action, "type": locked.type})
     if not locked.platform.is_active:
         raise Conflict("The cloud platform is disabled.", code="platform_disabled")
-    clean = _validate_params(locked, action, params or {})
+    clean = _validate_params(locked, action, params or {}, actor)
     busy = ChangeRecord.objects.filter(resource=locked).exclude(phase=Phase.DONE).select_related("operation").first()
     if busy is not None and not busy.operation.is_final:
         raise Conflict(f"Another operation ({busy.action}) is still running on this resource.",
@@ -226,6 +258,17 @@ def _call(change: ChangeRecord, adapter: Any) -> tuple[str, dict[str, Any]]:
             return f"Already {change.params['spec']}", {}
         adapter.resize(rtype, region, change.external_id, change.params["spec"])
         return f"Resize to {change.params['spec']} requested", {}
+    if change.action in ("attach", "detach"):
+        instance_id = change.params["instance_id"]
+        attached_to = (current.spec or {}).get("instance_id") if current else ""
+        busy_with_it = status in {"in_use", "attaching", "associating"} and attached_to == instance_id
+        if change.action == "attach" and busy_with_it:
+            return f"Already attached to {instance_id}", {}
+        if change.action == "detach" and (status in {"available", "detaching", "unassociating"} or not attached_to):
+            return "Already detached", {}
+        getattr(adapter, change.action)(rtype, region, change.external_id, instance_id)
+        preposition = "to" if change.action == "attach" else "from"
+        return f"{change.action.capitalize()} {preposition} {instance_id} requested", {}
     target = TARGET[change.action]
     if change.action != "reboot" and status in {target, {"running": "starting", "stopped": "stopping"}[target]}:
         return f"Already {status}", {}
@@ -309,7 +352,7 @@ def _finish(change: ChangeRecord, adapter: Any, step: int) -> None:
         current.heartbeat_at = timezone.now()
         current.save()
         verb = {"create": "Created", "release": "Released", "resize": "Resized", "stop": "Stopped",
-                "start": "Started", "reboot": "Rebooted"}[current.action]
+                "start": "Started", "reboot": "Rebooted", "attach": "Attached", "detach": "Detached"}[current.action]
         operation_succeed(operation_id=current.operation_id, message=f"{verb} {current.external_id}",
                           result={"external_id": current.external_id, "resource": row.id if row else None,
                                   "after": current.after})

@@ -10,22 +10,27 @@ from typing import Any
 
 from apps.core.errors import Conflict
 
-ACTIONS = ("start", "stop", "reboot", "resize", "release")
+ACTIONS = ("start", "stop", "reboot", "resize", "attach", "detach", "release")
 # The adapter's name for each console action.
 CLOUD_CALL = {"create": "create", "start": "start", "stop": "stop", "reboot": "reboot", "resize": "resize",
-              "release": "delete"}
+              "attach": "attach", "detach": "detach", "release": "delete"}
 BUSY = {"pending", "starting", "stopping", "creating", "changing", "deleting", "attaching", "detaching",
         "associating", "unassociating", "transferring", "restarting", "rebooting"}
 # action -> states it may start from, per type; "*" is every other type.
 ALLOWED: dict[str, dict[str, set[str]]] = {
     "ecs.instance": {"start": {"stopped"}, "stop": {"running"}, "reboot": {"running"}, "resize": {"stopped"},
                      "release": {"running", "stopped"}},
+    # A disk attaches to an instance in its zone, an EIP associates with one; both only while free.
+    "ecs.disk": {"attach": {"available"}, "detach": {"in_use"}, "release": {"available"}},
+    "eip.eip": {"attach": {"available"}, "detach": {"in_use"}, "release": {"available"}},
     "*": {"reboot": {"running"}, "resize": {"running", "available"}, "release": {"running", "stopped", "available",
                                                                                "in_use", "inactive", "active"}},
 }
 # The state each action leaves the resource in (``None``: gone).
 TARGET = {"create": "running", "start": "running", "stop": "stopped", "reboot": "running", "resize": None,
-          "release": None}
+          "attach": "in_use", "detach": "available", "release": None}
+# What a resource of each type may be attached to.
+ATTACHABLE = {"ecs.disk": "ecs.instance", "eip.eip": "ecs.instance"}
 
 
 def check_transition(resource: Any, action: str) -> None:

@@ -168,6 +168,21 @@ class InstanceViewSet(TenantViewSetMixin, viewsets.GenericViewSet):
                    parameters=[IDEMPOTENCY_PARAMETER])
     @action(detail=True, methods=["post"])
     @idempotent
+    def attach(self, request: Request, pk=None) -> Response:
+        """Attach a disk (same zone) or associate an EIP: ``params.instance`` is the instance's inventory id."""
+        return self._start(request, "attach")
+
+    @extend_schema(request=s.ActionRequestSerializer, responses={202: OperationSerializer},
+                   parameters=[IDEMPOTENCY_PARAMETER])
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def detach(self, request: Request, pk=None) -> Response:
+        return self._start(request, "detach")
+
+    @extend_schema(request=s.ActionRequestSerializer, responses={202: OperationSerializer},
+                   parameters=[IDEMPOTENCY_PARAMETER])
+    @action(detail=True, methods=["post"])
+    @idempotent
     def release(self, request: Request, pk=None) -> Response:
         return self._start(request, "release")
 

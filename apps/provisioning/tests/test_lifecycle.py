@@ -192,3 +192,52 @@ def test_root_cause_ranks_the_shared_vswitch_first(world, control):
     ids = [ChangeRecord.objects.get(pk=c.id).resource_id for c in changes]
     result = api(world["approver"]).get("/api/v1/provisioning/root-cause/?resources=" + ",".join(ids)).json()
     assert result["candidates"][0]["type"] == "vpc.vswitch" and result["candidates"][0]["shared_by"] == 3
+
+
+def _collected(world, resource_type: str, external_id: str) -> Resource:
+    from apps.clouds.adapters import adapter_for
+    from apps.resources.services import resource_refresh
+
+    row = resource_refresh(platform=world["platform"], resource_type=resource_type, region="cn-hangzhou",
+                           external_id=external_id, adapter=adapter_for(world["platform"], region="cn-hangzhou"))
+    Resource.objects.filter(pk=row.pk).update(organization=world["hq"], project=world["project"])
+    row.refresh_from_db()
+    return row
+
+
+def test_attach_and_detach_a_disk_and_an_eip(world, control):
+    from apps.clouds.simulated import _wait, sim_adapter
+
+    instance = _running_instance(world)
+    a = sim_adapter(world["platform"].endpoint)
+    disk_id = a.create("ecs.disk", "cn-hangzhou", {"zone": "cn-hangzhou-a", "size_gib": 20, "category": "cloud_essd"})
+    far_id = a.create("ecs.disk", "cn-hangzhou", {"zone": "cn-hangzhou-b", "size_gib": 20, "category": "cloud_essd"})
+    eip_id = a.create("eip.eip", "cn-hangzhou", {})
+    for rtype, ext in (("ecs.disk", disk_id), ("ecs.disk", far_id), ("eip.eip", eip_id)):
+        _wait(a, rtype, "cn-hangzhou", ext, {"available"})
+    disk, far, eip = (_collected(world, t, e) for t, e in (("ecs.disk", disk_id), ("ecs.disk", far_id),
+                                                            ("eip.eip", eip_id)))
+    admin = world["tenant"]
+    with pytest.raises(lifecycle.InvalidInput, match="only to an instance in its zone"):
+        lifecycle.operation_start(actor=admin, resource=far, action="attach", params={"instance": instance.pk},
+                                  check=False)
+    with pytest.raises(lifecycle.Conflict):
+        lifecycle.operation_start(actor=admin, resource=disk, action="detach", check=False)
+    for row in (disk, eip):
+        change = lifecycle.operation_start(actor=admin, resource=row, action="attach",
+                                           params={"instance": instance.pk}, check=False)
+        drive(change.id)
+        change.refresh_from_db()
+        assert change.operation.status == "succeeded", change.operation.error
+        row.refresh_from_db()
+        assert row.status == "in_use" and row.spec["instance_id"] == instance.external_id
+        assert a.get_resource(row.type, "cn-hangzhou", row.external_id).spec["instance_id"] == instance.external_id
+        # A second attach is refused by the state machine, with no cloud call.
+        with pytest.raises(lifecycle.Conflict):
+            lifecycle.operation_start(actor=admin, resource=row, action="attach", params={"instance": instance.pk},
+                                      check=False)
+        change = lifecycle.operation_start(actor=admin, resource=row, action="detach", check=False)
+        drive(change.id)
+        row.refresh_from_db()
+        assert row.status == "available" and not row.spec["instance_id"]
+        assert a.get_resource(row.type, "cn-hangzhou", row.external_id).status == "available"
