@@ -170,38 +170,62 @@ def under(org: str, ancestor: str) -> bool:
     return org == ancestor or org.startswith(ancestor + ".")
 
 
-def reference(grants, denies, action, target) -> bool:
-    """The rules as a reader would state them: any deny covering it wins; else any grant does."""
-    if any(fnmatch.fnmatchcase(action, p) and under(target, o) for p, o in denies):
+def reference(grants, denies, action, target, allows=(), project_grants=()) -> bool:
+    """The rules as a reader would state them: any deny covering it wins; else any grant or Allow
+    statement covering it does. ``target`` is an organization name, or ``project:<org name>`` for
+    the project of that organization. Allow resources are ``*``, an organization name (its
+    subtree) or ``project:<org name>``; project grants reach only their project."""
+    is_project = target.startswith("project:")
+    org = target.removeprefix("project:")
+    if any(fnmatch.fnmatchcase(action, p) and under(org, o) for p, o in denies):
         return False
-    return any(fnmatch.fnmatchcase(action, p) and under(target, o) for p, o in grants)
+    if any(fnmatch.fnmatchcase(action, p) and under(org, o) for p, o in grants):
+        return True
+    if any(fnmatch.fnmatchcase(action, p) and is_project and o == org for p, o in project_grants):
+        return True
+    for p, resource in allows:
+        if not fnmatch.fnmatchcase(action, p):
+            continue
+        if resource == "*" or (resource.startswith("project:") and resource == target) \
+                or (not resource.startswith("project:") and under(org, resource)):
+            return True
+    return False
 
 
 rules = st.lists(st.tuples(st.sampled_from(PATTERNS), st.sampled_from(ORGS)), max_size=4)
+allow_rules = st.lists(st.tuples(st.sampled_from(PATTERNS),
+                                 st.sampled_from(["*", *ORGS, *(f"project:{o}" for o in ORGS)])), max_size=3)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(grants=rules, denies=rules, action=st.sampled_from(ACTIONS))
-def test_decisions_and_lists_agree_with_the_reference_model(grants, denies, action):
+@given(grants=rules, denies=rules, allows=allow_rules, project_grants=rules, action=st.sampled_from(ACTIONS))
+def test_decisions_and_lists_agree_with_the_reference_model(grants, denies, allows, project_grants, action):
     with transaction.atomic():
         orgs = {}
         for name in ORGS:
             parent = orgs.get(name.rsplit(".", 1)[0]) if "." in name else None
             orgs[name] = f.org(f"p-{name}", parent)
-        ops = {name: op(org) for name, org in orgs.items()}
         person = f.user()
+        projects = {name: f.project(org, person, name=f"proj-{name}") for name, org in orgs.items()}
+        targets = {name: op(org) for name, org in orgs.items()}
+        targets.update({f"project:{name}": p for name, p in projects.items()})
         for i, (pattern, org) in enumerate(grants):
             f.grant(f.role(pattern, key=f"prop_{i}"), person, orgs[org])
-        if denies:
-            policy = AccessPolicy.objects.create(name="d", document={"Statement": [
-                {"Effect": "Deny", "Action": p, "Resource": f"org/{orgs[o].pk}"} for p, o in denies]})
+        for i, (pattern, org) in enumerate(project_grants):
+            f.grant(f.role(pattern, key=f"prop_p{i}"), person, projects[org])
+        statements = [{"Effect": "Deny", "Action": p, "Resource": f"org/{orgs[o].pk}"} for p, o in denies]
+        statements += [{"Effect": "Allow", "Action": p, "Resource": "*" if r == "*" else (
+            f"project/{projects[r.removeprefix('project:')].pk}" if r.startswith("project:") else f"org/{orgs[r].pk}")}
+            for p, r in allows]
+        if statements:
+            policy = AccessPolicy.objects.create(name="d", document={"Statement": statements})
             policy.users.add(person)
             engine.invalidate()
         person = f.fresh(person)
-        expected = {name for name in ORGS if reference(grants, denies, action, name)}
-        decided = {name for name in ORGS if authorize(person, action, ops[name])}
-        listed = {name for name, o in ops.items()
-                  if restrict(Operation.objects.filter(pk=o.pk), person, action).exists()}
+        expected = {t for t in targets if reference(grants, denies, action, t, allows, project_grants)}
+        decided = {t for t, obj in targets.items() if authorize(person, action, obj)}
+        listed = {t for t, obj in targets.items()
+                  if restrict(type(obj).objects.filter(pk=obj.pk), person, action).exists()}
         assert decided == expected
         assert listed == expected
         transaction.set_rollback(True)
