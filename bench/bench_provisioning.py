@@ -1,0 +1,169 @@
+"""provisioning: concurrent create operations against cloudsim, driven by Celery workers.
+
+The distributed deployment with a second worker process beside its own (both ``--pool=solo``) and
+cloudsim in its own process with a configured step length. A platform is registered on it through
+the clouds services, with an auto-approving policy; N instances are then requested at once over the
+API (requests of up to 20 instances, sent from N/20 threads). A sample is one instance's time from its
+request being sent to its create operation finishing with the instance Running on the cloud.
+
+The baseline is cloudsim's own provisioning delay: an instance goes Pending -> Starting -> Running, one
+configured step each, so no create can finish sooner than two steps (the floor). Throughput is set
+beside the rate at which N instances would finish if every one took exactly the floor, all at once.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from bench.deployments import deployment
+from bench.harness import REPO_DIR, Context, Row, percentile
+from devtools.services import free_port, wait_for_port
+
+TITLE = "N concurrent ECS creates on cloudsim through 2 Celery workers: time to Running and throughput"
+BASELINE = "cloudsim's configured provisioning delay (two steps: Pending -> Starting -> Running), the floor"
+
+REGION = "cn-hangzhou"
+PER_REQUEST = 20
+
+SETUP = """
+import json
+from apps.clouds import services as clouds
+from apps.clouds.simulated import _wait, sim_adapter
+from apps.organizations.models import Membership, Organization, Project, User
+from apps.provisioning.requests import policy_create
+admin = User.objects.get(username="admin")
+org = Organization.objects.create(name="Bench provisioning")
+Membership.objects.create(user=admin, organization=org)
+project = Project.objects.create(organization=org, name="bench-provisioning")
+project.members.add(admin)
+platform = clouds.platform_create(
+    actor=admin, organization=org, type="apsara", name="bench cloudsim", endpoint=ENDPOINT, protocol="http",
+    default_region=REGION, credentials={"access_key_id": "cloudsim-access-key",
+                                        "access_key_secret": "cloudsim-access-secret"})
+clouds.platform_discover_regions(platform=platform)
+clouds.platform_discover_catalog(platform=platform)
+a = sim_adapter(ENDPOINT)
+vpc = a.create("vpc.vpc", REGION, {"cidr_block": "10.0.0.0/8", "name": "bench"})
+_wait(a, "vpc.vpc", REGION, vpc, {"available"})
+vsw = a.create("vpc.vswitch", REGION, {"vpc_id": vpc, "zone": REGION + "-a", "cidr_block": "10.1.0.0/16",
+                                       "name": "bench"})
+_wait(a, "vpc.vswitch", REGION, vsw, {"available"})
+sg = a.create("ecs.security_group", REGION, {"vpc_id": vpc, "name": "bench"})
+policy_create(actor=admin, organization=org, name="bench: auto", levels=[])
+print("SETUP" + json.dumps({"project": project.pk, "platform": platform.pk, "vswitch": vsw,
+                            "security_group": sg}, default=str))
+"""
+
+TIMES = """
+import json
+from apps.provisioning.models import ChangeRecord
+rows = ChangeRecord.objects.filter(request_id__in=IDS).values_list("request_id", "operation__status",
+                                                                   "operation__finished_at")
+print("TIMES" + json.dumps([[str(r), s, f.timestamp() if f else None] for r, s, f in rows]))
+"""
+
+
+def _environ(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+
+
+def _shell(env: dict[str, str], code: str, marker: str) -> Any:
+    result = subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=REPO_DIR, env=env,
+                            capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    for line in result.stdout.splitlines():
+        if line.startswith(marker):
+            return json.loads(line[len(marker):])
+    raise RuntimeError(f"manage.py shell failed:\n{(result.stdout + result.stderr)[-3000:]}")
+
+
+def _control(endpoint: str, path: str, body: Any = None) -> Any:
+    request = urllib.request.Request(f"http://{endpoint}/_cloudsim{path}", method="POST" if body is not None else "GET",
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def run(ctx: Context) -> list[Row]:
+    if "distributed" not in ctx.modes:
+        ctx.log("provisioning runs in the distributed mode only")
+        return []
+    count = 40 if ctx.quick else 200
+    step = 1.0
+    floor = 2 * step
+    ctx.parameters.update({"instances": count, "per_request": PER_REQUEST, "workers": 2, "worker_pool": "solo",
+                           "cloudsim_step_s": step, "floor_s": floor, "poll_seconds": 0.5})
+    rows: list[Row] = []
+    with deployment("distributed") as dep:
+        workers = [p for name, p, _log in dep.processes.started if name == "worker"]
+        env = _environ(workers[0].pid)
+        sim_port = free_port()
+        dep.processes.start("cloudsim", [sys.executable, "-m", "cloudsim", "--port", str(sim_port),
+                                         "--provision-seconds", str(step), "--regions", REGION], env)
+        wait_for_port(sim_port, timeout=30)
+        endpoint = f"127.0.0.1:{sim_port}"
+        # A second worker beside the deployment's own, with the same settings; both poll the cloud every 0.5 s.
+        worker_env = {**env, "UNIMANAGER_PROVISIONING_POLL_SECONDS": "0.5"}
+        argv = list(workers[0].args)
+        workers[0].terminate()
+        workers[0].wait(timeout=30)
+        dep.processes.started = [s for s in dep.processes.started if s[1] is not workers[0]]
+        for n in (1, 2):
+            named = [a if not a.startswith("bench-") else f"bench-provisioning-{n}-{sim_port}@127.0.0.1" for a in argv]
+            dep.processes.start(f"worker{n}", named, worker_env)
+        ids = _shell(env, f"ENDPOINT = {endpoint!r}\nREGION = {REGION!r}\n" + SETUP, "SETUP")
+        session = dep.sign_in()
+        spec = {"instance_type": "ecs.g6.large", "image_id": "centos_7_9_x64_20G_alibase_20230919.vhd",
+                "zone": f"{REGION}-a", "vswitch_id": ids["vswitch"], "security_group_id": ids["security_group"]}
+        time.sleep(3)  # the workers are up before the clock starts
+        dep.processes.check()
+
+        def submit(n: int) -> tuple[float, str, int]:
+            sent = time.time()
+            status, body = session.post_json("/api/v1/provisioning/requests/", {
+                "project": ids["project"], "platform": ids["platform"], "region": REGION,
+                "count": min(PER_REQUEST, count - n * PER_REQUEST), "spec": {**spec, "name": f"bench-{n}"}})
+            if status not in (200, 201, 202):
+                raise RuntimeError(f"request {n} refused: {status} {body}")
+            return sent, body["id"], body["count"]
+
+        batches = (count + PER_REQUEST - 1) // PER_REQUEST
+        started = time.time()
+        with ThreadPoolExecutor(max_workers=batches) as pool:
+            submitted = list(pool.map(submit, range(batches)))
+        ctx.log(f"{count} instances requested in {time.time() - started:.1f}s")
+        sent_at = {rid: sent for sent, rid, _n in submitted}
+        deadline = time.monotonic() + (60 if ctx.quick else 240)
+        while True:
+            done = sum(1 for i in _control(endpoint, "/resources?type=ecs_instance")["resources"]
+                       if i.get("Status") == "Running")
+            times = _shell(env, f"IDS = {list(sent_at)!r}\n" + TIMES, "TIMES")
+            final = [t for t in times if t[1] in ("succeeded", "failed", "cancelled")]
+            ctx.log(f"{len(final)}/{count} operations finished, {done} instances running on the cloud")
+            if len(final) >= count or time.monotonic() > deadline:
+                break
+            dep.processes.check()
+            time.sleep(2)
+        succeeded = [t for t in times if t[1] == "succeeded"]
+        latencies = [f - sent_at[r] for r, _s, f in succeeded]
+        running = sum(1 for i in _control(endpoint, "/resources?type=ecs_instance")["resources"]
+                      if i.get("Status") == "Running")
+        elapsed = (max(f for _r, _s, f in succeeded) - started) if succeeded else None
+        extra = {"running_on_cloud": running, "failed": len(final) - len(succeeded),
+                 "p50_s": percentile(latencies, 50), "max_s": max(latencies) if latencies else None,
+                 "elapsed_s": elapsed}
+        rows.append(Row("distributed", f"{count} creates", "p95 request to Running", "s",
+                        percentile(latencies, 95), floor, delivered=len(succeeded), expected=count,
+                        baseline_delivered=count, baseline_expected=count, extra=extra))
+        rows.append(Row("distributed", f"{count} creates", "throughput", "creates/s",
+                        len(succeeded) / elapsed if elapsed else None, count / floor, delivered=len(succeeded),
+                        expected=count, baseline_delivered=count, baseline_expected=count, extra=extra))
+    return rows
