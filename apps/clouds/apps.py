@@ -24,7 +24,10 @@ class CloudsConfig(AppConfig):
         from apps.core.realtime import register_topic
         from apps.rbac.catalog import register_permissions
 
+        from apps.security.crypto import register_encrypted_field
+
         register_permissions("clouds", PERMISSIONS)
+        register_encrypted_field("clouds.CloudPlatform", "credentials_encrypted")
         register_topic("sync", platform_topic_org)
         post_migrate.connect(catalog_sync, sender=self)
         for entry in (

@@ -118,6 +118,7 @@ def platform_update(*, actor: Any, platform: CloudPlatform, projects: list[Any] 
         raise InvalidInput("Unknown fields.", detail={f: ["not writable"] for f in sorted(unknown)})
     _clean(name=fields.get("name"), endpoint=fields.get("endpoint"), protocol=fields.get("protocol"),
            options=fields.get("options"), sync_interval_minutes=fields.get("sync_interval_minutes"))
+    before = {key: getattr(platform, key) for key in fields}
     for key, value in fields.items():
         setattr(platform, key, value.strip() if key == "name" else value)
     if credentials is not None:
@@ -133,6 +134,11 @@ def platform_update(*, actor: Any, platform: CloudPlatform, projects: list[Any] 
     except IntegrityError:
         raise Conflict("A platform with this name already exists in the organization.", code="duplicate_name") from None
     platform_schedule(platform)
+    after = {key: getattr(platform, key) for key in fields}
+    # Credentials are never announced: only that they changed.
+    emit(platform.organization_id, platform.topic, {
+        "event": "platform_updated", "id": str(platform.id), "name": platform.name, "before": before, "after": after,
+        "credentials_changed": credentials is not None, "projects_changed": projects is not None})
     return platform
 
 
@@ -142,7 +148,12 @@ def platform_delete(*, actor: Any, platform: CloudPlatform) -> None:
     _require(actor, "clouds:platform:write", platform)
     platform.sync_interval_minutes = 0
     platform_schedule(platform)
+    announcement = {"event": "platform_deleted", "id": str(platform.id), "name": platform.name,
+                    "before": {"name": platform.name, "type": platform.type, "endpoint": platform.endpoint},
+                    "after": None}
+    org_id, topic = platform.organization_id, platform.topic
     platform.delete()
+    emit(org_id, topic, announcement)
 
 
 def platform_schedule(platform: CloudPlatform) -> None:

@@ -35,7 +35,8 @@ def operation_payload(op: Operation) -> dict[str, Any]:
     }
 
 
-def _announce(op: Operation) -> None:
+def operation_announce(op: Operation) -> None:
+    """Announce the operation's state on its topic and on the activity streams, after commit."""
     # The activity streams of the organization and of the platform feed home pages and wall screens.
     emit(op.organization_id, op.topic, operation_payload(op),
          also=[(op.organization_id, f"activity:{op.organization_id}"), (None, "activity:platform")])
@@ -50,7 +51,7 @@ def operation_create(
         target_type=target_type, target_id=str(target_id), target_name=target_name,
         params=params or {}, message=message,
     )
-    _announce(op)
+    operation_announce(op)
     return op
 
 
@@ -71,7 +72,7 @@ def operation_advance(*, operation_id: str, step: int, progress: int, message: s
     op.progress = max(op.progress, min(100, max(0, progress)))
     op.message = message[:500]
     op.save(update_fields=["status", "started_at", "step", "progress", "message", "updated_at"])
-    _announce(op)
+    operation_announce(op)
     return op
 
 
@@ -89,7 +90,7 @@ def operation_succeed(*, operation_id: str, message: str = "Done", result: dict[
     op.started_at = op.started_at or now
     op.finished_at = now
     op.save()
-    _announce(op)
+    operation_announce(op)
     return op
 
 
@@ -105,7 +106,7 @@ def operation_fail(*, operation_id: str, error: str, message: str = "Failed") ->
     op.started_at = op.started_at or now
     op.finished_at = now
     op.save()
-    _announce(op)
+    operation_announce(op)
     return op
 
 
@@ -118,7 +119,7 @@ def operation_cancel(*, operation_id: str, actor: Any) -> Operation:
     op.message = f"Cancelled by {getattr(actor, 'username', 'system')}"
     op.finished_at = timezone.now()
     op.save()
-    _announce(op)
+    operation_announce(op)
     return op
 
 

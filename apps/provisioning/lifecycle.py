@@ -38,7 +38,7 @@ from apps.core.services import (
     operation_advance,
     operation_create,
     operation_fail,
-    operation_payload,
+    operation_announce,
     operation_succeed,
 )
 from apps.provisioning import config, hooks
@@ -216,9 +216,7 @@ def operations_batch(*, actor: Any, resources: list[Resource], action: str, para
 # -- steps -----------------------------------------------------------------------------------------------
 
 def _announce(op_id: str) -> None:
-    op = Operation.objects.get(pk=op_id)
-    emit(op.organization_id, op.topic, operation_payload(op),
-         also=[(op.organization_id, f"activity:{op.organization_id}")])
+    operation_announce(Operation.objects.get(pk=op_id))
 
 
 def _advance(change: ChangeRecord, step: int, *, phase: str, progress: int, message: str, **fields: Any) -> bool:

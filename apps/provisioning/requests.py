@@ -348,7 +348,8 @@ def policy_create(*, actor: Any, organization: Any, name: str, project: Any = No
         auto_approve_max_count=auto_approve_max_count, auto_approve_max_vcpu=auto_approve_max_vcpu,
         levels=[{"mode": lv.get("mode", "any"), "roles": list(lv.get("roles", [])),
                  "users": [str(u) for u in lv.get("users", [])]} for lv in levels])
-    emit(organization.pk, f"activity:{organization.pk}", {"event": "approval_policy_created", "id": policy.id})
+    emit(organization.pk, f"approval_policy:{policy.id}", {"event": "created", "id": str(policy.id),
+                                                          "name": policy.name, "before": None, "after": policy.levels})
     return policy
 
 
@@ -356,7 +357,8 @@ def policy_create(*, actor: Any, organization: Any, name: str, project: Any = No
 def policy_delete(*, actor: Any, policy: ApprovalPolicy) -> None:
     if not authorize(actor, "provisioning:policy:write", policy):
         raise Forbidden()
-    org_id = policy.organization_id
+    org_id, policy_id, before = policy.organization_id, policy.id, {"name": policy.name, "levels": policy.levels}
     policy.delete()
-    emit(org_id, f"activity:{org_id}", {"event": "approval_policy_deleted"})
+    emit(org_id, f"approval_policy:{policy_id}", {"event": "deleted", "id": str(policy_id), "name": before["name"],
+                                                  "before": before, "after": None})
 

@@ -65,7 +65,9 @@ def schedule_create(*, actor: Any, resource: Any, action: str, run_at: Any = Non
         kwargs["crontab"] = _crontab(cron)
     sched.periodic_task = PeriodicTask.objects.create(**kwargs)
     sched.save(update_fields=["periodic_task"])
-    emit(sched.organization_id, f"resource:{resource.id}", {"event": "schedule_created", "id": sched.id})
+    emit(sched.organization_id, f"schedule:{sched.id}", {"event": "created", "id": str(sched.id),
+                                                        "resource": str(resource.id), "action": sched.action},
+         also=[(sched.organization_id, f"resource:{resource.id}")])
     return sched
 
 
@@ -74,11 +76,13 @@ def schedule_delete(*, actor: Any, schedule: ScheduledOperation) -> None:
     if not authorize(actor, permission_for(schedule.resource.type, schedule.action), schedule.resource):
         raise Forbidden()
     task = schedule.periodic_task
+    schedule_id = schedule.id
     schedule.delete()
     if task is not None:
         task.delete()
-    emit(schedule.organization_id, f"resource:{schedule.resource_id}", {"event": "schedule_deleted",
-                                                                       "id": schedule.id})
+    emit(schedule.organization_id, f"schedule:{schedule_id}", {"event": "deleted", "id": str(schedule_id),
+                                                              "resource": str(schedule.resource_id)},
+         also=[(schedule.organization_id, f"resource:{schedule.resource_id}")])
 
 
 def schedule_run(*, schedule_id: str) -> str | None:

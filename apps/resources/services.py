@@ -440,15 +440,27 @@ def assignment_rule_create(*, actor: Any, platform: CloudPlatform, match: str, v
         errors["project"] = ["must belong to the organization"]
     if errors:
         raise InvalidInput("The rule is not valid; see detail.", detail=errors)
-    return AssignmentRule.objects.create(platform=platform, match=match, key=key, value=value,
+    rule = AssignmentRule.objects.create(platform=platform, match=match, key=key, value=value,
                                          organization=organization, project=project, priority=priority)
+    emit(rule.organization_id, f"assignment_rule:{rule.pk}",
+         {"event": "created", "before": None, "after": _rule_fields(rule), "name": f"{match} {key}={value}".strip()})
+    return rule
+
+
+def _rule_fields(rule: AssignmentRule) -> dict[str, Any]:
+    return {"platform": str(rule.platform_id), "match": rule.match, "key": rule.key, "value": rule.value,
+            "organization": str(rule.organization_id), "project": str(rule.project_id) if rule.project_id else None,
+            "priority": rule.priority}
 
 
 @transaction.atomic
 def assignment_rule_delete(*, actor: Any, rule: AssignmentRule) -> None:
     if not authorize(actor, "resources:rule:write", rule):
         raise Forbidden()
+    before = _rule_fields(rule)
+    rule_id = rule.pk
     rule.delete()
+    emit(before["organization"], f"assignment_rule:{rule_id}", {"event": "deleted", "before": before, "after": None})
 
 
 @transaction.atomic

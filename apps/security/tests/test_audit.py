@@ -202,15 +202,7 @@ CATCH_ALL = ("request.completed", "request.failed")
 # Successful changes whose own entry is missing or names no target, because the owning app's service
 # announces no event (or one without the changed object). Each is a defect of that service, listed
 # here with why so the walk stays green for everything else; remove a line once its service emits.
-SERVICE_EMITS_NOTHING: dict[str, str] = {
-    "PATCH api/v1/clouds/platforms/<pk>/": "clouds.services.platform_update emits no event",
-    "DELETE api/v1/clouds/platforms/<pk>/": "clouds.services.platform_delete emits no event",
-    "DELETE api/v1/resources/rules/<pk>/": "resources.services.assignment_rule_delete emits no event",
-    "DELETE api/v1/provisioning/policies/<pk>/": "provisioning.requests.policy_delete emits on the activity "
-                                                 "topic without the policy's id",
-    "DELETE api/v1/provisioning/schedules/<pk>/": "provisioning.schedules.schedule_delete emits on the "
-                                                  "resource's topic without the schedule's id",
-}
+SERVICE_EMITS_NOTHING: dict[str, str] = {}
 
 
 def _route_name(method: str, route: str) -> str:
