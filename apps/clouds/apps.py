@@ -23,7 +23,6 @@ class CloudsConfig(AppConfig):
         from apps.core.navigation import MenuEntry, register_menu
         from apps.core.realtime import register_topic
         from apps.rbac.catalog import register_permissions
-
         from apps.security.crypto import register_encrypted_field
 
         register_permissions("clouds", PERMISSIONS)

@@ -36,9 +36,9 @@ from apps.core.models import Operation
 from apps.core.scoping import authorize
 from apps.core.services import (
     operation_advance,
+    operation_announce,
     operation_create,
     operation_fail,
-    operation_announce,
     operation_succeed,
 )
 from apps.provisioning import config, hooks
