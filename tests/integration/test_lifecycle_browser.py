@@ -39,6 +39,15 @@ def row(page, name: str):
     return page.locator(f"tr[data-name='{name}']")
 
 
+def act(page, name: str, action: str) -> None:
+    """Click ``action`` on the row and wait until it follows the operation that click started."""
+    before = row(page, name).get_attribute("data-op") or ""
+    row(page, name).locator(f"[data-action={action}]").click()
+    page.wait_for_function(
+        "([name, before]) => { const r = document.querySelector(`tr[data-name='${name}']`);"
+        " return r && r.dataset.op && r.dataset.op !== before; }", arg=[name, before], timeout=30000)
+
+
 def wait_op(page, name: str, timeout: int = LONG) -> None:
     """Until the operation the row follows has finished; it must have succeeded."""
     page.wait_for_selector(f"tr[data-name='{name}'][data-status=succeeded], tr[data-name='{name}'][data-status=failed]",
@@ -110,13 +119,13 @@ def test_a_tenant_requests_watches_operates_and_releases_two_instances(distribut
         assert len(names) == 2, names
         first, second = names
         screenshot(tenant, "lifecycle-07-my-resources")
-        row(tenant, first).locator("[data-action=stop]").click()
+        act(tenant, first, "stop")
         wait_op(tenant, first)
         tenant.wait_for_selector(f"tr[data-name='{first}'] [data-role=status]:text('stopped')", timeout=30000)
         screenshot(tenant, "lifecycle-08-stopped")
 
         row(tenant, first).locator("[data-role=resize-to]").select_option("ecs.g6.xlarge")
-        row(tenant, first).locator("[data-action=resize]").click()
+        act(tenant, first, "resize")
         wait_op(tenant, first)
         tenant.wait_for_selector(f"tr[data-name='{first}'] [data-role=itype]:text('ecs.g6.xlarge')", timeout=30000)
         screenshot(tenant, "lifecycle-09-resized")
@@ -131,7 +140,7 @@ def test_a_tenant_requests_watches_operates_and_releases_two_instances(distribut
         assert rows[second].status == "running" and rows[second].spec["instance_type"] == "ecs.g6.large"
 
         for name in (first, second):
-            row(tenant, name).locator("[data-action=release]").click()
+            act(tenant, name, "release")
         for name in (first, second):
             wait_op(tenant, name)
             tenant.wait_for_selector(f"tr[data-name='{name}'][data-released='1']", timeout=30000)
