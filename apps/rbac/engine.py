@@ -12,6 +12,10 @@ Then:
   (...)``, ``project_id IN (...)``), cached per model and action, so a list costs the profile's
   constant handful of queries and never one query per row.
 
+An Allow statement of an organization's policy is bounded to that organization's subtree, whatever
+its stored document says (``*`` there means "anything in the subtree"); Deny statements and platform
+policies are not bounded.
+
 A profile is cached on the user object (which lives for one request) and thrown away when any
 grant, role, policy or membership changes in this process (``invalidate``).
 """
@@ -84,6 +88,8 @@ class PolicyStatement:
     policy_name: str
     via: str
     statement: Statement
+    # The organizations an Allow statement of an organization's policy may reach; None: unbounded.
+    bound: frozenset[str] | None = None
 
     @property
     def effect(self) -> str:
@@ -151,6 +157,18 @@ class ProfileData:
             self.policy_groups.setdefault(str(pid), set()).add(str(g))
         policy_ids = set(self.policy_users) | set(self.policy_groups)
         self.policies = list(AccessPolicy.objects.filter(pk__in=policy_ids)) if policy_ids else []
+        self.statements: dict[str, list[Statement]] = {}
+        for policy in self.policies:
+            try:
+                self.statements[str(policy.id)] = parse_document(policy.document)
+            except Exception:  # noqa: BLE001 - stored documents were validated; a broken one grants nothing
+                continue
+        # The organization of each project an organization's policy allows, to bound it.
+        named = {r.key for policy in self.policies if policy.organization_id
+                 for s in self.statements.get(str(policy.id), []) if s.effect == "Allow"
+                 for r in s.resources if r.kind == "project"}
+        self.project_orgs: dict[str, str] = {str(p): str(o) for p, o in Project.objects.filter(
+            pk__in=named).values_list("id", "organization_id")} if named else {}
 
 
 class AccessProfile:
@@ -182,16 +200,16 @@ class AccessProfile:
         self.duties = {r.duty for r in self.rules if r.duty}
         if getattr(user, "is_superuser", False):
             self.duties.add("system_administrator")
+        self.project_orgs = data.project_orgs
         self.statements: list[PolicyStatement] = []
         for policy in data.policies:
             pid = str(policy.id)
             if uid not in data.policy_users.get(pid, set()) and not (data.policy_groups.get(pid, set()) & groups):
                 continue
-            try:
-                parsed = parse_document(policy.document)
-            except Exception:  # noqa: BLE001 - stored documents were validated; a broken one grants nothing
-                continue
-            self.statements.extend(PolicyStatement(pid, policy.name, "user", s) for s in parsed)
+            subtree = frozenset(self.subtree(str(policy.organization_id))) if policy.organization_id else None
+            self.statements.extend(
+                PolicyStatement(pid, policy.name, "user", s, subtree if s.effect == "Allow" else None)
+                for s in data.statements.get(pid, []))
         self._predicates: dict[tuple[str, str], Any] = {}
 
     # -- loading ---------------------------------------------------------------------------------
@@ -271,6 +289,17 @@ class AccessProfile:
             return target.project_id == ref.key
         return target.label == ref.label and (ref.key == "*" or target.pk == ref.key)
 
+    def _within_bound(self, ps: PolicyStatement, ref: ResourceRef, target: Target) -> bool:
+        """Whether a resource the statement names, matching ``target``, lies in the statement's bound."""
+        bound = ps.bound
+        if bound is None:
+            return True
+        if ref.kind == "project":
+            return self.project_orgs.get(ref.key) in bound
+        if target.anywhere or (target.shared and (ref.kind == "all" or ref.key == "*")):
+            return bool(bound)
+        return target.org_id in bound
+
     def _conditions(self, conditions: Conditions) -> tuple[bool, str]:
         if conditions.empty:
             return True, ""
@@ -284,8 +313,12 @@ class AccessProfile:
             # "somewhere" is denied only by a statement denying it everywhere
             if not any(r.kind == "all" for r in st.resources):
                 return False, "denies only some resources"
-        elif not any(self._resource_contains(r, target) for r in st.resources):
-            return False, "resource does not match"
+        else:
+            matching = [r for r in st.resources if self._resource_contains(r, target)]
+            if not matching:
+                return False, "resource does not match"
+            if not any(self._within_bound(ps, r, target) for r in matching):
+                return False, "outside the policy's organization"
         return self._conditions(st.conditions)
 
     def decide(self, action: str, target: Target, explain: bool = False) -> Decision:
@@ -331,6 +364,7 @@ class AccessProfile:
         projects: set[str] = set()
         platforms: set[str] = set()
         pks: set[str] = set()
+        bounded_pks: dict[frozenset[str], set[str]] = {}
         for rule in self.rules:
             if not rule.covers(action):
                 continue
@@ -357,26 +391,35 @@ class AccessProfile:
                     {"org": deny_orgs, "project": deny_projects, "object": deny_pks}[ref.kind].update(
                         self.subtree(ref.key) if ref.kind == "org" else {ref.key})
                 elif ref.kind == "all" or (ref.kind == "object" and ref.key == "*"):
-                    everywhere = True
+                    if ps.bound is None:
+                        everywhere = True
+                    else:
+                        orgs |= ps.bound
                 elif ref.kind == "org":
-                    orgs |= self.subtree(ref.key)
+                    orgs |= self.subtree(ref.key) if ps.bound is None else self.subtree(ref.key) & ps.bound
                 elif ref.kind == "project":
-                    projects.add(ref.key)
-                else:
+                    if ps.bound is None or self.project_orgs.get(ref.key) in ps.bound:
+                        projects.add(ref.key)
+                elif ps.bound is None:
                     pks.add(ref.key)
+                else:
+                    bounded_pks.setdefault(ps.bound, set()).add(ref.key)
         tenant = getattr(model, "tenant_field", "organization")
         scope_fields = getattr(model, "scope_fields", {})
         org_lookup = "pk" if tenant in ("id", "pk") else f"{tenant}_id"
+
+        def in_orgs(org_ids: set[str]) -> Q:
+            if hasattr(model, "organization_scope_q"):
+                return model.organization_scope_q(sorted(org_ids))
+            return Q(**{f"{org_lookup}__in": sorted(org_ids)})
+
         allow: Q | None = None
         if everywhere:
             allow = Q()
         else:
             parts = []
             if orgs:
-                if hasattr(model, "organization_scope_q"):
-                    parts.append(model.organization_scope_q(sorted(orgs)))
-                else:
-                    parts.append(Q(**{f"{org_lookup}__in": sorted(orgs)}))
+                parts.append(in_orgs(orgs))
                 if getattr(model, "unowned_rows", "") == "shared":
                     parts.append(Q(**{f"{tenant}__isnull": True}))
             if projects and "project" in scope_fields:
@@ -386,16 +429,15 @@ class AccessProfile:
                 parts.append(Q(**{f"{scope_fields['cloud_platform']}_id__in": sorted(platforms)}))
             if pks:
                 parts.append(Q(pk__in=sorted(pks)))
+            for bound, keys in bounded_pks.items():
+                parts.append(Q(pk__in=sorted(keys)) & in_orgs(set(bound)))
             for part in parts:
                 allow = part if allow is None else allow | part
         if allow is None:
             return None
         deny = Q()
         if deny_orgs:
-            if hasattr(model, "organization_scope_q"):
-                deny |= model.organization_scope_q(sorted(deny_orgs))
-            else:
-                deny |= Q(**{f"{org_lookup}__in": sorted(deny_orgs)})
+            deny |= in_orgs(deny_orgs)
         if deny_projects and "project" in scope_fields:
             field = scope_fields["project"]
             deny |= Q(**{f"{'pk' if field == 'id' else field + '_id'}__in": sorted(deny_projects)})
