@@ -27,6 +27,8 @@ class CloudPlatform(TenantModel):
         HTTPS = "https", "HTTPS"
         HTTP = "http", "HTTP"
 
+    scope_fields = {"cloud_platform": "id"}  # a grant on a cloud platform reaches its own row
+
     id = models.CharField(primary_key=True, max_length=32, default=PrefixedId("cp"), editable=False)
     type = models.CharField(max_length=32, db_index=True)
     name = models.CharField(max_length=128)

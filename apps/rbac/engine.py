@@ -413,6 +413,10 @@ class AccessProfile:
                 return model.organization_scope_q(sorted(org_ids))
             return Q(**{f"{org_lookup}__in": sorted(org_ids)})
 
+        def in_scope(kind: str, ids: set[str]) -> Q:
+            field = scope_fields[kind]  # "id": the row is the project or cloud platform itself
+            return Q(**{f"{'pk' if field == 'id' else field + '_id'}__in": sorted(ids)})
+
         allow: Q | None = None
         if everywhere:
             allow = Q()
@@ -423,10 +427,9 @@ class AccessProfile:
                 if getattr(model, "unowned_rows", "") == "shared":
                     parts.append(Q(**{f"{tenant}__isnull": True}))
             if projects and "project" in scope_fields:
-                field = scope_fields["project"]
-                parts.append(Q(**{f"{'pk' if field == 'id' else field + '_id'}__in": sorted(projects)}))
+                parts.append(in_scope("project", projects))
             if platforms and "cloud_platform" in scope_fields:
-                parts.append(Q(**{f"{scope_fields['cloud_platform']}_id__in": sorted(platforms)}))
+                parts.append(in_scope("cloud_platform", platforms))
             if pks:
                 parts.append(Q(pk__in=sorted(pks)))
             for bound, keys in bounded_pks.items():
@@ -439,8 +442,7 @@ class AccessProfile:
         if deny_orgs:
             deny |= in_orgs(deny_orgs)
         if deny_projects and "project" in scope_fields:
-            field = scope_fields["project"]
-            deny |= Q(**{f"{'pk' if field == 'id' else field + '_id'}__in": sorted(deny_projects)})
+            deny |= in_scope("project", deny_projects)
         if deny_pks:
             deny |= Q(pk__in=sorted(deny_pks))
         if not allow and not deny:
@@ -495,7 +497,7 @@ def target_of(obj: Any, action: str) -> list[Target]:
     project = scope_fields.get("project")
     project_id = pk if project == "id" else (getattr(obj, f"{project}_id", None) if project else None)
     platform = scope_fields.get("cloud_platform")
-    platform_id = getattr(obj, f"{platform}_id", None) if platform else None
+    platform_id = pk if platform == "id" else (getattr(obj, f"{platform}_id", None) if platform else None)
     shared = org_id is None and getattr(model, "unowned_rows", "") == "shared"
     return [Target(org_id=str(org_id) if org_id else None, shared=shared,
                    project_id=str(project_id) if project_id else None,
