@@ -19,6 +19,7 @@ import os
 import subprocess
 import sys
 
+from bench.collection_run import WARMUP
 from bench.harness import REPO_DIR, Context, Row, percentile
 
 TITLE = "inventory: full collection, unchanged re-sync and the resource list API at 10k/100k resources"
@@ -59,7 +60,9 @@ def _rows(mode: str, r: dict) -> list[Row]:
 def run(ctx: Context) -> list[Row]:
     sizes = (1_000, 5_000) if ctx.quick else (10_000, 100_000)
     requests = 15 if ctx.quick else 40
-    ctx.parameters.update({"sizes": list(sizes), "requests_per_case": requests, "page_size": 50})
+    ctx.parameters.update({"sizes": list(sizes), "requests_per_case": requests, "page_size": 50,
+                           "warmup_requests_per_case": WARMUP,
+                           "postgresql": "VACUUM ANALYZE of the inventory table before the list cases"})
     rows: list[Row] = []
     for mode in ctx.modes:
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
