@@ -1,6 +1,7 @@
 """provisioning: concurrent create operations against cloudsim, driven by Celery workers.
 
-The distributed deployment with a second worker process beside its own (both ``--pool=solo``) and
+The distributed deployment with a second worker process beside its own (both on the deployment's
+threads pool, ``bench.deployments.WORKER_POOL``) and
 cloudsim in its own process with a configured step length. A platform is registered on it through
 the clouds services, with an auto-approving policy; N instances are then requested at once over the
 API (requests of up to 20 instances, sent from N/20 threads). A sample is one instance's time from its
@@ -22,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench.deployments import deployment
+from bench.deployments import WORKER_POOL, deployment
 from bench.harness import REPO_DIR, Context, Row, percentile
 from devtools.services import free_port, wait_for_port
 
@@ -99,7 +100,8 @@ def run(ctx: Context) -> list[Row]:
     count = 40 if ctx.quick else 200
     step = 1.0
     floor = 2 * step
-    ctx.parameters.update({"instances": count, "per_request": PER_REQUEST, "workers": 2, "worker_pool": "solo",
+    ctx.parameters.update({"instances": count, "per_request": PER_REQUEST, "workers": 2,
+                           "worker_pool": " ".join(WORKER_POOL),
                            "cloudsim_step_s": step, "floor_s": floor, "poll_seconds": 0.5})
     rows: list[Row] = []
     with deployment("distributed") as dep:

@@ -34,6 +34,10 @@ BIN_DIR = Path(sys.executable).parent
 FOREIGN_ENV = ("DATABASE_URL", "REDIS_URL", "UNIMANAGER_SQLITE_PATH", "UNIMANAGER_DATA_DIR",
                "UNIMANAGER_DEBUG", "UNIMANAGER_EMBEDDED_WORKER")
 
+# As the distributed deployment runs them (make run-distributed, docker-compose.yml): lifecycle steps
+# wait on the cloud and the database, so a worker runs several at once on threads.
+WORKER_POOL = ("--pool=threads", "--concurrency=8")
+
 
 class DeploymentError(RuntimeError):
     pass
@@ -205,7 +209,7 @@ def deployment(mode: str) -> Iterator[Deployment]:
                 _manage(env, "seed_demo")
                 port = free_port()
                 try:
-                    processes.start("worker", [_tool("celery"), "-A", "unimanager", "worker", "--pool=solo",
+                    processes.start("worker", [_tool("celery"), "-A", "unimanager", "worker", *WORKER_POOL,
                                                "--loglevel=WARNING", "--without-gossip", "--without-mingle",
                                                "--hostname", f"bench-{port}@127.0.0.1"], env)
                     processes.start("daphne", [_tool("daphne"), "-b", "127.0.0.1", "-p", str(port),

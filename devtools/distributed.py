@@ -43,7 +43,9 @@ def main() -> int:
         subprocess.run([*manage, "seed_demo"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
         celery = [sys.executable, "-m", "celery", "-A", "unimanager"]
         for i in range(args.workers):
-            processes.append(subprocess.Popen([*celery, "worker", "--pool=solo", "-n", f"worker{i + 1}@%h",
+            # Lifecycle steps wait on clouds and the database: threads keep several in flight per worker.
+            processes.append(subprocess.Popen([*celery, "worker", "--pool=threads", "--concurrency=8",
+                                               "-n", f"worker{i + 1}@%h",
                                                "--loglevel=WARNING"], cwd=ROOT, env=env))
         processes.append(subprocess.Popen([*celery, "beat", "--loglevel=WARNING"], cwd=ROOT, env=env))
         processes.append(subprocess.Popen(
