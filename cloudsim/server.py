@@ -18,7 +18,7 @@ from . import signing
 from .errors import CloudError
 from .faults import Faults
 from .params import Params
-from .services import ACTIONS, VERSIONS, load_all
+from .services import ACTIONS, VERSIONS, load_all, oss
 from .store import RESOURCE_TYPES, Store
 
 log = logging.getLogger("cloudsim")
@@ -223,6 +223,13 @@ class Handler(BaseHTTPRequestHandler):
             if url.path.startswith(CONTROL_PREFIX):
                 self._control(url.path[len(CONTROL_PREFIX):], url.query, body)
                 return
+            query = dict(parse_qsl(url.query, keep_blank_values=True))
+            headers: dict[str, list[str]] = {}
+            for name, value in self.headers.items():
+                headers.setdefault(name.lower(), []).append(value)
+            if oss.is_oss_request(url.path, query, headers):
+                self._oss(url.path, query, headers, body, request_id)
+                return
             self._api(url.path, url.query, body, request_id)
         except (ConnectionError, TimeoutError):
             self.close_connection = True
@@ -281,6 +288,49 @@ class Handler(BaseHTTPRequestHandler):
             self._drop()
             return
         self._send(200, {"RequestId": request_id, **result}, extra_headers={"x-acs-request-id": request_id})
+
+    def _oss_error(self, request_id: str, error: CloudError) -> None:
+        self.sim.count_error(error.code)
+        body = oss.error_xml(error, request_id, self.headers.get("Host", "cloudsim"))
+        self._send(error.status, body, content_type="application/xml",
+                   extra_headers={"x-oss-request-id": request_id})
+
+    def _oss(self, path: str, query: dict[str, str], headers: dict[str, list[str]], body: bytes,
+             request_id: str) -> None:
+        """An OSS request (XML REST, path-style; see services/oss.py)."""
+        sim = self.sim
+        request_id = request_id.replace("-", "")[:24]
+        bucket, key = oss.split_path(path)
+        action = oss.action_name(self.command, bucket, key, query)
+        try:
+            oss.verify(self.command, bucket, key, query, headers, sim.credentials)
+        except CloudError as exc:
+            self._oss_error(request_id, exc)
+            return
+        with sim.store.lock:
+            sim.store.calls[action] += 1
+        decision = sim.faults.decide(action)
+        if decision.latency_ms:
+            sim.stopping.wait(decision.latency_ms / 1000)
+        if decision.hold_ms:
+            sim.stopping.wait(decision.hold_ms / 1000)
+            self._drop()
+            return
+        if decision.error is not None:
+            self._oss_error(request_id, decision.error)
+            return
+        try:
+            with sim.store.lock:
+                status, payload, extra = oss.handle(sim.store, action, self.command, bucket, key, query, headers,
+                                                    body)
+        except CloudError as exc:
+            self._oss_error(request_id, exc)
+            return
+        if decision.lose_response:
+            self._drop()
+            return
+        self._send(status, payload, content_type="application/xml",
+                   extra_headers={"x-oss-request-id": request_id, **extra})
 
     # -- control endpoint --------------------------------------------------------------------------
 
