@@ -9,4 +9,8 @@ urlpatterns = [
     path("audit/export.csv", views.audit_export, name="audit-export"),
     path("lockouts/", views.lockouts, name="lockouts"),
     path("display-tokens/", views.display_tokens, name="display-tokens"),
+    path("policies/", views.policy_list, name="policies"),
+    path("policies/<uuid:pk>/", views.policy_detail, name="policy"),
+    path("people/<uuid:pk>/panel/", views.person_panel, name="person-panel"),
+    path("people/<uuid:pk>/panel/<slug:what>/", views.person_panel_action, name="person-panel-action"),
 ]

@@ -1,5 +1,6 @@
 """Pages of the security center: sign-in (password, then MFA), enrolment, "My security", the audit
-log, lockouts, display tokens, and wall screens opened with a display token."""
+log, lockouts, display tokens, organization security policies, the security panel of a person's
+page, and wall screens opened with a display token."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from django.contrib import messages
 from django.contrib.auth import REDIRECT_FIELD_NAME, login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
-from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseNotFound, StreamingHttpResponse
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotFound, StreamingHttpResponse
 from django.shortcuts import redirect, render, resolve_url
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -25,10 +26,13 @@ from django.views.decorators.http import require_POST
 from apps.core import views as core_views
 from apps.core.errors import ApplicationError
 from apps.core.scoping import authorize
+from apps.organizations import selectors as people
 from apps.organizations.models import Organization
+from apps.organizations.views import error_fields, found
+from apps.rbac.selectors import role_list
 from apps.security import audit, qr, selectors, services, totp
 from apps.security.filters import AuditEntryFilter
-from apps.security.models import AuditEntry, RecoveryCode, SignInLock
+from apps.security.models import AccessKey, AuditEntry, RecoveryCode, SecurityPolicy, SignInLock
 from apps.security.policy import account_security, mfa_required
 
 PENDING = "security_mfa_pending"
@@ -411,3 +415,156 @@ def screen_signin(request: HttpRequest) -> HttpResponse:
 def screen_signout(request: HttpRequest) -> HttpResponse:
     request.session.flush()
     return redirect("wallscreens:signin")
+
+
+# -- organization security policies ------------------------------------------------------------
+
+POLICY_READ = "security:policy:read"
+POLICY_WRITE = "security:policy:write"
+POLICY_NUMBERS = {
+    "password_min_length": "Minimum password length", "password_min_classes": "Character classes to mix",
+    "lockout_threshold": "Failed sign-ins before a lock", "lockout_minutes": "Lock duration (minutes)",
+}
+
+
+def _policy_org(request: HttpRequest, pk: Any) -> Organization:
+    """The organization whose policy the user may see; missing and not visible are the same 404."""
+    return found(people.organization_get, actor=request.user, organization_id=pk, action=POLICY_READ)
+
+
+@login_required
+def policy_list(request: HttpRequest) -> HttpResponse:
+    orgs = list(people.organization_list(actor=request.user, action=POLICY_READ).order_by("path")[:500])
+    policies = {str(p.organization_id): p for p in SecurityPolicy.objects.filter(organization__in=orgs)}
+    for org in orgs:
+        org.policy = policies.get(str(org.pk))
+        org.inherits = not org.policy and any(str(a) in policies for a in org.ancestor_ids)
+    return render(request, "security/policies.html", {"organizations": orgs})
+
+
+def _posted_policy(request: HttpRequest) -> tuple[dict[str, Any], dict[str, str]]:
+    """The policy fields of the form, and the fields that are not whole numbers."""
+    changes: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for name in POLICY_NUMBERS:
+        value = str(request.POST.get(name, "")).strip()
+        try:
+            changes[name] = int(value)
+        except ValueError:
+            errors[name] = "A whole number." if value else "Required."
+            continue
+        # The service checks the same bounds; checked here too so that a form refused for another
+        # field shows every error at once.
+        low, high = services._POLICY_LIMITS[name]
+        if not low <= changes[name] <= high:
+            errors[name] = f"A whole number from {low} to {high}."
+    mode = request.POST.get("mfa_mode", "none")
+    if mode not in {"none", "everyone", "roles"}:
+        errors["mfa_required"] = "Choose who must use MFA."
+    changes["mfa_required"] = mode == "everyone"
+    roles = sorted({str(r)[:64] for r in request.POST.getlist("mfa_required_roles") if r})
+    if mode == "roles" and not roles:
+        errors["mfa_required_roles"] = "Choose at least one role, or another option."
+    changes["mfa_required_roles"] = roles if mode == "roles" else []
+    return changes, errors
+
+
+@login_required
+def policy_detail(request: HttpRequest, pk: Any) -> HttpResponse:
+    org = _policy_org(request, pk)
+    can_write = authorize(request.user, POLICY_WRITE, SecurityPolicy(organization=org))
+    policy = SecurityPolicy.objects.filter(organization=org).first()
+    values: dict[str, Any] = {name: getattr(policy or SecurityPolicy(), name) for name in POLICY_NUMBERS}
+    roles_set = list(policy.mfa_required_roles) if policy else []
+    mode = "everyone" if policy and policy.mfa_required else "roles" if roles_set else "none"
+    errors: dict[str, str] = {}
+    error = ""
+    status = 200
+    if request.method == "POST":
+        if not can_write:
+            raise PermissionDenied
+        changes, errors = _posted_policy(request)
+        if not errors:
+            try:
+                services.security_policy_set(actor=request.user, organization=org, **changes)
+            except ApplicationError as exc:
+                errors, error, status = error_fields(exc), exc.message, exc.status
+            else:
+                messages.success(request, f"The security policy of {org.name} is saved.")
+                return redirect("security:policy", org.pk)
+        else:
+            status = 400
+        if errors:
+            error = "Nothing was saved: correct the fields below."
+        values.update({k: request.POST.get(k, "") for k in POLICY_NUMBERS})
+        roles_set = changes["mfa_required_roles"] or request.POST.getlist("mfa_required_roles")
+        mode = request.POST.get("mfa_mode", "none")
+    roles = list(role_list(actor=request.user).order_by("-is_predefined", "name").values_list("key", "name"))
+    known = {k for k, _ in roles}
+    roles += [(k, k) for k in roles_set if k not in known]
+    ancestors = list(selectors.security_policy_list(actor=request.user).filter(
+        organization_id__in=org.ancestor_ids).exclude(organization=org).order_by("organization__path"))
+    return render(request, "security/policy.html", {
+        "org": org, "policy": policy, "can_write": can_write, "values": values, "mode": mode,
+        "roles": roles, "roles_set": set(roles_set), "errors": errors, "error": error, "ancestors": ancestors,
+        "number_fields": [(name, label, values[name], errors.get(name)) for name, label in POLICY_NUMBERS.items()],
+    }, status=status)
+
+
+# -- the security panel of a person's page ---------------------------------------------------------
+
+PANEL_ACTIONS = {"mfa-reset", "mfa-exempt", "mfa-unexempt", "sign-out-everywhere"}
+
+
+def _panel_person(request: HttpRequest, pk: Any) -> Any:
+    return found(people.user_get, actor=request.user, user_id=pk)
+
+
+def _person_panel(request: HttpRequest, person: Any, *, error: str = "", done: str = "",
+                  status: int = 200) -> HttpResponse:
+    actor = request.user
+    is_self = actor.pk == person.pk
+    can_mfa = not is_self and authorize(actor, "security:mfa:reset", person)
+    can_sessions = not is_self and authorize(actor, "organizations:user:write", person)
+    if not (is_self or can_mfa or can_sessions or error):
+        # People who may not act on this person's sign-in see no security card at all.
+        return HttpResponse("")
+    sec = account_security(person)
+    return render(request, "security/_person_panel.html", {
+        "person": person, "is_self": is_self, "can_mfa": can_mfa, "can_sessions": can_sessions,
+        "mfa_enabled": sec.mfa_enabled, "mfa_required": mfa_required(person), "mfa_exempt": sec.mfa_exempt,
+        "mfa_since": sec.mfa_confirmed_at,
+        "recovery_left": RecoveryCode.objects.filter(user=person, used_at__isnull=True).count(),
+        "sessions": selectors.session_list(user=person).count(),
+        "keys": AccessKey.objects.filter(user=person).count(),
+        "active_keys": AccessKey.objects.filter(user=person, status=AccessKey.Status.ACTIVE).count(),
+        "error": error, "done": done,
+    }, status=status)
+
+
+@login_required
+def person_panel(request: HttpRequest, pk: Any) -> HttpResponse:
+    """MFA state, sessions and AccessKey pairs of one person, with the administrator's actions."""
+    return _person_panel(request, _panel_person(request, pk))
+
+
+@login_required
+@require_POST
+def person_panel_action(request: HttpRequest, pk: Any, what: str) -> HttpResponse:
+    if what not in PANEL_ACTIONS:
+        raise Http404
+    person = _panel_person(request, pk)
+    try:
+        if what == "mfa-reset":
+            services.mfa_reset(actor=request.user, user=person)
+            done = f"MFA of {person.username} is reset; they enrol again at their next sign-in if it is required."
+        elif what in {"mfa-exempt", "mfa-unexempt"}:
+            exempt = what == "mfa-exempt"
+            services.mfa_set_exempt(actor=request.user, user=person, exempt=exempt)
+            done = f"{person.username} is {'exempt from' if exempt else 'no longer exempt from'} MFA."
+        else:
+            count = services.sessions_revoke_all(actor=request.user, user=person)
+            done = f"{count} session{'s' if count != 1 else ''} of {person.username} signed out."
+    except ApplicationError as exc:
+        return _person_panel(request, person, error=exc.message, status=exc.status)
+    return _person_panel(request, person, done=done)
