@@ -2,8 +2,10 @@
 
 Endpoint, protocol and region come from the platform, so the same adapter reaches an Apsara Stack
 region (one endpoint for every product, or one per product in ``options["endpoints"]``), an
-Alibaba Cloud region, or cloudsim. Every call carries connect and read timeouts; the SDK's own
-retries are off, ``CloudAdapter.call`` retries transient failures.
+Alibaba Cloud region, or cloudsim. OSS buckets go through the OSS SDK (``oss2``): its endpoint is
+``options["endpoints"]["oss"]`` (``{region}`` in it is replaced by the region) or the platform's;
+on an IP endpoint (cloudsim) the SDK addresses buckets by path. Every call carries connect and read
+timeouts; the OpenAPI SDKs' own retries are off, ``CloudAdapter.call`` retries transient failures.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import re
 import threading
 from typing import Any
 
+import oss2
 from alibabacloud_cms20190101 import models as cms_models
 from alibabacloud_cms20190101.client import Client as CmsClient
 from alibabacloud_ecs20140526 import models as ecs_models
@@ -64,6 +67,10 @@ LISTS = {
     "rds.instance": ("rds", 100, False),
     "redis.instance": ("redis", 50, False),
 }
+# Types listed through the OSS SDK rather than an OpenAPI product (ListBuckets is global; each
+# region's collection keeps the buckets whose location is ``oss-<region>``).
+OSS_TYPES = ("oss.bucket",)
+OSS_PAGE_SIZE = 100
 CMS_NAMESPACES = {"ecs.instance": "acs_ecs_dashboard", "rds.instance": "acs_rds_dashboard",
                   "redis.instance": "acs_kvstore", "slb.instance": "acs_slb_dashboard"}
 _MESSAGE_RE = re.compile(r"^code: \d+, (?P<msg>.*?)(?: request id: .*)?$", re.S)
@@ -224,6 +231,19 @@ def to_redis(region: str, r: dict[str, Any]) -> CloudResource:
     )
 
 
+def to_bucket(region: str, info: Any) -> CloudResource:
+    """A bucket from the OSS SDK's GetBucketInfo result."""
+    return CloudResource(
+        type="oss.bucket", external_id=info.name, region=region, name=info.name, status="available",
+        spec={"cloud_status": "Available", "storage_class": info.storage_class,
+              "acl": info.acl.grant if info.acl else "",
+              "location": info.location, "data_redundancy_type": info.data_redundancy_type,
+              "versioning": info.versioning_status, "extranet_endpoint": info.extranet_endpoint,
+              "intranet_endpoint": info.intranet_endpoint, "created_at": info.creation_date},
+        resource_group=info.resource_group_id or "",
+    )
+
+
 CONVERTERS = {
     "ecs.instance": to_instance, "ecs.disk": to_disk, "ecs.security_group": to_security_group, "vpc.vpc": to_vpc,
     "vpc.vswitch": to_vswitch, "eip.eip": to_eip, "slb.instance": to_slb, "rds.instance": to_rds,
@@ -236,26 +256,28 @@ class ApsaraAdapter(CloudAdapter):
     type_name = "apsara"
     display_name = "Apsara Stack / Alibaba Cloud"
     capabilities = Capabilities(
-        services=("ecs", "vpc", "eip", "slb", "rds", "redis"),
-        resource_types=tuple(LISTS),
+        services=("ecs", "vpc", "eip", "slb", "rds", "redis", "oss"),
+        resource_types=(*LISTS, *OSS_TYPES),
         operations={
             "ecs.instance": LIFECYCLE, "ecs.disk": ("create", "attach", "detach", "delete"),
             "ecs.security_group": ("create", "delete"), "vpc.vpc": ("create", "delete"),
             "vpc.vswitch": ("create", "delete"), "eip.eip": ("create", "attach", "detach", "delete"),
             "slb.instance": ("create", "resize", "delete"), "rds.instance": ("create", "reboot", "resize", "delete"),
-            "redis.instance": ("create", "reboot", "resize", "delete"),
+            "redis.instance": ("create", "reboot", "resize", "delete"), "oss.bucket": ("create", "delete"),
         },
         metrics={"ecs.instance": ("CPUUtilization", "memory_usedutilization", "InternetInRate", "InternetOutRate"),
                  "rds.instance": ("CpuUsage", "MemoryUsage", "DiskUsage"),
                  "redis.instance": ("CpuUsage", "MemoryUsage"), "slb.instance": ("InstanceTrafficRX",)},
         display_names={"ecs": "Elastic Compute Service", "vpc": "Virtual Private Cloud", "eip": "Elastic IP Address",
-                       "slb": "Server Load Balancer", "rds": "ApsaraDB RDS", "redis": "ApsaraDB for Redis"},
+                       "slb": "Server Load Balancer", "rds": "ApsaraDB RDS", "redis": "ApsaraDB for Redis",
+                       "oss": "Object Storage Service"},
     )
 
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
+        self._oss_session: Any = None
 
     # -- plumbing ------------------------------------------------------------------------------------
 
@@ -285,7 +307,56 @@ class ApsaraAdapter(CloudAdapter):
         response = self.call(method, lambda: fn(request, self._runtime()))
         return response.body.to_map() if response.body is not None else {}
 
+    def _oss_endpoint(self, region: str) -> str:
+        endpoint = (self.options.get("endpoints") or {}).get("oss") or self.endpoint
+        if not endpoint:
+            raise CloudCallError("The platform has no endpoint configured.", code="MissingEndpoint")
+        endpoint = endpoint.replace("{region}", region)
+        return endpoint if "://" in endpoint else f"{self.protocol or 'https'}://{endpoint}"
+
+    def _oss(self, region: str, bucket: str | None = None) -> Any:
+        """An OSS SDK ``Service`` (no bucket) or ``Bucket`` for the region's endpoint."""
+        with self._lock:
+            if self._oss_session is None:
+                self._oss_session = oss2.Session()
+        auth = oss2.Auth(self.credentials.get("access_key_id", ""), self.credentials.get("access_key_secret", ""))
+        endpoint = self._oss_endpoint(region)
+        if bucket is None:
+            return oss2.Service(auth, endpoint, session=self._oss_session, connect_timeout=self.timeout)
+        return oss2.Bucket(auth, endpoint, bucket, session=self._oss_session, connect_timeout=self.timeout)
+
+    def _bucket_page(self, region: str, marker: str | None) -> ResourcePage:
+        listing = self.call("ListBuckets", lambda: self._oss(region).list_buckets(
+            marker=marker or "", max_keys=OSS_PAGE_SIZE))
+        items = []
+        for b in listing.buckets:
+            if b.location != f"oss-{region}":
+                continue
+            found = self._bucket(region, b.name)
+            if found is not None:
+                items.append(found)
+        return ResourcePage(items, listing.next_marker or None if listing.is_truncated else None)
+
+    def _bucket(self, region: str, name: str) -> CloudResource | None:
+        try:
+            info = self.call("GetBucketInfo", lambda: self._oss(region, name).get_bucket_info())
+        except CloudCallError as exc:
+            if exc.code == "NoSuchBucket":
+                return None
+            raise
+        if info.location != f"oss-{region}":
+            return None
+        return to_bucket(region, info)
+
     def classify(self, exc: Exception, action: str) -> CloudCallError:
+        if isinstance(exc, oss2.exceptions.OssError):
+            if exc.status < 0:  # no answer: a timeout, a refused or dropped connection
+                return CloudCallError(str(exc.message or exc)[:500], code="ConnectionError", transient=True,
+                                      action=action)
+            code = exc.code or f"HTTP{exc.status}"
+            transient = code in TRANSIENT_CODES or code.startswith("Throttling") or exc.status >= 500
+            return CloudCallError(exc.message or code, code=code, transient=transient, status=exc.status,
+                                  request_id=exc.request_id or "", action=action)
         code = getattr(exc, "code", None)
         status = getattr(exc, "status_code", None)
         if code is not None and status is not None:
@@ -388,6 +459,8 @@ class ApsaraAdapter(CloudAdapter):
 
     def list_resources(self, resource_type: str, region: str, page_token: str | None = None) -> ResourcePage:
         self.check_type(resource_type)
+        if resource_type == "oss.bucket":
+            return self._bucket_page(region, page_token)
         product, size, token_paged = LISTS[resource_type]
         _p, method, request = self._request(resource_type, region, page_token, size, token_paged)
         body = self._invoke(product, region, method, request)
@@ -404,6 +477,8 @@ class ApsaraAdapter(CloudAdapter):
 
     def get_resource(self, resource_type: str, region: str, external_id: str) -> CloudResource | None:
         self.check_type(resource_type)
+        if resource_type == "oss.bucket":
+            return self._bucket(region, external_id)
         product, size, token_paged = LISTS[resource_type]
         by_id = {
             "ecs.instance": {"instance_ids": json.dumps([external_id])},
@@ -480,6 +555,11 @@ class ApsaraAdapter(CloudAdapter):
                 vpc_id=p.get("vpc_id"), load_balancer_spec=p.get("spec", "slb.s1.small"),
                 load_balancer_name=p.get("name"), client_token=p.get("client_token")))
             return body["LoadBalancerId"]
+        if resource_type == "oss.bucket":
+            name = p["name"]
+            config = oss2.models.BucketCreateConfig(p.get("storage_class") or oss2.BUCKET_STORAGE_CLASS_STANDARD)
+            self.call("PutBucket", lambda: self._oss(region, name).create_bucket(p.get("acl") or None, config))
+            return name
         return super().create(resource_type, region, params)
 
     def start(self, resource_type: str, region: str, external_id: str) -> None:
@@ -539,6 +619,9 @@ class ApsaraAdapter(CloudAdapter):
             "redis.instance": ("redis", "delete_instance",
                                lambda: redis_models.DeleteInstanceRequest(instance_id=external_id)),
         }
+        if resource_type == "oss.bucket":
+            self.call("DeleteBucket", lambda: self._oss(region, external_id).delete_bucket())
+            return
         if resource_type not in calls:
             super().delete(resource_type, region, external_id)
         product, method, build = calls[resource_type]
