@@ -36,17 +36,20 @@ class SecurityConfig(AppConfig):
         menus.register()
         signals.connect()
         realtime.register()
-        post_migrate.connect(install_nonce_purge, sender=self)
+        post_migrate.connect(install_periodic_purges, sender=self)
         register_encrypted_field("security.AccessKey", "secret_encrypted")
         register_encrypted_field("security.AccountSecurity", "mfa_secret")
         register_encrypted_field("security.AccountSecurity", "mfa_pending_secret")
 
 
-def install_nonce_purge(**kwargs) -> None:
-    """The periodic purge of used nonces (every ten minutes), kept in the beat schedule after every
-    migration; signing also removes a key's expired nonces as it goes."""
+def install_periodic_purges(**kwargs) -> None:
+    """Kept in the beat schedule after every migration: the purge of used nonces every ten minutes
+    (signing also removes a key's expired nonces as it goes) and the audit retention once a day."""
     from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-    every, _ = IntervalSchedule.objects.get_or_create(every=600, period=IntervalSchedule.SECONDS)
-    PeriodicTask.objects.update_or_create(name="security: purge used nonces", defaults={
-        "task": "apps.security.tasks.nonces_purge_task", "interval": every, "enabled": True})
+    for name, task, seconds in (
+        ("security: purge used nonces", "apps.security.tasks.nonces_purge_task", 600),
+        ("security: audit retention", "apps.security.tasks.audit_purge_task", 86400),
+    ):
+        every, _ = IntervalSchedule.objects.get_or_create(every=seconds, period=IntervalSchedule.SECONDS)
+        PeriodicTask.objects.update_or_create(name=name, defaults={"task": task, "interval": every, "enabled": True})

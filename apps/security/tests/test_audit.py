@@ -81,6 +81,29 @@ def test_retention_purge_keeps_the_rest_verifiable(settings):
 
 
 @pytest.mark.django_db
+def test_retention_runs_daily_from_the_beat_schedule(settings, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from django_celery_beat.models import PeriodicTask
+
+    from apps.security.tasks import audit_purge_task
+
+    scheduled = PeriodicTask.objects.get(name="security: audit retention")
+    assert scheduled.task == "apps.security.tasks.audit_purge_task" and scheduled.enabled
+    assert scheduled.interval.every == 86400
+    for i in range(2):
+        audit.append(action="test.made", target_id=i)
+    present = AuditEntry.objects.count()
+    settings.AUDIT_RETENTION_DAYS = 1
+    later = timezone.now() + timedelta(days=2)
+    monkeypatch.setattr(timezone, "now", lambda: later)  # the day the task runs
+    assert audit_purge_task() == present
+    assert list(AuditEntry.objects.values_list("action", flat=True)) == ["audit.purged"]
+    assert audit.verify().ok
+
+
+@pytest.mark.django_db
 def test_auditors_search_and_export_but_others_see_nothing():
     org = f.org("Audited")
     audit.append(action="organization.updated", organization_id=org.pk, target_type="organization",
