@@ -97,6 +97,16 @@ def _dependents(exc: ProtectedError | RestrictedError) -> list[str]:
     return sorted({str(obj._meta.verbose_name_plural) for obj in objects})
 
 
+def _delete_or_refuse(obj: Any, message: str, *, code: str) -> None:
+    """Delete ``obj``, or refuse (nothing deleted) naming the data that still holds on to it;
+    ``message`` has one ``{}`` for that list."""
+    try:
+        with transaction.atomic():
+            obj.delete()
+    except (ProtectedError, RestrictedError) as exc:
+        others = _dependents(exc)
+        raise Refused(message.format(", ".join(others)), code=code, detail={"blockers": others}) from None
+
 # -- organizations -----------------------------------------------------------------------------
 
 @transaction.atomic
@@ -210,13 +220,7 @@ def organization_delete(*, actor: Any, organization: Organization) -> None:
         raise Refused(f"The organization still has {listed}; move or remove them first.",
                       code="organization_not_empty", detail={"blockers": blockers})
     payload = _org_payload(org)
-    try:
-        with transaction.atomic():
-            org.delete()
-    except (ProtectedError, RestrictedError) as exc:
-        others = _dependents(exc)
-        raise Refused(f"Other data still belongs to this organization ({', '.join(others)}).",
-                      code="organization_not_empty", detail={"blockers": others}) from None
+    _delete_or_refuse(org, "Other data still belongs to this organization ({}).", code="organization_not_empty")
     _announce(payload["id"], f"organization:{payload['id']}", "deleted", **payload)
 
 
@@ -338,13 +342,7 @@ def user_delete(*, actor: Any, user: User) -> None:
     if user.is_active:
         raise Refused("Disable the user before deleting them.", code="user_active")
     payload = _user_payload(user)
-    try:
-        with transaction.atomic():
-            user.delete()
-    except (ProtectedError, RestrictedError) as exc:
-        others = _dependents(exc)
-        raise Refused(f"Other data still refers to this user ({', '.join(others)}).", code="user_in_use",
-                      detail={"blockers": others}) from None
+    _delete_or_refuse(user, "Other data still refers to this user ({}).", code="user_in_use")
     _announce(None, f"user:{payload['id']}", "deleted", **payload)
 
 
@@ -473,13 +471,7 @@ def user_group_delete(*, actor: Any, group: UserGroup) -> None:
     _require(actor, "organizations:group:write", group)
     payload = {"id": group.id, "name": group.name}
     org_id = group.organization_id
-    try:
-        with transaction.atomic():
-            group.delete()
-    except (ProtectedError, RestrictedError) as exc:
-        others = _dependents(exc)
-        raise Refused(f"The user group is still used ({', '.join(others)}); remove those first.",
-                      code="group_in_use", detail={"blockers": others}) from None
+    _delete_or_refuse(group, "The user group is still used ({}); remove those first.", code="group_in_use")
     _announce(org_id, f"user_group:{payload['id']}", "deleted", **payload)
 
 
@@ -547,13 +539,7 @@ def project_delete(*, actor: Any, project: Project) -> None:
     _require(actor, "organizations:project:write", project)
     payload = {"id": project.id, "name": project.name}
     org_id = project.organization_id
-    try:
-        with transaction.atomic():
-            project.delete()
-    except (ProtectedError, RestrictedError) as exc:
-        others = _dependents(exc)
-        raise Refused(f"The project still holds {', '.join(others)}; remove those first.",
-                      code="project_not_empty", detail={"blockers": others}) from None
+    _delete_or_refuse(project, "The project still holds {}; remove those first.", code="project_not_empty")
     _announce(org_id, f"project:{payload['id']}", "deleted", **payload)
 
 
