@@ -8,9 +8,9 @@
         "Condition": {"NotIpAddress": {"acs:SourceIp": ["10.0.0.0/8"]},
                       "DateLessThan": {"acs:CurrentTime": "2030-01-01T00:00:00Z"}}}]}
 
-``Action`` entries are permission codes with ``*`` wildcards. ``Resource`` entries are ``*``,
-``org/<id>`` (the organization and its descendants; ``org/<id>/*`` means the same), ``project/<id>``
-or ``<app_label>.<model>/<id or *>`` (one kind of object). Conditions: ``IpAddress`` /
+``Action`` entries are permission codes with ``*`` wildcards, well-formed as ``pattern_error`` says.
+``Resource`` entries are ``*``, ``org/<id>`` (the organization and its descendants; ``org/<id>/*``
+means the same), ``project/<id>`` or ``<app_label>.<model>/<id or *>`` (one kind of object). Conditions: ``IpAddress`` /
 ``NotIpAddress`` on ``acs:SourceIp`` (addresses or CIDR blocks) and ``DateGreaterThan`` /
 ``DateLessThan`` on ``acs:CurrentTime`` (ISO 8601). Every condition of a statement must hold for the
 statement to apply. Validation reports each error with its exact path (``Statement[0].Effect``).
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from apps.rbac.catalog import PATTERN_RE
+from apps.rbac.catalog import MAX_PATTERNS, pattern_error
 
 EFFECTS = ("Allow", "Deny")
 IP_OPERATORS = ("IpAddress", "NotIpAddress")
@@ -200,10 +200,13 @@ def parse_document(document: Any) -> list[Statement]:
             raw_actions = _as_list(item["Action"])
             if not raw_actions:
                 errors.append({"path": f"{path}.Action", "message": "needs at least one action"})
+            elif len(raw_actions) > MAX_PATTERNS:
+                errors.append({"path": f"{path}.Action", "message": f"at most {MAX_PATTERNS} actions"})
+                raw_actions = []
             for j, action in enumerate(raw_actions):
-                if not isinstance(action, str) or not action or not PATTERN_RE.match(action):
-                    errors.append({"path": f"{path}.Action[{j}]",
-                                   "message": f"{action!r} is not a permission code or pattern"})
+                error = pattern_error(action)
+                if error:
+                    errors.append({"path": f"{path}.Action[{j}]", "message": error})
                 else:
                     actions.append(action)
         resources = []
