@@ -3,13 +3,15 @@
 ``restrict(queryset, user, action)`` narrows a queryset of tenant data to the rows ``user`` may act
 on, and ``authorize(user, action, obj)`` answers for one object. Both delegate to the installed
 scoping backend: the foundation's backend lets superusers see everything and members see their
-organizations (with descendants); the RBAC app installs a backend that adds grants and policies.
+organizations (with descendants) as told by the membership source that ``organizations`` installs;
+the RBAC app installs a backend that adds grants and policies.
 Backends must return a plain indexed predicate (``organization_id IN (...)``), never a sub-select
 over the whole table.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from typing import Any, Protocol
 
 from django.db.models import Model, Q, QuerySet
@@ -21,13 +23,34 @@ class ScopingBackend(Protocol):
     def authorize(self, user: Any, action: str, obj: Model | None) -> bool: ...
 
 
+MembershipSource = Callable[[Any], Collection[Any]]
+
+
+def _no_memberships(user: Any) -> Collection[Any]:
+    return ()
+
+
+_membership_source: MembershipSource = _no_memberships
+
+
+def install_membership_source(source: MembershipSource) -> MembershipSource:
+    """Tell scoping which organizations a person belongs to (with descendants); the app that owns
+    memberships installs it from its ``apps.py``. Returns the source it replaces."""
+    global _membership_source
+    previous, _membership_source = _membership_source, source
+    return previous
+
+
+def member_organization_ids(user: Any) -> Collection[Any]:
+    """The organizations ``user`` belongs to, with their descendants, per the installed source."""
+    return _membership_source(user)
+
+
 class MembershipScoping:
     """Superusers see all; other users see the organizations they belong to and their descendants."""
 
-    def _org_ids(self, user: Any) -> set:
-        from apps.organizations.selectors import organization_ids_of_user
-
-        return organization_ids_of_user(user)
+    def _org_ids(self, user: Any) -> Collection[Any]:
+        return member_organization_ids(user)
 
     def restrict(self, queryset: QuerySet, user: Any, action: str) -> QuerySet:
         if user is None or not user.is_authenticated or not user.is_active:

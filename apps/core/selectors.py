@@ -4,8 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from apps.core.errors import NotFound
+from django.db.models import QuerySet
+
+from apps.core.errors import Forbidden, InvalidInput, NotFound
 from apps.core.models import Operation
+from apps.core.scoping import authorize, restrict
+
+
+def organization_list(*, actor: Any, action: str) -> QuerySet:
+    """Organizations in which ``actor`` may perform ``action``, through the one scoping path.
+
+    Core knows the organization model only as the target of its tenant column."""
+    model = Operation._meta.get_field("organization").related_model
+    return restrict(model._default_manager.all(), actor, action)
+
+
+def operation_organization(*, actor: Any, organization_id: Any = None):
+    """The organization an operation is started in: the one asked for, or the first the actor may
+    follow operations in; 403 when the actor may read there but not start work."""
+    orgs = organization_list(actor=actor, action="core:operation:read")
+    org = orgs.filter(pk=organization_id).first() if organization_id else orgs.order_by("path").first()
+    if org is None:
+        raise InvalidInput("Choose an organization you belong to.", detail={"organization": ["not found"]})
+    if not authorize(actor, "core:operation:write", Operation(organization=org)):
+        raise Forbidden()
+    return org
 
 
 def operation_list(*, actor: Any, filters: dict[str, Any] | None = None):
@@ -39,7 +62,6 @@ def activity_topic_org(user: Any, key: str) -> str | None:
     from uuid import UUID
 
     from apps.core.realtime import PLATFORM
-    from apps.core.scoping import authorize
 
     if key == PLATFORM:
         return PLATFORM if getattr(user, "is_superuser", False) else None
@@ -56,9 +78,8 @@ def activity_topics_for(user: Any, limit: int = 100) -> list[str]:
     """The activity topics that together cover every operation ``user`` may follow."""
     if getattr(user, "is_superuser", False):
         return ["activity:platform"]
-    from apps.organizations.selectors import organization_ids_of_user
-
-    return [f"activity:{org_id}" for org_id in sorted(map(str, organization_ids_of_user(user)))[:limit]]
+    org_ids = organization_list(actor=user, action="core:operation:read").values_list("id", flat=True)
+    return [f"activity:{org_id}" for org_id in sorted(map(str, org_ids))[:limit]]
 
 
 def operation_summary(*, actor: Any) -> dict[str, Any]:

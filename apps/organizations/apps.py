@@ -7,4 +7,8 @@ class OrganizationsConfig(AppConfig):
     verbose_name = "Organizations"
 
     def ready(self) -> None:
+        from apps.core.scoping import install_membership_source
         from apps.organizations import demo  # noqa: F401  (registers demo data)
+        from apps.organizations.selectors import organization_ids_of_user
+
+        install_membership_source(organization_ids_of_user)
