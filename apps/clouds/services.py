@@ -24,7 +24,10 @@ from apps.core.errors import Conflict, Forbidden, InvalidInput
 from apps.core.events import emit
 from apps.core.scoping import authorize
 
-ENDPOINT_RE = re.compile(r"^(https?://)?[A-Za-z0-9.\-\[\]:]+(:\d{1,5})?(/[\w\-./]*)?$")
+# A bare host (the protocol field then says http or https) or a URL; a URL's scheme must be http(s).
+ENDPOINT_RE = re.compile(r"(?:(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)://)?(?P<host>[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])"
+                         r"(?::(?P<port>\d{1,5}))?(?P<path>/[\w\-./]*)?")
+ENDPOINT_SCHEMES = ("http", "https")
 SYNC_TASK = "apps.resources.tasks.platform_sync_scheduled_task"
 MAX_INTERVAL_MINUTES = 7 * 24 * 60
 
@@ -49,6 +52,19 @@ def _clean_credentials(type_name: str, credentials: Any) -> dict[str, str]:
     return out
 
 
+def _endpoint_error(endpoint: Any) -> str | None:
+    """Why ``endpoint`` cannot be a platform's endpoint: adapters call it, so it is an http(s) URL
+    or a host (name, IPv4 or [IPv6]) with an optional port and path, never another scheme."""
+    match = ENDPOINT_RE.fullmatch(endpoint) if isinstance(endpoint, str) and len(endpoint) <= 255 else None
+    if match is None:
+        return "a host name or address with an optional port, or an http(s) URL"
+    if match["scheme"] and match["scheme"].lower() not in ENDPOINT_SCHEMES:
+        return "only http and https URLs are accepted"
+    if match["port"] and not 0 < int(match["port"]) <= 65535:
+        return "the port must be 1 to 65535"
+    return None
+
+
 def _clean(*, type_name: str | None = None, name: str | None = None, endpoint: str | None = None,
            protocol: str | None = None, options: Any = None, sync_interval_minutes: Any = None) -> None:
     errors: dict[str, list[str]] = {}
@@ -56,8 +72,10 @@ def _clean(*, type_name: str | None = None, name: str | None = None, endpoint: s
         errors["type"] = [f"unknown cloud type; known: {', '.join(sorted(adapter_types()))}"]
     if name is not None and (not name.strip() or len(name) > 128):
         errors["name"] = ["1 to 128 characters"]
-    if endpoint is not None and endpoint and not ENDPOINT_RE.match(endpoint):
-        errors["endpoint"] = ["a host name or address with an optional port, or an http(s) URL"]
+    if endpoint is not None and endpoint:
+        error = _endpoint_error(endpoint)
+        if error:
+            errors["endpoint"] = [error]
     if protocol is not None and protocol not in CloudPlatform.Protocol.values:
         errors["protocol"] = ["http or https"]
     if options is not None and not isinstance(options, dict):
