@@ -10,13 +10,13 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from apps.clouds import selectors, services
 from apps.clouds.adapters import adapter_types
 from apps.clouds.models import Flavor, PlatformService, Region
-from apps.core.errors import ApplicationError, NotFound
+from apps.core.errors import ApplicationError
 from apps.organizations import selectors as org_selectors
 
 
@@ -47,10 +47,7 @@ def platform_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def platform_detail(request: HttpRequest, platform_id: str) -> HttpResponse:
-    try:
-        platform = selectors.platform_get(actor=request.user, platform_id=platform_id)
-    except NotFound:
-        raise Http404("Cloud platform not found.") from None
+    platform = selectors.platform_get(actor=request.user, platform_id=platform_id)
     if request.method == "POST":
         try:
             if request.POST.get("action") == "test":

@@ -1,4 +1,5 @@
-"""Request id, and Prometheus metrics of every HTTP request."""
+"""Request id, Prometheus metrics of every HTTP request, and the 404 page for what a page's
+selector did not find."""
 
 from __future__ import annotations
 
@@ -9,7 +10,11 @@ import uuid
 from contextvars import ContextVar
 
 from django.conf import settings
+from django.core.handlers.exception import response_for_exception
+from django.http import Http404
 from prometheus_client import Counter, Histogram
+
+from apps.core.errors import NotFound
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="")
 client_ip_var: ContextVar[str | None] = ContextVar("client_ip", default=None)
@@ -75,3 +80,20 @@ class MetricsMiddleware:
         HTTP_REQUESTS.labels(method, view, str(response.status_code)).inc()
         HTTP_LATENCY.labels(method, view).observe(time.perf_counter() - started)
         return response
+
+
+class NotFoundPageMiddleware:
+    """A page whose selector raises ``NotFound`` (missing, or not visible to this person: the same
+    answer) shows the 404 page, for every console, portal and screen view, so no view catches it
+    itself. API views never get here: their exception handler renders it as a 404 error body."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, NotFound):
+            return response_for_exception(request, Http404(exception.message))
+        return None

@@ -7,7 +7,7 @@ import json
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import InvalidPage
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.http import urlencode
 from rest_framework.exceptions import NotFound as DrfNotFound
@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from apps.clouds.catalog import type_name
 from apps.clouds.models import ResourceType
 from apps.clouds.selectors import platform_list
-from apps.core.errors import ApplicationError, NotFound
+from apps.core.errors import ApplicationError
 from apps.core.scoping import restrict
 from apps.resources import selectors
 from apps.resources.api.pagination import ResourcePagination
@@ -67,10 +67,7 @@ def resource_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def resource_detail(request: HttpRequest, resource_id: str) -> HttpResponse:
-    try:
-        resource = selectors.resource_get(actor=request.user, resource_id=resource_id)
-    except NotFound:
-        raise Http404("Resource not found.") from None
+    resource = selectors.resource_get(actor=request.user, resource_id=resource_id)
     relations = selectors.resource_relations(actor=request.user, resource=resource)
     return render(request, "resources/detail.html", {
         "r": resource, "type_name": type_name(resource.type), "relations": relations,
