@@ -1,15 +1,17 @@
-"""Time-based one-time passwords (RFC 6238 over RFC 4226 HOTP): 6 digits, 30-second steps, SHA-1,
-which is what authenticator apps expect from an ``otpauth://totp/`` URI."""
+"""Time-based one-time passwords through ``pyotp``: 6 digits, 30-second steps, SHA-1, which is what
+authenticator apps expect from an ``otpauth://totp/`` URI.
+
+The sign-in and enrolment code needs the time step a code belongs to (a step is accepted once, so a
+code seen over someone's shoulder cannot be replayed); these helpers give it that on top of pyotp.
+"""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import secrets
-import struct
 import time
-from urllib.parse import quote, urlencode
+from datetime import UTC, datetime
+
+import pyotp
+from pyotp.utils import strings_equal
 
 DIGITS = 6
 STEP_SECONDS = 30
@@ -19,43 +21,36 @@ WINDOW = 1
 
 def new_secret() -> str:
     """160 random bits, base32 without padding (the form authenticator apps read)."""
-    return base64.b32encode(secrets.token_bytes(20)).decode().rstrip("=")
+    return pyotp.random_base32(length=32)
 
 
-def _key(secret: str) -> bytes:
-    padded = secret.upper() + "=" * (-len(secret) % 8)
-    return base64.b32decode(padded)
+def _totp(secret: str) -> pyotp.TOTP:
+    return pyotp.TOTP(secret, digits=DIGITS, interval=STEP_SECONDS)
 
 
-def hotp(secret: str, counter: int) -> str:
-    mac = hmac.new(_key(secret), struct.pack(">Q", counter), hashlib.sha1).digest()
-    offset = mac[-1] & 0x0F
-    value = struct.unpack(">I", mac[offset:offset + 4])[0] & 0x7FFFFFFF
-    return str(value % 10**DIGITS).zfill(DIGITS)
-
-
-def step_at(when: float | None = None) -> int:
-    return int((time.time() if when is None else when) // STEP_SECONDS)
+def _step_at(otp: pyotp.TOTP, when: float | None) -> int:
+    # An aware datetime: pyotp reads a naive one as local time.
+    return otp.timecode(datetime.fromtimestamp(time.time() if when is None else when, tz=UTC))
 
 
 def code_at(secret: str, when: float | None = None) -> str:
-    return hotp(secret, step_at(when))
+    otp = _totp(secret)
+    return otp.generate_otp(_step_at(otp, when))
 
 
 def matching_step(secret: str, code: str, when: float | None = None) -> int | None:
     """The time step whose code is ``code`` (within the drift window), or ``None``."""
     code = "".join(code.split())
-    if len(code) != DIGITS or not code.isdigit():
+    # ASCII only: other digit forms (Arabic-Indic, full-width) would match once normalized.
+    if len(code) != DIGITS or not (code.isascii() and code.isdigit()):
         return None
-    now = step_at(when)
+    otp = _totp(secret)
+    now = _step_at(otp, when)
     for step in range(now - WINDOW, now + WINDOW + 1):
-        if hmac.compare_digest(hotp(secret, step), code):
+        if strings_equal(otp.generate_otp(step), code):
             return step
     return None
 
 
 def provisioning_uri(secret: str, *, account: str, issuer: str) -> str:
-    label = quote(f"{issuer}:{account}", safe="@")
-    query = urlencode({"secret": secret, "issuer": issuer, "algorithm": "SHA1", "digits": DIGITS,
-                       "period": STEP_SECONDS})
-    return f"otpauth://totp/{label}?{query}"
+    return _totp(secret).provisioning_uri(name=account, issuer_name=issuer)
