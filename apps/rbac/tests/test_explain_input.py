@@ -3,6 +3,9 @@ objects can be explained (400 otherwise) and malformed ids are a clear 400 or 40
 
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
 from django.test import Client
 
@@ -43,17 +46,31 @@ def test_explaining_a_malformed_target_id_is_a_404(viewer):
     assert response.status_code == 404
 
 
-@pytest.mark.parametrize("query", [
-    {"user": "not-a-uuid", "action": "core:operation:read"},
-    {"action": "core:operation:read", "target_type": "sessions.session", "target_id": "x"},
-    {"action": "core:operation:read", "target_type": "organizations.organization", "target_id": "nope"},
-    {"action": "core:operation:read", "target_type": "organizations.organization", "target_id": "\x00"},
-    {"action": "not an action"},
+ERROR_RE = re.compile(r'role="alert" data-testid="error">.*?<h4 class="alert-title">(?P<title>[^<]*)</h4>\s*'
+                      r'<div>(?P<message>[^<]*)</div>', re.S)
+
+
+@pytest.mark.parametrize("query,status,title,message", [
+    ({"user": "not-a-uuid", "action": "core:operation:read"}, 400, "Check the form",
+     "The user must be an id (a UUID)."),
+    ({"action": "core:operation:read", "target_type": "sessions.session", "target_id": "x"}, 400, "Check the form",
+     "Unknown target type: use 'platform' or the <app_label>.<model> of an object that belongs to an "
+     "organization."),
+    ({"action": "core:operation:read", "target_type": "organizations.organization", "target_id": "nope"}, 404,
+     "Not done", "Target not found."),
+    ({"action": "core:operation:read", "target_type": "organizations.organization", "target_id": "\x00"}, 404,
+     "Not done", "Target not found."),
+    ({"action": "not an action"}, 400, "Check the form",
+     "The action must be a permission code (service:resource:action)."),
 ])
-def test_the_why_page_answers_bad_input_with_a_message(viewer, query):
+def test_the_why_page_answers_bad_input_with_a_message(viewer, query, status, title, message):
     response = _client(viewer).get("/console/access/explain/", query)
-    assert response.status_code in (400, 404), response.status_code
-    assert 'role="alert"' in response.content.decode() or "not" in response.content.decode()
+    assert response.status_code == status
+    body = response.content.decode()
+    shown = ERROR_RE.search(body)
+    assert shown is not None, "no error alert on the page"
+    assert (shown["title"].strip(), html.unescape(shown["message"].strip())) == (title, message)
+    assert 'data-testid="explain-result"' not in body
 
 
 @pytest.mark.parametrize("value", ["zz", "\x00", "1" * 300])
