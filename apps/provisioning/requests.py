@@ -8,8 +8,10 @@ Rules enforced here:
   cloud call, then against the cloud's images, vSwitches and security groups; nothing is reserved
   or created for a refused request;
 - the most specific active policy decides: auto-approval under its thresholds, else its levels in
-  order, each needing any one or all of its approvers; a requester never approves their own request;
-  one denial ends the request and releases its quota reservation.
+  order, each needing any one or all of its approvers; a requester never approves their own request
+  and a person decides at most one level of a request; a level's role counts only when held on a
+  scope containing the request (never the same role held on another organization); one denial ends
+  the request and releases its quota reservation.
 """
 
 from __future__ import annotations
@@ -201,23 +203,36 @@ def _launch(request: ProvisioningRequest, actor: Any) -> None:
     _event(request, "provisioning", f"Creating {request.count} instance{'s' if request.count > 1 else ''}")
 
 
-def _holds_role(user: Any, roles: list[str]) -> bool:
-    from apps.rbac.models import Grant
+def _holds_role(user: Any, roles: list[str], request: ProvisioningRequest) -> bool:
+    """Whether a grant that reaches ``user`` gives one of ``roles`` on a scope containing the
+    request: the whole platform, its organization or an ancestor, its project, its cloud platform,
+    or its cloud service. The same role held on another organization does not count."""
+    from apps.rbac.engine import profile_for, target_of
 
-    return Grant.objects.filter(Q(user=user) | Q(group__members=user), role__key__in=roles).exists()
+    profile = profile_for(user)
+    target = target_of(request, APPROVE)[0]
+    service = request.resource_type.split(".", 1)[0]
+    return any(rule.role_key in roles and profile._rule_contains(rule, target)
+               and (rule.scope_type != "cloud_service" or rule.scope_id == service)
+               for rule in profile.rules)
+
+
+def _decided_before(user: Any, request: ProvisioningRequest) -> bool:
+    return ApprovalDecision.objects.filter(request=request, approver_id=getattr(user, "pk", None)).exists()
 
 
 def eligible(user: Any, request: ProvisioningRequest) -> bool:
-    """Whether ``user`` may decide the request's current level now."""
+    """Whether ``user`` may decide the request's current level now: a person decides at most one
+    level of a request, and never their own."""
     if request.status != ProvisioningRequest.Status.PENDING or not authorize(user, APPROVE, request):
         return False
-    if request.requester_id == getattr(user, "pk", None):
+    if request.requester_id == getattr(user, "pk", None) or _decided_before(user, request):
         return False
     level = request.levels[request.level]
     users, roles = [str(u) for u in level.get("users", [])], level.get("roles", [])
     if not users and not roles:
         return True
-    return str(user.pk) in users or (bool(roles) and _holds_role(user, roles))
+    return str(user.pk) in users or (bool(roles) and _holds_role(user, roles, request))
 
 
 def _level_complete(request: ProvisioningRequest) -> bool:
@@ -229,7 +244,7 @@ def _level_complete(request: ProvisioningRequest) -> bool:
     approvers = [d.approver for d in approvals]
     ids = {str(a.pk) for a in approvers}
     users_ok = all(str(u) in ids for u in level.get("users", []))
-    roles_ok = all(any(_holds_role(a, [r]) for a in approvers) for r in level.get("roles", []))
+    roles_ok = all(any(_holds_role(a, [r], request) for a in approvers) for r in level.get("roles", []))
     return users_ok and roles_ok and bool(approvers)
 
 
@@ -253,6 +268,9 @@ def request_decide(*, actor: Any, request: ProvisioningRequest, verdict: str, co
         raise Forbidden("You may not decide provisioning requests here.")
     if request.requester_id == actor.pk:
         raise Forbidden("You cannot decide your own request.", code="own_request")
+    if _decided_before(actor, request):
+        raise Conflict("You have already decided a level of this request; another approver decides this one.",
+                       code="already_decided")
     if not eligible(actor, request):
         raise Forbidden("You are not an approver of this level.", code="not_an_approver")
     try:
@@ -260,7 +278,7 @@ def request_decide(*, actor: Any, request: ProvisioningRequest, verdict: str, co
             ApprovalDecision.objects.create(request=request, level=request.level, approver=actor, verdict=verdict,
                                             comment=comment)
     except IntegrityError:
-        raise Conflict("You have already decided this level.", code="already_decided") from None
+        raise Conflict("You have already decided a level of this request.", code="already_decided") from None
     who = actor.get_username()
     if verdict == "deny":
         request.status = ProvisioningRequest.Status.DENIED
