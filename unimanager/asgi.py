@@ -27,6 +27,27 @@ application = ServerLoopMiddleware(
     )
 )
 
+
+def _answer_over_long_lines() -> None:
+    """daphne's HTTP parser (Twisted) drops the connection, without a word, when the request line
+    or a header line is longer than its limit (16 KB), before any of our code runs. Answer 414 URI
+    Too Long (a request line) or 431 (a header line) instead, so a client learns why."""
+    import re
+
+    from twisted.web.http import HTTPChannel
+
+    request_line = re.compile(rb"[A-Za-z]+ ")
+
+    def line_length_exceeded(channel: HTTPChannel, line: bytes) -> None:
+        status = b"414 URI Too Long" if request_line.match(line) else b"431 Request Header Fields Too Large"
+        channel.transport.write(b"HTTP/1.1 " + status + b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        channel.loseConnection()
+
+    HTTPChannel.lineLengthExceeded = line_length_exceeded
+
+
+_answer_over_long_lines()
+
 # Everything imported so far lives as long as the process: keep it out of every later GC pass
 # (whichever server imports this module: daphne directly, or ``manage.py serve``).
 gc.collect()
