@@ -5,16 +5,19 @@ migrations), changes nothing when it refuses, and announces the change with ``em
 Nothing is orphaned: an organization with children, members, user groups, projects or data of other
 apps cannot be deleted, and the refusal says what still depends on it.
 
-Later apps add rules to the people side with ``register_membership_guard`` (the RBAC app refuses a
-membership that would give one person two separated duties).
+Later apps add rules to the people side from their own ``apps.py``, so this app never imports
+them: ``register_membership_guard`` (the RBAC app refuses a membership that would give one person
+two separated duties), ``register_duties_lookup`` (which separated duties a person holds) and
+``install_signin_hooks`` (the security app ends sessions and AccessKey pairs and counts wrong
+passwords toward the sign-in lockout).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from django.apps import apps as django_apps
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -40,6 +43,45 @@ def _check_guards(users: Iterable[User], via: Any) -> None:
     users = list(users)
     for guard in _membership_guards:
         guard(users, via)
+
+
+# lookup(user) -> the separated duties (system administrator, security administrator, security
+# auditor) the person holds, however they hold them.
+DutiesLookup = Callable[[User], set[str]]
+_duties_lookups: list[DutiesLookup] = []
+
+
+def register_duties_lookup(lookup: DutiesLookup) -> None:
+    if lookup not in _duties_lookups:
+        _duties_lookups.append(lookup)
+
+
+def user_duties(user: User) -> set[str]:
+    """The separated duties ``user`` holds (none until the RBAC app tells)."""
+    return set().union(*(lookup(user) for lookup in _duties_lookups))
+
+
+@dataclass(frozen=True)
+class SignInHooks:
+    """What the security app does for the people side; each callable changes nothing it is not
+    asked to and checks no permission (the people service calling it already has)."""
+
+    # (user, session key to keep or None) -> number of sessions signed out
+    end_sessions: Callable[[User, str | None], int]
+    # (user) -> number of AccessKey pairs disabled
+    disable_access_keys: Callable[[User], int]
+    # (user, client address) -> raises while the account name or the address is locked out
+    refuse_when_locked: Callable[[User, str | None], None]
+    # (user, client address) -> counts a wrong password toward the lockout
+    count_wrong_password: Callable[[User, str | None], None]
+
+
+_signin_hooks: SignInHooks | None = None
+
+
+def install_signin_hooks(hooks: SignInHooks) -> None:
+    global _signin_hooks
+    _signin_hooks = hooks
 
 
 def _require(actor: Any, action: str, target: Any) -> None:
@@ -291,7 +333,36 @@ def _require_on_user(actor: Any, action: str, user: User) -> None:
     for org in orgs:
         _require(actor, action, org)
     if user.is_superuser and not actor.is_superuser:
-        raise Forbidden("Only a platform administrator can change a platform administrator.")
+        raise Forbidden("Only a platform administrator can change a platform administrator.",
+                        code="platform_administrator", detail={"permission": action})
+
+
+def require_may_change_credentials(actor: Any, action: str, user: User) -> None:
+    """The one rule for changing how a person signs in (their password, MFA, MFA exemption,
+    sessions and AccessKey pairs). The person may change their own. Anyone else needs ``action`` in
+    every organization the person belongs to; and the credentials of a platform administrator or
+    of anyone holding a separated duty are changed by a platform administrator only, never by
+    another duty holder (who could then sign in as them and hold both duties) nor anyone else."""
+    if actor is None or actor.pk == user.pk:
+        return
+    _require_on_user(actor, action, user)
+    if actor.is_superuser:
+        return
+    duties = user_duties(user)
+    if duties:
+        held = " and ".join(d.replace("_", " ") for d in sorted(duties))
+        raise Forbidden(f"{user.username} holds a separated duty ({held}): only they or a platform administrator "
+                        "can change how they sign in.", code="separation_of_duties",
+                        detail={"user": str(user.pk), "duties": sorted(duties), "permission": action})
+
+
+@dataclass(frozen=True)
+class SignInEnded:
+    """What a password reset or a deactivation closed for the person."""
+
+    user: User
+    sessions: int = 0
+    access_keys: int = 0
 
 
 @transaction.atomic
@@ -314,8 +385,9 @@ def user_update(*, actor: Any, user: User, email: str | None = None, display_nam
 
 
 @transaction.atomic
-def user_set_active(*, actor: Any, user: User, active: bool) -> User:
-    """A disabled person cannot sign in and holds no permission; their grants are kept."""
+def user_set_active(*, actor: Any, user: User, active: bool) -> SignInEnded:
+    """A disabled person cannot sign in and holds no permission; their grants are kept and their
+    AccessKey pairs are disabled (enabling the person again leaves the pairs to them)."""
     _require_on_user(actor, "organizations:user:write", user)
     if not active and actor is not None and actor.pk == user.pk:
         raise Refused("You cannot disable yourself.", code="cannot_disable_self")
@@ -328,7 +400,8 @@ def user_set_active(*, actor: Any, user: User, active: bool) -> User:
     user.save(update_fields=["is_active"])
     _announce(None, user.topic, "enabled" if active else "disabled", **_user_payload(user),
               before={"is_active": was_active}, after={"is_active": active})
-    return user
+    keys = 0 if active or _signin_hooks is None else _signin_hooks.disable_access_keys(user)
+    return SignInEnded(user, access_keys=keys)
 
 
 @transaction.atomic
@@ -356,44 +429,56 @@ def _validated_password(password: Any, user: User, field: str) -> str:
     return password
 
 
-def _sign_out_sessions(actor: Any, user: User, keep_session_key: str | None) -> None:
+def _sign_out_sessions(user: User, keep_session_key: str | None) -> int:
     """A new password already ends every session signed in with the old one (Django keeps a hash
     of the password in each session); the security app's list of sessions is closed as well."""
-    if django_apps.is_installed("apps.security"):
-        from apps.security.services import sessions_revoke_all
-
-        sessions_revoke_all(actor=actor, user=user, keep_session_key=keep_session_key)
+    return _signin_hooks.end_sessions(user, keep_session_key) if _signin_hooks else 0
 
 
 @transaction.atomic
-def user_set_password(*, actor: Any, user: User, password: str) -> User:
-    """An administrator resets someone else's password: the permission in every organization of
-    the person is needed, their organizations' password policy applies, and every session they
-    have is signed out. People change their own password with ``user_password_change``."""
+def user_set_password(*, actor: Any, user: User, password: str) -> SignInEnded:
+    """An administrator resets someone else's password (``require_may_change_credentials``:
+    never the password of a platform administrator or a duty holder, but by a platform
+    administrator), their organizations' password policy applies, every session they have is
+    signed out and their AccessKey pairs are disabled: whoever had the old password may have made
+    keys. People change their own password with ``user_password_change``."""
     if actor is not None and actor.pk == user.pk:
         raise Refused("Change your own password with your current password.", code="use_password_change")
-    _require_on_user(actor, "organizations:user:write", user)
+    require_may_change_credentials(actor, "organizations:user:write", user)
     user = User.objects.select_for_update().get(pk=user.pk)
     user.set_password(_validated_password(password, user, "password"))
     user.save(update_fields=["password"])
-    _sign_out_sessions(actor, user, None)
-    _announce(None, user.topic, "password_reset", id=user.id, username=user.username)
-    return user
+    sessions = _sign_out_sessions(user, None)
+    keys = _signin_hooks.disable_access_keys(user) if _signin_hooks else 0
+    _announce(None, user.topic, "password_reset", id=user.id, username=user.username, sessions_signed_out=sessions,
+              access_keys_disabled=keys)
+    return SignInEnded(user, sessions=sessions, access_keys=keys)
 
 
-@transaction.atomic
 def user_password_change(*, user: User, current_password: str, new_password: str,
-                         keep_session_key: str | None = None) -> User:
+                         keep_session_key: str | None = None, ip: str | None = None) -> User:
     """Self-service: the current password is required, the new one follows the organization's
-    policy, and every other session of the person is signed out (``keep_session_key`` stays)."""
-    user = User.objects.select_for_update().get(pk=user.pk)
-    if not isinstance(current_password, str) or not user.check_password(current_password):
-        raise InvalidInput("The current password is not correct.", code="wrong_password",
-                           detail={"current_password": ["Not correct."]})
-    user.set_password(_validated_password(new_password, user, "new_password"))
-    user.save(update_fields=["password"])
-    _sign_out_sessions(user, user, keep_session_key)
-    _announce(None, user.topic, "password_changed", id=user.id, username=user.username)
+    policy, and every other session of the person is signed out (``keep_session_key`` stays).
+    A wrong current password counts toward the sign-in lockout of the account (and of the client
+    address ``ip``), and while either is locked no password is checked at all, so a borrowed
+    session cannot guess the password any faster than the sign-in page."""
+    wrong = InvalidInput("The current password is not correct.", code="wrong_password",
+                         detail={"current_password": ["Not correct."]})
+    if _signin_hooks is not None:
+        _signin_hooks.refuse_when_locked(user, ip)
+    if not isinstance(current_password, str) or not User.objects.get(pk=user.pk).check_password(current_password):
+        # Counted outside the change's transaction: the refusal must not roll the count back.
+        if _signin_hooks is not None:
+            _signin_hooks.count_wrong_password(user, ip)
+        raise wrong
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        if not user.check_password(current_password):  # changed meanwhile by a concurrent request
+            raise wrong
+        user.set_password(_validated_password(new_password, user, "new_password"))
+        user.save(update_fields=["password"])
+        _sign_out_sessions(user, keep_session_key)
+        _announce(None, user.topic, "password_changed", id=user.id, username=user.username)
     return user
 
 

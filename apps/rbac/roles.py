@@ -1,14 +1,24 @@
-"""Predefined roles and the permission codes of core, organizations, rbac and audit.
+"""Predefined roles, the permission codes of core, organizations, rbac and audit, and which
+separated duty a set of permissions carries.
 
 The three separated duties of the platform (system administrator, security administrator, security
 auditor) are predefined roles carrying a ``duty``; nobody may hold two of them. Predefined roles are
 defined here (the source of truth for their permissions) and mirrored into the ``Role`` table so
 grants can point at them.
+
+A duty follows from permissions, not from a role's name: the codes only one duty's predefined role
+gives are reserved to that duty, and any custom role or Allow statement of an access policy that
+covers one of them carries the duty (``duties_of``). So a custom role with ``security:*`` is a
+security administrator's role, and one covering two duties' codes cannot exist.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
+
+from apps.rbac.catalog import matches_any, matching_codes
 
 SYSTEM_ADMINISTRATOR = "system_administrator"
 SECURITY_ADMINISTRATOR = "security_administrator"
@@ -125,3 +135,37 @@ PREDEFINED_ROLES: dict[str, RoleDef] = {r.key: r for r in (
         ("core:operation:*", "organizations:*:read", "menu:portal:*", "menu:console:overview"),
     ),
 )}
+
+
+# -- which duty permissions carry ------------------------------------------------------------------
+
+def _catalog_size() -> int:
+    return len(matching_codes(("*",)))
+
+
+@lru_cache(maxsize=4)
+def _reserved(catalog_size: int) -> dict[str, frozenset[str]]:
+    del catalog_size  # the cache key: recomputed when apps register more codes
+    held = {key: set(matching_codes(r.permissions, r.excluded)) for key, r in PREDEFINED_ROLES.items()}
+    duty_roles = {r.duty: r.key for r in PREDEFINED_ROLES.values() if r.duty}
+    return {duty: frozenset(held[key] - set().union(*(c for k, c in held.items() if k != key)))
+            for duty, key in duty_roles.items()}
+
+
+def reserved_codes() -> dict[str, frozenset[str]]:
+    """Per separated duty, the catalog codes that duty's predefined role alone gives."""
+    return _reserved(_catalog_size())
+
+
+@lru_cache(maxsize=4096)
+def _duties_of(patterns: tuple[str, ...], excluded: tuple[str, ...], catalog_size: int) -> frozenset[str]:
+    reserved = _reserved(catalog_size)
+    return frozenset(duty for duty, codes in reserved.items()
+                     if any(matches_any(patterns, c) and not matches_any(excluded, c) for c in codes))
+
+
+def duties_of(patterns: Iterable[str], excluded: Iterable[str] = ()) -> frozenset[str]:
+    """The separated duties permissions carry: each duty one of whose reserved codes they cover.
+    The one derivation for predefined and custom roles and for the Allow statements of access
+    policies; more than one means the permissions cannot be held by anyone."""
+    return _duties_of(tuple(patterns), tuple(excluded), _catalog_size())

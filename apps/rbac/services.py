@@ -3,7 +3,11 @@
 Rules enforced here:
 * Separation of duties: nobody holds two of system administrator, security administrator and
   security auditor, whether through their own grants, user groups, organizations or projects
-  (a platform administrator already holds the system administrator duty).
+  (a platform administrator already holds the system administrator duty). A role's duty follows
+  from its permissions (``roles.duties_of``): a custom role covering a code reserved to a duty
+  carries that duty, one covering two duties' codes is refused, and an edit that gives a role a
+  duty is refused when one of its holders already holds another. An access policy's Allow
+  statements count the same way for the people and user groups it is attached to.
 * No escalation: someone who is not a platform administrator can only grant a role, or build a
   custom role, out of permissions they hold themselves on that scope.
 * Access policies belong to an organization: an Allow statement names only resources of that
@@ -18,9 +22,9 @@ Every change is announced on its topic (``role:<id>``, ``grant:<id>``, ``policy:
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
-from functools import lru_cache
 from typing import Any
 
 from django.apps import apps as django_apps
@@ -34,10 +38,12 @@ from apps.core.events import emit
 from apps.core.scoping import authorize
 from apps.organizations.models import Membership, Organization, Project, User, UserGroup
 from apps.rbac import engine
-from apps.rbac.catalog import matches_any, matching_codes, permission_catalog, validate_patterns
+from apps.rbac.catalog import matches_any, matching_codes, validate_patterns
 from apps.rbac.models import AccessPolicy, Grant, Role
 from apps.rbac.policy import PolicyError, ResourceRef, parse_document
-from apps.rbac.roles import DUTY_LABELS, PREDEFINED_ROLES, SYSTEM_ADMINISTRATOR
+from apps.rbac.roles import DUTIES, DUTY_LABELS, PREDEFINED_ROLES, SYSTEM_ADMINISTRATOR, duties_of
+
+logger = logging.getLogger(__name__)
 
 SCOPE_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 
@@ -82,7 +88,8 @@ def _require_holds(actor: Any, role_patterns: tuple[tuple[str, ...], tuple[str, 
 
 
 def sync_predefined_roles(**_: Any) -> None:
-    """Mirror the predefined roles into the table (after every migrate; idempotent)."""
+    """Mirror the predefined roles into the table and derive again the duty of every custom role
+    (the codes reserved to a duty grow as apps register theirs); after every migrate, idempotent."""
     for definition in PREDEFINED_ROLES.values():
         Role.objects.update_or_create(
             key=definition.key,
@@ -90,21 +97,18 @@ def sync_predefined_roles(**_: Any) -> None:
                       "duty": definition.duty, "permissions": list(definition.permissions),
                       "excluded_permissions": list(definition.excluded), "organization": None},
         )
+    for role in Role.objects.filter(is_predefined=False).only("id", "key", "duty", "permissions",
+                                                                  "excluded_permissions"):
+        duties = duties_of(role.permissions or (), role.excluded_permissions or ())
+        if len(duties) > 1:
+            logger.warning("Custom role %s now covers the codes of several separated duties (%s); "
+                           "narrow its permissions.", role.key, ", ".join(sorted(duties)))
+        duty = next((d for d in DUTIES if d in duties), "")
+        if duty != role.duty:
+            Role.objects.filter(pk=role.pk).update(duty=duty)
 
 
 # -- separation of duties ----------------------------------------------------------------------
-
-@lru_cache(maxsize=1)
-def _duty_codes(catalog_size: int) -> dict[str, tuple[str, ...]]:
-    """Per duty, the codes only that duty's role gives (no other predefined role holds them)."""
-    del catalog_size  # the cache key: recomputed when apps register more codes
-    held = {key: set(matching_codes(r.permissions, r.excluded)) for key, r in PREDEFINED_ROLES.items()}
-    result = {}
-    for duty in DUTY_LABELS:
-        others = set().union(*(codes for key, codes in held.items() if key != duty))
-        result[duty] = tuple(sorted(held[duty] - others))
-    return result
-
 
 def _document_duties(document: Any) -> set[str]:
     """The separated duties the Allow statements of a policy document give."""
@@ -112,20 +116,33 @@ def _document_duties(document: Any) -> set[str]:
         statements = parse_document(document)
     except PolicyError:
         return set()
-    actions = tuple(a for st in statements if st.effect == "Allow" for a in st.actions)
-    if not actions:
-        return set()
-    exclusive = _duty_codes(len(permission_catalog()))
-    return {duty for duty, codes in exclusive.items() if any(matches_any(actions, c) for c in codes)}
+    return set(duties_of(a for st in statements if st.effect == "Allow" for a in st.actions))
 
 
 def _policies_duties(policies: Iterable[AccessPolicy]) -> set[str]:
     return set().union(*(_document_duties(p.document) for p in policies))
 
 
+def _one_duty(duties: set[str] | frozenset[str], what: str) -> str:
+    """The duty of a role or policy document; refused when it would carry two."""
+    if len(duties) > 1:
+        labels = sorted(DUTY_LABELS.get(d, d) for d in duties)
+        raise Refused(f"Separated duties cannot be combined: this {what} would give {' and '.join(labels)}. "
+                      "Keep the permissions of one duty only.", code="separation_of_duties",
+                      detail={"duties": sorted(duties)})
+    return next(iter(duties), "")
+
+
 def user_duties(user: User) -> set[str]:
-    """The separated duties a person holds through any grant or attached policy, enabled or not."""
-    duties: set[str] = {SYSTEM_ADMINISTRATOR} if user.is_superuser else set()
+    """The separated duties a person holds through any grant or attached policy, enabled or not;
+    a platform administrator holds the system administrator duty."""
+    return ({SYSTEM_ADMINISTRATOR} if user.is_superuser else set()) | granted_duties(user)
+
+
+def granted_duties(user: User) -> set[str]:
+    """The separated duties grants (of predefined or custom roles) and Allow statements of
+    attached access policies give a person, enabled or not."""
+    duties: set[str] = set()
     org_paths = Organization.objects.filter(memberships__user=user).values_list("path", flat=True)
     ancestors = {a for p in org_paths for a in p.split("/") if a}
     project_ids = Project.objects.filter(Q(members=user) | Q(groups__members=user)).values("id")
@@ -198,7 +215,7 @@ def _changed(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dic
 
 def _role_fields(role: Role) -> dict[str, Any]:
     return {"name": role.name, "description": role.description, "permissions": list(role.permissions or []),
-            "excluded_permissions": list(role.excluded_permissions or [])}
+            "excluded_permissions": list(role.excluded_permissions or []), "duty": role.duty}
 
 
 def _policy_fields(policy: AccessPolicy) -> dict[str, Any]:
@@ -210,6 +227,17 @@ def _attachments(policy: AccessPolicy) -> dict[str, Any]:
             "groups": sorted(str(i) for i in policy.groups.values_list("pk", flat=True))}
 
 
+def _role_holders(role: Role) -> list[User]:
+    """Everyone a grant of ``role`` reaches (its grantee users, group members, organization and
+    project members)."""
+    people: dict[Any, User] = {}
+    for grant in role.grants.select_related("user", "group", "grantee_organization", "grantee_project"):
+        grantee = {"user": grant.user, "group": grant.group, "organization": grant.grantee_organization,
+                   "project": grant.grantee_project}[grant.grantee_type]
+        people.update((u.pk, u) for u in _grantee_users(grant.grantee_type, grantee))
+    return list(people.values())
+
+
 def _role_payload(role: Role) -> dict[str, Any]:
     return {"id": str(role.id), "key": role.key, "name": role.name, "permissions": role.permissions,
             "excluded_permissions": role.excluded_permissions,
@@ -219,19 +247,21 @@ def _role_payload(role: Role) -> dict[str, Any]:
 @transaction.atomic
 def role_create(*, actor: Any, name: str, permissions: list[str], excluded_permissions: list[str] | None = None,
                 organization: Organization | None = None, description: str = "", key: str = "") -> Role:
-    """A custom role of an organization (or of the platform when ``organization`` is None)."""
+    """A custom role of an organization (or of the platform when ``organization`` is None); its
+    duty follows from its permissions, and permissions of two duties are refused."""
     if not isinstance(name, str) or not name.strip():
         raise InvalidInput("name is required.", detail={"name": ["This field is required."]})
     permissions, excluded = _validated_patterns(permissions, excluded_permissions)
     _require(actor, "rbac:role:write", organization)
     _require_holds(actor, (tuple(permissions), tuple(excluded)), organization)
+    duty = _one_duty(duties_of(permissions, excluded), "role")
     key = slugify(key or name).replace("-", "_")[:64]
     if not key:
         raise InvalidInput("The role needs a key made of letters or digits.", detail={"key": ["Invalid."]})
     if Role.objects.filter(key=key).exists():
         raise Conflict("A role with this key already exists.", code="role_exists", detail={"key": ["Taken."]})
     role = Role.objects.create(key=key, name=name.strip(), description=description or "", permissions=permissions,
-                               excluded_permissions=excluded, organization=organization)
+                               excluded_permissions=excluded, organization=organization, duty=duty)
     engine.invalidate()
     emit(organization, role.topic, {"event": "created", **_role_payload(role)})
     return role
@@ -240,24 +270,32 @@ def role_create(*, actor: Any, name: str, permissions: list[str], excluded_permi
 @transaction.atomic
 def role_update(*, actor: Any, role: Role, name: str | None = None, description: str | None = None,
                 permissions: list[str] | None = None, excluded_permissions: list[str] | None = None) -> Role:
+    """New permissions may change the role's duty; the change is refused when the role would
+    carry two duties or when one of the people holding it would then hold two."""
     if role.is_predefined:
         raise Refused("Predefined roles cannot be changed; create a custom role instead.", code="predefined_role")
     _require(actor, "rbac:role:write", role.organization)
     role = Role.objects.select_for_update().get(pk=role.pk)
-    before = _role_fields(role)
+    before, before_duty = _role_fields(role), role.duty
     if permissions is not None or excluded_permissions is not None:
         new_permissions, new_excluded = _validated_patterns(
             permissions if permissions is not None else role.permissions,
             excluded_permissions if excluded_permissions is not None else role.excluded_permissions)
         _require_holds(actor, (tuple(new_permissions), tuple(new_excluded)), role.organization)
         role.permissions, role.excluded_permissions = new_permissions, new_excluded
+        role.duty = _one_duty(duties_of(new_permissions, new_excluded), "role")
     if name is not None:
         if not name.strip():
             raise InvalidInput("name is required.", detail={"name": ["This field is required."]})
         role.name = name.strip()
     if description is not None:
         role.description = description
+    gained = role.duty and role.duty != before_duty
     role.save()
+    if gained:
+        # Saved first so each holder's duties count this role's new duty instead of its old one;
+        # a refusal rolls the edit back.
+        _refuse_combined_duties(_role_holders(role), {role.duty})
     engine.invalidate()
     emit(role.organization_id, role.topic, {"event": "updated", **_role_payload(role),
                                             **_changed(before, _role_fields(role))})
@@ -463,6 +501,7 @@ def policy_create(*, actor: Any, name: str, document: Any, organization: Organiz
     document = _validated_document(document)
     _require(actor, "rbac:policy:write", organization)
     _require_holds_document(actor, document, organization)
+    _one_duty(_document_duties(document), "policy")
     policy = AccessPolicy.objects.create(name=name.strip(), document=document, organization=organization,
                                          description=description or "")
     emit(organization, policy.topic, {"event": "created", **_policy_payload(policy),
@@ -476,10 +515,12 @@ def policy_update(*, actor: Any, policy: AccessPolicy, name: str | None = None, 
     _require(actor, "rbac:policy:write", policy.organization)
     policy = AccessPolicy.objects.select_for_update().get(pk=policy.pk)
     before = _policy_fields(policy)
+    gained: set[str] = set()
     if document is not None:
         document = _validated_document(document)
         _require_holds_document(actor, document, policy.organization)
-        _refuse_combined_duties(_policy_users(policy), _document_duties(document))
+        duty = _one_duty(_document_duties(document), "policy")
+        gained = {duty} - _document_duties(policy.document) - {""}
         policy.document = document
     if name is not None:
         if not name.strip():
@@ -488,6 +529,9 @@ def policy_update(*, actor: Any, policy: AccessPolicy, name: str | None = None, 
     if description is not None:
         policy.description = description
     policy.save()
+    if gained:
+        # Saved first so the people it is attached to count its new duty instead of its old one.
+        _refuse_combined_duties(_policy_users(policy), gained)
     engine.invalidate()
     emit(policy.organization_id, policy.topic, {"event": "updated", **_policy_payload(policy),
                                                 **_changed(before, _policy_fields(policy))})

@@ -26,13 +26,15 @@ class SecurityConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         from apps.core.events import subscribe
+        from apps.organizations.services import install_signin_hooks
         from apps.rbac.catalog import register_permissions
-        from apps.security import audit, demo, menus, realtime, signals  # noqa: F401  (demo data)
+        from apps.security import audit, demo, menus, realtime, services, signals  # noqa: F401  (demo data)
         from apps.security.crypto import register_encrypted_field
 
         register_permissions("security", SECURITY_PERMISSIONS)
         register_permissions("security", DISPLAY_TOKEN_PERMISSIONS)
         subscribe("", audit.record_event)
+        install_signin_hooks(services.SIGNIN_HOOKS)
         menus.register()
         signals.connect()
         realtime.register()

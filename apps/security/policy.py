@@ -51,9 +51,11 @@ def effective_policy(user: Any) -> EffectivePolicy:
 
 
 def granted_roles(user: Any) -> tuple[set[str], set[str]]:
-    """(role keys, separated duties) the person holds through grants of any kind."""
+    """(role keys, separated duties) the person holds through grants of any kind; the duties also
+    through attached access policies, derived as RBAC derives them."""
     from apps.organizations.models import Project
     from apps.rbac.models import Grant
+    from apps.rbac.services import granted_duties
 
     ancestors = _org_ids_with_ancestors(user)
     project_ids = Project.objects.filter(Q(members=user) | Q(groups__members=user)).values("id")
@@ -61,9 +63,8 @@ def granted_roles(user: Any) -> tuple[set[str], set[str]]:
         Q(grantee_type="user", user=user) | Q(grantee_type="group", group__members=user)
         | Q(grantee_type="organization", grantee_organization_id__in=ancestors)
         | Q(grantee_type="project", grantee_project_id__in=project_ids)
-    ).values_list("role__key", "role__duty")
-    keys = {k for k, _ in rows}
-    return keys, {d for _, d in rows if d}
+    ).values_list("role__key", flat=True)
+    return set(rows), granted_duties(user)
 
 
 def account_security(user: Any) -> AccountSecurity:

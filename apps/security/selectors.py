@@ -20,11 +20,15 @@ def audit_entry_list(*, actor: Any, action: str = AUDIT_READ) -> QuerySet[AuditE
 
 
 def access_key_list(*, actor: Any) -> QuerySet[AccessKey]:
-    """The actor's own pairs, and those of people whose keys they may oversee."""
+    """The actor's own pairs, and those of people whose keys they oversee: who may see *and*
+    disable them. ``security:accesskey:read`` alone is not enough, because every "read everything"
+    role (``*:*:read``: viewer, operator, billing administrator) holds it, and who has a pair and
+    when it was last used is not theirs to know."""
     qs = AccessKey.objects.select_related("user")
     if actor is None or not actor.is_authenticated:
         return qs.none()
-    return restrict(qs, actor, "security:accesskey:read") | qs.filter(user=actor)
+    overseen = restrict(qs, actor, "security:accesskey:read") & restrict(qs, actor, "security:accesskey:write")
+    return overseen | qs.filter(user=actor)
 
 
 def display_token_list(*, actor: Any) -> QuerySet[DisplayToken]:

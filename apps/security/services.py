@@ -2,6 +2,11 @@
 
 Every service that changes something announces it with ``emit`` (so the audit log records it with
 the actor and request), checks that ``actor`` may do it, and changes nothing when it refuses.
+Whoever acts on another person's credentials (MFA, exemption, sessions, AccessKey pairs) passes the
+people app's one rule for it, ``require_may_change_credentials``: a duty holder's credentials are
+theirs and a platform administrator's alone. ``SIGNIN_HOOKS`` is what this app does for the people
+side (password resets and deactivations end sessions and AccessKey pairs; wrong current passwords
+count toward the lockout), installed from ``apps.py``.
 """
 
 from __future__ import annotations
@@ -20,13 +25,15 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from apps.core.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, Refused
+from apps.core.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, Refused, Throttled
 from apps.core.events import emit
 from apps.core.scoping import authorize
-from apps.security import crypto, totp
+from apps.organizations.services import SignInHooks, require_may_change_credentials
+from apps.security import audit, crypto, totp
 from apps.security.models import (
     AccessKey,
     AccountSecurity,
+    AuditEntry,
     DisplayToken,
     RecoveryCode,
     SecurityPolicy,
@@ -49,24 +56,6 @@ def _require(actor: Any, action: str, target: Any) -> None:
         return
     if not authorize(actor, action, target):
         raise Forbidden(f"You are not allowed to do this ({action}).", detail={"permission": action})
-
-
-def _require_on_person(actor: Any, action: str, user: Any) -> None:
-    """Acting on another person's sign-in (their MFA, their sessions) needs ``action`` in every
-    organization they belong to (platform-wide when they belong to none), and only a platform
-    administrator may act on a platform administrator. The same rule as changing a person in
-    ``apps.organizations.services``; kept here because the security services must not depend on
-    that module's private helpers."""
-    if actor is None:
-        return
-    from apps.organizations.models import Organization
-
-    orgs = list(Organization.objects.filter(memberships__user=user))
-    for org in orgs or [None]:
-        _require(actor, action, org)
-    if user.is_superuser and not actor.is_superuser:
-        raise Forbidden("Only a platform administrator can change a platform administrator's sign-in.",
-                        code="platform_administrator", detail={"permission": action})
 
 
 def _announce(org_id: Any, topic: str, event: str, **data: Any) -> None:
@@ -134,6 +123,30 @@ def signin_failure_record(*, username: str, ip: str | None) -> SignInLock | None
 
 def signin_success_record(*, username: str) -> None:
     SignInLock.objects.filter(kind=SignInLock.Kind.ACCOUNT, key=account_key(username)).delete()
+
+
+def _refuse_when_locked(user: Any, ip: str | None) -> None:
+    """A password check of ``user`` (changing their own password) is refused, like a sign-in,
+    while their account name or the client address is locked."""
+    lock = lock_state(username=user.get_username(), ip=ip)
+    if lock is not None:
+        who = "this account" if lock.kind == SignInLock.Kind.ACCOUNT else "your address"
+        raise Throttled(f"Too many wrong passwords: {who} is locked until {lock.locked_until:%H:%M} UTC. "
+                        "An administrator can unlock it sooner.", code="signin_locked",
+                        detail={"locked_until": lock.locked_until.isoformat(), "kind": lock.kind})
+
+
+def _count_wrong_password(user: Any, ip: str | None) -> None:
+    """A wrong current password counts as a failed sign-in of the account (and the address)."""
+    username = user.get_username()
+    started = signin_failure_record(username=username, ip=ip)
+    audit.append(action="signin.failed", result=AuditEntry.Result.FAILURE, actor=user, target_type="user",
+                 target_id=user.pk, target_label=username, organization_id=_home_org_id(user),
+                 detail={"reason": "current_password"})
+    if started is not None:
+        audit.append(action="signin.locked", result=AuditEntry.Result.DENIED, actor=user,
+                     target_type=f"signin_lock.{started.kind}", target_id=started.pk, target_label=started.key,
+                     detail={"failures": started.failures, "until": started.locked_until.isoformat()})
 
 
 @transaction.atomic
@@ -256,7 +269,7 @@ def mfa_reset(*, actor: Any, user: Any) -> None:
     sign-in if MFA is required of them."""
     if actor is not None and actor.pk == user.pk:
         raise Forbidden("Ask another administrator to reset your own MFA.", code="mfa_self_reset")
-    _require_on_person(actor, "security:mfa:reset", user)
+    require_may_change_credentials(actor, "security:mfa:reset", user)
     sec = _security_for_update(user)
     was_enabled = sec.mfa_enabled
     sec.mfa_secret = sec.mfa_pending_secret = ""
@@ -271,7 +284,7 @@ def mfa_set_exempt(*, actor: Any, user: Any, exempt: bool) -> None:
     """An administrator exempts a person from MFA (or ends the exemption); never themselves."""
     if actor is not None and actor.pk == user.pk:
         raise Forbidden("Ask another administrator to change your own MFA exemption.", code="mfa_self_exempt")
-    _require_on_person(actor, "security:mfa:reset", user)
+    require_may_change_credentials(actor, "security:mfa:reset", user)
     sec = _security_for_update(user)
     sec.mfa_exempt = bool(exempt)
     sec.save(update_fields=["mfa_exempt"])
@@ -298,8 +311,7 @@ def session_ended(*, session_key: str, reason: str) -> None:
 @transaction.atomic
 def session_revoke(*, actor: Any, session: UserSession) -> None:
     """Sign one session out: its owner, or an administrator of people who may write the owner."""
-    if actor is None or actor.pk != session.user_id:
-        _require_on_person(actor, "organizations:user:write", session.user)
+    require_may_change_credentials(actor, "organizations:user:write", session.user)
     if session.ended_at is None:
         _session_store(session.session_key).delete()
         session_ended(session_key=session.session_key, reason="revoked")
@@ -310,8 +322,11 @@ def session_revoke(*, actor: Any, session: UserSession) -> None:
 @transaction.atomic
 def sessions_revoke_all(*, actor: Any, user: Any, keep_session_key: str | None = None) -> int:
     """"Sign out everywhere": every open session of ``user`` but ``keep_session_key``."""
-    if actor is None or actor.pk != user.pk:
-        _require_on_person(actor, "organizations:user:write", user)
+    require_may_change_credentials(actor, "organizations:user:write", user)
+    return _end_sessions(user, keep_session_key)
+
+
+def _end_sessions(user: Any, keep_session_key: str | None = None) -> int:
     rows = list(UserSession.objects.filter(user=user, ended_at__isnull=True).exclude(
         session_key=keep_session_key or ""))
     for row in rows:
@@ -334,9 +349,8 @@ def _key_payload(key: AccessKey) -> dict[str, Any]:
 
 
 def _require_key_owner_or(actor: Any, key: AccessKey) -> None:
-    if actor is None or actor.pk == key.user_id:
-        return
-    _require(actor, "security:accesskey:write", key)
+    """The owner, or whoever may change the owner's credentials with ``security:accesskey:write``."""
+    require_may_change_credentials(actor, "security:accesskey:write", key.user)
 
 
 def _active_count(user: Any) -> int:
@@ -405,6 +419,17 @@ def access_key_delete(*, actor: Any, key: AccessKey) -> None:
     payload = _key_payload(key)
     AccessKey.objects.filter(pk=key.pk).delete()
     _announce(key.organization_id, key.topic, "deleted", **payload)
+
+
+@transaction.atomic
+def _disable_access_keys(user: Any) -> int:
+    """Disable every active pair of ``user`` (their password was reset or they were disabled)."""
+    keys = list(AccessKey.objects.select_for_update().filter(user=user, status=AccessKey.Status.ACTIVE))
+    AccessKey.objects.filter(pk__in=[k.pk for k in keys]).update(status=AccessKey.Status.DISABLED)
+    for key in keys:
+        key.status = AccessKey.Status.DISABLED
+        _announce(key.organization_id, key.topic, "disabled", **_key_payload(key))
+    return len(keys)
 
 
 def access_key_secret(key: AccessKey) -> str:
@@ -583,3 +608,7 @@ def security_policy_set(*, actor: Any, organization: Any, **changes: Any) -> Sec
     _announce(organization.pk, policy.topic, "updated", id=policy.id, name=organization.name, before=before,
               after=_policy_payload(policy))
     return policy
+
+
+SIGNIN_HOOKS = SignInHooks(end_sessions=_end_sessions, disable_access_keys=_disable_access_keys,
+                           refuse_when_locked=_refuse_when_locked, count_wrong_password=_count_wrong_password)

@@ -123,6 +123,23 @@ class PasswordSetSerializer(serializers.Serializer):
     password = serializers.CharField(max_length=256, trim_whitespace=False)
 
 
+class SignInEndedSerializer(serializers.Serializer):
+    """What a password reset or a deactivation closed for the person."""
+
+    message = serializers.CharField()
+    sessions_signed_out = serializers.IntegerField(source="sessions")
+    access_keys_disabled = serializers.IntegerField(source="access_keys")
+
+
+class UserDisabledSerializer(UserSerializer):
+    message = serializers.CharField()
+    access_keys_disabled = serializers.IntegerField()
+
+    class Meta(UserSerializer.Meta):
+        fields = [*UserSerializer.Meta.fields, "message", "access_keys_disabled"]
+        read_only_fields = fields
+
+
 class PasswordChangeSerializer(serializers.Serializer):
     current_password = serializers.CharField(max_length=256, trim_whitespace=False)
     new_password = serializers.CharField(max_length=256, trim_whitespace=False)

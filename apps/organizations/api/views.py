@@ -123,26 +123,35 @@ class UserViewSet(ScopedViewSet):
         services.user_delete(actor=request.user, user=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(request=s.PasswordSetSerializer, responses={204: None})
+    @extend_schema(request=s.PasswordSetSerializer, responses=s.SignInEndedSerializer)
     @action(detail=True, methods=["post"], url_path="set-password")
     def set_password(self, request: Request, pk=None) -> Response:
         """An administrator resets the person's password (their organization's policy applies; every
-        session they have is signed out)."""
+        session they have is signed out and their AccessKey pairs are disabled). Never the password
+        of a platform administrator or of a separated duty's holder, but by a platform administrator."""
         person = self.get_object()
         data = parsed(s.PasswordSetSerializer, request.data)
-        services.user_set_password(actor=request.user, user=person, password=data["password"])
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        ended = services.user_set_password(actor=request.user, user=person, password=data["password"])
+        message = (f"{person.username}'s password was reset: {_count(ended.sessions, 'session')} signed out, "
+                   f"{_count(ended.access_keys, 'AccessKey pair')} disabled.")
+        return Response(s.SignInEndedSerializer({"message": message, "sessions": ended.sessions,
+                                                 "access_keys": ended.access_keys}).data)
 
-    @extend_schema(request=None, responses=s.UserSerializer)
+    @extend_schema(request=None, responses=s.UserDisabledSerializer)
     @action(detail=True, methods=["post"])
     def disable(self, request: Request, pk=None) -> Response:
-        user = services.user_set_active(actor=request.user, user=self.get_object(), active=False)
-        return Response(s.UserSerializer(user).data)
+        """The person can no longer sign in; their AccessKey pairs are disabled as well."""
+        ended = services.user_set_active(actor=request.user, user=self.get_object(), active=False)
+        user = ended.user
+        user.access_keys_disabled = ended.access_keys
+        user.message = (f"{user.username} is disabled and can no longer sign in; "
+                        f"{_count(ended.access_keys, 'AccessKey pair')} disabled.")
+        return Response(s.UserDisabledSerializer(user).data)
 
     @extend_schema(request=None, responses=s.UserSerializer)
     @action(detail=True, methods=["post"])
     def enable(self, request: Request, pk=None) -> Response:
-        user = services.user_set_active(actor=request.user, user=self.get_object(), active=True)
+        user = services.user_set_active(actor=request.user, user=self.get_object(), active=True).user
         return Response(s.UserSerializer(user).data)
 
 
@@ -250,6 +259,10 @@ class ProjectViewSet(ScopedViewSet):
         return self._group_change(request, False)
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def keep_signed_in(request, user: User) -> None:
     """After a password change the current session stays valid (the others are not)."""
     if getattr(request, "session", None) is not None and request.user.pk == user.pk:
@@ -257,13 +270,15 @@ def keep_signed_in(request, user: User) -> None:
 
 
 class PasswordChangeView(APIView):
-    """Change your own password: the current one is required; your other sessions are signed out."""
+    """Change your own password: the current one is required; your other sessions are signed out.
+    Wrong current passwords count toward the sign-in lockout (429 ``signin_locked`` while locked)."""
 
     @extend_schema(request=s.PasswordChangeSerializer, responses={204: None})
     def post(self, request: Request) -> Response:
         data = parsed(s.PasswordChangeSerializer, request.data)
         session_key = request.session.session_key if getattr(request, "session", None) is not None else None
         user = services.user_password_change(user=request.user, current_password=data["current_password"],
-                                             new_password=data["new_password"], keep_session_key=session_key)
+                                             new_password=data["new_password"], keep_session_key=session_key,
+                                             ip=getattr(request, "client_ip", None))
         keep_signed_in(request, user)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -18,6 +18,7 @@ urlpatterns = [
     path("mfa/recovery-codes/", views.MfaRecoveryCodesView.as_view(), name="mfa-recovery-codes"),
     path("users/<uuid:pk>/mfa-reset/", views.MfaResetView.as_view(), name="mfa-reset"),
     path("users/<uuid:pk>/mfa-exempt/", views.MfaExemptView.as_view(), name="mfa-exempt"),
+    path("users/<uuid:pk>/sessions-revoke/", views.PersonSessionsRevokeView.as_view(), name="person-sessions-revoke"),
     path("sessions/", views.SessionListView.as_view(), name="session-list"),
     path("sessions/revoke-all/", views.SessionRevokeAllView.as_view(), name="session-revoke-all"),
     path("sessions/<uuid:pk>/revoke/", views.SessionRevokeView.as_view(), name="session-revoke"),

@@ -229,6 +229,15 @@ class MfaExemptView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class PersonSessionsRevokeView(APIView):
+    """An administrator signs a person out everywhere (as the security panel of their page does)."""
+
+    @extend_schema(request=None, responses={200: dict})
+    def post(self, request: Request, pk: str) -> Response:
+        count = services.sessions_revoke_all(actor=request.user, user=_person(request, pk))
+        return Response({"revoked": count})
+
+
 class SessionListView(APIView):
     """Your signed-in sessions."""
 
