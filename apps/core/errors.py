@@ -15,7 +15,6 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
-from rest_framework.views import set_rollback
 
 logger = logging.getLogger(__name__)
 
@@ -97,11 +96,9 @@ def _drf_message(exc: drf_exceptions.APIException) -> str:
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    response = _render(exc)
-    if response is not None:
-        # An answered error must not commit what the request wrote before it (ATOMIC_REQUESTS).
-        set_rollback()
-    return response
+    # Requests are not wrapped in a transaction (ATOMIC_REQUESTS is off): each service's own
+    # transaction.atomic is what keeps a refused request from leaving a partial write.
+    return _render(exc)
 
 
 def _render(exc: Exception) -> Response | None:
