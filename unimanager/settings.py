@@ -260,6 +260,7 @@ LOGGING = {
 # Events: how long a topic's recent events stay available for reconnecting clients, and how many.
 REALTIME_REPLAY_SECONDS = int(os.environ.get("UNIMANAGER_REALTIME_REPLAY_SECONDS", "600"))
 REALTIME_REPLAY_EVENTS = int(os.environ.get("UNIMANAGER_REALTIME_REPLAY_EVENTS", "200"))
+METRICS_TOKEN = os.environ.get("UNIMANAGER_METRICS_TOKEN", "")  # set: /metrics needs "Authorization: Bearer <it>"
 
 # Security center: sign-in lockout (an organization's policy may be stricter for its people), MFA and
 # the audit log. Secrets at rest are encrypted with UNIMANAGER_ENCRYPTION_KEYS (apps/security/crypto.py).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
 from django.conf import settings
@@ -36,7 +37,16 @@ def readyz(request: HttpRequest) -> JsonResponse:
                         status=200 if ready else 503)
 
 
+@never_cache
 def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus text; when ``METRICS_TOKEN`` is set, only for ``Authorization: Bearer <token>``."""
+    token = settings.METRICS_TOKEN
+    if token:
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+            response = JsonResponse(error_body("not_authenticated", "The metrics need the bearer token."), status=401)
+            response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+            return response
     return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)
 
 
