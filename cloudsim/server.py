@@ -1,4 +1,11 @@
-"""The HTTP front of cloudsim: OpenAPI requests (signed) and the control endpoint (``/_cloudsim/``)."""
+"""The HTTP front of cloudsim: OpenAPI requests (signed), OSS requests, and the control endpoint (``/_cloudsim/``).
+
+OpenAPI requests arrive at ``/`` (a product's own endpoint) or at ``/asapi/v3`` (an Apsara Stack
+ASAPI gateway, which names the product in ``x-acs-asapi-product``). In strict mode (the default)
+cloudsim refuses what a real Apsara Stack refuses: ``x-acs-*`` headers that are not signed, calls of
+an Apsara Stack AccessKey that do not name its organization and resource set, expired or foreign
+security tokens, and the request parameters each product requires.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,7 @@ import ipaddress
 import json
 import logging
 import socket
+import ssl
 import threading
 import time
 import traceback
@@ -15,7 +23,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from . import signing
-from .errors import CloudError
+from .accounts import REGION_HEADER, TOKEN_HEADER, Account, Accounts
+from .errors import CloudError, missing
 from .faults import Faults
 from .params import Params
 from .services import ACTIONS, VERSIONS, load_all, oss
@@ -25,6 +34,16 @@ log = logging.getLogger("cloudsim")
 
 DEFAULT_ACCESS_KEY_ID = "cloudsim-access-key"
 DEFAULT_ACCESS_KEY_SECRET = "cloudsim-access-secret"
+# The AccessKey of an Apsara Stack account: organization 10, resource sets 101 and 102.
+APSARA_ACCESS_KEY_ID = "cloudsim-apsara-key"
+APSARA_ACCESS_KEY_SECRET = "cloudsim-apsara-secret"
+APSARA_ORGANIZATION_ID = "10"
+APSARA_RESOURCE_SET_ID = "101"
+# The simulated Apsara Stack's organizations and the resource sets of each.
+ORGANIZATIONS: dict[str, tuple[str, ...]] = {"10": ("101", "102"), "20": ("201",)}
+ASAPI_PATH = "/asapi/v3"
+ASAPI_PRODUCT_HEADERS = ("x-acs-asapi-product", "x-ascm-product-name")
+STS_VERSION = "2015-04-01"
 CONTROL_PREFIX = "/_cloudsim"
 MAX_BODY_BYTES = 10 * 1024 * 1024
 JSON_TYPE = "application/json;charset=utf-8"
@@ -35,14 +54,24 @@ class CloudSim:
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 9100, regions: list[str] | None = None,
                  provision_seconds: float = 2.0, credentials: dict[str, str] | None = None,
-                 snapshot_path: str | None = None, seed: int = 1, allow_remote_control: bool = False,
-                 capacity: dict[str, int] | None = None):
+                 accounts: list[Account] | None = None, snapshot_path: str | None = None, seed: int = 1,
+                 allow_remote_control: bool = False, capacity: dict[str, int] | None = None, strict: bool = True,
+                 tls: tuple[str, str] | None = None, oss_clusters: dict[str, str] | None = None):
+        """``credentials`` are AccessKeys of Alibaba Cloud accounts (id -> secret); ``accounts`` adds
+        AccessKeys of Apsara Stack accounts (default: ``APSARA_ACCESS_KEY_ID`` in organization 10).
+        ``tls`` (certificate file, key file) serves HTTPS; ``oss_clusters`` names the OSS cluster
+        (bucket location) of a region, e.g. ``{"cn-hangzhou": "oss-cn-hangzhou-a"}``."""
         load_all()
         self.store = Store(regions=regions or ["cn-hangzhou", "cn-shanghai"], provision_seconds=provision_seconds,
                            seed=seed, snapshot_path=snapshot_path, capacity=capacity)
+        self.store.oss_clusters = dict(oss_clusters or {})
         if snapshot_path:
             self.store.load()
-        self.credentials = credentials or {DEFAULT_ACCESS_KEY_ID: DEFAULT_ACCESS_KEY_SECRET}
+        keys = [Account(k, v) for k, v in (credentials or {DEFAULT_ACCESS_KEY_ID: DEFAULT_ACCESS_KEY_SECRET}).items()]
+        if accounts is None:
+            accounts = [Account(APSARA_ACCESS_KEY_ID, APSARA_ACCESS_KEY_SECRET, APSARA_ORGANIZATION_ID)]
+        self.accounts = Accounts(keys + list(accounts), ORGANIZATIONS)
+        self.strict = strict
         self.faults = Faults(seed)
         self.nonces = signing.NonceCache()
         self.allow_remote_control = allow_remote_control
@@ -51,7 +80,20 @@ class CloudSim:
         self.stopping = threading.Event()
         handler = type("BoundHandler", (Handler,), {"sim": self})
         self.httpd = _Server((host, port), handler)
+        self.scheme = "http"
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            # The handshake runs in the connection's thread (Handler.setup), never in the accept loop.
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True,
+                                                    do_handshake_on_connect=False)
+            self.scheme = "https"
         self._thread: threading.Thread | None = None
+
+    @property
+    def credentials(self) -> dict[str, str]:
+        """Every AccessKey id cloudsim accepts with its secret, temporary ones included."""
+        return self.accounts.secrets()
 
     @property
     def port(self) -> int:
@@ -89,26 +131,58 @@ class CloudSim:
     # -- OpenAPI -----------------------------------------------------------------------------------
 
     def authenticate(self, method: str, path: str, query: dict[str, str], form: dict[str, str],
-                     headers: dict[str, list[str]], body: bytes) -> tuple[str, str]:
-        """Verify the signature; return (version, action)."""
+                     headers: dict[str, list[str]], body: bytes) -> tuple[str, str, Account]:
+        """Verify the signature, the security token and the Apsara headers; return (version, action, account)."""
         if "authorization" in headers:
-            signing.verify_acs3(method=method, path=path, query=query, headers=headers, body=body,
-                                credentials=self.credentials, nonces=self.nonces)
+            access_key = signing.verify_acs3(method=method, path=path, query=query, headers=headers, body=body,
+                                             secret_for=self.accounts.secret_for, nonces=self.nonces,
+                                             strict=self.strict)
+            token = (headers.get(TOKEN_HEADER) or [""])[0]
             version = (headers.get("x-acs-version") or [""])[0]
             action = (headers.get("x-acs-action") or [""])[0]
         elif "Signature" in query:
             params = {**query, **form}
-            signing.verify_v1(method=method, params=params, credentials=self.credentials, nonces=self.nonces)
+            access_key = signing.verify_v1(method=method, params=params, secret_for=self.accounts.secret_for,
+                                           nonces=self.nonces)
+            token = params.get("SecurityToken", "")
             version, action = params.get("Version", ""), params.get("Action", "")
         else:
             raise CloudError("IncompleteSignature", "The request signature does not conform to Aliyun standards.")
+        account = self.accounts.account_for(access_key, token)
         if not action:
             raise CloudError("MissingParameter", 'The input parameter "Action" that is mandatory is not supplied.')
         if version not in VERSIONS:
             raise CloudError("InvalidVersion", f"Specified parameter Version is not valid: {version!r}.")
-        return version, action
+        if path == ASAPI_PATH:
+            named = next(((headers.get(h) or [""])[0] for h in ASAPI_PRODUCT_HEADERS if headers.get(h)), "")
+            if not named:
+                raise missing(ASAPI_PRODUCT_HEADERS[0])
+            if named.lower() != VERSIONS[version].lower():
+                raise CloudError("InvalidProduct.NotMatch", f"The product {named} named in the ASAPI headers does "
+                                 f"not serve API version {version}.", 400)
+        if self.strict:
+            self.accounts.check_apsara(account, headers)
+            region = (headers.get(REGION_HEADER) or [""])[0]
+            if region:
+                self.store.check_region(region)
+        return version, action, account
 
-    def execute(self, version: str, action: str, params: Params, access_key: str = "") -> dict[str, Any]:
+    def assume_role(self, params: Params, account: Account) -> dict[str, Any]:
+        """STS AssumeRole: temporary credentials acting for the caller's account."""
+        temp = self.accounts.assume_role(
+            account, params.str("RoleArn", required=True) or "", params.str("RoleSessionName", required=True) or "",
+            params.int("DurationSeconds", 3600) or 3600)
+        expiration = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(temp.expires_at))
+        session = params.str("RoleSessionName")
+        role_id = int.from_bytes(temp.role_arn.encode()[-7:], "big") % 10**17
+        return {"Credentials": {"AccessKeyId": temp.access_key_id, "AccessKeySecret": temp.secret,
+                                "SecurityToken": temp.token, "Expiration": expiration},
+                "AssumedRoleUser": {"Arn": f"{temp.role_arn.replace(':role/', ':assumed-role/')}/{session}",
+                                    "AssumedRoleId": f"3{role_id}:{session}"}}
+
+    def execute(self, version: str, action: str, params: Params, account: Account | None = None) -> dict[str, Any]:
+        if version == STS_VERSION and action == "AssumeRole" and account is not None:
+            return self.assume_role(params, account)
         handler = ACTIONS.get((version, action))
         if handler is None:
             raise CloudError("InvalidAction.NotFound", "Specified api is not found, please check your url and method.",
@@ -152,6 +226,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        if isinstance(self.connection, ssl.SSLSocket):
+            self.connection.settimeout(30)
+            self.connection.do_handshake()
         # Headers and body go out in two writes; without this, Nagle's algorithm meets the client's
         # delayed ACK and every answer waits about 40 ms.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -227,7 +304,7 @@ class Handler(BaseHTTPRequestHandler):
             headers: dict[str, list[str]] = {}
             for name, value in self.headers.items():
                 headers.setdefault(name.lower(), []).append(value)
-            if oss.is_oss_request(url.path, query, headers):
+            if url.path != ASAPI_PATH and oss.is_oss_request(url.path, query, headers):
                 self._oss(url.path, query, headers, body, request_id)
                 return
             self._api(url.path, url.query, body, request_id)
@@ -259,7 +336,7 @@ class Handler(BaseHTTPRequestHandler):
             headers: dict[str, list[str]] = {}
             for name, value in self.headers.items():
                 headers.setdefault(name.lower(), []).append(value)
-            version, action = sim.authenticate(self.command, path, query, form, headers, body)
+            version, action, account = sim.authenticate(self.command, path, query, form, headers, body)
         except UnicodeDecodeError:
             self._error(request_id, CloudError("InvalidParameter", "The request is not valid UTF-8."))
             return
@@ -280,7 +357,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         params = Params({**query, **form})
         try:
-            result = sim.execute(version, action, params)
+            result = sim.execute(version, action, params, account)
         except CloudError as exc:
             self._error(request_id, exc)
             return
@@ -303,7 +380,10 @@ class Handler(BaseHTTPRequestHandler):
         bucket, key = oss.split_path(path)
         action = oss.action_name(self.command, bucket, key, query)
         try:
-            oss.verify(self.command, bucket, key, query, headers, sim.credentials)
+            access_key = oss.verify(self.command, bucket, key, query, headers, sim.credentials)
+            account = sim.accounts.account_for(access_key, (headers.get("x-oss-security-token") or [""])[0])
+            if sim.strict:
+                sim.accounts.check_apsara(account, headers, oss.OssError)
         except CloudError as exc:
             self._oss_error(request_id, exc)
             return
@@ -363,6 +443,8 @@ def control(sim: CloudSim, method: str, path: str, query: dict[str, str], data: 
         stats = store.statistics()
         stats["errors"] = dict(sim.errors)
         stats["faults"] = sim.faults.list()
+        stats["sts"] = sim.accounts.statistics()
+        stats["strict"] = sim.strict
         return 200, stats
     if path == "/faults":
         if method == "GET":
@@ -401,8 +483,13 @@ def control(sim: CloudSim, method: str, path: str, query: dict[str, str], data: 
                     if key not in store.capacity:
                         raise ValueError(f"unknown capacity {key}")
                     store.capacity[key] = int(value)
+                if "sts_token_seconds" in data:
+                    seconds = data["sts_token_seconds"]
+                    if seconds is not None and float(seconds) <= 0:
+                        raise ValueError("sts_token_seconds must be positive, or null for the requested duration")
+                    sim.accounts.token_seconds = None if seconds is None else float(seconds)
         return 200, {"provision_seconds": store.provision_seconds, "capacity": store.capacity,
-                     "regions": store.regions}
+                     "regions": store.regions, "sts_token_seconds": sim.accounts.token_seconds}
     if path == "/resources" and method == "GET":
         kind = query.get("type", "ecs_instance")
         if kind not in RESOURCE_TYPES:

@@ -3,7 +3,9 @@
 Two schemes are accepted, each rebuilt exactly as the SDK builds it:
 
 - ACS3-HMAC-SHA256 (V3, the default of the current SDKs): the signature covers the method, the path,
-  the canonical query string, the headers named in ``SignedHeaders`` and the SHA-256 of the body.
+  the canonical query string, the headers named in ``SignedHeaders`` and the SHA-256 of the body. As
+  the real gateway does, strict mode requires ``host`` and every ``x-acs-*`` header present to be
+  signed, so a client that adds an organization or a security token without signing it is refused.
 - HMAC-SHA1 in the query (V1, ``SignatureVersion=1.0``): the signature covers every query and form
   parameter except ``Signature``.
 """
@@ -16,6 +18,7 @@ import hmac
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import UTC, datetime
 from urllib.parse import quote
 
@@ -66,8 +69,11 @@ def _check_timestamp(value: str | None, name: str) -> None:
         raise CloudError("InvalidTimeStamp.Expired", "Specified time stamp or date value is expired.")
 
 
+SecretLookup = Callable[[str], "str | None"]
+
+
 def verify_acs3(*, method: str, path: str, query: dict[str, str], headers: dict[str, list[str]], body: bytes,
-                credentials: dict[str, str], nonces: NonceCache) -> str:
+                secret_for: SecretLookup, nonces: NonceCache, strict: bool = True) -> str:
     """Check an ``Authorization: ACS3-HMAC-SHA256 ...`` request; return the AccessKey id."""
     authorization = (headers.get("authorization") or [""])[0]
     algorithm, _, rest = authorization.partition(" ")
@@ -82,7 +88,7 @@ def verify_acs3(*, method: str, path: str, query: dict[str, str], headers: dict[
     signature = fields.get("Signature", "")
     if not access_key_id or not signed_header_names or not signature:
         raise CloudError("InvalidAuthorization", "The Authorization header is not well formed.")
-    secret = credentials.get(access_key_id)
+    secret = secret_for(access_key_id)
     if secret is None:
         raise unknown_key()
 
@@ -92,6 +98,12 @@ def verify_acs3(*, method: str, path: str, query: dict[str, str], headers: dict[
     for required in ("x-acs-date", "x-acs-signature-nonce", "x-acs-content-sha256", "host"):
         if required not in signed_header_names:
             raise signature_mismatch()
+    if strict:
+        unsigned = sorted(name for name in headers
+                          if (name.startswith("x-acs-") or name == "host") and name not in signed_header_names)
+        if unsigned:
+            raise CloudError("SignatureDoesNotMatch", "Specified signature is not matched with our calculation: "
+                             f"the headers {', '.join(unsigned)} are present but not signed.")
 
     canonical_query = "&".join(
         f"{key}={quote(query[key], safe='~', encoding='utf-8')}" for key in sorted(query)
@@ -114,13 +126,13 @@ def verify_acs3(*, method: str, path: str, query: dict[str, str], headers: dict[
     return access_key_id
 
 
-def verify_v1(*, method: str, params: dict[str, str], credentials: dict[str, str], nonces: NonceCache) -> str:
+def verify_v1(*, method: str, params: dict[str, str], secret_for: SecretLookup, nonces: NonceCache) -> str:
     """Check a query-signed request (``SignatureMethod=HMAC-SHA1``); return the AccessKey id."""
     access_key_id = params.get("AccessKeyId", "")
     signature = params.get("Signature", "")
     if params.get("SignatureMethod") != "HMAC-SHA1":
         raise CloudError("InvalidSignatureMethod", "Specified signature method is not supported.")
-    secret = credentials.get(access_key_id)
+    secret = secret_for(access_key_id)
     if secret is None:
         raise unknown_key()
     signed = sorted((k, v) for k, v in params.items() if k != "Signature")

@@ -58,6 +58,7 @@ class Store:
                  snapshot_path: str | None = None, capacity: dict[str, int] | None = None):
         self.lock = threading.RLock()
         self.regions = regions
+        self.oss_clusters: dict[str, str] = {}  # region -> OSS cluster (bucket location), default oss-<region>
         self.provision_seconds = provision_seconds
         self.seed = seed
         self.snapshot_path = snapshot_path

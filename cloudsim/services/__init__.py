@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..errors import CloudError
+
 VERSIONS = {
     "2014-05-26": "Ecs",
     "2016-04-28": "Vpc",
@@ -12,6 +14,7 @@ VERSIONS = {
     "2014-08-15": "Rds",
     "2015-01-01": "R-kvstore",
     "2019-01-01": "Cms",
+    "2015-04-01": "Sts",  # AssumeRole, answered by the server (it issues credentials)
 }
 
 Handler = Callable[..., dict[str, Any]]
@@ -31,6 +34,11 @@ def page(rows: list, p, *, default_size: int = 10, max_size: int = 100) -> tuple
     size = p.int("PageSize", default_size, lo=1, hi=max_size)
     start = (number - 1) * size
     return rows[start:start + size], number, size
+
+
+def dry_run_passed() -> CloudError:
+    """The answer to a ``DryRun=true`` request that would succeed: nothing is created."""
+    return CloudError("DryRunOperation", "Request validation has been passed with DryRun flag set.", 400)
 
 
 def tag_list(tags: dict[str, str]) -> dict[str, list[dict[str, str]]]:

@@ -35,8 +35,13 @@ METRICS: dict[str, dict[str, tuple[float, float]]] = {
     },
     "acs_kvstore": {"CpuUsage": (2, 60), "MemoryUsage": (10, 80), "ConnectionUsage": (1, 40),
                     "IntranetIn": (1_000, 10_000_000), "IntranetOut": (1_000, 10_000_000)},
+    # Per-port metrics and the instance-level ones (``Instance*``, dimensions userId and instanceId).
     "acs_slb_dashboard": {"ActiveConnection": (10, 20_000), "NewConnection": (1, 2_000),
-                          "TrafficRXNew": (1_000, 10_000_000), "TrafficTXNew": (1_000, 10_000_000)},
+                          "TrafficRXNew": (1_000, 10_000_000), "TrafficTXNew": (1_000, 10_000_000),
+                          "InstanceActiveConnection": (10, 20_000), "InstanceNewConnection": (1, 2_000),
+                          "InstanceMaxConnection": (10, 50_000), "InstanceTrafficRX": (1_000, 10_000_000),
+                          "InstanceTrafficTX": (1_000, 10_000_000), "InstancePacketRX": (10, 100_000),
+                          "InstancePacketTX": (10, 100_000), "InstanceQps": (1, 5_000)},
 }
 MAX_POINTS = 1440
 

@@ -8,10 +8,19 @@ import time
 from typing import Any
 
 from ..catalog import DISK_CATEGORIES, IMAGE_MAP, IMAGES, INSTANCE_TYPE_MAP, INSTANCE_TYPES
-from ..errors import CloudError, incorrect_status, invalid
+from ..errors import CloudError, incorrect_status, invalid, missing
 from ..store import REMOVE_HOOKS, Store, iso_now, new_id
-from . import action, match_tags, tag_list
-from .vpc import allocate_ip, create_vpc, create_vswitch, detach_eip, region_list, release_ip, vswitch_free_ips
+from . import action, dry_run_passed, match_tags, tag_list
+from .vpc import (
+    EIP_POOL,
+    allocate_ip,
+    create_vpc,
+    create_vswitch,
+    detach_eip,
+    region_list,
+    release_ip,
+    vswitch_free_ips,
+)
 
 V = "2014-05-26"
 TRANSITIONAL = ("Pending", "Starting", "Stopping")
@@ -69,14 +78,16 @@ def describe_images(store: Store, p) -> dict[str, Any]:
 
 # -- paging helpers ------------------------------------------------------------------------------
 
-def paged(rows: list[dict[str, Any]], p, *, max_size: int = 100) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """PageNumber/PageSize paging, or NextToken/MaxResults paging when either is given.
+def paged(rows: list[dict[str, Any]], p, *, max_size: int = 100,
+          token: bool = False) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """PageNumber/PageSize paging, or, for an action whose real API has it (``token``), NextToken/MaxResults
+    paging when either is given. An action without NextToken ignores it, as the real API does.
 
     The token is the creation sequence of the last row returned, so a walk is stable while rows are
     added or removed behind it.
     """
     total = len(rows)
-    if "NextToken" in p or "MaxResults" in p:
+    if token and ("NextToken" in p or "MaxResults" in p):
         size = p.int("MaxResults", 10, lo=1, hi=max_size)
         token = p.str("NextToken")
         start = 0
@@ -106,7 +117,7 @@ def render_instance(store: Store, inst: dict[str, Any]) -> dict[str, Any]:
     out["EipAddress"] = ({"AllocationId": eip["AllocationId"], "IpAddress": eip["IpAddress"],
                           "Bandwidth": int(eip["Bandwidth"]), "InternetChargeType": eip["InternetChargeType"]}
                          if eip else {"AllocationId": "", "IpAddress": ""})
-    out["PublicIpAddress"] = {"IpAddress": []}
+    out["PublicIpAddress"] = {"IpAddress": [inst["_public_ip"]] if inst.get("_public_ip") else []}
     out["InnerIpAddress"] = {"IpAddress": []}
     out["SecurityGroupIds"] = {"SecurityGroupId": list(inst["_sgs"])}
     out["Tags"] = tag_list(inst["_tags"])
@@ -145,8 +156,13 @@ def new_instance(store: Store, *, region_id: str, zone_id: str, type_id: str, im
         "StoppedMode": "Not-applicable", "IoOptimized": True, "DeletionProtection": False,
         "ResourceGroupId": "", "SerialNumber": instance_id[2:],
         "_vpc": vsw["VpcId"], "_vswitch": vsw["VSwitchId"], "_ip": ip, "_sgs": sgs, "_tags": dict(tags),
-        "_eip": None,
+        "_eip": None, "_public_ip": _public_ip(store) if bandwidth_out > 0 else "",
     }, "InstanceId")
+
+
+def _public_ip(store: Store) -> str:
+    """The public address an instance with outbound bandwidth gets at creation (from the top of the pool)."""
+    return str(EIP_POOL.network_address + EIP_POOL.num_addresses // 2 + store.next_seq() % 60_000)
 
 
 def _create_common(store: Store, p, *, amount: int) -> tuple[list[dict[str, Any]], bool]:
@@ -166,6 +182,8 @@ def _create_common(store: Store, p, *, amount: int) -> tuple[list[dict[str, Any]
     if zone_id != vsw["ZoneId"]:
         raise CloudError("InvalidVSwitchId.ZoneMismatch", "The specified vSwitch is not in the specified zone.")
     sgs = p.repeated("SecurityGroupIds") or ([p.str("SecurityGroupId")] if p.str("SecurityGroupId") else [])
+    if not sgs:  # an instance in a VPC needs a security group
+        raise missing("SecurityGroupId")
     for sg_id in sgs:
         sg = store.get("security_group", sg_id, "InvalidSecurityGroupId.NotFound", "security group")
         if sg["VpcId"] != vsw["VpcId"]:
@@ -199,6 +217,8 @@ def _create_common(store: Store, p, *, amount: int) -> tuple[list[dict[str, Any]
                          "or other regions and zones.", 403)
     name = p.str("InstanceName", "")
     tags = p.tags()
+    if p.bool("DryRun"):
+        raise dry_run_passed()
     created = []
     for _ in range(possible):
         inst = new_instance(
@@ -368,7 +388,7 @@ def describe_instances(store: Store, p) -> dict[str, Any]:
             and (name is None or r["InstanceName"] == name) and (type_id is None or r["InstanceType"] == type_id)
             and (ips is None or r["_ip"] in ips) and (not tags or match_tags(r, tags))
         ]
-    chunk, meta = paged(candidates, p)
+    chunk, meta = paged(candidates, p, token=True)
     return {"Instances": {"Instance": [render_instance(store, r) for r in chunk]}, **meta}
 
 
@@ -467,7 +487,7 @@ def render_disk(disk: dict[str, Any]) -> dict[str, Any]:
 def create_disk(store: Store, p) -> dict[str, Any]:
     region_id = store.check_region(p.str("RegionId"))
     zone_id = store.check_zone(region_id, p.str("ZoneId"))
-    category = p.str("DiskCategory", "cloud_efficiency")
+    category = p.str("DiskCategory", "cloud")  # the real default: a basic disk
     if category not in DISK_CATEGORIES:
         raise CloudError("InvalidDiskCategory.ValueNotSupported", "The specified disk category is not supported.")
     size = p.int("Size", required=True, lo=20, hi=32768)
@@ -540,7 +560,7 @@ def describe_disks(store: Store, p) -> dict[str, Any]:
             and (disk_type in (None, "all") or d["Type"] == disk_type) and (category in (None, "all") or
                                                                             d["Category"] == category)
             and match_tags(d, tags)]
-    chunk, meta = paged(rows, p)
+    chunk, meta = paged(rows, p, token=True)
     return {"Disks": {"Disk": [render_disk(d) for d in chunk]}, **meta}
 
 
@@ -580,7 +600,7 @@ def describe_security_groups(store: Store, p) -> dict[str, Any]:
             if (ids is None or s["SecurityGroupId"] in ids) and (single is None or s["SecurityGroupId"] == single)
             and (vpc_id is None or s["VpcId"] == vpc_id) and (name is None or s["SecurityGroupName"] == name)
             and match_tags(s, tags)]
-    chunk, meta = paged(rows, p, max_size=100)
+    chunk, meta = paged(rows, p, max_size=100, token=True)
     return {"SecurityGroups": {"SecurityGroup": [render_security_group(store, s) for s in chunk]},
             "RegionId": region_id, **meta}
 

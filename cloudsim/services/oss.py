@@ -2,8 +2,10 @@
 
 An IP or ``localhost`` endpoint makes the SDK address buckets by path, so cloudsim serves OSS on
 the same port as the OpenAPI products. The region of a request is taken from a ``Host`` of the
-form ``oss-<region>[-internal].<domain>``; on a bare IP endpoint it is the first region of the
-simulator. Signature version 1 (``Authorization: OSS <AccessKeyId>:<signature>``, HMAC-SHA1), the
+form ``oss-<region>[-<cluster>][-internal].<domain>``; on a bare IP endpoint it is the first region of
+the simulator. A region's buckets are located in its OSS cluster: ``oss-<region>`` unless the
+simulator was given another name (an Apsara Stack names them ``oss-<region>-a`` and the like).
+Signature version 1 (``Authorization: OSS <AccessKeyId>:<signature>``, HMAC-SHA1), the
 SDK's default, is verified. Objects are kept as names and sizes only, enough for ``BucketNotEmpty``.
 """
 
@@ -28,7 +30,6 @@ ACLS = ("private", "public-read", "public-read-write")
 STORAGE_CLASSES = ("Standard", "IA", "Archive", "ColdArchive", "DeepColdArchive")
 REDUNDANCY = ("LRS", "ZRS")
 BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
-HOST_RE = re.compile(r"^oss-(?P<region>[a-z0-9-]+?)(?:-internal)?\.")
 MAX_SKEW_SECONDS = 15 * 60
 # Query parameters that are part of the signed resource (as the OSS SDK signs them).
 SUBRESOURCES = frozenset((
@@ -157,12 +158,18 @@ def verify(method: str, bucket: str, key: str, query: dict[str, str], headers: d
 # -- buckets -------------------------------------------------------------------------------------------
 
 
+def location_of(store: Store, region_id: str) -> str:
+    """The OSS cluster (bucket location) of a region."""
+    return store.oss_clusters.get(region_id) or f"oss-{region_id}"
+
+
 def request_region(store: Store, headers: dict[str, list[str]]) -> tuple[str, bool]:
-    """(region, whether the Host named it)."""
-    host = _header(headers, "host").lower()
-    match = HOST_RE.match(host)
-    if match and match["region"] in store.regions:
-        return match["region"], True
+    """(region, whether the Host named it): the longest region whose cluster or ``oss-<region>`` starts the Host."""
+    label = _header(headers, "host").lower().split(".", 1)[0].removesuffix("-internal")
+    named = [r for r in store.regions
+             if label in (f"oss-{r}", location_of(store, r)) or label.startswith(f"oss-{r}-")]
+    if named:
+        return max(named, key=len), True
     return store.regions[0], False
 
 
@@ -175,7 +182,8 @@ def new_bucket(store: Store, name: str, region_id: str, *, acl: str = "private",
                        "is shared by all users of the system. Please select a different name and try again.",
                        409, BucketName=name)
     now = time.time() if now is None else now
-    record = {"Name": name, "RegionId": region_id, "Location": f"oss-{region_id}", "StorageClass": storage_class,
+    record = {"Name": name, "RegionId": region_id, "Location": location_of(store, region_id),
+              "StorageClass": storage_class,
               "Acl": acl, "DataRedundancyType": redundancy, "Status": "Available",
               "CreationDate": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(now)), "_objects": {},
               "_created": now}
@@ -204,7 +212,7 @@ def _bucket(store: Store, name: str, region_id: str, explicit: bool) -> dict[str
     if explicit and record["RegionId"] != region_id:
         raise OssError("AccessDenied", "The bucket you are attempting to access must be addressed using the "
                        "specified endpoint. Please send all future requests to this endpoint.", 403,
-                       Bucket=name, Endpoint=f"oss-{record['RegionId']}.aliyuncs.com")
+                       Bucket=name, Endpoint=f"{record['Location']}.aliyuncs.com")
     return record
 
 

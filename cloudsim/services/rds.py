@@ -1,11 +1,16 @@
-"""ApsaraDB RDS API (version 2014-08-15): database instances."""
+"""ApsaraDB RDS API (version 2014-08-15): database instances, their classes and tags.
+
+``DescribeDBInstances`` answers the list fields of the real API only: storage, port and tags come
+from ``DescribeDBInstanceAttribute`` and ``ListTagResources``, as on the real cloud.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from ..catalog import RDS_CLASSES, RDS_ENGINES
-from ..errors import CloudError
+from ..errors import CloudError, invalid, missing
 from ..store import REMOVE_HOOKS, Store, iso_now, new_id
 from . import action, match_tags
 from .ecs import paged
@@ -24,10 +29,34 @@ def get_db(store: Store, db_id: str | None) -> dict[str, Any]:
     return store.get("rds", db_id, "InvalidDBInstanceId.NotFound", "DB instance")
 
 
+# Fields of a DBInstanceAttribute that a DescribeDBInstances item does not have.
+DETAIL_ONLY = ("DBInstanceStorage", "Port", "MaxConnections", "SecurityIPList", "CreationTime")
+
+
 def render(db: dict[str, Any]) -> dict[str, Any]:
-    out = {k: v for k, v in db.items() if not k.startswith("_") and k != "Status"}
+    """An item of DescribeDBInstances."""
+    out = {k: v for k, v in db.items() if not k.startswith("_") and k != "Status" and k not in DETAIL_ONLY}
     out["DBInstanceStatus"] = db["Status"]
     return out
+
+
+def render_attribute(db: dict[str, Any]) -> dict[str, Any]:
+    """A DBInstanceAttribute of DescribeDBInstanceAttribute."""
+    out = {k: v for k, v in db.items() if not k.startswith("_") and k not in ("Status", "CreateTime", "MutriORsignle")}
+    out["DBInstanceStatus"] = db["Status"]
+    return out
+
+
+def _security_ips(value: str) -> str:
+    entries = [e.strip() for e in value.split(",")]
+    if not entries or len(entries) > 1000 or len(set(entries)) != len(entries):
+        raise invalid("SecurityIPList")
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise CloudError("InvalidSecurityIPList.Format", "The specified SecurityIPList is not valid.") from None
+    return ",".join(entries)
 
 
 @action(V, "CreateDBInstance")
@@ -44,10 +73,18 @@ def create_db_instance(store: Store, p) -> dict[str, Any]:
         raise CloudError("InvalidDBInstanceClass.NotFound", "The specified DBInstanceClass does not exist.", 404)
     storage = p.int("DBInstanceStorage", required=True, lo=5, hi=32000)
     p.str("DBInstanceNetType", required=True)
-    vsw, zone_id = place_in_vswitch(store, region_id=region_id, zone_id=p.str("ZoneId"),
-                                    vswitch_id=p.str("VSwitchId", required=True), vpc_id=p.str("VPCId"))
+    pay_type = p.str("PayType", required=True, choices={"Postpaid", "Prepaid", "Serverless"})
+    security_ips = _security_ips(p.str("SecurityIPList", required=True) or "")
+    vswitch_id = p.str("VSwitchId", required=True)
+    if not p.str("ZoneId"):  # an instance in a vSwitch names the vSwitch's zone
+        raise missing("ZoneId")
+    vsw, zone_id = place_in_vswitch(store, region_id=region_id, zone_id=p.str("ZoneId"), vswitch_id=vswitch_id,
+                                    vpc_id=p.str("VPCId"))
+    if p.bool("DryRun"):  # RDS answers a passed precheck with DryRunResult instead of an error
+        return {"DryRun": True, "DryRunResult": True}
     cores, memory, connections = RDS_CLASSES[db_class]
     db_id = new_id("rds")
+    now = iso_now()
     ip = allocate_ip(vsw)
     db = store.add("rds", {
         "DBInstanceId": db_id, "DBInstanceDescription": p.str("DBInstanceDescription", db_id),
@@ -57,8 +94,9 @@ def create_db_instance(store: Store, p) -> dict[str, Any]:
         "MaxConnections": connections, "DBInstanceType": "Primary", "DBInstanceNetType": "Intranet",
         "InstanceNetworkType": "VPC", "VpcId": vsw["VpcId"], "VSwitchId": vsw["VSwitchId"],
         "ConnectionString": f"{db_id}.rds.cloudsim.internal", "Port": "3306" if engine == "MySQL" else "5432",
-        "PayType": "Postpaid", "Category": p.str("Category", "HighAvailability"), "LockMode": "Unlock",
-        "CreateTime": iso_now(), "ExpireTime": "", "MutriORsignle": False, "ResourceGroupId": "rg-default",
+        "PayType": pay_type, "Category": p.str("Category", "HighAvailability"), "LockMode": "Unlock",
+        "SecurityIPList": security_ips, "CreateTime": now, "CreationTime": now, "ExpireTime": "",
+        "MutriORsignle": False, "ResourceGroupId": "rg-default",
         "Status": "Creating", "_ip": ip, "_tags": p.tags(),
     }, "DBInstanceId")
     store.schedule(db, "Creating", "Running")
@@ -76,7 +114,7 @@ def describe_db_instances(store: Store, p) -> dict[str, Any]:
             if (not ids or d["DBInstanceId"] in ids) and (status is None or d["Status"] == status)
             and (engine is None or d["Engine"] == engine) and (vpc_id is None or d["VpcId"] == vpc_id)
             and (zone_id is None or d["ZoneId"] == zone_id) and match_tags(d, tags)]
-    chunk, meta = paged(rows, p, max_size=100)
+    chunk, meta = paged(rows, p, max_size=100, token=True)
     body = {"Items": {"DBInstance": [render(d) for d in chunk]}, "TotalRecordCount": meta["TotalCount"],
             "PageRecordCount": len(chunk)}
     if "PageNumber" in meta:
@@ -89,7 +127,42 @@ def describe_db_instances(store: Store, p) -> dict[str, Any]:
 @action(V, "DescribeDBInstanceAttribute")
 def describe_db_instance_attribute(store: Store, p) -> dict[str, Any]:
     db = get_db(store, p.str("DBInstanceId", required=True))
-    return {"Items": {"DBInstanceAttribute": [render(db)]}}
+    return {"Items": {"DBInstanceAttribute": [render_attribute(db)]}}
+
+
+@action(V, "ListClasses")
+def list_classes(store: Store, p) -> dict[str, Any]:
+    """The classes on sale; memory in GB, as the real API reports it."""
+    p.str("CommodityCode", required=True, choices={"bards", "rds", "rords", "rds_rordspre_public_cn",
+                                                   "bards_intl", "rds_intl", "rords_intl"})
+    p.str("OrderType", required=True, choices={"BUY", "UPGRADE", "RENEW", "CONVERT"})
+    engine = p.str("Engine")
+    prefix = {"MySQL": "mysql.", "PostgreSQL": "pg.", "SQLServer": "mssql.", "MariaDB": "mariadb."}.get(engine or "")
+    items = [{"ClassCode": code, "ClassGroup": "General-purpose", "Cpu": str(cores),
+              "MemoryClass": f"{memory / 1024:g}GB", "MaxConnections": str(connections), "MaxIOPS": str(cores * 3000),
+              "MaxIOMBPS": str(cores * 64), "ReferencePrice": str(cores * 1000), "InstructionSetArch": ""}
+             for code, (cores, memory, connections) in RDS_CLASSES.items() if prefix is None or code.startswith(prefix)]
+    return {"Items": items, "RegionId": p.str("RegionId", "")}
+
+
+@action(V, "ListTagResources")
+def list_tag_resources(store: Store, p) -> dict[str, Any]:
+    region_id = store.check_region(p.str("RegionId"))
+    if (p.str("ResourceType", required=True) or "").upper() != "INSTANCE":
+        raise invalid("ResourceType", "Supported: INSTANCE.")
+    ids = p.repeated("ResourceId")
+    if len(ids) > 50:
+        raise invalid("ResourceId.N", "At most 50 resource ids are allowed.")
+    wanted = p.tags()
+    records = [get_db(store, i) for i in ids] if ids else store.rows("rds", region_id)
+    out = [{"ResourceId": r["DBInstanceId"], "ResourceType": "ALIYUN::RDS::INSTANCE", "TagKey": k, "TagValue": v}
+           for r in records if not wanted or match_tags(r, wanted) for k, v in r["_tags"].items()]
+    start = int(p.str("NextToken") or 0) if (p.str("NextToken") or "0").isdigit() else 0
+    chunk = out[start:start + 50]
+    body: dict[str, Any] = {"TagResources": {"TagResource": chunk}}
+    if start + 50 < len(out):
+        body["NextToken"] = str(start + 50)
+    return body
 
 
 @action(V, "ModifyDBInstanceSpec")
@@ -120,7 +193,7 @@ def restart_db_instance(store: Store, p) -> dict[str, Any]:
     db = get_db(store, p.str("DBInstanceId", required=True))
     if db["Status"] != "Running":
         raise _not_ready(db)
-    store.schedule(db, "Restarting", "Running")
+    store.schedule(db, "Rebooting", "Running")
     return {}
 
 

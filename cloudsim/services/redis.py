@@ -7,7 +7,7 @@ from typing import Any
 from ..catalog import REDIS_CLASSES
 from ..errors import CloudError
 from ..store import REMOVE_HOOKS, Store, iso_now, new_id
-from . import action, match_tags, tag_list
+from . import action, dry_run_passed, match_tags, tag_list
 from .ecs import paged
 from .vpc import allocate_ip, place_in_vswitch, release_ip
 
@@ -46,6 +46,8 @@ def create_instance(store: Store, p) -> dict[str, Any]:
     version = p.str("EngineVersion", "5.0", choices={"4.0", "5.0", "6.0", "7.0"})
     vsw, zone_id = place_in_vswitch(store, region_id=region_id, zone_id=p.str("ZoneId"),
                                     vswitch_id=p.str("VSwitchId", required=True), vpc_id=p.str("VpcId"))
+    if p.bool("DryRun"):
+        raise dry_run_passed()
     instance_id = new_id("redis")
     ip = allocate_ip(vsw)
     inst = store.add("redis", {
@@ -102,7 +104,7 @@ def restart_instance(store: Store, p) -> dict[str, Any]:
     inst = get_instance(store, p.str("InstanceId", required=True))
     if inst["Status"] != "Normal":
         raise _status_error(inst)
-    store.schedule(inst, "Changing", "Normal")
+    store.schedule(inst, "Rebooting", "Normal")
     return {}
 
 
@@ -111,7 +113,7 @@ def delete_instance(store: Store, p) -> dict[str, Any]:
     inst = get_instance(store, p.str("InstanceId", required=True))
     if inst["Status"] not in ("Normal", "Creating"):
         raise _status_error(inst)
-    store.schedule(inst, "Flushing", "Deleted")
+    store.schedule(inst, "Released", "Deleted")  # released, then gone from every list
     return {}
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..errors import CloudError, incorrect_status, invalid
 from ..store import REMOVE_HOOKS, Store, iso_now, new_id
-from . import action, match_tags, page, tag_list
+from . import action, dry_run_passed, match_tags, page, tag_list
 
 V = "2016-04-28"
 ALLOWED_VPC_RANGES = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")]
@@ -72,6 +72,9 @@ def create_vpc(store: Store, *, region_id: str, cidr: str, name: str = "", descr
 @action(V, "CreateVpc")
 def create_vpc_action(store: Store, p) -> dict[str, Any]:
     region_id = store.check_region(p.str("RegionId"))
+    if p.bool("DryRun"):
+        parse_cidr(p.str("CidrBlock", "172.16.0.0/12"))
+        raise dry_run_passed()
     vpc = create_vpc(store, region_id=region_id, cidr=p.str("CidrBlock", "172.16.0.0/12"),
                      name=p.str("VpcName", ""), description=p.str("Description", ""), tags=p.tags())
     return {"VpcId": vpc["VpcId"], "VRouterId": vpc["VRouterId"], "RouteTableId": "vtb-" + vpc["VpcId"][4:],

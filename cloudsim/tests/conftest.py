@@ -130,8 +130,23 @@ def make_network(vpc: VpcClient, *, zone: str = ZONE_A, cidr: str = "192.168.0.0
     return vpc_id, vsw_id
 
 
+def security_group(ecs: EcsClient, vsw_id: str) -> str:
+    """A security group in the vSwitch's VPC (created once per VPC), as every instance in a VPC needs one."""
+    vpc = VpcClient(Config(credential=ecs._credential, endpoint=ecs._endpoint, protocol=ecs._protocol,
+                           region_id=REGION, global_parameters=ecs._global_parameters))
+    vpc_id = vpc.describe_vswitches(vpc_models.DescribeVSwitchesRequest(region_id=REGION, v_switch_id=vsw_id)) \
+        .body.v_switches.v_switch[0].vpc_id
+    found = ecs.describe_security_groups(ecs_models.DescribeSecurityGroupsRequest(
+        region_id=REGION, vpc_id=vpc_id)).body.security_groups.security_group
+    if found:
+        return found[0].security_group_id
+    return ecs.create_security_group(ecs_models.CreateSecurityGroupRequest(
+        region_id=REGION, vpc_id=vpc_id, security_group_name="default")).body.security_group_id
+
+
 def run_instances(ecs: EcsClient, vsw_id: str, *, amount: int = 1, instance_type: str = "ecs.g6.large",
                   **extra: Any) -> list[str]:
+    extra.setdefault("security_group_id", security_group(ecs, vsw_id))
     request = ecs_models.RunInstancesRequest(region_id=REGION, instance_type=instance_type, image_id=IMAGE,
                                              v_switch_id=vsw_id, amount=amount, **extra)
     return ecs.run_instances(request).body.instance_id_sets.instance_id_set

@@ -8,7 +8,18 @@ import pytest
 from alibabacloud_ecs20140526 import models as m
 from alibabacloud_tea_openapi.exceptions import ClientException
 
-from .conftest import IMAGE, REGION, ZONE_A, ZONE_B, instance, make_network, run_instances, wait_for, wait_status
+from .conftest import (
+    IMAGE,
+    REGION,
+    ZONE_A,
+    ZONE_B,
+    instance,
+    make_network,
+    run_instances,
+    security_group,
+    wait_for,
+    wait_status,
+)
 
 
 def error_of(call) -> ClientException:
@@ -55,7 +66,8 @@ def test_stop_start_reboot_and_delete(ecs, vpc):
 def test_create_instance_ends_stopped(ecs, vpc):
     _, vsw = make_network(vpc)
     iid = ecs.create_instance(m.CreateInstanceRequest(region_id=REGION, instance_type="ecs.c6.large", image_id=IMAGE,
-                                                      v_switch_id=vsw)).body.instance_id
+                                                      v_switch_id=vsw, security_group_id=security_group(ecs, vsw))
+                              ).body.instance_id
     wait_status(ecs, iid, "Stopped")
 
 

@@ -10,15 +10,15 @@ from alibabacloud_rds20140815 import models as rds_models
 from alibabacloud_slb20140515 import models as slb_models
 from alibabacloud_tea_openapi.exceptions import ClientException
 
-from .conftest import REGION, make_network, run_instances, wait_for
+from .conftest import REGION, ZONE_A, make_network, run_instances, wait_for
 
 
 def test_rds_lifecycle_with_spec_change(rds, vpc):
     vpc_id, vsw = make_network(vpc)
     created = rds.create_dbinstance(rds_models.CreateDBInstanceRequest(
         region_id=REGION, engine="MySQL", engine_version="8.0", dbinstance_class="mysql.n2.medium.1",
-        dbinstance_storage=50, dbinstance_net_type="Intranet", vpcid=vpc_id, v_switch_id=vsw,
-        pay_type="Postpaid")).body
+        dbinstance_storage=50, dbinstance_net_type="Intranet", vpcid=vpc_id, v_switch_id=vsw, zone_id=ZONE_A,
+        pay_type="Postpaid", security_iplist="192.168.1.0/24")).body
     db_id = created.dbinstance_id
 
     def db():
