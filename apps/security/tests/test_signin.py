@@ -64,6 +64,8 @@ def test_the_lock_releases_when_its_time_is_up(settings):
     assert not SignInLock.objects.filter(kind="account", key="carol").exists()
 
 
+# Committed for real, so the change is announced inside the request as in production (actor included).
+@pytest.mark.django_db(transaction=True)
 def test_an_administrator_unlocks_an_account_and_it_is_audited(settings):
     settings.SIGNIN_LOCKOUT_THRESHOLD = 1
     person(username="dave")
@@ -73,6 +75,10 @@ def test_an_administrator_unlocks_an_account_and_it_is_audited(settings):
     api = Client()
     api.force_login(admin)
     assert api.post(f"/api/v1/security/lockouts/{lock.pk}/release/").status_code == 204
+    entry = AuditEntry.objects.get(action="signin_lock.released")
+    assert (entry.actor_id, entry.actor_name, entry.result) == (str(admin.pk), "root-admin", "success")
+    assert (entry.target_id, entry.target_label) == (str(lock.pk), "dave")
+    assert entry.detail["kind"] == "account" and entry.detail["failures"] == 1
     assert post_signin(Client(), "dave", PASSWORD).status_code == 302
 
 
@@ -182,6 +188,7 @@ def test_an_organization_can_require_mfa_for_everyone_or_for_a_role():
     assert mfa_required(nick)
 
 
+@pytest.mark.django_db(transaction=True)
 def test_an_admin_reset_of_mfa_is_audited_and_refused_to_others():
     org = f.org("Reset")
     olga = person(org, username="olga")
@@ -190,10 +197,16 @@ def test_an_admin_reset_of_mfa_is_audited_and_refused_to_others():
     api = Client()
     api.force_login(stranger)
     assert api.post(f"/api/v1/security/users/{olga.pk}/mfa-reset/").status_code == 404
+    assert AccountSecurity.objects.get(user=olga).mfa_enabled
+    assert not AuditEntry.objects.filter(action="mfa.reset").exists()
     admin = person(username="quinn", is_superuser=True)
     api.force_login(admin)
     assert api.post(f"/api/v1/security/users/{olga.pk}/mfa-reset/").status_code == 204
     assert not AccountSecurity.objects.get(user=olga).mfa_enabled
+    entry = AuditEntry.objects.get(action="mfa.reset")
+    assert (entry.actor_id, entry.actor_name, entry.result) == (str(admin.pk), "quinn", "success")
+    assert (entry.target_id, entry.target_label, entry.organization_id) == (str(olga.pk), "olga", org.pk)
+    assert entry.detail["was_enabled"] is True
 
 
 def test_the_organization_password_policy_applies_to_password_changes():
