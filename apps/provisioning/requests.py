@@ -16,7 +16,6 @@ Rules enforced here:
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -29,15 +28,12 @@ from apps.core.errors import Conflict, Forbidden, InvalidInput, Refused
 from apps.core.events import emit
 from apps.core.scoping import authorize
 from apps.organizations.models import Project
-from apps.provisioning import hooks, offers
+from apps.provisioning import hooks, offers, specs
 from apps.provisioning.lifecycle import change_create, permission_for
 from apps.provisioning.models import ApprovalDecision, ApprovalPolicy, ProvisioningRequest, RequestEvent
 
 APPROVE = "provisioning:request:approve"
 MAX_COUNT = 20
-NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9._\-]{1,63}$")
-SPEC_KEYS = {"instance_type", "image_id", "zone", "vswitch_id", "security_group_id", "name", "system_disk_category",
-             "system_disk_gib", "tags"}
 
 
 def _event(request: ProvisioningRequest, kind: str, message: str, actor: Any = None) -> None:
@@ -52,42 +48,35 @@ def platform_serves(platform: CloudPlatform, project: Project) -> bool:
     return project.organization.path.startswith(org_path) or platform.projects.filter(pk=project.pk).exists()
 
 
-def validate_spec(*, platform: CloudPlatform, region: str, spec: Any, count: Any) -> dict[str, Any]:
-    """The cleaned spec, or ``InvalidInput`` naming every bad field. Catalog checks come first and
-    need no cloud call; only a spec that passes them is checked against the cloud's lists."""
-    errors: dict[str, list[str]] = {}
-    if not isinstance(spec, dict):
-        raise InvalidInput("spec must be an object.", detail={"spec": ["must be an object"]})
-    unknown = set(spec) - SPEC_KEYS
-    if unknown:
-        errors["spec"] = [f"unknown fields: {', '.join(sorted(unknown))}"]
+def validate_spec(*, platform: CloudPlatform, region: Any, spec: Any, count: Any,
+                  resource_type: str = "ecs.instance") -> dict[str, Any]:
+    """The cleaned spec, or ``InvalidInput`` naming every bad field. The spec is parsed by its
+    type's serializer first; catalog checks come next and need no cloud call; only a spec that
+    passes them is checked against the cloud's lists."""
+    errors: dict[str, Any] = {}
+    try:
+        typed = specs.spec_parse(resource_type=resource_type, spec=spec)
+    except InvalidInput as exc:
+        errors.update(exc.detail)
+        typed = {}
     if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_COUNT:
         errors["count"] = [f"an integer from 1 to {MAX_COUNT}"]
-    if not Region.objects.filter(platform=platform, region_id=region, enabled=True).exists():
+    if not isinstance(region, str) or not Region.objects.filter(platform=platform, region_id=region,
+                                                                 enabled=True).exists():
         errors["region"] = [f"{platform.name} has no enabled region {region!r}"]
+    if not typed or "region" in errors:
         raise InvalidInput("The request is not valid; see detail.", detail=errors)
     offered = offers.catalog_offers(platform, region)
     types = {t["code"]: t for t in offered["instance_types"]}
-    itype = spec.get("instance_type")
+    itype, zone = typed["instance_type"], typed["zone"]
     if itype not in types:
         errors["instance_type"] = [f"{itype!r} is not an instance type {platform.name} offers in {region}"]
-    zone = spec.get("zone")
     if zone not in offered["zones"]:
         errors["zone"] = [f"{zone!r} is not a zone of {region} on {platform.name}"]
-    name = spec.get("name") or "instance"
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        errors["name"] = ["2 to 64 letters, digits, '.', '_' or '-', starting with a letter"]
-    disk = spec.get("system_disk_category")
+    disk = typed.get("system_disk_category")
     disks = {d["code"]: d for d in offered["disk_categories"]}
-    if disk is not None and (disk not in disks or (zone and disks[disk]["zones"] and zone not in disks[disk]["zones"])):
+    if disk is not None and (disk not in disks or (disks[disk]["zones"] and zone not in disks[disk]["zones"])):
         errors["system_disk_category"] = [f"{disk!r} is not offered in {zone}"]
-    size = spec.get("system_disk_gib", 40)
-    if not isinstance(size, int) or isinstance(size, bool) or not 20 <= size <= 500:
-        errors["system_disk_gib"] = ["an integer from 20 to 500"]
-    tags = spec.get("tags") or {}
-    if not isinstance(tags, dict) or len(tags) > 20 or not all(
-            isinstance(k, str) and isinstance(v, str) and 0 < len(k) <= 64 and len(v) <= 128 for k, v in tags.items()):
-        errors["tags"] = ["at most 20 key=value pairs (keys up to 64, values up to 128 characters)"]
     if errors:
         raise InvalidInput("The request is not valid; see detail.", detail=errors)
     try:
@@ -98,24 +87,21 @@ def validate_spec(*, platform: CloudPlatform, region: str, spec: Any, count: Any
     vswitches = {v["id"]: v for v in cloud["vswitches"]}
     groups = {g["id"]: g for g in cloud["security_groups"]}
     images = {i["id"] for i in cloud["images"]}
-    if images and spec.get("image_id") not in images:
-        errors["image_id"] = [f"{spec.get('image_id')!r} is not an image of {region}"]
-    vsw = vswitches.get(spec.get("vswitch_id"))
+    if images and typed["image_id"] not in images:
+        errors["image_id"] = [f"{typed['image_id']!r} is not an image of {region}"]
+    vsw = vswitches.get(typed["vswitch_id"])
     if vsw is None:
-        errors["vswitch_id"] = [f"{spec.get('vswitch_id')!r} is not an available vSwitch of {region}"]
+        errors["vswitch_id"] = [f"{typed['vswitch_id']!r} is not an available vSwitch of {region}"]
     elif vsw["zone"] != zone:
         errors["vswitch_id"] = [f"the vSwitch is in {vsw['zone']}, not {zone}"]
-    sg = groups.get(spec.get("security_group_id"))
+    sg = groups.get(typed["security_group_id"])
     if sg is None:
-        errors["security_group_id"] = [f"{spec.get('security_group_id')!r} is not a security group of {region}"]
+        errors["security_group_id"] = [f"{typed['security_group_id']!r} is not a security group of {region}"]
     elif vsw is not None and sg["vpc_id"] and sg["vpc_id"] != vsw["vpc_id"]:
         errors["security_group_id"] = ["the security group is in another VPC than the vSwitch"]
     if errors:
         raise InvalidInput("The request is not valid; see detail.", detail=errors)
-    clean = {k: spec[k] for k in SPEC_KEYS if k in spec}
-    clean.update(name=name, system_disk_gib=size, tags=tags, vcpu=types[itype]["vcpu"],
-                 memory_mib=types[itype]["memory_mib"])
-    return clean
+    return {**typed, "vcpu": types[itype]["vcpu"], "memory_mib": types[itype]["memory_mib"]}
 
 
 def policy_for(*, organization: Any, project: Any, service: str) -> ApprovalPolicy | None:
@@ -143,8 +129,8 @@ def _auto_approves(policy: ApprovalPolicy | None, count: int, vcpu: int) -> bool
 @transaction.atomic
 def request_create(*, actor: Any, project: Any, platform: Any, region: str, spec: Any, count: Any,
                    reason: str = "", resource_type: str = "ecs.instance") -> ProvisioningRequest:
-    if resource_type != "ecs.instance":
-        raise Refused("Only ECS instances can be requested from the portal so far.", code="unsupported_service")
+    if resource_type not in specs.SPECS:
+        raise Refused(f"Requests can ask for {', '.join(sorted(specs.SPECS))} so far.", code="unsupported_service")
     if not isinstance(project, Project):
         raise InvalidInput("Choose a project you belong to.", detail={"project": ["not found"]})
     probe = ProvisioningRequest(organization=project.organization, project=project, platform=platform)
@@ -154,7 +140,7 @@ def request_create(*, actor: Any, project: Any, platform: Any, region: str, spec
         raise InvalidInput("This cloud platform does not serve the project.", detail={"platform": ["not available"]})
     if not isinstance(reason, str) or len(reason) > 500:
         raise InvalidInput("reason is at most 500 characters.", detail={"reason": ["too long"]})
-    clean = validate_spec(platform=platform, region=region, spec=spec, count=count)
+    clean = validate_spec(platform=platform, region=region, spec=spec, count=count, resource_type=resource_type)
     amounts = {"count": count, "vcpu": clean["vcpu"] * count, "memory_mib": clean["memory_mib"] * count}
     reservation = hooks.quota_backend().reserve(organization=project.organization, project=project,
                                                 resource_type=resource_type, amounts=amounts)

@@ -1,3 +1,4 @@
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
 from apps.core.api.serializers import OperationSerializer
@@ -9,6 +10,16 @@ from apps.provisioning.models import (
     RequestEvent,
     ScheduledOperation,
 )
+from apps.provisioning.requests import MAX_COUNT
+from apps.provisioning.specs import SPECS, Integer
+
+
+@extend_schema_field(PolymorphicProxySerializer(
+    component_name="ProvisioningSpec", serializers=SPECS, resource_type_field_name=None))
+class SpecField(serializers.JSONField):
+    """The spec of the request's ``resource_type``: one schema per resource type. It is parsed by that
+    type's serializer (``apps/provisioning/specs.py``) before any rule looks at it, so every field
+    error is reported under the field's own name."""
 
 
 class RequestEventSerializer(serializers.ModelSerializer):
@@ -31,6 +42,7 @@ class RequestSerializer(serializers.ModelSerializer):
     status = serializers.CharField(read_only=True, help_text="pending, approved, denied, provisioning, completed, "
                                                              "partial, failed or cancelled")
     requester = serializers.CharField(source="requester.username", default=None, read_only=True)
+    spec = SpecField(read_only=True)
     operations = serializers.SerializerMethodField()
 
     class Meta:
@@ -55,8 +67,9 @@ class RequestCreateSerializer(serializers.Serializer):
     project = serializers.UUIDField()
     platform = serializers.CharField(max_length=32)
     region = serializers.CharField(max_length=64)
-    spec = serializers.JSONField()
-    count = serializers.JSONField(default=1)
+    resource_type = serializers.ChoiceField(choices=sorted(SPECS), default="ecs.instance")
+    spec = SpecField(help_text="The resource to create, in the schema of its resource_type.")
+    count = Integer(default=1, help_text=f"How many instances, from 1 to {MAX_COUNT}.")
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
 
@@ -98,6 +111,16 @@ class ApprovalPolicySerializer(serializers.ModelSerializer):
                   "auto_approve_max_vcpu", "levels", "is_active", "created_at"]
         read_only_fields = ["id", "is_active", "created_at"]
         extra_kwargs = {"organization": {"required": True}, "levels": {"required": False}}
+
+
+class ScheduleCreateSerializer(serializers.Serializer):
+    resource = serializers.CharField(max_length=40, help_text="The inventory id of the resource (res-...).")
+    action = serializers.CharField(max_length=16, help_text="start, stop or reboot")
+    run_at = serializers.DateTimeField(required=False, allow_null=True, default=None,
+                                       help_text="Run once at this time (UTC); or give cron.")
+    cron = serializers.CharField(max_length=128, required=False, allow_blank=True, default="",
+                                 help_text="Five crontab fields (UTC) for a recurring run; or give run_at.")
+    comment = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
 
 class ScheduleSerializer(serializers.ModelSerializer):

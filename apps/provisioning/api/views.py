@@ -62,7 +62,8 @@ class RequestViewSet(TenantViewSetMixin, mixins.CreateModelMixin, viewsets.ReadO
         with transaction.atomic():
             row = requests.request_create(actor=request.user, project=_project(data["project"]),
                                           platform=_platform(data["platform"]), region=data["region"],
-                                          spec=data["spec"], count=data["count"], reason=data["reason"])
+                                          resource_type=data["resource_type"], spec=data["spec"],
+                                          count=data["count"], reason=data["reason"])
         return Response(s.RequestDetailSerializer(row).data, status=status.HTTP_202_ACCEPTED)
 
     def _decide(self, request: Request, verdict: str) -> Response:
@@ -250,13 +251,14 @@ class ScheduleViewSet(TenantViewSetMixin, mixins.CreateModelMixin, mixins.Destro
     lookup_value_regex = r"sched-[0-9a-f]{20}"
     filterset_fields = ["resource", "action", "organization"]
 
+    @extend_schema(request=s.ScheduleCreateSerializer, responses={201: s.ScheduleSerializer})
     def create(self, request: Request, *args, **kwargs) -> Response:
-        data = parsed(s.ScheduleSerializer, request.data)
-        resource = visible(Resource.objects.all(), request.user, "resources:resource:read",
-                           getattr(data.get("resource"), "pk", None), "resource")
+        """A resource that does not exist and one the caller may not read get the same 400."""
+        data = parsed(s.ScheduleCreateSerializer, request.data)
+        resource = visible(Resource.objects.all(), request.user, "resources:resource:read", data["resource"],
+                           "resource")
         sched = schedules.schedule_create(actor=request.user, resource=resource, action=data["action"],
-                                          run_at=data.get("run_at"), cron=data.get("cron", ""),
-                                          comment=data.get("comment", ""))
+                                          run_at=data["run_at"], cron=data["cron"], comment=data["comment"])
         return Response(s.ScheduleSerializer(sched).data, status=status.HTTP_201_CREATED)
 
     def destroy(self, request: Request, *args, **kwargs) -> Response:
