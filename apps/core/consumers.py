@@ -6,11 +6,16 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.shortcuts import resolve_url
 
 from apps.core import realtime
 
 MAX_SUBSCRIPTIONS = 200
+# The close code of a socket whose session is not (or no longer) signed in: the browser stops
+# reconnecting and sends the person to sign in.
+SIGNED_OUT = 4401
 # Async callables ``find(scope)`` offering a principal for a socket without a signed-in person (a wall
 # screen's display token). A principal with ``resolve_topic(topic)`` authorizes its own subscriptions.
 socket_principals: list = []
@@ -20,12 +25,16 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
     """Client -> server: ``subscribe`` / ``unsubscribe`` a topic (optionally ``after`` a seq).
 
     Server -> client: ``event`` (topic, seq, ts, data), ``subscribed``, ``reset`` when missed events
-    are no longer available, and ``error`` (never revealing whether a refused topic exists).
+    are no longer available, and ``error`` (never revealing whether a refused topic exists). When the
+    session the socket was opened with is revoked or ends, a last ``signed_out`` (with the ``signin``
+    address) and a close with ``SIGNED_OUT``.
     """
 
     async def connect(self) -> None:
         self.groups_by_topic: dict[str, str] = {}
         self.last_seq: dict[str, int] = {}
+        self.session_group: str | None = None
+        self.signed_out = False
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             for find in socket_principals:
@@ -33,13 +42,35 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             self.scope["user"] = user
         await self.accept()
         if user is None or not user.is_authenticated:
-            # Closing after the handshake lets the browser read 4401 (a refused handshake only
+            # Closing after the handshake lets the browser read the code (a refused handshake only
             # shows it 1006), so the client stops reconnecting and sends the person to sign in.
-            await self.close(code=4401)
+            await self.close(code=SIGNED_OUT)
+            return
+        session = self.scope.get("session")
+        key = getattr(session, "session_key", None)
+        if key:
+            self.session_group = realtime.session_group(key)
+            await self.channel_layer.group_add(self.session_group, self.channel_name)
+            # A revocation between the handshake's session look-up and joining the group sent its
+            # message to nobody: look once more now that any later one will arrive.
+            if not await database_sync_to_async(session.exists)(key):
+                await self.session_revoked({})
 
     async def disconnect(self, code: int) -> None:
-        for group in getattr(self, "groups_by_topic", {}).values():
+        groups = list(getattr(self, "groups_by_topic", {}).values())
+        if getattr(self, "session_group", None):
+            groups.append(self.session_group)
+        for group in groups:
             await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def session_revoked(self, message: dict[str, Any]) -> None:
+        """The session of this socket was revoked (signed out everywhere, a new password, ...)."""
+        if self.signed_out:
+            return
+        self.signed_out = True
+        signin = getattr(self.scope["user"], "signin_url", None) or resolve_url(settings.LOGIN_URL)
+        await self.send_json({"type": "signed_out", "signin": signin})
+        await self.close(code=SIGNED_OUT)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any) -> None:
         if not text_data:

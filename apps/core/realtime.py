@@ -72,6 +72,15 @@ def group_name(org_id: Any, topic: str) -> str:
     return name
 
 
+# Sockets opened with one session share a group, so revoking the session closes them all. The group
+# is named by a digest: group names travel through Redis and logs, and the key would sign anyone in.
+SESSION_REVOKED = "session.revoked"
+
+
+def session_group(session_key: str) -> str:
+    return f"session.{hashlib.sha256(session_key.encode()).hexdigest()}"
+
+
 def _seq_key(group: str) -> str:
     return f"rt:seq:{group}"
 

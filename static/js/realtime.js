@@ -29,6 +29,7 @@
     ws.onmessage = (msg) => {
       let m;
       try { m = JSON.parse(msg.data); } catch (e) { return; }
+      if (m.type === "signed_out") { this.signin = m.signin; return; } // the close (4401) follows
       const h = m.topic ? this.handlers.get(m.topic) : null;
       if (!h) return;
       if (m.type === "event") {
@@ -47,10 +48,32 @@
     };
     ws.onclose = (ev) => {
       this.listeners.close.forEach((fn) => fn(ev));
-      if (ev.code === 4401) return; // signed out: do not hammer the server
+      if (ev.code === 4401) { this.signedOut(); return; } // signed out: do not hammer the server
       setTimeout(() => this.connect(), this.backoff);
       this.backoff = Math.min(this.backoff * 2, 15000);
     };
+  };
+
+  // The session ended (signed out everywhere, revoked, a new password): say so, then go to sign in,
+  // back to this page afterwards. Without the server's sign-in address, reloading lets the page's
+  // own sign-in check decide where to go.
+  Realtime.prototype.signedOut = function () {
+    if (this.stopped) return;
+    this.stopped = true;
+    const target = this.signin ? this.signin + "?next=" + encodeURIComponent(location.pathname + location.search)
+                               : location.href;
+    const box = document.createElement("div");
+    box.className = "alert alert-danger fixed-top m-3 shadow";
+    box.setAttribute("role", "alert");
+    box.setAttribute("data-testid", "signed-out");
+    const title = document.createElement("strong");
+    title.textContent = "You were signed out.";
+    const link = document.createElement("a");
+    link.href = target;
+    link.textContent = "Sign in again";
+    box.append(title, document.createTextNode(" This session has ended. "), link);
+    document.body.appendChild(box);
+    setTimeout(() => (this.signin ? location.assign(target) : location.reload()), 2500);
   };
 
   Realtime.prototype._send = function (obj) {
