@@ -137,12 +137,37 @@ def test_a_permanent_error_fails_the_operation_with_the_clouds_message(world, co
     assert ProvisioningRequest.objects.get(pk=body["id"]).status == "failed"
 
 
+def _cloud_counts(control, action: str) -> tuple[int, int]:
+    stats = control.get("/stats")
+    return stats["errors"].get("ServiceUnavailable", 0), stats["calls"].get(action, 0)
+
+
 def test_transient_errors_are_retried(world, control):
-    control.post("/faults", {"action": "*", "error_rate": 0.3, "code": "ServiceUnavailable"})
     body = submit(world, count=3).json()
-    changes = approve_and_run(world, body["id"])
-    control.call("DELETE", "/faults")
+    before = len(cloud_instances(control))
+    errors, _calls = _cloud_counts(control, "RunInstances")
+    control.post("/faults", {"action": "*", "error_rate": 0.3, "code": "ServiceUnavailable"})
+    try:
+        changes = approve_and_run(world, body["id"])
+    finally:
+        control.call("DELETE", "/faults")
+    assert _cloud_counts(control, "RunInstances")[0] > errors, "no fault was injected"
     assert all(Operation.objects.get(pk=c.operation_id).status == "succeeded" for c in changes)
+    assert len(cloud_instances(control)) == before + 3
+
+
+def test_a_create_failing_more_often_than_the_adapter_retries_is_run_again_by_its_step(world, control):
+    faults = lifecycle.adapter_for(world["platform"], region="cn-hangzhou").retry_attempts + 1
+    body = submit(world).json()
+    before = len(cloud_instances(control))
+    errors, calls = _cloud_counts(control, "RunInstances")
+    control.post("/faults", {"action": "RunInstances", "error_rate": 1.0, "code": "ServiceUnavailable",
+                             "remaining": faults})
+    change = approve_and_run(world, body["id"])[0]
+    assert _cloud_counts(control, "RunInstances") == (errors + faults, calls + faults + 1)
+    op = Operation.objects.get(pk=change.operation_id)
+    assert op.status == "succeeded", op.error
+    assert len(cloud_instances(control)) == before + 1
 
 
 def test_denial_needs_a_comment_and_ends_the_request(world):
@@ -156,9 +181,19 @@ def test_denial_needs_a_comment_and_ends_the_request(world):
 
 
 def test_the_requester_cannot_approve_their_own_request(world):
+    from apps.rbac.tests import factories as f
+
+    # The requester may approve requests in general: only the own-request rule can refuse this one.
+    f.grant(f.role("provisioning:request:approve", key="tenant_approves"), world["tenant"], world["hq"])
     body = submit(world).json()
-    response = api(world["tenant"]).post(f"/api/v1/provisioning/requests/{body['id']}/approve/", {}, format="json")
-    assert response.status_code == 403
+    own = api(world["tenant"]).post(f"/api/v1/provisioning/requests/{body['id']}/approve/", {}, format="json")
+    assert own.status_code == 403 and own.json()["code"] == "own_request", own.content
+    assert ProvisioningRequest.objects.get(pk=body["id"]).status == "pending"
+    other = submit(world).json()
+    ProvisioningRequest.objects.filter(pk=other["id"]).update(requester=world["approver"])
+    response = api(world["tenant"]).post(f"/api/v1/provisioning/requests/{other['id']}/approve/", {},
+                                         format="json")
+    assert response.status_code == 202 and response.json()["status"] == "provisioning", response.content
 
 
 def test_reconciler_resumes_a_change_whose_worker_died(world, control):
