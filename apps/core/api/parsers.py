@@ -10,6 +10,8 @@ reads JSON from a request calls ``loads``.
 from __future__ import annotations
 
 import codecs
+import json as std_json
+import re
 from typing import Any
 
 from rest_framework import parsers
@@ -17,11 +19,28 @@ from rest_framework.exceptions import ParseError
 from rest_framework.utils import json
 
 MAX_DEPTH = 64
+# A string (escapes included) or a bracket: finding where a document gets too deep skips strings.
+_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[{\]}]')
 
 
-class NestingTooDeep(ValueError):
-    def __init__(self) -> None:
-        super().__init__(f"the document is nested more than {MAX_DEPTH} levels deep")
+class NestingTooDeep(std_json.JSONDecodeError):
+    """A ``JSONDecodeError`` (so a ``ValueError``) pointing at the bracket that opens level
+    ``MAX_DEPTH + 1``; callers that report decode errors by line and column need nothing new."""
+
+    def __init__(self, doc: str) -> None:
+        super().__init__(f"nested more than {MAX_DEPTH} levels deep", doc, _position_too_deep(doc))
+
+
+def _position_too_deep(doc: str) -> int:
+    depth = 0
+    for token in _TOKENS.finditer(doc):
+        if token.group() in ("[", "{"):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return token.start()
+        elif token.group() in ("]", "}"):
+            depth -= 1
+    return 0
 
 
 def _too_deep(value: Any) -> bool:
@@ -36,15 +55,15 @@ def _too_deep(value: Any) -> bool:
     return False
 
 
-def loads(text: str | bytes, **kwargs: Any) -> Any:
-    """``json.loads`` that raises ``ValueError`` (``json.JSONDecodeError`` or ``NestingTooDeep``)
-    for anything it refuses, never ``RecursionError``."""
+def loads(text: str, **kwargs: Any) -> Any:
+    """``json.loads`` that raises ``json.JSONDecodeError`` (a ``ValueError``) for anything it
+    refuses, a document nested too deeply included, and never ``RecursionError``."""
     try:
         value = json.loads(text, **kwargs)
     except RecursionError:
-        raise NestingTooDeep() from None
+        raise NestingTooDeep(text) from None
     if isinstance(value, dict | list) and _too_deep(value):
-        raise NestingTooDeep()
+        raise NestingTooDeep(text)
     return value
 
 

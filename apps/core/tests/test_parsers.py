@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from apps.core.api.parsers import MAX_DEPTH, NestingTooDeep, loads
@@ -22,11 +24,21 @@ def test_the_deepest_allowed_document_is_parsed():
 
 
 @pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 900, 5000, 100_000])
-def test_a_deeper_document_is_refused_as_a_value_error(depth):
+def test_a_deeper_document_is_refused_as_a_decode_error_at_the_bracket_too_deep(depth):
+    text = nested(depth)
     with pytest.raises(NestingTooDeep) as caught:
-        loads(nested(depth))
-    assert isinstance(caught.value, ValueError)
-    assert str(MAX_DEPTH) in str(caught.value)
+        loads(text)
+    assert isinstance(caught.value, json.JSONDecodeError) and isinstance(caught.value, ValueError)
+    assert str(MAX_DEPTH) in caught.value.msg
+    assert caught.value.pos == text.index("[") if depth == MAX_DEPTH + 1 else len('{"a": ') * MAX_DEPTH
+    assert text[caught.value.pos] in "[{"
+
+
+def test_the_position_skips_brackets_inside_strings():
+    text = '{"x": "' + "[{" * 100 + '\\\\", "y": ' + nested(MAX_DEPTH) + "}"
+    with pytest.raises(NestingTooDeep) as caught:
+        loads(text)
+    assert caught.value.pos == text.index("[1]")
 
 
 def test_scalars_and_flat_documents_are_untouched():
