@@ -24,6 +24,7 @@ from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from apps.core.api.parsers import loads
 from apps.core.errors import ApplicationError, InvalidInput, NotFound
 from apps.core.scoping import authorize
 from apps.organizations import selectors, services
@@ -59,7 +60,7 @@ def _encode_cursor(values: Iterable[Any]) -> str:
 
 def _decode_cursor(text: str) -> list[str] | None:
     try:
-        values = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode())
+        values = loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode())
     except (binascii.Error, ValueError, UnicodeDecodeError):
         return None
     if not isinstance(values, list) or len(values) != 2 or not all(isinstance(v, str) for v in values):
@@ -421,8 +422,9 @@ def user_edit(request: HttpRequest, pk: Any) -> HttpResponse:
 @require_POST
 def user_password_reset(request: HttpRequest, pk: Any) -> HttpResponse:
     def change(person: User) -> str:
-        services.user_set_password(actor=request.user, user=person, password=request.POST.get("password", ""))
-        return f"{person.username}'s password was reset; they were signed out everywhere."
+        ended = services.user_set_password(actor=request.user, user=person, password=request.POST.get("password", ""))
+        return (f"{person.username}'s password was reset; they were signed out everywhere and "
+                f"{ended.access_keys} AccessKey pair{'' if ended.access_keys == 1 else 's'} disabled.")
     return _user_action(request, pk, change, modal="password")
 
 
@@ -452,8 +454,11 @@ def password_change(request: HttpRequest) -> HttpResponse:
 @require_POST
 def user_set_active(request: HttpRequest, pk: Any, active: bool) -> HttpResponse:
     def change(person: User) -> str:
-        services.user_set_active(actor=request.user, user=person, active=active)
-        return f"{person.username} {'enabled' if active else 'disabled: they can no longer sign in'}."
+        ended = services.user_set_active(actor=request.user, user=person, active=active)
+        if active:
+            return f"{person.username} enabled."
+        return (f"{person.username} disabled: they can no longer sign in; {ended.access_keys} AccessKey "
+                f"pair{'' if ended.access_keys == 1 else 's'} disabled.")
     return _user_action(request, pk, change)
 
 

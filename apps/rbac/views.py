@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
+from apps.core.api.parsers import loads
 from apps.core.errors import ApplicationError, InvalidInput
 from apps.core.scoping import authorize
 from apps.organizations import selectors as people
@@ -320,7 +321,7 @@ def _visible_policy(request: HttpRequest, pk: Any) -> AccessPolicy:
 
 def _parsed_document(text: str) -> Any:
     try:
-        return json.loads(text)
+        return loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"The document is not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).",
                            code="invalid_json", detail={"document": [{"path": f"line {exc.lineno}", "message":

@@ -178,7 +178,7 @@ def _uuid(value, field: str, label: str) -> uuid.UUID:
 def explain_for(request_user, params) -> dict:
     """Shared by the API and the "Why?" page: who may ask, about whom and what."""
     user_id = _uuid(params["user"], "user", "The user")
-    if not isinstance(params["action"], str) or not ACTION_RE.match(params["action"]):
+    if not isinstance(params["action"], str) or not ACTION_RE.fullmatch(params["action"]):
         raise InvalidInput("The action must be a permission code (service:resource:action).",
                            detail={"action": ["Not a permission code."]})
     subject = restrict(User.objects.all(), request_user, "organizations:user:read").filter(pk=user_id).first()
