@@ -201,6 +201,76 @@ def test_a_worker_killed_during_a_create_leaves_exactly_one_instance(services_en
     assert not Operation.objects.filter(status__in=["pending", "running"]).exists()
 
 
+def until(condition, timeout: float, message: str):
+    """Wait for ``condition()`` to be truthy (polled), at most ``timeout`` seconds; return its value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(message)
+        time.sleep(0.05)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_after_the_cloud_created_the_instance_but_before_the_id_was_recorded(
+        services_env, sim, tmp_path):
+    """The window the ClientToken exists for: cloudsim has created the instance, but the worker dies before it
+    reads the answer and records the id. The step runs again in another worker, calls RunInstances again with
+    the same ClientToken and gets the first answer back: the cloud keeps exactly one instance."""
+    from apps.core.models import Operation
+    from apps.provisioning.lifecycle import reconcile
+    from apps.provisioning.models import ChangeRecord
+    from apps.resources.models import Resource
+
+    world = estate(sim, "window")
+    sim.control("POST", "/config", {"provision_seconds": 0.3})
+    env = worker_env(services_env)
+    log = tmp_path / "workers.log"
+
+    def run_instances_calls() -> int:
+        return sim.control("GET", "/stats")["calls"].get("RunInstances", 0)
+
+    def named() -> list[dict[str, Any]]:
+        return [i for i in sim.instances() if i.get("InstanceName") == "window"]
+
+    calls = run_instances_calls()
+    # cloudsim holds the first RunInstances for 4 s before it acts, then answers.
+    sim.control("POST", "/faults", {"action": "RunInstances", "latency_ms": 4000, "remaining": 1})
+    first = start_worker(env, log, "doomed")
+    try:
+        req = request(world, 1, "window")
+        change = ChangeRecord.objects.get(request=req)
+        until(lambda: run_instances_calls() > calls, 60, "the worker never called RunInstances")
+        # The call is in flight: freeze the worker so that it cannot read the answer, let cloudsim create the
+        # instance and answer into the frozen worker's socket, then kill the worker.
+        os.killpg(first.pid, signal.SIGSTOP)
+        until(named, 30, "cloudsim did not create the instance")
+    finally:
+        kill(first)
+    killed = ChangeRecord.objects.get(pk=change.pk)
+    assert (killed.phase, killed.external_id) == (ChangeRecord.Phase.CALL, ""), "the kill missed the window"
+    assert not Operation.objects.get(pk=change.operation_id).is_final
+    assert len(named()) == 1
+    second = start_worker(env, log, "heir")
+    try:
+        # The dead worker held the step unacknowledged (the broker gives it back only after its visibility
+        # timeout): the reconciler resumes the change, whose heartbeat stopped when the call began.
+        assert reconcile(stale_after=2)["resumed"] == 1
+        ops = wait_final(req.id, 60)
+    finally:
+        stop(second)
+    assert [op.status for op in ops] == ["succeeded"], ops[0].error
+    assert run_instances_calls() == calls + 2, "the step did not call the cloud again"
+    instances = named()
+    assert len(instances) == 1, f"{len(instances)} instances for one request: {[i['InstanceId'] for i in instances]}"
+    change.refresh_from_db()
+    assert instances[0]["InstanceId"] == change.external_id
+    row = Resource.objects.get(platform=world["platform"], external_id=change.external_id)
+    assert row.status == "running" and row.project_id == world["project"].pk
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_batch_of_20_completes_despite_30_percent_transient_errors(services_env, sim, tmp_path):
     world = estate(sim, "flaky")
