@@ -13,3 +13,8 @@ def product(request):
         context["console_menu"] = menu_for(user, "console", current)
         context["portal_menu"] = menu_for(user, "portal", current)
     return context
+
+
+def csp_nonce(request):
+    """The nonce an inline ``<script nonce="{{ csp_nonce }}">`` needs under the page's security policy."""
+    return {"csp_nonce": getattr(request, "csp_nonce", "")}

@@ -171,6 +171,20 @@ def screenshot(page, name: str) -> Path:
     return path
 
 
+def wait_until(page, expression: str, arg=None, timeout: float = 30000):
+    """``page.wait_for_function`` for pages under the console's Content-Security-Policy: Playwright runs
+    that one's expression with ``eval``, which the policy refuses without 'unsafe-eval', so this polls
+    ``page.evaluate`` (compiled by the browser's devtools, outside the page's policy) instead."""
+    deadline = time.monotonic() + timeout / 1000
+    while True:
+        value = page.evaluate(expression, arg)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"still false after {timeout / 1000:.0f}s: {expression}")
+        page.wait_for_timeout(100)
+
+
 def sign_in(page, base_url: str, username: str, password: str) -> None:
     page.goto(f"{base_url}/signin/")
     page.fill("#id_username", username)

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.integration.conftest import screenshot, sign_in
+from tests.integration.conftest import screenshot, sign_in, wait_until
 from tests.integration.test_lifecycle_chaos import Sim, estate
 
 PASSWORD = "lifecycle-pass-1234"
@@ -43,8 +43,8 @@ def act(page, name: str, action: str) -> None:
     """Click ``action`` on the row and wait until it follows the operation that click started."""
     before = row(page, name).get_attribute("data-op") or ""
     row(page, name).locator(f"[data-action={action}]").click()
-    page.wait_for_function(
-        "([name, before]) => { const r = document.querySelector(`tr[data-name='${name}']`);"
+    wait_until(
+        page, "([name, before]) => { const r = document.querySelector(`tr[data-name='${name}']`);"
         " return r && r.dataset.op && r.dataset.op !== before; }", arg=[name, before], timeout=30000)
 
 
@@ -102,8 +102,8 @@ def test_a_tenant_requests_watches_operates_and_releases_two_instances(distribut
         tenant.wait_for_selector("[data-testid=instance-row] >> nth=1", timeout=30000)
         tenant.wait_for_selector("[data-testid=instance-row][data-status=running]", timeout=LONG)
         screenshot(tenant, "lifecycle-05-provisioning")
-        tenant.wait_for_function("document.querySelectorAll('[data-testid=instance-row][data-status=succeeded]')"
-                                 ".length === 2", timeout=LONG)
+        wait_until(tenant, "document.querySelectorAll('[data-testid=instance-row][data-status=succeeded]')"
+                           ".length === 2", timeout=LONG)
         tenant.wait_for_selector("[data-testid=request-status] :text('completed')", timeout=30000)
         screenshot(tenant, "lifecycle-06-running")
         events = tenant.evaluate("window.opEvents")

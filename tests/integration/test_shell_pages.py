@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.conftest import screenshot, sign_in
+from tests.integration.conftest import screenshot, sign_in, wait_until
 
 
 def test_signin_page_is_styled_and_refuses_a_wrong_password(embedded_server, page):
@@ -43,13 +43,13 @@ def test_the_wall_screen_counts_operations_live(embedded_server, page):
     sign_in(page, embedded_server.url, "admin", "unimanager-admin")
     page.goto(f"{embedded_server.url}/screens/")
     page.wait_for_selector("#screen-live:not(.offline)", timeout=10000)
-    page.wait_for_function("window.Unimanager.realtime().handlers.size > 0")
+    wait_until(page, "window.Unimanager.realtime().handlers.size > 0")
     before = page.evaluate("window.echarts.getInstanceByDom(document.getElementById('screen-chart'))"
                            ".getOption().series[0].data.reduce((a, b) => a + b, 0)")
     # Another tab (here: the API from the same session) starts a diagnostic; the screen follows it.
     page.evaluate("""Unimanager.api("POST", "/api/v1/core/operations/diagnostics/", {steps: 2, interval: 0.2})""")
-    page.wait_for_function(
-        "window.echarts.getInstanceByDom(document.getElementById('screen-chart'))"
+    wait_until(
+        page, "window.echarts.getInstanceByDom(document.getElementById('screen-chart'))"
         f".getOption().series[0].data.reduce((a, b) => a + b, 0) === {before} + 1", timeout=30000)
     assert page.locator("#screen-running").inner_text() == "0"
     assert page.evaluate("window.screenActivity") >= 4  # created, two steps, succeeded

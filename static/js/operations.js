@@ -1,8 +1,6 @@
-<script>
-/* Live operation rows: every [data-op] element follows operation:<id>. */
+/* Live operation rows (my resources, request detail): every [data-op] element follows operation:<id>. */
 window.UmOps = (function () {
   const rt = Unimanager.realtime();
-  const badge = {pending: "bg-yellow-lt", running: "bg-blue-lt", succeeded: "bg-success-lt", failed: "bg-danger-lt", cancelled: "bg-secondary-lt"};
   window.opEvents = window.opEvents || [];
   function render(el, op) {
     window.opEvents.push(op);
@@ -10,7 +8,7 @@ window.UmOps = (function () {
     const bar = el.querySelector(".progress-bar");
     if (bar) { bar.style.width = op.progress + "%"; bar.classList.toggle("bg-danger", op.status === "failed"); bar.classList.toggle("bg-success", op.status === "succeeded"); }
     const st = el.querySelector("[data-role=op-status]");
-    if (st) { st.className = "badge " + (badge[op.status] || ""); st.textContent = op.status; }
+    if (st) { st.className = Unimanager.operationBadgeClass(op.status); st.textContent = op.status; }
     const msg = el.querySelector("[data-role=op-message]");
     if (msg) msg.textContent = op.status === "failed" ? (op.error || op.message) : op.message;
     el.dataset.status = op.status;
@@ -25,4 +23,3 @@ window.UmOps = (function () {
   document.querySelectorAll("[data-op]").forEach(follow);
   return {follow: follow, rt: rt};
 })();
-</script>
