@@ -1,47 +1,111 @@
 """The decision engine behind ``authorize`` and ``restrict``.
 
-For one user the engine loads, once per request, an ``AccessProfile``: the grants that reach the
-user (directly, through user groups, organization membership and project membership), the implicit
-member role of each organization they belong to, and the statements of attached access policies.
-Then:
+For one user the engine builds an ``AccessSnapshot``: the grants that reach the user (directly,
+through user groups, organization membership and project membership), the implicit member role of
+each organization they belong to, and the statements of attached access policies, as plain immutable
+values. Then:
 
 * ``decide(action, target)``: explicit Deny (policy) > security-auditor read-only rule > Allow from a
   grant whose role covers the action and whose scope contains the target > Allow from a policy >
   implicit deny. Every decision can be explained (``explain``).
 * ``predicate(model, action)``: the same rules as a plain indexed filter (``organization_id IN
-  (...)``, ``project_id IN (...)``), cached per model and action, so a list costs the profile's
-  constant handful of queries and never one query per row.
+  (...)``, ``project_id IN (...)``), cached per model and action for the request, so a list never
+  costs one query per row.
 
 An Allow statement of an organization's policy is bounded to that organization's subtree, whatever
 its stored document says (``*`` there means "anything in the subtree"); Deny statements and platform
 policies are not bounded.
 
-A profile is cached on the user object (which lives for one request) and thrown away when any
-grant, role, policy or membership changes in this process (``invalidate``).
+Snapshots are shared across requests, processes and threads through Django's cache (local memory in
+the embedded mode, Redis in the distributed mode), tagged with two version tokens: one for everyone
+and one per person. Every change to what a snapshot is made of replaces a token when it commits
+(``invalidate``, called by the model signals of ``apps.rbac.signals``), so the next request of anyone
+it affects loads the snapshot again; a warm list costs no query for access at all. Within one request
+the ``AccessProfile`` (snapshot plus the predicates built from it) lives on the user object. Whether
+the person is active or a platform administrator is read from the request's own user, never cached.
+In the embedded mode the cache is the server process's memory: a change another process writes (a
+management command beside a running server) reaches it when the snapshots time out.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import itertools
+import logging
+import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.cache import cache
+from django.db import transaction
 from django.db.models import Model, Q
 from django.utils import timezone
 
 from apps.core.middleware import client_ip_var
-from apps.rbac.catalog import is_read_action, matches_any
+from apps.rbac.catalog import is_read_action, matches_any, permission_catalog
 from apps.rbac.policy import Conditions, ResourceRef, Statement, parse_document
 from apps.rbac.roles import MEMBER_ROLE, PREDEFINED_ROLES, SECURITY_AUDITOR
+
+logger = logging.getLogger(__name__)
 
 _generation = itertools.count(1)
 _current_generation = next(_generation)
 
+# A shared snapshot is trusted at most this long, even if the news of a change never reached the cache.
+SNAPSHOT_TIMEOUT = 600
+# The shape of a cached snapshot: change it with AccessSnapshot, Rule or PolicyStatement.
+SNAPSHOT_FORMAT = 1
+_EVERYONE = "rbac:version"
 
-def invalidate() -> None:
-    """Forget every cached profile of this process (called by every RBAC and people change)."""
+
+def _person_key(user_id: str) -> str:
+    return f"rbac:version:{user_id}"
+
+
+@functools.cache
+def _code_tag() -> str:
+    """What the code adds to a snapshot (predefined roles, the permission catalog, the format), so
+    processes running different code never read each other's snapshots."""
+    text = repr((SNAPSHOT_FORMAT, sorted(PREDEFINED_ROLES.items()), [p.code for p in permission_catalog()]))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _snapshot_key(user_id: str) -> str:
+    return f"rbac:snapshot:{_code_tag()}:{user_id}"
+
+
+def invalidate(user_ids: Iterable[Any] | None = None) -> None:
+    """Forget the profiles of ``user_ids`` (None: everyone's).
+
+    This process's per-request profiles go at once. The shared snapshots go when the surrounding
+    transaction commits (at once outside one): published earlier, another request could load the
+    rows as they were before the change and cache them under the new version."""
     global _current_generation
     _current_generation = next(_generation)
+    people = None if user_ids is None else frozenset(str(u) for u in user_ids)
+    if people is None or people:
+        transaction.on_commit(functools.partial(_publish, people))
+
+
+def _publish(people: frozenset[str] | None) -> None:
+    token = uuid.uuid4().hex
+    keys = [_EVERYONE] if people is None else [_person_key(u) for u in people]
+    try:
+        cache.set_many(dict.fromkeys(keys, token), timeout=None)
+    except Exception:  # noqa: BLE001 - the change is committed; the snapshots it missed time out
+        logger.exception("could not publish an access change; shared snapshots expire within %s s",
+                         SNAPSHOT_TIMEOUT)
+
+
+def _version(key: str) -> str:
+    """The current token under ``key``, creating one when there is none (new, evicted or expired).
+    A fresh random token, never a counter: a snapshot tagged before an eviction never matches again."""
+    token = uuid.uuid4().hex
+    if cache.add(key, token, timeout=None):
+        return token
+    return cache.get(key) or token
 
 
 ALL = "all"
@@ -82,7 +146,7 @@ class Rule:
         return matches_any(self.patterns, action) and not matches_any(self.excluded, action)
 
 
-@dataclass
+@dataclass(frozen=True)
 class PolicyStatement:
     policy_id: str
     policy_name: str
@@ -171,99 +235,140 @@ class ProfileData:
             pk__in=named).values_list("id", "organization_id")} if named else {}
 
 
-class AccessProfile:
-    def __init__(self, user: Any, data: ProfileData | None = None) -> None:
-        data = data or ProfileData([user.pk])
-        uid = str(user.pk)
-        self.user_id = uid
-        self.generation = _current_generation
-        self.orgs = data.orgs
-        self.member_of = [o for o in data.memberships.get(uid, []) if o in self.orgs and self.orgs[o][1]]
-        self.group_ids = list(data.groups.get(uid, []))
-        self.project_ids = list(data.projects.get(uid, []))
-        ancestors = {a for o in self.member_of for a in self._ancestors(o)}
-        groups, projects = set(self.group_ids), set(self.project_ids)
+@dataclass(frozen=True)
+class AccessSnapshot:
+    """One person's access as plain immutable values (no model instance, no user object), so one
+    copy serves every request and thread until a change replaces it."""
 
-        def reaches(grant: Any) -> bool:
-            kind = grant.grantee_type
-            return ((kind == "user" and str(grant.user_id) == uid)
-                    or (kind == "group" and str(grant.group_id) in groups)
-                    or (kind == "organization" and str(grant.grantee_organization_id) in ancestors)
-                    or (kind == "project" and str(grant.grantee_project_id) in projects))
+    user_id: str
+    rules: tuple[Rule, ...]
+    statements: tuple[PolicyStatement, ...]
+    duties: frozenset[str]
+    # Each organization the rules and statements name -> it and its descendants.
+    subtrees: dict[str, frozenset[str]]
+    # The organization of each project an organization's policy allows, to bound it.
+    project_orgs: dict[str, str]
 
-        self.rules: list[Rule] = [self._membership_rule(o) for o in self.member_of]
-        for grant in data.grants:
-            if reaches(grant):
-                rule = self._grant_rule(grant)
-                if rule is not None:
-                    self.rules.append(rule)
-        self.duties = {r.duty for r in self.rules if r.duty}
-        if getattr(user, "is_superuser", False):
-            self.duties.add("system_administrator")
-        self.project_orgs = data.project_orgs
-        self.statements: list[PolicyStatement] = []
-        for policy in data.policies:
-            pid = str(policy.id)
-            if uid not in data.policy_users.get(pid, set()) and not (data.policy_groups.get(pid, set()) & groups):
-                continue
-            subtree = frozenset(self.subtree(str(policy.organization_id))) if policy.organization_id else None
-            self.statements.extend(
-                PolicyStatement(pid, policy.name, "user", s, subtree if s.effect == "Allow" else None)
-                for s in data.statements.get(pid, []))
-        self._predicates: dict[tuple[str, str], Any] = {}
 
-    # -- loading ---------------------------------------------------------------------------------
+class _Tree:
+    """The organization table as loaded: id -> (path, is_active, name)."""
 
-    def _ancestors(self, org_id: str) -> list[str]:
+    def __init__(self, orgs: dict[str, tuple[str, bool, str]]) -> None:
+        self.orgs = orgs
+        self._subtrees: dict[str, frozenset[str]] = {}
+
+    def active(self, org_id: str) -> bool:
+        return org_id in self.orgs and self.orgs[org_id][1]
+
+    def ancestors(self, org_id: str) -> list[str]:
         return [p for p in self.orgs[org_id][0].split("/") if p] if org_id in self.orgs else []
 
-    def subtree(self, org_id: str) -> set[str]:
-        if org_id not in self.orgs:
-            return set()
-        prefix = self.orgs[org_id][0]
-        return {i for i, (p, _a, _n) in self.orgs.items() if p.startswith(prefix)}
+    def subtree(self, org_id: str) -> frozenset[str]:
+        if org_id not in self._subtrees:
+            prefix = self.orgs[org_id][0] if org_id in self.orgs else None
+            self._subtrees[org_id] = frozenset(
+                i for i, (p, _a, _n) in self.orgs.items() if p.startswith(prefix)) if prefix else frozenset()
+        return self._subtrees[org_id]
 
-    def org_name(self, org_id: str) -> str:
+    def name(self, org_id: str) -> str:
         return self.orgs.get(org_id, ("", False, org_id))[2]
 
-    def _membership_rule(self, org_id: str) -> Rule:
-        role = PREDEFINED_ROLES[MEMBER_ROLE]
-        return Rule("membership", None, role.key, role.name, role.permissions, role.excluded, "", "organization",
-                    org_id, f"organization {self.org_name(org_id)}", f"member of {self.org_name(org_id)}")
 
-    def _grant_rule(self, grant: Any) -> Rule | None:
-        role = grant.role
-        predefined = PREDEFINED_ROLES.get(role.key) if role.is_predefined else None
-        patterns = predefined.permissions if predefined else tuple(role.permissions or ())
-        excluded = predefined.excluded if predefined else tuple(role.excluded_permissions or ())
-        duty = predefined.duty if predefined else role.duty
-        scope_id = ""
-        if grant.scope_type == "organization":
-            scope_id = str(grant.scope_organization_id)
-            if scope_id not in self.orgs or not self.orgs[scope_id][1]:
-                return None  # a disabled organization gives nothing
-            scope_label = f"organization {self.org_name(scope_id)}"
-        elif grant.scope_type == "project":
-            scope_id = str(grant.scope_project_id)
-            if not grant.scope_project.is_active:
-                return None
-            scope_label = f"project {grant.scope_project.name}"
-        elif grant.scope_type == "platform":
-            scope_label = "the whole platform"
-        else:
-            scope_id = grant.scope_key
-            scope_label = f"{grant.get_scope_type_display().lower()} {scope_id}"
-        if grant.grantee_type == "project" and grant.scope_type == "project" \
-                and grant.grantee_project_id != grant.scope_project_id:
+def build_snapshot(user: Any, data: ProfileData | None = None) -> AccessSnapshot:
+    """Load one person's access from the database (``data``: loaded for several people at once)."""
+    data = data or ProfileData([user.pk])
+    uid = str(user.pk)
+    tree = _Tree(data.orgs)
+    member_of = [o for o in data.memberships.get(uid, []) if tree.active(o)]
+    groups, projects = set(data.groups.get(uid, [])), set(data.projects.get(uid, []))
+    ancestors = {a for o in member_of for a in tree.ancestors(o)}
+
+    def reaches(grant: Any) -> bool:
+        kind = grant.grantee_type
+        return ((kind == "user" and str(grant.user_id) == uid)
+                or (kind == "group" and str(grant.group_id) in groups)
+                or (kind == "organization" and str(grant.grantee_organization_id) in ancestors)
+                or (kind == "project" and str(grant.grantee_project_id) in projects))
+
+    rules = [_membership_rule(tree, o) for o in member_of]
+    for grant in data.grants:
+        rule = _grant_rule(tree, grant) if reaches(grant) else None
+        if rule is not None:
+            rules.append(rule)
+    duties = {r.duty for r in rules if r.duty}
+    if getattr(user, "is_superuser", False):
+        duties.add("system_administrator")
+    statements: list[PolicyStatement] = []
+    for policy in data.policies:
+        pid = str(policy.id)
+        if uid not in data.policy_users.get(pid, set()) and not (data.policy_groups.get(pid, set()) & groups):
+            continue
+        bound = tree.subtree(str(policy.organization_id)) if policy.organization_id else None
+        statements.extend(PolicyStatement(pid, policy.name, "user", s, bound if s.effect == "Allow" else None)
+                          for s in data.statements.get(pid, []))
+    named = {r.scope_id for r in rules if r.scope_type == "organization"} | {
+        ref.key for ps in statements for ref in ps.statement.resources if ref.kind == "org"}
+    return AccessSnapshot(uid, tuple(rules), tuple(statements), frozenset(duties),
+                          {o: tree.subtree(o) for o in named}, dict(data.project_orgs))
+
+
+def _membership_rule(tree: _Tree, org_id: str) -> Rule:
+    role = PREDEFINED_ROLES[MEMBER_ROLE]
+    return Rule("membership", None, role.key, role.name, role.permissions, role.excluded, "", "organization",
+                org_id, f"organization {tree.name(org_id)}", f"member of {tree.name(org_id)}")
+
+
+def _grant_rule(tree: _Tree, grant: Any) -> Rule | None:
+    role = grant.role
+    predefined = PREDEFINED_ROLES.get(role.key) if role.is_predefined else None
+    patterns = predefined.permissions if predefined else tuple(role.permissions or ())
+    excluded = predefined.excluded if predefined else tuple(role.excluded_permissions or ())
+    duty = predefined.duty if predefined else role.duty
+    scope_id = ""
+    if grant.scope_type == "organization":
+        scope_id = str(grant.scope_organization_id)
+        if not tree.active(scope_id):
+            return None  # a disabled organization gives nothing
+        scope_label = f"organization {tree.name(scope_id)}"
+    elif grant.scope_type == "project":
+        scope_id = str(grant.scope_project_id)
+        if not grant.scope_project.is_active:
             return None
-        via = {
-            "user": "granted to the user",
-            "group": f"granted to user group {getattr(grant.group, 'name', '')}",
-            "organization": f"granted to members of {getattr(grant.grantee_organization, 'name', '')}",
-            "project": f"granted to members of project {getattr(grant.grantee_project, 'name', '')}",
-        }[grant.grantee_type]
-        return Rule("grant", str(grant.id), role.key, role.name, patterns, excluded, duty, grant.scope_type,
-                    scope_id, scope_label, via)
+        scope_label = f"project {grant.scope_project.name}"
+    elif grant.scope_type == "platform":
+        scope_label = "the whole platform"
+    else:
+        scope_id = grant.scope_key
+        scope_label = f"{grant.get_scope_type_display().lower()} {scope_id}"
+    if grant.grantee_type == "project" and grant.scope_type == "project" \
+            and grant.grantee_project_id != grant.scope_project_id:
+        return None
+    via = {
+        "user": "granted to the user",
+        "group": f"granted to user group {getattr(grant.group, 'name', '')}",
+        "organization": f"granted to members of {getattr(grant.grantee_organization, 'name', '')}",
+        "project": f"granted to members of project {getattr(grant.grantee_project, 'name', '')}",
+    }[grant.grantee_type]
+    return Rule("grant", str(grant.id), role.key, role.name, patterns, excluded, duty, grant.scope_type,
+                scope_id, scope_label, via)
+
+
+class AccessProfile:
+    """A person's decisions within one request: a shared snapshot and the predicates built from it."""
+
+    def __init__(self, snapshot: AccessSnapshot, generation: int | None = None) -> None:
+        self.user_id = snapshot.user_id
+        self.generation = _current_generation if generation is None else generation
+        self.rules = snapshot.rules
+        self.statements = snapshot.statements
+        self.duties = snapshot.duties
+        self.project_orgs = snapshot.project_orgs
+        self._subtrees = snapshot.subtrees
+        # Built per request: they depend on the request's address and time (policy conditions).
+        self._predicates: dict[tuple[str, str], Any] = {}
+
+    def subtree(self, org_id: str) -> frozenset[str]:
+        return self._subtrees.get(org_id, frozenset())
 
     # -- decisions -------------------------------------------------------------------------------
 
@@ -465,15 +570,46 @@ def _statement_entry(ps: PolicyStatement) -> dict[str, Any]:
 
 
 def profile_for(user: Any) -> AccessProfile:
+    """``user``'s profile: kept on the user object for the request, else the shared snapshot."""
     cached = getattr(user, "_rbac_profile", None)
     if cached is not None and cached.generation == _current_generation and cached.user_id == str(user.pk):
         return cached
-    profile = AccessProfile(user)
+    generation = _current_generation  # taken before loading: a change during the load makes it stale
+    profile = AccessProfile(_snapshot_for(user), generation)
     try:
         user._rbac_profile = profile
     except AttributeError:
         pass
     return profile
+
+
+def _snapshot_for(user: Any) -> AccessSnapshot:
+    """The shared snapshot if both its version tokens are current, else a fresh one (then shared).
+
+    Only outside a transaction: inside one, the rows read may be uncommitted and later rolled back,
+    and the transaction's own changes are not yet published, so the cache is neither read nor fed."""
+    if not transaction.get_autocommit():
+        return build_snapshot(user)
+    uid = str(user.pk)
+    version_keys, key = (_EVERYONE, _person_key(uid)), _snapshot_key(uid)
+    try:
+        found = cache.get_many([*version_keys, key])
+        versions = tuple(found.get(k) for k in version_keys)
+        entry = found.get(key)
+        if entry is not None and None not in versions and entry[0] == versions:
+            return entry[1]
+        # Read before the rows: a change committed while they load replaces a version, so this
+        # snapshot is never served.
+        versions = tuple(v or _version(k) for k, v in zip(version_keys, versions, strict=True))
+    except Exception:  # noqa: BLE001 - without the cache, decisions still come from the database
+        logger.warning("the access snapshot cache is unavailable; loading from the database", exc_info=True)
+        return build_snapshot(user)
+    snapshot = build_snapshot(user)
+    try:
+        cache.set(key, (versions, snapshot), SNAPSHOT_TIMEOUT)
+    except Exception:  # noqa: BLE001 - the next request loads it again
+        logger.warning("could not cache the access snapshot of %s", uid, exc_info=True)
+    return snapshot
 
 
 def target_of(obj: Any, action: str) -> list[Target]:

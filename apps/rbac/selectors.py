@@ -13,7 +13,7 @@ from apps.core.scoping import restrict
 from apps.organizations.models import Organization, User
 from apps.rbac.backend import decide
 from apps.rbac.catalog import permission_catalog
-from apps.rbac.engine import AccessProfile, ProfileData, Target, profile_for
+from apps.rbac.engine import AccessProfile, ProfileData, Target, build_snapshot, profile_for
 from apps.rbac.models import AccessPolicy, Grant, Role
 
 
@@ -141,7 +141,7 @@ def access_matrix(*, actor: Any, organization: Organization, codes: list[str] | 
         elif not user.is_active:
             cells = [False] * len(codes)
         else:
-            profile = AccessProfile(user, data)
+            profile = AccessProfile(build_snapshot(user, data))
             cells = [profile.decide(c, target).allowed for c in codes]
         rows.append({"user": user, "cells": cells})
     return codes, rows
