@@ -183,6 +183,130 @@ def test_no_signature_header_answers_500(authorization, date, nonce):
     assert response.json()["code"] in {"signature_malformed", "request_expired", "access_key_invalid"}
 
 
+# -- every check of a signed request, reached by requests that are valid but for one field ----------------
+
+KEY_LIST = "/api/v1/security/access-keys/"
+# Each way of breaking exactly one field of a correctly signed request, and the check that must refuse it:
+# (error code, start of its message). ``None`` is the fully valid request, which must pass.
+BREAKS: dict[str, tuple[str, str] | None] = {
+    "valid": None,
+    "credential_malformed": ("signature_malformed", "Credential must be an AccessKey id."),
+    "signed_headers_missing_required": ("signature_malformed", "SignedHeaders must include"),
+    "signed_headers_unsorted": ("signature_malformed", "SignedHeaders must be sorted"),
+    "signed_header_absent": ("signature_malformed", "The signed header"),
+    "signature_malformed": ("signature_malformed", "Signature must be 64 lower-case hex digits."),
+    "date_malformed": ("signature_malformed", "x-um-date must be a UTC time"),
+    "nonce_malformed": ("signature_malformed", "X-UM-Nonce must be"),
+    "date_expired": ("request_expired", "The request was signed more than 15 minutes"),
+    "credential_unknown": ("access_key_invalid", "This AccessKey id does not exist."),
+    "credential_disabled": ("access_key_disabled", "This AccessKey pair is disabled."),
+    "signature_changed": ("signature_mismatch", "The signature does not match"),
+    "secret_wrong": ("signature_mismatch", "The signature does not match"),
+    "query_changed": ("signature_mismatch", "The signature does not match"),
+    "date_changed": ("signature_mismatch", "The signature does not match"),
+    "nonce_replayed": ("nonce_reused", "This nonce was already used"),
+}
+
+_nonce = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.~", min_size=16,
+                 max_size=40)
+_key_id = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=20, max_size=20).map(lambda t: "UMAK" + t)
+# Printable, without the separators of the Authorization header itself (",", "=") and spaces.
+_junk = st.text(alphabet=[chr(c) for c in range(33, 127) if chr(c) not in ",="], max_size=30)
+
+
+def _authorization_fields(header: str) -> dict[str, str]:
+    return dict(part.strip().split("=", 1) for part in header.split(" ", 1)[1].split(","))
+
+
+def _with_fields(headers: dict[str, str], **changes: str) -> dict[str, str]:
+    fields = {**_authorization_fields(headers["Authorization"]), **changes}
+    return {**headers, "Authorization": f"{signing.ALGORITHM} Credential={fields['Credential']}, "
+                                        f"SignedHeaders={fields['SignedHeaders']}, Signature={fields['Signature']}"}
+
+
+def test_each_check_of_a_signed_request_is_reached_and_a_valid_one_passes(owner, pair):
+    from collections import Counter
+
+    from hypothesis import event, example
+
+    key, secret = pair
+    disabled, disabled_secret = services.access_key_create(actor=owner)
+    services.access_key_set_active(actor=owner, key=disabled, active=False)
+    reached: Counter[str] = Counter()
+
+    # Clocks may differ by up to 13 minutes (accepted: the window is 15), page sizes from 2 show both pairs.
+    @hsettings(max_examples=80, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(kind=st.sampled_from(sorted(BREAKS)), page_size=st.integers(2, 50), nonce=_nonce, unknown=_key_id,
+           skew=st.integers(-13 * 60, 13 * 60), junk=_junk, digit=st.integers(0, 63))
+    def check(kind, page_size, nonce, unknown, skew, junk, digit):
+        nonce = f"{nonce}-{reached.total()}"  # unique, so only the replay case ever reuses one
+        now = datetime.now(UTC) + timedelta(seconds=skew)
+        path, query = KEY_LIST, f"page_size={page_size}"
+        key_id, key_secret = (disabled.id, disabled_secret) if kind == "credential_disabled" else (key.id, secret)
+        if kind == "secret_wrong":
+            key_secret = secret + (junk or "x")
+        if kind == "date_expired":
+            now = datetime.now(UTC) - timedelta(minutes=16, seconds=abs(skew))
+        headers = sign("GET", f"{BASE}{path}?{query}", access_key_id=key_id, secret=key_secret, now=now, nonce=nonce)
+        fields = _authorization_fields(headers["Authorization"])
+        if kind == "nonce_replayed":
+            first = _get(path, query, headers)
+            assert first.status_code == 200, first.content
+            headers = sign("GET", f"{BASE}{path}?{query}", access_key_id=key_id, secret=key_secret, now=now,
+                           nonce=nonce)
+        elif kind == "credential_malformed":
+            headers = _with_fields(headers, Credential=junk if not signing.KEY_ID_RE.match(junk) else junk + "!")
+        elif kind == "credential_unknown":
+            headers = _with_fields(headers, Credential=unknown)
+        elif kind == "signed_headers_missing_required":
+            names = fields["SignedHeaders"].split(";")
+            names.remove(("host", "x-um-date", "x-um-nonce")[digit % 3])  # each must be signed
+            headers = _with_fields(headers, SignedHeaders=";".join(names))
+        elif kind == "signed_headers_unsorted":
+            headers = _with_fields(headers, SignedHeaders=";".join(reversed(fields["SignedHeaders"].split(";"))))
+        elif kind == "signed_header_absent":
+            headers = _with_fields(headers, SignedHeaders=";".join(sorted([*fields["SignedHeaders"].split(";"),
+                                                                           "x-um-absent"])))
+        elif kind == "signature_malformed":
+            broken = fields["Signature"][:digit] + junk
+            headers = _with_fields(headers, Signature=broken + ("Z" if signing.SIGNATURE_RE.match(broken) else ""))
+        elif kind == "signature_changed":
+            flipped = "0" if fields["Signature"][digit] != "0" else "1"
+            headers = _with_fields(headers, Signature=fields["Signature"][:digit] + flipped
+                                   + fields["Signature"][digit + 1:])
+        elif kind == "date_malformed":
+            headers = {**headers, "X-UM-Date": headers["X-UM-Date"] + "x" + junk}
+        elif kind == "nonce_malformed":
+            headers = {**headers, "X-UM-Nonce": nonce[:digit % 16]}
+        elif kind == "query_changed":
+            query = f"page_size={page_size + 1}"
+        elif kind == "date_changed":
+            headers = {**headers, "X-UM-Date": signing.format_date(now + timedelta(seconds=1 + digit))}
+        response = _get(path, query, headers)
+        expected = BREAKS[kind]
+        if expected is None:
+            assert response.status_code == 200, response.content
+            assert key.id in {row["id"] for row in response.json()["results"]}, "the request did not act as its owner"
+        else:
+            assert response.status_code == 401, (kind, response.content)
+            body = response.json()
+            assert body["code"] == expected[0] and body["message"].startswith(expected[1]), (kind, body)
+        event(f"{kind} -> {'accepted' if expected is None else expected[0]}")
+        reached[kind] += 1
+
+    for kind in BREAKS:  # each break at least once, whatever the generator draws
+        check = example(kind=kind, page_size=3, nonce="e" * 16, unknown="UMAK" + "Q" * 20, skew=0, junk="",
+                        digit=7)(check)
+    check()
+    assert set(reached) == set(BREAKS), f"never reached: {set(BREAKS) - set(reached)}"
+    assert reached["valid"] >= 2
+
+
+def _get(path: str, query: str, headers: dict[str, str]):
+    meta = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()}
+    return APIClient().generic("GET", path, b"", QUERY_STRING=query, **meta)
+
+
 def test_a_replay_is_refused_even_after_the_cache_was_emptied(pair):
     """Nonces are kept in the database, not in a cache that may cull or lose them."""
     from django.core.cache import cache
