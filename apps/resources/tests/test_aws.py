@@ -170,10 +170,16 @@ def test_aws_adapter_collects_every_supported_type_from_moto(people, moto, estat
 def test_aws_metrics_and_lifecycle_through_boto3(moto, estate):
     adapter = AwsAdapter(endpoint=moto, protocol="http", region="us-east-1", credentials=CREDS)
     iid = estate["ecs.instance"][1]
+    assert adapter.get_resource("ecs.instance", "us-east-1", iid).spec["instance_type"] != "t3.small"
     adapter.stop("ecs.instance", "us-east-1", iid)
     assert adapter.get_resource("ecs.instance", "us-east-1", iid).status in ("stopping", "stopped")
     adapter.resize("ecs.instance", "us-east-1", iid, "t3.small")
+    resized = adapter.get_resource("ecs.instance", "us-east-1", iid)
+    assert resized.spec["instance_type"] == "t3.small" and (resized.vcpu, resized.memory_mib) == (2, 2048)
+    assert _client("ec2", moto).describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0][
+        "InstanceType"] == "t3.small"
     adapter.start("ecs.instance", "us-east-1", iid)
+    assert adapter.get_resource("ecs.instance", "us-east-1", iid).status in ("pending", "starting", "running")
     _client("cloudwatch", moto).put_metric_data(Namespace="AWS/EC2", MetricData=[{
         "MetricName": "CPUUtilization", "Dimensions": [{"Name": "InstanceId", "Value": iid}], "Value": 42.0}])
     now = time.time()
