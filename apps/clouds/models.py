@@ -1,8 +1,13 @@
 """Cloud platforms, their regions and zones, and the service catalog.
 
 ``CloudPlatform`` is one registered cloud instance (an Apsara Stack region, an AWS account...) owned
-by an organization. Its credentials are stored encrypted (``apps.clouds.secrets``) and never leave
-the server. The unified catalog (``ServiceCategory`` -> ``CloudService`` -> ``ResourceType``) is the
+by an organization. Its credentials (AccessKey secret, security token) are stored encrypted
+(``apps.clouds.secrets``) and never leave the server. Its connection settings say how the adapter
+reaches the cloud: per-product endpoint templates or one ASAPI gateway, the Apsara Stack
+organization and resource set sent on every call, a private CA or no certificate check, and the
+OSS clusters of each region (see ``apps.clouds.adapters.apsara_connection``).
+
+The unified catalog (``ServiceCategory`` -> ``CloudService`` -> ``ResourceType``) is the
 same for every cloud; ``PlatformService`` says which services a platform offers under which name,
 and ``Flavor`` lists the specs (instance types, disk categories, database classes) discovered per
 platform and region.
@@ -27,6 +32,11 @@ class CloudPlatform(TenantModel):
         HTTPS = "https", "HTTPS"
         HTTP = "http", "HTTP"
 
+    class CredentialType(models.TextChoices):
+        ACCESS_KEY = "access_key", "AccessKey pair"
+        STS_TOKEN = "sts_token", "STS token (AccessKey pair and security token)"
+        RAM_ROLE = "ram_role", "RAM role assumed through STS (refreshed before it expires)"
+
     scope_fields = {"cloud_platform": "id"}  # a grant on a cloud platform reaches its own row
 
     id = models.CharField(primary_key=True, max_length=32, default=PrefixedId("cp"), editable=False)
@@ -38,6 +48,16 @@ class CloudPlatform(TenantModel):
     protocol = models.CharField(max_length=8, choices=Protocol.choices, default=Protocol.HTTPS)
     default_region = models.CharField(max_length=64, blank=True)
     options = models.JSONField(default=dict, blank=True)
+    gateway = models.CharField(max_length=255, blank=True, help_text="ASAPI/POP gateway domain")
+    endpoints = models.JSONField(default=dict, blank=True, help_text="product -> endpoint, {region} replaced")
+    apsara_organization_id = models.CharField(max_length=64, blank=True)
+    apsara_resource_set_id = models.CharField(max_length=64, blank=True)
+    ca_bundle = models.TextField(blank=True, help_text="PEM certificates of a private CA to trust")
+    verify_tls = models.BooleanField(default=True)
+    oss_clusters = models.JSONField(default=dict, blank=True, help_text="region -> OSS clusters (bucket locations)")
+    credential_type = models.CharField(max_length=16, choices=CredentialType.choices,
+                                       default=CredentialType.ACCESS_KEY)
+    role_arn = models.CharField(max_length=255, blank=True)
     credentials_encrypted = models.TextField(blank=True, editable=False)
     access_key_hint = models.CharField(max_length=64, blank=True, editable=False)
     projects = models.ManyToManyField("organizations.Project", blank=True, related_name="cloud_platforms")
@@ -45,6 +65,7 @@ class CloudPlatform(TenantModel):
     health = models.CharField(max_length=16, choices=Health.choices, default=Health.UNKNOWN)
     health_message = models.CharField(max_length=500, blank=True)
     health_checked_at = models.DateTimeField(null=True, blank=True)
+    connection_checks = models.JSONField(default=list, blank=True, editable=False)  # per product, last test
     sync_interval_minutes = models.PositiveIntegerField(default=0)
     last_synced_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -63,6 +84,17 @@ class CloudPlatform(TenantModel):
     @property
     def topic(self) -> str:
         return f"sync:{self.id}"
+
+    def connection_options(self) -> dict:
+        """``options`` with the connection settings the adapter reads (a set field wins over an old option)."""
+        fields = {"gateway": self.gateway, "endpoints": self.endpoints, "organization_id": self.apsara_organization_id,
+                  "resource_set_id": self.apsara_resource_set_id, "ca_bundle": self.ca_bundle,
+                  "oss_clusters": self.oss_clusters}
+        out = dict(self.options or {})
+        out.update({k: v for k, v in fields.items() if v})
+        if not self.verify_tls:
+            out["verify_tls"] = False
+        return out
 
 
 class Region(models.Model):

@@ -18,13 +18,28 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 
-def sim_adapter(endpoint: str, region: str = "cn-hangzhou", timeout: float = 10.0) -> Any:
-    from apps.clouds.adapters.apsara import ApsaraAdapter
-    from cloudsim.server import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
+def sim_connection() -> dict[str, Any]:
+    """Credentials and connection options of cloudsim's Apsara Stack account (organization and resource set)."""
+    from cloudsim.server import (
+        APSARA_ACCESS_KEY_ID,
+        APSARA_ACCESS_KEY_SECRET,
+        APSARA_ORGANIZATION_ID,
+        APSARA_RESOURCE_SET_ID,
+    )
 
+    return {"credentials": {"access_key_id": APSARA_ACCESS_KEY_ID, "access_key_secret": APSARA_ACCESS_KEY_SECRET},
+            "organization_id": APSARA_ORGANIZATION_ID, "resource_set_id": APSARA_RESOURCE_SET_ID}
+
+
+def sim_adapter(endpoint: str, region: str = "cn-hangzhou", timeout: float = 10.0) -> Any:
+    """The apsara adapter as cloudsim's Apsara Stack account, sending its organization and resource set."""
+    from apps.clouds.adapters.apsara import ApsaraAdapter
+
+    connection = sim_connection()
     return ApsaraAdapter(endpoint=endpoint, protocol="http", region=region, timeout=timeout,
-                         credentials={"access_key_id": DEFAULT_ACCESS_KEY_ID,
-                                      "access_key_secret": DEFAULT_ACCESS_KEY_SECRET})
+                         credentials=connection["credentials"],
+                         options={"organization_id": connection["organization_id"],
+                                  "resource_set_id": connection["resource_set_id"]})
 
 
 def _wait(adapter: Any, resource_type: str, region: str, external_id: str, statuses: set[str],

@@ -41,8 +41,9 @@ def dry_run_passed() -> CloudError:
     return CloudError("DryRunOperation", "Request validation has been passed with DryRun flag set.", 400)
 
 
-def tag_list(tags: dict[str, str]) -> dict[str, list[dict[str, str]]]:
-    return {"Tag": [{"TagKey": k, "TagValue": v, "Key": k, "Value": v} for k, v in tags.items()]}
+def tag_list(tags: dict[str, str], key: str = "TagKey", value: str = "TagValue") -> dict[str, list[dict[str, str]]]:
+    """``{"Tag": [...]}`` as the product names its fields: ECS and SLB TagKey/TagValue, VPC and Redis Key/Value."""
+    return {"Tag": [{key: k, value: v} for k, v in tags.items()]}
 
 
 def match_tags(record: dict, wanted: dict[str, str]) -> bool:

@@ -99,8 +99,7 @@ def paged(rows: list[dict[str, Any]], p, *, max_size: int = 100,
             start = bisect.bisect_right(rows, after, key=lambda r: r["_seq"])
         chunk = rows[start:start + size]
         more = start + size < total
-        return chunk, {"NextToken": format(chunk[-1]["_seq"], "x") if more and chunk else "", "TotalCount": total,
-                       "MaxResults": size}
+        return chunk, {"NextToken": format(chunk[-1]["_seq"], "x") if more and chunk else "", "TotalCount": total}
     number = p.int("PageNumber", 1, lo=1, hi=10_000_000)
     size = p.int("PageSize", 10, lo=1, hi=max_size)
     start = (number - 1) * size
@@ -582,7 +581,7 @@ def create_security_group(store: Store, p) -> dict[str, Any]:
 
 
 def render_security_group(store: Store, sg: dict[str, Any]) -> dict[str, Any]:
-    out = {k: v for k, v in sg.items() if not k.startswith("_")}
+    out = {k: v for k, v in sg.items() if not k.startswith("_") and k != "RegionId"}
     out["Tags"] = tag_list(sg["_tags"])
     out["EcsCount"] = sum(1 for r in store.tables["ecs_instance"].values() if sg["SecurityGroupId"] in r["_sgs"])
     out["RuleCount"] = len(sg["_rules"])

@@ -154,7 +154,8 @@ def list_tag_resources(store: Store, p) -> dict[str, Any]:
     if len(ids) > 50:
         raise invalid("ResourceId.N", "At most 50 resource ids are allowed.")
     wanted = p.tags()
-    records = [get_db(store, i) for i in ids] if ids else store.rows("rds", region_id)
+    live = {r["DBInstanceId"]: r for r in store.rows("rds", region_id)}
+    records = [live[i] for i in ids if i in live] if ids else list(live.values())  # unknown ids: no tags
     out = [{"ResourceId": r["DBInstanceId"], "ResourceType": "ALIYUN::RDS::INSTANCE", "TagKey": k, "TagValue": v}
            for r in records if not wanted or match_tags(r, wanted) for k, v in r["_tags"].items()]
     start = int(p.str("NextToken") or 0) if (p.str("NextToken") or "0").isdigit() else 0

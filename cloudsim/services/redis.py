@@ -23,7 +23,7 @@ def _status_error(inst: dict[str, Any]) -> CloudError:
 def render(inst: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in inst.items() if not k.startswith("_") and k != "Status"}
     out["InstanceStatus"] = inst["Status"]
-    out["Tags"] = tag_list(inst["_tags"])
+    out["Tags"] = tag_list(inst["_tags"], "Key", "Value")
     return out
 
 

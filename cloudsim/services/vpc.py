@@ -47,7 +47,7 @@ def parse_cidr(value: str | None, name: str = "CidrBlock") -> ipaddress.IPv4Netw
 def render_vpc(store: Store, vpc: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in vpc.items() if not k.startswith("_")}
     out["VSwitchIds"] = {"VSwitchId": list(vpc["_vswitches"])}
-    out["Tags"] = tag_list(vpc["_tags"])
+    out["Tags"] = tag_list(vpc["_tags"], "Key", "Value")
     return out
 
 
@@ -110,9 +110,9 @@ def delete_vpc(store: Store, p) -> dict[str, Any]:
 # -- vSwitches -----------------------------------------------------------------------------------
 
 def render_vswitch(store: Store, vsw: dict[str, Any]) -> dict[str, Any]:
-    out = {k: v for k, v in vsw.items() if not k.startswith("_")}
+    out = {k: v for k, v in vsw.items() if not k.startswith("_") and k != "RegionId"}
     out["AvailableIpAddressCount"] = vsw["_ip_size"] - RESERVED_PER_VSWITCH - vsw["_ip_used"]
-    out["Tags"] = tag_list(vsw["_tags"])
+    out["Tags"] = tag_list(vsw["_tags"], "Key", "Value")
     return out
 
 
@@ -211,7 +211,7 @@ def delete_vswitch(store: Store, p) -> dict[str, Any]:
 
 def render_eip(store: Store, eip: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in eip.items() if not k.startswith("_")}
-    out["Tags"] = tag_list(eip["_tags"])
+    out["Tags"] = tag_list(eip["_tags"], "Key", "Value")
     return out
 
 

@@ -1,7 +1,7 @@
 """Cloud adapters, registered by type name (``apsara``, ``aws``, ...).
 
 ``adapter_for(platform)`` builds the adapter of a registered platform with its decrypted
-credentials; ``register_adapter`` lets a further module add a cloud type.
+credentials and its connection settings; ``register_adapter`` lets a further module add a cloud type.
 """
 
 from __future__ import annotations
@@ -40,9 +40,11 @@ def adapter_for(platform: Any, *, region: str | None = None, timeout: float | No
     from apps.clouds.secrets import decrypt_json
 
     cls = adapter_class(platform.type)
+    credentials = decrypt_json(platform.credentials_encrypted)
+    if platform.credential_type == "ram_role" and platform.role_arn:
+        credentials["role_arn"] = platform.role_arn  # not secret: kept in the clear on the platform
     return cls(endpoint=platform.endpoint, protocol=platform.protocol, region=region or platform.default_region,
-               credentials=decrypt_json(platform.credentials_encrypted), options=dict(platform.options or {}),
-               timeout=timeout)
+               credentials=credentials, options=platform.connection_options(), timeout=timeout)
 
 
 __all__ = ["CloudAdapter", "CloudCallError", "adapter_class", "adapter_for", "adapter_types", "register_adapter"]

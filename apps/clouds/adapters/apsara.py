@@ -1,11 +1,15 @@
 """Apsara Stack and Alibaba Cloud, through Alibaba Cloud's official Python SDKs.
 
 Endpoint, protocol and region come from the platform, so the same adapter reaches an Apsara Stack
-region (one endpoint for every product, or one per product in ``options["endpoints"]``), an
-Alibaba Cloud region, or cloudsim. OSS buckets go through the OSS SDK (``oss2``): its endpoint is
-``options["endpoints"]["oss"]`` (``{region}`` in it is replaced by the region) or the platform's;
+(per-product endpoints or one ASAPI gateway, its organization and resource set sent as headers,
+a private CA, STS credentials), an Alibaba Cloud region, or cloudsim; ``apsara_connection`` holds
+those connection rules. OSS buckets go through the OSS SDK (``oss2``) at the region's OSS endpoint;
 on an IP endpoint (cloudsim) the SDK addresses buckets by path. Every call carries connect and read
 timeouts; the OpenAPI SDKs' own retries are off, ``CloudAdapter.call`` retries transient failures.
+
+Fields are read only where the product's real response has them (the fidelity test in
+``apps/clouds/tests`` holds every read to the SDK's response models): RDS storage, port and tags
+come from ``DescribeDBInstanceAttribute`` and ``ListTagResources``, not from the list.
 """
 
 from __future__ import annotations
@@ -27,11 +31,13 @@ from alibabacloud_rds20140815.client import Client as RdsClient
 from alibabacloud_slb20140515 import models as slb_models
 from alibabacloud_slb20140515.client import Client as SlbClient
 from alibabacloud_tea_openapi.models import Config
+from alibabacloud_tea_openapi.utils_models import GlobalParameters
 from alibabacloud_vpc20160428 import models as vpc_models
 from alibabacloud_vpc20160428.client import Client as VpcClient
 from darabonba.runtime import RuntimeOptions
 
 from apps.clouds.adapters import register_adapter
+from apps.clouds.adapters.apsara_connection import AssumedRole, Connection, assumed_role, with_path
 from apps.clouds.adapters.base import (
     Capabilities,
     CloudAdapter,
@@ -55,37 +61,40 @@ TRANSIENT_CODES = {
     "ServiceBusy", "RequestTimeout", "OperationConflict", "LastTokenProcessing", "SystemBusy",
 }
 LIFECYCLE = ("create", "start", "stop", "reboot", "resize", "delete")
-# (type, SDK product, page size, whether the list pages by NextToken)
+# type -> (SDK product, page size, whether the list pages by NextToken: the real API has it for these)
 LISTS = {
     "ecs.instance": ("ecs", 100, True),
-    "ecs.disk": ("ecs", 100, False),
-    "ecs.security_group": ("ecs", 100, False),
+    "ecs.disk": ("ecs", 100, True),
+    "ecs.security_group": ("ecs", 100, True),
     "vpc.vpc": ("vpc", 50, False),
     "vpc.vswitch": ("vpc", 50, False),
     "eip.eip": ("vpc", 100, False),
     "slb.instance": ("slb", 100, False),
-    "rds.instance": ("rds", 100, False),
+    "rds.instance": ("rds", 100, True),
     "redis.instance": ("redis", 50, False),
 }
+IMAGE_PAGE_SIZE = 100
+RDS_TAG_BATCH = 50  # ListTagResources takes at most 50 resource ids
 # Types listed through the OSS SDK rather than an OpenAPI product (ListBuckets is global; each
-# region's collection keeps the buckets whose location is ``oss-<region>``).
+# region's collection keeps the buckets located in the region's OSS clusters).
 OSS_TYPES = ("oss.bucket",)
 OSS_PAGE_SIZE = 100
 CMS_NAMESPACES = {"ecs.instance": "acs_ecs_dashboard", "rds.instance": "acs_rds_dashboard",
                   "redis.instance": "acs_kvstore", "slb.instance": "acs_slb_dashboard"}
+# The types whose create API has a DryRun check, and how the cloud answers a check that passed.
+DRY_RUN = {"ecs.instance": "DryRunOperation", "vpc.vpc": "DryRunOperation", "redis.instance": "DryRunOperation",
+           "rds.instance": "DryRunResult"}
 _MESSAGE_RE = re.compile(r"^code: \d+, (?P<msg>.*?)(?: request id: .*)?$", re.S)
+_GB_RE = re.compile(r"^\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>[GMT]i?B)?\s*$", re.I)
 
 
-def _tags(raw: Any) -> dict[str, str]:
-    """Tags in any of the shapes the products use ({"Tag": [...]}, a list, Key/Value or TagKey/TagValue)."""
-    if isinstance(raw, dict):
-        raw = raw.get("Tag", [])
+def _tags(raw: Any, key: str = "TagKey", value: str = "TagValue") -> dict[str, str]:
+    """Tags from a product's ``{"Tag": [...]}`` (ECS and SLB name them TagKey/TagValue, VPC and Redis Key/Value)."""
     out: dict[str, str] = {}
-    for t in raw or []:
-        if isinstance(t, dict):
-            key = t.get("TagKey", t.get("Key"))
-            if key:
-                out[str(key)] = str(t.get("TagValue", t.get("Value", "")) or "")
+    for t in (raw or {}).get("Tag") or []:
+        name = t.get(key)
+        if name:
+            out[str(name)] = str(t.get(value) or "")
     return out
 
 
@@ -94,6 +103,15 @@ def _ints(value: Any) -> int:
         return int(float(value))
     except (TypeError, ValueError):
         return 0
+
+
+def _mib(memory_class: Any) -> int:
+    """MiB of a memory size the cloud gives in GB ("4GB", "0.5", 4)."""
+    match = _GB_RE.match(str(memory_class or ""))
+    if match is None:
+        return 0
+    factor = {"M": 1, "T": 1024 * 1024}.get((match["unit"] or "G")[0].upper(), 1024)
+    return int(float(match["n"]) * factor)
 
 
 def _net(vpc_id: str, vswitch_id: str) -> list[Relation]:
@@ -108,7 +126,9 @@ def _net(vpc_id: str, vswitch_id: str) -> list[Relation]:
 def to_instance(region: str, r: dict[str, Any]) -> CloudResource:
     vpc = r.get("VpcAttributes") or {}
     ips = (vpc.get("PrivateIpAddress") or {}).get("IpAddress") or []
-    eip = (r.get("EipAddress") or {}).get("IpAddress", "")
+    # An EIP, or else the public address the instance got with outbound bandwidth at creation.
+    public = (r.get("EipAddress") or {}).get("IpAddress") or next(
+        iter((r.get("PublicIpAddress") or {}).get("IpAddress") or []), "")
     sgs = list((r.get("SecurityGroupIds") or {}).get("SecurityGroupId") or [])
     rels = _net(vpc.get("VpcId", ""), vpc.get("VSwitchId", ""))
     rels += [Relation("in_security_group", "ecs.security_group", s) for s in sgs]
@@ -118,7 +138,7 @@ def to_instance(region: str, r: dict[str, Any]) -> CloudResource:
         name=r.get("InstanceName") or r["InstanceId"], status=normal_status(r.get("Status")),
         spec={"cloud_status": r.get("Status"), "instance_type": r.get("InstanceType"), "cpu": r.get("Cpu"),
               "memory_mib": memory, "image_id": r.get("ImageId"), "os_name": r.get("OSName"),
-              "os_type": r.get("OSType"), "private_ip": ips[0] if ips else "", "public_ip": eip,
+              "os_type": r.get("OSType"), "private_ip": ips[0] if ips else "", "public_ip": public,
               "security_groups": sgs, "charge_type": r.get("InstanceChargeType"),
               "created_at": r.get("CreationTime"), "host_name": r.get("HostName")},
         tags=_tags(r.get("Tags")), relations=rels, vcpu=_ints(r.get("Cpu")), memory_mib=memory,
@@ -157,7 +177,7 @@ def to_vpc(region: str, r: dict[str, Any]) -> CloudResource:
         status=normal_status(r.get("Status")),
         spec={"cloud_status": r.get("Status"), "cidr_block": r.get("CidrBlock"), "is_default": r.get("IsDefault"),
               "description": r.get("Description", ""), "created_at": r.get("CreationTime")},
-        tags=_tags(r.get("Tags")), vpc_id=r["VpcId"], resource_group=r.get("ResourceGroupId") or "",
+        tags=_tags(r.get("Tags"), "Key", "Value"), vpc_id=r["VpcId"], resource_group=r.get("ResourceGroupId") or "",
     )
 
 
@@ -167,7 +187,7 @@ def to_vswitch(region: str, r: dict[str, Any]) -> CloudResource:
         name=r.get("VSwitchName") or r["VSwitchId"], status=normal_status(r.get("Status")),
         spec={"cloud_status": r.get("Status"), "cidr_block": r.get("CidrBlock"), "vpc_id": r.get("VpcId", ""),
               "created_at": r.get("CreationTime")},
-        tags=_tags(r.get("Tags")), relations=_net(r.get("VpcId", ""), ""), vpc_id=r.get("VpcId", ""),
+        tags=_tags(r.get("Tags"), "Key", "Value"), relations=_net(r.get("VpcId", ""), ""), vpc_id=r.get("VpcId", ""),
         resource_group=r.get("ResourceGroupId") or "",
     )
 
@@ -185,7 +205,7 @@ def to_eip(region: str, r: dict[str, Any]) -> CloudResource:
         spec={"cloud_status": r.get("Status"), "ip_address": r.get("IpAddress"), "bandwidth_mbps": r.get("Bandwidth"),
               "charge_type": r.get("InternetChargeType"), "instance_id": target,
               "instance_type": r.get("InstanceType", ""), "allocated_at": r.get("AllocationTime")},
-        tags=_tags(r.get("Tags")), relations=rels, resource_group=r.get("ResourceGroupId") or "",
+        tags=_tags(r.get("Tags"), "Key", "Value"), relations=rels, resource_group=r.get("ResourceGroupId") or "",
     )
 
 
@@ -202,19 +222,22 @@ def to_slb(region: str, r: dict[str, Any]) -> CloudResource:
     )
 
 
-def to_rds(region: str, r: dict[str, Any]) -> CloudResource:
+def to_rds(region: str, r: dict[str, Any], detail: dict[str, Any] | None = None,
+           tags: dict[str, str] | None = None) -> CloudResource:
+    """An RDS instance from its list item, its DBInstanceAttribute (storage, port) and its tags."""
+    detail = detail or {}
+    storage = detail.get("DBInstanceStorage")
     return CloudResource(
         type="rds.instance", external_id=r["DBInstanceId"], region=region, zone=r.get("ZoneId", ""),
         name=r.get("DBInstanceDescription") or r["DBInstanceId"], status=normal_status(r.get("DBInstanceStatus")),
         spec={"cloud_status": r.get("DBInstanceStatus"), "engine": r.get("Engine"),
               "engine_version": r.get("EngineVersion"), "class": r.get("DBInstanceClass"),
-              "storage_gib": r.get("DBInstanceStorage"), "storage_type": r.get("DBInstanceStorageType"),
-              "connection_string": r.get("ConnectionString"), "port": r.get("Port"),
-              "created_at": r.get("CreateTime")},
-        tags=_tags(r.get("Tags")), relations=_net(r.get("VpcId", ""), r.get("VSwitchId", "")),
+              "storage_gib": storage, "storage_type": r.get("DBInstanceStorageType"),
+              "connection_string": r.get("ConnectionString"), "port": detail.get("Port"),
+              "max_connections": detail.get("MaxConnections"), "created_at": r.get("CreateTime")},
+        tags=dict(tags or {}), relations=_net(r.get("VpcId", ""), r.get("VSwitchId", "")),
         vcpu=_ints(r.get("DBInstanceCPU")), memory_mib=_ints(r.get("DBInstanceMemory")),
-        storage_gib=_ints(r.get("DBInstanceStorage")), vpc_id=r.get("VpcId", ""),
-        resource_group=r.get("ResourceGroupId") or "",
+        storage_gib=_ints(storage), vpc_id=r.get("VpcId", ""), resource_group=r.get("ResourceGroupId") or "",
     )
 
 
@@ -226,7 +249,7 @@ def to_redis(region: str, r: dict[str, Any]) -> CloudResource:
               "engine_version": r.get("EngineVersion"), "capacity_mib": r.get("Capacity"),
               "architecture": r.get("ArchitectureType"), "private_ip": r.get("PrivateIp"),
               "connection_domain": r.get("ConnectionDomain"), "created_at": r.get("CreateTime")},
-        tags=_tags(r.get("Tags")), relations=_net(r.get("VpcId", ""), r.get("VSwitchId", "")),
+        tags=_tags(r.get("Tags"), "Key", "Value"), relations=_net(r.get("VpcId", ""), r.get("VSwitchId", "")),
         memory_mib=_ints(r.get("Capacity")), vpc_id=r.get("VpcId", ""), resource_group=r.get("ResourceGroupId") or "",
     )
 
@@ -251,6 +274,19 @@ CONVERTERS = {
 }
 
 
+class _OssSession(oss2.Session):
+    """An OSS session that adds the Apsara headers to every request and verifies TLS as configured."""
+
+    def __init__(self, headers: dict[str, str], verify: bool | str):
+        super().__init__()
+        self.session.verify = verify
+        self.extra_headers = headers
+
+    def do_request(self, req: Any, timeout: Any) -> Any:
+        req.headers.update(self.extra_headers)
+        return super().do_request(req, timeout)
+
+
 @register_adapter
 class ApsaraAdapter(CloudAdapter):
     type_name = "apsara"
@@ -267,7 +303,8 @@ class ApsaraAdapter(CloudAdapter):
         },
         metrics={"ecs.instance": ("CPUUtilization", "memory_usedutilization", "InternetInRate", "InternetOutRate"),
                  "rds.instance": ("CpuUsage", "MemoryUsage", "DiskUsage"),
-                 "redis.instance": ("CpuUsage", "MemoryUsage"), "slb.instance": ("InstanceTrafficRX",)},
+                 "redis.instance": ("CpuUsage", "MemoryUsage"),
+                 "slb.instance": ("InstanceTrafficRX", "InstanceTrafficTX", "InstanceActiveConnection")},
         display_names={"ecs": "Elastic Compute Service", "vpc": "Virtual Private Cloud", "eip": "Elastic IP Address",
                        "slb": "Server Load Balancer", "rds": "ApsaraDB RDS", "redis": "ApsaraDB for Redis",
                        "oss": "Object Storage Service"},
@@ -275,62 +312,86 @@ class ApsaraAdapter(CloudAdapter):
 
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
+        self.connection = Connection.from_options(self.endpoint, self.protocol, self.options)
         self._clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
-        self._oss_session: Any = None
+        self._oss_sessions: dict[str, Any] = {}
 
     # -- plumbing ------------------------------------------------------------------------------------
 
     def _runtime(self) -> RuntimeOptions:
         ms = int(self.timeout * 1000)
-        return RuntimeOptions(autoretry=False, max_attempts=1, read_timeout=ms, connect_timeout=min(ms, 5000))
+        return RuntimeOptions(autoretry=False, max_attempts=1, read_timeout=ms, connect_timeout=min(ms, 5000),
+                              ignore_ssl=not self.connection.verify_tls)
+
+    def _role(self, region: str) -> AssumedRole | None:
+        if not self.credentials.get("role_arn"):
+            return None
+        return assumed_role(self.connection, self.credentials, region, self.timeout)
+
+    def _config(self, product: str, region: str) -> tuple[type, Config]:
+        """The client class and SDK ``Config`` of one product in one region."""
+        target = self.connection.target(product, region)
+        ms = int(self.timeout * 1000)
+        config = Config(endpoint=target.host, protocol=target.protocol, region_id=region, read_timeout=ms,
+                        connect_timeout=min(ms, 5000), ca=self.connection.ca_path,
+                        global_parameters=GlobalParameters(headers=target.headers) if target.headers else None)
+        role = self._role(region)
+        if role is not None:
+            config.credential = role
+        else:
+            config.access_key_id = self.credentials.get("access_key_id", "")
+            config.access_key_secret = self.credentials.get("access_key_secret", "")
+            config.security_token = self.credentials.get("security_token") or None
+        cls = PRODUCTS[product]
+        return (with_path(cls, target.path) if target.path else cls), config
 
     def _client(self, product: str, region: str | None = None) -> Any:
         region = region or self.region or "cn-hangzhou"
         key = (product, region)
         with self._lock:
             if key not in self._clients:
-                endpoints = self.options.get("endpoints") or {}
-                endpoint = endpoints.get(product) or self.endpoint
-                if not endpoint:
-                    raise CloudCallError("The platform has no endpoint configured.", code="MissingEndpoint")
-                self._clients[key] = PRODUCTS[product](Config(
-                    access_key_id=self.credentials.get("access_key_id", ""),
-                    access_key_secret=self.credentials.get("access_key_secret", ""),
-                    endpoint=endpoint, protocol=self.protocol or "https", region_id=region,
-                    read_timeout=int(self.timeout * 1000), connect_timeout=min(int(self.timeout * 1000), 5000)))
+                cls, config = self._config(product, region)
+                self._clients[key] = cls(config)
             return self._clients[key]
 
-    def _invoke(self, product: str, region: str | None, method: str, request: Any) -> dict[str, Any]:
+    def _call(self, product: str, region: str | None, method: str, request: Any) -> Any:
+        """One OpenAPI call; the SDK's response model."""
         client = self._client(product, region)
         fn = getattr(client, f"{method}_with_options")
-        response = self.call(method, lambda: fn(request, self._runtime()))
-        return response.body.to_map() if response.body is not None else {}
+        return self.call(method, lambda: fn(request, self._runtime()))
 
-    def _oss_endpoint(self, region: str) -> str:
-        endpoint = (self.options.get("endpoints") or {}).get("oss") or self.endpoint
-        if not endpoint:
-            raise CloudCallError("The platform has no endpoint configured.", code="MissingEndpoint")
-        endpoint = endpoint.replace("{region}", region)
-        return endpoint if "://" in endpoint else f"{self.protocol or 'https'}://{endpoint}"
+    def _invoke(self, product: str, region: str | None, method: str, request: Any) -> dict[str, Any]:
+        response = self._call(product, region, method, request)
+        return response.body.to_map() if response.body is not None else {}
 
     def _oss(self, region: str, bucket: str | None = None) -> Any:
         """An OSS SDK ``Service`` (no bucket) or ``Bucket`` for the region's endpoint."""
+        headers = self.connection.apsara_headers(region)
         with self._lock:
-            if self._oss_session is None:
-                self._oss_session = oss2.Session()
-        auth = oss2.Auth(self.credentials.get("access_key_id", ""), self.credentials.get("access_key_secret", ""))
-        endpoint = self._oss_endpoint(region)
+            if region not in self._oss_sessions:
+                verify: bool | str = self.connection.ca_path or self.connection.verify_tls
+                self._oss_sessions[region] = _OssSession(headers, verify)
+            session = self._oss_sessions[region]
+        role = self._role(region)
+        if role is not None:
+            auth: Any = oss2.ProviderAuth(role)
+        elif self.credentials.get("security_token"):
+            auth = oss2.StsAuth(self.credentials.get("access_key_id", ""),
+                                self.credentials.get("access_key_secret", ""), self.credentials["security_token"])
+        else:
+            auth = oss2.Auth(self.credentials.get("access_key_id", ""), self.credentials.get("access_key_secret", ""))
+        endpoint = self.connection.oss_endpoint(region)
         if bucket is None:
-            return oss2.Service(auth, endpoint, session=self._oss_session, connect_timeout=self.timeout)
-        return oss2.Bucket(auth, endpoint, bucket, session=self._oss_session, connect_timeout=self.timeout)
+            return oss2.Service(auth, endpoint, session=session, connect_timeout=self.timeout)
+        return oss2.Bucket(auth, endpoint, bucket, session=session, connect_timeout=self.timeout)
 
     def _bucket_page(self, region: str, marker: str | None) -> ResourcePage:
         listing = self.call("ListBuckets", lambda: self._oss(region).list_buckets(
             marker=marker or "", max_keys=OSS_PAGE_SIZE))
         items = []
         for b in listing.buckets:
-            if b.location != f"oss-{region}":
+            if not self.connection.holds_bucket(region, b.location):
                 continue
             found = self._bucket(region, b.name)
             if found is not None:
@@ -344,7 +405,7 @@ class ApsaraAdapter(CloudAdapter):
             if exc.code == "NoSuchBucket":
                 return None
             raise
-        if info.location != f"oss-{region}":
+        if not self.connection.holds_bucket(region, info.location):
             return None
         return to_bucket(region, info)
 
@@ -387,6 +448,42 @@ class ApsaraAdapter(CloudAdapter):
             out.append(RegionInfo(r["RegionId"], r.get("LocalName") or r["RegionId"], zones))
         return out
 
+    def probe(self) -> list[dict[str, Any]]:
+        """One cheap call per product the adapter uses, each reported as it went (the connection test)."""
+        region = self.region or "cn-hangzhou"
+        checks: list[tuple[str, str, Any]] = []
+        if self.credentials.get("role_arn"):
+            checks.append(("sts", "AssumeRole", lambda: self._role(region).current()))  # type: ignore[union-attr]
+        checks += [
+            ("ecs", "DescribeRegions", lambda: self._invoke("ecs", region, "describe_regions",
+                                                            ecs_models.DescribeRegionsRequest())),
+            ("vpc", "DescribeVpcs", lambda: self._invoke("vpc", region, "describe_vpcs", vpc_models.DescribeVpcsRequest(
+                region_id=region, page_size=1))),
+            ("slb", "DescribeLoadBalancers", lambda: self._invoke(
+                "slb", region, "describe_load_balancers",
+                slb_models.DescribeLoadBalancersRequest(region_id=region, page_size=1))),
+            ("rds", "DescribeDBInstances", lambda: self._invoke(
+                "rds", region, "describe_dbinstances",
+                rds_models.DescribeDBInstancesRequest(region_id=region, max_results=1))),
+            ("redis", "DescribeInstances", lambda: self._invoke(
+                "redis", region, "describe_instances",
+                redis_models.DescribeInstancesRequest(region_id=region, page_size=30))),
+            ("cms", "DescribeMetricList", lambda: self._invoke(
+                "cms", region, "describe_metric_list", cms_models.DescribeMetricListRequest(
+                    namespace="acs_ecs_dashboard", metric_name="CPUUtilization", period="60", length="1"))),
+            ("oss", "ListBuckets", lambda: self.call("ListBuckets", lambda: self._oss(region).list_buckets(
+                max_keys=1))),
+        ]
+        out = []
+        for product, action, check in checks:
+            try:
+                check()
+                out.append({"product": product, "action": action, "ok": True})
+            except CloudCallError as exc:
+                out.append({"product": product, "action": action, "ok": False, "code": exc.code,
+                            "message": exc.message, "transient": exc.transient})
+        return out
+
     def flavors(self, region: str) -> list[FlavorInfo]:
         out: list[FlavorInfo] = []
         types = self._invoke("ecs", region, "describe_instance_types", ecs_models.DescribeInstanceTypesRequest())
@@ -403,13 +500,15 @@ class ApsaraAdapter(CloudAdapter):
                 categories.setdefault(c, []).append(z["ZoneId"])
         out += [FlavorInfo("disk_category", c, c, attributes={"zones": zs}) for c, zs in sorted(categories.items())]
         try:
-            classes = self._invoke("rds", region, "list_classes",
-                                   rds_models.ListClassesRequest(region_id=region, commodity_code="bards"))
+            classes = self._invoke("rds", region, "list_classes", rds_models.ListClassesRequest(
+                region_id=region, commodity_code="bards", order_type="BUY"))
             for c in classes.get("Items") or []:
                 out.append(FlavorInfo("rds_class", c.get("ClassCode", ""), c.get("ClassCode", ""),
-                                      vcpu=_ints(c.get("Cpu")), memory_mib=_ints(float(c.get("MemoryClass") or 0))))
+                                      vcpu=_ints(c.get("Cpu")), memory_mib=_mib(c.get("MemoryClass")),
+                                      attributes={"group": c.get("ClassGroup"),
+                                                  "max_connections": _ints(c.get("MaxConnections"))}))
         except CloudCallError as exc:
-            if exc.transient:
+            if exc.transient or exc.code not in ("InvalidAction.NotFound", "Forbidden.RAM"):
                 raise
             # A cloud that does not publish database classes: the console accepts any class code.
         return out
@@ -457,6 +556,47 @@ class ApsaraAdapter(CloudAdapter):
         }[resource_type]
         return list((body.get(path[0]) or {}).get(path[1]) or [])
 
+    def _convert(self, resource_type: str, region: str, rows: list[dict[str, Any]]) -> list[CloudResource]:
+        if resource_type != "rds.instance":
+            convert = CONVERTERS[resource_type]
+            return [convert(region, r) for r in rows]
+        ids = [r["DBInstanceId"] for r in rows]
+        tags = self._rds_tags(region, ids)
+        return [to_rds(region, r, self._rds_detail(region, r["DBInstanceId"]), tags.get(r["DBInstanceId"]))
+                for r in rows]
+
+    def _rds_detail(self, region: str, db_id: str) -> dict[str, Any]:
+        """Storage, port and the rest the list does not have, from DescribeDBInstanceAttribute."""
+        try:
+            body = self._invoke("rds", region, "describe_dbinstance_attribute",
+                                rds_models.DescribeDBInstanceAttributeRequest(dbinstance_id=db_id))
+        except CloudCallError as exc:
+            if exc.code == "InvalidDBInstanceId.NotFound":  # released between the list and this call
+                return {}
+            raise
+        found = (body.get("Items") or {}).get("DBInstanceAttribute") or []
+        return found[0] if found else {}
+
+    def _rds_tags(self, region: str, ids: list[str]) -> dict[str, dict[str, str]]:
+        out: dict[str, dict[str, str]] = {}
+        for start in range(0, len(ids), RDS_TAG_BATCH):
+            token: str | None = None
+            while True:
+                try:
+                    body = self._invoke("rds", region, "list_tag_resources", rds_models.ListTagResourcesRequest(
+                        region_id=region, resource_type="INSTANCE", resource_id=ids[start:start + RDS_TAG_BATCH],
+                        next_token=token))
+                except CloudCallError as exc:
+                    if exc.code != "InvalidDBInstanceId.NotFound":  # one of them released meanwhile
+                        raise
+                    break
+                for t in (body.get("TagResources") or {}).get("TagResource") or []:
+                    out.setdefault(t.get("ResourceId", ""), {})[str(t.get("TagKey", ""))] = str(t.get("TagValue") or "")
+                token = body.get("NextToken") or None
+                if token is None:
+                    break
+        return out
+
     def list_resources(self, resource_type: str, region: str, page_token: str | None = None) -> ResourcePage:
         self.check_type(resource_type)
         if resource_type == "oss.bucket":
@@ -465,13 +605,12 @@ class ApsaraAdapter(CloudAdapter):
         _p, method, request = self._request(resource_type, region, page_token, size, token_paged)
         body = self._invoke(product, region, method, request)
         rows = self._rows(resource_type, body)
-        convert = CONVERTERS[resource_type]
-        items = [convert(region, r) for r in rows]
+        items = self._convert(resource_type, region, rows)
         if token_paged:
             next_token = body.get("NextToken") or None
         else:
             number = int(page_token or 1)
-            total = _ints(body.get("TotalCount", body.get("TotalRecordCount", 0)))
+            total = _ints(body.get("TotalCount"))
             next_token = str(number + 1) if rows and number * size < total else None
         return ResourcePage(items, next_token)
 
@@ -489,15 +628,24 @@ class ApsaraAdapter(CloudAdapter):
             "rds.instance": {"dbinstance_id": external_id}, "redis.instance": {"instance_ids": external_id},
         }[resource_type]
         _p, method, request = self._request(resource_type, region, None, size, token_paged, **by_id)
-        rows = [r for r in self._rows(resource_type, self._invoke(product, region, method, request))]
-        convert = CONVERTERS[resource_type]
-        found = [convert(region, r) for r in rows]
-        return next((f for f in found if f.external_id == external_id), None)
+        rows = [r for r in self._rows(resource_type, self._invoke(product, region, method, request))
+                if r.get(_ID_FIELDS[resource_type]) == external_id]
+        found = self._convert(resource_type, region, rows)
+        return found[0] if found else None
 
     # -- lifecycle -----------------------------------------------------------------------------------
 
-    def create(self, resource_type: str, region: str, params: dict[str, Any]) -> str:
-        p = dict(params)
+    def _vswitch(self, region: str, vswitch_id: str) -> dict[str, Any]:
+        body = self._invoke("vpc", region, "describe_vswitches",
+                            vpc_models.DescribeVSwitchesRequest(region_id=region, v_switch_id=vswitch_id))
+        found = (body.get("VSwitches") or {}).get("VSwitch") or []
+        if not found:
+            raise CloudCallError(f"The vSwitch {vswitch_id} does not exist in {region}.",
+                                 code="InvalidVSwitchId.NotFound", action="DescribeVSwitches")
+        return found[0]
+
+    def _create_call(self, resource_type: str, region: str, p: dict[str, Any]) -> tuple[str, str, Any, str]:
+        """(product, SDK method, request, the response field holding the new id) of a create."""
         if resource_type == "ecs.instance":
             system_disk = None
             if p.get("system_disk_category") or p.get("system_disk_gib"):
@@ -506,61 +654,87 @@ class ApsaraAdapter(CloudAdapter):
                     size=str(int(p["system_disk_gib"])) if p.get("system_disk_gib") else None)
             tags = [ecs_models.RunInstancesRequestTag(key=str(k), value=str(v))
                     for k, v in (p.get("tags") or {}).items()] or None
-            body = self._invoke("ecs", region, "run_instances", ecs_models.RunInstancesRequest(
+            return "ecs", "run_instances", ecs_models.RunInstancesRequest(
                 region_id=region, instance_type=p["instance_type"], image_id=p["image_id"],
-                v_switch_id=p["vswitch_id"], instance_name=p.get("name"), amount=1,
+                v_switch_id=p["vswitch_id"], zone_id=p.get("zone") or None, instance_name=p.get("name"), amount=1,
                 security_group_id=p.get("security_group_id"), client_token=p.get("client_token"),
-                system_disk=system_disk, tag=tags))
-            return body["InstanceIdSets"]["InstanceIdSet"][0]
+                system_disk=system_disk, tag=tags), "InstanceIdSets.InstanceIdSet.0"
         if resource_type == "ecs.disk":
-            body = self._invoke("ecs", region, "create_disk", ecs_models.CreateDiskRequest(
+            return "ecs", "create_disk", ecs_models.CreateDiskRequest(
                 region_id=region, zone_id=p["zone"], size=int(p["size_gib"]), disk_category=p.get("category"),
-                disk_name=p.get("name"), client_token=p.get("client_token")))
-            return body["DiskId"]
+                disk_name=p.get("name"), client_token=p.get("client_token")), "DiskId"
         if resource_type == "vpc.vpc":
-            body = self._invoke("vpc", region, "create_vpc", vpc_models.CreateVpcRequest(
+            return "vpc", "create_vpc", vpc_models.CreateVpcRequest(
                 region_id=region, cidr_block=p["cidr_block"], vpc_name=p.get("name"),
-                client_token=p.get("client_token")))
-            return body["VpcId"]
+                client_token=p.get("client_token")), "VpcId"
         if resource_type == "vpc.vswitch":
-            body = self._invoke("vpc", region, "create_vswitch", vpc_models.CreateVSwitchRequest(
+            return "vpc", "create_vswitch", vpc_models.CreateVSwitchRequest(
                 vpc_id=p["vpc_id"], zone_id=p["zone"], cidr_block=p["cidr_block"], v_switch_name=p.get("name"),
-                client_token=p.get("client_token")))
-            return body["VSwitchId"]
+                client_token=p.get("client_token")), "VSwitchId"
         if resource_type == "eip.eip":
-            body = self._invoke("vpc", region, "allocate_eip_address", vpc_models.AllocateEipAddressRequest(
-                region_id=region, bandwidth=str(p.get("bandwidth_mbps", 5)), client_token=p.get("client_token")))
-            return body["AllocationId"]
+            return "vpc", "allocate_eip_address", vpc_models.AllocateEipAddressRequest(
+                region_id=region, bandwidth=str(p.get("bandwidth_mbps", 5)),
+                client_token=p.get("client_token")), "AllocationId"
         if resource_type == "ecs.security_group":
-            body = self._invoke("ecs", region, "create_security_group", ecs_models.CreateSecurityGroupRequest(
+            return "ecs", "create_security_group", ecs_models.CreateSecurityGroupRequest(
                 region_id=region, vpc_id=p["vpc_id"], security_group_name=p.get("name"),
-                client_token=p.get("client_token")))
-            return body["SecurityGroupId"]
+                client_token=p.get("client_token")), "SecurityGroupId"
         if resource_type == "rds.instance":
-            body = self._invoke("rds", region, "create_dbinstance", rds_models.CreateDBInstanceRequest(
-                region_id=region, engine=p["engine"], engine_version=p["engine_version"],
+            zone, whitelist = p.get("zone"), p.get("security_ip_list")
+            if not zone or not whitelist:
+                vsw = self._vswitch(region, p["vswitch_id"])
+                zone = zone or vsw.get("ZoneId")
+                whitelist = whitelist or vsw.get("CidrBlock")  # the instance's own vSwitch may connect
+            return "rds", "create_dbinstance", rds_models.CreateDBInstanceRequest(
+                region_id=region, zone_id=zone, engine=p["engine"], engine_version=p["engine_version"],
                 dbinstance_class=p["class"], dbinstance_storage=int(p["storage_gib"]), dbinstance_net_type="Intranet",
-                vpcid=p.get("vpc_id"), v_switch_id=p["vswitch_id"], pay_type="Postpaid",
-                dbinstance_description=p.get("name"), client_token=p.get("client_token")))
-            return body["DBInstanceId"]
+                instance_network_type="VPC", vpcid=p.get("vpc_id"), v_switch_id=p["vswitch_id"],
+                security_iplist=whitelist, pay_type="Postpaid", dbinstance_description=p.get("name"),
+                client_token=p.get("client_token")), "DBInstanceId"
         if resource_type == "redis.instance":
-            body = self._invoke("redis", region, "create_instance", redis_models.CreateInstanceRequest(
+            return "redis", "create_instance", redis_models.CreateInstanceRequest(
                 region_id=region, instance_class=p["class"], vpc_id=p.get("vpc_id"), v_switch_id=p["vswitch_id"],
-                instance_name=p.get("name"), engine_version=p.get("engine_version", "5.0"),
-                token=p.get("client_token")))
-            return body["InstanceId"]
+                zone_id=p.get("zone") or None, instance_name=p.get("name"),
+                engine_version=p.get("engine_version", "5.0"), token=p.get("client_token")), "InstanceId"
         if resource_type == "slb.instance":
-            body = self._invoke("slb", region, "create_load_balancer", slb_models.CreateLoadBalancerRequest(
+            return "slb", "create_load_balancer", slb_models.CreateLoadBalancerRequest(
                 region_id=region, address_type=p.get("address_type", "intranet"), v_switch_id=p.get("vswitch_id"),
                 vpc_id=p.get("vpc_id"), load_balancer_spec=p.get("spec", "slb.s1.small"),
-                load_balancer_name=p.get("name"), client_token=p.get("client_token")))
-            return body["LoadBalancerId"]
+                load_balancer_name=p.get("name"), client_token=p.get("client_token")), "LoadBalancerId"
+        raise UnsupportedOperation(f"{self.display_name} cannot create {resource_type}.")
+
+    def create(self, resource_type: str, region: str, params: dict[str, Any]) -> str:
+        p = dict(params)
         if resource_type == "oss.bucket":
             name = p["name"]
             config = oss2.models.BucketCreateConfig(p.get("storage_class") or oss2.BUCKET_STORAGE_CLASS_STANDARD)
             self.call("PutBucket", lambda: self._oss(region, name).create_bucket(p.get("acl") or None, config))
             return name
-        return super().create(resource_type, region, params)
+        product, method, request, id_path = self._create_call(resource_type, region, p)
+        value: Any = self._invoke(product, region, method, request)
+        for part in id_path.split("."):
+            value = value[int(part)] if part.isdigit() else value[part]
+        return value
+
+    def validate_create(self, resource_type: str, region: str, params: dict[str, Any]) -> bool:
+        """Ask the cloud to check a create with ``DryRun`` (ECS instances, VPCs, RDS and Redis instances).
+        True: the cloud accepted it; False: this type has no such check; a refusal raises ``CloudCallError``
+        with the cloud's code and message. Nothing is created."""
+        answer = DRY_RUN.get(resource_type)
+        if answer is None:
+            return False
+        product, method, request, _id = self._create_call(resource_type, region, {**params, "client_token": None})
+        request.dry_run = True
+        try:
+            body = self._invoke(product, region, method, request)
+        except CloudCallError as exc:
+            if answer == "DryRunOperation" and exc.code == "DryRunOperation":
+                return True
+            raise
+        if answer == "DryRunResult" and body.get("DryRunResult") is True:
+            return True
+        raise CloudCallError(f"The cloud did not confirm the check of {method} (answer {sorted(body)}).",
+                             code="DryRunNotConfirmed", action=method)
 
     def start(self, resource_type: str, region: str, external_id: str) -> None:
         if resource_type != "ecs.instance":
@@ -649,11 +823,18 @@ class ApsaraAdapter(CloudAdapter):
             super().detach(resource_type, region, external_id, instance_id)
 
     def images(self, region: str) -> list[ImageInfo]:
-        body = self._invoke("ecs", region, "describe_images",
-                            ecs_models.DescribeImagesRequest(region_id=region, page_size=100))
-        return [ImageInfo(i["ImageId"], i.get("ImageName") or i["ImageId"], i.get("OSName") or "",
-                          i.get("OSType") or "") for i in (body.get("Images") or {}).get("Image", [])
-                if i.get("ImageId")]
+        """Every image of the region, page by page to the end."""
+        out: list[ImageInfo] = []
+        number = 1
+        while True:
+            body = self._invoke("ecs", region, "describe_images", ecs_models.DescribeImagesRequest(
+                region_id=region, page_number=number, page_size=IMAGE_PAGE_SIZE))
+            rows = (body.get("Images") or {}).get("Image") or []
+            out += [ImageInfo(i["ImageId"], i.get("ImageName") or i["ImageId"], i.get("OSName") or "",
+                              i.get("OSType") or "") for i in rows if i.get("ImageId")]
+            if not rows or number * IMAGE_PAGE_SIZE >= _ints(body.get("TotalCount")):
+                return out
+            number += 1
 
     # -- metrics -------------------------------------------------------------------------------------
 
@@ -670,3 +851,8 @@ class ApsaraAdapter(CloudAdapter):
         points = json.loads(raw) if isinstance(raw, str) else raw
         return [MetricPoint(float(p.get("timestamp", 0)) / 1000.0, float(p.get("Average", p.get("Value", 0)) or 0))
                 for p in points]
+
+
+_ID_FIELDS = {"ecs.instance": "InstanceId", "ecs.disk": "DiskId", "ecs.security_group": "SecurityGroupId",
+              "vpc.vpc": "VpcId", "vpc.vswitch": "VSwitchId", "eip.eip": "AllocationId",
+              "slb.instance": "LoadBalancerId", "rds.instance": "DBInstanceId", "redis.instance": "InstanceId"}

@@ -141,6 +141,7 @@ class MetricPoint:
 STATUS_ALIASES = {
     "normal": "running", "active": "running", "inuse": "in_use", "in-use": "in_use", "in_use": "in_use",
     "inactive": "stopped", "creating": "pending", "dbinstanceclasschanging": "changing",
+    "released": "deleted",  # a released cache instance, about to leave the cloud's lists
 }
 
 
@@ -178,6 +179,16 @@ class CloudAdapter:
         regions = self.regions()
         return {"regions": len(regions)}
 
+    def probe(self) -> list[dict[str, Any]]:
+        """One cheap call per product the adapter uses: ``{"product", "action", "ok"}`` and, for a failed
+        one, the cloud's ``code``, ``message`` and whether it was ``transient``. Never raises."""
+        try:
+            self.regions()
+        except CloudCallError as exc:
+            return [{"product": "api", "action": "regions", "ok": False, "code": exc.code, "message": exc.message,
+                     "transient": exc.transient}]
+        return [{"product": "api", "action": "regions", "ok": True}]
+
     def regions(self) -> list[RegionInfo]:
         raise NotImplementedError
 
@@ -192,6 +203,14 @@ class CloudAdapter:
 
     def create(self, resource_type: str, region: str, params: dict[str, Any]) -> str:
         raise UnsupportedOperation(f"{self.display_name} cannot create {resource_type}.")
+
+    def validate_create(self, resource_type: str, region: str, params: dict[str, Any]) -> bool:
+        """Have the cloud check a create without creating anything (a dry run), where the cloud offers it.
+
+        True: the cloud accepted the request; False: the cloud offers no such check for this type (nothing
+        was asked); a refusal raises ``CloudCallError`` with the cloud's own code and message.
+        """
+        return False
 
     def start(self, resource_type: str, region: str, external_id: str) -> None:
         raise UnsupportedOperation(f"{self.display_name} cannot start {resource_type}.")

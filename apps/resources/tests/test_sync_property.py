@@ -40,12 +40,13 @@ def _pick(control, sim_type: str, index: int, id_field: str):
     return rows[index % len(rows)][id_field] if rows else None
 
 
-def _apply(adapter, control, vsw: str, action: str, arg: int) -> None:
+def _apply(adapter, control, vsw: str, action: str, arg: int, sg: str = "") -> None:
     from alibabacloud_ecs20140526 import models as ecs_models
 
     if action == "create_instance":
         adapter.create("ecs.instance", REGION, {"instance_type": ("ecs.g6.large", "ecs.c6.large", "ecs.r6.large")[arg],
-                                                "image_id": IMAGE, "vswitch_id": vsw, "name": f"p-{next(_names)}"})
+                                                "image_id": IMAGE, "vswitch_id": vsw, "name": f"p-{next(_names)}",
+                                                "security_group_id": sg})
     elif action == "delete_instance" and (iid := _pick(control, "ecs_instance", arg, "InstanceId")):
         adapter.delete("ecs.instance", REGION, iid)
     elif action == "stop_instance" and (iid := _pick(control, "ecs_instance", arg, "InstanceId")):
@@ -95,6 +96,7 @@ def test_inventory_agrees_with_the_cloud_after_any_changes_and_a_sync(people, si
     adapter = sim_adapter(sim.endpoint)
     vpc = adapter.create("vpc.vpc", REGION, {"cidr_block": "192.168.0.0/16"})
     vsw = adapter.create("vpc.vswitch", REGION, {"vpc_id": vpc, "zone": f"{REGION}-a", "cidr_block": "192.168.1.0/24"})
+    sg = adapter.create("ecs.security_group", REGION, {"vpc_id": vpc, "name": "prop"})  # an instance needs one
     platform = make_platform(people["hq"], endpoint=sim.endpoint, name=f"prop-{next(_names)}")
     ever_seen: set[tuple[str, str]] = set()
     for action, arg in [*steps, ("sync", 0)]:
@@ -113,4 +115,4 @@ def test_inventory_agrees_with_the_cloud_after_any_changes_and_a_sync(people, si
                                                         {"ecs.instance", "ecs.disk", "eip.eip", "vpc.vpc",
                                                          "vpc.vswitch"}}
         else:
-            _apply(adapter, control, vsw, action, arg)
+            _apply(adapter, control, vsw, action, arg, sg)
