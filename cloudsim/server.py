@@ -72,6 +72,7 @@ class CloudSim:
             accounts = [Account(APSARA_ACCESS_KEY_ID, APSARA_ACCESS_KEY_SECRET, APSARA_ORGANIZATION_ID)]
         self.accounts = Accounts(keys + list(accounts), ORGANIZATIONS)
         self.strict = strict
+        self.asapi_calls = 0
         self.faults = Faults(seed)
         self.nonces = signing.NonceCache()
         self.allow_remote_control = allow_remote_control
@@ -154,6 +155,7 @@ class CloudSim:
         if version not in VERSIONS:
             raise CloudError("InvalidVersion", f"Specified parameter Version is not valid: {version!r}.")
         if path == ASAPI_PATH:
+            self.asapi_calls += 1
             named = next(((headers.get(h) or [""])[0] for h in ASAPI_PRODUCT_HEADERS if headers.get(h)), "")
             if not named:
                 raise missing(ASAPI_PRODUCT_HEADERS[0])
@@ -445,6 +447,7 @@ def control(sim: CloudSim, method: str, path: str, query: dict[str, str], data: 
         stats["faults"] = sim.faults.list()
         stats["sts"] = sim.accounts.statistics()
         stats["strict"] = sim.strict
+        stats["asapi_calls"] = sim.asapi_calls
         return 200, stats
     if path == "/faults":
         if method == "GET":

@@ -16,10 +16,19 @@ from alibabacloud_r_kvstore20150101.client import Client as RedisClient
 from alibabacloud_rds20140815.client import Client as RdsClient
 from alibabacloud_slb20140515.client import Client as SlbClient
 from alibabacloud_tea_openapi.models import Config
+from alibabacloud_tea_openapi.utils_models import GlobalParameters
 from alibabacloud_vpc20160428 import models as vpc_models
 from alibabacloud_vpc20160428.client import Client as VpcClient
 
-from cloudsim.server import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET, CloudSim
+from cloudsim.server import (
+    APSARA_ACCESS_KEY_ID,
+    APSARA_ACCESS_KEY_SECRET,
+    APSARA_ORGANIZATION_ID,
+    APSARA_RESOURCE_SET_ID,
+    DEFAULT_ACCESS_KEY_ID,
+    DEFAULT_ACCESS_KEY_SECRET,
+    CloudSim,
+)
 
 REGION = "cn-hangzhou"
 ZONE_A, ZONE_B = "cn-hangzhou-a", "cn-hangzhou-b"
@@ -38,6 +47,18 @@ def sdk_config(sim: CloudSim, **overrides: Any) -> Config:
     values = {"access_key_id": DEFAULT_ACCESS_KEY_ID, "access_key_secret": DEFAULT_ACCESS_KEY_SECRET,
               "endpoint": sim.endpoint, "protocol": "http", "region_id": REGION, **overrides}
     return Config(**values)
+
+
+def apsara_config(sim: CloudSim, *, organization: str | None = APSARA_ORGANIZATION_ID,
+                  resource_set: str | None = APSARA_RESOURCE_SET_ID, **overrides: Any) -> Config:
+    """An SDK Config of the Apsara Stack AccessKey, naming its organization and resource set in headers."""
+    headers = {"x-acs-regionid": REGION}
+    if organization is not None:
+        headers["x-acs-organizationid"] = organization
+    if resource_set is not None:
+        headers["x-acs-resourcegroupid"] = resource_set
+    overrides = {"access_key_id": APSARA_ACCESS_KEY_ID, "access_key_secret": APSARA_ACCESS_KEY_SECRET, **overrides}
+    return sdk_config(sim, global_parameters=GlobalParameters(headers=headers), **overrides)
 
 
 class Control:
