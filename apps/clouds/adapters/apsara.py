@@ -20,6 +20,7 @@ import threading
 from typing import Any
 
 import oss2
+import requests
 from alibabacloud_cms20190101 import models as cms_models
 from alibabacloud_cms20190101.client import Client as CmsClient
 from alibabacloud_ecs20140526 import models as ecs_models
@@ -275,16 +276,22 @@ CONVERTERS = {
 
 
 class _OssSession(oss2.Session):
-    """An OSS session that adds the Apsara headers to every request and verifies TLS as configured."""
+    """An OSS session that adds the Apsara headers to every request and verifies TLS as configured
+    (passed on each request, so that a CA bundle named by the environment cannot replace it)."""
 
     def __init__(self, headers: dict[str, str], verify: bool | str):
         super().__init__()
-        self.session.verify = verify
+        self.verify = verify
         self.extra_headers = headers
 
     def do_request(self, req: Any, timeout: Any) -> Any:
         req.headers.update(self.extra_headers)
-        return super().do_request(req, timeout)
+        try:
+            return oss2.http.Response(self.session.request(
+                req.method, req.url, data=req.data, params=req.params, headers=req.headers, stream=True,
+                timeout=timeout, proxies=req.proxies, verify=self.verify))
+        except requests.RequestException as exc:
+            raise oss2.exceptions.RequestError(exc) from exc
 
 
 @register_adapter
@@ -453,7 +460,8 @@ class ApsaraAdapter(CloudAdapter):
         region = self.region or "cn-hangzhou"
         checks: list[tuple[str, str, Any]] = []
         if self.credentials.get("role_arn"):
-            checks.append(("sts", "AssumeRole", lambda: self._role(region).current()))  # type: ignore[union-attr]
+            role = self._role(region)
+            checks.append(("sts", "AssumeRole", lambda: self.call("AssumeRole", role.current)))  # type: ignore[union-attr]
         checks += [
             ("ecs", "DescribeRegions", lambda: self._invoke("ecs", region, "describe_regions",
                                                             ecs_models.DescribeRegionsRequest())),
