@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 import urllib.error
 import urllib.request
 
@@ -41,15 +40,13 @@ def test_readyz_reports_a_stopped_redis_as_not_ready(services_env, django_db_set
         assert {k for k, v in body["checks"].items() if v["ok"]} == {"database", "broker", "channel_layer"}
 
         redis.stop()
-        started = time.monotonic()
-        status, body = get_json(f"{server.url}/readyz")
-        elapsed = time.monotonic() - started
+        # Bounded by the client's timeout: a /readyz that hangs on the dead Redis fails here with a timeout.
+        status, body = get_json(f"{server.url}/readyz", timeout=10)
         assert status == 503
         assert body["status"] == "not_ready"
         assert body["checks"]["database"]["ok"] is True
         assert body["checks"]["broker"]["ok"] is False
         assert body["checks"]["channel_layer"]["ok"] is False
-        assert elapsed < 10, f"/readyz took {elapsed:.1f}s with Redis down"
         # Liveness is not readiness: the process itself is still alive.
         assert get_json(f"{server.url}/healthz")[0] == 200
     finally:
