@@ -1,20 +1,17 @@
-"""Process-level runtime of the embedded mode.
+"""The event loops a process sends its events through.
 
 In the embedded mode one process serves HTTP and websockets (daphne), runs a Celery worker on the
-in-memory transport and runs beat. The in-memory channel layer belongs to the server's event loop,
-so events produced in the worker thread are handed to that loop (see ``apps.core.events``); the
-loop is learnt from the first ASGI call.
+in-memory transport and runs beat (started by ``unimanager.serve``). The in-memory channel layer
+belongs to the server's event loop, so events produced in the worker thread are handed to that loop
+(see ``apps.core.events``); the loop is learnt from the first ASGI call.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import threading
 from typing import Any
-
-logger = logging.getLogger(__name__)
 
 _server_loop: asyncio.AbstractEventLoop | None = None
 
@@ -69,42 +66,3 @@ class ServerLoopMiddleware:
                     return None
         return await self.app(scope, receive, send)
 
-
-class EmbeddedCelery:
-    """A Celery worker (solo pool) and beat running as threads of the server process."""
-
-    def __init__(self) -> None:
-        self.worker: Any = None
-        self.beat: Any = None
-        self.thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        from celery.beat import EmbeddedService
-
-        from unimanager.celery import app
-
-        # The solo pool runs tasks on the consuming thread: with the in-memory transport it runs
-        # hundreds of small tasks a second, where a thread pool starves.
-        self.worker = app.WorkController(
-            pool_cls="solo", concurrency=1, loglevel="WARNING", without_heartbeat=True,
-            without_mingle=True, without_gossip=True, hostname="embedded@unimanager",
-        )
-        self.thread = threading.Thread(target=self._run_worker, name="celery-worker", daemon=True)
-        self.thread.start()
-        self.beat = EmbeddedService(app, thread=True, scheduler_cls=app.conf.beat_scheduler)
-        self.beat.start()
-        logger.info("embedded Celery worker and beat started")
-
-    def _run_worker(self) -> None:
-        try:
-            self.worker.start()
-        except Exception:  # the thread must report, not vanish silently
-            logger.exception("embedded Celery worker stopped with an error")
-
-    def stop(self) -> None:
-        if self.beat is not None:
-            self.beat.stop()
-        if self.worker is not None:
-            self.worker.stop(in_sighandler=False)
-        if self.thread is not None:
-            self.thread.join(timeout=5)

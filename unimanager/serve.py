@@ -1,0 +1,100 @@
+"""Start-up wiring: what one ``manage.py serve`` process runs in each mode.
+
+Embedded mode: daphne (HTTP and websockets), cloudsim beside it, and a Celery worker and beat as
+threads of the same process. Distributed mode: daphne only; workers and beat are processes of their
+own (``docker-compose.yml``, ``devtools/distributed.py``). The project package is the one place
+allowed to know every app, so this wiring lives here and the apps never reach up to it.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import threading
+from typing import Any, TextIO
+
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+
+class EmbeddedCelery:
+    """A Celery worker (solo pool) and beat running as threads of the server process."""
+
+    def __init__(self) -> None:
+        self.worker: Any = None
+        self.beat: Any = None
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        from celery.beat import EmbeddedService
+
+        from unimanager.celery import app
+
+        # The solo pool runs tasks on the consuming thread: with the in-memory transport it runs
+        # hundreds of small tasks a second, where a thread pool starves.
+        self.worker = app.WorkController(
+            pool_cls="solo", concurrency=1, loglevel="WARNING", without_heartbeat=True,
+            without_mingle=True, without_gossip=True, hostname="embedded@unimanager",
+        )
+        self.thread = threading.Thread(target=self._run_worker, name="celery-worker", daemon=True)
+        self.thread.start()
+        self.beat = EmbeddedService(app, thread=True, scheduler_cls=app.conf.beat_scheduler)
+        self.beat.start()
+        logger.info("embedded Celery worker and beat started")
+
+    def _run_worker(self) -> None:
+        try:
+            self.worker.start()
+        except Exception:  # the thread must report, not vanish silently
+            logger.exception("embedded Celery worker stopped with an error")
+
+    def stop(self) -> None:
+        if self.beat is not None:
+            self.beat.stop()
+        if self.worker is not None:
+            self.worker.stop(in_sighandler=False)
+        if self.thread is not None:
+            self.thread.join(timeout=5)
+
+
+def serve(*, host: str, port: int, worker: bool, out: TextIO) -> None:
+    """Serve until interrupted; in the embedded mode also run cloudsim and, when ``worker``, Celery."""
+    from daphne.endpoints import build_endpoint_description_strings
+    from daphne.server import Server
+
+    from apps.clouds.simulated import start_embedded_cloudsim
+    from apps.core.demo import demo_sign_ins
+    from unimanager.asgi import application
+
+    embedded = settings.MODE == "embedded"
+    cloudsim = start_embedded_cloudsim() if embedded else None
+    celery = EmbeddedCelery() if embedded and worker else None
+    if celery is not None:
+        celery.start()
+    out.write(f"\nUnimanager ({settings.MODE} mode) is serving on http://{host}:{port}/\n")
+    sign_ins = demo_sign_ins()
+    if sign_ins:
+        out.write("Demo sign-ins:\n")
+        width = max(len(role) for role, _, _ in sign_ins)
+        for role, username, password in sign_ins:
+            out.write(f"  {role:<{width}}  {username:<12} {password}\n")
+    out.write("Press Ctrl-C to stop.\n")
+    out.flush()
+    # Start-up objects live for the whole process: keep them out of every later GC pass.
+    gc.collect()
+    gc.freeze()
+    try:
+        Server(
+            application=application,
+            endpoints=build_endpoint_description_strings(host=host, port=port),
+            signal_handlers=True,
+            verbosity=0,
+            websocket_timeout=86400,
+            application_close_timeout=5,
+        ).run()
+    finally:
+        if celery is not None:
+            celery.stop()
+        if cloudsim is not None:
+            cloudsim.stop()
