@@ -345,9 +345,13 @@ class Handler(BaseHTTPRequestHandler):
         except CloudError as exc:
             self._error(request_id, exc)
             return
+        params = Params({**query, **form})
+        # A DryRun check is counted, and matched by fault rules, as "<Action>:DryRun": a rule for the
+        # action itself concerns the calls that act.
+        counted = f"{action}:DryRun" if (params.str("DryRun") or "").lower() == "true" else action
         with sim.store.lock:
-            sim.store.calls[action] += 1
-        decision = sim.faults.decide(action)
+            sim.store.calls[counted] += 1
+        decision = sim.faults.decide(counted)
         if decision.latency_ms:
             sim.stopping.wait(decision.latency_ms / 1000)
         if decision.hold_ms:
@@ -357,7 +361,6 @@ class Handler(BaseHTTPRequestHandler):
         if decision.error is not None:
             self._error(request_id, decision.error)
             return
-        params = Params({**query, **form})
         try:
             result = sim.execute(version, action, params, account)
         except CloudError as exc:

@@ -191,7 +191,15 @@ def test_run_instances_needs_a_security_group_and_dry_run_creates_nothing(ecs, v
     exc = error_of(lambda: ecs.run_instances(ecs_models.RunInstancesRequest(
         **{**base, "instance_type": "ecs.nope"}, security_group_id=sg, dry_run=True)))
     assert exc.code == "InvalidInstanceType.NotFound"
-    assert control.get("/stats")["resources"]["ecs_instance"]["total"] == 0
+    stats = control.get("/stats")
+    assert stats["resources"]["ecs_instance"]["total"] == 0
+    # Checks are counted (and matched by fault rules) apart from the calls that act.
+    assert (stats["calls"]["RunInstances"], stats["calls"]["RunInstances:DryRun"]) == (1, 2)
+    control.post("/faults", {"action": "RunInstances", "error_rate": 1.0, "code": "OperationDenied.NoStock",
+                             "status": 403})
+    exc = error_of(lambda: ecs.run_instances(ecs_models.RunInstancesRequest(**base, security_group_id=sg,
+                                                                            dry_run=True)))
+    assert exc.code == "DryRunOperation"
 
 
 def test_a_disk_without_category_is_a_basic_disk(ecs, control):
