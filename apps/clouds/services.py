@@ -340,6 +340,15 @@ def platform_test(*, actor: Any, platform: CloudPlatform, timeout: float = 8.0) 
     return {"ok": True, "health": platform.health, "products": checks, "regions": [r.region_id for r in regions]}
 
 
+def platform_check_create(*, platform: CloudPlatform, region: str, resource_type: str, params: dict[str, Any],
+                          count: int = 1) -> bool:
+    """Have the cloud check a create of ``count`` resources before anything exists (its DryRun), where the
+    cloud offers such a check: True when it accepted, False when it has none for this type. A refusal
+    raises ``CloudCallError`` with the cloud's own code and message. Call it outside a transaction."""
+    adapter = adapter_for(platform, region=region)
+    return adapter.validate_create(resource_type, region, {**params, "amount": count})
+
+
 @transaction.atomic
 def _store_regions(platform: CloudPlatform, found: list[Any], enable_new: bool) -> list[Region]:
     existing = {r.region_id: r for r in Region.objects.filter(platform=platform)}

@@ -664,7 +664,8 @@ class ApsaraAdapter(CloudAdapter):
                     for k, v in (p.get("tags") or {}).items()] or None
             return "ecs", "run_instances", ecs_models.RunInstancesRequest(
                 region_id=region, instance_type=p["instance_type"], image_id=p["image_id"],
-                v_switch_id=p["vswitch_id"], zone_id=p.get("zone") or None, instance_name=p.get("name"), amount=1,
+                v_switch_id=p["vswitch_id"], zone_id=p.get("zone") or None, instance_name=p.get("name"),
+                amount=int(p.get("amount") or 1),
                 security_group_id=p.get("security_group_id"), client_token=p.get("client_token"),
                 system_disk=system_disk, tag=tags), "InstanceIdSets.InstanceIdSet.0"
         if resource_type == "ecs.disk":

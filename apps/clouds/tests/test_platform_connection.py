@@ -14,6 +14,7 @@ from cryptography.x509.oid import NameOID
 from darabonba.request import DaraRequest
 from django.test import Client
 
+from apps.clouds.adapters.base import CloudCallError
 from apps.clouds.models import CloudPlatform
 from apps.clouds.secrets import decrypt_json
 from apps.clouds.tests.factories import platform as make_platform
@@ -209,3 +210,48 @@ def test_registering_from_the_console_takes_the_connection_and_sts_credentials(h
     assert (platform.credential_type, platform.apsara_organization_id) == ("sts_token", "10")
     assert decrypt_json(platform.credentials_encrypted)["security_token"] == "token-xyz"
     assert "token-xyz" not in page.content.decode()
+
+
+# -- the cloud's own check before a create ---------------------------------------------------------
+
+
+def test_the_cloud_checks_a_create_of_the_whole_count_and_nothing_is_created(hq, sim):
+    import json
+    import urllib.request
+
+    from apps.clouds.services import platform_check_create
+    from apps.clouds.simulated import _wait, sim_adapter
+
+    def config(body):
+        request = urllib.request.Request(f"http://{sim.endpoint}/_cloudsim/config", data=json.dumps(body).encode(),
+                                         method="POST", headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(request, timeout=30).read()
+
+    a = sim_adapter(sim.endpoint)
+    vpc = a.create("vpc.vpc", "cn-hangzhou", {"cidr_block": "192.168.0.0/16"})
+    _wait(a, "vpc.vpc", "cn-hangzhou", vpc, {"available"})
+    vsw = a.create("vpc.vswitch", "cn-hangzhou", {"vpc_id": vpc, "zone": "cn-hangzhou-a",
+                                                  "cidr_block": "192.168.7.0/24"})
+    _wait(a, "vpc.vswitch", "cn-hangzhou", vsw, {"available"})
+    sg = a.create("ecs.security_group", "cn-hangzhou", {"vpc_id": vpc})
+    platform = apsara_platform(hq, sim)
+    spec = {"instance_type": "ecs.g6.large", "image_id": "centos_7_9_x64_20G_alibase_20230919.vhd",
+            "zone": "cn-hangzhou-a", "vswitch_id": vsw, "security_group_id": sg, "name": "web"}
+    before = len(list(a.iter_resources("ecs.instance", "cn-hangzhou")))
+    config({"capacity": {"zone_vcpu": 8}})
+    try:
+        assert platform_check_create(platform=platform, region="cn-hangzhou", resource_type="ecs.instance",
+                                     params=spec, count=4) is True
+        with pytest.raises(CloudCallError) as exc:
+            platform_check_create(platform=platform, region="cn-hangzhou", resource_type="ecs.instance",
+                                  params=spec, count=5)
+        assert (exc.value.code, exc.value.transient) == ("OperationDenied.NoStock", False)
+        with pytest.raises(CloudCallError) as exc:
+            platform_check_create(platform=platform, region="cn-hangzhou", resource_type="ecs.instance",
+                                  params={**spec, "security_group_id": None})
+        assert exc.value.code == "MissingParameter"
+    finally:
+        config({"capacity": {"zone_vcpu": 20_000}})
+    assert platform_check_create(platform=platform, region="cn-hangzhou", resource_type="ecs.disk",
+                                 params={"zone": "cn-hangzhou-a", "size_gib": 40}) is False  # no check offered
+    assert len(list(a.iter_resources("ecs.instance", "cn-hangzhou"))) == before
