@@ -31,6 +31,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="fixes metric series and fault dice")
     parser.add_argument("--allow-remote-control", action="store_true",
                         help="answer the /_cloudsim/ control endpoint for non-loopback clients too")
+    parser.add_argument("--no-strict", action="store_true",
+                        help="accept unsigned x-acs-* headers and Apsara Stack calls without organization headers")
+    parser.add_argument("--oss-cluster", action="append", default=[], metavar="REGION=CLUSTER",
+                        help="the OSS cluster (bucket location) of a region, e.g. cn-hangzhou=oss-cn-hangzhou-a")
+    parser.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM) ...")
+    parser.add_argument("--tls-key", help="... and this key")
     parser.add_argument("--verbose", action="store_true")
     return parser.parse_args(argv)
 
@@ -39,9 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="cloudsim: %(message)s")
     regions = [r.strip() for r in args.regions.split(",") if r.strip()]
+    clusters = dict(c.split("=", 1) for c in args.oss_cluster if "=" in c)
     sim = CloudSim(host=args.host, port=args.port, regions=regions, provision_seconds=args.provision_seconds,
                    credentials={args.access_key_id: args.access_key_secret}, snapshot_path=args.snapshot,
-                   seed=args.seed, allow_remote_control=args.allow_remote_control)
+                   seed=args.seed, allow_remote_control=args.allow_remote_control, strict=not args.no_strict,
+                   oss_clusters=clusters, tls=(args.tls_cert, args.tls_key) if args.tls_cert else None)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     gc.freeze()
     logging.getLogger("cloudsim").info("listening on http://%s (regions %s, AccessKey id %s)", sim.endpoint,

@@ -16,9 +16,11 @@ def seed_simulated_platform() -> None:
     from apps.clouds.models import CloudPlatform
     from apps.clouds.secrets import encrypt_json
     from apps.clouds.services import platform_schedule
+    from apps.clouds.simulated import sim_connection
     from apps.organizations.models import Organization
-    from cloudsim.server import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCESS_KEY_SECRET
 
+    connection = sim_connection()
+    key_id = connection["credentials"]["access_key_id"]
     owner = Organization.objects.filter(parent__isnull=True).order_by("created_at").first()
     if owner is None or CloudPlatform.objects.filter(name=SIM_NAME).exists():
         return
@@ -26,8 +28,8 @@ def seed_simulated_platform() -> None:
         organization=owner, type="apsara", name=SIM_NAME, edition="cloudsim", endpoint=f"127.0.0.1:{SIM_PORT}",
         protocol="http", default_region="cn-hangzhou",
         description="A simulated Apsara Stack region served by cloudsim beside the console.",
-        credentials_encrypted=encrypt_json({"access_key_id": DEFAULT_ACCESS_KEY_ID,
-                                            "access_key_secret": DEFAULT_ACCESS_KEY_SECRET}),
-        access_key_hint=f"{DEFAULT_ACCESS_KEY_ID[:4]}…{DEFAULT_ACCESS_KEY_ID[-2:]}", sync_interval_minutes=30,
+        apsara_organization_id=connection["organization_id"], apsara_resource_set_id=connection["resource_set_id"],
+        credentials_encrypted=encrypt_json(connection["credentials"]),
+        access_key_hint=f"{key_id[:4]}…{key_id[-2:]}", sync_interval_minutes=30,
     )
     platform_schedule(platform)

@@ -270,3 +270,21 @@ def test_a_refused_call_is_not_silently_swallowed(recorded):
         recorded.validate_create("ecs.instance", REGION, {"instance_type": "ecs.g6.large", "image_id": IMAGE,
                                                           "vswitch_id": "vsw-missing", "security_group_id": "sg-x"})
     assert exc.value.code == "InvalidVSwitchId.NotFound"
+
+
+def test_the_readme_ram_policies_allow_every_action_the_adapter_calls():
+    """The least-privilege policies in the README name every action of the adapter (RAM's service prefix)."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    prefixes = {"ecs": "ecs", "vpc": "vpc", "slb": "slb", "rds": "rds", "redis": "kvstore", "cms": "cms"}
+    missing = []
+    for product, method in sorted(adapter_actions()):
+        source = inspect.getsource(getattr(PRODUCTS[product], f"{method}_with_options"))
+        action = re.search(r"action\s*=\s*'(\w+)'", source).group(1)
+        if f'"{prefixes[product]}:{action}"' not in readme:
+            missing.append(f"{prefixes[product]}:{action}")
+    oss_calls = set(re.findall(r'self\.call\("(\w+)"', inspect.getsource(apsara))) - {"AssumeRole"}
+    missing += [f"oss:{a}" for a in sorted(oss_calls) if f'"oss:{a}"' not in readme]
+    assert missing == []
