@@ -7,6 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.api.schema import THROTTLED
 from apps.organizations import services
 from apps.organizations.api import serializers as s
 from apps.organizations.api.base import ScopedViewSet, parsed, visible
@@ -273,7 +274,7 @@ class PasswordChangeView(APIView):
     """Change your own password: the current one is required; your other sessions are signed out.
     Wrong current passwords count toward the sign-in lockout (429 ``signin_locked`` while locked)."""
 
-    @extend_schema(request=s.PasswordChangeSerializer, responses={204: None})
+    @extend_schema(request=s.PasswordChangeSerializer, responses={204: None, 429: THROTTLED})
     def post(self, request: Request) -> Response:
         data = parsed(s.PasswordChangeSerializer, request.data)
         session_key = request.session.session_key if getattr(request, "session", None) is not None else None

@@ -1,5 +1,4 @@
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -59,11 +58,11 @@ class RequestViewSet(TenantViewSetMixin, mixins.CreateModelMixin, viewsets.ReadO
     @idempotent
     def create(self, request: Request, *args, **kwargs) -> Response:
         data = parsed(s.RequestCreateSerializer, request.data)
-        with transaction.atomic():
-            row = requests.request_create(actor=request.user, project=_project(data["project"]),
-                                          platform=_platform(data["platform"]), region=data["region"],
-                                          resource_type=data["resource_type"], spec=data["spec"],
-                                          count=data["count"], reason=data["reason"])
+        # No transaction here: the service asks the cloud first, then writes in its own.
+        row = requests.request_create(actor=request.user, project=_project(data["project"]),
+                                      platform=_platform(data["platform"]), region=data["region"],
+                                      resource_type=data["resource_type"], spec=data["spec"],
+                                      count=data["count"], reason=data["reason"])
         return Response(s.RequestDetailSerializer(row).data, status=status.HTTP_202_ACCEPTED)
 
     def _decide(self, request: Request, verdict: str) -> Response:
@@ -269,7 +268,8 @@ class ScheduleViewSet(TenantViewSetMixin, mixins.CreateModelMixin, mixins.Destro
 class TopologyView(APIView):
     """The dependency graph around a resource (``?resource=``) or of a project (``?project=``)."""
 
-    @extend_schema(parameters=[OpenApiParameter("resource", str), OpenApiParameter("project", str)],
+    @extend_schema(parameters=[OpenApiParameter("resource", str, description="Exactly one of resource and project."),
+                               OpenApiParameter("project", str, description="Exactly one of resource and project.")],
                    responses={200: dict})
     def get(self, request: Request) -> Response:
         return Response(topology.graph_for(actor=request.user, resource_id=request.query_params.get("resource"),
@@ -279,7 +279,8 @@ class TopologyView(APIView):
 class RootCauseView(APIView):
     """Shared upstream dependencies of resources that alert or fail together, most shared first."""
 
-    @extend_schema(parameters=[OpenApiParameter("resources", str, description="comma-separated resource ids")],
+    @extend_schema(parameters=[OpenApiParameter("resources", str, required=True,
+                                                description="2 to 500 comma-separated resource ids")],
                    responses={200: dict})
     def get(self, request: Request) -> Response:
         ids = [i for i in (request.query_params.get("resources") or "").split(",") if i]

@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.api.schema import results_of
 from apps.core.errors import Forbidden, InvalidInput, NotFound
 from apps.core.scoping import authorize, restrict
 from apps.organizations.api.base import ScopedViewSet, parsed, visible
@@ -32,7 +33,7 @@ def _org(request: Request, pk, field: str = "organization") -> Organization | No
 class PermissionCatalogView(APIView):
     """Every permission code apps have registered (``service:resource:action`` and ``menu:...``)."""
 
-    @extend_schema(responses=s.PermissionSerializer(many=True), parameters=[
+    @extend_schema(responses=results_of(s.PermissionSerializer, name="PermissionList", cursor=True), parameters=[
         OpenApiParameter("service", str), OpenApiParameter("q", str)])
     def get(self, request: Request) -> Response:
         items = permission_catalog()

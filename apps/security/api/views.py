@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.api.schema import results_of
 from apps.core.errors import NotFound
 from apps.core.scoping import restrict
 from apps.organizations.api.base import UUID_RE, parsed, visible
@@ -154,7 +155,7 @@ class SecurityPolicyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
 class LockListView(APIView):
     """Account names and client addresses locked after repeated failed sign-ins."""
 
-    @extend_schema(responses=s.SignInLockSerializer(many=True))
+    @extend_schema(responses=results_of(s.SignInLockSerializer, name="SignInLockList"))
     def get(self, request: Request) -> Response:
         rows = selectors.lock_list(actor=request.user).order_by("-last_failure_at")[:500]
         return Response({"results": s.SignInLockSerializer(rows, many=True).data})
@@ -241,7 +242,7 @@ class PersonSessionsRevokeView(APIView):
 class SessionListView(APIView):
     """Your signed-in sessions."""
 
-    @extend_schema(responses=s.UserSessionSerializer(many=True))
+    @extend_schema(responses=results_of(s.UserSessionSerializer, name="UserSessionList"))
     def get(self, request: Request) -> Response:
         rows = selectors.session_list(user=request.user)[:200]
         return Response({"results": s.UserSessionSerializer(rows, many=True, context={"request": request}).data})
