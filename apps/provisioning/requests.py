@@ -193,14 +193,9 @@ def _holds_role(user: Any, roles: list[str], request: ProvisioningRequest) -> bo
     """Whether a grant that reaches ``user`` gives one of ``roles`` on a scope containing the
     request: the whole platform, its organization or an ancestor, its project, its cloud platform,
     or its cloud service. The same role held on another organization does not count."""
-    from apps.rbac.engine import profile_for, target_of
+    from apps.rbac.engine import roles_held
 
-    profile = profile_for(user)
-    target = target_of(request, APPROVE)[0]
-    service = request.resource_type.split(".", 1)[0]
-    return any(rule.role_key in roles and profile._rule_contains(rule, target)
-               and (rule.scope_type != "cloud_service" or rule.scope_id == service)
-               for rule in profile.rules)
+    return bool(set(roles) & roles_held(user, request, service=request.resource_type.split(".", 1)[0]))
 
 
 def _decided_before(user: Any, request: ProvisioningRequest) -> bool:

@@ -1,13 +1,16 @@
 """The decision engine behind ``authorize`` and ``restrict``.
 
 For one user the engine builds an ``AccessSnapshot``: the grants that reach the user (directly,
-through user groups, organization membership and project membership), the implicit member role of
-each organization they belong to, and the statements of attached access policies, as plain immutable
-values. Then:
+through user groups, organization membership and project membership: ``Reach``, the one statement
+of that rule, also behind ``grants_reaching``), the implicit member role of each organization they
+belong to, and the statements of attached access policies, as plain immutable values. Then:
 
 * ``decide(action, target)``: explicit Deny (policy) > security-auditor read-only rule > Allow from a
   grant whose role covers the action and whose scope contains the target > Allow from a policy >
   implicit deny. Every decision can be explained (``explain``).
+* ``AccessProfile.scope_contains(rule, target)``: whether a grant's scope contains a target (the
+  whole platform, an organization's subtree, a project, a cloud platform or a cloud service);
+  ``roles_held`` answers with it which roles a person holds where an object is.
 * ``predicate(model, action)``: the same rules as a plain indexed filter (``organization_id IN
   (...)``, ``project_id IN (...)``), cached per model and action for the request, so a list never
   costs one query per row.
@@ -35,7 +38,7 @@ import itertools
 import logging
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.core.cache import cache
@@ -122,6 +125,7 @@ class Target:
     pk: str = ""
     anywhere: bool = False  # "may the user do this somewhere?" (menus)
     shared: bool = False  # a platform row shared with everyone who holds the action (predefined roles)
+    service: str | None = None  # the cloud service the target is of (ecs, rds), when the caller knows it
 
 
 @dataclass(frozen=True)
@@ -170,6 +174,70 @@ class Decision:
     not_applied: list[dict[str, Any]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Reach:
+    """Whom a grant reaches: it is given to one of ``users``, to one of their user ``groups``, to
+    one of their ``organizations`` (the organizations they belong to and every ancestor of each: a
+    grant to an organization reaches the members of its sub-organizations) or to one of their
+    ``projects`` (as members, directly or through a user group)."""
+
+    users: frozenset[str] = frozenset()
+    groups: frozenset[str] = frozenset()
+    organizations: frozenset[str] = frozenset()
+    projects: frozenset[str] = frozenset()
+
+    def q(self) -> Q:
+        """The grants that reach them, as one filter of plain ``IN`` lists on ``Grant``."""
+        return (Q(grantee_type="user", user_id__in=sorted(self.users))
+                | Q(grantee_type="group", group_id__in=sorted(self.groups))
+                | Q(grantee_type="organization", grantee_organization_id__in=sorted(self.organizations))
+                | Q(grantee_type="project", grantee_project_id__in=sorted(self.projects)))
+
+    def reaches(self, grant: Any) -> bool:
+        """The same rule for one loaded grant (no query)."""
+        grantee = {"user": grant.user_id, "group": grant.group_id, "organization": grant.grantee_organization_id,
+                   "project": grant.grantee_project_id}.get(grant.grantee_type)
+        among = {"user": self.users, "group": self.groups, "organization": self.organizations,
+                 "project": self.projects}.get(grant.grantee_type, frozenset())
+        return grantee is not None and str(grantee) in among
+
+
+def reach_of(user: Any) -> Reach:
+    """Whom grants reach to reach ``user``, from every membership they have, whether the
+    organization or project is enabled or not (decisions leave the disabled ones out)."""
+    from apps.organizations.models import Organization, Project, UserGroup
+
+    paths = Organization.objects.filter(memberships__user=user).values_list("path", flat=True)
+    groups = UserGroup.members.through.objects.filter(user_id=user.pk).values_list("usergroup_id", flat=True)
+    projects = Project.objects.filter(Q(members=user) | Q(groups__members=user)).values_list("id", flat=True)
+    return Reach(users=frozenset({str(user.pk)}), groups=frozenset(str(g) for g in groups),
+                 organizations=frozenset(a for p in paths for a in p.split("/") if a),
+                 projects=frozenset(str(p) for p in projects))
+
+
+def grants_reaching(user: Any) -> Any:
+    """Every grant that reaches ``user``: given to them, to a user group of theirs, to an
+    organization they belong to or an ancestor of one, or to a project they are a member of
+    (directly or through a group). Grants on disabled organizations and projects are included;
+    which of them give access now is for ``authorize`` to say."""
+    from apps.rbac.models import Grant
+
+    return Grant.objects.filter(reach_of(user).q())
+
+
+def people_reached(grantee_type: str, grantee: Any) -> Any:
+    """The people a grant to ``grantee`` reaches (the same rule seen from the grant's side)."""
+    from apps.organizations.models import User
+
+    if grantee_type == "user":
+        return User.objects.filter(pk=grantee.pk)
+    if grantee_type == "group":
+        return grantee.members.all()
+    if grantee_type == "organization":
+        return User.objects.filter(memberships__organization__path__startswith=grantee.path).distinct()
+    return User.objects.filter(Q(projects=grantee) | Q(user_groups__projects=grantee)).distinct()
+
+
 class ProfileData:
     """What profiles are made of, loaded for several people at once in a constant number of
     queries (the access matrix decides for hundreds of people in memory)."""
@@ -206,11 +274,9 @@ class ProfileData:
         ancestors = {a for orgs in self.memberships.values() for o in orgs if o in self.orgs
                      for a in self.orgs[o][0].split("/") if a}
         all_projects = {p for ps in self.projects.values() for p in ps}
-        self.grants = list(Grant.objects.filter(
-            Q(grantee_type="user", user_id__in=ids) | Q(grantee_type="group", group_id__in=all_groups)
-            | Q(grantee_type="organization", grantee_organization_id__in=ancestors)
-            | Q(grantee_type="project", grantee_project_id__in=all_projects)
-        ).select_related("role", "group", "grantee_organization", "grantee_project", "scope_project"))
+        everyone = Reach(frozenset(ids), frozenset(all_groups), frozenset(ancestors), frozenset(all_projects))
+        self.grants = list(Grant.objects.filter(everyone.q()).select_related(
+            "role", "group", "grantee_organization", "grantee_project", "scope_project"))
         self.policy_users: dict[str, set[str]] = {}
         for pid, u in AccessPolicy.users.through.objects.filter(user_id__in=ids).values_list("accesspolicy_id",
                                                                                              "user_id"):
@@ -280,19 +346,12 @@ def build_snapshot(user: Any, data: ProfileData | None = None) -> AccessSnapshot
     uid = str(user.pk)
     tree = _Tree(data.orgs)
     member_of = [o for o in data.memberships.get(uid, []) if tree.active(o)]
-    groups, projects = set(data.groups.get(uid, [])), set(data.projects.get(uid, []))
-    ancestors = {a for o in member_of for a in tree.ancestors(o)}
-
-    def reaches(grant: Any) -> bool:
-        kind = grant.grantee_type
-        return ((kind == "user" and str(grant.user_id) == uid)
-                or (kind == "group" and str(grant.group_id) in groups)
-                or (kind == "organization" and str(grant.grantee_organization_id) in ancestors)
-                or (kind == "project" and str(grant.grantee_project_id) in projects))
-
+    groups = frozenset(data.groups.get(uid, []))
+    reach = Reach(frozenset({uid}), groups, frozenset(a for o in member_of for a in tree.ancestors(o)),
+                  frozenset(data.projects.get(uid, [])))
     rules = [_membership_rule(tree, o) for o in member_of]
     for grant in data.grants:
-        rule = _grant_rule(tree, grant) if reaches(grant) else None
+        rule = _grant_rule(tree, grant) if reach.reaches(grant) else None
         if rule is not None:
             rules.append(rule)
     duties = {r.duty for r in rules if r.duty}
@@ -372,9 +431,15 @@ class AccessProfile:
 
     # -- decisions -------------------------------------------------------------------------------
 
-    def _rule_contains(self, rule: Rule, target: Target) -> bool:
-        if target.anywhere or target.shared or rule.scope_type in ("platform", "cloud_service"):
+    def scope_contains(self, rule: Rule, target: Target) -> bool:
+        """Whether the scope of ``rule`` (a grant, or a membership's implicit role) contains
+        ``target``: the whole platform contains everything, an organization its subtree, a project
+        and a cloud platform themselves, and a cloud service whatever is of that service (anything,
+        when the target does not say its service: the action then says it, see ``Rule.covers``)."""
+        if target.anywhere or target.shared or rule.scope_type == "platform":
             return True
+        if rule.scope_type == "cloud_service":
+            return target.service is None or target.service == rule.scope_id
         if rule.scope_type == "organization":
             return target.org_id is not None and target.org_id in self.subtree(rule.scope_id)
         if rule.scope_type == "project":
@@ -443,7 +508,7 @@ class AccessProfile:
                             [], [], not_applied)
         for rule in self.rules:
             if rule.covers(action):
-                if self._rule_contains(rule, target):
+                if self.scope_contains(rule, target):
                     allowed_by.insert(0, _rule_entry(rule))
                 elif explain:
                     not_applied.append({**_rule_entry(rule), "why": "the target is outside the scope"})
@@ -639,3 +704,13 @@ def target_of(obj: Any, action: str) -> list[Target]:
                    project_id=str(project_id) if project_id else None,
                    cloud_platform=str(platform_id) if platform_id else None, label=label, pk=pk)]
 
+
+
+def roles_held(user: Any, obj: Any, *, service: str | None = None) -> set[str]:
+    """The keys of the roles ``user`` holds on a scope containing ``obj`` (of the cloud service
+    ``service``, when given): through any grant that reaches them (``Reach``) or as the implicit
+    member role of their organizations. The same role held on another organization, project or
+    cloud service does not count."""
+    profile = profile_for(user)
+    targets = [replace(t, service=service) for t in target_of(obj, "")]
+    return {rule.role_key for rule in profile.rules if any(profile.scope_contains(rule, t) for t in targets)}

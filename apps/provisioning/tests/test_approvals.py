@@ -137,3 +137,25 @@ def test_a_role_held_on_a_sibling_organization_does_not_approve(world):
     request_id = submit(world, project=project)["id"]
     assert approve(accountant, request_id).status_code == 403
     assert ProvisioningRequest.objects.get(pk=request_id).status == "pending"
+
+
+@pytest.mark.parametrize("through", ["organization", "project"])
+def test_a_role_held_only_through_an_organization_or_project_grant_approves(world, through):
+    """The approver role given to everyone of an organization (or to the members of a project)
+    reaches a person who belongs to it: they may decide the level that names that role."""
+    department = f.org("Web department", world["hq"])
+    project = f.project(department, world["tenant"], name="dept-web")
+    lead = f.user("lead", department)
+    approver_role = Role.objects.get(key="approver_role")
+    if through == "organization":
+        f.grant(approver_role, department, department)
+    else:
+        project.members.add(lead)
+        f.grant(approver_role, project, project)
+    ApprovalPolicy.objects.create(organization=department, name="one level",
+                                  levels=[{"mode": "all", "roles": ["approver_role"], "users": []}])
+    request_id = submit(world, project=project)["id"]
+
+    response = approve(lead, request_id)
+    assert response.status_code == 202, response.content
+    assert response.json()["status"] in ("approved", "provisioning")
