@@ -3,6 +3,13 @@
 A client that retries a command after a timeout sends the same key; the first answer is replayed
 instead of starting the work again. The key is per user and kept for 24 hours; reusing it for a
 different request (another path or body) is refused.
+
+The key is claimed in a short transaction of its own and the command runs outside it: a command may
+ask a cloud before it writes, and no transaction may stay open across a cloud call (with SQLite's
+immediate transactions it would hold the database's write lock). While the command runs, a retry
+with the same key is answered 409 ``idempotency_in_progress``; a refused or failed command gives
+its key back. Should the process die between the command's commit and the recording of its answer,
+the key stays claimed until it expires: retries are refused rather than starting the work twice.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.response import Response
+from rest_framework.utils.encoders import JSONEncoder
 
 from apps.core.errors import Conflict, InvalidInput, Refused
 from apps.core.models import IdempotencyRecord
@@ -49,20 +57,24 @@ def idempotent(view_method):
         IdempotencyRecord.objects.filter(
             user=request.user, key=key, created_at__lt=timezone.now() - LIFETIME
         ).delete()
-        with transaction.atomic():
-            try:
-                with transaction.atomic():
-                    record = IdempotencyRecord.objects.create(user=request.user, key=key, fingerprint=fingerprint)
-            except IntegrityError:
-                return _replay(request, key, fingerprint)
+        try:
+            with transaction.atomic():
+                record = IdempotencyRecord.objects.create(user=request.user, key=key, fingerprint=fingerprint)
+        except IntegrityError:
+            return _replay(request, key, fingerprint)
+        try:
             response = view_method(self, request, *args, **kwargs)
-            if 200 <= response.status_code < 300:
-                record.status_code = response.status_code
-                record.body = response.data
-                record.save(update_fields=["status_code", "body"])
-            else:
-                transaction.set_rollback(True)
-            return response
+        except BaseException:
+            record.delete()
+            raise
+        if 200 <= response.status_code < 300:
+            record.status_code = response.status_code
+            # Stored as the client read it (ids, times and decimals as text), so the replay is the same.
+            record.body = json.loads(json.dumps(response.data, cls=JSONEncoder))
+            record.save(update_fields=["status_code", "body"])
+        else:
+            record.delete()
+        return response
 
     return wrapper
 

@@ -126,9 +126,12 @@ def _auto_approves(policy: ApprovalPolicy | None, count: int, vcpu: int) -> bool
             (policy.auto_approve_max_vcpu is None or count * vcpu <= policy.auto_approve_max_vcpu))
 
 
-@transaction.atomic
 def request_create(*, actor: Any, project: Any, platform: Any, region: str, spec: Any, count: Any,
                    reason: str = "", resource_type: str = "ecs.instance") -> ProvisioningRequest:
+    """Check the request, then reserve its quota, record it and apply its policy in one transaction.
+
+    The checks ask the cloud, so they run before that transaction opens (callers must not open one
+    around this either): a slow cloud must never hold the database's write lock."""
     if resource_type not in specs.SPECS:
         raise Refused(f"Requests can ask for {', '.join(sorted(specs.SPECS))} so far.", code="unsupported_service")
     if not isinstance(project, Project):
@@ -141,27 +144,28 @@ def request_create(*, actor: Any, project: Any, platform: Any, region: str, spec
     if not isinstance(reason, str) or len(reason) > 500:
         raise InvalidInput("reason is at most 500 characters.", detail={"reason": ["too long"]})
     clean = validate_spec(platform=platform, region=region, spec=spec, count=count, resource_type=resource_type)
+    estimate = hooks.price_estimate(platform=platform, region=region, resource_type=resource_type, spec=clean,
+                                    count=count)
     amounts = {"count": count, "vcpu": clean["vcpu"] * count, "memory_mib": clean["memory_mib"] * count}
-    reservation = hooks.quota_backend().reserve(organization=project.organization, project=project,
-                                                resource_type=resource_type, amounts=amounts)
-    policy = policy_for(organization=project.organization, project=project, service=resource_type.split(".")[0])
-    levels = list(policy.levels) if policy is not None else DEFAULT_LEVELS
-    request = ProvisioningRequest.objects.create(
-        organization=project.organization, project=project, platform=platform, region=region,
-        resource_type=resource_type, spec=clean, count=count, reason=reason, requester=actor, policy=policy,
-        levels=levels, quota_reservation=reservation or "",
-        price_estimate=hooks.price_estimate(platform=platform, region=region, resource_type=resource_type,
-                                            spec=clean, count=count))
-    _event(request, "submitted", f"Requested {count} × {clean['instance_type']} in {clean['zone']}"
-           + (f": {reason}" if reason else ""), actor)
-    if _auto_approves(policy, count, clean["vcpu"]):
-        request.status = ProvisioningRequest.Status.APPROVED
-        request.decided_at = timezone.now()
-        request.save(update_fields=["status", "decided_at", "updated_at"])
-        _event(request, "approved", f"Approved automatically by policy {policy.name}")
-        _launch(request, actor)
-    else:
-        _event(request, "waiting", _level_text(request))
+    with transaction.atomic():
+        reservation = hooks.quota_backend().reserve(organization=project.organization, project=project,
+                                                    resource_type=resource_type, amounts=amounts)
+        policy = policy_for(organization=project.organization, project=project, service=resource_type.split(".")[0])
+        levels = list(policy.levels) if policy is not None else DEFAULT_LEVELS
+        request = ProvisioningRequest.objects.create(
+            organization=project.organization, project=project, platform=platform, region=region,
+            resource_type=resource_type, spec=clean, count=count, reason=reason, requester=actor, policy=policy,
+            levels=levels, quota_reservation=reservation or "", price_estimate=estimate)
+        _event(request, "submitted", f"Requested {count} × {clean['instance_type']} in {clean['zone']}"
+               + (f": {reason}" if reason else ""), actor)
+        if _auto_approves(policy, count, clean["vcpu"]):
+            request.status = ProvisioningRequest.Status.APPROVED
+            request.decided_at = timezone.now()
+            request.save(update_fields=["status", "decided_at", "updated_at"])
+            _event(request, "approved", f"Approved automatically by policy {policy.name}")
+            _launch(request, actor)
+        else:
+            _event(request, "waiting", _level_text(request))
     return request
 
 
