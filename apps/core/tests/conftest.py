@@ -1,9 +1,9 @@
 """Fixtures of the core tests: two unrelated organizations (A with a child department, and B) and
 a member of each, plus a platform superuser.
 
-Core's contract is that every read goes through ``restrict``; these tests pin the foundation's
-membership backend so they check that contract, whatever backend a later app installs (that app's
-tests check its own rules).
+Core's contract is that every read goes through ``restrict``; these tests run under the backend
+production installs (``RbacScoping``, from the rbac app), so what they prove holds for the system as
+it runs, not only for the foundation's membership backend.
 """
 
 from __future__ import annotations
@@ -27,8 +27,10 @@ def fast_passwords(settings):
 
 
 @pytest.fixture(autouse=True)
-def membership_scoping():
-    previous = scoping.install_backend(scoping.MembershipScoping())
+def production_scoping():
+    from apps.rbac.backend import RbacScoping
+
+    previous = scoping.install_backend(RbacScoping())
     yield
     scoping.install_backend(previous)
 
