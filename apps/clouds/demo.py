@@ -15,7 +15,6 @@ def seed_simulated_platform() -> None:
     """Register the embedded cloudsim as a platform of the headquarters (idempotent)."""
     from apps.clouds.models import CloudPlatform
     from apps.clouds.secrets import encrypt_json
-    from apps.clouds.services import platform_schedule
     from apps.clouds.simulated import sim_connection
     from apps.organizations.models import Organization
 
@@ -24,7 +23,8 @@ def seed_simulated_platform() -> None:
     owner = Organization.objects.filter(parent__isnull=True).order_by("created_at").first()
     if owner is None or CloudPlatform.objects.filter(name=SIM_NAME).exists():
         return
-    platform = CloudPlatform.objects.create(
+    # The inventory app schedules its periodic collection (sync_interval_minutes) when the row is saved.
+    CloudPlatform.objects.create(
         organization=owner, type="apsara", name=SIM_NAME, edition="cloudsim", endpoint=f"127.0.0.1:{SIM_PORT}",
         protocol="http", default_region="cn-hangzhou",
         description="A simulated Apsara Stack region served by cloudsim beside the console.",
@@ -32,4 +32,3 @@ def seed_simulated_platform() -> None:
         credentials_encrypted=encrypt_json(connection["credentials"]),
         access_key_hint=f"{key_id[:4]}…{key_id[-2:]}", sync_interval_minutes=30,
     )
-    platform_schedule(platform)

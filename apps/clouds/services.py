@@ -8,8 +8,10 @@ Rules enforced here:
 - connection settings (per-product endpoint templates, ASAPI gateway, Apsara organization and
   resource set, CA bundle or no certificate check, OSS clusters) are validated before they are saved;
 - testing a platform calls each product once and records which call failed and why;
-- projects allowed to use a platform belong to its organization or one of its descendants;
-- a periodic sync is a django-celery-beat task kept in step with ``sync_interval_minutes``.
+- projects allowed to use a platform belong to its organization or one of its descendants.
+
+``sync_interval_minutes`` is the platform's wish; the inventory app keeps its periodic collection in
+step with it (from model signals), so nothing here knows that collection exists.
 """
 
 from __future__ import annotations
@@ -34,7 +36,6 @@ from apps.core.scoping import authorize
 ENDPOINT_RE = re.compile(r"(?:(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)://)?(?P<host>[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])"
                          r"(?::(?P<port>\d{1,5}))?(?P<path>/[\w\-./]*)?")
 ENDPOINT_SCHEMES = ("http", "https")
-SYNC_TASK = "apps.resources.tasks.platform_sync_scheduled_task"
 MAX_INTERVAL_MINUTES = 7 * 24 * 60
 CREDENTIAL_FIELDS = {"access_key": ("access_key_id", "access_key_secret"),
                      "sts_token": ("access_key_id", "access_key_secret", "security_token"),
@@ -218,7 +219,6 @@ def platform_create(*, actor: Any, organization: Any, type: str, name: str, endp
     except IntegrityError:
         raise Conflict("A platform with this name already exists in the organization.", code="duplicate_name") from None
     platform.projects.set(projects)
-    platform_schedule(platform)
     emit(platform.organization_id, platform.topic, {"event": "platform_created", "id": platform.id})
     return platform
 
@@ -255,7 +255,6 @@ def platform_update(*, actor: Any, platform: CloudPlatform, projects: list[Any] 
             platform.save()
     except IntegrityError:
         raise Conflict("A platform with this name already exists in the organization.", code="duplicate_name") from None
-    platform_schedule(platform)
     after = {key: getattr(platform, key) for key in fields}
     # Credentials are never announced: only that they changed.
     emit(platform.organization_id, platform.topic, {
@@ -268,29 +267,12 @@ def platform_update(*, actor: Any, platform: CloudPlatform, projects: list[Any] 
 def platform_delete(*, actor: Any, platform: CloudPlatform) -> None:
     """Remove a platform with its regions, catalog and inventory (the cloud itself is not touched)."""
     _require(actor, "clouds:platform:write", platform)
-    platform.sync_interval_minutes = 0
-    platform_schedule(platform)
     announcement = {"event": "platform_deleted", "id": str(platform.id), "name": platform.name,
                     "before": {"name": platform.name, "type": platform.type, "endpoint": platform.endpoint},
                     "after": None}
     org_id, topic = platform.organization_id, platform.topic
     platform.delete()
     emit(org_id, topic, announcement)
-
-
-def platform_schedule(platform: CloudPlatform) -> None:
-    from django_celery_beat.models import IntervalSchedule, PeriodicTask
-
-    name = f"Sync {platform.id}"
-    minutes = platform.sync_interval_minutes if platform.is_active else 0
-    if not minutes:
-        PeriodicTask.objects.filter(name=name).delete()
-        return
-    interval, _ = IntervalSchedule.objects.get_or_create(every=minutes, period=IntervalSchedule.MINUTES)
-    PeriodicTask.objects.update_or_create(name=name, defaults={
-        "task": SYNC_TASK, "interval": interval, "args": f'["{platform.id}"]', "enabled": True,
-        "description": f"Inventory collection of {platform.name}",
-    })
 
 
 def _set_health(platform: CloudPlatform, health: str, message: str, checks: list[dict[str, Any]]) -> None:

@@ -29,8 +29,10 @@ class ResourcesConfig(AppConfig):
         from apps.core.navigation import MenuEntry, register_menu
         from apps.core.realtime import register_topic
         from apps.rbac.catalog import register_permissions
+        from apps.resources import signals
         from apps.resources.selectors import resource_topic_org
 
+        signals.connect()
         register_permissions("resources", PERMISSIONS)
         register_permissions("resources", SERVICE_PERMISSIONS)
         register_topic("resource", resource_topic_org)

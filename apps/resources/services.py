@@ -121,6 +121,37 @@ def sync_start(*, actor: Any, platform: CloudPlatform, check: bool = True) -> Sy
     return run
 
 
+# -- periodic collection ---------------------------------------------------------------------------------
+
+SCHEDULED_SYNC_TASK = "apps.resources.tasks.platform_sync_scheduled_task"
+
+
+def _schedule_name(platform_id: Any) -> str:
+    return f"Sync {platform_id}"
+
+
+def sync_schedule_update(*, platform: CloudPlatform) -> None:
+    """Keep the platform's periodic collection (a django-celery-beat entry) in step with its
+    ``sync_interval_minutes`` and ``is_active``: none while the interval is 0 or the platform is off."""
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    minutes = platform.sync_interval_minutes if platform.is_active else 0
+    if not minutes:
+        sync_schedule_delete(platform_id=platform.pk)
+        return
+    interval, _ = IntervalSchedule.objects.get_or_create(every=minutes, period=IntervalSchedule.MINUTES)
+    PeriodicTask.objects.update_or_create(name=_schedule_name(platform.pk), defaults={
+        "task": SCHEDULED_SYNC_TASK, "interval": interval, "args": json.dumps([platform.pk]), "enabled": True,
+        "description": f"Inventory collection of {platform.name}",
+    })
+
+
+def sync_schedule_delete(*, platform_id: Any) -> None:
+    from django_celery_beat.models import PeriodicTask
+
+    PeriodicTask.objects.filter(name=_schedule_name(platform_id)).delete()
+
+
 # -- steps -----------------------------------------------------------------------------------------------
 
 def _progress(run: SyncRun) -> int:
