@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup run run-distributed test test-fast test-integration bench lint schema clean
+.PHONY: setup run run-distributed test test-fast test-integration bench lint schema sdk clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ lint: setup
 
 schema: setup
 	$(PY) manage.py spectacular --validate --fail-on-warn --file var/openapi.yaml
+
+# The Python client of the API, by an independent generator (openapi-python-client); a warning fails it.
+sdk: setup
+	$(PY) -m devtools.sdk var/sdk
 
 clean:
 	rm -rf $(VENV) node_modules var/static

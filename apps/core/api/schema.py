@@ -108,7 +108,34 @@ def _hoist_defaults(node: Any) -> None:
             _hoist_defaults(value)
 
 
+def _single_unions_resolved(result: dict[str, Any]) -> None:
+    """A component that is a ``oneOf`` of one schema (a polymorphic field with a single kind so far,
+    such as the provisioning ``spec``) is that schema: references to it point at the member, which
+    client generators handle where they refuse a union of one."""
+    schemas = result.get("components", {}).get("schemas", {})
+    aliases = {}
+    for name, schema in list(schemas.items()):
+        branches = schema.get("oneOf", schema.get("anyOf", []))
+        if set(schema) <= {"oneOf", "anyOf", "description"} and len(branches) == 1 and "$ref" in branches[0]:
+            aliases[f"#/components/schemas/{name}"] = branches[0]["$ref"]
+            del schemas[name]
+
+    def rewrite(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("$ref") in aliases:
+                node["$ref"] = aliases[node["$ref"]]
+            for value in node.values():
+                rewrite(value)
+        elif isinstance(node, list):
+            for value in node:
+                rewrite(value)
+
+    if aliases:
+        rewrite(result)
+
+
 def postprocess(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
     """``SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"]``, after the generator's own enum hook."""
     _hoist_defaults(result)
+    _single_unions_resolved(result)
     return result
