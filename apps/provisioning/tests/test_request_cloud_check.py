@@ -15,7 +15,7 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from apps.provisioning import requests
+from apps.provisioning import services
 from apps.provisioning.models import ApprovalPolicy, ProvisioningRequest
 from apps.provisioning.tests.conftest import spec
 
@@ -62,7 +62,7 @@ def test_other_writes_proceed_while_a_request_is_checked_against_a_slow_cloud(wo
     thread, outcome = submit_in_thread(world, headers)
     try:
         wait_until_the_cloud_is_asked(control, thread, outcome)
-        policy = requests.policy_create(actor=world["approver"], organization=world["hq"],
+        policy = services.policy_create(actor=world["approver"], organization=world["hq"],
                                         name="written while the cloud answers")
         assert thread.is_alive(), "the other write waited until the request was done"
     finally:
