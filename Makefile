@@ -40,6 +40,11 @@ test-integration: setup
 bench: setup
 	$(PY) -m bench
 
+# Mutation testing of the rule modules, one after another (long; not part of `make test`).
+# MODULES=statemachine picks some; MUTATION_CHILDREN=2 tests two mutants at once.
+mutation: setup
+	$(PY) -m devtools.mutation --max-children $(or $(MUTATION_CHILDREN),1) $(MODULES)
+
 lint: setup
 	$(VENV)/bin/ruff check .
 

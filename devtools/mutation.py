@@ -1,0 +1,199 @@
+"""Mutation testing of the rule modules (``make mutation``).
+
+Each rule module is mutated on its own with mutmut 3, against the tests of the app that exercise it,
+so a run fits on a small machine: ``python -m devtools.mutation [module ...] [--max-children N]``.
+For every module a work folder ``mutants/<module>/`` holds links to the project and a pyproject that
+adds, to the shared ``[tool.mutmut]`` settings, which file to mutate and which tests to run; mutmut
+copies the sources into ``mutants/<module>/mutants/`` and runs each mutant in a fork.
+
+The record, ``bench/results/mutation.json``, keeps one entry per module (the last run of it: killed,
+survived, timed out, total, score, surviving mutants, commit, duration, machine), so modules can be
+run one at a time; the table of every recorded module is printed at the end. A mutant whose tests
+never finish (timeout) counts as caught in the score, a mutant no test reaches counts as survived.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.harness import load_average, machine
+
+REPO_DIR = Path(__file__).resolve().parent.parent
+WORK_DIR = REPO_DIR / "mutants"
+RECORD = REPO_DIR / "bench" / "results" / "mutation.json"
+# What a work folder links to: the code the tests import, the files they read, the front-end packages.
+LINKED = ("apps", "unimanager", "cloudsim", "templates", "static", "tests", "manage.py", "node_modules")
+
+# Rule module -> the tests that exercise it (mutmut runs, per mutant, only those that reach the
+# mutated function). Ordered small to large.
+MODULES: dict[str, tuple[str, ...]] = {
+    "apps/provisioning/statemachine.py": ("apps/provisioning/tests",),
+    "apps/rbac/catalog.py": ("apps/rbac/tests",),
+    "apps/security/signing.py": ("apps/security/tests",),
+    "apps/core/scoping.py": ("apps/core/tests", "apps/organizations/tests"),
+    "apps/core/errors.py": ("apps/core/tests",),
+    "apps/security/audit.py": ("apps/security/tests",),
+    "apps/security/authentication.py": ("apps/security/tests",),
+    "apps/rbac/engine.py": ("apps/rbac/tests",),
+    "apps/provisioning/requests.py": ("apps/provisioning/tests",),
+    "apps/resources/services.py": ("apps/resources/tests",),
+}
+
+STATUS_BY_EXIT_CODE = {1: "killed", 3: "killed", 0: "survived", 5: "not_covered", 33: "not_covered",
+                       36: "timeout", 24: "timeout", -24: "timeout", 152: "timeout", 255: "timeout"}
+
+
+def slug(module: str) -> str:
+    return module.removesuffix(".py").replace("/", ".")
+
+
+def resolve(name: str) -> str:
+    """``statemachine``, ``provisioning/statemachine`` or the full path -> the module's path."""
+    matches = [m for m in MODULES if m == name or slug(m) == name or m.removesuffix(".py").endswith("/" + name)]
+    if len(matches) != 1:
+        raise SystemExit(f"unknown or ambiguous module {name!r}; one of: {', '.join(MODULES)}")
+    return matches[0]
+
+
+def prepare(module: str) -> Path:
+    """A fresh work folder for one module: links to the project and the module's mutmut settings."""
+    work = WORK_DIR / slug(module)
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    for name in LINKED:
+        (work / name).symlink_to(REPO_DIR / name)
+    pyproject = (REPO_DIR / "pyproject.toml").read_text()
+    header = "[tool.mutmut]\n"
+    if header not in pyproject:
+        raise SystemExit("pyproject.toml has no [tool.mutmut] section")
+    per_module = (f"only_mutate = [{json.dumps(module)}]\n"
+                  f"pytest_add_cli_args_test_selection = {json.dumps(list(MODULES[module]))}\n")
+    (work / "pyproject.toml").write_text(pyproject.replace(header, header + per_module, 1))
+    # The copy imports settings from mutants/, whose node_modules must be the project's.
+    (work / "mutants").mkdir()
+    (work / "mutants" / "node_modules").symlink_to(REPO_DIR / "node_modules")
+    return work
+
+
+def results(work: Path, module: str) -> dict[str, Any]:
+    meta = work / "mutants" / (module + ".meta")
+    if not meta.exists():
+        raise SystemExit(f"mutmut left no results for {module} (see {work / 'mutmut.log'})")
+    exit_codes: dict[str, int | None] = json.loads(meta.read_text())["exit_code_by_key"]
+    by_status: dict[str, list[str]] = {}
+    for name, code in sorted(exit_codes.items()):
+        status = "not_checked" if code is None else STATUS_BY_EXIT_CODE.get(code, "suspicious")
+        by_status.setdefault(status, []).append(name)
+    total = len(exit_codes)
+    killed = len(by_status.get("killed", ()))
+    timeout = len(by_status.get("timeout", ()))
+    return {
+        "killed": killed,
+        "survived": len(by_status.get("survived", ())) + len(by_status.get("not_covered", ())),
+        "not_covered": len(by_status.get("not_covered", ())),
+        "timed_out": timeout,
+        "suspicious": len(by_status.get("suspicious", ())) + len(by_status.get("not_checked", ())),
+        "total": total,
+        "score": round((killed + timeout) / total, 3) if total else None,
+        "survivors": by_status.get("survived", []) + by_status.get("not_covered", []),
+    }
+
+
+def run_module(module: str, max_children: int) -> dict[str, Any]:
+    work = prepare(module)
+    log = work / "mutmut.log"
+    started, load_at_start = time.time(), load_average()
+    print(f"{module}: mutating against {' '.join(MODULES[module])} (log: {log.relative_to(REPO_DIR)})", flush=True)
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    with log.open("w") as out:
+        done = subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(max_children)],
+                              cwd=work, stdout=out, stderr=subprocess.STDOUT, env=env)
+    duration = time.time() - started
+    if done.returncode != 0:
+        raise SystemExit(f"mutmut failed on {module} (exit {done.returncode}); see {log}")
+    source = (REPO_DIR / module).read_bytes()
+    git_state = subprocess.run(["git", "status", "--porcelain", "--", module], cwd=REPO_DIR,
+                               capture_output=True, text=True).stdout.strip()
+    return {
+        "module": module,
+        "tests": list(MODULES[module]),
+        **results(work, module),
+        "commit": machine()["git_commit"],
+        "module_changed_since_commit": bool(git_state),
+        "module_sha256": hashlib.sha256(source).hexdigest()[:16],
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "duration_s": round(duration, 1),
+        "max_children": max_children,
+        "load_avg_1m_at_start": load_at_start,
+    }
+
+
+def load_record() -> dict[str, Any]:
+    if RECORD.exists():
+        return json.loads(RECORD.read_text())
+    return {"benchmark": "mutation", "modules": {}}
+
+
+def write_record(record: dict[str, Any]) -> None:
+    record["title"] = "mutation testing of the rule modules (mutmut 3), each against its app's tests"
+    record["tool"] = f"mutmut {_mutmut_version()}"
+    record["score"] = "(killed + timed out) / total; a mutant no test reaches counts as survived"
+    record["machine"] = machine()
+    order = list(MODULES)
+    record["modules"] = dict(sorted(record["modules"].items(),
+                                    key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
+    RECORD.parent.mkdir(parents=True, exist_ok=True)
+    RECORD.write_text(json.dumps(record, indent=1) + "\n")
+
+
+def _mutmut_version() -> str:
+    from importlib.metadata import version
+
+    return version("mutmut")
+
+
+def table(record: dict[str, Any]) -> str:
+    header = ["module", "killed", "survived", "timed out", "total", "score", "duration", "commit"]
+    rows = [[m, str(r["killed"]), str(r["survived"]), str(r["timed_out"]), str(r["total"]),
+             "-" if r["score"] is None else f"{r['score']:.1%}", f"{r['duration_s']:.0f} s",
+             (r["commit"] or "?")[:10] + ("+" if r["module_changed_since_commit"] else "")]
+            for m, r in record["modules"].items()]
+    widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(header)]
+
+    def render(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
+
+    return "\n".join([render(header), render(["-" * w for w in widths]), *(render(row) for row in rows)])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("modules", nargs="*", help="rule modules to run (default: all, one after another)")
+    parser.add_argument("--max-children", type=int, default=1, help="mutants tested at once (default 1)")
+    parser.add_argument("--table", action="store_true", help="print the recorded table and stop")
+    args = parser.parse_args(argv)
+    record = load_record()
+    if not args.table:
+        for module in [resolve(name) for name in args.modules] or list(MODULES):
+            entry = run_module(module, args.max_children)
+            record["modules"][module] = entry
+            write_record(record)
+            print(f"  killed {entry['killed']}, survived {entry['survived']}, timed out {entry['timed_out']}, "
+                  f"total {entry['total']}, score {entry['score']:.1%} in {entry['duration_s']:.0f} s", flush=True)
+    print(table(record))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
