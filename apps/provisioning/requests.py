@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from apps.clouds.adapters.base import CloudCallError
 from apps.clouds.models import CloudPlatform, Region
+from apps.clouds.services import platform_check_create
 from apps.core.errors import Conflict, Forbidden, InvalidInput, Refused
 from apps.core.events import emit
 from apps.core.scoping import authorize
@@ -101,6 +102,13 @@ def validate_spec(*, platform: CloudPlatform, region: Any, spec: Any, count: Any
         errors["security_group_id"] = ["the security group is in another VPC than the vSwitch"]
     if errors:
         raise InvalidInput("The request is not valid; see detail.", detail=errors)
+    try:  # the cloud's own check (DryRun) of the whole count, where it offers one; nothing is created
+        platform_check_create(platform=platform, region=region, resource_type=resource_type, params=typed,
+                              count=count)
+    except CloudCallError as exc:
+        if not exc.transient:  # a check that could not run is no refusal: the create is checked again
+            raise Refused(f"{platform.name} refused the request: {exc.code}: {exc.message}", code="cloud_refused",
+                          detail={"cloud": {"code": exc.code, "message": exc.message}}) from None
     return {**typed, "vcpu": types[itype]["vcpu"], "memory_mib": types[itype]["memory_mib"]}
 
 
