@@ -22,7 +22,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 @pytest.fixture(autouse=True)
 def _postgres_only():
     if connection.vendor != "postgresql":
-        pytest.skip("runs on PostgreSQL (python -m devtools.integration)")
+        # Marked integration: the fast tier never collects it, so reaching here means a wrong database.
+        pytest.fail("runs on PostgreSQL (python -m devtools.integration)", pytrace=False)
 
 
 def test_two_connections_using_one_nonce_at_once_accept_it_once():
