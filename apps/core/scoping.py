@@ -1,7 +1,8 @@
 """The one place where tenant scoping is decided.
 
 ``restrict(queryset, user, action)`` narrows a queryset of tenant data to the rows ``user`` may act
-on, and ``authorize(user, action, obj)`` answers for one object. Both delegate to the installed
+on, ``authorize(user, action, obj)`` answers for one object and ``require(actor, action, obj)``
+refuses (403) what ``authorize`` does not allow. They delegate to the installed
 scoping backend: the foundation's backend lets superusers see everything and members see their
 organizations (with descendants) as told by the membership source that ``organizations`` installs;
 the RBAC app installs a backend that adds grants and policies.
@@ -15,6 +16,8 @@ from collections.abc import Callable, Collection
 from typing import Any, Protocol
 
 from django.db.models import Model, Q, QuerySet
+
+from apps.core.errors import Forbidden
 
 
 class ScopingBackend(Protocol):
@@ -111,3 +114,13 @@ def restrict(queryset: QuerySet, user: Any, action: str) -> QuerySet:
 
 def authorize(user: Any, action: str, obj: Model | None = None) -> bool:
     return _backend.authorize(user, action, obj)
+
+
+def require(actor: Any, action: str, target: Model | None) -> None:
+    """The check every service makes before a change: ``Forbidden`` (403, naming the permission)
+    unless ``actor`` may do ``action`` on ``target`` (``None``: platform-wide). ``actor=None`` is
+    the system itself (demo data, migrations, tasks acting for no one) and is never refused."""
+    if actor is None:
+        return
+    if not authorize(actor, action, target):
+        raise Forbidden(f"You are not allowed to do this ({action}).", detail={"permission": action})

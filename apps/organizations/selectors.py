@@ -38,6 +38,15 @@ def organization_list(*, actor: Any, action: str = "organizations:organization:r
     return restrict(Organization.objects.select_related("parent"), actor, action)
 
 
+def organization_choices(*, actor: Any, action: str, limit: int = 500) -> list[Organization]:
+    """Organizations where ``actor`` may do ``action`` in tree order, each with an ``indented``
+    label (its name behind its depth), for the selects of forms."""
+    orgs = list(organization_list(actor=actor, action=action).order_by("path")[:limit])
+    for org in orgs:
+        org.indented = "\u00a0\u00a0" * org.depth + org.name  # type: ignore[attr-defined]
+    return orgs
+
+
 def organization_get(*, actor: Any, organization_id: Any, action: str = "organizations:organization:read"
                      ) -> Organization:
     org = _get(organization_list(actor=actor, action=action), organization_id)

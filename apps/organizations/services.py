@@ -25,7 +25,7 @@ from django.db.models import ProtectedError, RestrictedError
 
 from apps.core.errors import Conflict, Forbidden, InvalidInput, Refused
 from apps.core.events import emit
-from apps.core.scoping import authorize
+from apps.core.scoping import require
 from apps.organizations.models import Membership, Organization, Project, User, UserGroup
 
 # guard(users, via) raises an ApplicationError when adding ``users`` through ``via`` (an
@@ -82,13 +82,6 @@ _signin_hooks: SignInHooks | None = None
 def install_signin_hooks(hooks: SignInHooks) -> None:
     global _signin_hooks
     _signin_hooks = hooks
-
-
-def _require(actor: Any, action: str, target: Any) -> None:
-    if actor is None:
-        return
-    if not authorize(actor, action, target):
-        raise Forbidden(f"You are not allowed to do this ({action}).", detail={"permission": action})
 
 
 def _clean_name(name: Any, field: str = "name") -> str:
@@ -158,7 +151,7 @@ def organization_create(*, actor: Any, name: str, parent: Organization | None = 
     name = _clean_name(name)
     if kind not in Organization.Kind.values:
         raise InvalidInput("Unknown organization kind.", detail={"kind": [f"One of {Organization.Kind.values}."]})
-    _require(actor, "organizations:organization:write", parent)
+    require(actor, "organizations:organization:write", parent)
     if parent is not None and not parent.is_active:
         raise Refused("The parent organization is disabled.", code="parent_disabled")
     if Organization.objects.filter(parent=parent, name=name).exists():
@@ -172,7 +165,7 @@ def organization_create(*, actor: Any, name: str, parent: Organization | None = 
 @transaction.atomic
 def organization_update(*, actor: Any, organization: Organization, name: str | None = None,
                         kind: str | None = None, description: str | None = None) -> Organization:
-    _require(actor, "organizations:organization:write", organization)
+    require(actor, "organizations:organization:write", organization)
     org = Organization.objects.select_for_update().get(pk=organization.pk)
     before = _fields(org, ORG_FIELDS)
     if name is not None:
@@ -198,8 +191,8 @@ def organization_move(*, actor: Any, organization: Organization, new_parent: Org
     descendant are rewritten in the same transaction, so the tree is never half moved. The
     people of the subtree become members of the new parent's chain, so the membership guards
     (separation of duties) run for each of them first."""
-    _require(actor, "organizations:organization:write", organization)
-    _require(actor, "organizations:organization:write", new_parent)
+    require(actor, "organizations:organization:write", organization)
+    require(actor, "organizations:organization:write", new_parent)
     # Lock the subtree in primary-key order so two concurrent moves cannot deadlock.
     nodes = list(Organization.objects.select_for_update().filter(path__startswith=organization.path).order_by("pk"))
     org = next(n for n in nodes if n.pk == organization.pk)
@@ -231,7 +224,7 @@ def organization_move(*, actor: Any, organization: Organization, new_parent: Org
 def organization_set_active(*, actor: Any, organization: Organization, active: bool) -> Organization:
     """Disabling an organization disables its whole subtree: memberships and grants in it stop
     giving access. An organization can be enabled again only under an enabled parent."""
-    _require(actor, "organizations:organization:write", organization)
+    require(actor, "organizations:organization:write", organization)
     org = Organization.objects.select_for_update().get(pk=organization.pk)
     if active and org.parent_id and not Organization.objects.get(pk=org.parent_id).is_active:
         raise Refused("Enable the parent organization first.", code="parent_disabled")
@@ -248,7 +241,7 @@ def organization_set_active(*, actor: Any, organization: Organization, active: b
 def organization_delete(*, actor: Any, organization: Organization) -> None:
     """Refused while anything depends on the organization: sub-organizations, members, user
     groups, projects, grants or data of other apps. Nothing is ever deleted along with it."""
-    _require(actor, "organizations:organization:write", organization)
+    require(actor, "organizations:organization:write", organization)
     org = Organization.objects.select_for_update().get(pk=organization.pk)
     blockers = {
         "sub-organizations": org.children.count(),
@@ -283,9 +276,9 @@ def user_create(*, actor: Any, username: str, password: str | None, organization
         raise InvalidInput("username is required.", detail={"username": ["This field is required."]})
     username = username.strip()
     if organization is None:
-        _require(actor, "organizations:user:write", None)
+        require(actor, "organizations:user:write", None)
     else:
-        _require(actor, "organizations:user:write", organization)
+        require(actor, "organizations:user:write", organization)
         if not organization.is_active:
             raise Refused("The organization is disabled.", code="organization_disabled")
     if is_superuser and actor is not None and not actor.is_superuser:
@@ -322,16 +315,17 @@ def user_create(*, actor: Any, username: str, password: str | None, organization
     return user
 
 
-def _require_on_user(actor: Any, action: str, user: User) -> None:
-    """Changing a person needs the permission in every organization they belong to (an
-    organization administrator cannot change someone who also works elsewhere)."""
+def require_may_change_user(actor: Any, action: str, user: User) -> None:
+    """The one rule for changing a person: the permission in every organization they belong to
+    (an organization administrator cannot change someone who also works elsewhere), platform-wide
+    for someone who belongs to none, and a platform administrator is changed by another only."""
     if actor is None:
         return
     orgs = list(Organization.objects.filter(memberships__user=user))
     if not orgs:
-        _require(actor, action, None)
+        require(actor, action, None)
     for org in orgs:
-        _require(actor, action, org)
+        require(actor, action, org)
     if user.is_superuser and not actor.is_superuser:
         raise Forbidden("Only a platform administrator can change a platform administrator.",
                         code="platform_administrator", detail={"permission": action})
@@ -345,7 +339,7 @@ def require_may_change_credentials(actor: Any, action: str, user: User) -> None:
     another duty holder (who could then sign in as them and hold both duties) nor anyone else."""
     if actor is None or actor.pk == user.pk:
         return
-    _require_on_user(actor, action, user)
+    require_may_change_user(actor, action, user)
     if actor.is_superuser:
         return
     duties = user_duties(user)
@@ -354,6 +348,24 @@ def require_may_change_credentials(actor: Any, action: str, user: User) -> None:
         raise Forbidden(f"{user.username} holds a separated duty ({held}): only they or a platform administrator "
                         "can change how they sign in.", code="separation_of_duties",
                         detail={"user": str(user.pk), "duties": sorted(duties), "permission": action})
+
+
+def may_change_user(actor: Any, user: User, action: str = "organizations:user:write") -> bool:
+    """Whether ``require_may_change_user`` lets ``actor`` change ``user`` (for pages' buttons)."""
+    return _allowed(require_may_change_user, actor, action, user)
+
+
+def may_change_credentials(actor: Any, user: User, action: str = "organizations:user:write") -> bool:
+    """Whether ``require_may_change_credentials`` lets ``actor`` change how ``user`` signs in."""
+    return _allowed(require_may_change_credentials, actor, action, user)
+
+
+def _allowed(rule: Callable[[Any, str, User], None], actor: Any, action: str, user: User) -> bool:
+    try:
+        rule(actor, action, user)
+    except Forbidden:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -368,7 +380,7 @@ class SignInEnded:
 @transaction.atomic
 def user_update(*, actor: Any, user: User, email: str | None = None, display_name: str | None = None,
                 first_name: str | None = None, last_name: str | None = None) -> User:
-    _require_on_user(actor, "organizations:user:write", user)
+    require_may_change_user(actor, "organizations:user:write", user)
     user = User.objects.select_for_update().get(pk=user.pk)
     before = _fields(user, USER_FIELDS)
     for field, value in (("email", email), ("display_name", display_name), ("first_name", first_name),
@@ -388,7 +400,7 @@ def user_update(*, actor: Any, user: User, email: str | None = None, display_nam
 def user_set_active(*, actor: Any, user: User, active: bool) -> SignInEnded:
     """A disabled person cannot sign in and holds no permission; their grants are kept and their
     AccessKey pairs are disabled (enabling the person again leaves the pairs to them)."""
-    _require_on_user(actor, "organizations:user:write", user)
+    require_may_change_user(actor, "organizations:user:write", user)
     if not active and actor is not None and actor.pk == user.pk:
         raise Refused("You cannot disable yourself.", code="cannot_disable_self")
     user = User.objects.select_for_update().get(pk=user.pk)
@@ -409,7 +421,7 @@ def user_delete(*, actor: Any, user: User) -> None:
     """Only a disabled person can be deleted. Their memberships, user group and project
     memberships and the grants made to them go with them; operations they started keep
     existing without an actor."""
-    _require_on_user(actor, "organizations:user:write", user)
+    require_may_change_user(actor, "organizations:user:write", user)
     if actor is not None and actor.pk == user.pk:
         raise Refused("You cannot delete yourself.", code="cannot_delete_self")
     if user.is_active:
@@ -484,7 +496,7 @@ def user_password_change(*, user: User, current_password: str, new_password: str
 
 @transaction.atomic
 def membership_add(*, actor: Any, user: User, organization: Organization) -> Membership:
-    _require(actor, "organizations:user:write", organization)
+    require(actor, "organizations:user:write", organization)
     if not organization.is_active:
         raise Refused("The organization is disabled.", code="organization_disabled")
     existing = Membership.objects.filter(user=user, organization=organization).first()
@@ -504,7 +516,7 @@ def _belongs_to(user: User, org: Organization) -> bool:
 @transaction.atomic
 def membership_remove(*, actor: Any, user: User, organization: Organization) -> None:
     """Leaving an organization also leaves its user groups and projects (they belong to it)."""
-    _require(actor, "organizations:user:write", organization)
+    require(actor, "organizations:user:write", organization)
     deleted, _ = Membership.objects.filter(user=user, organization=organization).delete()
     if not deleted:
         raise Refused("The user is not a member of this organization.", code="not_a_member")
@@ -522,7 +534,7 @@ def membership_remove(*, actor: Any, user: User, organization: Organization) -> 
 @transaction.atomic
 def user_group_create(*, actor: Any, organization: Organization, name: str, description: str = "") -> UserGroup:
     name = _clean_name(name)
-    _require(actor, "organizations:group:write", organization)
+    require(actor, "organizations:group:write", organization)
     if UserGroup.objects.filter(organization=organization, name=name).exists():
         raise Conflict("A user group with this name already exists in the organization.", code="name_taken",
                        detail={"name": ["Already used in this organization."]})
@@ -534,7 +546,7 @@ def user_group_create(*, actor: Any, organization: Organization, name: str, desc
 @transaction.atomic
 def user_group_update(*, actor: Any, group: UserGroup, name: str | None = None,
                       description: str | None = None) -> UserGroup:
-    _require(actor, "organizations:group:write", group)
+    require(actor, "organizations:group:write", group)
     group = UserGroup.objects.select_for_update().get(pk=group.pk)
     before = _fields(group, NAMED_FIELDS)
     if name is not None:
@@ -553,7 +565,7 @@ def user_group_update(*, actor: Any, group: UserGroup, name: str | None = None,
 @transaction.atomic
 def user_group_delete(*, actor: Any, group: UserGroup) -> None:
     """Members simply leave the group; a group that still holds grants or policies is kept."""
-    _require(actor, "organizations:group:write", group)
+    require(actor, "organizations:group:write", group)
     payload = {"id": group.id, "name": group.name}
     org_id = group.organization_id
     _delete_or_refuse(group, "The user group is still used ({}); remove those first.", code="group_in_use")
@@ -562,7 +574,7 @@ def user_group_delete(*, actor: Any, group: UserGroup) -> None:
 
 @transaction.atomic
 def user_group_add_member(*, actor: Any, group: UserGroup, user: User) -> UserGroup:
-    _require(actor, "organizations:group:write", group)
+    require(actor, "organizations:group:write", group)
     if not _belongs_to(user, group.organization):
         raise Refused("The user is not a member of the group's organization.", code="not_a_member")
     _check_guards([user], group)
@@ -573,7 +585,7 @@ def user_group_add_member(*, actor: Any, group: UserGroup, user: User) -> UserGr
 
 @transaction.atomic
 def user_group_remove_member(*, actor: Any, group: UserGroup, user: User) -> UserGroup:
-    _require(actor, "organizations:group:write", group)
+    require(actor, "organizations:group:write", group)
     group.members.remove(user)
     _announce(group.organization_id, group.topic, "member_removed", user=user.id, username=user.username)
     return group
@@ -584,7 +596,7 @@ def user_group_remove_member(*, actor: Any, group: UserGroup, user: User) -> Use
 @transaction.atomic
 def project_create(*, actor: Any, organization: Organization, name: str, description: str = "") -> Project:
     name = _clean_name(name)
-    _require(actor, "organizations:project:write", organization)
+    require(actor, "organizations:project:write", organization)
     if not organization.is_active:
         raise Refused("The organization is disabled.", code="organization_disabled")
     if Project.objects.filter(organization=organization, name=name).exists():
@@ -599,7 +611,7 @@ def project_create(*, actor: Any, organization: Organization, name: str, descrip
 def project_update(*, actor: Any, project: Project, name: str | None = None, description: str | None = None,
                    is_active: bool | None = None) -> Project:
     """A disabled project keeps its members and grants, but its grants stop giving access."""
-    _require(actor, "organizations:project:write", project)
+    require(actor, "organizations:project:write", project)
     project = Project.objects.select_for_update().get(pk=project.pk)
     before = _fields(project, PROJECT_FIELDS)
     if name is not None:
@@ -621,7 +633,7 @@ def project_update(*, actor: Any, project: Project, name: str | None = None, des
 def project_delete(*, actor: Any, project: Project) -> None:
     """Members and user groups simply leave; a project that still holds resources or grants is
     kept, with the list of what holds it."""
-    _require(actor, "organizations:project:write", project)
+    require(actor, "organizations:project:write", project)
     payload = {"id": project.id, "name": project.name}
     org_id = project.organization_id
     _delete_or_refuse(project, "The project still holds {}; remove those first.", code="project_not_empty")
@@ -630,7 +642,7 @@ def project_delete(*, actor: Any, project: Project) -> None:
 
 @transaction.atomic
 def project_add_member(*, actor: Any, project: Project, user: User) -> Project:
-    _require(actor, "organizations:project:write", project)
+    require(actor, "organizations:project:write", project)
     if not _belongs_to(user, project.organization):
         raise Refused("The user is not a member of the project's organization.", code="not_a_member")
     _check_guards([user], project)
@@ -641,7 +653,7 @@ def project_add_member(*, actor: Any, project: Project, user: User) -> Project:
 
 @transaction.atomic
 def project_remove_member(*, actor: Any, project: Project, user: User) -> Project:
-    _require(actor, "organizations:project:write", project)
+    require(actor, "organizations:project:write", project)
     project.members.remove(user)
     _announce(project.organization_id, project.topic, "member_removed", user=user.id, username=user.username)
     return project
@@ -649,7 +661,7 @@ def project_remove_member(*, actor: Any, project: Project, user: User) -> Projec
 
 @transaction.atomic
 def project_add_group(*, actor: Any, project: Project, group: UserGroup) -> Project:
-    _require(actor, "organizations:project:write", project)
+    require(actor, "organizations:project:write", project)
     if not group.organization.path.startswith(project.organization.path):
         raise Refused("The user group belongs to another organization.", code="group_outside_organization")
     _check_guards(group.members.all(), project)
@@ -660,7 +672,7 @@ def project_add_group(*, actor: Any, project: Project, group: UserGroup) -> Proj
 
 @transaction.atomic
 def project_remove_group(*, actor: Any, project: Project, group: UserGroup) -> Project:
-    _require(actor, "organizations:project:write", project)
+    require(actor, "organizations:project:write", project)
     project.groups.remove(group)
     _announce(project.organization_id, project.topic, "group_removed", group=group.id, name=group.name)
     return project

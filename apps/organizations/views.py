@@ -8,32 +8,23 @@ and is answered with the service's message and the status the API would give.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
-from django.db.models import Count, Q, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from apps.core.api.parsers import loads
-from apps.core.errors import ApplicationError, InvalidInput, NotFound
+from apps.core.api.base import visible
+from apps.core.errors import ApplicationError, InvalidInput
+from apps.core.pages import LIST_LIMIT, error_fields, is_uuid, posted
+from apps.core.pagination import page_of
 from apps.core.scoping import authorize
 from apps.organizations import selectors, services
-from apps.organizations.api.base import visible
 from apps.organizations.models import Organization, Project, User, UserGroup
-
-PAGE_SIZE = 50
-# Small lists (children, groups, projects of one organization; choices in a form) stop here.
-LIST_LIMIT = 500
 
 ORG_READ, ORG_WRITE = "organizations:organization:read", "organizations:organization:write"
 USER_READ, USER_WRITE = "organizations:user:read", "organizations:user:write"
@@ -41,78 +32,7 @@ GROUP_READ, GROUP_WRITE = "organizations:group:read", "organizations:group:write
 PROJECT_READ, PROJECT_WRITE = "organizations:project:read", "organizations:project:write"
 
 
-# -- shared by the people and access pages -------------------------------------------------------
-
-@dataclass
-class KeysetPage:
-    """One page of a list ordered by two indexed columns; ``next_query`` is the query string of the
-    next page (``None`` on the last). Costs one query at any depth: no OFFSET, no COUNT(*)."""
-
-    rows: list[Any]
-    next_query: str | None
-    first_query: str | None
-
-
-def _encode_cursor(values: Iterable[Any]) -> str:
-    raw = json.dumps([v.isoformat() if hasattr(v, "isoformat") else str(v) for v in values])
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(text: str) -> list[str] | None:
-    try:
-        values = loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode())
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        return None
-    if not isinstance(values, list) or len(values) != 2 or not all(isinstance(v, str) for v in values):
-        return None
-    return values
-
-
-def keyset_page(queryset: QuerySet, request: HttpRequest, order: tuple[str, str], size: int = PAGE_SIZE
-                ) -> KeysetPage:
-    """``order`` is two fields in the same direction, the second unique (``("username", "id")``,
-    ``("-created_at", "-id")``); ``?cursor=`` names the last row of the previous page. A cursor that
-    does not decode starts again at the first page."""
-    first, second = order
-    descending = first.startswith("-")
-    f1, f2 = first.lstrip("-"), second.lstrip("-")
-    qs = queryset.order_by(first, second)
-    cursor = _decode_cursor(request.GET.get("cursor", ""))
-    if cursor is not None:
-        op = "lt" if descending else "gt"
-        try:
-            rows = list(qs.filter(Q(**{f"{f1}__{op}": cursor[0]}) | Q(**{f1: cursor[0], f"{f2}__{op}": cursor[1]}))
-                        [:size + 1])
-        except (ValueError, TypeError, ValidationError):
-            cursor = None
-    if cursor is None:
-        rows = list(qs[:size + 1])
-    next_query = None
-    if len(rows) > size:
-        rows = rows[:size]
-        params = request.GET.copy()
-        params["cursor"] = _encode_cursor([getattr(rows[-1], f1), getattr(rows[-1], f2)])
-        next_query = params.urlencode()
-    first_query = None
-    if cursor is not None:
-        params = request.GET.copy()
-        params.pop("cursor", None)
-        first_query = params.urlencode()
-    return KeysetPage(rows, next_query, first_query)
-
-
-def found(get: Callable[..., Any], **kwargs: Any) -> Any:
-    """A selector's object, or the 404 page (missing and not visible look the same)."""
-    try:
-        return get(**kwargs)
-    except NotFound:
-        raise Http404 from None
-
-
-def posted(request: HttpRequest, name: str) -> str:
-    value = request.POST.get(name, "")
-    return value.strip() if isinstance(value, str) else ""
-
+# -- shared by the people pages ----------------------------------------------------------------
 
 def refused(render_page: Callable[..., HttpResponse], request: HttpRequest, exc: ApplicationError,
             **kwargs: Any) -> HttpResponse:
@@ -120,36 +40,8 @@ def refused(render_page: Callable[..., HttpResponse], request: HttpRequest, exc:
     return render_page(request, error=exc, status=exc.status, **kwargs)
 
 
-def error_fields(exc: ApplicationError | None) -> dict[str, str]:
-    """Field errors of a refusal (``detail``) as one sentence per field, for inline messages."""
-    if exc is None or not isinstance(exc.detail, dict):
-        return {}
-    fields = {}
-    for key, value in exc.detail.items():
-        if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-            fields[key] = " ".join(value)
-        elif isinstance(value, str):
-            fields[key] = value
-    return fields
-
-
-def _org_label(org: Organization) -> str:
-    return "\u00a0\u00a0" * org.depth + org.name
-
-
-def org_choices(request: HttpRequest, action: str) -> list[Organization]:
-    """Organizations where the user may do ``action`` (for the selects of forms), tree order."""
-    orgs = list(selectors.organization_list(actor=request.user, action=action).order_by("path")[:LIST_LIMIT])
-    for org in orgs:
-        org.indented = _org_label(org)
-    return orgs
-
-
-def _query_without(request: HttpRequest, *names: str) -> str:
-    params: QueryDict = request.GET.copy()
-    for name in names:
-        params.pop(name, None)
-    return params.urlencode()
+def _choices(request: HttpRequest, action: str) -> list[Organization]:
+    return selectors.organization_choices(actor=request.user, action=action, limit=LIST_LIMIT)
 
 
 # -- organizations -------------------------------------------------------------------------------
@@ -169,7 +61,7 @@ def _tree_page(request: HttpRequest, *, error: ApplicationError | None = None, s
     orgs = orgs.annotate(member_count=Count("memberships", distinct=True),
                          child_count=Count("children", distinct=True)).order_by("path")
     rows = _tree_order(list(orgs[:LIST_LIMIT]))
-    parents = org_choices(request, ORG_WRITE)
+    parents = _choices(request, ORG_WRITE)
     may_create_root = authorize(user, ORG_WRITE, None)
     return render(request, "organizations/tree.html", {
         "orgs": rows, "q": q, "truncated": len(rows) == LIST_LIMIT, "error": error,
@@ -220,7 +112,7 @@ def _organization_page(request: HttpRequest, org: Organization, *, error: Applic
         "kinds": Organization.Kind.choices,
     }
     if can["write"]:
-        context["new_parents"] = [o for o in org_choices(request, ORG_WRITE) if not o.path.startswith(org.path)]
+        context["new_parents"] = [o for o in _choices(request, ORG_WRITE) if not o.path.startswith(org.path)]
         context["may_be_root"] = authorize(user, ORG_WRITE, None)
         blockers = [label for label, n in (("sub-organizations", len(children)), ("members", len(members)),
                                             ("user groups", len(groups)), ("projects", len(projects))) if n]
@@ -236,12 +128,12 @@ def _organization_page(request: HttpRequest, org: Organization, *, error: Applic
 
 @login_required
 def organization_detail(request: HttpRequest, pk: Any) -> HttpResponse:
-    return _organization_page(request, found(selectors.organization_get, actor=request.user, organization_id=pk))
+    return _organization_page(request, selectors.organization_get(actor=request.user, organization_id=pk))
 
 
 def _organization_action(request: HttpRequest, pk: Any, change: Callable[[Organization], str | None],
                          modal: str = "") -> HttpResponse:
-    org = found(selectors.organization_get, actor=request.user, organization_id=pk)
+    org = selectors.organization_get(actor=request.user, organization_id=pk)
     try:
         done = change(org)
     except ApplicationError as exc:
@@ -288,7 +180,7 @@ def organization_set_active(request: HttpRequest, pk: Any, active: bool) -> Http
 @login_required
 @require_POST
 def organization_delete(request: HttpRequest, pk: Any) -> HttpResponse:
-    org = found(selectors.organization_get, actor=request.user, organization_id=pk)
+    org = selectors.organization_get(actor=request.user, organization_id=pk)
     try:
         services.organization_delete(actor=request.user, organization=org)
     except ApplicationError as exc:
@@ -330,8 +222,8 @@ def _users_page(request: HttpRequest, *, error: ApplicationError | None = None, 
         organization = selectors.organization_list(actor=user).filter(
             pk__in=[request.GET["organization"]] if is_uuid(request.GET["organization"]) else []).first()
         people = people.filter(memberships__organization=organization) if organization else people.none()
-    page = keyset_page(people, request, ("username", "id"))
-    homes = org_choices(request, USER_WRITE)
+    page = page_of(people, request, ("username", "id"))
+    homes = _choices(request, USER_WRITE)
     return render(request, "organizations/users.html", {
         "page": page, "q": q, "organization": organization,
         "keep": [("organization", str(organization.pk))] if organization else [], "error": error,
@@ -339,14 +231,6 @@ def _users_page(request: HttpRequest, *, error: ApplicationError | None = None, 
         "homes": homes, "can_create": bool(homes) or authorize(user, USER_WRITE, None),
         "posted": request.POST if request.method == "POST" else {},
     }, status=status)
-
-
-def is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(str(value))
-    except ValueError:
-        return False
-    return True
 
 
 @login_required
@@ -378,14 +262,13 @@ def _user_page(request: HttpRequest, person: User, *, error: ApplicationError | 
     direct = set(person.projects.values_list("pk", flat=True))
     for project in projects:
         project.direct = project.pk in direct
-    # The service decides; the buttons follow its rule (the permission in every organization of the person).
-    may_change = (all(authorize(actor, USER_WRITE, o) for o in all_orgs) if all_orgs
-                  else authorize(actor, USER_WRITE, None)) and (actor.is_superuser or not person.is_superuser)
+    # The buttons follow the service's rule.
+    may_change = services.may_change_user(actor, person, USER_WRITE)
     member_of = {m.organization_id for m in memberships}
     context = {
         "person": person, "memberships": memberships, "groups": groups, "projects": projects,
         "hidden_orgs": len(all_orgs) - len(memberships), "can_write": may_change, "is_self": actor.pk == person.pk,
-        "joinable": [o for o in org_choices(request, USER_WRITE) if o.pk not in member_of],
+        "joinable": [o for o in _choices(request, USER_WRITE) if o.pk not in member_of],
         "error": error, "fields": error_fields(error), "modal": modal,
     }
     context["can_leave"] = {m.organization_id for m in memberships if authorize(actor, USER_WRITE, m.organization)}
@@ -394,11 +277,11 @@ def _user_page(request: HttpRequest, person: User, *, error: ApplicationError | 
 
 @login_required
 def user_detail(request: HttpRequest, pk: Any) -> HttpResponse:
-    return _user_page(request, found(selectors.user_get, actor=request.user, user_id=pk))
+    return _user_page(request, selectors.user_get(actor=request.user, user_id=pk))
 
 
 def _user_action(request: HttpRequest, pk: Any, change: Callable[[User], str], modal: str = "") -> HttpResponse:
-    person = found(selectors.user_get, actor=request.user, user_id=pk)
+    person = selectors.user_get(actor=request.user, user_id=pk)
     try:
         done = change(person)
     except ApplicationError as exc:
@@ -465,7 +348,7 @@ def user_set_active(request: HttpRequest, pk: Any, active: bool) -> HttpResponse
 @login_required
 @require_POST
 def user_delete(request: HttpRequest, pk: Any) -> HttpResponse:
-    person = found(selectors.user_get, actor=request.user, user_id=pk)
+    person = selectors.user_get(actor=request.user, user_id=pk)
     try:
         services.user_delete(actor=request.user, user=person)
     except ApplicationError as exc:
@@ -504,10 +387,10 @@ def _named_list(request: HttpRequest, *, kind: str, error: ApplicationError | No
     q = request.GET.get("q", "").strip()
     if kind == "group":
         items = selectors.user_group_list(actor=user)
-        homes = org_choices(request, GROUP_WRITE)
+        homes = _choices(request, GROUP_WRITE)
     else:
         items = selectors.project_list(actor=user)
-        homes = org_choices(request, PROJECT_WRITE)
+        homes = _choices(request, PROJECT_WRITE)
     if q:
         items = items.filter(Q(name__icontains=q) | Q(description__icontains=q) | Q(organization__name__icontains=q))
     rows = list(items.annotate(member_count=Count("members", distinct=True)).order_by("name", "id")[:LIST_LIMIT])
@@ -566,11 +449,11 @@ def _group_page(request: HttpRequest, group: UserGroup, *, error: ApplicationErr
 
 @login_required
 def group_detail(request: HttpRequest, pk: Any) -> HttpResponse:
-    return _group_page(request, found(selectors.user_group_get, actor=request.user, group_id=pk))
+    return _group_page(request, selectors.user_group_get(actor=request.user, group_id=pk))
 
 
 def _group_action(request: HttpRequest, pk: Any, change: Callable[[UserGroup], str], modal: str = "") -> HttpResponse:
-    group = found(selectors.user_group_get, actor=request.user, group_id=pk)
+    group = selectors.user_group_get(actor=request.user, group_id=pk)
     try:
         done = change(group)
     except ApplicationError as exc:
@@ -592,7 +475,7 @@ def group_edit(request: HttpRequest, pk: Any) -> HttpResponse:
 @login_required
 @require_POST
 def group_delete(request: HttpRequest, pk: Any) -> HttpResponse:
-    group = found(selectors.user_group_get, actor=request.user, group_id=pk)
+    group = selectors.user_group_get(actor=request.user, group_id=pk)
     try:
         services.user_group_delete(actor=request.user, group=group)
     except ApplicationError as exc:
@@ -637,11 +520,11 @@ def _project_page(request: HttpRequest, project: Project, *, error: ApplicationE
 
 @login_required
 def project_detail(request: HttpRequest, pk: Any) -> HttpResponse:
-    return _project_page(request, found(selectors.project_get, actor=request.user, project_id=pk))
+    return _project_page(request, selectors.project_get(actor=request.user, project_id=pk))
 
 
 def _project_action(request: HttpRequest, pk: Any, change: Callable[[Project], str], modal: str = "") -> HttpResponse:
-    project = found(selectors.project_get, actor=request.user, project_id=pk)
+    project = selectors.project_get(actor=request.user, project_id=pk)
     try:
         done = change(project)
     except ApplicationError as exc:
@@ -672,7 +555,7 @@ def project_set_active(request: HttpRequest, pk: Any, active: bool) -> HttpRespo
 @login_required
 @require_POST
 def project_delete(request: HttpRequest, pk: Any) -> HttpResponse:
-    project = found(selectors.project_get, actor=request.user, project_id=pk)
+    project = selectors.project_get(actor=request.user, project_id=pk)
     try:
         services.project_delete(actor=request.user, project=project)
     except ApplicationError as exc:

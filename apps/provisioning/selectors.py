@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from apps.core.errors import NotFound
+from apps.core.scoping import authorize, restrict
+from apps.organizations.models import Project
 from apps.provisioning.models import ApprovalPolicy, ChangeRecord, ProvisioningRequest, ScheduledOperation
 
 
@@ -41,3 +43,14 @@ def request_get(*, actor: Any, request_id: str) -> ProvisioningRequest:
     if row is None:
         raise NotFound("Request not found.")
     return row
+
+
+def project_choices(*, actor: Any, platform: Any, action: str = "ecs:instance:create") -> QuerySet[Project]:
+    """The projects ``platform`` serves (those of its organization and below it, and those listed
+    on it) in which ``actor`` may ``action``: all of them when the actor holds it on the platform
+    itself, else those ``restrict`` leaves. The request service checks the chosen one again."""
+    served = Project.objects.select_related("organization").filter(
+        Q(organization__path__startswith=platform.organization.path) | Q(pk__in=platform.projects.values("pk")))
+    if authorize(actor, action, ProvisioningRequest(platform=platform)):
+        return served
+    return restrict(served, actor, action)

@@ -5,43 +5,69 @@ same selectors as the API; every action is an API call made by the page's script
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from django.contrib.auth.decorators import login_required
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from apps.clouds.adapters.base import CloudCallError
 from apps.clouds.models import CloudPlatform
-from apps.core.scoping import authorize
+from apps.core.pages import searched
+from apps.core.pagination import Page, page_of
 from apps.organizations.models import Project
 from apps.provisioning import offers, requests, selectors
-from apps.provisioning.models import ProvisioningRequest
 from apps.resources.selectors import resource_list
 
+# The catalog names a few of the projects each cloud serves you; the request form searches them all.
+CATALOG_PROJECTS = 6
 
-def _usable_platforms(user) -> list[tuple[CloudPlatform, list[Project]]]:
-    out = []
-    projects = list(Project.objects.select_related("organization").order_by("name")[:500])
-    for platform in CloudPlatform.objects.filter(is_active=True).select_related("organization")[:100]:
-        mine = [p for p in projects if requests.platform_serves(platform, p) and authorize(
-            user, "ecs:instance:create", ProvisioningRequest(organization=p.organization, project=p,
-                                                             platform=platform))]
-        if mine:
-            out.append((platform, mine))
-    return out
+
+def _active_platforms():
+    return CloudPlatform.objects.filter(is_active=True).select_related("organization")
 
 
 @login_required
 def catalog(request: HttpRequest) -> HttpResponse:
-    return render(request, "provisioning/catalog.html", {"platforms": _usable_platforms(request.user)})
+    platforms = []
+    for platform in _active_platforms()[:100]:
+        named = list(selectors.project_choices(actor=request.user, platform=platform)
+                     .order_by("name", "id")[:CATALOG_PROJECTS + 1])
+        if named:
+            platforms.append((platform, named[:CATALOG_PROJECTS], len(named) > CATALOG_PROJECTS))
+    return render(request, "provisioning/catalog.html", {"platforms": platforms})
+
+
+def _project_options(request: HttpRequest, platform: CloudPlatform) -> Page:
+    """A page of the projects the request form offers on ``platform``, searched by ``?q=``."""
+    projects = selectors.project_choices(actor=request.user, platform=platform)
+    q = searched(request)
+    if q:
+        projects = projects.filter(Q(name__icontains=q) | Q(organization__name__icontains=q))
+    page = page_of(projects, request, ("name", "id"))
+    return replace(page, rows=[(p.pk, f"{p.name} ({p.organization.name})") for p in page.rows])
+
+
+def _usable_platform(request: HttpRequest, platform_id: str) -> CloudPlatform:
+    """An active platform serving at least one project the user may provision in, else 404."""
+    platform = _active_platforms().filter(pk=platform_id).first()
+    if platform is None or not selectors.project_choices(actor=request.user, platform=platform).exists():
+        raise Http404
+    return platform
+
+
+@login_required
+def request_form_projects(request: HttpRequest, platform_id: str) -> HttpResponse:
+    """The options of the request form's project picker, as the user types."""
+    options = _project_options(request, _usable_platform(request, platform_id))
+    return render(request, "partials/picker_options.html", {"options": options})
 
 
 @login_required
 def request_form(request: HttpRequest, platform_id: str) -> HttpResponse:
-    usable = dict((p.pk, (p, projects)) for p, projects in _usable_platforms(request.user))
-    if platform_id not in usable:
-        raise Http404
-    platform, projects = usable[platform_id]
+    platform = _usable_platform(request, platform_id)
+    projects = _project_options(request, platform)
     region = request.GET.get("region") or platform.default_region
     form = offers.catalog_offers(platform, region)
     error = ""

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import re
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from django.apps import apps as django_apps
 from django.core.exceptions import ValidationError
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 
-from apps.core.errors import InvalidInput, NotFound
-from apps.core.scoping import restrict
-from apps.organizations.models import Organization, User
+from apps.core.errors import Forbidden, InvalidInput, NotFound
+from apps.core.scoping import authorize, restrict
+from apps.organizations.models import Organization, Project, User
 from apps.rbac.backend import decide
 from apps.rbac.catalog import permission_catalog
-from apps.rbac.engine import AccessProfile, ProfileData, Target, build_snapshot, profile_for
+from apps.rbac.engine import AccessProfile, ProfileData, Target, build_snapshot, profile_for, reach_of
 from apps.rbac.models import AccessPolicy, Grant, Role
+
+ACTION_RE = re.compile(r"^[a-z][a-z0-9_]*(:[a-z][a-z0-9_]*){2,3}$")
 
 
 def role_list(*, actor: Any) -> QuerySet[Role]:
@@ -27,6 +32,14 @@ def grant_list(*, actor: Any) -> QuerySet[Grant]:
                                      "scope_organization", "scope_project", "organization"),
         actor, "rbac:grant:read",
     )
+
+
+def grants_reaching(*, actor: Any, subject: User) -> QuerySet[Grant]:
+    """The grants that reach ``subject`` (``engine.Reach``) which ``actor`` may read; a
+    grant to a project shows only when ``actor`` may also read the project."""
+    readable_projects = restrict(Project.objects.all(), actor, "organizations:project:read")
+    return grant_list(actor=actor).filter(reach_of(subject).q()).filter(
+        ~Q(grantee_type="project") | Q(grantee_project__in=readable_projects))
 
 
 def policy_list(*, actor: Any) -> QuerySet[AccessPolicy]:
@@ -145,3 +158,47 @@ def access_matrix(*, actor: Any, organization: Organization, codes: list[str] | 
             cells = [profile.decide(c, target).allowed for c in codes]
         rows.append({"user": user, "cells": cells})
     return codes, rows
+
+
+def _uuid(value: Any, field: str, label: str) -> uuid.UUID:
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except (ValueError, TypeError, AttributeError):
+        raise InvalidInput(f"{label} must be an id (a UUID).", detail={field: ["Not a valid UUID."]}) from None
+
+
+def explain_for(*, actor: Any, user: Any, action: Any, target_type: Any, target_id: Any) -> dict[str, Any]:
+    """``explain`` as the API and the "Why?" page ask it: anyone may explain their own access; the
+    access of someone else they can see needs ``rbac:access:explain`` on that person (else 403);
+    a person or target they cannot see is 404, a malformed question 400."""
+    user_id = _uuid(user, "user", "The user")
+    if not isinstance(action, str) or not ACTION_RE.fullmatch(action):
+        raise InvalidInput("The action must be a permission code (service:resource:action).",
+                           detail={"action": ["Not a permission code."]})
+    subject = restrict(User.objects.all(), actor, "organizations:user:read").filter(pk=user_id).first()
+    if subject is None:
+        raise NotFound("User not found.")
+    if subject.pk != actor.pk and not authorize(actor, "rbac:access:explain", subject):
+        raise Forbidden("You are not allowed to explain other people's access.")
+    target = explain_target(actor=actor, target_type=target_type, target_id=target_id)
+    return explain(subject=subject, action=action, target=target, actor=actor)
+
+
+def access_matrix_for(*, actor: Any, organization_id: Any) -> tuple[Organization, list[str], list[dict[str, Any]]]:
+    """``access_matrix`` of an organization ``actor`` can see (else 404) and may explain the access
+    in (``rbac:access:explain``, else 403)."""
+    organization_id = _uuid(organization_id, "organization", "The organization") if organization_id else None
+    org = restrict(Organization.objects.all(), actor, "organizations:organization:read").filter(
+        pk=organization_id).first() if organization_id else None
+    if org is None:
+        raise NotFound("Organization not found.")
+    if not authorize(actor, "rbac:access:explain", org):
+        raise Forbidden("You are not allowed to see the access matrix of this organization.")
+    return org, *access_matrix(actor=actor, organization=org)
+
+
+def access_matrix_rows(codes: list[str], rows: list[dict[str, Any]]) -> Iterator[list[str]]:
+    """The access matrix as table rows (for CSV): one per person, "yes" where a code is allowed."""
+    yield ["username", "display_name", *codes]
+    for row in rows:
+        yield [row["user"].username, row["user"].display_name, *("yes" if c else "" for c in row["cells"])]

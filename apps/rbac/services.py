@@ -35,7 +35,7 @@ from django.utils.text import slugify
 
 from apps.core.errors import Conflict, Forbidden, InvalidInput, Refused
 from apps.core.events import emit
-from apps.core.scoping import authorize
+from apps.core.scoping import authorize, require
 from apps.organizations.models import Membership, Organization, Project, User, UserGroup
 from apps.rbac import engine
 from apps.rbac.catalog import matches_any, matching_codes, validate_patterns
@@ -46,11 +46,6 @@ from apps.rbac.roles import DUTIES, DUTY_LABELS, PREDEFINED_ROLES, SYSTEM_ADMINI
 logger = logging.getLogger(__name__)
 
 SCOPE_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
-
-
-def _require(actor: Any, action: str, target: Any) -> None:
-    if actor is not None and not authorize(actor, action, target):
-        raise Forbidden(f"You are not allowed to do this ({action}).", detail={"permission": action})
 
 
 def _role_patterns(role: Role) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -142,17 +137,9 @@ def user_duties(user: User) -> set[str]:
 def granted_duties(user: User) -> set[str]:
     """The separated duties grants (of predefined or custom roles) and Allow statements of
     attached access policies give a person, enabled or not."""
-    duties: set[str] = set()
-    org_paths = Organization.objects.filter(memberships__user=user).values_list("path", flat=True)
-    ancestors = {a for p in org_paths for a in p.split("/") if a}
-    project_ids = Project.objects.filter(Q(members=user) | Q(groups__members=user)).values("id")
-    rows = Grant.objects.filter(role__duty__gt="").filter(
-        Q(grantee_type="user", user=user) | Q(grantee_type="group", group__members=user)
-        | Q(grantee_type="organization", grantee_organization_id__in=ancestors)
-        | Q(grantee_type="project", grantee_project_id__in=project_ids)
-    ).values_list("role__duty", flat=True)
+    rows = engine.grants_reaching(user).filter(role__duty__gt="").values_list("role__duty", flat=True)
     policies = AccessPolicy.objects.filter(Q(users=user) | Q(groups__members=user)).distinct()
-    return duties | set(rows) | _policies_duties(policies)
+    return set(rows) | _policies_duties(policies)
 
 
 def _duties_given_by(via: Any) -> set[str]:
@@ -234,7 +221,7 @@ def _role_holders(role: Role) -> list[User]:
     for grant in role.grants.select_related("user", "group", "grantee_organization", "grantee_project"):
         grantee = {"user": grant.user, "group": grant.group, "organization": grant.grantee_organization,
                    "project": grant.grantee_project}[grant.grantee_type]
-        people.update((u.pk, u) for u in _grantee_users(grant.grantee_type, grantee))
+        people.update((u.pk, u) for u in engine.people_reached(grant.grantee_type, grantee))
     return list(people.values())
 
 
@@ -252,7 +239,7 @@ def role_create(*, actor: Any, name: str, permissions: list[str], excluded_permi
     if not isinstance(name, str) or not name.strip():
         raise InvalidInput("name is required.", detail={"name": ["This field is required."]})
     permissions, excluded = _validated_patterns(permissions, excluded_permissions)
-    _require(actor, "rbac:role:write", organization)
+    require(actor, "rbac:role:write", organization)
     _require_holds(actor, (tuple(permissions), tuple(excluded)), organization)
     duty = _one_duty(duties_of(permissions, excluded), "role")
     key = slugify(key or name).replace("-", "_")[:64]
@@ -274,7 +261,7 @@ def role_update(*, actor: Any, role: Role, name: str | None = None, description:
     carry two duties or when one of the people holding it would then hold two."""
     if role.is_predefined:
         raise Refused("Predefined roles cannot be changed; create a custom role instead.", code="predefined_role")
-    _require(actor, "rbac:role:write", role.organization)
+    require(actor, "rbac:role:write", role.organization)
     role = Role.objects.select_for_update().get(pk=role.pk)
     before, before_duty = _role_fields(role), role.duty
     if permissions is not None or excluded_permissions is not None:
@@ -306,7 +293,7 @@ def role_update(*, actor: Any, role: Role, name: str | None = None, description:
 def role_delete(*, actor: Any, role: Role) -> None:
     if role.is_predefined:
         raise Refused("Predefined roles cannot be deleted.", code="predefined_role")
-    _require(actor, "rbac:role:write", role.organization)
+    require(actor, "rbac:role:write", role.organization)
     payload = _role_payload(role)
     count = role.grants.count()
     if count:
@@ -327,16 +314,6 @@ def _grant_payload(grant: Grant) -> dict[str, Any]:
         "scope": str(grant.scope_organization_id or grant.scope_project_id or grant.scope_key or ""),
         "organization": str(grant.organization_id) if grant.organization_id else None,
     }
-
-
-def _grantee_users(grantee_type: str, grantee: Any) -> list[User]:
-    if grantee_type == "user":
-        return [grantee]
-    if grantee_type == "group":
-        return list(grantee.members.all())
-    if grantee_type == "organization":
-        return list(User.objects.filter(memberships__organization__path__startswith=grantee.path).distinct())
-    return list(User.objects.filter(Q(projects=grantee) | Q(user_groups__projects=grantee)).distinct())
 
 
 @transaction.atomic
@@ -373,10 +350,10 @@ def grant_create(*, actor: Any, role: Role, grantee_type: str, grantee: Any, sco
         raise InvalidInput("Unknown scope type.", detail={"scope_type": [f"One of {Grant.ScopeType.values}."]})
     if scope_type == "project":
         _check_project_grantee(scope, grantee_type, grantee)
-    _require(actor, "rbac:grant:write", target)
+    require(actor, "rbac:grant:write", target)
     _require_holds(actor, _role_patterns(role), target)
     if role.duty:
-        _refuse_combined_duties(_grantee_users(grantee_type, grantee), {role.duty})
+        _refuse_combined_duties(list(engine.people_reached(grantee_type, grantee)), {role.duty})
     grantee_field = {"user": "user", "group": "group", "organization": "grantee_organization",
                      "project": "grantee_project"}[grantee_type]
     duplicate = Grant.objects.filter(role=role, grantee_type=grantee_type, scope_type=scope_type,
@@ -421,7 +398,7 @@ def _grant_target(grant: Grant) -> Any:
 
 @transaction.atomic
 def grant_revoke(*, actor: Any, grant: Grant) -> None:
-    _require(actor, "rbac:grant:write", _grant_target(grant))
+    require(actor, "rbac:grant:write", _grant_target(grant))
     payload = _grant_payload(grant)
     grant.delete()
     engine.invalidate()
@@ -499,7 +476,7 @@ def policy_create(*, actor: Any, name: str, document: Any, organization: Organiz
     if not isinstance(name, str) or not name.strip():
         raise InvalidInput("name is required.", detail={"name": ["This field is required."]})
     document = _validated_document(document)
-    _require(actor, "rbac:policy:write", organization)
+    require(actor, "rbac:policy:write", organization)
     _require_holds_document(actor, document, organization)
     _one_duty(_document_duties(document), "policy")
     policy = AccessPolicy.objects.create(name=name.strip(), document=document, organization=organization,
@@ -512,7 +489,7 @@ def policy_create(*, actor: Any, name: str, document: Any, organization: Organiz
 @transaction.atomic
 def policy_update(*, actor: Any, policy: AccessPolicy, name: str | None = None, document: Any = None,
                   description: str | None = None) -> AccessPolicy:
-    _require(actor, "rbac:policy:write", policy.organization)
+    require(actor, "rbac:policy:write", policy.organization)
     policy = AccessPolicy.objects.select_for_update().get(pk=policy.pk)
     before = _policy_fields(policy)
     gained: set[str] = set()
@@ -541,7 +518,7 @@ def policy_update(*, actor: Any, policy: AccessPolicy, name: str | None = None, 
 @transaction.atomic
 def policy_delete(*, actor: Any, policy: AccessPolicy) -> None:
     """Deleting a policy detaches it from everyone; nothing else refers to it."""
-    _require(actor, "rbac:policy:write", policy.organization)
+    require(actor, "rbac:policy:write", policy.organization)
     payload = _policy_payload(policy)
     before = _policy_fields(policy)
     try:
@@ -567,7 +544,7 @@ def policy_attach(*, actor: Any, policy: AccessPolicy, user: User | None = None,
     """Attach to a user or a user group of the policy's organization (any, for a platform policy)."""
     if (user is None) == (group is None):
         raise InvalidInput("Attach the policy to one user or one user group.", detail={"user": ["One of."]})
-    _require(actor, "rbac:policy:write", policy.organization)
+    require(actor, "rbac:policy:write", policy.organization)
     if not _within(policy.organization, user, group):
         raise Refused("The policy belongs to another organization.", code="outside_organization")
     _require_holds_document(actor, policy.document, policy.organization)
@@ -587,7 +564,7 @@ def policy_detach(*, actor: Any, policy: AccessPolicy, user: User | None = None,
                   group: UserGroup | None = None) -> AccessPolicy:
     if (user is None) == (group is None):
         raise InvalidInput("Detach the policy from one user or one user group.", detail={"user": ["One of."]})
-    _require(actor, "rbac:policy:write", policy.organization)
+    require(actor, "rbac:policy:write", policy.organization)
     before = _attachments(policy)
     (policy.users.remove(user) if user else policy.groups.remove(group))
     engine.invalidate()

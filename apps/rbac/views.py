@@ -22,15 +22,15 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
+from apps.core.api.base import visible
 from apps.core.api.parsers import loads
 from apps.core.errors import ApplicationError, InvalidInput
+from apps.core.pages import LIST_LIMIT, csv_response, error_fields, is_uuid, posted
+from apps.core.pagination import page_of
 from apps.core.scoping import authorize
 from apps.organizations import selectors as people
-from apps.organizations.api.base import visible
 from apps.organizations.models import Organization, Project, User, UserGroup
-from apps.organizations.views import LIST_LIMIT, error_fields, found, is_uuid, keyset_page, org_choices, posted
 from apps.rbac import selectors, services
-from apps.rbac.api.views import explain_for, matrix_csv, matrix_for
 from apps.rbac.catalog import matching_codes, permission_catalog
 from apps.rbac.models import AccessPolicy, Grant, Role
 
@@ -48,7 +48,12 @@ def _visible_role(request: HttpRequest, pk: Any) -> Role:
 
 def _owner(request: HttpRequest, action: str) -> tuple[list[Organization], bool]:
     """Organizations where the user may create roles or policies, and whether the platform too."""
-    return org_choices(request, action), authorize(request.user, action, None)
+    return people.organization_choices(actor=request.user, action=action), authorize(request.user, action, None)
+
+
+def _may_somewhere(request: HttpRequest, action: str) -> bool:
+    """Whether the user may do ``action`` platform-wide or in at least one organization."""
+    return authorize(request.user, action, None) or people.organization_list(actor=request.user, action=action).exists()
 
 
 def _owner_from_post(request: HttpRequest) -> Organization | None:
@@ -74,8 +79,8 @@ def role_list(request: HttpRequest) -> HttpResponse:
     rows = list(roles.order_by("-is_predefined", "name", "id")[:LIST_LIMIT])
     for role in rows:
         role.code_count = len(_codes_of(role))
-    orgs, platform = _owner(request, ROLE_WRITE)
-    return render(request, "rbac/roles.html", {"roles": rows, "q": q, "can_create": platform or bool(orgs)})
+    return render(request, "rbac/roles.html", {"roles": rows, "q": q,
+                                               "can_create": _may_somewhere(request, ROLE_WRITE)})
 
 
 @login_required
@@ -218,11 +223,11 @@ def grant_list(request: HttpRequest) -> HttpResponse:
         role = selectors.role_list(actor=request.user).filter(pk=request.GET["role"]).first() \
             if is_uuid(request.GET["role"]) else None
         grants = grants.filter(role=role) if role else grants.none()
-    page = keyset_page(grants, request, ("-created_at", "-id"))
+    page = page_of(grants, request, ("-created_at", "-id"))
     _with_revoke(request, page.rows)
     return render(request, "rbac/grants.html", {
         "page": page, "q": q, "role": role, "keep": [("role", str(role.pk))] if role else [],
-        "can_create": authorize(request.user, GRANT_WRITE, None) or bool(org_choices(request, GRANT_WRITE)),
+        "can_create": _may_somewhere(request, GRANT_WRITE),
     })
 
 
@@ -246,7 +251,7 @@ def _grant_form(request: HttpRequest, *, error: ApplicationError | None = None, 
         "roles": list(selectors.role_list(actor=user).order_by("-is_predefined", "name")[:LIST_LIMIT]),
         "users": list(people.user_list(actor=user).filter(is_active=True).order_by("username")[:LIST_LIMIT]),
         "groups": list(people.user_group_list(actor=user).order_by("name")[:LIST_LIMIT]),
-        "orgs": org_choices(request, "organizations:organization:read"),
+        "orgs": people.organization_choices(actor=request.user, action="organizations:organization:read"),
         "projects": list(people.project_list(actor=user).order_by("name")[:LIST_LIMIT]),
         "grantee_types": Grant.GranteeType.choices, "scope_types": Grant.ScopeType.choices,
     }, status=status)
@@ -346,8 +351,8 @@ def policy_list(request: HttpRequest) -> HttpResponse:
         statements = policy.document.get("Statement", []) if isinstance(policy.document, dict) else []
         policy.statement_count = len(statements)
         policy.effects = sorted({s.get("Effect", "") for s in statements if isinstance(s, dict)})
-    orgs, platform = _owner(request, POLICY_WRITE)
-    return render(request, "rbac/policies.html", {"policies": rows, "q": q, "can_create": platform or bool(orgs)})
+    return render(request, "rbac/policies.html", {"policies": rows, "q": q,
+                                                  "can_create": _may_somewhere(request, POLICY_WRITE)})
 
 
 @login_required
@@ -462,13 +467,7 @@ def _why_url(subject: User, action: str, target: Any) -> str:
 
 def _panel_user(request: HttpRequest, subject: User) -> dict[str, Any]:
     memberships = list(subject.memberships.select_related("organization"))
-    ancestors = {a for m in memberships for a in m.organization.ancestor_ids}
-    project_ids = list(people.project_list(actor=request.user).filter(
-        Q(members=subject) | Q(groups__members=subject)).values_list("pk", flat=True).distinct())
-    grants = list(selectors.grant_list(actor=request.user).filter(
-        Q(grantee_type="user", user=subject) | Q(grantee_type="group", group__members=subject)
-        | Q(grantee_type="organization", grantee_organization_id__in=ancestors)
-        | Q(grantee_type="project", grantee_project_id__in=project_ids)).distinct()[:LIST_LIMIT])
+    grants = list(selectors.grants_reaching(actor=request.user, subject=subject)[:LIST_LIMIT])
     for grant in _with_revoke(request, grants):
         grant.inherited = grant.grantee_type != "user"
         grant.why = _why_url(subject, _sample_action(grant.role), _grant_target(grant))
@@ -483,7 +482,7 @@ def _panel_user(request: HttpRequest, subject: User) -> dict[str, Any]:
         Q(users=subject) | Q(groups__members=subject)).distinct().order_by("name"))
     return {"grants": grants, "implicit": implicit, "member_role": member_role, "policies": policies,
             "show_why": True, "grant_query": urlencode({"grantee_type": "user", "grantee": subject.pk}),
-            "can_grant": authorize(request.user, GRANT_WRITE, None) or bool(org_choices(request, GRANT_WRITE))}
+            "can_grant": _may_somewhere(request, GRANT_WRITE)}
 
 
 @login_required
@@ -495,7 +494,7 @@ def access_panel(request: HttpRequest, kind: str, pk: Any) -> HttpResponse:
     if kind not in getters:
         raise Http404
     get, arg = getters[kind]
-    obj = found(get, actor=user, **{arg: pk})
+    obj = get(actor=user, **{arg: pk})
     context: dict[str, Any] = {"kind": kind, "obj": obj, "policies": None, "implicit": [], "show_why": False,
                                "back": reverse(f"organizations:{kind}", args=[obj.pk])}
     grants = selectors.grant_list(actor=user)
@@ -529,7 +528,7 @@ def explain_page(request: HttpRequest) -> HttpResponse:
               "target_type": request.GET.get("target_type", "platform"), "target_id": request.GET.get("target_id", "")}
     if params["action"]:
         try:
-            result = explain_for(request.user, params)
+            result = selectors.explain_for(actor=request.user, **params)
         except ApplicationError as exc:
             error = exc
     subject = None
@@ -544,19 +543,19 @@ def explain_page(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def matrix_page(request: HttpRequest) -> HttpResponse:
-    orgs = org_choices(request, "organizations:organization:read")
+    orgs = people.organization_choices(actor=request.user, action="organizations:organization:read")
     org_id = request.GET.get("organization") or (str(orgs[0].pk) if orgs else "")
     context: dict[str, Any] = {"orgs": orgs, "org_id": org_id, "codes": [], "rows": []}
     status = 200
     if org_id:
         try:
-            org, codes, rows = matrix_for(request.user, org_id)
+            org, codes, rows = selectors.access_matrix_for(actor=request.user, organization_id=org_id)
         except ApplicationError as exc:
             messages.error(request, exc.message)
             status = exc.status
             context["org_id"] = ""
         else:
             if request.GET.get("export") == "csv":
-                return matrix_csv(org, codes, rows)
+                return csv_response(selectors.access_matrix_rows(codes, rows), f"access-matrix-{org.pk}.csv")
             context.update(codes=codes, rows=rows)
     return render(request, "rbac/matrix.html", context, status=status)

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q
 
 from apps.security.models import AccountSecurity, SecurityPolicy
 
@@ -53,18 +52,10 @@ def effective_policy(user: Any) -> EffectivePolicy:
 def granted_roles(user: Any) -> tuple[set[str], set[str]]:
     """(role keys, separated duties) the person holds through grants of any kind; the duties also
     through attached access policies, derived as RBAC derives them."""
-    from apps.organizations.models import Project
-    from apps.rbac.models import Grant
+    from apps.rbac.engine import grants_reaching
     from apps.rbac.services import granted_duties
 
-    ancestors = _org_ids_with_ancestors(user)
-    project_ids = Project.objects.filter(Q(members=user) | Q(groups__members=user)).values("id")
-    rows = Grant.objects.filter(
-        Q(grantee_type="user", user=user) | Q(grantee_type="group", group__members=user)
-        | Q(grantee_type="organization", grantee_organization_id__in=ancestors)
-        | Q(grantee_type="project", grantee_project_id__in=project_ids)
-    ).values_list("role__key", flat=True)
-    return set(rows), granted_duties(user)
+    return set(grants_reaching(user).values_list("role__key", flat=True)), granted_duties(user)
 
 
 def account_security(user: Any) -> AccountSecurity:

@@ -27,7 +27,7 @@ from django.utils.module_loading import import_string
 
 from apps.core.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, Refused, Throttled
 from apps.core.events import emit
-from apps.core.scoping import authorize
+from apps.core.scoping import require
 from apps.organizations.services import SignInHooks, require_may_change_credentials
 from apps.security import audit, crypto, totp
 from apps.security.models import (
@@ -49,13 +49,6 @@ RECOVERY_CODES = 10
 DASHBOARD_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}"
 DASHBOARD_ID_RE = re.compile(rf"\A{DASHBOARD_ID_PATTERN}\Z")
 DISPLAY_TOKEN_PREFIX = "umdt_"
-
-
-def _require(actor: Any, action: str, target: Any) -> None:
-    if actor is None:
-        return
-    if not authorize(actor, action, target):
-        raise Forbidden(f"You are not allowed to do this ({action}).", detail={"permission": action})
 
 
 def _announce(org_id: Any, topic: str, event: str, **data: Any) -> None:
@@ -125,6 +118,44 @@ def signin_success_record(*, username: str) -> None:
     SignInLock.objects.filter(kind=SignInLock.Kind.ACCOUNT, key=account_key(username)).delete()
 
 
+def signin_completed(*, user: Any, session_key: str, ip: str | None, user_agent: str, with_mfa: bool,
+                     method: str = "password") -> None:
+    """A person signed in (the page has logged them in): their failed attempts are forgotten, the
+    session is listed among theirs and the audit log records how they signed in."""
+    signin_success_record(username=user.get_username())
+    session_record(user=user, session_key=session_key, ip=ip, user_agent=user_agent, with_mfa=with_mfa)
+    audit.append(action="signin.succeeded", actor=user, target_type="user", target_id=user.pk,
+                 target_label=user.get_username(), organization_id=_home_org_id(user),
+                 detail={"method": method, "mfa": with_mfa})
+
+
+def signin_failed(*, username: str, ip: str | None, reason: str, user: Any = None,
+                  signed_in: bool = False) -> SignInLock | None:
+    """A wrong password or code: it counts toward the lockout of the account name and of the client
+    address, and the audit log records it and the lock it started, if any (returned). ``signed_in``:
+    the person was signed in (a wrong current password), so the entries name them as the actor."""
+    username = str(username or "")[:150]
+    started = signin_failure_record(username=username, ip=ip)
+    who: dict[str, Any] = {"actor": user} if signed_in else {"actor_name": username}
+    audit.append(action="signin.failed", result=AuditEntry.Result.FAILURE, **who, target_type="user",
+                 target_id=getattr(user, "pk", "") or "", target_label=username,
+                 organization_id=_home_org_id(user) if signed_in else None, detail={"reason": reason})
+    if started is not None:
+        audit.append(action="signin.locked", result=AuditEntry.Result.DENIED, **who,
+                     target_type=f"signin_lock.{started.kind}", target_id=started.pk, target_label=started.key,
+                     detail={"failures": started.failures, "until": started.locked_until.isoformat()})
+    return started
+
+
+def signin_refused(*, username: str, user: Any = None, step: str = "") -> None:
+    """A sign-in refused because the account name or the client address is locked (no password or
+    code was checked), for the audit log."""
+    username = str(username or "")[:150]
+    audit.append(action="signin.refused", result=AuditEntry.Result.DENIED, actor_name=username, target_type="user",
+                 target_id=getattr(user, "pk", "") or "", target_label=username,
+                 detail={"reason": "locked", **({"step": step} if step else {})})
+
+
 def _refuse_when_locked(user: Any, ip: str | None) -> None:
     """A password check of ``user`` (changing their own password) is refused, like a sign-in,
     while their account name or the client address is locked."""
@@ -138,21 +169,13 @@ def _refuse_when_locked(user: Any, ip: str | None) -> None:
 
 def _count_wrong_password(user: Any, ip: str | None) -> None:
     """A wrong current password counts as a failed sign-in of the account (and the address)."""
-    username = user.get_username()
-    started = signin_failure_record(username=username, ip=ip)
-    audit.append(action="signin.failed", result=AuditEntry.Result.FAILURE, actor=user, target_type="user",
-                 target_id=user.pk, target_label=username, organization_id=_home_org_id(user),
-                 detail={"reason": "current_password"})
-    if started is not None:
-        audit.append(action="signin.locked", result=AuditEntry.Result.DENIED, actor=user,
-                     target_type=f"signin_lock.{started.kind}", target_id=started.pk, target_label=started.key,
-                     detail={"failures": started.failures, "until": started.locked_until.isoformat()})
+    signin_failed(username=user.get_username(), ip=ip, reason="current_password", user=user, signed_in=True)
 
 
 @transaction.atomic
 def lock_release(*, actor: Any, lock: SignInLock) -> None:
     """An administrator unlocks an account name or a client address before its time runs out."""
-    _require(actor, "security:lockout:write", None)
+    require(actor, "security:lockout:write", None)
     payload = {"kind": lock.kind, "key": lock.key, "failures": lock.failures,
                "locked_until": lock.locked_until.isoformat() if lock.locked_until else None}
     SignInLock.objects.filter(pk=lock.pk).delete()
@@ -499,7 +522,7 @@ def display_token_create(*, actor: Any, organization: Any, name: str, dashboards
         raise InvalidInput("name is required (at most 128 characters).", detail={"name": ["Required."]})
     dashboards = _clean_dashboards(dashboards)
     networks = _clean_networks(allowed_networks)
-    _require(actor, "organizations:displaytoken:write", DisplayToken(organization=organization))
+    require(actor, "organizations:displaytoken:write", DisplayToken(organization=organization))
     raw = DISPLAY_TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = DisplayToken.objects.create(organization=organization, name=name.strip(),
                                         token_hash=display_token_hash(raw), prefix=raw[:12], dashboards=dashboards,
@@ -512,7 +535,7 @@ def display_token_create(*, actor: Any, organization: Any, name: str, dashboards
 
 @transaction.atomic
 def display_token_revoke(*, actor: Any, token: DisplayToken) -> DisplayToken:
-    _require(actor, "organizations:displaytoken:write", token)
+    require(actor, "organizations:displaytoken:write", token)
     token = DisplayToken.objects.select_for_update().get(pk=token.pk)
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
@@ -553,6 +576,20 @@ def display_token_check(*, raw: str | None = None, token_id: Any = None, ip: str
     return token
 
 
+def display_token_signin(*, raw: str, ip: str | None) -> DisplayToken:
+    """A wall screen opens with its display token: the token (``display_token_check``), and the
+    attempt in the audit log either way; ``DisplayTokenRefused`` when it may not open."""
+    try:
+        token = display_token_check(raw=raw, ip=ip)
+    except DisplayTokenRefused as exc:
+        audit.append(action="display_token.signin_failed", result=AuditEntry.Result.FAILURE,
+                     actor_name="wall screen", target_type="display_token", detail={"reason": exc.code})
+        raise
+    audit.append(action="display_token.signed_in", organization_id=token.organization_id,
+                 target_type="display_token", target_id=token.pk, target_label=token.name)
+    return token
+
+
 def display_token_touch(token: DisplayToken) -> None:
     now = timezone.now()
     if token.last_used_at is None or token.last_used_at < now - timedelta(minutes=5):
@@ -561,14 +598,14 @@ def display_token_touch(token: DisplayToken) -> None:
 
 # -- organization security policy --------------------------------------------------------------
 
-_POLICY_LIMITS = {
+POLICY_LIMITS = {
     "password_min_length": (6, 128), "password_min_classes": (1, 4), "lockout_threshold": (1, 100),
     "lockout_minutes": (1, 1440),
 }
 
 
 def _policy_payload(p: SecurityPolicy) -> dict[str, Any]:
-    return {k: getattr(p, k) for k in (*_POLICY_LIMITS, "mfa_required", "mfa_required_roles")}
+    return {k: getattr(p, k) for k in (*POLICY_LIMITS, "mfa_required", "mfa_required_roles")}
 
 
 @transaction.atomic
@@ -576,11 +613,11 @@ def security_policy_set(*, actor: Any, organization: Any, **changes: Any) -> Sec
     """Create or change the security policy of ``organization`` (it applies to its descendants too)."""
     from apps.rbac.models import Role
 
-    _require(actor, "security:policy:write", SecurityPolicy(organization=organization))
+    require(actor, "security:policy:write", SecurityPolicy(organization=organization))
     errors: dict[str, list[str]] = {}
     for name, value in changes.items():
-        if name in _POLICY_LIMITS:
-            low, high = _POLICY_LIMITS[name]
+        if name in POLICY_LIMITS:
+            low, high = POLICY_LIMITS[name]
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 errors[name] = [f"A whole number from {low} to {high}."]
         elif name == "mfa_required":

@@ -9,6 +9,7 @@ urlpatterns = [
     path("audit/export.csv", views.audit_export, name="audit-export"),
     path("lockouts/", views.lockouts, name="lockouts"),
     path("display-tokens/", views.display_tokens, name="display-tokens"),
+    path("display-tokens/organizations/", views.display_token_organizations, name="display-token-organizations"),
     path("policies/", views.policy_list, name="policies"),
     path("policies/<uuid:pk>/", views.policy_detail, name="policy"),
     path("people/<uuid:pk>/panel/", views.person_panel, name="person-panel"),

@@ -5,6 +5,7 @@ page, and wall screens opened with a display token."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 from django import forms
@@ -14,7 +15,7 @@ from django.contrib.auth import REDIRECT_FIELD_NAME, login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotFound, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotFound
 from django.shortcuts import redirect, render, resolve_url
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -25,16 +26,20 @@ from django.views.decorators.http import require_POST
 
 from apps.core import views as core_views
 from apps.core.errors import ApplicationError
+from apps.core.pages import csv_stream, error_fields, searched
+from apps.core.pagination import Page, page_of
 from apps.core.scoping import authorize
+from apps.core.selectors import organization_list
 from apps.organizations import selectors as people
 from apps.organizations.models import Organization
-from apps.organizations.views import error_fields, found
+from apps.organizations.services import may_change_credentials
 from apps.rbac.selectors import role_list
-from apps.security import audit, qr, selectors, services, totp
+from apps.security import qr, selectors, services, totp
 from apps.security.filters import AuditEntryFilter
 from apps.security.models import AccessKey, AuditEntry, RecoveryCode, SecurityPolicy, SignInLock
 from apps.security.policy import account_security, mfa_required
 
+DISPLAY_TOKEN_WRITE = "organizations:displaytoken:write"
 PENDING = "security_mfa_pending"
 PENDING_SECONDS = 300
 SCREEN_TOKEN = "security_display_token"
@@ -70,24 +75,12 @@ def _next_url(request: HttpRequest, value: Any) -> str:
 
 def _complete(request: HttpRequest, user: Any, *, with_mfa: bool, method: str = "password") -> None:
     login(request, user)
-    services.signin_success_record(username=user.get_username())
-    services.session_record(user=user, session_key=request.session.session_key, ip=request.client_ip,
-                            user_agent=request.headers.get("User-Agent", ""), with_mfa=with_mfa)
-    audit.append(action="signin.succeeded", actor=user, target_type="user", target_id=user.pk,
-                 target_label=user.get_username(), organization_id=services._home_org_id(user),
-                 detail={"method": method, "mfa": with_mfa})
+    services.signin_completed(user=user, session_key=request.session.session_key, ip=request.client_ip,
+                              user_agent=request.headers.get("User-Agent", ""), with_mfa=with_mfa, method=method)
 
 
 def _failed(request: HttpRequest, username: str, reason: str, user: Any = None) -> SignInLock | None:
-    started = services.signin_failure_record(username=username, ip=request.client_ip)
-    audit.append(action="signin.failed", result=AuditEntry.Result.FAILURE, actor_name=username[:150],
-                 target_type="user", target_id=getattr(user, "pk", "") or "", target_label=username[:150],
-                 detail={"reason": reason})
-    if started is not None:
-        audit.append(action="signin.locked", result=AuditEntry.Result.DENIED, actor_name=username[:150],
-                     target_type=f"signin_lock.{started.kind}", target_id=started.pk, target_label=started.key,
-                     detail={"failures": started.failures, "until": started.locked_until.isoformat()})
-    return started
+    return services.signin_failed(username=username, ip=request.client_ip, reason=reason, user=user)
 
 
 @sensitive_post_parameters("password")
@@ -110,8 +103,7 @@ def signin(request: HttpRequest) -> HttpResponse:
             _complete(request, user, with_mfa=False)
             return redirect(redirect_to)
         if getattr(form, "lock", None) is not None:
-            audit.append(action="signin.refused", result=AuditEntry.Result.DENIED, actor_name=username,
-                         target_type="user", target_label=username, detail={"reason": "locked"})
+            services.signin_refused(username=username)
         elif username:
             started = _failed(request, username, "password")
             if started is not None:
@@ -155,8 +147,7 @@ def signin_mfa(request: HttpRequest) -> HttpResponse:
         code = form.cleaned_data["code"]
         if lock is not None:
             error = _lock_message(lock)
-            audit.append(action="signin.refused", result=AuditEntry.Result.DENIED, actor_name=user.get_username(),
-                         target_type="user", target_id=user.pk, detail={"reason": "locked", "step": "mfa"})
+            services.signin_refused(username=user.get_username(), user=user, step="mfa")
         elif enrolled:
             method = services.mfa_check(user=user, code=code)
             if method:
@@ -296,10 +287,7 @@ def audit_export(request: HttpRequest) -> HttpResponse:
     filtered = AuditEntryFilter(request.GET, queryset=qs)
     if not filtered.is_valid():
         return HttpResponse("Invalid filter.", status=400)
-    response = StreamingHttpResponse(selectors.audit_csv_rows(filtered.qs.order_by("id").iterator(chunk_size=2000)),
-                                     content_type="text/csv")
-    response["Content-Disposition"] = 'attachment; filename="audit-log.csv"'
-    return response
+    return csv_stream(selectors.audit_csv_rows(filtered.qs.order_by("id").iterator(chunk_size=2000)), "audit-log.csv")
 
 
 # -- lockouts and MFA administration -----------------------------------------------------------
@@ -320,8 +308,6 @@ def lockouts(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def display_tokens(request: HttpRequest) -> HttpResponse:
-    from apps.organizations.selectors import organization_ids_of_user
-
     if request.method == "POST":
         if request.POST.get("revoke"):
             token = selectors.display_token_list(actor=request.user).filter(pk=_uuid(request.POST["revoke"])).first()
@@ -329,8 +315,9 @@ def display_tokens(request: HttpRequest) -> HttpResponse:
                 return HttpResponseNotFound()
             _run(request, services.display_token_revoke, actor=request.user, token=token, success="Token revoked.")
             return redirect("security:display-tokens")
-        org = Organization.objects.filter(pk=_uuid(request.POST.get("organization"))).first()
-        if org is None or not authorize(request.user, "organizations:organization:read", org):
+        org = organization_list(actor=request.user, action="organizations:organization:read").filter(
+            pk=_uuid(request.POST.get("organization"))).first()
+        if org is None:
             messages.error(request, "Choose an organization.")
             return redirect("security:display-tokens")
         dashboards = [d for d in request.POST.get("dashboards", "").replace(",", " ").split() if d]
@@ -340,13 +327,27 @@ def display_tokens(request: HttpRequest) -> HttpResponse:
         if isinstance(made, tuple):
             request.session["security_new_token"] = made[1]
         return redirect("security:display-tokens")
-    orgs = Organization.objects.all() if request.user.is_superuser else Organization.objects.filter(
-        pk__in=organization_ids_of_user(request.user))
     return render(request, "security/display_tokens.html", {
         "tokens": selectors.display_token_list(actor=request.user)[:200],
-        "organizations": orgs.order_by("path")[:200],
+        "organizations": _token_organizations(request),
         "new_token": request.session.pop("security_new_token", None),
     })
+
+
+def _token_organizations(request: HttpRequest) -> Page:
+    """A page of the organizations the user may make display tokens for, searched by ``?q=``."""
+    orgs = organization_list(actor=request.user, action=DISPLAY_TOKEN_WRITE)
+    q = searched(request)
+    if q:
+        orgs = orgs.filter(name__icontains=q)
+    page = page_of(orgs, request, ("path", "id"))
+    return replace(page, rows=[(o.pk, o.name) for o in page.rows])
+
+
+@login_required
+def display_token_organizations(request: HttpRequest) -> HttpResponse:
+    """The options of the new token's organization picker, as the user types."""
+    return render(request, "partials/picker_options.html", {"options": _token_organizations(request)})
 
 
 # -- wall screens ------------------------------------------------------------------------------
@@ -395,17 +396,13 @@ def screen_signin(request: HttpRequest) -> HttpResponse:
     raw = request.POST.get("token") if request.method == "POST" else None
     if raw is not None:
         try:
-            token = services.display_token_check(raw=str(raw).strip(), ip=request.client_ip)
+            token = services.display_token_signin(raw=str(raw).strip(), ip=request.client_ip)
         except services.DisplayTokenRefused as exc:
             error = exc.message
-            audit.append(action="display_token.signin_failed", result=AuditEntry.Result.FAILURE,
-                         actor_name="wall screen", target_type="display_token", detail={"reason": exc.code})
         else:
             request.session.flush()
             request.session[SCREEN_TOKEN] = str(token.pk)
             request.display_token = token
-            audit.append(action="display_token.signed_in", organization_id=token.organization_id,
-                         target_type="display_token", target_id=token.pk, target_label=token.name)
             return redirect("wallscreens:home")
     return render(request, "security/screen_signin.html", {"error": error}, status=400 if error else 200)
 
@@ -429,7 +426,7 @@ POLICY_NUMBERS = {
 
 def _policy_org(request: HttpRequest, pk: Any) -> Organization:
     """The organization whose policy the user may see; missing and not visible are the same 404."""
-    return found(people.organization_get, actor=request.user, organization_id=pk, action=POLICY_READ)
+    return people.organization_get(actor=request.user, organization_id=pk, action=POLICY_READ)
 
 
 @login_required
@@ -455,7 +452,7 @@ def _posted_policy(request: HttpRequest) -> tuple[dict[str, Any], dict[str, str]
             continue
         # The service checks the same bounds; checked here too so that a form refused for another
         # field shows every error at once.
-        low, high = services._POLICY_LIMITS[name]
+        low, high = services.POLICY_LIMITS[name]
         if not low <= changes[name] <= high:
             errors[name] = f"A whole number from {low} to {high}."
     mode = request.POST.get("mfa_mode", "none")
@@ -517,15 +514,16 @@ PANEL_ACTIONS = {"mfa-reset", "mfa-exempt", "mfa-unexempt", "sign-out-everywhere
 
 
 def _panel_person(request: HttpRequest, pk: Any) -> Any:
-    return found(people.user_get, actor=request.user, user_id=pk)
+    return people.user_get(actor=request.user, user_id=pk)
 
 
 def _person_panel(request: HttpRequest, person: Any, *, error: str = "", done: str = "",
                   status: int = 200) -> HttpResponse:
     actor = request.user
     is_self = actor.pk == person.pk
-    can_mfa = not is_self and authorize(actor, "security:mfa:reset", person)
-    can_sessions = not is_self and authorize(actor, "organizations:user:write", person)
+    # The buttons follow the service's one rule for changing how someone else signs in.
+    can_mfa = not is_self and may_change_credentials(actor, person, "security:mfa:reset")
+    can_sessions = not is_self and may_change_credentials(actor, person, "organizations:user:write")
     if not (is_self or can_mfa or can_sessions or error):
         # People who may not act on this person's sign-in see no security card at all.
         return HttpResponse("")

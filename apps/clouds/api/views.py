@@ -10,8 +10,7 @@ from apps.clouds.adapters import adapter_types
 from apps.clouds.api import serializers as s
 from apps.clouds.filters import PlatformFilter
 from apps.clouds.models import CloudPlatform, Flavor, PlatformService, Region, Zone
-from apps.core.api.base import TenantViewSetMixin
-from apps.organizations.api.base import parsed, visible
+from apps.core.api.base import TenantViewSetMixin, parsed, visible
 from apps.organizations.models import Organization, Project
 
 PLATFORM_ID = r"cp-[0-9a-f]{20}"

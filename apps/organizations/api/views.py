@@ -1,16 +1,17 @@
 from django.contrib.auth import HASH_SESSION_KEY
-from django.db.models import Prefetch
-from drf_spectacular.utils import extend_schema
+from django.db.models import Prefetch, Q
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api.schema import THROTTLED
-from apps.organizations import services
+from apps.core.api.base import TenantListViewSet, parsed, visible
+from apps.core.api.schema import THROTTLED, results_of
+from apps.core.pagination import page_response
+from apps.organizations import selectors, services
 from apps.organizations.api import serializers as s
-from apps.organizations.api.base import ScopedViewSet, parsed, visible
 from apps.organizations.filters import OrganizationFilter, ProjectFilter, UserFilter, UserGroupFilter
 from apps.organizations.models import Membership, Organization, Project, User, UserGroup
 
@@ -28,7 +29,7 @@ def _user(request: Request, pk) -> User:
     return visible(User.objects.all(), request.user, USER_READ, pk, "user")
 
 
-class OrganizationViewSet(ScopedViewSet):
+class OrganizationViewSet(TenantListViewSet):
     """The organization tree (headquarters -> regions -> departments). ``?within=<id>`` lists a subtree."""
 
     queryset = Organization.objects.all()
@@ -76,16 +77,23 @@ class OrganizationViewSet(ScopedViewSet):
         org = services.organization_set_active(actor=request.user, organization=self.get_object(), active=True)
         return Response(s.OrganizationSerializer(org).data)
 
-    @extend_schema(request=s.UserRefSerializer, responses=s.MemberSerializer(many=True))
+    @extend_schema(request=s.UserRefSerializer,
+                   responses=results_of(s.MemberSerializer, name="MemberList", cursor=True),
+                   parameters=[OpenApiParameter("q", str, description="Part of a username or display name."),
+                               OpenApiParameter("cursor", str), OpenApiParameter("page_size", int)])
     @action(detail=True, methods=["get", "post"])
     def members(self, request: Request, pk=None) -> Response:
-        """GET: the direct members. POST ``{"user": id}``: add a member."""
-        org = self.get_object()
+        """GET: the direct members you may see, by username, a cursor page at a time (``?q=`` searches).
+        POST ``{"user": id}``: add a member (then the first page)."""
+        org = selectors.organization_get(actor=request.user, organization_id=pk)  # ?q= is the members' search
         if request.method == "POST":
             user = _user(request, parsed(s.UserRefSerializer, request.data)["user"])
             services.membership_add(actor=request.user, user=user, organization=org)
-        rows = Membership.objects.filter(organization=org).select_related("user").order_by("user__username")[:1000]
-        return Response({"results": s.MemberSerializer(rows, many=True).data})
+        rows = selectors.membership_list(actor=request.user).filter(organization=org)
+        q = request.query_params.get("q", "").strip()
+        if q:
+            rows = rows.filter(Q(user__username__icontains=q) | Q(user__display_name__icontains=q))
+        return page_response(rows, request, ("user__username", "id"), s.MemberSerializer)
 
     @extend_schema(request=s.UserRefSerializer, responses=None)
     @action(detail=True, methods=["post"], url_path="remove-member")
@@ -96,7 +104,7 @@ class OrganizationViewSet(ScopedViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class UserViewSet(ScopedViewSet):
+class UserViewSet(TenantListViewSet):
     """People. A person may belong to several organizations; ``?organization=`` narrows the list."""
 
     queryset = User.objects.prefetch_related(Prefetch("memberships", queryset=Membership.objects.only(
@@ -156,7 +164,7 @@ class UserViewSet(ScopedViewSet):
         return Response(s.UserSerializer(user).data)
 
 
-class UserGroupViewSet(ScopedViewSet):
+class UserGroupViewSet(TenantListViewSet):
     queryset = UserGroup.objects.prefetch_related(Prefetch("members", queryset=User.objects.only("id")))
     serializer_class = s.UserGroupSerializer
     filterset_class = UserGroupFilter
@@ -197,7 +205,7 @@ class UserGroupViewSet(ScopedViewSet):
         return Response(s.UserGroupSerializer(group).data)
 
 
-class ProjectViewSet(ScopedViewSet):
+class ProjectViewSet(TenantListViewSet):
     """Projects gather users and user groups (and later cloud platforms and resources) of one
     organization; grants scoped to a project apply to its users and groups independently."""
 

@@ -130,3 +130,11 @@ class ScheduleSerializer(serializers.ModelSerializer):
                   "last_run_at", "last_operation_id", "last_error", "created_at"]
         read_only_fields = ["id", "organization", "project", "enabled", "last_run_at", "last_operation_id",
                             "last_error", "created_at"]
+
+
+class ProjectChoiceSerializer(serializers.Serializer):
+    """A project a request may name: its id, name and organization's name."""
+
+    id = serializers.UUIDField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    organization = serializers.CharField(source="organization.name", read_only=True)

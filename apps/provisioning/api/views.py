@@ -1,4 +1,8 @@
+from urllib.parse import urlencode
+
 from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -8,19 +12,22 @@ from rest_framework.views import APIView
 
 from apps.clouds.adapters.base import CloudCallError
 from apps.clouds.models import CloudPlatform
-from apps.core.api.base import TenantViewSetMixin
+from apps.core.api.base import TenantViewSetMixin, parsed, visible
+from apps.core.api.schema import results_of
 from apps.core.api.serializers import OperationSerializer
 from apps.core.errors import Conflict, InvalidInput
 from apps.core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
-from apps.organizations.api.base import parsed, visible
+from apps.core.pagination import page_response
 from apps.organizations.models import Organization, Project
-from apps.provisioning import lifecycle, offers, requests, schedules, topology
+from apps.provisioning import lifecycle, offers, requests, schedules, selectors, topology
 from apps.provisioning.api import serializers as s
 from apps.provisioning.models import ApprovalPolicy, ChangeRecord, ProvisioningRequest, ScheduledOperation
 from apps.resources.api.serializers import ResourceSerializer
 from apps.resources.models import Resource
 
 RESOURCE_ID = r"res-[0-9a-f]{28}"
+# The form names the first projects; its ``projects_url`` pages and searches them all.
+PROJECTS_IN_FORM = 50
 
 
 def _project(pk) -> Project:
@@ -102,10 +109,8 @@ class FormView(APIView):
     def get(self, request: Request) -> Response:
         platform = _platform(request.query_params.get("platform"))
         region = request.query_params.get("region") or platform.default_region
-        projects = [p for p in Project.objects.select_related("organization").order_by("name")[:500]
-                    if requests.platform_serves(platform, p) and lifecycle.authorize(
-                        request.user, "ecs:instance:create",
-                        ProvisioningRequest(organization=p.organization, project=p, platform=platform))]
+        projects = list(selectors.project_choices(actor=request.user, platform=platform)
+                        .order_by("name", "id")[:PROJECTS_IN_FORM + 1])
         if not projects:
             raise InvalidInput("Choose a cloud platform.", detail={"platform": ["not found"]})
         data = offers.catalog_offers(platform, region)
@@ -114,9 +119,26 @@ class FormView(APIView):
         except CloudCallError as exc:
             raise Conflict(f"The cloud cannot be reached ({exc.code}); try again.", code="cloud_unavailable") from None
         data.update(platform=platform.id, region=region, count={"min": 1, "max": requests.MAX_COUNT},
-                    projects=[{"id": str(p.pk), "name": p.name, "organization": p.organization.name}
-                              for p in projects])
+                    projects=s.ProjectChoiceSerializer(projects[:PROJECTS_IN_FORM], many=True).data,
+                    projects_url=f"{reverse('provisioning-projects')}?{urlencode({'platform': platform.pk})}",
+                    more_projects=len(projects) > PROJECTS_IN_FORM)
         return Response(data)
+
+
+class ProjectChoiceView(APIView):
+    """The projects ``platform`` serves in which you may request instances, by name, a cursor page
+    at a time; ``?q=`` searches names and organizations' names (a request form's project picker)."""
+
+    @extend_schema(parameters=[OpenApiParameter("platform", str, required=True), OpenApiParameter("q", str),
+                               OpenApiParameter("cursor", str), OpenApiParameter("page_size", int)],
+                   responses=results_of(s.ProjectChoiceSerializer, name="ProjectChoiceList", cursor=True))
+    def get(self, request: Request) -> Response:
+        platform = _platform(request.query_params.get("platform"))
+        projects = selectors.project_choices(actor=request.user, platform=platform)
+        q = request.query_params.get("q", "").strip()
+        if q:
+            projects = projects.filter(Q(name__icontains=q) | Q(organization__name__icontains=q))
+        return page_response(projects, request, ("name", "id"), s.ProjectChoiceSerializer)
 
 
 class InstanceViewSet(TenantViewSetMixin, viewsets.GenericViewSet):

@@ -1,8 +1,3 @@
-import csv
-import re
-import uuid
-
-from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
@@ -10,18 +5,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.api.base import TenantListViewSet, parsed, visible
 from apps.core.api.schema import results_of
-from apps.core.errors import Forbidden, InvalidInput, NotFound
-from apps.core.scoping import authorize, restrict
-from apps.organizations.api.base import ScopedViewSet, parsed, visible
+from apps.core.errors import InvalidInput
+from apps.core.pages import csv_response
 from apps.organizations.models import Organization, Project, User, UserGroup
 from apps.rbac import selectors, services
 from apps.rbac.api import serializers as s
 from apps.rbac.catalog import permission_catalog
 from apps.rbac.filters import GrantFilter, PolicyFilter, RoleFilter
 from apps.rbac.models import AccessPolicy, Grant, Role
-
-ACTION_RE = re.compile(r"^[a-z][a-z0-9_]*(:[a-z][a-z0-9_]*){2,3}$")
 
 
 def _org(request: Request, pk, field: str = "organization") -> Organization | None:
@@ -48,7 +41,7 @@ class PermissionCatalogView(APIView):
         return Response({"next": None, "previous": None, "results": data})
 
 
-class RoleViewSet(ScopedViewSet):
+class RoleViewSet(TenantListViewSet):
     """Predefined roles (shared, unchangeable) and custom roles of organizations or the platform."""
 
     queryset = Role.objects.all()
@@ -76,7 +69,7 @@ class RoleViewSet(ScopedViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class GrantViewSet(ScopedViewSet):
+class GrantViewSet(TenantListViewSet):
     """Role -> grantee (user, user group, organization members, project members) on a scope."""
 
     queryset = Grant.objects.select_related("role", "user", "group", "grantee_organization", "grantee_project",
@@ -121,7 +114,7 @@ def _missing_scope():
     raise InvalidInput("scope is required.", detail={"scope": ["This field is required."]})
 
 
-class PolicyViewSet(ScopedViewSet):
+class PolicyViewSet(TenantListViewSet):
     """RAM-like access policies attached to users and user groups; an explicit Deny wins."""
 
     queryset = AccessPolicy.objects.prefetch_related("users", "groups")
@@ -169,29 +162,6 @@ class PolicyViewSet(ScopedViewSet):
         return self._attachment(request, False)
 
 
-def _uuid(value, field: str, label: str) -> uuid.UUID:
-    try:
-        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-    except (ValueError, TypeError, AttributeError):
-        raise InvalidInput(f"{label} must be an id (a UUID).", detail={field: ["Not a valid UUID."]}) from None
-
-
-def explain_for(request_user, params) -> dict:
-    """Shared by the API and the "Why?" page: who may ask, about whom and what."""
-    user_id = _uuid(params["user"], "user", "The user")
-    if not isinstance(params["action"], str) or not ACTION_RE.fullmatch(params["action"]):
-        raise InvalidInput("The action must be a permission code (service:resource:action).",
-                           detail={"action": ["Not a permission code."]})
-    subject = restrict(User.objects.all(), request_user, "organizations:user:read").filter(pk=user_id).first()
-    if subject is None:
-        raise NotFound("User not found.")
-    if subject.pk != request_user.pk and not authorize(request_user, "rbac:access:explain", subject):
-        raise Forbidden("You are not allowed to explain other people's access.")
-    target = selectors.explain_target(actor=request_user, target_type=params["target_type"],
-                                      target_id=params["target_id"])
-    return selectors.explain(subject=subject, action=params["action"], target=target, actor=request_user)
-
-
 class ExplainView(APIView):
     """Why may (or may not) a user do an action on a target? Lists the grants and policy statements
     that allow or deny it, and those considered that did not apply."""
@@ -199,28 +169,7 @@ class ExplainView(APIView):
     @extend_schema(parameters=[s.ExplainQuerySerializer], responses=dict)
     def get(self, request: Request) -> Response:
         params = parsed(s.ExplainQuerySerializer, request.query_params)
-        return Response(explain_for(request.user, params))
-
-
-def matrix_for(request_user, organization_id):
-    organization_id = _uuid(organization_id, "organization", "The organization") if organization_id else None
-    org = restrict(Organization.objects.all(), request_user, "organizations:organization:read").filter(
-        pk=organization_id).first() if organization_id else None
-    if org is None:
-        raise NotFound("Organization not found.")
-    if not authorize(request_user, "rbac:access:explain", org):
-        raise Forbidden("You are not allowed to see the access matrix of this organization.")
-    return org, *selectors.access_matrix(actor=request_user, organization=org)
-
-
-def matrix_csv(org, codes, rows) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv")
-    response["Content-Disposition"] = f'attachment; filename="access-matrix-{org.pk}.csv"'
-    writer = csv.writer(response)
-    writer.writerow(["username", "display_name", *codes])
-    for row in rows:
-        writer.writerow([row["user"].username, row["user"].display_name, *("yes" if c else "" for c in row["cells"])])
-    return response
+        return Response(selectors.explain_for(actor=request.user, **params))
 
 
 class AccessMatrixView(APIView):
@@ -229,9 +178,10 @@ class AccessMatrixView(APIView):
     @extend_schema(parameters=[OpenApiParameter("organization", str, required=True),
                                OpenApiParameter("export", str, enum=["csv"])], responses=dict)
     def get(self, request: Request):
-        org, codes, rows = matrix_for(request.user, request.query_params.get("organization"))
+        org, codes, rows = selectors.access_matrix_for(actor=request.user,
+                                                       organization_id=request.query_params.get("organization"))
         if request.query_params.get("export") == "csv":
-            return matrix_csv(org, codes, rows)
+            return csv_response(selectors.access_matrix_rows(codes, rows), f"access-matrix-{org.pk}.csv")
         return Response({"organization": str(org.pk), "permissions": codes, "results": [
             {"user": str(r["user"].pk), "username": r["user"].username,
              "allowed": [c for c, ok in zip(codes, r["cells"], strict=True) if ok]} for r in rows]})

@@ -8,12 +8,11 @@ from rest_framework.views import APIView
 
 from apps.clouds.adapters.base import CloudCallError
 from apps.clouds.selectors import platform_get
-from apps.core.api.base import TenantViewSetMixin
+from apps.core.api.base import TenantViewSetMixin, parsed, visible
 from apps.core.api.serializers import OperationSerializer
 from apps.core.errors import Conflict, InvalidInput
 from apps.core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from apps.core.scoping import restrict
-from apps.organizations.api.base import parsed, visible
 from apps.organizations.models import Organization, Project
 from apps.resources import selectors, services
 from apps.resources.api import serializers as s

@@ -11,11 +11,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.core.api.base import TenantListViewSet, TenantViewSetMixin, parsed, visible
 from apps.core.api.schema import results_of
 from apps.core.errors import NotFound
-from apps.core.scoping import restrict
-from apps.organizations.api.base import UUID_RE, parsed, visible
+from apps.core.pages import csv_stream
 from apps.organizations.models import Organization, User
+from apps.organizations.selectors import user_get
 from apps.security import qr, selectors, services
 from apps.security.api import serializers as s
 from apps.security.filters import AccessKeyFilter, AuditEntryFilter, DisplayTokenFilter, SecurityPolicyFilter
@@ -23,7 +24,7 @@ from apps.security.models import AccessKey, AuditEntry, DisplayToken, RecoveryCo
 from apps.security.policy import account_security, mfa_required
 
 
-class AuditEntryViewSet(viewsets.ReadOnlyModelViewSet):
+class AuditEntryViewSet(TenantViewSetMixin, viewsets.ReadOnlyModelViewSet):
     """The append-only audit log. Filter by ``actor``, ``action`` (or a prefix ending in '.'),
     ``target_type``/``target_id``, ``result``, ``since``/``until`` (ISO times) and ``organization``."""
 
@@ -32,22 +33,18 @@ class AuditEntryViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_class = AuditEntryFilter
     ordering = ("-id",)
     lookup_value_regex = r"[0-9]{1,18}"
-
-    def get_queryset(self):
-        return selectors.audit_entry_list(actor=self.request.user)
+    selector = staticmethod(selectors.audit_entry_list)
 
     @extend_schema(responses={(200, "text/csv"): str})
     @action(detail=False, methods=["get"], url_path="export")
     def export(self, request: Request) -> StreamingHttpResponse:
         """The filtered log as CSV (needs ``audit:log:export``), oldest first, at most 1,000,000 rows."""
         qs = self.filter_queryset(selectors.audit_entry_list(actor=request.user, action=selectors.AUDIT_EXPORT))
-        rows = selectors.audit_csv_rows(qs.order_by("id")[:1_000_000].iterator(chunk_size=2000))
-        response = StreamingHttpResponse(rows, content_type="text/csv")
-        response["Content-Disposition"] = 'attachment; filename="audit-log.csv"'
-        return response
+        return csv_stream(selectors.audit_csv_rows(qs.order_by("id")[:1_000_000].iterator(chunk_size=2000)),
+                          "audit-log.csv")
 
 
-class AccessKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
+class AccessKeyViewSet(TenantViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
                        viewsets.GenericViewSet):
     """AccessKey pairs: your own, and those of people whose keys you may oversee. At most two are
     active; the secret is returned once, by ``create`` and ``rotate``."""
@@ -57,9 +54,7 @@ class AccessKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
     filterset_class = AccessKeyFilter
     ordering = ("-created_at", "id")
     lookup_value_regex = r"UMAK[A-Z0-9]{20}"
-
-    def get_queryset(self):
-        return selectors.access_key_list(actor=self.request.user)
+    selector = staticmethod(selectors.access_key_list)
 
     @extend_schema(request=s.AccessKeyCreateSerializer, responses={201: s.AccessKeyCreatedSerializer})
     def create(self, request: Request) -> Response:
@@ -92,17 +87,14 @@ class AccessKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
         return Response(s.AccessKeyCreatedSerializer(key).data, status=status.HTTP_201_CREATED)
 
 
-class DisplayTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class DisplayTokenViewSet(TenantListViewSet):
     """Read-only tokens of wall screens, each opening only its dashboards; revoked, never edited."""
 
     queryset = DisplayToken.objects.all()
     serializer_class = s.DisplayTokenSerializer
     filterset_class = DisplayTokenFilter
     ordering = ("-created_at", "id")
-    lookup_value_regex = UUID_RE
-
-    def get_queryset(self):
-        return selectors.display_token_list(actor=self.request.user)
+    selector = staticmethod(selectors.display_token_list)
 
     @extend_schema(request=s.DisplayTokenCreateSerializer, responses={201: s.DisplayTokenCreatedSerializer})
     def create(self, request: Request) -> Response:
@@ -122,7 +114,7 @@ class DisplayTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         return Response(s.DisplayTokenSerializer(token).data)
 
 
-class SecurityPolicyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class SecurityPolicyViewSet(TenantListViewSet):
     """Password, lockout and MFA policy per organization (applies to its descendants too; the
     strictest policy of a person's organizations wins). ``POST`` creates or replaces values."""
 
@@ -130,10 +122,7 @@ class SecurityPolicyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
     serializer_class = s.SecurityPolicySerializer
     filterset_class = SecurityPolicyFilter
     ordering = ("organization__path", "id")
-    lookup_value_regex = UUID_RE
-
-    def get_queryset(self):
-        return selectors.security_policy_list(actor=self.request.user)
+    selector = staticmethod(selectors.security_policy_list)
 
     @extend_schema(request=s.SecurityPolicyWriteSerializer, responses=s.SecurityPolicySerializer)
     def create(self, request: Request) -> Response:
@@ -207,10 +196,7 @@ class MfaRecoveryCodesView(APIView):
 
 
 def _person(request: Request, pk: str) -> User:
-    person = restrict(User.objects.all(), request.user, "organizations:user:read").filter(pk=pk).first()
-    if person is None:
-        raise NotFound()
-    return person
+    return user_get(actor=request.user, user_id=pk)
 
 
 class MfaResetView(APIView):
