@@ -143,19 +143,21 @@ def granted_duties(user: User) -> set[str]:
 
 
 def _duties_given_by(via: Any) -> set[str]:
-    """Duties that joining ``via`` (an organization, user group or project) would give."""
+    """Duties that joining ``via`` (an organization, user group or project) would give: those of the
+    grants that would then reach the person (``engine.Reach``), and of a group's policies."""
+    extra: set[str] = set()
     if isinstance(via, UserGroup):
         # a group's members also become members of the group's projects
-        q = Q(grantee_type="group", group=via) | Q(grantee_type="project", grantee_project__groups=via)
+        projects = frozenset(str(p) for p in via.projects.values_list("pk", flat=True))
+        reach = engine.Reach(groups=frozenset({str(via.pk)}), projects=projects)
         extra = _policies_duties(AccessPolicy.objects.filter(groups=via))
-        return extra | set(Grant.objects.filter(q, role__duty__gt="").values_list("role__duty", flat=True))
     elif isinstance(via, Project):
-        q = Q(grantee_type="project", grantee_project=via)
+        reach = engine.Reach(projects=frozenset({str(via.pk)}))
     elif isinstance(via, Organization):
-        q = Q(grantee_type="organization", grantee_organization_id__in=via.ancestor_ids)
+        reach = engine.Reach(organizations=frozenset(via.ancestor_ids))
     else:
         return set()
-    return set(Grant.objects.filter(q, role__duty__gt="").values_list("role__duty", flat=True))
+    return extra | set(Grant.objects.filter(reach.q(), role__duty__gt="").values_list("role__duty", flat=True))
 
 
 def _refuse_combined_duties(users: Iterable[User], extra: set[str]) -> None:
