@@ -9,9 +9,10 @@ project as ``unimanager`` does.
 
 from apps.clouds.tests.factories import platform
 from apps.core.tests.factories import operation
-from apps.organizations.tests.factories import fresh, group, org, project, user
+from apps.organizations.tests.factories import fresh, group, leave, org, project, user
 from apps.rbac.tests.factories import grant, predefined, role
 from apps.resources.tests.factories import resource
+from apps.security.tests.factories import password_policy
 
-__all__ = ["fresh", "grant", "group", "operation", "org", "platform", "predefined", "project", "resource", "role",
-           "user"]
+__all__ = ["fresh", "grant", "group", "leave", "operation", "org", "password_policy", "platform", "predefined",
+           "project", "resource", "role", "user"]

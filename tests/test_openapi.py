@@ -256,15 +256,14 @@ def test_a_response_the_document_does_not_describe_fails_the_client_call(monkeyp
     200 the API answers is a violation raised at the call, and recorded for the test's end."""
     from rest_framework.test import APIClient
 
-    from apps.core.tests import factories
-    from tests import openapi_contract
+    from tests import factories, openapi_contract
 
     original = openapi_contract.contract()
     document = json.loads(json.dumps(original.document))
     document["paths"]["/api/v1/core/operations/"]["get"]["responses"] = {"201": {"description": "created"}}
     monkeypatch.setattr(openapi_contract, "_contract", openapi_contract.Contract(document, original.urlconf))
     client = APIClient()
-    client.force_login(factories.user("root", superuser=True))
+    client.force_login(factories.user("root", is_superuser=True, is_staff=True))
     with pytest.raises(openapi_contract.ContractViolation, match="status 200 is not documented"):
         client.get("/api/v1/core/operations/")
     assert openapi_contract._violations

@@ -16,23 +16,8 @@ from channels.layers import get_channel_layer
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from apps.core import scoping
-from apps.core.tests import factories
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    # The real hasher costs ~0.2 s per password by design; these tests are not about hashing.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
-def production_scoping():
-    from apps.rbac.backend import RbacScoping
-
-    previous = scoping.install_backend(RbacScoping())
-    yield
-    scoping.install_backend(previous)
+from tests import factories as f
+from tests.fixtures import api_as, fast_passwords, rbac_scoping  # noqa: F401 (fixtures; api_as for the tests)
 
 
 @pytest.fixture(autouse=True)
@@ -46,25 +31,17 @@ def fresh_cache_and_layer():
 
 @pytest.fixture
 def world(db):
-    org_a = factories.organization("Org A")
-    dept_a = factories.organization("Department of A", parent=org_a)
-    org_b = factories.organization("Org B")
+    org_a = f.org("Org A")
+    dept_a = f.org("Department of A", org_a)
+    org_b = f.org("Org B")
     return SimpleNamespace(
         org_a=org_a,
         dept_a=dept_a,
         org_b=org_b,
-        alice=factories.user("alice", member_of=(org_a,)),
-        bob=factories.user("bob", member_of=(org_b,)),
-        root=factories.user("root", superuser=True),
+        alice=f.user("alice", org_a),
+        bob=f.user("bob", org_b),
+        root=f.user("root", is_superuser=True, is_staff=True),
     )
-
-
-def api_as(user) -> APIClient:
-    client = APIClient()
-    if user is not None:
-        # A real session: each request loads the user afresh, as in production.
-        client.force_login(user)
-    return client
 
 
 @pytest.fixture

@@ -14,8 +14,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from apps.core import events, services
-from apps.core.tests import factories
-from apps.organizations.models import Membership
+from tests import factories
 from unimanager.asgi import application
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -212,7 +211,7 @@ def test_a_membership_revoked_after_connecting_refuses_new_subscriptions(world):
         socket = await connected(world.alice)
         # The first subscription loads alice's organizations; the socket stays open for hours.
         assert (await subscribe(socket, first.topic))["type"] == "subscribed"
-        await database_sync_to_async(lambda: Membership.objects.filter(user=world.alice).delete())()
+        await database_sync_to_async(lambda: factories.leave(world.alice))()
         assert (await subscribe(socket, second.topic))["code"] == "forbidden"
         await socket.disconnect()
 

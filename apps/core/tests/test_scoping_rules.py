@@ -1,8 +1,8 @@
 """Who is scoped how. The foundation's membership backend (what core promises when no other backend is
 installed): nobody signed in, a disabled person or no person sees nothing; a superuser sees
 everything; a member sees the organizations they belong to with their descendants, never a parent
-or a sibling, and is refused anything platform-wide. Organizations are their own tenants and people
-belong through memberships. ``require`` refuses what ``authorize`` does not allow, naming the
+or a sibling, and is refused anything platform-wide (how organizations and people are scoped is
+the organizations app's test). ``require`` refuses what ``authorize`` does not allow, naming the
 permission, and never refuses the system itself."""
 
 from __future__ import annotations
@@ -13,9 +13,8 @@ from django.contrib.auth.models import AnonymousUser
 from apps.core import scoping
 from apps.core.errors import Forbidden
 from apps.core.models import Operation
-from apps.core.tests import factories
-from apps.core.tests.conftest import api_as
-from apps.organizations.models import Organization, User
+from tests import factories
+from tests.fixtures import api_as
 
 pytestmark = pytest.mark.django_db
 OPERATIONS = "/api/v1/core/operations/"
@@ -49,7 +48,7 @@ def test_a_member_sees_their_organization_and_its_descendants_only(world, ops, m
 
 
 def test_a_member_of_a_department_does_not_see_its_parent(world, ops, membership_scoping):
-    clerk = factories.user("clerk", member_of=(world.dept_a,))
+    clerk = factories.user("clerk", world.dept_a)
     assert visible(clerk) == {ops["dept_a"].pk}
     assert not scoping.authorize(clerk, "core:operation:read", ops["org_a"])
 
@@ -80,22 +79,6 @@ def test_no_person_an_anonymous_visitor_or_a_disabled_person_sees_nothing(world,
     assert visible(user) == set()
     assert not scoping.authorize(user, "core:operation:read", ops["org_a"])
     assert not scoping.authorize(user, "core:operation:read", None)
-
-
-def test_an_organization_is_its_own_tenant(world, membership_scoping):
-    assert visible(world.alice, Organization, "organizations:organization:read") == {world.org_a.pk, world.dept_a.pk}
-    assert scoping.authorize(world.alice, "organizations:organization:read", world.dept_a)
-    assert not scoping.authorize(world.alice, "organizations:organization:read", world.org_b)
-    assert scoping.tenant_id(world.dept_a) == world.dept_a.pk
-    assert scoping.tenant_id(Operation(organization=world.org_b)) == world.org_b.pk
-
-
-def test_people_belong_to_organizations_through_their_memberships(world, membership_scoping):
-    colleague = factories.user("carol", member_of=(world.dept_a,))
-    assert visible(world.alice, User, "organizations:user:read") == {world.alice.pk, colleague.pk}
-    assert scoping.authorize(world.alice, "organizations:user:read", colleague)
-    assert not scoping.authorize(world.alice, "organizations:user:read", world.bob)
-    assert not scoping.authorize(world.bob, "organizations:user:read", colleague)
 
 
 def test_require_refuses_with_a_403_naming_the_permission(world, ops, membership_scoping):

@@ -8,7 +8,7 @@ import pytest
 from apps.core import services
 from apps.core.errors import Conflict, InvalidInput
 from apps.core.models import Operation
-from apps.core.tests import factories
+from tests import factories
 from unimanager.celery import app as celery_app
 
 OPERATIONS = "/api/v1/core/operations/"

@@ -6,9 +6,8 @@ from __future__ import annotations
 import json
 
 from apps.core.models import Operation
-from apps.core.tests import factories
 from apps.core.tests.conftest import api_as
-from apps.organizations.models import Membership
+from tests import factories
 
 OPERATIONS = "/api/v1/core/operations/"
 NONEXISTENT = "op-0123456789abcdef0123"
@@ -60,7 +59,7 @@ def test_membership_of_an_organization_covers_its_departments(world, alice_api):
 
 
 def test_membership_of_a_department_does_not_cover_its_parent(world):
-    carol = factories.user("carol", member_of=(world.dept_a,))
+    carol = factories.user("carol", world.dept_a)
     in_parent = factories.operation(world.org_a)
     in_department = factories.operation(world.dept_a)
     client = api_as(carol)
@@ -99,5 +98,5 @@ def test_a_person_in_no_organization_sees_nothing(world):
 def test_leaving_an_organization_hides_its_operations_from_the_next_request(world, alice_api):
     own = factories.operation(world.org_a)
     assert listed_ids(alice_api) == {own.id}
-    Membership.objects.filter(user=world.alice).delete()
+    factories.leave(world.alice)
     assert listed_ids(alice_api) == set()

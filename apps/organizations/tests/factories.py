@@ -33,6 +33,14 @@ def project(organization: Organization, *members: User, name: str | None = None)
     return p
 
 
+def leave(u: User, *orgs: Organization) -> None:
+    """End ``u``'s memberships of ``orgs`` (of every organization when none is named)."""
+    memberships = Membership.objects.filter(user=u)
+    if orgs:
+        memberships = memberships.filter(organization__in=orgs)
+    memberships.delete()
+
+
 def fresh(u: User) -> User:
     """The same person as a new request would load them (no cached profile)."""
     return User.objects.get(pk=u.pk)

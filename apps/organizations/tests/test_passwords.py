@@ -7,8 +7,8 @@ import pytest
 from django.test import Client
 
 from apps.organizations.models import User
-from apps.rbac.tests import factories as f
-from apps.rbac.tests.conftest import api_as
+from tests import factories as f
+from tests.fixtures import api_as
 
 pytestmark = pytest.mark.django_db
 NEW = "Brand-New-Password-42!"
@@ -16,10 +16,8 @@ NEW = "Brand-New-Password-42!"
 
 @pytest.fixture
 def world():
-    from apps.security import services as security
-
     a = f.org("A")
-    security.security_policy_set(actor=None, organization=a, password_min_length=16, password_min_classes=3)
+    f.password_policy(a, password_min_length=16, password_min_classes=3)
     admin = f.user("oa", a)
     f.grant(f.predefined("organization_administrator"), admin, a)
     person = f.user("pat", a)

@@ -8,8 +8,8 @@ import pytest
 from apps.core.errors import Refused
 from apps.organizations import services
 from apps.organizations.models import Organization
-from apps.rbac.tests import factories as f
-from apps.rbac.tests.conftest import api_as
+from tests import factories as f
+from tests.fixtures import api_as
 
 pytestmark = pytest.mark.django_db
 
@@ -88,10 +88,9 @@ def test_a_user_is_disabled_before_being_deleted():
 
 def test_a_new_users_password_follows_the_policy_of_their_organization():
     from apps.organizations.models import User
-    from apps.security import services as security
 
     a = f.org("A")
-    security.security_policy_set(actor=None, organization=a, password_min_length=20, password_min_classes=4)
+    f.password_policy(a, password_min_length=20, password_min_classes=4)
     admin = f.user("oa", a)
     f.grant(f.predefined("organization_administrator"), admin, a)
     client = api_as(admin)

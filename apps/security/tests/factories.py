@@ -19,6 +19,11 @@ def person(org: Organization | None = None, username: str | None = None, **kw: A
     return user
 
 
+def password_policy(org: Organization, **settings: Any) -> SecurityPolicy:
+    """``org``'s security policy with ``settings`` (password_min_length=16, ...), as its administrator sets it."""
+    return services.security_policy_set(actor=None, organization=org, **settings)
+
+
 def isolation_objects(org: Organization) -> list[Any]:
     owner = person(org)
     key, _secret = services.access_key_create(actor=owner, description="isolation")

@@ -6,11 +6,9 @@ from __future__ import annotations
 import pytest
 
 from apps.clouds.models import CloudPlatform
-from apps.clouds.tests.factories import platform as make_platform
 from apps.core.scoping import authorize, restrict
-from apps.rbac.tests import factories as f
-from apps.rbac.tests.conftest import api_as
-from apps.resources.tests.factories import resource as make_resource
+from tests import factories as f
+from tests.fixtures import api_as, fast_passwords, rbac_scoping  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db
 
@@ -19,12 +17,12 @@ pytestmark = pytest.mark.django_db
 def clouds():
     hq = f.org("HQ")
     other = f.org("Other")
-    p = make_platform(hq, name="P")
-    q = make_platform(hq, name="Q")
-    r = make_platform(other, name="R")
+    p = f.platform(hq, name="P")
+    q = f.platform(hq, name="Q")
+    r = f.platform(other, name="R")
     return {"p": p, "q": q, "r": r,
-            "p_res": make_resource(p, organization=hq), "q_res": make_resource(q, organization=hq),
-            "r_res": make_resource(r, organization=other), "p_unassigned": make_resource(p)}
+            "p_res": f.resource(p, organization=hq), "q_res": f.resource(q, organization=hq),
+            "r_res": f.resource(r, organization=other), "p_unassigned": f.resource(p)}
 
 
 @pytest.fixture

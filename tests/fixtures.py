@@ -1,0 +1,35 @@
+"""Fixtures and helpers that the tests of every app may use. An app's ``conftest.py`` brings in the
+fixtures it wants by importing them (``from tests.fixtures import rbac_scoping``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from apps.core import scoping
+from apps.rbac.backend import RbacScoping
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    # The real hasher costs ~0.2 s per password by design; these tests are not about hashing.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def rbac_scoping():
+    """The backend production installs decides (another app's fixtures may have pinned a different one)."""
+    previous = scoping.install_backend(RbacScoping())
+    yield
+    scoping.install_backend(previous)
+
+
+def api_as(user: Any) -> APIClient:
+    """An API client signed in as ``user`` with a real session (each request loads the user afresh, as in
+    production); anonymous for ``None``."""
+    client = APIClient()
+    if user is not None:
+        client.force_login(user)
+    return client
