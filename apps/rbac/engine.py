@@ -202,17 +202,24 @@ class Reach:
         return grantee is not None and str(grantee) in among
 
 
+def organizations_reaching(user: Any) -> frozenset[str]:
+    """The organizations ``user`` belongs to and every ancestor of each, enabled or not: those
+    whose grants (and security policies) reach the person."""
+    from apps.organizations.models import Organization
+
+    paths = Organization.objects.filter(memberships__user=user).values_list("path", flat=True)
+    return frozenset(a for p in paths for a in p.split("/") if a)
+
+
 def reach_of(user: Any) -> Reach:
     """Whom grants reach to reach ``user``, from every membership they have, whether the
     organization or project is enabled or not (decisions leave the disabled ones out)."""
-    from apps.organizations.models import Organization, Project, UserGroup
+    from apps.organizations.models import Project, UserGroup
 
-    paths = Organization.objects.filter(memberships__user=user).values_list("path", flat=True)
     groups = UserGroup.members.through.objects.filter(user_id=user.pk).values_list("usergroup_id", flat=True)
     projects = Project.objects.filter(Q(members=user) | Q(groups__members=user)).values_list("id", flat=True)
     return Reach(users=frozenset({str(user.pk)}), groups=frozenset(str(g) for g in groups),
-                 organizations=frozenset(a for p in paths for a in p.split("/") if a),
-                 projects=frozenset(str(p) for p in projects))
+                 organizations=organizations_reaching(user), projects=frozenset(str(p) for p in projects))
 
 
 def grants_reaching(user: Any) -> Any:

@@ -22,19 +22,14 @@ class EffectivePolicy:
     mfa_required_roles: set[str] = field(default_factory=set)
 
 
-def _org_ids_with_ancestors(user: Any) -> set[str]:
-    from apps.organizations.models import Organization
-
-    paths = Organization.objects.filter(memberships__user=user).values_list("path", flat=True)
-    return {a for p in paths for a in p.split("/") if a}
-
-
 def effective_policy(user: Any) -> EffectivePolicy:
     result = EffectivePolicy(lockout_threshold=settings.SIGNIN_LOCKOUT_THRESHOLD,
                              lockout_minutes=settings.SIGNIN_LOCKOUT_MINUTES)
     if user is None or not getattr(user, "pk", None):
         return result
-    org_ids = _org_ids_with_ancestors(user)
+    from apps.rbac.engine import organizations_reaching
+
+    org_ids = organizations_reaching(user)
     policies = list(SecurityPolicy.objects.filter(organization_id__in=org_ids)) if org_ids else []
     for p in policies:
         if not result.configured:

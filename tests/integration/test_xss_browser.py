@@ -195,6 +195,8 @@ def pages_of(w: dict) -> dict[str, list[str]]:
         "rbac/explain.html": [f"/console/access/explain/?user={w['people'][0].pk}&action=core:operation:read"],
         "resources/detail.html": [f"/console/inventory/{w['instance'].pk}/", f"/console/inventory/{w['vpc'].pk}/"],
         "security/screen.html": [],  # opened with the display token, below
+        "security/display_tokens.html": ["/console/security/display-tokens/"],
+        "partials/picker.html": ["/console/security/display-tokens/", f"/portal/provisioning/new/{w['platform'].pk}/"],
         "drf_spectacular/swagger_ui.html": ["/api/docs/"],
     }
 
@@ -273,6 +275,14 @@ def _hover_topology(page, watch: Watch, where: str) -> str:
     return "\n".join(shown)
 
 
+def _search_picker(page, picker: str, words: str) -> None:
+    """Types into a picker's search box; the matching options come back by htmx (swapped in as HTML)."""
+    page.fill(f"[data-testid={picker}-search]", words)
+    wait_until(page, "([id, words]) => { const texts = [...document.querySelectorAll(`#${id} option`)]"
+               ".map((o) => o.textContent.toLowerCase()); return texts.length > 0"
+               " && texts.every((t) => t.includes(words)); }", arg=[picker, words], timeout=15000)
+
+
 @pytest.fixture(scope="module")
 def hostile_cloud():
     from cloudsim.server import CloudSim
@@ -330,6 +340,12 @@ def test_hostile_names_never_run_as_script_on_any_page(distributed_stack, browse
             elif path.startswith("/portal/provisioning/new/"):
                 options = page.locator("#f-vswitch option, #f-sg option").all_inner_texts()
                 assert any(H_SCRIPT in o for o in options) and H_ATTR in options, options
+                _search_picker(page, "f-project", "nothing matches")  # no project: the options are swapped
+                _search_picker(page, "f-project", "onload")  # the hostile names come back as options
+                assert f"{H_ATTR} ({H_IMG})" in page.locator("#f-project option").all_inner_texts()
+            elif path == "/console/security/display-tokens/":
+                _search_picker(page, "t-org", "svg")
+                assert page.locator("#t-org option").all_inner_texts() == [H_ATTR]
             elif path.startswith("/console/clouds/cp-"):
                 page.wait_for_selector("[data-testid=sync-history] td:has-text('failed')")
                 assert H_IMG in page.locator("[data-testid=sync-history]").inner_text()
