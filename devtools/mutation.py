@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,63 @@ def selection(module: str) -> list[str]:
     return found
 
 
+# Written into each work folder's copy (never into the project): every forked mutant would otherwise
+# build and migrate its own test database, which costs more than most mutants' tests. The first
+# session migrates a file database once and keeps a snapshot; each later session (each mutant)
+# starts from a private copy of it.
+FAST_DATABASE_CONFTEST = '''"""Test databases for mutation runs: one migration, then a private copy per session."""
+
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+SNAPSHOT = Path(__file__).resolve().parent / "var" / "mutation-template.sqlite3"
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    from django.conf import settings
+    from django.db import connections
+
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+        return
+    connections.close_all()
+    name = SNAPSHOT.with_name(f"mutation-{os.getpid()}.sqlite3")
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{name}{suffix}").unlink(missing_ok=True)
+    if SNAPSHOT.exists():
+        shutil.copyfile(SNAPSHOT, name)
+    settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = str(name)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    from django.db import connection
+
+    if connection.vendor == "sqlite" and not SNAPSHOT.exists():
+        with django_db_blocker.unblock():
+            connection.ensure_connection()
+            partial = SNAPSHOT.with_suffix(".partial")
+            target = sqlite3.connect(partial)
+            connection.connection.backup(target)
+            target.close()
+            os.replace(partial, SNAPSHOT)
+    yield
+
+
+def pytest_sessionfinish(session):
+    from django.db import connections
+
+    connections.close_all()
+    name = SNAPSHOT.with_name(f"mutation-{os.getpid()}.sqlite3")
+    if SNAPSHOT.exists():
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{name}{suffix}").unlink(missing_ok=True)
+'''
+
 STATUS_BY_EXIT_CODE = {1: "killed", 3: "killed", 0: "survived", 5: "not_covered", 33: "not_covered",
                        36: "timeout", 24: "timeout", -24: "timeout", 152: "timeout", 255: "timeout"}
 
@@ -98,12 +156,18 @@ def prepare(module: str) -> Path:
     header = "[tool.mutmut]\n"
     if header not in pyproject:
         raise SystemExit("pyproject.toml has no [tool.mutmut] section")
-    per_module = (f"only_mutate = [{json.dumps(module)}]\n"
-                  f"pytest_add_cli_args_test_selection = {json.dumps(selection(module))}\n")
-    (work / "pyproject.toml").write_text(pyproject.replace(header, header + per_module, 1))
+    settings = dict(tomllib.loads(pyproject)["tool"]["mutmut"])
+    settings["only_mutate"] = [module]
+    settings["pytest_add_cli_args"] = [*settings.get("pytest_add_cli_args", []), "--reuse-db"]
+    settings["pytest_add_cli_args_test_selection"] = selection(module)
+    start = pyproject.index(header)
+    end = pyproject.find("\n[", start + len(header))
+    section = header + "".join(f"{key} = {json.dumps(value)}\n" for key, value in settings.items())
+    (work / "pyproject.toml").write_text(pyproject[:start] + section + (pyproject[end:] if end >= 0 else ""))
     # The copy imports settings from mutants/, whose node_modules must be the project's.
     (work / "mutants").mkdir()
     (work / "mutants" / "node_modules").symlink_to(REPO_DIR / "node_modules")
+    (work / "mutants" / "conftest.py").write_text(FAST_DATABASE_CONFTEST)
     return work
 
 
