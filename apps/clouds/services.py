@@ -28,9 +28,9 @@ from apps.clouds.adapters.apsara_connection import ENDPOINT_PRODUCTS, PLACEHOLDE
 from apps.clouds.adapters.base import CloudCallError
 from apps.clouds.models import CloudPlatform, CloudService, Flavor, PlatformService, Region, Zone
 from apps.clouds.secrets import encrypt_json
-from apps.core.errors import Conflict, Forbidden, InvalidInput
+from apps.core.errors import Conflict, InvalidInput
 from apps.core.events import emit
-from apps.core.scoping import authorize
+from apps.core.scoping import require
 
 # A bare host (the protocol field then says http or https) or a URL; a URL's scheme must be http(s).
 ENDPOINT_RE = re.compile(r"(?:(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)://)?(?P<host>[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])"
@@ -45,11 +45,6 @@ CLUSTER_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 MAX_CA_BUNDLE = 64 * 1024
 CONNECTION_FIELDS = ("gateway", "endpoints", "apsara_organization_id", "apsara_resource_set_id", "ca_bundle",
                      "verify_tls", "oss_clusters", "credential_type", "role_arn")
-
-
-def _require(actor: Any, action: str, platform: CloudPlatform) -> None:
-    if not authorize(actor, action, platform):
-        raise Forbidden()
 
 
 def _clean_credentials(type_name: str, credentials: Any, credential_type: str = "access_key") -> dict[str, str]:
@@ -211,7 +206,7 @@ def platform_create(*, actor: Any, organization: Any, type: str, name: str, endp
                              description=description, options=options or {},
                              sync_interval_minutes=sync_interval_minutes, **connection,
                              credentials_encrypted=encrypt_json(creds), access_key_hint=_hint(creds["access_key_id"]))
-    _require(actor, "clouds:platform:write", platform)
+    require(actor, "clouds:platform:write", platform)
     _check_projects(platform, list(projects))
     try:
         with transaction.atomic():
@@ -226,7 +221,7 @@ def platform_create(*, actor: Any, organization: Any, type: str, name: str, endp
 @transaction.atomic
 def platform_update(*, actor: Any, platform: CloudPlatform, projects: list[Any] | None = None,
                     credentials: dict[str, str] | None = None, **fields: Any) -> CloudPlatform:
-    _require(actor, "clouds:platform:write", platform)
+    require(actor, "clouds:platform:write", platform)
     allowed = {"name", "endpoint", "protocol", "default_region", "edition", "description", "options", "is_active",
                "sync_interval_minutes", *CONNECTION_FIELDS}
     unknown = set(fields) - allowed
@@ -266,7 +261,7 @@ def platform_update(*, actor: Any, platform: CloudPlatform, projects: list[Any] 
 @transaction.atomic
 def platform_delete(*, actor: Any, platform: CloudPlatform) -> None:
     """Remove a platform with its regions, catalog and inventory (the cloud itself is not touched)."""
-    _require(actor, "clouds:platform:write", platform)
+    require(actor, "clouds:platform:write", platform)
     announcement = {"event": "platform_deleted", "id": str(platform.id), "name": platform.name,
                     "before": {"name": platform.name, "type": platform.type, "endpoint": platform.endpoint},
                     "after": None}
@@ -289,7 +284,7 @@ def platform_test(*, actor: Any, platform: CloudPlatform, timeout: float = 8.0) 
     """Connect with the stored credentials and settings: one cheap call per product the adapter uses, each
     reported (``products``) with the call that failed and the cloud's code and message, then discover
     regions and zones. Healthy when every call answered; unreachable when every failure was transient."""
-    _require(actor, "clouds:platform:operate", platform)
+    require(actor, "clouds:platform:operate", platform)
     try:
         adapter = adapter_for(platform, timeout=timeout)
     except ValueError as exc:  # credentials that cannot be decrypted
@@ -402,7 +397,7 @@ def platform_discover_catalog(*, platform: CloudPlatform, adapter: Any = None) -
 
 @transaction.atomic
 def region_set_enabled(*, actor: Any, platform: CloudPlatform, region_id: str, enabled: bool) -> Region:
-    _require(actor, "clouds:platform:write", platform)
+    require(actor, "clouds:platform:write", platform)
     region = Region.objects.filter(platform=platform, region_id=region_id).first()
     if region is None:
         raise InvalidInput("No such region on this platform.", detail={"region": ["not found"]})
