@@ -2,7 +2,7 @@ import django_filters
 from django.db.models import Q
 
 from apps.core.errors import InvalidInput
-from apps.resources.models import Resource, SyncRun
+from apps.resources.models import AssignmentRule, Resource, SyncRun
 
 
 class ResourceFilter(django_filters.FilterSet):
@@ -43,3 +43,11 @@ class SyncRunFilter(django_filters.FilterSet):
     class Meta:
         model = SyncRun
         fields = ["platform", "status", "kind"]
+
+
+class AssignmentRuleFilter(django_filters.FilterSet):
+    platform = django_filters.CharFilter(field_name="platform_id")
+
+    class Meta:
+        model = AssignmentRule
+        fields = ["platform", "match"]

@@ -19,8 +19,9 @@ from apps.core.errors import Conflict, InvalidInput
 from apps.core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from apps.core.pagination import page_response
 from apps.organizations.models import Organization, Project
-from apps.provisioning import lifecycle, offers, requests, schedules, selectors, topology
+from apps.provisioning import offers, requests, selectors, services, topology
 from apps.provisioning.api import serializers as s
+from apps.provisioning.filters import ApprovalPolicyFilter, ChangeRecordFilter, RequestFilter, ScheduleFilter
 from apps.provisioning.models import ApprovalPolicy, ChangeRecord, ProvisioningRequest, ScheduledOperation
 from apps.resources.api.serializers import ResourceSerializer
 from apps.resources.models import Resource
@@ -55,7 +56,7 @@ class RequestViewSet(TenantViewSetMixin, mixins.CreateModelMixin, viewsets.ReadO
     serializer_class = s.RequestSerializer
     permission_prefix = "provisioning:request"
     lookup_value_regex = r"preq-[0-9a-f]{20}"
-    filterset_fields = ["status", "project", "organization"]
+    filterset_class = RequestFilter
 
     def get_serializer_class(self):
         return s.RequestDetailSerializer if self.action != "list" else s.RequestSerializer
@@ -66,7 +67,7 @@ class RequestViewSet(TenantViewSetMixin, mixins.CreateModelMixin, viewsets.ReadO
     def create(self, request: Request, *args, **kwargs) -> Response:
         data = parsed(s.RequestCreateSerializer, request.data)
         # No transaction here: the service asks the cloud first, then writes in its own.
-        row = requests.request_create(actor=request.user, project=_project(data["project"]),
+        row = services.request_create(actor=request.user, project=_project(data["project"]),
                                       platform=_platform(data["platform"]), region=data["region"],
                                       resource_type=data["resource_type"], spec=data["spec"],
                                       count=data["count"], reason=data["reason"])
@@ -75,7 +76,7 @@ class RequestViewSet(TenantViewSetMixin, mixins.CreateModelMixin, viewsets.ReadO
     def _decide(self, request: Request, verdict: str) -> Response:
         row = self.get_object()
         data = parsed(s.DecisionRequestSerializer, request.data)
-        row = requests.request_decide(actor=request.user, request=row, verdict=verdict, comment=data["comment"])
+        row = services.request_decide(actor=request.user, request=row, verdict=verdict, comment=data["comment"])
         return Response(s.RequestDetailSerializer(row).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=s.DecisionRequestSerializer, responses={202: s.RequestDetailSerializer},
@@ -95,7 +96,7 @@ class RequestViewSet(TenantViewSetMixin, mixins.CreateModelMixin, viewsets.ReadO
     @extend_schema(request=None, responses=s.RequestDetailSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk=None) -> Response:
-        row = requests.request_cancel(actor=request.user, request=self.get_object())
+        row = services.request_cancel(actor=request.user, request=self.get_object())
         return Response(s.RequestDetailSerializer(row).data)
 
 
@@ -153,8 +154,8 @@ class InstanceViewSet(TenantViewSetMixin, viewsets.GenericViewSet):
     def _start(self, request: Request, verb: str) -> Response:
         resource = self.get_object()
         data = parsed(s.ActionRequestSerializer, request.data)
-        change = lifecycle.operation_start(actor=request.user, resource=resource, action=verb, params=data["params"],
-                                           comment=data["comment"])
+        change = services.operation_start(actor=request.user, resource=resource, action=verb, params=data["params"],
+                                          comment=data["comment"])
         return Response(OperationSerializer(change.operation).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=s.ActionRequestSerializer, responses={202: OperationSerializer},
@@ -219,8 +220,8 @@ class InstanceViewSet(TenantViewSetMixin, viewsets.GenericViewSet):
         missing = set(data["resources"]) - {r.id for r in rows}
         if missing:
             raise InvalidInput("Some resources were not found.", detail={"resources": sorted(missing)})
-        result = lifecycle.operations_batch(actor=request.user, resources=rows, action=data["action"],
-                                            params=data["params"], comment=data["comment"])
+        result = services.operations_batch(actor=request.user, resources=rows, action=data["action"],
+                                           params=data["params"], comment=data["comment"])
         return Response({"operations": OperationSerializer([c.operation for c in result["started"]], many=True).data,
                          "refused": result["refused"]}, status=status.HTTP_202_ACCEPTED)
 
@@ -232,7 +233,7 @@ class ChangeRecordViewSet(TenantViewSetMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = s.ChangeRecordSerializer
     permission_prefix = "provisioning:change"
     lookup_value_regex = r"chg-[0-9a-f]{20}"
-    filterset_fields = ["action", "resource", "request", "organization", "project", "external_id"]
+    filterset_class = ChangeRecordFilter
 
 
 class PolicyViewSet(TenantViewSetMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin,
@@ -241,7 +242,7 @@ class PolicyViewSet(TenantViewSetMixin, mixins.CreateModelMixin, mixins.DestroyM
     serializer_class = s.ApprovalPolicySerializer
     permission_prefix = "provisioning:policy"
     lookup_value_regex = r"apol-[0-9a-f]{20}"
-    filterset_fields = ["organization", "project", "service"]
+    filterset_class = ApprovalPolicyFilter
 
     def create(self, request: Request, *args, **kwargs) -> Response:
         data = request.data if isinstance(request.data, dict) else {}
@@ -251,14 +252,14 @@ class PolicyViewSet(TenantViewSetMixin, mixins.CreateModelMixin, mixins.DestroyM
         if data.get("project"):
             project = visible(Project.objects.all(), request.user, "organizations:project:read", data["project"],
                               "project")
-        policy = requests.policy_create(
+        policy = services.policy_create(
             actor=request.user, organization=org, name=data.get("name"), project=project,
             service=data.get("service", ""), auto_approve_max_count=data.get("auto_approve_max_count"),
             auto_approve_max_vcpu=data.get("auto_approve_max_vcpu"), levels=data.get("levels"))
         return Response(s.ApprovalPolicySerializer(policy).data, status=status.HTTP_201_CREATED)
 
     def destroy(self, request: Request, *args, **kwargs) -> Response:
-        requests.policy_delete(actor=request.user, policy=self.get_object())
+        services.policy_delete(actor=request.user, policy=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -270,7 +271,7 @@ class ScheduleViewSet(TenantViewSetMixin, mixins.CreateModelMixin, mixins.Destro
     serializer_class = s.ScheduleSerializer
     permission_prefix = "provisioning:schedule"
     lookup_value_regex = r"sched-[0-9a-f]{20}"
-    filterset_fields = ["resource", "action", "organization"]
+    filterset_class = ScheduleFilter
 
     @extend_schema(request=s.ScheduleCreateSerializer, responses={201: s.ScheduleSerializer})
     def create(self, request: Request, *args, **kwargs) -> Response:
@@ -278,12 +279,12 @@ class ScheduleViewSet(TenantViewSetMixin, mixins.CreateModelMixin, mixins.Destro
         data = parsed(s.ScheduleCreateSerializer, request.data)
         resource = visible(Resource.objects.all(), request.user, "resources:resource:read", data["resource"],
                            "resource")
-        sched = schedules.schedule_create(actor=request.user, resource=resource, action=data["action"],
-                                          run_at=data["run_at"], cron=data["cron"], comment=data["comment"])
+        sched = services.schedule_create(actor=request.user, resource=resource, action=data["action"],
+                                         run_at=data["run_at"], cron=data["cron"], comment=data["comment"])
         return Response(s.ScheduleSerializer(sched).data, status=status.HTTP_201_CREATED)
 
     def destroy(self, request: Request, *args, **kwargs) -> Response:
-        schedules.schedule_delete(actor=request.user, schedule=self.get_object())
+        services.schedule_delete(actor=request.user, schedule=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -17,7 +17,7 @@ from apps.organizations.models import Organization, Project
 from apps.resources import selectors, services
 from apps.resources.api import serializers as s
 from apps.resources.api.pagination import ResourcePagination
-from apps.resources.filters import ResourceFilter, SyncRunFilter
+from apps.resources.filters import AssignmentRuleFilter, ResourceFilter, SyncRunFilter
 from apps.resources.models import AssignmentRule, Resource, SyncRun
 
 RESOURCE_ID = r"res-[0-9a-f]{28}"
@@ -111,7 +111,7 @@ class AssignmentRuleViewSet(TenantViewSetMixin, mixins.ListModelMixin, mixins.Re
     permission_prefix = "resources:rule"
     lookup_value_regex = r"rule-[0-9a-f]{20}"
     ordering = ("-created_at", "-id")
-    filterset_fields = ["platform", "match"]
+    filterset_class = AssignmentRuleFilter
 
     @extend_schema(request=s.AssignmentRuleCreateSerializer, responses={201: s.AssignmentRuleSerializer})
     def create(self, request: Request) -> Response:
