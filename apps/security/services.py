@@ -608,12 +608,10 @@ def _policy_payload(p: SecurityPolicy) -> dict[str, Any]:
     return {k: getattr(p, k) for k in (*POLICY_LIMITS, "mfa_required", "mfa_required_roles")}
 
 
-@transaction.atomic
-def security_policy_set(*, actor: Any, organization: Any, **changes: Any) -> SecurityPolicy:
-    """Create or change the security policy of ``organization`` (it applies to its descendants too)."""
+def security_policy_errors(changes: dict[str, Any]) -> dict[str, list[str]]:
+    """What is wrong with each of ``changes`` to a security policy (nothing: ``{}``)."""
     from apps.rbac.models import Role
 
-    require(actor, "security:policy:write", SecurityPolicy(organization=organization))
     errors: dict[str, list[str]] = {}
     for name, value in changes.items():
         if name in POLICY_LIMITS:
@@ -632,6 +630,14 @@ def security_policy_set(*, actor: Any, organization: Any, **changes: Any) -> Sec
                     errors[name] = [f"Unknown roles: {', '.join(unknown[:10])}."]
         else:
             errors[name] = ["Unknown setting."]
+    return errors
+
+
+@transaction.atomic
+def security_policy_set(*, actor: Any, organization: Any, **changes: Any) -> SecurityPolicy:
+    """Create or change the security policy of ``organization`` (it applies to its descendants too)."""
+    require(actor, "security:policy:write", SecurityPolicy(organization=organization))
+    errors = security_policy_errors(changes)
     if errors:
         raise InvalidInput("The policy is not valid; see detail.", detail=errors)
     try:

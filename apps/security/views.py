@@ -440,7 +440,8 @@ def policy_list(request: HttpRequest) -> HttpResponse:
 
 
 def _posted_policy(request: HttpRequest) -> tuple[dict[str, Any], dict[str, str]]:
-    """The policy fields of the form, and the fields that are not whole numbers."""
+    """The policy fields of the form, and what is wrong with each: not a whole number, or refused by
+    the service's own checks (asked here so that a form refused for one field shows every error)."""
     changes: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for name in POLICY_NUMBERS:
@@ -449,12 +450,7 @@ def _posted_policy(request: HttpRequest) -> tuple[dict[str, Any], dict[str, str]
             changes[name] = int(value)
         except ValueError:
             errors[name] = "A whole number." if value else "Required."
-            continue
-        # The service checks the same bounds; checked here too so that a form refused for another
-        # field shows every error at once.
-        low, high = services.POLICY_LIMITS[name]
-        if not low <= changes[name] <= high:
-            errors[name] = f"A whole number from {low} to {high}."
+    errors.update({name: " ".join(why) for name, why in services.security_policy_errors(changes).items()})
     mode = request.POST.get("mfa_mode", "none")
     if mode not in {"none", "everyone", "roles"}:
         errors["mfa_required"] = "Choose who must use MFA."
