@@ -1,0 +1,162 @@
+"""Inventory rules an administrator relies on, through syncs and the API: a sync reports exactly what
+changed; a row flagged deleted whose resource is listed again is live again; an owner that a rule
+changes counts as a change; a manual assignment outlives syncs and rules; assignments and rules
+with a project of another organization, or a tag rule without its key, are refused."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from apps.clouds.simulated import sim_adapter
+from apps.rbac.tests import factories as f
+from apps.rbac.tests.conftest import api_as
+from apps.resources.models import AssignmentRule, Resource
+from apps.resources.services import resources_reassign, sync_drive, sync_start
+
+pytestmark = pytest.mark.django_db
+REGION = "cn-hangzhou"
+IMAGE = "centos_7_9_x64_20G_alibase_20230919.vhd"
+_names = itertools.count(1)
+
+
+def run_sync(platform):
+    run = sync_drive(run_id=sync_start(actor=None, platform=platform, check=False).id, sleep=False)
+    assert run.status == "succeeded", run.error
+    return run
+
+
+def counts(run) -> tuple[int, int, int, int]:
+    return run.created, run.updated, run.deleted, run.unchanged
+
+
+@pytest.fixture
+def cloud(sim, control):
+    """A settled small region: two instances (one tagged team=shop) and a free EIP."""
+    from alibabacloud_ecs20140526 import models as ecs_models
+
+    control.post("/config", {"provision_seconds": 0})
+    adapter = sim_adapter(sim.endpoint)
+    vpc = adapter.create("vpc.vpc", REGION, {"cidr_block": "192.168.0.0/16"})
+    vsw = adapter.create("vpc.vswitch", REGION, {"vpc_id": vpc, "zone": f"{REGION}-a", "cidr_block": "192.168.1.0/24"})
+    sg = adapter.create("ecs.security_group", REGION, {"vpc_id": vpc, "name": "rules"})
+    instances = [adapter.create("ecs.instance", REGION, {"instance_type": "ecs.g6.large", "image_id": IMAGE,
+                                                         "vswitch_id": vsw, "name": f"r-{next(_names)}",
+                                                         "security_group_id": sg}) for _ in range(2)]
+    adapter._invoke("ecs", REGION, "tag_resources", ecs_models.TagResourcesRequest(
+        region_id=REGION, resource_type="instance", resource_id=[instances[0]],
+        tag=[ecs_models.TagResourcesRequestTag(key="team", value="shop")]))
+    eip = adapter.create("eip.eip", REGION, {"bandwidth_mbps": 5})
+    return {"adapter": adapter, "instances": instances, "eip": eip}
+
+
+def rename(cloud, instance_id: str) -> None:
+    from alibabacloud_ecs20140526 import models as ecs_models
+
+    cloud["adapter"]._invoke("ecs", REGION, "modify_instance_attribute", ecs_models.ModifyInstanceAttributeRequest(
+        instance_id=instance_id, instance_name=f"renamed-{next(_names)}"))
+
+
+def test_a_sync_reports_exactly_what_changed(platform, cloud):
+    first = run_sync(platform)
+    assert counts(first) == (first.fetched, 0, 0, 0) and first.fetched > 3
+    assert counts(run_sync(platform)) == (0, 0, 0, first.fetched)
+    rename(cloud, cloud["instances"][1])
+    cloud["adapter"].delete("eip.eip", REGION, cloud["eip"])
+    third = run_sync(platform)
+    assert counts(third) == (0, 1, 1, first.fetched - 2)
+    assert third.fetched == first.fetched - 1
+    eip = Resource.objects.get(platform=platform, external_id=cloud["eip"])
+    assert eip.deleted and eip.deleted_at == eip.last_changed_at
+    renamed = Resource.objects.get(platform=platform, external_id=cloud["instances"][1])
+    assert renamed.name.startswith("renamed-") and not renamed.deleted
+    # a row already flagged deleted is not flagged (nor counted) again
+    assert counts(run_sync(platform)) == (0, 0, 0, third.fetched)
+    assert Resource.objects.get(pk=eip.pk).deleted_at == eip.deleted_at
+
+
+def test_a_row_flagged_deleted_whose_resource_is_listed_again_is_live_again(platform, cloud):
+    run_sync(platform)
+    row = Resource.objects.get(platform=platform, external_id=cloud["instances"][0])
+    Resource.objects.filter(pk=row.pk).update(deleted=True)  # as an earlier sync that missed it would have left it
+    again = run_sync(platform)
+    row.refresh_from_db()
+    assert not row.deleted and row.deleted_at is None
+    assert (again.created, again.updated, again.deleted) == (0, 1, 0)
+
+
+def test_an_owner_changed_by_a_new_rule_counts_as_a_change_at_the_next_sync(platform, cloud, people):
+    first = run_sync(platform)
+    shop = f.org("Shop", people["hq"])
+    AssignmentRule.objects.create(platform=platform, match="tag", key="team", value="shop", organization=shop)
+    second = run_sync(platform)
+    assert counts(second) == (0, 1, 0, first.fetched - 1)
+    row = Resource.objects.get(platform=platform, external_id=cloud["instances"][0])
+    assert (row.organization_id, row.assigned_by) == (shop.pk, "rule")
+    assert counts(run_sync(platform)) == (0, 0, 0, first.fetched)
+
+
+def test_a_manual_assignment_outlives_changes_syncs_and_rules(platform, cloud, people):
+    run_sync(platform)
+    root = api_as(people["root"])
+    kept = f.org("Kept", people["hq"])
+    shop = f.org("Shop", people["hq"])
+    row = Resource.objects.get(platform=platform, external_id=cloud["instances"][0])
+    assigned = root.post(f"/api/v1/resources/resources/{row.id}/assign/", {"organization": str(kept.pk)},
+                         format="json")
+    assert assigned.status_code == 200, assigned.content
+    created = root.post("/api/v1/resources/rules/", {"platform": platform.pk, "match": "tag", "key": "team",
+                                                     "value": "shop", "organization": str(shop.pk)}, format="json")
+    assert created.status_code == 201, created.content
+    rename(cloud, cloud["instances"][0])
+    changed = run_sync(platform)
+    assert changed.updated == 1
+    row.refresh_from_db()
+    assert (row.organization_id, row.assigned_by) == (kept.pk, "manual") and row.name.startswith("renamed-")
+    assert resources_reassign(platform=platform) == 0
+    unassigned = root.post(f"/api/v1/resources/resources/{row.id}/assign/", {"organization": None}, format="json")
+    assert unassigned.status_code == 200 and unassigned.json()["organization"] is None
+    row.refresh_from_db()
+    assert row.assigned_by == ""
+    assert resources_reassign(platform=platform) == 1
+    row.refresh_from_db()
+    assert (row.organization_id, row.assigned_by) == (shop.pk, "rule")
+
+
+def test_a_rule_applied_now_moves_matching_resources_and_deleting_it_moves_them_back(platform, cloud, people):
+    run_sync(platform)
+    root = api_as(people["root"])
+    shop = f.org("Shop", people["hq"])
+    created = root.post("/api/v1/resources/rules/", {"platform": platform.pk, "match": "tag", "key": "team",
+                                                     "value": "shop", "organization": str(shop.pk)}, format="json")
+    assert created.status_code == 201, created.content
+    owners = dict(Resource.objects.filter(platform=platform, type="ecs.instance").values_list("external_id",
+                                                                                             "organization_id"))
+    assert owners == {cloud["instances"][0]: shop.pk, cloud["instances"][1]: None}
+    assert root.delete(f"/api/v1/resources/rules/{created.json()['id']}/").status_code == 204
+    row = Resource.objects.get(platform=platform, external_id=cloud["instances"][0])
+    assert (row.organization_id, row.assigned_by) == (None, "")
+
+
+def test_assignments_and_rules_are_refused_with_a_project_of_another_organization(platform, people):
+    root = api_as(people["root"])
+    foreign = f.project(people["other"], name="theirs")
+    row = Resource.objects.create(platform=platform, type="ecs.instance", service="ecs", region=REGION,
+                                  external_id="i-manual", content_hash="0" * 32,
+                                  first_seen_at="2025-01-01T00:00:00Z", last_changed_at="2025-01-01T00:00:00Z")
+    refused = root.post(f"/api/v1/resources/resources/{row.id}/assign/",
+                        {"organization": str(people["hq"].pk), "project": str(foreign.pk)}, format="json")
+    assert refused.status_code == 400
+    assert refused.json() == {"code": "invalid", "message": "The project must belong to the organization.",
+                              "detail": {"project": ["mismatch"]}}
+    row.refresh_from_db()
+    assert row.organization_id is None and row.assigned_by == ""
+    rule = root.post("/api/v1/resources/rules/", {"platform": platform.pk, "match": "tag", "value": "shop",
+                                                  "organization": str(people["hq"].pk), "project": str(foreign.pk)},
+                     format="json")
+    assert rule.status_code == 400
+    assert rule.json() == {"code": "invalid", "message": "The rule is not valid; see detail.",
+                           "detail": {"key": ["a tag rule needs the tag key"],
+                                      "project": ["must belong to the organization"]}}
+    assert not AssignmentRule.objects.exists()
