@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
 from drf_spectacular import openapi
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import serializers
@@ -35,6 +36,8 @@ ERROR_DESCRIPTIONS = {
     429: "Throttled: too many attempts; try again later.",
 }
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+# Formats a column that may be blank ("") does not satisfy when it is.
+BLANKABLE_FORMATS = {"email", "uri"}
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -45,8 +48,15 @@ class ErrorSerializer(serializers.Serializer):
     detail = serializers.DictField(help_text="More about the error; field errors are listed under each field's name.")
 
 
+def errors(*statuses: int) -> dict[int, OpenApiResponse]:
+    """Error statuses an operation answers beyond those that follow from its shape, for
+    ``extend_schema(responses={200: X, **errors(404)})`` (a read that looks an object up by a
+    query parameter, say)."""
+    return {status: OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS[status]) for status in statuses}
+
+
 # For an operation that can answer 429: ``extend_schema(responses={204: None, 429: THROTTLED})``.
-THROTTLED = OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS[429])
+THROTTLED = errors(429)[429]
 
 
 def results_of(serializer: type[serializers.Serializer], *, name: str, cursor: bool = False) -> Any:
@@ -60,7 +70,50 @@ def results_of(serializer: type[serializers.Serializer], *, name: str, cursor: b
     return inline_serializer(name=name, fields=fields)
 
 
+def _model_field(model: Any, name: str) -> Any:
+    try:
+        return model._meta.get_field(name)
+    except (AttributeError, FieldDoesNotExist):
+        return None
+
+
+def _through_nullable_relation(field: serializers.Field) -> bool:
+    """A read-only field sourced across a relation that may be empty (``actor.username`` of a
+    row without an actor) renders ``null``."""
+    model = getattr(getattr(field.parent, "Meta", None), "model", None)
+    for name in getattr(field, "source_attrs", [])[:-1]:
+        model_field = _model_field(model, name)
+        if model_field is None:
+            return False
+        if model_field.null:
+            return True
+        model = model_field.related_model
+    return False
+
+
+def _may_be_blank(field: serializers.Field) -> bool:
+    if getattr(field, "allow_blank", False):
+        return True
+    model = getattr(getattr(field.parent, "Meta", None), "model", None)
+    attrs = getattr(field, "source_attrs", [])
+    model_field = _model_field(model, attrs[0]) if len(attrs) == 1 else None
+    return bool(model_field is not None and model_field.blank)
+
+
 class AutoSchema(openapi.AutoSchema):
+    def _map_serializer_field(self, field: Any, direction: Any, bypass_extensions: bool = False) -> Any:
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if not isinstance(schema, dict) or schema.get("type") != "string" or not field.read_only:
+            return schema
+        if not schema.get("nullable") and _through_nullable_relation(field):
+            schema["nullable"] = True
+        if schema.get("format") in BLANKABLE_FORMATS and not schema.get("nullable") and _may_be_blank(field):
+            # As the generator documents a blank-able field for writes: the format, or empty.
+            kind = schema.pop("format")
+            del schema["type"]
+            schema["oneOf"] = [{"type": "string", "format": kind}, {"type": "string", "maxLength": 0}]
+        return schema
+
     def get_operation(self, path: str, path_regex: str, path_prefix: str, method: str,
                       registry: Any) -> dict[str, Any] | None:
         operation = super().get_operation(path, path_regex, path_prefix, method, registry)

@@ -95,7 +95,7 @@ class OrganizationViewSet(TenantListViewSet):
             rows = rows.filter(Q(user__username__icontains=q) | Q(user__display_name__icontains=q))
         return page_response(rows, request, ("user__username", "id"), s.MemberSerializer)
 
-    @extend_schema(request=s.UserRefSerializer, responses=None)
+    @extend_schema(request=s.UserRefSerializer, responses={204: None})
     @action(detail=True, methods=["post"], url_path="remove-member")
     def remove_member(self, request: Request, pk=None) -> Response:
         org = self.get_object()
