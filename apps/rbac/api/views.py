@@ -176,7 +176,8 @@ class AccessMatrixView(APIView):
     """Users of an organization (and its descendants) x permission codes; ``?export=csv`` downloads it."""
 
     @extend_schema(parameters=[OpenApiParameter("organization", str, required=True),
-                               OpenApiParameter("export", str, enum=["csv"])], responses=dict)
+                               OpenApiParameter("export", str, enum=["csv"])],
+                   responses={(200, "application/json"): dict, (200, "text/csv"): str})
     def get(self, request: Request):
         org, codes, rows = selectors.access_matrix_for(actor=request.user,
                                                        organization_id=request.query_params.get("organization"))
