@@ -213,7 +213,8 @@ def run_module(module: str, max_children: int) -> dict[str, Any]:
     return {
         "module": module,
         "tests": selection(module),
-        **results(work, module),
+        **(found := results(work, module)),
+        "survivor_diffs": survivor_diffs(work, found["survivors"]),
         "commit": machine()["git_commit"],
         "module_changed_since_commit": bool(git_state),
         "module_sha256": hashlib.sha256(source).hexdigest()[:16],
@@ -231,15 +232,31 @@ def load_record() -> dict[str, Any]:
 
 
 def write_record(record: dict[str, Any]) -> None:
-    record["title"] = "mutation testing of the rule modules (mutmut 3), each against its app's tests"
-    record["tool"] = f"mutmut {_mutmut_version()}"
-    record["score"] = "(killed + timed out) / total; a mutant no test reaches counts as survived"
-    record["machine"] = machine()
     order = list(MODULES)
-    record["modules"] = dict(sorted(record["modules"].items(),
-                                    key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
+    modules = dict(sorted(record["modules"].items(),
+                          key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
+    out = {
+        "benchmark": "mutation",
+        "title": "mutation testing of the rule modules (mutmut 3), each against the tests that exercise it",
+        "tool": f"mutmut {_mutmut_version()}",
+        "score": "(killed + timed out) / total; a mutant no test reaches counts as survived",
+        "machine": machine(),
+        "modules": modules,
+    }
     RECORD.parent.mkdir(parents=True, exist_ok=True)
-    RECORD.write_text(json.dumps(record, indent=1) + "\n")
+    RECORD.write_text(json.dumps(out, indent=1, ensure_ascii=False) + "\n")
+
+
+def survivor_diffs(work: Path, names: list[str]) -> dict[str, str]:
+    """Each surviving mutant's change, as the lines mutmut removed and added."""
+    diffs: dict[str, str] = {}
+    for name in names:
+        shown = subprocess.run([sys.executable, "-m", "mutmut", "show", name], cwd=work, capture_output=True,
+                               text=True).stdout
+        lines = [line.strip() for line in shown.splitlines()
+                 if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+        diffs[name] = " | ".join(lines)[:400]
+    return diffs
 
 
 def _mutmut_version() -> str:
