@@ -98,15 +98,13 @@ def page_of(queryset: QuerySet, request: HttpRequest, ordering: tuple[str, ...],
         paginator.page_size = page_size
     view = SimpleNamespace(ordering=ordering)
     api_request = Request(request)
-    cursor = request.GET.get(paginator.cursor_query_param)
     try:
         rows = paginator.paginate_queryset(queryset, api_request, view)
     except (NotFound, ValidationError, ValueError, TypeError):
-        cursor = None
         paginator.decode_cursor = lambda _request: None  # start again at the first page
         rows = paginator.paginate_queryset(queryset, api_request, view)
     first_query = None
-    if cursor:
+    if paginator.has_previous:
         params = request.GET.copy()
         params.pop(paginator.cursor_query_param, None)
         first_query = params.urlencode()
