@@ -699,7 +699,8 @@ class ApsaraAdapter(CloudAdapter):
                 dbinstance_class=p["class"], dbinstance_storage=int(p["storage_gib"]), dbinstance_net_type="Intranet",
                 instance_network_type="VPC", vpcid=p.get("vpc_id"), v_switch_id=p["vswitch_id"],
                 security_iplist=whitelist, pay_type="Postpaid", dbinstance_description=p.get("name"),
-                client_token=p.get("client_token")), "DBInstanceId"
+                client_token=p.get("client_token"), tag=[rds_models.CreateDBInstanceRequestTag(
+                    key=str(k), value=str(v)) for k, v in (p.get("tags") or {}).items()] or None), "DBInstanceId"
         if resource_type == "redis.instance":
             return "redis", "create_instance", redis_models.CreateInstanceRequest(
                 region_id=region, instance_class=p["class"], vpc_id=p.get("vpc_id"), v_switch_id=p["vswitch_id"],

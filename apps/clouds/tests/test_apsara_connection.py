@@ -261,3 +261,53 @@ def test_a_role_the_cloud_refuses_fails_with_its_code():
                                                                               "InvalidParameter.RoleArn")
     finally:
         sim.stop()
+
+
+# -- what collection reads -------------------------------------------------------------------------
+
+
+def test_rds_storage_port_and_tags_and_the_classes_in_mib(sim):
+    from apps.clouds.simulated import _wait
+
+    a = adapter(sim.endpoint)
+    vpc = a.create("vpc.vpc", REGION, {"cidr_block": "172.16.0.0/16"})
+    _wait(a, "vpc.vpc", REGION, vpc, {"available"})
+    vsw = a.create("vpc.vswitch", REGION, {"vpc_id": vpc, "zone": f"{REGION}-b", "cidr_block": "172.16.9.0/24"})
+    _wait(a, "vpc.vswitch", REGION, vsw, {"available"})
+    db = a.create("rds.instance", REGION, {"engine": "MySQL", "engine_version": "8.0", "class": "mysql.n2.medium.1",
+                                           "storage_gib": 80, "vpc_id": vpc, "vswitch_id": vsw, "name": "orders",
+                                           "tags": {"team": "data"}})
+    found = {r.external_id: r for r in a.iter_resources("rds.instance", REGION)}[db]
+    assert (found.storage_gib, found.spec["storage_gib"], found.spec["port"]) == (80, 80, "3306")
+    assert found.tags == {"team": "data"}
+    assert found.zone == f"{REGION}-b"  # the zone of the vSwitch, sent as ZoneId
+    classes = {f.code: f for f in a.flavors(REGION) if f.kind == "rds_class"}
+    assert (classes["mysql.n2.medium.1"].vcpu, classes["mysql.n2.medium.1"].memory_mib) == (2, 4096)
+
+
+def test_images_are_read_to_the_last_page(sim, monkeypatch):
+    from apps.clouds.adapters import apsara
+
+    monkeypatch.setattr(apsara, "IMAGE_PAGE_SIZE", 2)
+    before = control(sim, "GET", "/stats")["calls"].get("DescribeImages", 0)
+    images = adapter(sim.endpoint).images(REGION)
+    assert len(images) == 5 and len({i.image_id for i in images}) == 5
+    assert control(sim, "GET", "/stats")["calls"]["DescribeImages"] - before == 3
+
+
+def test_an_instance_without_eip_shows_the_public_address_it_got_at_creation(sim):
+    from alibabacloud_ecs20140526 import models as ecs_models
+
+    from apps.clouds.simulated import _wait
+
+    a = adapter(sim.endpoint)
+    vpc = a.create("vpc.vpc", REGION, {"cidr_block": "10.0.0.0/8"})
+    _wait(a, "vpc.vpc", REGION, vpc, {"available"})
+    vsw = a.create("vpc.vswitch", REGION, {"vpc_id": vpc, "zone": f"{REGION}-a", "cidr_block": "10.1.0.0/24"})
+    _wait(a, "vpc.vswitch", REGION, vsw, {"available"})
+    sg = a.create("ecs.security_group", REGION, {"vpc_id": vpc})
+    body = a._invoke("ecs", REGION, "run_instances", ecs_models.RunInstancesRequest(
+        region_id=REGION, instance_type="ecs.g6.large", image_id="centos_7_9_x64_20G_alibase_20230919.vhd",
+        v_switch_id=vsw, security_group_id=sg, internet_max_bandwidth_out=10))
+    iid = body["InstanceIdSets"]["InstanceIdSet"][0]
+    assert a.get_resource("ecs.instance", REGION, iid).spec["public_ip"]
