@@ -55,10 +55,10 @@ def measure(count: int, requests: int) -> dict:
 
     from apps.clouds.simulated import sim_adapter
     from apps.clouds.tests.factories import platform as make_platform
-    from apps.rbac.tests import factories as f
     from apps.resources.models import Resource
     from apps.resources.services import sync_drive, sync_start
     from cloudsim.server import CloudSim
+    from tests import factories as f
 
     out: dict = {"count": count, "vendor": connection.vendor}
     sim = CloudSim(port=0, provision_seconds=0.0).start()

@@ -24,9 +24,9 @@ from apps.clouds.tests.factories import platform as make_platform
 from apps.core.models import Operation
 from apps.provisioning.models import ProvisioningRequest
 from apps.rbac.models import AccessPolicy, Role
-from apps.rbac.tests import factories as f
 from apps.resources.tests.factories import resource as make_resource
 from apps.security import services as security_services
+from tests import factories as f
 
 pytestmark = pytest.mark.django_db
 

@@ -76,7 +76,7 @@ def _targets(settings_objects: list[Any], route: str, pattern: Any) -> list[tupl
 
 def test_a_deeply_nested_body_is_a_parse_error_on_every_route_that_reads_it(parsed_bodies):
     made: dict[str, list[Any]] = {}
-    from apps.rbac.tests import factories as f
+    from tests import factories as f
 
     org = f.org("Deep")
     made.update(_default_objects(org, "deep"))

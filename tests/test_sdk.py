@@ -27,10 +27,10 @@ from apps.provisioning.tests.conftest import (  # noqa: F401 - fixtures of the p
     spec,
     world,
 )
-from apps.rbac.tests import factories as f
 from apps.security import services as security
 from apps.security.client import sign
 from devtools.sdk import PACKAGE, generate
+from tests import factories as f
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
 

@@ -30,7 +30,7 @@ from apps.core.models import Operation
 from apps.organizations.models import Membership, Organization, User
 from apps.rbac.backend import RbacScoping
 from apps.rbac.models import AccessPolicy, Grant, Role
-from apps.rbac.tests import factories as f
+from tests import factories as f
 
 pytestmark = pytest.mark.django_db
 GROUP_RE = re.compile(r"\(\?P<(?P<name>\w+)>(?:[^()]|\([^()]*\))*\)")

@@ -90,7 +90,7 @@ def estate(sim: Sim, name: str, *, auto_approve: bool = True) -> dict[str, Any]:
     from apps.clouds import services as clouds
     from apps.clouds.simulated import _wait, sim_adapter
     from apps.provisioning.requests import policy_create
-    from apps.rbac.tests import factories as f
+    from tests import factories as f
 
     org = f.org(f"{name} Org")
     admin = f.user(f"{name}-admin", org, is_superuser=True)

@@ -7,8 +7,8 @@ import pytest
 
 from apps.clouds.models import CloudPlatform
 from apps.clouds.tests.factories import platform
-from apps.rbac.tests import factories as f
-from apps.rbac.tests.conftest import api_as, fast_passwords, rbac_scoping  # noqa: F401 (fixtures)
+from tests import factories as f
+from tests.fixtures import api_as, fast_passwords, rbac_scoping  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db
 

@@ -18,9 +18,9 @@ from apps.clouds.adapters.base import CloudCallError
 from apps.clouds.models import CloudPlatform
 from apps.clouds.secrets import decrypt_json
 from apps.clouds.tests.factories import platform as make_platform
-from apps.rbac.tests import factories as f
-from apps.rbac.tests.conftest import api_as, fast_passwords, rbac_scoping  # noqa: F401 (fixtures)
 from cloudsim.server import CloudSim
+from tests import factories as f
+from tests.fixtures import api_as, fast_passwords, rbac_scoping  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db
 PRODUCTS = {"ecs", "vpc", "slb", "rds", "redis", "cms", "oss"}

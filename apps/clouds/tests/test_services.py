@@ -12,9 +12,9 @@ from apps.clouds.secrets import decrypt_json
 from apps.clouds.selectors import catalog_tree
 from apps.clouds.simulated import sim_connection
 from apps.core.errors import Conflict, Forbidden, InvalidInput
-from apps.rbac.tests.conftest import fast_passwords, rbac_scoping  # noqa: F401 (fixtures)
 from cloudsim.server import CloudSim
 from tests import factories as f
+from tests.fixtures import fast_passwords, rbac_scoping  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db
 CREDENTIALS = {"access_key_id": "LTAI-service-test", "access_key_secret": "service-test-secret"}

@@ -13,7 +13,7 @@ from rest_framework.test import APIRequestFactory
 from rest_framework.views import APIView
 
 from apps.core import errors
-from apps.core.tests.conftest import api_as
+from tests.fixtures import api_as
 
 OPERATIONS = "/api/v1/core/operations/"
 DIAGNOSTICS = "/api/v1/core/operations/diagnostics/"

@@ -214,7 +214,7 @@ def test_a_diagnostic_in_an_organization_one_is_not_in_is_400_and_creates_nothin
 
 
 def test_a_person_in_no_organization_cannot_start_a_diagnostic(world):
-    from apps.core.tests.conftest import api_as
+    from tests.fixtures import api_as
 
     response = api_as(factories.user("loner")).post(DIAGNOSTICS, {"steps": 2}, format="json")
     assert response.status_code == 400

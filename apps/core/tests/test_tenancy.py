@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 from apps.core.models import Operation
-from apps.core.tests.conftest import api_as
 from tests import factories
+from tests.fixtures import api_as
 
 OPERATIONS = "/api/v1/core/operations/"
 NONEXISTENT = "op-0123456789abcdef0123"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from apps.organizations.tests.conftest import api_as
 from tests import factories as f
+from tests.fixtures import api_as
 
 pytestmark = pytest.mark.django_db
 

@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 from django.core.cache import cache
 
-from apps.core import scoping
-from apps.rbac.backend import RbacScoping
 from apps.resources.tests.conftest import Control
 from cloudsim.server import CloudSim
+from tests.fixtures import fast_passwords, rbac_scoping  # noqa: F401 (fixtures)
 
 TENANT_PERMISSIONS = ("ecs:instance:*", "resources:resource:read", "provisioning:request:read",
                       "provisioning:change:read", "provisioning:schedule:read", "provisioning:topology:read",
@@ -20,16 +19,9 @@ TENANT_PERMISSIONS = ("ecs:instance:*", "resources:resource:read", "provisioning
 
 
 @pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
-def rbac_scoping():
-    previous = scoping.install_backend(RbacScoping())
+def fresh_cache():
+    """Cached cloud offers and access snapshots do not leak from one test to the next."""
     cache.clear()
-    yield
-    scoping.install_backend(previous)
 
 
 @pytest.fixture(autouse=True)
@@ -70,7 +62,7 @@ def control(sim) -> Control:
 def world(db, sim, network, control):
     from apps.clouds.services import platform_discover_catalog, platform_discover_regions
     from apps.clouds.tests.factories import platform as make_platform
-    from apps.rbac.tests import factories as f
+    from tests import factories as f
 
     hq, other = f.org("HQ"), f.org("Other")
     tenant = f.user("tenant", hq)

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from apps.provisioning.models import ApprovalDecision, ApprovalPolicy, ChangeRecord, ProvisioningRequest
 from apps.provisioning.tests.conftest import spec
 from apps.rbac.models import Role
-from apps.rbac.tests import factories as f
+from tests import factories as f
 
 pytestmark = pytest.mark.django_db
 

@@ -181,7 +181,7 @@ def test_denial_needs_a_comment_and_ends_the_request(world):
 
 
 def test_the_requester_cannot_approve_their_own_request(world):
-    from apps.rbac.tests import factories as f
+    from tests import factories as f
 
     # The requester may approve requests in general: only the own-request rule can refuse this one.
     f.grant(f.role("provisioning:request:approve", key="tenant_approves"), world["tenant"], world["hq"])

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from apps.organizations.tests.conftest import api_as as api
-from apps.rbac.tests import factories as f
+from tests import factories as f
+from tests.fixtures import api_as as api
 
 pytestmark = pytest.mark.django_db
 

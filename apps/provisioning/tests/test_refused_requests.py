@@ -55,8 +55,8 @@ def estate(world):
     """A pending request of the tenant, a denied one, a stopped instance, a running one with an operation in
     progress, the tenant's two AccessKey pairs (the most allowed) and a used Idempotency-Key."""
     from apps.provisioning.models import ProvisioningRequest
-    from apps.rbac.tests import factories as f
     from apps.security import services as security
+    from tests import factories as f
 
     tenant = world["tenant"]
     admin = f.user("refusal-admin", world["hq"], is_superuser=True)

@@ -24,8 +24,8 @@ from apps.provisioning.models import (
 from apps.provisioning.tasks import scheduled_operation_task
 from apps.provisioning.tests.conftest import spec
 from apps.rbac.models import Role
-from apps.rbac.tests import factories as f
 from apps.resources.tests.factories import resource
+from tests import factories as f
 
 pytestmark = pytest.mark.django_db
 REQUESTS = "/api/v1/provisioning/requests/"

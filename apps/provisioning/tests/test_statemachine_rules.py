@@ -8,8 +8,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from apps.core.models import Operation
-from apps.rbac.tests import factories as f
 from apps.resources.tests.factories import resource
+from tests import factories as f
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,8 @@ from django.test.utils import CaptureQueriesContext
 
 from apps.core.models import Operation
 from apps.rbac.models import Grant
-from apps.rbac.tests import factories as f
-from apps.rbac.tests.conftest import api_as
+from tests import factories as f
+from tests.fixtures import api_as
 
 pytestmark = pytest.mark.django_db
 

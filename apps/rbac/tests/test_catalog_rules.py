@@ -10,8 +10,8 @@ import pytest
 from apps.rbac import catalog
 from apps.rbac.catalog import match_steps, matches, pattern_error, validate_patterns
 from apps.rbac.models import Role
-from apps.rbac.tests import factories as f
-from apps.rbac.tests.conftest import api_as
+from tests import factories as f
+from tests.fixtures import api_as
 
 
 @pytest.fixture

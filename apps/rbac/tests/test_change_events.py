@@ -9,7 +9,7 @@ import pytest
 
 from apps.organizations import services as org_services
 from apps.rbac import services
-from apps.rbac.tests import factories as f
+from tests import factories as f
 
 pytestmark = pytest.mark.django_db
 

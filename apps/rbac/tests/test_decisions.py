@@ -15,7 +15,7 @@ from apps.core.scoping import authorize, restrict
 from apps.rbac import engine
 from apps.rbac.backend import decide
 from apps.rbac.models import AccessPolicy
-from apps.rbac.tests import factories as f
+from tests import factories as f
 
 pytestmark = pytest.mark.django_db
 

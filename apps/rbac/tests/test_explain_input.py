@@ -9,7 +9,7 @@ import re
 import pytest
 from django.test import Client
 
-from apps.rbac.tests import factories as f
+from tests import factories as f
 
 pytestmark = pytest.mark.django_db
 

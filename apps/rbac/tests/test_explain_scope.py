@@ -7,8 +7,8 @@ import pytest
 from django.test import Client
 
 from apps.rbac.models import AccessPolicy
-from apps.rbac.tests import factories as f
-from apps.rbac.tests.conftest import api_as
+from tests import factories as f
+from tests.fixtures import api_as
 
 pytestmark = pytest.mark.django_db
 

@@ -3,7 +3,7 @@
 import pytest
 
 from apps.core.models import Operation
-from apps.rbac.tests import factories as f
+from tests import factories as f
 
 pytestmark = pytest.mark.django_db
 

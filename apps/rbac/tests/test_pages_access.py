@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from apps.rbac.models import AccessPolicy, Grant, Role
-from apps.rbac.tests import factories as f
+from tests import factories as f
 
 pytestmark = pytest.mark.django_db
 

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from apps.rbac.catalog import match_steps, matches
 from apps.rbac.models import AccessPolicy, Role
-from apps.rbac.tests import factories as f
-from apps.rbac.tests.conftest import api_as
+from tests import factories as f
+from tests.fixtures import api_as
 
 
 def reference_matches(pattern: str, action: str) -> bool:

@@ -11,7 +11,7 @@ from apps.core.scoping import authorize, restrict
 from apps.organizations.models import Organization, Project
 from apps.rbac import engine
 from apps.rbac.models import AccessPolicy
-from apps.rbac.tests import factories as f
+from tests import factories as f
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,8 @@ import pytest
 from apps.core.errors import ApplicationError
 from apps.rbac import services
 from apps.rbac.models import AccessPolicy
-from apps.rbac.tests import factories as f
-from apps.rbac.tests.conftest import api_as
+from tests import factories as f
+from tests.fixtures import api_as
 
 pytestmark = pytest.mark.django_db
 

@@ -22,8 +22,8 @@ from apps.core.scoping import restrict
 from apps.organizations.models import Organization
 from apps.rbac import engine
 from apps.rbac.models import AccessPolicy, Grant
-from apps.rbac.tests import factories as f
-from apps.rbac.tests.conftest import api_as
+from tests import factories as f
+from tests.fixtures import api_as
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -22,8 +22,8 @@ from apps.rbac.roles import (
     reserved_codes,
 )
 from apps.rbac.services import user_duties
-from apps.rbac.tests import factories as f
-from apps.rbac.tests.conftest import api_as
+from tests import factories as f
+from tests.fixtures import api_as
 
 pytestmark = pytest.mark.django_db
 

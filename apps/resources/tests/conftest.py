@@ -7,23 +7,9 @@ import urllib.request
 from typing import Any
 
 import pytest
-from rest_framework.test import APIClient
 
-from apps.core import scoping
-from apps.rbac.backend import RbacScoping
 from cloudsim.server import CloudSim
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
-def rbac_scoping():
-    previous = scoping.install_backend(RbacScoping())
-    yield
-    scoping.install_backend(previous)
+from tests.fixtures import api_as, fast_passwords, rbac_scoping  # noqa: F401 (fixtures; api_as for the tests)
 
 
 class Control:
@@ -63,7 +49,7 @@ def control(sim) -> Control:
 
 @pytest.fixture
 def people(db):
-    from apps.rbac.tests import factories as f
+    from tests import factories as f
 
     hq = f.org("HQ")
     other = f.org("Other")
@@ -76,9 +62,3 @@ def platform(people, sim, control):
     from apps.clouds.tests.factories import platform as make_platform
 
     return make_platform(people["hq"], endpoint=sim.endpoint, name="Sim")
-
-
-def api_as(user) -> APIClient:
-    client = APIClient()
-    client.force_login(user)
-    return client

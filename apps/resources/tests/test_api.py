@@ -10,11 +10,11 @@ from django.test.utils import CaptureQueriesContext
 from apps.clouds.models import CloudPlatform
 from apps.clouds.secrets import decrypt_json
 from apps.clouds.simulated import seed_resources
-from apps.rbac.tests import factories as f
 from apps.resources.models import Resource, SyncRun
 from apps.resources.services import sync_drive
-from apps.resources.tests.conftest import api_as
 from apps.resources.tests.factories import resource
+from tests import factories as f
+from tests.fixtures import api_as
 
 pytestmark = pytest.mark.django_db
 

@@ -152,7 +152,7 @@ def test_a_step_delivered_twice_does_nothing_the_second_time(platform, control, 
 
 
 def test_assignment_rules_give_resources_to_organizations_and_projects(platform, control, sim, people):
-    from apps.rbac.tests import factories as f
+    from tests import factories as f
 
     shop = f.org("Shop", people["hq"])
     shop_project = f.project(shop, name="storefront")

@@ -11,10 +11,10 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from rest_framework.test import APIClient
 
-from apps.rbac.tests import factories as f
 from apps.security import audit
 from apps.security.models import AuditChainHead, AuditEntry
 from apps.security.tests.factories import isolation_objects, person
+from tests import factories as f
 from tests.test_tenant_isolation import GROUP_RE, api_routes, url_of
 
 MUTATING = ("post", "put", "patch", "delete")

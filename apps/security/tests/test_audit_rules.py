@@ -13,9 +13,9 @@ from django.db import connection
 from django.utils import timezone
 
 from apps.core.middleware import client_ip_var, request_id_var
-from apps.rbac.tests import factories as f
 from apps.security import audit
 from apps.security.models import AuditChainHead, AuditEntry
+from tests import factories as f
 
 pytestmark = pytest.mark.django_db
 

@@ -10,11 +10,11 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from apps.organizations.models import User
-from apps.rbac.tests import factories as f
-from apps.rbac.tests.conftest import api_as
 from apps.security import services
 from apps.security.client import sign
 from apps.security.models import AccessKey, AuditEntry, SignInLock, UserSession
+from tests import factories as f
+from tests.fixtures import api_as
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "x-Unimanager-9"

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from apps.rbac.tests import factories as f
 from apps.security.models import DisplayToken
 from apps.security.tests.factories import person
+from tests import factories as f
 
 pytestmark = pytest.mark.django_db
 

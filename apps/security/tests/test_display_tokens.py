@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from apps.core.errors import Forbidden, InvalidInput
-from apps.rbac.tests import factories as f
 from apps.security import services
 from apps.security.tests.factories import person
+from tests import factories as f
 from tests.test_tenant_isolation import GROUP_RE, api_routes, url_of
 
 pytestmark = pytest.mark.django_db

@@ -14,11 +14,11 @@ import pytest
 from apps.organizations.models import User
 from apps.rbac import services as rbac
 from apps.rbac.roles import SECURITY_ADMINISTRATOR, SECURITY_AUDITOR, SYSTEM_ADMINISTRATOR, reserved_codes
-from apps.rbac.tests import factories as f
-from apps.rbac.tests.conftest import api_as
 from apps.security import services, totp
 from apps.security.models import AccessKey, AccountSecurity, UserSession
 from apps.security.policy import mfa_required
+from tests import factories as f
+from tests.fixtures import api_as
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "x-Unimanager-9"

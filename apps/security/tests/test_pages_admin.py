@@ -7,9 +7,9 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from apps.rbac.tests import factories as f
 from apps.security import crypto, services
 from apps.security.models import AccessKey, AccountSecurity, RecoveryCode, SecurityPolicy, UserSession
+from tests import factories as f
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}

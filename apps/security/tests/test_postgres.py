@@ -11,10 +11,10 @@ import pytest
 from django.db import DatabaseError, connection, connections, transaction
 from django.utils import timezone
 
-from apps.rbac.tests import factories as f
 from apps.security import audit, services
 from apps.security.models import AuditEntry
 from apps.security.tests.factories import person
+from tests import factories as f
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

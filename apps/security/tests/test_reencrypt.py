@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from django.core.management import call_command
 
-from apps.rbac.tests import factories as f
 from apps.security import crypto, services
 from apps.security.models import AccessKey, AccountSecurity
 from apps.security.tests.factories import person
+from tests import factories as f
 
 pytestmark = pytest.mark.django_db
 

@@ -166,7 +166,7 @@ def test_a_wall_screen_that_signs_out_is_sent_to_the_screen_sign_in(org_with_tok
 
 @pytest.fixture
 def org_with_token() -> str:
-    from apps.rbac.tests import factories as f
+    from tests import factories as f
 
     _token, raw = services.display_token_create(actor=None, organization=f.org("Screens"), name="NOC",
                                                 dashboards=["noc"])

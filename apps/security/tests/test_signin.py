@@ -12,11 +12,11 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from apps.rbac.tests import factories as f
 from apps.security import services, totp
 from apps.security.models import AccountSecurity, AuditEntry, SignInLock
 from apps.security.policy import mfa_required
 from apps.security.tests.factories import person
+from tests import factories as f
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "x-Unimanager-9"

@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from apps.core.errors import Conflict
-from apps.rbac.tests import factories as f
 from apps.security import crypto, services, signing
 from apps.security.client import sign
 from apps.security.models import AccessKey, AuditEntry
 from apps.security.tests.factories import person
+from tests import factories as f
 
 pytestmark = pytest.mark.django_db
 BASE = "http://testserver"

@@ -14,9 +14,9 @@ from urllib.parse import quote
 import pytest
 from rest_framework.test import APIClient
 
-from apps.rbac.tests import factories as f
 from apps.security import services, signing
 from apps.security.tests.factories import person
+from tests import factories as f
 
 KEY_LIST = "/api/v1/security/access-keys/"
 
