@@ -6,7 +6,6 @@ import itertools
 from typing import Any
 
 from apps.organizations.models import Organization, Project, User, UserGroup
-from apps.organizations.tests.factories import fresh, group, org, project, user  # noqa: F401 - until callers move
 from apps.rbac.models import Grant, Role
 
 _seq = itertools.count(1)

@@ -10,10 +10,10 @@ import itertools
 import pytest
 
 from apps.clouds.simulated import sim_adapter
-from apps.rbac.tests import factories as f
-from apps.rbac.tests.conftest import api_as
 from apps.resources.models import AssignmentRule, Resource
 from apps.resources.services import resources_reassign, sync_drive, sync_start
+from tests import factories as f
+from tests.fixtures import api_as
 
 pytestmark = pytest.mark.django_db
 REGION = "cn-hangzhou"

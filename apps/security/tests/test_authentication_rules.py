@@ -11,12 +11,12 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from apps.rbac.tests import factories as f
 from apps.security import services
 from apps.security.authentication import FRESHNESS, NONCE_MARGIN
 from apps.security.client import sign
 from apps.security.models import AccessKey, UsedNonce
 from apps.security.tests.factories import person
+from tests import factories as f
 
 pytestmark = pytest.mark.django_db
 KEYS = "/api/v1/security/access-keys/"
