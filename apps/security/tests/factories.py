@@ -5,7 +5,8 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from apps.organizations.models import Membership, Organization, User
+from apps.organizations.models import Organization, User
+from apps.organizations.tests.factories import user
 from apps.security import audit, services
 from apps.security.models import SecurityPolicy
 
@@ -13,10 +14,8 @@ _seq = itertools.count(1)
 
 
 def person(org: Organization | None = None, username: str | None = None, **kw: Any) -> User:
-    user = User.objects.create_user(username=username or f"sec-person-{next(_seq)}", password="x-Unimanager-9", **kw)
-    if org is not None:
-        Membership.objects.create(user=user, organization=org)
-    return user
+    """A person (a member of ``org`` when given), named for the security tests."""
+    return user(username or f"sec-person-{next(_seq)}", *([org] if org is not None else []), **kw)
 
 
 def password_policy(org: Organization, **settings: Any) -> SecurityPolicy:
