@@ -297,6 +297,9 @@ def test_each_check_of_a_signed_request_is_reached_and_a_valid_one_passes(owner,
     for kind in BREAKS:  # each break at least once, whatever the generator draws
         check = example(kind=kind, page_size=3, nonce="e" * 16, unknown="UMAK" + "Q" * 20, skew=0, junk="",
                         digit=7)(check)
+    # A second valid request, skewed and paged differently, so the success path runs twice on every seed.
+    check = example(kind="valid", page_size=40, nonce="f" * 16, unknown="UMAK" + "R" * 20, skew=-600, junk="",
+                    digit=3)(check)
     check()
     assert set(reached) == set(BREAKS), f"never reached: {set(BREAKS) - set(reached)}"
     assert reached["valid"] >= 2
