@@ -139,6 +139,9 @@ def test_a_star_is_any_run_of_characters_at_the_edges(pattern, action, matched):
     # middles whose own prefixes repeat: preparing them falls back inside the failure table
     ("*aabaaa*", "aabaabaaa", (True, 18)),
     ("*abacabab*", "abacabacabab", (True, 23)),
+    # a one-character middle is a plain scan from where the head ends
+    ("ab*x*", "abcdef", (False, 7)),
+    ("ab*x*c", "abdxc", (True, 6)),
 ])
 def test_the_work_of_a_match_is_counted_comparison_by_comparison(pattern, action, expected):
     catalog._compile.cache_clear()  # the work counted includes preparing the pattern
