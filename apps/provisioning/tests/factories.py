@@ -15,6 +15,10 @@ from apps.resources.tests.factories import isolation_objects as inventory_object
 from apps.resources.tests.factories import resource
 
 _seq = itertools.count(1)
+# A spec as the API stores it once accepted (typed, defaults and the instance type's size filled in).
+STORED_SPEC = {"instance_type": "ecs.g6.large", "image_id": "centos_7_9_x64_20G_alibase_20230919.vhd",
+               "zone": "cn-hangzhou-a", "vswitch_id": "vsw-stored", "security_group_id": "sg-stored", "name": "web",
+               "system_disk_gib": 40, "tags": {}, "vcpu": 2, "memory_mib": 8192}
 
 
 def isolation_objects(org: Any) -> list[Any]:
@@ -23,7 +27,7 @@ def isolation_objects(org: Any) -> list[Any]:
     project = Project.objects.create(organization=org, name=f"provisioning-{n}")
     row = resource(platform, organization=org, project=project)
     request = ProvisioningRequest.objects.create(organization=org, project=project, platform=platform,
-                                                 region="cn-hangzhou", spec={"instance_type": "ecs.g6.large"},
+                                                 region="cn-hangzhou", spec=STORED_SPEC,
                                                  levels=[{"mode": "any", "roles": [], "users": []}])
     policy = ApprovalPolicy.objects.create(organization=org, name=f"policy {n}")
     op = Operation.objects.create(organization=org, kind="ecs.instance.stop", status=Operation.Status.SUCCEEDED)

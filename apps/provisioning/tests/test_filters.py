@@ -10,6 +10,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from apps.provisioning.models import ProvisioningRequest
+from apps.provisioning.tests.factories import STORED_SPEC
 
 pytestmark = pytest.mark.django_db
 REQUESTS = "/api/v1/provisioning/requests/"
@@ -27,7 +28,7 @@ def rows(world):
     def make(status: str) -> ProvisioningRequest:
         return ProvisioningRequest.objects.create(
             organization=world["hq"], project=world["project"], platform=world["platform"], region="cn-hangzhou",
-            spec={"instance_type": "ecs.g6.large"}, requester=world["tenant"], status=status,
+            spec=STORED_SPEC, requester=world["tenant"], status=status,
             levels=[{"mode": "any", "roles": [], "users": []}])
 
     return {"pending": make("pending"), "denied": make("denied")}

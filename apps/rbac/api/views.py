@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api.base import TenantListViewSet, parsed, visible
-from apps.core.api.schema import results_of
+from apps.core.api.schema import errors, results_of
 from apps.core.errors import InvalidInput
 from apps.core.pages import csv_response
 from apps.organizations.models import Organization, Project, User, UserGroup
@@ -166,7 +166,7 @@ class ExplainView(APIView):
     """Why may (or may not) a user do an action on a target? Lists the grants and policy statements
     that allow or deny it, and those considered that did not apply."""
 
-    @extend_schema(parameters=[s.ExplainQuerySerializer], responses=dict)
+    @extend_schema(parameters=[s.ExplainQuerySerializer], responses={200: dict, **errors(404)})
     def get(self, request: Request) -> Response:
         params = parsed(s.ExplainQuerySerializer, request.query_params)
         return Response(selectors.explain_for(actor=request.user, **params))
@@ -177,7 +177,7 @@ class AccessMatrixView(APIView):
 
     @extend_schema(parameters=[OpenApiParameter("organization", str, required=True),
                                OpenApiParameter("export", str, enum=["csv"])],
-                   responses={(200, "application/json"): dict, (200, "text/csv"): str})
+                   responses={(200, "application/json"): dict, (200, "text/csv"): str, **errors(404)})
     def get(self, request: Request):
         org, codes, rows = selectors.access_matrix_for(actor=request.user,
                                                        organization_id=request.query_params.get("organization"))
