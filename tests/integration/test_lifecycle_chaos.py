@@ -236,8 +236,9 @@ def test_a_worker_killed_after_the_cloud_created_the_instance_but_before_the_id_
         return [i for i in sim.instances() if i.get("InstanceName") == "window"]
 
     calls = run_instances_calls()
-    # cloudsim holds the first RunInstances for 4 s before it acts, then answers.
-    sim.control("POST", "/faults", {"action": "RunInstances", "latency_ms": 4000, "remaining": 1})
+    # cloudsim holds the first RunInstances for 8 s before it acts, then answers (wide enough that a loaded
+    # machine still freezes the worker while the call is in flight).
+    sim.control("POST", "/faults", {"action": "RunInstances", "latency_ms": 8000, "remaining": 1})
     first = start_worker(env, log, "doomed")
     try:
         req = request(world, 1, "window")
