@@ -121,11 +121,12 @@ class AutoSchema(openapi.AutoSchema):
             return None
         error = self.resolve_serializer(ErrorSerializer, "response").ref
         responses = operation["responses"]
-        for status in sorted(self.error_statuses(operation)):
+        for status in self.error_statuses(operation):
             responses.setdefault(str(status), {
                 "description": ERROR_DESCRIPTIONS[status],
                 "content": {"application/json": {"schema": error}},
             })
+        operation["responses"] = dict(sorted(responses.items()))
         return operation
 
     def error_statuses(self, operation: dict[str, Any]) -> set[int]:
