@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import quote
@@ -95,9 +96,9 @@ def test_a_request_signed_for_another_method_path_or_header_value_is_refused(pai
 def test_the_canonical_request_is_the_documented_one():
     headers = {"Host": "console.example.com", "X-UM-Date": "20250102T030405Z", "X-UM-Nonce": " 3b6f  aa ",
                "X-Other": "unsigned"}
-    canonical = signing.canonical_request("get", "/api/v1/a b/é", "b=3&a=1&b=2&c=&d=x%20y~", headers,
+    canonical = signing.canonical_request("get", "/api/v1/a b/é", "b=3&a=1&b=2&c=&d=x%20y~&e=a/b", headers,
                                           ("host", "x-um-date", "x-um-nonce"), signing.body_digest(b"{}"))
-    assert canonical == ("GET\n/api/v1/a%20b/%C3%A9\na=1&b=2&b=3&c=&d=x%20y~\nhost:console.example.com\n"
+    assert canonical == ("GET\n/api/v1/a%20b/%C3%A9\na=1&b=2&b=3&c=&d=x%20y~&e=a%2Fb\nhost:console.example.com\n"
                          "x-um-date:20250102T030405Z\nx-um-nonce:3b6f aa\nhost;x-um-date;x-um-nonce\n"
                          + hashlib.sha256(b"{}").hexdigest())
     assert signing.canonical_path("") == "/" and signing.canonical_path("/a%2Fb") == "/a/b"
@@ -113,6 +114,18 @@ def test_the_string_to_sign_and_the_signature_are_the_documented_ones():
     assert signing.signature("s3cret", text) == hmac.new(b"s3cret", text.encode(), hashlib.sha256).hexdigest()
     assert signing.authorization_header("UMAK" + "A" * 16, ("host", "x-um-date"), "ab") == (
         "UM-HMAC-SHA256 Credential=UMAKAAAAAAAAAAAAAAAA, SignedHeaders=host;x-um-date, Signature=ab")
+
+
+def test_dates_are_utc_whatever_the_servers_time_zone(monkeypatch):
+    moment = datetime(2025, 1, 2, 4, 4, 5, tzinfo=UTC)
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+    try:
+        assert signing.format_date(moment) == "20250102T040405Z"
+        assert signing.format_date(moment.astimezone(timezone(timedelta(hours=-5)))) == "20250102T040405Z"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 def test_dates_are_utc_in_the_documented_form():
