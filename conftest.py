@@ -1,4 +1,0 @@
-"""Plugins every test session of Unimanager loads, in both tiers."""
-
-# Every API response a test produces must match the OpenAPI document.
-pytest_plugins = ["tests.openapi_contract"]
