@@ -144,6 +144,7 @@ def _excerpt(response: Any) -> str:
 _contract: Contract | None = None
 _contract_lock = threading.Lock()
 _violations: list[str] = []
+checked_responses = 0  # how many responses were matched against the document (for the tests of the checker)
 
 
 def contract() -> Contract:
@@ -164,6 +165,7 @@ def contract() -> Contract:
 def _checked(request: Any, response: Any) -> None:
     from django.conf import settings
 
+    global checked_responses
     path = request.path_info
     if not path.startswith(API_PREFIX) or request.method in ("HEAD", "OPTIONS"):
         return
@@ -171,6 +173,7 @@ def _checked(request: Any, response: Any) -> None:
     if (getattr(request, "urlconf", None) or settings.ROOT_URLCONF) != current.urlconf:
         return  # a test-only URL configuration: its views are not part of the document
     problem = current.check(request.method, path, response)
+    checked_responses += 1
     if problem:
         _violations.append(problem)
         response.contract_violation = problem

@@ -240,3 +240,20 @@ def test_the_checker_passes_what_the_document_says(checked):
 def test_the_checker_refuses_what_the_document_does_not_say(checked, method, path, response, complaint):
     problem = checked.check(method, path, response())
     assert problem is not None and complaint in problem, problem
+
+
+@pytest.mark.integration
+@pytest.mark.django_db
+def test_the_response_checker_is_on_in_the_integration_tier_too():
+    """On the integration tier's database too, a test client's API answer is matched against the document."""
+    from rest_framework.test import APIClient
+
+    from apps.core.tests import factories
+    from tests import openapi_contract
+
+    client = APIClient()
+    client.force_login(factories.user("root", superuser=True))
+    before = openapi_contract.checked_responses
+    assert client.get("/api/v1/core/operations/").status_code == 200
+    assert client.get("/api/v1/core/operations/op-00000000000000000000/").status_code == 404
+    assert openapi_contract.checked_responses == before + 2
