@@ -173,6 +173,23 @@ def test_each_defect_of_the_authorization_header_is_named(value, message):
     assert str(refused.value) == message
 
 
+def test_a_header_of_exactly_the_longest_length_is_read():
+    longest = header().ljust(signing.MAX_AUTHORIZATION_LENGTH)
+    assert len(longest) == 2048
+    assert signing.parse_authorization(longest).signature == GOOD_SIG
+    with pytest.raises(signing.SignatureFormatError, match="too long"):
+        signing.parse_authorization(longest + " ")
+
+
+def test_a_value_holding_an_equals_sign_is_judged_as_that_fields_value():
+    with pytest.raises(signing.SignatureFormatError) as refused:
+        signing.parse_authorization(header(sig="a" * 62 + "=="))
+    assert str(refused.value) == "Signature must be 64 lower-case hex digits."
+    with pytest.raises(signing.SignatureFormatError) as refused:
+        signing.parse_authorization(header(credential="UMAK" + "B" * 16 + "=x"))
+    assert str(refused.value) == "Credential must be an AccessKey id."
+
+
 def test_a_well_formed_header_is_read_field_by_field():
     names = ";".join(sorted(["host", "x-um-date", "x-um-nonce", *(f"x-h{i:02d}" for i in range(17))]))
     parsed = signing.parse_authorization("  " + header(credential="UMAK" + "C" * 60, names=names).replace(", ", " ,  ")
