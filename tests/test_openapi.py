@@ -189,6 +189,14 @@ def test_the_provisioning_spec_is_one_schema_per_resource_type(schema):
 # ---------------------------------------------------------------------------------------------
 
 
+def test_the_response_checker_is_installed_for_every_test():
+    from django.core.handlers.base import BaseHandler
+    from django.test.client import Client
+
+    assert getattr(BaseHandler.get_response, "contract_checked", False)
+    assert Client.request.__name__ == "raising_request"
+
+
 @pytest.fixture
 def checked():
     from tests import openapi_contract
@@ -242,17 +250,38 @@ def test_the_checker_refuses_what_the_document_does_not_say(checked, method, pat
     assert problem is not None and complaint in problem, problem
 
 
+@pytest.mark.django_db
+def test_a_response_the_document_does_not_describe_fails_the_client_call(monkeypatch):
+    """Through the real test client: with the document's operation list narrowed to a 201, the
+    200 the API answers is a violation raised at the call, and recorded for the test's end."""
+    from rest_framework.test import APIClient
+
+    from tests import factories, openapi_contract
+
+    original = openapi_contract.contract()
+    document = json.loads(json.dumps(original.document))
+    document["paths"]["/api/v1/core/operations/"]["get"]["responses"] = {"201": {"description": "created"}}
+    monkeypatch.setattr(openapi_contract, "_contract", openapi_contract.Contract(document, original.urlconf))
+    client = APIClient()
+    client.force_login(factories.user("root", is_superuser=True, is_staff=True))
+    with pytest.raises(openapi_contract.ContractViolation, match="status 200 is not documented"):
+        client.get("/api/v1/core/operations/")
+    assert openapi_contract._violations
+    openapi_contract._violations.clear()  # seen and expected: this test passes
+    monkeypatch.setattr(openapi_contract, "_contract", original)
+    assert client.get("/api/v1/core/operations/").status_code == 200
+
+
 @pytest.mark.integration
 @pytest.mark.django_db
 def test_the_response_checker_is_on_in_the_integration_tier_too():
     """On the integration tier's database too, a test client's API answer is matched against the document."""
     from rest_framework.test import APIClient
 
-    from apps.core.tests import factories
-    from tests import openapi_contract
+    from tests import factories, openapi_contract
 
     client = APIClient()
-    client.force_login(factories.user("root", superuser=True))
+    client.force_login(factories.user("root", is_superuser=True, is_staff=True))
     before = openapi_contract.checked_responses
     assert client.get("/api/v1/core/operations/").status_code == 200
     assert client.get("/api/v1/core/operations/op-00000000000000000000/").status_code == 404

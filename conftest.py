@@ -1,0 +1,4 @@
+"""Plugins every test session of Unimanager loads, in both tiers."""
+
+# Every API response a test produces must match the OpenAPI document.
+pytest_plugins = ["tests.openapi_contract"]
