@@ -168,6 +168,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
     # The in-memory transport polls; its default of once a second would delay every task by up to 1 s.
     else {"polling_interval": 0.01}
 )
+# Processes that share a Redis but must not take each other's tasks (two installations, or a test's own
+# workers beside a running stack) each name their queue; a worker consumes its default queue only.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("UNIMANAGER_TASK_QUEUE", "celery")
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 

@@ -103,6 +103,9 @@ def distributed_stack(services_env, django_db_setup, django_db_blocker, tmp_path
     env = dict(services_env)
     env["DATABASE_URL"] = database_url_for(connection.settings_dict["NAME"])
     env.pop("UNIMANAGER_EMBEDDED_WORKER", None)
+    # The stack lives for the whole session: its worker takes only the tasks its own daphne publishes, never
+    # those of a test that starts (and kills) workers of its own on the same Redis.
+    env["UNIMANAGER_TASK_QUEUE"] = "itest-stack"
     logs = tmp_path_factory.mktemp("distributed")
     port = free_port()
     worker_log, web_log = logs / "worker.log", logs / "daphne.log"
