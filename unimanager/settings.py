@@ -71,6 +71,9 @@ INSTALLED_APPS = [
     "apps.clouds",
     "apps.resources",
     "apps.provisioning",
+    "apps.quotas",
+    "apps.billing",
+    "apps.alerts",
     # The project package: start-up wiring (``manage.py serve``), allowed to know every app.
     "unimanager",
 ]

@@ -13,6 +13,9 @@ api_v1 = [
     path("clouds/", include("apps.clouds.api.urls")),
     path("resources/", include("apps.resources.api.urls")),
     path("provisioning/", include("apps.provisioning.api.urls")),
+    path("quotas/", include("apps.quotas.api.urls")),
+    path("billing/", include("apps.billing.api.urls")),
+    path("alerts/", include("apps.alerts.api.urls")),
 ]
 
 urlpatterns = [
@@ -35,6 +38,12 @@ urlpatterns = [
     path("console/inventory/", include(("apps.resources.urls_console", "inventory"))),
     path("portal/provisioning/", include(("apps.provisioning.urls_portal", "provisioning"))),
     path("console/provisioning/", include(("apps.provisioning.urls_console", "provisioning-console"))),
+    path("console/quotas/", include(("apps.quotas.urls_console", "quotas"))),
+    path("portal/quotas/", include(("apps.quotas.urls_portal", "quotas-portal"))),
+    path("console/billing/", include(("apps.billing.urls_console", "billing"))),
+    path("portal/billing/", include(("apps.billing.urls_portal", "billing-portal"))),
+    path("console/alerts/", include(("apps.alerts.urls_console", "alerts"))),
+    path("portal/alerts/", include(("apps.alerts.urls_portal", "alerts-portal"))),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
