@@ -62,7 +62,9 @@ class Operation(TenantModel):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
-            models.Index(fields=["organization", "-created_at"], name="operation_org_created"),
+            # Covers an organization's operations in list order, primary key included: a scoped page
+            # picks its keys from this index alone (apps/core/pagination.py, keys first).
+            models.Index(fields=["organization", "-created_at", "-id"], name="operation_org_created_id"),
             models.Index(fields=["target_type", "target_id"], name="operation_target"),
         ]
         constraints = [

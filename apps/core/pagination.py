@@ -2,17 +2,25 @@
 
 One paginator serves the API (``DEFAULT_PAGINATION_CLASS``) and the console's pages and pickers
 (``page_of``): the same ordering rules, page size cap and cursors.
+
+A model that declares an index on its tenant column followed by the list's ordering (``Operation``:
+organization, -created_at, -id) is paged keys first: the page's primary keys are picked from that
+index alone, then only those rows are read, in one statement. An organization-scoped list
+(``organization_id IN (...)``) then sorts the visible rows' index entries instead of their whole
+rows: SQLite, which cannot merge the per-organization ranges of an index in order, otherwise reads
+and sorts every visible row to return fifty.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from rest_framework import pagination
 from rest_framework.exceptions import NotFound
@@ -26,7 +34,14 @@ class CursorPagination(pagination.CursorPagination):
     max_page_size = 500
     ordering = ("-created_at", "-id")
 
+    def paginate_queryset(self, queryset, request, view=None):
+        if isinstance(queryset, QuerySet) and _keys_first_fits(queryset, self.get_ordering(request, queryset, view)):
+            queryset = _KeysFirst(queryset)
+        return super().paginate_queryset(queryset, request, view)
+
     def get_ordering(self, request, queryset, view):
+        if isinstance(queryset, _KeysFirst):
+            queryset = queryset.queryset
         if getattr(view, "ordering_fields", None):
             # ``?ordering=`` picks among the fields the view declares (each backed by an index);
             # unknown fields are dropped by the ordering filter.
@@ -63,6 +78,61 @@ class CursorPagination(pagination.CursorPagination):
                 "results": schema,
             },
         }
+
+
+def _index_terms(model: type[Model], fields: Sequence[str]) -> tuple[str, ...]:
+    """``fields`` as index terms: ``pk`` named by its column's field, relations by their field."""
+    terms = []
+    for term in fields:
+        descending, name = term.startswith("-"), term.lstrip("-")
+        if name == "pk":
+            name = model._meta.pk.name
+        terms.append(("-" if descending else "") + name)
+    return tuple(terms)
+
+
+def _flipped(terms: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(t[1:] if t.startswith("-") else f"-{t}" for t in terms)
+
+
+def _keys_first_fits(queryset: QuerySet, ordering: Sequence[str]) -> bool:
+    """Whether the page's keys can come from one index: the model declares an index on its tenant
+    column followed by ``ordering`` (in either direction), and the query is a plain filtered list
+    (no DISTINCT, GROUP BY, set operation or slice, which the keys' sub-select could not repeat)."""
+    model, query = queryset.model, queryset.query
+    if query.distinct or query.combinator or query.group_by is not None or query.is_sliced:
+        return False
+    tenant = getattr(model, "tenant_field", None)
+    if not tenant or tenant in {"id", "pk"}:
+        return False
+    wanted = (tenant, *_index_terms(model, ordering))
+    for index in model._meta.indexes:
+        declared = _index_terms(model, index.fields)
+        if declared[0] == tenant and declared[1:] in {wanted[1:], _flipped(wanted[1:])}:
+            return True
+    return False
+
+
+class _KeysFirst:
+    """The queryset the cursor paginator orders, filters and slices, read keys first: a slice is
+    the rows whose primary keys are that slice of the same ordered, filtered query. Same rows,
+    same order, one statement."""
+
+    def __init__(self, queryset: QuerySet) -> None:
+        self.queryset = queryset
+
+    def order_by(self, *fields: str) -> _KeysFirst:
+        return _KeysFirst(self.queryset.order_by(*fields))
+
+    def filter(self, *args: Any, **kwargs: Any) -> _KeysFirst:
+        return _KeysFirst(self.queryset.filter(*args, **kwargs))
+
+    def __getitem__(self, window: slice) -> QuerySet:
+        keys = self.queryset.values("pk")[window]
+        return self.queryset.filter(pk__in=keys)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.queryset, name)
 
 
 def page_response(queryset: QuerySet, request: Request, ordering: tuple[str, ...], serializer_class: type
