@@ -39,25 +39,43 @@ def answer(exc: Exception, view: type[APIView] = Raises):
     return response
 
 
-@pytest.mark.parametrize(("exc", "status", "body"), [
-    (errors.ApplicationError(), 422, {"code": "refused", "message": "The request was refused.", "detail": {}}),
-    (errors.InvalidInput(), 400, {"code": "invalid", "message": "The request is not valid.", "detail": {}}),
-    (errors.NotAuthenticated(), 401, {"code": "not_authenticated", "message": "Sign in to continue.", "detail": {}}),
-    (errors.Forbidden(), 403, {"code": "forbidden", "message": "You are not allowed to do this.", "detail": {}}),
-    (errors.NotFound(), 404, {"code": "not_found", "message": "Not found.", "detail": {}}),
-    (errors.Conflict(), 409, {"code": "conflict", "message": "The request conflicts with the current state.",
-                              "detail": {}}),
-    (errors.Refused(), 422, {"code": "refused", "message": "The request was refused.", "detail": {}}),
-    (errors.Throttled(), 429, {"code": "throttled", "message": "Too many requests; try again later.", "detail": {}}),
-    (errors.Conflict("Busy.", code="operation_running", detail={"operation": "op-1"}), 409,
+# Each error is built inside its test (from a factory), not when the module is collected, so the test
+# sees what the constructor does with its message, code and detail.
+@pytest.mark.parametrize(("make", "status", "body"), [
+    (lambda: errors.ApplicationError(), 422, {"code": "refused", "message": "The request was refused.",
+                                              "detail": {}}),
+    (lambda: errors.InvalidInput(), 400, {"code": "invalid", "message": "The request is not valid.", "detail": {}}),
+    (lambda: errors.NotAuthenticated(), 401, {"code": "not_authenticated", "message": "Sign in to continue.",
+                                              "detail": {}}),
+    (lambda: errors.Forbidden(), 403, {"code": "forbidden", "message": "You are not allowed to do this.",
+                                       "detail": {}}),
+    (lambda: errors.NotFound(), 404, {"code": "not_found", "message": "Not found.", "detail": {}}),
+    (lambda: errors.Conflict(), 409, {"code": "conflict", "message": "The request conflicts with the current state.",
+                                      "detail": {}}),
+    (lambda: errors.Refused(), 422, {"code": "refused", "message": "The request was refused.", "detail": {}}),
+    (lambda: errors.Throttled(), 429, {"code": "throttled", "message": "Too many requests; try again later.",
+                                       "detail": {}}),
+    (lambda: errors.Conflict("Busy.", code="operation_running", detail={"operation": "op-1"}), 409,
      {"code": "operation_running", "message": "Busy.", "detail": {"operation": "op-1"}}),
-    (errors.Refused("Nothing to refund.", detail=[]), 422, {"code": "refused", "message": "Nothing to refund.",
-                                                            "detail": []}),
+    (lambda: errors.Refused("Nothing to refund.", detail=[]), 422, {"code": "refused", "message": "Nothing to refund.",
+                                                                    "detail": []}),
+    (lambda: errors.NotFound("No such project."), 404, {"code": "not_found", "message": "No such project.",
+                                                        "detail": {}}),
 ])
-def test_each_application_error_has_its_status_code_and_default_message(exc, status, body):
+def test_each_application_error_has_its_status_code_and_default_message(make, status, body):
+    exc = make()
     response = answer(exc)
     assert (response.status_code, response.data) == (status, body)
     assert str(exc) == body["message"]
+    assert exc.args == (body["message"],)
+
+
+def test_an_error_without_detail_has_an_empty_object_and_a_given_detail_is_kept_as_is():
+    assert errors.Refused().detail == {}
+    assert errors.Refused(detail=None).detail == {}
+    given = {"field": ["Too long."]}
+    assert errors.InvalidInput("Bad.", detail=given).detail is given
+    assert errors.InvalidInput("Bad.", detail=0).detail == 0
 
 
 def test_a_code_given_to_one_error_does_not_change_its_class():
@@ -95,6 +113,12 @@ def test_a_drf_error_with_a_message_keeps_it_and_its_code():
     assert response.status_code == 403
     assert response.data == {"code": "permission_denied", "message": "You do not have permission to perform this "
                                                                      "action.", "detail": {"reason": "frozen"}}
+
+
+def test_a_drf_error_raised_with_its_own_code_answers_that_code():
+    response = answer(drf.PermissionDenied("The project is frozen.", code="project_frozen"))
+    assert (response.status_code, response.data) == (403, {"code": "project_frozen",
+                                                           "message": "The project is frozen.", "detail": {}})
 
 
 def test_a_drf_error_with_several_codes_takes_its_own_code():
