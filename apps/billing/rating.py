@@ -1,0 +1,204 @@
+"""Rating: the usage records of an organization's month, priced by the active price book.
+
+The records are aggregated by the database (one ``GROUP BY`` over the month: project, day,
+platform, region, type, SKU, state), so the work in Python grows with the number of groups
+(projects x days x kinds of resource), never with the number of records. Each group's dimensions are
+priced by the most specific rule that matches it; a line is a rule's quantity in one project for
+the month, priced through the rule's tiers, plus its fixed part, rounded to the currency's minor
+unit (half up). The organization's discount is one more line. All arithmetic is ``Decimal``.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.db.models import F, Q, Sum
+
+from apps.billing.metering import HOUR, zone_of
+from apps.billing.models import Dimension, Discount, PriceBook, PriceRule, UsageRecord
+
+QUANTITY = Decimal("0.000001")
+GIB_MIB = 1024
+# What each dimension sums, as a multiple of seconds, and its unit on a bill line.
+DIMENSIONS: dict[str, tuple[str, Decimal, str]] = {
+    Dimension.HOURS: ("sec", Decimal(HOUR), "hour"),
+    Dimension.VCPU_HOURS: ("vcpu_sec", Decimal(HOUR), "vCPU-hour"),
+    Dimension.MEMORY_GIB_HOURS: ("mem_sec", Decimal(HOUR * GIB_MIB), "GiB-hour"),
+    Dimension.STORAGE_GIB_HOURS: ("sto_sec", Decimal(HOUR), "GiB-hour"),
+}
+MONTH_UNITS = {"hour": "month", "vCPU-hour": "vCPU-month", "GiB-hour": "GiB-month"}
+GROUP_FIELDS = ("project_id", "day", "platform_id", "region", "service", "type", "sku", "state")
+
+
+def month_bounds(period: dt.date, zone: str) -> tuple[dt.date, dt.date, int, int]:
+    """First day, first day of the next month, and their starts in epoch seconds in ``zone``."""
+    first = period.replace(day=1)
+    following = (first + dt.timedelta(days=32)).replace(day=1)
+    tz = zone_of(zone)
+    start = int(dt.datetime.combine(first, dt.time(), tz).timestamp())
+    end = int(dt.datetime.combine(following, dt.time(), tz).timestamp())
+    return first, following, start, end
+
+
+def month_hours(period: dt.date, zone: str) -> Decimal:
+    """Hours in the month where it is counted: 743 or 745 in a month with a daylight-saving change."""
+    _, _, start, end = month_bounds(period, zone)
+    return Decimal(end - start) / Decimal(HOUR)
+
+
+def round_money(value: Decimal, quantum: Decimal) -> Decimal:
+    return value.quantize(quantum, rounding=ROUND_HALF_UP)
+
+
+def active_price_book() -> PriceBook | None:
+    return PriceBook.objects.filter(is_active=True).order_by("-created_at", "-id").first()
+
+
+def usage_groups(*, organization_id: Any, first: dt.date, following: dt.date, extra: Iterable[str] = ()
+                 ) -> list[dict[str, Any]]:
+    """The month's usage of an organization, summed by the database per group."""
+    return list(
+        UsageRecord.objects.filter(organization_id=organization_id, day__gte=first, day__lt=following)
+        .values(*GROUP_FIELDS, *extra).order_by()
+        .annotate(sec=Sum("seconds"), vcpu_sec=Sum(F("vcpu") * F("seconds")),
+                  mem_sec=Sum(F("memory_mib") * F("seconds")), sto_sec=Sum(F("storage_gib") * F("seconds")))
+    )
+
+
+class RuleMatcher:
+    """Picks, for a group of usage and a dimension, the most specific valid rule of a price book
+    (organization, then platform, region and SKU; a newer rule wins a tie)."""
+
+    def __init__(self, book: PriceBook | None, organization_ids: list[str]):
+        self.org_rank = {o: n + 1 for n, o in enumerate(organization_ids)}  # deeper ancestor ranks higher
+        self.rules: dict[tuple[str, str], list[PriceRule]] = defaultdict(list)
+        if book is not None:
+            rows = PriceRule.objects.filter(price_book=book).filter(
+                Q(organization__isnull=True) | Q(organization_id__in=organization_ids))
+            for rule in rows.order_by("created_at", "id"):
+                self.rules[(rule.resource_type, rule.dimension)].append(rule)
+        self.cache: dict[tuple, PriceRule | None] = {}
+
+    def dimensions(self, resource_type: str) -> list[str]:
+        return [d for (t, d) in self.rules if t == resource_type]
+
+    def rule_for(self, group: dict[str, Any], dimension: str) -> PriceRule | None:
+        key = (group["type"], dimension, group["sku"], str(group["platform_id"]), group["region"], group["day"],
+               group["state"])
+        if key in self.cache:
+            return self.cache[key]
+        best, best_score = None, None
+        for rule in self.rules.get((group["type"], dimension), ()):
+            if rule.sku and rule.sku != group["sku"]:
+                continue
+            if rule.platform_id and str(rule.platform_id) != str(group["platform_id"]):
+                continue
+            if rule.region and rule.region != group["region"]:
+                continue
+            if (rule.valid_from and group["day"] < rule.valid_from) or (rule.valid_to and group["day"] > rule.valid_to):
+                continue
+            score = (self.org_rank.get(str(rule.organization_id), 0) if rule.organization_id else 0,
+                     bool(rule.platform_id), bool(rule.region), bool(rule.sku))
+            if best_score is None or score >= best_score:
+                best, best_score = rule, score
+        if best is not None and group["state"] == "stopped" and not best.bill_stopped:
+            best = None
+        self.cache[key] = best
+        return best
+
+
+def dimension_quantity(group: dict[str, Any], dimension: str) -> Decimal:
+    column, divisor, _ = DIMENSIONS[dimension]
+    return Decimal(group[column] or 0) / divisor
+
+
+def tiered(rule: PriceRule, quantity: Decimal) -> tuple[Decimal, list[dict[str, str]]]:
+    """The variable amount of ``quantity`` under ``rule`` (unrounded) and how it fell into tiers."""
+    if not rule.tiers:
+        return quantity * rule.unit_price, []
+    amount, below, steps = Decimal(0), Decimal(0), []
+    for tier in rule.tiers:
+        top = Decimal(str(tier["up_to"])) if tier.get("up_to") is not None else None
+        price = Decimal(str(tier["unit_price"]))
+        portion = (min(quantity, top) if top is not None else quantity) - below
+        if portion > 0:
+            amount += portion * price
+            steps.append({"from": str(below), "to": str(top) if top is not None else None, "quantity": str(portion),
+                          "unit_price": str(price), "amount": str(portion * price)})
+        if top is None or quantity <= top:
+            break
+        below = top
+    return amount, steps
+
+
+@dataclass
+class RatedLine:
+    project_id: Any
+    rule: PriceRule
+    quantity: Decimal
+    unit: str
+    unit_price: Decimal
+    fixed_amount: Decimal
+    amount: Decimal
+    tiers: list[dict[str, str]]
+    charges: dict[tuple, Decimal]  # (day, platform, region, service, type) -> exact dimension quantity
+
+
+def discount_percent(organization_id: Any, first: dt.date, following: dt.date) -> Decimal:
+    last = following - dt.timedelta(days=1)
+    row = (Discount.objects.filter(organization_id=organization_id)
+           .filter(Q(valid_from__isnull=True) | Q(valid_from__lte=first))
+           .filter(Q(valid_to__isnull=True) | Q(valid_to__gte=last)).order_by("-created_at", "-id").first())
+    return row.percent if row is not None else Decimal(0)
+
+
+def rate_month(*, organization: Any, period: dt.date, zone: str, book: PriceBook | None) -> list[RatedLine]:
+    """The priced lines of ``organization``'s month (no writes)."""
+    first, following, _, _ = month_bounds(period, zone)
+    matcher = RuleMatcher(book, organization.ancestor_ids)
+    hours_in_month = month_hours(first, zone)
+    per_line: dict[tuple[Any, str], dict[tuple, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    rules: dict[str, PriceRule] = {}
+    for group in usage_groups(organization_id=organization.pk, first=first, following=following):
+        for dimension in matcher.dimensions(group["type"]):
+            rule = matcher.rule_for(group, dimension)
+            if rule is None:
+                continue
+            quantity = dimension_quantity(group, dimension)
+            if not quantity:
+                continue
+            rules[rule.pk] = rule
+            where = (group["day"], group["platform_id"], group["region"], group["service"], group["type"])
+            per_line[(group["project_id"], rule.pk)][where] += quantity
+    lines = []
+    for (project_id, rule_id), charges in per_line.items():
+        rule = rules[rule_id]
+        exact = sum(charges.values(), Decimal(0))
+        unit = DIMENSIONS[rule.dimension][2]
+        if rule.unit == PriceRule.Unit.MONTH:
+            exact = exact / hours_in_month
+            charges = {k: v / hours_in_month for k, v in charges.items()}
+            unit = MONTH_UNITS[unit]
+        quantity = exact.quantize(QUANTITY, rounding=ROUND_HALF_UP)
+        variable, steps = tiered(rule, quantity)
+        amount = round_money(variable + rule.fixed_amount, book.quantum if book else Decimal("0.01"))
+        unit_price = rule.unit_price if not steps else (variable / quantity).quantize(QUANTITY, ROUND_HALF_UP)
+        lines.append(RatedLine(project_id, rule, quantity, unit, unit_price, rule.fixed_amount, amount, steps,
+                               dict(charges)))
+    lines.sort(key=lambda x: (x.rule.service, x.rule.resource_type, x.rule.dimension, x.rule.sku,
+                              str(x.project_id or ""), x.rule.pk))
+    return lines
+
+
+def month_of(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def days_in(period: dt.date) -> int:
+    return calendar.monthrange(period.year, period.month)[1]
