@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "apps.quotas",
     "apps.billing",
     "apps.alerts",
+    "apps.dashboards",
     # The project package: start-up wiring (``manage.py serve``), allowed to know every app.
     "unimanager",
 ]
@@ -201,6 +202,7 @@ STATICFILES_DIRS = [
     ("vendor/tabler-icons", NODE_MODULES / "@tabler" / "icons-webfont" / "dist"),
     ("vendor/htmx", NODE_MODULES / "htmx.org" / "dist"),
     ("vendor/echarts", NODE_MODULES / "echarts" / "dist"),
+    ("vendor/gridstack", NODE_MODULES / "gridstack" / "dist"),
 ]
 STATICFILES_DIRS = [d for d in STATICFILES_DIRS if Path(d[1] if isinstance(d, tuple) else d).exists()]
 WHITENOISE_USE_FINDERS = True

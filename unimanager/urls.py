@@ -16,6 +16,7 @@ api_v1 = [
     path("quotas/", include("apps.quotas.api.urls")),
     path("billing/", include("apps.billing.api.urls")),
     path("alerts/", include("apps.alerts.api.urls")),
+    path("dashboards/", include("apps.dashboards.api.urls")),
 ]
 
 urlpatterns = [
@@ -29,6 +30,8 @@ urlpatterns = [
     path("portal/", include(("apps.core.urls_portal", "portal"))),
     path("console/", include(("apps.core.urls_console", "console"))),
     # Wall screens open with a display token; people keep the core screen page (same URL).
+    # Dashboards' own wall-screen routes come first; the display-token sign-in stays with security.
+    path("screens/", include(("apps.dashboards.urls_screens", "dashboards-screens"))),
     path("screens/", include(("apps.security.urls_screens", "wallscreens"))),
     path("screens/", include(("apps.core.urls_screens", "screens"))),
     path("console/organizations/", include(("apps.organizations.urls_console", "organizations"))),
@@ -44,6 +47,8 @@ urlpatterns = [
     path("portal/billing/", include(("apps.billing.urls_portal", "billing-portal"))),
     path("console/alerts/", include(("apps.alerts.urls_console", "alerts"))),
     path("portal/alerts/", include(("apps.alerts.urls_portal", "alerts-portal"))),
+    path("console/dashboards/", include(("apps.dashboards.urls_console", "dashboards"))),
+    path("portal/dashboards/", include(("apps.dashboards.urls_portal", "dashboards-portal"))),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
