@@ -14,18 +14,21 @@ and sorts every visible row to return fifty.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
-from dataclasses import dataclass
+import operator
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from types import SimpleNamespace
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.http import HttpRequest
 from rest_framework import pagination
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
+
+from apps.core.pages import searched
 
 
 class CursorPagination(pagination.CursorPagination):
@@ -179,3 +182,25 @@ def page_of(queryset: QuerySet, request: HttpRequest, ordering: tuple[str, ...],
         params.pop(paginator.cursor_query_param, None)
         first_query = params.urlencode()
     return Page(list(rows or []), _query_of(paginator.get_next_link()), first_query)
+
+
+def choices_page(queryset: QuerySet, request: HttpRequest, *, ordering: tuple[str, ...], search: Sequence[str],
+                 label: Callable[[Any], str], chosen: Any = None) -> Page:
+    """The choices a searchable picker offers (``partials/picker.html``, or a select fed by
+    ``partials/picker_options.html``): the first page of ``queryset`` in ``ordering`` whose
+    ``search`` fields contain the words typed (``?q=``), as ``(value, text)`` rows. A ``chosen``
+    value (a form shown again) comes first when the queryset holds it, so the select keeps it
+    whatever page it is on; a value outside the queryset is never offered."""
+    q = searched(request)
+    if q:
+        queryset = queryset.filter(functools.reduce(operator.or_, (Q(**{f"{f}__icontains": q}) for f in search)))
+    page = page_of(queryset, request, ordering)
+    rows = [(row.pk, label(row)) for row in page.rows]
+    if chosen and not q:
+        try:
+            held = queryset.filter(pk=chosen).first()
+        except (ValueError, TypeError, ValidationError):  # a malformed value is simply not offered
+            held = None
+        if held is not None:
+            rows = [(held.pk, label(held))] + [row for row in rows if row[0] != held.pk]
+    return replace(page, rows=rows)

@@ -38,13 +38,32 @@ def organization_list(*, actor: Any, action: str = "organizations:organization:r
     return restrict(Organization.objects.select_related("parent"), actor, action)
 
 
-def organization_choices(*, actor: Any, action: str, limit: int = 500) -> list[Organization]:
-    """Organizations where ``actor`` may do ``action`` in tree order, each with an ``indented``
-    label (its name behind its depth), for the selects of forms."""
-    orgs = list(organization_list(actor=actor, action=action).order_by("path")[:limit])
-    for org in orgs:
-        org.indented = "\u00a0\u00a0" * org.depth + org.name  # type: ignore[attr-defined]
-    return orgs
+def organization_label(org: Organization) -> str:
+    """An organization as a picker shows it: its name behind its depth in the tree."""
+    return "\u00a0\u00a0" * org.depth + org.name
+
+
+def user_label(user: User) -> str:
+    """A person as a picker shows them: the username, and the display name when there is one."""
+    return f"{user.username} \u2014 {user.display_name}" if user.display_name else user.username
+
+
+def named_label(item: UserGroup | Project) -> str:
+    """A user group or project as a picker shows it: its name and its organization's."""
+    return f"{item.name} ({item.organization.name})"
+
+
+def organization_choices(*, actor: Any, action: str) -> QuerySet[Organization]:
+    """Organizations where ``actor`` may do ``action``, in tree order, for the pickers of forms
+    (paged and searched by ``apps.core.pagination.choices_page`` with ``organization_label``)."""
+    return organization_list(actor=actor, action=action).order_by("path", "id")
+
+
+def people_choices(*, actor: Any, organization: Organization) -> QuerySet[User]:
+    """Active people of ``organization`` and its sub-organizations ``actor`` can see: who may join
+    its user groups and projects."""
+    return (user_list(actor=actor).filter(is_active=True, memberships__organization__path__startswith=organization.path)
+            .distinct())
 
 
 def organization_get(*, actor: Any, organization_id: Any, action: str = "organizations:organization:read"

@@ -8,12 +8,12 @@ and is answered with the service's message and the status the API would give.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST
 from apps.core.api.base import visible
 from apps.core.errors import ApplicationError, InvalidInput
 from apps.core.pages import LIST_LIMIT, error_fields, is_uuid, posted
-from apps.core.pagination import page_of
+from apps.core.pagination import Page, choices_page, page_of
 from apps.core.scoping import authorize
 from apps.organizations import selectors, services
 from apps.organizations.models import Organization, Project, User, UserGroup
@@ -40,8 +40,26 @@ def refused(render_page: Callable[..., HttpResponse], request: HttpRequest, exc:
     return render_page(request, error=exc, status=exc.status, **kwargs)
 
 
-def _choices(request: HttpRequest, action: str) -> list[Organization]:
-    return selectors.organization_choices(actor=request.user, action=action, limit=LIST_LIMIT)
+def _org_choices(request: HttpRequest, action: str, *, chosen: Any = None, exclude: Q | None = None) -> Page:
+    """The organizations a form's picker offers (where the user may do ``action``, less those
+    ``exclude`` names), searched as the user types."""
+    orgs = selectors.organization_choices(actor=request.user, action=action)
+    if exclude is not None:
+        orgs = orgs.exclude(exclude)
+    return choices_page(orgs, request, ordering=("path", "id"), search=("name",), label=selectors.organization_label,
+                        chosen=chosen)
+
+
+def _people_choices(request: HttpRequest, people: Any) -> Page:
+    return choices_page(people, request, ordering=("username", "id"), search=("username", "display_name", "email"),
+                        label=selectors.user_label)
+
+
+def picker_options(request: HttpRequest, pickers: dict[str, Callable[[], Page]]) -> HttpResponse | None:
+    """The options of one of the page's pickers as the user types (``?options=<picker>&q=...``),
+    or ``None`` when the request asks for none of them (the page itself)."""
+    choices = pickers.get(request.GET.get("options", ""))
+    return None if choices is None else render(request, "partials/picker_options.html", {"options": choices()})
 
 
 # -- organizations -------------------------------------------------------------------------------
@@ -60,21 +78,25 @@ def _tree_page(request: HttpRequest, *, error: ApplicationError | None = None, s
         orgs = orgs.filter(Q(name__icontains=q) | Q(description__icontains=q))
     orgs = orgs.annotate(member_count=Count("memberships", distinct=True),
                          child_count=Count("children", distinct=True)).order_by("path")
-    rows = _tree_order(list(orgs[:LIST_LIMIT]))
-    parents = _choices(request, ORG_WRITE)
+    page = page_of(orgs, request, ("path", "id"))
+    parents = _tree_parents(request)
     may_create_root = authorize(user, ORG_WRITE, None)
     return render(request, "organizations/tree.html", {
-        "orgs": rows, "q": q, "truncated": len(rows) == LIST_LIMIT, "error": error,
+        "orgs": _tree_order(page.rows), "page": page, "q": q, "error": error,
         "fields": error_fields(error), "parents": parents, "may_create_root": may_create_root,
-        "can_create": may_create_root or bool(parents), "kinds": Organization.Kind.choices,
+        "can_create": may_create_root or bool(parents.rows), "kinds": Organization.Kind.choices,
         "posted": request.POST if request.method == "POST" else {},
     }, status=status)
+
+
+def _tree_parents(request: HttpRequest) -> Page:
+    return _org_choices(request, ORG_WRITE, chosen=posted(request, "parent"))
 
 
 @login_required
 def organization_tree(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
-        return _tree_page(request)
+        return picker_options(request, {"parents": lambda: _tree_parents(request)}) or _tree_page(request)
     try:
         parent = None
         if posted(request, "parent"):
@@ -112,7 +134,7 @@ def _organization_page(request: HttpRequest, org: Organization, *, error: Applic
         "kinds": Organization.Kind.choices,
     }
     if can["write"]:
-        context["new_parents"] = [o for o in _choices(request, ORG_WRITE) if not o.path.startswith(org.path)]
+        context["new_parents"] = _new_parents(request, org)
         context["may_be_root"] = authorize(user, ORG_WRITE, None)
         blockers = [label for label, n in (("sub-organizations", len(children)), ("members", len(members)),
                                             ("user groups", len(groups)), ("projects", len(projects))) if n]
@@ -120,15 +142,31 @@ def _organization_page(request: HttpRequest, org: Organization, *, error: Applic
             context["blockers_note"] = (f"It still has {', '.join(blockers)}: the deletion will be refused until "
                                         "they are moved or removed.")
     if can["people"]:
-        member_ids = {m.user_id for m in members}
-        candidates = selectors.user_list(actor=user).filter(is_active=True).order_by("username")[:LIST_LIMIT]
-        context["candidates"] = [u for u in candidates if u.pk not in member_ids]
+        context["candidates"] = _member_candidates(request, org)
     return render(request, "organizations/organization_detail.html", context, status=status)
+
+
+def _new_parents(request: HttpRequest, org: Organization) -> Page:
+    """Where ``org`` may move: organizations the user may change, outside its own subtree and
+    other than its present parent."""
+    return _org_choices(request, ORG_WRITE, exclude=Q(path__startswith=org.path) | Q(pk=org.parent_id))
+
+
+def _member_candidates(request: HttpRequest, org: Organization) -> Page:
+    """Active people the user can see who are not members of ``org`` yet."""
+    people = selectors.user_list(actor=request.user).filter(is_active=True).exclude(memberships__organization=org)
+    return _people_choices(request, people)
 
 
 @login_required
 def organization_detail(request: HttpRequest, pk: Any) -> HttpResponse:
-    return _organization_page(request, selectors.organization_get(actor=request.user, organization_id=pk))
+    org = selectors.organization_get(actor=request.user, organization_id=pk)
+    pickers: dict[str, Callable[[], Page]] = {}
+    if authorize(request.user, ORG_WRITE, org):
+        pickers["parents"] = lambda: _new_parents(request, org)
+    if authorize(request.user, USER_WRITE, org):
+        pickers["candidates"] = lambda: _member_candidates(request, org)
+    return picker_options(request, pickers) or _organization_page(request, org)
 
 
 def _organization_action(request: HttpRequest, pk: Any, change: Callable[[Organization], str | None],
@@ -223,20 +261,24 @@ def _users_page(request: HttpRequest, *, error: ApplicationError | None = None, 
             pk__in=[request.GET["organization"]] if is_uuid(request.GET["organization"]) else []).first()
         people = people.filter(memberships__organization=organization) if organization else people.none()
     page = page_of(people, request, ("username", "id"))
-    homes = _choices(request, USER_WRITE)
+    homes = _user_homes(request)
     return render(request, "organizations/users.html", {
         "page": page, "q": q, "organization": organization,
         "keep": [("organization", str(organization.pk))] if organization else [], "error": error,
         "fields": error_fields(error),
-        "homes": homes, "can_create": bool(homes) or authorize(user, USER_WRITE, None),
+        "homes": homes, "can_create": bool(homes.rows) or authorize(user, USER_WRITE, None),
         "posted": request.POST if request.method == "POST" else {},
     }, status=status)
+
+
+def _user_homes(request: HttpRequest) -> Page:
+    return _org_choices(request, USER_WRITE, chosen=posted(request, "organization"))
 
 
 @login_required
 def user_list(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
-        return _users_page(request)
+        return picker_options(request, {"homes": lambda: _user_homes(request)}) or _users_page(request)
     try:
         org = None
         if posted(request, "organization"):
@@ -264,20 +306,25 @@ def _user_page(request: HttpRequest, person: User, *, error: ApplicationError | 
         project.direct = project.pk in direct
     # The buttons follow the service's rule.
     may_change = services.may_change_user(actor, person, USER_WRITE)
-    member_of = {m.organization_id for m in memberships}
     context = {
         "person": person, "memberships": memberships, "groups": groups, "projects": projects,
         "hidden_orgs": len(all_orgs) - len(memberships), "can_write": may_change, "is_self": actor.pk == person.pk,
-        "joinable": [o for o in _choices(request, USER_WRITE) if o.pk not in member_of],
+        "joinable": _joinable(request, person),
         "error": error, "fields": error_fields(error), "modal": modal,
     }
     context["can_leave"] = {m.organization_id for m in memberships if authorize(actor, USER_WRITE, m.organization)}
     return render(request, "organizations/user_detail.html", context, status=status)
 
 
+def _joinable(request: HttpRequest, person: User) -> Page:
+    """Organizations the user may add ``person`` to, other than those ``person`` belongs to."""
+    return _org_choices(request, USER_WRITE, exclude=Q(memberships__user=person))
+
+
 @login_required
 def user_detail(request: HttpRequest, pk: Any) -> HttpResponse:
-    return _user_page(request, selectors.user_get(actor=request.user, user_id=pk))
+    person = selectors.user_get(actor=request.user, user_id=pk)
+    return picker_options(request, {"joinable": lambda: _joinable(request, person)}) or _user_page(request, person)
 
 
 def _user_action(request: HttpRequest, pk: Any, change: Callable[[User], str], modal: str = "") -> HttpResponse:
@@ -385,18 +432,14 @@ def _named_list(request: HttpRequest, *, kind: str, error: ApplicationError | No
                 status: int = 200) -> HttpResponse:
     user = request.user
     q = request.GET.get("q", "").strip()
-    if kind == "group":
-        items = selectors.user_group_list(actor=user)
-        homes = _choices(request, GROUP_WRITE)
-    else:
-        items = selectors.project_list(actor=user)
-        homes = _choices(request, PROJECT_WRITE)
+    items = selectors.user_group_list(actor=user) if kind == "group" else selectors.project_list(actor=user)
     if q:
         items = items.filter(Q(name__icontains=q) | Q(description__icontains=q) | Q(organization__name__icontains=q))
-    rows = list(items.annotate(member_count=Count("members", distinct=True)).order_by("name", "id")[:LIST_LIMIT])
+    page = page_of(items.annotate(member_count=Count("members", distinct=True)), request, ("name", "id"))
+    homes = _named_homes(request, kind)
     return render(request, "organizations/named_list.html", {
-        "kind": kind, "title": "User groups" if kind == "group" else "Projects", "rows": rows, "q": q,
-        "truncated": len(rows) == LIST_LIMIT, "homes": homes, "error": error, "fields": error_fields(error),
+        "kind": kind, "title": "User groups" if kind == "group" else "Projects", "rows": page.rows, "page": page,
+        "q": q, "homes": homes, "error": error, "fields": error_fields(error),
         "posted": request.POST if request.method == "POST" else {},
     }, status=status)
 
@@ -414,22 +457,33 @@ def _named_create(request: HttpRequest, kind: str) -> HttpResponse:
     return redirect("organizations:group" if kind == "group" else "organizations:project", item.pk)
 
 
+def _named_homes(request: HttpRequest, kind: str) -> Page:
+    """Where the user may create a user group or project (the form's organization picker)."""
+    return _org_choices(request, GROUP_WRITE if kind == "group" else PROJECT_WRITE,
+                        chosen=posted(request, "organization") or request.GET.get("new"))
+
+
+def _named_page(request: HttpRequest, kind: str) -> HttpResponse:
+    if request.method == "POST":
+        return _named_create(request, kind)
+    return picker_options(request, {"homes": lambda: _named_homes(request, kind)}) or _named_list(request, kind=kind)
+
+
 @login_required
 def group_list(request: HttpRequest) -> HttpResponse:
-    return _named_create(request, "group") if request.method == "POST" else _named_list(request, kind="group")
+    return _named_page(request, "group")
 
 
 @login_required
 def project_list(request: HttpRequest) -> HttpResponse:
-    return _named_create(request, "project") if request.method == "POST" else _named_list(request, kind="project")
+    return _named_page(request, "project")
 
 
-def _people_of(request: HttpRequest, org: Organization, exclude: Iterable[Any]) -> list[User]:
-    """Active people of ``org`` and its descendants the user can see, for "add member" selects."""
-    excluded = set(exclude)
-    people = (selectors.user_list(actor=request.user).filter(
-        is_active=True, memberships__organization__path__startswith=org.path).distinct().order_by("username"))
-    return [p for p in people[:LIST_LIMIT] if p.pk not in excluded]
+def _people_of(request: HttpRequest, org: Organization, members: QuerySet[User]) -> Page:
+    """Active people of ``org`` and its descendants the user can see, less ``members``, for the
+    "add member" pickers of user groups and projects."""
+    people = selectors.people_choices(actor=request.user, organization=org).exclude(pk__in=members.values("pk"))
+    return _people_choices(request, people)
 
 
 # -- user groups ---------------------------------------------------------------------------------
@@ -442,14 +496,18 @@ def _group_page(request: HttpRequest, group: UserGroup, *, error: ApplicationErr
         "group": group, "members": members, "can_write": can_write, "error": error, "fields": error_fields(error),
         "modal": modal,
         "projects": list(selectors.project_list(actor=request.user).filter(groups=group).order_by("name")),
-        "candidates": _people_of(request, group.organization, (m.pk for m in members)) if can_write else [],
+        "candidates": _people_of(request, group.organization, group.members.all()) if can_write else None,
     }
     return render(request, "organizations/group_detail.html", context, status=status)
 
 
 @login_required
 def group_detail(request: HttpRequest, pk: Any) -> HttpResponse:
-    return _group_page(request, selectors.user_group_get(actor=request.user, group_id=pk))
+    group = selectors.user_group_get(actor=request.user, group_id=pk)
+    pickers: dict[str, Callable[[], Page]] = {}
+    if authorize(request.user, GROUP_WRITE, group):
+        pickers["candidates"] = lambda: _people_of(request, group.organization, group.members.all())
+    return picker_options(request, pickers) or _group_page(request, group)
 
 
 def _group_action(request: HttpRequest, pk: Any, change: Callable[[UserGroup], str], modal: str = "") -> HttpResponse:
@@ -510,17 +568,27 @@ def _project_page(request: HttpRequest, project: Project, *, error: ApplicationE
         "fields": error_fields(error), "modal": modal,
     }
     if can_write:
-        context["candidates"] = _people_of(request, project.organization, (m.pk for m in members))
-        attached = {g.pk for g in groups}
-        context["group_candidates"] = [g for g in selectors.user_group_list(actor=request.user).filter(
-            organization__path__startswith=project.organization.path).order_by("name")[:LIST_LIMIT]
-            if g.pk not in attached]
+        context["candidates"] = _people_of(request, project.organization, project.members.all())
+        context["group_candidates"] = _group_candidates(request, project)
     return render(request, "organizations/project_detail.html", context, status=status)
+
+
+def _group_candidates(request: HttpRequest, project: Project) -> Page:
+    """User groups of the project's organization and below that the user can see, not attached yet."""
+    groups = selectors.user_group_list(actor=request.user).filter(
+        organization__path__startswith=project.organization.path).exclude(pk__in=project.groups.values("pk"))
+    return choices_page(groups, request, ordering=("name", "id"), search=("name", "organization__name"),
+                        label=selectors.named_label)
 
 
 @login_required
 def project_detail(request: HttpRequest, pk: Any) -> HttpResponse:
-    return _project_page(request, selectors.project_get(actor=request.user, project_id=pk))
+    project = selectors.project_get(actor=request.user, project_id=pk)
+    pickers: dict[str, Callable[[], Page]] = {}
+    if authorize(request.user, PROJECT_WRITE, project):
+        pickers["candidates"] = lambda: _people_of(request, project.organization, project.members.all())
+        pickers["groups"] = lambda: _group_candidates(request, project)
+    return picker_options(request, pickers) or _project_page(request, project)
 
 
 def _project_action(request: HttpRequest, pk: Any, change: Callable[[Project], str], modal: str = "") -> HttpResponse:
