@@ -1,0 +1,1 @@
+from apps.core.demo import register_demo  # noqa: F401

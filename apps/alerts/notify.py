@@ -1,0 +1,347 @@
+"""From alerts to notifications: silences, inhibition, routing, grouping, repeat, escalation, delivery.
+
+``notifications_dispatch(now=...)`` runs after each evaluation (and after each event or ingested
+alert). For every organization it takes the alerts that are firing or resolved since their group
+was last told, drops those a silence matches (``silenced_by``) or an inhibiting alert mutes
+(``inhibited_by``: a firing "platform unreachable" alert mutes the other alerts of that platform),
+routes each remaining alert to the first matching route (and further ones that say
+``continue_matching``), and groups them by the route's ``group_by`` labels. A group is notified:
+
+- when it is new, once ``group_wait`` has passed since it was first seen;
+- when its set of firing and newly resolved alerts changed, at most every ``group_interval``;
+- again while it still fires, every ``repeat_interval``.
+
+A notification is one ``Delivery`` per contact point, each sent by its own Celery task with retries
+and a growing backoff; inbox contact points are written at once. Alerts firing unacknowledged for a
+route's ``escalate_after`` are sent to its ``escalate_to`` contact point once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from apps.alerts import channels, templating
+from apps.alerts.matchers import matches
+from apps.alerts.models import (
+    Alert,
+    AlertGroup,
+    AlertHistory,
+    ContactPoint,
+    Delivery,
+    InboxMessage,
+    MessageTemplate,
+    NotificationRoute,
+    Silence,
+)
+from apps.clouds.secrets import decrypt_json
+from apps.core.events import emit
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 4
+INHIBITING_EVENT = "platform_unreachable"
+DEFAULT_GROUP_BY = ["alertname"]
+# How long resolved alerts stay candidates for their group's "resolved" notification.
+RESOLVED_KEEP = timedelta(hours=24)
+
+
+def retry_base_seconds() -> float:
+    return float(os.environ.get("UNIMANAGER_ALERTS_RETRY_SECONDS", "10"))
+
+
+def _digest(firing: list[str], resolved: list[str]) -> str:
+    return hashlib.sha256(("|".join(sorted(firing)) + "#" + "|".join(sorted(resolved))).encode()).hexdigest()[:32]
+
+
+def _alert_vars(a: Alert) -> dict[str, Any]:
+    return {"id": a.id, "name": a.name, "state": a.state, "severity": a.severity, "value": a.value,
+            "labels": dict(a.labels), "annotations": dict(a.annotations),
+            "summary": (a.annotations or {}).get("summary", ""),
+            "starts_at": a.starts_at.isoformat() if a.starts_at else None,
+            "ends_at": a.ends_at.isoformat() if a.ends_at else None}
+
+
+def _templates(org_id: Any) -> dict[str, MessageTemplate]:
+    return {t.event_type: t for t in MessageTemplate.objects.filter(organization_id=org_id)}
+
+
+def compose(org_id: Any, event_type: str, variables: dict[str, Any], templates: dict[str, MessageTemplate] | None = None
+            ) -> tuple[str, str]:
+    """Subject and body of a notification from the organization's template for ``event_type``; a
+    template that fails at send time (it passed its check, the data did not) falls back to the default."""
+    tmpl = (templates if templates is not None else _templates(org_id)).get(event_type)
+    if tmpl is not None:
+        try:
+            return (templating.render(tmpl.subject, variables, field="subject"),
+                    templating.render(tmpl.body, variables, field="body"))
+        except Exception:  # noqa: BLE001 - logged; the default wording still reaches the receivers
+            logger.warning("template %s failed; the default wording is sent", tmpl.id)
+    subject = variables.get("subject") or templating.render(templating.DEFAULT_SUBJECT, variables, field="subject")
+    body = variables.get("body") or templating.render(templating.DEFAULT_BODY, variables, field="body")
+    return subject, body
+
+
+# -- silences and inhibition ---------------------------------------------------------------------------
+
+
+def _mute(alerts: list[Alert], silences: list[Silence], now: datetime) -> list[Alert]:
+    """Set ``silenced_by``/``inhibited_by`` on ``alerts`` (saving only what changed, with history) and
+    return those that may be notified."""
+    inhibitors = {a.labels.get("platform"): a for a in alerts
+                  if a.state == Alert.State.FIRING and a.labels.get("event") == INHIBITING_EVENT
+                  and a.labels.get("platform")}
+    out, changed, history = [], [], []
+    for a in alerts:
+        silence = next((s for s in silences if matches(s.matchers, a.labels)), None)
+        inhibitor = inhibitors.get(a.labels.get("platform"))
+        if inhibitor is a or a.labels.get("event") == INHIBITING_EVENT:
+            inhibitor = None
+        if inhibitor is not None and a.state != Alert.State.FIRING:
+            inhibitor = None
+        silence_id = silence.pk if silence else None
+        inhibitor_id = inhibitor.pk if inhibitor else None
+        if silence_id != a.silenced_by_id or inhibitor_id != a.inhibited_by_id:
+            if silence_id and silence_id != a.silenced_by_id:
+                history.append(AlertHistory(alert=a, at=now, kind=AlertHistory.Kind.SILENCE,
+                                            reason=f"Silenced by {silence_id}: {silence.comment}"[:1000]))
+            if inhibitor_id and inhibitor_id != a.inhibited_by_id:
+                history.append(AlertHistory(alert=a, at=now, kind=AlertHistory.Kind.INHIBIT,
+                                            reason=f"Inhibited by {inhibitor.name} ({inhibitor_id})"))
+            a.silenced_by_id, a.inhibited_by_id = silence_id, inhibitor_id
+            changed.append(a)
+        if silence is None and inhibitor is None:
+            out.append(a)
+    if changed:
+        Alert.objects.bulk_update(changed, ["silenced_by", "inhibited_by"], batch_size=1000)
+        AlertHistory.objects.bulk_create(history)
+    return out
+
+
+# -- dispatch --------------------------------------------------------------------------------------------
+
+
+def notifications_dispatch(*, now: datetime | None = None, organization_id: Any = None) -> list[Delivery]:
+    """One pass of silencing, inhibition, routing, grouping and sending (see the module's doc)."""
+    now = now or timezone.now()
+    candidates = Alert.objects.filter(Q(state=Alert.State.FIRING) | Q(state__in=[Alert.State.RESOLVED,
+                                                                                 Alert.State.INSUFFICIENT_DATA],
+                                                                       ends_at__gte=now - RESOLVED_KEEP))
+    if organization_id is not None:
+        candidates = candidates.filter(organization_id=organization_id)
+    by_org: dict[Any, list[Alert]] = defaultdict(list)
+    for a in candidates.order_by("organization_id", "id"):
+        by_org[a.organization_id].append(a)
+    deliveries: list[Delivery] = []
+    for org_id, alerts in by_org.items():
+        deliveries += _dispatch_org(org_id, alerts, now)
+    for d in deliveries:
+        _enqueue(d)
+    return deliveries
+
+
+def _dispatch_org(org_id: Any, alerts: list[Alert], now: datetime) -> list[Delivery]:
+    silences = list(Silence.objects.filter(organization_id=org_id, starts_at__lte=now, ends_at__gt=now))
+    audible = _mute(alerts, silences, now)
+    routes = list(NotificationRoute.objects.filter(organization_id=org_id).prefetch_related("contact_points")
+                  .select_related("escalate_to"))
+    groups: dict[str, tuple[NotificationRoute, dict[str, str], list[Alert]]] = {}
+    for a in audible:
+        for route in routes:
+            if not matches(route.matchers, a.labels):
+                continue
+            labels = {k: str(a.labels.get(k, "")) for k in (route.group_by or DEFAULT_GROUP_BY)}
+            key = hashlib.sha256(f"{route.pk}|{sorted(labels.items())}".encode()).hexdigest()[:32]
+            groups.setdefault(key, (route, labels, []))[2].append(a)
+            if not route.continue_matching:
+                break
+    if not groups:
+        return []
+    known = {g.key: g for g in AlertGroup.objects.filter(organization_id=org_id, key__in=list(groups))}
+    templates = _templates(org_id)
+    deliveries: list[Delivery] = []
+    with transaction.atomic():
+        for key, (route, labels, members) in groups.items():
+            group = known.get(key)
+            if group is None:
+                group = AlertGroup.objects.create(organization_id=org_id, route=route, key=key, labels=labels,
+                                                  first_seen_at=now)
+            since = group.last_notified_at
+            firing = [a for a in members if a.state == Alert.State.FIRING]
+            resolved = [a for a in members if a.state != Alert.State.FIRING and since is not None
+                        and a.ends_at is not None and a.ends_at > since]
+            if not firing and not resolved:
+                continue
+            deliveries += _escalate(route, firing, now, templates)
+            digest = _digest([a.fingerprint for a in firing], [a.fingerprint for a in resolved])
+            if since is None:
+                due = (now - group.first_seen_at).total_seconds() >= route.group_wait_seconds
+                why = "new group"
+            elif digest != group.notified_digest:
+                due = (now - since).total_seconds() >= route.group_interval_seconds
+                why = "group changed"
+            else:
+                due = bool(firing) and (now - since).total_seconds() >= route.repeat_interval_seconds
+                why = "repeat"
+            if not due:
+                continue
+            deliveries += _notify_group(route, group, labels, firing, resolved, now, why, templates)
+            group.last_notified_at = now
+            group.notified_digest = _digest([a.fingerprint for a in firing], [])
+            group.save(update_fields=["last_notified_at", "notified_digest"])
+    return deliveries
+
+
+def _group_vars(labels: dict[str, str], firing: list[Alert], resolved: list[Alert]) -> dict[str, Any]:
+    everyone = [_alert_vars(a) for a in firing + resolved]
+    status = "firing" if firing else "resolved"
+    title = ", ".join(f"{v}" for v in labels.values() if v) or (firing or resolved)[0].name
+    return {"status": status, "title": title, "group_labels": labels, "alerts": everyone,
+            "firing": [_alert_vars(a) for a in firing], "resolved": [_alert_vars(a) for a in resolved],
+            "link": "/console/alerts/", "event": {}, "organization": ""}
+
+
+def _notify_group(route: NotificationRoute, group: AlertGroup, labels: dict[str, str], firing: list[Alert],
+                  resolved: list[Alert], now: datetime, why: str, templates: dict[str, MessageTemplate]
+                  ) -> list[Delivery]:
+    variables = _group_vars(labels, firing, resolved)
+    subject, body = compose(group.organization_id, MessageTemplate.EventType.ALERT, variables, templates)
+    payload = {"version": "1", "groupKey": group.key, "status": variables["status"], "groupLabels": labels,
+               "reason": why, "alerts": variables["alerts"], "subject": subject}
+    severity = max((a.severity for a in firing), key=["info", "warning", "critical"].index, default="info")
+    out = []
+    for cp in route.contact_points.all():
+        if cp.enabled:
+            out += deliver(cp, subject=subject, body=body, payload=payload, group_key=group.key, severity=severity)
+    AlertHistory.objects.bulk_create([
+        AlertHistory(alert=a, at=now, kind=AlertHistory.Kind.NOTIFY,
+                     reason=f"Notified ({why}) through route {route.name}: {len(out)} deliveries")
+        for a in firing + resolved])
+    return out
+
+
+def _escalate(route: NotificationRoute, firing: list[Alert], now: datetime, templates: dict[str, MessageTemplate]
+              ) -> list[Delivery]:
+    if route.escalate_after_seconds is None or route.escalate_to is None:
+        return []
+    late = [a for a in firing if a.acknowledged_at is None and a.escalated_at is None and a.starts_at is not None
+            and (now - a.starts_at).total_seconds() >= route.escalate_after_seconds]
+    if not late:
+        return []
+    variables = _group_vars({"escalation": route.name}, late, [])
+    subject, body = compose(late[0].organization_id, MessageTemplate.EventType.ALERT, variables, templates)
+    subject = f"[ESCALATED] {subject}"
+    out = deliver(route.escalate_to, subject=subject, body=body, group_key="escalation",
+                  payload={"version": "1", "status": "firing", "escalated": True, "alerts": variables["alerts"]},
+                  severity="critical")
+    Alert.objects.filter(pk__in=[a.pk for a in late]).update(escalated_at=now)
+    AlertHistory.objects.bulk_create([
+        AlertHistory(alert=a, at=now, kind=AlertHistory.Kind.ESCALATE,
+                     reason=f"Not acknowledged after {route.escalate_after_seconds} s: escalated to "
+                            f"{route.escalate_to.name}") for a in late])
+    return out
+
+
+def deliver(cp: ContactPoint, *, subject: str, body: str, payload: dict[str, Any], group_key: str = "",
+            event_type: str = "alert", severity: str = "info") -> list[Delivery]:
+    """Queue one notification to ``cp`` (inbox: written at once). The caller enqueues after commit."""
+    if cp.kind == ContactPoint.Kind.INBOX:
+        inbox_write(cp, subject=subject, body=body, severity=severity)
+        Delivery.objects.create(organization_id=cp.organization_id, contact_point=cp, group_key=group_key,
+                                event_type=event_type, subject=subject[:500], body=body, payload=payload,
+                                status=Delivery.Status.SENT, attempts=1, sent_at=timezone.now())
+        return []
+    return [Delivery.objects.create(organization_id=cp.organization_id, contact_point=cp, group_key=group_key,
+                                    event_type=event_type, subject=subject[:500], body=body, payload=payload)]
+
+
+def inbox_write(cp: ContactPoint, *, subject: str, body: str, severity: str) -> int:
+    from apps.organizations.models import Membership
+
+    users = cp.config.get("users") or list(Membership.objects.filter(organization_id=cp.organization_id)
+                                           .values_list("user_id", flat=True))
+    rows = InboxMessage.objects.bulk_create([
+        InboxMessage(organization_id=cp.organization_id, user_id=u, subject=subject[:500], body=body,
+                     severity=severity, link="/console/alerts/") for u in users])
+    for u in {str(u) for u in users}:
+        # A person's inbox gathers every organization's messages: its topic is the person's, not a tenant's.
+        emit(None, f"inbox:{u}", {"event": "message", "subject": subject[:200]})
+    return len(rows)
+
+
+def _enqueue(delivery: Delivery) -> None:
+    from apps.alerts.tasks import delivery_send_task
+
+    transaction.on_commit(lambda: delivery_send_task.delay(delivery.pk))
+
+
+def notify_event(org_id: Any, event_type: str, *, subject: str, body: str, event: dict[str, Any]) -> list[Delivery]:
+    """Approvals waiting, operations failed and budgets crossed: through the same routes, templates and
+    deliveries as alerts. Routes match the labels ``{"event": event_type, **event labels}``."""
+    labels = {"event": event_type, "alertname": event_type, **{k: str(v) for k, v in event.items()
+                                                                if isinstance(v, str | int | float)}}
+    variables = {"status": "firing", "title": subject, "group_labels": {"event": event_type}, "alerts": [],
+                 "firing": [], "resolved": [], "link": "/console/", "event": event, "organization": "",
+                 "subject": subject, "body": body}
+    subject, body = compose(org_id, event_type, variables)
+    out: list[Delivery] = []
+    with transaction.atomic():
+        for route in NotificationRoute.objects.filter(organization_id=org_id).prefetch_related("contact_points"):
+            if not matches(route.matchers, labels):
+                continue
+            for cp in route.contact_points.all():
+                if cp.enabled:
+                    out += deliver(cp, subject=subject, body=body, event_type=event_type,
+                                   payload={"version": "1", "event": event_type, "subject": subject, "data": event})
+            if not route.continue_matching:
+                break
+        for d in out:
+            _enqueue(d)
+    return out
+
+
+# -- sending ---------------------------------------------------------------------------------------------
+
+
+def delivery_attempt(*, delivery_id: str, now: datetime | None = None) -> float | None:
+    """Try to send one delivery. Returns the countdown of the next try, or None when it is done
+    (sent, or failed for good after ``MAX_ATTEMPTS``)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        d = Delivery.objects.select_for_update().select_related("contact_point").filter(pk=delivery_id).first()
+        if d is None or d.status != Delivery.Status.PENDING:
+            return None
+        d.attempts += 1
+        d.save(update_fields=["attempts"])
+    cp = d.contact_point
+    secrets = decrypt_json(cp.secrets_encrypted) if cp.secrets_encrypted else {}
+    try:
+        code = channels.send(cp.kind, cp.config, secrets, channels.Message(d.subject, d.body, d.payload))
+    except channels.DeliveryFailed as exc:
+        d.last_error, d.response_code = str(exc)[:1000], exc.code
+        if d.attempts >= MAX_ATTEMPTS:
+            d.status, d.next_attempt_at = Delivery.Status.FAILED, None
+            d.save(update_fields=["status", "last_error", "response_code", "next_attempt_at"])
+            _announce_delivery(d)
+            return None
+        delay = retry_base_seconds() * 2 ** (d.attempts - 1)
+        d.next_attempt_at = now + timedelta(seconds=delay)
+        d.save(update_fields=["last_error", "response_code", "next_attempt_at"])
+        return delay
+    d.status, d.sent_at, d.response_code, d.next_attempt_at = Delivery.Status.SENT, timezone.now(), code, None
+    d.save(update_fields=["status", "sent_at", "response_code", "next_attempt_at"])
+    _announce_delivery(d)
+    return None
+
+
+def _announce_delivery(d: Delivery) -> None:
+    emit(d.organization_id, f"alerts:{d.organization_id}", {"event": "delivery", "id": d.id, "status": d.status},
+         also=[(None, "alerts:platform")])

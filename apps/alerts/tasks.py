@@ -1,0 +1,63 @@
+"""Celery tasks of the alerts app: short steps that load by id (or take the time) and call one service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.utils import timezone
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def metrics_collect_all_task() -> None:
+    """Every collection interval: one collection task per active platform, so platforms collect in parallel."""
+    from apps.clouds.models import CloudPlatform
+
+    for platform_id in CloudPlatform.objects.filter(is_active=True).values_list("id", flat=True):
+        metrics_collect_task.delay(platform_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def metrics_collect_task(platform_id: str) -> None:
+    from apps.alerts.metrics import metrics_collect
+    from apps.clouds.adapters import CloudCallError
+    from apps.clouds.models import CloudPlatform
+
+    platform = CloudPlatform.objects.filter(pk=platform_id, is_active=True).first()
+    if platform is None:
+        return
+    try:
+        metrics_collect(platform=platform)
+    except CloudCallError:
+        return  # an unreachable platform is the clouds app's health check to report
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def alerts_cycle_task() -> None:
+    """Evaluate every threshold rule, then silence, inhibit, route, group and notify."""
+    from apps.alerts.notify import notifications_dispatch
+    from apps.alerts.rules import rules_evaluate
+    from apps.alerts.services import alerts_announce
+
+    now = timezone.now()
+    changed_orgs = {c.alert.organization_id for ev in rules_evaluate(now=now) for c in ev.changes}
+    notifications_dispatch(now=now)
+    for org_id in changed_orgs:
+        alerts_announce(org_id, "evaluated")
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def metrics_rollup_task() -> None:
+    from apps.alerts.metrics import metrics_expire, metrics_rollup
+
+    now = timezone.now()
+    metrics_rollup(now=now)
+    metrics_expire(now=now)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def delivery_send_task(delivery_id: str) -> None:
+    """One try of one delivery; a failed try comes back after its backoff, on its own."""
+    from apps.alerts.notify import delivery_attempt
+
+    delay = delivery_attempt(delivery_id=delivery_id)
+    if delay is not None:
+        delivery_send_task.apply_async((delivery_id,), countdown=delay)
