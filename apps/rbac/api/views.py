@@ -6,7 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api.base import TenantListViewSet, parsed, visible
-from apps.core.api.schema import errors, results_of
+from apps.core.api.schema import AutoSchema, errors, results_of
 from apps.core.errors import InvalidInput
 from apps.core.pages import csv_response
 from apps.organizations.models import Organization, Project, User, UserGroup
@@ -23,8 +23,17 @@ def _org(request: Request, pk, field: str = "organization") -> Organization | No
     return visible(Organization.objects.all(), request.user, "organizations:organization:read", pk, field)
 
 
+class CatalogSchema(AutoSchema):
+    """The catalog's filters are free text: any value answers a (possibly empty) list, never a 400."""
+
+    def error_statuses(self, operation):
+        return super().error_statuses(operation) - {400}
+
+
 class PermissionCatalogView(APIView):
     """Every permission code apps have registered (``service:resource:action`` and ``menu:...``)."""
+
+    schema = CatalogSchema()
 
     @extend_schema(responses=results_of(s.PermissionSerializer, name="PermissionList", cursor=True), parameters=[
         OpenApiParameter("service", str), OpenApiParameter("q", str)])
