@@ -256,7 +256,7 @@ def discount_create(*, actor: Any, organization: Organization, percent: Any, val
 
 # -- bills ------------------------------------------------------------------------------------------------
 
-def _period(value: Any) -> dt.date:
+def period_of(value: Any) -> dt.date:
     if isinstance(value, dt.date):
         return value.replace(day=1)
     try:
@@ -269,7 +269,7 @@ def bill_rate(*, actor: Any, organization: Organization, period: Any, now: dt.da
     """Price ``organization``'s month from its usage records: a new draft, or the open draft's lines
     replaced. A finalized month is refused (409): correct it with an adjustment."""
     require(actor, "billing:bill:write", organization)
-    month = _period(period)
+    month = period_of(period)
     book = rating.active_price_book()
     if book is None:
         raise Refused("No price book is active.", code="no_price_book")

@@ -7,7 +7,8 @@ import itertools
 from decimal import Decimal
 from typing import Any
 
-from apps.billing.models import Bill, BillLine, Budget, Discount, PriceBook, PriceRule
+from apps.billing.models import Bill, BillLine, Budget, BudgetCrossing, Discount, PriceBook, PriceRule, UsageInterval
+from apps.clouds.tests.factories import platform as make_platform
 from apps.resources.tests.factories import resource
 
 _seq = itertools.count(1)
@@ -41,10 +42,17 @@ def instance(platform: Any, org: Any, *, project: Any = None, since: dt.datetime
 def isolation_objects(org: Any) -> list[Any]:
     book = PriceBook.objects.create(organization=org, name=f"iso-{next(_seq)}", currency="CNY")
     price = rule(book, "ecs.instance", "hours", "0.5")
-    bill = Bill.objects.create(organization=org, period=dt.date(2026, 1, 1), time_zone="UTC", currency="CNY",
-                               price_book=book)
+    n = next(_seq)
+    bill = Bill.objects.create(organization=org, period=dt.date(2000 + n // 12, n % 12 + 1, 1),
+                               time_zone="UTC", currency="CNY", price_book=book)
     line = BillLine.objects.create(bill=bill, rule=price, description="x", quantity=1, unit="hour",
                                    unit_price=Decimal("0.5"), amount=Decimal("0.5"))
     budget = Budget.objects.create(organization=org, name=f"iso-{next(_seq)}", amount=100, thresholds=[50])
     discount = Discount.objects.create(organization=org, percent=5)
-    return [book, price, bill, line, budget, discount]
+    crossing = BudgetCrossing.objects.create(budget=budget, period=bill.period, threshold=50, basis="actual",
+                                             spend=Decimal(60))
+    vm = resource(make_platform(org, name=f"billing-{next(_seq)}"), organization=org)
+    interval = UsageInterval.objects.create(resource=vm, organization=org, platform_id=vm.platform_id,
+                                            region=vm.region, service="ecs", type=vm.type, state="running",
+                                            start_s=0, end_s=3600)
+    return [book, price, bill, line, budget, discount, crossing, interval]
