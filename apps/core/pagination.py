@@ -13,6 +13,7 @@ and sorts every visible row to return fifty.
 
 from __future__ import annotations
 
+import copy
 import functools
 import operator
 from collections.abc import Callable, Sequence
@@ -22,7 +23,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import Model, Q, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import render
 from rest_framework import pagination
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
@@ -187,14 +189,18 @@ def page_of(queryset: QuerySet, request: HttpRequest, ordering: tuple[str, ...],
 def choices_page(queryset: QuerySet, request: HttpRequest, *, ordering: tuple[str, ...], search: Sequence[str],
                  label: Callable[[Any], str], chosen: Any = None) -> Page:
     """The choices a searchable picker offers (``partials/picker.html``, or a select fed by
-    ``partials/picker_options.html``): the first page of ``queryset`` in ``ordering`` whose
-    ``search`` fields contain the words typed (``?q=``), as ``(value, text)`` rows. A ``chosen``
-    value (a form shown again) comes first when the queryset holds it, so the select keeps it
-    whatever page it is on; a value outside the queryset is never offered."""
-    q = searched(request)
+    ``partials/picker_options.html``): the first page of ``queryset`` in ``ordering``, as
+    ``(value, text)`` rows. Asked for the picker's options (``?options=...&q=...``, see
+    ``picker_options``), only rows whose ``search`` fields contain the words typed; on the page
+    itself the page's own ``?q=`` and ``?cursor=`` (its list's) are not the picker's and are
+    ignored. A ``chosen`` value (a form shown again) comes first when the queryset holds it, so the
+    select keeps it whatever page it is on; a value outside the queryset is never offered."""
+    q = searched(request) if "options" in request.GET else ""
     if q:
         queryset = queryset.filter(functools.reduce(operator.or_, (Q(**{f"{f}__icontains": q}) for f in search)))
-    page = page_of(queryset, request, ordering)
+    first = copy.copy(request)
+    first.GET = QueryDict()  # the first page, whatever cursor the page's own list is at
+    page = page_of(queryset, first, ordering)
     rows = [(row.pk, label(row)) for row in page.rows]
     if chosen and not q:
         try:
@@ -204,3 +210,11 @@ def choices_page(queryset: QuerySet, request: HttpRequest, *, ordering: tuple[st
         if held is not None:
             rows = [(held.pk, label(held))] + [row for row in rows if row[0] != held.pk]
     return replace(page, rows=rows)
+
+
+def picker_options(request: HttpRequest, pickers: dict[str, Callable[[], Page]]) -> HttpResponse | None:
+    """A page's pickers answered as the user types: ``?options=<picker>&q=...`` gets that picker's
+    options (``partials/picker_options.html``); ``None`` when the request asks for none of
+    ``pickers`` (it is for the page itself)."""
+    choices = pickers.get(request.GET.get("options", ""))
+    return None if choices is None else render(request, "partials/picker_options.html", {"options": choices()})

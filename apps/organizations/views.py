@@ -21,7 +21,7 @@ from django.views.decorators.http import require_POST
 from apps.core.api.base import visible
 from apps.core.errors import ApplicationError, InvalidInput
 from apps.core.pages import LIST_LIMIT, error_fields, is_uuid, posted
-from apps.core.pagination import Page, choices_page, page_of
+from apps.core.pagination import Page, choices_page, page_of, picker_options
 from apps.core.scoping import authorize
 from apps.organizations import selectors, services
 from apps.organizations.models import Organization, Project, User, UserGroup
@@ -40,9 +40,11 @@ def refused(render_page: Callable[..., HttpResponse], request: HttpRequest, exc:
     return render_page(request, error=exc, status=exc.status, **kwargs)
 
 
-def _org_choices(request: HttpRequest, action: str, *, chosen: Any = None, exclude: Q | None = None) -> Page:
+def organization_options(request: HttpRequest, action: str, *, chosen: Any = None, exclude: Q | None = None
+                         ) -> Page:
     """The organizations a form's picker offers (where the user may do ``action``, less those
-    ``exclude`` names), searched as the user types."""
+    ``exclude`` names), in tree order, searched as the user types. Shared by the access and
+    security pages."""
     orgs = selectors.organization_choices(actor=request.user, action=action)
     if exclude is not None:
         orgs = orgs.exclude(exclude)
@@ -50,16 +52,10 @@ def _org_choices(request: HttpRequest, action: str, *, chosen: Any = None, exclu
                         chosen=chosen)
 
 
-def _people_choices(request: HttpRequest, people: Any) -> Page:
+def people_options(request: HttpRequest, people: QuerySet[User], *, chosen: Any = None) -> Page:
+    """``people`` as a form's picker offers them, by username, searched as the user types."""
     return choices_page(people, request, ordering=("username", "id"), search=("username", "display_name", "email"),
-                        label=selectors.user_label)
-
-
-def picker_options(request: HttpRequest, pickers: dict[str, Callable[[], Page]]) -> HttpResponse | None:
-    """The options of one of the page's pickers as the user types (``?options=<picker>&q=...``),
-    or ``None`` when the request asks for none of them (the page itself)."""
-    choices = pickers.get(request.GET.get("options", ""))
-    return None if choices is None else render(request, "partials/picker_options.html", {"options": choices()})
+                        label=selectors.user_label, chosen=chosen)
 
 
 # -- organizations -------------------------------------------------------------------------------
@@ -90,7 +86,7 @@ def _tree_page(request: HttpRequest, *, error: ApplicationError | None = None, s
 
 
 def _tree_parents(request: HttpRequest) -> Page:
-    return _org_choices(request, ORG_WRITE, chosen=posted(request, "parent"))
+    return organization_options(request, ORG_WRITE, chosen=posted(request, "parent"))
 
 
 @login_required
@@ -149,13 +145,13 @@ def _organization_page(request: HttpRequest, org: Organization, *, error: Applic
 def _new_parents(request: HttpRequest, org: Organization) -> Page:
     """Where ``org`` may move: organizations the user may change, outside its own subtree and
     other than its present parent."""
-    return _org_choices(request, ORG_WRITE, exclude=Q(path__startswith=org.path) | Q(pk=org.parent_id))
+    return organization_options(request, ORG_WRITE, exclude=Q(path__startswith=org.path) | Q(pk=org.parent_id))
 
 
 def _member_candidates(request: HttpRequest, org: Organization) -> Page:
     """Active people the user can see who are not members of ``org`` yet."""
     people = selectors.user_list(actor=request.user).filter(is_active=True).exclude(memberships__organization=org)
-    return _people_choices(request, people)
+    return people_options(request, people)
 
 
 @login_required
@@ -272,7 +268,7 @@ def _users_page(request: HttpRequest, *, error: ApplicationError | None = None, 
 
 
 def _user_homes(request: HttpRequest) -> Page:
-    return _org_choices(request, USER_WRITE, chosen=posted(request, "organization"))
+    return organization_options(request, USER_WRITE, chosen=posted(request, "organization"))
 
 
 @login_required
@@ -318,7 +314,7 @@ def _user_page(request: HttpRequest, person: User, *, error: ApplicationError | 
 
 def _joinable(request: HttpRequest, person: User) -> Page:
     """Organizations the user may add ``person`` to, other than those ``person`` belongs to."""
-    return _org_choices(request, USER_WRITE, exclude=Q(memberships__user=person))
+    return organization_options(request, USER_WRITE, exclude=Q(memberships__user=person))
 
 
 @login_required
@@ -459,7 +455,7 @@ def _named_create(request: HttpRequest, kind: str) -> HttpResponse:
 
 def _named_homes(request: HttpRequest, kind: str) -> Page:
     """Where the user may create a user group or project (the form's organization picker)."""
-    return _org_choices(request, GROUP_WRITE if kind == "group" else PROJECT_WRITE,
+    return organization_options(request, GROUP_WRITE if kind == "group" else PROJECT_WRITE,
                         chosen=posted(request, "organization") or request.GET.get("new"))
 
 
@@ -483,7 +479,7 @@ def _people_of(request: HttpRequest, org: Organization, members: QuerySet[User])
     """Active people of ``org`` and its descendants the user can see, less ``members``, for the
     "add member" pickers of user groups and projects."""
     people = selectors.people_choices(actor=request.user, organization=org).exclude(pk__in=members.values("pk"))
-    return _people_choices(request, people)
+    return people_options(request, people)
 
 
 # -- user groups ---------------------------------------------------------------------------------

@@ -26,14 +26,16 @@ from apps.core.api.base import visible
 from apps.core.api.parsers import loads
 from apps.core.errors import ApplicationError, InvalidInput
 from apps.core.pages import LIST_LIMIT, csv_response, error_fields, is_uuid, posted
-from apps.core.pagination import page_of
+from apps.core.pagination import Page, choices_page, page_of, picker_options
 from apps.core.scoping import authorize
 from apps.organizations import selectors as people
 from apps.organizations.models import Organization, Project, User, UserGroup
+from apps.organizations.views import organization_options, people_options
 from apps.rbac import selectors, services
 from apps.rbac.catalog import matching_codes, permission_catalog
 from apps.rbac.models import AccessPolicy, Grant, Role
 
+ORG_READ = "organizations:organization:read"
 ROLE_WRITE = "rbac:role:write"
 GRANT_WRITE = "rbac:grant:write"
 POLICY_WRITE = "rbac:policy:write"
@@ -46,9 +48,10 @@ def _visible_role(request: HttpRequest, pk: Any) -> Role:
     return role
 
 
-def _owner(request: HttpRequest, action: str) -> tuple[list[Organization], bool]:
-    """Organizations where the user may create roles or policies, and whether the platform too."""
-    return people.organization_choices(actor=request.user, action=action), authorize(request.user, action, None)
+def _owner(request: HttpRequest, action: str, chosen: Any = None) -> tuple[Page, bool]:
+    """Organizations where the user may create roles or policies (the owner picker's first page),
+    and whether the platform too."""
+    return organization_options(request, action, chosen=chosen), authorize(request.user, action, None)
 
 
 def _may_somewhere(request: HttpRequest, action: str) -> bool:
@@ -126,7 +129,7 @@ def _role_form(request: HttpRequest, *, role: Role | None, error: ApplicationErr
         values = {"name": role.name if role else "", "key": role.key if role else "",
                   "description": role.description if role else "",
                   "organization": str(role.organization_id or "") if role else ""}
-    orgs, platform = _owner(request, ROLE_WRITE)
+    orgs, platform = _owner(request, ROLE_WRITE, values["organization"])
     pattern_errors = []
     if error is not None and isinstance(error.detail, dict):
         pattern_errors = [e for e in error.detail.get("errors", []) if isinstance(e, dict)]
@@ -149,7 +152,8 @@ def _posted_permissions(request: HttpRequest) -> tuple[list[str], list[str]]:
 @login_required
 def role_create(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
-        return _role_form(request, role=None)
+        return (picker_options(request, {"owner": lambda: organization_options(request, ROLE_WRITE)})
+                or _role_form(request, role=None))
     try:
         permissions, excluded = _posted_permissions(request)
         role = services.role_create(actor=request.user, name=posted(request, "name"), key=posted(request, "key"),
@@ -239,20 +243,47 @@ GRANTEE_SOURCES = {
 }
 
 
+def _role_label(role: Role) -> str:
+    return role.name + (" (separated duty)" if role.duty else "") + ("" if role.is_predefined else " \u00b7 custom")
+
+
+def _grant_choices(request: HttpRequest, kind: str, chosen: Any = None) -> Page:
+    """One picker of the grant form: ``role``, or a grantee or scope of the kind ``user``,
+    ``group``, ``organization`` or ``project``, among what the user can see."""
+    user = request.user
+    if kind == "role":
+        return choices_page(selectors.role_list(actor=user), request, ordering=("-is_predefined", "name", "id"),
+                            search=("name", "key"), label=_role_label, chosen=chosen)
+    if kind == "user":
+        return people_options(request, people.user_list(actor=user).filter(is_active=True), chosen=chosen)
+    if kind == "organization":
+        return organization_options(request, "organizations:organization:read", chosen=chosen)
+    named = people.user_group_list(actor=user) if kind == "group" else people.project_list(actor=user)
+    return choices_page(named, request, ordering=("name", "id"), search=("name", "organization__name"),
+                        label=people.named_label, chosen=chosen)
+
+
+GRANT_PICKERS = ("role", "user", "group", "organization", "project")
+
+
 def _grant_form(request: HttpRequest, *, error: ApplicationError | None = None, status: int = 200) -> HttpResponse:
     source = request.POST if request.method == "POST" else request.GET
     values = {k: source.get(k, "") for k in ("role", "grantee_type", "grantee", "scope_type", "scope", "scope_key",
                                               "note")}
     values["grantee_type"] = values["grantee_type"] or "user"
     values["scope_type"] = values["scope_type"] or "organization"
-    user = request.user
+
+    def chosen(kind: str) -> str:
+        """The value the form holds for a picker of ``kind`` (kept first on its first page)."""
+        held = [values[field] for field, type_field in (("grantee", "grantee_type"), ("scope", "scope_type"))
+                if values[type_field] == kind]
+        return values["role"] if kind == "role" else next((v for v in held if v), "")
+
+    pickers = {kind: _grant_choices(request, kind, chosen(kind)) for kind in GRANT_PICKERS}
     return render(request, "rbac/grant_form.html", {
-        "values": values, "error": error, "fields": error_fields(error),
-        "roles": list(selectors.role_list(actor=user).order_by("-is_predefined", "name")[:LIST_LIMIT]),
-        "users": list(people.user_list(actor=user).filter(is_active=True).order_by("username")[:LIST_LIMIT]),
-        "groups": list(people.user_group_list(actor=user).order_by("name")[:LIST_LIMIT]),
-        "orgs": people.organization_choices(actor=request.user, action="organizations:organization:read"),
-        "projects": list(people.project_list(actor=user).order_by("name")[:LIST_LIMIT]),
+        "values": values, "error": error, "fields": error_fields(error), "pickers": pickers,
+        "roles": pickers["role"], "users": pickers["user"], "groups": pickers["group"],
+        "orgs": pickers["organization"], "projects": pickers["project"],
         "grantee_types": Grant.GranteeType.choices, "scope_types": Grant.ScopeType.choices,
     }, status=status)
 
@@ -260,7 +291,9 @@ def _grant_form(request: HttpRequest, *, error: ApplicationError | None = None, 
 @login_required
 def grant_create(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
-        return _grant_form(request)
+        return (picker_options(request, {kind: (lambda kind=kind: _grant_choices(request, kind))
+                                         for kind in GRANT_PICKERS})
+                or _grant_form(request))
     user = request.user
     try:
         role = visible(Role.objects.all(), user, "rbac:role:read", posted(request, "role") or None, "role")
@@ -357,7 +390,9 @@ def policy_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def policy_create(request: HttpRequest) -> HttpResponse:
-    orgs, platform = _owner(request, POLICY_WRITE)
+    options = picker_options(request, {"owner": lambda: organization_options(request, POLICY_WRITE)})
+    if options is not None:
+        return options
     error = None
     values = {"name": "", "description": "", "organization": "", "document": json.dumps(EXAMPLE_POLICY, indent=2)}
     if request.method == "POST":
@@ -372,6 +407,7 @@ def policy_create(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Access policy {policy.name} created.")
             return redirect("access:policy", policy.pk)
+    orgs, platform = _owner(request, POLICY_WRITE, values["organization"])
     return render(request, "rbac/policy_form.html", {
         "values": values, "orgs": orgs, "platform": platform, "error": error, "fields": error_fields(error),
         "document_errors": _document_errors(error),
@@ -543,8 +579,11 @@ def explain_page(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def matrix_page(request: HttpRequest) -> HttpResponse:
-    orgs = people.organization_choices(actor=request.user, action="organizations:organization:read")
-    org_id = request.GET.get("organization") or (str(orgs[0].pk) if orgs else "")
+    options = picker_options(request, {"organization": lambda: organization_options(request, ORG_READ)})
+    if options is not None:
+        return options
+    orgs = organization_options(request, ORG_READ, chosen=request.GET.get("organization"))
+    org_id = request.GET.get("organization") or (str(orgs.rows[0][0]) if orgs.rows else "")
     context: dict[str, Any] = {"orgs": orgs, "org_id": org_id, "codes": [], "rows": []}
     status = 200
     if org_id:

@@ -161,3 +161,15 @@ def test_the_organization_tree_pages_instead_of_stopping(client, world):
     second = c.get(f"/console/organizations/?{first.context['page'].next_query}")
     seen = {o.pk for o in first.context["orgs"]} | {o.pk for o in second.context["orgs"]}
     assert seen == set(Organization.objects.filter(path__startswith=world["east"].path).values_list("pk", flat=True))
+
+
+def test_a_lists_own_search_and_cursor_never_narrow_the_pages_pickers(client, world):
+    _people(world["east_it"], PAGE + 10, "aaa")
+    c = _signed_in(client, world["eastadmin"])
+    first = c.get("/console/organizations/users/")
+    searched = c.get("/console/organizations/users/", {"q": "no such person"})
+    further = c.get(f"/console/organizations/users/?{first.context['page'].next_query}")
+    assert not searched.context["page"].rows and further.context["page"].rows
+    for page in (searched, further):
+        assert page.context["homes"].rows == first.context["homes"].rows
+        assert (world["east"].pk, "\u00a0\u00a0" + "East") in page.context["homes"].rows

@@ -1,5 +1,6 @@
 /* Grant form (rbac/grant_form.html): shows the grantee and scope pickers of the chosen kinds and copies
- * their choice into the hidden fields the form posts. */
+ * their choice into the hidden fields the form posts: on a change, when a search replaces a picker's
+ * options (the first match is then chosen), and before the form is sent. */
 (function () {
   var form = document.getElementById("grant-form");
   function sync() {
@@ -14,5 +15,7 @@
     document.getElementById("scope").value = s ? s.value : "";
   }
   form.addEventListener("change", sync);
+  form.addEventListener("submit", sync);
+  document.body.addEventListener("htmx:afterSwap", function (e) { if (form.contains(e.target)) sync(); });
   sync();
 })();
