@@ -1,0 +1,55 @@
+"""Billing's console pages show the same numbers as the API, and refuse what the services refuse."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from apps.billing.models import Bill, Budget
+from apps.billing.tests.test_api import billed  # noqa: F401 (fixture)
+from tests import factories as f
+
+pytestmark = pytest.mark.django_db
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_cost_bill_explain_price_book_and_budget_pages_show_the_bill(billed):  # noqa: F811
+    client = signed_in(billed["root"])
+    bill = billed["bill"]
+    Budget.objects.create(organization=billed["hq"], name="Team budget", amount=100, thresholds=[50])
+    costs = client.get("/console/billing/", {"start": "2026-04-01", "end": "2026-05-01", "group_by": "project"})
+    assert costs.status_code == 200 and b"Web" in costs.content and b"20.00" in costs.content
+    detail = client.get(f"/console/billing/bills/{bill.pk}/")
+    assert detail.status_code == 200 and b"20.00 CNY" in detail.content
+    line = bill.lines.get()
+    explain = client.get(f"/console/billing/bills/{bill.pk}/lines/{line.pk}/")
+    assert explain.status_code == 200 and b"20.000000" in explain.content and b"still running" not in explain.content
+    assert client.get("/console/billing/bills/").status_code == 200
+    assert b"vCPU hours" in client.get("/console/billing/price-books/").content
+    assert b"Team budget" in client.get("/console/billing/budgets/").content
+
+
+def test_finalize_from_the_page_then_a_second_finalize_shows_the_refusal(billed):  # noqa: F811
+    client = signed_in(billed["root"])
+    bill = billed["bill"]
+    url = f"/console/billing/bills/{bill.pk}/action/"
+    assert client.post(url, {"action": "finalize"}).status_code == 302
+    assert Bill.objects.get(pk=bill.pk).status == "finalized"
+    again = client.post(url, {"action": "rate"})
+    assert again.status_code == 409 and b"finalized" in again.content
+
+
+def test_another_organizations_bill_page_is_not_found(billed):  # noqa: F811
+    other = f.org("Elsewhere")
+    admin = f.user("elsewhere-admin", other)
+    f.grant(f.predefined("billing_administrator"), admin, other)
+    client = signed_in(admin)
+    bill = billed["bill"]
+    assert client.get(f"/console/billing/bills/{bill.pk}/").status_code == 404
+    assert client.post(f"/console/billing/bills/{bill.pk}/action/", {"action": "finalize"}).status_code == 404
+    assert Bill.objects.get(pk=bill.pk).status == "draft"
