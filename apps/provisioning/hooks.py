@@ -1,10 +1,13 @@
 """Hooks later apps fill: quotas (reserve before provisioning, commit on success, release on
 failure) and price estimates. The defaults grant every reservation and estimate nothing.
 
-A quota backend implements ``reserve(*, organization, project, resource_type, amounts) -> str``
-(a reservation id; raise ``apps.core.errors.Refused`` with code ``quota_exceeded`` to refuse),
-``commit(reservation_id, *, part)`` and ``release(reservation_id, *, part)``; ``part`` is the
-share of the reservation (one instance of a request for several) that succeeded or failed.
+A quota backend implements ``reserve(*, organization, project, resource_type, amounts, platform,
+region) -> str`` (a reservation id; raise ``apps.core.errors.Refused`` with code ``quota_exceeded``
+to refuse), ``commit(reservation_id, *, part)`` and ``release(reservation_id, *, part)``; ``part``
+is the share of the reservation (one instance of a request for several) that succeeded or failed.
+``amounts`` are totals over the request: ``count``, ``vcpu``, ``memory_mib``, ``disk_gib``.
+It may also implement ``refused(*, organization, project, resource_type, error)``, told after the
+refused request's transaction rolled back (so what it announces is not rolled back with it).
 A price estimator returns ``{"currency", "hourly", "monthly"}`` or ``{}``.
 """
 
@@ -18,7 +21,8 @@ logger = logging.getLogger(__name__)
 
 
 class QuotaBackend(Protocol):
-    def reserve(self, *, organization: Any, project: Any, resource_type: str, amounts: dict[str, int]) -> str: ...
+    def reserve(self, *, organization: Any, project: Any, resource_type: str, amounts: dict[str, int],
+                platform: Any = None, region: str = "") -> str: ...
 
     def commit(self, reservation_id: str, *, part: dict[str, int]) -> None: ...
 
@@ -26,7 +30,8 @@ class QuotaBackend(Protocol):
 
 
 class GrantEverything:
-    def reserve(self, *, organization: Any, project: Any, resource_type: str, amounts: dict[str, int]) -> str:
+    def reserve(self, *, organization: Any, project: Any, resource_type: str, amounts: dict[str, int],
+                platform: Any = None, region: str = "") -> str:
         return ""
 
     def commit(self, reservation_id: str, *, part: dict[str, int]) -> None:
@@ -68,6 +73,17 @@ def price_estimate(*, platform: Any, region: str, resource_type: str, spec: dict
     except Exception:  # noqa: BLE001 - an estimate is advisory; a broken price book must not block requests
         logger.exception("price estimate failed")
         return {}
+
+
+def quota_refused(*, organization: Any, project: Any, resource_type: str, error: Exception) -> None:
+    """Tell the backend a reservation was refused, once the refused transaction is gone."""
+    refused = getattr(_quota, "refused", None)
+    if refused is None:
+        return
+    try:
+        refused(organization=organization, project=project, resource_type=resource_type, error=error)
+    except Exception:  # noqa: BLE001 - announcing a refusal must not replace the refusal itself
+        logger.exception("quota refusal notice failed")
 
 
 def quota_settle(reservation_id: str, *, part: dict[str, int], succeeded: bool) -> None:

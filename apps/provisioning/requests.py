@@ -154,10 +154,25 @@ def request_create(*, actor: Any, project: Any, platform: Any, region: str, spec
     clean = validate_spec(platform=platform, region=region, spec=spec, count=count, resource_type=resource_type)
     estimate = hooks.price_estimate(platform=platform, region=region, resource_type=resource_type, spec=clean,
                                     count=count)
-    amounts = {"count": count, "vcpu": clean["vcpu"] * count, "memory_mib": clean["memory_mib"] * count}
+    amounts = {"count": count, "vcpu": clean["vcpu"] * count, "memory_mib": clean["memory_mib"] * count,
+               "disk_gib": clean.get("system_disk_gib", 0) * count}
+    try:
+        return _record(actor=actor, project=project, platform=platform, region=region, clean=clean, count=count,
+                       reason=reason, resource_type=resource_type, amounts=amounts, estimate=estimate)
+    except Refused as exc:
+        if exc.code == "quota_exceeded":
+            hooks.quota_refused(organization=project.organization, project=project, resource_type=resource_type,
+                                error=exc)
+        raise
+
+
+def _record(*, actor: Any, project: Any, platform: Any, region: str, clean: dict[str, Any], count: int, reason: str,
+            resource_type: str, amounts: dict[str, int], estimate: dict[str, Any]) -> ProvisioningRequest:
+    """Reserve the quota, record the request and apply its policy, in one transaction."""
     with transaction.atomic():
         reservation = hooks.quota_backend().reserve(organization=project.organization, project=project,
-                                                    resource_type=resource_type, amounts=amounts)
+                                                    resource_type=resource_type, amounts=amounts,
+                                                    platform=platform, region=region)
         policy = policy_for(organization=project.organization, project=project, service=resource_type.split(".")[0])
         levels = list(policy.levels) if policy is not None else DEFAULT_LEVELS
         request = ProvisioningRequest.objects.create(

@@ -1,0 +1,1 @@
+"""Demo quotas: filled in a later step."""
