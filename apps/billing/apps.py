@@ -21,7 +21,7 @@ class BillingConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        from apps.billing import estimator, subscribers
+        from apps.billing import demo, estimator, subscribers
         from apps.billing.selectors import billing_topic_org
         from apps.core.events import subscribe
         from apps.core.navigation import MenuEntry, register_menu
@@ -34,6 +34,7 @@ class BillingConfig(AppConfig):
         install_price_estimator(estimator.estimate)
         subscribe("resource:", subscribers.resource_changed)
         subscribe("sync:", subscribers.sync_finished)
+        subscribe("sync:", demo.history_after_collection)
         post_migrate.connect(install_hourly_pass, sender=self)
         for entry in (
             MenuEntry("console", "Cost analysis", "billing:costs", "report-money", order=600, section="Billing",

@@ -53,3 +53,23 @@ def test_another_organizations_bill_page_is_not_found(billed):  # noqa: F811
     assert client.get(f"/console/billing/bills/{bill.pk}/").status_code == 404
     assert client.post(f"/console/billing/bills/{bill.pk}/action/", {"action": "finalize"}).status_code == 404
     assert Bill.objects.get(pk=bill.pk).status == "draft"
+
+
+def test_the_approval_queue_shows_the_requests_price_estimate(billed, platform):  # noqa: F811
+    from apps.provisioning import hooks
+    from apps.provisioning.models import ProvisioningRequest
+
+    hq = billed["hq"]
+    spec = {"instance_type": "ecs.g6.large", "vcpu": 2, "memory_mib": 8192, "zone": "cn-hangzhou-a"}
+    estimate = hooks.price_estimate(platform=platform, region="cn-hangzhou", resource_type="ecs.instance",
+                                    spec=spec, count=3)
+    level = {"mode": "any", "roles": ["organization_administrator"], "users": []}
+    request = ProvisioningRequest.objects.create(organization=hq, project=f.project(hq), platform=platform,
+                                                 region="cn-hangzhou", spec=spec, count=3, levels=[level],
+                                                 price_estimate=estimate)
+    page = signed_in(billed["root"]).get("/console/provisioning/approvals/")
+    # 3 instances x 2 vCPU x 1.00 per vCPU-hour = 6.00 per hour; x 730 hours = 4380.00 per month
+    assert estimate == {"currency": "CNY", "hourly": "6.0000", "monthly": "4380.00"}
+    assert page.status_code == 200
+    assert f'data-testid="price-{request.pk}"'.encode() in page.content
+    assert b"4380.00 CNY" in page.content
