@@ -1,7 +1,8 @@
 """``make run-distributed``: Unimanager's distributed mode on one machine, without Docker.
 
-PostgreSQL and Redis (Debian's packages) on loopback, a separate Celery worker and beat, and daphne,
-each its own process, as docker-compose.yml describes them. Data is kept under
+PostgreSQL and Redis (Debian's packages) on loopback, a separate Celery worker and beat, daphne, and
+cloudsim (the demo's simulated Apsara Stack region), each its own process, as docker-compose.yml
+describes them. Data is kept under
 ``var/distributed/`` so a second run keeps it. Ctrl-C stops everything this started.
 """
 
@@ -38,6 +39,11 @@ def main() -> int:
     env = dict(os.environ, DATABASE_URL=pg.url, REDIS_URL=redis.url, UNIMANAGER_DATA_DIR=str(data))
     processes: list[subprocess.Popen] = []
     try:
+        sim_port = int(os.environ.get("UNIMANAGER_CLOUDSIM_PORT", "9100"))
+        processes.append(subprocess.Popen(
+            [sys.executable, "-m", "cloudsim", "--port", str(sim_port), "--snapshot", str(data / "cloudsim.json")],
+            cwd=ROOT, env=env))
+        wait_for_port(sim_port, timeout=30)
         manage = [sys.executable, "manage.py"]
         subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
         subprocess.run([*manage, "seed_demo"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import gc
 import logging
+import socket
 import threading
+import time
 from typing import Any, TextIO
 
 from django.conf import settings
@@ -58,6 +60,63 @@ class EmbeddedCelery:
             self.thread.join(timeout=5)
 
 
+def _reachable(endpoint: str, timeout: float) -> bool:
+    host, _, port = endpoint.rpartition(":")
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host or "127.0.0.1", int(port)), timeout=1):
+                return True
+        except (OSError, ValueError):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.5)
+
+
+def collect_at_first_start(*, wait_seconds: float = 30.0) -> list[str]:
+    """Begin a collection of every active platform that has never been collected, so the inventory,
+    the portal's catalog and everything built on them are filled on a console's first start instead of
+    at the first scheduled collection. A simulated platform (cloudsim) whose region is still empty gets
+    its demo estate first. Returns the ids of the platforms whose collection was started."""
+    from apps.clouds.models import CloudPlatform
+    from apps.clouds.simulated import seed_resources, sim_adapter
+    from apps.core.errors import ApplicationError
+    from apps.resources.models import SyncRun
+    from apps.resources.services import sync_start
+
+    collected = SyncRun.objects.filter(status=SyncRun.Status.SUCCEEDED).values("platform_id")
+    started = []
+    for platform in CloudPlatform.objects.filter(is_active=True).exclude(pk__in=collected).order_by("created_at"):
+        if platform.edition == "cloudsim":
+            if not _reachable(platform.endpoint, wait_seconds):
+                logger.warning("%s does not answer at %s: not collected at start", platform.name, platform.endpoint)
+                continue
+            try:
+                if not sim_adapter(platform.endpoint, platform.default_region).list_resources(
+                        "ecs.instance", platform.default_region, None).items:
+                    seed_resources(platform.endpoint, region=platform.default_region)
+            except Exception:  # noqa: BLE001 - an empty estate is still worth collecting
+                logger.exception("could not build the demo estate of %s", platform.name)
+        try:
+            sync_start(actor=None, platform=platform, check=False)
+        except ApplicationError as exc:  # already running, disabled meanwhile
+            logger.info("%s not collected at start: %s", platform.name, exc)
+            continue
+        started.append(platform.pk)
+    return started
+
+
+def _collect_in_background() -> None:
+    from django.db import connection
+
+    try:
+        collect_at_first_start()
+    except Exception:  # noqa: BLE001 - the console serves even when the first collection cannot start
+        logger.exception("first-start collection failed")
+    finally:
+        connection.close()
+
+
 def serve(*, host: str, port: int, worker: bool, out: TextIO) -> None:
     """Serve until interrupted; in the embedded mode also run cloudsim and, when ``worker``, Celery."""
     from daphne.endpoints import build_endpoint_description_strings
@@ -72,6 +131,8 @@ def serve(*, host: str, port: int, worker: bool, out: TextIO) -> None:
     celery = EmbeddedCelery() if embedded and worker else None
     if celery is not None:
         celery.start()
+    if worker or not embedded:  # someone runs the collection's steps
+        threading.Thread(target=_collect_in_background, name="first-collection", daemon=True).start()
     out.write(f"\nUnimanager ({settings.MODE} mode) is serving on http://{host}:{port}/\n")
     sign_ins = demo_sign_ins()
     if sign_ins:

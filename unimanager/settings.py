@@ -159,6 +159,11 @@ else:
     # A client that falls this far behind loses events (and is told by a reset when it resubscribes).
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}}
 
+# The simulated Apsara Stack region of the demo: beside the console (embedded mode, a thread of
+# ``manage.py serve``) or a service of its own (distributed mode) that the console reaches here.
+CLOUDSIM_PORT = int(os.environ.get("UNIMANAGER_CLOUDSIM_PORT", "9100"))
+CLOUDSIM_ENDPOINT = os.environ.get("UNIMANAGER_CLOUDSIM_ENDPOINT", f"127.0.0.1:{CLOUDSIM_PORT}")
+
 CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True

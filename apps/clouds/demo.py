@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import os
+from django.conf import settings
 
 from apps.core.demo import register_demo
 
-SIM_PORT = int(os.environ.get("UNIMANAGER_CLOUDSIM_PORT", "9100"))
+SIM_PORT = settings.CLOUDSIM_PORT
 SIM_NAME = "Apsara Stack (simulated)"
+# Where the console reaches it: beside the console by default, or a service of its own (docker-compose.yml).
+SIM_ENDPOINT = settings.CLOUDSIM_ENDPOINT
 
 
 @register_demo(order=300)
@@ -25,7 +27,7 @@ def seed_simulated_platform() -> None:
         return
     # The inventory app schedules its periodic collection (sync_interval_minutes) when the row is saved.
     CloudPlatform.objects.create(
-        organization=owner, type="apsara", name=SIM_NAME, edition="cloudsim", endpoint=f"127.0.0.1:{SIM_PORT}",
+        organization=owner, type="apsara", name=SIM_NAME, edition="cloudsim", endpoint=SIM_ENDPOINT,
         protocol="http", default_region="cn-hangzhou",
         description="A simulated Apsara Stack region served by cloudsim beside the console.",
         apsara_organization_id=connection["organization_id"], apsara_resource_set_id=connection["resource_set_id"],

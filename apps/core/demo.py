@@ -32,6 +32,10 @@ def register_demo(*, order: int, sign_ins: list[tuple[str, str, str]] | None = N
 
 
 def seeders() -> list[DemoSeeder]:
+    """Every app's seeders, in order; an app's ``demo`` module is found without its ``apps.py`` naming it."""
+    from django.utils.module_loading import autodiscover_modules
+
+    autodiscover_modules("demo")
     return sorted(_seeders.values())
 
 
