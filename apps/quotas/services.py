@@ -50,7 +50,7 @@ def _ancestor_ids(organization: Organization) -> list[str]:
         [p for p in organization.path.split("/") if p]
 
 
-def _scope_key(project: Any, platform: Any, region: str) -> str:
+def scope_key(project: Any, platform: Any, region: str) -> str:
     return f"{getattr(project, 'pk', project) or '-'}|{getattr(platform, 'pk', platform) or '-'}|{region or ''}"
 
 
@@ -349,7 +349,7 @@ def limit_set(*, actor: Any, organization: Organization, dimension: str, limit: 
         top = _ancestor_ids(organization)[0]
         root_path = f"/{top}/"
         peers = _locked(peers_qs.filter(path__startswith=root_path))
-        key = _scope_key(project, platform_id, region)
+        key = scope_key(project, platform_id, region)
         node = next((p for p in peers if p.organization_id == organization.pk and p.scope_key == key), None)
         created = node is None
         before = None if created else {"limit": node.limit, "warning_percent": node.warning_percent,
@@ -445,7 +445,7 @@ def quota_request_create(*, actor: Any, organization: Organization, project: Pro
         raise InvalidInput("The quota request is not valid; see detail.", detail=errors)
     platform_id = getattr(platform, "pk", platform)
     current = QuotaLimit.objects.filter(organization=organization, dimension=dimension,
-                                        scope_key=_scope_key(project, platform_id, region)).first()
+                                        scope_key=scope_key(project, platform_id, region)).first()
     if current is not None and requested_limit <= current.limit:
         raise InvalidInput(f"The limit is already {current.limit}; ask for more than that.",
                            detail={"requested_limit": [f"more than {current.limit}"]})
@@ -478,7 +478,7 @@ def quota_request_decide(*, actor: Any, quota_request: QuotaRequest, verdict: An
         if row.requester_id is not None and row.requester_id == getattr(actor, "pk", None):
             raise Forbidden("You cannot decide your own request.", code="own_request")
         if verdict == "grant":
-            key = _scope_key(row.project_id, row.platform_id, row.region)
+            key = scope_key(row.project_id, row.platform_id, row.region)
             current = QuotaLimit.objects.filter(organization=row.organization, dimension=row.dimension,
                                                 scope_key=key).first()
             limit_set(actor=actor, organization=row.organization, project=row.project, dimension=row.dimension,
