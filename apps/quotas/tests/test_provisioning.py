@@ -1,0 +1,68 @@
+"""Quotas as provisioning sees them: a request that does not fit is refused (422, the numbers named,
+nothing recorded, the refusal announced); one that fits holds its quota until the cloud confirms
+(committed) or the request is denied (released)."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import TestCase
+
+from apps.provisioning.models import ChangeRecord, ProvisioningRequest
+from apps.provisioning.tests.conftest import drive, spec
+from apps.quotas import services
+from apps.quotas.models import QuotaLimit, Reservation
+from apps.security.models import AuditEntry
+from tests.fixtures import api_as
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+URL = "/api/v1/provisioning/requests/"
+
+
+def _post(world, count):
+    return api_as(world["tenant"]).post(URL, {"project": str(world["project"].pk), "platform": world["platform"].pk,
+                                              "region": "cn-hangzhou", "spec": spec(world), "count": count},
+                                        format="json")
+
+
+def test_a_request_over_quota_is_refused_with_the_numbers_and_leaves_nothing(world):
+    services.limit_set(actor=None, organization=world["hq"], dimension="ecs.instance", limit=2)
+    r = _post(world, 3)
+    assert r.status_code == 422, r.json()
+    body = r.json()
+    assert body["code"] == "quota_exceeded"
+    assert {k: body["detail"][k] for k in ("dimension", "limit", "usage", "requested", "shortfall")} == \
+        {"dimension": "ecs.instance", "limit": 2, "usage": 0, "requested": 3, "shortfall": 1}
+    assert body["detail"]["organization"]["name"] == "HQ"
+    assert not ProvisioningRequest.objects.exists() and not Reservation.objects.exists()
+    assert QuotaLimit.objects.get().used == 0
+    assert AuditEntry.objects.filter(action="quota.refused").exists()
+
+
+def test_a_denied_request_releases_its_quota(world):
+    services.limit_set(actor=None, organization=world["hq"], dimension="ecs.vcpu", limit=8)
+    r = _post(world, 2)
+    assert r.status_code == 202, r.json()
+    lim = QuotaLimit.objects.get()
+    assert lim.reserved == 4  # ecs.g6.large: 2 vCPU each
+    assert _post(world, 3).status_code == 422
+    api_as(world["approver"]).post(f"{URL}{r.json()['id']}/deny/", {"comment": "not now"}, format="json")
+    lim.refresh_from_db()
+    assert lim.used == 0
+    assert _post(world, 3).status_code == 202
+
+
+def test_created_instances_commit_their_quota(world):
+    from apps.provisioning import requests
+
+    services.limit_set(actor=None, organization=world["hq"], project=world["project"], dimension="ecs.instance",
+                       limit=1)
+    with TestCase.captureOnCommitCallbacks(execute=False):
+        req = requests.request_create(actor=world["tenant"], project=world["project"], platform=world["platform"],
+                                      region="cn-hangzhou", spec=spec(world), count=1)
+        requests.request_decide(actor=world["approver"], request=req, verdict="approve")
+    change = ChangeRecord.objects.get(request=req)
+    drive(change.id)
+    lim = QuotaLimit.objects.get()
+    assert (lim.committed, lim.reserved) == (1, 0)
+    assert Reservation.objects.get().status == "settled"
