@@ -426,24 +426,37 @@ def _policy_page(request: HttpRequest, policy: AccessPolicy, *, error: Applicati
         "statements": policy.document.get("Statement", []) if isinstance(policy.document, dict) else [],
     }
     if can_write:
-        attached_users, attached_groups = {u.pk for u in users}, {g.pk for g in groups}
-        users_qs = people.user_list(actor=request.user).filter(is_active=True)
-        groups_qs = people.user_group_list(actor=request.user)
-        if policy.organization is not None:
-            users_qs = users_qs.filter(memberships__organization__path__startswith=policy.organization.path)
-            groups_qs = groups_qs.filter(organization__path__startswith=policy.organization.path)
-        context["user_candidates"] = [u for u in users_qs.distinct().order_by("username")[:LIST_LIMIT]
-                                      if u.pk not in attached_users]
-        context["group_candidates"] = [g for g in groups_qs.order_by("name")[:LIST_LIMIT]
-                                       if g.pk not in attached_groups]
+        context["user_candidates"] = _policy_user_candidates(request, policy)
+        context["group_candidates"] = _policy_group_candidates(request, policy)
     return render(request, "rbac/policy_detail.html", context, status=status)
+
+
+def _policy_user_candidates(request: HttpRequest, policy: AccessPolicy) -> Page:
+    """Active people the policy may be attached to (an organization's policy: its own people) and
+    is not yet."""
+    users = people.user_list(actor=request.user).filter(is_active=True).exclude(pk__in=policy.users.values("pk"))
+    if policy.organization is not None:
+        users = users.filter(memberships__organization__path__startswith=policy.organization.path).distinct()
+    return people_options(request, users)
+
+
+def _policy_group_candidates(request: HttpRequest, policy: AccessPolicy) -> Page:
+    groups = people.user_group_list(actor=request.user).exclude(pk__in=policy.groups.values("pk"))
+    if policy.organization is not None:
+        groups = groups.filter(organization__path__startswith=policy.organization.path)
+    return choices_page(groups, request, ordering=("name", "id"), search=("name", "organization__name"),
+                        label=people.named_label)
 
 
 @login_required
 def policy_detail(request: HttpRequest, pk: Any) -> HttpResponse:
     policy = _visible_policy(request, pk)
     if request.method != "POST":
-        return _policy_page(request, policy)
+        pickers: dict[str, Any] = {}
+        if authorize(request.user, POLICY_WRITE, policy.organization):
+            pickers = {"user": lambda: _policy_user_candidates(request, policy),
+                       "group": lambda: _policy_group_candidates(request, policy)}
+        return picker_options(request, pickers) or _policy_page(request, policy)
     text = request.POST.get("document", "")
     try:
         policy = services.policy_update(actor=request.user, policy=policy, name=posted(request, "name"),
@@ -558,6 +571,9 @@ def access_panel(request: HttpRequest, kind: str, pk: Any) -> HttpResponse:
 
 @login_required
 def explain_page(request: HttpRequest) -> HttpResponse:
+    options = picker_options(request, {"user": lambda: people_options(request, people.user_list(actor=request.user))})
+    if options is not None:
+        return options
     result = None
     error = None
     params = {"user": request.GET.get("user", str(request.user.pk)), "action": request.GET.get("action", ""),
@@ -570,7 +586,7 @@ def explain_page(request: HttpRequest) -> HttpResponse:
     subject = None
     if result is not None:
         subject = people.user_list(actor=request.user).filter(pk=result["user"]).first()
-    everyone = people.user_list(actor=request.user).order_by("username")[:LIST_LIMIT]
+    everyone = people_options(request, people.user_list(actor=request.user), chosen=params["user"])
     return render(request, "rbac/explain.html", {
         "params": params, "result": result, "people": everyone, "error": error, "subject": subject,
         "codes": [p.code for p in permission_catalog()],

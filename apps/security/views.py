@@ -431,12 +431,17 @@ def _policy_org(request: HttpRequest, pk: Any) -> Organization:
 
 @login_required
 def policy_list(request: HttpRequest) -> HttpResponse:
-    orgs = list(people.organization_list(actor=request.user, action=POLICY_READ).order_by("path")[:500])
-    policies = {str(p.organization_id): p for p in SecurityPolicy.objects.filter(organization__in=orgs)}
+    visible = people.organization_list(actor=request.user, action=POLICY_READ)
+    q = searched(request)
+    page = page_of(visible.filter(name__icontains=q) if q else visible, request, ("path", "id"))
+    orgs = page.rows
+    # A policy applies down the tree: each row's own policy and those of its ancestors the user sees.
+    ancestors = visible.filter(pk__in={a for org in orgs for a in org.ancestor_ids})
+    policies = {str(p.organization_id): p for p in SecurityPolicy.objects.filter(organization__in=ancestors)}
     for org in orgs:
         org.policy = policies.get(str(org.pk))
         org.inherits = not org.policy and any(str(a) in policies for a in org.ancestor_ids)
-    return render(request, "security/policies.html", {"organizations": orgs})
+    return render(request, "security/policies.html", {"organizations": orgs, "page": page, "q": q})
 
 
 def _posted_policy(request: HttpRequest) -> tuple[dict[str, Any], dict[str, str]]:

@@ -11,7 +11,7 @@ import pytest
 
 from apps.core.pagination import CursorPagination
 from apps.organizations.models import Membership, Organization, User
-from apps.rbac.models import Grant, Role
+from apps.rbac.models import AccessPolicy, Grant, Role
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -44,6 +44,15 @@ def _options(client, url: str, **params) -> set[str]:
     response = client.get(url, params)
     assert response.status_code == 200, response.content[:500]
     return {value for value, _ in OPTION.findall(response.content.decode()) if value}
+
+
+def _access_author(world) -> User:
+    """A person of East who may write roles and access policies there (and read its people)."""
+    author = f.user("author", world["east"])
+    maker = Role.objects.create(key="access_author", name="Access author", organization=world["east"],
+                                permissions=["rbac:*:write", "rbac:*:read", "organizations:*:read"])
+    f.grant(maker, author, world["east"])
+    return author
 
 
 def _signed_in(client, user):
@@ -86,11 +95,7 @@ def test_a_refused_grant_keeps_the_chosen_person_selected_though_beyond_the_firs
 
 def test_the_role_owner_is_searched_among_the_organizations_where_roles_may_be_made(client, world):
     late = max((f.org(f"Lab {i:03}", world["east_it"]) for i in range(PAGE + 5)), key=lambda o: o.path)
-    author = f.user("author", world["east"])
-    maker = Role.objects.create(key="access_author", name="Access author", organization=world["east"],
-                                permissions=["rbac:role:write", "rbac:policy:write", "organizations:*:read"])
-    f.grant(maker, author, world["east"])
-    c = _signed_in(client, author)
+    c = _signed_in(client, _access_author(world))
     for url in ("/console/access/roles/new/", "/console/access/policies/new/"):
         first = _options(c, url)
         assert str(world["east"].pk) in first and str(world["west"].pk) not in first and str(late.pk) not in first
@@ -106,3 +111,28 @@ def test_the_access_matrix_searches_its_organization_and_keeps_the_one_shown(cli
     assert shown.status_code == 200
     assert f'<option value="{late.pk}" selected>' in shown.content.decode()
     assert str(world["west"].pk) not in _options(c, "/console/access/matrix/", options="organization", q="West")
+
+
+def test_a_policy_is_attached_only_to_its_own_organizations_people_and_groups_searched(client, world):
+    policy = AccessPolicy.objects.create(name="East rules", organization=world["east"], document={
+        "Version": "1", "Statement": [{"Effect": "Allow", "Action": "*:*:read", "Resource": "*"}]})
+    _people(world["east_it"], PAGE + 10)
+    late = f.user("zz-late", world["east_it"])
+    url = f"/console/access/policies/{policy.pk}/"
+    c = _signed_in(client, _access_author(world))
+    first = _options(c, url)
+    assert str(late.pk) not in first and str(world["westy"].pk) not in first
+    assert str(world["east_group"].pk) in first and str(world["west_group"].pk) not in first
+    assert _options(c, url, options="user", q="zz-late") == {str(late.pk)}
+    assert not _options(c, url, options="user", q="westy")
+    assert not _options(c, url, options="group", q="West")
+
+
+def test_the_why_page_searches_the_people_the_user_can_see(client, world):
+    _people(world["east_it"], PAGE + 10)
+    late = f.user("zz-late", world["east_it"])
+    c = _signed_in(client, world["eastadmin"])
+    assert _options(c, "/console/access/explain/", options="user", q="zz-late") == {str(late.pk)}
+    assert not _options(c, "/console/access/explain/", options="user", q="westy")
+    shown = c.get("/console/access/explain/", {"user": str(late.pk)}).content.decode()
+    assert f'<option value="{late.pk}" selected>zz-late</option>' in shown
