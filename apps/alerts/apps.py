@@ -3,7 +3,7 @@ from django.apps import AppConfig
 PERMISSIONS = [
     ("alerts:metric:read", "See metrics of resources"),
     ("alerts:alert:read", "See alerts and their history"),
-    ("alerts:alert:handle", "Acknowledge, assign, comment on and resolve alerts"),
+    ("alerts:alert:operate", "Acknowledge, assign, comment on and resolve alerts"),
     ("alerts:alert:ingest", "Send alerts from outside (Prometheus / Alertmanager format)"),
     ("alerts:rule:read", "See alert rules"),
     ("alerts:rule:write", "Create, change and delete alert rules"),

@@ -34,7 +34,7 @@ from apps.core.events import emit
 from apps.core.scoping import require
 
 RULE_WRITE = "alerts:rule:write"
-HANDLE = "alerts:alert:handle"
+HANDLE = "alerts:alert:operate"
 SILENCE_WRITE = "alerts:silence:write"
 CONTACT_WRITE = "alerts:contact:write"
 INGEST = "alerts:alert:ingest"
