@@ -1,0 +1,101 @@
+"""Notifications received by real local endpoints: a signed webhook checked by its receiver, email
+over SMTP on loopback, the collaborative tools' formats, and a failing receiver retried with a
+growing backoff, then marked failed, while the others are delivered at their first try."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from apps.alerts import services
+from apps.alerts.models import Delivery, InboxMessage
+from apps.alerts.notify import MAX_ATTEMPTS, delivery_attempt, notifications_dispatch
+from apps.alerts.tests.factories import alert
+from apps.alerts.tests.receivers import HttpReceiver, SmtpReceiver
+
+pytestmark = pytest.mark.django_db
+SECRET = "webhook-signing-secret"
+
+
+@pytest.fixture
+def http():
+    receiver = HttpReceiver(secret=SECRET, status_for={"/dead": 500})
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture
+def smtp():
+    receiver = SmtpReceiver()
+    yield receiver
+    receiver.stop()
+
+
+def _contact(a, name, kind, config, secrets=None):
+    return services.contact_point_create(actor=a["user"], organization=a["org"], name=name, kind=kind, config=config,
+                                         secrets=secrets or {})
+
+
+def test_a_firing_alert_reaches_a_signed_webhook_email_and_the_inbox_while_a_dead_receiver_is_retried_then_failed(
+        world, http, smtp, monkeypatch):
+    monkeypatch.setenv("UNIMANAGER_ALERTS_RETRY_SECONDS", "0.5")
+    a = world["a"]
+    dead = _contact(a, "dead", "webhook", {"url": http.url + "/dead"}, {"secret": SECRET})
+    hook = _contact(a, "hook", "webhook", {"url": http.url + "/hook"}, {"secret": SECRET})
+    mail = _contact(a, "mail", "email", {"to": ["oncall@example.com"], "host": "127.0.0.1", "port": smtp.port})
+    inbox = _contact(a, "inbox", "inbox", {})
+    services.route_create(actor=a["user"], organization=a["org"], name="all", contact_points=[dead, hook, mail, inbox])
+    alert(a["org"], severity="critical", alertname="Disk full", resource_name="db-1")
+    deliveries = notifications_dispatch(now=timezone.now())
+    assert {d.contact_point_id for d in deliveries} == {dead.pk, hook.pk, mail.pk}
+    # The dead receiver comes first in the worker's queue: its failure returns a countdown at once.
+    order = sorted(deliveries, key=lambda d: d.contact_point_id != dead.pk)
+    countdowns = [delivery_attempt(delivery_id=d.pk) for d in order]
+    assert countdowns == [0.5, None, None]
+    assert [r["path"] for r in http.received] == ["/dead", "/hook"]
+    hooked = http.received[1]
+    assert hooked["signature_ok"] and hooked["body"]["status"] == "firing"
+    assert [x["labels"]["resource_name"] for x in hooked["body"]["alerts"]] == ["db-1"]
+    assert len(smtp.messages) == 1 and smtp.messages[0]["message"]["Subject"].startswith("[FIRING:1] Disk full")
+    assert "db-1" in smtp.messages[0]["message"].get_payload()
+    assert InboxMessage.objects.filter(user=a["user"], subject__startswith="[FIRING:1]").count() == 1
+    # The dead one is tried until MAX_ATTEMPTS with a doubling backoff, then marked failed.
+    later = [delivery_attempt(delivery_id=order[0].pk) for _ in range(MAX_ATTEMPTS - 1)]
+    assert later == [1.0, 2.0, None]
+    failed = Delivery.objects.get(pk=order[0].pk)
+    assert (failed.status, failed.attempts, failed.response_code) == ("failed", MAX_ATTEMPTS, 500)
+    assert failed.last_error.startswith("HTTP 500")
+    assert delivery_attempt(delivery_id=failed.pk) is None  # a finished delivery is never sent again
+    assert [d.status for d in Delivery.objects.filter(contact_point__in=[hook, mail])] == ["sent", "sent"]
+    assert len([r for r in http.received if r["path"] == "/dead"]) == MAX_ATTEMPTS
+
+
+def test_a_receiver_refuses_a_body_whose_signature_does_not_match(http):
+    from apps.alerts.channels import sign, verify_signature
+
+    body = b'{"status":"firing"}'
+    header = sign(SECRET, body)
+    assert verify_signature(SECRET, header, body)
+    assert not verify_signature(SECRET, header, body.replace(b"firing", b"resolved"))
+    assert not verify_signature("another-secret", header, body)
+    assert not verify_signature(SECRET, sign(SECRET, body, timestamp=1_000_000), body)  # too old: a replay
+
+
+@pytest.mark.parametrize(("kind", "shape"), [
+    ("dingtalk", lambda b: b["msgtype"] == "markdown" and "Disk full" in b["markdown"]["title"]),
+    ("wecom", lambda b: b["msgtype"] == "markdown" and "Disk full" in b["markdown"]["content"]),
+    ("feishu", lambda b: b["msg_type"] == "text" and "Disk full" in b["content"]["text"] and b["sign"]),
+    ("slack", lambda b: "Disk full" in b["text"]),
+    ("teams", lambda b: b["@type"] == "MessageCard" and "Disk full" in b["title"]),
+])
+def test_collaborative_tools_receive_their_own_format(world, http, kind, shape):
+    a = world["a"]
+    cp = _contact(a, kind, kind, {"url": http.url + f"/{kind}"}, {"secret": "robot-secret"})
+    services.route_create(actor=a["user"], organization=a["org"], name=kind, contact_points=[cp])
+    alert(a["org"], alertname="Disk full")
+    (delivery,) = notifications_dispatch(now=timezone.now())
+    assert delivery_attempt(delivery_id=delivery.pk) is None
+    (got,) = http.received
+    assert shape(got["body"]), got["body"]
+    if kind == "dingtalk":
+        assert "timestamp=" in got["path"] and "sign=" in got["path"]
