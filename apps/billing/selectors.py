@@ -18,6 +18,7 @@ from apps.billing.metering import zone_of
 from apps.billing.models import (
     Bill,
     BillAdjustment,
+    BillingProfile,
     BillLine,
     Budget,
     BudgetCrossing,
@@ -58,7 +59,9 @@ def bill_get(*, actor: Any, bill_id: Any) -> Bill:
 
 
 def bill_lines(*, bill: Bill, project_id: Any = None) -> QuerySet[BillLine]:
-    lines = BillLine.objects.filter(bill=bill).select_related("project", "rule")
+    # Usage lines first, the discount last.
+    lines = BillLine.objects.filter(bill=bill).select_related("project", "rule").order_by(
+        "-kind", "service", "resource_type", "dimension", "sku", "project__name", "id")
     return lines.filter(project_id=project_id) if project_id else lines
 
 
@@ -168,6 +171,9 @@ GROUPS = {
 }
 
 
+NO_VALUE = {"project": "(no project)", "organization": "(unassigned)"}
+
+
 def charge_list(*, actor: Any) -> QuerySet[Charge]:
     return restrict(Charge.objects.all(), actor, COST_READ)
 
@@ -182,10 +188,11 @@ def _parse_day(value: Any, field: str) -> dt.date | None:
 
 
 def cost_filters(params: Any, today: dt.date | None = None) -> dict[str, Any]:
-    """The window and narrowing of a cost query from request parameters (default: this month)."""
+    """The window and narrowing of a cost query from request parameters (default: the last 30 days,
+    today included)."""
     today = today or timezone.localdate()
-    start = _parse_day(params.get("start"), "start") or today.replace(day=1)
-    end = _parse_day(params.get("end"), "end") or (today.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+    start = _parse_day(params.get("start"), "start") or today - dt.timedelta(days=29)
+    end = _parse_day(params.get("end"), "end") or today + dt.timedelta(days=1)
     if end <= start or (end - start).days > 800:
         raise InvalidInput("end must come after start, at most 800 days later.", detail={"end": ["after start"]})
     group = params.get("group_by") or "service"
@@ -212,7 +219,8 @@ def cost_rows(*, actor: Any, start: dt.date, end: dt.date, group_by: str, organi
     if group_by == "month":
         qs = qs.annotate(month=TruncMonth("day"))
     rows = qs.values(column).order_by().annotate(amount=Sum("amount"), quantity=Sum("quantity"))
-    out = [{"key": (r[column].isoformat() if isinstance(r[column], dt.date) else (r[column] or "(none)")),
+    missing = NO_VALUE.get(group_by, "(none)")
+    out = [{"key": (r[column].isoformat() if isinstance(r[column], dt.date) else (r[column] or missing)),
             "amount": (r["amount"] or Decimal(0)).quantize(Decimal("0.01"))} for r in rows]
     if group_by in ("day", "month"):
         out.sort(key=lambda r: r["key"])
@@ -231,12 +239,24 @@ def cost_summary(*, actor: Any, now: dt.datetime | None = None, organization: An
     qs = charge_list(actor=actor)
     if organization:
         qs = qs.filter(organization_id=organization)
-    mtd = qs.filter(day__gte=first, day__lt=following).aggregate(s=Sum("amount"))["s"] or Decimal(0)
+    per_org = dict(qs.filter(day__gte=first, day__lt=following).values_list("organization_id").order_by()
+                   .annotate(s=Sum("amount")).values_list("organization_id", "s"))
+    mtd = sum(per_org.values(), Decimal(0))
     last = qs.filter(day__gte=previous, day__lt=first).aggregate(s=Sum("amount"))["s"] or Decimal(0)
-    zone = timezone.get_current_timezone_name()
-    _, _, start_s, end_s = rating.month_bounds(first, zone)
-    elapsed = Decimal(min(max(int(now.timestamp()), start_s), end_s) - start_s) / Decimal(end_s - start_s)
-    forecast = mtd / elapsed if elapsed > 0 else mtd
+    # Each organization's month runs in its own time zone: its spend so far over its share of the month.
+    zones = dict(BillingProfile.objects.filter(organization_id__in=list(per_org)).values_list(
+        "organization_id", "time_zone"))
+    forecast = Decimal(0)
+    elapsed = Decimal(0)
+    for org_id, amount in per_org.items():
+        zone = zones.get(org_id, "UTC")
+        _, _, start_s, end_s = rating.month_bounds(first, zone)
+        fraction = Decimal(min(max(int(now.timestamp()), start_s), end_s) - start_s) / Decimal(end_s - start_s)
+        forecast += amount / fraction if fraction > 0 else amount
+        elapsed = max(elapsed, fraction)
+    if not per_org:
+        _, _, start_s, end_s = rating.month_bounds(first, timezone.get_current_timezone_name())
+        elapsed = Decimal(min(max(int(now.timestamp()), start_s), end_s) - start_s) / Decimal(end_s - start_s)
     currency = (PriceBook.objects.filter(is_active=True).values_list("currency", flat=True).first() or "")
     q = Decimal("0.01")
     return {"month_to_date": mtd.quantize(q), "forecast": forecast.quantize(q), "last_month": last.quantize(q),

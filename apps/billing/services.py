@@ -345,6 +345,7 @@ def bill_adjust(*, actor: Any, bill: Bill, amount: Any, reason: str) -> BillAdju
     if not isinstance(reason, str) or not 1 <= len(reason.strip()) <= 500:
         errors["reason"] = ["1 to 500 characters"]
     _raise(errors, "adjustment")
+    bill = Bill.objects.select_for_update(of=("self",)).select_related("price_book").get(pk=bill.pk)
     if not bill.is_final:
         raise Conflict("A draft bill is corrected by rating it again; adjust it once finalized.",
                        code="bill_not_finalized")

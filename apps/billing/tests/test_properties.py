@@ -96,7 +96,7 @@ def test_lines_add_up_to_the_usage_and_rating_or_metering_twice_changes_nothing(
             lines = sorted(BillLine.objects.filter(bill=bill).values_list("project_id", "dimension", "quantity",
                                                                           "amount"))
             expected_total = Decimal(0)
-            for (p, dim), seconds in expected_seconds.items():
+            for (_project, dim), seconds in expected_seconds.items():
                 quantity = (seconds / Decimal(3600)).quantize(Q6, ROUND_HALF_UP)
                 if not quantity:
                     continue

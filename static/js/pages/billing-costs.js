@@ -23,7 +23,7 @@
     tooltip: {trigger: "item", valueFormatter: money},
     legend: {type: "scroll", bottom: 0},
     series: [{type: "pie", radius: ["40%", "70%"], top: -20, data: data.breakdown.map((d) => ({name: d.name, value: Number(d.value)})),
-              label: {formatter: "{b}\n{d}%"}}],
+              label: {formatter: "{b}\n{d}%"}, minShowLabelAngle: 12}],
   });
   window.addEventListener("resize", () => { trend.resize(); pie.resize(); });
 })();
