@@ -6,9 +6,9 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from apps.core.errors import Forbidden, InvalidInput, NotFound
+from apps.core.errors import InvalidInput, NotFound
 from apps.core.models import Operation
-from apps.core.scoping import authorize, restrict
+from apps.core.scoping import authorize, require, restrict
 
 
 def organization_list(*, actor: Any, action: str) -> QuerySet:
@@ -26,8 +26,7 @@ def operation_organization(*, actor: Any, organization_id: Any = None):
     org = orgs.filter(pk=organization_id).first() if organization_id else orgs.order_by("path").first()
     if org is None:
         raise InvalidInput("Choose an organization you belong to.", detail={"organization": ["not found"]})
-    if not authorize(actor, "core:operation:write", Operation(organization=org)):
-        raise Forbidden()
+    require(actor, "core:operation:write", Operation(organization=org))
     return org
 
 
