@@ -116,7 +116,9 @@ def headroom(*, project: Project, platform_id: Any = None, region: str = "") -> 
     names = dimensions()
     return [{"dimension": dim, "dimension_name": names.get(dim, dim), "limit": lim.limit, "used": lim.used,
              "free": max(lim.limit - lim.used, 0), "warning": lim.warning,
-             "bound_by": lim.project.name if lim.project_id else lim.organization.name}
+             "bound_by": lim.project.name if lim.project_id else lim.organization.name,
+             "bound_by_organization": str(lim.organization_id),
+             "bound_by_project": str(lim.project_id) if lim.project_id else None}
             for dim, lim in sorted(best.items())]
 
 

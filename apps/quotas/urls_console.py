@@ -1,3 +1,7 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from apps.quotas import views
+
+urlpatterns = [
+    path("", views.overview, name="overview"),
+]

@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from apps.quotas import views
+
+urlpatterns = [
+    path("", views.mine, name="mine"),
+    path("ask/", views.ask, name="ask"),
+]

@@ -126,6 +126,8 @@ class HeadroomSerializer(serializers.Serializer):
     free = serializers.IntegerField(help_text="what may still be created (the tightest limit from the root down)")
     warning = serializers.BooleanField()
     bound_by = serializers.CharField(help_text="the organization or project whose limit binds")
+    bound_by_organization = serializers.UUIDField(help_text="where to ask for more: the binding limit's organization")
+    bound_by_project = serializers.UUIDField(allow_null=True, help_text="and its project, for a project's limit")
 
 
 class DimensionSerializer(serializers.Serializer):

@@ -11,6 +11,54 @@
     offers.security_groups.filter(g => !vpc || g.vpc_id === vpc).forEach(g => sg.add(new Option(g.name, g.id)));
   }
   zone.addEventListener("change", fill); vsw.addEventListener("change", fill); fill();
+
+  // Quotas: what the request needs beside what the project may still create; a request that does
+  // not fit is refused here, with the numbers, before it is sent (the server checks again).
+  const quota = document.getElementById("req-quota"), submit = document.getElementById("req-submit");
+  const gib = (mib) => Math.ceil(mib / 1024);
+  function needs() {
+    const opt = document.getElementById("f-type").selectedOptions[0];
+    const n = parseInt(document.getElementById("f-count").value, 10) || 0;
+    const disk = parseInt(document.getElementById("f-disk-size").value, 10) || 0;
+    return {"ecs.instance": n, "ecs.vcpu": n * (parseInt(opt && opt.dataset.vcpu, 10) || 0),
+      "ecs.memory_gib": n * gib(parseInt(opt && opt.dataset.memoryMib, 10) || 0), "ecs.disk_gib": n * disk};
+  }
+  let headroom = [], asked = 0;
+  function judge() {
+    const need = needs();
+    const short = headroom.filter(h => need[h.dimension] !== undefined && need[h.dimension] > h.free);
+    submit.disabled = short.length > 0;
+    quota.classList.toggle("d-none", short.length === 0);
+    quota.replaceChildren();
+    if (!short.length) return;
+    const title = document.createElement("strong"); title.textContent = "This request does not fit the quota.";
+    const list = document.createElement("ul"); list.className = "mb-1 mt-1";
+    short.forEach(h => {
+      const li = document.createElement("li");
+      li.textContent = h.dimension_name + ": needs " + need[h.dimension] + ", " + h.free + " free of " + h.limit +
+        " (" + h.used + " used, limit of " + h.bound_by + "), " + (need[h.dimension] - h.free) + " short";
+      list.append(li);
+    });
+    const first = short[0];
+    const more = document.createElement("a"); more.className = "btn btn-sm btn-outline-primary"; more.dataset.testid = "ask-more";
+    more.textContent = "Ask for more";
+    more.href = "/portal/quotas/?" + new URLSearchParams({organization: first.bound_by_organization,
+      project: first.bound_by_project || "", dimension: first.dimension,
+      requested_limit: String(first.used + need[first.dimension])}).toString();
+    quota.append(title, list, more);
+  }
+  async function refresh() {
+    const project = document.getElementById("f-project").value, mine = ++asked;
+    if (!project) { headroom = []; judge(); return; }
+    try {
+      const rows = await Unimanager.api("GET", "/api/v1/quotas/headroom/?" + new URLSearchParams({project: project,
+        platform: form.dataset.platform, region: form.dataset.region}).toString());
+      if (mine === asked) { headroom = Array.isArray(rows) ? rows : []; judge(); }
+    } catch (e) { headroom = []; judge(); }  // no quotas installed or none visible: the server decides
+  }
+  ["f-type", "f-count", "f-disk-size"].forEach(id => { document.getElementById(id).addEventListener("input", judge); document.getElementById(id).addEventListener("change", judge); });
+  document.getElementById("f-project").addEventListener("change", refresh);
+  refresh();
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const err = document.getElementById("req-error"); err.classList.add("d-none");
