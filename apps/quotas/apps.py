@@ -20,6 +20,7 @@ class QuotasConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
+        from apps.core.events import subscribe
         from apps.core.navigation import MenuEntry, register_menu
         from apps.core.realtime import register_topic
         from apps.provisioning.hooks import install_quota_backend
@@ -31,11 +32,20 @@ class QuotasConfig(AppConfig):
         register_permissions("quotas", PERMISSIONS)
         register_topic("quota", quota_topic_org)
         install_quota_backend(HierarchicalQuotas())
+        subscribe("sync:", after_collection)
         post_migrate.connect(install_periodic_tasks, sender=self)
         register_menu(MenuEntry("console", "Quotas", "quotas:overview", "gauge", order=440, section="Operations",
                                 permission="menu:console:quotas"))
         register_menu(MenuEntry("portal", "My quotas", "quotas-portal:mine", "gauge", order=130,
                                 permission="menu:portal:quotas"))
+
+
+def after_collection(org_id, topic: str, payload: dict) -> None:
+    """A finished collection may have found resources made outside the console: recount usage."""
+    if payload.get("event") == "sync_finished":
+        from apps.quotas.tasks import usage_reconcile_task
+
+        usage_reconcile_task.delay()
 
 
 def install_periodic_tasks(**kwargs) -> None:
