@@ -16,6 +16,7 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from apps.core.api.base import visible
@@ -38,6 +39,21 @@ def refused(render_page: Callable[..., HttpResponse], request: HttpRequest, exc:
             **kwargs: Any) -> HttpResponse:
     """The page again, with the service's refusal and the status the API gives for it."""
     return render_page(request, error=exc, status=exc.status, **kwargs)
+
+
+def page_action(request: HttpRequest, obj: Any, change: Callable[[Any], str | None], *,
+                page: Callable[..., HttpResponse], then: str, modal: str = "") -> HttpResponse:
+    """A change a page makes to ``obj``: ``change(obj)`` calls the service and says what was done;
+    a refusal shows ``obj``'s ``page`` again with the service's words, the status the API gives and
+    the form's dialog (``modal``) open; done, the message and a redirect to ``then``. Shared by the
+    access pages."""
+    try:
+        done = change(obj)
+    except ApplicationError as exc:
+        return page(request, obj, error=exc, status=exc.status, **({"modal": modal} if modal else {}))
+    if done:
+        messages.success(request, done)
+    return redirect(then)
 
 
 def organization_options(request: HttpRequest, action: str, *, chosen: Any = None, exclude: Q | None = None
@@ -168,13 +184,8 @@ def organization_detail(request: HttpRequest, pk: Any) -> HttpResponse:
 def _organization_action(request: HttpRequest, pk: Any, change: Callable[[Organization], str | None],
                          modal: str = "") -> HttpResponse:
     org = selectors.organization_get(actor=request.user, organization_id=pk)
-    try:
-        done = change(org)
-    except ApplicationError as exc:
-        return _organization_page(request, org, error=exc, status=exc.status, modal=modal)
-    if done:
-        messages.success(request, done)
-    return redirect("organizations:organization", org.pk)
+    return page_action(request, org, change, page=_organization_page, modal=modal,
+                       then=reverse("organizations:organization", args=[org.pk]))
 
 
 @login_required
@@ -214,13 +225,11 @@ def organization_set_active(request: HttpRequest, pk: Any, active: bool) -> Http
 @login_required
 @require_POST
 def organization_delete(request: HttpRequest, pk: Any) -> HttpResponse:
-    org = selectors.organization_get(actor=request.user, organization_id=pk)
-    try:
+    def change(org: Organization) -> str:
         services.organization_delete(actor=request.user, organization=org)
-    except ApplicationError as exc:
-        return _organization_page(request, org, error=exc, status=exc.status)
-    messages.success(request, f"Organization {org.name} deleted.")
-    return redirect("organizations:tree")
+        return f"Organization {org.name} deleted."
+    return page_action(request, selectors.organization_get(actor=request.user, organization_id=pk), change,
+                       page=_organization_page, then=reverse("organizations:tree"))
 
 
 @login_required
@@ -325,12 +334,8 @@ def user_detail(request: HttpRequest, pk: Any) -> HttpResponse:
 
 def _user_action(request: HttpRequest, pk: Any, change: Callable[[User], str], modal: str = "") -> HttpResponse:
     person = selectors.user_get(actor=request.user, user_id=pk)
-    try:
-        done = change(person)
-    except ApplicationError as exc:
-        return _user_page(request, person, error=exc, status=exc.status, modal=modal)
-    messages.success(request, done)
-    return redirect("organizations:user", person.pk)
+    return page_action(request, person, change, page=_user_page, modal=modal,
+                       then=reverse("organizations:user", args=[person.pk]))
 
 
 @login_required
@@ -391,13 +396,11 @@ def user_set_active(request: HttpRequest, pk: Any, active: bool) -> HttpResponse
 @login_required
 @require_POST
 def user_delete(request: HttpRequest, pk: Any) -> HttpResponse:
-    person = selectors.user_get(actor=request.user, user_id=pk)
-    try:
+    def change(person: User) -> str:
         services.user_delete(actor=request.user, user=person)
-    except ApplicationError as exc:
-        return _user_page(request, person, error=exc, status=exc.status)
-    messages.success(request, f"User {person.username} deleted.")
-    return redirect("organizations:users")
+        return f"User {person.username} deleted."
+    return page_action(request, selectors.user_get(actor=request.user, user_id=pk), change, page=_user_page,
+                       then=reverse("organizations:users"))
 
 
 @login_required
@@ -508,12 +511,8 @@ def group_detail(request: HttpRequest, pk: Any) -> HttpResponse:
 
 def _group_action(request: HttpRequest, pk: Any, change: Callable[[UserGroup], str], modal: str = "") -> HttpResponse:
     group = selectors.user_group_get(actor=request.user, group_id=pk)
-    try:
-        done = change(group)
-    except ApplicationError as exc:
-        return _group_page(request, group, error=exc, status=exc.status, modal=modal)
-    messages.success(request, done)
-    return redirect("organizations:group", group.pk)
+    return page_action(request, group, change, page=_group_page, modal=modal,
+                       then=reverse("organizations:group", args=[group.pk]))
 
 
 @login_required
@@ -529,13 +528,11 @@ def group_edit(request: HttpRequest, pk: Any) -> HttpResponse:
 @login_required
 @require_POST
 def group_delete(request: HttpRequest, pk: Any) -> HttpResponse:
-    group = selectors.user_group_get(actor=request.user, group_id=pk)
-    try:
+    def change(group: UserGroup) -> str:
         services.user_group_delete(actor=request.user, group=group)
-    except ApplicationError as exc:
-        return _group_page(request, group, error=exc, status=exc.status)
-    messages.success(request, f"User group {group.name} deleted.")
-    return redirect("organizations:groups")
+        return f"User group {group.name} deleted."
+    return page_action(request, selectors.user_group_get(actor=request.user, group_id=pk), change,
+                       page=_group_page, then=reverse("organizations:groups"))
 
 
 @login_required
@@ -589,12 +586,8 @@ def project_detail(request: HttpRequest, pk: Any) -> HttpResponse:
 
 def _project_action(request: HttpRequest, pk: Any, change: Callable[[Project], str], modal: str = "") -> HttpResponse:
     project = selectors.project_get(actor=request.user, project_id=pk)
-    try:
-        done = change(project)
-    except ApplicationError as exc:
-        return _project_page(request, project, error=exc, status=exc.status, modal=modal)
-    messages.success(request, done)
-    return redirect("organizations:project", project.pk)
+    return page_action(request, project, change, page=_project_page, modal=modal,
+                       then=reverse("organizations:project", args=[project.pk]))
 
 
 @login_required
@@ -619,13 +612,11 @@ def project_set_active(request: HttpRequest, pk: Any, active: bool) -> HttpRespo
 @login_required
 @require_POST
 def project_delete(request: HttpRequest, pk: Any) -> HttpResponse:
-    project = selectors.project_get(actor=request.user, project_id=pk)
-    try:
+    def change(project: Project) -> str:
         services.project_delete(actor=request.user, project=project)
-    except ApplicationError as exc:
-        return _project_page(request, project, error=exc, status=exc.status)
-    messages.success(request, f"Project {project.name} deleted.")
-    return redirect("organizations:projects")
+        return f"Project {project.name} deleted."
+    return page_action(request, selectors.project_get(actor=request.user, project_id=pk), change,
+                       page=_project_page, then=reverse("organizations:projects"))
 
 
 @login_required

@@ -30,7 +30,7 @@ from apps.core.pagination import Page, choices_page, page_of, picker_options
 from apps.core.scoping import authorize
 from apps.organizations import selectors as people
 from apps.organizations.models import Organization, Project, User, UserGroup
-from apps.organizations.views import organization_options, people_options
+from apps.organizations.views import organization_options, page_action, people_options
 from apps.rbac import selectors, services
 from apps.rbac.catalog import matching_codes, permission_catalog
 from apps.rbac.models import AccessPolicy, Grant, Role
@@ -187,13 +187,10 @@ def role_edit(request: HttpRequest, pk: Any) -> HttpResponse:
 @login_required
 @require_POST
 def role_delete(request: HttpRequest, pk: Any) -> HttpResponse:
-    role = _visible_role(request, pk)
-    try:
+    def change(role: Role) -> str:
         services.role_delete(actor=request.user, role=role)
-    except ApplicationError as exc:
-        return _role_page(request, role, error=exc, status=exc.status)
-    messages.success(request, f"Role {role.name} deleted.")
-    return redirect("access:roles")
+        return f"Role {role.name} deleted."
+    return page_action(request, _visible_role(request, pk), change, page=_role_page, then=reverse("access:roles"))
 
 
 # -- grants --------------------------------------------------------------------------------------
@@ -471,13 +468,11 @@ def policy_detail(request: HttpRequest, pk: Any) -> HttpResponse:
 @login_required
 @require_POST
 def policy_delete(request: HttpRequest, pk: Any) -> HttpResponse:
-    policy = _visible_policy(request, pk)
-    try:
+    def change(policy: AccessPolicy) -> str:
         services.policy_delete(actor=request.user, policy=policy)
-    except ApplicationError as exc:
-        return _policy_page(request, policy, error=exc, status=exc.status)
-    messages.success(request, f"Access policy {policy.name} deleted.")
-    return redirect("access:policies")
+        return f"Access policy {policy.name} deleted."
+    return page_action(request, _visible_policy(request, pk), change, page=_policy_page,
+                       then=reverse("access:policies"))
 
 
 @login_required
