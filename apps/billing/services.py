@@ -447,29 +447,31 @@ def budgets_check(*, organization: Organization, period: dt.date, now: dt.dateti
 
 # -- the hourly pass ------------------------------------------------------------------------------------
 
-def billing_hourly(*, now: dt.datetime | None = None, months: int = 1) -> dict[str, int]:
-    """Meter what changed without an event, rebuild the records of the current and previous month
-    up to now, and rate every organization's open months (then check budgets)."""
+def billing_hourly(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """Meter what changed without an event, rebuild the usage records from the last metered hour
+    (the one the previous pass saw only in part) up to now, and rate every organization's open
+    month (then check budgets). Interval changes are dated at or after the previous pass (the
+    inventory dates them when it sees them), so older hours are final; ``meter_period`` over an
+    older span rebuilds them on demand."""
     now = now or timezone.now()
     counts = metering.meter_reconcile(now=now)
-    start = now.date().replace(day=1)
-    if months > 1:
-        start = (start - dt.timedelta(days=1)).replace(day=1)
-    start_dt = dt.datetime.combine(start - dt.timedelta(days=1), dt.time(), dt.UTC)
-    counts["records"] = metering.meter_period(start=start_dt, end=now, now=now)
+    last = UsageRecord.objects.order_by("-hour_s").values_list("hour_s", flat=True).first()
+    if last is None:
+        since = dt.datetime.combine(now.date().replace(day=1) - dt.timedelta(days=1), dt.time(), dt.UTC)
+    else:
+        since = dt.datetime.fromtimestamp(last - metering.HOUR, dt.UTC)
+    counts["records"] = metering.meter_period(start=since, end=now, now=now)
     if rating.active_price_book() is None:
         return counts
     rated = 0
-    org_ids = set(UsageRecord.objects.filter(day__gte=start, organization_id__isnull=False)
+    recent = (now - dt.timedelta(days=2)).date()
+    org_ids = set(UsageRecord.objects.filter(day__gte=recent, organization_id__isnull=False)
                   .values_list("organization_id", flat=True).distinct())
     for org in Organization.objects.filter(pk__in=org_ids):
-        zone = zone_for(org.pk)
-        local_today = now.astimezone(metering.zone_of(zone)).date()
-        period = local_today.replace(day=1)
-        for month in {period, start} if months > 1 else {period}:
-            if Bill.objects.filter(organization=org, period=month, status=Bill.Status.FINALIZED).exists():
-                continue
-            bill_rate(actor=None, organization=org, period=month, now=now)
-            rated += 1
+        period = now.astimezone(metering.zone_of(zone_for(org.pk))).date().replace(day=1)
+        if Bill.objects.filter(organization=org, period=period, status=Bill.Status.FINALIZED).exists():
+            continue
+        bill_rate(actor=None, organization=org, period=period, now=now)
+        rated += 1
     counts["rated"] = rated
     return counts

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from apps.billing import metering, services
-from apps.billing.models import BillingProfile, BillLine, Discount, UsageRecord
+from apps.billing.models import Bill, BillingProfile, BillLine, Discount, UsageRecord
 from apps.billing.tests.factories import at, instance, price_book, rule
 from apps.core.errors import Conflict
 from apps.resources.models import Resource
@@ -171,3 +171,21 @@ def test_a_parents_roll_up_sums_its_subtree(people, platform):
     assert rollup["total"] == Decimal("8.00")
     child_only = selectors.bill_rollup(actor=people["root"], organization=child, period=dt.date(2026, 7, 1))
     assert child_only["total"] == Decimal("5.00")
+
+
+def test_the_hourly_pass_meters_new_hours_and_rates_the_open_month(people, platform):
+    hq = people["hq"]
+    rule(price_book(hq), "ecs.instance", "vcpu_hours", "1")
+    vm = instance(platform, hq, since=at("2026-08-03 08:00"))
+    first = services.billing_hourly(now=at("2026-08-03 09:30"))
+    assert first["opened"] == 1 and first["rated"] == 1
+    bill = Bill.objects.get(organization=hq, period=dt.date(2026, 8, 1))
+    assert bill.total == Decimal("3.00")  # 1.5 hours x 2 vCPU
+    change(vm, "2026-08-03 10:15", status="stopped", vcpu=2)
+    services.billing_hourly(now=at("2026-08-03 11:05"))
+    bill.refresh_from_db()
+    # 08:00-10:15 running: 2.25 hours x 2 vCPU = 4.50; the stopped time is billed too (bill_stopped)
+    # 10:15-11:05: 50 minutes x 2 vCPU = 1.666667 -> total 6.166667 -> 6.17
+    assert bill.total == Decimal("6.17")
+    assert sorted(UsageRecord.objects.filter(resource=vm).values_list("hour_s", "seconds"))[-1] == (
+        int(at("2026-08-03 11:00").timestamp()), 300)
