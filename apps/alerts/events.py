@@ -71,6 +71,7 @@ def on_platform(org_id: Any, topic: str, payload: dict[str, Any]) -> None:
               platform_id=platform_id)
     elif event == "sync_finished":
         _resolve(org_id, "sync_failed", platform_id, "A later sync finished")
+        _first_metrics(platform_id)
         if payload.get("deleted"):
             _fire(org_id, "resource_deleted", f"{platform_id}:{payload.get('sync')}", facts,
                   f"{payload['deleted']} resources of platform {platform_id} were deleted outside the console "
@@ -81,6 +82,18 @@ def on_platform(org_id: Any, topic: str, payload: dict[str, Any]) -> None:
                   platform_id=platform_id)
         elif payload.get("health") == "healthy":
             _resolve(org_id, "platform_unreachable", platform_id, "The platform answers again")
+
+
+def _first_metrics(platform_id: str) -> None:
+    """A platform's first finished sync starts its metrics at once (then every collection interval), so a
+    new console shows metrics and alerts within a minute of its first start."""
+    from django.db import transaction
+
+    from apps.alerts.models import MetricSample
+    from apps.alerts.tasks import metrics_collect_task
+
+    if not MetricSample.objects.filter(resource__platform_id=platform_id).exists():
+        transaction.on_commit(lambda: metrics_collect_task.delay(platform_id, evaluate=True))
 
 
 def on_quota(org_id: Any, topic: str, payload: dict[str, Any]) -> None:

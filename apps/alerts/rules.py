@@ -106,12 +106,16 @@ def validate_rule(data: dict[str, Any], *, current: AlertRule | None = None) -> 
 
 
 def rule_resources(rule: AlertRule) -> QuerySet:
-    """Live resources a threshold rule covers: its organization's, and the unassigned ones of its
-    organization's platforms, narrowed by the rule's scope and to the types that have its metric."""
+    """Live resources a threshold rule covers: those of its organization and its descendants, and the
+    unassigned ones of its organization's platforms, narrowed by the rule's scope and to the types
+    that have its metric."""
+    from apps.organizations.models import Organization
+
     types = [t for t, names in metric_catalog().items() if rule.metric in names]
+    path = Organization.objects.filter(pk=rule.organization_id).values_list("path", flat=True).first() or "-"
     qs = Resource.objects.filter(deleted=False, type__in=types).filter(
-        Q(organization_id=rule.organization_id) | Q(organization__isnull=True,
-                                                    platform__organization_id=rule.organization_id))
+        Q(organization__path__startswith=path) | Q(organization__isnull=True,
+                                                   platform__organization_id=rule.organization_id))
     scope = rule.scope or {}
     if scope.get("platform"):
         qs = qs.filter(platform_id=scope["platform"])

@@ -16,7 +16,8 @@ def metrics_collect_all_task() -> None:
 
 
 @shared_task(acks_late=True, ignore_result=True)
-def metrics_collect_task(platform_id: str) -> None:
+def metrics_collect_task(platform_id: str, evaluate: bool = False) -> None:
+    """Collect one platform's metrics; ``evaluate``: run the rules right after (a first collection)."""
     from apps.alerts.metrics import metrics_collect
     from apps.clouds.adapters import CloudCallError
     from apps.clouds.models import CloudPlatform
@@ -28,6 +29,8 @@ def metrics_collect_task(platform_id: str) -> None:
         metrics_collect(platform=platform)
     except CloudCallError:
         return  # an unreachable platform is the clouds app's health check to report
+    if evaluate:
+        alerts_cycle_task.delay()
 
 
 @shared_task(acks_late=True, ignore_result=True)

@@ -1,0 +1,45 @@
+/* The header badge of firing alerts by severity, on every console and portal page of a signed-in
+ * person who may see alerts; it follows the alert topics over the page's one websocket. */
+(function () {
+  "use strict";
+  const header = document.querySelector("header .navbar-nav.order-md-last");
+  if (!header || !window.Unimanager || !Unimanager.api) return;
+  const link = document.createElement("a");
+  link.href = "/console/alerts/";
+  link.className = "nav-link px-2 me-2 d-none";
+  link.dataset.testid = "alert-badge";
+  link.title = "Firing alerts";
+  const icon = document.createElement("i");
+  icon.className = "ti ti-bell me-1";
+  link.appendChild(icon);
+  const parts = {};
+  [["critical", "bg-danger"], ["warning", "bg-warning"], ["info", "bg-azure"]].forEach(([name, colour]) => {
+    const b = document.createElement("span");
+    b.className = "badge " + colour + " text-white ms-1";
+    b.dataset.severity = name;
+    b.textContent = "0";
+    parts[name] = b;
+    link.appendChild(b);
+  });
+  header.insertBefore(link, header.firstChild);
+  let timer = null, subscribed = false;
+
+  async function refresh() {
+    let counts;
+    try { counts = await Unimanager.api("GET", "/api/v1/alerts/alerts/summary/"); } catch (e) { return; }
+    if (!counts.topics.length) return; // this person sees no alerts: no badge
+    link.classList.remove("d-none");
+    Object.keys(parts).forEach((k) => {
+      parts[k].textContent = counts[k];
+      parts[k].classList.toggle("opacity-25", counts[k] === 0);
+    });
+    link.title = counts.total + " firing alerts";
+    if (!subscribed) {
+      subscribed = true;
+      const rt = Unimanager.realtime();
+      const soon = () => { clearTimeout(timer); timer = setTimeout(refresh, 250); };
+      counts.topics.forEach((t) => rt.subscribe(t, soon, {onReset: soon}));
+    }
+  }
+  refresh();
+})();
