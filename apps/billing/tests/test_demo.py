@@ -28,7 +28,8 @@ def test_demo_history_is_written_once_and_billed(people, platform):
     assert bills[dt.date(2026, 10, 1)].status == "finalized" and bills[dt.date(2026, 11, 1)].status == "draft"
     assert bills[dt.date(2026, 11, 1)].total > 0
     assert BudgetCrossing.objects.filter(budget__organization=east, basis="forecast", threshold=80).exists()
-    # The first instance was stopped over a weekend; the second ran at half size at first.
+    # In id order, the first instance was stopped over a weekend; the second ran at half size at first.
+    vms.sort(key=lambda vm: vm.pk)
     assert UsageInterval.objects.filter(resource=vms[0], state="stopped").count() == 1
     assert UsageInterval.objects.filter(resource=vms[1], vcpu=2).count() == 1
     count = UsageInterval.objects.count()
