@@ -86,7 +86,6 @@ def meter_reconcile(*, resource_ids: Iterable[str] | None = None, platform_id: A
     resources = list(rows.values(*RESOURCE_FIELDS))
     ids = [r["id"] for r in resources]
     open_by_resource: dict[str, UsageInterval] = {}
-    last_end: dict[str, int] = {}
     for i in range(0, len(ids), 500):
         chunk = ids[i:i + 500]
         for interval in UsageInterval.objects.select_for_update().filter(resource_id__in=chunk, end_s__isnull=True):
@@ -114,12 +113,12 @@ def meter_reconcile(*, resource_ids: Iterable[str] | None = None, platform_id: A
             at = None
         if shape is not None:
             if at is None:
-                # Never metered since it was last seen: from when it appeared, or after its last interval.
-                if row["id"] not in last_end:
-                    last = (UsageInterval.objects.filter(resource_id=row["id"]).order_by("-end_s")
-                            .values_list("end_s", flat=True).first())
-                    last_end[row["id"]] = last if last is not None else epoch(row["first_seen_at"])
-                at = min(max(last_end[row["id"]], epoch(row["first_seen_at"])), now_s)
+                # Not metered now: from when it first appeared, or, back after it was gone, from when
+                # the inventory saw it again (never before its last interval ended).
+                last = (UsageInterval.objects.filter(resource_id=row["id"]).order_by("-end_s")
+                        .values_list("end_s", flat=True).first())
+                at = epoch(row["first_seen_at"]) if last is None else max(last, epoch(row["last_changed_at"]))
+                at = min(at, now_s)
             opens.append(UsageInterval(resource_id=row["id"], start_s=at, end_s=None, **shape))
     UsageInterval.objects.bulk_update(closes, ["end_s"], batch_size=500)
     UsageInterval.objects.bulk_create(opens, batch_size=500)

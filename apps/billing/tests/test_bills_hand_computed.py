@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from apps.billing import metering, services
-from apps.billing.models import Bill, BillingProfile, BillLine, Discount, UsageRecord
+from apps.billing.models import Bill, BillingProfile, BillLine, Discount, UsageInterval, UsageRecord
 from apps.billing.tests.factories import at, instance, price_book, rule
 from apps.core.errors import Conflict
 from apps.resources.models import Resource
@@ -189,3 +189,16 @@ def test_the_hourly_pass_meters_new_hours_and_rates_the_open_month(people, platf
     assert bill.total == Decimal("6.17")
     assert sorted(UsageRecord.objects.filter(resource=vm).values_list("hour_s", "seconds"))[-1] == (
         int(at("2026-08-03 11:00").timestamp()), 300)
+
+
+def test_a_resource_gone_and_back_is_not_metered_while_it_was_gone(people, platform):
+    hq = people["hq"]
+    vm = instance(platform, hq, since=at("2026-09-01 00:00"))
+    metering.meter_reconcile(resource_ids=[vm.pk], now=at("2026-09-01 00:00"))
+    vm.deleted, vm.deleted_at, vm.last_changed_at = True, at("2026-09-01 02:00"), at("2026-09-01 02:00")
+    vm.save()
+    metering.meter_reconcile(resource_ids=[vm.pk], now=at("2026-09-01 02:10"))
+    change(vm, "2026-09-01 05:30", deleted=False, deleted_at=None)
+    spans = list(UsageInterval.objects.filter(resource=vm).order_by("start_s").values_list("start_s", "end_s"))
+    assert spans == [(int(at("2026-09-01 00:00").timestamp()), int(at("2026-09-01 02:00").timestamp())),
+                     (int(at("2026-09-01 05:30").timestamp()), None)]
