@@ -68,7 +68,8 @@ def _covering(*, organization: Organization, project: Project | None, dims: Iter
 
 def _locked(queryset: QuerySet[QuotaLimit]) -> list[QuotaLimit]:
     """The rows of ``queryset`` locked root to leaf: the one lock order of every counter writer."""
-    return list(queryset.select_for_update().select_related("organization", "project").order_by("depth", "id"))
+    return list(queryset.select_for_update(of=("self",)).select_related("organization", "project")
+                .order_by("depth", "id"))
 
 
 def _holder(limit: QuotaLimit) -> dict[str, Any]:
@@ -470,8 +471,8 @@ def quota_request_decide(*, actor: Any, quota_request: QuotaRequest, verdict: An
     if verdict == "deny" and not comment.strip():
         raise InvalidInput("Say why the request is denied.", detail={"comment": ["required when denying"]})
     with transaction.atomic():
-        row = QuotaRequest.objects.select_for_update().select_related("organization", "project", "platform") \
-            .get(pk=quota_request.pk)
+        row = QuotaRequest.objects.select_for_update(of=("self",)) \
+            .select_related("organization", "project", "platform").get(pk=quota_request.pk)
         require(actor, APPROVE, _write_target(row.organization))
         if row.status != QuotaRequest.Status.PENDING:
             raise Conflict(f"The request is already {row.get_status_display().lower()}.", code="request_decided")
