@@ -126,6 +126,15 @@ def _mute(alerts: list[Alert], silences: list[Silence], now: datetime) -> list[A
     return out
 
 
+def mute_org(org_id: Any, *, now: datetime | None = None) -> None:
+    """Apply the organization's silences and inhibitions to its active alerts now (a silence just made
+    or expired shows on the alert list at once, not at the next dispatch)."""
+    now = now or timezone.now()
+    alerts = list(Alert.objects.filter(organization_id=org_id, state__in=[Alert.State.FIRING, Alert.State.PENDING]))
+    silences = list(Silence.objects.filter(organization_id=org_id, starts_at__lte=now, ends_at__gt=now))
+    _mute(alerts, silences, now)
+
+
 # -- dispatch --------------------------------------------------------------------------------------------
 
 

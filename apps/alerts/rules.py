@@ -170,6 +170,7 @@ class Evaluation:
 def _labels(rule: AlertRule, res: dict[str, Any]) -> dict[str, str]:
     labels = {"alertname": rule.name, "rule": rule.id, "severity": rule.severity, "resource": res["id"],
               "resource_name": res["name"] or res["external_id"], "platform": res["platform_id"],
+              "platform_name": res["platform__name"],
               "service": res["service"], "type": res["type"], "region": res["region"],
               "organization": str(rule.organization_id)}
     if res["project_id"]:
@@ -185,8 +186,8 @@ def _fmt(value: float) -> str:
 def rule_evaluate(rule: AlertRule, *, now: datetime) -> Evaluation:
     """Evaluate one threshold rule at ``now`` and record every state change (see the module's doc)."""
     result = Evaluation()
-    resources = list(rule_resources(rule).values("id", "name", "external_id", "platform_id", "service", "type",
-                                                 "region", "project_id"))
+    resources = list(rule_resources(rule).values("id", "name", "external_id", "platform_id", "platform__name",
+                                                 "service", "type", "region", "project_id"))
     result.series = len(resources)
     values = window_values(rule, [r["id"] for r in resources], now)
     existing = {a.resource_id: a for a in Alert.objects.filter(rule=rule)}

@@ -299,6 +299,9 @@ def silence_create(*, actor: Any, organization: Any, matchers: Any, starts_at: d
     silence = Silence.objects.create(organization=organization, matchers=clean, starts_at=starts_at, ends_at=ends_at,
                                      comment=(comment or "")[:500],
                                      created_by=actor if getattr(actor, "is_authenticated", False) else None)
+    from apps.alerts.notify import mute_org
+
+    mute_org(organization.pk, now=now)
     alerts_announce(organization.pk, "silence_created", id=silence.id)
     return silence
 
@@ -311,7 +314,9 @@ def silence_expire(*, actor: Any, silence: Silence, now: datetime | None = None)
         raise Conflict("The silence has already ended.", detail={"ends_at": [silence.ends_at.isoformat()]})
     silence.ends_at = now
     silence.save(update_fields=["ends_at"])
-    Alert.objects.filter(silenced_by=silence).update(silenced_by=None)
+    from apps.alerts.notify import mute_org
+
+    mute_org(silence.organization_id, now=now)
     alerts_announce(silence.organization_id, "silence_expired", id=silence.id)
     return silence
 

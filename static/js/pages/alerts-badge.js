@@ -1,5 +1,6 @@
 /* The header badge of firing alerts by severity, on every console and portal page of a signed-in
- * person who may see alerts; it follows the alert topics over the page's one websocket. */
+ * person who may see alerts; it follows the alert topics over the page's one websocket and passes
+ * each event on to the page as a "unimanager:alerts" DOM event. */
 (function () {
   "use strict";
   const header = document.querySelector("header .navbar-nav.order-md-last");
@@ -37,8 +38,13 @@
     if (!subscribed) {
       subscribed = true;
       const rt = Unimanager.realtime();
-      const soon = () => { clearTimeout(timer); timer = setTimeout(refresh, 250); };
-      counts.topics.forEach((t) => rt.subscribe(t, soon, {onReset: soon}));
+      // A topic has one handler per page: this one, which also tells the page (the alert list listens).
+      const soon = (data) => {
+        clearTimeout(timer);
+        timer = setTimeout(refresh, 250);
+        document.dispatchEvent(new CustomEvent("unimanager:alerts", {detail: data || {}}));
+      };
+      counts.topics.forEach((t) => rt.subscribe(t, soon, {onReset: () => soon({event: "reset"})}));
     }
   }
   refresh();

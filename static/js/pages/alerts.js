@@ -22,7 +22,7 @@
 
   function row(a) {
     const l = a.labels || {};
-    const where = [l.resource_name, l.instance, l.platform ? "platform " + l.platform : "", l.region]
+    const where = [l.resource_name, l.instance, l.platform_name || (l.platform ? "platform " + l.platform : ""), l.region]
       .filter(Boolean).map((v) => '<span class="badge bg-secondary-lt">' + esc(v) + "</span>").join("");
     const muted = a.silenced_by ? "silenced" : (a.inhibited_by ? "inhibited" : "");
     const handling = [a.acknowledged_by ? "acknowledged by " + esc(a.acknowledged_by) : "",
@@ -57,8 +57,7 @@
       ["critical", "warning", "info"].forEach((k) => {
         document.querySelector('[data-count="' + k + '"]').textContent = counts[k];
       });
-      return counts.topics;
-    } catch (e) { show(e.message); return []; }
+    } catch (e) { show(e.message); }
   }
 
   function show(message) { errorBox.textContent = message; errorBox.classList.remove("d-none"); }
@@ -90,12 +89,12 @@
     load();
   });
 
-  load().then((topics) => {
-    const rt = Unimanager.realtime();
-    rt.on("open", () => { live.textContent = "live"; });
-    rt.on("close", () => { live.textContent = "reconnecting…"; });
-    if (rt.socket && rt.socket.readyState === WebSocket.OPEN) live.textContent = "live";
-    (topics || []).forEach((t) => rt.subscribe(t, soon, {onReset: load}));
-  });
+  // The header badge follows the alert topics and tells the page of every event.
+  document.addEventListener("unimanager:alerts", soon);
+  const rt = Unimanager.realtime();
+  rt.on("open", () => { live.textContent = "live"; });
+  rt.on("close", () => { live.textContent = "reconnecting…"; });
+  if (rt.socket && rt.socket.readyState === WebSocket.OPEN) live.textContent = "live";
+  load();
   setInterval(load, 60000); // the "since" column and anything a lost socket missed
 })();
