@@ -43,6 +43,7 @@ class QuotaMachine(RuleBasedStateMachine):
         self.usage: dict[tuple[int, str], int] = {}  # the model: committed + held, per node and dimension
         self.held: dict[str, int] = {}  # reservation -> units still reserved
         self.leaf: dict[str, int] = {}  # reservation -> node it was made for
+        self.own: dict[int, int] = {}  # node -> units committed for that node itself (what can be freed there)
         for node, n in ((0, 12), (1, 10), (2, 6), (4, 4)):
             for dim, factor in zip(DIMS, (1, VCPU), strict=True):
                 self._set(node, dim, n * factor)
@@ -88,7 +89,9 @@ class QuotaMachine(RuleBasedStateMachine):
         if rid not in self.held or self.held[rid] == 0:
             return
         services.reservation_commit(reservation_id=rid, units=units)
-        self.held[rid] -= min(units, self.held[rid])  # committed units stay in usage
+        done = min(units, self.held[rid])
+        self.held[rid] -= done  # committed units stay in usage
+        self.own[self.leaf[rid]] = self.own.get(self.leaf[rid], 0) + done
 
     @rule(rid=reservations, units=st.integers(1, 5))
     def release(self, rid, units):
@@ -124,16 +127,15 @@ class QuotaMachine(RuleBasedStateMachine):
             assert fits
             services.reservation_commit(reservation_id=r.id)
             self._add(node, delta)
+            self.own[node] = self.own.get(node, 0) + delta
         elif delta < 0:
-            committed = min(self.usage.get((node, DIMS[0]), 0) - self._held_at(node), -delta)
+            committed = min(self.own.get(node, 0), -delta)
             if committed <= 0:
                 return
+            self.own[node] -= committed
             services.usage_free(resource_type="ecs.instance", amounts={"count": committed, "vcpu": VCPU * committed},
                                 **where)
             self._add(node, -committed)
-
-    def _held_at(self, node: int) -> int:
-        return sum(u for rid, u in self.held.items() if node in _path(self.leaf[rid]))
 
     @rule(node=st.sampled_from([0, 1, 2, 4]), dim=st.sampled_from(DIMS), value=st.integers(0, 30))
     def change_limit(self, node, dim, value):
