@@ -10,6 +10,7 @@ PERMISSIONS = [
     ("billing:budget:read", "See budgets and their threshold crossings"),
     ("billing:budget:write", "Create and delete budgets"),
     ("menu:console:billing", "Console menu: costs, bills, price books and budgets"),
+    ("menu:portal:billing", "Portal menu: costs and bills"),
 ]
 
 
@@ -45,6 +46,8 @@ class BillingConfig(AppConfig):
                       permission="menu:console:billing"),
             MenuEntry("console", "Budgets", "billing:budgets", "pig-money", order=630, section="Billing",
                       permission="menu:console:billing"),
+            MenuEntry("portal", "Costs", "billing-portal:costs", "report-money", order=140,
+                      permission="menu:portal:billing"),
         ):
             register_menu(entry)
 

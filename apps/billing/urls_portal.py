@@ -1,3 +1,7 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from apps.billing import views
+
+urlpatterns = [
+    path("", views.portal_costs, name="costs"),
+]

@@ -171,3 +171,15 @@ def budgets(request: HttpRequest) -> HttpResponse:
     topics = sorted({f"billing:{r['budget'].organization_id}" for r in rows})
     return render(request, "billing/budgets.html", {"rows": rows, "crossings": crossings, "period": period,
                                                     "topics": topics})
+
+
+@login_required
+def portal_costs(request: HttpRequest) -> HttpResponse:
+    """The tenant's view: this month so far, the forecast, spend by project and the bills of the
+    organizations the person may read."""
+    filters = selectors.cost_filters({"group_by": "project"})
+    return render(request, "billing/portal_costs.html", {
+        "summary": selectors.cost_summary(actor=request.user),
+        "projects": selectors.cost_rows(actor=request.user, **filters)[:20],
+        "bills": list(selectors.bill_list(actor=request.user).select_related("organization")[:24]),
+    })

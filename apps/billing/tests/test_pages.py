@@ -73,3 +73,12 @@ def test_the_approval_queue_shows_the_requests_price_estimate(billed, platform):
     assert page.status_code == 200
     assert f'data-testid="price-{request.pk}"'.encode() in page.content
     assert b"4380.00 CNY" in page.content
+
+
+def test_the_portal_costs_page_shows_the_tenants_bills_only(billed):  # noqa: F811
+    page = signed_in(billed["root"]).get("/portal/billing/")
+    assert page.status_code == 200 and b"20.00 CNY" in page.content
+    other = f.org("Elsewhere")
+    stranger = f.user("stranger", other)
+    page = signed_in(stranger).get("/portal/billing/")
+    assert page.status_code == 200 and b"No bills you may see." in page.content
