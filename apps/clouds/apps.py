@@ -28,6 +28,9 @@ class CloudsConfig(AppConfig):
         register_permissions("clouds", PERMISSIONS)
         register_encrypted_field("clouds.CloudPlatform", "credentials_encrypted")
         register_topic("sync", platform_topic_org)
+        from apps.clouds import widget_queries
+
+        widget_queries.register()
         post_migrate.connect(catalog_sync, sender=self)
         for entry in (
             MenuEntry("console", "Cloud platforms", "clouds:platforms", "cloud", order=300, section="Clouds",

@@ -7,7 +7,9 @@ class CoreConfig(AppConfig):
     verbose_name = "Core"
 
     def ready(self) -> None:
-        from apps.core import navigation, realtime
+        from apps.core import navigation, realtime, widget_queries, widgets
 
         realtime.register_builtin_topics()
         navigation.register_builtin_menus()
+        widgets.register_builtin_widget_kinds()
+        widget_queries.register()

@@ -1,3 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from apps.dashboards import views
+
+urlpatterns = [
+    path("", views.dashboard_list, name="list"),
+    path("new/", views.dashboard_new, name="new"),
+    path("<str:uid>/", views.dashboard_view, name="view"),
+    path("<str:uid>/edit/", views.dashboard_edit, name="edit"),
+]

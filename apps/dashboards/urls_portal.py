@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from apps.dashboards import views
+
+urlpatterns = [
+    path("", views.portal_list, name="list"),
+    path("<str:uid>/", views.portal_view, name="view"),
+]

@@ -12,3 +12,9 @@ class OrganizationsConfig(AppConfig):
         from apps.organizations.selectors import organization_ids_of_user
 
         install_membership_source(organization_ids_of_user)
+
+        from apps.core.widgets import install_organization_tree
+        from apps.organizations import widget_queries
+
+        install_organization_tree(widget_queries.subtree_ids, widget_queries.ancestor_ids)
+        widget_queries.register()

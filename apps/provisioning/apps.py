@@ -28,6 +28,9 @@ class ProvisioningConfig(AppConfig):
 
         register_permissions("provisioning", PERMISSIONS)
         register_topic("request", request_topic_org)
+        from apps.provisioning import widget_queries
+
+        widget_queries.register()
         post_migrate.connect(install_reconciler, sender=self)
         for entry in (
             MenuEntry("portal", "Catalog", "provisioning:catalog", "apps", order=100,

@@ -36,6 +36,9 @@ class ResourcesConfig(AppConfig):
         register_permissions("resources", PERMISSIONS)
         register_permissions("resources", SERVICE_PERMISSIONS)
         register_topic("resource", resource_topic_org)
+        from apps.resources import widget_queries
+
+        widget_queries.register()
         for entry in (
             MenuEntry("console", "Resources", "inventory:resources", "server", order=310, section="Clouds",
                       permission="menu:console:inventory"),

@@ -38,6 +38,9 @@ class SecurityConfig(AppConfig):
         menus.register()
         signals.connect()
         realtime.register()
+        from apps.security import widget_queries
+
+        widget_queries.register()
         post_migrate.connect(install_periodic_purges, sender=self)
         register_encrypted_field("security.AccessKey", "secret_encrypted")
         register_encrypted_field("security.AccountSecurity", "mfa_secret")

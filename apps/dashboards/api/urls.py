@@ -1,3 +1,12 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list = []
+from apps.dashboards.api import views
+
+router = SimpleRouter()
+router.register("dashboards", views.DashboardViewSet, basename="dashboard")
+
+urlpatterns = [
+    path("catalog/", views.CatalogView.as_view(), name="dashboard-catalog"),
+    *router.urls,
+]

@@ -1,0 +1,104 @@
+from rest_framework import serializers
+
+from apps.dashboards.models import Dashboard, DashboardVersion
+
+
+class DashboardSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Dashboard
+        fields = ["uid", "organization", "title", "version", "is_template", "document", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class DashboardCreateSerializer(serializers.Serializer):
+    organization = serializers.UUIDField(required=False, allow_null=True, default=None,
+                                         help_text="Owner; the first organization where you may write by default.")
+    document = serializers.JSONField(required=False, default=None, help_text="A dashboard document.")
+    template = serializers.CharField(required=False, max_length=64, default="", allow_blank=True,
+                                     help_text="Copy a template (predefined name, or uid of a template dashboard).")
+    title = serializers.CharField(required=False, max_length=128, default="", allow_blank=True)
+    is_template = serializers.BooleanField(required=False, default=False)
+
+
+class DashboardSaveSerializer(serializers.Serializer):
+    document = serializers.JSONField()
+    message = serializers.CharField(required=False, max_length=200, allow_blank=True, default="")
+    base_version = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1,
+                                            help_text="The version you edited: a newer save by someone else is a 409.")
+
+
+class DashboardImportSerializer(serializers.Serializer):
+    organization = serializers.UUIDField(required=False, allow_null=True, default=None)
+    document = serializers.JSONField()
+    overwrite = serializers.BooleanField(required=False, default=False,
+                                         help_text="Save as a new version of the dashboard with the same uid.")
+
+
+class DashboardRestoreSerializer(serializers.Serializer):
+    version = serializers.IntegerField(min_value=1)
+
+
+class DashboardShareSerializer(serializers.Serializer):
+    users = serializers.ListField(child=serializers.UUIDField(), max_length=200)
+
+
+class DashboardVersionSerializer(serializers.ModelSerializer):
+    created_by = serializers.CharField(source="created_by.username", read_only=True, default=None, allow_null=True)
+
+    class Meta:
+        model = DashboardVersion
+        fields = ["version", "title", "message", "created_by", "created_at"]
+        read_only_fields = fields
+
+
+class WidgetDataSerializer(serializers.Serializer):
+    shape = serializers.CharField(required=False)
+    unit = serializers.CharField(required=False, allow_blank=True)
+    result = serializers.JSONField(required=False)
+    error = serializers.CharField(required=False)
+    updated_at = serializers.DateTimeField()
+
+
+class DashboardDataSerializer(serializers.Serializer):
+    uid = serializers.CharField()
+    version = serializers.IntegerField()
+    widgets = serializers.DictField(child=WidgetDataSerializer(), help_text="Widget id -> its data.")
+
+
+class QueryParamSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    kind = serializers.CharField()
+    label = serializers.CharField(allow_blank=True)
+    default = serializers.JSONField(allow_null=True)
+    choices = serializers.ListField(child=serializers.JSONField())
+    low = serializers.IntegerField()
+    high = serializers.IntegerField()
+
+
+class CatalogQuerySerializer(serializers.Serializer):
+    name = serializers.CharField()
+    label = serializers.CharField()
+    shape = serializers.CharField()
+    unit = serializers.CharField(allow_blank=True)
+    params = QueryParamSerializer(many=True)
+    topics = serializers.ListField(child=serializers.CharField())
+
+
+class CatalogKindSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    label = serializers.CharField()
+    shapes = serializers.ListField(child=serializers.CharField())
+    icon = serializers.CharField()
+
+
+class CatalogTemplateSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    title = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    widgets = serializers.IntegerField()
+
+
+class CatalogSerializer(serializers.Serializer):
+    widget_kinds = CatalogKindSerializer(many=True)
+    queries = CatalogQuerySerializer(many=True)
+    templates = CatalogTemplateSerializer(many=True)

@@ -1,0 +1,56 @@
+"""Dashboards: a JSON document (widgets on a 24-column grid, variables, refresh) owned by an
+organization, shared with people, and versioned (every save is a version that can be restored)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from apps.core.models import TenantModel
+
+
+class Dashboard(TenantModel):
+    """The ``uid`` is the dashboard's address everywhere: the API, wall screens, display tokens and
+    its realtime topic (``dashboard:<uid>``)."""
+
+    uid = models.CharField(primary_key=True, max_length=64)
+    title = models.CharField(max_length=128)
+    document = models.JSONField(default=dict)
+    version = models.PositiveIntegerField(default=1)
+    is_template = models.BooleanField(default=False)
+    shared_with = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["title", "uid"]
+        indexes = [models.Index(fields=["organization", "title"], name="dashboard_org_title")]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def topic(self) -> str:
+        return f"dashboard:{self.uid}"
+
+
+class DashboardVersion(models.Model):
+    """One saved state of a dashboard; restoring one saves it again as the newest version."""
+
+    dashboard = models.ForeignKey(Dashboard, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    title = models.CharField(max_length=128)
+    document = models.JSONField(default=dict)
+    message = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [models.UniqueConstraint(fields=["dashboard", "version"], name="dashboardversion_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.dashboard_id} v{self.version}"

@@ -1,0 +1,78 @@
+"""The inventory's dashboard queries (contract: ``apps.core.widgets``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, Q
+
+from apps.core.widgets import QueryParam, QueryScope, WidgetQuery, categories_of, register_query
+from apps.resources.models import Resource
+
+READ = "resources:resource:read"
+TYPES = ("any", "ecs.instance", "ecs.disk", "ecs.security_group", "vpc.vpc", "vpc.vswitch", "eip.eip",
+         "slb.instance", "rds.instance", "redis.instance", "oss.bucket")
+GROUPS = {"type": "type", "status": "status", "region": "region", "platform": "platform__name",
+          "service": "service", "zone": "zone"}
+TYPE = QueryParam("choice", "any", TYPES, label="Resource type")
+
+
+def live_resources(scope: QueryScope):
+    """Live (not deleted) resources the scope sees. A wall screen's organizations also see the
+    unassigned resources of the cloud platforms they own, as the platform's owner does in the console."""
+    live = Resource.objects.filter(deleted=False)
+    if scope.actor is None and scope.organization_ids is not None:
+        ids = scope.organization_ids
+        return live.filter(Q(organization_id__in=ids) | Q(organization__isnull=True, platform__organization_id__in=ids))
+    return scope.restrict(live, READ)
+
+
+def _of_type(qs, params: dict[str, Any]):
+    return qs if params.get("type", "any") == "any" else qs.filter(type=params["type"])
+
+
+def resource_count(scope: QueryScope, params: dict[str, Any]) -> dict[str, Any]:
+    qs = _of_type(live_resources(scope), params)
+    if params["status"] != "any":
+        return {"value": qs.filter(status__iexact=params["status"]).count(), "total": qs.count()}
+    return {"value": qs.count(), "total": None}
+
+
+def resources_by(scope: QueryScope, params: dict[str, Any]) -> dict[str, Any]:
+    column = GROUPS[params["group_by"]]
+    rows = _of_type(live_resources(scope), params).values(column).annotate(n=Count("id")).order_by()
+    return categories_of(rows, column, limit=params["limit"])
+
+
+def network_summary(scope: QueryScope, params: dict[str, Any]) -> dict[str, Any]:
+    names = {"vpc.vpc": "VPCs", "vpc.vswitch": "vSwitches", "eip.eip": "EIPs", "slb.instance": "SLBs",
+             "ecs.security_group": "Security groups"}
+    rows = (live_resources(scope).filter(type__in=list(names)).values("type").annotate(n=Count("id")).order_by())
+    counts = {r["type"]: r["n"] for r in rows}
+    return {"categories": [{"name": label, "value": counts.get(t, 0)} for t, label in names.items()]}
+
+
+def resources_recent(scope: QueryScope, params: dict[str, Any]) -> dict[str, Any]:
+    rows = _of_type(live_resources(scope), params).order_by("-last_changed_at", "-id").values_list(
+        "name", "type", "region", "status", "last_changed_at")[: params["limit"]]
+    return {"columns": ["Name", "Type", "Region", "Status", "Changed"],
+            "rows": [[n, t, r, s, c.strftime("%Y-%m-%d %H:%M")] for n, t, r, s, c in rows]}
+
+
+def register() -> None:
+    topics = ("resource", "sync")
+    limit = QueryParam("int", 10, low=1, high=50, label="Rows")
+    for query in (
+        WidgetQuery("resources.count", "Resources", "value", resource_count,
+                    {"type": TYPE, "status": QueryParam("choice", "any", ("any", "running", "stopped", "available",
+                                                                          "inuse", "active"), label="Status")},
+                    topics=topics, permission=READ),
+        WidgetQuery("resources.by", "Resources grouped", "categories", resources_by,
+                    {"group_by": QueryParam("choice", "type", tuple(GROUPS), label="Group by"), "type": TYPE,
+                     "limit": limit}, topics=topics, permission=READ),
+        WidgetQuery("resources.network", "Network resources (VPC, EIP, SLB ...)", "categories", network_summary,
+                    topics=topics, permission=READ),
+        WidgetQuery("resources.recent", "Recently changed resources", "table", resources_recent,
+                    {"type": TYPE, "limit": limit}, topics=topics, permission=READ),
+    ):
+        register_query(query)
