@@ -227,12 +227,13 @@ def _notify_group(route: NotificationRoute, group: AlertGroup, labels: dict[str,
                "reason": why, "alerts": variables["alerts"], "subject": subject}
     severity = max((a.severity for a in firing), key=["info", "warning", "critical"].index, default="info")
     out = []
-    for cp in route.contact_points.all():
-        if cp.enabled:
-            out += deliver(cp, subject=subject, body=body, payload=payload, group_key=group.key, severity=severity)
+    points = [cp for cp in route.contact_points.all() if cp.enabled]
+    for cp in points:
+        out += deliver(cp, subject=subject, body=body, payload=payload, group_key=group.key, severity=severity)
+    names = ", ".join(cp.name for cp in points) or "no contact point"
     AlertHistory.objects.bulk_create([
         AlertHistory(alert=a, at=now, kind=AlertHistory.Kind.NOTIFY,
-                     reason=f"Notified ({why}) through route {route.name}: {len(out)} deliveries")
+                     reason=f"Notified ({why}) through route {route.name} to {names}"[:1000])
         for a in firing + resolved])
     return out
 

@@ -64,7 +64,10 @@
   function soon() { clearTimeout(timer); timer = setTimeout(load, 250); }
 
   document.querySelectorAll("[data-filter]").forEach((b) => b.addEventListener("click", () => {
-    document.querySelectorAll("[data-filter]").forEach((x) => x.classList.toggle("active", x === b));
+    document.querySelectorAll("[data-filter]").forEach((x) => {
+      x.classList.toggle("active", x === b);
+      x.classList.toggle("btn-primary", x === b);
+    });
     filter = b.dataset.filter;
     load();
   }));
