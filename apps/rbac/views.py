@@ -376,12 +376,12 @@ def policy_list(request: HttpRequest) -> HttpResponse:
         user_count=Count("users", distinct=True), group_count=Count("groups", distinct=True))
     if q:
         policies = policies.filter(Q(name__icontains=q) | Q(description__icontains=q))
-    rows = list(policies.order_by("name", "id")[:LIST_LIMIT])
-    for policy in rows:
+    page = page_of(policies, request, ("name", "id"))
+    for policy in page.rows:
         statements = policy.document.get("Statement", []) if isinstance(policy.document, dict) else []
         policy.statement_count = len(statements)
         policy.effects = sorted({s.get("Effect", "") for s in statements if isinstance(s, dict)})
-    return render(request, "rbac/policies.html", {"policies": rows, "q": q,
+    return render(request, "rbac/policies.html", {"policies": page.rows, "page": page, "q": q,
                                                   "can_create": _may_somewhere(request, POLICY_WRITE)})
 
 

@@ -136,3 +136,16 @@ def test_the_why_page_searches_the_people_the_user_can_see(client, world):
     assert not _options(c, "/console/access/explain/", options="user", q="westy")
     shown = c.get("/console/access/explain/", {"user": str(late.pk)}).content.decode()
     assert f'<option value="{late.pk}" selected>zz-late</option>' in shown
+
+
+def test_the_access_policy_list_pages_instead_of_stopping(client, world):
+    document = {"Version": "1", "Statement": [{"Effect": "Allow", "Action": "*:*:read", "Resource": "*"}]}
+    AccessPolicy.objects.bulk_create(AccessPolicy(name=f"Rule {i:03}", organization=world["east"], document=document)
+                                     for i in range(PAGE + 3))
+    AccessPolicy.objects.create(name="West rules", organization=world["west"], document=document)
+    c = _signed_in(client, _access_author(world))
+    first = c.get("/console/access/policies/")
+    second = c.get(f"/console/access/policies/?{first.context['page'].next_query}")
+    names = [p.name for p in first.context["policies"]] + [p.name for p in second.context["policies"]]
+    assert names == [f"Rule {i:03}" for i in range(PAGE + 3)]
+    assert [p.name for p in c.get("/console/access/policies/", {"q": "Rule 052"}).context["policies"]] == ["Rule 052"]
