@@ -23,12 +23,17 @@
     return {"ecs.instance": n, "ecs.vcpu": n * (parseInt(opt && opt.dataset.vcpu, 10) || 0),
       "ecs.memory_gib": n * gib(parseInt(opt && opt.dataset.memoryMib, 10) || 0), "ecs.disk_gib": n * disk};
   }
-  let headroom = [], asked = 0;
+  let headroom = [], asked = 0, shown = "";
   function judge() {
     const need = needs();
     const short = headroom.filter(h => need[h.dimension] !== undefined && need[h.dimension] > h.free);
     submit.disabled = short.length > 0;
     quota.classList.toggle("d-none", short.length === 0);
+    // Rebuilt only when what it says changes: a blur (the field's change event) as the link is
+    // pressed must not replace the link under the pointer.
+    const key = JSON.stringify([short, need]);
+    if (key === shown) return;
+    shown = key;
     quota.replaceChildren();
     if (!short.length) return;
     const title = document.createElement("strong"); title.textContent = "This request does not fit the quota.";
