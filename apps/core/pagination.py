@@ -8,7 +8,10 @@ organization, -created_at, -id) is paged keys first: the page's primary keys are
 index alone, then only those rows are read, in one statement. An organization-scoped list
 (``organization_id IN (...)``) then sorts the visible rows' index entries instead of their whole
 rows: SQLite, which cannot merge the per-organization ranges of an index in order, otherwise reads
-and sorts every visible row to return fifty.
+and sorts every visible row to return fifty (7 ms, keys first 1.2 ms, for 50 of 5,500 visible rows
+among 100,000). PostgreSQL, which walks the ``created_at`` index backwards and stops after the
+page, pays a little for the extra step (0.2 ms, keys first 0.7 ms, same data): one code path for
+both modes, within bench/authorization's goal in each.
 """
 
 from __future__ import annotations
