@@ -1,7 +1,7 @@
 """Metering and rating one month: usage records split at every hour from the resources' usage
-intervals (one ``INSERT ... SELECT``), then every organization's bill rated (the database's
-``GROUP BY`` per organization, then rules over the groups), beside a hand-written single SQL
-aggregate over the same usage-record table in the same run.
+intervals (one ``INSERT ... SELECT``), then every organization's bill rated (``bills_rate``: one
+``GROUP BY`` over the month's records, then rules over the groups and each bill written), beside
+a hand-written single SQL aggregate over the same usage-record table in the same run.
 
 The estate: ``resources`` ECS instances of 10 organizations (3 projects each), running the whole of
 October 2026; a tenth of them stopped and started again, a tenth resized and a tenth moved between
@@ -174,8 +174,7 @@ def _measure(resources: int, repeats: int) -> dict:
     groups = 0
     for _ in range(repeats):
         began = time.perf_counter()
-        for org in orgs:
-            services.bill_rate(actor=None, organization=org, period="2026-10", now=now)
+        services.bills_rate(actor=None, period="2026-10", organizations=orgs, now=now)
         rate_s.append(time.perf_counter() - began)
         began = time.perf_counter()
         with connection.cursor() as cursor:

@@ -158,14 +158,35 @@ def discount_percent(organization_id: Any, first: dt.date, following: dt.date) -
     return row.percent if row is not None else Decimal(0)
 
 
-def rate_month(*, organization: Any, period: dt.date, zone: str, book: PriceBook | None) -> list[RatedLine]:
-    """The priced lines of ``organization``'s month (no writes)."""
+def month_groups(*, period: dt.date, organization_ids: Iterable[Any] | None = None) -> dict[Any, list[dict[str, Any]]]:
+    """Every organization's usage groups of a month in one aggregate: records carry their local day,
+    so one day range is each organization's own month whatever its time zone."""
+    first = period.replace(day=1)
+    following = (first + dt.timedelta(days=32)).replace(day=1)
+    records = UsageRecord.objects.filter(day__gte=first, day__lt=following, organization_id__isnull=False)
+    if organization_ids is not None:
+        records = records.filter(organization_id__in=list(organization_ids))
+    out: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+    for group in (records.values("organization_id", *GROUP_FIELDS).order_by()
+                  .annotate(sec=Sum("seconds"), vcpu_sec=Sum(F("vcpu") * F("seconds")),
+                            mem_sec=Sum(F("memory_mib") * F("seconds")),
+                            sto_sec=Sum(F("storage_gib") * F("seconds")))):
+        out[group["organization_id"]].append(group)
+    return out
+
+
+def rate_month(*, organization: Any, period: dt.date, zone: str, book: PriceBook | None,
+               groups: list[dict[str, Any]] | None = None) -> list[RatedLine]:
+    """The priced lines of ``organization``'s month (no writes), from its usage groups (summed here
+    unless the caller summed every organization's at once)."""
     first, following, _, _ = month_bounds(period, zone)
     matcher = RuleMatcher(book, organization.ancestor_ids)
     hours_in_month = month_hours(first, zone)
     per_line: dict[tuple[Any, str], dict[tuple, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     rules: dict[str, PriceRule] = {}
-    for group in usage_groups(organization_id=organization.pk, first=first, following=following):
+    if groups is None:
+        groups = usage_groups(organization_id=organization.pk, first=first, following=following)
+    for group in groups:
         for dimension in matcher.dimensions(group["type"]):
             rule = matcher.rule_for(group, dimension)
             if rule is None:

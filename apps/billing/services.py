@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections import defaultdict
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -265,9 +266,11 @@ def period_of(value: Any) -> dt.date:
         raise InvalidInput("period is a month (YYYY-MM).", detail={"period": ["a month such as 2026-10"]}) from None
 
 
-def bill_rate(*, actor: Any, organization: Organization, period: Any, now: dt.datetime | None = None) -> Bill:
+def bill_rate(*, actor: Any, organization: Organization, period: Any, now: dt.datetime | None = None,
+              groups: list[dict[str, Any]] | None = None) -> Bill:
     """Price ``organization``'s month from its usage records: a new draft, or the open draft's lines
-    replaced. A finalized month is refused (409): correct it with an adjustment."""
+    replaced. A finalized month is refused (409): correct it with an adjustment. ``groups`` are the
+    month's usage groups when ``bills_rate`` summed every organization's at once."""
     require(actor, "billing:bill:write", organization)
     month = period_of(period)
     book = rating.active_price_book()
@@ -280,7 +283,7 @@ def bill_rate(*, actor: Any, organization: Organization, period: Any, now: dt.da
         bill = Bill.objects.select_for_update().get(pk=bill.pk)
         if bill.is_final:
             raise Conflict("This month's bill is finalized; add an adjustment instead.", code="bill_finalized")
-        lines = rating.rate_month(organization=organization, period=month, zone=zone, book=book)
+        lines = rating.rate_month(organization=organization, period=month, zone=zone, book=book, groups=groups)
         Charge.objects.filter(bill=bill).delete()
         BillLine.objects.filter(bill=bill).delete()
         first, following, _, _ = rating.month_bounds(month, zone)
@@ -336,6 +339,21 @@ def _insert_charges(charges: list[tuple[Any, ...]]) -> None:
                  for field, value in zip(fields, row, strict=True)] for row in charges]
     with connection.cursor() as cursor:
         cursor.executemany(sql, prepared)
+
+
+def bills_rate(*, actor: Any, period: Any, organizations: list[Organization],
+               now: dt.datetime | None = None) -> list[Bill]:
+    """Rate the month of each of ``organizations`` (finalized months are left as they are) from one
+    aggregate over the month's usage records."""
+    month = period_of(period)
+    for organization in organizations:
+        require(actor, "billing:bill:write", organization)
+    final = set(Bill.objects.filter(organization__in=organizations, period=month, status=Bill.Status.FINALIZED)
+                .values_list("organization_id", flat=True))
+    todo = [o for o in organizations if o.pk not in final]
+    groups = rating.month_groups(period=month, organization_ids=[o.pk for o in todo])
+    return [bill_rate(actor=actor, organization=o, period=month, now=now, groups=groups.get(o.pk, []))
+            for o in todo]
 
 
 @transaction.atomic
@@ -480,15 +498,13 @@ def billing_hourly(*, now: dt.datetime | None = None) -> dict[str, int]:
     counts["records"] = metering.meter_period(start=since, end=now, now=now)
     if rating.active_price_book() is None:
         return counts
-    rated = 0
     recent = (now - dt.timedelta(days=2)).date()
     org_ids = set(UsageRecord.objects.filter(day__gte=recent, organization_id__isnull=False)
                   .values_list("organization_id", flat=True).distinct())
+    by_month: dict[dt.date, list[Organization]] = defaultdict(list)
     for org in Organization.objects.filter(pk__in=org_ids):
-        period = now.astimezone(metering.zone_of(zone_for(org.pk))).date().replace(day=1)
-        if Bill.objects.filter(organization=org, period=period, status=Bill.Status.FINALIZED).exists():
-            continue
-        bill_rate(actor=None, organization=org, period=period, now=now)
-        rated += 1
+        by_month[now.astimezone(metering.zone_of(zone_for(org.pk))).date().replace(day=1)].append(org)
+    rated = sum(len(bills_rate(actor=None, period=month, organizations=orgs, now=now))
+                for month, orgs in by_month.items())
     counts["rated"] = rated
     return counts

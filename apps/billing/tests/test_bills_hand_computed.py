@@ -202,3 +202,19 @@ def test_a_resource_gone_and_back_is_not_metered_while_it_was_gone(people, platf
     spans = list(UsageInterval.objects.filter(resource=vm).order_by("start_s").values_list("start_s", "end_s"))
     assert spans == [(int(at("2026-09-01 00:00").timestamp()), int(at("2026-09-01 02:00").timestamp())),
                      (int(at("2026-09-01 05:30").timestamp()), None)]
+
+
+def test_rating_every_organization_at_once_gives_each_the_bill_it_gets_alone(people, platform):
+    hq, other = people["hq"], people["other"]
+    BillingProfile.objects.create(organization=other, time_zone="Asia/Tokyo")
+    rule(price_book(hq), "ecs.instance", "vcpu_hours", "0.5")
+    for org in (hq, other):
+        vm = instance(platform, org, since=at("2026-02-27 00:00"))
+        metering.meter_reconcile(resource_ids=[vm.pk], now=at("2026-02-27 00:00"))
+    meter("2026-02-26 00:00", "2026-03-02 00:00", "2026-03-02 00:00")
+    together = {b.organization_id: b.total for b in services.bills_rate(
+        actor=None, period="2026-02", organizations=[hq, other], now=at("2026-03-02"))}
+    alone = {org.pk: services.bill_rate(actor=None, organization=org, period="2026-02", now=at("2026-03-02")).total
+             for org in (hq, other)}
+    # UTC: 27-28 Feb = 48 h x 2 vCPU x 0.5 = 48.00; Tokyo: from 27 Feb 09:00 local to 1 Mar 00:00 = 39 h -> 39.00
+    assert together == alone == {hq.pk: Decimal("48.00"), other.pk: Decimal("39.00")}
