@@ -503,7 +503,11 @@ def billing_hourly(*, now: dt.datetime | None = None) -> dict[str, int]:
                   .values_list("organization_id", flat=True).distinct())
     by_month: dict[dt.date, list[Organization]] = defaultdict(list)
     for org in Organization.objects.filter(pk__in=org_ids):
-        by_month[now.astimezone(metering.zone_of(zone_for(org.pk))).date().replace(day=1)].append(org)
+        tz = metering.zone_of(zone_for(org.pk))
+        # Just after midnight on the first, the month that ended gets its last hours rated too.
+        for moment in {now, now - dt.timedelta(hours=2)}:
+            by_month[moment.astimezone(tz).date().replace(day=1)].append(org)
+    by_month = {month: list(dict.fromkeys(orgs)) for month, orgs in by_month.items()}
     rated = sum(len(bills_rate(actor=None, period=month, organizations=orgs, now=now))
                 for month, orgs in by_month.items())
     counts["rated"] = rated

@@ -218,3 +218,15 @@ def test_rating_every_organization_at_once_gives_each_the_bill_it_gets_alone(peo
              for org in (hq, other)}
     # UTC: 27-28 Feb = 48 h x 2 vCPU x 0.5 = 48.00; Tokyo: from 27 Feb 09:00 local to 1 Mar 00:00 = 39 h -> 39.00
     assert together == alone == {hq.pk: Decimal("48.00"), other.pk: Decimal("39.00")}
+
+
+def test_the_first_pass_of_a_month_also_rates_the_last_hours_of_the_month_before(people, platform):
+    hq = people["hq"]
+    rule(price_book(hq), "ecs.instance", "vcpu_hours", "1")
+    instance(platform, hq, since=at("2026-08-31 22:00"))
+    services.billing_hourly(now=at("2026-08-31 23:05"))
+    services.billing_hourly(now=at("2026-09-01 00:30"))
+    august = Bill.objects.get(organization=hq, period=dt.date(2026, 8, 1))
+    september = Bill.objects.get(organization=hq, period=dt.date(2026, 9, 1))
+    # August: 22:00-24:00 = 2 h x 2 vCPU = 4.00; September: 00:00-00:30 = 0.5 h x 2 vCPU = 1.00
+    assert (august.total, september.total) == (Decimal("4.00"), Decimal("1.00"))
