@@ -75,10 +75,20 @@ def robot_body(kind: str, message: Message) -> dict[str, Any]:
     return message.payload
 
 
+_client: httpx.Client | None = None
+
+
+def _http() -> httpx.Client:
+    """One client per process: building one (its TLS context) costs tens of milliseconds per send."""
+    global _client
+    if _client is None:
+        _client = httpx.Client(timeout=TIMEOUT)
+    return _client
+
+
 def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
     try:
-        answer = httpx.post(url, content=body, headers={"Content-Type": "application/json", **headers},
-                            timeout=TIMEOUT)
+        answer = _http().post(url, content=body, headers={"Content-Type": "application/json", **headers})
     except httpx.HTTPError as exc:
         raise DeliveryFailed(f"{type(exc).__name__}: {exc}") from None
     if answer.status_code >= 300:

@@ -138,26 +138,62 @@ def mute_org(org_id: Any, *, now: datetime | None = None) -> None:
 # -- dispatch --------------------------------------------------------------------------------------------
 
 
-def notifications_dispatch(*, now: datetime | None = None, organization_id: Any = None) -> list[Delivery]:
-    """One pass of silencing, inhibition, routing, grouping and sending (see the module's doc)."""
+def notifications_dispatch(*, now: datetime | None = None, organization_id: Any = None,
+                           touched: list[Alert] | None = None) -> list[Delivery]:
+    """One pass of silencing, inhibition, routing, grouping and sending (see the module's doc).
+
+    ``touched`` (with ``organization_id``): only the groups these alerts belong to are considered,
+    with their other members and the alerts that could inhibit them, so an alert arriving from outside
+    is notified without reading every other firing alert of the organization."""
     now = now or timezone.now()
     candidates = Alert.objects.filter(Q(state=Alert.State.FIRING) | Q(state__in=[Alert.State.RESOLVED,
                                                                                  Alert.State.INSUFFICIENT_DATA],
                                                                        ends_at__gte=now - RESOLVED_KEEP))
     if organization_id is not None:
         candidates = candidates.filter(organization_id=organization_id)
+    if touched is not None:
+        members = _group_members_q(organization_id, touched)
+        if members is None:
+            return []
+        candidates = candidates.filter(members)
     by_org: dict[Any, list[Alert]] = defaultdict(list)
     for a in candidates.order_by("organization_id", "id"):
         by_org[a.organization_id].append(a)
     deliveries: list[Delivery] = []
+    only = {a.pk for a in touched} if touched is not None else None
     for org_id, alerts in by_org.items():
-        deliveries += _dispatch_org(org_id, alerts, now)
+        deliveries += _dispatch_org(org_id, alerts, now, only)
     for d in deliveries:
         _enqueue(d)
     return deliveries
 
 
-def _dispatch_org(org_id: Any, alerts: list[Alert], now: datetime) -> list[Delivery]:
+def _group_members_q(org_id: Any, touched: list[Alert]) -> Q | None:
+    """Alerts sharing a group with one of ``touched`` (same route match and ``group_by`` values), and
+    the firing alerts that inhibit others; None when no touched alert is routed."""
+    routes = list(NotificationRoute.objects.filter(organization_id=org_id))
+    seen: set[tuple[tuple[str, str], ...]] = set()
+    q: Q | None = None
+    for a in touched:
+        for route in routes:
+            if not matches(route.matchers, a.labels):
+                continue
+            labels = tuple((k, str(a.labels.get(k, ""))) for k in (route.group_by or DEFAULT_GROUP_BY))
+            if labels not in seen:
+                seen.add(labels)
+                same = Q()
+                for k, v in labels:
+                    same &= Q(**{f"labels__{k}": v}) if v else (Q(**{f"labels__{k}__isnull": True})
+                                                               | Q(**{f"labels__{k}": ""}))
+                q = same if q is None else q | same
+            if not route.continue_matching:
+                break
+    if q is None:
+        return None
+    return q | Q(state=Alert.State.FIRING, labels__event=INHIBITING_EVENT)
+
+
+def _dispatch_org(org_id: Any, alerts: list[Alert], now: datetime, only: set[Any] | None = None) -> list[Delivery]:
     silences = list(Silence.objects.filter(organization_id=org_id, starts_at__lte=now, ends_at__gt=now))
     audible = _mute(alerts, silences, now)
     routes = list(NotificationRoute.objects.filter(organization_id=org_id).prefetch_related("contact_points")
@@ -172,6 +208,8 @@ def _dispatch_org(org_id: Any, alerts: list[Alert], now: datetime) -> list[Deliv
             groups.setdefault(key, (route, labels, []))[2].append(a)
             if not route.continue_matching:
                 break
+    if only is not None:
+        groups = {k: g for k, g in groups.items() if any(a.pk in only for a in g[2])}
     if not groups:
         return []
     known = {g.key: g for g in AlertGroup.objects.filter(organization_id=org_id, key__in=list(groups))}

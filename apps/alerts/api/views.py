@@ -442,7 +442,7 @@ class _IngestView(APIView):
         firing = sum(1 for a in done if a.state == Alert.State.FIRING)
         from apps.alerts.notify import notifications_dispatch
 
-        notifications_dispatch(organization_id=org.pk)
+        notifications_dispatch(organization_id=org.pk, touched=done)
         return Response({"received": len(alerts), "firing": firing, "resolved": len(done) - firing})
 
 

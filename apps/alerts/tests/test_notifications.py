@@ -99,3 +99,23 @@ def test_collaborative_tools_receive_their_own_format(world, http, kind, shape):
     assert shape(got["body"]), got["body"]
     if kind == "dingtalk":
         assert "timestamp=" in got["path"] and "sign=" in got["path"]
+
+
+def test_an_alert_from_outside_notifies_only_its_group_and_is_still_inhibited_by_an_unreachable_platform(world):
+    from apps.alerts.models import Alert
+
+    a = world["a"]
+    hook = _contact(a, "hook", "webhook", {"url": "http://127.0.0.1:9/hook"})
+    services.route_create(actor=a["user"], organization=a["org"], name="by service", contact_points=[hook],
+                          group_by=["service"])
+    alert(a["org"], alertname="old", service="db")  # firing in group "db", never notified yet
+    down = alert(a["org"], alertname="Platform unreachable", service="", event="platform_unreachable",
+                 platform="cp-1")
+    new = services.external_alerts_ingest(actor=a["user"], organization=a["org"], alerts=[
+        {"labels": {"alertname": "web slow", "service": "web"}},
+        {"labels": {"alertname": "web down", "service": "web", "platform": "cp-1"}}])
+    sent = notifications_dispatch(organization_id=a["org"].pk, touched=new)
+    assert [sorted(x["name"] for x in d.payload["alerts"]) for d in sent] == [["web slow"]]
+    assert Alert.objects.get(name="web down").inhibited_by_id == down.pk
+    assert {d.payload["groupLabels"]["service"] for d in notifications_dispatch(organization_id=a["org"].pk)} == {
+        "db", ""}
