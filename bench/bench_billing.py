@@ -75,7 +75,8 @@ def _child(resources: int, repeats: int, env: dict[str, str]) -> dict:
 def _rows(mode: str, r: dict, resources: int) -> list[Row]:
     case = f"{resources} resources, {r['records']:,} records, one month"
     extra = {"vendor": r["vendor"], "records": r["records"], "resource_hours": r["resource_hours"],
-             "bills": r["bills"], "bill_total": r["bill_total"], "baseline_groups": r["groups"]}
+             "bills": r["bills"], "bill_total": r["bill_total"], "baseline_groups": r["groups"],
+             "rating_aggregate_s": round(min(r["aggregate_s"]), 3)}
     return [
         Row(mode, case, "rate every bill of the month", "s", min(r["rate_s"]), min(r["baseline_s"]),
             delivered=r["bills"], expected=10, baseline_delivered=r["groups_ok"], baseline_expected=1, extra=extra),
@@ -170,9 +171,14 @@ def _measure(resources: int, repeats: int) -> dict:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE")
-    rate_s, baseline_s = [], []
+    from apps.billing import rating
+
+    rate_s, baseline_s, aggregate_s = [], [], []
     groups = 0
     for _ in range(repeats):
+        began = time.perf_counter()
+        rating.month_groups(period=dt.date(2026, 10, 1), organization_ids=[o.pk for o in orgs])
+        aggregate_s.append(time.perf_counter() - began)
         began = time.perf_counter()
         services.bills_rate(actor=None, period="2026-10", organizations=orgs, now=now)
         rate_s.append(time.perf_counter() - began)
@@ -186,7 +192,8 @@ def _measure(resources: int, repeats: int) -> dict:
         if resources <= 500 else None
     return {"vendor": connection.vendor, "records": records, "expected_records": records, "intervals": intervals,
             "resource_hours": hours, "meter_s": meter_s, "remeter_s": remeter_s, "remeter_same": remeter_same,
-            "rate_s": rate_s, "baseline_s": baseline_s, "groups": groups, "groups_ok": int(groups > 0),
+            "rate_s": rate_s, "baseline_s": baseline_s, "aggregate_s": aggregate_s, "groups": groups,
+            "groups_ok": int(groups > 0),
             "bills": bills.filter(lines__isnull=False).distinct().count(),
             "bill_total": str(sum(b.total for b in bills))}
 

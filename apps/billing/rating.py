@@ -33,7 +33,8 @@ DIMENSIONS: dict[str, tuple[str, Decimal, str]] = {
     Dimension.STORAGE_GIB_HOURS: ("sto_sec", Decimal(HOUR), "GiB-hour"),
 }
 MONTH_UNITS = {"hour": "month", "vCPU-hour": "vCPU-month", "GiB-hour": "GiB-month"}
-GROUP_FIELDS = ("project_id", "day", "platform_id", "region", "service", "type", "sku", "state")
+# The service is the type's first word, so it is not a key of its own.
+GROUP_FIELDS = ("project_id", "day", "platform_id", "region", "type", "sku", "state")
 
 
 def month_bounds(period: dt.date, zone: str) -> tuple[dt.date, dt.date, int, int]:
@@ -195,7 +196,7 @@ def rate_month(*, organization: Any, period: dt.date, zone: str, book: PriceBook
             if not quantity:
                 continue
             rules[rule.pk] = rule
-            where = (group["day"], group["platform_id"], group["region"], group["service"], group["type"])
+            where = (group["day"], group["platform_id"], group["region"], group["type"].split(".")[0], group["type"])
             per_line[(group["project_id"], rule.pk)][where] += quantity
     lines = []
     for (project_id, rule_id), charges in per_line.items():
