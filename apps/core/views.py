@@ -72,10 +72,13 @@ def console_diagnostics(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def screens_home(request: HttpRequest) -> HttpResponse:
+def screens_home(request: HttpRequest, extra: dict[str, Any] | None = None) -> HttpResponse:
+    """The operations wall of a signed-in person; ``extra`` is what later apps add (the dashboards
+    the person may open as wall screens)."""
     context = selectors.operation_summary(actor=request.user)
     context["checks"] = readiness.check_all()
     context["activity_topics"] = selectors.activity_topics_for(request.user)
+    context.update(extra or {})
     return render(request, "screens/home.html", context)
 
 

@@ -126,15 +126,14 @@ def _screen_board(uid: str, row: Dashboard | None) -> dict[str, Any]:
 @never_cache
 def screen_home(request: HttpRequest) -> HttpResponse:
     """``/screens/``: a display token's playlist (its dashboards, rotating), or for a signed-in person
-    the operations wall."""
+    the operations wall with the dashboards they may open full screen."""
     if request.user.is_authenticated:
-        visible = selectors.dashboard_list(actor=request.user)
-        row = visible.filter(pk="operations").first() or visible.order_by("title", "uid").first()
-        if row is None:
-            from apps.core.views import screens_home
+        from apps.core.views import screens_home
 
-            return screens_home(request)
-        return _render_screen(request, [_screen_board(row.uid, row)], None)
+        visible = selectors.dashboard_list(actor=request.user).order_by("title", "uid")[:24]
+        return screens_home(request, extra={"dashboards": [
+            {"uid": d.uid, "title": d.title, "widgets": len(d.document.get("widgets", [])),
+             "url": reverse("dashboards-screens:dashboard", args=[d.uid])} for d in visible]})
     token = _screen_token(request)
     if token is None:
         return redirect("wallscreens:signin")

@@ -223,9 +223,17 @@
   Board.prototype.fit = function () {
     const rows = this.rows();
     if (this.mode === "screen") {
-      const height = this.container.clientHeight;
-      const gap = parseFloat(getComputedStyle(this.container).rowGap) || 0;
-      this.container.style.gridTemplateRows = "repeat(" + rows + ", " + Math.max(8, (height - gap * (rows - 1)) / rows) + "px)";
+      // Rows share whatever height the screen leaves (a banner appearing takes some): never more.
+      this.container.style.gridTemplateRows = "repeat(" + rows + ", minmax(0, 1fr))";
+      if (!this.observer && window.ResizeObserver) {
+        let queued = false;
+        this.observer = new ResizeObserver(() => {
+          if (queued) return;
+          queued = true;
+          requestAnimationFrame(() => { queued = false; this.widgets.forEach((w) => w.resize()); });
+        });
+        this.observer.observe(this.container);
+      }
     } else {
       this.container.style.gridTemplateRows = "repeat(" + rows + ", 2.6rem)";
     }

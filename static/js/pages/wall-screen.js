@@ -50,7 +50,9 @@
     } else if (failed) {
       text = "The server does not answer with data: retrying." + since; level = "bad";
     } else if (stale) {
-      text = stale + (stale === 1 ? " widget has" : " widgets have") + " had no new data for too long: its value may be out of date."; level = "warn";
+      text = stale === 1 ? "1 widget has had no new data for too long: its value may be out of date."
+                         : stale + " widgets have had no new data for too long: their values may be out of date.";
+      level = "warn";
     }
     banner.textContent = text;
     banner.classList.toggle("d-none", !text);
