@@ -24,7 +24,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import BigIntegerField, Case, Count, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from apps.core.errors import Conflict, Forbidden, InvalidInput, Refused
@@ -102,22 +102,31 @@ def quota_reserve(*, organization: Organization, project: Project | None, resour
         raise InvalidInput("Nothing to reserve.", detail={"count": ["at least 1"]})
     platform_id = getattr(platform, "pk", platform)
     ttl = config.value("RESERVATION_SECONDS") if ttl_seconds is None else ttl_seconds
+    reservation = Reservation(organization=organization, project=project, platform_id=platform_id,
+                              region=region or "", resource_type=resource_type, unit=unit, count=count,
+                              reserved_units=count, expires_at=timezone.now() + timedelta(seconds=ttl))
     with transaction.atomic():
-        limits = _locked(_covering(organization=organization, project=project, dims=unit, platform_id=platform_id,
-                                   region=region)) if unit else []
+        # The new row first: it contends with no one, so the limit rows stay locked only for the
+        # check and one UPDATE (a refusal rolls the row back with everything else).
+        reservation.save(force_insert=True)
+        if not unit:
+            return reservation
+        limits = list(_covering(organization=organization, project=project, dims=unit, platform_id=platform_id,
+                                region=region).select_for_update(of=("self",)).order_by("depth", "id")
+                      .only("id", "organization_id", "project_id", "dimension", "platform_id", "region", "limit",
+                            "committed", "reserved", "warning_percent"))
         for lim in limits:
             asked = unit[lim.dimension] * count
             if lim.used + asked > lim.limit:
                 raise _refusal(lim, asked)
-        before = {lim.pk: lim.used for lim in limits}
-        for lim in limits:
-            lim.reserved += unit[lim.dimension] * count
-            QuotaLimit.objects.filter(pk=lim.pk).update(reserved=lim.reserved)
-        reservation = Reservation.objects.create(
-            organization=organization, project=project, platform_id=platform_id, region=region or "",
-            resource_type=resource_type, unit=unit, count=count, reserved_units=count,
-            expires_at=timezone.now() + timedelta(seconds=ttl))
-        _crossings(before, limits)
+        if limits:
+            before = {lim.pk: lim.used for lim in limits}
+            QuotaLimit.objects.filter(pk__in=[lim.pk for lim in limits]).update(reserved=F("reserved") + Case(
+                *(When(dimension=dim, then=Value(per * count)) for dim, per in unit.items()),
+                default=Value(0), output_field=BigIntegerField()))
+            for lim in limits:
+                lim.reserved += unit[lim.dimension] * count
+            _crossings(before, limits)
     return reservation
 
 
