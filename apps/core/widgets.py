@@ -25,6 +25,8 @@ Contract of a query (``register_query(WidgetQuery(...))``):
   omits its topic still works but is only refreshed by the dashboard's timer.
 - ``permission`` (optional) is the code the viewer needs for the query at all; its data is still
   narrowed by ``scope.restrict``.
+- A query that cannot answer now raises ``QueryFailed`` with a sentence for the viewer; any other
+  exception is a bug.
 - It costs a constant handful of queries: aggregate in the database, cap the rows (``limit``).
 
 Widget kinds (``register_widget_kind``) name the result shapes they can draw; ``core`` registers the
@@ -44,6 +46,11 @@ from apps.core.scoping import authorize, restrict, tenant_q
 
 SHAPES = ("value", "categories", "timeseries", "table")
 QUERY_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+
+
+class QueryFailed(Exception):
+    """A query that cannot answer now (an external source refused or down): the message is shown on
+    the widget instead of its data."""
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from apps.core.ids import PrefixedId
 from apps.core.models import TenantModel
 
 
@@ -54,3 +55,29 @@ class DashboardVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.dashboard_id} v{self.version}"
+
+
+class DataSource(TenantModel):
+    """Data a widget can show beyond the built-in queries: an HTTP JSON endpoint read by the server,
+    or a table uploaded from a CSV or Excel file (validated when uploaded)."""
+
+    class Kind(models.TextChoices):
+        HTTP_JSON = "http_json", "HTTP JSON"
+        TABLE = "table", "Uploaded table"
+
+    id = models.CharField(primary_key=True, max_length=32, default=PrefixedId("dsrc"), editable=False)
+    name = models.CharField(max_length=128)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    url = models.CharField(max_length=2000, blank=True)
+    table = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        indexes = [models.Index(fields=["organization", "name"], name="datasource_org_name")]
+
+    def __str__(self) -> str:
+        return self.name

@@ -10,7 +10,7 @@ from django.utils import timezone
 from apps.core.errors import InvalidInput, NotFound
 from apps.core.scoping import authorize, restrict
 from apps.core.selectors import organization_list
-from apps.core.widgets import QueryScope, get_query, organization_subtree, run_query
+from apps.core.widgets import QueryFailed, QueryScope, get_query, organization_subtree, run_query
 from apps.dashboards.models import Dashboard, DashboardVersion
 
 READ = "dashboards:dashboard:read"
@@ -78,7 +78,11 @@ def widget_data(*, dashboard: Dashboard, scope: QueryScope, widget_ids: list[str
         if query is None:
             out[widget["id"]] = {"error": f"Unknown query {widget['query']['name']}.", "updated_at": now}
             continue
-        result = run_query(query, scope, widget["query"].get("params"))
+        try:
+            result = run_query(query, scope, widget["query"].get("params"))
+        except QueryFailed as exc:
+            out[widget["id"]] = {"error": str(exc), "updated_at": now}
+            continue
         if result.get("forbidden"):
             out[widget["id"]] = {"error": "You may not see this data.", "updated_at": now}
             continue

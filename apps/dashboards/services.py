@@ -20,10 +20,10 @@ from apps.dashboards.selectors import WRITE
 MAX_VERSIONS = 100
 
 
-def organization_for_write(*, actor: Any, organization_id: Any) -> Any:
-    """The organization a new dashboard goes to: the one asked for, or the first where the actor may
-    write dashboards; a 400 naming ``organization`` when there is none."""
-    orgs = organization_list(actor=actor, action=WRITE)
+def organization_for_write(*, actor: Any, organization_id: Any, action: str = WRITE) -> Any:
+    """The organization a new dashboard (or data source) goes to: the one asked for, or the first
+    where the actor may ``action``; a 400 naming ``organization`` when there is none."""
+    orgs = organization_list(actor=actor, action=action)
     try:
         org = orgs.filter(pk=organization_id).first() if organization_id else orgs.order_by("path").first()
     except (ValueError, TypeError, Exception):

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from apps.dashboards.models import Dashboard, DashboardVersion
+from apps.dashboards.models import Dashboard, DashboardVersion, DataSource
 
 
 class DashboardSerializer(serializers.ModelSerializer):
@@ -102,3 +102,40 @@ class CatalogSerializer(serializers.Serializer):
     widget_kinds = CatalogKindSerializer(many=True)
     queries = CatalogQuerySerializer(many=True)
     templates = CatalogTemplateSerializer(many=True)
+
+
+class DataSourceSerializer(serializers.ModelSerializer):
+    kind = serializers.CharField(read_only=True, help_text="http_json or table")
+    columns = serializers.SerializerMethodField()
+    row_count = serializers.SerializerMethodField()
+
+    class Meta:
+        model = DataSource
+        fields = ["id", "organization", "name", "kind", "url", "columns", "row_count", "created_at", "updated_at"]
+        read_only_fields = fields
+
+    def get_columns(self, obj: DataSource) -> list[str]:
+        return list(obj.table.get("columns", []))
+
+    def get_row_count(self, obj: DataSource) -> int:
+        return len(obj.table.get("rows", []))
+
+
+class DataSourceCreateSerializer(serializers.Serializer):
+    organization = serializers.UUIDField(required=False, allow_null=True, default=None)
+    name = serializers.CharField(max_length=128)
+    kind = serializers.RegexField(r"^(http_json|table)$", help_text="http_json or table")
+    url = serializers.CharField(required=False, max_length=2000, default="", allow_blank=True,
+                                help_text="http_json: the address, read by the server.")
+    file_name = serializers.CharField(required=False, max_length=255, default="", allow_blank=True,
+                                      help_text="table: the uploaded file's name (.csv or .xlsx).")
+    content = serializers.CharField(required=False, allow_null=True, default=None, trim_whitespace=False,
+                                    help_text="table: a CSV file's text.")
+    content_base64 = serializers.CharField(required=False, allow_null=True, default=None,
+                                           help_text="table: an .xlsx (or CSV) file, base64-encoded.")
+
+
+class DataSourcePreviewSerializer(serializers.Serializer):
+    columns = serializers.ListField(child=serializers.CharField())
+    rows = serializers.ListField(child=serializers.ListField(child=serializers.JSONField(allow_null=True)))
+    error = serializers.CharField(required=False)

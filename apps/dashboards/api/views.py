@@ -18,11 +18,11 @@ from rest_framework.views import APIView
 from apps.core.api.base import TenantListViewSet, parsed
 from apps.core.errors import InvalidInput
 from apps.core.scoping import restrict
-from apps.core.widgets import queries, widget_kinds
-from apps.dashboards import predefined, selectors, services
+from apps.core.widgets import QueryFailed, queries, widget_kinds
+from apps.dashboards import predefined, selectors, services, source_services
 from apps.dashboards.api import serializers as s
 from apps.dashboards.document import UID_RE
-from apps.dashboards.models import Dashboard
+from apps.dashboards.models import Dashboard, DataSource
 
 
 class DashboardViewSet(mixins.DestroyModelMixin, TenantListViewSet):
@@ -141,3 +141,43 @@ class CatalogView(APIView):
                         for q in queries()],
             "templates": predefined.templates(),
         })
+
+
+class DataSourceViewSet(mixins.DestroyModelMixin, TenantListViewSet):
+    """Data sources widgets can show: HTTP JSON endpoints read by the server (public addresses only,
+    unless allow-listed) and tables uploaded as CSV or Excel files (validated, errors naming row and
+    column)."""
+
+    queryset = DataSource.objects.all()
+    serializer_class = s.DataSourceSerializer
+    ordering = ("name", "id")
+    lookup_value_regex = r"dsrc-[0-9a-f]{20}"
+    selector = staticmethod(source_services.data_source_list)
+
+    @extend_schema(request=s.DataSourceCreateSerializer, responses={201: s.DataSourceSerializer})
+    def create(self, request: Request) -> Response:
+        data = parsed(s.DataSourceCreateSerializer, request.data)
+        org = services.organization_for_write(actor=request.user, organization_id=data["organization"],
+                                              action=source_services.WRITE)
+        if data["kind"] == DataSource.Kind.HTTP_JSON:
+            row = source_services.data_source_create_http(actor=request.user, organization=org, name=data["name"],
+                                                          url=data["url"])
+        else:
+            row = source_services.data_source_create_table(
+                actor=request.user, organization=org, name=data["name"], file_name=data["file_name"],
+                content=data["content"], content_base64=data["content_base64"])
+        return Response(s.DataSourceSerializer(row).data, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance: DataSource) -> None:
+        source_services.data_source_delete(actor=self.request.user, source=instance)
+
+    @extend_schema(responses=s.DataSourcePreviewSerializer, filters=False)
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
+    def preview(self, request: Request, pk: str | None = None) -> Response:
+        """The first rows as a widget would read them (an HTTP source is fetched now)."""
+        row = self.get_object()
+        try:
+            columns, rows = source_services.source_rows(row)
+        except QueryFailed as exc:
+            return Response({"columns": [], "rows": [], "error": str(exc)})
+        return Response({"columns": columns, "rows": rows[:20]})
