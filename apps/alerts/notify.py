@@ -386,10 +386,11 @@ def delivery_attempt(*, delivery_id: str, now: datetime | None = None) -> float 
         return delay
     d.status, d.sent_at, d.response_code, d.next_attempt_at = Delivery.Status.SENT, timezone.now(), code, None
     d.save(update_fields=["status", "sent_at", "response_code", "next_attempt_at"])
-    _announce_delivery(d)
     return None
 
 
 def _announce_delivery(d: Delivery) -> None:
+    """A delivery that failed for good is announced (the alert lists show it); a sent one is not: every
+    event costs its subscribers (the audit log among them) a write."""
     emit(d.organization_id, f"alerts:{d.organization_id}", {"event": "delivery", "id": d.id, "status": d.status},
          also=[(None, "alerts:platform")])
