@@ -31,4 +31,8 @@ def dashboard(organization: Any, uid: str | None = None, **kw: Any) -> Dashboard
 
 
 def isolation_objects(org: Any) -> list[Any]:
-    return [dashboard(org)]
+    from apps.dashboards.models import DataSource
+
+    source = DataSource.objects.create(organization=org, name="costs", kind=DataSource.Kind.TABLE,
+                                       table={"columns": ["team"], "rows": [["a"]], "numeric": []})
+    return [dashboard(org), source]
