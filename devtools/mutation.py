@@ -50,7 +50,12 @@ MODULES: dict[str, tuple[str, ...]] = {
     "apps/security/authentication.py": ("apps/security/tests/test_authentication_rules*.py",
                                         "apps/security/tests/test_signing.py", "apps/security/tests/test_signin.py",
                                         "apps/security/tests/test_display_tokens.py"),
-    "apps/rbac/engine.py": ("apps/rbac/tests",),
+    # The engine's decisions, explanations, caches and duties; not the catalog's pattern matcher, nor pages.
+    "apps/rbac/engine.py": ("apps/rbac/tests/test_engine_rules*.py", "apps/rbac/tests/test_decisions.py",
+                            "apps/rbac/tests/test_explain_*.py", "apps/rbac/tests/test_policy_rules.py",
+                            "apps/rbac/tests/test_policy_bounds.py", "apps/rbac/tests/test_profile_cache.py",
+                            "apps/rbac/tests/test_separation_of_duties.py", "apps/rbac/tests/test_change_events.py",
+                            "apps/rbac/tests/test_api.py"),
     "apps/provisioning/requests.py": ("apps/provisioning/tests/test_requests*.py",
                                       "apps/provisioning/tests/test_approvals.py",
                                       "apps/provisioning/tests/test_request_spec.py",
@@ -74,9 +79,10 @@ def selection(module: str) -> list[str]:
 # Written into each work folder's copy (never into the project): every forked mutant would otherwise
 # build and migrate its own test database, which costs more than most mutants' tests. The first
 # session migrates a file database once and keeps a snapshot; each later session (each mutant)
-# starts from a private copy of it.
-FAST_DATABASE_CONFTEST = '''"""Test databases for mutation runs: one migration, then a private copy per session."""
+# starts from a private copy of it. Each mutant's tests run fastest first.
+FAST_DATABASE_CONFTEST = '''"""Mutation runs: one migrated test database copied per session; fastest tests first."""
 
+import json
 import os
 import shutil
 import sqlite3
@@ -85,6 +91,19 @@ from pathlib import Path
 import pytest
 
 SNAPSHOT = Path(__file__).resolve().parent / "var" / "mutation-template.sqlite3"
+STATS = Path(__file__).resolve().parent / "mutmut-stats.json"
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """mutmut hands each mutant its tests in no particular order and stops at the first failure
+    (-x): running them fastest first (durations from mutmut's own stats run) means a mutant a quick
+    test catches never waits for a slow one. Tests without a recorded duration run last."""
+    try:
+        durations = json.loads(STATS.read_text()).get("duration_by_test", {})
+    except (OSError, ValueError):
+        return
+    if durations:
+        items.sort(key=lambda item: durations.get(item.nodeid, float("inf")))
 
 
 @pytest.fixture(scope="session")
