@@ -130,6 +130,17 @@ def _widget(w: Any, i: int, seen: set[str], errors: dict[str, list[str]]) -> dic
             "query": {"name": query.name, "params": dict(q.get("params") or {})}, "options": options}
 
 
+def clean_widget(widget: Any) -> dict[str, Any]:
+    """One validated widget (for a preview in the editor); a 400 naming each bad field otherwise."""
+    errors: dict[str, list[str]] = {}
+    cleaned = _widget(widget, 0, set(), errors)
+    if errors or cleaned is None:
+        errors = {k.replace("widgets[0]", "widget"): v for k, v in errors.items()} or {"widget": ["Invalid."]}
+        summary = "; ".join(f"{field}: {messages[0]}" for field, messages in list(errors.items())[:3])
+        raise InvalidInput(summary, detail=errors)
+    return cleaned
+
+
 def clean_document(doc: Any, *, uid: str | None = None) -> dict[str, Any]:
     """The validated, normalized document; ``InvalidInput`` (400) naming every bad field otherwise.
     ``uid`` (when given) is the uid the document must have, or gets when it has none."""

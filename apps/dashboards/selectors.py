@@ -65,29 +65,25 @@ def screen_scope(*, organization_id: Any) -> QueryScope:
 
 
 def widget_data(*, dashboard: Dashboard, scope: QueryScope, widget_ids: list[str] | None = None) -> dict[str, Any]:
-    """The result of each widget's query for ``scope``, with the time it was read.
+    """The result of each widget's query for ``scope``, with the time it was read."""
+    return {w["id"]: one_widget_data(widget=w, scope=scope) for w in dashboard.document.get("widgets", [])
+            if widget_ids is None or w["id"] in widget_ids}
 
-    A widget whose query is no longer registered (an app removed) or that the viewer may not run
-    gets an ``error`` instead of failing the whole dashboard."""
+
+def one_widget_data(*, widget: dict[str, Any], scope: QueryScope) -> dict[str, Any]:
+    """A widget's data. A widget whose query is no longer registered (an app removed), cannot answer
+    now, or that the viewer may not run gets an ``error`` instead of failing the whole dashboard."""
     now = timezone.now().isoformat()
-    out: dict[str, Any] = {}
-    for widget in dashboard.document.get("widgets", []):
-        if widget_ids is not None and widget["id"] not in widget_ids:
-            continue
-        query = get_query(widget["query"]["name"])
-        if query is None:
-            out[widget["id"]] = {"error": f"Unknown query {widget['query']['name']}.", "updated_at": now}
-            continue
-        try:
-            result = run_query(query, scope, widget["query"].get("params"))
-        except QueryFailed as exc:
-            out[widget["id"]] = {"error": str(exc), "updated_at": now}
-            continue
-        if result.get("forbidden"):
-            out[widget["id"]] = {"error": "You may not see this data.", "updated_at": now}
-            continue
-        out[widget["id"]] = {"shape": query.shape, "unit": query.unit, "result": result, "updated_at": now}
-    return out
+    query = get_query(widget["query"]["name"])
+    if query is None:
+        return {"error": f"Unknown query {widget['query']['name']}.", "updated_at": now}
+    try:
+        result = run_query(query, scope, widget["query"].get("params"))
+    except QueryFailed as exc:
+        return {"error": str(exc), "updated_at": now}
+    if result.get("forbidden"):
+        return {"error": "You may not see this data.", "updated_at": now}
+    return {"shape": query.shape, "unit": query.unit, "result": result, "updated_at": now}
 
 
 def may_write(*, actor: Any, dashboard: Dashboard) -> bool:

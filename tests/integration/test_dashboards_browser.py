@@ -62,6 +62,10 @@ def test_a_dashboard_is_built_by_drag_and_drop_saved_reloaded_exported_and_impor
     # Move the first widget down a few rows by dragging it.
     first = "#editor-grid .grid-stack-item[data-widget^='stat'] .grid-stack-item-content"
     _drag(page, first, "#editor-grid", dy=200)
+    # Both preview live data before anything is saved.
+    page.wait_for_selector("#editor-grid [data-widget^='pie'] canvas")
+    wait_until(page, "/^[0-9]+$/.test((document.querySelector("
+                     "\"#editor-grid [data-widget^='stat'] [data-testid=stat-value]\") || {}).textContent || '')")
     screenshot(page, "dashboards-editor")
 
     page.click("[data-testid=save]")

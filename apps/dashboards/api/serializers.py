@@ -59,6 +59,10 @@ class WidgetDataSerializer(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
+class WidgetPreviewRequestSerializer(serializers.Serializer):
+    widget = serializers.JSONField(help_text="A widget definition as in the dashboard document.")
+
+
 class DashboardDataSerializer(serializers.Serializer):
     uid = serializers.CharField()
     version = serializers.IntegerField()

@@ -21,7 +21,7 @@ from apps.core.scoping import restrict
 from apps.core.widgets import QueryFailed, queries, widget_kinds
 from apps.dashboards import predefined, selectors, services, source_services
 from apps.dashboards.api import serializers as s
-from apps.dashboards.document import UID_RE
+from apps.dashboards.document import UID_RE, clean_widget
 from apps.dashboards.models import Dashboard, DataSource
 
 
@@ -113,6 +113,14 @@ class DashboardViewSet(mixins.DestroyModelMixin, TenantListViewSet):
         widgets = selectors.widget_data(dashboard=row, scope=scope,
                                         widget_ids=wanted.split(",")[:100] if wanted else None)
         return Response({"uid": row.uid, "version": row.version, "widgets": widgets})
+
+    @extend_schema(request=s.WidgetPreviewRequestSerializer, responses=s.WidgetDataSerializer)
+    @action(detail=True, methods=["post"])
+    def preview(self, request: Request, pk: str | None = None) -> Response:
+        """A widget's data before it is saved (the editor's live preview), as you may see it."""
+        self.get_object()
+        widget = clean_widget(parsed(s.WidgetPreviewRequestSerializer, request.data)["widget"])
+        return Response(selectors.one_widget_data(widget=widget, scope=selectors.viewer_scope(actor=request.user)))
 
     @extend_schema(request=s.DashboardImportSerializer, responses={201: s.DashboardSerializer})
     @action(detail=False, methods=["post"], url_path="import")

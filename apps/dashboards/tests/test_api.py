@@ -205,3 +205,17 @@ def test_a_widget_the_viewer_may_not_query_shows_an_error_not_the_data(world):
     widgets = api_as(world["alice"]).get(f"{API}{row.uid}/data/").json()["widgets"]
     assert "result" not in widgets["platforms"] and widgets["platforms"]["error"]
     assert widgets["total"]["result"] == {"value": 3, "total": None}
+
+
+def test_the_editor_previews_an_unsaved_widget_with_the_viewers_data_and_names_bad_fields(world):
+    dashboard(world["a"], "prev")
+    client = api_as(world["alice"])
+    widget = {"id": "new1", "type": "pie", "gridPos": {"x": 0, "y": 0, "w": 6, "h": 4},
+              "query": {"name": "resources.by", "params": {"group_by": "status"}}}
+    preview = client.post(f"{API}prev/preview/", {"widget": widget}, format="json")
+    assert preview.status_code == 200
+    assert preview.json()["result"]["categories"] == [{"name": "running", "value": 3}]
+    widget["type"] = "radar"
+    refused = client.post(f"{API}prev/preview/", {"widget": widget}, format="json")
+    assert refused.status_code == 400 and "widget.type" in refused.json()["detail"]
+    assert api_as(world["bob"]).post(f"{API}prev/preview/", {"widget": widget}, format="json").status_code == 404

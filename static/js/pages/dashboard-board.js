@@ -142,8 +142,11 @@
                  formatter: () => number(s.value, o.decimals === undefined ? 0 : o.decimals) + s.suffix},
         data: [{value: s.value, name: s.note}]}]};
     } else if (def.type === "pie") {
-      option = {tooltip: {trigger: "item"}, legend: {type: "scroll", orient: "vertical", right: 0, top: "middle", textStyle: {color: text, fontSize: font}},
-        series: [{type: "pie", radius: ["40%", "72%"], center: ["38%", "52%"], label: {show: false},
+      // A legend beside a small pie would cover it: small pies name their slices in the tooltip only.
+      const wide = this.body.clientWidth > 320;
+      option = {tooltip: {trigger: "item"}, legend: {show: wide, type: "scroll", orient: "vertical", right: 0, top: "middle",
+                                                     textStyle: {color: text, fontSize: font}},
+        series: [{type: "pie", radius: ["40%", "72%"], center: [wide ? "38%" : "50%", "52%"], label: {show: false},
                   data: result.categories.map((c) => ({name: c.name, value: c.value}))}]};
     } else if (def.type === "bar" && shape === "categories") {
       option = {tooltip: {trigger: "axis"}, grid: {left: 8, right: 16, top: 12, bottom: 8, containLabel: true},
@@ -295,5 +298,6 @@
             widgets: this.widgets.size};
   };
 
-  U.dashboards = {board: (container, board, opts) => new Board(container, board, opts || {}), thresholdColor: thresholdColor};
+  U.dashboards = {board: (container, board, opts) => new Board(container, board, opts || {}), thresholdColor: thresholdColor,
+                  Widget: Widget};
 })();

@@ -32,19 +32,40 @@
     return catalog.queries[0].name;
   }
 
-  function label(def) {
-    const q = queries.get(def.query.name);
-    return '<div class="um-editor-item-head"><span class="um-editor-item-title">' + esc(def.title || (q ? q.label : def.query.name)) +
-      '</span><span class="badge bg-blue-lt">' + esc(def.type) + "</span></div>" +
-      '<div class="um-editor-item-query text-secondary small">' + esc(q ? q.label : def.query.name) + "</div>" +
-      '<div class="um-editor-item-preview" data-preview="' + esc(def.id) + '"></div>';
-  }
+  // Each widget on the grid is drawn as the dashboard will draw it, from a preview of its data.
+  const previewBoard = {mode: "edit", dark: false, staleAfter: 1e9};
+  const drawn = new Map(); // widget id -> Unimanager.dashboards.Widget
+  const previewTimers = new Map();
 
   function render(el, def) {
     const content = el.querySelector(".grid-stack-item-content");
-    content.innerHTML = label(def);
+    content.textContent = "";
+    const widget = new Unimanager.dashboards.Widget(previewBoard, def);
+    const badge = document.createElement("span");
+    badge.className = "badge bg-blue-lt um-editor-badge";
+    badge.textContent = def.type + " · " + def.query.name;
+    widget.el.appendChild(badge);
+    content.appendChild(widget.el);
+    drawn.set(def.id, widget);
     el.dataset.widget = def.id;
     el.classList.toggle("um-selected", selected === def.id);
+    schedulePreview(def);
+  }
+
+  function schedulePreview(def) {
+    clearTimeout(previewTimers.get(def.id));
+    previewTimers.set(def.id, setTimeout(() => preview(def), 250));
+  }
+
+  async function preview(def) {
+    const widget = drawn.get(def.id);
+    if (!widget) return;
+    try {
+      const data = await Unimanager.api("POST", api + "preview/", {widget: Object.assign({}, def, {gridPos: {x: 0, y: 0, w: 1, h: 1}})});
+      if (drawn.get(def.id) === widget) widget.show(data);
+    } catch (e) {
+      widget.show({error: e.message, updated_at: new Date().toISOString()});
+    }
   }
 
   function addItem(def) {
@@ -73,6 +94,8 @@
     render(el, def);
     select(def.id);
   });
+
+  grid.on("resizestop", (event, el) => { const w = drawn.get(el.dataset.widget); if (w) setTimeout(() => w.resize(), 50); });
 
   $("editor-grid").addEventListener("click", (ev) => {
     const item = ev.target.closest(".grid-stack-item");
@@ -141,11 +164,17 @@
 
   function changed(def) { const el = itemOf(def.id); if (el) render(el, def); }
 
-  $("w-title").addEventListener("input", () => { const d = defs.get(selected); if (d) { d.title = $("w-title").value; changed(d); } });
+  $("w-title").addEventListener("input", () => {
+    const d = defs.get(selected);
+    if (!d) return;
+    d.title = $("w-title").value;
+    const w = drawn.get(d.id);
+    if (w) w.el.querySelector(".um-widget-title").textContent = d.title || d.query.name;
+  });
   $("w-type").addEventListener("change", () => { const d = defs.get(selected); if (d) { d.type = $("w-type").value; fillQueries(d); changed(d); } });
   $("w-query").addEventListener("change", () => { const d = defs.get(selected); if (d) { d.query = {name: $("w-query").value, params: {}}; fillParams(d); changed(d); } });
-  $("w-unit").addEventListener("input", () => { const d = defs.get(selected); if (d) d.options = Object.assign({}, d.options, {unit: $("w-unit").value}); });
-  $("w-color").addEventListener("input", () => { const d = defs.get(selected); if (d) d.options = Object.assign({}, d.options, {color: $("w-color").value}); });
+  $("w-unit").addEventListener("change", () => { const d = defs.get(selected); if (d) { d.options = Object.assign({}, d.options, {unit: $("w-unit").value}); changed(d); } });
+  $("w-color").addEventListener("change", () => { const d = defs.get(selected); if (d) { d.options = Object.assign({}, d.options, {color: $("w-color").value}); changed(d); } });
   $("w-thresholds").addEventListener("change", () => {
     const d = defs.get(selected);
     if (!d) return;
@@ -154,11 +183,13 @@
       return {value: Number(v), color: (c || "").trim()};
     });
     d.options = Object.assign({}, d.options, {thresholds: list});
+    changed(d);
   });
   $("w-remove").addEventListener("click", () => {
     const el = itemOf(selected);
     if (el) grid.removeWidget(el);
     defs.delete(selected);
+    drawn.delete(selected);
     select(null);
   });
 
@@ -200,6 +231,7 @@
     $("editor-version").textContent = "v" + version;
     grid.removeAll();
     defs.clear();
+    drawn.clear();
     $("doc-title").value = doc.title;
     $("doc-refresh").value = doc.refresh;
     $("doc-stale").value = doc.stale_after;
@@ -207,27 +239,7 @@
     for (const w of doc.widgets) addItem(JSON.parse(JSON.stringify(w)));
     grid.batchUpdate(false);
     select(null);
-    preview();
     versions();
-  }
-
-  // Saved widgets show their current data, as the dashboard page will.
-  async function preview() {
-    try {
-      const res = await fetch(board.data_url, {credentials: "same-origin", headers: {Accept: "application/json"}});
-      const data = await res.json();
-      Object.entries(data.widgets || {}).forEach(([id, d]) => {
-        const box = document.querySelector('[data-preview="' + CSS.escape(id) + '"]');
-        if (!box) return;
-        const r = d.result;
-        let text = d.error || "";
-        if (r && typeof r.value === "number") text = r.value + (typeof r.total === "number" ? " of " + r.total : "");
-        else if (r && r.categories) text = r.categories.slice(0, 3).map((c) => c.name + " " + c.value).join(" · ");
-        else if (r && r.series) text = r.series.map((s) => s.name + " " + s.data.reduce((a, b) => a + b, 0)).join(" · ");
-        else if (r && r.rows) text = r.rows.length + " rows";
-        box.textContent = text;
-      });
-    } catch (e) { /* the preview is a convenience; saving still works */ }
   }
 
   async function versions() {
