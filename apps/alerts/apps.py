@@ -11,6 +11,8 @@ PERMISSIONS = [
     ("alerts:silence:write", "Create and expire silences"),
     ("alerts:contact:read", "See contact points, notification routes, templates and deliveries"),
     ("alerts:contact:write", "Change contact points, notification routes and templates"),
+    ("alerts:inspection:read", "See inspection reports"),
+    ("alerts:inspection:run", "Run an inspection now"),
     ("menu:console:alerts", "Console menu: alerts, rules, silences and notifications"),
 ]
 SCHEDULE = [
@@ -18,6 +20,7 @@ SCHEDULE = [
     ("alerts: collect metrics", "apps.alerts.tasks.metrics_collect_all_task", 60),
     ("alerts: evaluate rules and notify", "apps.alerts.tasks.alerts_cycle_task", 20),
     ("alerts: roll up and expire metrics", "apps.alerts.tasks.metrics_rollup_task", 300),
+    ("alerts: inspections", "apps.alerts.tasks.inspections_task", 6 * 3600),
 ]
 
 
@@ -48,6 +51,8 @@ class AlertsConfig(AppConfig):
             MenuEntry("console", "Silences", "alerts:silences", "bell-off", order=520, section="Monitoring",
                       permission="menu:console:alerts"),
             MenuEntry("console", "Notifications", "alerts:notifications", "send", order=530, section="Monitoring",
+                      permission="menu:console:alerts"),
+            MenuEntry("console", "Inspections", "alerts:inspections", "report-search", order=535, section="Monitoring",
                       permission="menu:console:alerts"),
             MenuEntry("console", "Inbox", "alerts:inbox", "inbox", order=540, section="Monitoring"),
         ):

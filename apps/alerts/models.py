@@ -359,3 +359,23 @@ class InboxMessage(TenantModel):
 
     def __str__(self) -> str:
         return self.subject
+
+
+class InspectionRun(TenantModel):
+    """One inspection of an organization's platforms and resources: the report's findings, each also
+    raised as an alert (and the alerts of findings gone since the last run resolved)."""
+
+    id = models.CharField(primary_key=True, max_length=32, default=PrefixedId("insp"), editable=False)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    findings = models.JSONField(default=list)  # [{check, severity, subject, name, platform, detail}]
+    counts = models.JSONField(default=dict)  # check -> findings
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["organization", "-started_at"], name="inspection_org_started")]
+
+    def __str__(self) -> str:
+        return f"inspection {self.id}"

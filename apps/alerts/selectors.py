@@ -15,6 +15,7 @@ from apps.alerts.models import (
     ContactPoint,
     Delivery,
     InboxMessage,
+    InspectionRun,
     MessageTemplate,
     NotificationRoute,
     Silence,
@@ -55,6 +56,10 @@ def template_list(*, actor: Any, action: str = CONTACT_READ) -> QuerySet:
 
 def delivery_list(*, actor: Any, action: str = CONTACT_READ) -> QuerySet:
     return restrict(Delivery.objects.all(), actor, action)
+
+
+def inspection_list(*, actor: Any, action: str = "alerts:inspection:read") -> QuerySet:
+    return restrict(InspectionRun.objects.all(), actor, action)
 
 
 def inbox_list(*, actor: Any) -> QuerySet:

@@ -57,6 +57,17 @@ def metrics_rollup_task() -> None:
 
 
 @shared_task(acks_late=True, ignore_result=True)
+def inspections_task() -> None:
+    """The scheduled inspection of every organization that owns a platform, then notifications."""
+    from apps.alerts.inspections import inspections_run_all
+    from apps.alerts.notify import notifications_dispatch
+
+    now = timezone.now()
+    inspections_run_all(now=now)
+    notifications_dispatch(now=now)
+
+
+@shared_task(acks_late=True, ignore_result=True)
 def delivery_send_task(delivery_id: str) -> None:
     """One try of one delivery; a failed try comes back after its backoff, on its own."""
     from apps.alerts.notify import delivery_attempt

@@ -8,5 +8,6 @@ urlpatterns = [
     path("silences/", views.silences, name="silences"),
     path("notifications/", views.notifications, name="notifications"),
     path("inbox/", views.inbox, name="inbox"),
+    path("inspections/", views.inspections, name="inspections"),
     path("<str:alert_id>/", views.alert_detail, name="alert"),
 ]

@@ -66,6 +66,19 @@ def notifications(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+def inspections(request: HttpRequest) -> HttpResponse:
+    from apps.alerts.inspections import CHECKS
+
+    runs = list(selectors.inspection_list(actor=request.user).select_related("organization")[:20])
+    latest: dict = {}
+    for run in runs:
+        latest.setdefault(run.organization_id, run)
+    return render(request, "alerts/inspections.html", {
+        "latest": list(latest.values()), "runs": runs, "checks": CHECKS,
+        "orgs": _orgs(request, "alerts:inspection:run")})
+
+
+@login_required
 def inbox(request: HttpRequest) -> HttpResponse:
     rows = selectors.inbox_list(actor=request.user)[:200]
     return render(request, "alerts/inbox.html", {"rows": rows})

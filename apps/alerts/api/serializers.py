@@ -7,6 +7,7 @@ from apps.alerts.models import (
     ContactPoint,
     Delivery,
     InboxMessage,
+    InspectionRun,
     MessageTemplate,
     NotificationRoute,
     Silence,
@@ -239,6 +240,30 @@ class InboxMessageSerializer(serializers.ModelSerializer):
         model = InboxMessage
         fields = ["id", "organization", "subject", "body", "severity", "link", "created_at", "read_at"]
         read_only_fields = fields
+
+
+class FindingSerializer(serializers.Serializer):
+    check = serializers.CharField()
+    severity = serializers.CharField()
+    subject = serializers.CharField(help_text="The resource or platform id")
+    name = serializers.CharField(allow_blank=True)
+    platform = serializers.CharField(allow_blank=True)
+    detail = serializers.CharField()
+
+
+class InspectionRunSerializer(serializers.ModelSerializer):
+    organization = serializers.UUIDField(source="organization_id", read_only=True)
+    findings = FindingSerializer(many=True, read_only=True)
+    counts = serializers.DictField(child=serializers.IntegerField(), read_only=True)
+
+    class Meta:
+        model = InspectionRun
+        fields = ["id", "organization", "started_at", "finished_at", "counts", "findings"]
+        read_only_fields = fields
+
+
+class InspectionStartSerializer(serializers.Serializer):
+    organization = serializers.UUIDField()
 
 
 class PointListField(serializers.ListField):

@@ -12,6 +12,7 @@ router.register("routes", views.RouteViewSet, basename="notificationroute")
 router.register("templates", views.TemplateViewSet, basename="messagetemplate")
 router.register("deliveries", views.DeliveryViewSet, basename="delivery")
 router.register("inbox", views.InboxViewSet, basename="inboxmessage")
+router.register("inspections", views.InspectionViewSet, basename="inspectionrun")
 
 urlpatterns = [
     path("metrics/series/", views.MetricSeriesView.as_view(), name="metric-series"),

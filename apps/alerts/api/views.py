@@ -27,6 +27,7 @@ from apps.alerts.models import (
     ContactPoint,
     Delivery,
     InboxMessage,
+    InspectionRun,
     MessageTemplate,
     NotificationRoute,
     Silence,
@@ -284,6 +285,26 @@ class TemplateViewSet(TenantViewSetMixin, mixins.ListModelMixin, mixins.Retrieve
         data = parsed(s.TemplatePreviewSerializer, request.data)
         subject, body = templating.check(data["subject"], data["body"])
         return Response({"subject": subject, "body": body})
+
+
+class InspectionViewSet(TenantViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                        viewsets.GenericViewSet):
+    """Inspection reports (stopped instances, unattached disks and EIPs, collection and metrics lag,
+    unhealthy platforms); ``create`` inspects an organization now."""
+
+    queryset = InspectionRun.objects.all()
+    serializer_class = s.InspectionRunSerializer
+    ordering = ("-started_at", "-id")
+    lookup_value_regex = ID.format("insp")
+    selector = staticmethod(selectors.inspection_list)
+
+    @extend_schema(request=s.InspectionStartSerializer, responses={201: s.InspectionRunSerializer})
+    def create(self, request: Request) -> Response:
+        from apps.alerts.inspections import inspection_run
+
+        data = parsed(s.InspectionStartSerializer, request.data)
+        run = inspection_run(actor=request.user, organization=_org(request, data["organization"]))
+        return Response(s.InspectionRunSerializer(run).data, status=status.HTTP_201_CREATED)
 
 
 class DeliveryViewSet(TenantViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

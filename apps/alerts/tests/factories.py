@@ -15,6 +15,7 @@ from apps.alerts.models import (
     ContactPoint,
     Delivery,
     InboxMessage,
+    InspectionRun,
     MessageTemplate,
     NotificationRoute,
     Silence,
@@ -55,4 +56,5 @@ def isolation_objects(org: Any) -> list[Any]:
     delivery = Delivery.objects.create(organization=org, contact_point=cp, subject="s", body="b")
     person = make_user(f"inbox-{n}", org)
     message = InboxMessage.objects.create(organization=org, user=person, subject="s", body="b")
-    return [platform, res, rule, a, history, silence, cp, route, tmpl, delivery, message]
+    run = InspectionRun.objects.create(organization=org, started_at=now, findings=[], counts={})
+    return [platform, res, rule, a, history, silence, cp, route, tmpl, delivery, message, run]
