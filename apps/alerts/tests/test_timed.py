@@ -170,3 +170,23 @@ def test_no_samples_in_the_window_is_insufficient_data_and_a_firing_alert_stops_
     assert alert.ends_at == at(400)
     reasons = list(alert.history.filter(kind="state").values_list("to_state", "reason"))
     assert reasons[-1][0] == "insufficient_data" and "No samples" in reasons[-1][1]
+
+
+def test_an_alert_left_unacknowledged_is_escalated_once_and_an_acknowledged_one_is_not(setup):
+    oncall = services.contact_point_create(actor=setup["user"], organization=setup["org"], name="duty manager",
+                                           kind="webhook", config={"url": "http://127.0.0.1:9/duty"})
+    setup["route"].escalate_after_seconds = 120
+    setup["route"].escalate_to = oncall
+    setup["route"].save()
+    vm0, vm1 = setup["resources"][:2]
+    for t in range(0, 600, 50):
+        push([vm0, vm1], t, 95)
+    cycle(10)
+    cycle(70)  # both fire at 70
+    services.alert_acknowledge(actor=setup["user"], alert=Alert.objects.get(resource=vm1))
+    assert [d for d in cycle(150) if d.contact_point_id == oncall.pk] == []  # 80 s unacknowledged: not yet
+    escalated = [d for d in cycle(200) if d.contact_point_id == oncall.pk]
+    assert [[a["labels"]["resource_name"] for a in d.payload["alerts"]] for d in escalated] == [["a-vm-0"]]
+    assert escalated[0].subject.startswith("[ESCALATED]")
+    assert [d for d in cycle(300) if d.contact_point_id == oncall.pk] == []  # once
+    assert Alert.objects.get(resource=vm0).history.filter(kind="escalate").count() == 1
