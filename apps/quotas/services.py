@@ -18,13 +18,14 @@ Rules enforced here:
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db import transaction
-from django.db.models import BigIntegerField, Case, Count, F, Q, QuerySet, Value, When
+from django.db import connections, transaction
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from apps.core.errors import Conflict, Forbidden, InvalidInput, Refused
@@ -111,23 +112,78 @@ def quota_reserve(*, organization: Organization, project: Project | None, resour
         reservation.save(force_insert=True)
         if not unit:
             return reservation
-        limits = list(_covering(organization=organization, project=project, dims=unit, platform_id=platform_id,
-                                region=region).select_for_update(of=("self",)).order_by("depth", "id")
-                      .only("id", "organization_id", "project_id", "dimension", "platform_id", "region", "limit",
-                            "committed", "reserved", "warning_percent"))
+        limits = _lock_for_reserve(organization=organization, project=project, dims=list(unit),
+                                   platform_id=platform_id, region=region or "")
         for lim in limits:
             asked = unit[lim.dimension] * count
             if lim.used + asked > lim.limit:
                 raise _refusal(lim, asked)
         if limits:
             before = {lim.pk: lim.used for lim in limits}
-            QuotaLimit.objects.filter(pk__in=[lim.pk for lim in limits]).update(reserved=F("reserved") + Case(
-                *(When(dimension=dim, then=Value(per * count)) for dim, per in unit.items()),
-                default=Value(0), output_field=BigIntegerField()))
+            _add_reserved([lim.db_id for lim in limits], {dim: per * count for dim, per in unit.items()})  # type: ignore[attr-defined]
             for lim in limits:
                 lim.reserved += unit[lim.dimension] * count
             _crossings(before, limits)
     return reservation
+
+
+# The reservation path is the hot one (every provisioning request, every resize): its two statements
+# are written once here instead of being compiled by the ORM on every call, which cost five times
+# the database's own work. They are the statements ``_covering(...).select_for_update()`` and an
+# ``update(reserved=F(...) + Case(...))`` would produce, for SQLite and PostgreSQL alike.
+_LIMIT_COLUMNS = ("id", "organization_id", "project_id", "dimension", "limit", "committed", "reserved",
+                  "warning_percent", "platform_id", "region")
+
+
+def _lock_for_reserve(*, organization: Organization, project: Project | None, dims: list[str], platform_id: Any,
+                      region: str) -> list[QuotaLimit]:
+    """The covering limits locked root to leaf (the order of ``_locked``), as unsaved model objects."""
+    conn = connections[QuotaLimit.objects.db]
+    qn = conn.ops.quote_name
+    meta = QuotaLimit._meta
+    orgs = [meta.get_field("organization").get_db_prep_value(pk, conn) for pk in _ancestor_ids(organization)]
+    params: list[Any] = [*orgs, *dims]
+    node = f"{qn('project_id')} IS NULL"
+    if project is not None:
+        node += f" OR {qn('project_id')} = %s"
+        params.append(meta.get_field("project").get_db_prep_value(project.pk, conn))
+    where_platform = f"{qn('platform_id')} IS NULL"
+    if platform_id:
+        where_platform += f" OR {qn('platform_id')} = %s"
+        params.append(meta.get_field("platform").get_db_prep_value(platform_id, conn))
+    params.append(region)
+    sql = (f"SELECT {', '.join(qn(c) for c in _LIMIT_COLUMNS)} FROM {qn(meta.db_table)} "
+           f"WHERE {qn('organization_id')} IN ({', '.join(['%s'] * len(orgs))}) "
+           f"AND {qn('dimension')} IN ({', '.join(['%s'] * len(dims))}) AND ({node}) AND ({where_platform}) "
+           f"AND ({qn('region')} = '' OR {qn('region')} = %s) ORDER BY {qn('depth')}, {qn('id')}"
+           + (" FOR UPDATE" if conn.features.has_select_for_update else ""))
+    with conn.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    limits = []
+    for row in rows:
+        lim = QuotaLimit(id=_uuid(row[0]), organization_id=_uuid(row[1]),
+                         project_id=_uuid(row[2]) if row[2] is not None else None, dimension=row[3], limit=row[4],
+                         committed=row[5], reserved=row[6], warning_percent=row[7],
+                         platform_id=_uuid(row[8]) if row[8] is not None else None, region=row[9])
+        lim.db_id = row[0]  # type: ignore[attr-defined]
+        limits.append(lim)
+    return limits
+
+
+def _uuid(value: Any) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+
+
+def _add_reserved(db_ids: list[Any], amounts: dict[str, int]) -> None:
+    conn = connections[QuotaLimit.objects.db]
+    qn = conn.ops.quote_name
+    cases = " ".join("WHEN %s THEN %s" for _ in amounts)
+    params: list[Any] = [v for pair in amounts.items() for v in pair] + list(db_ids)
+    with conn.cursor() as cursor:
+        cursor.execute(f"UPDATE {qn(QuotaLimit._meta.db_table)} SET {qn('reserved')} = {qn('reserved')} + "
+                       f"CASE {qn('dimension')} {cases} ELSE 0 END "
+                       f"WHERE {qn('id')} IN ({', '.join(['%s'] * len(db_ids))})", params)
 
 
 def _refusal(lim: QuotaLimit, asked: int) -> Refused:
