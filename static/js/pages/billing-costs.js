@@ -22,8 +22,11 @@
   pie.setOption({
     tooltip: {trigger: "item", valueFormatter: money},
     legend: {type: "scroll", bottom: 0},
-    series: [{type: "pie", radius: ["40%", "70%"], top: -20, data: data.breakdown.map((d) => ({name: d.name, value: Number(d.value)})),
-              label: {formatter: "{b}\n{d}%"}, minShowLabelAngle: 12}],
+    // Labels only for the slice under the pointer, in the ring's hole: small slices never collide.
+    series: [{type: "pie", radius: ["45%", "72%"], top: -20, avoidLabelOverlap: true,
+              data: data.breakdown.map((d) => ({name: d.name, value: Number(d.value)})),
+              label: {show: false, position: "center"},
+              emphasis: {label: {show: true, formatter: "{b}\n{d}%", fontSize: 16, fontWeight: "bold"}}}],
   });
   window.addEventListener("resize", () => { trend.resize(); pie.resize(); });
 })();
