@@ -42,6 +42,9 @@ class AlertsConfig(AppConfig):
         register_topic("alerts", alerts_topic_org)
         register_topic("inbox", inbox_topic_org)
         events.connect()
+        from apps.alerts import widget_queries
+
+        widget_queries.register()
         post_migrate.connect(install_schedule, sender=self)
         for entry in (
             MenuEntry("console", "Alerts", "alerts:alerts", "alert-triangle", order=500, section="Monitoring",

@@ -208,3 +208,20 @@ def test_ingestion_refuses_a_session_and_bad_bodies_change_nothing(world):
         answer = _signed_post("/api/v1/alerts/ingest/v2/alerts", key, secret, bad)
         assert answer.status_code == 400 and field in answer.json()["detail"], answer.content
     assert not Alert.objects.exists()
+
+
+def test_dashboard_queries_count_only_the_viewers_firing_unmuted_alerts(world):
+    from apps.core.widgets import QueryScope, get_query
+
+    a, b = world["a"], world["b"]
+    alert(a["org"], severity="critical")
+    alert(a["org"], severity="warning")
+    alert(a["org"], severity="critical", state="resolved")
+    alert(b["org"], severity="critical")
+    scope = QueryScope(a["user"])
+    assert get_query("alerts.firing_count").run(scope, {"severity": "any"}) == {"value": 2, "total": None}
+    assert get_query("alerts.firing_count").run(scope, {"severity": "critical"})["value"] == 1
+    assert get_query("alerts.firing_by_severity").run(scope, {}) == {
+        "categories": [{"name": "critical", "value": 1}, {"name": "warning", "value": 1}]}
+    screen = QueryScope(None, organization_ids=[b["org"].pk])
+    assert get_query("alerts.firing_count").run(screen, {"severity": "any"})["value"] == 1
