@@ -15,12 +15,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from apps.billing import selectors, services
-from apps.billing.models import Bill
+from apps.billing import metering, selectors, services
+from apps.billing.models import Bill, Dimension
 from apps.core.errors import ApplicationError, NotFound
-from apps.core.pages import posted
+from apps.core.pages import error_fields, posted
 from apps.core.pagination import page_of
 from apps.core.scoping import authorize
+from apps.organizations.selectors import organization_choices, organization_get, project_get, project_list
 
 
 def _money(value: Any) -> str:
@@ -143,19 +144,60 @@ def line_explain(request: HttpRequest, bill_id: str, line_id: str) -> HttpRespon
                                                     "total_quantity": total_quantity})
 
 
+def _rule_form_data(request: HttpRequest) -> dict[str, Any]:
+    data: dict[str, Any] = {k: posted(request, k) for k in (
+        "resource_type", "dimension", "sku", "region", "unit", "unit_price", "fixed_amount", "valid_from",
+        "valid_to", "description")}
+    data["bill_stopped"] = request.POST.get("bill_stopped") == "on"
+    data["fixed_amount"] = data["fixed_amount"] or "0"
+    data["unit"] = data["unit"] or "hour"
+    tiers_text = posted(request, "tiers")
+    if tiers_text:
+        # "100:0.5, :0.4" -- up_to:price steps, the last one open.
+        steps = []
+        for part in tiers_text.split(","):
+            top, _, price = part.strip().partition(":")
+            steps.append({"up_to": top.strip() or None, "unit_price": price.strip()})
+        data["tiers"] = steps
+    return data
+
+
 @login_required
 def price_books(request: HttpRequest) -> HttpResponse:
     books = list(selectors.price_book_list(actor=request.user).select_related("organization")[:100])
-    chosen = request.GET.get("book") or next((b.pk for b in books if b.is_active), books[0].pk if books else None)
+    chosen = request.GET.get("book") or request.POST.get("book") or next(
+        (b.pk for b in books if b.is_active), books[0].pk if books else None)
     book = next((b for b in books if b.pk == chosen), None)
+    error, fields, status = "", {}, 200
+    if request.method == "POST" and book is not None:
+        try:
+            services.price_rule_create(actor=request.user, book=book, data=_rule_form_data(request))
+            return redirect(f"{reverse('billing:price-books')}?book={book.pk}")
+        except ApplicationError as exc:
+            error, fields, status = exc.message, error_fields(exc), exc.status
     rules = list(selectors.price_rule_list(actor=request.user).filter(price_book=book)) if book else []
     discounts = list(selectors.discount_list(actor=request.user)[:100])
-    return render(request, "billing/price_books.html", {"books": books, "book": book, "rules": rules,
-                                                        "discounts": discounts})
+    return render(request, "billing/price_books.html", {
+        "books": books, "book": book, "rules": rules, "discounts": discounts, "error": error, "fields": fields,
+        "types": metering.METERED_TYPES, "dimensions": Dimension.choices, "form": request.POST,
+        "can_write": book is not None and authorize(request.user, "billing:pricebook:write", book)}, status=status)
 
 
 @login_required
 def budgets(request: HttpRequest) -> HttpResponse:
+    error, fields, status = "", {}, 200
+    if request.method == "POST":
+        try:
+            org = organization_get(actor=request.user, organization_id=posted(request, "organization") or None)
+            project = None
+            if posted(request, "project"):
+                project = project_get(actor=request.user, project_id=posted(request, "project"))
+            marks = [int(t) for t in posted(request, "thresholds").replace(" ", "").split(",") if t.isdigit()]
+            services.budget_create(actor=request.user, organization=org, project=project, name=posted(request, "name"),
+                                   amount=posted(request, "amount"), thresholds=marks or None)
+            return redirect("billing:budgets")
+        except ApplicationError as exc:
+            error, fields, status = exc.message, error_fields(exc), exc.status
     today = dt.date.today()
     period = today.replace(day=1)
     rows = []
@@ -169,8 +211,12 @@ def budgets(request: HttpRequest) -> HttpResponse:
                      "forecast_pct": min(100, int(forecast * 100 / budget.amount))})
     crossings = list(selectors.crossing_list(actor=request.user)[:50])
     topics = sorted({f"billing:{r['budget'].organization_id}" for r in rows})
-    return render(request, "billing/budgets.html", {"rows": rows, "crossings": crossings, "period": period,
-                                                    "topics": topics})
+    return render(request, "billing/budgets.html", {
+        "rows": rows, "crossings": crossings, "period": period, "topics": topics, "error": error, "fields": fields,
+        "form": request.POST,
+        "organizations": organization_choices(actor=request.user, action="billing:budget:write"),
+        "projects": list(project_list(actor=request.user).order_by("organization__name", "name")[:200]),
+    }, status=status)
 
 
 @login_required

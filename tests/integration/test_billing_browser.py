@@ -54,6 +54,11 @@ def test_costs_bill_explain_and_a_live_budget_crossing(embedded_server, page):
     assert "CNY" in page.locator("[data-testid=explain-amount]").inner_text()
     screenshot(page, "billing-explain")
 
+    page.goto(f"{base}/console/billing/price-books/")
+    assert page.locator("[data-testid=price-rules] tbody tr").count() >= 5
+    assert page.locator("[data-testid=rule-form]").count() == 1
+    screenshot(page, "billing-price-books")
+
     budgets = page.context.new_page()
     budgets.goto(f"{base}/console/billing/budgets/")
     assert budgets.locator("[data-testid=budgets] tbody tr").count() >= 1

@@ -82,3 +82,28 @@ def test_the_portal_costs_page_shows_the_tenants_bills_only(billed):  # noqa: F8
     stranger = f.user("stranger", other)
     page = signed_in(stranger).get("/portal/billing/")
     assert page.status_code == 200 and b"No bills you may see." in page.content
+
+
+def test_a_budget_and_a_tiered_rule_are_added_from_the_pages_and_bad_input_writes_nothing(billed):  # noqa: F811
+    from apps.billing.models import PriceRule
+
+    client = signed_in(billed["root"])
+    hq = billed["hq"]
+    refused = client.post("/console/billing/budgets/", {"organization": str(hq.pk), "name": "Q", "amount": "-5"})
+    assert refused.status_code == 400 and b"is-invalid" in refused.content and not Budget.objects.exists()
+    added = client.post("/console/billing/budgets/", {"organization": str(hq.pk), "name": "Monthly", "amount": "500",
+                                                      "thresholds": "50, 90"})
+    assert added.status_code == 302
+    assert list(Budget.objects.values_list("name", "amount", "thresholds")) == [("Monthly", 500, [50, 90])]
+    book = billed["book"]
+    count = PriceRule.objects.count()
+    bad = client.post("/console/billing/price-books/", {"book": book.pk, "resource_type": "ecs.instance",
+                                                        "dimension": "hours", "unit_price": "1", "tiers": "10:1"})
+    assert bad.status_code == 400 and PriceRule.objects.count() == count
+    good = client.post("/console/billing/price-books/", {"book": book.pk, "resource_type": "ecs.instance",
+                                                         "dimension": "hours", "unit_price": "1",
+                                                         "tiers": "10:1, :0.5", "bill_stopped": "on"})
+    assert good.status_code == 302
+    rule = PriceRule.objects.get(dimension="hours")
+    assert rule.tiers == [{"up_to": "10", "unit_price": "1"}, {"up_to": None, "unit_price": "0.5"}]
+    assert rule.bill_stopped
