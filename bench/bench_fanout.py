@@ -17,13 +17,27 @@ event. The list of what was emitted comes from the server's replay buffer (a fre
 subscribes ``after: 0``), so an event that no client received still counts as expected. The final
 "succeeded" event follows the last step's event immediately (two emits back to back); it counts for
 delivery but not for latency, which is about one emit at a time.
+
+Wall screens (distributed mode, cases "wall N=..."): N websocket clients signed in with one display
+token follow the demo's "operations" dashboard (``dashboard:operations``), as wall screens do. The
+same diagnostic operation changes the data behind its widgets; each change reaches the dashboard's
+followers as a ``data`` notice (``apps.dashboards.live``, coalesced per organization). A sample is a
+client's receive time minus the notice's ``ts`` (taken in the worker when the change is announced).
+Process layout: as many daphne processes as the machine has cores, each on its own port (daphne
+cannot share one listening port), with the clients spread over them round-robin, as a load balancer
+in front of them would; one Celery worker. Memory per connection is the growth of the daphne
+processes' resident memory from before the N clients connect to after they all subscribed, divided
+by N. The baseline is the same raw Redis pub/sub group_send to N receivers as above.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
 import time
+import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,6 +66,12 @@ class Plan:
 # the first step's countdown leaves time for every client to subscribe (about 1 s at N=500).
 FULL = Plan(cases=((1, 40), (100, 25), (500, 25)), interval=0.5, baseline_gap=0.05)
 QUICK = Plan(cases=((1, 6), (100, 4), (500, 4)), interval=1.0, baseline_gap=0.05)
+# Wall screens: (clients, diagnostic steps). A step a second leaves each coalescing window (0.5 s)
+# one change, so every step is announced at once rather than gathered.
+WALL_FULL = ((500, 12), (2000, 12))
+WALL_QUICK = ((100, 4), (500, 4))
+WALL_INTERVAL = 1.0
+WALL_DASHBOARD = "operations"
 
 
 @dataclass
@@ -322,6 +342,165 @@ async def _measure(ctx: Context, dep: Deployment, session: Session, plan: Plan) 
     return rows
 
 
+# -- wall screens ------------------------------------------------------------------------------------
+
+def _environ(pid: int) -> dict[str, str]:
+    raw = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
+    return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+
+
+def _rss_kib(pid: int) -> int:
+    for line in open(f"/proc/{pid}/status").read().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _daphne_pids(dep: Deployment) -> list[int]:
+    return [process.pid for name, process, _log in dep.processes.started if name.startswith("daphne")]
+
+
+def _more_daphnes(dep: Deployment) -> list[int]:
+    """Ports of as many daphne processes as the machine has cores (the deployment's own first)."""
+    from devtools.services import free_port, wait_for_port
+
+    first = _daphne_pids(dep)[0]
+    env = _environ(first)
+    ports = [dep.port]
+    for i in range(1, os.cpu_count() or 1):
+        port = free_port()
+        dep.processes.start(f"daphne-{i}", [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+                                            "unimanager.asgi:application"], env)
+        wait_for_port(port, timeout=60)
+        deadline = time.monotonic() + 60
+        while Session(f"http://127.0.0.1:{port}").get_json("/healthz")[0] != 200:
+            if time.monotonic() > deadline:
+                raise DeploymentError(f"daphne on {port} did not answer /healthz")
+            time.sleep(0.2)
+        ports.append(port)
+    return ports
+
+
+def _wall_session(dep: Deployment, admin: Session) -> Session:
+    """A wall screen's session: a display token for the demo's operations dashboard, signed in."""
+    status, board = admin.get_json(f"/api/v1/dashboards/dashboards/{WALL_DASHBOARD}/")
+    if status != 200:
+        raise DeploymentError(f"the {WALL_DASHBOARD} dashboard is not there ({status}): was the demo seeded?")
+    status, token = admin.post_json("/api/v1/security/display-tokens/", {
+        "organization": board["organization"], "name": "bench wall", "dashboards": [WALL_DASHBOARD]})
+    if status != 201:
+        raise DeploymentError(f"creating the display token answered {status}: {token}")
+    wall = Session(dep.base_url)
+    wall._open("GET", "/screens/signin/")
+    form = urllib.parse.urlencode({"token": token["token"], "csrfmiddlewaretoken": wall.cookie("csrftoken") or ""})
+    wall._open("POST", "/screens/signin/", form.encode(), {"Content-Type": "application/x-www-form-urlencoded"})
+    if not wall.cookie("sessionid"):
+        raise DeploymentError("signing the wall screen in with its display token gave no session")
+    return wall
+
+
+async def _connect_spread(ports: Sequence[int], cookie: str, count: int) -> list[Client]:
+    limit = asyncio.Semaphore(CONNECT_CONCURRENCY)
+
+    async def one(index: int) -> Client:
+        port = ports[index % len(ports)]
+        async with limit:
+            ws = await connect(f"ws://127.0.0.1:{port}/ws/", origin=f"http://127.0.0.1:{port}",  # type: ignore[arg-type]
+                               additional_headers={"Cookie": cookie}, ping_interval=None, open_timeout=60,
+                               close_timeout=5, max_queue=None)
+            return Client(index, ws)
+
+    results = await asyncio.gather(*(one(i) for i in range(count)), return_exceptions=True)
+    clients = [r for r in results if isinstance(r, Client)]
+    failures = [r for r in results if not isinstance(r, Client)]
+    if failures:
+        await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
+        raise DeploymentError(f"{len(failures)} of {count} wall-screen connections failed: {failures[0]!r}")
+    return clients
+
+
+@dataclass
+class WallFigures(WebsocketFigures):
+    rss_per_connection_kib: float = 0.0
+    daphnes: int = 0
+
+
+async def _wall_case(dep: Deployment, admin: Session, wall: Session, ports: Sequence[int], count: int,
+                     steps: int) -> WallFigures:
+    figures = WallFigures(daphnes=len(ports))
+    pids = _daphne_pids(dep)
+    rss_before = sum(_rss_kib(pid) for pid in pids)
+    clients = await _connect_spread(ports, wall.cookie_header, count)
+    try:
+        topic = f"dashboard:{WALL_DASHBOARD}"
+        current = Round.for_topic(topic, count)
+        asked_at = time.time()
+        await asyncio.gather(*(c.subscribe(current) for c in clients))
+        await asyncio.wait_for(current.all_acked.wait(), timeout=120)
+        if current.errors:
+            raise DeploymentError(f"subscribing to {topic} was refused: {current.errors[0]}")
+        ready_at = max(t for t in current.acked_at if t is not None)
+        figures.subscribe_s = ready_at - asked_at
+        figures.rss_per_connection_kib = (sum(_rss_kib(pid) for pid in pids) - rss_before) / count
+        status, body = await asyncio.to_thread(admin.post_json, "/api/v1/core/operations/diagnostics/",
+                                               {"steps": steps, "interval": WALL_INTERVAL})
+        if status != 202:
+            raise DeploymentError(f"starting the diagnostic answered {status}: {body}")
+        # The last change is announced at most one coalescing window after the operation ends.
+        await asyncio.sleep(steps * WALL_INTERVAL + 4)
+        emitted = await _notices(ports[0], wall.cookie_header, topic)
+        counted = sorted(seq for seq, ts in emitted.items() if ts >= ready_at)
+        figures.discarded_events = len(emitted) - len(counted)
+        figures.latency_events = len(counted)
+        figures.duplicates = current.duplicates
+        figures.expected = len(counted) * count
+        for seen in current.received:
+            figures.delivered += sum(1 for seq in counted if seq in seen)
+            figures.latencies_ms.extend((seen[seq][1] - seen[seq][0]) * 1000 for seq in counted if seq in seen)
+        figures.data = current.data
+        dep.processes.check()
+    finally:
+        await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
+    return figures
+
+
+async def _notices(port: int, cookie: str, topic: str) -> dict[int, float]:
+    """seq -> ts of every notice of ``topic`` still in the replay buffer."""
+    (auditor,) = await _connect_spread([port], cookie, 1)
+    try:
+        replay = Round.for_topic(topic, 1)
+        await auditor.subscribe(replay, after=0)
+        await asyncio.sleep(2)
+    finally:
+        await auditor.close()
+    if replay.errors:
+        raise DeploymentError(f"replaying {topic} failed: {replay.errors[0]}")
+    return {seq: ts for seq, (ts, _received, _status) in replay.received[0].items()}
+
+
+async def _measure_walls(ctx: Context, dep: Deployment, admin: Session, cases: Sequence[tuple[int, int]],
+                         gap: float) -> list[Row]:
+    ports = await asyncio.to_thread(_more_daphnes, dep)
+    wall = await asyncio.to_thread(_wall_session, dep, admin)
+    rows: list[Row] = []
+    for count, steps in cases:
+        started = time.monotonic()
+        with collector_paused():
+            ws = await _wall_case(dep, admin, wall, ports, count, steps)
+        with collector_paused():
+            base = await _baseline_case(dep.mode, dep.redis_url, count, max(20, ws.latency_events), gap, ws.data)
+        ctx.log(f"wall screens N={count} over {len(ports)} daphne processes: {ws.delivered}/{ws.expected} notices "
+                f"delivered, {base.delivered}/{base.expected} by group_send, "
+                f"{ws.rss_per_connection_kib:.0f} KiB per connection ({time.monotonic() - started:.0f} s)")
+        for row in _rows(dep.mode, count, ws, base):
+            row.case = f"wall N={count}"
+            if row.extra:
+                row.extra.update(rss_per_connection_kib=round(ws.rss_per_connection_kib, 1),
+                                 daphne_processes=ws.daphnes, layout="one port per daphne, clients round-robin")
+            rows.append(row)
+    return rows
+
+
 def run(ctx: Context) -> list[Row]:
     plan = QUICK if ctx.quick else FULL
     ctx.parameters.update(cases=[{"clients": n, "steps": steps} for n, steps in plan.cases],
@@ -334,4 +513,9 @@ def run(ctx: Context) -> list[Row]:
             session = dep.sign_in()
             ctx.log(f"{mode} deployment serving on {dep.base_url} ({time.monotonic() - started:.0f} s)")
             rows.extend(asyncio.run(_measure(ctx, dep, session, plan)))
+            if mode == "distributed":
+                walls = WALL_QUICK if ctx.quick else WALL_FULL
+                ctx.parameters.update(wall_cases=[{"clients": n, "steps": steps} for n, steps in walls],
+                                      wall_step_interval_s=WALL_INTERVAL, wall_dashboard=WALL_DASHBOARD)
+                rows.extend(asyncio.run(_measure_walls(ctx, dep, session, walls, plan.baseline_gap)))
     return rows

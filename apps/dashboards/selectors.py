@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -52,7 +53,7 @@ def viewer_scope(*, actor: Any, organization: Any = None) -> QueryScope:
     org = None
     try:
         org = organization_list(actor=actor, action="organizations:organization:read").filter(pk=organization).first()
-    except (ValueError, TypeError, Exception):  # a malformed id is as unknown as a foreign one
+    except (ValueError, TypeError, ValidationError):  # a malformed id is as unknown as a foreign one
         org = None
     if org is None:
         raise InvalidInput("organization was not found.", detail={"organization": ["Not found."]})

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from apps.core.errors import Conflict, InvalidInput
@@ -26,7 +27,7 @@ def organization_for_write(*, actor: Any, organization_id: Any, action: str = WR
     orgs = organization_list(actor=actor, action=action)
     try:
         org = orgs.filter(pk=organization_id).first() if organization_id else orgs.order_by("path").first()
-    except (ValueError, TypeError, Exception):
+    except (ValueError, TypeError, ValidationError):  # a malformed id is as unknown as a foreign one
         org = None
     if org is None:
         raise InvalidInput("Choose an organization where you may create dashboards.",

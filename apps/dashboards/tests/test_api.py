@@ -161,8 +161,9 @@ def test_the_organization_variable_narrows_to_an_organization_the_viewer_may_rea
     client = api_as(world["alice"])
     narrowed = client.get(f"{API}vars/data/", {"organization": str(child.pk)}).json()
     assert narrowed["widgets"]["types"]["result"]["categories"] == [{"name": "ecs.instance", "value": 1}]
-    foreign = client.get(f"{API}vars/data/", {"organization": str(world["b"].pk)})
-    assert foreign.status_code == 400 and "organization" in foreign.json()["detail"]
+    for other in (str(world["b"].pk), "not-an-id"):
+        refused = client.get(f"{API}vars/data/", {"organization": other})
+        assert refused.status_code == 400 and "organization" in refused.json()["detail"]
 
 
 def test_a_dashboard_from_a_template_gets_a_new_uid_and_the_templates_widgets(world):
