@@ -97,9 +97,10 @@ def inspection_run(*, actor: Any, organization: Any, now: datetime | None = None
                                            findings=findings, counts=counts,
                                            actor=actor if getattr(actor, "is_authenticated", False) else None)
         _raise_alerts(organization, findings, now)
-    from apps.alerts.services import alerts_announce
+    from apps.alerts.services import object_changed
 
-    alerts_announce(organization.pk, "inspected", id=run.id, findings=len(findings))
+    object_changed(organization.pk, "inspection", run.id, "finished", f"{len(findings)} findings",
+                   counts=counts)
     return run
 
 

@@ -50,6 +50,13 @@ def alerts_announce(org_id: Any, event: str, **data: Any) -> None:
     emit(org_id, f"alerts:{org_id}", {"event": event, **data}, also=[(None, "alerts:platform")])
 
 
+def object_changed(org_id: Any, topic_kind: str, obj_id: Any, event: str, name: str = "", **data: Any) -> None:
+    """Announce a change of one object on its own topic (``<topic_kind>:<id>``: the audit log names it), and
+    on the organization's alert streams so lists and badges follow."""
+    emit(org_id, f"{topic_kind}:{obj_id}", {"event": event, "id": str(obj_id), "name": name, **data},
+         also=[(org_id, f"alerts:{org_id}"), (None, "alerts:platform")])
+
+
 # -- rules -------------------------------------------------------------------------------------------------
 
 
@@ -59,7 +66,7 @@ def rule_create(*, actor: Any, organization: Any, data: dict[str, Any]) -> Alert
     fields = validate_rule(data)
     rule = AlertRule.objects.create(organization=organization, created_by=actor if getattr(
         actor, "is_authenticated", False) else None, **fields)
-    alerts_announce(rule.organization_id, "rule_created", id=rule.id)
+    object_changed(rule.organization_id, "alert_rule", rule.id, "created", rule.name)
     return rule
 
 
@@ -72,16 +79,16 @@ def rule_update(*, actor: Any, rule: AlertRule, data: dict[str, Any]) -> AlertRu
     rule.save()
     if not rule.enabled:
         _close_rule_alerts(rule, f"Rule {rule.name} disabled", actor)
-    alerts_announce(rule.organization_id, "rule_updated", id=rule.id)
+    object_changed(rule.organization_id, "alert_rule", rule.id, "updated", rule.name)
     return rule
 
 
 @transaction.atomic
 def rule_delete(*, actor: Any, rule: AlertRule) -> None:
     require(actor, RULE_WRITE, rule)
-    org_id, rule_id = rule.organization_id, rule.id
+    org_id, rule_id, name = rule.organization_id, rule.id, rule.name
     rule.delete()
-    alerts_announce(org_id, "rule_deleted", id=rule_id)
+    object_changed(org_id, "alert_rule", rule_id, "deleted", name)
 
 
 def _close_rule_alerts(rule: AlertRule, reason: str, actor: Any) -> None:
@@ -116,7 +123,7 @@ def alert_acknowledge(*, actor: Any, alert: Alert, comment: str = "") -> Alert:
         alert.save(update_fields=["acknowledged_at", "acknowledged_by"])
         _note(alert, AlertHistory.Kind.ACKNOWLEDGE, f"Acknowledged by {actor}" + (f": {comment}" if comment else ""),
               actor)
-        alerts_announce(alert.organization_id, "acknowledged", id=alert.id)
+        object_changed(alert.organization_id, "alert", alert.id, "acknowledged", alert.name)
     return alert
 
 
@@ -132,7 +139,8 @@ def alert_assign(*, actor: Any, alert: Alert, assignee: Any) -> Alert:
     alert.assignee = assignee
     alert.save(update_fields=["assignee"])
     _note(alert, AlertHistory.Kind.ASSIGN, f"Assigned to {assignee}" if assignee else "Unassigned", actor)
-    alerts_announce(alert.organization_id, "assigned", id=alert.id)
+    object_changed(alert.organization_id, "alert", alert.id, "assigned", alert.name,
+                   assignee=str(getattr(assignee, "pk", "") or ""))
     return alert
 
 
@@ -144,7 +152,7 @@ def alert_comment(*, actor: Any, alert: Alert, text: str) -> AlertHistory:
         raise _bad("text", "A comment of 1 to 1000 characters.")
     entry = AlertHistory.objects.create(alert=alert, at=timezone.now(), kind=AlertHistory.Kind.COMMENT, reason=text,
                                         actor=actor if getattr(actor, "is_authenticated", False) else None)
-    alerts_announce(alert.organization_id, "commented", id=alert.id)
+    object_changed(alert.organization_id, "alert", alert.id, "commented", alert.name)
     return entry
 
 
@@ -174,7 +182,7 @@ def _move(alert: Alert, to: str, reason: str, now: datetime | None = None, actor
         alert.ends_at = now
     alert.save()
     record_changes([change], now, actor if getattr(actor, "is_authenticated", False) else None)
-    alerts_announce(alert.organization_id, "state", id=alert.id, state=to, severity=alert.severity)
+    object_changed(alert.organization_id, "alert", alert.id, to, alert.name, severity=alert.severity)
 
 
 # -- alerts from events and from outside --------------------------------------------------------------------
@@ -302,7 +310,7 @@ def silence_create(*, actor: Any, organization: Any, matchers: Any, starts_at: d
     from apps.alerts.notify import mute_org
 
     mute_org(organization.pk, now=now)
-    alerts_announce(organization.pk, "silence_created", id=silence.id)
+    object_changed(organization.pk, "silence", silence.id, "created", silence.comment)
     return silence
 
 
@@ -317,7 +325,7 @@ def silence_expire(*, actor: Any, silence: Silence, now: datetime | None = None)
     from apps.alerts.notify import mute_org
 
     mute_org(silence.organization_id, now=now)
-    alerts_announce(silence.organization_id, "silence_expired", id=silence.id)
+    object_changed(silence.organization_id, "silence", silence.id, "expired", silence.comment)
     return silence
 
 
@@ -369,14 +377,18 @@ def contact_point_create(*, actor: Any, organization: Any, name: str, kind: str,
                    .values_list("user_id", flat=True)}
         if set(clean["users"]) - members:
             raise _bad("config.users", "Only members of the organization.")
-    return ContactPoint.objects.create(organization=organization, name=name.strip(), kind=kind, config=clean,
-                                       secrets_encrypted=encrypt_json(secret_values) if secret_values else "")
+    cp = ContactPoint.objects.create(organization=organization, name=name.strip(), kind=kind, config=clean,
+                                     secrets_encrypted=encrypt_json(secret_values) if secret_values else "")
+    object_changed(organization.pk, "contact_point", cp.id, "created", cp.name, kind=kind)
+    return cp
 
 
 @transaction.atomic
 def contact_point_delete(*, actor: Any, contact_point: ContactPoint) -> None:
     require(actor, CONTACT_WRITE, contact_point)
+    org_id, cp_id, name = contact_point.organization_id, contact_point.id, contact_point.name
     contact_point.delete()
+    object_changed(org_id, "contact_point", cp_id, "deleted", name)
 
 
 def contact_point_has_secret(cp: ContactPoint) -> bool:
@@ -410,13 +422,16 @@ def route_create(*, actor: Any, organization: Any, name: str, contact_points: li
         repeat_interval_seconds=repeat_interval_seconds, escalate_after_seconds=escalate_after_seconds,
         escalate_to=escalate_to, continue_matching=continue_matching)
     route.contact_points.set(contact_points)
+    object_changed(organization.pk, "notification_route", route.id, "created", route.name)
     return route
 
 
 @transaction.atomic
 def route_delete(*, actor: Any, route: NotificationRoute) -> None:
     require(actor, CONTACT_WRITE, route)
+    org_id, route_id, name = route.organization_id, route.id, route.name
     route.delete()
+    object_changed(org_id, "notification_route", route_id, "deleted", name)
 
 
 @transaction.atomic
@@ -434,16 +449,20 @@ def template_save(*, actor: Any, organization: Any, name: str, event_type: str, 
     if not isinstance(body, str) or not body or len(body) > 20_000:
         raise _bad("body", "1 to 20,000 characters.")
     templating.check(subject, body)
-    tmpl, _ = MessageTemplate.objects.update_or_create(
+    tmpl, created = MessageTemplate.objects.update_or_create(
         organization=organization, event_type=event_type, defaults={"name": name.strip(), "subject": subject,
                                                                     "body": body})
+    object_changed(organization.pk, "message_template", tmpl.id, "created" if created else "updated", tmpl.name,
+                   event_type=event_type)
     return tmpl
 
 
 @transaction.atomic
 def template_delete(*, actor: Any, template: MessageTemplate) -> None:
     require(actor, CONTACT_WRITE, template)
+    org_id, tmpl_id, name = template.organization_id, template.id, template.name
     template.delete()
+    object_changed(org_id, "message_template", tmpl_id, "deleted", name)
 
 
 # -- inbox -------------------------------------------------------------------------------------------------

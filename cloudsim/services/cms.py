@@ -1,7 +1,9 @@
 """CloudMonitor API (version 2019-01-01): DescribeMetricList and DescribeMetricLast.
 
-Values are computed, not stored: a diurnal curve plus noise, both fixed by the seed, the metric and
-the dimension, so the same query always gives the same series and nothing grows with time.
+Values are computed, not stored: a level per instance and metric, a diurnal curve and noise, all fixed
+by the seed, the metric and the dimension, so the same query always gives the same series and nothing
+grows with time. Memory and disk follow the time of day less than CPU and traffic, and about one
+instance in four runs hot, so a console always has something above a sensible threshold.
 """
 
 from __future__ import annotations
@@ -52,14 +54,23 @@ def _unit(*parts: Any) -> float:
     return int.from_bytes(digest, "big") / 2**64
 
 
+# Memory and disk fill steadily: they follow the time of day far less than CPU and traffic do.
+STEADY = {"memory_usedutilization", "MemoryUsage", "diskusage_utilization", "DiskUsage"}
+# About one instance in four runs hot (a busy database, a leaking service): high on every metric.
+HOT_SHARE = 0.25
+
+
 def metric_value(seed: int, namespace: str, metric: str, instance_id: str, ts: int) -> float:
     lo, hi = METRICS[namespace][metric]
-    base = 0.25 + 0.5 * _unit(seed, namespace, metric, instance_id)
+    hot = _unit(seed, "hot", instance_id) < HOT_SHARE
+    base = (0.85 + 0.15 * _unit(seed, namespace, metric, instance_id) if hot
+            else 0.25 + 0.5 * _unit(seed, namespace, metric, instance_id))
     phase = _unit(seed, "phase", instance_id) * 2 * math.pi / 6
     hour = (ts / 3_600_000) % 24
     diurnal = 0.5 + 0.5 * math.sin((hour - 8) / 24 * 2 * math.pi + phase)  # peaks in the afternoon
     noise = _unit(seed, metric, instance_id, ts) - 0.5
-    level = min(1.0, max(0.0, 0.55 * base + 0.35 * diurnal + 0.2 * noise))
+    weights = (0.75, 0.15, 0.1) if metric in STEADY else (0.55, 0.35, 0.2)
+    level = min(1.0, max(0.0, weights[0] * base + weights[1] * diurnal + weights[2] * noise))
     return round(lo + (hi - lo) * level, 2)
 
 
