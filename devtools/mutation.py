@@ -163,7 +163,7 @@ def resolve(name: str) -> str:
     return matches[0]
 
 
-def prepare(module: str) -> Path:
+def prepare(module: str, deselected: list[str] | None = None) -> Path:
     """A fresh work folder for one module: links to the project and the module's mutmut settings."""
     work = WORK_DIR / slug(module)
     if work.exists():
@@ -177,7 +177,8 @@ def prepare(module: str) -> Path:
         raise SystemExit("pyproject.toml has no [tool.mutmut] section")
     settings = dict(tomllib.loads(pyproject)["tool"]["mutmut"])
     settings["only_mutate"] = [module]
-    settings["pytest_add_cli_args"] = [*settings.get("pytest_add_cli_args", []), "--reuse-db"]
+    settings["pytest_add_cli_args"] = [*settings.get("pytest_add_cli_args", []), "--reuse-db",
+                                       *(arg for test in deselected or () for arg in ("--deselect", test))]
     settings["pytest_add_cli_args_test_selection"] = selection(module)
     start = pyproject.index(header)
     end = pyproject.find("\n[", start + len(header))
@@ -214,8 +215,8 @@ def results(work: Path, module: str) -> dict[str, Any]:
     }
 
 
-def run_module(module: str, max_children: int) -> dict[str, Any]:
-    work = prepare(module)
+def run_module(module: str, max_children: int, deselected: list[str] | None = None) -> dict[str, Any]:
+    work = prepare(module, deselected)
     log = work / "mutmut.log"
     started, load_at_start = time.time(), load_average()
     print(f"{module}: mutating against {' '.join(selection(module))} (log: {log.relative_to(REPO_DIR)})", flush=True)
@@ -232,6 +233,7 @@ def run_module(module: str, max_children: int) -> dict[str, Any]:
     return {
         "module": module,
         "tests": selection(module),
+        "deselected": list(deselected or ()),
         **(found := results(work, module)),
         "survivor_diffs": survivor_diffs(work, found["survivors"]),
         "commit": machine()["git_commit"],
@@ -303,12 +305,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("modules", nargs="*", help="rule modules to run (default: all, one after another)")
     parser.add_argument("--max-children", type=int, default=1, help="mutants tested at once (default 1)")
+    parser.add_argument("--deselect", action="append", default=[], metavar="NODEID",
+                        help="leave out one test of the selection (recorded; e.g. a test another change breaks)")
     parser.add_argument("--table", action="store_true", help="print the recorded table and stop")
     args = parser.parse_args(argv)
     record = load_record()
     if not args.table:
         for module in [resolve(name) for name in args.modules] or list(MODULES):
-            entry = run_module(module, args.max_children)
+            entry = run_module(module, args.max_children, args.deselect)
             record["modules"][module] = entry
             write_record(record)
             print(f"  killed {entry['killed']}, survived {entry['survived']}, timed out {entry['timed_out']}, "

@@ -4,6 +4,8 @@ reported as, where verification starts after a retention purge, and what a purge
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
 from datetime import timedelta
 from types import SimpleNamespace
@@ -199,3 +201,150 @@ def test_no_purge_without_a_retention_or_without_old_entries(settings):
     assert audit.purge_expired(now=timezone.now() + timedelta(days=29)) == 0
     assert AuditEntry.objects.count() == 2
     assert AuditChainHead.objects.get(pk=1).anchor_id == 0
+
+
+def test_a_signed_anchor_moved_further_keeping_its_signature_is_reported(settings):
+    """The anchor's signature covers its id and hash: a purge's signature copied onto a later anchor
+    (the entries before it removed by hand) does not make that anchor signed."""
+    settings.AUDIT_RETENTION_DAYS = 30
+    chain(5)
+    assert audit.purge_expired(now=timezone.now() + timedelta(days=31)) == 5
+    kept = chain(3)  # ids 7, 8, 9 after the purge's own entry #6
+    sql("DELETE FROM security_auditentry WHERE id <= 7")
+    sql("UPDATE security_auditchainhead SET anchor_id = 7, anchor_hash = %s WHERE id = 1", [kept[0].hash])
+    assert audit.verify().problems == [
+        "the anchor (#7) was not set by a retention purge: entries before it were removed behind the "
+        "application's back"]
+
+
+@pytest.mark.parametrize(("anchor_id", "anchor_hash"), [(0, "f" * 64), (2, audit.GENESIS)])
+def test_only_the_untouched_start_of_the_chain_needs_no_signature(anchor_id, anchor_hash):
+    """Id 0 with the genesis hash is the chain's start; an id 0 with another hash, or the genesis
+    hash with another id, is an anchor someone set and must be signed."""
+    chain(2)
+    sql("UPDATE security_auditchainhead SET anchor_id = %s, anchor_hash = %s WHERE id = 1", [anchor_id, anchor_hash])
+    problems = audit.verify().problems
+    assert problems[0] == (f"the anchor (#{anchor_id}) was not set by a retention purge: entries before it were "
+                           "removed behind the application's back")
+
+
+def test_verification_reports_at_most_twenty_problems_by_default():
+    chain(22)
+    sql("UPDATE security_auditentry SET actor_name = 'x'")
+    report = audit.verify()
+    assert report.problems == [f"entry #{i}: its content was changed after it was written" for i in range(1, 21)]
+    assert report.checked == 20
+
+
+def test_a_purge_locks_and_moves_the_one_chain_head(settings):
+    settings.AUDIT_RETENTION_DAYS = 30
+    chain(2)
+    assert audit.purge_expired(now=timezone.now() + timedelta(days=31)) == 2
+    assert list(AuditChainHead.objects.values_list("pk", "anchor_id", "last_id")) == [(1, 2, 3)]
+
+
+def test_a_request_without_a_person_is_named_by_its_display_token_or_not_at_all():
+    """A request object may carry no ``user`` at all, or a ``user`` that is not a person (no
+    ``is_authenticated``): neither is an actor."""
+    token = SimpleNamespace(pk="tok9", name="Hall screen")
+    by_token = ("display-token:tok9", "display token Hall screen")
+    for request, expected in ((SimpleNamespace(display_token=token), by_token),
+                              (SimpleNamespace(user=object()), ("", "")),
+                              (SimpleNamespace(user=object(), display_token=token), by_token)):
+        reset = audit.current_request_var.set(request)
+        try:
+            assert audit.current_actor()[:2] == expected
+        finally:
+            audit.current_request_var.reset(reset)
+
+
+def test_an_event_key_may_hold_colons_and_an_operation_without_a_kind_has_no_label():
+    audit.record_event(None, "resource:aliyun:i-123", {"event": "deleted"})
+    audit.record_event(None, "operation:op-9", {"status": "failed"})
+    rows = list(AuditEntry.objects.order_by("id").values_list("action", "target_type", "target_id", "target_label"))
+    assert rows == [("resource.deleted", "resource", "aliyun:i-123", ""), ("operation.failed", "operation", "op-9", "")]
+
+
+def _fixed_entry(**changes) -> AuditEntry:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    fields = dict(id=7, created_at=datetime(2025, 1, 2, 11, 4, 5, 60, tzinfo=ZoneInfo("Asia/Shanghai")),
+                  organization_id=uuid.UUID("12345678-1234-5678-1234-567812345678"), actor_id="42",
+                  actor_name="alice", action="grant.created", target_type="grant", target_id="g-1",
+                  target_label="读者 reader", result="success", source_ip="192.0.2.7", request_id="req-1",
+                  detail={"role": "reader", "n": 2})
+    return AuditEntry(**{**fields, **changes})
+
+
+def test_the_hashed_form_of_an_entry_is_stable(settings):
+    """Chains written by an earlier version must still verify: the canonical form (sorted keys, the
+    time in UTC to the microsecond, no organization as "") and the keyed hash are fixed, whatever the
+    server's time zone."""
+    settings.TIME_ZONE = "America/New_York"
+    settings.AUDIT_KEY = "fixed-audit-key"
+    entry = _fixed_entry()
+    canonical = (
+        '{"action":"grant.created","actor_id":"42","actor_name":"alice","created_at":"2025-01-02T03:04:05.000060+00:00",'
+        '"detail":{"n":2,"role":"reader"},"id":7,"organization_id":"12345678-1234-5678-1234-567812345678",'
+        '"request_id":"req-1","result":"success","source_ip":"192.0.2.7","target_id":"g-1",'
+        '"target_label":"读者 reader","target_type":"grant"}')
+    assert audit._canonical(entry) == canonical
+    assert '"organization_id":""' in audit._canonical(_fixed_entry(organization_id=None))
+    prev = "ab" * 32
+    assert audit.entry_hash(prev, entry) == hmac.new(b"fixed-audit-key", f"{prev}\n{canonical}".encode(),
+                                                     hashlib.sha256).hexdigest()
+    # Without an audit key (the embedded mode) the key is derived from the secret key, the same way in
+    # every version.
+    settings.AUDIT_KEY, settings.SECRET_KEY = "", "fixed-secret-key"
+    derived = hashlib.sha256(b"unimanager-audit-v1:fixed-secret-key").digest()
+    assert audit.entry_hash(prev, entry) == hmac.new(derived, f"{prev}\n{canonical}".encode(),
+                                                     hashlib.sha256).hexdigest()
+
+
+def test_an_entry_without_a_target_a_client_or_a_request_records_empty_fields():
+    entry = audit.append(action="audit.verified")
+    entry.refresh_from_db()
+    assert (entry.target_type, entry.target_id, entry.target_label, entry.organization_id) == ("", "", "", None)
+    assert (entry.source_ip, entry.request_id, entry.actor_id, entry.actor_name) == ("", "", "", "")
+
+
+def test_an_actor_that_is_not_a_signed_in_person_leaves_the_request_to_name_one():
+    from django.contrib.auth.models import AnonymousUser
+
+    person = f.user("dora")
+    for actor in (AnonymousUser(), object()):
+        reset = audit.current_request_var.set(SimpleNamespace(user=person))
+        try:
+            entry = audit.append(action="x.y", actor=actor)
+        finally:
+            audit.current_request_var.reset(reset)
+        assert (entry.actor_id, entry.actor_name) == (str(person.pk), "dora")
+        bare = audit.append(action="x.y", actor=actor)  # and no request: no actor at all
+        assert (bare.actor_id, bare.actor_name) == ("", "")
+
+
+def test_a_long_actor_client_address_and_request_id_are_cut_to_their_columns():
+    token = SimpleNamespace(pk="k" * 70, name="Wall")
+    ip, rid = client_ip_var.set("9" * 60), request_id_var.set("r" * 80)
+    reset = audit.current_request_var.set(SimpleNamespace(display_token=token))
+    try:
+        entry = audit.append(action="x.y")
+    finally:
+        audit.current_request_var.reset(reset)
+        client_ip_var.reset(ip)
+        request_id_var.reset(rid)
+    assert (entry.actor_id, entry.source_ip, entry.request_id) == (("display-token:" + "k" * 70)[:64], "9" * 45,
+                                                                  "r" * 64)
+    assert audit.verify().ok
+
+
+def test_an_append_never_overwrites_an_entry_even_when_the_head_was_moved_back():
+    from django.db import IntegrityError
+
+    entries = chain(3)
+    sql("UPDATE security_auditchainhead SET last_id = 2, last_hash = %s WHERE id = 1", [entries[1].hash])
+    with pytest.raises(IntegrityError):
+        audit.append(action="test.over")
+    third = AuditEntry.objects.get(id=3)
+    assert (third.action, third.hash) == ("test.made", entries[2].hash)
