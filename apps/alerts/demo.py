@@ -11,7 +11,7 @@ from apps.core.demo import register_demo
 THRESHOLD_RULES = [
     {"name": "Memory pressure", "metric": "memory_usedutilization", "aggregation": "max", "operator": ">",
      "threshold": 50, "window_seconds": 300, "for_seconds": 0, "severity": "critical",
-     "summary": "Memory above 50% on an instance (a demo threshold: the simulated region's hot instances cross it)"},
+     "summary": "Memory above 50% (a demo threshold)"},
     {"name": "High CPU", "metric": "CPUUtilization", "aggregation": "avg", "operator": ">", "threshold": 40,
      "window_seconds": 300, "for_seconds": 60, "severity": "warning",
      "summary": "CPU above 40% for a minute (5-minute average)"},
