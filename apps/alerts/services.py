@@ -448,7 +448,7 @@ def template_save(*, actor: Any, organization: Any, name: str, event_type: str, 
         raise _bad("subject", "1 to 500 characters.")
     if not isinstance(body, str) or not body or len(body) > 20_000:
         raise _bad("body", "1 to 20,000 characters.")
-    templating.check(subject, body)
+    templating.check(subject, body, event_type)
     tmpl, created = MessageTemplate.objects.update_or_create(
         organization=organization, event_type=event_type, defaults={"name": name.strip(), "subject": subject,
                                                                     "body": body})

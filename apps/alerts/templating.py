@@ -38,6 +38,13 @@ SAMPLE = {
 }
 SAMPLE["firing"] = SAMPLE["alerts"]
 SAMPLE["resolved"] = []
+# What ``event`` holds in the notifications that are not alert groups, by event type.
+EVENT_SAMPLES = {
+    "budget_crossed": {"budget": "budget-1", "name": "IT department", "threshold": 80, "period": "2026-01",
+                       "spend": "8000.00", "amount": "10000.00", "basis": "actual", "project": None},
+    "approval_waiting": {"request": "req-0"},
+    "operation_failed": {"id": "op-0", "kind": "ecs.instance.start", "error": "OperationDenied", "target": "i-0"},
+}
 
 
 class _Environment(ImmutableSandboxedEnvironment):
@@ -81,6 +88,12 @@ def render(source: str, variables: dict[str, Any], *, field: str = "body") -> st
     return text[:MAX_OUTPUT]
 
 
-def check(subject: str, body: str) -> tuple[str, str]:
+def sample(event_type: str = "alert") -> dict[str, Any]:
+    """The variables a template of ``event_type`` is checked and previewed with."""
+    return {**SAMPLE, "event": EVENT_SAMPLES.get(event_type, {})}
+
+
+def check(subject: str, body: str, event_type: str = "alert") -> tuple[str, str]:
     """Render both parts against sample variables: the preview, and the check made before saving."""
-    return render(subject, SAMPLE, field="subject"), render(body, SAMPLE, field="body")
+    variables = sample(event_type)
+    return render(subject, variables, field="subject"), render(body, variables, field="body")

@@ -213,6 +213,7 @@ class TemplateSaveSerializer(serializers.Serializer):
 
 
 class TemplatePreviewSerializer(serializers.Serializer):
+    event_type = serializers.ChoiceField(choices=MessageTemplate.EventType.choices, default="alert")
     subject = serializers.CharField(max_length=500)
     body = serializers.CharField(max_length=20_000)
 

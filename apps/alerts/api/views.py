@@ -283,7 +283,7 @@ class TemplateViewSet(TenantViewSetMixin, mixins.ListModelMixin, mixins.Retrieve
     def preview(self, request: Request) -> Response:
         """Render a template against sample variables (the live preview of the editor)."""
         data = parsed(s.TemplatePreviewSerializer, request.data)
-        subject, body = templating.check(data["subject"], data["body"])
+        subject, body = templating.check(data["subject"], data["body"], data["event_type"])
         return Response({"subject": subject, "body": body})
 
 

@@ -60,7 +60,8 @@
   async function preview() {
     const out = document.getElementById("preview-error");
     try {
-      const r = await Unimanager.api("POST", "/api/v1/alerts/templates/preview/", {subject: subject.value, body: body.value});
+      const r = await Unimanager.api("POST", "/api/v1/alerts/templates/preview/", {subject: subject.value, body: body.value,
+                                                                                  event_type: document.getElementById("t-event").value});
       document.getElementById("preview-subject").textContent = r.subject;
       document.getElementById("preview-body").textContent = r.body;
       out.textContent = "";
@@ -70,6 +71,7 @@
     }
   }
   [subject, body].forEach((el) => el.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(preview, 300); }));
+  document.getElementById("t-event").addEventListener("change", preview);
   preview();
   tmpl.addEventListener("submit", (ev) => {
     ev.preventDefault();
