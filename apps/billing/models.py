@@ -10,9 +10,9 @@ metering a period again writes the same records.
 Times in the usage tables are whole seconds since the epoch (UTC): the hourly split is integer
 arithmetic that runs the same on PostgreSQL and SQLite.
 
-A finalized ``Bill`` and its lines and charges never change again; on PostgreSQL and SQLite the
-database refuses it (triggers, migration 0002). Corrections are ``BillAdjustment`` rows, which are
-never changed or removed either.
+A finalized ``Bill`` and its lines and charges never change again: the services refuse it, and on
+PostgreSQL the database does too (triggers, migration 0002, like the audit log). Corrections are
+``BillAdjustment`` rows, which are never changed or removed either.
 """
 
 from __future__ import annotations

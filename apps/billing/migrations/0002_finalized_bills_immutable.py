@@ -1,6 +1,8 @@
-"""The database itself keeps finalized bills as they were finalized: on PostgreSQL and on SQLite,
-triggers refuse to change or remove a finalized bill, to add, change or remove its lines and
-charges, and to change or remove any adjustment."""
+"""On PostgreSQL the database itself keeps finalized bills as they were finalized, as it keeps the
+audit log: triggers refuse to change or remove a finalized bill, to add, change or remove its lines
+and charges, and to change or remove any adjustment. (``TRUNCATE``, which only the test database's
+flush runs, fires no row trigger.) On SQLite the services' checks are the guard: a flush there is a
+``DELETE`` that row triggers would refuse (see 0003)."""
 
 from django.db import migrations
 
@@ -54,50 +56,14 @@ DROP FUNCTION IF EXISTS billing_bill_part_frozen();
 DROP FUNCTION IF EXISTS billing_adjustment_append_only();
 """
 
-FROZEN = "SELECT RAISE(ABORT, 'a finalized bill cannot be changed')"
-SQLITE = [
-    f"CREATE TRIGGER billing_bill_frozen_update BEFORE UPDATE ON billing_bill WHEN OLD.status = 'finalized' "
-    f"BEGIN {FROZEN}; END",
-    f"CREATE TRIGGER billing_bill_frozen_delete BEFORE DELETE ON billing_bill WHEN OLD.status = 'finalized' "
-    f"BEGIN {FROZEN}; END",
-] + [
-    statement
-    for table in ("billing_billline", "billing_charge")
-    for statement in (
-        f"CREATE TRIGGER {table}_frozen_insert BEFORE INSERT ON {table} WHEN EXISTS (SELECT 1 FROM billing_bill "
-        f"WHERE id = NEW.bill_id AND status = 'finalized') BEGIN {FROZEN}; END",
-        f"CREATE TRIGGER {table}_frozen_update BEFORE UPDATE ON {table} WHEN EXISTS (SELECT 1 FROM billing_bill "
-        f"WHERE id IN (OLD.bill_id, NEW.bill_id) AND status = 'finalized') BEGIN {FROZEN}; END",
-        f"CREATE TRIGGER {table}_frozen_delete BEFORE DELETE ON {table} WHEN EXISTS (SELECT 1 FROM billing_bill "
-        f"WHERE id = OLD.bill_id AND status = 'finalized') BEGIN {FROZEN}; END",
-    )
-] + [
-    "CREATE TRIGGER billing_adjustment_no_update BEFORE UPDATE ON billing_billadjustment "
-    "BEGIN SELECT RAISE(ABORT, 'bill adjustments are append-only'); END",
-    "CREATE TRIGGER billing_adjustment_no_delete BEFORE DELETE ON billing_billadjustment "
-    "BEGIN SELECT RAISE(ABORT, 'bill adjustments are append-only'); END",
-]
-SQLITE_NAMES = ["billing_bill_frozen_update", "billing_bill_frozen_delete", "billing_adjustment_no_update",
-                "billing_adjustment_no_delete"] + [
-    f"{table}_frozen_{op}" for table in ("billing_billline", "billing_charge") for op in ("insert", "update", "delete")]
-
-
 def create(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    if vendor == "postgresql":
+    if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(POSTGRES, params=None)
-    elif vendor == "sqlite":
-        for statement in SQLITE:
-            schema_editor.execute(statement, params=None)
 
 
 def drop(apps, schema_editor):
-    vendor = schema_editor.connection.vendor
-    if vendor == "postgresql":
+    if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(POSTGRES_DROP, params=None)
-    elif vendor == "sqlite":
-        for name in SQLITE_NAMES:
-            schema_editor.execute(f"DROP TRIGGER IF EXISTS {name}", params=None)
 
 
 class Migration(migrations.Migration):
