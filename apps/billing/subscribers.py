@@ -9,7 +9,7 @@ from apps.billing import metering
 
 
 def resource_changed(org_id: Any, topic: str, payload: dict[str, Any]) -> None:
-    resource_id = payload.get("id") or topic.split(":", 1)[1]
+    resource_id = topic.split(":", 1)[1]  # the topic names the resource; payloads vary by event
     metering.meter_reconcile(resource_ids=[resource_id])
 
 
