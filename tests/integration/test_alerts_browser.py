@@ -6,7 +6,9 @@ operator acknowledges it, silences a demo alert and resolves the outside one, an
 from __future__ import annotations
 
 import json
+import os
 import time
+from datetime import datetime
 
 from apps.security.client import signed_request
 from tests.integration.conftest import screenshot, sign_in, wait_until
@@ -32,6 +34,12 @@ def test_a_demo_rule_fires_and_alerts_are_handled_live(embedded_server, page):
     page.wait_for_selector("[data-testid=alert-badge]:not(.d-none)")
     screenshot(page, "alerts-01-demo-rule-firing")
     print(f"first firing alert on the list {first_firing_seconds:.1f} s after the test signed in")
+    # Measured, not asserted: from the server process's start to the first rule alert firing.
+    served_at = os.stat(f"/proc/{embedded_server.processes[0].pid}").st_ctime
+    first = page.evaluate("() => Unimanager.api('GET', '/api/v1/alerts/alerts/?source=rule&state=firing')"
+                          ".then((r) => r.results.map((a) => a.starts_at))")
+    earliest = min(datetime.fromisoformat(t).timestamp() for t in first)
+    print(f"first rule alert fired {earliest - served_at:.1f} s after the server process started")
 
     # An alert from outside, signed with an AccessKey made by the operator, arrives live.
     key = page.evaluate("() => Unimanager.api('POST', '/api/v1/security/access-keys/', {description: 'prometheus'})")
@@ -40,6 +48,12 @@ def test_a_demo_rule_fires_and_alerts_are_handled_live(embedded_server, page):
     critical_before = _badge(page, "critical")
     body = [{"labels": {"alertname": "BrowserProbe", "instance": "probe-1", "severity": "critical"},
              "annotations": {"summary": "sent from outside"}}]
+    page.evaluate("""() => {
+        const badge = document.querySelector('[data-testid=alert-badge] [data-severity=critical]');
+        new MutationObserver(() => { window.__badgeAt = window.__badgeAt || Date.now(); })
+            .observe(badge, {childList: true, characterData: true, subtree: true});
+    }""")
+    posted_at = time.time() * 1000
     answer = signed_request("POST", f"{base}/api/v1/alerts/ingest/v2/alerts?organization={org}",
                             access_key_id=key["id"], secret=key["secret"], json=body)
     assert answer.status == 200, answer.body
@@ -48,6 +62,8 @@ def test_a_demo_rule_fires_and_alerts_are_handled_live(embedded_server, page):
     wait_until(page, "(n) => Number(document.querySelector('[data-testid=alert-badge] [data-severity=critical]')"
                      ".textContent) === n + 1", arg=critical_before, timeout=30000)
     assert page.evaluate("() => window.__sameDocument === true")
+    print(f"outside alert -> header badge {page.evaluate('() => window.__badgeAt') - posted_at:.0f} ms "
+          "(signed POST, ingestion, event, socket, the badge's summary call)")
     screenshot(page, "alerts-02-outside-alert-live")
 
     probe = page.locator("#alert-rows tr", has_text="BrowserProbe")
