@@ -26,7 +26,7 @@ from apps.clouds.models import CloudPlatform
 from apps.core.api.base import TenantViewSetMixin, parsed, visible
 from apps.core.api.schema import errors, results_of
 from apps.core.errors import InvalidInput, NotFound
-from apps.core.pages import csv_response
+from apps.core.pages import XLSX_TYPE, csv_response, xlsx_response
 from apps.organizations.models import Organization, Project
 
 BILL_ID = r"bill-[0-9a-f]{20}"
@@ -263,15 +263,26 @@ class CostSummaryView(APIView):
         return Response(s.CostSummarySerializer(selectors.cost_summary(actor=request.user, organization=org)).data)
 
 
-class CostExportView(APIView):
-    """The same rows as ``costs/`` as a CSV download."""
+EXPORT_FILES = ("csv", "xlsx")
 
-    @extend_schema(parameters=COST_PARAMETERS, responses={
-        (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV: group, amount")})
+
+class CostExportView(APIView):
+    """The same rows as ``costs/`` as a CSV (default) or Excel (``file=xlsx``) download."""
+
+    @extend_schema(parameters=[*COST_PARAMETERS, OpenApiParameter(
+        "file", OpenApiTypes.STR, enum=list(EXPORT_FILES), description="Default: csv.")], responses={
+        (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV: group, amount"),
+        (200, XLSX_TYPE): OpenApiResponse(OpenApiTypes.BINARY, description="Excel workbook: group, amount")})
     def get(self, request: Request):
+        kind = request.query_params.get("file") or "csv"
+        if kind not in EXPORT_FILES:
+            raise InvalidInput("Unknown export file type.", detail={"file": [f"one of {', '.join(EXPORT_FILES)}"]})
         filters = selectors.cost_filters(request.query_params)
         rows = selectors.cost_rows(actor=request.user, **filters)
-        name = f"costs-{filters['group_by']}-{filters['start']:%Y%m%d}-{filters['end']:%Y%m%d}.csv"
+        name = f"costs-{filters['group_by']}-{filters['start']:%Y%m%d}-{filters['end']:%Y%m%d}.{kind}"
+        if kind == "xlsx":
+            return xlsx_response([[filters["group_by"], "amount"], *[[r["key"], r["amount"]] for r in rows]], name,
+                                 sheet=f"Costs by {filters['group_by']}")
         return csv_response([[filters["group_by"], "amount"], *[[r["key"], r["amount"]] for r in rows]], name)
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from io import BytesIO
 from typing import Any
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
+from openpyxl import load_workbook
 
 from apps.billing import metering, services
 from apps.billing.models import Bill, BillAdjustment, BillLine, BudgetCrossing, Charge, PriceRule
@@ -193,3 +195,9 @@ def test_cost_analysis_groups_spend_and_refuses_bad_parameters(billed):
     export = client.get("/api/v1/billing/costs/export/", {"group_by": "service", "start": "2026-04-01",
                                                           "end": "2026-05-01"})
     assert export.status_code == 200 and export.content.decode().splitlines() == ["service,amount", "ecs,20.00"]
+    workbook = client.get("/api/v1/billing/costs/export/", {"group_by": "service", "start": "2026-04-01",
+                                                            "end": "2026-05-01", "file": "xlsx"})
+    assert workbook.status_code == 200 and workbook["Content-Disposition"].endswith('.xlsx"')
+    sheet = load_workbook(BytesIO(workbook.content)).active
+    assert [[c.value for c in row] for row in sheet.iter_rows()] == [["service", "amount"], ["ecs", 20]]
+    assert client.get("/api/v1/billing/costs/export/", {"file": "pdf"}).status_code == 400
