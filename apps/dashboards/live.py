@@ -8,9 +8,11 @@ organization above it that use one of those queries get a ``data`` message on th
 with its own permissions (a wall screen through its display token), so no value ever crosses from
 one viewer's scope to another's.
 
-Notices are coalesced per organization: the first change is announced at once, later ones within
+Notices are coalesced per dashboard: the first change is announced at once, later ones within
 ``WINDOW`` seconds are gathered and announced together when the window ends, so a burst of a
-thousand resource changes costs a screen at most a few reloads per second.
+thousand resource changes costs a screen at most a few reloads per second. The dashboards to tell
+are looked up when the event arrives (in the emitting thread, after its commit); the window's timer
+only sends, so no database work happens on a timer thread.
 
 The notices skip ``emit`` on purpose: ``emit`` writes every event to the audit log, and these are
 not changes anyone made.
@@ -25,7 +27,6 @@ import time
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import close_old_connections
 
 from apps.core import realtime
 from apps.core.events import send_to_group
@@ -40,7 +41,7 @@ OWN_TOPIC = "dashboard"
 
 
 class Coalescer:
-    """Per organization: announce now if nothing was announced within ``window``, else once at its end."""
+    """Per key: announce now if nothing was announced within ``window``, else once at its end."""
 
     def __init__(self, window: float, flush: Any):
         self.window, self.flush = window, flush
@@ -49,53 +50,55 @@ class Coalescer:
         self.pending: dict[Any, set[str]] = {}
         self.timers: dict[Any, threading.Timer] = {}
 
-    def note(self, org_id: Any, names: set[str]) -> None:
+    def note(self, key: Any, names: set[str]) -> None:
         now = time.monotonic()
         with self.lock:
-            if org_id in self.timers:
-                self.pending[org_id] |= names
+            if key in self.timers:
+                self.pending[key] |= names
                 return
-            wait = self.last.get(org_id, -1e9) + self.window - now
+            wait = self.last.get(key, -1e9) + self.window - now
             if wait > 0:
-                self.pending[org_id] = set(names)
-                timer = threading.Timer(wait, self._later, args=(org_id,))
+                self.pending[key] = set(names)
+                timer = threading.Timer(wait, self._later, args=(key,))
                 timer.daemon = True
-                self.timers[org_id] = timer
+                self.timers[key] = timer
                 timer.start()
                 return
-            self.last[org_id] = now
-        self.flush(org_id, names)
+            self.last[key] = now
+        self.flush(key, names)
 
-    def _later(self, org_id: Any) -> None:
+    def _later(self, key: Any) -> None:
         with self.lock:
-            names = self.pending.pop(org_id, set())
-            self.timers.pop(org_id, None)
-            self.last[org_id] = time.monotonic()
-        try:
-            self.flush(org_id, names)
-        finally:
-            close_old_connections()
+            names = self.pending.pop(key, set())
+            self.timers.pop(key, None)
+            self.last[key] = time.monotonic()
+        self.flush(key, names)
 
 
-def announce(org_id: Any, names: set[str]) -> int:
-    """Send a ``data`` notice to every dashboard above ``org_id`` that uses one of ``names``;
-    the number of dashboards told."""
+def targets(org_id: Any, names: set[str]) -> list[tuple[tuple[Any, str], set[str]]]:
+    """((owner organization, uid), widget ids) of every dashboard above ``org_id`` (every dashboard
+    for a platform-wide event) with widgets reading one of the queries ``names``."""
     from apps.dashboards.models import Dashboard
 
+    dashboards = Dashboard.objects.all()
+    if org_id:
+        dashboards = dashboards.filter(organization_id__in=organization_ancestors(org_id))
+    found = []
+    for uid, owner, document in dashboards.values_list("uid", "organization_id", "document"):
+        widgets = {w["id"] for w in document.get("widgets", []) if w.get("query", {}).get("name") in names}
+        if widgets:
+            found.append(((owner, uid), widgets))
+    return found
+
+
+def announce(key: tuple[Any, str], widgets: set[str]) -> None:
+    """Tell the followers of one dashboard which of its widgets to read again."""
+    owner, uid = key
     try:
-        dashboards = Dashboard.objects.all()
-        if org_id:
-            dashboards = dashboards.filter(organization_id__in=organization_ancestors(org_id))
-        told = 0
-        for uid, owner, document in dashboards.values_list("uid", "organization_id", "document"):
-            widgets = [w["id"] for w in document.get("widgets", []) if w.get("query", {}).get("name") in names]
-            if widgets:
-                _notify(owner, f"{OWN_TOPIC}:{uid}", {"event": "data", "widgets": widgets})
-                told += 1
-        return told
+        _notify(owner, f"{OWN_TOPIC}:{uid}", {"event": "data", "widgets": sorted(widgets)})
     except Exception:
+        # Best effort, like every event: a broken cache or layer must not fail the work that changed the data.
         logger.exception("could not announce dashboard data changes")
-        return 0
 
 
 def _notify(org_id: Any, topic: str, payload: dict[str, Any]) -> None:
@@ -119,5 +122,12 @@ def data_changed(org_id: Any, topic: str, payload: dict[str, Any]) -> None:
     names = queries_changed_by(kind)
     for extra in ALWAYS:
         names |= queries_changed_by(extra)
-    if names:
-        coalescer.note(org_id or None, names)
+    if not names:
+        return
+    try:
+        found = targets(org_id or None, names)
+    except Exception:
+        logger.exception("could not find the dashboards an event changes")
+        return
+    for key, widgets in found:
+        coalescer.note(key, widgets)

@@ -136,14 +136,15 @@ def test_a_burst_of_changes_is_announced_at_once_then_gathered_into_one_more_not
     assert len(calls) == 2  # nothing more without news
 
 
-def test_an_event_no_query_reads_announces_nothing():
+def test_an_event_no_query_reads_announces_nothing_and_a_change_names_the_reading_widgets(world):
     seen: list[object] = []
     original = live.coalescer
-    live.coalescer = live.Coalescer(0.1, lambda org, names: seen.append(names))
+    live.coalescer = live.Coalescer(0.1, lambda key, widgets: seen.append((key, widgets)))
     try:
-        live.data_changed("org-x", "dashboard:whatever", {"event": "saved"})
+        live.data_changed(world["a"].pk, "dashboard:live-a", {"event": "saved"})
+        live.data_changed(world["a"].pk, "nosuchkind:x", {"event": "changed"})
         assert seen == []
-        live.data_changed("org-x", "resource:r1", {"event": "resource_changed"})
-        assert seen and "resources.by" in seen[0] and "core.operations_running" not in seen[0]
+        live.data_changed(world["a"].pk, "resource:r1", {"event": "resource_changed"})
+        assert seen == [((world["a"].pk, "live-a"), {"types"})]
     finally:
         live.coalescer = original
