@@ -8,8 +8,9 @@ address (the name is only the ``Host`` header and the TLS server name), so a nam
 public address when checked and to ``127.0.0.1`` when fetched (DNS rebinding) cannot slip through.
 Redirects are not followed; answers are capped in time and size and must be JSON.
 
-Uploaded tables are validated whole; every error names its row and column as a spreadsheet shows
-them (row 1 is the header, column A the first).
+Uploaded tables (CSV, or the first worksheet of an .xlsx workbook read with openpyxl) are validated
+whole; every error names its row and column as a spreadsheet shows them (row 1 is the header,
+column A the first).
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ import zipfile
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
-from xml.etree import ElementTree
 
 from django.conf import settings
 
@@ -252,60 +252,26 @@ def rows_from_csv(text: str) -> list[list[Any]]:
         raise InvalidInput(f"The CSV file cannot be read: {exc}.", detail={"file": [str(exc)]}) from None
 
 
-XLSX_NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
-CELL_RE = re.compile(r"^([A-Z]{1,3})(\d+)$")
-
-
-def _column_index(letters: str) -> int:
-    index = 0
-    for ch in letters:
-        index = index * 26 + (ord(ch) - 64)
-    return index - 1
-
-
 def rows_from_xlsx(data: bytes) -> list[list[Any]]:
-    """The first worksheet of an .xlsx file as rows (values, not formulas), read with the standard
-    library: an .xlsx is a zip of XML parts."""
+    """The first worksheet of an .xlsx file as rows of values (a formula's last computed value)."""
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as book:
-            names = set(book.namelist())
-            shared: list[str] = []
-            if "xl/sharedStrings.xml" in names:
-                root = ElementTree.fromstring(book.read("xl/sharedStrings.xml"))
-                shared = ["".join(t.text or "" for t in si.iter(f"{{{XLSX_NS['m']}}}t"))
-                          for si in root.findall("m:si", XLSX_NS)]
-            sheets = sorted(n for n in names if re.match(r"^xl/worksheets/sheet\d+\.xml$", n))
-            if not sheets:
-                raise InvalidInput("The Excel file has no worksheet.", detail={"file": ["No worksheet."]})
-            root = ElementTree.fromstring(book.read("xl/worksheets/sheet1.xml" if "xl/worksheets/sheet1.xml" in names
-                                                    else sheets[0]))
-    except (zipfile.BadZipFile, ElementTree.ParseError, KeyError):
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError):
         raise InvalidInput("The file is not an Excel (.xlsx) workbook.",
                            detail={"file": ["Not an .xlsx file."]}) from None
-    rows: dict[int, dict[int, Any]] = {}
-    for cell in root.iter(f"{{{XLSX_NS['m']}}}c"):
-        match = CELL_RE.match(cell.get("r", ""))
-        if not match:
-            continue
-        r, c = int(match[2]), _column_index(match[1])
-        if r > MAX_ROWS + 1 or c >= MAX_COLUMNS * 2:
-            continue
-        kind = cell.get("t", "n")
-        value_el = cell.find("m:v", XLSX_NS)
-        text = value_el.text if value_el is not None and value_el.text is not None else ""
-        if kind == "s" and text.isdigit() and int(text) < len(shared):
-            value: Any = shared[int(text)]
-        elif kind == "inlineStr":
-            value = "".join(t.text or "" for t in cell.iter(f"{{{XLSX_NS['m']}}}t"))
-        elif kind == "b":
-            value = "TRUE" if text == "1" else "FALSE"
-        else:
-            value = text
-        rows.setdefault(r, {})[c] = value
-    if not rows:
-        return []
-    width = max(max(cols) for cols in rows.values()) + 1
-    return [[rows.get(r, {}).get(c, "") for c in range(width)] for r in range(1, max(rows) + 1)]
+    try:
+        if not book.worksheets:
+            raise InvalidInput("The Excel file has no worksheet.", detail={"file": ["No worksheet."]})
+        sheet = book.worksheets[0]
+        rows = []
+        for row in sheet.iter_rows(max_row=MAX_ROWS + 2, max_col=MAX_COLUMNS * 2, values_only=True):
+            rows.append(["" if v is None else v.isoformat() if hasattr(v, "isoformat") else v for v in row])
+        return rows
+    finally:
+        book.close()
 
 
 def table_from_file(*, name: str, content: bytes) -> dict[str, Any]:

@@ -9,7 +9,6 @@ import io
 import json
 import socket
 import threading
-import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -122,19 +121,13 @@ def test_a_malformed_csv_names_the_row_and_column_of_each_error():
 
 
 def xlsx(rows: list[list[object]]) -> bytes:
-    """A minimal .xlsx workbook (inline strings) built with the standard library."""
-    def cell(r: int, c: int, v: object) -> str:
-        ref = f"{sources.column_letter(c)}{r}"
-        if isinstance(v, (int, float)):
-            return f'<c r="{ref}"><v>{v}</v></c>'
-        return f'<c r="{ref}" t="inlineStr"><is><t>{v}</t></is></c>'
+    from openpyxl import Workbook
 
-    sheet = ('<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
-             + "".join(f'<row r="{r}">' + "".join(cell(r, c, v) for c, v in enumerate(row)) + "</row>"
-                       for r, row in enumerate(rows, start=1)) + "</sheetData></worksheet>")
+    book = Workbook()
+    for row in rows:
+        book.active.append(row)
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as book:
-        book.writestr("xl/worksheets/sheet1.xml", sheet)
+    book.save(buffer)
     return buffer.getvalue()
 
 
