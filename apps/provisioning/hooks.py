@@ -7,7 +7,10 @@ to refuse), ``commit(reservation_id, *, part)`` and ``release(reservation_id, *,
 is the share of the reservation (one instance of a request for several) that succeeded or failed.
 ``amounts`` are totals over the request: ``count``, ``vcpu``, ``memory_mib``, ``disk_gib``.
 It may also implement ``refused(*, organization, project, resource_type, error)``, told after the
-refused request's transaction rolled back (so what it announces is not rolled back with it).
+refused request's transaction rolled back (so what it announces is not rolled back with it), and
+``free(*, organization, project, resource_type, amounts, platform, region)``, told when the cloud
+confirmed that usage went away (a release, or a resize to a smaller type: only the delta).
+A resize reserves only its growth: ``amounts`` then carries ``instances: 0``.
 A price estimator returns ``{"currency", "hourly", "monthly"}`` or ``{}``.
 """
 
@@ -84,6 +87,19 @@ def quota_refused(*, organization: Any, project: Any, resource_type: str, error:
         refused(organization=organization, project=project, resource_type=resource_type, error=error)
     except Exception:  # noqa: BLE001 - announcing a refusal must not replace the refusal itself
         logger.exception("quota refusal notice failed")
+
+
+def quota_free(*, organization: Any, project: Any, resource_type: str, amounts: dict[str, int], platform: Any = None,
+               region: str = "") -> None:
+    """Tell the backend confirmed usage went away; a failing backend is logged (the cloud work is done)."""
+    free = getattr(_quota, "free", None)
+    if free is None:
+        return
+    try:
+        free(organization=organization, project=project, resource_type=resource_type, amounts=amounts,
+             platform=platform, region=region)
+    except Exception:  # noqa: BLE001
+        logger.exception("quota free failed")
 
 
 def quota_settle(reservation_id: str, *, part: dict[str, int], succeeded: bool) -> None:

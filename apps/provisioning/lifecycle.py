@@ -191,11 +191,33 @@ def operation_start(*, actor: Any, resource: Resource, action: str, params: dict
         raise Conflict(f"Another operation ({busy.action}) is still running on this resource.",
                        code="operation_in_progress", detail={"operation": busy.operation_id})
     check_transition(locked, action)
+    organization = locked.organization or locked.platform.organization
+    grow, shrink = _resize_delta(locked, clean) if action == "resize" else ({}, {})
+    reservation = ""
+    if grow:  # only the growth is reserved; what a smaller type frees is freed when the cloud confirms
+        reservation = hooks.quota_backend().reserve(
+            organization=organization, project=locked.project, resource_type=locked.type,
+            amounts={"count": 1, "instances": 0, **grow}, platform=locked.platform, region=locked.region)
     # An unassigned resource is operated by the platform's administrators: the operation is theirs.
-    return change_create(organization=locked.organization or locked.platform.organization, project=locked.project,
-                         platform=locked.platform,
-                         action=action, resource_type=locked.type, region=locked.region, actor=actor,
-                         resource=locked, params=clean, comment=comment, schedule=schedule)
+    change = change_create(organization=organization, project=locked.project, platform=locked.platform,
+                           action=action, resource_type=locked.type, region=locked.region, actor=actor,
+                           resource=locked, params=clean, comment=comment, schedule=schedule)
+    if reservation or shrink:
+        change.params = {**change.params, "quota": {"reservation": reservation, "free": shrink}}
+        ChangeRecord.objects.filter(pk=change.pk).update(params=change.params)
+    return change
+
+
+def _resize_delta(resource: Resource, clean: dict[str, Any]) -> tuple[dict[str, int], dict[str, int]]:
+    """(growth, shrink) of an instance's vCPUs and memory when it becomes ``clean["spec"]``."""
+    if resource.type != "ecs.instance":
+        return {}, {}
+    new = Flavor.objects.filter(platform_id=resource.platform_id, region=resource.region,
+                                kind=Flavor.Kind.INSTANCE_TYPE, code=clean["spec"]).values("vcpu", "memory_mib").first()
+    if not new:
+        return {}, {}
+    delta = {"vcpu": (new["vcpu"] or 0) - resource.vcpu, "memory_mib": (new["memory_mib"] or 0) - resource.memory_mib}
+    return ({k: v for k, v in delta.items() if v > 0}, {k: -v for k, v in delta.items() if v < 0})
 
 
 def operations_batch(*, actor: Any, resources: list[Resource], action: str, params: dict[str, Any] | None = None,
@@ -405,7 +427,28 @@ def _close(change: ChangeRecord, *, succeeded: bool) -> None:
         _settle(current, succeeded=succeeded)
 
 
+def _settle_usage(change: ChangeRecord, *, succeeded: bool) -> None:
+    """Quota of an operation that is not a request's create: a resize commits (or releases) the growth
+    it reserved and frees what a smaller type gave back; a release frees the resource's usage."""
+    quota = (change.params or {}).get("quota") or {}
+    where = {"organization": change.organization, "project": change.project, "resource_type": change.resource_type,
+             "platform": change.platform, "region": change.region}
+    if change.action == "resize":
+        if quota.get("reservation"):
+            hooks.quota_settle(quota["reservation"], part={"count": 1}, succeeded=succeeded)
+        if succeeded and quota.get("free"):
+            hooks.quota_free(**where, amounts={"count": 1, "instances": 0, **quota["free"]})
+    elif change.action == "release" and succeeded:
+        before = change.before or {}
+        hooks.quota_free(**where, amounts={"count": 1, "vcpu": before.get("vcpu") or 0,
+                                           "memory_mib": before.get("memory_mib") or 0,
+                                           "disk_gib": change.resource.storage_gib if change.resource else 0})
+
+
 def _settle(change: ChangeRecord, *, succeeded: bool) -> None:
+    if change.action in ("resize", "release"):
+        _settle_usage(change, succeeded=succeeded)
+        return
     if change.action != "create" or change.request_id is None:
         return
     request = ProvisioningRequest.objects.select_for_update().get(pk=change.request_id)

@@ -37,7 +37,8 @@ def unit_of(resource_type: str, amounts: dict[str, int]) -> tuple[int, dict[str,
     count = int(amounts.get("count", 1))
     if count < 1:
         return 0, {}
-    unit = {resource_type: 1} if resource_type in COUNTED else {}
+    # A resize changes what an instance holds, not how many there are: it says ``instances: 0``.
+    unit = {resource_type: int(amounts.get("instances", 1))} if resource_type in COUNTED else {}
     if resource_type == "ecs.instance":
         if amounts.get("vcpu"):
             unit["ecs.vcpu"] = int(amounts["vcpu"]) // count

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from apps.clouds.models import CloudPlatform
 from apps.core.api.base import TenantListViewSet, TenantViewSetMixin, parsed, visible
-from apps.core.api.schema import errors
+from apps.core.api.schema import errors, results_of
 from apps.core.errors import InvalidInput
 from apps.organizations.models import Organization, Project
 from apps.quotas import selectors, services
@@ -155,7 +155,7 @@ class UsageTreeView(APIView):
 class HeadroomView(APIView):
     @extend_schema(parameters=[OpenApiParameter("project", str, required=True),
                                OpenApiParameter("platform", str), OpenApiParameter("region", str)],
-                   responses={200: s.HeadroomSerializer(many=True), **errors(400)})
+                   responses={200: results_of(s.HeadroomSerializer, name="QuotaHeadroomList"), **errors(400)})
     def get(self, request: Request) -> Response:
         """What a project may still create, per dimension: the tightest limit from the root down.
         Open to whoever may read the project's limits or create resources in it."""
@@ -174,26 +174,24 @@ class HeadroomView(APIView):
             raise InvalidInput("platform was not found.", detail={"platform": ["Not found."]}) from None
         rows = selectors.headroom(project=project, platform_id=platform,
                                   region=request.query_params.get("region", "")[:64])
-        return Response(s.HeadroomSerializer(rows, many=True).data)
+        return Response({"results": s.HeadroomSerializer(rows, many=True).data})
 
 
 class DimensionView(APIView):
-    @extend_schema(responses=s.DimensionSerializer(many=True))
+    @extend_schema(responses=results_of(s.DimensionSerializer, name="QuotaDimensionList"))
     def get(self, request: Request) -> Response:
         """The dimensions a limit may count, from the service catalog."""
-        return Response([{"code": c, "name": n} for c, n in dimensions().items()])
+        return Response({"results": [{"code": c, "name": n} for c, n in dimensions().items()]})
 
 
 class DriftView(APIView):
-    @extend_schema(responses=s.DriftSerializer(many=True))
+    @extend_schema(responses=results_of(s.DriftSerializer, name="QuotaDriftList"))
     def get(self, request: Request) -> Response:
         """Limits whose recorded committed usage disagrees with the inventory (resources found by
         collection count too), per organization, project and dimension; nothing is changed."""
         ids = {str(pk) for pk in selectors.limit_list(actor=request.user).values_list("pk", flat=True)}
-        if not ids:
-            return Response([])
-        rows = [d for d in services.usage_reconcile(apply=False) if d["limit"] in ids]
-        return Response(s.DriftSerializer(rows, many=True).data)
+        rows = [d for d in services.usage_reconcile(apply=False) if d["limit"] in ids] if ids else []
+        return Response({"results": s.DriftSerializer(rows, many=True).data})
 
 
 

@@ -113,7 +113,8 @@ def test_headroom_is_the_tightest_limit_for_a_tenant_who_may_create(tree):
                            amounts={"count": 1, "vcpu": 6})
     r = api_as(tree["tenant"]).get(URL + "headroom/", {"project": str(tree["project"].pk)})
     assert r.status_code == 200
-    assert [(row["dimension"], row["free"], row["bound_by"]) for row in r.json()] == [("ecs.vcpu", 2, "Shop")]
+    assert [(row["dimension"], row["free"], row["bound_by"]) for row in r.json()["results"]] == \
+        [("ecs.vcpu", 2, "Shop")]
     assert api_as(tree["outsider"]).get(URL + "headroom/", {"project": str(tree["project"].pk)}).status_code == 400
 
 
@@ -153,13 +154,13 @@ def test_reservations_and_dimensions_are_listed(tree):
     rows = api.get(URL + "reservations/").json()["results"]
     assert [(r["count"], r["unit"]) for r in rows] == [(2, {"ecs.instance": 1, "ecs.vcpu": 2})]
     assert api_as(tree["outsider"]).get(URL + "reservations/").json()["results"] == []
-    assert "ecs.memory_gib" in {d["code"] for d in api.get(URL + "dimensions/").json()}
+    assert "ecs.memory_gib" in {d["code"] for d in api.get(URL + "dimensions/").json()["results"]}
 
 
 def test_drift_lists_limits_whose_usage_disagrees_with_the_inventory(tree):
     platform = f.platform(tree["root"])
     services.limit_set(actor=None, organization=tree["team"], dimension="ecs.instance", limit=5)
     f.resource(platform, organization=tree["team"])
-    rows = api_as(tree["admin"]).get(URL + "drift/").json()
+    rows = api_as(tree["admin"]).get(URL + "drift/").json()["results"]
     assert [(r["dimension"], r["recorded"], r["inventory"]) for r in rows] == [("ecs.instance", 0, 1)]
-    assert api_as(tree["outsider"]).get(URL + "drift/").json() == []
+    assert api_as(tree["outsider"]).get(URL + "drift/").json()["results"] == []

@@ -66,3 +66,44 @@ def test_created_instances_commit_their_quota(world):
     lim = QuotaLimit.objects.get()
     assert (lim.committed, lim.reserved) == (1, 0)
     assert Reservation.objects.get().status == "settled"
+
+
+def _running(world):
+    from apps.provisioning import requests
+
+    with TestCase.captureOnCommitCallbacks(execute=False):
+        req = requests.request_create(actor=world["tenant"], project=world["project"], platform=world["platform"],
+                                      region="cn-hangzhou", spec=spec(world), count=1)
+        requests.request_decide(actor=world["approver"], request=req, verdict="approve")
+    change = ChangeRecord.objects.get(request=req)
+    drive(change.id)
+    change.refresh_from_db()
+    return change.resource
+
+
+def _operate(world, row, action, **params):
+    r = api_as(world["tenant"]).post(f"/api/v1/provisioning/instances/{row.id}/{action}/",
+                                     {"params": params} if params else {}, format="json")
+    if r.status_code == 202:
+        drive(ChangeRecord.objects.get(operation_id=r.json()["id"]).id)
+    return r
+
+
+def test_a_resize_reserves_only_its_growth_and_a_release_frees_the_usage(world):
+    row = _running(world)  # ecs.g6.large: 2 vCPU, 8 GiB
+    vcpu = services.limit_set(actor=None, organization=world["hq"], dimension="ecs.vcpu", limit=3)
+    instances = services.limit_set(actor=None, organization=world["hq"], dimension="ecs.instance", limit=5)
+    assert (vcpu.committed, instances.committed) == (2, 1)  # counted from the inventory
+    assert _operate(world, row, "stop").status_code == 202
+    refused = _operate(world, row, "resize", instance_type="ecs.g6.xlarge")  # 4 vCPU: +2 does not fit in 3
+    assert refused.status_code == 422 and refused.json()["detail"]["shortfall"] == 1, refused.json()
+    services.limit_set(actor=None, organization=world["hq"], dimension="ecs.vcpu", limit=4)
+    assert _operate(world, row, "resize", instance_type="ecs.g6.xlarge").status_code == 202
+    vcpu.refresh_from_db()
+    instances.refresh_from_db()
+    assert (vcpu.committed, vcpu.reserved, instances.used) == (4, 0, 1)
+    assert _operate(world, row, "release").status_code == 202
+    vcpu.refresh_from_db()
+    instances.refresh_from_db()
+    assert (vcpu.used, instances.used) == (0, 0)
+    assert services.usage_reconcile(apply=False) == []

@@ -58,7 +58,7 @@
     try {
       const rows = await Unimanager.api("GET", "/api/v1/quotas/headroom/?" + new URLSearchParams({project: project,
         platform: form.dataset.platform, region: form.dataset.region}).toString());
-      if (mine === asked) { headroom = Array.isArray(rows) ? rows : []; judge(); }
+      if (mine === asked) { headroom = Array.isArray(rows.results) ? rows.results : []; judge(); }
     } catch (e) { headroom = []; judge(); }  // no quotas installed or none visible: the server decides
   }
   ["f-type", "f-count", "f-disk-size"].forEach(id => { document.getElementById(id).addEventListener("input", judge); document.getElementById(id).addEventListener("change", judge); });
