@@ -19,7 +19,7 @@ LIMITS = [  # (organization, project or None, dimension, limit, warning percent)
     ("East IT Department", None, "ecs.vcpu", 24, 75),
     ("East IT Department", "Web shop", "ecs.instance", 4, 80),
     ("East IT Department", "Web shop", "ecs.vcpu", 12, 80),
-    ("West Operations Department", None, "ecs.instance", 4, 90),
+    ("West Operations Department", None, "ecs.instance", 4, 70),
 ]
 
 
