@@ -207,3 +207,28 @@ def test_a_granted_quota_request_raises_the_limit_and_the_requester_cannot_decid
     services.quota_request_decide(actor=approver, quota_request=req, verdict="grant")
     assert QuotaLimit.objects.get(organization=team).limit == 4
     assert QuotaRequest.objects.get().status == "granted"
+
+
+def test_crossing_the_warning_threshold_is_announced_once_to_the_limits_organization():
+    from django.test import TestCase
+
+    from apps.security.models import AuditEntry
+
+    org = f.org()
+    _limit(org, "ecs.instance", 10, warning_percent=80)
+    for n in (7, 1, 1):
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            services.quota_reserve(organization=org, project=None, resource_type="ecs.instance", amounts=_vms(n))
+    crossed = AuditEntry.objects.filter(action="quota.threshold_crossed")
+    assert [(e.organization_id, e.detail["usage"], e.detail["limit"]) for e in crossed] == [(org.pk, 8, 10)]
+
+
+def test_the_quota_topic_is_followed_only_by_readers_of_that_organizations_limits():
+    from apps.quotas.selectors import quota_topic_org
+
+    org, other = f.org(), f.org()
+    reader = f.user(None, org)
+    f.grant(f.role("quotas:limit:read"), reader, org)
+    assert quota_topic_org(reader, str(org.pk)) == str(org.pk)
+    assert quota_topic_org(reader, str(other.pk)) is None
+    assert quota_topic_org(reader, "not-a-uuid") is None
