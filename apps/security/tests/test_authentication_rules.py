@@ -127,3 +127,50 @@ def test_each_refusal_is_answered_with_its_full_message(owner, pair):
     short_nonce = signed_get(key.id, secret, nonce="short")
     assert short_nonce.json() == {"code": "signature_malformed",
                                   "message": "X-UM-Nonce must be 16 to 128 URL-safe characters.", "detail": {}}
+
+
+def test_the_document_describes_signed_requests_as_an_authorization_header_scheme():
+    from drf_spectacular.generators import SchemaGenerator
+
+    document = SchemaGenerator().get_schema(request=None, public=True)
+    assert document["components"]["securitySchemes"]["accessKeySignature"] == {
+        "type": "apiKey", "in": "header", "name": "Authorization",
+        "description": "UM-HMAC-SHA256 Credential=<AccessKey id>, SignedHeaders=host;x-um-date;x-um-nonce, "
+                       "Signature=<hex>; see the README, section Signed API requests."}
+    signed = document["paths"]["/api/v1/security/access-keys/"]["get"]["security"]
+    assert {"accessKeySignature": []} in signed
+
+
+def test_a_request_signed_exactly_fifteen_minutes_away_is_still_accepted(pair, monkeypatch):
+    key, secret = pair
+    server_now = datetime.now(UTC).replace(microsecond=0)
+    monkeypatch.setattr(timezone, "now", lambda: server_now)
+    for offset, status in ((-FRESHNESS, 200), (FRESHNESS, 200), (-FRESHNESS - timedelta(seconds=1), 401),
+                           (FRESHNESS + timedelta(seconds=1), 401)):
+        response = signed_get(key.id, secret, now=server_now + offset)
+        assert response.status_code == status, (offset, response.content)
+
+
+def test_a_request_whose_server_gives_no_query_string_is_checked_as_having_an_empty_query(owner, pair):
+    """A WSGI server may leave QUERY_STRING out when there is no query (PEP 3333)."""
+    from rest_framework.request import Request
+    from rest_framework.test import APIRequestFactory
+
+    from apps.security.authentication import AccessKeyAuthentication
+
+    key, secret = pair
+    headers = sign("GET", f"http://testserver{KEYS}", access_key_id=key.id, secret=secret)
+    raw = APIRequestFactory().get(KEYS, **{f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()})
+    raw.META.pop("QUERY_STRING", None)
+    assert AccessKeyAuthentication().authenticate(Request(raw)) == (owner, key)
+
+
+def test_last_used_is_written_again_only_once_it_is_more_than_a_minute_old(pair, monkeypatch):
+    key, secret = pair
+    server_now = datetime.now(UTC).replace(microsecond=0)
+    monkeypatch.setattr(timezone, "now", lambda: server_now)
+    for age, written in ((timedelta(minutes=1), False), (timedelta(seconds=61), True), (timedelta(seconds=90), True)):
+        before = server_now - age
+        AccessKey.objects.filter(pk=key.pk).update(last_used_at=before)
+        assert signed_get(key.id, secret, now=server_now).status_code == 200
+        assert AccessKey.objects.get(pk=key.pk).last_used_at == (server_now if written else before), age
