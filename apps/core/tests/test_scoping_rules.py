@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
+from django.db.models import Q
 
 from apps.core import scoping
 from apps.core.errors import Forbidden
@@ -111,3 +112,47 @@ def test_installing_a_backend_or_a_membership_source_hands_back_the_previous_one
     finally:
         assert scoping.install_membership_source(real) is nobody_belongs
     assert set(scoping.member_organization_ids(world.alice)) == {world.org_a.pk, world.dept_a.pk}
+
+
+def test_a_member_sees_the_organizations_they_belong_to_which_are_their_own_tenants(world, membership_scoping):
+    from apps.organizations.models import Organization
+
+    assert visible(world.alice, Organization, "organizations:organization:read") == {world.org_a.pk, world.dept_a.pk}
+    assert scoping.authorize(world.alice, "organizations:organization:read", world.dept_a)
+    assert not scoping.authorize(world.alice, "organizations:organization:read", world.org_b)
+    assert scoping.tenant_id(world.dept_a) == world.dept_a.pk
+    assert scoping.tenant_id(factories.operation(world.dept_a)) == world.dept_a.pk
+
+
+def test_a_member_sees_the_people_of_their_organizations_through_memberships(world, membership_scoping):
+    from apps.organizations.models import User
+
+    clerk = factories.user("clerk", world.dept_a)
+    assert visible(world.alice, User, "organizations:user:read") == {world.alice.pk, clerk.pk}
+    assert scoping.authorize(world.alice, "organizations:user:read", clerk)
+    assert scoping.authorize(world.alice, "organizations:user:read", world.alice)
+    assert not scoping.authorize(world.alice, "organizations:user:read", world.bob)
+    assert not scoping.authorize(world.alice, "organizations:user:read", world.root)
+    assert not scoping.authorize(clerk, "organizations:user:read", world.alice)  # alice is a member of the parent
+
+
+def test_the_tenant_predicate_follows_each_models_tenant_field():
+    class Plain:  # names no tenant field: its organization column
+        pass
+
+    class OwnTenant:
+        tenant_field = "pk"
+
+    class ThroughParent:
+        tenant_field = "bill__organization"
+
+    class People:
+        @classmethod
+        def organization_scope_q(cls, org_ids):
+            return Q(memberships__organization_id__in=org_ids)
+
+    ids = ["o1", "o2"]
+    assert scoping.tenant_q(Plain, ids) == Q(organization_id__in=ids)
+    assert scoping.tenant_q(OwnTenant, ids) == Q(pk__in=ids)
+    assert scoping.tenant_q(ThroughParent, ids) == Q(bill__organization_id__in=ids)
+    assert scoping.tenant_q(People, ids) == Q(memberships__organization_id__in=ids)
