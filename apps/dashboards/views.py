@@ -3,6 +3,7 @@ token or a person's session). Thin: the same selectors and services as the API."
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -97,6 +98,42 @@ def dashboard_new(request: HttpRequest) -> HttpResponse:
     except ApplicationError as exc:
         return redirect(f"{reverse('dashboards:list')}?error={exc.message[:200]}")
     return redirect("dashboards:edit", uid=row.uid)
+
+
+# -- data sources --------------------------------------------------------------------------------
+
+@login_required
+def data_sources(request: HttpRequest) -> HttpResponse:
+    """Data sources of the organizations the person may read; add an HTTP JSON source or upload a
+    CSV / Excel table (errors name the row and column, and nothing is stored)."""
+    from apps.dashboards import source_services
+
+    errors: list[str] = []
+    if request.method == "POST":
+        try:
+            org = services.organization_for_write(actor=request.user, organization_id=request.POST.get("organization"),
+                                                  action=source_services.WRITE)
+            if request.POST.get("kind") == "http_json":
+                row = source_services.data_source_create_http(
+                    actor=request.user, organization=org, name=request.POST.get("name"), url=request.POST.get("url"))
+            else:
+                upload = request.FILES.get("file")
+                if upload is None:
+                    raise ApplicationError("Choose a .csv or .xlsx file.", code="invalid")
+                row = source_services.data_source_create_table(
+                    actor=request.user, organization=org, name=request.POST.get("name"), file_name=upload.name,
+                    content=None, content_base64=base64.b64encode(upload.read(5_000_001)).decode())
+            return redirect(f"{reverse('dashboards:sources')}?added={row.pk}")
+        except ApplicationError as exc:
+            detail = exc.detail if isinstance(exc.detail, dict) else {}
+            errors = [str(m) for messages in detail.values() for m in (messages if isinstance(messages, list)
+                                                                      else [messages])] or [exc.message]
+    rows = source_services.data_source_list(actor=request.user).select_related("organization")[:500]
+    writable = organization_list(actor=request.user, action=source_services.WRITE).order_by("path")[:200]
+    return render(request, "dashboards/sources.html", {
+        "rows": rows, "organizations": writable, "errors": errors, "added": request.GET.get("added", ""),
+        "posted": request.POST if request.method == "POST" else {},
+    }, status=400 if errors else 200)
 
 
 # -- wall screens ------------------------------------------------------------------------------

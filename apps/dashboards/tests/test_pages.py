@@ -100,3 +100,26 @@ def test_a_token_playlist_shows_its_dashboards_in_order(world):
                                                 dashboards=["two", "one"])
     page = screen(raw).get("/screens/").content.decode()
     assert page.index('data-uid="one"') < page.index('data-uid="two"')
+
+
+def test_a_table_uploaded_from_the_console_is_listed_and_a_bad_one_names_row_and_column(world):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from apps.dashboards.models import DataSource
+
+    f.grant(f.role("dashboards:datasource:*"), world["alice"], world["a"])
+    client = signed_in(world["alice"])
+    bad = client.post("/console/dashboards/data-sources/", {
+        "kind": "table", "name": "Costs", "organization": str(world["a"].pk),
+        "file": SimpleUploadedFile("costs.csv", b"team,cost\na,2\nb,lots\n", content_type="text/csv")})
+    assert bad.status_code == 400 and b"row 3, column B (cost)" in bad.content
+    assert not DataSource.objects.exists()
+    good = client.post("/console/dashboards/data-sources/", {
+        "kind": "table", "name": "Costs", "organization": str(world["a"].pk),
+        "file": SimpleUploadedFile("costs.csv", b"team,cost\na,2\nb,3\n", content_type="text/csv")})
+    assert good.status_code == 302
+    listing = client.get(good["Location"])
+    assert b"team, cost" in listing.content and DataSource.objects.get().organization == world["a"]
+    refused = client.post("/console/dashboards/data-sources/", {
+        "kind": "http_json", "name": "Metadata", "organization": str(world["a"].pk), "url": "http://169.254.169.254/"})
+    assert refused.status_code == 400 and b"link-local" in refused.content
