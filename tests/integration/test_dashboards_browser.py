@@ -194,6 +194,15 @@ def test_a_wall_screen_follows_data_survives_a_restart_flags_staleness_and_fits_
         assert page.evaluate(NO_SCROLLBARS)
         screenshot(page, "dashboards-wall-stale")
         assert page.evaluate("typeof window.__xss") == "undefined"
+
+        # Editing the dashboard reloads the screen with the new version.
+        from apps.dashboards.models import Dashboard
+
+        edited = dict(Dashboard.objects.get(pk="wall-test").document, title="Lobby wall, edited")
+        with page.expect_navigation(timeout=15000), transaction.atomic():
+            services.dashboard_save(actor=None, dashboard=Dashboard.objects.get(pk="wall-test"), document=edited)
+        page.wait_for_load_state("load")
+        wait_until(page, "document.getElementById('screen-title').textContent === 'Lobby wall, edited'")
     finally:
         context.close()
 
