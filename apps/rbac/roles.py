@@ -105,9 +105,10 @@ PREDEFINED_ROLES: dict[str, RoleDef] = {r.key: r for r in (
     ),
     RoleDef(
         "organization_administrator", "Organization administrator",
-        "Manages an organization subtree: sub-organizations, users, groups, projects, grants in it.",
+        "Manages an organization subtree: sub-organizations, users, groups, projects, grants in it, and "
+        "its dashboards and wall screens.",
         ("organizations:*", "rbac:grant:*", "rbac:role:read", "rbac:permission:read", "rbac:policy:read",
-         "rbac:access:explain", "core:operation:*", "menu:console:*"),
+         "rbac:access:explain", "core:operation:*", "dashboards:*", "menu:console:*"),
         ("menu:console:audit",),
     ),
     RoleDef(
