@@ -151,11 +151,87 @@ def make_hostile_world(sim_endpoint: str) -> dict:
                                       cron="0 20 * * 1-5", comment=H_ATTR, last_error=H_IMG)
     audit.append(action="xss.made", organization_id=org.pk, target_type="organization", target_id=org.pk,
                  target_label=H_IMG, actor_name=H_SCRIPT, detail={"note": H_ATTR})
+    alert = _hostile_alerts(org, first)
+    _hostile_costs(org, child, project, other_project, platform)
+    from apps.quotas import services as quotas
+
+    quotas.limit_set(actor=None, organization=org, project=project, dimension="ecs.instance", limit=10, reason=H_IMG)
+    board = _hostile_dashboard(org)
     _token, raw_token = security_services.display_token_create(actor=None, organization=org, name=H_IMG,
-                                                               dashboards=["noc"])
+                                                               dashboards=[board.uid])
     return {"org": org, "child": child, "admin": admin, "people": people, "group": group, "project": project,
             "role": role, "grant": grant, "policy": policy, "platform": platform, "vpc": vpc, "instance": first,
-            "request": request, "raw_token": raw_token}
+            "request": request, "raw_token": raw_token, "alert": alert, "board": board}
+
+
+def _hostile_alerts(org, resource_row):
+    """A threshold rule and its firing alert, a silence of it, a contact point and a route, all named
+    hostile; the alert's labels and annotations too."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.alerts.models import AlertRule, ContactPoint, NotificationRoute, Silence
+    from apps.alerts.tests.factories import alert as make_alert
+
+    rule = AlertRule.objects.create(organization=org, name=H_IMG, description=H_SCRIPT, summary=H_ATTR,
+                                    metric="CPUUtilization", threshold=80, labels={"team": H_IMG})
+    firing = make_alert(org, rule=rule, source="rule", severity="critical", alertname=H_SCRIPT, instance=H_ATTR)
+    firing.name, firing.value = H_IMG, 97.5
+    firing.resource, firing.platform = resource_row, resource_row.platform
+    firing.annotations = {"summary": H_ATTR, "description": H_SCRIPT}
+    firing.save(update_fields=["name", "value", "resource", "platform", "annotations"])
+    make_alert(org, severity="warning", alertname=H_ATTR, source="external")
+    now = timezone.now()
+    Silence.objects.create(organization=org, matchers=[{"name": "alertname", "op": "=", "value": H_ATTR}],
+                           starts_at=now, ends_at=now + timedelta(hours=2), comment=H_IMG)
+    point = ContactPoint.objects.create(organization=org, name=H_SCRIPT, kind="webhook",
+                                        config={"url": "http://127.0.0.1:9/"})
+    route = NotificationRoute.objects.create(organization=org, name=H_IMG)
+    route.contact_points.set([point])
+    return firing
+
+
+def _hostile_costs(org, child, project, other_project, platform):
+    """A hostile-named price book and rule, a bill with a hostile line and its daily charges over the
+    last days (so the cost trend and breakdown draw), and a budget of the project."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from apps.billing.models import Bill, BillLine, Budget, BudgetCrossing, Charge, PriceBook, PriceRule
+
+    book = PriceBook.objects.create(organization=org, name=H_SCRIPT, currency="CNY", is_active=False)
+    price = PriceRule.objects.create(price_book=book, service="ecs", resource_type="ecs.instance",
+                                     dimension="vcpu_hours", unit_price=Decimal("1"), sku=H_ATTR, region=H_IMG)
+    today = timezone.localdate()
+    period = today.replace(day=1)
+    for tenant, owner in ((org, project), (child, other_project)):
+        bill = Bill.objects.create(organization=tenant, period=period, time_zone="UTC", currency="CNY",
+                                   price_book=book)
+        line = BillLine.objects.create(bill=bill, project=owner, rule=price, service=H_SHORT, resource_type=H_SCRIPT,
+                                       description=H_IMG, quantity=10, unit="hour", unit_price=Decimal("1"),
+                                       amount=Decimal("10"))
+        Charge.objects.bulk_create([
+            Charge(bill=bill, line=line, organization=tenant, project=owner, day=today - dt.timedelta(days=d),
+                   platform=platform, region=H_IMG, service=service, resource_type=H_SCRIPT,
+                   quantity=Decimal(1 + d), amount=Decimal(2 + d))
+            for d in range(4) for service in (H_SHORT, "ecs")])
+    budget = Budget.objects.create(organization=org, project=project, name=H_ATTR, amount=100, thresholds=[50, 90])
+    BudgetCrossing.objects.create(budget=budget, period=period, threshold=50, basis="actual", spend=Decimal(60))
+
+
+def _hostile_dashboard(org):
+    """The predefined resources board with a hostile title, description and widget titles."""
+    from apps.dashboards import predefined
+    from apps.dashboards import services as dashboards
+
+    doc = predefined.template("resources")
+    doc.update(uid="xss-board", title=H_IMG, description=H_SCRIPT)
+    for n, widget in enumerate(doc["widgets"]):
+        widget["title"] = HOSTILE[n % len(HOSTILE)]
+    return dashboards.dashboard_create(actor=None, organization=org, document=doc)
 
 
 # Pages of the templates that hand data to HTML or charts (keys: template names, as the grep finds them).
@@ -164,6 +240,7 @@ def pages_of(w: dict) -> dict[str, list[str]]:
     org = f"/console/organizations/{w['org'].pk}/"
     project = f"/console/organizations/projects/{w['project'].pk}/"
     group = f"/console/organizations/groups/{w['group'].pk}/"
+    board = f"/console/dashboards/{w['board'].uid}/"
     return {
         "provisioning/topology.html": [f"/console/provisioning/topology/?project={w['project'].pk}",
                                        f"/console/provisioning/topology/?resource={w['instance'].pk}"],
@@ -198,6 +275,21 @@ def pages_of(w: dict) -> dict[str, list[str]]:
         "security/display_tokens.html": ["/console/security/display-tokens/"],
         "partials/picker.html": ["/console/security/display-tokens/", f"/portal/provisioning/new/{w['platform'].pk}/"],
         "drf_spectacular/swagger_ui.html": ["/api/docs/"],
+        "organizations/tree.html": ["/console/organizations/"],
+        "organizations/users.html": ["/console/organizations/users/"],
+        "organizations/named_list.html": ["/console/organizations/groups/", "/console/organizations/projects/"],
+        "organizations/_add_person_modal.html": [group, project],
+        "organizations/_picker_search.html": ["/console/organizations/", group, project, user, org],
+        "rbac/policy_form.html": ["/console/access/policies/new/"],
+        "alerts/alerts.html": ["/console/alerts/"],
+        "alerts/alert_detail.html": [f"/console/alerts/{w['alert'].pk}/"],
+        "billing/costs.html": ["/console/billing/", "/console/billing/?group_by=project",
+                               "/console/billing/?group_by=region"],
+        "billing/budgets.html": ["/console/billing/budgets/"],
+        "dashboards/view.html": [board],
+        "dashboards/edit.html": [f"{board}edit/"],
+        "dashboards/view_portal.html": [f"/portal/dashboards/{w['board'].uid}/"],
+        "screens/dashboard.html": [f"/screens/d/{w['board'].uid}/"],  # signed in; with the display token below
     }
 
 
@@ -275,6 +367,30 @@ def _hover_topology(page, watch: Watch, where: str) -> str:
     return "\n".join(shown)
 
 
+def _open_chart_tooltips(page, watch: Watch, where: str, charts: int = 1) -> str:
+    """Waits for ``charts`` ECharts instances on the page, opens the tooltip of every data point of
+    each one's first series, and returns what the tooltips showed."""
+    wait_until(page, f"document.querySelectorAll('[_echarts_instance_]').length >= {charts}", timeout=15000)
+    page.wait_for_timeout(300)  # the charts' data arrive and are drawn
+    shown = page.evaluate("""async () => {
+        const texts = [];
+        for (const dom of document.querySelectorAll('[_echarts_instance_]')) {
+            const chart = echarts.getInstanceByDom(dom);
+            const series = (chart && chart.getOption().series) || [];
+            if (!series.length) continue;
+            const count = (series[0].data || []).length;
+            for (let i = 0; i < count; i++) {
+                chart.dispatchAction({type: 'showTip', seriesIndex: 0, dataIndex: i});
+                await new Promise((r) => setTimeout(r, 60));
+                texts.push([...dom.querySelectorAll(':scope > div')].slice(1).map((d) => d.innerText).join(' '));
+            }
+        }
+        return texts.join('\\n');
+    }""")
+    watch.check(f"{where} (tooltips)")
+    return shown
+
+
 def _search_picker(page, picker: str, words: str) -> None:
     """Types into a picker's search box; the matching options come back by htmx (swapped in as HTML)."""
     page.fill(f"[data-testid={picker}-search]", words)
@@ -318,6 +434,8 @@ def test_hostile_names_never_run_as_script_on_any_page(distributed_stack, browse
             visited += [p for p in paths if p not in visited]
         assert len(visited) >= 30, visited
         shots: set[str] = set()
+        boards = {p for t in ("dashboards/view.html", "dashboards/view_portal.html", "screens/dashboard.html")
+                  for p in pages[t]}
         for path in visited:
             name = re.sub(r"[^a-z0-9]+", "-", ID_RE.sub("id", path.split("?")[0].lower())).strip("-")
             if name in shots:  # the same page of another object: numbered, so a rerun overwrites it
@@ -346,6 +464,19 @@ def test_hostile_names_never_run_as_script_on_any_page(distributed_stack, browse
             elif path == "/console/security/display-tokens/":
                 _search_picker(page, "t-org", "svg")
                 assert page.locator("#t-org option").all_inner_texts() == [H_ATTR]
+            elif path.startswith("/console/billing/?") or path == "/console/billing/":
+                shown = _open_chart_tooltips(page, watch, path, charts=2)
+                expected = {"/console/billing/": H_SHORT, "/console/billing/?group_by=project": H_ATTR}.get(path, H_IMG)
+                assert expected in shown, f"{path}: the tooltips did not show {expected!r} as text:\n{shown}"
+                screenshot(page, "xss-costs-tooltip-" + (path.split("=")[-1] if "=" in path else "service"))
+            elif path == "/console/alerts/":
+                page.wait_for_selector("[data-alert]", timeout=15000)  # rows built by script from the API
+                assert any(H_IMG in t for t in page.locator("[data-alert]").all_inner_texts())
+                screenshot(page, "xss-alerts-rows")
+            elif path in boards:
+                page.wait_for_selector("[data-testid=board] canvas, [data-board] canvas", timeout=15000)
+                _open_chart_tooltips(page, watch, path)
+                screenshot(page, "xss-board-tooltip-" + path.split("/")[1])
             elif path.startswith("/console/clouds/cp-"):
                 page.wait_for_selector("[data-testid=sync-history] td:has-text('failed')")
                 assert H_IMG in page.locator("[data-testid=sync-history]").inner_text()
@@ -359,7 +490,8 @@ def test_hostile_names_never_run_as_script_on_any_page(distributed_stack, browse
                 screenshot(page, "xss-user-panels")
             watch.check(path)
 
-        # A wall screen opened with the (hostile-named) display token.
+        # A wall screen opened with the (hostile-named) display token: its playlist, then the hostile
+        # organization's dashboard by its uid; the header names the token and the dashboard as text.
         screen = context.new_page()
         screen_watch = Watch(screen)
         context.clear_cookies()
@@ -367,9 +499,16 @@ def test_hostile_names_never_run_as_script_on_any_page(distributed_stack, browse
         screen.fill("#id_token", w["raw_token"])
         screen.click("button[type=submit]")
         screen.wait_for_url(re.compile(r"/screens/$"))
-        screen.wait_for_selector("[data-testid=screen-dashboards]")
+        screen.wait_for_selector("[data-testid=screen-dashboards] [data-board] canvas", timeout=15000)
+        screen_watch.check("/screens/ (display token)")
         assert H_IMG in screen.locator(".um-screen-header").text_content()
-        screen_watch.open(base, "/screens/d/noc/", shot="xss-wall-screen")
+        screen_watch.open(base, f"/screens/d/{w['board'].uid}/", shot="xss-wall-screen")
+        header = screen.locator(".um-screen-header")
+        assert header.locator(".um-brand small").text_content() == H_IMG  # the token's name
+        assert header.locator("[data-testid=screen-title]").text_content() == H_IMG  # the dashboard's title
+        screen.wait_for_selector("[data-board] canvas", timeout=15000)
+        _open_chart_tooltips(screen, screen_watch, "wall screen")
+        screenshot(screen, "xss-wall-screen-tooltip")
     finally:
         context.close()
 
