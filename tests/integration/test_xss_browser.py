@@ -475,7 +475,8 @@ def test_hostile_names_never_run_as_script_on_any_page(distributed_stack, browse
                 screenshot(page, "xss-alerts-rows")
             elif path in boards:
                 page.wait_for_selector("[data-testid=board] canvas, [data-board] canvas", timeout=15000)
-                _open_chart_tooltips(page, watch, path)
+                shown = _open_chart_tooltips(page, watch, path)
+                assert H_IMG in shown, f"{path}: no tooltip showed the organization {H_IMG!r} as text:\n{shown}"
                 screenshot(page, "xss-board-tooltip-" + path.split("/")[1])
             elif path.startswith("/console/clouds/cp-"):
                 page.wait_for_selector("[data-testid=sync-history] td:has-text('failed')")
@@ -507,7 +508,7 @@ def test_hostile_names_never_run_as_script_on_any_page(distributed_stack, browse
         assert header.locator(".um-brand small").text_content() == H_IMG  # the token's name
         assert header.locator("[data-testid=screen-title]").text_content() == H_IMG  # the dashboard's title
         screen.wait_for_selector("[data-board] canvas", timeout=15000)
-        _open_chart_tooltips(screen, screen_watch, "wall screen")
+        assert H_IMG in _open_chart_tooltips(screen, screen_watch, "wall screen")
         screenshot(screen, "xss-wall-screen-tooltip")
     finally:
         context.close()
