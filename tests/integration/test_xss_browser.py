@@ -391,6 +391,29 @@ def _open_chart_tooltips(page, watch: Watch, where: str, charts: int = 1) -> str
     return shown
 
 
+def _announce_hostile_crossing(page, org) -> None:
+    """Announces a hostile budget crossing on the organization's billing topic until the budgets page
+    shows it as a live row (the page subscribes once its realtime connection is up)."""
+    from django.db import transaction
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    from apps.billing.services import topic_of
+    from apps.core.events import emit
+
+    payload = {"event": "budget_crossed", "name": H_IMG, "period": H_SCRIPT, "basis": H_SHORT,
+               "threshold": H_ATTR, "spend": H_IMG}
+    row = page.locator("[data-testid=live-crossing]")
+    for _attempt in range(20):
+        with transaction.atomic():
+            emit(org, topic_of(org.pk), payload)
+        try:
+            row.first.wait_for(timeout=1000)
+            break
+        except PlaywrightTimeout:  # not subscribed yet: announce again
+            continue
+    assert H_IMG in row.first.inner_text() and H_SCRIPT in row.first.inner_text(), row.all_inner_texts()
+
+
 def _search_picker(page, picker: str, words: str) -> None:
     """Types into a picker's search box; the matching options come back by htmx (swapped in as HTML)."""
     page.fill(f"[data-testid={picker}-search]", words)
@@ -469,6 +492,10 @@ def test_hostile_names_never_run_as_script_on_any_page(distributed_stack, browse
                 expected = {"/console/billing/": H_SHORT, "/console/billing/?group_by=project": H_ATTR}.get(path, H_IMG)
                 assert expected in shown, f"{path}: the tooltips did not show {expected!r} as text:\n{shown}"
                 screenshot(page, "xss-costs-tooltip-" + (path.split("=")[-1] if "=" in path else "service"))
+            elif path == "/console/billing/budgets/":
+                _announce_hostile_crossing(page, w["org"])
+                watch.check(f"{path} (a live crossing)")
+                screenshot(page, "xss-budgets-live")
             elif path == "/console/alerts/":
                 page.wait_for_selector("[data-alert]", timeout=15000)  # rows built by script from the API
                 assert any(H_IMG in t for t in page.locator("[data-alert]").all_inner_texts())
