@@ -160,3 +160,64 @@ def test_assignments_and_rules_are_refused_with_a_project_of_another_organizatio
                            "detail": {"key": ["a tag rule needs the tag key"],
                                       "project": ["must belong to the organization"]}}
     assert not AssignmentRule.objects.exists()
+
+
+def test_a_refresh_collects_one_resource_as_the_cloud_has_it_and_then_only_its_changes(platform, cloud):
+    from apps.resources.models import ResourceRelation
+    from apps.resources.services import resource_refresh
+
+    instance = cloud["instances"][1]
+
+    def refresh():
+        return resource_refresh(platform=platform, resource_type="ecs.instance", region=REGION, external_id=instance,
+                                adapter=cloud["adapter"])
+
+    row = refresh()
+    cr = cloud["adapter"].get_resource("ecs.instance", REGION, instance)
+    assert (row.region, row.zone, row.service, row.name, row.status, row.spec, row.tags, row.vcpu, row.memory_mib,
+            row.storage_gib, row.resource_group, row.vpc_id) == (
+        cr.region, cr.zone, cr.service, cr.name, cr.status, cr.spec, cr.tags, cr.vcpu, cr.memory_mib,
+        cr.storage_gib, cr.resource_group, cr.vpc_id)
+    assert (row.deleted, row.deleted_at, row.organization_id, row.assigned_by) == (False, None, None, "")
+    assert row.first_seen_at == row.last_changed_at
+    edges = sorted(ResourceRelation.objects.filter(source=row).values_list("kind", "target_type", "target_external_id"))
+    assert edges == sorted((r.kind, r.target_type, r.target_external_id) for r in cr.relations) and edges
+    # unchanged: nothing written
+    assert refresh().last_changed_at == row.last_changed_at
+    # a sync after it finds the row as a sync would have written it
+    first = run_sync(platform)
+    assert (first.created, first.updated, first.unchanged) == (first.fetched - 1, 0, 1)
+    rename(cloud, instance)
+    renamed = refresh()
+    assert renamed.pk == row.pk and renamed.name.startswith("renamed-")
+    assert renamed.last_changed_at > row.last_changed_at
+    assert sorted(ResourceRelation.objects.filter(source=row).values_list(
+        "kind", "target_type", "target_external_id")) == edges
+
+
+def test_a_refresh_flags_a_gone_resource_deleted_once_and_keeps_owners(platform, cloud, people):
+    from apps.resources.services import resource_refresh
+
+    shop = f.org("Shop", people["hq"])
+    kept = f.org("Kept", people["hq"])
+    AssignmentRule.objects.create(platform=platform, match="tag", key="team", value="shop", organization=shop)
+    tagged = resource_refresh(platform=platform, resource_type="ecs.instance", region=REGION,
+                              external_id=cloud["instances"][0], adapter=cloud["adapter"])
+    assert (tagged.organization_id, tagged.assigned_by) == (shop.pk, "rule")
+    Resource.objects.filter(pk=tagged.pk).update(organization=kept, assigned_by="manual")
+    rename(cloud, cloud["instances"][0])
+    manual = resource_refresh(platform=platform, resource_type="ecs.instance", region=REGION,
+                              external_id=cloud["instances"][0], adapter=cloud["adapter"])
+    assert (manual.organization_id, manual.assigned_by) == (kept.pk, "manual") and manual.name.startswith("renamed-")
+
+    eip = resource_refresh(platform=platform, resource_type="eip.eip", region=REGION, external_id=cloud["eip"],
+                           adapter=cloud["adapter"])
+    cloud["adapter"].delete("eip.eip", REGION, cloud["eip"])
+    gone = resource_refresh(platform=platform, resource_type="eip.eip", region=REGION, external_id=cloud["eip"],
+                            adapter=cloud["adapter"])
+    assert gone.pk == eip.pk and gone.deleted and gone.deleted_at == gone.last_changed_at
+    again = resource_refresh(platform=platform, resource_type="eip.eip", region=REGION, external_id=cloud["eip"],
+                             adapter=cloud["adapter"])
+    assert again.deleted_at == gone.deleted_at
+    assert resource_refresh(platform=platform, resource_type="eip.eip", region=REGION, external_id="eip-none",
+                            adapter=cloud["adapter"]) is None
