@@ -221,3 +221,52 @@ def test_a_refresh_flags_a_gone_resource_deleted_once_and_keeps_owners(platform,
     assert again.deleted_at == gone.deleted_at
     assert resource_refresh(platform=platform, resource_type="eip.eip", region=REGION, external_id="eip-none",
                             adapter=cloud["adapter"]) is None
+
+
+def test_an_administrator_assigns_only_within_the_organizations_they_may_write(platform, people, monkeypatch):
+    from apps.resources import services
+
+    dept = f.org("Dept", people["hq"])
+    team = f.org("Team", dept)
+    project = f.project(team, name="shop")
+    admin = f.user("dept-admin", dept)
+    f.grant(f.predefined("system_administrator"), admin, dept)
+    f.grant(f.predefined("viewer"), admin, people["other"])  # sees it, may not write there
+    reader = f.user("dept-reader", dept)
+    f.grant(f.predefined("viewer"), reader, dept)
+    row = Resource.objects.create(platform=platform, type="ecs.instance", service="ecs", region=REGION,
+                                  external_id="i-assign", content_hash="0" * 32, organization=dept,
+                                  first_seen_at="2025-01-01T00:00:00Z", last_changed_at="2025-01-01T00:00:00Z")
+    url = f"/api/v1/resources/resources/{row.id}/assign/"
+    refused = api_as(admin).post(url, {"organization": str(people["other"].pk)}, format="json")
+    assert refused.status_code == 403
+    assert refused.json() == {"code": "forbidden", "message": "You may not assign resources to that organization.",
+                              "detail": {}}
+    assert api_as(reader).post(url, {"organization": str(team.pk)}, format="json").status_code == 403
+    row.refresh_from_db()
+    assert (row.organization_id, row.project_id, row.assigned_by) == (dept.pk, None, "")
+    emitted = []
+    monkeypatch.setattr(services, "emit", lambda org, topic, payload: emitted.append((org, topic, payload)))
+    moved = api_as(admin).post(url, {"organization": str(team.pk), "project": str(project.pk)}, format="json")
+    assert moved.status_code == 200, moved.content
+    row.refresh_from_db()
+    assert (row.organization_id, row.project_id, row.assigned_by) == (team.pk, project.pk, "manual")
+    assert emitted == [(team.pk, row.topic, {"event": "resource_assigned", "id": row.id})]
+
+
+def test_a_failed_sync_ends_its_run_and_operation_and_announces_it(platform, control, monkeypatch):
+    from apps.core.models import Operation
+    from apps.resources import services
+    from apps.resources.models import SyncPage
+
+    emitted = []
+    monkeypatch.setattr(services, "emit", lambda org, topic, payload: emitted.append((org, topic, payload)))
+    control.post("/faults", {"action": "DescribeLoadBalancers", "error_rate": 1.0, "code": "Forbidden.RAM",
+                             "status": 403, "message": "User not authorized to operate on the specified resource."})
+    run = sync_drive(run_id=sync_start(actor=None, platform=platform, check=False).id, sleep=False)
+    assert run.status == "failed" and run.finished_at is not None and "Forbidden.RAM" in run.error
+    op = Operation.objects.get(pk=run.operation_id)
+    assert (op.status, op.message, op.error) == ("failed", "Sync failed", run.error)
+    assert [e for e in emitted if e[2].get("event") == "sync_failed"] == [
+        (platform.organization_id, f"sync:{platform.pk}", {"event": "sync_failed", "sync": run.id, "error": run.error})]
+    assert not SyncPage.objects.filter(run=run).exists()
