@@ -270,3 +270,25 @@ def test_a_failed_sync_ends_its_run_and_operation_and_announces_it(platform, con
     assert [e for e in emitted if e[2].get("event") == "sync_failed"] == [
         (platform.organization_id, f"sync:{platform.pk}", {"event": "sync_failed", "sync": run.id, "error": run.error})]
     assert not SyncPage.objects.filter(run=run).exists()
+
+
+def test_a_rule_made_and_deleted_announces_its_fields_before_and_after(platform, people, monkeypatch):
+    from apps.resources import services
+
+    emitted = []
+    monkeypatch.setattr(services, "emit", lambda org, topic, payload: emitted.append((org, topic, payload)))
+    project = f.project(people["hq"], name="shop")
+    rule = services.assignment_rule_create(actor=people["root"], platform=platform, match="tag", key="team",
+                                           value="shop", organization=people["hq"], project=project, priority=7)
+    plain = services.assignment_rule_create(actor=people["root"], platform=platform, match="vpc", value="vpc-1",
+                                            organization=people["hq"])
+    fields = {"platform": str(platform.pk), "match": "tag", "key": "team", "value": "shop",
+              "organization": str(people["hq"].pk), "project": str(project.pk), "priority": 7}
+    assert emitted[0] == (people["hq"].pk, f"assignment_rule:{rule.pk}",
+                          {"event": "created", "before": None, "after": fields, "name": "tag team=shop"})
+    assert emitted[1][2]["after"]["project"] is None and emitted[1][2]["name"] == "vpc =vpc-1"
+    rule_id = rule.pk
+    services.assignment_rule_delete(actor=people["root"], rule=rule)
+    assert emitted[2] == (str(people["hq"].pk), f"assignment_rule:{rule_id}",
+                          {"event": "deleted", "before": fields, "after": None})
+    assert list(AssignmentRule.objects.values_list("pk", flat=True)) == [plain.pk]
