@@ -292,3 +292,22 @@ def test_a_rule_made_and_deleted_announces_its_fields_before_and_after(platform,
     assert emitted[2] == (str(people["hq"].pk), f"assignment_rule:{rule_id}",
                           {"event": "deleted", "before": fields, "after": None})
     assert list(AssignmentRule.objects.values_list("pk", flat=True)) == [plain.pk]
+
+
+def test_a_change_to_any_collected_field_changes_the_content_hash_and_nothing_else_does():
+    """What a sync compares to tell a changed resource from an unchanged one."""
+    from apps.resources.services import content_hash
+
+    item = {"type": "ecs.instance", "region": REGION, "zone": f"{REGION}-a", "name": "web", "status": "Running",
+            "spec": {"instance_type": "ecs.g6.large"}, "tags": {"team": "shop"},
+            "relations": [["in", "vpc.vswitch", "vsw-1"]], "vcpu": 2, "memory_mib": 8192, "storage_gib": 40,
+            "resource_group": "rg-1", "vpc_id": "vpc-1", "external_id": "i-1", "owner": [None, None]}
+    changed = {"type": "ecs.other", "region": "cn-beijing", "zone": f"{REGION}-b", "name": "web2", "status": "Stopped",
+               "spec": {"instance_type": "ecs.g6.xlarge"}, "tags": {"team": "ops"},
+               "relations": [["in", "vpc.vswitch", "vsw-2"]], "vcpu": 4, "memory_mib": 16384, "storage_gib": 80,
+               "resource_group": "rg-2", "vpc_id": "vpc-2"}
+    base = content_hash(item)
+    assert len(base) == 32 and content_hash(dict(item)) == base
+    for field, value in changed.items():
+        assert content_hash({**item, field: value}) != base, field
+    assert content_hash({**item, "external_id": "i-2", "owner": ["o", None]}) == base
