@@ -20,9 +20,16 @@ from typing import Any
 
 from .errors import CloudError
 
-RESOURCE_TYPES = (
+# Record kinds of the core products; a further product module adds its own with ``register_kind``.
+RESOURCE_TYPES = [
     "ecs_instance", "disk", "security_group", "vpc", "vswitch", "eip", "slb", "rds", "redis", "bucket",
-)
+]
+
+
+def register_kind(kind: str) -> None:
+    """Add a record kind (a table) to every store; call at import of the product module."""
+    if kind not in RESOURCE_TYPES:
+        RESOURCE_TYPES.append(kind)
 DELETED = "Deleted"
 
 # kind -> function(store, record) releasing what the record held (capacity, addresses, links)

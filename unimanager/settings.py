@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "apps.billing",
     "apps.alerts",
     "apps.dashboards",
+    "apps.resilience",
     # The project package: start-up wiring (``manage.py serve``), allowed to know every app.
     "unimanager",
 ]

@@ -17,6 +17,7 @@ api_v1 = [
     path("billing/", include("apps.billing.api.urls")),
     path("alerts/", include("apps.alerts.api.urls")),
     path("dashboards/", include("apps.dashboards.api.urls")),
+    path("resilience/", include("apps.resilience.api.urls")),
 ]
 
 urlpatterns = [
@@ -49,6 +50,8 @@ urlpatterns = [
     path("portal/alerts/", include(("apps.alerts.urls_portal", "alerts-portal"))),
     path("console/dashboards/", include(("apps.dashboards.urls_console", "dashboards"))),
     path("portal/dashboards/", include(("apps.dashboards.urls_portal", "dashboards-portal"))),
+    path("console/resilience/", include(("apps.resilience.urls_console", "resilience"))),
+    path("portal/resilience/", include(("apps.resilience.urls_portal", "resilience-portal"))),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

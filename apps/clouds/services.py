@@ -24,7 +24,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.clouds.adapters import adapter_class, adapter_for, adapter_types
-from apps.clouds.adapters.apsara_connection import ENDPOINT_PRODUCTS, PLACEHOLDER_RE, ROLE_ARN_RE
+from apps.clouds.adapters.apsara_connection import PLACEHOLDER_RE, ROLE_ARN_RE, endpoint_products
 from apps.clouds.adapters.base import CloudCallError
 from apps.clouds.models import CloudPlatform, CloudService, Flavor, PlatformService, Region, Zone
 from apps.clouds.secrets import encrypt_json
@@ -103,9 +103,10 @@ def _clean_connection(fields: dict[str, Any]) -> dict[str, list[str]]:
         if not isinstance(endpoints, dict):
             errors["endpoints"] = ["an object: product -> endpoint"]
         else:
+            known = endpoint_products()
             for product, value in endpoints.items():
-                if product not in ENDPOINT_PRODUCTS:
-                    errors[f"endpoints.{product}"] = [f"unknown product; known: {', '.join(ENDPOINT_PRODUCTS)}"]
+                if product not in known:
+                    errors[f"endpoints.{product}"] = [f"unknown product; known: {', '.join(known)}"]
                 elif value:
                     error = _template_error(value, ("region", "cluster") if product == "oss" else ("region",))
                     if error:

@@ -17,6 +17,13 @@ VERSIONS = {
     "2015-04-01": "Sts",  # AssumeRole, answered by the server (it issues credentials)
 }
 
+
+
+def product(version: str, code: str) -> None:
+    """Declare the API version a product module serves and the product code it is named by."""
+    VERSIONS[version] = code
+
+
 Handler = Callable[..., dict[str, Any]]
 ACTIONS: dict[tuple[str, str], Handler] = {}
 
@@ -52,5 +59,9 @@ def match_tags(record: dict, wanted: dict[str, str]) -> bool:
 
 
 def load_all() -> None:
-    """Import every product module so that its actions register."""
-    from . import cms, ecs, rds, redis, slb, vpc  # noqa: F401
+    """Import every product module of this package so that its actions (and versions, kinds) register."""
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{info.name}")

@@ -37,8 +37,8 @@ from alibabacloud_vpc20160428 import models as vpc_models
 from alibabacloud_vpc20160428.client import Client as VpcClient
 from darabonba.runtime import RuntimeOptions
 
-from apps.clouds.adapters import register_adapter
-from apps.clouds.adapters.apsara_connection import AssumedRole, Connection, assumed_role, with_path
+from apps.clouds.adapters import apsara_dr, apsara_inventory, extensions, register_adapter  # noqa: F401 (companions register)
+from apps.clouds.adapters.apsara_connection import PRODUCT_CODES, AssumedRole, Connection, assumed_role, with_path
 from apps.clouds.adapters.base import (
     Capabilities,
     CloudAdapter,
@@ -56,7 +56,10 @@ from apps.clouds.adapters.base import (
 )
 
 PRODUCTS = {"ecs": EcsClient, "vpc": VpcClient, "slb": SlbClient, "rds": RdsClient, "redis": RedisClient,
-            "cms": CmsClient}
+            "cms": CmsClient,
+            **{code: client for code, (client, _asapi) in extensions.registry("apsara").products.items()}}
+PRODUCT_CODES.update({code: asapi for code, (_client, asapi) in extensions.registry("apsara").products.items()
+                      if asapi})
 TRANSIENT_CODES = {
     "ServiceUnavailable", "Throttling", "Throttling.User", "Throttling.Api", "InternalError", "UnknownError",
     "ServiceBusy", "RequestTimeout", "OperationConflict", "LastTokenProcessing", "SystemBusy",
@@ -298,7 +301,7 @@ class _OssSession(oss2.Session):
 class ApsaraAdapter(CloudAdapter):
     type_name = "apsara"
     display_name = "Apsara Stack / Alibaba Cloud"
-    capabilities = Capabilities(
+    capabilities = extensions.merged("apsara", Capabilities(
         services=("ecs", "vpc", "eip", "slb", "rds", "redis", "oss"),
         resource_types=(*LISTS, *OSS_TYPES),
         operations={
@@ -315,7 +318,7 @@ class ApsaraAdapter(CloudAdapter):
         display_names={"ecs": "Elastic Compute Service", "vpc": "Virtual Private Cloud", "eip": "Elastic IP Address",
                        "slb": "Server Load Balancer", "rds": "ApsaraDB RDS", "redis": "ApsaraDB for Redis",
                        "oss": "Object Storage Service"},
-    )
+    ))
 
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
@@ -607,6 +610,9 @@ class ApsaraAdapter(CloudAdapter):
 
     def list_resources(self, resource_type: str, region: str, page_token: str | None = None) -> ResourcePage:
         self.check_type(resource_type)
+        extra = extensions.listing("apsara", resource_type)
+        if extra is not None:
+            return extra.list(self, region, page_token)
         if resource_type == "oss.bucket":
             return self._bucket_page(region, page_token)
         product, size, token_paged = LISTS[resource_type]
@@ -624,6 +630,9 @@ class ApsaraAdapter(CloudAdapter):
 
     def get_resource(self, resource_type: str, region: str, external_id: str) -> CloudResource | None:
         self.check_type(resource_type)
+        extra = extensions.listing("apsara", resource_type)
+        if extra is not None:
+            return extensions.get(self, extra, region, external_id)
         if resource_type == "oss.bucket":
             return self._bucket(region, external_id)
         product, size, token_paged = LISTS[resource_type]

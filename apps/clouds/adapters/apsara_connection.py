@@ -47,7 +47,15 @@ ASAPI_PATH = "/asapi/v3"
 # Product code of each OpenAPI product, as an ASAPI gateway names it.
 PRODUCT_CODES = {"ecs": "Ecs", "vpc": "Vpc", "slb": "Slb", "rds": "Rds", "redis": "R-kvstore", "cms": "Cms",
                  "sts": "Sts"}
-ENDPOINT_PRODUCTS = (*PRODUCT_CODES, "oss")
+ENDPOINT_PRODUCTS = (*PRODUCT_CODES, "oss")  # the core products; ``endpoint_products()`` adds the companions'
+
+
+def endpoint_products() -> tuple[str, ...]:
+    """Every product a platform may name an endpoint for, the adapter's companion products included."""
+    from apps.clouds.adapters import adapter_types
+
+    adapter_types()  # loads the adapters, whose companions add their products to PRODUCT_CODES
+    return (*PRODUCT_CODES, "oss")
 PLACEHOLDER_RE = re.compile(r"\{(\w+)\}")
 ROLE_ARN_RE = re.compile(r"^acs:ram::\d{1,32}:role/[A-Za-z0-9.@_-]{1,64}$")
 STS_VERSION = "2015-04-01"

@@ -17,7 +17,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ParamValidationError
 
-from apps.clouds.adapters import register_adapter
+from apps.clouds.adapters import aws_dr, aws_inventory, extensions, register_adapter  # noqa: F401 (companions register)
 from apps.clouds.adapters.base import (
     Capabilities,
     CloudAdapter,
@@ -55,7 +55,7 @@ def _iso(value: Any) -> str:
 class AwsAdapter(CloudAdapter):
     type_name = "aws"
     display_name = "Amazon Web Services"
-    capabilities = Capabilities(
+    capabilities = extensions.merged("aws", Capabilities(
         services=("ecs", "vpc", "eip", "rds", "oss"),
         resource_types=(*EC2_TYPES, "rds.instance", "oss.bucket"),
         operations={
@@ -69,7 +69,7 @@ class AwsAdapter(CloudAdapter):
                  "rds.instance": ("CPUUtilization", "FreeableMemory")},
         display_names={"ecs": "Amazon EC2", "vpc": "Amazon VPC", "eip": "Elastic IP addresses",
                        "rds": "Amazon RDS", "oss": "Amazon S3"},
-    )
+    ))
 
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
@@ -263,6 +263,9 @@ class AwsAdapter(CloudAdapter):
 
     def list_resources(self, resource_type: str, region: str, page_token: str | None = None) -> ResourcePage:
         self.check_type(resource_type)
+        extra = extensions.listing("aws", resource_type)
+        if extra is not None:
+            return extra.list(self, region, page_token)
         if resource_type == "oss.bucket":
             return ResourcePage(self._buckets(region), None)
         if resource_type == "eip.eip":
@@ -313,6 +316,9 @@ class AwsAdapter(CloudAdapter):
 
     def get_resource(self, resource_type: str, region: str, external_id: str) -> CloudResource | None:
         self.check_type(resource_type)
+        extra = extensions.listing("aws", resource_type)
+        if extra is not None:
+            return extensions.get(self, extra, region, external_id)
         try:
             if resource_type == "ecs.instance":
                 body = self._invoke("ec2", region, "describe_instances", InstanceIds=[external_id])

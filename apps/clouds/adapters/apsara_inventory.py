@@ -1,0 +1,3 @@
+"""Companion of the apsara adapter: registers its inventory services (see ``extensions``)."""
+
+from __future__ import annotations
