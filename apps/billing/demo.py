@@ -30,6 +30,7 @@ RULES: list[tuple[str, str, str, str, dict[str, Any]]] = [
     ("ecs.disk", "storage_gib_hours", "0.0007", "cloud_essd", {"description": "ESSD storage"}),
     ("ecs.disk", "storage_gib_hours", "0.0004", "", {"description": "Disk storage"}),
     ("eip.eip", "hours", "0.03", "", {"description": "Elastic IP"}),
+    ("eip.eip", "bandwidth_mbps_hours", "0.025", "", {"description": "EIP bandwidth"}),
     ("slb.instance", "hours", "0.08", "", {"description": "Load balancer", "fixed_amount": "5"}),
     ("rds.instance", "hours", "0.90", "", {"description": "RDS instance"}),
     ("rds.instance", "storage_gib_hours", "0.0012", "", {"description": "RDS storage"}),
@@ -122,8 +123,9 @@ def history_for(platform: Any, *, now: dt.datetime | None = None) -> int:
     start = metering.hour_floor(metering.epoch(first_seen) - HISTORY_DAYS * 86400)
     rows = list(live.filter(organization__isnull=False).order_by("id").values(*metering.RESOURCE_FIELDS))
     history = []
+    tag_sets = metering.tag_set_ids(r["tags"] for r in rows)
     for n, row in enumerate(rows):
-        shape = metering.shape_of(row)
+        shape = metering.shape_of(row, tag_sets)
         until = metering.epoch(row["first_seen_at"])
         pieces = _segments(n, start, until) if row["type"] == "ecs.instance" else [(start, until, {})]
         for begin, end, change in pieces:

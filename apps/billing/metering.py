@@ -16,6 +16,8 @@ organization's time zone. Running it again over the same intervals writes the sa
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -24,7 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from apps.billing.models import BillingHour, BillingProfile, UsageInterval, UsageRecord
+from apps.billing.models import BillingHour, BillingProfile, BillingTagSet, UsageInterval, UsageRecord
 from apps.resources.models import Resource
 
 logger = logging.getLogger(__name__)
@@ -32,13 +34,16 @@ logger = logging.getLogger(__name__)
 HOUR = 3600
 # Resource types that cost something; networks and security groups are free containers.
 METERED_TYPES = ("ecs.instance", "ecs.disk", "eip.eip", "slb.instance", "rds.instance", "redis.instance",
-                 "oss.bucket")
+                 "oss.bucket", "nat.nat_gateway")
 # Where each type keeps what it is priced by (instance type, disk category, DB class...).
 SKU_KEYS = {"ecs.instance": "instance_type", "ecs.disk": "category", "rds.instance": "class",
-            "redis.instance": "class", "slb.instance": "spec", "oss.bucket": "storage_class"}
+            "redis.instance": "class", "slb.instance": "spec", "oss.bucket": "storage_class",
+            "nat.nat_gateway": "spec"}
+# The spec key holding a resource's bandwidth (an EIP's, from its cloud record), metered as Mbps-hours.
+BANDWIDTH_KEY = "bandwidth_mbps"
 STOPPED_STATUSES = frozenset({"stopped", "stopping"})
 SHAPE_FIELDS = ("organization_id", "project_id", "platform_id", "region", "service", "type", "sku", "state",
-                "vcpu", "memory_mib", "storage_gib")
+                "vcpu", "memory_mib", "storage_gib", "bandwidth_mbps", "tag_set_id")
 
 
 def epoch(value: dt.datetime) -> int:
@@ -52,14 +57,50 @@ def zone_of(name: str) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def shape_of(row: dict[str, Any]) -> dict[str, Any]:
-    """What an interval records of a resource (``Resource.values()`` row)."""
-    sku = (row["spec"] or {}).get(SKU_KEYS.get(row["type"], ""), "") if isinstance(row["spec"], dict) else ""
+def whole_number(value: Any) -> int:
+    """A spec value as a non-negative whole number (``"5"``, ``5.0`` -> 5); anything else is 0."""
+    try:
+        number = int(float(value))
+    except (TypeError, ValueError, OverflowError):
+        return 0
+    return max(number, 0)
+
+
+def _canonical(tags: Any) -> str:
+    if not isinstance(tags, dict) or not tags:
+        return ""
+    return json.dumps({str(k): str(v) for k, v in tags.items()}, sort_keys=True, separators=(",", ":"))
+
+
+def tag_set_ids(tag_dicts: Iterable[Any]) -> dict[str, int | None]:
+    """The ``BillingTagSet`` id of each set of tags (keyed by its canonical JSON; no tags: ``None``),
+    creating the sets not stored yet."""
+    wanted = {_canonical(tags) for tags in tag_dicts} - {""}
+    digests = {hashlib.sha256(c.encode()).hexdigest(): c for c in wanted}
+    found = dict(BillingTagSet.objects.filter(digest__in=list(digests)).values_list("digest", "id"))
+    missing = [BillingTagSet(digest=d, tags=json.loads(c)) for d, c in digests.items() if d not in found]
+    if missing:
+        BillingTagSet.objects.bulk_create(missing, ignore_conflicts=True)
+        found = dict(BillingTagSet.objects.filter(digest__in=list(digests)).values_list("digest", "id"))
+    ids: dict[str, int | None] = {"": None}
+    ids.update({c: found.get(d) for d, c in digests.items()})
+    return ids
+
+
+def shape_of(row: dict[str, Any], tag_sets: dict[str, int | None] | None = None) -> dict[str, Any]:
+    """What an interval records of a resource (``Resource.values()`` row); ``tag_sets`` from
+    ``tag_set_ids`` (looked up here when not given)."""
+    spec = row["spec"] if isinstance(row["spec"], dict) else {}
+    sku = spec.get(SKU_KEYS.get(row["type"], ""), "")
+    canonical = _canonical(row.get("tags"))
+    if tag_sets is None or canonical not in tag_sets:
+        tag_sets = tag_set_ids([row.get("tags")])
     return {
         "organization_id": row["organization_id"], "project_id": row["project_id"], "platform_id": row["platform_id"],
         "region": row["region"], "service": row["service"], "type": row["type"], "sku": str(sku or "")[:64],
         "state": "stopped" if row["status"] in STOPPED_STATUSES else "running",
         "vcpu": row["vcpu"], "memory_mib": row["memory_mib"], "storage_gib": row["storage_gib"],
+        "bandwidth_mbps": whole_number(spec.get(BANDWIDTH_KEY)), "tag_set_id": tag_sets[canonical],
     }
 
 
@@ -68,8 +109,8 @@ def _same(interval: UsageInterval, shape: dict[str, Any]) -> bool:
 
 
 RESOURCE_FIELDS = ("id", "platform_id", "organization_id", "project_id", "region", "service", "type", "status",
-                   "spec", "vcpu", "memory_mib", "storage_gib", "first_seen_at", "last_changed_at", "deleted",
-                   "deleted_at")
+                   "spec", "tags", "vcpu", "memory_mib", "storage_gib", "first_seen_at", "last_changed_at",
+                   "deleted", "deleted_at")
 
 
 @transaction.atomic
@@ -92,9 +133,10 @@ def meter_reconcile(*, resource_ids: Iterable[str] | None = None, platform_id: A
             open_by_resource[interval.resource_id] = interval
     closes: list[UsageInterval] = []
     opens: list[UsageInterval] = []
+    tag_sets = tag_set_ids(r["tags"] for r in resources if not r["deleted"])
     for row in resources:
         current = open_by_resource.get(row["id"])
-        shape = None if row["deleted"] else shape_of(row)
+        shape = None if row["deleted"] else shape_of(row, tag_sets)
         if current is not None and shape is not None and _same(current, shape):
             continue
         if current is None and shape is None:
@@ -145,9 +187,9 @@ def ensure_calendar(zones: Iterable[str], start_s: int, end_s: int) -> None:
 
 INSERT_RECORDS = """
 INSERT INTO billing_usagerecord (interval_id, resource_id, organization_id, project_id, platform_id, region,
-    service, type, sku, state, vcpu, memory_mib, storage_gib, hour_s, day, seconds)
+    service, type, sku, state, vcpu, memory_mib, storage_gib, bandwidth_mbps, tag_set_id, hour_s, day, seconds)
 SELECT i.id, i.resource_id, i.organization_id, i.project_id, i.platform_id, i.region, i.service, i.type, i.sku,
-    i.state, i.vcpu, i.memory_mib, i.storage_gib, h.hour_s, h.day,
+    i.state, i.vcpu, i.memory_mib, i.storage_gib, i.bandwidth_mbps, i.tag_set_id, h.hour_s, h.day,
     (CASE WHEN COALESCE(i.end_s, %(now)s) < h.hour_s + 3600 THEN COALESCE(i.end_s, %(now)s) ELSE h.hour_s + 3600 END)
     - (CASE WHEN i.start_s > h.hour_s THEN i.start_s ELSE h.hour_s END)
 FROM billing_usageinterval i

@@ -35,6 +35,18 @@ class Dimension(models.TextChoices):
     VCPU_HOURS = "vcpu_hours", "vCPU hours"
     MEMORY_GIB_HOURS = "memory_gib_hours", "Memory GiB hours"
     STORAGE_GIB_HOURS = "storage_gib_hours", "Storage GiB hours"
+    BANDWIDTH_MBPS_HOURS = "bandwidth_mbps_hours", "Bandwidth Mbps hours"
+
+
+class BillingTagSet(models.Model):
+    """One set of resource tags, stored once: intervals and records carry its id, so rating groups
+    usage by tags with one integer column and cost analysis can group by any tag key."""
+
+    digest = models.CharField(max_length=64, unique=True)  # SHA-256 of the tags as sorted, compact JSON
+    tags = models.JSONField(default=dict)
+
+    def __str__(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in sorted(self.tags.items()))
 
 
 class BillingProfile(models.Model):
@@ -70,6 +82,8 @@ class UsageInterval(models.Model):
     vcpu = models.PositiveIntegerField(default=0)
     memory_mib = models.PositiveBigIntegerField(default=0)
     storage_gib = models.PositiveBigIntegerField(default=0)
+    bandwidth_mbps = models.PositiveIntegerField(default=0)  # an EIP's (or any resource's) bandwidth
+    tag_set = models.ForeignKey(BillingTagSet, null=True, blank=True, **_HISTORY)  # none: no tags
     start_s = models.BigIntegerField()
     end_s = models.BigIntegerField(null=True, blank=True)
 
@@ -127,6 +141,8 @@ class UsageRecord(models.Model):
     vcpu = models.PositiveIntegerField(default=0)
     memory_mib = models.PositiveBigIntegerField(default=0)
     storage_gib = models.PositiveBigIntegerField(default=0)
+    bandwidth_mbps = models.PositiveIntegerField(default=0)
+    tag_set = models.ForeignKey(BillingTagSet, null=True, blank=True, **_HISTORY)
     hour_s = models.BigIntegerField()
     day = models.DateField()
     seconds = models.PositiveIntegerField()
@@ -301,8 +317,8 @@ class BillLine(models.Model):
 
 
 class Charge(models.Model):
-    """A bill line's quantity and amount on one day, per platform and region: what cost analysis
-    groups. Amounts are the line's amount shared by quantity, after the bill's discount."""
+    """A bill line's quantity and amount on one day, per platform, region and set of tags: what cost
+    analysis groups. Amounts are the line's amount shared by quantity, after the bill's discount."""
 
     tenant_field = "organization"
 
@@ -315,6 +331,7 @@ class Charge(models.Model):
     region = models.CharField(max_length=64)
     service = models.CharField(max_length=32)
     resource_type = models.CharField(max_length=64)
+    tags = models.JSONField(default=dict, blank=True)  # the tags of the resources charged (one set per row)
     quantity = models.DecimalField(max_digits=24, decimal_places=6)
     amount = models.DecimalField(max_digits=20, decimal_places=6)
 

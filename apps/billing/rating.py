@@ -31,10 +31,15 @@ DIMENSIONS: dict[str, tuple[str, Decimal, str]] = {
     Dimension.VCPU_HOURS: ("vcpu_sec", Decimal(HOUR), "vCPU-hour"),
     Dimension.MEMORY_GIB_HOURS: ("mem_sec", Decimal(HOUR * GIB_MIB), "GiB-hour"),
     Dimension.STORAGE_GIB_HOURS: ("sto_sec", Decimal(HOUR), "GiB-hour"),
+    Dimension.BANDWIDTH_MBPS_HOURS: ("bw_sec", Decimal(HOUR), "Mbps-hour"),
 }
-MONTH_UNITS = {"hour": "month", "vCPU-hour": "vCPU-month", "GiB-hour": "GiB-month"}
-# The service is the type's first word, so it is not a key of its own.
-GROUP_FIELDS = ("project_id", "day", "platform_id", "region", "type", "sku", "state")
+MONTH_UNITS = {"hour": "month", "vCPU-hour": "vCPU-month", "GiB-hour": "GiB-month", "Mbps-hour": "Mbps-month"}
+# The service is the type's first word, so it is not a key of its own. The tag set only splits a
+# line's daily charges (cost by tag), never the line.
+GROUP_FIELDS = ("project_id", "day", "platform_id", "region", "type", "sku", "state", "tag_set_id")
+SUMS = {"sec": Sum("seconds"), "vcpu_sec": Sum(F("vcpu") * F("seconds")),
+        "mem_sec": Sum(F("memory_mib") * F("seconds")), "sto_sec": Sum(F("storage_gib") * F("seconds")),
+        "bw_sec": Sum(F("bandwidth_mbps") * F("seconds"))}
 
 
 def month_bounds(period: dt.date, zone: str) -> tuple[dt.date, dt.date, int, int]:
@@ -66,9 +71,7 @@ def usage_groups(*, organization_id: Any, first: dt.date, following: dt.date, ex
     """The month's usage of an organization, summed by the database per group."""
     return list(
         UsageRecord.objects.filter(organization_id=organization_id, day__gte=first, day__lt=following)
-        .values(*GROUP_FIELDS, *extra).order_by()
-        .annotate(sec=Sum("seconds"), vcpu_sec=Sum(F("vcpu") * F("seconds")),
-                  mem_sec=Sum(F("memory_mib") * F("seconds")), sto_sec=Sum(F("storage_gib") * F("seconds")))
+        .values(*GROUP_FIELDS, *extra).order_by().annotate(**SUMS)
     )
 
 
@@ -148,7 +151,7 @@ class RatedLine:
     fixed_amount: Decimal
     amount: Decimal
     tiers: list[dict[str, str]]
-    charges: dict[tuple, Decimal]  # (day, platform, region, service, type) -> exact dimension quantity
+    charges: dict[tuple, Decimal]  # (day, platform, region, service, type, tag set) -> exact dimension quantity
 
 
 def discount_percent(organization_id: Any, first: dt.date, following: dt.date) -> Decimal:
@@ -168,10 +171,7 @@ def month_groups(*, period: dt.date, organization_ids: Iterable[Any] | None = No
     if organization_ids is not None:
         records = records.filter(organization_id__in=list(organization_ids))
     out: dict[Any, list[dict[str, Any]]] = defaultdict(list)
-    for group in (records.values("organization_id", *GROUP_FIELDS).order_by()
-                  .annotate(sec=Sum("seconds"), vcpu_sec=Sum(F("vcpu") * F("seconds")),
-                            mem_sec=Sum(F("memory_mib") * F("seconds")),
-                            sto_sec=Sum(F("storage_gib") * F("seconds")))):
+    for group in records.values("organization_id", *GROUP_FIELDS).order_by().annotate(**SUMS):
         out[group["organization_id"]].append(group)
     return out
 
@@ -196,7 +196,8 @@ def rate_month(*, organization: Any, period: dt.date, zone: str, book: PriceBook
             if not quantity:
                 continue
             rules[rule.pk] = rule
-            where = (group["day"], group["platform_id"], group["region"], group["type"].split(".")[0], group["type"])
+            where = (group["day"], group["platform_id"], group["region"], group["type"].split(".")[0], group["type"],
+                     group["tag_set_id"])
             per_line[(group["project_id"], rule.pk)][where] += quantity
     lines = []
     for (project_id, rule_id), charges in per_line.items():

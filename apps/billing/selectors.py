@@ -10,6 +10,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet, Sum
+from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
@@ -167,11 +168,13 @@ def bill_rollup(*, actor: Any, organization: Organization, period: dt.date) -> d
 
 GROUPS = {
     "service": "service", "type": "resource_type", "platform": "platform__name", "region": "region",
-    "organization": "organization__name", "project": "project__name", "day": "day", "month": "month",
+    "organization": "organization__name", "project": "project__name", "tag": "tag_value", "day": "day",
+    "month": "month",
 }
 
 
-NO_VALUE = {"project": "(no project)", "organization": "(unassigned)"}
+NO_VALUE = {"project": "(no project)", "organization": "(unassigned)", "tag": "(untagged)"}
+TAG_KEY_MAX = 128
 
 
 def charge_list(*, actor: Any) -> QuerySet[Charge]:
@@ -198,13 +201,19 @@ def cost_filters(params: Any, today: dt.date | None = None) -> dict[str, Any]:
     group = params.get("group_by") or "service"
     if group not in GROUPS:
         raise InvalidInput("Unknown grouping.", detail={"group_by": [f"one of {', '.join(GROUPS)}"]})
+    tag_key = params.get("tag_key") or ""
+    if group == "tag" and not (isinstance(tag_key, str) and tag_key.strip() and len(tag_key) <= TAG_KEY_MAX):
+        raise InvalidInput("Grouping by tag needs the tag's key.",
+                           detail={"tag_key": [f"a tag key of 1 to {TAG_KEY_MAX} characters"]})
     return {"start": start, "end": end, "group_by": group, "organization": params.get("organization") or None,
-            "project": params.get("project") or None, "service": params.get("service") or None}
+            "project": params.get("project") or None, "service": params.get("service") or None,
+            "tag_key": tag_key.strip() if group == "tag" else ""}
 
 
-def cost_rows(*, actor: Any, start: dt.date, end: dt.date, group_by: str, organization: Any = None,
-              project: Any = None, service: Any = None, limit: int = 1000) -> list[dict[str, Any]]:
-    """Spend in ``[start, end)`` per value of ``group_by``, largest first (by date for day/month)."""
+def cost_charges(*, actor: Any, start: dt.date, end: dt.date, group_by: str, organization: Any = None,
+                 project: Any = None, service: Any = None, tag_key: str = "") -> tuple[QuerySet[Charge], str]:
+    """The visible charges of a cost query and the column its grouping reads (``tag_value``: the
+    value of the tag ``tag_key`` on the charged resources; ``month``: the day's month)."""
     qs = charge_list(actor=actor).filter(day__gte=start, day__lt=end)
     try:
         if organization:
@@ -215,9 +224,19 @@ def cost_rows(*, actor: Any, start: dt.date, end: dt.date, group_by: str, organi
         raise InvalidInput("Unknown organization or project.", detail={"organization": ["not found"]}) from None
     if service:
         qs = qs.filter(service=service)
-    column = GROUPS[group_by]
     if group_by == "month":
         qs = qs.annotate(month=TruncMonth("day"))
+    elif group_by == "tag":
+        qs = qs.annotate(tag_value=KeyTextTransform(tag_key, "tags"))
+    return qs, GROUPS[group_by]
+
+
+def cost_rows(*, actor: Any, start: dt.date, end: dt.date, group_by: str, organization: Any = None,
+              project: Any = None, service: Any = None, tag_key: str = "", limit: int = 1000
+              ) -> list[dict[str, Any]]:
+    """Spend in ``[start, end)`` per value of ``group_by``, largest first (by date for day/month)."""
+    qs, column = cost_charges(actor=actor, start=start, end=end, group_by=group_by, organization=organization,
+                              project=project, service=service, tag_key=tag_key)
     rows = qs.values(column).order_by().annotate(amount=Sum("amount"), quantity=Sum("quantity"))
     missing = NO_VALUE.get(group_by, "(none)")
     out = [{"key": (r[column].isoformat() if isinstance(r[column], dt.date) else (r[column] or missing)),
@@ -227,6 +246,13 @@ def cost_rows(*, actor: Any, start: dt.date, end: dt.date, group_by: str, organi
     else:
         out.sort(key=lambda r: (-r["amount"], r["key"]))
     return out[:limit]
+
+
+def cost_tag_keys(*, actor: Any, start: dt.date, end: dt.date) -> list[str]:
+    """The tag keys on the resources charged in ``[start, end)`` that the actor may see."""
+    sets = (charge_list(actor=actor).filter(day__gte=start, day__lt=end).values_list("tags", flat=True)
+            .order_by().distinct())
+    return sorted({str(key) for tags in sets if isinstance(tags, dict) for key in tags})
 
 
 def cost_summary(*, actor: Any, now: dt.datetime | None = None, organization: Any = None) -> dict[str, Any]:

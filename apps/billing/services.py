@@ -17,6 +17,7 @@ from apps.billing.models import (
     Bill,
     BillAdjustment,
     BillingProfile,
+    BillingTagSet,
     BillLine,
     Budget,
     BudgetCrossing,
@@ -290,6 +291,8 @@ def bill_rate(*, actor: Any, organization: Organization, period: Any, now: dt.da
         pct = rating.discount_percent(organization.pk, first, following)
         keep = Decimal(1) - pct / Decimal(100)
         rows, charges = [], []
+        tag_ids = {key[5] for line in lines for key in line.charges if key[5] is not None}
+        tags = dict(BillingTagSet.objects.filter(pk__in=tag_ids).values_list("id", "tags")) if tag_ids else {}
         for line in lines:
             rule = line.rule
             row = BillLine(
@@ -301,10 +304,11 @@ def bill_rate(*, actor: Any, organization: Organization, period: Any, now: dt.da
                 amount=line.amount, tiers=line.tiers)
             rows.append(row)
             exact = sum(line.charges.values(), Decimal(0))
-            for (day, platform_id, region, service, resource_type), quantity in line.charges.items():
+            for (day, platform_id, region, service, resource_type, tag_set_id), quantity in line.charges.items():
                 share = (line.amount * quantity / exact * keep) if exact else Decimal(0)
                 charges.append((bill.pk, row.pk, organization.pk, line.project_id, day, platform_id, region, service,
-                                resource_type, quantity.quantize(rating.QUANTITY), share.quantize(rating.QUANTITY)))
+                                resource_type, tags.get(tag_set_id) or {}, quantity.quantize(rating.QUANTITY),
+                                share.quantize(rating.QUANTITY)))
         subtotal = sum((r.amount for r in rows), Decimal(0))
         discount = -rating.round_money(subtotal * pct / Decimal(100), book.quantum) if pct else Decimal(0)
         if discount:
@@ -323,7 +327,7 @@ def bill_rate(*, actor: Any, organization: Organization, period: Any, now: dt.da
 
 
 CHARGE_COLUMNS = ("bill", "line", "organization", "project", "day", "platform", "region", "service",
-                  "resource_type", "quantity", "amount")
+                  "resource_type", "tags", "quantity", "amount")
 
 
 def _insert_charges(charges: list[tuple[Any, ...]]) -> None:

@@ -41,13 +41,10 @@ def costs(request: HttpRequest) -> HttpResponse:
     top_keys = [r["key"] for r in rows[:5]] if filters["group_by"] not in ("day", "month") else []
     series: dict[str, dict[str, str]] = {}
     if top_keys:
-        column = selectors.GROUPS[filters["group_by"]]
-        qs = selectors.charge_list(actor=request.user).filter(day__gte=filters["start"], day__lt=filters["end"])
-        for name in ("organization", "project", "service"):
-            if filters[name]:
-                qs = qs.filter(**{f"{name}_id" if name != "service" else name: filters[name]})
+        qs, column = selectors.cost_charges(actor=request.user, **filters)
+        missing = selectors.NO_VALUE.get(filters["group_by"], "(none)")
         for r in qs.values("day", column).order_by().annotate(amount=Sum("amount")):
-            key = r[column] or "(none)"
+            key = r[column] or missing
             key = key if key in top_keys else "other"
             day = r["day"].isoformat()
             bucket = series.setdefault(key, {})
@@ -65,6 +62,8 @@ def costs(request: HttpRequest) -> HttpResponse:
     return render(request, "billing/costs.html", {
         "filters": filters, "rows": rows, "total": total, "summary": summary, "chart": chart, "error": error,
         "groups": list(selectors.GROUPS), "top_projects": top_projects, "query": query,
+        "tag_keys": selectors.cost_tag_keys(actor=request.user, start=filters["start"], end=filters["end"]),
+        "group_label": f"tag {filters['tag_key']}" if filters["group_by"] == "tag" else filters["group_by"],
         "export_url": f"{reverse('billing-cost-export')}?{query}",
     })
 

@@ -239,11 +239,13 @@ COST_PARAMETERS = [
     OpenApiParameter("end", OpenApiTypes.DATE, description="The day after the last (default: next month's first)."),
     OpenApiParameter("organization", OpenApiTypes.UUID), OpenApiParameter("project", OpenApiTypes.UUID),
     OpenApiParameter("service", OpenApiTypes.STR),
+    OpenApiParameter("tag_key", OpenApiTypes.STR, description="With group_by=tag: the tag whose values group the "
+                     "spend (resources without it count as \"(untagged)\")."),
 ]
 
 
 class CostView(APIView):
-    """Spend per service, type, platform, region, organization, project, day or month."""
+    """Spend per service, type, platform, region, organization, project, value of a tag, day or month."""
 
     @extend_schema(parameters=COST_PARAMETERS, responses={200: results_of(s.CostRowSerializer, name="CostRows")})
     def get(self, request: Request) -> Response:
@@ -264,6 +266,13 @@ class CostSummaryView(APIView):
 
 
 EXPORT_FILES = ("csv", "xlsx")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: str) -> str:
+    """A group's name as text a spreadsheet will not run: tag values and names come from clouds and
+    people, so one starting like a formula gets a leading apostrophe."""
+    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
 
 
 class CostExportView(APIView):
@@ -279,11 +288,13 @@ class CostExportView(APIView):
             raise InvalidInput("Unknown export file type.", detail={"file": [f"one of {', '.join(EXPORT_FILES)}"]})
         filters = selectors.cost_filters(request.query_params)
         rows = selectors.cost_rows(actor=request.user, **filters)
+        # The file name keeps to the grouping; a tag's key (any text) goes only into the header row.
         name = f"costs-{filters['group_by']}-{filters['start']:%Y%m%d}-{filters['end']:%Y%m%d}.{kind}"
+        header = f"tag:{filters['tag_key']}" if filters["group_by"] == "tag" else filters["group_by"]
+        table = [[_cell(header), "amount"], *[[_cell(r["key"]), r["amount"]] for r in rows]]
         if kind == "xlsx":
-            return xlsx_response([[filters["group_by"], "amount"], *[[r["key"], r["amount"]] for r in rows]], name,
-                                 sheet=f"Costs by {filters['group_by']}")
-        return csv_response([[filters["group_by"], "amount"], *[[r["key"], r["amount"]] for r in rows]], name)
+            return xlsx_response(table, name, sheet=f"Costs by {filters['group_by']}")
+        return csv_response(table, name)
 
 
 class ProfileView(APIView):
