@@ -301,6 +301,8 @@ def _reached(change: ChangeRecord, current: CloudResource | None) -> bool:
         return current is None or current.status == "deleted"
     if current is None:
         return False
+    if change.action == "create":  # compute and databases run; networks, disks, addresses and buckets are available
+        return current.status in {"running", "available"}
     if change.action == "resize":
         return (current.spec or {}).get("instance_type") == change.params["spec"] and current.status not in \
             {"changing", "pending"}
@@ -377,6 +379,20 @@ def _finish(change: ChangeRecord, adapter: Any, step: int) -> None:
                           result={"external_id": current.external_id, "resource": row.id if row else None,
                                   "after": current.after})
         _settle(current, succeeded=True)
+        if current.action == "create" and current.params.get("attach_to") and row is not None:
+            _attach_after_create(current, row)
+
+
+def _attach_after_create(change: ChangeRecord, row: Resource) -> None:
+    """A disk requested with an instance is attached to it once created (the request checked the zone)."""
+    instance = Resource.objects.filter(pk=change.params["attach_to"], type="ecs.instance", deleted=False).first()
+    if instance is None or instance.zone != row.zone:
+        logger.warning("disk %s: instance %s to attach to is gone", row.external_id, change.params["attach_to"])
+        return
+    change_create(organization=change.organization, project=change.project, platform=change.platform,
+                  action="attach", resource_type=row.type, region=row.region, actor=change.actor, resource=row,
+                  params={"instance": instance.pk, "instance_id": instance.external_id},
+                  comment=change.comment or f"Attach after provisioning request {change.request_id}")
 
 
 def _collect(change: ChangeRecord, adapter: Any) -> Resource | None:
@@ -453,7 +469,7 @@ def _settle(change: ChangeRecord, *, succeeded: bool) -> None:
         return
     request = ProvisioningRequest.objects.select_for_update().get(pk=change.request_id)
     hooks.quota_settle(request.quota_reservation, part={"count": 1}, succeeded=succeeded)
-    outcome = "is running" if succeeded else "failed"
+    outcome = ("is running" if change.resource_type == "ecs.instance" else "is ready") if succeeded else "failed"
     error = "" if succeeded else f": {Operation.objects.values_list('error', flat=True).get(pk=change.operation_id)}"
     RequestEvent.objects.create(request=request, kind="instance_ready" if succeeded else "instance_failed",
                                 message=f"{change.name} ({change.external_id or 'not created'}) {outcome}{error}"[:500])
@@ -463,8 +479,9 @@ def _settle(change: ChangeRecord, *, succeeded: bool) -> None:
         request.status = (ProvisioningRequest.Status.COMPLETED if ok == len(changes) else
                           ProvisioningRequest.Status.FAILED if ok == 0 else ProvisioningRequest.Status.PARTIAL)
         request.save(update_fields=["status", "updated_at"])
+        noun = "instances" if request.resource_type == "ecs.instance" else "resources"
         RequestEvent.objects.create(request=request, kind=request.status,
-                                    message=f"{ok} of {len(changes)} instances provisioned")
+                                    message=f"{ok} of {len(changes)} {noun} provisioned")
     emit(request.organization_id, request.topic, {"event": "request_changed", "id": request.id,
                                                   "status": request.status})
 

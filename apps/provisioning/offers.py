@@ -1,6 +1,7 @@
-"""What a platform's region offers to a provisioning form: instance types, disk categories and zones
-from the catalog discovered by the clouds app (no cloud call), and images, vSwitches and security
-groups read from the cloud and cached for a minute."""
+"""What a platform's region offers to a provisioning form: instance types, disk categories, database
+and cache classes, load balancer specs and zones from the catalog discovered by the clouds app and
+the engines the adapter publishes (no cloud call), and images, VPCs, vSwitches and security groups
+read from the cloud and cached for a minute."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from django.core.cache import cache
 
-from apps.clouds.adapters import adapter_for
+from apps.clouds.adapters import adapter_class, adapter_for
 from apps.clouds.models import CloudPlatform, Flavor, Region, Zone
 
 CACHE_SECONDS = 60
@@ -25,7 +26,15 @@ def catalog_offers(platform: CloudPlatform, region: str) -> dict[str, Any]:
              for f in flavors if f.kind == Flavor.Kind.INSTANCE_TYPE]
     disks = [{"code": f.code, "zones": (f.attributes or {}).get("zones") or []}
              for f in flavors if f.kind == Flavor.Kind.DISK_CATEGORY]
-    return {"regions": regions, "zones": zones, "instance_types": types, "disk_categories": disks}
+    classes = [{"code": f.code, "vcpu": f.vcpu or 0, "memory_mib": f.memory_mib or 0}
+               for f in flavors if f.kind == Flavor.Kind.RDS_CLASS]
+    caches = [{"code": f.code, "memory_mib": f.memory_mib or 0} for f in flavors if f.kind == Flavor.Kind.REDIS_CLASS]
+    slb = [{"code": f.code} for f in flavors if f.kind == Flavor.Kind.SLB_SPEC]
+    published = adapter_class(platform.type).engines
+    engines = {rtype: [{"engine": e, "versions": list(v)} for e, v in table.items()]
+               for rtype, table in published.items()}
+    return {"regions": regions, "zones": zones, "instance_types": types, "disk_categories": disks,
+            "rds_classes": classes, "redis_classes": caches, "slb_specs": slb, "engines": engines}
 
 
 def _images(adapter: Any, region: str) -> list[dict[str, Any]]:
@@ -44,6 +53,8 @@ def cloud_offers(platform: CloudPlatform, region: str) -> dict[str, Any]:
                  for v in adapter.iter_resources("vpc.vswitch", region) if v.status in ("available", "")]
     groups = [{"id": g.external_id, "name": g.name, "vpc_id": g.vpc_id}
               for g in adapter.iter_resources("ecs.security_group", region)]
-    offers = {"images": _images(adapter, region), "vswitches": vswitches, "security_groups": groups}
+    vpcs = [{"id": v.external_id, "name": v.name, "cidr_block": v.spec.get("cidr_block", "")}
+            for v in adapter.iter_resources("vpc.vpc", region) if v.status in ("available", "")]
+    offers = {"images": _images(adapter, region), "vswitches": vswitches, "security_groups": groups, "vpcs": vpcs}
     cache.set(key, offers, CACHE_SECONDS)
     return offers

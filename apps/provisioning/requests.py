@@ -29,7 +29,7 @@ from apps.core.errors import Conflict, Forbidden, InvalidInput, Refused
 from apps.core.events import emit
 from apps.core.scoping import authorize
 from apps.organizations.models import Project
-from apps.provisioning import hooks, offers, specs
+from apps.provisioning import checks, hooks, offers, specs
 from apps.provisioning.lifecycle import change_create, permission_for
 from apps.provisioning.models import ApprovalDecision, ApprovalPolicy, ProvisioningRequest, RequestEvent
 
@@ -50,7 +50,7 @@ def platform_serves(platform: CloudPlatform, project: Project) -> bool:
 
 
 def validate_spec(*, platform: CloudPlatform, region: Any, spec: Any, count: Any,
-                  resource_type: str = "ecs.instance") -> dict[str, Any]:
+                  resource_type: str = "ecs.instance", actor: Any = None) -> dict[str, Any]:
     """The cleaned spec, or ``InvalidInput`` naming every bad field. The spec is parsed by its
     type's serializer first; catalog checks come next and need no cloud call; only a spec that
     passes them is checked against the cloud's lists."""
@@ -65,9 +65,14 @@ def validate_spec(*, platform: CloudPlatform, region: Any, spec: Any, count: Any
     if not isinstance(region, str) or not Region.objects.filter(platform=platform, region_id=region,
                                                                  enabled=True).exists():
         errors["region"] = [f"{platform.name} has no enabled region {region!r}"]
+    if typed and resource_type not in specs.COUNTABLE and count != 1 and "count" not in errors:
+        errors["count"] = [f"one {resource_type} per request"]
     if not typed or "region" in errors:
         raise InvalidInput("The request is not valid; see detail.", detail=errors)
     offered = offers.catalog_offers(platform, region)
+    if resource_type != "ecs.instance":
+        return _validate_other(platform=platform, region=region, resource_type=resource_type, typed=typed,
+                               count=count, offered=offered, actor=actor, errors=errors)
     types = {t["code"]: t for t in offered["instance_types"]}
     itype, zone = typed["instance_type"], typed["zone"]
     if itype not in types:
@@ -112,6 +117,35 @@ def validate_spec(*, platform: CloudPlatform, region: Any, spec: Any, count: Any
     return {**typed, "vcpu": types[itype]["vcpu"], "memory_mib": types[itype]["memory_mib"]}
 
 
+def _validate_other(*, platform: CloudPlatform, region: str, resource_type: str, typed: dict[str, Any], count: int,
+                    offered: dict[str, Any], actor: Any, errors: dict[str, Any]) -> dict[str, Any]:
+    """The rules of every type but an ECS instance (``checks``): catalog first, then the cloud's lists,
+    then the cloud's own DryRun where the type has one."""
+    extra = checks.catalog_check(platform=platform, region=region, resource_type=resource_type, typed=typed,
+                                 offered=offered, actor=actor, errors=errors)
+    if errors:
+        raise InvalidInput("The request is not valid; see detail.", detail=errors)
+    try:
+        cloud = offers.cloud_offers(platform, region)
+        checks.cloud_check(platform=platform, region=region, resource_type=resource_type, typed=typed, cloud=cloud,
+                           errors=errors)
+    except CloudCallError as exc:
+        raise Conflict(f"The cloud cannot be reached to check the request ({exc.code}); try again.",
+                       code="cloud_unavailable") from None
+    if errors:
+        raise InvalidInput("The request is not valid; see detail.", detail=errors)
+    clean = {**typed, **extra}
+    try:
+        platform_check_create(platform=platform, region=region, resource_type=resource_type,
+                              params={**checks.cloud_params(resource_type, clean, cloud), "name": clean.get("name")},
+                              count=count)
+    except CloudCallError as exc:
+        if not exc.transient:
+            raise Refused(f"{platform.name} refused the request: {exc.code}: {exc.message}", code="cloud_refused",
+                          detail={"cloud": {"code": exc.code, "message": exc.message}}) from None
+    return clean
+
+
 def policy_for(*, organization: Any, project: Any, service: str) -> ApprovalPolicy | None:
     """The most specific active policy: of the project before the organization's, of the service before any."""
     candidates = ApprovalPolicy.objects.filter(organization=organization, is_active=True).filter(
@@ -151,11 +185,11 @@ def request_create(*, actor: Any, project: Any, platform: Any, region: str, spec
         raise InvalidInput("This cloud platform does not serve the project.", detail={"platform": ["not available"]})
     if not isinstance(reason, str) or len(reason) > 500:
         raise InvalidInput("reason is at most 500 characters.", detail={"reason": ["too long"]})
-    clean = validate_spec(platform=platform, region=region, spec=spec, count=count, resource_type=resource_type)
-    estimate = hooks.price_estimate(platform=platform, region=region, resource_type=resource_type, spec=clean,
-                                    count=count)
-    amounts = {"count": count, "vcpu": clean["vcpu"] * count, "memory_mib": clean["memory_mib"] * count,
-               "disk_gib": clean.get("system_disk_gib", 0) * count}
+    clean = validate_spec(platform=platform, region=region, spec=spec, count=count, resource_type=resource_type,
+                          actor=actor)
+    estimate = hooks.price_estimate(platform=platform, region=region, resource_type=resource_type,
+                                    spec=checks.estimate_spec(resource_type, clean), count=count)
+    amounts = checks.amounts(resource_type, clean, count)
     try:
         return _record(actor=actor, project=project, platform=platform, region=region, clean=clean, count=count,
                        reason=reason, resource_type=resource_type, amounts=amounts, estimate=estimate)
@@ -179,9 +213,9 @@ def _record(*, actor: Any, project: Any, platform: Any, region: str, clean: dict
             organization=project.organization, project=project, platform=platform, region=region,
             resource_type=resource_type, spec=clean, count=count, reason=reason, requester=actor, policy=policy,
             levels=levels, quota_reservation=reservation or "", price_estimate=estimate)
-        _event(request, "submitted", f"Requested {count} × {clean['instance_type']} in {clean['zone']}"
+        _event(request, "submitted", f"Requested {checks.summary(resource_type, clean, count)}"
                + (f": {reason}" if reason else ""), actor)
-        if _auto_approves(policy, count, clean["vcpu"]):
+        if _auto_approves(policy, count, clean.get("vcpu", 0)):
             request.status = ProvisioningRequest.Status.APPROVED
             request.decided_at = timezone.now()
             request.save(update_fields=["status", "decided_at", "updated_at"])
@@ -201,19 +235,25 @@ def _level_text(request: ProvisioningRequest) -> str:
 
 
 def _launch(request: ProvisioningRequest, actor: Any) -> None:
-    spec = request.spec
-    params = {k: spec[k] for k in ("instance_type", "image_id", "zone", "vswitch_id", "security_group_id",
-                                   "system_disk_category", "system_disk_gib", "tags") if k in spec}
+    spec, rtype = request.spec, request.resource_type
+    if rtype == "ecs.instance":
+        params = {k: spec[k] for k in ("instance_type", "image_id", "zone", "vswitch_id", "security_group_id",
+                                       "system_disk_category", "system_disk_gib", "tags") if k in spec}
+    else:
+        params = checks.cloud_params(rtype, spec)
+        if rtype == "ecs.disk" and spec.get("instance"):
+            params["attach_to"] = spec["instance"]  # attached once the disk is available (lifecycle)
     for n in range(request.count):
-        base = spec.get("name") or "instance"
+        base = spec.get("name") or ("instance" if rtype == "ecs.instance" else rtype.split(".")[1])
         name = base if request.count == 1 else f"{base}-{n + 1}"
         change_create(organization=request.organization, project=request.project, platform=request.platform,
-                      action="create", resource_type=request.resource_type, region=request.region,
+                      action="create", resource_type=rtype, region=request.region,
                       actor=request.requester or actor, name=name, params=params, request=request,
                       comment=request.reason or f"Provisioning request {request.id}")
     request.status = ProvisioningRequest.Status.PROVISIONING
     request.save(update_fields=["status", "updated_at"])
-    _event(request, "provisioning", f"Creating {request.count} instance{'s' if request.count > 1 else ''}")
+    noun = "instance" if rtype == "ecs.instance" else rtype
+    _event(request, "provisioning", f"Creating {request.count} {noun}{'s' if request.count > 1 else ''}")
 
 
 def _holds_role(user: Any, roles: list[str], request: ProvisioningRequest) -> bool:

@@ -88,6 +88,16 @@ CMS_NAMESPACES = {"ecs.instance": "acs_ecs_dashboard", "rds.instance": "acs_rds_
 # The types whose create API has a DryRun check, and how the cloud answers a check that passed.
 DRY_RUN = {"ecs.instance": "DryRunOperation", "vpc.vpc": "DryRunOperation", "redis.instance": "DryRunOperation",
            "rds.instance": "DryRunResult"}
+# Engines and versions ApsaraDB RDS and ApsaraDB for Redis create (pay-as-you-go, VPC).
+ENGINES = {"rds.instance": {"MySQL": ("5.7", "8.0"), "PostgreSQL": ("13.0", "14.0", "15.0"),
+                            "SQLServer": ("2019_std_ha",)},
+           "redis.instance": {"Redis": ("4.0", "5.0", "6.0", "7.0")}}
+# Standard (master-replica) Redis classes: code -> memory MiB; classic load balancer specs. Neither
+# product has a list call the console uses, so the adapter publishes them with the catalog.
+REDIS_CLASSES = {"redis.master.micro.default": 1024, "redis.master.small.default": 2048,
+                 "redis.master.mid.default": 4096, "redis.master.stand.default": 8192,
+                 "redis.master.large.default": 16384}
+SLB_SPECS = ("slb.s1.small", "slb.s2.small", "slb.s2.medium", "slb.s3.small", "slb.s3.medium", "slb.s3.large")
 _MESSAGE_RE = re.compile(r"^code: \d+, (?P<msg>.*?)(?: request id: .*)?$", re.S)
 _GB_RE = re.compile(r"^\s*(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>[GMT]i?B)?\s*$", re.I)
 
@@ -320,6 +330,8 @@ class ApsaraAdapter(CloudAdapter):
                        "oss": "Object Storage Service"},
     ))
 
+    engines = ENGINES
+
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
         self.connection = Connection.from_options(self.endpoint, self.protocol, self.options)
@@ -522,6 +534,8 @@ class ApsaraAdapter(CloudAdapter):
             if exc.transient or exc.code not in ("InvalidAction.NotFound", "Forbidden.RAM"):
                 raise
             # A cloud that does not publish database classes: the console accepts any class code.
+        out += [FlavorInfo("redis_class", code, code, memory_mib=mib) for code, mib in REDIS_CLASSES.items()]
+        out += [FlavorInfo("slb_spec", code, code) for code in SLB_SPECS]
         return out
 
     # -- collection ----------------------------------------------------------------------------------
@@ -684,19 +698,22 @@ class ApsaraAdapter(CloudAdapter):
         if resource_type == "vpc.vpc":
             return "vpc", "create_vpc", vpc_models.CreateVpcRequest(
                 region_id=region, cidr_block=p["cidr_block"], vpc_name=p.get("name"),
-                client_token=p.get("client_token")), "VpcId"
+                description=p.get("description") or None, client_token=p.get("client_token")), "VpcId"
         if resource_type == "vpc.vswitch":
             return "vpc", "create_vswitch", vpc_models.CreateVSwitchRequest(
                 vpc_id=p["vpc_id"], zone_id=p["zone"], cidr_block=p["cidr_block"], v_switch_name=p.get("name"),
                 client_token=p.get("client_token")), "VSwitchId"
         if resource_type == "eip.eip":
             return "vpc", "allocate_eip_address", vpc_models.AllocateEipAddressRequest(
-                region_id=region, bandwidth=str(p.get("bandwidth_mbps", 5)),
+                region_id=region, bandwidth=str(p.get("bandwidth_mbps", 5)), name=p.get("name") or None,
                 client_token=p.get("client_token")), "AllocationId"
         if resource_type == "ecs.security_group":
             return "ecs", "create_security_group", ecs_models.CreateSecurityGroupRequest(
                 region_id=region, vpc_id=p["vpc_id"], security_group_name=p.get("name"),
-                client_token=p.get("client_token")), "SecurityGroupId"
+                description=p.get("description") or None, client_token=p.get("client_token")), "SecurityGroupId"
+        if resource_type in ("rds.instance", "redis.instance", "slb.instance") and p.get("vswitch_id") \
+                and not p.get("vpc_id"):
+            p["vpc_id"] = self._vswitch(region, p["vswitch_id"]).get("VpcId")  # the VPC of the vSwitch
         if resource_type == "rds.instance":
             zone, whitelist = p.get("zone"), p.get("security_ip_list")
             if not zone or not whitelist:
@@ -733,7 +750,28 @@ class ApsaraAdapter(CloudAdapter):
         value: Any = self._invoke(product, region, method, request)
         for part in id_path.split("."):
             value = value[int(part)] if part.isdigit() else value[part]
+        if resource_type == "ecs.security_group" and p.get("rules"):
+            for rule in p["rules"]:
+                self.security_group_rule(region, value, rule, add=True, exist_ok=True)
         return value
+
+    def security_group_rule(self, region: str, group_id: str, rule: dict[str, Any], *, add: bool,
+                            exist_ok: bool = False) -> None:
+        """Add (AuthorizeSecurityGroup) or remove (RevokeSecurityGroup) one ingress rule; ``rule`` has
+        protocol, port_range, source_cidr, policy, priority and description."""
+        fields = {"region_id": region, "security_group_id": group_id, "ip_protocol": rule["protocol"],
+                  "port_range": rule.get("port_range") or "-1/-1",
+                  "source_cidr_ip": rule.get("source_cidr") or "0.0.0.0/0",
+                  "policy": rule.get("policy") or "accept", "priority": str(rule.get("priority") or 1)}
+        if add:
+            try:
+                self._invoke("ecs", region, "authorize_security_group", ecs_models.AuthorizeSecurityGroupRequest(
+                    **fields, description=rule.get("description") or None))
+            except CloudCallError as exc:
+                if not (exist_ok and exc.code == "InvalidPermission.Duplicate"):
+                    raise
+        else:
+            self._invoke("ecs", region, "revoke_security_group", ecs_models.RevokeSecurityGroupRequest(**fields))
 
     def validate_create(self, resource_type: str, region: str, params: dict[str, Any]) -> bool:
         """Ask the cloud to check a create with ``DryRun`` (ECS instances, VPCs, RDS and Redis instances).

@@ -158,6 +158,8 @@ class CloudAdapter:
     type_name: ClassVar[str] = ""
     display_name: ClassVar[str] = ""
     capabilities: ClassVar[Capabilities]
+    # Database and cache engines the cloud creates, with their versions: resource type -> engine -> versions.
+    engines: ClassVar[dict[str, dict[str, tuple[str, ...]]]] = {}
     default_timeout: ClassVar[float] = 10.0
     retry_attempts: ClassVar[int] = 3
     retry_backoff: ClassVar[float] = 0.2
