@@ -21,6 +21,7 @@ SCHEDULE = [
     ("alerts: evaluate rules and notify", "apps.alerts.tasks.alerts_cycle_task", 20),
     ("alerts: roll up and expire metrics", "apps.alerts.tasks.metrics_rollup_task", 300),
     ("alerts: inspections", "apps.alerts.tasks.inspections_task", 6 * 3600),
+    ("alerts: re-queue lost notifications", "apps.alerts.tasks.deliveries_sweep_task", 60),
 ]
 
 

@@ -312,7 +312,8 @@ class AlertGroup(TenantModel):
 
 
 class Delivery(TenantModel):
-    """One notification to one contact point, sent by Celery with retries and a growing backoff."""
+    """One notification to one contact point: its first try is made by the process that made it, right
+    after commit; retries (with a growing backoff) and lost tries go through Celery."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -332,6 +333,9 @@ class Delivery(TenantModel):
     response_code = models.PositiveSmallIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # While an attempt is being made: until when its sender holds it. A sender that died leaves a
+    # lease that runs out, and the sweeper hands the delivery to another (see notify.deliveries_sweep).
+    claimed_until = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

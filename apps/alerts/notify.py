@@ -11,8 +11,11 @@ routes each remaining alert to the first matching route (and further ones that s
 - when its set of firing and newly resolved alerts changed, at most every ``group_interval``;
 - again while it still fires, every ``repeat_interval``.
 
-A notification is one ``Delivery`` per contact point, each sent by its own Celery task with retries
-and a growing backoff; inbox contact points are written at once. Alerts firing unacknowledged for a
+A notification is one ``Delivery`` per contact point; inbox contact points are written at once. A
+delivery is made holding its first try, which a sender thread of the deciding process makes right
+after commit (``apps.alerts.sender``); a failed try is retried by Celery with a growing backoff; a
+try that was lost (its process died, its task vanished) is found by ``deliveries_sweep`` once its
+lease ran out and made again, by one sender only (``_claim``). Alerts firing unacknowledged for a
 route's ``escalate_after`` are sent to its ``escalate_to`` contact point once.
 """
 
@@ -26,7 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from apps.alerts import channels, templating
@@ -52,6 +55,14 @@ INHIBITING_EVENT = "platform_unreachable"
 DEFAULT_GROUP_BY = ["alertname"]
 # How long resolved alerts stay candidates for their group's "resolved" notification.
 RESOLVED_KEEP = timedelta(hours=24)
+# How long a sender holds a try: longer than any one send (every network step of a channel has its own
+# short timeout). A try still unfinished after it was lost with its sender.
+LEASE = timedelta(seconds=120)
+# A pending delivery whose try is this late (and whose lease ran out) is re-queued by the sweeper.
+SWEEP_AFTER = timedelta(seconds=30)
+# A retry task is due at the time its delivery records (its countdown starts after that time was
+# taken); this much earlier is tolerated for clocks of different machines.
+EARLY = timedelta(milliseconds=200)
 
 
 def retry_base_seconds() -> float:
@@ -149,10 +160,12 @@ def notifications_dispatch(*, now: datetime | None = None, organization_id: Any 
     candidates = Alert.objects.filter(Q(state=Alert.State.FIRING) | Q(state__in=[Alert.State.RESOLVED,
                                                                                  Alert.State.INSUFFICIENT_DATA],
                                                                        ends_at__gte=now - RESOLVED_KEEP))
+    routes = None
     if organization_id is not None:
         candidates = candidates.filter(organization_id=organization_id)
+        routes = _routes(organization_id)
     if touched is not None:
-        members = _group_members_q(organization_id, touched)
+        members = _group_members_q(routes or [], touched)
         if members is None:
             return []
         candidates = candidates.filter(members)
@@ -162,16 +175,20 @@ def notifications_dispatch(*, now: datetime | None = None, organization_id: Any 
     deliveries: list[Delivery] = []
     only = {a.pk for a in touched} if touched is not None else None
     for org_id, alerts in by_org.items():
-        deliveries += _dispatch_org(org_id, alerts, now, only)
+        deliveries += _dispatch_org(org_id, alerts, now, only, routes)
     for d in deliveries:
         _enqueue(d)
     return deliveries
 
 
-def _group_members_q(org_id: Any, touched: list[Alert]) -> Q | None:
+def _routes(org_id: Any) -> list[NotificationRoute]:
+    return list(NotificationRoute.objects.filter(organization_id=org_id).prefetch_related("contact_points")
+                .select_related("escalate_to"))
+
+
+def _group_members_q(routes: list[NotificationRoute], touched: list[Alert]) -> Q | None:
     """Alerts sharing a group with one of ``touched`` (same route match and ``group_by`` values), and
     the firing alerts that inhibit others; None when no touched alert is routed."""
-    routes = list(NotificationRoute.objects.filter(organization_id=org_id))
     seen: set[tuple[tuple[str, str], ...]] = set()
     q: Q | None = None
     for a in touched:
@@ -193,11 +210,12 @@ def _group_members_q(org_id: Any, touched: list[Alert]) -> Q | None:
     return q | Q(state=Alert.State.FIRING, labels__event=INHIBITING_EVENT)
 
 
-def _dispatch_org(org_id: Any, alerts: list[Alert], now: datetime, only: set[Any] | None = None) -> list[Delivery]:
+def _dispatch_org(org_id: Any, alerts: list[Alert], now: datetime, only: set[Any] | None = None,
+                  routes: list[NotificationRoute] | None = None) -> list[Delivery]:
     silences = list(Silence.objects.filter(organization_id=org_id, starts_at__lte=now, ends_at__gt=now))
     audible = _mute(alerts, silences, now)
-    routes = list(NotificationRoute.objects.filter(organization_id=org_id).prefetch_related("contact_points")
-                  .select_related("escalate_to"))
+    if routes is None:
+        routes = _routes(org_id)
     groups: dict[str, tuple[NotificationRoute, dict[str, str], list[Alert]]] = {}
     for a in audible:
         for route in routes:
@@ -213,19 +231,21 @@ def _dispatch_org(org_id: Any, alerts: list[Alert], now: datetime, only: set[Any
     if not groups:
         return []
     known = {g.key: g for g in AlertGroup.objects.filter(organization_id=org_id, key__in=list(groups))}
-    templates = _templates(org_id)
+    templates = _LazyTemplates(org_id)
     deliveries: list[Delivery] = []
     with transaction.atomic():
         for key, (route, labels, members) in groups.items():
             group = known.get(key)
             if group is None:
-                group = AlertGroup.objects.create(organization_id=org_id, route=route, key=key, labels=labels,
-                                                  first_seen_at=now)
+                # Written once below, with its first notification when that is due at once.
+                group = AlertGroup(organization_id=org_id, route=route, key=key, labels=labels, first_seen_at=now)
             since = group.last_notified_at
             firing = [a for a in members if a.state == Alert.State.FIRING]
             resolved = [a for a in members if a.state != Alert.State.FIRING and since is not None
                         and a.ends_at is not None and a.ends_at > since]
             if not firing and not resolved:
+                if group._state.adding:
+                    group.save()
                 continue
             deliveries += _escalate(route, firing, now, templates)
             digest = _digest([a.fingerprint for a in firing], [a.fingerprint for a in resolved])
@@ -239,12 +259,31 @@ def _dispatch_org(org_id: Any, alerts: list[Alert], now: datetime, only: set[Any
                 due = bool(firing) and (now - since).total_seconds() >= route.repeat_interval_seconds
                 why = "repeat"
             if not due:
+                if group._state.adding:
+                    group.save()
                 continue
             deliveries += _notify_group(route, group, labels, firing, resolved, now, why, templates)
             group.last_notified_at = now
             group.notified_digest = _digest([a.fingerprint for a in firing], [])
-            group.save(update_fields=["last_notified_at", "notified_digest"])
+            if group._state.adding:
+                group.save()
+            else:
+                group.save(update_fields=["last_notified_at", "notified_digest"])
     return deliveries
+
+
+class _LazyTemplates(dict):
+    """The organization's message templates, read when the first notification of a pass is composed."""
+
+    def __init__(self, org_id: Any):
+        super().__init__()
+        self.org_id, self.loaded = org_id, False
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        if not self.loaded:
+            self.update(_templates(self.org_id))
+            self.loaded = True
+        return super().get(key, default)
 
 
 def _group_vars(labels: dict[str, str], firing: list[Alert], resolved: list[Alert]) -> dict[str, Any]:
@@ -307,8 +346,10 @@ def deliver(cp: ContactPoint, *, subject: str, body: str, payload: dict[str, Any
                                 event_type=event_type, subject=subject[:500], body=body, payload=payload,
                                 status=Delivery.Status.SENT, attempts=1, sent_at=timezone.now())
         return []
+    # Made holding its first try: the sender it is handed to on commit needs no write before sending.
     return [Delivery.objects.create(organization_id=cp.organization_id, contact_point=cp, group_key=group_key,
-                                    event_type=event_type, subject=subject[:500], body=body, payload=payload)]
+                                    event_type=event_type, subject=subject[:500], body=body, payload=payload,
+                                    attempts=1, claimed_until=timezone.now() + LEASE)]
 
 
 def inbox_write(cp: ContactPoint, *, subject: str, body: str, severity: str) -> int:
@@ -326,9 +367,9 @@ def inbox_write(cp: ContactPoint, *, subject: str, body: str, severity: str) -> 
 
 
 def _enqueue(delivery: Delivery) -> None:
-    from apps.alerts.tasks import delivery_send_task
+    from apps.alerts.sender import hand_over
 
-    transaction.on_commit(lambda: delivery_send_task.delay(delivery.pk))
+    transaction.on_commit(lambda: hand_over(delivery))
 
 
 def notify_event(org_id: Any, event_type: str, *, subject: str, body: str, event: dict[str, Any]) -> list[Delivery]:
@@ -359,34 +400,81 @@ def notify_event(org_id: Any, event_type: str, *, subject: str, body: str, event
 # -- sending ---------------------------------------------------------------------------------------------
 
 
-def delivery_attempt(*, delivery_id: str, now: datetime | None = None) -> float | None:
-    """Try to send one delivery. Returns the countdown of the next try, or None when it is done
-    (sent, or failed for good after ``MAX_ATTEMPTS``)."""
+def delivery_attempt(*, delivery_id: str, attempt: int | None = None, now: datetime | None = None) -> float | None:
+    """Make one try of a delivery. Returns the countdown of the next try, or None when there is nothing
+    more to do (sent, failed for good after ``MAX_ATTEMPTS``, or not this caller's to send).
+
+    ``attempt``: the caller was handed that try, already counted and held (a delivery's first try, made
+    with it). Without it, a new try is claimed first: only when the delivery is due and no other sender
+    holds it, so a retry task and a re-queued lost try never send the same notification twice."""
     now = now or timezone.now()
-    with transaction.atomic():
-        d = Delivery.objects.select_for_update().select_related("contact_point").filter(pk=delivery_id).first()
-        if d is None or d.status != Delivery.Status.PENDING:
-            return None
-        d.attempts += 1
-        d.save(update_fields=["attempts"])
+    if attempt is None:
+        d = _claim(delivery_id, now)
+    else:
+        d = (Delivery.objects.select_related("contact_point")
+             .filter(pk=delivery_id, status=Delivery.Status.PENDING, attempts=attempt).first())
+    if d is None:
+        return None
+    return attempt_claimed(d, now=now)
+
+
+def _claim(delivery_id: str, now: datetime) -> Delivery | None:
+    due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now + EARLY)
+    free = Q(claimed_until__isnull=True) | Q(claimed_until__lte=now)
+    took = (Delivery.objects.filter(due, free, pk=delivery_id, status=Delivery.Status.PENDING,
+                                    attempts__lt=MAX_ATTEMPTS)
+            .update(attempts=F("attempts") + 1, claimed_until=now + LEASE))
+    if not took:
+        return None
+    return Delivery.objects.select_related("contact_point").get(pk=delivery_id)
+
+
+def attempt_claimed(d: Delivery, *, now: datetime | None = None) -> float | None:
+    """Send ``d``, whose current try (``d.attempts``) this caller holds, and record the outcome."""
     cp = d.contact_point
     secrets = decrypt_json(cp.secrets_encrypted) if cp.secrets_encrypted else {}
     try:
         code = channels.send(cp.kind, cp.config, secrets, channels.Message(d.subject, d.body, d.payload))
     except channels.DeliveryFailed as exc:
-        d.last_error, d.response_code = str(exc)[:1000], exc.code
+        now = now or timezone.now()
+        d.last_error, d.response_code, d.claimed_until = str(exc)[:1000], exc.code, None
         if d.attempts >= MAX_ATTEMPTS:
             d.status, d.next_attempt_at = Delivery.Status.FAILED, None
-            d.save(update_fields=["status", "last_error", "response_code", "next_attempt_at"])
+            d.save(update_fields=["status", "last_error", "response_code", "next_attempt_at", "claimed_until"])
             _announce_delivery(d)
             return None
         delay = retry_base_seconds() * 2 ** (d.attempts - 1)
         d.next_attempt_at = now + timedelta(seconds=delay)
-        d.save(update_fields=["last_error", "response_code", "next_attempt_at"])
+        d.save(update_fields=["last_error", "response_code", "next_attempt_at", "claimed_until"])
         return delay
-    d.status, d.sent_at, d.response_code, d.next_attempt_at = Delivery.Status.SENT, timezone.now(), code, None
-    d.save(update_fields=["status", "sent_at", "response_code", "next_attempt_at"])
+    d.status, d.sent_at, d.response_code, d.next_attempt_at, d.claimed_until = (
+        Delivery.Status.SENT, timezone.now(), code, None, None)
+    d.save(update_fields=["status", "sent_at", "response_code", "next_attempt_at", "claimed_until"])
     return None
+
+
+def deliveries_sweep(*, now: datetime | None = None, limit: int = 500) -> list[str]:
+    """Re-queue the deliveries whose try was lost: pending, held by nobody (or by a sender whose lease
+    ran out) and due for longer than ``SWEEP_AFTER``. Those that used every try are marked failed.
+    Returns the ids queued; each is sent by whichever task claims it first, once."""
+    from apps.alerts.tasks import delivery_send_task
+
+    now = now or timezone.now()
+    free = Q(claimed_until__isnull=True) | Q(claimed_until__lte=now)
+    late = (Q(next_attempt_at__isnull=True, created_at__lte=now - SWEEP_AFTER)
+            | Q(next_attempt_at__lte=now - SWEEP_AFTER))
+    lost = Delivery.objects.filter(free, late, status=Delivery.Status.PENDING)
+    for d in lost.filter(attempts__gte=MAX_ATTEMPTS).select_related("contact_point")[:limit]:
+        d.status, d.claimed_until, d.next_attempt_at = Delivery.Status.FAILED, None, None
+        d.last_error = (d.last_error or "Its last try was lost with its sender.")[:1000]
+        d.save(update_fields=["status", "claimed_until", "next_attempt_at", "last_error"])
+        _announce_delivery(d)
+    ids = list(lost.filter(attempts__lt=MAX_ATTEMPTS).order_by("created_at").values_list("pk", flat=True)[:limit])
+    for pk in ids:
+        delivery_send_task.delay(pk)
+    if ids:
+        logger.warning("re-queued %d notification(s) whose try was lost", len(ids))
+    return ids
 
 
 def _announce_delivery(d: Delivery) -> None:

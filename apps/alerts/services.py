@@ -226,11 +226,33 @@ def _parse_time(value: Any, field: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def external_alerts_receive(*, actor: Any, organization: Any, alerts: Any) -> list[Alert]:
+    """Ingest alerts sent from outside and notify their groups, in one transaction: the notifications
+    are handed to their senders at commit, before the alert lists and badges are told (their
+    subscribers write, and a notification should not wait for them)."""
+    from apps.alerts.notify import notifications_dispatch
+
+    with transaction.atomic():
+        done, changed = _ingest(actor=actor, organization=organization, alerts=alerts, now=None)
+        notifications_dispatch(organization_id=organization.pk, touched=done)
+        if changed:
+            alerts_announce(organization.pk, "ingested", count=changed)
+    return done
+
+
 def external_alerts_ingest(*, actor: Any, organization: Any, alerts: Any, now: datetime | None = None) -> list[Alert]:
     """Alerts in Alertmanager's form (``labels``, ``annotations``, ``startsAt``, ``endsAt``), from its
     ``POST /api/v2/alerts`` body or the ``alerts`` of its webhook. An alert whose ``endsAt`` has
     passed (or whose ``status`` is ``resolved``) resolves; otherwise it fires. The same labels are the
     same alert, so resending is idempotent."""
+    with transaction.atomic():
+        done, changed = _ingest(actor=actor, organization=organization, alerts=alerts, now=now)
+        if changed:
+            alerts_announce(organization.pk, "ingested", count=changed)
+    return done
+
+
+def _ingest(*, actor: Any, organization: Any, alerts: Any, now: datetime | None) -> tuple[list[Alert], int]:
     require(actor, INGEST, Alert(organization=organization))
     now = now or timezone.now()
     if not isinstance(alerts, list) or not alerts or len(alerts) > 10_000:
@@ -285,9 +307,7 @@ def external_alerts_ingest(*, actor: Any, organization: Any, alerts: Any, now: d
             out.append(alert)
         Alert.objects.bulk_create(new, batch_size=1000)
         record_changes(changes, now)
-        if changes:
-            alerts_announce(organization.pk, "ingested", count=len(changes))
-    return out
+    return out, len(changes)
 
 
 # -- silences ----------------------------------------------------------------------------------------------

@@ -68,10 +68,19 @@ def inspections_task() -> None:
 
 
 @shared_task(acks_late=True, ignore_result=True)
-def delivery_send_task(delivery_id: str) -> None:
-    """One try of one delivery; a failed try comes back after its backoff, on its own."""
+def delivery_send_task(delivery_id: str, attempt: int | None = None) -> None:
+    """One try of one delivery (``attempt``: the try it was handed, already held; else it claims the
+    next one); a failed try comes back after its backoff, on its own."""
     from apps.alerts.notify import delivery_attempt
 
-    delay = delivery_attempt(delivery_id=delivery_id)
+    delay = delivery_attempt(delivery_id=delivery_id, attempt=attempt)
     if delay is not None:
         delivery_send_task.apply_async((delivery_id,), countdown=delay)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def deliveries_sweep_task() -> None:
+    """Re-queue the notifications whose try was lost with its worker or process."""
+    from apps.alerts.notify import deliveries_sweep
+
+    deliveries_sweep()

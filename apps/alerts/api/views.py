@@ -459,11 +459,8 @@ class _IngestView(APIView):
         if org_id is None:
             raise InvalidInput("organization is required for this key.", detail={"organization": ["Required."]})
         org = _org(request, org_id)
-        done = services.external_alerts_ingest(actor=request.user, organization=org, alerts=alerts)
+        done = services.external_alerts_receive(actor=request.user, organization=org, alerts=alerts)
         firing = sum(1 for a in done if a.state == Alert.State.FIRING)
-        from apps.alerts.notify import notifications_dispatch
-
-        notifications_dispatch(organization_id=org.pk, touched=done)
         return Response({"received": len(alerts), "firing": firing, "resolved": len(done) - firing})
 
 

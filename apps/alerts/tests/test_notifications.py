@@ -4,6 +4,8 @@ growing backoff, then marked failed, while the others are delivered at their fir
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 
@@ -50,7 +52,9 @@ def test_a_firing_alert_reaches_a_signed_webhook_email_and_the_inbox_while_a_dea
     assert {d.contact_point_id for d in deliveries} == {dead.pk, hook.pk, mail.pk}
     # The dead receiver comes first in the worker's queue: its failure returns a countdown at once.
     order = sorted(deliveries, key=lambda d: d.contact_point_id != dead.pk)
-    countdowns = [delivery_attempt(delivery_id=d.pk) for d in order]
+    # Each delivery is made holding its first try (what the sender threads are handed at commit).
+    assert [(d.attempts, d.claimed_until is not None) for d in order] == [(1, True)] * 3
+    countdowns = [delivery_attempt(delivery_id=d.pk, attempt=1) for d in order]
     assert countdowns == [0.5, None, None]
     assert [r["path"] for r in http.received] == ["/dead", "/hook"]
     hooked = http.received[1]
@@ -60,7 +64,10 @@ def test_a_firing_alert_reaches_a_signed_webhook_email_and_the_inbox_while_a_dea
     assert "db-1" in smtp.messages[0]["message"].get_payload()
     assert InboxMessage.objects.filter(user=a["user"], subject__startswith="[FIRING:1]").count() == 1
     # The dead one is tried until MAX_ATTEMPTS with a doubling backoff, then marked failed.
-    later = [delivery_attempt(delivery_id=order[0].pk) for _ in range(MAX_ATTEMPTS - 1)]
+    assert delivery_attempt(delivery_id=order[0].pk) is None  # its retry is not due yet: nothing sent
+    assert len([r for r in http.received if r["path"] == "/dead"]) == 1
+    later = [delivery_attempt(delivery_id=order[0].pk, now=timezone.now() + timedelta(minutes=n))
+             for n in range(1, MAX_ATTEMPTS)]
     assert later == [1.0, 2.0, None]
     failed = Delivery.objects.get(pk=order[0].pk)
     assert (failed.status, failed.attempts, failed.response_code) == ("failed", MAX_ATTEMPTS, 500)
@@ -94,7 +101,7 @@ def test_collaborative_tools_receive_their_own_format(world, http, kind, shape):
     services.route_create(actor=a["user"], organization=a["org"], name=kind, contact_points=[cp])
     alert(a["org"], alertname="Disk full")
     (delivery,) = notifications_dispatch(now=timezone.now())
-    assert delivery_attempt(delivery_id=delivery.pk) is None
+    assert delivery_attempt(delivery_id=delivery.pk, attempt=1) is None
     (got,) = http.received
     assert shape(got["body"]), got["body"]
     if kind == "dingtalk":
@@ -119,3 +126,65 @@ def test_an_alert_from_outside_notifies_only_its_group_and_is_still_inhibited_by
     assert Alert.objects.get(name="web down").inhibited_by_id == down.pk
     assert {d.payload["groupLabels"]["service"] for d in notifications_dispatch(organization_id=a["org"].pk)} == {
         "db", ""}
+
+
+def _one_hook_alert(a, http):
+    hook = _contact(a, "hook", "webhook", {"url": http.url + "/hook"}, {"secret": SECRET})
+    services.route_create(actor=a["user"], organization=a["org"], name="all", contact_points=[hook])
+    alert(a["org"], severity="critical", alertname="Disk full")
+    (delivery,) = notifications_dispatch(now=timezone.now())
+    return delivery
+
+
+def test_a_notification_whose_try_was_lost_is_found_by_the_sweeper_and_delivered_exactly_once(world, http):
+    from apps.alerts.notify import LEASE, SWEEP_AFTER, deliveries_sweep
+
+    # The dispatch's transaction never handed the delivery to a sender (on-commit hooks do not run
+    # here): its first try is lost, as when the process died right after commit.
+    delivery = _one_hook_alert(world["a"], http)
+    now = timezone.now()
+    assert deliveries_sweep(now=now) == []  # its lease still runs: its sender may be sending
+    assert delivery_attempt(delivery_id=delivery.pk, now=now) is None  # nor may anyone else claim it
+    later = now + LEASE + SWEEP_AFTER
+    assert deliveries_sweep(now=later) == [delivery.pk]
+    assert deliveries_sweep(now=later) == [delivery.pk]  # not yet claimed: queued again, still one send
+    # Both queued tasks run; the first claims and sends, the second finds it sent.
+    assert [delivery_attempt(delivery_id=delivery.pk, now=later) for _ in range(2)] == [None, None]
+    assert [r["path"] for r in http.received] == ["/hook"] and http.received[0]["signature_ok"]
+    got = Delivery.objects.get(pk=delivery.pk)
+    assert (got.status, got.attempts, got.claimed_until) == ("sent", 2, None)
+    assert deliveries_sweep(now=later + LEASE) == []
+
+
+def test_a_lost_retry_is_re_queued_and_a_delivery_that_used_every_try_is_marked_failed(world, http):
+    from apps.alerts.notify import LEASE, SWEEP_AFTER, deliveries_sweep
+
+    delivery = _one_hook_alert(world["a"], http)
+    Delivery.objects.filter(pk=delivery.pk).update(claimed_until=None, next_attempt_at=timezone.now(), attempts=2)
+    assert deliveries_sweep(now=timezone.now()) == []  # its retry is not late yet
+    assert deliveries_sweep(now=timezone.now() + SWEEP_AFTER * 2) == [delivery.pk]
+    # Its last try was claimed by a sender that died: once the lease ran out it is failed, not sent.
+    Delivery.objects.filter(pk=delivery.pk).update(attempts=MAX_ATTEMPTS, claimed_until=timezone.now())
+    assert deliveries_sweep(now=timezone.now() + LEASE) == []
+    got = Delivery.objects.get(pk=delivery.pk)
+    assert (got.status, got.last_error) == ("failed", "Its last try was lost with its sender.")
+    assert http.received == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_alert_received_from_outside_is_sent_by_a_sender_thread_right_after_commit(world, http):
+    import time
+
+    a = world["a"]
+    hook = _contact(a, "hook", "webhook", {"url": http.url + "/hook"}, {"secret": SECRET})
+    services.route_create(actor=a["user"], organization=a["org"], name="by probe", contact_points=[hook],
+                          group_by=["probe"])
+    services.external_alerts_receive(actor=a["user"], organization=a["org"], alerts=[
+        {"labels": {"alertname": "probe", "probe": "p1", "severity": "critical"}}])
+    deadline = time.monotonic() + 10
+    while not Delivery.objects.filter(status="sent").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    (sent,) = Delivery.objects.all()
+    assert (sent.status, sent.attempts, sent.response_code, sent.claimed_until) == ("sent", 1, 200, None)
+    (got,) = http.received
+    assert got["signature_ok"] and got["body"]["groupLabels"] == {"probe": "p1"}

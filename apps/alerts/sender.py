@@ -1,0 +1,93 @@
+"""The first try of a notification, made by the process that decided it, right after commit.
+
+A delivery is created already holding its first try (``attempts`` 1, ``claimed_until`` a lease in
+the future). When its transaction commits, ``hand_over`` gives it to one of a few sender threads of
+this process if one is idle, so a webhook leaves within a millisecond instead of waiting for a
+Celery worker to pick a task up (the embedded worker polls its in-memory queue every 10 ms). When
+every sender thread is busy (a dead receiver holds one for up to its timeout) the try goes to Celery
+instead, so a dead receiver never delays the others. A failed try is retried through Celery with
+its backoff; a try that never finished (the process died, the task was lost) is found by
+``notify.deliveries_sweep`` once its lease has run out and is sent again, once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from django.db import connection
+
+logger = logging.getLogger(__name__)
+
+THREADS = 4
+# A sender thread keeps its database connection between tries (opening one costs more than a try);
+# one idle for longer than this is checked before it is used again.
+CHECK_IDLE_SECONDS = 30.0
+
+_lock = threading.Lock()
+_pool: tuple[int, ThreadPoolExecutor, threading.Semaphore] | None = None
+
+
+def enabled() -> bool:
+    """``UNIMANAGER_ALERTS_SEND_INLINE=false`` sends every try through Celery (the process that decides
+    notifications then never opens a connection to a receiver)."""
+    return os.environ.get("UNIMANAGER_ALERTS_SEND_INLINE", "true").lower() not in ("0", "false", "no")
+
+
+def _executor() -> tuple[ThreadPoolExecutor, threading.Semaphore]:
+    global _pool
+    with _lock:
+        # A forked child (a prefork worker) inherits the variable but not the threads: make its own.
+        if _pool is None or _pool[0] != os.getpid():
+            _pool = (os.getpid(), ThreadPoolExecutor(THREADS, thread_name_prefix="alert-sender"),
+                     threading.Semaphore(THREADS))
+        return _pool[1], _pool[2]
+
+
+def hand_over(delivery: Any) -> None:
+    """Send ``delivery``'s claimed first try now on an idle sender thread, else through Celery."""
+    from apps.alerts.tasks import delivery_send_task
+
+    if enabled():
+        pool, idle = _executor()
+        if idle.acquire(blocking=False):
+            try:
+                pool.submit(_send, delivery, idle)
+                return
+            except RuntimeError:  # the pool is shutting down with the process
+                idle.release()
+    delivery_send_task.delay(delivery.pk, delivery.attempts)
+
+
+def _send(delivery: Any, idle: threading.Semaphore) -> None:
+    from apps.alerts.notify import attempt_claimed
+    from apps.alerts.tasks import delivery_send_task
+
+    try:
+        _usable_connection()
+        delay = attempt_claimed(delivery)
+        if delay is not None:
+            delivery_send_task.apply_async((delivery.pk,), countdown=delay)
+    except Exception:  # noqa: BLE001 - the lease runs out and the sweeper sends it again
+        logger.exception("sending delivery %s failed; the sweeper will retry it", delivery.pk)
+        connection.close()
+    finally:
+        _local.used_at = time.monotonic()
+        idle.release()
+
+
+_local = threading.local()
+
+
+def _usable_connection() -> None:
+    """Drop this thread's database connection when it broke or, after a long idle, no longer answers."""
+    if connection.connection is None:
+        return
+    if connection.errors_occurred or time.monotonic() - getattr(_local, "used_at", 0.0) > CHECK_IDLE_SECONDS:
+        if connection.errors_occurred or not connection.is_usable():
+            connection.close()
+        connection.errors_occurred = False
