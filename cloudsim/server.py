@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import re
 import socket
 import ssl
 import threading
@@ -27,8 +28,8 @@ from .accounts import REGION_HEADER, TOKEN_HEADER, Account, Accounts
 from .errors import CloudError, missing
 from .faults import Faults
 from .params import Params
-from .services import ACTIONS, VERSIONS, load_all, oss
-from .store import RESOURCE_TYPES, Store
+from .services import ACTIONS, VERSIONS, load_all, oss, oss_replication
+from .store import CONTROL_ROUTES, READ_PREFIXES, RESOURCE_TYPES, Store
 
 log = logging.getLogger("cloudsim")
 
@@ -47,6 +48,36 @@ STS_VERSION = "2015-04-01"
 CONTROL_PREFIX = "/_cloudsim"
 MAX_BODY_BYTES = 10 * 1024 * 1024
 JSON_TYPE = "application/json;charset=utf-8"
+# Request parameters that name a place or an owner, not a resource (left out of the call log's ids).
+_NOT_RESOURCE = re.compile(r"Region|Zone|Owner|ResourceGroup|ClientToken|KMSKey|KmsKey|^RequestId$|^OrderId$|"
+                           r"^TaskId$|Account")
+_ID_PARAM = re.compile(r"(Id|Ids)(\.\d+)?$")
+_ID_VALUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{2,127}$")
+
+
+def resource_ids(params: dict[str, str], result: dict[str, Any] | None) -> list[str]:
+    """The resource ids a call names: parameters called ``...Id``/``...Ids`` (single, ``.N``, a JSON list
+    or a comma-separated list) and the ids its answer hands out (``...Id`` keys and RunInstances' set)."""
+    out: list[str] = []
+    for key, value in params.items():
+        base = key.split(".")[0] if key.split(".")[-1].isdigit() else key
+        if not value or not _ID_PARAM.search(base) or _NOT_RESOURCE.search(base):
+            continue
+        values: list[str] = []
+        if value.startswith("["):
+            try:
+                values = [str(v) for v in json.loads(value) if isinstance(v, str | int)]
+            except ValueError:
+                values = []
+        else:
+            values = [v.strip() for v in value.split(",")]
+        out += [v for v in values if _ID_VALUE.match(v)]
+    for key, value in (result or {}).items():
+        if key.endswith("Id") and not _NOT_RESOURCE.search(key) and isinstance(value, str | int) and value != "":
+            out.append(str(value))
+    sets = ((result or {}).get("InstanceIdSets") or {}).get("InstanceIdSet") or []
+    out += [str(i) for i in sets]
+    return out
 
 
 class CloudSim:
@@ -192,6 +223,7 @@ class CloudSim:
         token = params.str("ClientToken")
         key = (version, action, token) if token else None
         with self.store.lock:
+            self.store.touched = []
             if key is not None and key in self.client_tokens:
                 return dict(self.client_tokens[key])
             result = handler(self.store, params)
@@ -348,24 +380,37 @@ class Handler(BaseHTTPRequestHandler):
         params = Params({**query, **form})
         # A DryRun check is counted, and matched by fault rules, as "<Action>:DryRun": a rule for the
         # action itself concerns the calls that act.
-        counted = f"{action}:DryRun" if (params.str("DryRun") or "").lower() == "true" else action
+        dry_run = (params.str("DryRun") or "").lower() == "true"
+        counted = f"{action}:DryRun" if dry_run else action
+        kind = "dry_run" if dry_run else "read" if action.startswith(READ_PREFIXES) else "write"
+        product = VERSIONS.get(version, "")
         with sim.store.lock:
             sim.store.calls[counted] += 1
         decision = sim.faults.decide(counted)
         if decision.latency_ms:
             sim.stopping.wait(decision.latency_ms / 1000)
         if decision.hold_ms:
+            sim.store.log_call(action=action, product=product, ids=resource_ids(params.values, None), kind=kind,
+                               outcome="held")
             sim.stopping.wait(decision.hold_ms / 1000)
             self._drop()
             return
         if decision.error is not None:
+            sim.store.log_call(action=action, product=product, ids=resource_ids(params.values, None), kind=kind,
+                               outcome=f"error:{decision.error.code}")
             self._error(request_id, decision.error)
             return
         try:
-            result = sim.execute(version, action, params, account)
+            with sim.store.lock:
+                result = sim.execute(version, action, params, account)
+                touched = list(sim.store.touched)
         except CloudError as exc:
+            sim.store.log_call(action=action, product=product, ids=resource_ids(params.values, None), kind=kind,
+                               outcome=f"error:{exc.code}")
             self._error(request_id, exc)
             return
+        sim.store.log_call(action=action, product=product, ids=resource_ids(params.values, result) + touched,
+                           kind=kind, outcome="lost" if decision.lose_response else "ok")
         if decision.lose_response:
             self._drop()
             return
@@ -383,7 +428,10 @@ class Handler(BaseHTTPRequestHandler):
         sim = self.sim
         request_id = request_id.replace("-", "")[:24]
         bucket, key = oss.split_path(path)
-        action = oss.action_name(self.command, bucket, key, query)
+        action = oss_replication.action_name(self.command, bucket, key, query) or \
+            oss.action_name(self.command, bucket, key, query)
+        kind = "read" if self.command in ("GET", "HEAD") else "write"
+        ids = [bucket] if bucket else []
         try:
             access_key = oss.verify(self.command, bucket, key, query, headers, sim.credentials)
             account = sim.accounts.account_for(access_key, (headers.get("x-oss-security-token") or [""])[0])
@@ -398,19 +446,26 @@ class Handler(BaseHTTPRequestHandler):
         if decision.latency_ms:
             sim.stopping.wait(decision.latency_ms / 1000)
         if decision.hold_ms:
+            sim.store.log_call(action=action, product="Oss", ids=ids, kind=kind, outcome="held")
             sim.stopping.wait(decision.hold_ms / 1000)
             self._drop()
             return
         if decision.error is not None:
+            sim.store.log_call(action=action, product="Oss", ids=ids, kind=kind,
+                               outcome=f"error:{decision.error.code}")
             self._oss_error(request_id, decision.error)
             return
         try:
             with sim.store.lock:
-                status, payload, extra = oss.handle(sim.store, action, self.command, bucket, key, query, headers,
-                                                    body)
+                handle = oss_replication.handle if action in oss_replication.ACTIONS else oss.handle
+                status, payload, extra = handle(sim.store, action, self.command, bucket, key, query, headers,
+                                                body)
         except CloudError as exc:
+            sim.store.log_call(action=action, product="Oss", ids=ids, kind=kind, outcome=f"error:{exc.code}")
             self._oss_error(request_id, exc)
             return
+        sim.store.log_call(action=action, product="Oss", ids=ids, kind=kind,
+                           outcome="lost" if decision.lose_response else "ok")
         if decision.lose_response:
             self._drop()
             return
@@ -506,6 +561,21 @@ def control(sim: CloudSim, method: str, path: str, query: dict[str, str], data: 
                      **{k: v for k, v in r.items() if not k.startswith("_")}}
                     for r in store.rows(kind, query.get("region_id"))]
         return 200, {"type": kind, "count": len(rows), "resources": rows}
+    if path == "/calls":
+        if method == "GET":
+            since = int(query.get("since") or 0)
+            calls = store.calls_for(resource_id=query.get("resource_id"), kind=query.get("kind"),
+                                    action=query.get("action"), since=since,
+                                    applied_only=query.get("applied") in ("1", "true"))
+            return 200, {"count": len(calls), "last_seq": store.call_seq, "calls": calls}
+        if method == "DELETE":
+            with store.lock:
+                store.call_log.clear()
+            return 200, {"cleared": True, "last_seq": store.call_seq}
+    route = CONTROL_ROUTES.get(path)
+    if route is not None:
+        with store.lock:
+            return route(store, method, query, data)
     if path == "/snapshot" and method == "POST":
         target = data.get("path") or store.snapshot_path
         if not target:

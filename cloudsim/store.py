@@ -14,7 +14,7 @@ import os
 import secrets
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,11 +26,19 @@ RESOURCE_TYPES = [
 ]
 
 
-def register_kind(kind: str) -> None:
-    """Add a record kind (a table) to every store; call at import of the product module."""
+def register_kind(kind: str, prefix: str | None = None) -> None:
+    """Add a record kind (a table) to every store; call at import of the product module. ``prefix``
+    is what ``new_id(kind)`` puts before the random part of a new id."""
     if kind not in RESOURCE_TYPES:
         RESOURCE_TYPES.append(kind)
+    if prefix is not None:
+        ID_PREFIX[kind] = prefix
+
+
 DELETED = "Deleted"
+
+# Control API routes of product modules: path -> function(store, method, query, data) -> (status, payload)
+CONTROL_ROUTES: dict[str, Any] = {}
 
 # kind -> function(store, record) releasing what the record held (capacity, addresses, links)
 REMOVE_HOOKS: dict[str, Any] = {}
@@ -55,7 +63,12 @@ def iso_now(now: float | None = None) -> str:
 
 
 def new_id(kind: str) -> str:
-    return ID_PREFIX[kind] + secrets.token_hex(10)
+    return ID_PREFIX.get(kind, "") + secrets.token_hex(10)
+
+
+# Actions that only read: a call log entry of one of them is a "read", of any other action a "write".
+READ_PREFIXES = ("Describe", "List", "Get", "Query", "Search", "Check", "Browse")
+CALL_LOG_SIZE = 200_000
 
 
 class Store:
@@ -85,6 +98,12 @@ class Store:
             self.zone_usage: dict[str, dict[str, int]] = {}
             self.region_eips: Counter[str] = Counter()
             self.calls.clear()
+            self.call_log: deque[dict[str, Any]] = deque(maxlen=CALL_LOG_SIZE)
+            self.call_seq = 0
+            self.touched: list[str] = []
+            # Replication knobs (``lag_seconds`` for every pair without its own) and simulated disk writes.
+            self.replication: dict[str, Any] = {"lag_seconds": 0.0}
+            self.disk_io: dict[str, dict[str, int]] = {}
             self.dirty = True
 
     def zones(self, region_id: str) -> list[str]:
@@ -107,6 +126,31 @@ class Store:
         if zone_id not in self.zones(region_id):
             raise CloudError("InvalidZoneId.NotFound", "The specified zone does not exist.", 404)
         return zone_id
+
+    # -- call log --------------------------------------------------------------------------------
+
+    def touch(self, *ids: str) -> None:
+        """Name resources the current action changed or read beyond those in its parameters (the call log
+        adds them to the call's entry)."""
+        self.touched.extend(i for i in ids if i)
+
+    def log_call(self, *, action: str, product: str, ids: list[str], kind: str, outcome: str) -> dict[str, Any]:
+        """Record one call: the action, the resource ids it named or touched, read / write / dry_run, and
+        how it ended (``ok``, ``lost`` when applied but unanswered, ``error:<code>``, ``held``)."""
+        with self.lock:
+            self.call_seq += 1
+            entry = {"seq": self.call_seq, "time": time.time(), "action": action, "product": product,
+                     "ids": sorted(set(ids)), "kind": kind, "outcome": outcome}
+            self.call_log.append(entry)
+            return entry
+
+    def calls_for(self, *, resource_id: str | None = None, kind: str | None = None, action: str | None = None,
+                  since: int = 0, applied_only: bool = False) -> list[dict[str, Any]]:
+        with self.lock:
+            return [dict(e) for e in self.call_log
+                    if e["seq"] > since and (resource_id is None or resource_id in e["ids"])
+                    and (kind is None or e["kind"] == kind) and (action is None or e["action"] == action)
+                    and (not applied_only or e["outcome"] in ("ok", "lost"))]
 
     def next_seq(self) -> int:
         self.seq += 1
@@ -228,6 +272,8 @@ class Store:
                 "zone_usage": self.zone_usage,
                 "region_eips": dict(self.region_eips),
                 "capacity": self.capacity,
+                "replication": self.replication,
+                "disk_io": self.disk_io,
             }
 
     def load_json(self, data: dict[str, Any]) -> None:
@@ -240,6 +286,8 @@ class Store:
             self.zone_usage = data.get("zone_usage", {})
             self.region_eips = Counter(data.get("region_eips", {}))
             self.capacity.update(data.get("capacity", {}))
+            self.replication.update(data.get("replication", {}))
+            self.disk_io = data.get("disk_io", {})
             self.dirty = False
 
     def save(self, path: str | None = None) -> str | None:
