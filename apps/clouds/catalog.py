@@ -28,7 +28,7 @@ SERVICES = [
     ("ack", "compute", "Container Service (Kubernetes)", "cs", "I",
         "cluster node application component volume"),
     ("cr", "compute", "Container Registry", "cr", "I",
-        "namespace repository artifact image_tag replication_rule"),
+        "instance namespace repository artifact image_tag replication_rule"),
     ("oss", "storage", "Object Storage Service", "oss", "yes",
         "bucket object acl lifecycle_rule retention_policy cors_rule referer_whitelist logging_config "
         "website_config image_style replication_rule csg"),
@@ -37,6 +37,8 @@ SERVICES = [
         "replication_pair_group storage_cluster_partition"),
     ("ots", "storage", "Tablestore", "ots", "yes",
         "instance table secondary_index search_index tunnel"),
+    ("nas", "storage", "File Storage NAS", "nas", "yes",
+        "file_system mount_target access_group snapshot"),
     ("sls", "storage", "Simple Log Service", "sls", "yes",
         "project logstore index alert_rule dashboard saved_search scheduled_sql transform_job ship_job "
         "machine_group"),
@@ -60,7 +62,7 @@ SERVICES = [
     ("rds", "database", "ApsaraDB RDS", "rds", "yes",
         "instance read_only_instance account database whitelist backup rw_split_endpoint"),
     ("polardb", "database", "PolarDB", "polardb", "yes",
-        "cluster primary_node read_only_node proxy_endpoint whitelist backup_snapshot"),
+        "cluster node primary_node read_only_node proxy_endpoint whitelist backup_snapshot"),
     ("mongodb", "database", "ApsaraDB for MongoDB", "dds", "yes",
         "instance mongos_node shard_node config_server whitelist backup audit_log"),
     ("redis", "database", "KVStore for Redis", "r-kvstore", "yes",
@@ -70,7 +72,10 @@ SERVICES = [
     ("dms", "database", "Data Management", "dms-enterprise", "I",
         "db_instance database table user permission security_rule approval_flow sql_task db_group ticket"),
     ("dbs", "database", "Database Backup", "dbs", "yes",
-        "backup_schedule storage_pool backup_policy backup_gateway backup_set sandbox_instance lifecycle_rule"),
+        "backup_plan backup_schedule storage_pool backup_policy backup_gateway backup_set sandbox_instance "
+        "lifecycle_rule"),
+    ("kafka", "middleware", "Message Queue for Apache Kafka", "alikafka", "yes",
+        "instance topic consumer_group"),
     ("rocketmq", "middleware", "Message Queue for Apache RocketMQ", "ons", "yes(I)",
         "instance topic group message dead_letter_queue"),
     ("abm", "bigdata", "Apsara Big Data Manager", "n/a", "no",
