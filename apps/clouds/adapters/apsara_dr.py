@@ -8,6 +8,12 @@ so every call has the adapter's timeouts, retries of transient failures and erro
 Every failure is a ``CloudCallError`` with the cloud's code (e.g. ``OperationDenied.PairStatus`` for
 an action the pair's state refuses); ``UnsupportedOperation`` marks what the cloud does not offer.
 
+Every function that changes something in ECS, EBS or RDS also takes ``client_token`` (keyword): give
+the same token on every attempt of one step (e.g. derived from the operation and step) and the cloud
+acts once even when an answer was lost; without one the adapter makes a token per call, so its own
+retries are safe. HBR's API has no client token: a lost answer to ``vault_create`` or
+``backup_job_run`` may leave a second vault (refused by name) or job.
+
 The contract (the same names and signatures in ``aws_dr``; ``offered(adapter)`` says which groups an
 adapter has):
 
@@ -90,6 +96,7 @@ from __future__ import annotations
 import calendar
 import json
 import time
+import uuid
 from typing import Any
 
 import oss2
@@ -107,11 +114,20 @@ ADAPTER = "apsara"
 GROUPS = frozenset({"snapshots", "replication_pairs", "rds_backups", "hbr", "oss_replication"})
 PAGE_SIZE = 100
 PAIR_PAGE = 100
+HBR_SOURCES = ("UDM_ECS", "OSS", "NAS")
+RESTORE_TYPES = ("UDM_ECS_ROLLBACK", "UDM_ECS_DISK", "OSS", "NAS")
+_SNAP_FIELDS = {"snapshotId": "SnapshotId", "jobId": "JobId"}
 
 extensions.register_product(ADAPTER, "ebs", EbsClient, "ebs")
 extensions.register_product(ADAPTER, "hbr", HbrClient, "hbr")
 extensions.register_service(ADAPTER, "ebs", "Elastic Block Storage")
 extensions.register_service(ADAPTER, "asr", "Hybrid Backup Recovery")
+
+
+def _token(client_token: str | None) -> str:
+    """The call's ClientToken: the caller's (the same on every attempt of one step), else a new one, so the
+    adapter's own retries of a lost answer never act twice."""
+    return client_token or uuid.uuid4().hex
 
 
 def offered(adapter: Any) -> set[str]:
@@ -146,19 +162,20 @@ def _not_found(exc: CloudCallError) -> bool:
 
 # -- snapshots ------------------------------------------------------------------------------------------
 
-def snapshot_create(adapter: Any, region: str, disk_id: str, *, name: str, tags: dict[str, str]) -> str:
+def snapshot_create(adapter: Any, region: str, disk_id: str, *, name: str, tags: dict[str, str],
+                    client_token: str | None = None) -> str:
     """A snapshot of ``disk_id`` (``CreateSnapshot``); it is ``progressing`` until ``accomplished``."""
     body = adapter._invoke("ecs", region, "create_snapshot", ecs_models.CreateSnapshotRequest(
-        disk_id=disk_id, snapshot_name=name,
+        disk_id=disk_id, snapshot_name=name, client_token=_token(client_token),
         tag=[ecs_models.CreateSnapshotRequestTag(key=k, value=v) for k, v in tags.items()] or None))
     return body["SnapshotId"]
 
 
 def snapshot_copy(adapter: Any, region: str, snapshot_id: str, *, dest_region: str, name: str,
-                  tags: dict[str, str]) -> str:
+                  tags: dict[str, str], client_token: str | None = None) -> str:
     """A copy of an accomplished snapshot in ``dest_region`` (``CopySnapshot``); the copy's id."""
     body = adapter._invoke("ecs", region, "copy_snapshot", ecs_models.CopySnapshotRequest(
-        region_id=region, snapshot_id=snapshot_id, destination_region_id=dest_region,
+        region_id=region, client_token=_token(client_token), snapshot_id=snapshot_id, destination_region_id=dest_region,
         destination_snapshot_name=name, destination_snapshot_description=f"Copy of {snapshot_id}",
         tag=[ecs_models.CopySnapshotRequestTag(key=k, value=v) for k, v in tags.items()] or None))
     return body["SnapshotId"]
@@ -190,10 +207,10 @@ def disk_rollback(adapter: Any, region: str, disk_id: str, snapshot_id: str) -> 
 
 
 def disk_from_snapshot(adapter: Any, region: str, *, zone: str, snapshot_id: str, name: str,
-                       tags: dict[str, str]) -> str:
+                       tags: dict[str, str], client_token: str | None = None) -> str:
     """A new data disk made from a snapshot (``CreateDisk`` with ``SnapshotId``)."""
     body = adapter._invoke("ecs", region, "create_disk", ecs_models.CreateDiskRequest(
-        region_id=region, zone_id=zone, snapshot_id=snapshot_id, disk_name=name,
+        region_id=region, client_token=_token(client_token), zone_id=zone, snapshot_id=snapshot_id, disk_name=name,
         tag=[ecs_models.CreateDiskRequestTag(key=k, value=v) for k, v in tags.items()] or None))
     return body["DiskId"]
 
@@ -240,15 +257,17 @@ def _disk(adapter: Any, region: str, disk_id: str) -> dict[str, Any]:
 
 
 def pair_create(adapter: Any, region: str, *, source_disk_id: str, dest_region: str, dest_zone: str,
-                rpo_seconds: int, name: str, tags: dict[str, str]) -> str:
+                rpo_seconds: int, name: str, tags: dict[str, str], client_token: str | None = None) -> str:
     """A replication pair from ``source_disk_id`` to a new secondary disk in ``dest_zone``."""
+    token = _token(client_token)
     source = _disk(adapter, region, source_disk_id)
     dest = adapter._invoke("ecs", dest_region, "create_disk", ecs_models.CreateDiskRequest(
-        region_id=dest_region, zone_id=dest_zone, size=int(source.get("Size") or 20),
+        region_id=dest_region, client_token=f"{token}-secondary"[:64], zone_id=dest_zone,
+        size=int(source.get("Size") or 20),
         disk_category=source.get("Category") or None, disk_name=f"{name}-secondary",
         tag=[ecs_models.CreateDiskRequestTag(key=k, value=v) for k, v in tags.items()] or None))["DiskId"]
     body = adapter._invoke("ebs", region, "create_disk_replica_pair", ebs_models.CreateDiskReplicaPairRequest(
-        region_id=region, source_zone_id=source.get("ZoneId"), disk_id=source_disk_id,
+        region_id=region, client_token=token, source_zone_id=source.get("ZoneId"), disk_id=source_disk_id,
         destination_region_id=dest_region, destination_zone_id=dest_zone, destination_disk_id=dest,
         rpo=int(rpo_seconds), pair_name=name, charge_type="POSTPAY",
         tag=[ebs_models.CreateDiskReplicaPairRequestTag(key=k, value=v) for k, v in tags.items()] or None))
@@ -305,43 +324,43 @@ def _pair_regions(adapter: Any, region: str, pair_id: str) -> tuple[str, str]:
     return row.get("SourceRegion") or region, row.get("DestinationRegion") or region
 
 
-def pair_start(adapter: Any, region: str, pair_id: str) -> None:
+def pair_start(adapter: Any, region: str, pair_id: str, *, client_token: str | None = None) -> None:
     source, _dest = _pair_regions(adapter, region, pair_id)
     adapter._invoke("ebs", source, "start_disk_replica_pair", ebs_models.StartDiskReplicaPairRequest(
-        region_id=source, replica_pair_id=pair_id))
+        region_id=source, replica_pair_id=pair_id, client_token=_token(client_token)))
 
 
-def pair_stop(adapter: Any, region: str, pair_id: str) -> None:
+def pair_stop(adapter: Any, region: str, pair_id: str, *, client_token: str | None = None) -> None:
     source, _dest = _pair_regions(adapter, region, pair_id)
     adapter._invoke("ebs", source, "stop_disk_replica_pair", ebs_models.StopDiskReplicaPairRequest(
-        region_id=source, replica_pair_id=pair_id))
+        region_id=source, replica_pair_id=pair_id, client_token=_token(client_token)))
 
 
-def pair_failover(adapter: Any, region: str, pair_id: str) -> None:
+def pair_failover(adapter: Any, region: str, pair_id: str, *, client_token: str | None = None) -> None:
     """Make the secondary disk writable from the last recovery point (sent to the secondary's region)."""
     _source, dest = _pair_regions(adapter, region, pair_id)
     adapter._invoke("ebs", dest, "failover_disk_replica_pair", ebs_models.FailoverDiskReplicaPairRequest(
-        region_id=dest, replica_pair_id=pair_id))
+        region_id=dest, replica_pair_id=pair_id, client_token=_token(client_token)))
 
 
-def pair_reprotect(adapter: Any, region: str, pair_id: str) -> None:
+def pair_reprotect(adapter: Any, region: str, pair_id: str, *, client_token: str | None = None) -> None:
     """Reverse a failed-over pair: the old secondary becomes the source; ``pair_start`` moves changed data only."""
     _source, dest = _pair_regions(adapter, region, pair_id)
     adapter._invoke("ebs", dest, "reprotect_disk_replica_pair", ebs_models.ReprotectDiskReplicaPairRequest(
-        region_id=dest, replica_pair_id=pair_id, reverse_replicate=True))
+        region_id=dest, replica_pair_id=pair_id, client_token=_token(client_token), reverse_replicate=True))
 
 
-def pair_delete(adapter: Any, region: str, pair_id: str) -> None:
+def pair_delete(adapter: Any, region: str, pair_id: str, *, client_token: str | None = None) -> None:
     source, _dest = _pair_regions(adapter, region, pair_id)
     adapter._invoke("ebs", source, "delete_disk_replica_pair", ebs_models.DeleteDiskReplicaPairRequest(
-        region_id=source, replica_pair_id=pair_id))
+        region_id=source, replica_pair_id=pair_id, client_token=_token(client_token)))
 
 
-def pair_drill_start(adapter: Any, region: str, pair_id: str) -> str:
+def pair_drill_start(adapter: Any, region: str, pair_id: str, *, client_token: str | None = None) -> str:
     """Start a drill: a drill disk at the secondary from the last recovery point; the drill's id."""
     _source, dest = _pair_regions(adapter, region, pair_id)
     body = adapter._invoke("ebs", dest, "start_pair_drill", ebs_models.StartPairDrillRequest(
-        region_id=dest, pair_id=pair_id))
+        region_id=dest, pair_id=pair_id, client_token=_token(client_token)))
     return body["DrillId"]
 
 
@@ -431,12 +450,14 @@ def rds_backups(adapter: Any, region: str, db_id: str) -> list[dict[str, Any]]:
 
 
 def rds_restore(adapter: Any, region: str, db_id: str, *, backup_id: str | None = None,
-                restore_time: float | None = None, name: str, tags: dict[str, str]) -> str:
+                restore_time: float | None = None, name: str, tags: dict[str, str],
+                client_token: str | None = None) -> str:
     """A new instance cloned from ``db_id``: from a backup, or to a point in time (epoch seconds)."""
     if (backup_id is None) == (restore_time is None):
         raise CloudCallError("Give exactly one of backup_id and restore_time.", code="InvalidParameter")
     request = rds_models.CloneDBInstanceRequest(
         region_id=region, dbinstance_id=db_id, pay_type="Postpaid", dbinstance_description=name,
+        client_token=_token(client_token),
         tag=[rds_models.CloneDBInstanceRequestTag(key=k, value=v) for k, v in tags.items()] or None)
     if backup_id is not None:
         request.backup_id = backup_id
@@ -556,15 +577,23 @@ def backup_job_get(adapter: Any, region: str, job_id: str) -> dict[str, Any] | N
         status = {"Finished": "COMPLETE", "Failed": "FAILED"}.get(job["status"], "RUNNING")
         return {"id": job_id, "status": status, "progress": job["progress"], "bytes": None,
                 "snapshot_id": f"rds:{db_id}:{job['backup_id']}" if job["backup_id"] else ""}
-    body = adapter._invoke("hbr", region, "describe_backup_jobs2", hbr_models.DescribeBackupJobs2Request(
-        filters=[hbr_models.DescribeBackupJobs2RequestFilters(key="jobId", operator="EQUAL", values=[job_id])]))
-    found = [j for j in (body.get("BackupJobs") or {}).get("BackupJob") or [] if j.get("JobId") == job_id]
-    if not found:
+    for source in HBR_SOURCES:  # the list answers one source type at a time
+        body = adapter._invoke("hbr", region, "describe_backup_jobs2", hbr_models.DescribeBackupJobs2Request(
+            source_type=source, filters=[hbr_models.DescribeBackupJobs2RequestFilters(
+                key="jobId", operator="EQUAL", values=[job_id])]))
+        found = [j for j in (body.get("BackupJobs") or {}).get("BackupJob") or [] if j.get("JobId") == job_id]
+        if found:
+            break
+    else:
         return None
     j = found[0]
+    snapshot_id = ""
+    if j.get("Status") == "COMPLETE":
+        snap = _hbr_snapshot(adapter, region, [source], "jobId", job_id)
+        snapshot_id = (snap or {}).get("SnapshotId") or ""
     return {"id": job_id, "status": j.get("Status", ""), "progress": int(j.get("Progress") or 0) // 100,
-            "bytes": int(j.get("BytesDone") or 0), "snapshot_id": j.get("SnapshotId") or "",
-            "source_type": j.get("SourceType", ""), "plan_id": j.get("PlanId") or ""}
+            "bytes": int(j.get("BytesDone") or 0), "snapshot_id": snapshot_id, "source_type": source,
+            "plan_id": j.get("PlanId") or ""}
 
 
 def restore_job_create(adapter: Any, region: str, *, snapshot_id: str, target: str = "in_place", name: str) -> str:
@@ -577,7 +606,7 @@ def restore_job_create(adapter: Any, region: str, *, snapshot_id: str, target: s
             raise UnsupportedOperation("RDS restores as a new instance only (CloneDBInstance); restore with "
                                        "target='new'.")
         return f"rds:{rds_restore(adapter, region, db_id, backup_id=backup_id, name=name, tags={})}"
-    snap = _hbr_snapshot(adapter, region, snapshot_id)
+    snap = _hbr_snapshot(adapter, region, HBR_SOURCES, "snapshotId", snapshot_id)
     if snap is None:
         raise CloudCallError(f"The backup snapshot {snapshot_id} does not exist.", code="SnapshotNotExist",
                              status=404, action="CreateRestoreJob")
@@ -587,7 +616,6 @@ def restore_job_create(adapter: Any, region: str, *, snapshot_id: str, target: s
     if source == "UDM_ECS":
         request.restore_type = "UDM_ECS_ROLLBACK" if target == "in_place" else "UDM_ECS_DISK"
         request.udm_detail = {"targetInstanceId": snap.get("InstanceId") or "", "restoreName": name}
-        request.target_instance_id = snap.get("InstanceId")
     elif source == "OSS":
         request.restore_type = "OSS"
         request.target_bucket = snap.get("Bucket") if target == "in_place" else name
@@ -602,14 +630,15 @@ def restore_job_create(adapter: Any, region: str, *, snapshot_id: str, target: s
     return adapter._invoke("hbr", region, "create_restore_job", request)["RestoreId"]
 
 
-def _hbr_snapshot(adapter: Any, region: str, snapshot_id: str) -> dict[str, Any] | None:
-    for source in ("UDM_ECS", "OSS", "NAS"):
+def _hbr_snapshot(adapter: Any, region: str, sources: tuple[str, ...] | list[str], field: str,
+                  value: str) -> dict[str, Any] | None:
+    """The backup snapshot whose ``field`` is ``value`` (searched source type by source type)."""
+    for source in sources:
         body = adapter._invoke("hbr", region, "search_historical_snapshots",
                                hbr_models.SearchHistoricalSnapshotsRequest(
-                                   source_type=source,
-                                   query=[{"field": "snapshotId", "value": snapshot_id, "operation": "MATCH_TERM"}],
-                                   limit=10))
-        found = [s for s in (body.get("Snapshots") or {}).get("Snapshot") or [] if s.get("SnapshotId") == snapshot_id]
+                                   source_type=source, query=[{"field": field, "value": value,
+                                                               "operation": "MATCH_TERM"}], limit=10))
+        found = [s for s in (body.get("Snapshots") or {}).get("Snapshot") or [] if s.get(_SNAP_FIELDS[field]) == value]
         if found:
             return found[0]
     return None
@@ -626,15 +655,26 @@ def restore_job_get(adapter: Any, region: str, restore_id: str) -> dict[str, Any
         status = rows[0].get("DBInstanceStatus", "")
         return {"id": restore_id, "status": "COMPLETE" if status == "Running" else "RUNNING",
                 "progress": 100 if status == "Running" else 50, "target_id": db_id}
-    body = adapter._invoke("hbr", region, "describe_restore_jobs2", hbr_models.DescribeRestoreJobs2Request(
-        filters=[hbr_models.DescribeRestoreJobs2RequestFilters(key="restoreId", operator="EQUAL",
-                                                               values=[restore_id])]))
-    found = [j for j in (body.get("RestoreJobs") or {}).get("RestoreJob") or [] if j.get("RestoreId") == restore_id]
-    if not found:
+    for kind in RESTORE_TYPES:  # the list answers one restore type at a time
+        body = adapter._invoke("hbr", region, "describe_restore_jobs2", hbr_models.DescribeRestoreJobs2Request(
+            restore_type=kind, filters=[hbr_models.DescribeRestoreJobs2RequestFilters(
+                key="restoreId", operator="EQUAL", values=[restore_id])]))
+        found = [j for j in (body.get("RestoreJobs") or {}).get("RestoreJob") or []
+                 if j.get("RestoreId") == restore_id]
+        if found:
+            break
+    else:
         return None
     j = found[0]
+    target_id = j.get("TargetInstanceId") or j.get("TargetBucket") or j.get("TargetFileSystemId") or ""
+    if kind == "UDM_ECS_DISK":
+        try:
+            disks = (json.loads(j.get("UdmDetail") or "{}") or {}).get("diskIdList") or []
+        except ValueError:
+            disks = []
+        target_id = ",".join(disks)
     return {"id": restore_id, "status": j.get("Status", ""), "progress": int(j.get("Progress") or 0) // 100,
-            "target_id": j.get("TargetInstanceId") or j.get("TargetBucket") or j.get("TargetFileSystemId") or ""}
+            "target_id": target_id, "restore_type": kind}
 
 
 def _vault_page(adapter: Any, region: str, token: str | None) -> ResourcePage:
@@ -655,9 +695,14 @@ def _vault_resource(region: str, v: dict[str, Any]) -> CloudResource:
 
 
 def _plan_page(adapter: Any, region: str, token: str | None) -> ResourcePage:
+    """The plans whose vault is in ``region`` (HBR lists every region's plans at one endpoint)."""
+    vaults = [v["VaultId"] for v in _all_vaults(adapter, region)]
+    if not vaults:
+        return ResourcePage([], None)
     number = int(token or 1)
     body = adapter._invoke("hbr", region, "describe_backup_plans", hbr_models.DescribeBackupPlansRequest(
-        page_number=number, page_size=PAGE_SIZE))
+        page_number=number, page_size=PAGE_SIZE,
+        filters=[hbr_models.DescribeBackupPlansRequestFilters(key="vaultId", values=vaults)]))
     rows = (body.get("BackupPlans") or {}).get("BackupPlan") or []
     items = [CloudResource(
         type="asr.backup_plan", external_id=p["PlanId"], region=region, name=p.get("PlanName") or p["PlanId"],
@@ -669,6 +714,17 @@ def _plan_page(adapter: Any, region: str, token: str | None) -> ResourcePage:
         for p in rows]
     total = int(body.get("TotalCount") or 0)
     return ResourcePage(items, str(number + 1) if rows and number * PAGE_SIZE < total else None)
+
+
+def _all_vaults(adapter: Any, region: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    number = 1
+    while True:
+        rows, total = _vault_rows(adapter, region, page_number=number, page_size=PAGE_SIZE)
+        out += rows
+        if not rows or number * PAGE_SIZE >= total:
+            return out
+        number += 1
 
 
 # -- OSS replication ----------------------------------------------------------------------------------------
