@@ -44,3 +44,50 @@ def catalog_tree() -> list[dict[str, Any]]:
                                                        "billable": s.billable, "resource_types": types.get(s.code, [])})
     return [{"code": c.code, "name": c.name, "services": services.get(c.code, [])}
             for c in ServiceCategory.objects.all()]
+
+
+def service_of(type_name: str, resource_type: str) -> str:
+    """The catalog service a collected type belongs to: its listing's service, else the type's prefix."""
+    from apps.clouds.adapters.extensions import listing
+
+    found = listing(type_name, resource_type)
+    return found.service if found is not None else resource_type.split(".", 1)[0]
+
+
+def disabled_services(platform: CloudPlatform) -> set[str]:
+    """The services switched off on the platform (not collected)."""
+    from apps.clouds.models import PlatformService
+
+    return set(PlatformService.objects.filter(platform=platform, enabled=False).values_list("service_id", flat=True))
+
+
+def platform_collected_types(platform: CloudPlatform) -> list[str]:
+    """The resource types a sync of the platform collects: its adapter's, less those of switched-off services."""
+    from apps.clouds.adapters import adapter_class
+
+    off = disabled_services(platform)
+    return [t for t in adapter_class(platform.type).capabilities.resource_types
+            if service_of(platform.type, t) not in off]
+
+
+def platform_service_states(platform: CloudPlatform) -> list[dict[str, Any]]:
+    """Per service of the platform's adapter: its name, the types collected and those that can be requested
+    (created through the console), and whether it is switched on."""
+    from apps.clouds.adapters import adapter_class
+    from apps.clouds.catalog import type_name
+
+    caps = adapter_class(platform.type).capabilities
+    off = disabled_services(platform)
+    names = dict(CloudService.objects.values_list("code", "name"))
+    rows: dict[str, dict[str, Any]] = {}
+    for code in caps.services:
+        rows[code] = {"code": code, "name": caps.display_names.get(code) or names.get(code, code),
+                      "collected": [], "requestable": [], "enabled": code not in off}
+    for t in caps.resource_types:
+        row = rows.setdefault(service_of(platform.type, t), {
+            "code": service_of(platform.type, t), "name": names.get(service_of(platform.type, t), t),
+            "collected": [], "requestable": [], "enabled": service_of(platform.type, t) not in off})
+        row["collected"].append({"code": t, "name": type_name(t)})
+        if "create" in caps.operations.get(t, ()):
+            row["requestable"].append({"code": t, "name": type_name(t)})
+    return sorted(rows.values(), key=lambda r: r["name"].lower())

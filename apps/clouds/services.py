@@ -405,3 +405,24 @@ def region_set_enabled(*, actor: Any, platform: CloudPlatform, region_id: str, e
     region.enabled = enabled
     region.save(update_fields=["enabled"])
     return region
+
+
+@transaction.atomic
+def platform_service_set_enabled(*, actor: Any, platform: CloudPlatform, service: str,
+                                 enabled: bool) -> PlatformService:
+    """Switch one service of a platform on or off: a switched-off service is not collected (its resources
+    stay as last seen). Only a service the platform's adapter offers."""
+    require(actor, "clouds:platform:write", platform)
+    if service not in adapter_class(platform.type).capabilities.services:
+        raise InvalidInput("The platform does not offer this service.", detail={"service": ["not offered"]})
+    if not CloudService.objects.filter(code=service).exists():
+        raise InvalidInput("This service is not in the catalog.", detail={"service": ["not in the catalog"]})
+    caps = adapter_class(platform.type).capabilities
+    row, _created = PlatformService.objects.get_or_create(
+        platform=platform, service_id=service, defaults={"display_name": caps.display_names.get(service, service)})
+    if row.enabled != enabled:
+        row.enabled = enabled
+        row.save(update_fields=["enabled"])
+        emit(platform.organization_id, platform.topic, {"event": "service_switched", "service": service,
+                                                        "enabled": enabled})
+    return row

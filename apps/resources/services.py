@@ -29,7 +29,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from apps.clouds.adapters import adapter_class, adapter_for
+from apps.clouds.adapters import adapter_for
 from apps.clouds.adapters.base import CloudCallError, CloudResource
 from apps.clouds.models import CloudPlatform, Region
 from apps.core.errors import Conflict, Forbidden, InvalidInput
@@ -221,6 +221,7 @@ def _record(run: SyncRun, step: int, message: str, fields: list[str]) -> bool:
 
 
 def _step_plan(run: SyncRun, step: int) -> None:
+    from apps.clouds.selectors import platform_collected_types
     from apps.clouds.services import platform_discover_catalog, platform_discover_regions
 
     platform = run.platform
@@ -228,10 +229,19 @@ def _step_plan(run: SyncRun, step: int) -> None:
     platform_discover_regions(platform=platform, adapter=adapter)
     platform_discover_catalog(platform=platform, adapter=adapter)
     regions = list(Region.objects.filter(platform=platform, enabled=True).values_list("region_id", flat=True))
-    types = adapter_class(platform.type).capabilities.resource_types
+    types = platform_collected_types(platform)  # a switched-off service is not collected
     run.units = [[t, r] for r in regions for t in types]
     with transaction.atomic():
         _record(run, step, f"Found {len(regions)} regions; collecting {len(types)} resource types", ["units"])
+
+
+def fails_alone(platform: CloudPlatform, resource_type: str) -> bool:
+    """Whether a permanent failure listing ``resource_type`` leaves the rest of the collection running: so for
+    the services an adapter's companion modules add (a product the platform may not have, or may not grant).
+    A core service failing means the platform's connection is broken, and the run fails."""
+    from apps.clouds.adapters.extensions import listing
+
+    return listing(platform.type, resource_type) is not None
 
 
 def _step_fetch(run: SyncRun, step: int) -> None:
@@ -243,7 +253,20 @@ def _step_fetch(run: SyncRun, step: int) -> None:
     seq = run.pages
     while run.unit_index < len(run.units) and time.monotonic() < deadline:
         resource_type, region = run.units[run.unit_index]
-        page = adapter.list_resources(resource_type, region, run.page_token or None)
+        try:
+            page = adapter.list_resources(resource_type, region, run.page_token or None)
+        except CloudCallError as exc:
+            if exc.transient or not fails_alone(platform, resource_type):
+                raise
+            # This service failed on its own (a product the platform lacks, a permission it refuses): the
+            # run goes on without it, and nothing of it is staged (so nothing of it counts as gone).
+            pages = [p for p in pages if (p.resource_type, p.region) != (resource_type, region)]
+            SyncPage.objects.filter(run=run, resource_type=resource_type, region=region).delete()
+            run.error = (run.error + "\n" if run.error else "") + \
+                f"{resource_type} in {region} not collected: {exc.code}: {exc.message}"[:1000]
+            run.unit_index += 1
+            run.page_token = ""
+            continue
         items = [item_of(cr) for cr in page.items]
         # Looked up by the external id index alone: a planner that prefers the platform or type
         # index would scan the whole platform once per page.
@@ -277,7 +300,7 @@ def _step_fetch(run: SyncRun, step: int) -> None:
     run.pages = seq
     label = (f"Collected {run.fetched} resources ({run.unit_index}/{len(run.units)} type-regions)")
     with transaction.atomic():
-        if _record(run, step, label, ["fetched", "unit_index", "page_token", "pages"]):
+        if _record(run, step, label, ["fetched", "unit_index", "page_token", "pages", "error"]):
             SyncPage.objects.bulk_create(pages)
 
 
@@ -299,6 +322,9 @@ def _step_apply(run: SyncRun, step: int) -> None:
         CloudPlatform.objects.filter(pk=platform.pk).update(last_synced_at=now)
         summary = (f"{current.fetched} resources: {counts['created']} new, {counts['updated']} changed, "
                    f"{counts['deleted']} gone, {counts['unchanged']} unchanged")
+        if current.error:
+            failed = current.error.count("\n") + 1
+            summary += f"; {failed} type-region{'s' if failed != 1 else ''} not collected (see the run)"
         operation_advance(operation_id=current.operation_id, step=step, progress=99, message="Applied")
         operation_succeed(operation_id=current.operation_id, message=summary, result={"sync": current.id, **counts})
         emit(platform.organization_id, platform.topic, {"event": "sync_finished", "sync": current.id, **counts})
@@ -355,7 +381,8 @@ def apply_pages(*, platform: CloudPlatform, run: SyncRun, now) -> dict[str, int]
              for rid, rels in relations for k, t, e in rels]
     ResourceRelation.objects.bulk_create(edges, batch_size=BATCH, ignore_conflicts=True)
     # Only what this run listed can have vanished: a disabled region's resources stay as they were.
-    units = {(t, r) for t, r in run.units}
+    # A unit that failed on its own staged no page: its resources are not judged gone.
+    units = {(t, r) for t, r in run.units} & scanned_units
     vanished = [pk for (t, e), (pk, _by, deleted, region) in existing.items()
                 if not deleted and (t, e) not in seen and (t, region) in units]
     for i in range(0, len(vanished), BATCH):
