@@ -1,0 +1,1 @@
+"""Demo data of disaster recovery (filled in below)."""

@@ -1,0 +1,910 @@
+"""Recovery plans: drill, switchover, failover, switchback, failback, run in ordered batches of steps.
+
+``plan_build`` turns a group and a plan kind into ordered batches (sequence numbers) of steps; the dry
+run lists them with every cloud call each would make, the real run saves them as ``PlanStep`` rows.
+``plan_start`` refuses a plan the group's state does not allow, and any plan while one runs (409).
+
+Each step is an ``Operation`` (its own progress, followed live) driven by ``step_run``: one short call
+per Celery task, re-queued with a countdown while it waits. A step is never run twice:
+- a task carries the step's next ``tick``; a redelivered task with an old tick does nothing;
+- a step looks at the cloud before it acts (a pair already failed over is not failed over again; a
+  drill network or copy already made under the run's name is found, not made twice), and its result is
+  saved with the step in one transaction;
+- the reconciler re-queues steps whose worker died (no heartbeat for ``STALE_SECONDS``) at their next
+  tick, so they resume where they were.
+A batch starts when every step of the one before has ended. A critical step that fails stops the plan:
+the steps not yet started are skipped, but cleanup batches (a drill's) always run. Optional steps that
+fail are recorded and the plan goes on.
+
+Resource actions (stopping the instances that write, starting them again) are lifecycle operations of
+the provisioning app (``operation_start``): their own change record and steps, watched by the step.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.clouds.adapters import adapter_for
+from apps.clouds.adapters.base import CloudCallError
+from apps.core.errors import Conflict, InvalidInput, Refused
+from apps.core.events import emit
+from apps.core.models import Operation
+from apps.core.scoping import require
+from apps.core.services import operation_advance, operation_create, operation_fail, operation_succeed
+from apps.resilience import cloud
+from apps.resilience.models import PlanRun, PlanStep, ProtectedMember, ProtectionGroup
+from apps.resilience.services import _epoch, rpo_of
+from apps.resilience.statemachine import AFTER, KINDS, check_plan
+
+logger = logging.getLogger(__name__)
+
+PLAN_RUN = "resilience:plan:run"
+PLAN_APPROVE = "resilience:plan:approve"
+POLL_SECONDS = 0.5
+STALE_SECONDS = 60.0
+MAX_ATTEMPTS = 8
+DEFAULT_TIMEOUT = 900
+DRILL_TAG = "unimanager:drill"
+DRILL_CIDR = "172.31.0.0/16"
+DRILL_VSW_CIDR = "172.31.1.0/24"
+FAILOVERED = {"failovered"}
+REPLICATING = {"normal", "syncing", "initial_syncing"}
+BUSY_PAIR = {"creating", "stopping", "failovering", "reprotecting", "deleting", "starting"}
+
+
+class StepFailed(Exception):
+    """A step that cannot succeed (the cloud refused, the resource is gone, the state is wrong)."""
+
+
+@dataclass
+class Spec:
+    batch: int
+    action: str
+    title: str
+    member: ProtectedMember | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    critical: bool = True
+    cleanup: bool = False
+    timeout: int = DEFAULT_TIMEOUT
+
+
+@dataclass
+class Ctx:
+    run: PlanRun
+    group: ProtectionGroup
+    step: PlanStep
+
+    @property
+    def member(self) -> ProtectedMember | None:
+        return self.step.member
+
+    def primary(self, fn: str, *args: Any, **kw: Any) -> Any:
+        return cloud.call(self.group.primary_platform, self.group.primary_region, fn, *args, **kw)
+
+    def secondary(self, fn: str, *args: Any, **kw: Any) -> Any:
+        return cloud.call(self.group.secondary_platform, self.group.secondary_region, fn, *args, **kw)
+
+
+# -- actions ------------------------------------------------------------------------------------------------
+# Each action: ``calls`` (what a dry run lists), ``act`` (one call, after looking), ``check`` (waiting:
+# True when done). ``act`` returns fields merged into the step's result.
+
+@dataclass(frozen=True)
+class Action:
+    kind: str
+    calls: Callable[[ProtectionGroup, ProtectedMember | None, dict[str, Any]], list[dict[str, Any]]]
+    act: Callable[[Ctx], dict[str, Any]]
+    check: Callable[[Ctx], bool] | None = None
+
+
+def _p(group: ProtectionGroup, fn: str, target: str = "") -> dict[str, Any]:
+    return cloud.describe(group.primary_platform, group.primary_region, fn, target)
+
+
+def _s(group: ProtectionGroup, fn: str, target: str = "") -> dict[str, Any]:
+    return cloud.describe(group.secondary_platform, group.secondary_region, fn, target)
+
+
+def drill_name(run_id: str, suffix: str = "") -> str:
+    return f"drill-{run_id}{'-' + suffix if suffix else ''}"[:120]
+
+
+def drill_tags(run: PlanRun) -> dict[str, str]:
+    return {DRILL_TAG: run.id, "unimanager:protection-group": run.group_id}
+
+
+def _find(ctx: Ctx, resource_type: str, name: str, *, primary: bool = False) -> str:
+    """The id of a resource this run made earlier (found by the name it gave it), or ""."""
+    platform = ctx.group.primary_platform if primary else ctx.group.secondary_platform
+    region = ctx.group.primary_region if primary else ctx.group.secondary_region
+    adapter = adapter_for(platform, region=region)
+    token = None
+    for _page in range(50):
+        page = adapter.list_resources(resource_type, region, token)
+        for item in page.items:
+            if item.name == name and item.status not in {"deleted", "deleting"}:
+                return item.external_id
+        token = page.next_token
+        if not token:
+            break
+    return ""
+
+
+def _pair(ctx: Ctx) -> dict[str, Any]:
+    member = ctx.member
+    if member is None or not member.replica_id:
+        raise StepFailed("The member has no replication pair.")
+    return ctx.primary("pair_get", member.replica_id)
+
+
+def _approval_act(ctx: Ctx) -> dict[str, Any]:
+    return {"waiting": True}
+
+
+def _network_act(ctx: Ctx) -> dict[str, Any]:
+    result = dict(ctx.step.result)
+    if not result.get("vpc_id"):
+        name = drill_name(ctx.run.id, "vpc")
+        # The client token makes a create repeated after a lost answer return the first VPC.
+        result["vpc_id"] = _find(ctx, "vpc.vpc", name) or ctx.secondary(
+            "vpc_create", name=name, cidr_block=DRILL_CIDR, client_token=f"um-{ctx.run.id}-vpc")
+        _save_result(ctx.step, result)
+    return result
+
+
+def _network_check(ctx: Ctx) -> bool:
+    result = dict(ctx.step.result)
+    vpc = ctx.secondary("vpc_get", result["vpc_id"])
+    if vpc is None or vpc["status"] not in {"available", "running"}:
+        return False
+    if not result.get("vswitch_id"):
+        name = drill_name(ctx.run.id, "vsw")
+        zone = ctx.group.secondary_zone or _zone(ctx.group)
+        result["vswitch_id"] = _find(ctx, "vpc.vswitch", name) or ctx.secondary(
+            "vswitch_create", vpc_id=result["vpc_id"], zone=zone, cidr_block=DRILL_VSW_CIDR, name=name,
+            client_token=f"um-{ctx.run.id}-vsw")
+        _save_result(ctx.step, result)
+    vsw = ctx.secondary("vswitch_get", result["vswitch_id"])
+    return vsw is not None and vsw["status"] in {"available", "running"}
+
+
+def _zone(group: ProtectionGroup) -> str:
+    from apps.resilience.services import _default_zone
+
+    return _default_zone(group)
+
+
+def _drill_copy_act(ctx: Ctx) -> dict[str, Any]:
+    if ctx.step.result.get("drill_id"):
+        return {}
+    _pair(ctx)
+    drill_id = ctx.primary("pair_drill_start", ctx.member.replica_id)
+    return {"drill_id": drill_id, "vswitch_id": _network_of(ctx.run).get("vswitch_id", "")}
+
+
+def _drill_copy_check(ctx: Ctx) -> bool:
+    drill = ctx.primary("pair_drill_get", ctx.member.replica_id, ctx.step.result["drill_id"])
+    if drill is None:
+        raise StepFailed("The drill is gone.")
+    status = str(drill.get("status") or "").lower()
+    if status.endswith("failed"):
+        raise StepFailed(f"The drill is {status}: {drill.get('status_message') or ''}".strip())
+    if status != "executed":
+        return False
+    point = _epoch(drill.get("recovery_point"))
+    started = _epoch(drill.get("started_at")) or timezone.now()
+    _save_result(ctx.step, {**ctx.step.result, "disk_id": drill.get("disk_id") or "",
+                            "recovery_point": point.isoformat() if point else None,
+                            "rpo_seconds": rpo_of(point, started)})
+    return True
+
+
+def _network_of(run: PlanRun) -> dict[str, Any]:
+    step = run.steps.filter(action="network_create").first()
+    return dict(step.result) if step else {}
+
+
+def _latest_backup(ctx: Ctx) -> tuple[str, datetime | None]:
+    backups = ctx.primary("rds_backups", ctx.member.external_id) or []
+    done = [b for b in backups if str(b.get("status", "")).lower() in {"success", "succeeded", "completed",
+                                                                       "available"} and b.get("ended_at")]
+    if not done:
+        raise StepFailed(f"{ctx.member.name or ctx.member.external_id} has no finished backup to restore from.")
+    best = max(done, key=lambda b: b["ended_at"])
+    return best["id"], _epoch(best["ended_at"])
+
+
+def _rds_copy_act(ctx: Ctx, *, drill: bool) -> dict[str, Any]:
+    """A clone of the database from its latest backup (or, in a failover, the chosen point in time),
+    named for the run so a repeated step finds it instead of cloning twice."""
+    if ctx.step.result.get("copy_id"):
+        return {}
+    member = ctx.member
+    name = drill_name(ctx.run.id, member.external_id) if drill else f"dr-{ctx.run.id}-{member.external_id}"[:120]
+    tags = drill_tags(ctx.run) if drill else {"unimanager:recovery": ctx.run.id}
+    found = _find(ctx, "rds.instance", name, primary=True)
+    point = ctx.run.recovery_point
+    if found:
+        return {"copy_id": found}
+    if point is not None:
+        copy = ctx.primary("rds_restore", member.external_id, restore_time=point.timestamp(), name=name, tags=tags)
+    else:
+        backup_id, point = _latest_backup(ctx)
+        copy = ctx.primary("rds_restore", member.external_id, backup_id=backup_id, name=name, tags=tags)
+    return {"copy_id": copy, "recovery_point": point.isoformat() if point else None, "rpo_seconds": rpo_of(point)}
+
+
+def _rds_check(ctx: Ctx) -> bool:
+    row = ctx.primary("rds_get", ctx.step.result["copy_id"])
+    return row is not None and row["status"] in {"running", "available"}
+
+
+def _evidence_act(ctx: Ctx) -> dict[str, Any]:
+    copies = list(ctx.run.steps.filter(action__in=["drill_copy", "drill_rds", "pair_failover", "rds_restore"],
+                                       status=PlanStep.Status.SUCCEEDED))
+    rpos = [s.result.get("rpo_seconds") for s in copies if s.result.get("rpo_seconds") is not None]
+    rto = (timezone.now() - ctx.run.started_at).total_seconds()
+    rpo = max(rpos) if rpos else None
+    with transaction.atomic():
+        run = PlanRun.objects.select_for_update().get(pk=ctx.run.pk)
+        run.measured_rpo_seconds = rpo
+        run.measured_rto_seconds = rto
+        run.evidence = {**run.evidence, "copies": len(copies), "rpo_seconds": rpo, "rto_seconds": rto,
+                        "target_rpo_seconds": ctx.group.target_rpo_seconds,
+                        "target_rto_seconds": ctx.group.target_rto_seconds,
+                        "rpo_met": rpo is not None and rpo <= ctx.group.target_rpo_seconds,
+                        "rto_met": rto <= ctx.group.target_rto_seconds, "measured_at": timezone.now().isoformat()}
+        run.save(update_fields=["measured_rpo_seconds", "measured_rto_seconds", "evidence"])
+        emit(run.organization_id, run.topic, {"event": "evidence", "name": ctx.group.name, "plan": run.id,
+                                              "kind": run.kind, **run.evidence})
+    return {"rpo_seconds": rpo, "rto_seconds": rto}
+
+
+def _drill_clear_act(ctx: Ctx) -> dict[str, Any]:
+    copy = ctx.run.steps.filter(action="drill_copy", member=ctx.member).first()
+    drill_id = (copy.result or {}).get("drill_id") if copy else ""
+    if not drill_id:
+        return {"cleared": None}
+    try:
+        ctx.primary("pair_drill_clear", ctx.member.replica_id, drill_id)
+    except CloudCallError as exc:
+        if exc.transient or "notfound" not in exc.code.lower().replace(".", "").replace("_", ""):
+            raise
+    return {"cleared": drill_id}
+
+
+def _rds_delete_act(ctx: Ctx) -> dict[str, Any]:
+    copy = ctx.run.steps.filter(action="drill_rds", member=ctx.member).first()
+    copy_id = (copy.result or {}).get("copy_id") if copy else ""
+    if not copy_id:
+        copy_id = _find(ctx, "rds.instance", drill_name(ctx.run.id, ctx.member.external_id), primary=True)
+    if copy_id:
+        ctx.primary("rds_delete", copy_id)
+    return {"deleted": copy_id or None}
+
+
+def _rds_gone(ctx: Ctx) -> bool:
+    copy_id = ctx.step.result.get("deleted")
+    return not copy_id or ctx.primary("rds_get", copy_id) is None
+
+
+def _network_delete_act(ctx: Ctx) -> dict[str, Any]:
+    net = _network_of(ctx.run)
+    vsw = net.get("vswitch_id") or _find(ctx, "vpc.vswitch", drill_name(ctx.run.id, "vsw"))
+    vpc = net.get("vpc_id") or _find(ctx, "vpc.vpc", drill_name(ctx.run.id, "vpc"))
+    if vsw:
+        ctx.secondary("vswitch_delete", vsw)
+    return {"vswitch_id": vsw, "vpc_id": vpc}
+
+
+def _network_gone(ctx: Ctx) -> bool:
+    vsw, vpc = ctx.step.result.get("vswitch_id"), ctx.step.result.get("vpc_id")
+    if vsw and ctx.secondary("vswitch_get", vsw) is not None:
+        return False
+    if vpc:
+        if ctx.secondary("vpc_get", vpc) is None:
+            return True
+        ctx.secondary("vpc_delete", vpc)
+        return ctx.secondary("vpc_get", vpc) is None
+    return True
+
+
+def leftovers(group: ProtectionGroup, run_id: str) -> list[dict[str, str]]:
+    """Resources at the secondary still named or tagged for drill ``run_id``, or made by its drills (the
+    drill disks the cloud names itself): what a cleanup left behind."""
+    adapter = adapter_for(group.secondary_platform, region=group.secondary_region)
+    prefix = drill_name(run_id)
+    made = set()
+    for result in PlanStep.objects.filter(run_id=run_id, action__in=["drill_copy", "network_create"]) \
+            .values_list("result", flat=True):
+        made |= {v for k, v in (result or {}).items() if k in ("disk_id", "vpc_id", "vswitch_id") and v}
+    found = []
+    for resource_type in ("vpc.vpc", "vpc.vswitch", "ecs.disk", "rds.instance"):
+        token = None
+        for _page in range(50):
+            try:
+                page = adapter.list_resources(resource_type, group.secondary_region, token)
+            except CloudCallError:
+                break
+            for item in page.items:
+                if (item.name.startswith(prefix) or (item.tags or {}).get(DRILL_TAG) == run_id
+                        or item.external_id in made) and item.status not in {"deleted", "deleting"}:
+                    found.append({"type": resource_type, "id": item.external_id, "name": item.name})
+            token = page.next_token
+            if not token:
+                break
+    return found
+
+
+def _leftovers_act(ctx: Ctx) -> dict[str, Any]:
+    left = leftovers(ctx.group, ctx.run.id)
+    PlanRun.objects.filter(pk=ctx.run.pk).update(leftovers=left)
+    if left:
+        raise StepFailed(f"{len(left)} drill resources are left: " + ", ".join(x["id"] for x in left[:10]))
+    return {"leftovers": 0}
+
+
+def _instance_act(action: str) -> Callable[[Ctx], dict[str, Any]]:
+    target = {"stop": "stopped", "start": "running"}[action]
+
+    def act(ctx: Ctx) -> dict[str, Any]:
+        from apps.provisioning.lifecycle import operation_start
+        from apps.resources.models import Resource
+
+        resource = Resource.objects.filter(pk=ctx.member.resource_id).first() if ctx.member else None
+        if resource is None or resource.deleted:
+            raise StepFailed("The instance is no longer in the inventory.")
+        if (resource.status or "").lower() == target:
+            return {"skipped": f"already {target}"}
+        try:
+            change = operation_start(actor=ctx.run.actor, resource=resource, action=action, check=False,
+                                     comment=f"{ctx.run.kind} {ctx.run.id}")
+        except (Conflict, Refused) as exc:
+            raise StepFailed(exc.message) from None
+        return {"change": change.id, "change_operation": change.operation_id}
+    return act
+
+
+def _instance_check(ctx: Ctx) -> bool:
+    op_id = ctx.step.result.get("change_operation")
+    if not op_id:
+        return True
+    status, error = Operation.objects.values_list("status", "error").get(pk=op_id)
+    if status == Operation.Status.SUCCEEDED:
+        return True
+    if status in Operation.FINAL:
+        raise StepFailed(error or f"The lifecycle operation {status}.")
+    return False
+
+
+def _rpo_zero_act(ctx: Ctx) -> dict[str, Any]:
+    return {"since": ctx.step.result.get("since") or timezone.now().isoformat()}
+
+
+def _rpo_zero_check(ctx: Ctx) -> bool:
+    pair = _pair(ctx)
+    point = _epoch(pair.get("last_recovery_point"))
+    since = _epoch(ctx.step.result["since"])
+    return point is not None and since is not None and point >= since
+
+
+def _failover_act(ctx: Ctx) -> dict[str, Any]:
+    pair = _pair(ctx)
+    status = str(pair.get("status", "")).lower()
+    point = _epoch(pair.get("last_recovery_point"))
+    if status in FAILOVERED:
+        return {"skipped": "already failed over", "recovery_point": point.isoformat() if point else None,
+                "rpo_seconds": ctx.step.result.get("rpo_seconds", rpo_of(point))}
+    if ctx.step.params.get("caught_up"):
+        # Switching back: the side being left must have replicated everything written to it since writes
+        # there stopped, or switching would lose those writes.
+        wait = ctx.run.steps.filter(action="wait_rpo_zero", member=ctx.member).first()
+        since = _epoch((wait.result or {}).get("since")) if wait else None
+        if since is None or point is None or point < since:
+            seen = point.isoformat() if point else "none"
+            raise StepFailed(f"Refused: writes not yet replicated would be lost (recovery point {seen} is before "
+                             f"{since.isoformat() if since else 'writes stopped'}).")
+    ctx.primary("pair_failover", ctx.member.replica_id)
+    return {"recovery_point": point.isoformat() if point else None, "rpo_seconds": rpo_of(point)}
+
+
+def _failover_check(ctx: Ctx) -> bool:
+    status = str(_pair(ctx).get("status", "")).lower()
+    if status.endswith("_failed"):
+        raise StepFailed(f"The pair is {status}.")
+    return status in FAILOVERED
+
+
+def _reprotect_act(ctx: Ctx) -> dict[str, Any]:
+    """Reverse the pair (the side now serving becomes the source); it then starts, moving only the data
+    changed since the failover."""
+    if ctx.step.result.get("reprotected"):
+        return {}
+    pair = _pair(ctx)
+    status = str(pair.get("status", "")).lower()
+    if status not in FAILOVERED:
+        return {"skipped": f"pair is {status}", "reprotected": True, "started": True}
+    ctx.primary("pair_reprotect", ctx.member.replica_id)
+    return {"reprotected": True, "direction_before": pair.get("direction")}
+
+
+def _reprotect_check(ctx: Ctx) -> bool:
+    pair = _pair(ctx)
+    status = str(pair.get("status", "")).lower()
+    if status.endswith("_failed"):
+        raise StepFailed(f"The pair is {status}.")
+    if status == "stopped" and not ctx.step.result.get("started"):
+        ctx.primary("pair_start", ctx.member.replica_id)
+        _save_result(ctx.step, {**ctx.step.result, "started": True, "direction": pair.get("direction")})
+        return False
+    return status in REPLICATING
+
+
+def _endpoint_act(ctx: Ctx) -> dict[str, Any]:
+    endpoint = ctx.step.params
+    module = cloud.dr_module(ctx.group.secondary_platform)
+    fn = getattr(module, "change_record", None)
+    if fn is None:
+        raise StepFailed(f"{ctx.group.secondary_platform.name} offers no endpoint switch.")
+    fn(adapter_for(ctx.group.secondary_platform), endpoint["zone_id"], endpoint["name"], endpoint["value"])
+    return {"switched": f"{endpoint['name']} -> {endpoint['value']}"}
+
+
+ACTIONS: dict[str, Action] = {
+    "approval": Action(PlanStep.Kind.APPROVAL, lambda g, m, p: [], _approval_act),
+    "network_create": Action(PlanStep.Kind.CLOUD, lambda g, m, p: [_s(g, "vpc_create", "drill VPC"),
+                                                                   _s(g, "vswitch_create", "drill vSwitch")],
+                             _network_act, _network_check),
+    "drill_copy": Action(PlanStep.Kind.CLOUD, lambda g, m, p: [_p(g, "pair_get", m.replica_id),
+                                                               _p(g, "pair_drill_start", m.replica_id),
+                                                               _p(g, "pair_drill_get", m.replica_id)],
+                         _drill_copy_act, _drill_copy_check),
+    "drill_rds": Action(PlanStep.Kind.CLOUD, lambda g, m, p: [_p(g, "rds_backups", m.external_id),
+                                                              _p(g, "rds_restore", m.external_id)],
+                        lambda ctx: _rds_copy_act(ctx, drill=True), _rds_check),
+    "evidence": Action(PlanStep.Kind.WAIT, lambda g, m, p: [], _evidence_act),
+    "drill_clear": Action(PlanStep.Kind.CLEANUP, lambda g, m, p: [_p(g, "pair_drill_clear", m.replica_id)],
+                          _drill_clear_act),
+    "rds_delete": Action(PlanStep.Kind.CLEANUP, lambda g, m, p: [_p(g, "rds_delete", f"drill copy of {m.name}")],
+                         _rds_delete_act, _rds_gone),
+    "network_delete": Action(PlanStep.Kind.CLEANUP, lambda g, m, p: [_s(g, "vswitch_delete", "drill vSwitch"),
+                                                                     _s(g, "vpc_delete", "drill VPC")],
+                             _network_delete_act, _network_gone),
+    "leftovers": Action(PlanStep.Kind.CLEANUP, lambda g, m, p: [], _leftovers_act),
+    "instance_stop": Action(PlanStep.Kind.RESOURCE, lambda g, m, p: [_p(g, "instance_stop", m.external_id)],
+                            _instance_act("stop"), _instance_check),
+    "instance_start": Action(PlanStep.Kind.RESOURCE, lambda g, m, p: [_p(g, "instance_start", m.external_id)],
+                             _instance_act("start"), _instance_check),
+    "wait_rpo_zero": Action(PlanStep.Kind.WAIT, lambda g, m, p: [_p(g, "pair_get", m.replica_id)],
+                            _rpo_zero_act, _rpo_zero_check),
+    "pair_failover": Action(PlanStep.Kind.CLOUD, lambda g, m, p: [_p(g, "pair_get", m.replica_id),
+                                                                  _p(g, "pair_failover", m.replica_id)],
+                            _failover_act, _failover_check),
+    "pair_reprotect": Action(PlanStep.Kind.CLOUD, lambda g, m, p: [_p(g, "pair_get", m.replica_id),
+                                                                   _p(g, "pair_reprotect", m.replica_id),
+                                                                   _p(g, "pair_start", m.replica_id)],
+                             _reprotect_act, _reprotect_check),
+    "rds_restore": Action(PlanStep.Kind.CLOUD, lambda g, m, p: [_p(g, "rds_backups", m.external_id),
+                                                                _p(g, "rds_restore", m.external_id)],
+                          lambda ctx: _rds_copy_act(ctx, drill=False), _rds_check),
+    "endpoint_switch": Action(PlanStep.Kind.ENDPOINT, lambda g, m, p: [
+        _s(g, "change_record", f"{p.get('name')} -> {p.get('value')}")], _endpoint_act),
+}
+
+
+# -- building -----------------------------------------------------------------------------------------------
+
+def _options(kind: str, options: Any) -> dict[str, Any]:
+    if options is None:
+        options = {}
+    if not isinstance(options, dict):
+        raise InvalidInput("options must be an object.", detail={"options": ["must be an object"]})
+    unknown = set(options) - {"approval", "recovery_point", "endpoint", "timeout_seconds", "accept_loss"}
+    if unknown:
+        raise InvalidInput(f"Unknown options: {', '.join(sorted(unknown))}.",
+                           detail={"options": [f"unknown: {', '.join(sorted(unknown))}"]})
+    clean: dict[str, Any] = {"approval": bool(options.get("approval", False)),
+                             "accept_loss": bool(options.get("accept_loss", False))}
+    timeout = options.get("timeout_seconds", DEFAULT_TIMEOUT)
+    if not isinstance(timeout, int) or isinstance(timeout, bool) or not 5 <= timeout <= 86400:
+        raise InvalidInput("timeout_seconds must be from 5 to 86400.", detail={"timeout_seconds": ["5..86400"]})
+    clean["timeout_seconds"] = timeout
+    point = options.get("recovery_point")
+    if point is not None:
+        if kind != "failover":
+            raise InvalidInput("A recovery point is chosen for a failover only.",
+                               detail={"recovery_point": ["failover only"]})
+        parsed = _epoch(point) if isinstance(point, str | int | float) and not isinstance(point, bool) else None
+        if parsed is None or parsed > timezone.now():
+            raise InvalidInput("recovery_point must be a past time (ISO 8601).",
+                               detail={"recovery_point": ["a past ISO 8601 time"]})
+        clean["recovery_point"] = parsed
+    endpoint = options.get("endpoint")
+    if endpoint is not None:
+        if not isinstance(endpoint, dict) or not all(isinstance(endpoint.get(k), str) and endpoint.get(k)
+                                                     for k in ("zone_id", "name", "value")):
+            raise InvalidInput("endpoint needs zone_id, name and value.",
+                               detail={"endpoint": ["zone_id, name and value are required"]})
+        clean["endpoint"] = {k: endpoint[k] for k in ("zone_id", "name", "value")}
+    return clean
+
+
+def plan_build(group: ProtectionGroup, kind: str, options: dict[str, Any]) -> list[Spec]:
+    """The ordered batches of steps of a ``kind`` plan of ``group`` (sequence numbers from 1)."""
+    members = list(group.members.filter(state=ProtectedMember.State.JOINED))
+    disks = [m for m in members if m.channel == ProtectedMember.Channel.DISK_PAIR and m.replica_id]
+    dbs = [m for m in members if m.channel == ProtectedMember.Channel.RDS_BACKUP]
+    instances = [m for m in members if m.resource_type == "ecs.instance"]
+    timeout = options.get("timeout_seconds", DEFAULT_TIMEOUT)
+    batches: list[list[Spec]] = []
+
+    def batch(*specs: Spec) -> None:
+        if specs:
+            batches.append(list(specs))
+
+    def each(action: str, title: str, items: list[ProtectedMember], **kw: Any) -> list[Spec]:
+        return [Spec(0, action, f"{title} {m.name or m.external_id}", member=m, timeout=timeout, **kw)
+                for m in items]
+
+    if options.get("approval"):
+        batch(Spec(0, "approval", f"Approve the {kind} of {group.name}", timeout=timeout))
+    if kind == "drill":
+        batch(Spec(0, "network_create", f"Isolated drill network in {group.secondary_region}", timeout=timeout))
+        batch(*each("drill_copy", "Drill copy of", disks), *each("drill_rds", "Drill clone of", dbs))
+        batch(Spec(0, "evidence", "Measure RPO and RTO (evidence)", timeout=timeout))
+        batch(*each("drill_clear", "Clear drill copy of", disks, cleanup=True, critical=False),
+              *each("rds_delete", "Delete drill clone of", dbs, cleanup=True, critical=False))
+        batch(Spec(0, "network_delete", "Delete the drill network", cleanup=True, critical=False, timeout=timeout))
+        batch(Spec(0, "leftovers", "Check for drill leftovers", cleanup=True, critical=False, timeout=timeout))
+    elif kind in ("switchover", "failover"):
+        if kind == "switchover":
+            batch(*each("instance_stop", "Stop writes: stop", instances))
+            batch(*each("wait_rpo_zero", "Wait for RPO 0 of", disks))
+        batch(*each("pair_failover", "Fail over", disks), *each("rds_restore", "Restore at the secondary", dbs))
+        if options.get("endpoint"):
+            batch(Spec(0, "endpoint_switch", f"Switch {options['endpoint']['name']} to the secondary",
+                       params=options["endpoint"], critical=False, timeout=timeout))
+        batch(Spec(0, "evidence", "Measure RPO and RTO", timeout=timeout))
+    else:  # switchback, failback: reverse replication (changed data only), back to the primary, re-protect
+        batch(*each("pair_reprotect", "Reverse replication of", disks))
+        batch(*each("wait_rpo_zero", "Wait for RPO 0 of", disks))
+        batch(*each("pair_failover", "Switch back", disks, params={"caught_up": True}))
+        batch(*each("pair_reprotect", "Re-protect", disks))
+        batch(*each("instance_start", "Start", instances))
+        if options.get("endpoint"):
+            batch(Spec(0, "endpoint_switch", f"Switch {options['endpoint']['name']} back to the primary",
+                       params=options["endpoint"], critical=False, timeout=timeout))
+        batch(Spec(0, "evidence", "Measure RPO and RTO", timeout=timeout))
+    specs = []
+    for number, specs_of_batch in enumerate(batches, start=1):
+        for spec in specs_of_batch:
+            spec.batch = number
+            specs.append(spec)
+    return specs
+
+
+def plan_dry_run(*, actor: Any, group: ProtectionGroup, kind: str, options: Any = None) -> dict[str, Any]:
+    """What a ``kind`` plan would do, step by step with every cloud call, changing nothing."""
+    require(actor, PLAN_RUN, group)
+    if kind not in KINDS:
+        raise InvalidInput(f"Unknown plan kind {kind!r}.", detail={"kind": [f"one of {', '.join(KINDS)}"]})
+    clean = _options(kind, options)
+    running = PlanRun.objects.filter(group=group, status__in=PlanRun.ACTIVE).first()
+    check_plan(group, kind, running=running)
+    steps = []
+    production = {m.external_id for m in group.members.all()} | {m.replica_id for m in group.members.all()
+                                                                    if m.replica_id}
+    writes_on_production = 0
+    for seq, spec in enumerate(plan_build(group, kind, clean), start=1):
+        calls = ACTIONS[spec.action].calls(group, spec.member, spec.params)
+        if kind == "drill":
+            writes_on_production += sum(1 for c in calls if c["write"] and c["target"] in production
+                                        and c["function"] not in {"pair_drill_start", "pair_drill_clear"})
+        steps.append({"seq": seq, "batch": spec.batch, "action": spec.action, "title": spec.title,
+                      "critical": spec.critical, "cleanup": spec.cleanup, "timeout_seconds": spec.timeout,
+                      "member": spec.member.id if spec.member else None, "calls": calls})
+    return {"group": group.id, "kind": kind, "batches": max((s["batch"] for s in steps), default=0),
+            "steps": steps, "calls": sum(len(s["calls"]) for s in steps),
+            "writes_on_production": writes_on_production}
+
+
+def plan_start(*, actor: Any, group: ProtectionGroup, kind: str, options: Any = None) -> PlanRun:
+    """Start a ``kind`` plan of ``group``: needs ``resilience:plan:run`` on it; 409 when the group's state
+    does not allow it or another plan runs."""
+    require(actor, PLAN_RUN, group)
+    if kind not in KINDS:
+        raise InvalidInput(f"Unknown plan kind {kind!r}.", detail={"kind": [f"one of {', '.join(KINDS)}"]})
+    clean = _options(kind, options)
+    try:
+        with transaction.atomic():
+            locked = ProtectionGroup.objects.select_for_update().select_related(
+                "primary_platform", "secondary_platform").get(pk=group.pk)
+            running = PlanRun.objects.filter(group=locked, status__in=PlanRun.ACTIVE).first()
+            check_plan(locked, kind, running=running)
+            specs = plan_build(locked, kind, clean)
+            if not specs:
+                raise Refused("The group has nothing this plan could act on.", code="nothing_to_do")
+            op = operation_create(organization=locked.organization, kind=f"resilience.{kind}", actor=actor,
+                                  target_type="resilience.group", target_id=locked.id, target_name=locked.name,
+                                  params={"kind": kind, "steps": len(specs)}, message="Queued")
+            run = PlanRun.objects.create(
+                organization=locked.organization, group=locked, kind=kind, operation=op,
+                batches=max(s.batch for s in specs), recovery_point=clean.get("recovery_point"),
+                actor=actor if getattr(actor, "is_authenticated", False) else None,
+                evidence={"options": {k: (v.isoformat() if isinstance(v, datetime) else v)
+                                      for k, v in clean.items()}})
+            PlanStep.objects.bulk_create([
+                PlanStep(organization=locked.organization, run=run, member=s.member, batch=s.batch, seq=seq,
+                         kind=ACTIONS[s.action].kind if not s.cleanup else PlanStep.Kind.CLEANUP,
+                         action=s.action, title=s.title[:255], params=s.params, critical=s.critical,
+                         timeout_seconds=s.timeout)
+                for seq, s in enumerate(specs, start=1)])
+            emit(locked.organization_id, locked.topic, {"event": "plan_started", "name": locked.name,
+                                                        "plan": run.id, "kind": kind})
+            _open_batch(run, 1)
+    except IntegrityError:
+        # Another start won the race between our check and our insert: the constraint held.
+        raise Conflict("Another plan started on this group.", code="plan_running") from None
+    return run
+
+
+# -- running ------------------------------------------------------------------------------------------------
+
+def _queue(step_id: str, tick: int, countdown: float = 0.0) -> None:
+    from apps.resilience.tasks import plan_step_task
+
+    transaction.on_commit(lambda: plan_step_task.apply_async((step_id, tick), countdown=countdown))
+
+
+def _open_batch(run: PlanRun, batch: int) -> None:
+    """Start every pending step of ``batch`` (inside the caller's transaction, with the run locked)."""
+    now = timezone.now()
+    PlanRun.objects.filter(pk=run.pk).update(batch=batch)
+    run.batch = batch
+    for step in PlanStep.objects.filter(run=run, batch=batch, status=PlanStep.Status.PENDING):
+        op = operation_create(organization=run.organization, kind=f"resilience.step.{step.action}",
+                              actor=run.actor, target_type="resilience.plan", target_id=run.id,
+                              target_name=step.title, params={"step": step.seq, "batch": step.batch},
+                              message="Queued")
+        PlanStep.objects.filter(pk=step.pk).update(
+            status=PlanStep.Status.RUNNING, operation=op, started_at=now, heartbeat_at=now,
+            deadline=now + timedelta(seconds=step.timeout_seconds))
+        _queue(step.id, step.tick + 1)
+    done = run.steps.filter(status__in=PlanStep.DONE).count()
+    total = run.steps.count()
+    operation_advance(operation_id=run.operation_id, step=batch, progress=round(95 * done / max(1, total)),
+                      message=f"Batch {batch} of {run.batches}")
+
+
+def _save_result(step: PlanStep, result: dict[str, Any]) -> None:
+    PlanStep.objects.filter(pk=step.pk).update(result=result, heartbeat_at=timezone.now())
+    step.result = result
+
+
+def _record(step: PlanStep, tick: int, **fields: Any) -> bool:
+    """Record progress of ``step`` at ``tick`` unless another delivery got there first."""
+    with transaction.atomic():
+        current = PlanStep.objects.select_for_update().get(pk=step.pk)
+        if current.tick != tick - 1 or current.status in PlanStep.DONE:
+            return False
+        for key, value in fields.items():
+            setattr(current, key, value)
+            setattr(step, key, value)
+        current.tick = step.tick = tick
+        current.attempts = step.attempts = 0
+        current.heartbeat_at = timezone.now()
+        current.save()
+    return True
+
+
+def step_run(*, step_id: str, tick: int) -> tuple[bool, float, int]:
+    """Run one tick of a step. Returns (another tick follows, its countdown, its number)."""
+    step = PlanStep.objects.select_related("run__group__primary_platform", "run__group__secondary_platform",
+                                           "member").filter(pk=step_id).first()
+    if step is None or step.status != PlanStep.Status.RUNNING or tick != step.tick + 1:
+        return False, 0.0, tick
+    run = step.run
+    ctx = Ctx(run=run, group=run.group, step=step)
+    action = ACTIONS[step.action]
+    PlanStep.objects.filter(pk=step.pk).update(heartbeat_at=timezone.now())
+    try:
+        if step.deadline and timezone.now() > step.deadline:
+            if step.phase == "wait" and action.check is not None and action.check(ctx):
+                _finish_step(step, PlanStep.Status.SUCCEEDED, "Done")
+            else:
+                _finish_step(step, PlanStep.Status.FAILED, f"Timed out after {step.timeout_seconds} s.")
+            return False, 0.0, tick
+        if step.phase == "call":
+            result = {**step.result, **action.act(ctx)}
+            if result.get("waiting"):
+                with transaction.atomic():
+                    if _record(step, tick, phase="approval", result=result, status=PlanStep.Status.WAITING):
+                        PlanRun.objects.filter(pk=run.pk).update(status=PlanRun.Status.WAITING)
+                        operation_advance(operation_id=step.operation_id, step=tick, progress=50,
+                                          message="Waiting for approval")
+                        emit(run.organization_id, run.topic, {"event": "approval_needed", "plan": run.id,
+                                                              "step": step.id, "name": step.title})
+                return False, 0.0, tick
+            if action.check is None:
+                if _record(step, tick, phase="done", result=result):
+                    _finish_step(step, PlanStep.Status.SUCCEEDED, _summary(step.action, result))
+                return False, 0.0, tick
+            with transaction.atomic():
+                recorded = _record(step, tick, phase="wait", result=result)
+                if recorded:
+                    operation_advance(operation_id=step.operation_id, step=tick, progress=40, message="Waiting")
+            return recorded, POLL_SECONDS, tick + 1
+        if action.check(ctx):
+            if _record(step, tick, phase="done"):
+                _finish_step(step, PlanStep.Status.SUCCEEDED, _summary(step.action, step.result))
+            return False, 0.0, tick
+        recorded = _record(step, tick, phase="wait")
+        return recorded, POLL_SECONDS, tick + 1
+    except StepFailed as exc:
+        _finish_step(step, PlanStep.Status.FAILED, str(exc))
+        return False, 0.0, tick
+    except CloudCallError as exc:
+        detail = f"{exc.code}: {exc.message}"
+        attempts = step.attempts + 1
+        if exc.transient and attempts < MAX_ATTEMPTS:
+            PlanStep.objects.filter(pk=step.pk).update(attempts=attempts, heartbeat_at=timezone.now())
+            Operation.objects.filter(pk=step.operation_id).update(
+                message=f"Retrying ({attempts}) after {detail}"[:500], updated_at=timezone.now())
+            return True, min(5.0, 0.1 * (2 ** attempts)), tick
+        _finish_step(step, PlanStep.Status.FAILED, detail)
+        return False, 0.0, tick
+
+
+def _summary(action: str, result: dict[str, Any]) -> str:
+    if result.get("skipped"):
+        return f"Nothing to do: {result['skipped']}"
+    return {"network_create": "Drill network ready", "drill_copy": "Drill copy ready",
+            "drill_rds": "Drill clone ready", "evidence": "Evidence recorded", "drill_clear": "Drill copy cleared",
+            "rds_delete": "Drill clone deleted", "network_delete": "Drill network deleted",
+            "leftovers": "No leftovers", "instance_stop": "Stopped", "instance_start": "Started",
+            "wait_rpo_zero": "RPO is 0", "pair_failover": "Failed over", "pair_reprotect": "Replicating",
+            "rds_restore": "Restored", "endpoint_switch": "Endpoint switched"}.get(action, "Done")
+
+
+def _finish_step(step: PlanStep, status: str, message: str) -> None:
+    with transaction.atomic():
+        current = PlanStep.objects.select_for_update().get(pk=step.pk)
+        if current.status in PlanStep.DONE:
+            return
+        current.status = status
+        current.phase = "done"
+        current.finished_at = timezone.now()
+        if status == PlanStep.Status.FAILED:
+            current.error = message[:1000]
+        current.save()
+        if current.operation_id:
+            if status == PlanStep.Status.SUCCEEDED:
+                operation_succeed(operation_id=current.operation_id, message=message[:500], result=current.result)
+            else:
+                operation_fail(operation_id=current.operation_id, error=message[:2000],
+                               message=f"{current.title} failed"[:500])
+        emit(current.organization_id, f"resilience:{step.run.group_id}",
+             {"event": "step", "plan": current.run_id, "step": current.id, "seq": current.seq,
+              "status": current.status, "name": current.title})
+    _after_step(step.run_id)
+
+
+def _after_step(run_id: str) -> None:
+    """Open the next batch once the current one has ended; end the plan after the last."""
+    with transaction.atomic():
+        run = PlanRun.objects.select_for_update().select_related("group").get(pk=run_id)
+        if run.status in PlanRun.FINAL:
+            return
+        steps = list(run.steps.all())
+        if any(s.batch == run.batch and s.status not in PlanStep.DONE for s in steps):
+            return
+        failed = [s for s in steps if s.status == PlanStep.Status.FAILED and s.critical]
+        if failed:
+            skipped = [s.pk for s in steps if s.status == PlanStep.Status.PENDING and s.kind != PlanStep.Kind.CLEANUP]
+            PlanStep.objects.filter(pk__in=skipped).update(status=PlanStep.Status.SKIPPED)
+        pending = sorted({s.batch for s in steps if s.status == PlanStep.Status.PENDING and s.pk not in
+                          (skipped if failed else [])})
+        if pending:
+            if failed and run.status != PlanRun.Status.CLEANING:
+                run.status = PlanRun.Status.CLEANING
+                run.save(update_fields=["status"])
+            elif not failed and run.status == PlanRun.Status.WAITING:
+                run.status = PlanRun.Status.RUNNING
+                run.save(update_fields=["status"])
+            _open_batch(run, pending[0])
+            return
+        _finish_run(run, steps)
+
+
+def _finish_run(run: PlanRun, steps: list[PlanStep]) -> None:
+    group = ProtectionGroup.objects.select_for_update().get(pk=run.group_id)
+    failed = [s for s in PlanStep.objects.filter(run=run, status=PlanStep.Status.FAILED)]
+    critical = [s for s in failed if s.critical]
+    cleanup_failed = [s for s in failed if s.kind == PlanStep.Kind.CLEANUP]
+    now = timezone.now()
+    run.finished_at = now
+    if run.measured_rto_seconds is None:
+        run.measured_rto_seconds = (now - run.started_at).total_seconds()
+    ok = not critical and not cleanup_failed
+    run.status = PlanRun.Status.SUCCEEDED if ok else PlanRun.Status.FAILED
+    run.error = "; ".join(f"#{s.seq} {s.title}: {s.error}" for s in (critical + cleanup_failed))[:4000]
+    run.evidence = {**run.evidence, "steps": len(steps), "failed_steps": len(failed),
+                    "optional_failed": len([s for s in failed if not s.critical]),
+                    "leftovers": len(run.leftovers or [])}
+    run.save()
+    if ok and AFTER.get(run.kind):
+        group.state = AFTER[run.kind]
+        group.save(update_fields=["state", "updated_at"])
+    if ok:
+        operation_succeed(operation_id=run.operation_id, message=f"{run.get_kind_display()} finished",
+                          result={"plan": run.id, "rto_seconds": run.measured_rto_seconds,
+                                  "rpo_seconds": run.measured_rpo_seconds})
+    else:
+        operation_fail(operation_id=run.operation_id, error=run.error or "A step failed.",
+                       message=f"{run.get_kind_display()} failed")
+    emit(run.organization_id, group.topic, {"event": "plan_finished", "name": group.name, "plan": run.id,
+                                            "kind": run.kind, "status": run.status, "state": group.state,
+                                            "rto_seconds": run.measured_rto_seconds,
+                                            "rpo_seconds": run.measured_rpo_seconds,
+                                            "leftovers": len(run.leftovers or [])})
+
+
+def step_approve(*, actor: Any, step: PlanStep) -> PlanStep:
+    """A person approves a waiting approval step: needs ``resilience:plan:approve`` on the group."""
+    require(actor, PLAN_APPROVE, step.run.group)
+    with transaction.atomic():
+        current = PlanStep.objects.select_for_update().get(pk=step.pk)
+        if current.status != PlanStep.Status.WAITING:
+            raise Conflict(f"The step is {current.status}; only a waiting approval can be approved.",
+                           code="invalid_transition", detail={"status": current.status})
+        current.result = {**current.result, "approved_by": getattr(actor, "username", "system"),
+                          "approved_at": timezone.now().isoformat()}
+        current.save(update_fields=["result"])
+    _finish_step(current, PlanStep.Status.SUCCEEDED, f"Approved by {getattr(actor, 'username', 'system')}")
+    return PlanStep.objects.get(pk=step.pk)
+
+
+def plan_cancel(*, actor: Any, run: PlanRun) -> PlanRun:
+    """Stop a plan: steps not started are skipped, running ones end as they are; a drill still cleans up."""
+    require(actor, PLAN_RUN, run.group)
+    with transaction.atomic():
+        locked = PlanRun.objects.select_for_update().get(pk=run.pk)
+        if locked.status in PlanRun.FINAL:
+            raise Conflict(f"The plan is already {locked.status}.", code="plan_finished")
+        for step in locked.steps.filter(status=PlanStep.Status.WAITING):
+            PlanStep.objects.filter(pk=step.pk).update(status=PlanStep.Status.FAILED, error="Cancelled",
+                                                       finished_at=timezone.now())
+            if step.operation_id:
+                operation_fail(operation_id=step.operation_id, error="Cancelled", message="Cancelled")
+        locked.steps.filter(status=PlanStep.Status.PENDING).exclude(kind=PlanStep.Kind.CLEANUP).update(
+            status=PlanStep.Status.SKIPPED)
+        locked.evidence = {**locked.evidence, "cancelled_by": getattr(actor, "username", "system")}
+        locked.save(update_fields=["evidence"])
+    _after_step(run.pk)
+    return PlanRun.objects.get(pk=run.pk)
+
+
+def reconcile(*, stale_after: float | None = None) -> dict[str, int]:
+    """Resume steps whose task was lost (a worker died holding it) at their next tick; each looks at the
+    cloud before acting, so a resumed step finishes what it started instead of doing it again."""
+    cutoff = timezone.now() - timedelta(seconds=STALE_SECONDS if stale_after is None else stale_after)
+    resumed = 0
+    for step in PlanStep.objects.filter(status=PlanStep.Status.RUNNING, heartbeat_at__lt=cutoff)[:1000]:
+        with transaction.atomic():
+            if PlanStep.objects.filter(pk=step.pk, tick=step.tick, status=PlanStep.Status.RUNNING,
+                                       heartbeat_at__lt=cutoff).update(heartbeat_at=timezone.now()):
+                _queue(step.id, step.tick + 1)
+                resumed += 1
+    # A run whose last step ended while its worker died: advance it.
+    for run_id in PlanRun.objects.filter(status__in=PlanRun.ACTIVE).values_list("id", flat=True)[:200]:
+        _after_step(run_id)
+    if resumed:
+        logger.info("resilience reconciler resumed %s steps", resumed)
+    return {"resumed": resumed}
