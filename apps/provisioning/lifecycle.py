@@ -41,9 +41,9 @@ from apps.core.services import (
     operation_fail,
     operation_succeed,
 )
-from apps.provisioning import config, hooks
+from apps.provisioning import config, day2, hooks
 from apps.provisioning.models import ChangeRecord, ProvisioningRequest, RequestEvent
-from apps.provisioning.statemachine import ACTIONS, ATTACHABLE, CLOUD_CALL, TARGET, check_transition
+from apps.provisioning.statemachine import ACTIONS, ATTACHABLE, BUSY, CLOUD_CALL, TARGET, check_transition
 from apps.resources.models import Resource
 from apps.resources.services import resource_refresh
 
@@ -153,17 +153,25 @@ def _validate_params(resource: Resource, action: str, params: dict[str, Any], ac
         if not isinstance(spec, str) or not spec:
             raise InvalidInput("Choose the new instance type.", detail={"instance_type": ["required"]})
         kinds = {"ecs.instance": Flavor.Kind.INSTANCE_TYPE, "rds.instance": Flavor.Kind.RDS_CLASS,
-                 "redis.instance": Flavor.Kind.REDIS_CLASS}
+                 "redis.instance": Flavor.Kind.REDIS_CLASS, "slb.instance": Flavor.Kind.SLB_SPEC}
         kind = kinds.get(resource.type)
         if kind and not Flavor.objects.filter(platform_id=resource.platform_id, region=resource.region, kind=kind,
                                               code=spec).exists():
             raise InvalidInput(f"{spec} is not offered in {resource.region}.",
                                detail={"instance_type": [f"unknown {kind.label.lower()}"]})
-        if spec == (resource.spec or {}).get("instance_type"):
+        if spec == _spec_code(resource):
             raise Conflict(f"The resource already is {spec}.", code="no_change", detail={"instance_type": spec})
         clean["spec"] = spec
     if action in ("attach", "detach"):
         clean.update(_attach_target(actor, resource, action, params))
+    if action == "modify":
+        clean.update(day2.clean_args(actor=actor, resource=resource, params=params))
+        states = day2.OPERATIONS[resource.type][clean["operation"]][2]
+        status = (resource.status or "").lower()
+        if status not in states and not resource.deleted and status not in BUSY:
+            raise Conflict(f"Cannot {clean['operation'].replace('_', ' ')} a resource that is {status or 'unknown'}; "
+                           f"it must be {' or '.join(sorted(states))}.", code="invalid_transition",
+                           detail={"status": status, "action": clean["operation"], "allowed": sorted(states)})
     return clean
 
 
@@ -274,10 +282,18 @@ def _call(change: ChangeRecord, adapter: Any) -> tuple[str, dict[str, Any]]:
         adapter.delete(rtype, region, change.external_id)
         return "Release requested", {}
     if change.action == "resize":
-        if (current.spec or {}).get("instance_type") == change.params["spec"]:
+        if _spec_code(current) == change.params["spec"]:
             return f"Already {change.params['spec']}", {}
         adapter.resize(rtype, region, change.external_id, change.params["spec"])
         return f"Resize to {change.params['spec']} requested", {}
+    if change.action == "modify":
+        if current is None or status == "deleted":
+            raise CloudCallError("The resource is gone.", code="ResourceNotFound", action="modify")
+        args = change.params["args"]
+        if change.params["operation"] == "disk_resize" and int((current.spec or {}).get("size_gib") or 0) >= \
+                int(args["size_gib"]):
+            return f"Already {args['size_gib']} GiB", {}
+        return adapter.modify(rtype, region, change.external_id, change.params["operation"], day2.cloud_args(args)), {}
     if change.action in ("attach", "detach"):
         instance_id = change.params["instance_id"]
         attached_to = (current.spec or {}).get("instance_id") if current else ""
@@ -296,6 +312,12 @@ def _call(change: ChangeRecord, adapter: Any) -> tuple[str, dict[str, Any]]:
     return f"{change.action.capitalize()} requested", {}
 
 
+def _spec_code(row: CloudResource | Resource | None) -> str:
+    """An instance's type, a database's or cache's class, a load balancer's spec."""
+    spec = (row.spec or {}) if row is not None else {}
+    return spec.get("instance_type") or spec.get("class") or spec.get("spec") or ""
+
+
 def _reached(change: ChangeRecord, current: CloudResource | None) -> bool:
     if change.action == "release":
         return current is None or current.status == "deleted"
@@ -303,9 +325,12 @@ def _reached(change: ChangeRecord, current: CloudResource | None) -> bool:
         return False
     if change.action == "create":  # compute and databases run; networks, disks, addresses and buckets are available
         return current.status in {"running", "available"}
+    if change.action == "modify":
+        if change.params["operation"] == "disk_resize":
+            return int((current.spec or {}).get("size_gib") or 0) >= int(change.params["args"]["size_gib"])
+        return current.status not in BUSY
     if change.action == "resize":
-        return (current.spec or {}).get("instance_type") == change.params["spec"] and current.status not in \
-            {"changing", "pending"}
+        return _spec_code(current) == change.params["spec"] and current.status not in {"changing", "pending"}
     return current.status == TARGET[change.action]
 
 
@@ -374,7 +399,8 @@ def _finish(change: ChangeRecord, adapter: Any, step: int) -> None:
         current.heartbeat_at = timezone.now()
         current.save()
         verb = {"create": "Created", "release": "Released", "resize": "Resized", "stop": "Stopped",
-                "start": "Started", "reboot": "Rebooted", "attach": "Attached", "detach": "Detached"}[current.action]
+                "start": "Started", "reboot": "Rebooted", "attach": "Attached", "detach": "Detached",
+                "modify": "Changed"}[current.action]
         operation_succeed(operation_id=current.operation_id, message=f"{verb} {current.external_id}",
                           result={"external_id": current.external_id, "resource": row.id if row else None,
                                   "after": current.after})

@@ -428,3 +428,23 @@ def policy_delete(*, actor: Any, policy: ApprovalPolicy) -> None:
     emit(org_id, f"approval_policy:{policy_id}", {"event": "deleted", "id": str(policy_id), "name": before["name"],
                                                   "before": before, "after": None})
 
+
+
+def request_estimate(*, platform: CloudPlatform, region: str, resource_type: str, spec: Any, count: int
+                     ) -> dict[str, Any]:
+    """The price estimator's answer for a spec as a form has it now: typed fields only (a 400 names a
+    field of the wrong type), the class's vCPUs and memory from the catalog, no cloud call."""
+    typed = specs.spec_parse(resource_type=resource_type, spec=spec)
+    if resource_type == "ecs.instance":
+        found = offers.Flavor.objects.filter(platform=platform, region=region, kind="instance_type",
+                                             code=typed.get("instance_type")).first()
+        typed.update(vcpu=(found.vcpu or 0) if found else 0, memory_mib=(found.memory_mib or 0) if found else 0)
+    elif resource_type in ("rds.instance", "redis.instance"):
+        code = typed.get("db_class") or typed.get("cache_class")
+        kind = "rds_class" if resource_type == "rds.instance" else "redis_class"
+        found = offers.Flavor.objects.filter(platform=platform, region=region, kind=kind, code=code).first()
+        typed.update(vcpu=(found.vcpu or 0) if found else 0, memory_mib=(found.memory_mib or 0) if found else 0)
+        if resource_type == "redis.instance":
+            typed.pop("vcpu")
+    return hooks.price_estimate(platform=platform, region=region, resource_type=resource_type,
+                                spec=checks.estimate_spec(resource_type, typed), count=count)

@@ -54,3 +54,14 @@ def project_choices(*, actor: Any, platform: Any, action: str = "ecs:instance:cr
     if authorize(actor, action, ProvisioningRequest(platform=platform)):
         return served
     return restrict(served, actor, action)
+
+
+def resource_details(*, resource: Any) -> dict[str, Any]:
+    """What the cloud lists about a resource the caller may read (rules, listeners, accounts...): a
+    cloud call, so never inside a transaction. ``{}`` for a released resource or a type with none."""
+    from apps.clouds.adapters import adapter_for
+
+    if resource.deleted:
+        return {}
+    adapter = adapter_for(resource.platform, region=resource.region)
+    return adapter.details(resource.type, resource.region, resource.external_id)

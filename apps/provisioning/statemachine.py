@@ -10,10 +10,10 @@ from typing import Any
 
 from apps.core.errors import Conflict
 
-ACTIONS = ("start", "stop", "reboot", "resize", "attach", "detach", "release")
+ACTIONS = ("start", "stop", "reboot", "resize", "attach", "detach", "release", "modify")
 # The adapter's name for each console action.
 CLOUD_CALL = {"create": "create", "start": "start", "stop": "stop", "reboot": "reboot", "resize": "resize",
-              "attach": "attach", "detach": "detach", "release": "delete"}
+              "attach": "attach", "detach": "detach", "release": "delete", "modify": "modify"}
 BUSY = {"pending", "starting", "stopping", "creating", "changing", "deleting", "attaching", "detaching",
         "associating", "unassociating", "transferring", "restarting", "rebooting"}
 # action -> states it may start from, per type; "*" is every other type.
@@ -28,7 +28,7 @@ ALLOWED: dict[str, dict[str, set[str]]] = {
 }
 # The state each action leaves the resource in (``None``: gone).
 TARGET = {"create": "running", "start": "running", "stop": "stopped", "reboot": "running", "resize": None,
-          "attach": "in_use", "detach": "available", "release": None}
+          "attach": "in_use", "detach": "available", "release": None, "modify": None}
 # What a resource of each type may be attached to.
 ATTACHABLE = {"ecs.disk": "ecs.instance", "eip.eip": "ecs.instance"}
 
@@ -41,6 +41,8 @@ def check_transition(resource: Any, action: str) -> None:
     if status in BUSY:
         raise Conflict(f"The resource is {status}; wait until the cloud has finished.", code="resource_busy",
                        detail={"status": status})
+    if action == "modify":  # each day-2 operation names its own states (apps/provisioning/day2.py)
+        return
     allowed = ALLOWED.get(resource.type, ALLOWED["*"]).get(action)
     if allowed is None:
         return

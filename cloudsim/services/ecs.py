@@ -746,3 +746,35 @@ def list_tag_resources(store: Store, p) -> dict[str, Any]:
     start = int(p.str("NextToken") or 0) if (p.str("NextToken") or "0").isdigit() else 0
     chunk = out[start:start + 50]
     return {"TagResources": {"TagResource": chunk}, "NextToken": str(start + 50) if start + 50 < len(out) else ""}
+
+
+# -- day-2: disk size, rule removal ------------------------------------------------------------------------
+
+@action(V, "ResizeDisk")
+def resize_disk(store: Store, p) -> dict[str, Any]:
+    disk = get_disk(store, p.str("DiskId", required=True))
+    size = p.int("NewSize", required=True, lo=20, hi=32768)
+    mode = p.str("Type", "offline", choices={"offline", "online"})
+    if disk["Status"] not in ("Available", "In_use"):
+        raise incorrect_status("IncorrectDiskStatus", "disk", disk["Status"])
+    if mode == "offline" and disk["Status"] == "In_use":
+        raise CloudError("IncorrectDiskStatus", "An attached disk is resized online (Type=online).", 403)
+    if size <= int(disk["Size"]):
+        raise CloudError("InvalidDiskSize.TooSmall", "The new size must be larger than the current size.", 400)
+    disk["Size"] = size
+    store.dirty = True
+    return {}
+
+
+@action(V, "RevokeSecurityGroup")
+def revoke_security_group(store: Store, p) -> dict[str, Any]:
+    sg = store.get("security_group", p.str("SecurityGroupId", required=True), "InvalidSecurityGroupId.NotFound",
+                   "security group")
+    specs = p.repeated_struct("Permissions") or [
+        {k: p.str(k) for k in ("IpProtocol", "PortRange", "SourceCidrIp", "Policy", "Priority", "NicType")
+         if p.str(k) is not None}]
+    key = ("IpProtocol", "PortRange", "SourceCidrIp", "Policy", "NicType")
+    gone = {tuple(r[k] for k in key) for r in (_rule_from(s, sg["SecurityGroupId"]) for s in specs)}
+    sg["_rules"] = [r for r in sg["_rules"] if tuple(r[k] for k in key) not in gone]  # absent rules: no error
+    store.dirty = True
+    return {}

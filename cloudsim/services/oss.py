@@ -98,6 +98,9 @@ def action_name(method: str, bucket: str, key: str, query: dict[str, str]) -> st
         return "GetBucketLocation"
     if "acl" in query:
         return {"GET": "GetBucketAcl", "PUT": "PutBucketAcl"}.get(method, "Unsupported")
+    if "lifecycle" in query:
+        return {"GET": "GetBucketLifecycle", "PUT": "PutBucketLifecycle", "DELETE": "DeleteBucketLifecycle"}.get(
+            method, "Unsupported")
     if query:
         return "Unsupported"
     return {"PUT": "PutBucket", "DELETE": "DeleteBucket", "GET": "ListObjects"}.get(method, "Unsupported")
@@ -283,6 +286,29 @@ def _create_config(body: bytes) -> tuple[str, str]:
     return storage, redundancy
 
 
+def _lifecycle_rules(body: bytes) -> list[dict[str, Any]]:
+    """Expiration rules of a PutBucketLifecycle body: ID, Prefix, Status and Expiration/Days each."""
+    def malformed() -> OssError:
+        return OssError("MalformedXML", "The XML you provided was not well-formed or did not validate against "
+                        "our published schema.", 400)
+
+    try:
+        root = ElementTree.fromstring(body)
+    except ElementTree.ParseError:
+        raise malformed() from None
+    rules = []
+    for rule in root.findall("Rule"):
+        days = (rule.findtext("Expiration/Days") or "").strip()
+        status = (rule.findtext("Status") or "").strip()
+        if not days.isdigit() or int(days) < 1 or status not in ("Enabled", "Disabled"):
+            raise malformed()
+        rules.append({"id": (rule.findtext("ID") or "").strip(), "prefix": (rule.findtext("Prefix") or "").strip(),
+                      "status": status, "days": int(days)})
+    if not rules or len(rules) > 1000:
+        raise malformed()
+    return rules
+
+
 def _acl(headers: dict[str, list[str]], default: str | None = "private") -> str:
     acl = _header(headers, "x-oss-acl") or default
     if acl not in ACLS:
@@ -319,6 +345,22 @@ def handle(store: Store, action: str, method: str, bucket: str, key: str, query:
         record["Acl"] = _acl(headers, None)
         store.dirty = True
         return 200, b"", {}
+    if action == "PutBucketLifecycle":
+        record["_lifecycle"] = _lifecycle_rules(body)
+        store.dirty = True
+        return 200, b"", {}
+    if action == "GetBucketLifecycle":
+        rules = record.get("_lifecycle") or []
+        if not rules:
+            raise OssError("NoSuchLifecycle", "No Row found in Lifecycle Table.", 404, BucketName=bucket)
+        inner = "".join(
+            "<Rule>" + _el("ID", r["id"]) + _el("Prefix", r["prefix"]) + _el("Status", r["status"])
+            + f"<Expiration>{_el('Days', r['days'])}</Expiration></Rule>" for r in rules)
+        return 200, _doc("LifecycleConfiguration", inner), {}
+    if action == "DeleteBucketLifecycle":
+        record["_lifecycle"] = []
+        store.dirty = True
+        return 204, b"", {}
     if action == "PutObject":
         etag = '"' + hashlib.md5(body).hexdigest().upper() + '"'  # noqa: S324 - the ETag OSS computes
         record["_objects"][key] = {"size": len(body), "etag": etag, "modified": iso_now()}

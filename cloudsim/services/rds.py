@@ -212,3 +212,65 @@ def on_remove(store: Store, db: dict[str, Any]) -> None:
 
 
 REMOVE_HOOKS["rds"] = on_remove
+
+
+# -- accounts and databases ---------------------------------------------------------------------------
+
+def _running(store: Store, p) -> dict[str, Any]:
+    db = get_db(store, p.str("DBInstanceId", required=True))
+    if db["Status"] != "Running":
+        raise _not_ready(db)
+    return db
+
+
+@action(V, "CreateAccount")
+def create_account(store: Store, p) -> dict[str, Any]:
+    db = _running(store, p)
+    name = p.str("AccountName", required=True) or ""
+    password = p.str("AccountPassword", required=True) or ""
+    if not (2 <= len(name) <= 32 and name[0].isalpha() and name.replace("_", "").isalnum() and name.islower()):
+        raise CloudError("InvalidAccountName.Malformed", "The specified parameter AccountName is not valid.")
+    if not 8 <= len(password) <= 32:
+        raise CloudError("InvalidAccountPassword.Malformed", "The specified parameter AccountPassword is not valid.")
+    accounts = db.setdefault("_accounts", [])
+    if any(a["AccountName"] == name for a in accounts):
+        raise CloudError("InvalidAccountName.Duplicate", "The specified account name already exists.")
+    accounts.append({"AccountName": name, "AccountStatus": "Available",
+                     "AccountType": p.str("AccountType", "Normal", choices={"Normal", "Super"}),
+                     "AccountDescription": p.str("AccountDescription", "")})
+    store.dirty = True
+    return {}
+
+
+@action(V, "DescribeAccounts")
+def describe_accounts(store: Store, p) -> dict[str, Any]:
+    db = get_db(store, p.str("DBInstanceId", required=True))
+    rows = [{**a, "DBInstanceId": db["DBInstanceId"], "DatabasePrivileges": {"DatabasePrivilege": []}}
+            for a in db.get("_accounts", [])]
+    return {"Accounts": {"DBInstanceAccount": rows}}
+
+
+@action(V, "CreateDatabase")
+def create_database(store: Store, p) -> dict[str, Any]:
+    db = _running(store, p)
+    name = p.str("DBName", required=True) or ""
+    charset = p.str("CharacterSetName", required=True) or ""
+    if not (2 <= len(name) <= 64 and name[0].isalpha() and name.replace("_", "").replace("-", "").isalnum()):
+        raise CloudError("InvalidDBName.Malformed", "The specified parameter DBName is not valid.")
+    if charset not in ("utf8", "utf8mb4", "gbk", "latin1", "UTF8", "SQL_Latin1_General_CP1_CI_AS"):
+        raise CloudError("InvalidCharacterSetName.Format", "The specified CharacterSetName is not valid.")
+    databases = db.setdefault("_databases", [])
+    if any(d["DBName"] == name for d in databases):
+        raise CloudError("InvalidDBName.Duplicate", "The specified database name already exists.")
+    databases.append({"DBName": name, "DBStatus": "Running", "CharacterSetName": charset, "Engine": db["Engine"],
+                      "DBDescription": p.str("DBDescription", "")})
+    store.dirty = True
+    return {}
+
+
+@action(V, "DescribeDatabases")
+def describe_databases(store: Store, p) -> dict[str, Any]:
+    db = get_db(store, p.str("DBInstanceId", required=True))
+    rows = [{**d, "DBInstanceId": db["DBInstanceId"], "Accounts": {"AccountPrivilegeInfo": []}}
+            for d in db.get("_databases", [])]
+    return {"Databases": {"Database": rows}}

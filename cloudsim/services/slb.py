@@ -1,4 +1,4 @@
-"""Server Load Balancer API (version 2014-05-15): load balancers and their backend servers."""
+"""Server Load Balancer API (version 2014-05-15): load balancers, their TCP/UDP listeners and backend servers."""
 
 from __future__ import annotations
 
@@ -97,7 +97,10 @@ def describe_load_balancer_attribute(store: Store, p) -> dict[str, Any]:
     lb = get_lb(store, p.str("LoadBalancerId", required=True))
     out = render(lb)
     out["BackendServers"] = {"BackendServer": list(lb["_backends"])}
-    out["ListenerPorts"] = {"ListenerPort": []}
+    listeners = lb.get("_listeners", [])
+    out["ListenerPorts"] = {"ListenerPort": [item["ListenerPort"] for item in listeners]}
+    out["ListenerPortsAndProtocol"] = {"ListenerPortAndProtocol": [
+        {"ListenerPort": item["ListenerPort"], "ListenerProtocol": item["ListenerProtocol"]} for item in listeners]}
     return out
 
 
@@ -179,3 +182,44 @@ def on_remove(store: Store, lb: dict[str, Any]) -> None:
 
 
 REMOVE_HOOKS["slb"] = on_remove
+
+
+@action(V, "CreateLoadBalancerTCPListener")
+def create_tcp_listener(store: Store, p) -> dict[str, Any]:
+    return _listener(store, p, "tcp")
+
+
+@action(V, "CreateLoadBalancerUDPListener")
+def create_udp_listener(store: Store, p) -> dict[str, Any]:
+    return _listener(store, p, "udp")
+
+
+def _listener(store: Store, p, protocol: str) -> dict[str, Any]:
+    lb = get_lb(store, p.str("LoadBalancerId", required=True))
+    port = p.int("ListenerPort", required=True, lo=1, hi=65535)
+    backend = p.int("BackendServerPort", lo=1, hi=65535)
+    if backend is None and not p.str("VServerGroupId"):
+        raise CloudError("MissingParameter", 'The input parameter "BackendServerPort" that is mandatory is not '
+                         "supplied.")
+    listeners = lb.setdefault("_listeners", [])
+    if any(item["ListenerPort"] == port and item["ListenerProtocol"] == protocol for item in listeners):
+        raise CloudError("ListenerAlreadyExists", "The listener already exists.", 400)
+    listeners.append({"ListenerPort": port, "ListenerProtocol": protocol, "BackendServerPort": backend,
+                      "Status": "stopped", "Bandwidth": p.int("Bandwidth", -1, lo=-1, hi=10_000)})
+    store.dirty = True
+    return {}
+
+
+@action(V, "DeleteLoadBalancerListener")
+def delete_listener(store: Store, p) -> dict[str, Any]:
+    lb = get_lb(store, p.str("LoadBalancerId", required=True))
+    port = p.int("ListenerPort", required=True, lo=1, hi=65535)
+    protocol = p.str("ListenerProtocol")
+    listeners = lb.setdefault("_listeners", [])
+    keep = [item for item in listeners
+            if not (item["ListenerPort"] == port and (protocol is None or item["ListenerProtocol"] == protocol))]
+    if len(keep) == len(listeners):
+        raise CloudError("InvalidParameter", "The specified listener does not exist.", 400)
+    lb["_listeners"] = keep
+    store.dirty = True
+    return {}

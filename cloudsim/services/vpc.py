@@ -331,3 +331,16 @@ def place_in_vswitch(store: Store, *, region_id: str, zone_id: str | None, vswit
     if vsw["Status"] != "Available":
         raise incorrect_status("IncorrectVSwitchStatus", "vSwitch", vsw["Status"])
     return vsw, zone_id
+
+
+@action(V, "ModifyEipAddressAttribute")
+def modify_eip_attribute(store: Store, p) -> dict[str, Any]:
+    eip = store.get("eip", p.str("AllocationId", required=True), "InvalidAllocationId.NotFound", "EIP")
+    bandwidth = p.int("Bandwidth", lo=1, hi=10_000)
+    if bandwidth is not None:
+        eip["Bandwidth"] = str(bandwidth)
+    for field in ("Name", "Description"):
+        if p.str(field) is not None:
+            eip[field] = p.str(field)
+    store.dirty = True
+    return {}

@@ -37,7 +37,7 @@ from alibabacloud_vpc20160428 import models as vpc_models
 from alibabacloud_vpc20160428.client import Client as VpcClient
 from darabonba.runtime import RuntimeOptions
 
-from apps.clouds.adapters import apsara_dr, apsara_inventory, extensions, register_adapter  # noqa: F401 (companions register)
+from apps.clouds.adapters import apsara_day2, apsara_dr, apsara_inventory, extensions, register_adapter  # noqa: F401 (companions register)
 from apps.clouds.adapters.apsara_connection import PRODUCT_CODES, AssumedRole, Connection, assumed_role, with_path
 from apps.clouds.adapters.base import (
     Capabilities,
@@ -315,11 +315,12 @@ class ApsaraAdapter(CloudAdapter):
         services=("ecs", "vpc", "eip", "slb", "rds", "redis", "oss"),
         resource_types=(*LISTS, *OSS_TYPES),
         operations={
-            "ecs.instance": LIFECYCLE, "ecs.disk": ("create", "attach", "detach", "delete"),
-            "ecs.security_group": ("create", "delete"), "vpc.vpc": ("create", "delete"),
-            "vpc.vswitch": ("create", "delete"), "eip.eip": ("create", "attach", "detach", "delete"),
-            "slb.instance": ("create", "resize", "delete"), "rds.instance": ("create", "reboot", "resize", "delete"),
-            "redis.instance": ("create", "reboot", "resize", "delete"), "oss.bucket": ("create", "delete"),
+            "ecs.instance": LIFECYCLE, "ecs.disk": ("create", "attach", "detach", "delete", "modify"),
+            "ecs.security_group": ("create", "delete", "modify"), "vpc.vpc": ("create", "delete"),
+            "vpc.vswitch": ("create", "delete"), "eip.eip": ("create", "attach", "detach", "delete", "modify"),
+            "slb.instance": ("create", "resize", "delete", "modify"),
+            "rds.instance": ("create", "reboot", "resize", "delete", "modify"),
+            "redis.instance": ("create", "reboot", "resize", "delete"), "oss.bucket": ("create", "delete", "modify"),
         },
         metrics={"ecs.instance": ("CPUUtilization", "memory_usedutilization", "InternetInRate", "InternetOutRate"),
                  "rds.instance": ("CpuUsage", "MemoryUsage", "DiskUsage"),
@@ -752,26 +753,16 @@ class ApsaraAdapter(CloudAdapter):
             value = value[int(part)] if part.isdigit() else value[part]
         if resource_type == "ecs.security_group" and p.get("rules"):
             for rule in p["rules"]:
-                self.security_group_rule(region, value, rule, add=True, exist_ok=True)
+                apsara_day2.security_group_rule(self, region, value, rule, add=True, exist_ok=True)
         return value
 
-    def security_group_rule(self, region: str, group_id: str, rule: dict[str, Any], *, add: bool,
-                            exist_ok: bool = False) -> None:
-        """Add (AuthorizeSecurityGroup) or remove (RevokeSecurityGroup) one ingress rule; ``rule`` has
-        protocol, port_range, source_cidr, policy, priority and description."""
-        fields = {"region_id": region, "security_group_id": group_id, "ip_protocol": rule["protocol"],
-                  "port_range": rule.get("port_range") or "-1/-1",
-                  "source_cidr_ip": rule.get("source_cidr") or "0.0.0.0/0",
-                  "policy": rule.get("policy") or "accept", "priority": str(rule.get("priority") or 1)}
-        if add:
-            try:
-                self._invoke("ecs", region, "authorize_security_group", ecs_models.AuthorizeSecurityGroupRequest(
-                    **fields, description=rule.get("description") or None))
-            except CloudCallError as exc:
-                if not (exist_ok and exc.code == "InvalidPermission.Duplicate"):
-                    raise
-        else:
-            self._invoke("ecs", region, "revoke_security_group", ecs_models.RevokeSecurityGroupRequest(**fields))
+    def modify(self, resource_type: str, region: str, external_id: str, operation: str,
+               args: dict[str, Any]) -> str:
+        return apsara_day2.modify(self, resource_type, region, external_id, operation, args)
+
+    def details(self, resource_type: str, region: str, external_id: str) -> dict[str, Any]:
+        return apsara_day2.details(self, resource_type, region, external_id)
+
 
     def validate_create(self, resource_type: str, region: str, params: dict[str, Any]) -> bool:
         """Ask the cloud to check a create with ``DryRun`` (ECS instances, VPCs, RDS and Redis instances).

@@ -71,6 +71,22 @@ class AwsAdapter(CloudAdapter):
                        "rds": "Amazon RDS", "oss": "Amazon S3"},
     ))
 
+    engines = {"rds.instance": {"mysql": ("8.0",), "postgres": ("15", "16")}}
+
+    def security_group_rule(self, region: str, group_id: str, rule: dict[str, Any], *, add: bool,
+                            exist_ok: bool = False) -> None:
+        """Add or remove one ingress rule (protocol, port_range 'from/to', source_cidr) of a security group."""
+        low, _sep, high = (rule.get("port_range") or "-1/-1").partition("/")
+        permission = {"IpProtocol": "-1" if rule["protocol"] == "all" else rule["protocol"],
+                      "FromPort": int(low), "ToPort": int(high or low),
+                      "IpRanges": [{"CidrIp": rule.get("source_cidr") or "0.0.0.0/0"}]}
+        method = "authorize_security_group_ingress" if add else "revoke_security_group_ingress"
+        try:
+            self._invoke("ec2", region, method, GroupId=group_id, IpPermissions=[permission])
+        except CloudCallError as exc:
+            if not (exist_ok and exc.code == "InvalidPermission.Duplicate"):
+                raise
+
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
         self._clients: dict[tuple[str, str], Any] = {}
@@ -387,8 +403,11 @@ class AwsAdapter(CloudAdapter):
             return self._invoke("ec2", region, "create_subnet", VpcId=p["vpc_id"], CidrBlock=p["cidr_block"],
                                 AvailabilityZone=p["zone"], TagSpecifications=tag_spec)["Subnet"]["SubnetId"]
         if resource_type == "ecs.security_group":
-            return self._invoke("ec2", region, "create_security_group", GroupName=p["name"], VpcId=p["vpc_id"],
-                                Description=p.get("description") or p["name"])["GroupId"]
+            group = self._invoke("ec2", region, "create_security_group", GroupName=p["name"], VpcId=p["vpc_id"],
+                                 Description=p.get("description") or p["name"])["GroupId"]
+            for rule in p.get("rules") or []:
+                self.security_group_rule(region, group, rule, add=True)
+            return group
         if resource_type == "eip.eip":
             return self._invoke("ec2", region, "allocate_address", Domain="vpc")["AllocationId"]
         if resource_type == "rds.instance":

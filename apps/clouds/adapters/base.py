@@ -17,7 +17,7 @@ from typing import Any, ClassVar, TypeVar
 T = TypeVar("T")
 
 # Unified resource types (``<service>.<kind>``) the inventory knows; see ``apps.clouds.catalog``.
-OPERATIONS = ("create", "start", "stop", "reboot", "resize", "delete")
+OPERATIONS = ("create", "start", "stop", "reboot", "resize", "delete", "attach", "detach", "modify")
 
 
 class CloudCallError(Exception):
@@ -236,6 +236,19 @@ class CloudAdapter:
     def detach(self, resource_type: str, region: str, external_id: str, instance_id: str) -> None:
         """Detach a disk from the instance it is attached to, or unassociate an EIP from its instance."""
         raise UnsupportedOperation(f"{self.display_name} cannot detach {resource_type}.")
+
+    def modify(self, resource_type: str, region: str, external_id: str, operation: str,
+               args: dict[str, Any]) -> str:
+        """A day-2 change that is neither a create nor a state change (a disk's size, a security group
+        rule, an EIP's bandwidth, SLB listeners and backends, RDS accounts and databases, a bucket's ACL
+        or lifecycle rule): ``operation`` names it, ``args`` were checked by the console. Returns a line
+        saying what was asked."""
+        raise UnsupportedOperation(f"{self.display_name} cannot {operation} {resource_type}.")
+
+    def details(self, resource_type: str, region: str, external_id: str) -> dict[str, Any]:
+        """What a resource page lists beside the inventory's fields (rules, listeners, accounts...), read
+        from the cloud; ``{}`` when the type has none."""
+        return {}
 
     def images(self, region: str) -> list[ImageInfo]:
         """The images new instances in ``region`` can start from."""

@@ -138,3 +138,43 @@ class ProjectChoiceSerializer(serializers.Serializer):
     id = serializers.UUIDField(read_only=True)
     name = serializers.CharField(read_only=True)
     organization = serializers.CharField(source="organization.name", read_only=True)
+
+
+class ModifyRequestSerializer(serializers.Serializer):
+    comment = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    params = serializers.JSONField(help_text='{"operation": <name>, "args": {...}}: disk_resize {size_gib}; rule_add, '
+                                   "rule_remove {protocol, port_range, source_cidr, policy, priority, description}; "
+                                   "bandwidth {bandwidth_mbps}; listener_add {protocol, port, backend_port}; "
+                                   "listener_remove {protocol, port}; backend_add, backend_remove {instance, weight}; "
+                                   "account_create {name, password, account_type}; database_create {name, charset}; "
+                                   "acl {acl}; lifecycle {prefix, days, enabled}.")
+
+
+class Day2OperationSerializer(serializers.Serializer):
+    operation = serializers.CharField()
+    label = serializers.CharField()
+
+
+class ResourceDetailsSerializer(serializers.Serializer):
+    """The day-2 operations the resource's state allows now, and what the cloud lists about it."""
+
+    operations = Day2OperationSerializer(many=True)
+    details = serializers.DictField(help_text="rules, listeners and backends, accounts and databases, lifecycle "
+                                              "rules: whichever the type has")
+
+
+class EstimateRequestSerializer(serializers.Serializer):
+    platform = serializers.CharField(max_length=32)
+    region = serializers.CharField(max_length=64)
+    resource_type = serializers.ChoiceField(choices=sorted(SPECS), default="ecs.instance")
+    spec = SpecField(help_text="The spec as the request form has it now.")
+    count = Integer(default=1, min_value=1, max_value=MAX_COUNT)
+
+
+class EstimateSerializer(serializers.Serializer):
+    """What the price book says the request costs; empty fields when no price book prices it."""
+
+    currency = serializers.CharField(allow_blank=True)
+    hourly = serializers.CharField(allow_blank=True)
+    monthly = serializers.CharField(allow_blank=True)
+    priced = serializers.BooleanField()

@@ -13,6 +13,7 @@ router.register("schedules", views.ScheduleViewSet, basename="provisioning-sched
 urlpatterns = [
     path("form/", views.FormView.as_view(), name="provisioning-form"),
     path("projects/", views.ProjectChoiceView.as_view(), name="provisioning-projects"),
+    path("estimate/", views.EstimateView.as_view(), name="provisioning-estimate"),
     path("topology/", views.TopologyView.as_view(), name="provisioning-topology"),
     path("root-cause/", views.RootCauseView.as_view(), name="provisioning-root-cause"),
     *router.urls,

@@ -19,7 +19,7 @@ from apps.core.errors import Conflict, InvalidInput
 from apps.core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from apps.core.pagination import page_response
 from apps.organizations.models import Organization, Project
-from apps.provisioning import offers, requests, selectors, services, topology
+from apps.provisioning import day2, offers, requests, selectors, services, topology
 from apps.provisioning.api import serializers as s
 from apps.provisioning.filters import ApprovalPolicyFilter, ChangeRecordFilter, RequestFilter, ScheduleFilter
 from apps.provisioning.models import ApprovalPolicy, ChangeRecord, ProvisioningRequest, ScheduledOperation
@@ -126,6 +126,23 @@ class FormView(APIView):
         return Response(data)
 
 
+class EstimateView(APIView):
+    """The price of a spec as the request form has it now, from the installed price estimator (the
+    billing app's price book): hourly and per month of 730 hours. Nothing is reserved or asked of the
+    cloud; a spec field of the wrong type is a 400 naming it."""
+
+    @extend_schema(request=s.EstimateRequestSerializer, responses={200: s.EstimateSerializer})
+    def post(self, request: Request) -> Response:
+        data = parsed(s.EstimateRequestSerializer, request.data)
+        platform = _platform(data["platform"])
+        if not selectors.project_choices(actor=request.user, platform=platform).exists():
+            raise InvalidInput("Choose a cloud platform.", detail={"platform": ["not found"]})
+        found = requests.request_estimate(platform=platform, region=data["region"],
+                                          resource_type=data["resource_type"], spec=data["spec"], count=data["count"])
+        return Response({"currency": str(found.get("currency") or ""), "hourly": str(found.get("hourly") or ""),
+                         "monthly": str(found.get("monthly") or ""), "priced": bool(found)})
+
+
 class ProjectChoiceView(APIView):
     """The projects ``platform`` serves in which you may request instances, by name, a cursor page
     at a time; ``?q=`` searches names and organizations' names (a request form's project picker)."""
@@ -208,6 +225,32 @@ class InstanceViewSet(TenantViewSetMixin, viewsets.GenericViewSet):
     @idempotent
     def release(self, request: Request, pk=None) -> Response:
         return self._start(request, "release")
+
+    @extend_schema(request=s.ModifyRequestSerializer, responses={202: OperationSerializer},
+                   parameters=[IDEMPOTENCY_PARAMETER])
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def modify(self, request: Request, pk=None) -> Response:
+        """A day-2 change: ``params.operation`` names it and ``params.args`` holds its arguments (see
+        ``details`` for the operations the resource's state allows now). Bad arguments: 400 naming
+        ``args.<field>``, with no cloud call."""
+        resource = self.get_object()
+        data = parsed(s.ModifyRequestSerializer, request.data)
+        change = services.operation_start(actor=request.user, resource=resource, action="modify",
+                                          params=data["params"], comment=data["comment"])
+        return Response(OperationSerializer(change.operation).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={200: s.ResourceDetailsSerializer})
+    @action(detail=True, methods=["get"])
+    def details(self, request: Request, pk=None) -> Response:
+        """The day-2 operations the resource's state allows and what the cloud lists about it (rules,
+        listeners and backends, accounts and databases, lifecycle rules)."""
+        resource = self.get_object()
+        try:
+            found = selectors.resource_details(resource=resource)
+        except CloudCallError as exc:
+            raise Conflict(f"The cloud cannot be reached ({exc.code}); try again.", code="cloud_unavailable") from None
+        return Response({"operations": day2.allowed(resource), "details": found})
 
     @extend_schema(request=s.BatchRequestSerializer, responses={202: s.BatchResultSerializer},
                    parameters=[IDEMPOTENCY_PARAMETER])

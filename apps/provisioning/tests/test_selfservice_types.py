@@ -112,3 +112,120 @@ def test_each_type_is_created_from_a_request_collected_and_released(world, build
     operate(builder, row, "release")
     row.refresh_from_db()
     assert row.deleted or row.status == "deleted"  # a released cache is listed as such until it leaves the list
+
+
+def modify(client, resource: Resource, operation: str, **args: Any) -> Operation:
+    response = client.post(f"{OPS}{resource.pk}/modify/", {"params": {"operation": operation, "args": args}},
+                           format="json")
+    assert response.status_code == 202, response.content
+    change = ChangeRecord.objects.filter(resource=resource, action="modify").order_by("-created_at").first()
+    drive(change.id)
+    change.operation.refresh_from_db()
+    assert change.operation.status == Operation.Status.SUCCEEDED, change.operation.error
+    return change.operation
+
+
+def details(client, resource: Resource) -> dict[str, Any]:
+    response = client.get(f"{OPS}{resource.pk}/details/")
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+@pytest.fixture
+def instance(world, builder, auto_approve):
+    """An ECS instance of the project in cn-hangzhou-a, running."""
+    from apps.provisioning.tests.conftest import spec
+
+    response = builder.post(REQUESTS, {**body(world, "ecs.instance", spec(world)), "resource_type": "ecs.instance"},
+                            format="json")
+    assert response.status_code == 202, response.content
+    change = ChangeRecord.objects.get(request_id=response.json()["id"])
+    drive(change.id)
+    change.refresh_from_db()
+    return change.resource
+
+
+def test_a_disk_requested_with_an_instance_is_attached_then_resized_detached_and_released(world, builder, instance):
+    disk = create(world, builder, "ecs.disk", {**specs_of(world)["ecs.disk"], "instance": instance.pk})
+    attach = ChangeRecord.objects.get(resource=disk, action="attach")
+    drive(attach.id)
+    disk.refresh_from_db()
+    assert disk.status == "in_use" and disk.spec["instance_id"] == instance.external_id
+    assert [o["operation"] for o in details(builder, disk)["operations"]] == ["disk_resize"]
+    modify(builder, disk, "disk_resize", size_gib=80)
+    disk.refresh_from_db()
+    assert disk.spec["size_gib"] == 80
+    operate(builder, disk, "detach")
+    operate(builder, disk, "attach", {"instance": instance.pk})
+    operate(builder, disk, "detach")
+    operate(builder, disk, "release")
+
+
+def test_security_group_rules_are_added_and_removed(world, builder, auto_approve):
+    group = create(world, builder, "ecs.security_group", specs_of(world)["ecs.security_group"])
+    assert [(r["protocol"], r["port_range"]) for r in details(builder, group)["details"]["rules"]] == \
+        [("tcp", "443/443")]
+    modify(builder, group, "rule_add", protocol="tcp", port_range="22/22", source_cidr="10.0.0.0/8")
+    rules = details(builder, group)["details"]["rules"]
+    assert {(r["port_range"], r["source_cidr"]) for r in rules} == {("443/443", "0.0.0.0/0"), ("22/22", "10.0.0.0/8")}
+    modify(builder, group, "rule_remove", protocol="tcp", port_range="443/443", source_cidr="0.0.0.0/0")
+    assert [r["port_range"] for r in details(builder, group)["details"]["rules"]] == ["22/22"]
+    operate(builder, group, "release")
+
+
+def test_an_eip_is_bound_rebandwidthed_unbound_and_released(world, builder, instance):
+    eip = create(world, builder, "eip.eip", specs_of(world)["eip.eip"])
+    operate(builder, eip, "attach", {"instance": instance.pk})
+    modify(builder, eip, "bandwidth", bandwidth_mbps=50)
+    eip.refresh_from_db()
+    assert str(eip.spec["bandwidth_mbps"]) == "50" and eip.status == "in_use"
+    operate(builder, eip, "detach")
+    operate(builder, eip, "release")
+
+
+def test_slb_listeners_and_backends_are_added_and_removed(world, builder, instance):
+    lb = create(world, builder, "slb.instance", specs_of(world)["slb.instance"])
+    modify(builder, lb, "listener_add", protocol="tcp", port=80, backend_port=8080)
+    modify(builder, lb, "backend_add", instance=instance.pk, weight=50)
+    found = details(builder, lb)["details"]
+    assert found["listeners"] == [{"port": 80, "protocol": "tcp"}]
+    assert found["backends"] == [{"instance_id": instance.external_id, "weight": 50}]
+    modify(builder, lb, "backend_remove", instance=instance.pk)
+    modify(builder, lb, "listener_remove", protocol="tcp", port=80)
+    assert details(builder, lb)["details"] == {"listeners": [], "backends": []}
+    operate(builder, lb, "resize", {"instance_type": "slb.s3.small"})
+    operate(builder, lb, "release")
+
+
+def test_rds_gets_accounts_and_databases_is_resized_restarted_and_released(world, builder, auto_approve):
+    db = create(world, builder, "rds.instance", specs_of(world)["rds.instance"])
+    modify(builder, db, "account_create", name="shop_app", password="Sh0p-secret")
+    modify(builder, db, "database_create", name="orders", charset="utf8mb4")
+    found = details(builder, db)["details"]
+    assert [a["name"] for a in found["accounts"]] == ["shop_app"]
+    assert [d["name"] for d in found["databases"]] == ["orders"]
+    change = ChangeRecord.objects.filter(resource=db, action="modify").order_by("created_at").first()
+    assert "Sh0p-secret" not in str(change.params) and "Sh0p-secret" not in str(change.operation.params)
+    operate(builder, db, "resize", {"instance_type": "mysql.n4.large.1"})
+    operate(builder, db, "reboot")
+    operate(builder, db, "release")
+
+
+def test_redis_is_resized_restarted_and_released(world, builder, auto_approve):
+    cache = create(world, builder, "redis.instance", specs_of(world)["redis.instance"])
+    operate(builder, cache, "resize", {"instance_type": "redis.master.mid.default"})
+    cache.refresh_from_db()
+    assert cache.spec["class"] == "redis.master.mid.default"
+    operate(builder, cache, "reboot")
+    operate(builder, cache, "release")
+
+
+def test_a_bucket_gets_an_acl_and_a_lifecycle_rule(world, builder, auto_approve):
+    bucket = create(world, builder, "oss.bucket", {**specs_of(world)["oss.bucket"], "name": "shop-logs-test"})
+    modify(builder, bucket, "acl", acl="public-read")
+    bucket.refresh_from_db()
+    assert bucket.spec["acl"] == "public-read"
+    modify(builder, bucket, "lifecycle", prefix="logs/", days=30)
+    assert details(builder, bucket)["details"]["lifecycle"] == [
+        {"rule_id": "expire", "prefix": "logs/", "enabled": True, "days": 30}]
+    operate(builder, bucket, "release")
