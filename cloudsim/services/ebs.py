@@ -83,7 +83,7 @@ def advance(store: Store, pair: dict[str, Any], now: float) -> None:
             pair["_pending"] = {b: t for b, t in pair["_pending"].items() if t > start}
         else:
             _move(pair, start)
-        pair["_rp"] = max(pair["_rp"] or 0, start)
+        pair["_rp"] = max(pair["_rp"] or 0, math.floor(start))
         pair["_sync_pending"] = False
         if pair["_one_shot"]:
             pair["_active"] = False
@@ -245,7 +245,7 @@ def start_pair(store: Store, p) -> dict[str, Any]:
         raise _status_error(pair, "start")
     now = time.time()
     pair.update({"_active": True, "_sync_at": now + store.provision_seconds, "_sync_pending": True,
-                 "_start_point": math.floor(now), "_one_shot": p.bool("OneShot", False)})
+                 "_start_point": now, "_one_shot": p.bool("OneShot", False)})
     store.schedule(pair, "manual_syncing" if pair["_one_shot"] else "initial_syncing",
                    "stopped" if pair["_one_shot"] else "normal")
     return {}
