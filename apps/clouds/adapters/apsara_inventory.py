@@ -697,3 +697,10 @@ for _listing in (
     Listing("ecs.image", "ecs", list_images),
 ):
     register_listing(A, _listing)
+
+
+def extensions_types() -> list[str]:
+    """The resource types this module collects."""
+    from apps.clouds.adapters.extensions import registry
+
+    return [t for t, item in registry(A).listings.items() if getattr(item.list, "__module__", "") == __name__]
