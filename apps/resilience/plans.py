@@ -55,6 +55,7 @@ DRILL_TAG = "unimanager:drill"
 DRILL_CIDR = "172.31.0.0/16"
 DRILL_VSW_CIDR = "172.31.1.0/24"
 FAILOVERED = {"failovered"}
+FAILING_OVER = {"failovering", "failovered"}
 REPLICATING = {"normal", "syncing", "initial_syncing"}
 BUSY_PAIR = {"creating", "stopping", "failovering", "reprotecting", "deleting", "starting"}
 
@@ -185,7 +186,13 @@ def _drill_copy_act(ctx: Ctx) -> dict[str, Any]:
     if ctx.step.result.get("drill_id"):
         return {}
     _pair(ctx)
-    drill_id = ctx.primary("pair_drill_start", ctx.member.replica_id)
+    try:
+        drill_id = ctx.primary("pair_drill_start", ctx.member.replica_id)
+    except CloudCallError as exc:
+        if exc.code == "OperationDenied.DrillExists":
+            raise StepFailed("The pair already has a drill (another drill, or a start whose answer was lost); "
+                             "clear it and run the drill again.") from None
+        raise
     return {"drill_id": drill_id, "vswitch_id": _network_of(ctx.run).get("vswitch_id", "")}
 
 
@@ -395,12 +402,16 @@ def _rpo_zero_check(ctx: Ctx) -> bool:
     return point is not None and since is not None and point >= since
 
 
+def _status(pair: dict[str, Any] | None) -> str:
+    return str((pair or {}).get("status", "")).lower()
+
+
 def _failover_act(ctx: Ctx) -> dict[str, Any]:
     pair = _pair(ctx)
-    status = str(pair.get("status", "")).lower()
+    status = _status(pair)
     point = _epoch(pair.get("last_recovery_point"))
-    if status in FAILOVERED:
-        return {"skipped": "already failed over", "recovery_point": point.isoformat() if point else None,
+    if status in FAILING_OVER:
+        return {"skipped": f"already {status}", "recovery_point": point.isoformat() if point else None,
                 "rpo_seconds": ctx.step.result.get("rpo_seconds", rpo_of(point))}
     if ctx.step.params.get("caught_up"):
         # Switching back: the side being left must have replicated everything written to it since writes
@@ -411,12 +422,24 @@ def _failover_act(ctx: Ctx) -> dict[str, Any]:
             seen = point.isoformat() if point else "none"
             raise StepFailed(f"Refused: writes not yet replicated would be lost (recovery point {seen} is before "
                              f"{since.isoformat() if since else 'writes stopped'}).")
-    ctx.primary("pair_failover", ctx.member.replica_id)
+    _once(ctx, "pair_failover", lambda p: _status(p) in FAILING_OVER)
     return {"recovery_point": point.isoformat() if point else None, "rpo_seconds": rpo_of(point)}
 
 
+def _once(ctx: Ctx, fn: str, applied: Callable[[dict[str, Any]], bool]) -> None:
+    """Call ``fn`` on the member's pair; when the cloud refuses it, look again: a call whose answer was
+    lost and that the adapter repeated finds the pair already moved on, which is success."""
+    try:
+        ctx.primary(fn, ctx.member.replica_id)
+    except CloudCallError as exc:
+        if exc.transient:
+            raise
+        if not applied(_pair(ctx)):
+            raise
+
+
 def _failover_check(ctx: Ctx) -> bool:
-    status = str(_pair(ctx).get("status", "")).lower()
+    status = _status(_pair(ctx))
     if status.endswith("_failed"):
         raise StepFailed(f"The pair is {status}.")
     return status in FAILOVERED
@@ -428,20 +451,23 @@ def _reprotect_act(ctx: Ctx) -> dict[str, Any]:
     if ctx.step.result.get("reprotected"):
         return {}
     pair = _pair(ctx)
-    status = str(pair.get("status", "")).lower()
+    status = _status(pair)
+    before = pair.get("direction")
+    if status == "reprotecting":
+        return {"reprotected": True, "direction_before": None}
     if status not in FAILOVERED:
         return {"skipped": f"pair is {status}", "reprotected": True, "started": True}
-    ctx.primary("pair_reprotect", ctx.member.replica_id)
-    return {"reprotected": True, "direction_before": pair.get("direction")}
+    _once(ctx, "pair_reprotect", lambda p: _status(p) == "reprotecting" or p.get("direction") != before)
+    return {"reprotected": True, "direction_before": before}
 
 
 def _reprotect_check(ctx: Ctx) -> bool:
     pair = _pair(ctx)
-    status = str(pair.get("status", "")).lower()
+    status = _status(pair)
     if status.endswith("_failed"):
         raise StepFailed(f"The pair is {status}.")
     if status == "stopped" and not ctx.step.result.get("started"):
-        ctx.primary("pair_start", ctx.member.replica_id)
+        _once(ctx, "pair_start", lambda p: _status(p) in REPLICATING)
         _save_result(ctx.step, {**ctx.step.result, "started": True, "direction": pair.get("direction")})
         return False
     return status in REPLICATING

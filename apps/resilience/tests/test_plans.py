@@ -1,0 +1,231 @@
+"""Recovery plans against cloudsim: dry run, drill (isolated, production untouched, evidence, cleanup
+that resumes after a killed worker, no leftovers), failover under faults (each pair failed over exactly
+once), failback moving only the data changed since the failover, and the 409s of the state machine."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from apps.core.errors import Conflict, Forbidden, InvalidInput
+from apps.core.models import Operation
+from apps.resilience import plans
+from apps.resilience.models import PlanRun, PlanStep, ProtectionGroup
+from apps.resilience.statemachine import ALLOWED, KINDS
+from apps.resilience.tests.conftest import SECONDARY, drive, make_disks, make_group, wait_replicating
+
+pytestmark = pytest.mark.django_db(transaction=False)
+MIB = 1024 * 1024
+
+
+def _group(world, count=2, **kw):
+    make_disks(world, count, tags={"app": "shop"})
+    group = make_group(world, **kw)
+    wait_replicating(group)
+    return ProtectionGroup.objects.get(pk=group.pk)
+
+
+def _writes_on(control, ids, since):
+    calls = control.get(f"/calls?kind=write&since={since}")["calls"]
+    return [c for c in calls if set(c["ids"]) & set(ids)]
+
+
+def test_dry_run_lists_every_cloud_call_and_changes_nothing(world):
+    group = _group(world, 2)
+    since = world["control"].get("/calls")["last_seq"]
+    result = plans.plan_dry_run(actor=world["operator"], group=group, kind="drill")
+    assert [s["action"] for s in result["steps"]] == ["network_create", "drill_copy", "drill_copy", "evidence",
+                                                      "drill_clear", "drill_clear", "network_delete", "leftovers"]
+    calls = [c["call"] for s in result["steps"] for c in s["calls"]]
+    assert calls.count("ebs.StartPairDrill") == 2 and calls.count("ebs.ClearPairDrill") == 2
+    assert "vpc.CreateVpc" in calls and "vpc.DeleteVpc" in calls
+    assert result["writes_on_production"] == 0
+    assert not PlanRun.objects.exists()
+    assert world["control"].get(f"/calls?kind=write&since={since}")["count"] == 0
+
+
+def test_drill_of_a_20_disk_group_writes_nothing_on_production_and_leaves_nothing(world):
+    group = _group(world, 20)
+    members = list(group.members.all())
+    production = [m.external_id for m in members]
+    before = {p["pair_id"]: (p["status"], p["direction"]) for p in world["control"].get("/replication")["pairs"]}
+    since = world["control"].get("/calls")["last_seq"]
+    run = drive(plans.plan_start(actor=world["operator"], group=group, kind="drill"), timeout=120)
+    assert run.status == PlanRun.Status.SUCCEEDED, run.error
+    assert _writes_on(world["control"], production, since) == []
+    after = {p["pair_id"]: (p["status"], p["direction"]) for p in world["control"].get("/replication")["pairs"]}
+    assert after == before
+    assert run.leftovers == [] and plans.leftovers(group, run.id) == []
+    copies = list(run.steps.filter(action="drill_copy"))
+    assert len(copies) == 20 and all(s.result["disk_id"] for s in copies)
+    network = run.steps.get(action="network_create").result
+    vpcs = world["control"].get(f"/resources?kind=vpc&region_id={SECONDARY}")
+    assert network["vpc_id"] not in {v.get("VpcId") for v in vpcs.get("resources", [])}
+    assert run.measured_rpo_seconds is not None and run.measured_rto_seconds > 0
+    assert run.evidence["copies"] == 20 and "rpo_met" in run.evidence
+    group.refresh_from_db()
+    assert group.state == "protected"
+
+
+def test_drill_cleanup_resumes_after_a_killed_worker(world):
+    group = _group(world, 2)
+    run = plans.plan_start(actor=world["operator"], group=group, kind="drill")
+    drive(run, until=lambda r: r.steps.filter(action="drill_clear", status=PlanStep.Status.RUNNING).exists())
+    step = run.steps.filter(action="drill_clear", status=PlanStep.Status.RUNNING).first()
+    # The worker made the cloud call, then died before recording it.
+    ctx = plans.Ctx(run=PlanRun.objects.get(pk=run.pk), group=group, step=step)
+    plans.ACTIONS["drill_clear"].act(ctx)
+    PlanStep.objects.filter(pk=step.pk).update(heartbeat_at="2000-01-01T00:00:00Z")
+    queued = []
+    original = plans._queue
+    plans._queue = lambda step_id, tick, countdown=0.0: queued.append((step_id, tick))
+    try:
+        assert plans.reconcile(stale_after=30)["resumed"] == 1
+    finally:
+        plans._queue = original
+    assert queued == [(step.id, step.tick + 1)]
+    run = drive(run)
+    assert run.status == PlanRun.Status.SUCCEEDED, run.error
+    assert run.leftovers == [] and plans.leftovers(group, run.id) == []
+    assert Operation.objects.get(pk=PlanStep.objects.get(pk=step.pk).operation_id).status == "succeeded"
+
+
+def test_a_failed_drill_still_cleans_up_and_reports_no_leftovers(world):
+    group = _group(world, 2)
+    pair = group.members.first().replica_id
+    world["control"].post("/faults", {"action": "StartPairDrill", "error_rate": 1.0, "code": "Forbidden.Drill",
+                                      "status": 403, "remaining": 1})
+    run = drive(plans.plan_start(actor=world["operator"], group=group, kind="drill"))
+    assert run.status == PlanRun.Status.FAILED
+    assert run.steps.filter(status=PlanStep.Status.FAILED).count() == 1
+    assert run.steps.get(action="evidence").status == PlanStep.Status.SKIPPED
+    assert all(s.status == PlanStep.Status.SUCCEEDED for s in run.steps.filter(kind=PlanStep.Kind.CLEANUP))
+    assert plans.leftovers(group, run.id) == []
+    assert world["control"].get(f"/replication?pair_id={pair}")["pairs"][0]["drills"] == []
+
+
+def test_failover_under_transient_errors_and_lost_answers_fails_each_pair_over_exactly_once(world):
+    group = _group(world, 10)
+    world["control"].post("/faults", {"action": "*", "error_rate": 0.1, "lost_rate": 0.01})
+    try:
+        run = drive(plans.plan_start(actor=world["operator"], group=group, kind="failover"), timeout=120)
+    finally:
+        world["control"].call("DELETE", "/faults")
+    assert run.status == PlanRun.Status.SUCCEEDED, run.error
+    calls = world["control"].get("/calls?action=FailoverDiskReplicaPair")["calls"]
+    for member in group.members.all():
+        applied = [c for c in calls if member.replica_id in c["ids"] and c["outcome"] in ("ok", "lost")]
+        assert len(applied) == 1, (member.replica_id, calls)
+    states = {p["pair_id"]: p["status"] for p in world["control"].get("/replication")["pairs"]}
+    assert set(states.values()) == {"failovered"}
+    group.refresh_from_db()
+    assert group.state == "failed_over"
+
+
+def test_failback_moves_only_the_data_written_since_the_failover(world):
+    group = _group(world, 2)
+    run = drive(plans.plan_start(actor=world["operator"], group=group, kind="failover"))
+    assert run.status == PlanRun.Status.SUCCEEDED, run.error
+    truth = {p["pair_id"]: p for p in world["control"].get("/replication")["pairs"]}
+    member = group.members.first()
+    world["control"].post("/disks/write", {"disk_id": truth[member.replica_id]["dest_disk_id"], "bytes": 5 * MIB})
+    group.refresh_from_db()
+    back = drive(plans.plan_start(actor=world["operator"], group=group, kind="failback"), timeout=90)
+    assert back.status == PlanRun.Status.SUCCEEDED, back.error
+    after = {p["pair_id"]: p for p in world["control"].get("/replication")["pairs"]}
+    assert after[member.replica_id]["bytes_moved"] - truth[member.replica_id]["bytes_moved"] == 5 * MIB
+    other = group.members.exclude(pk=member.pk).get()
+    assert after[other.replica_id]["bytes_moved"] == truth[other.replica_id]["bytes_moved"]
+    assert {p["direction"] for p in after.values()} == {"forward"}
+    assert {p["status"] for p in after.values()} <= {"normal", "syncing"}
+    group.refresh_from_db()
+    assert group.state == "protected"
+
+
+def test_switchover_ends_with_rpo_zero_at_the_switch(world):
+    group = _group(world, 2)
+    world["control"].post("/replication", {"lag_seconds": 2})
+    run = drive(plans.plan_start(actor=world["operator"], group=group, kind="switchover"), timeout=60)
+    assert run.status == PlanRun.Status.SUCCEEDED, run.error
+    for wait in run.steps.filter(action="wait_rpo_zero"):
+        switch = run.steps.get(action="pair_failover", member=wait.member)
+        assert switch.result["recovery_point"] >= wait.result["since"][:19]
+    group.refresh_from_db()
+    assert group.state == "switched_over"
+
+
+def test_one_plan_runs_per_group(world):
+    group = _group(world, 1)
+    plans.plan_start(actor=world["operator"], group=group, kind="drill")
+    with pytest.raises(Conflict) as exc:
+        plans.plan_start(actor=world["operator"], group=group, kind="failover")
+    assert exc.value.code == "plan_running"
+    assert PlanRun.objects.count() == 1
+
+
+def test_plans_need_the_run_permission_and_valid_options(world):
+    group = _group(world, 1)
+    with pytest.raises(Forbidden):
+        plans.plan_start(actor=world["viewer"], group=group, kind="drill")
+    with pytest.raises(InvalidInput) as exc:
+        plans.plan_start(actor=world["operator"], group=group, kind="drill", options={"recovery_point": "x"})
+    assert "recovery_point" in exc.value.detail
+    with pytest.raises(InvalidInput):
+        plans.plan_start(actor=world["operator"], group=group, kind="drill", options={"timeout_seconds": 1})
+    with pytest.raises(InvalidInput):
+        plans.plan_start(actor=world["operator"], group=group, kind="teleport")
+    assert not PlanRun.objects.exists()
+
+
+def test_approval_step_waits_for_a_person(world):
+    group = _group(world, 1)
+    run = drive(plans.plan_start(actor=world["operator"], group=group, kind="drill", options={"approval": True}))
+    assert run.status == PlanRun.Status.WAITING
+    step = run.steps.get(action="approval")
+    with pytest.raises(Forbidden):
+        plans.step_approve(actor=world["viewer"], step=step)
+    plans.step_approve(actor=world["operator"], step=step)
+    assert drive(run).status == PlanRun.Status.SUCCEEDED
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(moves=st.lists(st.tuples(st.sampled_from(("start", "succeed", "fail")), st.sampled_from(KINDS)),
+                      min_size=1, max_size=12))
+def test_a_plan_the_state_or_a_running_plan_does_not_allow_is_409(db_world, moves):
+    world, group = db_world
+    PlanRun.objects.filter(group=group).delete()
+    ProtectionGroup.objects.filter(pk=group.pk).update(state="protected")
+    state, running = "protected", None
+    for move, kind in moves:
+        group.refresh_from_db()
+        if move == "start":
+            expected_ok = running is None and kind in ALLOWED[state]
+            try:
+                run = plans.plan_start(actor=world["operator"], group=group, kind=kind)
+            except Conflict:
+                assert not expected_ok
+                continue
+            assert expected_ok
+            running = run
+        elif running is not None:
+            ok = move == "succeed"
+            PlanRun.objects.filter(pk=running.pk).update(status="succeeded" if ok else "failed")
+            if ok and running.kind != "drill":
+                state = {"switchover": "switched_over", "failover": "failed_over"}.get(running.kind, "protected")
+                ProtectionGroup.objects.filter(pk=group.pk).update(state=state)
+            running = None
+
+
+@pytest.fixture
+def db_world(world):
+    """A group with one disk member (no cloud call is made: plans are only started)."""
+    from apps.resilience.models import ProtectedMember
+
+    disk = make_disks(world, 1, tags={"app": "prop"})[0]
+    group = ProtectionGroup.objects.create(
+        organization=world["hq"], name="prop", selection="explicit", primary_platform=world["platform"],
+        primary_region="cn-hangzhou", secondary_platform=world["platform"], secondary_region=SECONDARY)
+    ProtectedMember.objects.create(organization=world["hq"], group=group, resource=disk, resource_type="ecs.disk",
+                                   external_id=disk.external_id, channel="disk_pair", replica_id="pair-prop")
+    return world, group
