@@ -28,6 +28,9 @@ from apps.core.models import TenantModel, TenantQuerySet
 # Usage tables outlive what they describe (a resource, project or organization removed later is
 # still what was billed), so they point at it without a database constraint and never cascade.
 _HISTORY = {"on_delete": models.DO_NOTHING, "db_constraint": False, "related_name": "+"}
+# The metered table has millions of rows and is written a whole period at a time: it keeps only the
+# indexes its reads use (see ``UsageRecord.Meta``), not one per reference.
+_RECORD = {**_HISTORY, "db_index": False}
 
 
 class Dimension(models.TextChoices):
@@ -128,11 +131,11 @@ class UsageRecord(models.Model):
 
     tenant_field = "organization"
 
-    interval = models.ForeignKey(UsageInterval, **_HISTORY)
-    resource = models.ForeignKey("resources.Resource", **_HISTORY)
-    organization = models.ForeignKey("organizations.Organization", null=True, **_HISTORY)
-    project = models.ForeignKey("organizations.Project", null=True, **_HISTORY)
-    platform = models.ForeignKey("clouds.CloudPlatform", **_HISTORY)
+    interval = models.ForeignKey(UsageInterval, **_RECORD)
+    resource = models.ForeignKey("resources.Resource", **_RECORD)
+    organization = models.ForeignKey("organizations.Organization", null=True, **_RECORD)
+    project = models.ForeignKey("organizations.Project", null=True, **_RECORD)
+    platform = models.ForeignKey("clouds.CloudPlatform", **_RECORD)
     region = models.CharField(max_length=64)
     service = models.CharField(max_length=32)
     type = models.CharField(max_length=64)
@@ -142,7 +145,7 @@ class UsageRecord(models.Model):
     memory_mib = models.PositiveBigIntegerField(default=0)
     storage_gib = models.PositiveBigIntegerField(default=0)
     bandwidth_mbps = models.PositiveIntegerField(default=0)
-    tag_set = models.ForeignKey(BillingTagSet, null=True, blank=True, **_HISTORY)
+    tag_set = models.ForeignKey(BillingTagSet, null=True, blank=True, **_RECORD)
     hour_s = models.BigIntegerField()
     day = models.DateField()
     seconds = models.PositiveIntegerField()
@@ -154,8 +157,11 @@ class UsageRecord(models.Model):
         indexes = [
             models.Index(fields=["organization", "day"], name="usagerecord_org_day"),
             models.Index(fields=["hour_s"], name="usagerecord_hour"),
-            models.Index(fields=["resource", "hour_s"], name="usagerecord_resource_hour"),
         ]
+        # Reads: rating and explain by organization and day, metering's rebuild and the hourly pass by
+        # hour, one record per interval and hour by the constraint (its index leads by interval).
+        # Nothing reads records by resource, project, platform or tag set, and every index is one
+        # more b-tree each metered hour writes.
         constraints = [models.UniqueConstraint(fields=["interval", "hour_s"], name="usagerecord_unique_hour")]
 
     def __str__(self) -> str:

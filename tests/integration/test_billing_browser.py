@@ -1,5 +1,5 @@
 """Billing in a real browser on the embedded server with its demo data: the cost analysis page
-draws its charts, a draft bill and "explain this line" show the usage behind a price, and a budget
+draws its charts (also grouped by the demo's ``team`` tag), a draft bill and "explain this line" show the usage behind a price, and a budget
 threshold crossed while the budgets page is open appears there live."""
 
 from __future__ import annotations
@@ -40,6 +40,15 @@ def test_costs_bill_explain_and_a_live_budget_crossing(embedded_server, page):
     assert float(page.locator("[data-testid=month-to-date]").inner_text().split()[0]) > 0
     page.wait_for_timeout(800)  # the charts' entry animation
     screenshot(page, "billing-costs")
+
+    # The demo's resources carry team=shop and team=data: the same spend grouped by that tag.
+    page.goto(f"{base}/console/billing/?group_by=tag&tag_key=team")
+    wait_until(page, "() => document.querySelectorAll('#cost-trend canvas, #cost-breakdown canvas').length >= 2")
+    teams = page.locator("[data-testid=cost-rows] tbody tr td:first-child").all_inner_texts()
+    assert "shop" in teams and "data" in teams, teams
+    assert "Spend by tag team" in page.content()
+    page.wait_for_timeout(800)
+    screenshot(page, "billing-costs-by-tag")
 
     page.goto(f"{base}/console/billing/bills/{east['id']}/")
     lines = page.locator("[data-testid=bill-lines] tbody tr")
