@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from apps.clouds import services
-from apps.clouds.models import CloudPlatform, Flavor, PlatformService, Region, Zone
+from apps.clouds.adapters import adapter_class
+from apps.clouds.models import CloudPlatform, CloudService, Flavor, PlatformService, Region, Zone
 from apps.clouds.secrets import decrypt_json
 from apps.clouds.selectors import catalog_tree
 from apps.clouds.simulated import sim_connection
@@ -196,7 +197,10 @@ def test_the_catalog_lists_the_services_the_adapter_offers_and_the_flavors_of_en
     services.platform_discover_regions(platform=platform)
     counts = services.platform_discover_catalog(platform=platform)
     offered = set(PlatformService.objects.filter(platform=platform).values_list("service_id", flat=True))
-    assert offered == {"ecs", "vpc", "eip", "slb", "rds", "redis", "oss"}
+    caps = adapter_class("apsara").capabilities
+    assert offered == set(caps.services) & set(CloudService.objects.values_list("code", flat=True))
+    assert {"ecs", "vpc", "eip", "slb", "rds", "redis", "oss", "mongodb", "polardb", "kms", "ess", "ros", "oos",
+            "nas", "dts", "dbs", "apigateway", "kafka", "cr", "ots"} <= offered
     flavors = Flavor.objects.filter(platform=platform)
     assert set(flavors.values_list("region", flat=True)) == set(REGIONS)
     assert flavors.filter(kind=Flavor.Kind.INSTANCE_TYPE, code="ecs.g6.large", vcpu=2).exists()
