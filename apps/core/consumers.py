@@ -19,6 +19,8 @@ SIGNED_OUT = 4401
 # Async callables ``find(scope)`` offering a principal for a socket without a signed-in person (a wall
 # screen's display token). A principal with ``resolve_topic(topic)`` authorizes its own subscriptions.
 socket_principals: list = []
+# Layer messages whose handlers use no database (see ``RealtimeConsumer.dispatch``).
+LAYER_ONLY = frozenset({"realtime.event", realtime.SESSION_REVOKED})
 
 
 class RealtimeConsumer(AsyncJsonWebsocketConsumer):
@@ -55,6 +57,20 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             # message to nobody: look once more now that any later one will arrive.
             if not await database_sync_to_async(session.exists)(key):
                 await self.session_revoked({})
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Deliver layer messages without the per-message database clean-up of channels.
+
+        Channels runs ``close_old_connections`` in its one synchronous thread before every handler.
+        An event for N followers of a topic then queues N thread hops behind each other in every
+        process, which was most of a wall screen's fan-out time. Events and revocations only touch
+        this socket's memory; the database work of a subscription goes through
+        ``database_sync_to_async``, which closes stale connections around each call itself.
+        """
+        if message.get("type") in LAYER_ONLY:
+            await getattr(self, message["type"].replace(".", "_"))(message)
+            return
+        await super().dispatch(message)
 
     async def disconnect(self, code: int) -> None:
         groups = list(getattr(self, "groups_by_topic", {}).values())

@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from apps.core import readiness, selectors
 from apps.core.errors import error_body
+from apps.core.home import home_panel
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -55,6 +56,7 @@ def portal_home(request: HttpRequest) -> HttpResponse:
     context = selectors.operation_summary(actor=request.user)
     context["operations"] = selectors.operation_list(actor=request.user)[:10]
     context["organizations"] = list(request.user.organizations.order_by("name"))
+    context["home_panel"] = home_panel(request, "portal")
     return render(request, "portal/home.html", context)
 
 
@@ -63,6 +65,7 @@ def console_home(request: HttpRequest) -> HttpResponse:
     return render(request, "console/home.html", {
         "checks": readiness.check_all(),
         "operations": selectors.operation_list(actor=request.user)[:10],
+        "home_panel": home_panel(request, "console"),
     })
 
 

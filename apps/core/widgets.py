@@ -13,6 +13,10 @@ Contract of a query (``register_query(WidgetQuery(...))``):
   ``categories``  ``{"categories": [{"name": str, "value": number}, ...]}`` (bar, pie, table)
   ``timeseries``  ``{"x": [label, ...], "series": [{"name": str, "data": [number, ...]}, ...]}`` (line, bar)
   ``table``       ``{"columns": [str, ...], "rows": [[cell, ...], ...]}`` (table)
+  ``places``      ``{"places": [{"name": str, "lon": number | None, "lat": number | None, "value": number}]}``
+                  (map: places with a position are drawn where they are, the others in a row below)
+  ``graph``       ``{"nodes": [{"id": str, "name": str, "group": str}], "links": [{"source": id,
+                  "target": id, "name": str}], "groups": [str, ...]}`` (topology)
 
 - It reads tenant data ONLY through ``scope.restrict(queryset, action)``, which narrows to what the
   viewer may see (``restrict`` of the actor's permissions, and the organizations a dashboard
@@ -30,7 +34,7 @@ Contract of a query (``register_query(WidgetQuery(...))``):
 - It costs a constant handful of queries: aggregate in the database, cap the rows (``limit``).
 
 Widget kinds (``register_widget_kind``) name the result shapes they can draw; ``core`` registers the
-built-in ones (stat, gauge, line, bar, pie, table).
+built-in ones (stat, gauge, line, bar, pie, table, map, topology).
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ from django.db.models import QuerySet
 
 from apps.core.scoping import authorize, restrict, tenant_q
 
-SHAPES = ("value", "categories", "timeseries", "table")
+SHAPES = ("value", "categories", "timeseries", "table", "places", "graph")
 QUERY_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
 
 
@@ -211,6 +215,8 @@ def register_builtin_widget_kinds() -> None:
         WidgetKind("bar", "Bar", ("categories", "timeseries"), "chart-bar"),
         WidgetKind("pie", "Pie", ("categories",), "chart-pie"),
         WidgetKind("table", "Table", ("table", "categories"), "table"),
+        WidgetKind("map", "Map", ("places",), "map-2"),
+        WidgetKind("topology", "Topology", ("graph",), "topology-star-3"),
     ):
         register_widget_kind(kind)
 

@@ -16,17 +16,33 @@ class DashboardsConfig(AppConfig):
     verbose_name = "Dashboards and wall screens"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
         from apps.core.events import subscribe
+        from apps.core.home import register_home
         from apps.core.navigation import MenuEntry, register_menu
         from apps.core.realtime import register_topic
-        from apps.dashboards import demo, live, source_services  # noqa: F401  (demo data)
+        from apps.dashboards import (  # noqa: F401  (demo registers the demo data)
+            demo,
+            demo_activity,
+            folder,
+            homes,
+            inventory_queries,
+            live,
+            source_services,
+        )
         from apps.dashboards.selectors import dashboard_topic_org
         from apps.rbac.catalog import register_permissions
 
         register_permissions("dashboards", PERMISSIONS)
         register_topic("dashboard", dashboard_topic_org)
         source_services.register()
+        inventory_queries.register()
         subscribe("", live.data_changed)
+        register_home("console", homes.panel_for("console"))
+        register_home("portal", homes.panel_for("portal"))
+        post_migrate.connect(demo_activity.install_schedule, sender=self)
+        post_migrate.connect(folder.load_after_migrate, sender=self)
         for entry in (
             MenuEntry("console", "Dashboards", "dashboards:list", "layout-dashboard", order=5,
                       permission="menu:console:dashboards"),

@@ -29,7 +29,7 @@ COLUMNS = 24
 MAX_WIDGETS = 60
 MAX_ROWS = 200
 VARIABLES = ("organization",)
-RESERVED_UIDS = {"import", "new", "data-sources"}  # addresses of the API and the pages
+RESERVED_UIDS = {"import", "new", "data-sources", "homes"}  # addresses of the API and the pages
 KEYS = {"uid", "title", "refresh", "stale_after", "variables", "widgets", "description", "schema_version"}
 
 

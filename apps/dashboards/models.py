@@ -1,5 +1,5 @@
 """Dashboards: a JSON document (widgets on a 24-column grid, variables, refresh) owned by an
-organization, shared with people, and versioned (every save is a version that can be restored)."""
+organization, shared with people and roles, and versioned (every save is a version that can be restored)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ class Dashboard(TenantModel):
     version = models.PositiveIntegerField(default=1)
     is_template = models.BooleanField(default=False)
     shared_with = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    # Holders of one of these roles in the dashboard's organization (above it or below it) see it too.
+    shared_with_roles = models.ManyToManyField("rbac.Role", blank=True, related_name="+")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -81,3 +83,31 @@ class DataSource(TenantModel):
 
     def __str__(self) -> str:
         return self.name
+
+
+class HomeDashboard(TenantModel):
+    """One dashboard of the home a role gets on a surface (the console's overview or the portal's
+    home), set by an administrator of ``organization``. It applies to whoever holds ``role`` where
+    the organization is (above it, in it or below it); without a role, to everyone there. A person's
+    home shows the dashboards of every row that applies, in ``position`` order."""
+
+    class Surface(models.TextChoices):
+        CONSOLE = "console", "Console overview"
+        PORTAL = "portal", "Portal home"
+
+    id = models.CharField(primary_key=True, max_length=32, default=PrefixedId("home"), editable=False)
+    surface = models.CharField(max_length=16, choices=Surface.choices)
+    role = models.ForeignKey("rbac.Role", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    dashboard = models.ForeignKey(Dashboard, on_delete=models.CASCADE, related_name="homes")
+    position = models.PositiveSmallIntegerField(default=0)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["surface", "position", "created_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["organization", "surface", "role", "dashboard"],
+                                               name="homedashboard_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.surface}: {self.dashboard_id} for {self.role_id or 'everyone'}"

@@ -1,4 +1,4 @@
-"""The predefined dashboards (resources, organization, security, network, operations), also
+"""The predefined dashboards (resources, organization, security, network, operations, alerting), also
 offered as templates. Each is a dashboard document (``apps.dashboards.document``)."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ PREDEFINED: dict[str, dict[str, Any]] = {
                thresholds=[{"value": 0, "color": RED}, {"value": 100, "color": GREEN}]),
             _w("by-type", "bar", "By type", 0, 4, 12, 8, "resources.by", {"group_by": "type"}),
             _w("by-status", "pie", "By status", 12, 4, 6, 8, "resources.by", {"group_by": "status"}),
-            _w("by-region", "pie", "By region", 18, 4, 6, 8, "resources.by", {"group_by": "region"}),
+            _w("by-region", "map", "Where they run", 18, 4, 6, 8, "resources.places"),
             _w("by-platform", "bar", "By cloud platform", 0, 12, 8, 7, "resources.by", {"group_by": "platform"}),
             _w("recent", "table", "Recently changed", 8, 12, 16, 7, "resources.recent", {"limit": 8}),
         ],
@@ -45,11 +45,12 @@ PREDEFINED: dict[str, dict[str, Any]] = {
             _w("slbs", "stat", "Load balancers", 12, 0, 6, 4, "resources.count", {"type": "slb.instance"}),
             _w("eips-bound", "gauge", "EIPs in use", 18, 0, 6, 4, "resources.count",
                {"type": "eip.eip", "status": "inuse"}, unit="%"),
-            _w("summary", "bar", "Network resources", 0, 4, 12, 8, "resources.network"),
-            _w("vpc-region", "pie", "VPCs by region", 12, 4, 12, 8, "resources.by",
-               {"group_by": "region", "type": "vpc.vpc"}),
-            _w("recent", "table", "Recently changed EIPs", 0, 12, 24, 6, "resources.recent",
-               {"type": "eip.eip", "limit": 6}),
+            _w("summary", "bar", "Network resources", 0, 4, 8, 7, "resources.network"),
+            _w("topology", "topology", "Topology: VPCs, vSwitches and what is in them", 8, 4, 16, 14,
+               "resources.topology", {"focus": "network", "limit": 60}),
+            _w("vpc-region", "map", "VPCs by region", 0, 11, 8, 7, "resources.places", {"type": "vpc.vpc"}),
+            _w("recent", "table", "Recently changed EIPs", 0, 18, 24, 5, "resources.recent",
+               {"type": "eip.eip", "limit": 5}),
         ],
     },
     "operations": {
@@ -95,6 +96,21 @@ PREDEFINED: dict[str, dict[str, Any]] = {
             _w("activity", "line", "Audit activity per hour", 0, 6, 16, 8, "security.audit_activity"),
             _w("actions", "bar", "Most frequent audit actions (24 h)", 16, 6, 8, 8, "security.audit_by_action",
                {"limit": 8}),
+        ],
+    },
+    "alerting": {
+        "uid": "alerting", "title": "Alerting", "refresh": 30, "stale_after": 120,
+        "description": "Alerts firing now, by severity, and the metric behind the most common rule.",
+        "variables": [{"name": "organization", "value": None}],
+        "widgets": [
+            _w("firing", "stat", "Alerts firing", 0, 0, 6, 4, "alerts.firing_count",
+               thresholds=[{"value": 0, "color": GREEN}, {"value": 1, "color": ORANGE}, {"value": 5, "color": RED}]),
+            _w("critical", "stat", "Critical", 6, 0, 6, 4, "alerts.firing_count", {"severity": "critical"},
+               thresholds=[{"value": 0, "color": GREEN}, {"value": 1, "color": RED}]),
+            _w("severity", "pie", "Firing by severity", 12, 0, 12, 8, "alerts.firing_by_severity"),
+            _w("cpu", "line", "Average CPU (last hour)", 0, 4, 12, 8, "alerts.metric_average",
+               {"minutes": 60}),
+            _w("list", "table", "Firing alerts", 0, 12, 24, 8, "alerts.firing_list", {"limit": 8}),
         ],
     },
 }

@@ -13,9 +13,10 @@ from apps.core.errors import Conflict, InvalidInput
 from apps.core.events import emit
 from apps.core.scoping import require
 from apps.core.selectors import organization_list
+from apps.core.widgets import organization_ancestors
 from apps.dashboards import predefined
 from apps.dashboards.document import clean_document
-from apps.dashboards.models import Dashboard, DashboardVersion
+from apps.dashboards.models import Dashboard, DashboardVersion, HomeDashboard
 from apps.dashboards.selectors import WRITE
 
 MAX_VERSIONS = 100
@@ -100,10 +101,16 @@ def dashboard_restore(*, actor: Any, dashboard: Dashboard, version: Any) -> Dash
 
 
 @transaction.atomic
-def dashboard_share(*, actor: Any, dashboard: Dashboard, users: list[Any]) -> Dashboard:
-    """Share the dashboard with exactly ``users`` (people who may not read its organization see it)."""
+def dashboard_share(*, actor: Any, dashboard: Dashboard, users: list[Any] | None = None,
+                    roles: list[Any] | None = None) -> Dashboard:
+    """Share the dashboard with exactly ``users`` (people who may not read its organization see it)
+    and exactly ``roles`` (whoever holds one where the dashboard belongs, see
+    ``selectors.shared_by_role``); ``None`` leaves that list as it is."""
     require(actor, WRITE, dashboard)
-    dashboard.shared_with.set(users)
+    if users is not None:
+        dashboard.shared_with.set(users)
+    if roles is not None:
+        dashboard.shared_with_roles.set(roles)
     _announce(dashboard, "shared")
     return dashboard
 
@@ -146,3 +153,35 @@ def dashboard_from_template(*, actor: Any, organization: Any, template: str, tit
         doc["title"] = title
     return dashboard_create(actor=actor, organization=organization, document=doc,
                             message=f"from template {template}")
+
+
+@transaction.atomic
+def home_assign(*, actor: Any, organization: Any, surface: Any, dashboard: Dashboard, role: Any = None,
+                position: Any = 0) -> HomeDashboard:
+    """Put ``dashboard`` on the ``surface`` home of the holders of ``role`` (everyone when ``None``)
+    in ``organization``. The actor must manage the organization's dashboards and read the dashboard;
+    the dashboard must be one those people may read (the organization's own, one above it, or one
+    shared with the role), else a 400 naming ``dashboard``."""
+    require(actor, WRITE, HomeDashboard(organization=organization))
+    if surface not in HomeDashboard.Surface.values:
+        raise InvalidInput("surface must be console or portal.", detail={"surface": ["console or portal."]})
+    if isinstance(position, bool) or not isinstance(position, int) or not 0 <= position <= 100:
+        raise InvalidInput("position must be a whole number from 0 to 100.", detail={"position": ["0..100"]})
+    ancestors = {str(o) for o in organization_ancestors(organization.pk)}
+    shared = role is not None and dashboard.shared_with_roles.filter(pk=role.pk).exists()
+    if str(dashboard.organization_id) not in ancestors and not shared:
+        raise InvalidInput("That dashboard belongs to another organization: its people could not open it.",
+                           detail={"dashboard": ["Not readable there."]})
+    duplicate = HomeDashboard.objects.filter(organization=organization, surface=surface, role=role,
+                                             dashboard=dashboard)
+    if duplicate.exists():
+        raise Conflict("That dashboard is on that home already.", detail={"dashboard": ["Already there."]})
+    return HomeDashboard.objects.create(organization=organization, surface=surface, role=role, dashboard=dashboard,
+                                        position=position,
+                                        created_by=actor if getattr(actor, "pk", None) else None)
+
+
+@transaction.atomic
+def home_remove(*, actor: Any, home: HomeDashboard) -> None:
+    require(actor, WRITE, home)
+    home.delete()

@@ -42,7 +42,7 @@ def portal_list(request: HttpRequest) -> HttpResponse:
     return _list(request, "portal")
 
 
-def _board_context(request: HttpRequest, row: Dashboard, surface: str) -> dict[str, Any]:
+def board_context(request: HttpRequest, row: Dashboard, surface: str) -> dict[str, Any]:
     return {
         "d": row, "surface": surface, "can_edit": selectors.may_write(actor=request.user, dashboard=row),
         "board": {"uid": row.uid, "version": row.version, "document": row.document, "topic": row.topic,
@@ -55,13 +55,13 @@ def _board_context(request: HttpRequest, row: Dashboard, surface: str) -> dict[s
 @login_required
 def dashboard_view(request: HttpRequest, uid: str) -> HttpResponse:
     row = selectors.dashboard_get(actor=request.user, uid=uid)
-    return render(request, "dashboards/view.html", _board_context(request, row, "console"))
+    return render(request, "dashboards/view.html", board_context(request, row, "console"))
 
 
 @login_required
 def portal_view(request: HttpRequest, uid: str) -> HttpResponse:
     row = selectors.dashboard_get(actor=request.user, uid=uid)
-    return render(request, "dashboards/view_portal.html", _board_context(request, row, "portal"))
+    return render(request, "dashboards/view_portal.html", board_context(request, row, "portal"))
 
 
 @login_required
@@ -69,7 +69,7 @@ def dashboard_edit(request: HttpRequest, uid: str) -> HttpResponse:
     row = selectors.dashboard_get(actor=request.user, uid=uid)
     if not selectors.may_write(actor=request.user, dashboard=row):
         return redirect("dashboards:view", uid=row.uid)
-    context = _board_context(request, row, "console")
+    context = board_context(request, row, "console")
     context["catalog"] = {
         "widget_kinds": [{"name": k.name, "label": k.label, "shapes": list(k.shapes), "icon": k.icon}
                          for k in widget_kinds()],
@@ -223,3 +223,47 @@ def screen_data(request: HttpRequest, dashboard_id: str) -> JsonResponse:
     wanted = request.GET.get("widgets")
     widgets = selectors.widget_data(dashboard=row, scope=scope, widget_ids=wanted.split(",")[:100] if wanted else None)
     return JsonResponse({"uid": row.uid, "version": row.version, "widgets": widgets})
+
+
+@login_required
+def homes(request: HttpRequest) -> HttpResponse:
+    """Which dashboards each role's console overview and portal home show (per organization): add
+    one, remove one. Refusals are shown on the page and change nothing."""
+    from apps.dashboards.models import HomeDashboard
+    from apps.rbac.selectors import role_list
+
+    error = ""
+    writable = organization_list(actor=request.user, action=selectors.WRITE).order_by("path")[:200]
+    readable = selectors.dashboard_list(actor=request.user).order_by("title", "uid")[:500]
+    roles = role_list(actor=request.user).order_by("name")[:200]
+    if request.method == "POST":
+        try:
+            if request.POST.get("remove"):
+                home = selectors.home_list(actor=request.user).filter(pk=request.POST["remove"]).first()
+                if home is None:
+                    raise NotFound("That home dashboard was not found.")
+                services.home_remove(actor=request.user, home=home)
+            else:
+                org = services.organization_for_write(actor=request.user,
+                                                      organization_id=request.POST.get("organization"))
+                dashboard = selectors.dashboard_get(actor=request.user, uid=request.POST.get("dashboard", ""))
+                role = None
+                if request.POST.get("role"):
+                    role = role_list(actor=request.user).filter(key=request.POST["role"]).first()
+                    if role is None:
+                        raise NotFound("That role was not found.")
+                try:
+                    position = int(request.POST.get("position") or 0)
+                except ValueError:
+                    position = -1
+                services.home_assign(actor=request.user, organization=org, surface=request.POST.get("surface"),
+                                     dashboard=dashboard, role=role, position=position)
+            return redirect("dashboards:homes")
+        except ApplicationError as exc:
+            error = exc.message
+    rows = selectors.home_list(actor=request.user).order_by("organization__path", "surface", "position")[:500]
+    return render(request, "dashboards/homes.html", {
+        "rows": rows, "organizations": writable, "dashboards": readable, "roles": roles,
+        "surfaces": HomeDashboard.Surface.choices, "error": error,
+        "fallback": selectors.HOME_FALLBACK,
+    }, status=400 if error else 200)

@@ -4,9 +4,13 @@ from apps.dashboards.models import Dashboard, DashboardVersion, DataSource
 
 
 class DashboardSerializer(serializers.ModelSerializer):
+    shared_roles = serializers.SlugRelatedField(source="shared_with_roles", slug_field="key", many=True,
+                                                read_only=True, help_text="Keys of the roles it is shared with.")
+
     class Meta:
         model = Dashboard
-        fields = ["uid", "organization", "title", "version", "is_template", "document", "created_at", "updated_at"]
+        fields = ["uid", "organization", "title", "version", "is_template", "document", "shared_roles",
+                  "created_at", "updated_at"]
         read_only_fields = fields
 
 
@@ -39,7 +43,15 @@ class DashboardRestoreSerializer(serializers.Serializer):
 
 
 class DashboardShareSerializer(serializers.Serializer):
-    users = serializers.ListField(child=serializers.UUIDField(), max_length=200)
+    users = serializers.ListField(child=serializers.UUIDField(), max_length=200, required=False, default=None,
+                                  help_text="Exactly these people (left as they are when omitted).")
+    roles = serializers.ListField(child=serializers.CharField(max_length=64), max_length=50, required=False,
+                                  default=None, help_text="Exactly these roles, by key (kept when omitted).")
+
+    def validate(self, attrs):
+        if attrs.get("users") is None and attrs.get("roles") is None:
+            raise serializers.ValidationError({"users": ["Give users, roles or both."]})
+        return attrs
 
 
 class DashboardVersionSerializer(serializers.ModelSerializer):

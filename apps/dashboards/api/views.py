@@ -23,6 +23,7 @@ from apps.dashboards import predefined, selectors, services, source_services
 from apps.dashboards.api import serializers as s
 from apps.dashboards.document import UID_RE, clean_widget
 from apps.dashboards.models import Dashboard, DataSource
+from apps.rbac.selectors import role_list
 
 
 class DashboardViewSet(mixins.DestroyModelMixin, TenantListViewSet):
@@ -80,15 +81,26 @@ class DashboardViewSet(mixins.DestroyModelMixin, TenantListViewSet):
     @extend_schema(request=s.DashboardShareSerializer, responses=s.DashboardSerializer)
     @action(detail=True, methods=["post"])
     def share(self, request: Request, pk: str | None = None) -> Response:
-        """Share with exactly these people (ids of people you may see)."""
+        """Share with exactly these people (ids of people you may see) and these roles (keys of roles
+        you may see): whoever holds one of the roles in the dashboard's organization, above or below
+        it, may read it. An omitted list is left as it is."""
         row = self.get_object()
         data = parsed(s.DashboardShareSerializer, request.data)
-        people = list(restrict(get_user_model().objects.filter(pk__in=data["users"]), request.user,
-                               "organizations:user:read"))
-        missing = sorted({str(u) for u in data["users"]} - {str(p.pk) for p in people})
-        if missing:
-            raise InvalidInput(f"User {missing[0]} was not found.", detail={"users": [f"{missing[0]}: not found."]})
-        row = services.dashboard_share(actor=request.user, dashboard=row, users=people)
+        people = roles = None
+        if data["users"] is not None:
+            people = list(restrict(get_user_model().objects.filter(pk__in=data["users"]), request.user,
+                                   "organizations:user:read"))
+            missing = sorted({str(u) for u in data["users"]} - {str(p.pk) for p in people})
+            if missing:
+                raise InvalidInput(f"User {missing[0]} was not found.",
+                                   detail={"users": [f"{missing[0]}: not found."]})
+        if data["roles"] is not None:
+            roles = list(role_list(actor=request.user).filter(key__in=data["roles"]))
+            unknown = sorted(set(data["roles"]) - {r.key for r in roles})
+            if unknown:
+                raise InvalidInput(f"Role {unknown[0][:64]} was not found.",
+                                   detail={"roles": [f"{unknown[0][:64]}: not found."]})
+        row = services.dashboard_share(actor=request.user, dashboard=row, users=people, roles=roles)
         return Response(s.DashboardSerializer(row).data)
 
     @extend_schema(responses={(200, "application/json"): dict}, filters=False)

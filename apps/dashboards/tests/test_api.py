@@ -171,7 +171,7 @@ def test_a_dashboard_from_a_template_gets_a_new_uid_and_the_templates_widgets(wo
                                            format="json")
     assert response.status_code == 201
     body = response.json()
-    assert body["uid"] != "network" and body["title"] == "Network" and len(body["document"]["widgets"]) == 7
+    assert body["uid"] != "network" and body["title"] == "Network" and len(body["document"]["widgets"]) == 8
     unknown = api_as(world["alice"]).post(API, {"template": "nope"}, format="json")
     assert unknown.status_code == 400 and "nope" in unknown.json()["message"]
 
@@ -182,8 +182,10 @@ def test_the_catalog_lists_every_apps_queries_and_the_widget_kinds(world):
     assert {"core.operations_running", "resources.by", "resources.network", "security.mfa_coverage",
             "security.signins_by_result", "provisioning.requests_waiting", "clouds.platforms_healthy",
             "organizations.count"} <= names
-    assert {k["name"] for k in body["widget_kinds"]} == {"stat", "gauge", "line", "bar", "pie", "table"}
-    assert {t["name"] for t in body["templates"]} == {"resources", "network", "operations", "organization", "security"}
+    assert {k["name"] for k in body["widget_kinds"]} == {"stat", "gauge", "line", "bar", "pie", "table", "map",
+                                                         "topology"}
+    assert {t["name"] for t in body["templates"]} == {"resources", "network", "operations", "organization", "security",
+                                                      "alerting"}
 
 
 def test_every_predefined_dashboard_reads_without_errors(world):

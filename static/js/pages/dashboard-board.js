@@ -1,4 +1,4 @@
-/* Dashboards: draws a dashboard document's widgets (stat, gauge, line, bar, pie, table) with ECharts
+/* Dashboards: draws a dashboard document's widgets (stat, gauge, line, bar, pie, table, map, topology) with ECharts
  * on a 24-column grid, reads their data from the server, re-reads the widgets the server says
  * changed (over the page's one websocket), and shows each widget's age, turning it stale when no
  * news came for the dashboard's `stale_after` seconds.
@@ -148,6 +148,10 @@
                                                      textStyle: {color: text, fontSize: font}},
         series: [{type: "pie", radius: ["40%", "72%"], center: [wide ? "38%" : "50%", "52%"], label: {show: false},
                   data: result.categories.map((c) => ({name: c.name, value: c.value}))}]};
+    } else if (def.type === "map") {
+      option = placesOption(result, o, text, font);
+    } else if (def.type === "topology") {
+      option = graphOption(result, text, font, this.board.mode);
     } else if (def.type === "bar" && shape === "categories") {
       option = {tooltip: {trigger: "axis"}, grid: {left: 8, right: 16, top: 12, bottom: 8, containLabel: true},
         xAxis: {type: "value", minInterval: 1, axisLabel: {fontSize: font}},
@@ -165,6 +169,48 @@
     chart.setOption(Object.assign(base, option), true);
     chart.resize();
   };
+
+  // Regions on a longitude/latitude plane (no map tiles: nothing is fetched from the network). Places
+  // the server could not position are lined up below the map, so none is left out.
+  function placesOption(result, o, text, font) {
+    const places = result.places || [];
+    const max = Math.max(1, ...places.map((p) => p.value));
+    let spare = 0;
+    const unplaced = places.filter((p) => p.lon === null || p.lat === null).length;
+    const points = places.map((p) => {
+      const placed = p.lon !== null && p.lat !== null;
+      const lon = placed ? p.lon : -160 + (320 * (spare + 0.5)) / Math.max(1, unplaced);
+      if (!placed) spare += 1;
+      return {name: p.name, value: [lon, placed ? p.lat : -52, p.value]};
+    });
+    const line = {lineStyle: {color: "rgba(128,140,170,0.18)"}};
+    return {tooltip: {trigger: "item"},
+      grid: {left: 4, right: 4, top: 4, bottom: 4},
+      xAxis: {type: "value", min: -180, max: 180, interval: 30, axisLabel: {show: false}, axisTick: {show: false},
+              axisLine: {show: false}, splitLine: Object.assign({show: true}, line)},
+      yAxis: {type: "value", min: -60, max: 80, interval: 20, axisLabel: {show: false}, axisTick: {show: false},
+              axisLine: {show: false}, splitLine: Object.assign({show: true}, line)},
+      series: [{type: "scatter", data: points, encode: {x: 0, y: 1, tooltip: 2},
+        symbolSize: (v) => Math.max(8, Math.sqrt(v[2] / max) * font * 4),
+        itemStyle: {color: o.color || PALETTE[0], opacity: 0.8, borderColor: text, borderWidth: 1},
+        label: {show: true, position: "right", color: text, fontSize: font, formatter: "{b}"},
+        labelLayout: {hideOverlap: true}}]};
+  }
+
+  // The inventory's relations as a graph: one colour per resource type, laid out by force.
+  function graphOption(result, text, font, mode) {
+    const groups = result.groups || [];
+    const nodes = (result.nodes || []).map((n) => ({id: n.id, name: n.name, category: Math.max(0, groups.indexOf(n.group)),
+      symbolSize: n.group === "vpc.vpc" ? font * 2.4 : n.group === "vpc.vswitch" ? font * 1.8 : font * 1.2}));
+    const links = (result.links || []).map((l) => ({source: l.source, target: l.target}));
+    return {tooltip: {trigger: "item"},
+      legend: {top: 0, type: "scroll", data: groups, textStyle: {color: text, fontSize: font}},
+      series: [{type: "graph", layout: "force", roam: mode !== "screen", draggable: mode !== "screen", top: font * 3,
+        categories: groups.map((g) => ({name: g})), data: nodes, links: links,
+        force: {repulsion: font * 12, edgeLength: font * 4, gravity: 0.12},
+        label: {show: nodes.length <= 40, position: "right", color: text, fontSize: Math.max(9, font - 2), formatter: "{b}"},
+        lineStyle: {color: "source", opacity: 0.6, width: 1.5}, emphasis: {focus: "adjacency"}}]};
+  }
 
   // A stat's number takes what its cell allows, on a TV as on a laptop.
   Widget.prototype.fitStat = function () {
