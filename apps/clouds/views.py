@@ -128,4 +128,27 @@ def platform_detail(request: HttpRequest, platform_id: str) -> HttpResponse:
 
 @login_required
 def catalog(request: HttpRequest) -> HttpResponse:
-    return render(request, "clouds/catalog.html", {"categories": selectors.catalog_tree()})
+    """The shared catalog, and per platform the user may read: each service, the types collected and those
+    that can be requested, with a switch (for those who may change the platform)."""
+    if request.method == "POST":
+        try:
+            platform = selectors.platform_get(actor=request.user, platform_id=request.POST.get("platform", ""))
+            enabled = request.POST.get("enabled") == "1"
+            service = request.POST.get("service", "")
+            services.platform_service_set_enabled(actor=request.user, platform=platform, service=service,
+                                                  enabled=enabled)
+            messages.success(request, f"{service} is {'collected' if enabled else 'no longer collected'} on "
+                                      f"{platform.name}.")
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        return redirect("clouds:catalog")
+    platforms = list(selectors.platform_list(actor=request.user).order_by("name"))
+    writable = set(selectors.platform_list(actor=request.user, action="clouds:platform:write")
+                   .values_list("pk", flat=True))
+    known = adapter_types()
+    return render(request, "clouds/catalog.html", {
+        "categories": selectors.catalog_tree(),
+        "platforms": [{"platform": p, "can_switch": p.pk in writable,
+                       "services": selectors.platform_service_states(p) if p.type in known else []}
+                      for p in platforms],
+    })
