@@ -124,13 +124,18 @@ class DiskSpec(_Named):
 
 
 class SecurityGroupRuleSpec(serializers.Serializer):
-    protocol = serializers.ChoiceField(choices=["tcp", "udp", "icmp", "all"], help_text="IP protocol.")
+    protocol = Text(max_length=8, help_text="IP protocol: tcp, udp, icmp or all.")
     port_range = Text(max_length=11, default="-1/-1",
                       help_text="'from/to' (1..65535) for tcp and udp; '-1/-1' for icmp and all.")
     source_cidr = Text(max_length=43, default="0.0.0.0/0", help_text="Where traffic may come from.")
     policy = serializers.ChoiceField(choices=["accept", "drop"], default="accept")
     priority = Integer(min_value=1, max_value=100, default=1)
     description = Text(max_length=256, default="", allow_blank=True)
+
+    def validate_protocol(self, value: str) -> str:
+        if value not in ("tcp", "udp", "icmp", "all"):
+            raise serializers.ValidationError("tcp, udp, icmp or all")
+        return value
 
 
 class SecurityGroupSpec(_Named):

@@ -11,6 +11,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from apps.core.models import Operation
+from apps.provisioning import hooks
 from apps.provisioning.models import ChangeRecord, ProvisioningRequest
 from apps.provisioning.tests.conftest import drive
 from apps.resources.models import Resource
@@ -229,3 +230,220 @@ def test_a_bucket_gets_an_acl_and_a_lifecycle_rule(world, builder, auto_approve)
     assert details(builder, bucket)["details"]["lifecycle"] == [
         {"rule_id": "expire", "prefix": "logs/", "enabled": True, "days": 30}]
     operate(builder, bucket, "release")
+
+
+# -- bad input: a 400 naming the field, nothing recorded, and no cloud call where none is needed ------------
+
+def refused(world, client, control, resource_type: str, spec: dict[str, Any], field: str, *, cloud_calls: bool,
+            count: int = 1) -> dict[str, Any]:
+    before, requests = control.get("/stats")["calls"], ProvisioningRequest.objects.count()
+    response = client.post(REQUESTS, body(world, resource_type, spec, count), format="json")
+    assert response.status_code == 400, response.content
+    assert field in response.json()["detail"], response.json()
+    assert ProvisioningRequest.objects.count() == requests
+    if not cloud_calls:
+        assert control.get("/stats")["calls"] == before
+    return response.json()
+
+
+def test_a_disk_for_an_instance_in_another_zone_is_refused_before_the_cloud(world, builder, instance, control):
+    spec = {**specs_of(world)["ecs.disk"], "zone": "cn-hangzhou-b", "instance": instance.pk}
+    error = refused(world, builder, control, "ecs.disk", spec, "instance", cloud_calls=False)
+    assert "cn-hangzhou-a" in error["detail"]["instance"][0]
+
+
+def test_an_instance_of_another_organization_is_not_offered_to_a_disk(world, builder, control):
+    from apps.resources.tests.factories import resource as make_resource
+
+    theirs = make_resource(world["platform"], type="ecs.instance", zone="cn-hangzhou-a", region="cn-hangzhou",
+                           organization=world["other"])
+    spec = {**specs_of(world)["ecs.disk"], "instance": theirs.pk}
+    assert refused(world, builder, control, "ecs.disk", spec, "instance", cloud_calls=False)["detail"]["instance"] \
+        == ["not found"]
+
+
+@pytest.mark.parametrize("resource_type,change,field", [
+    ("rds.instance", {"db_class": "mysql.x9.huge"}, "db_class"),
+    ("rds.instance", {"engine": "Oracle"}, "engine"),
+    ("rds.instance", {"engine_version": "5.1"}, "engine_version"),
+    ("rds.instance", {"zone": "cn-shanghai-a"}, "zone"),
+    ("rds.instance", {"storage_gib": 5}, "storage_gib"),
+    ("redis.instance", {"cache_class": "redis.cluster.huge"}, "cache_class"),
+    ("redis.instance", {"engine_version": "2.8"}, "engine_version"),
+    ("slb.instance", {"spec": "slb.s9.huge"}, "spec"),
+    ("slb.instance", {"vswitch_id": ""}, "vswitch_id"),
+    ("ecs.disk", {"category": "cloud_nvme"}, "category"),
+    ("ecs.disk", {"size_gib": 10}, "size_gib"),
+    ("vpc.vpc", {"cidr_block": "8.8.0.0/16"}, "cidr_block"),
+    ("vpc.vpc", {"cidr_block": "10.0.0.1/16"}, "cidr_block"),
+    ("vpc.vswitch", {"cidr_block": "192.168.1.0/30"}, "cidr_block"),
+    ("eip.eip", {"bandwidth_mbps": 0}, "bandwidth_mbps"),
+    ("oss.bucket", {"name": "Shop_Assets"}, "name"),
+    ("oss.bucket", {"name": "-shop"}, "name"),
+    ("oss.bucket", {"acl": "public"}, "acl"),
+    ("ecs.security_group", {"rules": [{"protocol": "tcp", "port_range": "0/70000"}]}, "rules[0].port_range"),
+    ("ecs.security_group", {"rules": [{"protocol": "tcp", "source_cidr": "everyone"}]}, "rules[0].source_cidr"),
+])
+def test_what_the_catalog_decides_is_refused_naming_the_field_with_no_cloud_call(world, builder, control,
+                                                                                 resource_type, change, field):
+    refused(world, builder, control, resource_type, {**specs_of(world)[resource_type], **change}, field,
+            cloud_calls=False)
+
+
+@pytest.mark.parametrize("resource_type,change,field", [
+    ("rds.instance", {"vswitch_id": "vsw-nothere"}, "vswitch_id"),
+    ("redis.instance", {"zone": "cn-hangzhou-b"}, "vswitch_id"),  # the vSwitch is in zone a
+    ("vpc.vswitch", {"cidr_block": "10.1.0.0/24"}, "cidr_block"),  # outside the VPC's 192.168.0.0/16
+    ("vpc.vswitch", {"cidr_block": "192.168.1.0/25"}, "cidr_block"),  # overlaps the fixture's vSwitch
+    ("vpc.vswitch", {"vpc_id": "vpc-nothere"}, "vpc_id"),
+    ("ecs.security_group", {"vpc_id": "vpc-nothere"}, "vpc_id"),
+])
+def test_what_the_cloud_lists_decides_is_refused_naming_the_field(world, builder, control, resource_type, change,
+                                                                  field):
+    refused(world, builder, control, resource_type, {**specs_of(world)[resource_type], **change}, field,
+            cloud_calls=True)
+
+
+def test_a_bucket_name_the_cloud_has_is_refused_naming_it(world, builder, auto_approve, control):
+    create(world, builder, "oss.bucket", {**specs_of(world)["oss.bucket"], "name": "taken-name"})
+    ProvisioningRequest.objects.all().delete()
+    error = refused(world, builder, control, "oss.bucket", {**specs_of(world)["oss.bucket"], "name": "taken-name"},
+                    "name", cloud_calls=True)
+    assert "exists already" in error["detail"]["name"][0]
+
+
+def test_one_database_per_request(world, builder, control):
+    refused(world, builder, control, "rds.instance", specs_of(world)["rds.instance"], "count", cloud_calls=False,
+            count=2)
+
+
+def test_day2_arguments_are_refused_naming_the_field_with_no_cloud_call(world, builder, instance, control):
+    from apps.resources.tests.factories import resource as make_resource
+
+    elsewhere = make_resource(world["platform"], type="ecs.instance", zone="cn-beijing-a", region="cn-beijing",
+                              organization=world["hq"], project=world["project"])
+    lb = make_resource(world["platform"], type="slb.instance", region="cn-hangzhou", status="running",
+                       organization=world["hq"], project=world["project"])
+    disk = make_resource(world["platform"], type="ecs.disk", region="cn-hangzhou", status="available",
+                         organization=world["hq"], project=world["project"], spec={"size_gib": 40})
+    cases = [
+        (lb, {"operation": "backend_add", "args": {"instance": elsewhere.pk}}, "args.instance"),
+        (lb, {"operation": "listener_add", "args": {"protocol": "http", "port": 80, "backend_port": 80}},
+         "args.protocol"),
+        (lb, {"operation": "listener_add", "args": {"protocol": "tcp", "port": 0, "backend_port": 80}}, "args.port"),
+        (lb, {"operation": "account_create", "args": {}}, "operation"),
+        (disk, {"operation": "disk_resize", "args": {"size_gib": 20}}, "args.size_gib"),
+        (disk, {"operation": "disk_resize", "args": {"size_gib": "80"}}, "args.size_gib"),
+        (disk, {"operation": "disk_resize", "args": {"size_gib": 80, "fast": True}}, "args"),
+    ]
+    before = control.get("/stats")["calls"]
+    for resource, params, field in cases:
+        response = builder.post(f"{OPS}{resource.pk}/modify/", {"params": params}, format="json")
+        assert response.status_code == 400, (params, response.content)
+        assert field in response.json()["detail"], (params, response.json())
+    assert not ChangeRecord.objects.filter(action="modify").exists()
+    assert control.get("/stats")["calls"] == before
+
+
+def test_rds_account_arguments_are_refused_naming_the_field(world, builder, control):
+    from apps.resources.tests.factories import resource as make_resource
+
+    db = make_resource(world["platform"], type="rds.instance", region="cn-hangzhou", status="running",
+                       organization=world["hq"], project=world["project"])
+    for args, field in (({"name": "Admin", "password": "Sh0p-secret"}, "args.name"),
+                        ({"name": "shop", "password": "short"}, "args.password"),
+                        ({"name": "shop", "password": "alllowercase"}, "args.password")):
+        response = builder.post(f"{OPS}{db.pk}/modify/", {"params": {"operation": "account_create", "args": args}},
+                                format="json")
+        assert response.status_code == 400 and field in response.json()["detail"], response.content
+
+
+def test_another_organizations_resource_is_not_found(world, builder, control):
+    from apps.resources.tests.factories import resource as make_resource
+
+    theirs = make_resource(world["platform"], type="slb.instance", region="cn-hangzhou", status="running",
+                           organization=world["other"])
+    response = builder.post(f"{OPS}{theirs.pk}/modify/", {"params": {"operation": "listener_add", "args": {
+        "protocol": "tcp", "port": 80, "backend_port": 80}}}, format="json")
+    assert response.status_code == 404
+    assert builder.get(f"{OPS}{theirs.pk}/details/").status_code == 404
+
+
+class Recording:
+    """A quota backend that records what each request reserves."""
+
+    def __init__(self):
+        self.reserved: list[tuple[str, dict[str, int]]] = []
+
+    def reserve(self, *, organization, project, resource_type, amounts, platform=None, region=""):
+        self.reserved.append((resource_type, dict(amounts)))
+        return f"r{len(self.reserved)}"
+
+    def commit(self, reservation_id, *, part):
+        return None
+
+    def release(self, reservation_id, *, part):
+        return None
+
+
+def test_each_type_reserves_quota_for_its_dimensions(world, builder):
+    backend = Recording()
+    previous = hooks.install_quota_backend(backend)
+    try:
+        for resource_type in ("ecs.disk", "rds.instance", "redis.instance", "oss.bucket"):
+            response = builder.post(REQUESTS, body(world, resource_type, specs_of(world)[resource_type]),
+                                    format="json")
+            assert response.status_code == 202, response.content
+    finally:
+        hooks.install_quota_backend(previous)
+    assert backend.reserved == [
+        ("ecs.disk", {"count": 1, "vcpu": 0, "memory_mib": 0, "disk_gib": 40}),
+        ("rds.instance", {"count": 1, "vcpu": 2, "memory_mib": 4096, "disk_gib": 50}),
+        ("redis.instance", {"count": 1, "vcpu": 0, "memory_mib": 2048, "disk_gib": 0}),
+        ("oss.bucket", {"count": 1, "vcpu": 0, "memory_mib": 0, "disk_gib": 0}),
+    ]
+    assert ProvisioningRequest.objects.filter(status="pending").count() == 4
+
+
+def test_a_refused_quota_records_no_request(world, builder):
+    from apps.core.errors import Refused
+
+    class Full(Recording):
+        def reserve(self, **kw):
+            raise Refused("No room.", code="quota_exceeded", detail={"dimension": "rds.instance"})
+
+    previous = hooks.install_quota_backend(Full())
+    try:
+        response = builder.post(REQUESTS, body(world, "rds.instance", specs_of(world)["rds.instance"]), format="json")
+    finally:
+        hooks.install_quota_backend(previous)
+    assert response.status_code in (403, 409, 422), response.content
+    assert response.json()["code"] == "quota_exceeded"
+    assert not ProvisioningRequest.objects.exists()
+
+
+def test_the_estimate_endpoint_asks_the_price_hook_for_the_form_spec(world, builder, control):
+    seen = []
+
+    def estimator(**kw):
+        seen.append(kw)
+        return {"currency": "CNY", "hourly": "1.2000", "monthly": "876.00"}
+
+    previous = hooks.install_price_estimator(estimator)
+    before = control.get("/stats")["calls"]
+    try:
+        response = builder.post("/api/v1/provisioning/estimate/", {
+            "platform": world["platform"].pk, "region": "cn-hangzhou", "resource_type": "rds.instance",
+            "spec": specs_of(world)["rds.instance"], "count": 1}, format="json")
+        bad = builder.post("/api/v1/provisioning/estimate/", {
+            "platform": world["platform"].pk, "region": "cn-hangzhou", "resource_type": "rds.instance",
+            "spec": {**specs_of(world)["rds.instance"], "storage_gib": "lots"}}, format="json")
+    finally:
+        hooks.install_price_estimator(previous)
+    assert response.status_code == 200, response.content
+    assert response.json() == {"currency": "CNY", "hourly": "1.2000", "monthly": "876.00", "priced": True}
+    assert seen[0]["resource_type"] == "rds.instance"
+    assert seen[0]["spec"] == {"class": "mysql.n2.medium.1", "vcpu": 2, "memory_mib": 4096, "storage_gib": 50,
+                               "bandwidth_mbps": 0}
+    assert bad.status_code == 400 and list(bad.json()["detail"]) == ["storage_gib"]
+    assert control.get("/stats")["calls"] == before
