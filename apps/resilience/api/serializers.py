@@ -6,8 +6,11 @@ from apps.resilience.selectors import live_rpo
 from apps.resilience.statemachine import KINDS, allowed
 
 
-class MemberSerializer(serializers.ModelSerializer):
+class ProtectedMemberSerializer(serializers.ModelSerializer):
     rpo_seconds = serializers.SerializerMethodField(help_text="Now minus the last recovery point (null: none yet)")
+
+    state = serializers.CharField(read_only=True)
+    channel = serializers.CharField(read_only=True)
 
     class Meta:
         model = ProtectedMember
@@ -26,6 +29,9 @@ class GroupSerializer(serializers.ModelSerializer):
     secondary_platform_name = serializers.CharField(source="secondary_platform.name", read_only=True)
     allowed_plans = serializers.SerializerMethodField()
 
+    selection = serializers.CharField(read_only=True)
+    state = serializers.CharField(read_only=True)
+
     class Meta:
         model = ProtectionGroup
         fields = ["id", "organization", "name", "description", "project", "selection", "tag_key", "tag_value",
@@ -40,7 +46,7 @@ class GroupSerializer(serializers.ModelSerializer):
 
 
 class GroupDetailSerializer(GroupSerializer):
-    members = MemberSerializer(many=True, read_only=True)
+    members = ProtectedMemberSerializer(many=True, read_only=True)
 
     class Meta(GroupSerializer.Meta):
         fields = [*GroupSerializer.Meta.fields, "members"]
@@ -51,16 +57,16 @@ class GroupCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=128)
     description = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
     project = serializers.UUIDField(required=False, allow_null=True, default=None)
-    selection = serializers.ChoiceField(choices=ProtectionGroup.Selection.values, default="explicit")
+    selection = serializers.CharField(max_length=16, default="explicit", help_text="explicit, tag or project")
     tag_key = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
     tag_value = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
     auto_join = serializers.BooleanField(default=True)
     resources = serializers.ListField(child=serializers.CharField(max_length=40), required=False, default=list,
                                       max_length=2000, help_text="Inventory ids (explicit selection)")
-    primary_platform = serializers.UUIDField()
+    primary_platform = serializers.CharField(max_length=64)
     primary_region = serializers.CharField(max_length=64)
     primary_zone = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
-    secondary_platform = serializers.UUIDField()
+    secondary_platform = serializers.CharField(max_length=64)
     secondary_region = serializers.CharField(max_length=64)
     secondary_zone = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
     target_rpo_seconds = serializers.IntegerField(min_value=1, max_value=604800, default=60)
@@ -89,7 +95,7 @@ class PlanOptionsSerializer(serializers.Serializer):
 
 
 class PlanStartSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=KINDS)
+    kind = serializers.CharField(max_length=16, help_text=", ".join(KINDS))
     options = PlanOptionsSerializer(required=False, default=dict)
 
 
@@ -127,6 +133,9 @@ class StepSerializer(serializers.ModelSerializer):
     operation_status = serializers.CharField(source="operation.status", default=None, read_only=True)
     operation_message = serializers.CharField(source="operation.message", default=None, read_only=True)
 
+    kind = serializers.CharField(read_only=True)
+    status = serializers.CharField(read_only=True)
+
     class Meta:
         model = PlanStep
         fields = ["id", "run", "member", "batch", "seq", "kind", "action", "title", "params", "critical",
@@ -137,6 +146,9 @@ class StepSerializer(serializers.ModelSerializer):
 class RunSerializer(serializers.ModelSerializer):
     group_name = serializers.CharField(source="group.name", read_only=True)
     organization = serializers.UUIDField(source="organization_id", read_only=True)
+
+    kind = serializers.CharField(read_only=True)
+    status = serializers.CharField(read_only=True)
 
     class Meta:
         model = PlanRun
@@ -155,6 +167,8 @@ class RunDetailSerializer(RunSerializer):
 class VaultSerializer(serializers.ModelSerializer):
     organization = serializers.UUIDField(source="organization_id", read_only=True)
 
+    kind = serializers.CharField(read_only=True)
+
     class Meta:
         model = Vault
         fields = ["id", "organization", "name", "platform", "region", "kind", "dest_region", "external_id",
@@ -164,14 +178,16 @@ class VaultSerializer(serializers.ModelSerializer):
 class VaultCreateSerializer(serializers.Serializer):
     organization = serializers.UUIDField()
     name = serializers.CharField(max_length=128)
-    platform = serializers.UUIDField()
+    platform = serializers.CharField(max_length=64)
     region = serializers.CharField(max_length=64)
-    kind = serializers.ChoiceField(choices=Vault.Kind.values, default="local")
+    kind = serializers.CharField(max_length=16, default="local", help_text="local or cross_region")
     dest_region = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
 
 
 class BackupPlanSerializer(serializers.ModelSerializer):
     organization = serializers.UUIDField(source="organization_id", read_only=True)
+
+    source_type = serializers.CharField(read_only=True)
 
     class Meta:
         model = BackupPlan
@@ -182,7 +198,7 @@ class BackupPlanSerializer(serializers.ModelSerializer):
 class BackupPlanCreateSerializer(serializers.Serializer):
     vault = serializers.CharField(max_length=32)
     name = serializers.CharField(max_length=128)
-    source_type = serializers.ChoiceField(choices=BackupPlan.Source.values)
+    source_type = serializers.CharField(max_length=16, help_text="ECS_DISK, RDS, OSS or NAS")
     source_id = serializers.CharField(max_length=255)
     schedule = serializers.CharField(max_length=64, required=False, allow_blank=True, default="",
                                      help_text="'' (manual) or 'every <n>h'")
@@ -193,6 +209,8 @@ class BackupJobSerializer(serializers.ModelSerializer):
     organization = serializers.UUIDField(source="organization_id", read_only=True)
     plan_name = serializers.CharField(source="plan.name", read_only=True)
 
+    kind = serializers.CharField(read_only=True)
+
     class Meta:
         model = BackupJob
         fields = ["id", "organization", "plan", "plan_name", "kind", "target", "operation", "external_id",
@@ -200,4 +218,4 @@ class BackupJobSerializer(serializers.ModelSerializer):
 
 
 class RestoreSerializer(serializers.Serializer):
-    target = serializers.ChoiceField(choices=["in_place", "new"])
+    target = serializers.CharField(max_length=16, help_text="in_place or new")

@@ -134,17 +134,18 @@ class MemberViewSet(TenantListViewSet):
     """Members of protection groups with their replication channel and live RPO."""
 
     queryset = ProtectedMember.objects.all()
-    serializer_class = s.MemberSerializer
+    serializer_class = s.ProtectedMemberSerializer
     selector = staticmethod(selectors.member_list)
     lookup_value_regex = rf"pm-{ID}"
     ordering = ("group", "resource_type", "name", "id")
     filterset_fields = ["group", "state", "channel"]
 
-    @extend_schema(request=None, responses=s.MemberSerializer)
+    @extend_schema(request=None, responses=s.ProtectedMemberSerializer)
     @action(detail=True, methods=["post"])
     def join(self, request: Request, pk=None) -> Response:
         """Protect a resource that matched the group's selection but was only flagged (drift)."""
-        return Response(s.MemberSerializer(services.member_join(actor=request.user, member=self.get_object())).data)
+        member = services.member_join(actor=request.user, member=self.get_object())
+        return Response(s.ProtectedMemberSerializer(member).data)
 
 
 class RunViewSet(TenantListViewSet):
