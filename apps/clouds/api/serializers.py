@@ -113,6 +113,11 @@ class RegionToggleSerializer(serializers.Serializer):
     enabled = serializers.BooleanField()
 
 
+class ServiceToggleSerializer(serializers.Serializer):
+    service = serializers.CharField(max_length=64, help_text="a service code of the platform (e.g. mongodb, kafka)")
+    enabled = serializers.BooleanField(help_text="false: the service is not collected")
+
+
 class PlatformServiceSerializer(serializers.ModelSerializer):
     code = serializers.CharField(source="service_id")
     name = serializers.CharField(source="service.name")

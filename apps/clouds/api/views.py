@@ -83,6 +83,17 @@ class PlatformViewSet(TenantViewSetMixin, mixins.ListModelMixin, mixins.Retrieve
         rows = PlatformService.objects.filter(platform=self.get_object()).select_related("service")
         return Response({"results": s.PlatformServiceSerializer(rows, many=True).data})
 
+    @extend_schema(request=s.ServiceToggleSerializer, responses=s.PlatformServiceSerializer)
+    @action(detail=True, methods=["post"], url_path="services/enable")
+    def enable_service(self, request: Request, pk=None) -> Response:
+        """Switch collection of one service on or off (a switched-off service is not collected)."""
+        platform = self.get_object()
+        data = parsed(s.ServiceToggleSerializer, request.data)
+        row = services.platform_service_set_enabled(actor=request.user, platform=platform, service=data["service"],
+                                                    enabled=data["enabled"])
+        row = PlatformService.objects.select_related("service").get(pk=row.pk)
+        return Response(s.PlatformServiceSerializer(row).data)
+
     @extend_schema(responses=s.FlavorSerializer(many=True), parameters=[
         OpenApiParameter("region", str),
         OpenApiParameter("kind", str, description="instance_type, disk_category, rds_class, ...")])

@@ -94,3 +94,21 @@ def test_a_service_the_platform_does_not_offer_is_refused_naming_the_field(peopl
                                               enabled=False)
     assert exc.value.detail == {"service": ["not offered"]}
     assert not PlatformService.objects.filter(platform=platform).exists()
+
+
+def test_the_api_switches_a_service_and_refuses_bad_input_and_other_tenants(people):
+    from tests.fixtures import api_as
+
+    platform = make_platform(people["hq"], name="Stack")
+    url = f"/api/v1/clouds/platforms/{platform.pk}/services/enable/"
+    done = api_as(people["admin"]).post(url, {"service": "ots", "enabled": False}, format="json")
+    assert done.status_code == 200, done.content
+    assert (done.json()["code"], done.json()["enabled"]) == ("ots", False)
+    assert "ots.instance" not in platform_collected_types(platform)
+    bad = api_as(people["admin"]).post(url, {"service": "ots"}, format="json")
+    assert bad.status_code == 400 and "enabled" in bad.json()["detail"]
+    unknown = api_as(people["admin"]).post(url, {"service": "nope", "enabled": True}, format="json")
+    assert unknown.status_code == 400 and unknown.json()["detail"] == {"service": ["not offered"]}
+    assert api_as(people["viewer"]).post(url, {"service": "ots", "enabled": True}, format="json").status_code == 403
+    assert api_as(people["outsider"]).post(url, {"service": "ots", "enabled": True}, format="json").status_code == 404
+    assert PlatformService.objects.get(platform=platform, service_id="ots").enabled is False
