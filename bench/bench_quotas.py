@@ -58,11 +58,15 @@ def run(ctx: Context) -> list[Row]:
             for case, target in (("one organization", ids["single"]), ("three nested organizations", ids["leaf"])):
                 ctx.log(f"{clients} clients, {case}")
                 done = _clients(env, clients, "reserve", target, seconds, Path(tmp))
+                # Every reservation row must be counted once by every limit on its path, no more.
+                held = _child(env, "check", target)
                 rows.append(Row("distributed", f"{clients} clients, {case}", "reservations per second", "1/s",
                                 done["count"] / done["seconds"], base["count"] / base["seconds"],
                                 delivered=done["count"], expected=done["count"] + done["errors"],
                                 baseline_delivered=base["count"], baseline_expected=base["count"] + base["errors"],
-                                extra={"errors": done["errors"], "baseline_errors": base["errors"]}))
+                                extra={"errors": done["errors"], "baseline_errors": base["errors"],
+                                       "reservation_rows": held["rows"], "limit_counters": held["reserved"],
+                                       "counters_match_rows": all(r == held["rows"] for r in held["reserved"])}))
         ctx.log(f"{requests} provisioning requests with quotas on and off")
         lat = _child(env, "latency", str(requests))
         rows.append(Row("distributed", "provisioning request (checks, reserve, record)", "median latency, quotas on",
@@ -129,6 +133,17 @@ def _setup() -> dict:
     bare = Organization.objects.create(name="bench bare")
     bare_limit = services.limit_set(actor=None, organization=bare, dimension="ecs.instance", limit=10**9)
     return {"single": str(single.pk), "leaf": str(leaf.pk), "bare_limit": str(bare_limit.pk)}
+
+
+def _check(target: str) -> dict:
+    """The reservation rows of ``target`` and the ``reserved`` counters of the limits on its path."""
+    from apps.organizations.models import Organization
+    from apps.quotas.models import QuotaLimit, Reservation
+
+    org = Organization.objects.get(pk=target)
+    reserved = list(QuotaLimit.objects.filter(organization_id__in=org.ancestor_ids).order_by("depth")
+                    .values_list("reserved", flat=True))
+    return {"rows": Reservation.objects.filter(organization=org).count(), "reserved": reserved}
 
 
 def _client(kind: str, target: str, barrier: str, seconds: float) -> dict:
@@ -219,5 +234,7 @@ if __name__ == "__main__":
         print(json.dumps(_setup()))
     elif command == "client":
         print(json.dumps(_client(rest[0], rest[1], rest[2], float(rest[3]))))
+    elif command == "check":
+        print(json.dumps(_check(rest[0])))
     elif command == "latency":
         print(json.dumps(_latency(int(rest[0]))))

@@ -107,8 +107,10 @@ class Reservation(TenantModel):
     reserved_units = models.PositiveIntegerField()
     committed_units = models.PositiveIntegerField(default=0)
     released_units = models.PositiveIntegerField(default=0)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE, db_index=True)
-    expires_at = models.DateTimeField(db_index=True)
+    # Every reservation inserts a row: the one index on (status, expires_at) serves the sweeper, and
+    # no single-column index on either is kept up to date on that hot path.
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    expires_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -106,6 +106,15 @@ def quota_reserve(*, organization: Organization, project: Project | None, resour
     reservation = Reservation(organization=organization, project=project, platform_id=platform_id,
                               region=region or "", resource_type=resource_type, unit=unit, count=count,
                               reserved_units=count, expires_at=timezone.now() + timedelta(seconds=ttl))
+    conn = connections[Reservation.objects.db]
+    if unit and conn.vendor == "postgresql":
+        limits, granted = _reserve_in_one_statement(conn, reservation, organization=organization, project=project,
+                                                    unit=unit, count=count, platform_id=platform_id,
+                                                    region=region or "")
+        if not granted:
+            raise _first_refusal(limits, unit, count)
+        _after_reserve(limits, unit, count)
+        return reservation
     with transaction.atomic():
         # The new row first: it contends with no one, so the limit rows stay locked only for the
         # check and one UPDATE (a refusal rolls the row back with everything else).
@@ -114,17 +123,123 @@ def quota_reserve(*, organization: Organization, project: Project | None, resour
             return reservation
         limits = _lock_for_reserve(organization=organization, project=project, dims=list(unit),
                                    platform_id=platform_id, region=region or "")
-        for lim in limits:
-            asked = unit[lim.dimension] * count
-            if lim.used + asked > lim.limit:
-                raise _refusal(lim, asked)
+        refusal = _first_refusal(limits, unit, count)
+        if refusal is not None:
+            raise refusal
         if limits:
-            before = {lim.pk: lim.used for lim in limits}
             _add_reserved([lim.db_id for lim in limits], {dim: per * count for dim, per in unit.items()})  # type: ignore[attr-defined]
-            for lim in limits:
-                lim.reserved += unit[lim.dimension] * count
-            _crossings(before, limits)
+            _after_reserve(limits, unit, count)
     return reservation
+
+
+def _first_refusal(limits: list[QuotaLimit], unit: dict[str, int], count: int) -> Refused | None:
+    """The refusal naming the first limit (root to leaf) that ``count`` x ``unit`` would overrun."""
+    for lim in limits:
+        asked = unit[lim.dimension] * count
+        if lim.used + asked > lim.limit:
+            return _refusal(lim, asked)
+    return None
+
+
+def _after_reserve(limits: list[QuotaLimit], unit: dict[str, int], count: int) -> None:
+    """Bring the (pre-reservation) counters of ``limits`` up to date and announce crossings."""
+    before = {lim.pk: lim.used for lim in limits}
+    for lim in limits:
+        lim.reserved += unit[lim.dimension] * count
+    _crossings(before, limits)
+
+
+# On PostgreSQL a reservation is one statement, and outside a transaction one round trip: it locks
+# the covering limits root to leaf (``ORDER BY depth, id FOR UPDATE``, the order of ``_locked``),
+# and only when every one of them still has room adds to their ``reserved`` counters and inserts the
+# reservation row. A refusal writes nothing, so no savepoint is needed inside a caller's
+# transaction, and the limit rows stay locked only while the server runs that one statement (never
+# across a round trip to a client that may be waiting for a CPU). The rows come back as they were
+# before the reservation, with ``granted`` telling whether it was taken.
+_RESERVE_SQL: dict[tuple[int, int, bool, bool], str] = {}
+
+
+def _reserve_statement(conn: Any, n_orgs: int, n_dims: int, with_project: bool, with_platform: bool) -> str:
+    key = (n_orgs, n_dims, with_project, with_platform)
+    sql = _RESERVE_SQL.get(key)
+    if sql is not None:
+        return sql
+    qn = conn.ops.quote_name
+    limits, reservations = qn(QuotaLimit._meta.db_table), qn(Reservation._meta.db_table)
+    node = f"{qn('project_id')} IS NULL" + (f" OR {qn('project_id')} = %s" if with_project else "")
+    where_platform = f"{qn('platform_id')} IS NULL" + (f" OR {qn('platform_id')} = %s" if with_platform else "")
+    columns = ", ".join(qn(c) for c in _LIMIT_COLUMNS)
+    cases = " ".join(["WHEN %s THEN %s::bigint"] * n_dims)
+    inserted = ", ".join(qn(f.column) for f in _reservation_fields())
+    sql = (
+        f"WITH lim AS MATERIALIZED (SELECT {columns}, {qn('depth')}, "
+        f"CASE {qn('dimension')} {cases} ELSE 0 END AS asked "
+        f"FROM {limits} WHERE {qn('organization_id')} IN ({', '.join(['%s'] * n_orgs)}) "
+        f"AND {qn('dimension')} IN ({', '.join(['%s'] * n_dims)}) AND ({node}) AND ({where_platform}) "
+        f"AND ({qn('region')} = '' OR {qn('region')} = %s) ORDER BY {qn('depth')}, {qn('id')} FOR UPDATE), "
+        f"fits AS (SELECT NOT EXISTS (SELECT 1 FROM lim WHERE lim.{qn('committed')} + lim.{qn('reserved')} + lim.asked"
+        f" > lim.{qn('limit')}) AS ok), "
+        f"upd AS (UPDATE {limits} AS q SET {qn('reserved')} = q.{qn('reserved')} + lim.asked FROM lim, fits "
+        f"WHERE q.{qn('id')} = lim.{qn('id')} AND fits.ok RETURNING q.{qn('id')}), "
+        f"ins AS (INSERT INTO {reservations} ({inserted}) "
+        f"SELECT {', '.join(f'%s::{f.db_type(conn)}' for f in _reservation_fields())} "
+        f"FROM fits WHERE fits.ok RETURNING 1) "
+        f"SELECT (SELECT ok FROM fits), {', '.join(f'lim.{qn(c)}' for c in _LIMIT_COLUMNS)} FROM lim "
+        f"ORDER BY lim.{qn('depth')}, lim.{qn('id')}")
+    _RESERVE_SQL[key] = sql
+    return sql
+
+
+def _reservation_fields() -> list[Any]:
+    return [f for f in Reservation._meta.concrete_fields]
+
+
+def _reserve_in_one_statement(conn: Any, reservation: Reservation, *, organization: Organization,
+                              project: Project | None, unit: dict[str, int], count: int, platform_id: Any,
+                              region: str) -> tuple[list[QuotaLimit], bool]:
+    meta = QuotaLimit._meta
+    orgs = [meta.get_field("organization").get_db_prep_value(pk, conn) for pk in _ancestor_ids(organization)]
+    dims = list(unit)
+    params: list[Any] = [v for dim in dims for v in (dim, unit[dim] * count)]
+    params += [*orgs, *dims]
+    if project is not None:
+        params.append(meta.get_field("project").get_db_prep_value(project.pk, conn))
+    if platform_id:
+        params.append(meta.get_field("platform").get_db_prep_value(platform_id, conn))
+    params.append(region)
+    fields = _reservation_fields()
+    params += [f.get_db_prep_save(f.pre_save(reservation, True), conn) for f in fields]
+    sql = _reserve_statement(conn, len(orgs), len(dims), project is not None, bool(platform_id))
+    rows = _run_prepared(conn, sql, params)
+    # Without covering limits the statement returns no row, and the reservation was inserted.
+    granted = rows[0][0] if rows else True
+    if granted:
+        reservation._state.adding = False
+        reservation._state.db = conn.alias
+    return [_limit_from_row(row[1:]) for row in rows], granted
+
+
+def _run_prepared(conn: Any, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    """Run ``sql`` as a prepared statement of this connection (planned once, not on every call),
+    through Django's connection so its transaction state, error classes and query log hold."""
+    import psycopg
+
+    with conn.cursor() as wrapper:  # opens the connection and applies Django's wrappers
+        with conn.wrap_database_errors, psycopg.Cursor(conn.connection) as cursor:
+            if conn.queries_logged:
+                conn.queries_log.append({"sql": sql % tuple(repr(p) for p in params), "time": "0.000"})
+            cursor.execute(sql, params, prepare=True)
+            del wrapper
+            return cursor.fetchall()
+
+
+def _limit_from_row(row: Any) -> QuotaLimit:
+    lim = QuotaLimit(id=_uuid(row[0]), organization_id=_uuid(row[1]),
+                     project_id=_uuid(row[2]) if row[2] is not None else None, dimension=row[3], limit=row[4],
+                     committed=row[5], reserved=row[6], warning_percent=row[7],
+                     platform_id=row[8], region=row[9])
+    lim.db_id = row[0]  # type: ignore[attr-defined]
+    return lim
 
 
 # The reservation path is the hot one (every provisioning request, every resize): its two statements
@@ -160,15 +275,7 @@ def _lock_for_reserve(*, organization: Organization, project: Project | None, di
     with conn.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    limits = []
-    for row in rows:
-        lim = QuotaLimit(id=_uuid(row[0]), organization_id=_uuid(row[1]),
-                         project_id=_uuid(row[2]) if row[2] is not None else None, dimension=row[3], limit=row[4],
-                         committed=row[5], reserved=row[6], warning_percent=row[7],
-                         platform_id=_uuid(row[8]) if row[8] is not None else None, region=row[9])
-        lim.db_id = row[0]  # type: ignore[attr-defined]
-        limits.append(lim)
-    return limits
+    return [_limit_from_row(row) for row in rows]
 
 
 def _uuid(value: Any) -> uuid.UUID:
