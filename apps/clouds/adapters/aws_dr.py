@@ -334,3 +334,6 @@ def register_listings() -> None:
     """Register ``ecs.snapshot`` (EBS snapshots) as a collected type."""
     extensions.register_listing(ADAPTER, extensions.Listing(type="ecs.snapshot", service="ecs", list=_snapshot_page,
                                                            get=_snapshot_get_resource))
+
+
+register_listings()
