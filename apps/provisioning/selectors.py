@@ -65,3 +65,54 @@ def resource_details(*, resource: Any) -> dict[str, Any]:
         return {}
     adapter = adapter_for(resource.platform, region=resource.region)
     return adapter.details(resource.type, resource.region, resource.external_id)
+
+
+ACTION_LABELS = {"start": "Start", "stop": "Stop", "reboot": "Restart", "resize": "Resize", "attach": "Attach",
+                 "detach": "Detach", "release": "Release"}
+
+
+def resource_panel(*, actor: Any, resource: Any) -> dict[str, Any]:
+    """What a resource page offers now (no cloud call): the lifecycle actions its state, its cloud and
+    the caller's permissions allow, the day-2 operations of its state, the instances it may attach to
+    or serve (a disk's zone, a load balancer's or an EIP's region) and the sizes it may be resized to."""
+    from apps.clouds.adapters import adapter_class
+    from apps.clouds.models import Flavor
+    from apps.core.errors import Conflict
+    from apps.provisioning import day2
+    from apps.provisioning.lifecycle import permission_for
+    from apps.provisioning.statemachine import ACTIONS, ATTACHABLE, CLOUD_CALL, check_transition
+    from apps.resources.models import Resource
+
+    caps = adapter_class(resource.platform.type).capabilities
+    actions = []
+    for action in ACTIONS:
+        if action == "modify" or not caps.supports(resource.type, CLOUD_CALL[action]):
+            continue
+        if not authorize(actor, permission_for(resource.type, action), resource):
+            continue
+        if action in ("attach", "detach") and resource.type not in ATTACHABLE:
+            continue
+        try:
+            check_transition(resource, action)
+        except Conflict:
+            continue
+        actions.append({"action": action, "label": ACTION_LABELS[action]})
+    may_modify = caps.supports(resource.type, "modify") and authorize(actor, permission_for(resource.type, "modify"),
+                                                                        resource)
+    operations = day2.allowed(resource) if may_modify else []
+    instances = []
+    if resource.type in ("ecs.disk", "eip.eip", "slb.instance"):
+        rows = Resource.objects.restrict(actor, "ecs:instance:operate").filter(
+            type="ecs.instance", deleted=False, platform_id=resource.platform_id, region=resource.region,
+            status__in=["running", "stopped"])
+        if resource.type == "ecs.disk":
+            rows = rows.filter(zone=resource.zone)
+        instances = [{"id": r.id, "name": r.name or r.external_id, "external_id": r.external_id, "zone": r.zone}
+                     for r in rows.order_by("name", "id")[:200]]
+    kinds = {"ecs.instance": "instance_type", "rds.instance": "rds_class", "redis.instance": "redis_class",
+             "slb.instance": "slb_spec"}
+    sizes = []
+    if resource.type in kinds and any(a["action"] == "resize" for a in actions):
+        sizes = list(Flavor.objects.filter(platform_id=resource.platform_id, region=resource.region,
+                                           kind=kinds[resource.type]).order_by("code").values_list("code", flat=True))
+    return {"actions": actions, "operations": operations, "instances": instances, "sizes": sizes}

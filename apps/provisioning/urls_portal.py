@@ -9,4 +9,5 @@ urlpatterns = [
     path("requests/", views.request_list, name="requests"),
     path("requests/<str:request_id>/", views.request_detail, name="request"),
     path("resources/", views.my_resources, name="my-resources"),
+    path("resources/<str:resource_id>/", views.resource_page, name="resource"),
 ]

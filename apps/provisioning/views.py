@@ -12,12 +12,13 @@ from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from apps.clouds.adapters import adapter_class
 from apps.clouds.adapters.base import CloudCallError
 from apps.clouds.models import CloudPlatform
 from apps.core.pages import searched
 from apps.core.pagination import Page, page_of
 from apps.organizations.models import Project
-from apps.provisioning import offers, requests, selectors
+from apps.provisioning import offers, requests, selectors, specs
 from apps.resources.selectors import resource_list
 
 # The catalog names a few of the projects each cloud serves you; the request form searches them all.
@@ -35,7 +36,8 @@ def catalog(request: HttpRequest) -> HttpResponse:
         named = list(selectors.project_choices(actor=request.user, platform=platform)
                      .order_by("name", "id")[:CATALOG_PROJECTS + 1])
         if named:
-            platforms.append((platform, named[:CATALOG_PROJECTS], len(named) > CATALOG_PROJECTS))
+            platforms.append((platform, named[:CATALOG_PROJECTS], len(named) > CATALOG_PROJECTS,
+                              requestable_types(platform)))
     return render(request, "provisioning/catalog.html", {"platforms": platforms})
 
 
@@ -64,9 +66,27 @@ def request_form_projects(request: HttpRequest, platform_id: str) -> HttpRespons
     return render(request, "partials/picker_options.html", {"options": options})
 
 
+TYPE_LABELS = {"ecs.instance": "ECS instances", "ecs.disk": "Disk", "ecs.security_group": "Security group",
+               "vpc.vpc": "VPC", "vpc.vswitch": "vSwitch", "eip.eip": "Elastic IP", "slb.instance": "Load balancer",
+               "rds.instance": "RDS database", "redis.instance": "Redis cache", "oss.bucket": "OSS bucket"}
+
+
+def requestable_types(platform: CloudPlatform) -> list[tuple[str, str]]:
+    """(type, label) of every type a request may ask for that the platform's adapter creates."""
+    caps = adapter_class(platform.type).capabilities
+    return [(t, TYPE_LABELS.get(t, t)) for t in specs.SPECS if caps.supports(t, "create")]
+
+
 @login_required
 def request_form(request: HttpRequest, platform_id: str) -> HttpResponse:
+    """The request form of one resource type (``?type=``), generated from what the platform offers in
+    the region: zones, classes, engines and specs from the catalog, VPCs, vSwitches and security
+    groups from the cloud, and the instances of your projects a new disk may attach to."""
     platform = _usable_platform(request, platform_id)
+    types = requestable_types(platform)
+    rtype = request.GET.get("type") or "ecs.instance"
+    if rtype not in dict(types):
+        raise Http404
     projects = _project_options(request, platform)
     region = request.GET.get("region") or platform.default_region
     form = offers.catalog_offers(platform, region)
@@ -75,10 +95,19 @@ def request_form(request: HttpRequest, platform_id: str) -> HttpResponse:
         form.update(offers.cloud_offers(platform, region))
     except CloudCallError as exc:
         error = f"The cloud cannot be reached ({exc.code}); the form is incomplete."
-        form.update(images=[], vswitches=[], security_groups=[])
+        form.update(images=[], vswitches=[], security_groups=[], vpcs=[])
+    instances = []
+    if rtype == "ecs.disk":
+        rows = resource_list(actor=request.user, action="ecs:instance:operate").filter(
+            type="ecs.instance", deleted=False, platform=platform, region=region, status__in=["running", "stopped"])
+        instances = [{"id": r.id, "name": r.name or r.external_id, "zone": r.zone}
+                     for r in rows.order_by("name", "id")[:200]]
     return render(request, "provisioning/request_form.html", {
         "platform": platform, "region": region, "form": form, "projects": projects, "error": error,
-        "form_json": json.dumps({"vswitches": form["vswitches"], "security_groups": form["security_groups"]})})
+        "rtype": rtype, "types": types, "type_name": dict(types)[rtype], "countable": rtype in specs.COUNTABLE,
+        "default_name": {"oss.bucket": ""}.get(rtype, rtype.split(".")[1].replace("_", "-")),
+        "form_json": json.dumps({"vswitches": form["vswitches"], "security_groups": form["security_groups"],
+                                 "engines": form["engines"], "instances": instances})})
 
 
 @login_required
@@ -102,7 +131,30 @@ def my_resources(request: HttpRequest) -> HttpResponse:
         .select_related("platform")[:200]
     types = sorted({(f["code"], f["vcpu"], f["memory_mib"]) for r in rows[:1] for f in
                     offers.catalog_offers(r.platform, r.region)["instance_types"]})
-    return render(request, "provisioning/my_resources.html", {"rows": rows, "types": types})
+    others = resource_list(actor=request.user).filter(deleted=False, project__isnull=False, type__in=[
+        t for t in specs.SPECS if t != "ecs.instance"]).select_related("project").order_by("type", "name")[:300]
+    return render(request, "provisioning/my_resources.html", {"rows": rows, "types": types, "others": others})
+
+
+FACTS = (("Status", "status"), ("Zone", "zone"), ("Class", "class"), ("Spec", "spec"), ("Engine", "engine"),
+         ("Version", "engine_version"), ("Category", "category"), ("Size (GiB)", "size_gib"),
+         ("Attached to", "instance_id"), ("CIDR block", "cidr_block"), ("VPC", "vpc_id"), ("Address", "ip_address"),
+         ("Address", "address"), ("Bandwidth (Mbit/s)", "bandwidth_mbps"), ("Storage (GiB)", "storage_gib"),
+         ("Connection", "connection_string"), ("Connection", "connection_domain"), ("ACL", "acl"),
+         ("Storage class", "storage_class"), ("Instance type", "instance_type"), ("Private IP", "private_ip"))
+
+
+@login_required
+def resource_page(request: HttpRequest, resource_id: str) -> HttpResponse:
+    """A resource of your projects with the operations its state allows (the portal's resource page)."""
+    from apps.clouds.catalog import type_name
+    from apps.resources.selectors import resource_get
+
+    resource = resource_get(actor=request.user, resource_id=resource_id)
+    spec = {**(resource.spec or {}), "status": resource.status, "zone": resource.zone}
+    facts = [(label, spec[key]) for label, key in FACTS if spec.get(key) not in (None, "", [])]
+    return render(request, "provisioning/resource.html", {"r": resource, "type_name": type_name(resource.type),
+                                                           "facts": facts})
 
 
 @login_required

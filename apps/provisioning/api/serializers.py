@@ -155,10 +155,27 @@ class Day2OperationSerializer(serializers.Serializer):
     label = serializers.CharField()
 
 
-class ResourceDetailsSerializer(serializers.Serializer):
-    """The day-2 operations the resource's state allows now, and what the cloud lists about it."""
+class LifecycleActionSerializer(serializers.Serializer):
+    action = serializers.CharField()
+    label = serializers.CharField()
 
+
+class CandidateSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField()
+    external_id = serializers.CharField()
+    zone = serializers.CharField(allow_blank=True)
+
+
+class ResourceDetailsSerializer(serializers.Serializer):
+    """What the resource page offers now: lifecycle actions and day-2 operations its state and your
+    permissions allow, the instances it may attach to or serve, the sizes it may become, and what the
+    cloud lists about it."""
+
+    actions = LifecycleActionSerializer(many=True)
     operations = Day2OperationSerializer(many=True)
+    instances = CandidateSerializer(many=True)
+    sizes = serializers.ListField(child=serializers.CharField())
     details = serializers.DictField(help_text="rules, listeners and backends, accounts and databases, lifecycle "
                                               "rules: whichever the type has")
 

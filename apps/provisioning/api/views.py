@@ -19,7 +19,7 @@ from apps.core.errors import Conflict, InvalidInput
 from apps.core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from apps.core.pagination import page_response
 from apps.organizations.models import Organization, Project
-from apps.provisioning import day2, offers, requests, selectors, services, topology
+from apps.provisioning import offers, requests, selectors, services, topology
 from apps.provisioning.api import serializers as s
 from apps.provisioning.filters import ApprovalPolicyFilter, ChangeRecordFilter, RequestFilter, ScheduleFilter
 from apps.provisioning.models import ApprovalPolicy, ChangeRecord, ProvisioningRequest, ScheduledOperation
@@ -250,7 +250,7 @@ class InstanceViewSet(TenantViewSetMixin, viewsets.GenericViewSet):
             found = selectors.resource_details(resource=resource)
         except CloudCallError as exc:
             raise Conflict(f"The cloud cannot be reached ({exc.code}); try again.", code="cloud_unavailable") from None
-        return Response({"operations": day2.allowed(resource), "details": found})
+        return Response({**selectors.resource_panel(actor=request.user, resource=resource), "details": found})
 
     @extend_schema(request=s.BatchRequestSerializer, responses={202: s.BatchResultSerializer},
                    parameters=[IDEMPOTENCY_PARAMETER])

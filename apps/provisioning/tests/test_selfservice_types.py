@@ -447,3 +447,38 @@ def test_the_estimate_endpoint_asks_the_price_hook_for_the_form_spec(world, buil
                                "bandwidth_mbps": 0}
     assert bad.status_code == 400 and list(bad.json()["detail"]) == ["storage_gib"]
     assert control.get("/stats")["calls"] == before
+
+
+def test_the_request_form_of_each_type_offers_what_the_cloud_offers(world, builder, instance):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(ProvisioningRequest.objects.first().requester)
+    base = f"/portal/provisioning/new/{world['platform'].pk}/"
+    catalog = client.get("/portal/provisioning/").content.decode()
+    for resource_type in TYPES:
+        assert f"?type={resource_type}" in catalog
+        page = client.get(base, {"type": resource_type})
+        assert page.status_code == 200, resource_type
+        assert f'data-type="{resource_type}"' in page.content.decode()
+    rds = client.get(base, {"type": "rds.instance"}).content.decode()
+    assert "mysql.n2.medium.1" in rds and 'data-role="engine"' in rds
+    assert "redis.master.small.default" in client.get(base, {"type": "redis.instance"}).content.decode()
+    assert "slb.s2.small" in client.get(base, {"type": "slb.instance"}).content.decode()
+    disk = client.get(base, {"type": "ecs.disk"}).content.decode()
+    assert instance.pk in disk  # the instances a new disk may attach to, with their zones, for the form's script
+    assert client.get(base, {"type": "ecs.snapshot"}).status_code == 404
+
+
+def test_the_portal_resource_page_shows_the_operations_panel(world, builder, instance):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(ProvisioningRequest.objects.first().requester)
+    page = client.get(f"/portal/provisioning/resources/{instance.pk}/")
+    assert page.status_code == 200 and 'id="resource-ops"' in page.content.decode()
+    panel = builder.get(f"{OPS}{instance.pk}/details/").json()
+    assert {a["action"] for a in panel["actions"]} == {"stop", "reboot", "release"}
+    assert page.status_code == 200
+    mine = client.get("/portal/provisioning/resources/").content.decode()
+    assert f"/portal/provisioning/resources/{instance.pk}/" in mine

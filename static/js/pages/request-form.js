@@ -1,9 +1,12 @@
-/* Request form (provisioning/request_form.html): vSwitches and security groups follow the zone; the
- * request is posted to the API and the page moves to it. */
+/* Request form (provisioning/request_form.html), one resource type per page: dependencies follow the
+ * choices (vSwitches and security groups the zone, versions the engine, a disk's instances its zone),
+ * the price estimate follows every change, and the request is posted to the API and the page moves to it. */
 (function () {
   const form = document.getElementById("req-form");
   const offers = JSON.parse(JSON.parse(document.getElementById("offers").textContent));
+  const rtype = form.dataset.type;
   const zone = document.getElementById("f-zone"), vsw = document.getElementById("f-vswitch"), sg = document.getElementById("f-sg");
+  if (rtype !== "ecs.instance") { other(); return; }
   function fill() {
     vsw.replaceChildren(); sg.replaceChildren();
     offers.vswitches.filter(v => v.zone === zone.value).forEach(v => vsw.add(new Option(v.name + " (" + v.cidr_block + ")", v.id)));
@@ -64,15 +67,20 @@
   ["f-type", "f-count", "f-disk-size"].forEach(id => { document.getElementById(id).addEventListener("input", judge); document.getElementById(id).addEventListener("change", judge); });
   document.getElementById("f-project").addEventListener("change", refresh);
   refresh();
-  form.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    const err = document.getElementById("req-error"); err.classList.add("d-none");
+  function ecsSpec() {
     const tags = {};
     document.getElementById("f-tags").value.split(",").map(s => s.trim()).filter(Boolean).forEach(p => { const [k, v] = p.split("="); tags[k.trim()] = (v || "").trim(); });
     const spec = {instance_type: document.getElementById("f-type").value, image_id: document.getElementById("f-image").value,
       zone: zone.value, vswitch_id: vsw.value, security_group_id: sg.value, name: document.getElementById("f-name").value,
       system_disk_gib: parseInt(document.getElementById("f-disk-size").value, 10), tags: tags};
     if (document.getElementById("f-disk").value) spec.system_disk_category = document.getElementById("f-disk").value;
+    return spec;
+  }
+  estimator(ecsSpec);
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const err = document.getElementById("req-error"); err.classList.add("d-none");
+    const spec = ecsSpec();
     try {
       const r = await Unimanager.api("POST", "/api/v1/provisioning/requests/", {project: document.getElementById("f-project").value,
         platform: form.dataset.platform, region: form.dataset.region, spec: spec, count: parseInt(document.getElementById("f-count").value, 10),
@@ -83,4 +91,103 @@
       err.textContent = e.message + (detail ? " " + detail : ""); err.classList.remove("d-none");
     }
   });
+
+  // The price of what the form says now, from the price book (none installed: says so).
+  function count() { const c = document.getElementById("f-count"); return c ? (parseInt(c.value, 10) || 1) : 1; }
+  function estimator(specOf) {
+    const box = document.getElementById("req-estimate"), text = box.querySelector("[data-role=estimate-text]");
+    let timer = null, asked = 0;
+    async function ask() {
+      const mine = ++asked;
+      try {
+        const r = await Unimanager.api("POST", "/api/v1/provisioning/estimate/", {platform: form.dataset.platform,
+          region: form.dataset.region, resource_type: rtype, spec: specOf(), count: count()});
+        if (mine !== asked) return;
+        text.textContent = r.priced ? "Estimated " + r.hourly + " " + r.currency + " per hour, " + r.monthly + " " + r.currency + " per month"
+          : "No price book prices this yet.";
+        box.classList.toggle("text-secondary", !r.priced);
+      } catch (e) {
+        if (mine !== asked) return;
+        text.textContent = "No estimate until the form is complete" + (e.body && e.body.detail ? " (" + Object.keys(e.body.detail).join(", ") + ")" : "") + ".";
+        box.classList.add("text-secondary");
+      }
+    }
+    function later() { clearTimeout(timer); timer = setTimeout(ask, 250); }
+    form.addEventListener("input", later); form.addEventListener("change", later);
+    ask();
+  }
+  function showError(e) {
+    const err = document.getElementById("req-error");
+    const detail = e.body && e.body.detail ? Object.entries(e.body.detail).map(([k, v]) => k + ": " + [].concat(v).map(x => typeof x === "object" ? JSON.stringify(x) : x).join(", ")).join("; ") : "";
+    err.textContent = e.message + (detail ? " " + detail : ""); err.classList.remove("d-none");
+  }
+
+  // Every type but an ECS instance: fields carry data-spec (their name in the spec) and data-kind.
+  function other() {
+    const engine = form.querySelector("[data-role=engine]"), version = form.querySelector("[data-role=version]");
+    const instance = form.querySelector("[data-role=instance]"), category = form.querySelector("[data-role=category]");
+    const address = form.querySelector("[data-role=address-type]");
+    const table = (offers.engines || {})[rtype] || [];
+    if (engine) { table.forEach(e => engine.add(new Option(e.engine, e.engine))); }
+    function versions() {
+      if (!version) return;
+      const name = version.dataset.engine || (engine && engine.value);
+      const found = table.find(e => e.engine === name) || {versions: []};
+      const keep = version.value; version.replaceChildren();
+      found.versions.forEach(v => version.add(new Option(v, v)));
+      if (found.versions.includes(keep)) version.value = keep; else if (found.versions.length) version.value = found.versions[found.versions.length - 1];
+    }
+    function follow() {
+      const z = zone ? zone.value : "";
+      if (vsw) {
+        const keep = vsw.value; vsw.replaceChildren();
+        if (vsw.dataset.optional) vsw.add(new Option("—", ""));
+        offers.vswitches.filter(v => vsw.dataset.anyZone || v.zone === z).forEach(v => vsw.add(new Option(v.name + " (" + v.cidr_block + ", " + v.zone + ")", v.id)));
+        if ([...vsw.options].some(o => o.value === keep)) vsw.value = keep;
+        else if (vsw.dataset.optional && vsw.options.length > 1) vsw.selectedIndex = 1;
+        if (address) vsw.disabled = address.value === "internet";
+      }
+      if (instance) {
+        const keep = instance.value; instance.replaceChildren(new Option("none: attach later", ""));
+        (offers.instances || []).filter(i => i.zone === z).forEach(i => instance.add(new Option(i.name + " (" + i.zone + ")", i.id)));
+        if ([...instance.options].some(o => o.value === keep)) instance.value = keep;
+      }
+      if (category) {
+        [...category.options].forEach(o => { o.disabled = !!o.dataset.zones && !o.dataset.zones.split(",").includes(z); });
+        if (category.selectedOptions[0] && category.selectedOptions[0].disabled) { const ok = [...category.options].find(o => !o.disabled); if (ok) category.value = ok.value; }
+      }
+    }
+    if (engine) engine.addEventListener("change", versions);
+    [zone, address].forEach(x => x && x.addEventListener("change", follow));
+    versions(); follow();
+    function rules(text) {
+      return text.split(";").map(s => s.trim()).filter(Boolean).map(r => {
+        const [protocol, ports, source] = r.split(/\s+/);
+        const rule = {protocol: (protocol || "").toLowerCase(), port_range: ports || "-1/-1"};
+        if (source) rule.source_cidr = source;
+        return rule;
+      });
+    }
+    function specOf() {
+      const spec = {};
+      form.querySelectorAll("[data-spec]").forEach(i => {
+        if (i.disabled && i.dataset.optional) return;
+        const v = i.value;
+        if (i.dataset.optional && v === "") return;
+        spec[i.dataset.spec] = i.dataset.kind === "int" ? (v === "" ? null : Number(v)) : i.dataset.kind === "rules" ? rules(v) : v;
+      });
+      return spec;
+    }
+    estimator(specOf);
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      document.getElementById("req-error").classList.add("d-none");
+      try {
+        const r = await Unimanager.api("POST", "/api/v1/provisioning/requests/", {project: document.getElementById("f-project").value,
+          platform: form.dataset.platform, region: form.dataset.region, resource_type: rtype, spec: specOf(), count: count(),
+          reason: document.getElementById("f-reason").value});
+        location.href = form.dataset.requests + r.id + "/";
+      } catch (e) { showError(e); }
+    });
+  }
 })();
