@@ -32,6 +32,7 @@ from apps.core.errors import Conflict, Forbidden, InvalidInput, Refused
 from apps.core.events import emit
 from apps.core.scoping import authorize, require, restrict
 from apps.organizations.models import Organization, Project
+from apps.provisioning.models import ProvisioningRequest
 from apps.quotas import config
 from apps.quotas.dimensions import dimensions, is_dimension, resource_units, unit_of
 from apps.quotas.models import QuotaLimit, QuotaRequest, Reservation
@@ -327,6 +328,12 @@ def _settle(reservation_id: str, units: int | None, *, commit: bool, expire: boo
                                    platform_id=reservation.platform_id, region=reservation.region))
         # Every writer takes the limits (root to leaf) before any reservation row it changes.
         reservation = Reservation.objects.select_for_update().get(pk=reservation_id)
+        if expire and reservation.status == Reservation.Status.ACTIVE and _held_by_open_request(reservation.id):
+            # Still waiting for approval or being provisioned: the quota stays held (what the cloud
+            # will make must fit when it is made), so the reservation lives on instead.
+            reservation.expires_at = timezone.now() + timedelta(seconds=config.value("RESERVATION_SECONDS"))
+            reservation.save(update_fields=["expires_at", "updated_at"])
+            return reservation
         wanted = reservation.count if units is None else max(int(units), 0)
         held = min(wanted, reservation.reserved_units)
         # A commit for units the sweeper already released: the cloud made them, so they count again.
@@ -353,6 +360,14 @@ def _settle(reservation_id: str, units: int | None, *, commit: bool, expire: boo
     return reservation
 
 
+def _held_by_open_request(reservation_id: str) -> bool:
+    """Whether a provisioning request that is not finished (waiting for approval, approved, or
+    provisioning) holds this reservation."""
+    status = ProvisioningRequest.Status
+    return ProvisioningRequest.objects.filter(
+        quota_reservation=reservation_id, status__in=[status.PENDING, status.APPROVED, status.PROVISIONING]).exists()
+
+
 def reservation_commit(*, reservation_id: str, units: int | None = None) -> Reservation | None:
     """The cloud confirmed ``units`` (all when ``None``): their quota moves from reserved to committed."""
     return _settle(reservation_id, units, commit=True)
@@ -364,7 +379,8 @@ def reservation_release(*, reservation_id: str, units: int | None = None) -> Res
 
 
 def reservations_expire(*, now: Any = None, batch: int = 500) -> int:
-    """Release what live reservations past their expiry still hold; returns how many expired."""
+    """Release what live reservations past their expiry still hold; returns how many expired. A
+    reservation of a provisioning request that is not finished is renewed instead."""
     now = now or timezone.now()
     expired = 0
     ids = list(Reservation.objects.filter(status=Reservation.Status.ACTIVE, expires_at__lte=now)

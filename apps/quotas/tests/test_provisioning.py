@@ -107,3 +107,41 @@ def test_a_resize_reserves_only_its_growth_and_a_release_frees_the_usage(world):
     instances.refresh_from_db()
     assert (vcpu.used, instances.used) == (0, 0)
     assert services.usage_reconcile(apply=False) == []
+
+
+def test_a_pending_requests_reservation_outlives_its_expiry_so_usage_never_exceeds_the_limit(world):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    lim = services.limit_set(actor=None, organization=world["hq"], dimension="ecs.instance", limit=1)
+    waiting = _post(world, 1)
+    assert waiting.status_code == 202 and waiting.json()["status"] == "pending", waiting.json()
+    held = Reservation.objects.get()
+    # The sweeper runs long after the reservation's expiry while the request still waits for approval.
+    later = held.expires_at + timedelta(seconds=1)
+    assert services.reservations_expire(now=later) == 0
+    held.refresh_from_db()
+    lim.refresh_from_db()
+    assert (held.status, held.reserved_units, lim.used) == ("active", 1, 1)
+    assert held.expires_at > timezone.now()
+    # The held quota is not handed to anyone else...
+    refused = _post(world, 1)
+    assert refused.status_code == 422 and refused.json()["detail"]["shortfall"] == 1, refused.json()
+    # ...so when the approved request's instance is made, usage reaches the limit and no more.
+    with TestCase.captureOnCommitCallbacks(execute=False):
+        r = api_as(world["approver"]).post(f"{URL}{waiting.json()['id']}/approve/", {}, format="json")
+    assert r.status_code == 202, r.json()
+    drive(ChangeRecord.objects.get(request_id=waiting.json()["id"]).id)
+    lim.refresh_from_db()
+    assert (lim.committed, lim.reserved) == (1, 0)
+    assert Reservation.objects.get().status == "settled"
+
+
+def test_a_finished_requests_leftover_reservation_still_expires(world):
+    services.limit_set(actor=None, organization=world["hq"], dimension="ecs.instance", limit=2)
+    waiting = _post(world, 1)
+    ProvisioningRequest.objects.filter(pk=waiting.json()["id"]).update(status=ProvisioningRequest.Status.FAILED)
+    held = Reservation.objects.get()
+    assert services.reservations_expire(now=held.expires_at) == 1
+    assert QuotaLimit.objects.get().used == 0
