@@ -8,8 +8,8 @@ from apps.core.demo import register_demo
 
 PROVISIONER_ROLE = "web_shop_provisioner"
 # What a project's engineers create and run themselves; nothing that changes people or permissions.
-PROVISIONER_PERMISSIONS = ["ecs:*:create", "ecs:*:operate", "ecs:*:delete", "vpc:*:create", "eip:*:create",
-                           "slb:*:create", "rds:*:create", "redis:*:create", "oss:*:create",
+PROVISIONER_PERMISSIONS = [*(f"{service}:*:{verb}" for service in ("ecs", "vpc", "eip", "slb", "rds", "redis", "oss")
+                             for verb in ("create", "operate", "delete")),
                            "provisioning:request:read", "provisioning:change:read", "resources:resource:read",
                            "core:operation:*", "menu:portal:*"]
 
@@ -27,6 +27,9 @@ def seed_self_service() -> None:
     role = Role.objects.filter(key=PROVISIONER_ROLE).first() or Role.objects.create(
         key=PROVISIONER_ROLE, name="Web shop provisioner", permissions=PROVISIONER_PERMISSIONS,
         description="Requests and runs the Web shop's cloud resources from the portal.")
+    if sorted(role.permissions) != sorted(PROVISIONER_PERMISSIONS):  # an older demo: day-2 on every type
+        role.permissions = PROVISIONER_PERMISSIONS
+        role.save(update_fields=["permissions"])
     Grant.objects.get_or_create(role=role, grantee_type="user", user=operator, scope_type="project",
                                 scope_project=project, organization=project.organization,
                                 defaults={"note": "demo"})

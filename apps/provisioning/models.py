@@ -59,6 +59,22 @@ class ProvisioningRequest(TenantModel):
     def topic(self) -> str:
         return f"request:{self.id}"
 
+    @property
+    def summary(self) -> str:
+        """What was asked for, in one line ("2 × ecs.g6.large in cn-hangzhou-a", "MySQL 8.0 ...")."""
+        from apps.provisioning.checks import summary
+
+        try:
+            return summary(self.resource_type, self.spec or {}, self.count)
+        except KeyError:
+            return f"{self.count} × {self.resource_type}"
+
+    @property
+    def spec_facts(self) -> list[tuple[str, object]]:
+        """The spec's fields but the name, for a page (an instance's are shown by the page itself)."""
+        return [(k.replace("_", " "), v) for k, v in sorted((self.spec or {}).items())
+                if k not in ("name", "tags") and v not in (None, "", [], {})]
+
 
 class RequestEvent(models.Model):
     """One line of a request's timeline: submitted, each decision, approved, each instance's outcome."""
