@@ -28,6 +28,7 @@ class ResilienceConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
+        from apps.core.events import subscribe
         from apps.core.realtime import register_topic
         from apps.rbac.catalog import register_permissions
         from apps.resilience import demo, widget_queries  # noqa: F401  (demo registers its seeder)
@@ -36,6 +37,7 @@ class ResilienceConfig(AppConfig):
         register_permissions("resilience", PERMISSIONS)
         register_topic("resilience", resilience_topic_org)
         widget_queries.register()
+        subscribe("sync:", demo.after_collection)
         post_migrate.connect(install_schedule, sender=self)
         register_menus()
 

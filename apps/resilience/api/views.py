@@ -82,8 +82,9 @@ class GroupViewSet(TenantListViewSet, mixins.DestroyModelMixin):
 
     @extend_schema(request=s.GroupChangeSerializer, responses=s.GroupSerializer)
     def partial_update(self, request: Request, pk=None) -> Response:
+        group = self.get_object()
         data = parsed(s.GroupChangeSerializer, request.data)
-        group = services.group_update(actor=request.user, group=self.get_object(), **data)
+        group = services.group_update(actor=request.user, group=group, **data)
         return Response(s.GroupSerializer(group).data)
 
     def destroy(self, request: Request, pk=None) -> Response:
@@ -103,9 +104,9 @@ class GroupViewSet(TenantListViewSet, mixins.DestroyModelMixin):
     @action(detail=True, methods=["post"], url_path="dry-run")
     def dry_run(self, request: Request, pk=None) -> Response:
         """Every step and cloud call the plan would make, changing nothing."""
+        group = self.get_object()
         data = parsed(s.PlanStartSerializer, request.data)
-        result = plans.plan_dry_run(actor=request.user, group=self.get_object(), kind=data["kind"],
-                                    options=_options(data))
+        result = plans.plan_dry_run(actor=request.user, group=group, kind=data["kind"], options=_options(data))
         return Response(result)
 
     @extend_schema(request=s.PlanStartSerializer, responses={202: s.RunDetailSerializer},
@@ -115,9 +116,9 @@ class GroupViewSet(TenantListViewSet, mixins.DestroyModelMixin):
     def run(self, request: Request, pk=None) -> Response:
         """Start a drill, switchover, failover, switchback or failback (409 while another plan runs or when the
         group's state does not allow it)."""
+        group = self.get_object()
         data = parsed(s.PlanStartSerializer, request.data)
-        run = plans.plan_start(actor=request.user, group=self.get_object(), kind=data["kind"],
-                               options=_options(data))
+        run = plans.plan_start(actor=request.user, group=group, kind=data["kind"], options=_options(data))
         return Response(s.RunDetailSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -247,6 +248,7 @@ class BackupJobViewSet(TenantListViewSet):
     @idempotent
     def restore(self, request: Request, pk=None) -> Response:
         """Restore this backup in place or as a new resource ("rebuild")."""
+        backup = self.get_object()
         data = parsed(s.RestoreSerializer, request.data)
-        job = backups.restore_start(actor=request.user, backup=self.get_object(), target=data["target"])
+        job = backups.restore_start(actor=request.user, backup=backup, target=data["target"])
         return Response(s.BackupJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
