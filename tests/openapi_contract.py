@@ -14,13 +14,18 @@ A request to a path or method the document does not have may only be refused (40
 with the error shape. A test whose settings swap in another URL configuration (a test-only view) is
 not checked. A mismatch fails the test that produced it: the client call raises
 ``ContractViolation``, and a mismatch that was swallowed (a server thread, a broad ``except``) fails
-the test when its body returns. Responses of servers in other processes (the integration tier's
-daphne and workers) are not seen here.
+the test when its body returns.
+
+The integration tier's servers run in other processes (daphne, ``manage.py serve``): they start
+through ``tests.integration.checked_server``, which installs the same checker there and appends each
+mismatch, one JSON line, to the file named by ``UNIMANAGER_CONTRACT_LOG``; the tier's conftest fails
+the test during which a line was added.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 from typing import Any
@@ -144,6 +149,7 @@ def _excerpt(response: Any) -> str:
 _contract: Contract | None = None
 _contract_lock = threading.Lock()
 _violations: list[str] = []
+CONTRACT_LOG_ENV = "UNIMANAGER_CONTRACT_LOG"
 checked_responses = 0  # how many responses were matched against the document (for the tests of the checker)
 
 
@@ -177,6 +183,10 @@ def _checked(request: Any, response: Any) -> None:
     if problem:
         _violations.append(problem)
         response.contract_violation = problem
+        log = os.environ.get(CONTRACT_LOG_ENV)
+        if log:
+            with _contract_lock, open(log, "a", encoding="utf-8") as sink:
+                sink.write(json.dumps({"problem": problem}) + "\n")
 
 
 def install() -> None:
@@ -187,11 +197,20 @@ def install() -> None:
     if getattr(BaseHandler.get_response, "contract_checked", False):
         return
     get_response = BaseHandler.get_response
+    get_response_async = BaseHandler.get_response_async
     request = Client.request
 
     def checked_get_response(self: Any, http_request: Any) -> Any:
         response = get_response(self, http_request)
         _checked(http_request, response)
+        return response
+
+    async def checked_get_response_async(self: Any, http_request: Any) -> Any:
+        response = await get_response_async(self, http_request)
+        if http_request.path_info.startswith(API_PREFIX):
+            from asgiref.sync import sync_to_async
+
+            await sync_to_async(_checked, thread_sensitive=False)(http_request, response)
         return response
 
     def raising_request(self: Any, **kwargs: Any) -> Any:
@@ -203,6 +222,7 @@ def install() -> None:
 
     checked_get_response.contract_checked = True  # type: ignore[attr-defined]
     BaseHandler.get_response = checked_get_response  # type: ignore[method-assign]
+    BaseHandler.get_response_async = checked_get_response_async  # type: ignore[method-assign]
     Client.request = raising_request  # type: ignore[method-assign]
 
 

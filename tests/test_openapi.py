@@ -286,3 +286,51 @@ def test_the_response_checker_is_on_in_the_integration_tier_too():
     assert client.get("/api/v1/core/operations/").status_code == 200
     assert client.get("/api/v1/core/operations/op-00000000000000000000/").status_code == 404
     assert openapi_contract.checked_responses == before + 2
+
+
+SERVER_PROCESS_SCRIPT = """
+import json
+import os
+
+import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "unimanager.settings")
+django.setup()
+from asgiref.sync import async_to_sync
+from django.conf import settings
+from django.test import AsyncClient
+
+from tests import openapi_contract
+
+settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+original = openapi_contract.contract()
+document = json.loads(json.dumps(original.document))
+document["paths"]["/api/v1/core/operations/"]["get"]["responses"] = {"201": {"description": "created"}}
+openapi_contract._contract = openapi_contract.Contract(document, original.urlconf)
+print(async_to_sync(AsyncClient().get)("/api/v1/core/operations/").status_code)
+"""
+
+
+def test_a_server_process_started_checked_logs_what_the_document_does_not_describe(tmp_path):
+    """The integration tier starts daphne and ``manage.py serve`` through ``checked_server``: in that
+    process an ASGI request's answer outside the (narrowed) document is appended to the log."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.openapi_contract import CONTRACT_LOG_ENV
+
+    root = Path(__file__).resolve().parents[1]
+    script, log = tmp_path / "serve_one.py", tmp_path / "violations.jsonl"
+    script.write_text(SERVER_PROCESS_SCRIPT)
+    env = {**os.environ, CONTRACT_LOG_ENV: str(log), "PYTHONPATH": str(root)}
+    done = subprocess.run([sys.executable, "-m", "tests.integration.checked_server", str(script)], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    status = done.stdout.strip().splitlines()[-1]
+    problems = [json.loads(line)["problem"] for line in log.read_text().splitlines()]
+    assert status in ("401", "403")
+    assert len(problems) == 1
+    assert problems[0].startswith(f"GET /api/v1/core/operations/ answered {status}: status {status} is not "
+                                  f"documented for GET /api/v1/core/operations/ (documented: 201)")

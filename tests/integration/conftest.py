@@ -9,6 +9,7 @@ shared with the server and worker processes started here, so tests that create d
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from devtools.services import free_port, wait_for_port
+from tests.openapi_contract import CONTRACT_LOG_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -87,6 +89,33 @@ def database_url_for(name: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
 
 
+# Server processes start through this module, which checks their API responses against the OpenAPI
+# document and appends each mismatch to CONTRACT_LOG (see tests.openapi_contract).
+CHECKED = "tests.integration.checked_server"
+CONTRACT_LOG = ARTIFACTS / "contract-violations.jsonl"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fresh_contract_log() -> None:
+    """An empty log, named in the environment every server process of the session inherits."""
+    CONTRACT_LOG.parent.mkdir(parents=True, exist_ok=True)
+    CONTRACT_LOG.write_text("")
+    os.environ[CONTRACT_LOG_ENV] = str(CONTRACT_LOG)
+
+
+@pytest.fixture(autouse=True)
+def _server_responses_match_the_document(_fresh_contract_log) -> Iterator[None]:
+    """Fails the test during which a server process answered the API outside the OpenAPI document."""
+    start = CONTRACT_LOG.stat().st_size
+    yield
+    with CONTRACT_LOG.open(encoding="utf-8") as log:
+        log.seek(start)
+        found = [json.loads(line)["problem"] for line in log.read().splitlines() if line.strip()]
+    if found:
+        pytest.fail("API responses of a server process that the OpenAPI document does not describe:\n"
+                    + "\n".join(found), pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def services_env() -> dict[str, str]:
     if not os.environ.get("DATABASE_URL") or not os.environ.get("REDIS_URL"):
@@ -112,8 +141,8 @@ def distributed_stack(services_env, django_db_setup, django_db_blocker, tmp_path
     worker = _spawn([sys.executable, "-m", "celery", "-A", "unimanager", "worker", "--pool=solo", "--concurrency=1",
                      "--loglevel=INFO", "--without-heartbeat", "--without-mingle", "--without-gossip",
                      "-n", f"itest-{port}@%h"], env, worker_log)
-    web = _spawn([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "unimanager.asgi:application"],
-                 env, web_log)
+    web = _spawn([sys.executable, "-m", CHECKED, "daphne", "-b", "127.0.0.1", "-p", str(port),
+                  "unimanager.asgi:application"], env, web_log)
     server = Server(f"http://127.0.0.1:{port}", env, [worker, web], [web_log, worker_log])
     try:
         wait_for_port(port, timeout=60)
@@ -134,7 +163,7 @@ def embedded_server(tmp_path_factory) -> Iterator[Server]:
                        stdout=subprocess.DEVNULL)
     port = free_port()
     log = data / "serve.log"
-    process = _spawn([sys.executable, "manage.py", "serve", "--port", str(port)], env, log)
+    process = _spawn([sys.executable, "-m", CHECKED, "manage.py", "serve", "--port", str(port)], env, log)
     server = Server(f"http://127.0.0.1:{port}", env, [process], [log])
     try:
         _wait_http(f"{server.url}/healthz", 60, server.processes, server)
