@@ -22,6 +22,10 @@ Not offered on AWS (``UnsupportedOperation``, never faked): replication pairs (`
 Backup Recovery (``vault_*``, ``backup_plan_*``, ``backup_job_*``, ``restore_job_*``) and OSS replication
 (``bucket_replication_*``).
 
+``client_token`` is accepted wherever ``apsara_dr`` takes it and sent where the AWS call has one
+(``CreateVolume``, ``CopyImage``); EBS snapshots and RDS calls have none: a retried step finds what a
+lost answer made by its name or tags. RDS names are the identifiers (``name`` made into one).
+
 Snapshot statuses are EC2's (``pending``, ``completed``, ``error``); ``snapshot_get`` returns the same
 keys as on Apsara Stack.
 """
@@ -73,14 +77,15 @@ def _not_offered(what: str) -> UnsupportedOperation:
 
 # -- EBS snapshots --------------------------------------------------------------------------------------
 
-def snapshot_create(adapter: Any, region: str, disk_id: str, *, name: str, tags: dict[str, str]) -> str:
+def snapshot_create(adapter: Any, region: str, disk_id: str, *, name: str, tags: dict[str, str],
+                    client_token: str | None = None) -> str:
     body = adapter._invoke("ec2", region, "create_snapshot", VolumeId=disk_id, Description=name,
                            TagSpecifications=[{"ResourceType": "snapshot", "Tags": _tag_list(tags, name)}])
     return body["SnapshotId"]
 
 
 def snapshot_copy(adapter: Any, region: str, snapshot_id: str, *, dest_region: str, name: str,
-                  tags: dict[str, str]) -> str:
+                  tags: dict[str, str], client_token: str | None = None) -> str:
     """A copy in ``dest_region`` (the call goes to the destination, naming the source region)."""
     body = adapter._invoke("ec2", dest_region, "copy_snapshot", SourceRegion=region, SourceSnapshotId=snapshot_id,
                            Description=name,
@@ -118,8 +123,9 @@ def disk_rollback(adapter: Any, region: str, disk_id: str, snapshot_id: str) -> 
 
 
 def disk_from_snapshot(adapter: Any, region: str, *, zone: str, snapshot_id: str, name: str,
-                       tags: dict[str, str]) -> str:
-    body = adapter._invoke("ec2", region, "create_volume", AvailabilityZone=zone, SnapshotId=snapshot_id,
+                       tags: dict[str, str], client_token: str | None = None) -> str:
+    extra = {"ClientToken": client_token} if client_token else {}
+    body = adapter._invoke("ec2", region, "create_volume", AvailabilityZone=zone, SnapshotId=snapshot_id, **extra,
                            TagSpecifications=[{"ResourceType": "volume", "Tags": _tag_list(tags, name)}])
     return body["VolumeId"]
 
@@ -164,9 +170,11 @@ def image_create(adapter: Any, region: str, instance_id: str, *, name: str, tags
     return body["ImageId"]
 
 
-def image_copy(adapter: Any, region: str, image_id: str, *, dest_region: str, name: str) -> str:
+def image_copy(adapter: Any, region: str, image_id: str, *, dest_region: str, name: str,
+               client_token: str | None = None) -> str:
+    extra = {"ClientToken": client_token} if client_token else {}
     return adapter._invoke("ec2", dest_region, "copy_image", SourceRegion=region, SourceImageId=image_id,
-                           Name=name)["ImageId"]
+                           Name=name, **extra)["ImageId"]
 
 
 def image_get(adapter: Any, region: str, image_id: str) -> dict[str, Any] | None:
@@ -239,7 +247,8 @@ def rds_backups(adapter: Any, region: str, db_id: str) -> list[dict[str, Any]]:
 
 
 def rds_restore(adapter: Any, region: str, db_id: str, *, backup_id: str | None = None,
-                restore_time: float | None = None, name: str, tags: dict[str, str]) -> str:
+                restore_time: float | None = None, name: str, tags: dict[str, str],
+                client_token: str | None = None) -> str:
     if (backup_id is None) == (restore_time is None):
         raise CloudCallError("Give exactly one of backup_id and restore_time.", code="InvalidParameter")
     target = _identifier(name)
