@@ -43,6 +43,9 @@ class AlertsConfig(AppConfig):
         register_topic("alerts", alerts_topic_org)
         register_topic("inbox", inbox_topic_org)
         events.connect()
+        from apps.alerts.notify import connect_config_signals
+
+        connect_config_signals()
         from apps.alerts import widget_queries
 
         widget_queries.register()

@@ -24,10 +24,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -160,12 +163,12 @@ def notifications_dispatch(*, now: datetime | None = None, organization_id: Any 
     candidates = Alert.objects.filter(Q(state=Alert.State.FIRING) | Q(state__in=[Alert.State.RESOLVED,
                                                                                  Alert.State.INSUFFICIENT_DATA],
                                                                        ends_at__gte=now - RESOLVED_KEEP))
-    routes = None
+    config = None
     if organization_id is not None:
         candidates = candidates.filter(organization_id=organization_id)
-        routes = _routes(organization_id)
+        config = org_config(organization_id, now)
     if touched is not None:
-        members = _group_members_q(routes or [], touched)
+        members = _group_members_q(config.routes if config else [], touched)
         if members is None:
             return []
         candidates = candidates.filter(members)
@@ -175,7 +178,7 @@ def notifications_dispatch(*, now: datetime | None = None, organization_id: Any 
     deliveries: list[Delivery] = []
     only = {a.pk for a in touched} if touched is not None else None
     for org_id, alerts in by_org.items():
-        deliveries += _dispatch_org(org_id, alerts, now, only, routes)
+        deliveries += _dispatch_org(org_id, alerts, now, only, config or org_config(org_id, now))
     for d in deliveries:
         _enqueue(d)
     return deliveries
@@ -184,6 +187,75 @@ def notifications_dispatch(*, now: datetime | None = None, organization_id: Any 
 def _routes(org_id: Any) -> list[NotificationRoute]:
     return list(NotificationRoute.objects.filter(organization_id=org_id).prefetch_related("contact_points")
                 .select_related("escalate_to"))
+
+
+# -- the organization's notification settings, kept by each process --------------------------------------
+
+
+@dataclass
+class OrgConfig:
+    """What every dispatch of an organization reads: routes (with their contact points), message
+    templates and the silences not ended at ``loaded_at``."""
+
+    routes: list[NotificationRoute]
+    templates: dict[str, MessageTemplate]
+    silences: list[Silence]
+    loaded_at: datetime
+
+    def silences_at(self, now: datetime) -> list[Silence] | None:
+        if now < self.loaded_at:
+            return None  # a clock before the load (a test's): read them for that time
+        return [x for x in self.silences if x.starts_at <= now < x.ends_at]
+
+
+_configs: dict[str, tuple[str, OrgConfig]] = {}
+
+
+def _version_key(org_id: Any) -> str:
+    return f"alerts:config:{org_id}"
+
+
+def org_config(org_id: Any, now: datetime) -> OrgConfig:
+    """The organization's routes, templates and silences, read again only after one of them changed
+    (``config_changed``, from the models' signals): a version in the shared cache tells every process.
+    The version is read before the rows, so a change committed meanwhile is read at the next dispatch."""
+    key = _version_key(org_id)
+    version = cache.get(key)
+    held = _configs.get(str(org_id))
+    if version is not None and held is not None and held[0] == version and now >= held[1].loaded_at:
+        return held[1]
+    if version is None:
+        cache.add(key, uuid.uuid4().hex, timeout=None)
+        version = cache.get(key)
+    config = OrgConfig(routes=_routes(org_id), templates=_templates(org_id),
+                       silences=list(Silence.objects.filter(organization_id=org_id, ends_at__gt=now)), loaded_at=now)
+    if version is not None:
+        _configs[str(org_id)] = (version, config)
+    return config
+
+
+def config_changed(org_id: Any) -> None:
+    """A route, contact point, template or silence of ``org_id`` changed: every process reads them
+    again. Said now (this process, this transaction) and again after commit (the others, which could
+    otherwise read the old rows under the new version before the commit)."""
+    key = _version_key(org_id)
+    cache.set(key, uuid.uuid4().hex, timeout=None)
+    transaction.on_commit(lambda: cache.set(key, uuid.uuid4().hex, timeout=None))
+
+
+def connect_config_signals() -> None:
+    from django.db.models.signals import m2m_changed, post_delete, post_save
+
+    def changed(sender: Any, instance: Any, **kwargs: Any) -> None:
+        org_id = getattr(instance, "organization_id", None)
+        if org_id is not None:
+            config_changed(org_id)
+
+    for model in (NotificationRoute, ContactPoint, MessageTemplate, Silence):
+        post_save.connect(changed, sender=model, weak=False, dispatch_uid=f"alerts-config-save-{model.__name__}")
+        post_delete.connect(changed, sender=model, weak=False, dispatch_uid=f"alerts-config-delete-{model.__name__}")
+    m2m_changed.connect(changed, sender=NotificationRoute.contact_points.through, weak=False,
+                        dispatch_uid="alerts-config-route-contact-points")
 
 
 def _group_members_q(routes: list[NotificationRoute], touched: list[Alert]) -> Q | None:
@@ -210,12 +282,13 @@ def _group_members_q(routes: list[NotificationRoute], touched: list[Alert]) -> Q
     return q | Q(state=Alert.State.FIRING, labels__event=INHIBITING_EVENT)
 
 
-def _dispatch_org(org_id: Any, alerts: list[Alert], now: datetime, only: set[Any] | None = None,
-                  routes: list[NotificationRoute] | None = None) -> list[Delivery]:
-    silences = list(Silence.objects.filter(organization_id=org_id, starts_at__lte=now, ends_at__gt=now))
+def _dispatch_org(org_id: Any, alerts: list[Alert], now: datetime, only: set[Any] | None,
+                  config: OrgConfig) -> list[Delivery]:
+    silences = config.silences_at(now)
+    if silences is None:
+        silences = list(Silence.objects.filter(organization_id=org_id, starts_at__lte=now, ends_at__gt=now))
     audible = _mute(alerts, silences, now)
-    if routes is None:
-        routes = _routes(org_id)
+    routes = config.routes
     groups: dict[str, tuple[NotificationRoute, dict[str, str], list[Alert]]] = {}
     for a in audible:
         for route in routes:
@@ -231,9 +304,9 @@ def _dispatch_org(org_id: Any, alerts: list[Alert], now: datetime, only: set[Any
     if not groups:
         return []
     known = {g.key: g for g in AlertGroup.objects.filter(organization_id=org_id, key__in=list(groups))}
-    templates = _LazyTemplates(org_id)
+    templates = config.templates
     deliveries: list[Delivery] = []
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         for key, (route, labels, members) in groups.items():
             group = known.get(key)
             if group is None:
@@ -270,20 +343,6 @@ def _dispatch_org(org_id: Any, alerts: list[Alert], now: datetime, only: set[Any
             else:
                 group.save(update_fields=["last_notified_at", "notified_digest"])
     return deliveries
-
-
-class _LazyTemplates(dict):
-    """The organization's message templates, read when the first notification of a pass is composed."""
-
-    def __init__(self, org_id: Any):
-        super().__init__()
-        self.org_id, self.loaded = org_id, False
-
-    def get(self, key: Any, default: Any = None) -> Any:
-        if not self.loaded:
-            self.update(_templates(self.org_id))
-            self.loaded = True
-        return super().get(key, default)
 
 
 def _group_vars(labels: dict[str, str], firing: list[Alert], resolved: list[Alert]) -> dict[str, Any]:

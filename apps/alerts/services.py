@@ -277,7 +277,7 @@ def _ingest(*, actor: Any, organization: Any, alerts: Any, now: datetime | None)
         severity = labels.get("severity") if labels.get("severity") in Severity.values else Severity.WARNING
         parsed.append((labels, {str(k): str(v) for k, v in annotations.items()}, starts, ends, resolved, severity))
     out = []
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # the caller's transaction: no savepoint needed
         fps = {fingerprint({"external": labels}): (labels, ann, s, e, r, sev) for labels, ann, s, e, r, sev in parsed}
         existing = {a.fingerprint: a for a in Alert.objects.select_for_update().filter(
             organization=organization, fingerprint__in=list(fps))}

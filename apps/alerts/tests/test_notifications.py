@@ -40,7 +40,7 @@ def _contact(a, name, kind, config, secrets=None):
 
 def test_a_firing_alert_reaches_a_signed_webhook_email_and_the_inbox_while_a_dead_receiver_is_retried_then_failed(
         world, http, smtp, monkeypatch):
-    monkeypatch.setenv("UNIMANAGER_ALERTS_RETRY_SECONDS", "0.5")
+    monkeypatch.setenv("UNIMANAGER_ALERTS_RETRY_SECONDS", "30")
     a = world["a"]
     dead = _contact(a, "dead", "webhook", {"url": http.url + "/dead"}, {"secret": SECRET})
     hook = _contact(a, "hook", "webhook", {"url": http.url + "/hook"}, {"secret": SECRET})
@@ -55,7 +55,7 @@ def test_a_firing_alert_reaches_a_signed_webhook_email_and_the_inbox_while_a_dea
     # Each delivery is made holding its first try (what the sender threads are handed at commit).
     assert [(d.attempts, d.claimed_until is not None) for d in order] == [(1, True)] * 3
     countdowns = [delivery_attempt(delivery_id=d.pk, attempt=1) for d in order]
-    assert countdowns == [0.5, None, None]
+    assert countdowns == [30.0, None, None]
     assert [r["path"] for r in http.received] == ["/dead", "/hook"]
     hooked = http.received[1]
     assert hooked["signature_ok"] and hooked["body"]["status"] == "firing"
@@ -66,9 +66,9 @@ def test_a_firing_alert_reaches_a_signed_webhook_email_and_the_inbox_while_a_dea
     # The dead one is tried until MAX_ATTEMPTS with a doubling backoff, then marked failed.
     assert delivery_attempt(delivery_id=order[0].pk) is None  # its retry is not due yet: nothing sent
     assert len([r for r in http.received if r["path"] == "/dead"]) == 1
-    later = [delivery_attempt(delivery_id=order[0].pk, now=timezone.now() + timedelta(minutes=n))
+    later = [delivery_attempt(delivery_id=order[0].pk, now=timezone.now() + timedelta(minutes=10 * n))
              for n in range(1, MAX_ATTEMPTS)]
-    assert later == [1.0, 2.0, None]
+    assert later == [60.0, 120.0, None]
     failed = Delivery.objects.get(pk=order[0].pk)
     assert (failed.status, failed.attempts, failed.response_code) == ("failed", MAX_ATTEMPTS, 500)
     assert failed.last_error.startswith("HTTP 500")
@@ -188,3 +188,29 @@ def test_an_alert_received_from_outside_is_sent_by_a_sender_thread_right_after_c
     assert (sent.status, sent.attempts, sent.response_code, sent.claimed_until) == ("sent", 1, 200, None)
     (got,) = http.received
     assert got["signature_ok"] and got["body"]["groupLabels"] == {"probe": "p1"}
+
+
+def test_a_dispatch_reads_routes_contact_points_and_silences_again_after_any_of_them_changed(world, http):
+    from datetime import timedelta as td
+
+    from apps.alerts.models import Alert
+
+    a = world["a"]
+    hook = _contact(a, "hook", "webhook", {"url": http.url + "/hook"})
+    other = _contact(a, "other", "webhook", {"url": http.url + "/other"})
+    route = services.route_create(actor=a["user"], organization=a["org"], name="all", contact_points=[hook])
+    alert(a["org"], alertname="one")
+    assert [d.contact_point_id for d in notifications_dispatch(now=timezone.now())] == [hook.pk]
+    route.contact_points.add(other)  # a change of the route's contact points (not through a service)
+    alert(a["org"], alertname="two")
+    assert sorted(d.contact_point_id for d in notifications_dispatch(now=timezone.now())) == sorted([hook.pk,
+                                                                                                     other.pk])
+    other.enabled = False
+    other.save()
+    alert(a["org"], alertname="three")
+    assert [d.contact_point_id for d in notifications_dispatch(now=timezone.now())] == [hook.pk]
+    services.silence_create(actor=a["user"], organization=a["org"], matchers=[
+        {"name": "alertname", "op": "=", "value": "four"}], starts_at=None, ends_at=timezone.now() + td(hours=1))
+    alert(a["org"], alertname="four")
+    assert notifications_dispatch(now=timezone.now()) == []
+    assert Alert.objects.get(name="four").silenced_by_id is not None
