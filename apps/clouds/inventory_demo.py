@@ -121,3 +121,32 @@ def seed_inventory(adapter: Any, made: dict[str, list[str]], *, region: str = "c
     out["ecs.image"] = [call("ecs", region, "create_image", ecs_models.CreateImageRequest(
         region_id=region, instance_id=made["ecs.instance"][0], image_name="web-golden"))["ImageId"]]
     return out
+
+
+def seed_demo_estate(endpoint: str, *, region: str = "cn-hangzhou", store: Any = None) -> dict[str, list[str]]:
+    """Add the services' demo resources to a cloudsim region that holds ``seed_resources``'s estate (found
+    by listing it); nothing when the region has them already or lacks that estate. With cloudsim's
+    ``store`` (the embedded mode, in this process) a Container Registry instance is added too."""
+    from apps.clouds.simulated import sim_adapter
+
+    adapter = sim_adapter(endpoint, region)
+    if adapter.list_resources("mongodb.instance", region, None).items:
+        return {}
+    made: dict[str, list[str]] = {}
+    for t in ("vpc.vpc", "vpc.vswitch", "ecs.instance", "rds.instance"):
+        made[t] = [r.external_id for r in adapter.iter_resources(t, region)
+                   if t != "ecs.instance" or r.status == "running"]
+    if not made["vpc.vpc"] or len(made["vpc.vswitch"]) < 2 or not made["rds.instance"] or not made["ecs.instance"]:
+        return {}
+    vpc = made["vpc.vpc"][0]
+    vswitches = [r.external_id for r in adapter.iter_resources("vpc.vswitch", region) if r.vpc_id == vpc]
+    if len(vswitches) < 2:
+        return {}
+    made["vpc.vpc"], made["vpc.vswitch"] = [vpc], vswitches
+    add_registry = None
+    if store is not None:
+        from cloudsim.services import cr
+
+        def add_registry(r: str, name: str) -> str:
+            return cr.add_instance(store, r, name)["InstanceId"]
+    return seed_inventory(adapter, made, region=region, add_registry=add_registry)

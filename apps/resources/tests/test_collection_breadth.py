@@ -148,3 +148,15 @@ def test_a_switched_off_service_is_not_collected_and_keeps_what_it_had(platform,
     assert any(t == "kafka.instance" for t, _r in run.units)
     # Not collected is not gone: the registry's rows stay as last seen.
     assert Resource.objects.filter(platform=platform, type="cr.repository", deleted=False).count() == 2
+
+
+def test_the_demo_estate_gains_a_few_of_each_new_service_once(sim, control):
+    from apps.clouds.inventory_demo import seed_demo_estate
+
+    seed_resources(sim.endpoint, instances=2)
+    made = seed_demo_estate(sim.endpoint, store=sim.store)
+    assert {t for t in NEW_TYPES if t not in ("cr.namespace", "polardb.node")} <= set(made)
+    assert all(made[t] for t in made)
+    assert seed_demo_estate(sim.endpoint, store=sim.store) == {}  # already there: nothing added
+    adapter = sim_adapter(sim.endpoint)
+    assert len(list(adapter.iter_resources("mongodb.instance", REGION))) == 1
