@@ -90,6 +90,9 @@ class ProtectedMember(TenantModel):
     name = models.CharField(max_length=255, blank=True)
     zone = models.CharField(max_length=64, blank=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.JOINED)
+    # Recovery order: plans switch tier 1 (databases, say) before tier 2 (applications) and so on, one
+    # ordered batch per tier.
+    tier = models.PositiveSmallIntegerField(default=1)
     channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.NONE)
     replica_id = models.CharField(max_length=255, blank=True)
     replica_status = models.CharField(max_length=32, blank=True)

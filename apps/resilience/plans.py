@@ -579,6 +579,12 @@ def plan_build(group: ProtectionGroup, kind: str, options: dict[str, Any]) -> li
         return [Spec(0, action, f"{title} {m.name or m.external_id}", member=m, timeout=timeout, **kw)
                 for m in items]
 
+    def by_tier(*parts: tuple[str, str, list[ProtectedMember]], **kw: Any) -> None:
+        """One batch per recovery tier, in tier order."""
+        for tier in sorted({m.tier for _a, _t, items in parts for m in items}):
+            batch(*[s for action, title, items in parts
+                    for s in each(action, title, [m for m in items if m.tier == tier], **kw)])
+
     if options.get("approval"):
         batch(Spec(0, "approval", f"Approve the {kind} of {group.name}", timeout=timeout))
     if kind == "drill":
@@ -593,7 +599,7 @@ def plan_build(group: ProtectionGroup, kind: str, options: dict[str, Any]) -> li
         if kind == "switchover":
             batch(*each("instance_stop", "Stop writes: stop", instances))
             batch(*each("wait_rpo_zero", "Wait for RPO 0 of", disks))
-        batch(*each("pair_failover", "Fail over", disks), *each("rds_restore", "Restore at the secondary", dbs))
+        by_tier(("pair_failover", "Fail over", disks), ("rds_restore", "Restore at the secondary", dbs))
         if options.get("endpoint"):
             batch(Spec(0, "endpoint_switch", f"Switch {options['endpoint']['name']} to the secondary",
                        params=options["endpoint"], critical=False, timeout=timeout))
@@ -601,7 +607,7 @@ def plan_build(group: ProtectionGroup, kind: str, options: dict[str, Any]) -> li
     else:  # switchback, failback: reverse replication (changed data only), back to the primary, re-protect
         batch(*each("pair_reprotect", "Reverse replication of", disks))
         batch(*each("wait_rpo_zero", "Wait for RPO 0 of", disks))
-        batch(*each("pair_failover", "Switch back", disks, params={"caught_up": True}))
+        by_tier(("pair_failover", "Switch back", disks), params={"caught_up": True})
         batch(*each("pair_reprotect", "Re-protect", disks))
         batch(*each("instance_start", "Start", instances))
         if options.get("endpoint"):

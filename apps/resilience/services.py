@@ -213,6 +213,19 @@ def member_join(*, actor: Any, member: ProtectedMember) -> ProtectedMember:
     return locked
 
 
+@transaction.atomic
+def member_set_tier(*, actor: Any, member: ProtectedMember, tier: Any) -> ProtectedMember:
+    """Put a member in recovery tier ``tier`` (1..9): plans switch lower tiers first, one batch each."""
+    require(actor, GROUP_WRITE, member.group)
+    if not isinstance(tier, int) or isinstance(tier, bool) or not 1 <= tier <= 9:
+        raise InvalidInput("tier must be from 1 to 9.", detail={"tier": ["1..9"]})
+    locked = ProtectedMember.objects.select_for_update().get(pk=member.pk)
+    locked.tier = tier
+    locked.save(update_fields=["tier"])
+    _announce(locked.group, "member_changed", member=locked.id, tier=tier)
+    return locked
+
+
 def group_refresh_members(*, group: ProtectionGroup) -> dict[str, int]:
     """Coverage drift of a group by tag or project: new matches join or are flagged; gone ones leave."""
     if group.selection == ProtectionGroup.Selection.EXPLICIT:

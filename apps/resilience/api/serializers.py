@@ -14,7 +14,7 @@ class ProtectedMemberSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ProtectedMember
-        fields = ["id", "group", "resource", "resource_type", "external_id", "name", "zone", "state", "channel",
+        fields = ["id", "group", "resource", "resource_type", "external_id", "name", "zone", "state", "tier", "channel",
                   "replica_id", "replica_status", "secondary_id", "last_recovery_point", "rpo_seconds",
                   "bytes_moved", "error", "created_at"]
 
@@ -219,3 +219,7 @@ class BackupJobSerializer(serializers.ModelSerializer):
 
 class RestoreSerializer(serializers.Serializer):
     target = serializers.CharField(max_length=16, help_text="in_place or new")
+
+
+class TierSerializer(serializers.Serializer):
+    tier = serializers.IntegerField(min_value=1, max_value=9, help_text="Recovery order: lower tiers switch first")

@@ -141,6 +141,14 @@ class MemberViewSet(TenantListViewSet):
     ordering = ("group", "resource_type", "name", "id")
     filterset_fields = ["group", "state", "channel"]
 
+    @extend_schema(request=s.TierSerializer, responses=s.ProtectedMemberSerializer)
+    def partial_update(self, request: Request, pk=None) -> Response:
+        """Change a member's recovery tier."""
+        member = self.get_object()
+        data = parsed(s.TierSerializer, request.data)
+        return Response(s.ProtectedMemberSerializer(services.member_set_tier(actor=request.user, member=member,
+                                                                             tier=data["tier"])).data)
+
     @extend_schema(request=None, responses=s.ProtectedMemberSerializer)
     @action(detail=True, methods=["post"])
     def join(self, request: Request, pk=None) -> Response:

@@ -229,3 +229,19 @@ def db_world(world):
     ProtectedMember.objects.create(organization=world["hq"], group=group, resource=disk, resource_type="ecs.disk",
                                    external_id=disk.external_id, channel="disk_pair", replica_id="pair-prop")
     return world, group
+
+
+def test_failover_switches_members_tier_by_tier_in_ordered_batches(world):
+    from apps.resilience import services
+
+    group = _group(world, 3)
+    for tier, member in enumerate(group.members.order_by("id"), start=1):
+        services.member_set_tier(actor=world["operator"], member=member, tier=tier)
+    with pytest.raises(InvalidInput):
+        services.member_set_tier(actor=world["operator"], member=group.members.first(), tier=0)
+    dry = plans.plan_dry_run(actor=world["operator"], group=group, kind="failover")
+    switches = [(s["batch"], s["member"]) for s in dry["steps"] if s["action"] == "pair_failover"]
+    assert switches == [(n, m.id) for n, m in enumerate(group.members.order_by("tier"), start=1)]
+    run = drive(plans.plan_start(actor=world["operator"], group=group, kind="failover"))
+    ordered = list(run.steps.filter(action="pair_failover").order_by("batch"))
+    assert all(a.finished_at <= b.started_at for a, b in zip(ordered, ordered[1:], strict=False))
