@@ -566,7 +566,9 @@ def control(sim: CloudSim, method: str, path: str, query: dict[str, str], data: 
             since = int(query.get("since") or 0)
             calls = store.calls_for(resource_id=query.get("resource_id"), kind=query.get("kind"),
                                     action=query.get("action"), since=since,
-                                    applied_only=query.get("applied") in ("1", "true"))
+                                    applied_only=query.get("applied") in ("1", "true"),
+                                    resource_ids=set(filter(None, query["resource_ids"].split(",")))
+                                    if query.get("resource_ids") else None)
             return 200, {"count": len(calls), "last_seq": store.call_seq, "calls": calls}
         if method == "DELETE":
             with store.lock:

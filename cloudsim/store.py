@@ -145,10 +145,13 @@ class Store:
             return entry
 
     def calls_for(self, *, resource_id: str | None = None, kind: str | None = None, action: str | None = None,
-                  since: int = 0, applied_only: bool = False) -> list[dict[str, Any]]:
+                  since: int = 0, applied_only: bool = False,
+                  resource_ids: set[str] | None = None) -> list[dict[str, Any]]:
+        """Entries after ``since`` naming ``resource_id`` (or any of ``resource_ids``), of a kind and action."""
         with self.lock:
             return [dict(e) for e in self.call_log
                     if e["seq"] > since and (resource_id is None or resource_id in e["ids"])
+                    and (resource_ids is None or not resource_ids.isdisjoint(e["ids"]))
                     and (kind is None or e["kind"] == kind) and (action is None or e["action"] == action)
                     and (not applied_only or e["outcome"] in ("ok", "lost"))]
 

@@ -471,6 +471,56 @@ def replication_config(store: Store, data: dict[str, Any]) -> tuple[int, Any]:
                  "pairs": [truth(store, pr, now) for pr in targets]}
 
 
+def bulk_pairs(store: Store, data: dict[str, Any]) -> dict[str, Any]:
+    """``{"count", "region_id", "zone_id"?, "dest_region_id", "dest_zone_id"?, "size_gib"?, "name_prefix"?,
+    "tags"?, "started"?}``: ``count`` source disks, each with a secondary disk and a pair between them,
+    replicating (``normal``, the first copy done) unless ``started`` is false (``created``)."""
+    count = int(data.get("count", 1))
+    if not 1 <= count <= 10_000:
+        raise ValueError("count must be between 1 and 10,000")
+    region_id = store.check_region(data.get("region_id") or store.regions[0])
+    dest_region = store.check_region(data.get("dest_region_id") or region_id)
+    zone_id = store.check_zone(region_id, data.get("zone_id") or f"{region_id}-a")
+    dest_zone = store.check_zone(dest_region, data.get("dest_zone_id") or f"{dest_region}-b")
+    if (region_id, zone_id) == (dest_region, dest_zone):
+        raise ValueError("the secondary must be in another zone or region")
+    size = int(data.get("size_gib", 20))
+    prefix = str(data.get("name_prefix") or "bulk")
+    tags = {str(k): str(v) for k, v in (data.get("tags") or {}).items()}
+    started = data.get("started", True) is not False
+    now = time.time()
+    out = []
+    for n in range(count):
+        source = new_disk(store, region_id=region_id, zone_id=zone_id, size=size, category="cloud_essd",
+                          disk_type="data", name=f"{prefix}-{n}", tags=tags)
+        dest = new_disk(store, region_id=dest_region, zone_id=dest_zone, size=size, category="cloud_essd",
+                        disk_type="data", name=f"{prefix}-{n}-secondary", tags=tags)
+        pair = store.add("replica_pair", {
+            "ReplicaPairId": new_id("replica_pair"), "PairName": f"{prefix}-{n}", "Description": "",
+            "Status": "normal" if started else "created", "StatusMessage": "", "SourceDiskId": source["DiskId"],
+            "SourceRegion": region_id, "SourceZoneId": zone_id, "DestinationDiskId": dest["DiskId"],
+            "DestinationRegion": dest_region, "DestinationZoneId": dest_zone, "PrimaryRegion": region_id,
+            "PrimaryZone": zone_id, "StandbyRegion": dest_region, "StandbyZone": dest_zone, "RPO": 900,
+            "Bandwidth": 0, "ChargeType": "POSTPAY", "CreateTime": int(now), "ExpiredTime": 4102358400,
+            "ResourceGroupId": "", "Site": "production", "EnableRtc": False, "ReplicaGroupId": "",
+            "ReplicaGroupName": "", "_tags": dict(tags), "_lag": None, "_stalled": False, "_active": started,
+            "_sync_at": now if started else None, "_sync_pending": False, "_start_point": now if started else None,
+            "_needs_full": not started, "_one_shot": False, "_rp": math.floor(now) if started else None,
+            "_pending": {}, "_bytes_moved": size * GIB if started else 0, "_since_failover": [], "_diverged": [],
+            "_size_gib": size, "_primary_disk": source["DiskId"],
+        }, "ReplicaPairId")
+        out.append({"pair_id": pair["ReplicaPairId"], "source_disk_id": source["DiskId"],
+                    "dest_disk_id": dest["DiskId"]})
+    store.dirty = True
+    return {"created": len(out), "pairs": out}
+
+
+def _route_bulk(store: Store, method: str, query: dict[str, str], data: dict[str, Any]) -> tuple[int, Any]:
+    if method != "POST":
+        return 405, {"code": "method_not_allowed", "message": "POST"}
+    return 201, bulk_pairs(store, data)
+
+
 def _route_replication(store: Store, method: str, query: dict[str, str], data: dict[str, Any]) -> tuple[int, Any]:
     if method == "GET":
         return replication_state(store, query)
@@ -487,3 +537,4 @@ def _route_write(store: Store, method: str, query: dict[str, str], data: dict[st
 
 CONTROL_ROUTES["/replication"] = _route_replication
 CONTROL_ROUTES["/disks/write"] = _route_write
+CONTROL_ROUTES["/replication/bulk"] = _route_bulk

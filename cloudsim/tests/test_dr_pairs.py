@@ -396,3 +396,31 @@ def test_a_lost_answer_is_applied_and_a_retry_with_the_same_client_token_acts_on
     log = fast.get(f"/calls?resource_id={pair_id}&action=StopDiskReplicaPair")["calls"]
     assert [c["outcome"] for c in log] == ["lost", "ok"]
     assert code_of(lambda: stop(clients, pair_id)) == "OperationDenied.PairStatus"
+
+
+def test_bulk_pairs_replicate_at_once_and_fail_over_through_the_api(clients, fast):
+    made = fast.post("/replication/bulk", {"count": 3, "region_id": PRIMARY, "dest_region_id": SECONDARY,
+                                           "name_prefix": "shop", "tags": {"app": "shop"}})
+    assert made["created"] == 3
+    first = made["pairs"][0]
+    described = pair(clients, first["pair_id"])
+    assert (described.status, described.source_disk_id, described.destination_disk_id, described.pair_name) == (
+        "normal", first["source_disk_id"], first["dest_disk_id"], "shop-0")
+    assert {t.tag_key: t.tag_value for t in described.tags} == {"app": "shop"}
+    assert time.time() - described.last_recover_point < 2
+    failover(clients, first["pair_id"])
+    wait_status(clients, first["pair_id"], "failovered")
+    assert [pair(clients, p["pair_id"]).status for p in made["pairs"][1:]] == ["normal", "normal"]
+    status, body = fast.call("POST", "/replication/bulk", {"count": 1, "region_id": PRIMARY,
+                                                           "zone_id": f"{PRIMARY}-a", "dest_zone_id": f"{PRIMARY}-a"})
+    assert status == 400 and "another zone" in body["message"]
+
+
+def test_the_call_log_filters_by_any_of_many_resource_ids(clients, fast):
+    made = fast.post("/replication/bulk", {"count": 3, "region_id": PRIMARY, "dest_region_id": SECONDARY})
+    ids = [p["pair_id"] for p in made["pairs"]]
+    since = fast.get("/calls")["last_seq"]
+    stop(clients, ids[0])
+    stop(clients, ids[2])
+    found = fast.get(f"/calls?since={since}&kind=write&resource_ids={ids[0]},{ids[1]}")["calls"]
+    assert [c["ids"] for c in found] == [[ids[0]]]
