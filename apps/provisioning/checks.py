@@ -136,7 +136,7 @@ def cloud_check(*, platform: CloudPlatform, region: str, resource_type: str, typ
     """Rules that need the cloud's lists (``offers.cloud_offers``), and for a bucket its name."""
     vswitches = {v["id"]: v for v in cloud["vswitches"]}
     vpcs = {v["id"]: v for v in cloud.get("vpcs", [])}
-    if resource_type in ("ecs.security_group", "vpc.vswitch") and typed["vpc_id"] not in vpcs:
+    if resource_type in ("ecs.security_group", "vpc.vswitch", "nat.nat_gateway") and typed["vpc_id"] not in vpcs:
         errors["vpc_id"] = [f"{typed['vpc_id']!r} is not an available VPC of {region}"]
     if resource_type == "vpc.vswitch" and typed["vpc_id"] in vpcs and "cidr_block" not in errors:
         net = ipaddress.ip_network(typed["cidr_block"])
@@ -160,6 +160,10 @@ def cloud_check(*, platform: CloudPlatform, region: str, resource_type: str, typ
             errors["vswitch_id"] = [f"{typed['vswitch_id']!r} is not an available vSwitch of {region}"]
         elif typed.get("zone") and vsw["zone"] != typed["zone"]:
             errors["vswitch_id"] = [f"the vSwitch is in {vsw['zone']}, not {typed['zone']}"]
+    if resource_type == "nat.nat_gateway" and "vpc_id" not in errors:
+        vsw = vswitches.get(typed["vswitch_id"])
+        if vsw is None or vsw["vpc_id"] != typed["vpc_id"]:
+            errors["vswitch_id"] = [f"{typed['vswitch_id']!r} is not an available vSwitch of the VPC"]
     if resource_type == "oss.bucket":
         adapter = adapter_for(platform, region=region)
         if adapter.get_resource("oss.bucket", region, typed["name"]) is not None:
@@ -194,6 +198,8 @@ def cloud_params(resource_type: str, spec: dict[str, Any], cloud: dict[str, Any]
                 "vswitch_id": s["vswitch_id"], **({"vpc_id": vpc} if vpc else {})}
     if resource_type == "oss.bucket":
         return {"acl": s["acl"], "storage_class": s["storage_class"]}
+    if resource_type == "nat.nat_gateway":
+        return {"vpc_id": s["vpc_id"], "vswitch_id": s["vswitch_id"], "spec": s["nat_spec"]}
     return dict(s)
 
 
@@ -225,7 +231,7 @@ def estimate_spec(resource_type: str, spec: dict[str, Any]) -> dict[str, Any]:
     if resource_type == "ecs.instance":
         return spec
     code = spec.get("db_class") or spec.get("cache_class") or spec.get("category") or spec.get("spec") \
-        or spec.get("storage_class") or ""
+        or spec.get("nat_spec") or spec.get("storage_class") or ""
     storage = spec.get("storage_gib") or spec.get("size_gib") or 0
     return {"class": code, "vcpu": spec.get("vcpu", 0), "memory_mib": spec.get("memory_mib", 0),
             "storage_gib": storage, "bandwidth_mbps": spec.get("bandwidth_mbps", 0)}
@@ -246,5 +252,6 @@ def summary(resource_type: str, spec: dict[str, Any], count: int) -> str:
                                 f"({spec['storage_gib']} GiB) in {spec['zone']}",
         "redis.instance": lambda: f"Redis {spec['engine_version']} {spec['cache_class']} in {spec['zone']}",
         "oss.bucket": lambda: f"bucket {spec['name']} ({spec['storage_class']}, {spec['acl']})",
+        "nat.nat_gateway": lambda: f"NAT gateway {spec['name']} ({spec['nat_spec']}) in {spec['vpc_id']}",
     }.get(resource_type)
     return what() if what else f"{count} × {resource_type}"

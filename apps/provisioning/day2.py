@@ -10,12 +10,14 @@ caller may operate. A database account's password is sealed before it is stored 
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any
 
 from rest_framework import serializers
 
-from apps.core.errors import InvalidInput
+from apps.clouds.adapters.base import CloudCallError
+from apps.core.errors import Conflict, InvalidInput
 from apps.core.scoping import authorize
 from apps.provisioning.specs import Integer, SecurityGroupRuleSpec, Text
 from apps.resources.models import Resource
@@ -76,6 +78,24 @@ class Database(serializers.Serializer):
         return value
 
 
+class SnapshotCreate(serializers.Serializer):
+    name = Text(max_length=128, help_text="The snapshot's name.")
+
+    def validate_name(self, value: str) -> str:
+        if not re.match(r"^[A-Za-z][A-Za-z0-9._:\-]{1,127}$", value) or value.startswith(("auto", "http")):
+            raise serializers.ValidationError("2 to 128 letters, digits, '.', '_', ':' or '-', starting with a letter"
+                                              " (not 'auto' or 'http')")
+        return value
+
+
+class SnapshotRef(serializers.Serializer):
+    snapshot = Text(max_length=64, help_text="A snapshot of this disk (its cloud id).")
+
+
+class NoArgs(serializers.Serializer):
+    pass
+
+
 class Acl(serializers.Serializer):
     acl = serializers.ChoiceField(choices=["private", "public-read", "public-read-write"])
 
@@ -86,9 +106,51 @@ class Lifecycle(serializers.Serializer):
     enabled = serializers.BooleanField(default=True)
 
 
+class EipRef(serializers.Serializer):
+    eip = Text(max_length=40, help_text="An EIP (inventory id) in the gateway's region.")
+
+
+class SnatAdd(serializers.Serializer):
+    ip_address = Text(max_length=15, help_text="An EIP address bound to the gateway.")
+    vswitch_id = Text(max_length=64, help_text="The vSwitch whose instances reach out through it.")
+
+
+class DnatAdd(serializers.Serializer):
+    ip_address = Text(max_length=15, help_text="An EIP address bound to the gateway.")
+    protocol = Text(max_length=3, default="tcp", help_text="tcp or udp.")
+    external_port = Integer(min_value=1, max_value=65535)
+    internal_ip = Text(max_length=15, help_text="The private address traffic is forwarded to.")
+    internal_port = Integer(min_value=1, max_value=65535)
+
+    def validate_protocol(self, value: str) -> str:
+        if value not in ("tcp", "udp"):
+            raise serializers.ValidationError("tcp or udp")
+        return value
+
+    def validate_ip_address(self, value: str) -> str:
+        return _ipv4(value)
+
+    def validate_internal_ip(self, value: str) -> str:
+        return _ipv4(value)
+
+
+class EntryRef(serializers.Serializer):
+    entry_id = Text(max_length=64, help_text="The entry's cloud id.")
+
+
+def _ipv4(value: str) -> str:
+    try:
+        return str(ipaddress.IPv4Address(value))
+    except ValueError:
+        raise serializers.ValidationError("an IPv4 address") from None
+
+
 # resource type -> operation -> (label on the page, the serializer of its arguments, states it may run in)
 OPERATIONS: dict[str, dict[str, tuple[str, type[serializers.Serializer], set[str]]]] = {
-    "ecs.disk": {"disk_resize": ("Resize", DiskResize, {"available", "in_use"})},
+    "ecs.disk": {"disk_resize": ("Resize", DiskResize, {"available", "in_use"}),
+                 "snapshot_create": ("Create snapshot", SnapshotCreate, {"available", "in_use"}),
+                 "snapshot_delete": ("Delete snapshot", SnapshotRef, {"available", "in_use"}),
+                 "rollback": ("Roll back", SnapshotRef, {"available", "in_use"})},
     "ecs.security_group": {"rule_add": ("Add rule", SecurityGroupRuleSpec, {"available"}),
                            "rule_remove": ("Remove rule", SecurityGroupRuleSpec, {"available"})},
     "eip.eip": {"bandwidth": ("Change bandwidth", Bandwidth, {"available", "in_use"})},
@@ -97,8 +159,15 @@ OPERATIONS: dict[str, dict[str, tuple[str, type[serializers.Serializer], set[str
                      "backend_add": ("Add backend", Backend, {"running", "stopped"}),
                      "backend_remove": ("Remove backend", Backend, {"running", "stopped"})},
     "rds.instance": {"account_create": ("Create account", Account, {"running"}),
-                     "database_create": ("Create database", Database, {"running"})},
+                     "database_create": ("Create database", Database, {"running"}),
+                     "backup_create": ("Back up now", NoArgs, {"running"})},
     "oss.bucket": {"acl": ("Set ACL", Acl, {"available"}), "lifecycle": ("Lifecycle rule", Lifecycle, {"available"})},
+    "nat.nat_gateway": {"eip_bind": ("Bind EIP", EipRef, {"available"}),
+                        "eip_unbind": ("Unbind EIP", EipRef, {"available"}),
+                        "snat_add": ("Add SNAT entry", SnatAdd, {"available"}),
+                        "snat_remove": ("Remove SNAT entry", EntryRef, {"available"}),
+                        "dnat_add": ("Add DNAT entry", DnatAdd, {"available"}),
+                        "dnat_remove": ("Remove DNAT entry", EntryRef, {"available"})},
 }
 
 
@@ -139,11 +208,49 @@ def clean_args(*, actor: Any, resource: Resource, params: dict[str, Any]) -> dic
             raise _fail({"args.instance": [f"the instance is in {instance.region}: a backend server must be in the "
                                            f"load balancer's region ({resource.region})"]})
         clean["instance_id"] = instance.external_id
+    elif operation in ("eip_bind", "eip_unbind"):
+        eip = Resource.objects.filter(pk=clean["eip"], type="eip.eip", deleted=False).first()
+        if eip is None or not authorize(actor, "eip:eip:operate", eip):
+            raise _fail({"args.eip": ["not found"]})
+        if eip.platform_id != resource.platform_id or eip.region != resource.region:
+            raise _fail({"args.eip": [f"the EIP is in {eip.region}, not in the gateway's region {resource.region}"]})
+        if operation == "eip_bind" and eip.status != "available":
+            raise _fail({"args.eip": [f"the EIP is {eip.status}; bind an available one"]})
+        clean["eip_id"] = eip.external_id
+    elif operation in ("snapshot_delete", "rollback"):
+        _snapshot_of(resource, clean["snapshot"])
+        if operation == "rollback" and resource.status == "in_use":
+            attached = Resource.objects.filter(platform_id=resource.platform_id, type="ecs.instance", deleted=False,
+                                               external_id=spec.get("instance_id") or "").first()
+            if attached is not None and attached.status != "stopped":
+                raise Conflict(f"The disk is attached to {attached.name or attached.external_id}, which is "
+                               f"{attached.status}: stop the instance or detach the disk to roll it back.",
+                               code="invalid_transition", detail={"instance_status": attached.status})
     elif operation == "account_create":
         from apps.security.crypto import encrypt
 
         clean["password_sealed"] = encrypt(clean.pop("password"))
     return {"operation": operation, "args": clean}
+
+
+def _snapshot_of(disk: Resource, snapshot_id: str) -> None:
+    """A snapshot of ``disk``: known to the inventory, else asked of the cloud (one just taken)."""
+    known = Resource.objects.filter(platform_id=disk.platform_id, type="ecs.snapshot", external_id=snapshot_id,
+                                    deleted=False).first()
+    if known is not None:
+        found_disk = (known.spec or {}).get("disk_id")
+    else:
+        from apps.clouds.adapters import adapter_for
+
+        try:
+            found = adapter_for(disk.platform, region=disk.region).get_resource("ecs.snapshot", disk.region,
+                                                                               snapshot_id)
+        except CloudCallError as exc:
+            raise Conflict(f"The cloud cannot be reached to check the snapshot ({exc.code}); try again.",
+                           code="cloud_unavailable") from None
+        found_disk = (found.spec or {}).get("disk_id") if found is not None else None
+    if found_disk != disk.external_id:
+        raise _fail({"args.snapshot": [f"{snapshot_id!r} is not a snapshot of this disk"]})
 
 
 def cloud_args(args: dict[str, Any]) -> dict[str, Any]:

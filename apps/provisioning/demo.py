@@ -8,8 +8,8 @@ from apps.core.demo import register_demo
 
 PROVISIONER_ROLE = "web_shop_provisioner"
 # What a project's engineers create and run themselves; nothing that changes people or permissions.
-PROVISIONER_PERMISSIONS = [*(f"{service}:*:{verb}" for service in ("ecs", "vpc", "eip", "slb", "rds", "redis", "oss")
-                             for verb in ("create", "operate", "delete")),
+SERVICES = ("ecs", "vpc", "eip", "slb", "rds", "redis", "oss", "nat")
+PROVISIONER_PERMISSIONS = [*(f"{service}:*:{verb}" for service in SERVICES for verb in ("create", "operate", "delete")),
                            "provisioning:request:read", "provisioning:change:read", "resources:resource:read",
                            "core:operation:*", "menu:portal:*"]
 

@@ -293,7 +293,8 @@ def _call(change: ChangeRecord, adapter: Any) -> tuple[str, dict[str, Any]]:
         if change.params["operation"] == "disk_resize" and int((current.spec or {}).get("size_gib") or 0) >= \
                 int(args["size_gib"]):
             return f"Already {args['size_gib']} GiB", {}
-        return adapter.modify(rtype, region, change.external_id, change.params["operation"], day2.cloud_args(args)), {}
+        args = {**day2.cloud_args(args), "client_token": change.client_token}  # a repeated step acts once
+        return adapter.modify(rtype, region, change.external_id, change.params["operation"], args), {}
     if change.action in ("attach", "detach"):
         instance_id = change.params["instance_id"]
         attached_to = (current.spec or {}).get("instance_id") if current else ""

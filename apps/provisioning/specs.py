@@ -232,8 +232,24 @@ class BucketSpec(SpecSerializer):
         return value
 
 
+class NatSpec(_Named):
+    """An enhanced NAT gateway in a VPC (CreateNatGateway), on one of the VPC's vSwitches; EIPs and SNAT
+    and DNAT entries are added on its page."""
+
+    default_name = "nat"
+    vpc_id = Text(max_length=64, help_text="A VPC of the region.")
+    vswitch_id = Text(max_length=64, help_text="A vSwitch of the VPC.")
+    nat_spec = Text(max_length=16, default="Small", help_text="Small, Middle, Large or XLarge.1.")
+    name = _named("nat")
+
+    def validate_nat_spec(self, value: str) -> str:
+        if value not in ("Small", "Middle", "Large", "XLarge.1"):
+            raise serializers.ValidationError("Small, Middle, Large or XLarge.1")
+        return value
+
+
 SPECS.update({"ecs.disk": DiskSpec, "ecs.security_group": SecurityGroupSpec, "vpc.vpc": VpcSpec,
               "vpc.vswitch": VSwitchSpec, "eip.eip": EipSpec, "slb.instance": SlbSpec, "rds.instance": RdsSpec,
-              "redis.instance": RedisSpec, "oss.bucket": BucketSpec})
+              "redis.instance": RedisSpec, "oss.bucket": BucketSpec, "nat.nat_gateway": NatSpec})
 # Types of which one request may create several (the rest have one name, or an address plan, each).
 COUNTABLE = {"ecs.instance", "ecs.disk", "eip.eip"}

@@ -68,7 +68,8 @@ def request_form_projects(request: HttpRequest, platform_id: str) -> HttpRespons
 
 TYPE_LABELS = {"ecs.instance": "ECS instances", "ecs.disk": "Disk", "ecs.security_group": "Security group",
                "vpc.vpc": "VPC", "vpc.vswitch": "vSwitch", "eip.eip": "Elastic IP", "slb.instance": "Load balancer",
-               "rds.instance": "RDS database", "redis.instance": "Redis cache", "oss.bucket": "OSS bucket"}
+               "rds.instance": "RDS database", "redis.instance": "Redis cache", "oss.bucket": "OSS bucket",
+               "nat.nat_gateway": "NAT gateway"}
 
 
 def requestable_types(platform: CloudPlatform) -> list[tuple[str, str]]:

@@ -6,7 +6,7 @@ import ipaddress
 from typing import Any
 
 from ..errors import CloudError, incorrect_status, invalid
-from ..store import REMOVE_HOOKS, Store, iso_now, new_id
+from ..store import REMOVE_HOOKS, Store, iso_now, new_id, register_kind
 from . import action, dry_run_passed, match_tags, page, tag_list
 
 V = "2016-04-28"
@@ -273,6 +273,10 @@ def associate_eip(store: Store, p) -> dict[str, Any]:
         instance["_eip"] = eip["AllocationId"]
     elif instance_type == "SlbInstance":
         store.get("slb", instance_id, "InvalidLoadBalancerId.NotFound", "load balancer")
+    elif instance_type == "Nat":
+        nat = get_nat(store, instance_id)
+        if nat["Status"] != "Available":
+            raise incorrect_status("IncorrectStatus.NatGateway", "NAT gateway", nat["Status"])
     eip["InstanceId"] = instance_id
     eip["InstanceType"] = instance_type
     store.schedule(eip, "Associating", "InUse")
@@ -344,3 +348,201 @@ def modify_eip_attribute(store: Store, p) -> dict[str, Any]:
             eip[field] = p.str(field)
     store.dirty = True
     return {}
+
+
+# -- NAT gateways, their SNAT and DNAT (forward) entries --------------------------------------------------
+
+register_kind("nat_gateway", "ngw")
+NAT_SPECS = ("Small", "Middle", "Large", "XLarge.1")
+
+
+def render_nat(store: Store, nat: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in nat.items() if not k.startswith("_")}
+    eips = [e for e in store.rows("eip", nat["RegionId"]) if e["InstanceId"] == nat["NatGatewayId"]]
+    out["IpLists"] = {"IpList": [{"AllocationId": e["AllocationId"], "IpAddress": e["IpAddress"],
+                                  "UsingStatus": "UsedBySnat" if any(s["SnatIp"] == e["IpAddress"]
+                                                                     for s in nat["_snat"]) else "Idle",
+                                  "SnatEntryEnabled": True} for e in eips]}
+    out["Tags"] = tag_list(nat["_tags"], "TagKey", "TagValue")
+    return out
+
+
+def get_nat(store: Store, nat_id: str | None) -> dict[str, Any]:
+    return store.get("nat_gateway", nat_id, "InvalidNatGatewayId.NotFound", "NAT gateway")
+
+
+@action(V, "CreateNatGateway")
+def create_nat_gateway(store: Store, p) -> dict[str, Any]:
+    region_id = store.check_region(p.str("RegionId"))
+    vpc = store.get("vpc", p.str("VpcId", required=True), "InvalidVpcId.NotFound", "VPC")
+    if vpc["RegionId"] != region_id:
+        raise CloudError("InvalidVpcId.NotFound", "The specified VPC does not exist in this region.", 404)
+    vsw = store.get("vswitch", p.str("VSwitchId", required=True), "InvalidVSwitchId.NotFound", "vSwitch")
+    if vsw["VpcId"] != vpc["VpcId"]:
+        raise CloudError("InvalidVSwitchId.NotInVpc", "The vSwitch does not belong to the VPC.", 400)
+    spec = p.str("Spec", "Small")
+    if spec not in NAT_SPECS:
+        raise invalid("Spec")
+    nat_id = new_id("nat_gateway")
+    suffix = nat_id[4:]
+    ip = allocate_ip(vsw)
+    nat = store.add("nat_gateway", {
+        "NatGatewayId": nat_id, "Name": p.str("Name", ""), "Description": p.str("Description", ""),
+        "RegionId": region_id, "VpcId": vpc["VpcId"], "Spec": spec, "NatType": p.str("NatType", "Enhanced"),
+        "NetworkType": p.str("NetworkType", "internet", choices={"internet", "intranet"}),
+        "InstanceChargeType": "PostPaid", "InternetChargeType": p.str("InternetChargeType", "PayBySpec"),
+        "BusinessStatus": "Normal", "CreationTime": iso_now(), "DeletionProtection": False,
+        "ResourceGroupId": "rg-default", "SnatTableIds": {"SnatTableId": ["stb-" + suffix]},
+        "ForwardTableIds": {"ForwardTableId": ["ftb-" + suffix]},
+        "NatGatewayPrivateInfo": {"VswitchId": vsw["VSwitchId"], "PrivateIpAddress": ip, "IzNo": vsw["ZoneId"],
+                                  "EniInstanceId": "eni-" + suffix, "MaxBandwidth": 5120},
+        "Status": "Creating", "_snat": [], "_dnat": [], "_ip": ip, "_vswitch": vsw["VSwitchId"],
+        "_tags": p.tags(),
+    }, "NatGatewayId")
+    store.schedule(nat, "Creating", "Available")
+    return {"NatGatewayId": nat_id, "SnatTableIds": nat["SnatTableIds"], "ForwardTableIds": nat["ForwardTableIds"]}
+
+
+@action(V, "DescribeNatGateways")
+def describe_nat_gateways(store: Store, p) -> dict[str, Any]:
+    region_id = store.check_region(p.str("RegionId"))
+    nat_id, vpc_id, name = p.str("NatGatewayId"), p.str("VpcId"), p.str("Name")
+    rows = [n for n in store.rows("nat_gateway", region_id)
+            if (nat_id is None or n["NatGatewayId"] == nat_id) and (vpc_id is None or n["VpcId"] == vpc_id)
+            and (name is None or n["Name"] == name)]
+    chunk, number, size = page(rows, p, max_size=50)
+    return {"NatGateways": {"NatGateway": [render_nat(store, n) for n in chunk]}, "TotalCount": len(rows),
+            "PageNumber": number, "PageSize": size}
+
+
+@action(V, "DeleteNatGateway")
+def delete_nat_gateway(store: Store, p) -> dict[str, Any]:
+    nat = get_nat(store, p.str("NatGatewayId", required=True))
+    if nat["Status"] != "Available":
+        raise incorrect_status("IncorrectStatus.NatGateway", "NAT gateway", nat["Status"])
+    force = p.bool("Force", False)
+    if (nat["_snat"] or nat["_dnat"]) and not force:
+        raise CloudError("DependencyViolation.SnatEntry", "The NAT gateway still has SNAT or DNAT entries.", 400)
+    for eip in store.rows("eip", nat["RegionId"]):
+        if eip["InstanceId"] == nat["NatGatewayId"]:
+            if not force:
+                raise CloudError("DependencyViolation.EIPS", "The NAT gateway still has EIPs bound.", 400)
+            detach_eip(store, eip)
+            eip["Status"] = "Available"
+    store.remove("nat_gateway", nat)
+    return {}
+
+
+def _by_table(store: Store, table_id: str | None, field: str, code: str) -> dict[str, Any]:
+    for nat in store.tables["nat_gateway"].values():
+        if table_id in nat[field][field[:-1]]:
+            return nat
+    raise CloudError(code, "The specified table does not exist.", 404)
+
+
+def _nat_ip(store: Store, nat: dict[str, Any], ip: str | None, field: str) -> str:
+    bound = {e["IpAddress"] for e in store.rows("eip", nat["RegionId"]) if e["InstanceId"] == nat["NatGatewayId"]}
+    if not ip or ip not in bound:
+        raise CloudError("InvalidIp.NotInNatgw", f"The {field} is not an EIP bound to the NAT gateway.", 400)
+    return ip
+
+
+@action(V, "CreateSnatEntry")
+def create_snat_entry(store: Store, p) -> dict[str, Any]:
+    nat = _by_table(store, p.str("SnatTableId", required=True), "SnatTableIds", "InvalidSnatTableId.NotFound")
+    ip = _nat_ip(store, nat, p.str("SnatIp", required=True), "SnatIp")
+    vsw_id, cidr = p.str("SourceVSwitchId"), p.str("SourceCIDR")
+    if bool(vsw_id) == bool(cidr):
+        raise CloudError("MissingParameter", "Give exactly one of SourceVSwitchId and SourceCIDR.", 400)
+    if vsw_id:
+        vsw = store.get("vswitch", vsw_id, "InvalidVSwitchId.NotFound", "vSwitch")
+        if vsw["VpcId"] != nat["VpcId"]:
+            raise CloudError("InvalidVSwitchId.NotInVpc", "The vSwitch is not in the NAT gateway's VPC.", 400)
+        cidr = vsw["CidrBlock"]
+    else:
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            raise invalid("SourceCIDR") from None
+    if any(s["SourceCIDR"] == cidr for s in nat["_snat"]):
+        raise CloudError("Forbidden.SourceCIDR.Duplicated", "An SNAT entry for the source exists already.", 400)
+    entry = {"SnatEntryId": "snat-" + new_id("nat_gateway")[4:], "SnatIp": ip, "SourceCIDR": cidr,
+             "SourceVSwitchId": vsw_id or "", "SnatEntryName": p.str("SnatEntryName", ""), "Status": "Available",
+             "SnatTableId": nat["SnatTableIds"]["SnatTableId"][0], "NatGatewayId": nat["NatGatewayId"]}
+    nat["_snat"].append(entry)
+    store.dirty = True
+    return {"SnatEntryId": entry["SnatEntryId"]}
+
+
+@action(V, "DescribeSnatTableEntries")
+def describe_snat_entries(store: Store, p) -> dict[str, Any]:
+    nat = _by_table(store, p.str("SnatTableId", required=True), "SnatTableIds", "InvalidSnatTableId.NotFound")
+    chunk, number, size = page(list(nat["_snat"]), p, max_size=100)
+    return {"SnatTableEntries": {"SnatTableEntry": chunk}, "TotalCount": len(nat["_snat"]), "PageNumber": number,
+            "PageSize": size}
+
+
+@action(V, "DeleteSnatEntry")
+def delete_snat_entry(store: Store, p) -> dict[str, Any]:
+    nat = _by_table(store, p.str("SnatTableId", required=True), "SnatTableIds", "InvalidSnatTableId.NotFound")
+    entry_id = p.str("SnatEntryId", required=True)
+    if not any(s["SnatEntryId"] == entry_id for s in nat["_snat"]):
+        raise CloudError("InvalidSnatEntryId.NotFound", "The specified SNAT entry does not exist.", 404)
+    nat["_snat"] = [s for s in nat["_snat"] if s["SnatEntryId"] != entry_id]
+    store.dirty = True
+    return {}
+
+
+@action(V, "CreateForwardEntry")
+def create_forward_entry(store: Store, p) -> dict[str, Any]:
+    nat = _by_table(store, p.str("ForwardTableId", required=True), "ForwardTableIds",
+                    "InvalidForwardTableId.NotFound")
+    ip = _nat_ip(store, nat, p.str("ExternalIp", required=True), "ExternalIp")
+    protocol = p.str("IpProtocol", required=True, choices={"TCP", "UDP", "Any", "tcp", "udp", "any"})
+    external, internal = p.str("ExternalPort", required=True), p.str("InternalPort", required=True)
+    internal_ip = p.str("InternalIp", required=True)
+    try:
+        ipaddress.IPv4Address(internal_ip)
+    except ValueError:
+        raise invalid("InternalIp") from None
+    for value, name in ((external, "ExternalPort"), (internal, "InternalPort")):
+        if value != "Any" and not (value.isdigit() and 1 <= int(value) <= 65535):
+            raise invalid(name)
+    if any(d["ExternalIp"] == ip and d["ExternalPort"] == external and d["IpProtocol"] == protocol.upper()
+           for d in nat["_dnat"]):
+        raise CloudError("Forbidden.PortOccupied", "The external port is in use already.", 400)
+    entry = {"ForwardEntryId": "fwd-" + new_id("nat_gateway")[4:], "ExternalIp": ip, "ExternalPort": external,
+             "InternalIp": internal_ip, "InternalPort": internal, "IpProtocol": protocol.upper(),
+             "ForwardEntryName": p.str("ForwardEntryName", ""), "Status": "Available",
+             "ForwardTableId": nat["ForwardTableIds"]["ForwardTableId"][0], "NatGatewayId": nat["NatGatewayId"]}
+    nat["_dnat"].append(entry)
+    store.dirty = True
+    return {"ForwardEntryId": entry["ForwardEntryId"]}
+
+
+@action(V, "DescribeForwardTableEntries")
+def describe_forward_entries(store: Store, p) -> dict[str, Any]:
+    nat = _by_table(store, p.str("ForwardTableId", required=True), "ForwardTableIds",
+                    "InvalidForwardTableId.NotFound")
+    chunk, number, size = page(list(nat["_dnat"]), p, max_size=100)
+    return {"ForwardTableEntries": {"ForwardTableEntry": chunk}, "TotalCount": len(nat["_dnat"]),
+            "PageNumber": number, "PageSize": size}
+
+
+@action(V, "DeleteForwardEntry")
+def delete_forward_entry(store: Store, p) -> dict[str, Any]:
+    nat = _by_table(store, p.str("ForwardTableId", required=True), "ForwardTableIds",
+                    "InvalidForwardTableId.NotFound")
+    entry_id = p.str("ForwardEntryId", required=True)
+    if not any(d["ForwardEntryId"] == entry_id for d in nat["_dnat"]):
+        raise CloudError("InvalidForwardEntryId.NotFound", "The specified DNAT entry does not exist.", 404)
+    nat["_dnat"] = [d for d in nat["_dnat"] if d["ForwardEntryId"] != entry_id]
+    store.dirty = True
+    return {}
+
+
+def on_remove_nat(store: Store, nat: dict[str, Any]) -> None:
+    release_ip(store, nat["_vswitch"], nat["_ip"])
+
+
+REMOVE_HOOKS["nat_gateway"] = on_remove_nat

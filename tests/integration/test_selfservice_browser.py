@@ -83,6 +83,7 @@ def test_the_demo_operator_creates_a_database_and_a_bucket_and_attaches_a_disk(e
     assert target["id"] in options and all(i["zone"] == target["zone"] for i in instances if i["id"] in options)
     screenshot(page, "selfservice-04-disk-form")
     submit_and_watch(page, "disk")
+    page.reload()  # the row links the created disk to its page
     page.click("[data-testid=instance-row] a")
     page.wait_for_selector("[data-testid=op-attach]", timeout=30000)
     page.select_option("[data-testid=ops-actions] select", target["id"])

@@ -37,7 +37,7 @@ from alibabacloud_vpc20160428 import models as vpc_models
 from alibabacloud_vpc20160428.client import Client as VpcClient
 from darabonba.runtime import RuntimeOptions
 
-from apps.clouds.adapters import apsara_day2, apsara_dr, apsara_inventory, extensions, register_adapter  # noqa: F401 (companions register)
+from apps.clouds.adapters import apsara_day2, apsara_dr, apsara_inventory, apsara_nat, extensions, register_adapter  # noqa: F401 (companions register)
 from apps.clouds.adapters.apsara_connection import PRODUCT_CODES, AssumedRole, Connection, assumed_role, with_path
 from apps.clouds.adapters.base import (
     Capabilities,
@@ -747,6 +747,8 @@ class ApsaraAdapter(CloudAdapter):
             config = oss2.models.BucketCreateConfig(p.get("storage_class") or oss2.BUCKET_STORAGE_CLASS_STANDARD)
             self.call("PutBucket", lambda: self._oss(region, name).create_bucket(p.get("acl") or None, config))
             return name
+        if resource_type == apsara_nat.TYPE:
+            return apsara_nat.create(self, region, p)
         product, method, request, id_path = self._create_call(resource_type, region, p)
         value: Any = self._invoke(product, region, method, request)
         for part in id_path.split("."):
@@ -843,6 +845,9 @@ class ApsaraAdapter(CloudAdapter):
         }
         if resource_type == "oss.bucket":
             self.call("DeleteBucket", lambda: self._oss(region, external_id).delete_bucket())
+            return
+        if resource_type == apsara_nat.TYPE:
+            apsara_nat.delete(self, region, external_id)
             return
         if resource_type not in calls:
             super().delete(resource_type, region, external_id)

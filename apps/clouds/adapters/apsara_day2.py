@@ -1,7 +1,8 @@
-"""Day-2 changes of the Apsara adapter that are neither a create nor a state change: a disk's size,
-security group rules, an EIP's bandwidth, SLB listeners and backend servers, RDS accounts and
-databases, an OSS bucket's ACL and lifecycle rule; and the details a resource page shows about them
-(rules, listeners, backends, accounts, databases, lifecycle rules).
+"""Day-2 changes of the Apsara adapter that are neither a create nor a state change: a disk's size
+and snapshots (create, delete, roll back: through the disaster-recovery contract of ``apsara_dr``),
+security group rules, an EIP's bandwidth, SLB listeners and backend servers, RDS accounts, databases
+and backups, an OSS bucket's ACL and lifecycle rule; and the details a resource page shows about them
+(rules, listeners, backends, accounts, databases, backups, snapshots, lifecycle rules).
 
 Each operation takes arguments the console has checked (``apps/provisioning/day2.py``) and makes one
 or two calls of the product's official SDK; the cloud's refusals are raised as ``CloudCallError``.
@@ -18,16 +19,18 @@ from alibabacloud_rds20140815 import models as rds_models
 from alibabacloud_slb20140515 import models as slb_models
 from alibabacloud_vpc20160428 import models as vpc_models
 
+from apps.clouds.adapters import apsara_dr, apsara_nat
 from apps.clouds.adapters.base import CloudCallError, UnsupportedOperation
 
 # resource type -> the day-2 operations the adapter makes
 OPERATIONS: dict[str, tuple[str, ...]] = {
-    "ecs.disk": ("disk_resize",),
+    "ecs.disk": ("disk_resize", "snapshot_create", "snapshot_delete", "rollback"),
     "ecs.security_group": ("rule_add", "rule_remove"),
     "eip.eip": ("bandwidth",),
     "slb.instance": ("listener_add", "listener_remove", "backend_add", "backend_remove"),
-    "rds.instance": ("account_create", "database_create"),
+    "rds.instance": ("account_create", "database_create", "backup_create"),
     "oss.bucket": ("acl", "lifecycle"),
+    "nat.nat_gateway": ("eip_bind", "eip_unbind", "snat_add", "snat_remove", "dnat_add", "dnat_remove"),
 }
 
 
@@ -60,6 +63,37 @@ def modify(adapter: Any, resource_type: str, region: str, external_id: str, oper
         adapter._invoke("ecs", region, "resize_disk", ecs_models.ResizeDiskRequest(
             disk_id=external_id, new_size=int(a["size_gib"]), type="online" if a.get("attached") else "offline"))
         return f"Resize to {a['size_gib']} GiB requested"
+    if resource_type == apsara_nat.TYPE:
+        if operation in ("eip_bind", "eip_unbind"):
+            apsara_nat.eip_bind(adapter, region, external_id, a["eip_id"], bind=operation == "eip_bind")
+            return f"EIP {a['eip_id']} {'bound' if operation == 'eip_bind' else 'unbound'}"
+        if operation == "snat_add":
+            entry = apsara_nat.snat_add(adapter, region, external_id, snat_ip=a["ip_address"],
+                                        vswitch_id=a["vswitch_id"], client_token=a.get("client_token"))
+            return f"SNAT entry {entry} added"
+        if operation == "dnat_add":
+            entry = apsara_nat.dnat_add(adapter, region, external_id, external_ip=a["ip_address"],
+                                        protocol=a["protocol"], external_port=a["external_port"],
+                                        internal_ip=a["internal_ip"], internal_port=a["internal_port"],
+                                        client_token=a.get("client_token"))
+            return f"DNAT entry {entry} added"
+        (apsara_nat.snat_remove if operation == "snat_remove" else apsara_nat.dnat_remove)(
+            adapter, region, external_id, a["entry_id"])
+        return f"Entry {a['entry_id']} removed"
+    # Snapshots, roll-backs and database backups: the disaster-recovery contract (``apsara_dr``).
+    if operation == "snapshot_create":
+        snapshot = apsara_dr.snapshot_create(adapter, region, external_id, name=a["name"], tags={},
+                                             client_token=a.get("client_token"))
+        return f"Snapshot {snapshot} requested"
+    if operation == "snapshot_delete":
+        apsara_dr.snapshot_delete(adapter, region, a["snapshot"])
+        return f"Snapshot {a['snapshot']} deleted"
+    if operation == "rollback":
+        apsara_dr.disk_rollback(adapter, region, external_id, a["snapshot"])
+        return f"Rolled back to {a['snapshot']}"
+    if operation == "backup_create":
+        job = apsara_dr.rds_backup_create(adapter, region, external_id)
+        return f"Backup job {job} started"
     if operation in ("rule_add", "rule_remove"):
         security_group_rule(adapter, region, external_id, a, add=operation == "rule_add",
                             exist_ok=operation == "rule_add")
@@ -131,7 +165,16 @@ def details(adapter: Any, resource_type: str, region: str, external_id: str) -> 
         return {"listeners": [{"port": item.get("ListenerPort"), "protocol": item.get("ListenerProtocol")}
                               for item in listeners],
                 "backends": [{"instance_id": b.get("ServerId"), "weight": b.get("Weight")} for b in backends]}
+    if resource_type == apsara_nat.TYPE:
+        return apsara_nat.entries(adapter, region, external_id)
+    if resource_type == "ecs.disk":
+        return {"snapshots": [{"snapshot": r.external_id, "name": r.name, "status": r.status,
+                               "progress": (r.spec or {}).get("progress")}
+                              for r in adapter.iter_resources("ecs.snapshot", region)
+                              if (r.spec or {}).get("disk_id") == external_id]}
     if resource_type == "rds.instance":
+        backups = [{"id": b["id"], "status": b["status"], "type": b["type"], "size_bytes": b["size_bytes"]}
+                   for b in apsara_dr.rds_backups(adapter, region, external_id)]
         accounts = adapter._invoke("rds", region, "describe_accounts",
                                    rds_models.DescribeAccountsRequest(dbinstance_id=external_id))
         databases = adapter._invoke("rds", region, "describe_databases",
@@ -141,7 +184,8 @@ def details(adapter: Any, resource_type: str, region: str, external_id: str) -> 
                              for x in (accounts.get("Accounts") or {}).get("DBInstanceAccount") or []],
                 "databases": [{"name": x.get("DBName"), "charset": x.get("CharacterSetName"),
                                "status": x.get("DBStatus")}
-                              for x in (databases.get("Databases") or {}).get("Database") or []]}
+                              for x in (databases.get("Databases") or {}).get("Database") or []],
+                "backups": backups}
     if resource_type == "oss.bucket":
         bucket = adapter._oss(region, external_id)
         try:

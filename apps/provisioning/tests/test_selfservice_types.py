@@ -5,6 +5,7 @@ request reserves quota through the hook like an ECS instance does."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from apps.resources.models import Resource
 pytestmark = pytest.mark.django_db
 REQUESTS = "/api/v1/provisioning/requests/"
 OPS = "/api/v1/provisioning/instances/"
-SELF_SERVICE = ("ecs:*", "vpc:*", "eip:*", "slb:*", "rds:*", "redis:*", "oss:*", "resources:resource:read",
+SELF_SERVICE = ("ecs:*", "vpc:*", "eip:*", "slb:*", "rds:*", "redis:*", "oss:*", "nat:*", "resources:resource:read",
                 "provisioning:request:read", "provisioning:change:read", "core:operation:*", "menu:portal:*")
 
 
@@ -63,6 +64,8 @@ def specs_of(world: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "redis.instance": {"cache_class": "redis.master.small.default", "engine_version": "6.0",
                            "zone": "cn-hangzhou-a", "vswitch_id": world["vswitch"], "name": "sessions"},
         "oss.bucket": {"name": "shop-assets-test", "acl": "private", "storage_class": "Standard"},
+        "nat.nat_gateway": {"vpc_id": world["vpc"], "vswitch_id": world["vswitch"], "nat_spec": "Small",
+                            "name": "egress"},
     }
 
 
@@ -101,7 +104,7 @@ def collect(world) -> None:
 
 
 TYPES = ["ecs.disk", "ecs.security_group", "vpc.vpc", "vpc.vswitch", "eip.eip", "slb.instance", "rds.instance",
-         "redis.instance", "oss.bucket"]
+         "redis.instance", "oss.bucket", "nat.nat_gateway"]
 
 
 @pytest.mark.parametrize("resource_type", TYPES)
@@ -156,9 +159,23 @@ def test_a_disk_requested_with_an_instance_is_attached_then_resized_detached_and
     modify(builder, disk, "disk_resize", size_gib=80)
     disk.refresh_from_db()
     assert disk.spec["size_gib"] == 80
+    modify(builder, disk, "snapshot_create", name="before-upgrade")
+    snapshots = details(builder, disk)["details"]["snapshots"]
+    assert [s["name"] for s in snapshots] == ["before-upgrade"]
+    snapshot = snapshots[0]["snapshot"]
+    response = builder.post(f"{OPS}{disk.pk}/modify/", {"params": {"operation": "rollback", "args": {
+        "snapshot": snapshot}}}, format="json")
+    assert response.status_code == 409 and response.json()["detail"]["instance_status"] == "running"
     operate(builder, disk, "detach")
+    deadline = time.monotonic() + 20
+    while details(builder, disk)["details"]["snapshots"][0]["status"] != "available":
+        assert time.monotonic() < deadline, "the snapshot never completed"
+        time.sleep(0.1)
+    modify(builder, disk, "rollback", snapshot=snapshot)
     operate(builder, disk, "attach", {"instance": instance.pk})
     operate(builder, disk, "detach")
+    modify(builder, disk, "snapshot_delete", snapshot=snapshot)
+    assert details(builder, disk)["details"]["snapshots"] == []
     operate(builder, disk, "release")
 
 
@@ -205,6 +222,8 @@ def test_rds_gets_accounts_and_databases_is_resized_restarted_and_released(world
     found = details(builder, db)["details"]
     assert [a["name"] for a in found["accounts"]] == ["shop_app"]
     assert [d["name"] for d in found["databases"]] == ["orders"]
+    modify(builder, db, "backup_create")
+    assert [b["type"] for b in details(builder, db)["details"]["backups"]] == ["FullBackup"]
     change = ChangeRecord.objects.filter(resource=db, action="modify").order_by("created_at").first()
     assert "Sh0p-secret" not in str(change.params) and "Sh0p-secret" not in str(change.operation.params)
     operate(builder, db, "resize", {"instance_type": "mysql.n4.large.1"})
@@ -482,3 +501,43 @@ def test_the_portal_resource_page_shows_the_operations_panel(world, builder, ins
     assert page.status_code == 200
     mine = client.get("/portal/provisioning/resources/").content.decode()
     assert f"/portal/provisioning/resources/{instance.pk}/" in mine
+
+
+def test_a_nat_gateway_gets_an_eip_snat_and_dnat_entries_and_is_released(world, builder, instance):
+    nat = create(world, builder, "nat.nat_gateway", {"vpc_id": world["vpc"], "vswitch_id": world["vswitch"],
+                                                      "nat_spec": "Small", "name": "egress"})
+    assert nat.status == "available" and nat.spec["vpc_id"] == world["vpc"]
+    eip = create(world, builder, "eip.eip", {"bandwidth_mbps": 20, "name": "egress-ip"})
+    modify(builder, nat, "eip_bind", eip=eip.pk)
+    ip = eip.spec["ip_address"]
+    assert details(builder, nat)["details"]["eips"] == [{"ip_address": ip}]
+    modify(builder, nat, "snat_add", ip_address=ip, vswitch_id=world["vswitch"])
+    modify(builder, nat, "dnat_add", ip_address=ip, protocol="tcp", external_port=8443,
+           internal_ip=instance.spec["private_ip"], internal_port=443)
+    found = details(builder, nat)["details"]
+    assert [(e["snat_ip"], e["source"]) for e in found["snat_entries"]] == [(ip, world["vswitch"])]
+    assert [(e["external"], e["internal"]) for e in found["dnat_entries"]] == [
+        (f"{ip}:8443", f"{instance.spec['private_ip']}:443")]
+    modify(builder, nat, "snat_remove", entry_id=found["snat_entries"][0]["entry_id"])
+    modify(builder, nat, "dnat_remove", entry_id=found["dnat_entries"][0]["entry_id"])
+    modify(builder, nat, "eip_unbind", eip=eip.pk)
+    assert details(builder, nat)["details"] == {"eips": [], "snat_entries": [], "dnat_entries": []}
+    collect(world)
+    nat.refresh_from_db()
+    assert not nat.deleted and nat.vpc_id == world["vpc"]
+    operate(builder, nat, "release")
+    nat.refresh_from_db()
+    assert nat.deleted
+
+
+def test_a_nat_gateway_on_another_vpcs_vswitch_is_refused_naming_it(world, builder, control, auto_approve):
+    from django.core.cache import cache
+
+    other = create(world, builder, "vpc.vpc", {"cidr_block": "10.30.0.0/16", "name": "other"})
+    cache.clear()  # the form's lists of the cloud are kept a minute
+    error = refused(world, builder, control, "nat.nat_gateway", {"vpc_id": other.external_id,
+                                                                   "vswitch_id": world["vswitch"]},
+                    "vswitch_id", cloud_calls=True)
+    assert "of the VPC" in error["detail"]["vswitch_id"][0]
+    refused(world, builder, control, "nat.nat_gateway", {"vpc_id": world["vpc"], "vswitch_id": world["vswitch"],
+                                                          "nat_spec": "Huge"}, "nat_spec", cloud_calls=False)

@@ -142,7 +142,8 @@
       if (vsw) {
         const keep = vsw.value; vsw.replaceChildren();
         if (vsw.dataset.optional) vsw.add(new Option("—", ""));
-        offers.vswitches.filter(v => vsw.dataset.anyZone || v.zone === z).forEach(v => vsw.add(new Option(v.name + " (" + v.cidr_block + ", " + v.zone + ")", v.id)));
+        const vpc = form.querySelector("[data-role=vpc]");
+        offers.vswitches.filter(v => (vsw.dataset.anyZone || v.zone === z) && (!vsw.dataset.byVpc || !vpc || v.vpc_id === vpc.value)).forEach(v => vsw.add(new Option(v.name + " (" + v.cidr_block + ", " + v.zone + ")", v.id)));
         if ([...vsw.options].some(o => o.value === keep)) vsw.value = keep;
         else if (vsw.dataset.optional && vsw.options.length > 1) vsw.selectedIndex = 1;
         if (address) vsw.disabled = address.value === "internet";
@@ -158,7 +159,7 @@
       }
     }
     if (engine) engine.addEventListener("change", versions);
-    [zone, address].forEach(x => x && x.addEventListener("change", follow));
+    [zone, address, form.querySelector("[data-role=vpc]")].forEach(x => x && x.addEventListener("change", follow));
     versions(); follow();
     function rules(text) {
       return text.split(";").map(s => s.trim()).filter(Boolean).map(r => {

@@ -25,6 +25,15 @@
     ["source_cidr", "Source", "text", "0.0.0.0/0"]];
   const FIELDS = {
     disk_resize: [["size_gib", "New size (GiB)", "number", ""]],
+    snapshot_create: [["name", "Snapshot name", "text", "manual"]],
+    snapshot_delete: [["snapshot", "Snapshot", "snapshot"]], rollback: [["snapshot", "Snapshot", "snapshot"]],
+    backup_create: [],
+    eip_bind: [["eip", "EIP (inventory id)", "text", ""]], eip_unbind: [["eip", "EIP (inventory id)", "text", ""]],
+    snat_add: [["ip_address", "EIP address", "text", ""], ["vswitch_id", "Source vSwitch", "text", ""]],
+    snat_remove: [["entry_id", "SNAT entry", "text", ""]], dnat_remove: [["entry_id", "DNAT entry", "text", ""]],
+    dnat_add: [["ip_address", "EIP address", "text", ""], ["protocol", "Protocol", "select", ["tcp", "udp"]],
+      ["external_port", "External port", "number", "80"], ["internal_ip", "Internal IP", "text", ""],
+      ["internal_port", "Internal port", "number", "80"]],
     rule_add: RULE, rule_remove: RULE,
     bandwidth: [["bandwidth_mbps", "Bandwidth (Mbit/s)", "number", ""]],
     listener_add: [["protocol", "Protocol", "select", ["tcp", "udp"]], ["port", "Port", "number", "80"],
@@ -52,6 +61,11 @@
     let input;
     if (kind === "select") { input = el("select", {className: "form-select form-select-sm", name: name}); opt.forEach((o) => input.add(new Option(o, o))); }
     else if (kind === "instance") input = instanceSelect(name);
+    else if (kind === "snapshot") {
+      input = el("select", {className: "form-select form-select-sm", name: name});
+      ((panel.details || {}).snapshots || []).forEach((x) => input.add(new Option(x.name + " (" + x.snapshot + ", " + x.status + ")", x.snapshot)));
+      if (!input.options.length) { input.add(new Option("no snapshot yet", "")); input.disabled = true; }
+    }
     else input = el("input", {className: "form-control form-control-sm", name: name, type: kind === "number" ? "number" : kind, value: opt || ""});
     input.dataset.kind = kind;
     wrap.append(input);
@@ -127,7 +141,9 @@
   }
   const COLUMNS = {rules: ["protocol", "port_range", "source_cidr", "policy"], listeners: ["protocol", "port"],
     backends: ["instance_id", "weight"], accounts: ["name", "type", "status"], databases: ["name", "charset", "status"],
-    lifecycle: ["prefix", "days", "enabled"]};
+    lifecycle: ["prefix", "days", "enabled"], snapshots: ["snapshot", "name", "status", "progress"],
+    backups: ["id", "type", "status", "size_bytes"], eips: ["ip_address"],
+    snat_entries: ["entry_id", "snat_ip", "source", "status"], dnat_entries: ["entry_id", "protocol", "external", "internal", "status"]};
   function detailTables(details) {
     const wrap = el("div");
     Object.entries(details || {}).forEach(([kind, rows]) => {
