@@ -14,6 +14,7 @@ a request without ``SnapshotId`` to ``ecs.py``'s handler unchanged.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from ..catalog import DISK_CATEGORIES
@@ -183,3 +184,99 @@ def create_disk_from_snapshot(store: Store, p) -> dict[str, Any]:
     store.touch(snapshot["SnapshotId"])
     return {"DiskId": disk["DiskId"], "OrderId": ""}
 
+
+
+# -- snapshot-consistent groups ---------------------------------------------------------------------------
+
+register_kind("snapshot_group", "ssg-")
+
+
+def _group_status(store: Store, group: dict[str, Any]) -> str:
+    members = [store.tables["snapshot"].get(s) for s in group["_snapshots"]]
+    if any(m is None for m in members):
+        return "failed"
+    store_now = [m for m in members if m is not None and store.settle("snapshot", m, time.time())]
+    return "accomplished" if all(m["Status"] == "accomplished" for m in store_now) else "progressing"
+
+
+def render_group(store: Store, group: dict[str, Any]) -> dict[str, Any]:
+    status = _group_status(store, group)
+    members = []
+    for sid in group["_snapshots"]:
+        snap = store.tables["snapshot"].get(sid)
+        if snap is None:
+            continue
+        done = snap["Status"] == "accomplished"
+        members.append({"SnapshotId": sid, "SourceDiskId": snap["SourceDiskId"],
+                        "SourceDiskType": snap["SourceDiskType"], "Progress": "100%" if done else "50%",
+                        "Available": done, "InstantAccess": False, "InstantAccessRetentionDays": 0,
+                        "Tags": tag_list(snap["_tags"])})
+    return {"SnapshotGroupId": group["SnapshotGroupId"], "Name": group["Name"], "Description": group["Description"],
+            "InstanceId": group["InstanceId"], "CreationTime": group["CreationTime"], "Status": status,
+            "ProgressStatus": "" if status != "progressing" else "Creating", "ResourceGroupId": "",
+            "Snapshots": {"Snapshot": members}, "Tags": tag_list(group["_tags"])}
+
+
+@action(V, "CreateSnapshotGroup")
+def create_snapshot_group(store: Store, p) -> dict[str, Any]:
+    region_id = store.check_region(p.str("RegionId"))
+    instance = store.get("ecs_instance", p.str("InstanceId", required=True), "InvalidInstanceId.NotFound",
+                         "instance")
+    if instance["RegionId"] != region_id:
+        raise CloudError("InvalidInstanceId.NotFound", "The specified instance does not exist in this region.", 404)
+    require_status(instance, "Running", "Stopped")
+    own = [d for d in store.rows("disk", region_id) if d["InstanceId"] == instance["InstanceId"]]
+    wanted, excluded = set(p.repeated("DiskId")), set(p.repeated("ExcludeDiskId"))
+    unknown = (wanted | excluded) - {d["DiskId"] for d in own}
+    if unknown:
+        raise CloudError("InvalidDiskIds.NotBelongToInstance", f"The disks {', '.join(sorted(unknown))} are not "
+                         "attached to the instance.", 403)
+    disks = [d for d in own if (not wanted or d["DiskId"] in wanted) and d["DiskId"] not in excluded]
+    if not disks:
+        raise CloudError("InvalidParameter.DiskIds", "The snapshot-consistent group would hold no disk.")
+    name = p.str("Name", "")
+    tags = p.tags()
+    members = [new_snapshot(store, region_id=region_id, disk=d, name=f"{name or 'group'}-{d['DiskId']}",
+                            description="", tags=tags, retention_days=None) for d in disks]
+    group = store.add("snapshot_group", {
+        "SnapshotGroupId": new_id("snapshot_group"), "Name": name, "Description": p.str("Description", ""),
+        "InstanceId": instance["InstanceId"], "RegionId": region_id, "CreationTime": iso_now(),
+        "_snapshots": [m["SnapshotId"] for m in members], "_tags": tags,
+    }, "SnapshotGroupId")
+    store.touch(*group["_snapshots"])
+    return {"SnapshotGroupId": group["SnapshotGroupId"]}
+
+
+@action(V, "DescribeSnapshotGroups")
+def describe_snapshot_groups(store: Store, p) -> dict[str, Any]:
+    region_id = store.check_region(p.str("RegionId"))
+    ids = set(p.repeated("SnapshotGroupId"))
+    statuses = set(p.repeated("Status"))
+    instance_id, name = p.str("InstanceId"), p.str("Name")
+    tags = p.tags()
+    rows = [g for g in store.rows("snapshot_group", region_id)
+            if (not ids or g["SnapshotGroupId"] in ids) and (instance_id is None or g["InstanceId"] == instance_id)
+            and (name is None or g["Name"] == name) and match_tags(g, tags)
+            and (not statuses or _group_status(store, g) in statuses)]
+    chunk, meta = paged(rows, p, token=True)
+    return {"SnapshotGroups": {"SnapshotGroup": [render_group(store, g) for g in chunk]},
+            "NextToken": meta.get("NextToken", "")}
+
+
+@action(V, "DeleteSnapshotGroup")
+def delete_snapshot_group(store: Store, p) -> dict[str, Any]:
+    store.check_region(p.str("RegionId"))
+    group = store.get("snapshot_group", p.str("SnapshotGroupId", required=True), "InvalidSnapshotGroupId.NotFound",
+                      "snapshot-consistent group")
+    if _group_status(store, group) == "progressing":
+        raise CloudError("IncorrectSnapshotGroupStatus", "The snapshot-consistent group is being created.", 403)
+    progress = []
+    for sid in group["_snapshots"]:
+        snap = store.tables["snapshot"].get(sid)
+        if snap is not None:
+            store.remove("snapshot", snap)
+        progress.append({"OperationStatus": "Success", "RelatedItemSet": {"RelatedItem": [
+            {"Name": "SnapshotId", "Value": sid}]}})
+    store.remove("snapshot_group", group)
+    store.touch(*group["_snapshots"])
+    return {"OperationProgressSet": {"OperationProgress": progress}}

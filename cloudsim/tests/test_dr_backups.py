@@ -324,3 +324,21 @@ def test_bucket_replication_copies_old_and_new_objects_and_reports_progress(sim,
     source.delete_bucket_replication(rules[0].rule_id)
     assert source.get_bucket_replication().rule_list[0].status == "closing"
 
+
+
+def test_snapshot_groups_answer_in_the_sdk_models_shape(sim, ecs, vpc, fast):
+    _vpc, vsw = make_network(vpc)
+    iid = run_instances(ecs, vsw)[0]
+    wait_for(lambda: ecs.describe_instances(ecs_models.DescribeInstancesRequest(
+        region_id=REGION, instance_ids=json.dumps([iid]))).body.instances.instance[0].status == "Running")
+    group = ecs.create_snapshot_group(ecs_models.CreateSnapshotGroupRequest(region_id=REGION, instance_id=iid,
+                                                                            name="g")).body.snapshot_group_id
+    assert code_of(lambda: ecs.delete_snapshot_group(ecs_models.DeleteSnapshotGroupRequest(
+        region_id=REGION, snapshot_group_id=group))) == "IncorrectSnapshotGroupStatus"
+    body = sim.execute("2014-05-26", "DescribeSnapshotGroups", Params({"RegionId": REGION}))
+    assert undefined(ecs_models.DescribeSnapshotGroupsResponseBody, body) == []
+    wait_for(lambda: ecs.describe_snapshot_groups(ecs_models.DescribeSnapshotGroupsRequest(
+        region_id=REGION, snapshot_group_id=[group])).body.snapshot_groups.snapshot_group[0].status == "accomplished")
+    deleted = sim.execute("2014-05-26", "DeleteSnapshotGroup", Params({"RegionId": REGION, "SnapshotGroupId": group}))
+    assert undefined(ecs_models.DeleteSnapshotGroupResponseBody, deleted) == []
+    assert fast.get("/resources?type=snapshot")["count"] == 0

@@ -28,6 +28,12 @@ Snapshots (group ``snapshots``; ECS 2014-05-26)
     its instance stopped)
     ``disk_from_snapshot(adapter, region, *, zone, snapshot_id, name, tags) -> disk id``
 
+Snapshot-consistent groups (group ``snapshot_groups``; ECS 2014-05-26)
+    ``snapshot_group_create(adapter, region, instance_id, *, name, tags, disk_ids=None) -> group id``: one
+    consistent point for all of an instance's disks (or ``disk_ids``); ``snapshot_group_get(adapter, region,
+    group_id) -> {"id", "status", "instance_id", "name", "created_at", "snapshots": {disk id: snapshot
+    id}}`` or ``None``; ``snapshot_group_delete`` (with its snapshots)
+
 Replication pairs (group ``replication_pairs``; EBS async replication 2021-07-30)
     ``pair_create(adapter, region, *, source_disk_id, dest_region, dest_zone, rpo_seconds, name, tags)
     -> pair id``: creates the secondary disk (same size and category, ``name`` + "-secondary") in
@@ -111,7 +117,7 @@ from apps.clouds.adapters import extensions
 from apps.clouds.adapters.base import CloudCallError, CloudResource, Relation, ResourcePage, UnsupportedOperation
 
 ADAPTER = "apsara"
-GROUPS = frozenset({"snapshots", "replication_pairs", "rds_backups", "hbr", "oss_replication"})
+GROUPS = frozenset({"snapshots", "snapshot_groups", "replication_pairs", "rds_backups", "hbr", "oss_replication"})
 PAGE_SIZE = 100
 PAIR_PAGE = 100
 HBR_SOURCES = ("UDM_ECS", "OSS", "NAS")
@@ -242,6 +248,39 @@ def _snapshot_resource(region: str, s: dict[str, Any]) -> CloudResource:
               "source_snapshot_id": d["source_snapshot_id"], "source_region": d["source_region"]},
         tags=d["tags"], storage_gib=d["size_gib"], resource_group=s.get("ResourceGroupId") or "",
         relations=[Relation("snapshot_of", "ecs.disk", d["disk_id"])] if d["disk_id"] else [])
+
+
+def snapshot_group_create(adapter: Any, region: str, instance_id: str, *, name: str, tags: dict[str, str],
+                          disk_ids: list[str] | None = None, client_token: str | None = None) -> str:
+    """A snapshot-consistent group: one snapshot of each of the instance's disks (or of ``disk_ids``) taken
+    at the same point (``CreateSnapshotGroup``); the group's id."""
+    body = adapter._invoke("ecs", region, "create_snapshot_group", ecs_models.CreateSnapshotGroupRequest(
+        region_id=region, instance_id=instance_id, disk_id=list(disk_ids) if disk_ids else None, name=name,
+        client_token=_token(client_token),
+        tag=[ecs_models.CreateSnapshotGroupRequestTag(key=k, value=v) for k, v in tags.items()] or None))
+    return body["SnapshotGroupId"]
+
+
+def snapshot_group_get(adapter: Any, region: str, group_id: str) -> dict[str, Any] | None:
+    """``{"id", "status" (progressing | accomplished | failed), "instance_id", "name", "created_at",
+    "snapshots": {disk id: snapshot id}}`` or ``None``."""
+    body = adapter._invoke("ecs", region, "describe_snapshot_groups", ecs_models.DescribeSnapshotGroupsRequest(
+        region_id=region, snapshot_group_id=[group_id]))
+    found = [g for g in (body.get("SnapshotGroups") or {}).get("SnapshotGroup") or []
+             if g.get("SnapshotGroupId") == group_id]
+    if not found:
+        return None
+    g = found[0]
+    members = (g.get("Snapshots") or {}).get("Snapshot") or []
+    return {"id": group_id, "status": g.get("Status", ""), "instance_id": g.get("InstanceId") or "",
+            "name": g.get("Name") or "", "created_at": _epoch(g.get("CreationTime")),
+            "snapshots": {m.get("SourceDiskId", ""): m["SnapshotId"] for m in members if m.get("SnapshotId")}}
+
+
+def snapshot_group_delete(adapter: Any, region: str, group_id: str) -> None:
+    """Delete a group and its snapshots."""
+    adapter._invoke("ecs", region, "delete_snapshot_group", ecs_models.DeleteSnapshotGroupRequest(
+        region_id=region, snapshot_group_id=group_id))
 
 
 # -- replication pairs ----------------------------------------------------------------------------------
@@ -518,7 +557,8 @@ def _vault_dict(region: str, v: dict[str, Any]) -> dict[str, Any]:
     return {"id": v["VaultId"], "name": v.get("VaultName", ""), "status": v.get("Status", ""),
             "kind": "replica" if v.get("Replication") else "cross_region" if v.get("ReplicationTargetVaultId")
             else "local", "region": v.get("VaultRegionId") or region,
-            "replica_vault_id": v.get("ReplicationTargetVaultId") or "", "source_vault_id": v.get("ReplicationSourceVaultId") or "",
+            "replica_vault_id": v.get("ReplicationTargetVaultId") or "",
+            "source_vault_id": v.get("ReplicationSourceVaultId") or "",
             "bytes": int(v.get("StorageSize") or 0), "created_at": v.get("CreatedTime")}
 
 

@@ -18,7 +18,8 @@ failures, the cloud's error codes). ``offered(adapter)`` names the groups AWS ha
 - ``dns``: Route 53 (``change_record(adapter, zone_id, name, value)``: an A record for an address, a
   CNAME otherwise, TTL 60, UPSERT).
 
-Not offered on AWS (``UnsupportedOperation``, never faked): replication pairs (``pair_*``), Hybrid
+Not offered on AWS (``UnsupportedOperation``, never faked): snapshot-consistent groups
+(``snapshot_group_*``), replication pairs (``pair_*``), Hybrid
 Backup Recovery (``vault_*``, ``backup_plan_*``, ``backup_job_*``, ``restore_job_*``) and OSS replication
 (``bucket_replication_*``).
 
@@ -337,6 +338,7 @@ pair_create = pair_start = pair_stop = pair_failover = pair_reprotect = pair_del
 vault_create = vault_get = backup_plan_create = backup_job_run = backup_job_get = restore_job_create = \
     restore_job_get = _unsupported("Hybrid Backup Recovery vaults, plans and jobs")
 bucket_replication_create = bucket_replication_progress = _unsupported("OSS bucket replication")
+snapshot_group_create = snapshot_group_get = snapshot_group_delete = _unsupported("snapshot-consistent groups")
 
 
 def register_listings() -> None:

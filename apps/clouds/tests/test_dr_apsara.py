@@ -354,7 +354,8 @@ def test_bucket_replication_reports_progress(cloud, sim):
 
 
 def test_apsara_offers_every_group_but_the_endpoint_switch(cloud):
-    assert apsara_dr.offered(cloud) == {"snapshots", "replication_pairs", "rds_backups", "hbr", "oss_replication"}
+    assert apsara_dr.offered(cloud) == {"snapshots", "snapshot_groups", "replication_pairs", "rds_backups", "hbr",
+                                        "oss_replication"}
     with pytest.raises(UnsupportedOperation):
         apsara_dr.change_record(cloud, "zone-1", "app.example.com", "10.0.0.1")
 
@@ -408,3 +409,23 @@ def test_every_call_the_module_makes_names_a_product_and_a_method_of_its_sdk_cli
     source = inspect.getsource(apsara_dr)
     for odd in ("describe_backup_jobs_2with_options", "describe_restore_jobs_2with_options"):
         assert odd in source and hasattr(PRODUCTS["hbr"], odd)
+
+
+def test_a_snapshot_consistent_group_snaps_every_disk_of_an_instance_at_one_point(cloud):
+    instance, data = instance_with_disk(cloud)
+    group = apsara_dr.snapshot_group_create(cloud, REGION, instance, name="app-consistent", tags={"dr": "group"})
+    done = until(lambda: (lambda g: g if g["status"] == "accomplished" else None)(
+        apsara_dr.snapshot_group_get(cloud, REGION, group)))
+    disks = {d.external_id for d in cloud.iter_resources("ecs.disk", REGION) if d.spec["instance_id"] == instance}
+    assert set(done["snapshots"]) == disks and data in disks and len(disks) == 2
+    assert done["instance_id"] == instance and done["name"] == "app-consistent"
+    one = apsara_dr.snapshot_get(cloud, REGION, done["snapshots"][data])
+    assert (one["disk_id"], one["tags"]) == (data, {"dr": "group"})
+    only = apsara_dr.snapshot_group_create(cloud, REGION, instance, name="data-only", tags={}, disk_ids=[data])
+    assert set(until(lambda: apsara_dr.snapshot_group_get(cloud, REGION, only))["snapshots"]) == {data}
+    assert code(lambda: apsara_dr.snapshot_group_create(cloud, REGION, instance, name="x", tags={},
+                                                        disk_ids=[disk(cloud)])) == \
+        "InvalidDiskIds.NotBelongToInstance"
+    apsara_dr.snapshot_group_delete(cloud, REGION, group)
+    assert apsara_dr.snapshot_group_get(cloud, REGION, group) is None
+    assert apsara_dr.snapshot_get(cloud, REGION, done["snapshots"][data]) is None
