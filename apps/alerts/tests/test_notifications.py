@@ -214,3 +214,28 @@ def test_a_dispatch_reads_routes_contact_points_and_silences_again_after_any_of_
     alert(a["org"], alertname="four")
     assert notifications_dispatch(now=timezone.now()) == []
     assert Alert.objects.get(name="four").silenced_by_id is not None
+
+
+def test_when_every_sender_thread_is_busy_a_try_goes_through_celery_instead_of_waiting(world, http):
+    from apps.alerts import sender
+    from apps.alerts.tasks import delivery_send_task
+
+    delivery = _one_hook_alert(world["a"], http)
+    _pool, idle = sender._executor()
+    held = 0
+    while idle.acquire(blocking=False):  # every sender thread is stuck on a dead receiver
+        held += 1
+    app = delivery_send_task.app
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = True  # the Celery task runs here, in this thread, as a worker would
+    try:
+        sender.hand_over(delivery)
+    finally:
+        app.conf.task_always_eager = eager
+        for _ in range(held):
+            idle.release()
+    assert held == sender.THREADS
+    (got,) = http.received
+    assert got["signature_ok"]
+    sent = Delivery.objects.get(pk=delivery.pk)
+    assert (sent.status, sent.attempts) == ("sent", 1)
