@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -21,6 +23,104 @@ SIGNED_OUT = 4401
 socket_principals: list = []
 # Layer messages whose handlers use no database (see ``RealtimeConsumer.dispatch``).
 LAYER_ONLY = frozenset({"realtime.event", realtime.SESSION_REVOKED})
+
+logger = logging.getLogger(__name__)
+REJOIN_SECONDS = 3600.0
+
+
+class _Hub:
+    """One topic group's followers in this process, fed by one channel of the layer."""
+
+    def __init__(self, group: str, loop: asyncio.AbstractEventLoop) -> None:
+        self.group = group
+        self.loop = loop
+        self.members: set[RealtimeConsumer] = set()
+        self.channel = ""
+        self.layer: Any = None
+        self.task: asyncio.Task | None = None
+        self.lock = asyncio.Lock()
+        self.joined_at = 0.0
+
+
+class GroupFanout:
+    """Topic groups joined once per process, not once per socket.
+
+    A wall-screen dashboard followed by 2,000 screens used to put every event into 2,000 layer
+    channels of each server process, wake 2,000 consumer tasks and decode the same message 2,000
+    times. Here each process joins a group with one channel of its own and, per event, decodes it
+    once and hands the same encoded frame to every local follower in one pass (``realtime_event``,
+    which keeps each socket's replay and order checks). Who may follow what is unchanged: a socket
+    joins a hub only after its subscription was authorized, for the group of that authorization.
+    """
+
+    def __init__(self) -> None:
+        self.hubs: dict[tuple[int, str], _Hub] = {}
+
+    def _hub(self, group: str) -> tuple[tuple[int, str], _Hub]:
+        loop = asyncio.get_running_loop()
+        key = (id(loop), group)
+        hub = self.hubs.get(key)
+        if hub is None or hub.loop is not loop:  # none yet, or left by a loop that is gone (tests)
+            hub = self.hubs[key] = _Hub(group, loop)
+        return key, hub
+
+    async def join(self, layer: Any, group: str, consumer: RealtimeConsumer) -> None:
+        while True:
+            key, hub = self._hub(group)
+            async with hub.lock:
+                if self.hubs.get(key) is not hub:
+                    continue  # the last follower left while we waited: that hub is gone
+                hub.members.add(consumer)
+                now = asyncio.get_running_loop().time()
+                if hub.task is None or hub.task.done():
+                    hub.layer = layer
+                    hub.channel = await layer.new_channel("fanout.")
+                    await layer.group_add(group, hub.channel)
+                    hub.joined_at = now
+                    hub.task = asyncio.get_running_loop().create_task(self._pump(hub, layer, hub.channel))
+                elif now - hub.joined_at > REJOIN_SECONDS:
+                    # Layers forget group members after a while (a day, in memory): join again now and then.
+                    await layer.group_add(group, hub.channel)
+                    hub.joined_at = now
+                return
+
+    async def leave(self, group: str, consumer: RealtimeConsumer) -> None:
+        key, hub = self._hub(group)
+        async with hub.lock:
+            hub.members.discard(consumer)
+            if hub.members:
+                return
+            self.hubs.pop(key, None)
+            if hub.task is None:
+                return
+            task, hub.task = hub.task, None
+            task.cancel()
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
+            await hub.layer.group_discard(group, hub.channel)
+
+    async def _pump(self, hub: _Hub, layer: Any, channel: str) -> None:
+        while True:
+            try:
+                message = await layer.receive(channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a broken layer connection: the layer reconnects, try again shortly
+                logger.exception("realtime fan-out of %s could not receive", hub.group)
+                await asyncio.sleep(1)
+                continue
+            if message.get("type") != "realtime.event":
+                continue
+            for consumer in list(hub.members):
+                try:
+                    await consumer.realtime_event(message)
+                except Exception:  # one broken socket must not cost the others their event
+                    logger.exception("realtime event for one socket failed")
+
+
+fanout = GroupFanout()
 
 
 class RealtimeConsumer(AsyncJsonWebsocketConsumer):
@@ -73,11 +173,10 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         await super().dispatch(message)
 
     async def disconnect(self, code: int) -> None:
-        groups = list(getattr(self, "groups_by_topic", {}).values())
+        for group in set(getattr(self, "groups_by_topic", {}).values()):
+            await fanout.leave(group, self)
         if getattr(self, "session_group", None):
-            groups.append(self.session_group)
-        for group in groups:
-            await self.channel_layer.group_discard(group, self.channel_name)
+            await self.channel_layer.group_discard(self.session_group, self.channel_name)
 
     async def session_revoked(self, message: dict[str, Any]) -> None:
         """The session of this socket was revoked (signed out everywhere, a new password, ...)."""
@@ -128,7 +227,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             return
         group = realtime.group_name(org_id, topic)
         if topic not in self.groups_by_topic:
-            await self.channel_layer.group_add(group, self.channel_name)
+            await fanout.join(self.channel_layer, group, self)
             self.groups_by_topic[topic] = group
         await self.send_json({"type": "subscribed", "topic": topic})
         if isinstance(after, int) and not isinstance(after, bool) and after >= 0:
@@ -145,8 +244,8 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "error", "code": "invalid", "message": "topic must be a string."})
             return
         group = self.groups_by_topic.pop(topic, None)
-        if group:
-            await self.channel_layer.group_discard(group, self.channel_name)
+        if group and group not in self.groups_by_topic.values():
+            await fanout.leave(group, self)
         self.last_seq.pop(topic, None)
         await self.send_json({"type": "unsubscribed", "topic": topic})
 

@@ -6,7 +6,8 @@ address it resolves to must be public (not loopback, private, link-local, multic
 unspecified) unless an allow-listed network holds it, and the connection goes to exactly that
 address (the name is only the ``Host`` header and the TLS server name), so a name that resolves to a
 public address when checked and to ``127.0.0.1`` when fetched (DNS rebinding) cannot slip through.
-Redirects are not followed; answers are capped in time and size and must be JSON.
+Redirects are not followed; answers are capped in time and size and must be JSON, or JSONP whose
+argument is JSON (``parse_json_or_jsonp``: the callback is stripped, never run).
 
 Uploaded tables (CSV, or the first worksheet of an .xlsx workbook read with openpyxl) are validated
 whole; every error names its row and column as a spreadsheet shows them (row 1 is the header,
@@ -149,9 +150,29 @@ def fetch_json(url: str, *, resolve: Resolver = socket.getaddrinfo, allow: list[
     finally:
         conn.close()
     try:
-        return json.loads(body)
+        return parse_json_or_jsonp(body)
     except (ValueError, RecursionError):
         raise SourceRefused(f"{host} did not answer JSON") from None
+
+
+# ``callback({...});`` (optionally ``/**/`` first, a dotted callback name, a trailing semicolon).
+JSONP_RE = re.compile(rb"\A\s*(?:/\*\*/\s*)?[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*\s*\((?P<json>.*)\)\s*;?\s*\Z",
+                      re.DOTALL)
+
+
+def parse_json_or_jsonp(body: bytes) -> Any:
+    """The JSON of an answer, or of the argument of a JSONP answer (``callback({...})``).
+
+    A JSONP endpoint is read here, on the server, as data: the callback is stripped and only its
+    argument is parsed as JSON, so nothing from the source ever runs, in the browser or here. Any
+    other script is not JSON and is refused (``ValueError``)."""
+    try:
+        return json.loads(body)
+    except ValueError:
+        match = JSONP_RE.match(body)
+        if match is None:
+            raise
+        return json.loads(match["json"])
 
 
 # -- uploaded tables -----------------------------------------------------------------------------

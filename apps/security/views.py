@@ -24,7 +24,6 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
-from apps.core import views as core_views
 from apps.core.errors import ApplicationError
 from apps.core.pages import csv_stream, error_fields, searched
 from apps.core.pagination import Page, page_of
@@ -365,27 +364,6 @@ def screen_token(request: HttpRequest):
     request.display_token = token
     services.display_token_touch(token)
     return token
-
-
-@never_cache
-def screens_home(request: HttpRequest) -> HttpResponse:
-    if request.user.is_authenticated:
-        return core_views.screens_home(request)
-    token = screen_token(request)
-    if token is None:
-        return redirect("wallscreens:signin")
-    # Tokens made before dashboard ids had to start with a letter or digit may list ids no screen
-    # address can carry; those are left out rather than breaking the page.
-    dashboards = [d for d in token.dashboards if services.DASHBOARD_ID_RE.match(d)]
-    return render(request, "security/screen.html", {"token": token, "dashboards": dashboards})
-
-
-@never_cache
-def screen_dashboard(request: HttpRequest, dashboard_id: str) -> HttpResponse:
-    token = screen_token(request)
-    if token is None or dashboard_id not in token.dashboards:
-        return core_views.error_404(request)
-    return render(request, "security/screen.html", {"token": token, "dashboards": [dashboard_id]})
 
 
 @csrf_protect

@@ -259,3 +259,62 @@ def test_a_bad_after_value_is_ignored_not_fatal(world):
         await socket.disconnect()
 
     run(scenario)
+
+
+def test_the_followers_of_a_topic_in_one_process_share_one_layer_channel_and_each_gets_every_event(world):
+    from channels.layers import get_channel_layer
+
+    from apps.core import realtime
+    from apps.core.consumers import fanout
+
+    op = factories.operation(world.org_a)
+    group = realtime.group_name(world.org_a.pk, op.topic)
+    layer = get_channel_layer()
+
+    async def scenario():
+        sockets = [await connected(world.alice) for _ in range(3)]
+        for socket in sockets:
+            assert (await subscribe(socket, op.topic))["type"] == "subscribed"
+        assert len(layer.groups[group]) == 1
+        await database_sync_to_async(services.operation_advance)(
+            operation_id=op.id, step=1, progress=10, message="Step 1")
+        for socket in sockets:
+            assert (await socket.receive_json_from(timeout=2))["seq"] == 1
+        await sockets[0].send_json_to({"type": "unsubscribe", "topic": op.topic})
+        assert (await sockets[0].receive_json_from(timeout=2))["type"] == "unsubscribed"
+        await database_sync_to_async(services.operation_advance)(
+            operation_id=op.id, step=2, progress=20, message="Step 2")
+        for socket in sockets[1:]:
+            assert (await socket.receive_json_from(timeout=2))["seq"] == 2
+        assert await sockets[0].receive_nothing(timeout=0.3)
+        for socket in sockets:
+            await socket.disconnect()
+        assert group not in layer.groups
+        assert not [key for key in fanout.hubs if key[1] == group]
+
+    run(scenario)
+
+
+def test_events_reach_followers_without_channels_per_message_database_clean_up(world, monkeypatch):
+    import channels.consumer
+
+    calls = []
+
+    async def counted():
+        calls.append(1)
+
+    monkeypatch.setattr(channels.consumer, "aclose_old_connections", counted)
+    op = factories.operation(world.org_a)
+
+    async def scenario():
+        socket = await connected(world.alice)
+        await subscribe(socket, op.topic)
+        before = len(calls)
+        for step in (1, 2, 3):
+            await database_sync_to_async(services.operation_advance)(
+                operation_id=op.id, step=step, progress=step * 10, message=f"Step {step}")
+            assert (await socket.receive_json_from(timeout=2))["seq"] == step
+        assert len(calls) == before
+        await socket.disconnect()
+
+    run(scenario)

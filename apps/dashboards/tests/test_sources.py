@@ -27,7 +27,8 @@ def local_http():
     """A JSON endpoint on loopback that records the Host header of each request."""
     seen: list[str] = []
     bodies = {"/": json.dumps({"data": {"count": 42, "items": [{"team": "a", "cost": 2}, {"team": "b", "cost": 5}]}}),
-              "/big": "[" + ",".join(["1"] * 600_000) + "]", "/html": "<html></html>"}
+              "/big": "[" + ",".join(["1"] * 600_000) + "]", "/html": "<html></html>",
+              "/jsonp": '/**/ metrics.cb({"data": {"count": 7}});', "/script": 'cb(alert("x"))'}
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 (the standard library's name)
@@ -97,6 +98,18 @@ def test_answers_that_are_too_big_redirected_or_not_json_are_refused(local_http)
     for path, reason in (("/big", "more than"), ("/redirect", "HTTP 302"), ("/html", "JSON")):
         with pytest.raises(sources.SourceRefused, match=reason):
             sources.fetch_json(f"http://127.0.0.1:{port}{path}", allow=LOOPBACK, max_bytes=1_000_000)
+
+
+def test_a_jsonp_answer_is_read_as_the_json_of_its_argument_and_any_other_script_is_refused(local_http):
+    port, _seen = local_http
+    assert sources.fetch_json(f"http://127.0.0.1:{port}/jsonp", allow=LOOPBACK) == {"data": {"count": 7}}
+    with pytest.raises(sources.SourceRefused, match="JSON"):
+        sources.fetch_json(f"http://127.0.0.1:{port}/script", allow=LOOPBACK)
+    for body in (b"cb({})", b"  a.b_c$({\"x\": [1]}) ;\n", b"[1, 2]"):
+        assert sources.parse_json_or_jsonp(body) is not None
+    for body in (b"cb({})x", b"1cb({})", b"cb({}); cb({})", b"(function(){})()"):
+        with pytest.raises(ValueError):
+            sources.parse_json_or_jsonp(body)
 
 
 @pytest.mark.parametrize("url", ["ftp://example.com/", "file:///etc/passwd", "http://user:pw@example.com/", "//x", 5])
