@@ -260,40 +260,47 @@ def _tags(group: ProtectionGroup, member: ProtectedMember) -> dict[str, str]:
     return {"unimanager:protection-group": group.id, "unimanager:member": member.id}
 
 
-def member_setup(*, member: ProtectedMember) -> ProtectedMember:
-    """Open the member's replication channel to the secondary site, once: the channel's id is kept on the
-    member, so a second run (a redelivered task) finds it and does nothing."""
+def member_setup(*, member: ProtectedMember) -> str:
+    """Open the member's replication channel to the secondary site: ``opened``, ``pending`` (the cloud is
+    still making it: call again later) or ``none``. The channel's id is kept on the member as soon as the
+    cloud answers, so a second run (a redelivered task) finds it instead of opening another."""
     group = member.group
-    if member.replica_id or member.state != ProtectedMember.State.JOINED:
-        return member
+    if member.state != ProtectedMember.State.JOINED or member.channel == ProtectedMember.Channel.NONE:
+        return "none"
     platform, region = group.primary_platform, group.primary_region
     try:
         if member.channel == ProtectedMember.Channel.DISK_PAIR:
-            pair = cloud.call(platform, region, "pair_create", source_disk_id=member.external_id,
-                              dest_region=group.secondary_region,
-                              dest_zone=group.secondary_zone or _default_zone(group),
-                              rpo_seconds=PAIR_RPO_SECONDS, name=f"um-{member.id}",
-                              tags=_tags(group, member))
-            ProtectedMember.objects.filter(pk=member.pk).update(replica_id=pair, error="")
-            cloud.call(platform, region, "pair_start", pair)
-            member.replica_id = pair
-        elif member.channel == ProtectedMember.Channel.RDS_BACKUP:
+            if not member.replica_id:
+                member.replica_id = cloud.call(
+                    platform, region, "pair_create", source_disk_id=member.external_id,
+                    dest_region=group.secondary_region, dest_zone=group.secondary_zone or _default_zone(group),
+                    rpo_seconds=PAIR_RPO_SECONDS, name=f"um-{member.id}", tags=_tags(group, member))
+                ProtectedMember.objects.filter(pk=member.pk).update(replica_id=member.replica_id, error="")
+            pair = cloud.call(platform, region, "pair_get", member.replica_id) or {}
+            status = str(pair.get("status", ""))
+            ProtectedMember.objects.filter(pk=member.pk).update(replica_status=status[:32])
+            if status == "creating":
+                return "pending"
+            if status == "created":
+                cloud.call(platform, region, "pair_start", member.replica_id)
+            return "opened"
+        if member.replica_id:
+            return "opened"
+        if member.channel == ProtectedMember.Channel.RDS_BACKUP:
             cloud.call(platform, region, "rds_cross_region_backup", member.external_id,
                        dest_region=group.secondary_region, enabled=True)
             member.replica_id = f"{member.external_id}@{group.secondary_region}"
-        elif member.channel == ProtectedMember.Channel.OSS_REPLICATION:
+        else:
             dest = f"{member.external_id}-dr"[:63]
             member.replica_id = cloud.call(platform, region, "bucket_replication_create", member.external_id,
                                            dest_region=group.secondary_region, dest_bucket=dest)
             member.secondary_id = dest
-        else:
-            return member
     except CloudCallError as exc:
         ProtectedMember.objects.filter(pk=member.pk).update(error=f"{exc.code}: {exc.message}"[:500])
         raise
     ProtectedMember.objects.filter(pk=member.pk).update(replica_id=member.replica_id,
                                                         secondary_id=member.secondary_id, error="")
-    return member
+    return "opened"
 
 
 def _default_zone(group: ProtectionGroup) -> str:
@@ -304,19 +311,27 @@ def _default_zone(group: ProtectionGroup) -> str:
     return zone or f"{group.secondary_region}-a"
 
 
+NEEDS_SETUP = Q(replica_id="") | Q(channel=ProtectedMember.Channel.DISK_PAIR, replica_status__in=["", "creating",
+                                                                                                     "created"])
+
+
 def group_setup(*, group_id: str) -> dict[str, int]:
-    """Open the channel of every joined member that has none; errors are kept on the member."""
-    done = failed = 0
-    for member in ProtectedMember.objects.select_related("group__primary_platform").filter(
-            group_id=group_id, state=ProtectedMember.State.JOINED, replica_id="").exclude(
-            channel=ProtectedMember.Channel.NONE):
+    """Open the channel of every joined member that has none (or whose pair was never started); errors are
+    kept on the member. ``pending`` counts channels the cloud is still making."""
+    counts = {"opened": 0, "pending": 0, "failed": 0}
+    members = ProtectedMember.objects.select_related("group__primary_platform", "group__secondary_platform").filter(
+        NEEDS_SETUP, group_id=group_id, state=ProtectedMember.State.JOINED).exclude(
+        channel=ProtectedMember.Channel.NONE)
+    for member in members:
         try:
-            member_setup(member=member)
-            done += 1
+            outcome = member_setup(member=member)
         except CloudCallError:
             logger.warning("could not open replication of member %s", member.id)
-            failed += 1
-    return {"opened": done, "failed": failed}
+            counts["failed"] += 1
+            continue
+        if outcome in counts:
+            counts[outcome] += 1
+    return counts
 
 
 def _epoch(value: Any) -> datetime | None:
@@ -390,12 +405,11 @@ def group_poll(*, group: ProtectionGroup) -> ProtectionGroup:
         locked.rpo_breached = breached
         locked.rpo_checked_at = now
         locked.save(update_fields=["rpo_seconds", "rpo_breached", "rpo_checked_at", "updated_at"])
+        # Only a crossing is announced (each announcement is also an audit entry); pages re-read the RPO.
         if breached and not was:
             _announce(locked, "rpo_breached")
         elif was and not breached:
             _announce(locked, "rpo_recovered")
-        else:
-            _announce(locked, "rpo")
     return locked
 
 
@@ -405,6 +419,9 @@ def poll_all() -> dict[str, int]:
     for group in ProtectionGroup.objects.select_related("primary_platform", "secondary_platform"):
         try:
             group_refresh_members(group=group)
+            if group.members.filter(NEEDS_SETUP, state=ProtectedMember.State.JOINED).exclude(
+                    channel=ProtectedMember.Channel.NONE).exists():
+                group_setup(group_id=group.id)
             group_poll(group=group)
             polled += 1
         except Exception:

@@ -14,8 +14,10 @@ def plan_step_task(step_id: str, tick: int) -> None:
 
 
 @shared_task(acks_late=True, ignore_result=True)
-def group_setup_task(group_id: str) -> None:
-    services.group_setup(group_id=group_id)
+def group_setup_task(group_id: str, attempt: int = 1) -> None:
+    counts = services.group_setup(group_id=group_id)
+    if counts["pending"] and attempt < 30:
+        group_setup_task.apply_async((group_id, attempt + 1), countdown=min(10, attempt))
 
 
 @shared_task(acks_late=True, ignore_result=True)

@@ -133,3 +133,20 @@ def test_duplicate_name_conflicts(world):
     make_group(world)
     with pytest.raises(Conflict):
         make_group(world)
+
+
+def test_a_pair_still_being_made_is_started_by_a_later_setup(world):
+    make_disks(world, 2, tags={"app": "shop"})
+    world["control"].post("/config", {"provision_seconds": 0.5})
+    group = services.group_create(
+        actor=world["operator"], organization=world["hq"], name="slow", selection="tag", tag_key="app",
+        tag_value="shop", primary_platform=world["platform"], primary_region=PRIMARY, primary_zone=f"{PRIMARY}-a",
+        secondary_platform=world["platform"], secondary_region=SECONDARY, secondary_zone=f"{SECONDARY}-a")
+    first = services.group_setup(group_id=group.id)
+    assert first["failed"] == 0 and first["opened"] + first["pending"] == 2
+    deadline = time.monotonic() + 15
+    while services.group_setup(group_id=group.id)["pending"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    wait_replicating(group)
+    pairs = world["control"].get("/replication")["pairs"]
+    assert len(pairs) == 2 and {p["status"] for p in pairs} <= {"normal", "syncing", "initial_syncing"}
