@@ -103,6 +103,14 @@ TYPE_NAMES = {
     "ecs.instance": "ECS instance", "ecs.disk": "Disk", "ecs.security_group": "Security group", "vpc.vpc": "VPC",
     "vpc.vswitch": "vSwitch", "eip.eip": "Elastic IP address", "slb.instance": "Load balancer",
     "rds.instance": "RDS instance", "redis.instance": "Redis instance", "oss.bucket": "OSS bucket",
+    "ecs.key_pair": "Key pair", "ecs.image": "Custom image", "mongodb.instance": "MongoDB instance",
+    "polardb.cluster": "PolarDB cluster", "polardb.node": "PolarDB node", "kms.cmk": "KMS key",
+    "ess.scaling_group": "Scaling group", "ros.stack": "Stack", "oos.template": "OOS template",
+    "oos.execution": "OOS execution", "nas.file_system": "NAS file system", "dts.migration_task": "DTS migration",
+    "dts.sync_task": "DTS synchronization", "dbs.backup_plan": "Backup plan", "apigateway.api_group": "API group",
+    "kafka.instance": "Kafka instance", "cr.instance": "Registry instance", "cr.namespace": "Registry namespace",
+    "cr.repository": "Image repository", "ots.instance": "Tablestore instance", "ots.table": "Table",
+    "ack.cluster": "Kubernetes cluster",
 }
 # Kinds collected under another service's code (disks are ECS disk APIs on Apsara Stack).
 EXTRA_TYPES = [("ecs.disk", "ecs")]
