@@ -4,8 +4,8 @@
   ``ImportKeyPair``, ``DescribeKeyPairs`` (PageNumber/PageSize at most 50, filters ``KeyPairName``
   and ``KeyPairFingerPrint``), ``DeleteKeyPairs`` (``KeyPairNames`` as a JSON array).
 - ``CreateImage`` from an instance (its system disk): Creating -> Available, ``SourceInstanceId``
-  kept; ``DeleteImage``. ``DescribeImages`` answers the public images and these custom ones:
-  ``ImageOwnerAlias`` ``system`` the public ones, ``self`` the custom ones, none both.
+  kept; ``DeleteImage``. ``DescribeImages`` with ``ImageOwnerAlias=self`` answers these custom images;
+  without it (or ``system``) the public ones as before (cloudsim's RunInstances boots only those).
 """
 
 from __future__ import annotations
@@ -145,11 +145,11 @@ def describe_images(store: Store, p) -> dict[str, Any]:
     if alias not in (None, "system", "self", "others", "marketplace"):
         raise invalid("ImageOwnerAlias")
     rows: list[dict[str, Any]] = []
-    if alias in (None, "system"):
+    if alias in (None, "system"):  # the public images: what cloudsim can boot
         everything = Params({k: v for k, v in p.values.items() if k not in ("PageNumber", "PageSize")}
                             | {"PageSize": "100"})
         rows += _system_images(store, everything)["Images"]["Image"]
-    if alias in (None, "self"):
+    if alias == "self":
         ids = set(filter(None, (p.str("ImageId") or "").split(",")))
         status = p.str("Status")
         rows += [_custom(i) for i in store.rows("image", region) if (not ids or i["ImageId"] in ids)
