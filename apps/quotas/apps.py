@@ -6,7 +6,6 @@ PERMISSIONS = [
     ("quotas:reservation:read", "See quota reservations"),
     ("quotas:request:read", "See requests for more quota"),
     ("quotas:request:create", "Ask for more quota"),
-    ("quotas:request:approve", "Grant or deny requests for more quota"),
     ("menu:console:quotas", "Console menu: quotas"),
     ("menu:portal:quotas", "Portal menu: my quotas"),
 ]

@@ -150,6 +150,13 @@ class QuotaRequest(TenantModel):
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
     comment = models.CharField(max_length=500, blank=True)
+    # Decided under the lifecycle's approval policy of the organization that gives the quota (the
+    # parent of the request's organization, or a root itself): its levels as they were when asked,
+    # and the level waiting now.
+    policy = models.ForeignKey("provisioning.ApprovalPolicy", null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="+")
+    levels = models.JSONField(default=list, blank=True)
+    level = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     decided_at = models.DateTimeField(null=True, blank=True)
 
@@ -163,3 +170,25 @@ class QuotaRequest(TenantModel):
     @property
     def topic(self) -> str:
         return f"quota:{self.organization_id}"
+
+
+class QuotaDecision(models.Model):
+    """One approver's verdict on one level of a quota request; a person decides at most one level."""
+
+    class Verdict(models.TextChoices):
+        GRANT = "grant", "Granted"
+        DENY = "deny", "Denied"
+
+    request = models.ForeignKey(QuotaRequest, on_delete=models.CASCADE, related_name="decisions")
+    level = models.PositiveSmallIntegerField()
+    approver = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    verdict = models.CharField(max_length=8, choices=Verdict.choices)
+    comment = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["request", "level", "created_at"]
+        constraints = [models.UniqueConstraint(fields=["request", "approver"], name="quota_decision_once")]
+
+    def __str__(self) -> str:
+        return f"{self.request_id} level {self.level + 1}: {self.verdict}"

@@ -11,6 +11,8 @@ from django.db.models import Q, QuerySet
 from apps.core.errors import NotFound
 from apps.core.scoping import authorize, restrict
 from apps.organizations.models import Organization, Project
+from apps.provisioning.requests import APPROVE
+from apps.quotas import approvals
 from apps.quotas.dimensions import dimensions
 from apps.quotas.models import QuotaLimit, QuotaRequest, Reservation
 
@@ -40,11 +42,12 @@ def reservation_list(*, actor: Any) -> QuerySet[Reservation]:
 
 
 def request_list(*, actor: Any) -> QuerySet[QuotaRequest]:
-    """Requests the actor may read, and their own."""
+    """Requests the actor may read or approve, and their own."""
     visible = restrict(QuotaRequest.objects.all(), actor, "quotas:request:read").values("pk")
+    approvable = restrict(QuotaRequest.objects.all(), actor, APPROVE).values("pk")
     mine = Q(requester_id=actor.pk) if getattr(actor, "is_authenticated", False) else Q(pk__in=[])
     return QuotaRequest.objects.select_related("organization", "project", "requester", "decided_by", "platform") \
-        .filter(Q(pk__in=visible) | mine)
+        .filter(Q(pk__in=visible) | Q(pk__in=approvable) | mine)
 
 
 def request_get(*, actor: Any, request_id: Any) -> QuotaRequest:
@@ -54,9 +57,18 @@ def request_get(*, actor: Any, request_id: Any) -> QuotaRequest:
     return row
 
 
-def approval_queue(*, actor: Any) -> QuerySet[QuotaRequest]:
-    return restrict(QuotaRequest.objects.select_related("organization", "project", "requester"), actor,
-                    "quotas:request:approve").filter(status=QuotaRequest.Status.PENDING)
+def approval_queue(*, actor: Any, limit: int = 100) -> list[QuotaRequest]:
+    """Waiting requests whose current level ``actor`` may decide now, oldest first."""
+    candidates = restrict(QuotaRequest.objects.select_related("organization", "project", "requester", "policy"), actor,
+                          APPROVE).filter(status=QuotaRequest.Status.PENDING).order_by("created_at", "id")
+    out = []
+    for row in candidates[:500]:
+        if approvals.eligible(actor, row):
+            row.waiting_for = approvals.waiting_for(row)
+            out.append(row)
+            if len(out) >= limit:
+                break
+    return out
 
 
 def _row(lim: QuotaLimit) -> dict[str, Any]:

@@ -33,12 +33,12 @@ from apps.core.events import emit
 from apps.core.scoping import authorize, require, restrict
 from apps.organizations.models import Organization, Project
 from apps.provisioning.models import ProvisioningRequest
-from apps.quotas import config
+from apps.provisioning.requests import APPROVE, DEFAULT_LEVELS, policy_for
+from apps.quotas import approvals, config
 from apps.quotas.dimensions import dimensions, is_dimension, resource_units, unit_of
-from apps.quotas.models import QuotaLimit, QuotaRequest, Reservation
+from apps.quotas.models import QuotaDecision, QuotaLimit, QuotaRequest, Reservation
 
 WRITE = "quotas:limit:write"
-APPROVE = "quotas:request:approve"
 MAX_LIMIT = 10**12
 QUOTA_EXCEEDED = "quota_exceeded"
 
@@ -638,49 +638,83 @@ def quota_request_create(*, actor: Any, organization: Organization, project: Pro
     if current is not None and requested_limit <= current.limit:
         raise InvalidInput(f"The limit is already {current.limit}; ask for more than that.",
                            detail={"requested_limit": [f"more than {current.limit}"]})
+    decider = approvals.decider(organization)
+    policy = policy_for(organization=decider, project=None, service=approvals.SERVICE)
+    levels = list(policy.levels) if policy is not None else [dict(level) for level in DEFAULT_LEVELS]
     with transaction.atomic():
         row = QuotaRequest.objects.create(
             organization=organization, project=project, dimension=dimension, platform_id=platform_id,
             region=region or "", current_limit=current.limit if current else None, requested_limit=requested_limit,
-            reason=reason.strip(), requester=actor if getattr(actor, "is_authenticated", False) else None)
+            reason=reason.strip(), requester=actor if getattr(actor, "is_authenticated", False) else None,
+            policy=policy, levels=levels)
         emit(organization.pk, row.topic, {"event": "request_created", "id": row.id, "name": dimension,
                                           "dimension": dimension, "requested_limit": requested_limit,
-                                          "current_limit": row.current_limit, "reason": row.reason})
+                                          "current_limit": row.current_limit, "reason": row.reason,
+                                          "policy": policy.name if policy else None, "levels": len(levels)})
+        if not levels:  # the policy approves every request: granted at once, under the hierarchy rule
+            _grant(row, actor=None, comment=f"granted by policy {policy.name}" if policy else "")
     return row
 
 
+def _grant(row: QuotaRequest, *, actor: Any, comment: str) -> None:
+    key = scope_key(row.project_id, row.platform_id, row.region)
+    current = QuotaLimit.objects.filter(organization_id=row.organization_id, dimension=row.dimension,
+                                        scope_key=key).first()
+    limit_set(actor=actor, organization=row.organization, project=row.project, dimension=row.dimension,
+              limit=row.requested_limit, platform=row.platform_id, region=row.region,
+              warning_percent=current.warning_percent if current else 80,
+              overcommit=current.overcommit if current else False,
+              overcommit_factor=current.overcommit_factor if current else 1,
+              reason=f"quota request {row.id}: {row.reason}", authorized=True)
+    row.status = QuotaRequest.Status.GRANTED
+    row.decided_by = actor if getattr(actor, "is_authenticated", False) else None
+    row.decided_at, row.comment = timezone.now(), comment
+    row.save(update_fields=["status", "decided_by", "decided_at", "comment"])
+    emit(row.organization_id, row.topic, {"event": "request_granted", "id": row.id, "name": row.dimension,
+                                          "dimension": row.dimension, "requested_limit": row.requested_limit,
+                                          "comment": row.comment})
+
+
 def quota_request_decide(*, actor: Any, quota_request: QuotaRequest, verdict: Any, comment: Any = "") -> QuotaRequest:
-    """Grant (the limit rises to what was asked, under the hierarchy rule) or deny (a comment says why).
-    The approver holds ``quotas:request:approve`` where the limit is set; never on their own request."""
-    if verdict not in ("grant", "deny"):
+    """Decide the waiting level: grant (the last level raises the limit to what was asked, under the
+    hierarchy rule) or deny (a comment says why; the request ends)."""
+    if verdict not in QuotaDecision.Verdict.values:
         raise InvalidInput("verdict is grant or deny.", detail={"verdict": ["grant or deny"]})
     if not isinstance(comment, str) or len(comment) > 500:
         raise InvalidInput("comment is at most 500 characters.", detail={"comment": ["too long"]})
     if verdict == "deny" and not comment.strip():
         raise InvalidInput("Say why the request is denied.", detail={"comment": ["required when denying"]})
+    comment = comment.strip()
     with transaction.atomic():
         row = QuotaRequest.objects.select_for_update(of=("self",)) \
             .select_related("organization", "project", "platform").get(pk=quota_request.pk)
-        require(actor, APPROVE, _write_target(row.organization))
+        require(actor, APPROVE, approvals.decider_probe(row))
         if row.status != QuotaRequest.Status.PENDING:
             raise Conflict(f"The request is already {row.get_status_display().lower()}.", code="request_decided")
         if row.requester_id is not None and row.requester_id == getattr(actor, "pk", None):
             raise Forbidden("You cannot decide your own request.", code="own_request")
-        if verdict == "grant":
-            key = scope_key(row.project_id, row.platform_id, row.region)
-            current = QuotaLimit.objects.filter(organization=row.organization, dimension=row.dimension,
-                                                scope_key=key).first()
-            limit_set(actor=actor, organization=row.organization, project=row.project, dimension=row.dimension,
-                      limit=row.requested_limit, platform=row.platform, region=row.region,
-                      warning_percent=current.warning_percent if current else 80,
-                      overcommit=current.overcommit if current else False,
-                      overcommit_factor=current.overcommit_factor if current else 1,
-                      reason=f"quota request {row.id}: {row.reason}", authorized=True)
-        row.status = QuotaRequest.Status.GRANTED if verdict == "grant" else QuotaRequest.Status.DENIED
-        row.decided_by, row.decided_at, row.comment = actor, timezone.now(), comment.strip()
-        row.save(update_fields=["status", "decided_by", "decided_at", "comment"])
-        emit(row.organization_id, row.topic, {"event": f"request_{row.status}", "id": row.id, "name": row.dimension,
-                                              "dimension": row.dimension, "requested_limit": row.requested_limit,
-                                              "comment": row.comment})
+        if approvals.decided_before(actor, row):
+            raise Conflict("You have already decided a level of this request; another approver decides this one.",
+                           code="already_decided")
+        if not approvals.eligible(actor, row):
+            raise Forbidden("You are not an approver of this level.", code="not_an_approver",
+                            detail={"waiting_for": approvals.waiting_for(row)})
+        QuotaDecision.objects.create(request=row, level=row.level, approver=actor, verdict=verdict, comment=comment)
+        if verdict == "deny":
+            row.status, row.decided_by, row.decided_at, row.comment = \
+                QuotaRequest.Status.DENIED, actor, timezone.now(), comment
+            row.save(update_fields=["status", "decided_by", "decided_at", "comment"])
+            emit(row.organization_id, row.topic, {"event": "request_denied", "id": row.id, "name": row.dimension,
+                                                  "dimension": row.dimension, "requested_limit": row.requested_limit,
+                                                  "comment": row.comment})
+        elif not approvals.level_complete(row):
+            pass  # a level needing all of its approvers waits for the others
+        elif row.level + 1 < len(row.levels or DEFAULT_LEVELS):
+            row.level += 1
+            row.save(update_fields=["level"])
+            emit(row.organization_id, row.topic, {"event": "request_waiting", "id": row.id, "name": row.dimension,
+                                                  "dimension": row.dimension, "level": row.level + 1,
+                                                  "waiting_for": approvals.waiting_for(row)})
+        else:
+            _grant(row, actor=actor, comment=comment)
     return row
-

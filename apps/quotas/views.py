@@ -67,7 +67,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         o.indented = "\u00a0\u00a0" * o.depth + o.name  # type: ignore[attr-defined]
     nodes = [o for o in orgs if current is not None and o.path.startswith(current.path)]
     projects = Project.objects.filter(organization__in=nodes).select_related("organization").order_by("name")[:500]
-    queue = selectors.approval_queue(actor=request.user)[:100]
+    queue = selectors.approval_queue(actor=request.user)
     recent = selectors.request_list(actor=request.user).exclude(status="pending")[:20]
     platforms = restrict(CloudPlatform.objects.all(), request.user, "clouds:platform:read").order_by("name")[:100]
     return render(request, "quotas/overview.html", {

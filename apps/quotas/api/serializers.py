@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from apps.quotas import approvals
 from apps.quotas.models import QuotaLimit, QuotaRequest, Reservation
 from apps.quotas.services import MAX_LIMIT
 
@@ -60,12 +61,18 @@ class QuotaRequestSerializer(serializers.ModelSerializer):
     decided_by = serializers.CharField(source="decided_by.username", default=None, read_only=True)
     organization_name = serializers.CharField(source="organization.name", read_only=True)
     project_name = serializers.CharField(source="project.name", default=None, read_only=True)
+    policy_name = serializers.CharField(source="policy.name", default=None, read_only=True,
+                                        help_text="the lifecycle's approval policy deciding it, if any")
+    waiting_for = serializers.SerializerMethodField(help_text="the level and approvers it waits for, while pending")
 
     class Meta:
         model = QuotaRequest
         fields = ["id", "organization", "organization_name", "project", "project_name", "dimension", "platform",
                   "region", "current_limit", "requested_limit", "reason", "status", "requester", "decided_by",
-                  "comment", "created_at", "decided_at"]
+                  "comment", "created_at", "decided_at", "policy", "policy_name", "levels", "level", "waiting_for"]
+
+    def get_waiting_for(self, obj: QuotaRequest) -> str:
+        return approvals.waiting_for(obj)
 
 
 class QuotaRequestCreateSerializer(serializers.Serializer):

@@ -97,8 +97,9 @@ class ReservationViewSet(TenantViewSetMixin, viewsets.ReadOnlyModelViewSet):
 
 
 class QuotaRequestViewSet(TenantViewSetMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
-    """Requests for more quota: a tenant asks with a reason; a holder of ``quotas:request:approve``
-    (on the parent organization) grants it, raising the limit under the hierarchy rule, or denies it."""
+    """Requests for more quota: a tenant asks with a reason; the approvers of the lifecycle's approval
+    policy of the parent organization (holders of ``provisioning:request:approve`` there) decide its
+    levels in order; the last grant raises the limit under the hierarchy rule, one denial ends it."""
 
     queryset = QuotaRequest.objects.all()
     serializer_class = s.QuotaRequestSerializer

@@ -22,7 +22,8 @@ def tree():
     other = f.org("Other")
     proj = f.project(team, name="web")
     admin = f.user("quota-admin", root)
-    f.grant(f.role("quotas:*", "organizations:organization:read", "clouds:platform:read"), admin, root)
+    f.grant(f.role("quotas:*", "provisioning:request:approve", "organizations:organization:read",
+                   "clouds:platform:read"), admin, root)
     tenant = f.user("tenant", team)
     f.grant(f.role("ecs:instance:create", "quotas:request:read"), tenant, proj)
     outsider = f.user("outsider", other)

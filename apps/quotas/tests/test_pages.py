@@ -25,7 +25,8 @@ def tree():
     team = f.org("Shop", parent=root)
     proj = f.project(team, name="web")
     admin = f.user("quota-admin", root)
-    f.grant(f.role("quotas:*", "organizations:organization:read", "menu:console:quotas"), admin, root)
+    f.grant(f.role("quotas:*", "provisioning:request:approve", "organizations:organization:read",
+                   "menu:console:quotas"), admin, root)
     tenant = f.user("tenant", team)
     f.grant(f.role("ecs:instance:create", "menu:portal:quotas"), tenant, proj)
     services.limit_set(actor=None, organization=root, dimension="ecs.instance", limit=10)

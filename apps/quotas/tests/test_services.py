@@ -195,7 +195,7 @@ def test_a_granted_quota_request_raises_the_limit_and_the_requester_cannot_decid
     proj = f.project(team)
     tenant, approver = f.user(None, team), f.user(None, root)
     f.grant(f.role("ecs:instance:create"), tenant, proj)
-    f.grant(f.role("quotas:request:approve", "quotas:limit:read"), approver, root)
+    f.grant(f.role("provisioning:request:approve", "quotas:limit:read"), approver, root)
     _limit(team, "ecs.instance", 2)
     with pytest.raises(InvalidInput):
         services.quota_request_create(actor=tenant, organization=team, project=None, dimension="ecs.instance",
