@@ -34,6 +34,12 @@ Snapshot-consistent groups (group ``snapshot_groups``; ECS 2014-05-26)
     group_id) -> {"id", "status", "instance_id", "name", "created_at", "snapshots": {disk id: snapshot
     id}}`` or ``None``; ``snapshot_group_delete`` (with its snapshots)
 
+Images (group ``images``; ECS 2014-05-26; the same names as ``aws_dr``'s AMIs)
+    ``image_create(adapter, region, instance_id=None, *, name, tags, snapshot_id=None) -> image id`` (of an
+    instance, or of a system disk's snapshot), ``image_copy(adapter, region, image_id, *, dest_region,
+    name) -> image id``, ``image_get -> {"id", "status", "name", "region", "tags", "snapshot_ids"}`` or
+    ``None``, ``image_delete``; an image made here starts instances (``RunInstances``) in its region
+
 Replication pairs (group ``replication_pairs``; EBS async replication 2021-07-30)
     ``pair_create(adapter, region, *, source_disk_id, dest_region, dest_zone, rpo_seconds, name, tags)
     -> pair id``: creates the secondary disk (same size and category, ``name`` + "-secondary") in
@@ -117,7 +123,8 @@ from apps.clouds.adapters import extensions
 from apps.clouds.adapters.base import CloudCallError, CloudResource, Relation, ResourcePage, UnsupportedOperation
 
 ADAPTER = "apsara"
-GROUPS = frozenset({"snapshots", "snapshot_groups", "replication_pairs", "rds_backups", "hbr", "oss_replication"})
+GROUPS = frozenset({"snapshots", "snapshot_groups", "images", "replication_pairs", "rds_backups", "hbr",
+                    "oss_replication"})
 PAGE_SIZE = 100
 PAIR_PAGE = 100
 HBR_SOURCES = ("UDM_ECS", "OSS", "NAS")
@@ -281,6 +288,43 @@ def snapshot_group_delete(adapter: Any, region: str, group_id: str) -> None:
     """Delete a group and its snapshots."""
     adapter._invoke("ecs", region, "delete_snapshot_group", ecs_models.DeleteSnapshotGroupRequest(
         region_id=region, snapshot_group_id=group_id))
+
+
+def image_create(adapter: Any, region: str, instance_id: str | None = None, *, name: str, tags: dict[str, str],
+                 snapshot_id: str | None = None, client_token: str | None = None) -> str:
+    """An image of an instance (snapshots of its disks) or of a system disk's snapshot (``CreateImage``)."""
+    body = adapter._invoke("ecs", region, "create_image", ecs_models.CreateImageRequest(
+        region_id=region, instance_id=instance_id, snapshot_id=snapshot_id, image_name=name,
+        client_token=_token(client_token),
+        tag=[ecs_models.CreateImageRequestTag(key=k, value=v) for k, v in tags.items()] or None))
+    return body["ImageId"]
+
+
+def image_copy(adapter: Any, region: str, image_id: str, *, dest_region: str, name: str,
+               client_token: str | None = None) -> str:
+    """A copy of an available image in ``dest_region`` (``CopyImage``); the copy's id."""
+    return adapter._invoke("ecs", region, "copy_image", ecs_models.CopyImageRequest(
+        region_id=region, image_id=image_id, destination_region_id=dest_region, destination_image_name=name,
+        client_token=_token(client_token)))["ImageId"]
+
+
+def image_get(adapter: Any, region: str, image_id: str) -> dict[str, Any] | None:
+    """``{"id", "status" (Creating | Available | ...), "name", "region", "tags", "snapshot_ids"}`` or ``None``."""
+    body = adapter._invoke("ecs", region, "describe_images", ecs_models.DescribeImagesRequest(
+        region_id=region, image_id=image_id, image_owner_alias="self"))
+    found = [i for i in (body.get("Images") or {}).get("Image") or [] if i.get("ImageId") == image_id]
+    if not found:
+        return None
+    i = found[0]
+    mappings = (i.get("DiskDeviceMappings") or {}).get("DiskDeviceMapping") or []
+    return {"id": image_id, "status": i.get("Status", ""), "name": i.get("ImageName") or "", "region": region,
+            "tags": _ecs_tags(i.get("Tags")),
+            "snapshot_ids": [m["SnapshotId"] for m in mappings if m.get("SnapshotId")]}
+
+
+def image_delete(adapter: Any, region: str, image_id: str) -> None:
+    adapter._invoke("ecs", region, "delete_image", ecs_models.DeleteImageRequest(region_id=region, image_id=image_id,
+                                                                                 force=True))
 
 
 # -- replication pairs ----------------------------------------------------------------------------------

@@ -354,8 +354,8 @@ def test_bucket_replication_reports_progress(cloud, sim):
 
 
 def test_apsara_offers_every_group_but_the_endpoint_switch(cloud):
-    assert apsara_dr.offered(cloud) == {"snapshots", "snapshot_groups", "replication_pairs", "rds_backups", "hbr",
-                                        "oss_replication"}
+    assert apsara_dr.offered(cloud) == {"snapshots", "snapshot_groups", "images", "replication_pairs",
+                                        "rds_backups", "hbr", "oss_replication"}
     with pytest.raises(UnsupportedOperation):
         apsara_dr.change_record(cloud, "zone-1", "app.example.com", "10.0.0.1")
 
@@ -429,3 +429,25 @@ def test_a_snapshot_consistent_group_snaps_every_disk_of_an_instance_at_one_poin
     apsara_dr.snapshot_group_delete(cloud, REGION, group)
     assert apsara_dr.snapshot_group_get(cloud, REGION, group) is None
     assert apsara_dr.snapshot_get(cloud, REGION, done["snapshots"][data]) is None
+
+
+def test_an_image_of_an_instance_is_copied_to_the_secondary_region_and_starts_an_instance_there(cloud):
+    instance, _data = instance_with_disk(cloud)
+    image = apsara_dr.image_create(cloud, REGION, instance, name="app-golden", tags={"dr": "image"})
+    made = until(lambda: (lambda i: i if i["status"] == "Available" else None)(
+        apsara_dr.image_get(cloud, REGION, image)))
+    assert (made["name"], made["tags"], len(made["snapshot_ids"])) == ("app-golden", {"dr": "image"}, 2)
+    copy = apsara_dr.image_copy(cloud, REGION, image, dest_region=DEST, name="app-golden-dr")
+    until(lambda: (apsara_dr.image_get(cloud, DEST, copy) or {}).get("status") == "Available")
+    assert apsara_dr.image_get(cloud, REGION, copy) is None
+    assert copy in {i.image_id for i in cloud.images(DEST)}
+    _vpc, vsw, sg = network(cloud, DEST)
+    dr_instance = cloud.create("ecs.instance", DEST, {"instance_type": "ecs.g6.large", "image_id": copy,
+                                                      "vswitch_id": vsw, "security_group_id": sg, "name": "app-dr"})
+    assert until(lambda: cloud.get_resource("ecs.instance", DEST, dr_instance)).spec["image_id"] == copy
+    system = apsara_dr.snapshot_get(cloud, REGION, made["snapshot_ids"][0])
+    from_snapshot = apsara_dr.image_create(cloud, REGION, name="from-snap", tags={}, snapshot_id=system["id"])
+    assert apsara_dr.image_get(cloud, REGION, from_snapshot)["snapshot_ids"] == [system["id"]]
+    assert code(lambda: apsara_dr.image_create(cloud, REGION, name="neither", tags={})) == "InvalidParameter.Conflict"
+    apsara_dr.image_delete(cloud, DEST, copy)
+    assert apsara_dr.image_get(cloud, DEST, copy) is None
