@@ -110,3 +110,25 @@ def test_a_demo_rule_fires_and_alerts_are_handled_live(embedded_server, page):
     page.goto(f"{base}/console/inventory/{resource}/")
     page.wait_for_selector("[data-testid=metric-charts] .um-metric-chart canvas", timeout=20000)
     screenshot(page, "alerts-07-resource-metrics")
+
+    # Long names and labels at 1440 px: they wrap, and every row's buttons stay inside the card.
+    page.goto(f"{base}/console/alerts/")
+    long_name = "DatabaseReplicationLagAboveThresholdOnTheOrderProcessingClusterInTheSecondaryRegion" * 2
+    answer = signed_request("POST", f"{base}/api/v1/alerts/ingest/v2/alerts?organization={org}",
+                            access_key_id=key["id"], secret=key["secret"], json=[{
+                                "labels": {"alertname": long_name, "severity": "warning",
+                                           "instance": "replica-" + "x" * 90 + ".db.internal.example.com:5432",
+                                           "region": "cn-hangzhou-finance-zone-" + "y" * 40},
+                                "annotations": {"summary": "lag " + "z" * 150}}])
+    assert answer.status == 200, answer.body
+    wait_until(page, "(n) => [...document.querySelectorAll('#alert-rows tr')].some((r) => r.textContent.includes(n))",
+               arg=long_name, timeout=30000)
+    fits = page.evaluate("""() => {
+        const box = document.querySelector('[data-testid=alert-list]').closest('.table-responsive');
+        const right = box.getBoundingClientRect().right;
+        const buttons = [...document.querySelectorAll('#alert-rows [data-action]')];
+        return {overflow: box.scrollWidth - box.clientWidth, buttons: buttons.length,
+                outside: buttons.filter((b) => b.getBoundingClientRect().right > right + 0.5).length};
+    }""")
+    assert fits["buttons"] > 0 and fits == {"overflow": 0, "buttons": fits["buttons"], "outside": 0}, fits
+    screenshot(page, "alerts-08-long-names-1440")

@@ -23,7 +23,7 @@
     link.appendChild(b);
   });
   header.insertBefore(link, header.firstChild);
-  let timer = null, subscribed = false;
+  let timer = null, subscribed = false, lastRead = 0;
 
   async function refresh() {
     let counts;
@@ -39,9 +39,11 @@
       subscribed = true;
       const rt = Unimanager.realtime();
       // A topic has one handler per page: this one, which also tells the page (the alert list listens).
+      // The first event of a burst reads the counts at once; the rest of the burst (within 250 ms of
+      // the last read) is coalesced into one more read at its end.
       const soon = (data) => {
         clearTimeout(timer);
-        timer = setTimeout(refresh, 250);
+        timer = setTimeout(() => { lastRead = Date.now(); refresh(); }, Math.max(0, lastRead + 250 - Date.now()));
         document.dispatchEvent(new CustomEvent("unimanager:alerts", {detail: data || {}}));
       };
       counts.topics.forEach((t) => rt.subscribe(t, soon, {onReset: () => soon({event: "reset"})}));

@@ -35,14 +35,14 @@
     ].join(" ");
     return '<tr data-alert="' + esc(a.id) + '" data-state="' + esc(a.state) + '"' + (muted ? ' class="um-muted"' : "") + ">" +
       '<td><span class="badge ' + (SEVERITY[a.severity] || "") + ' text-white">' + esc(a.severity) + "</span></td>" +
-      '<td><a href="/console/alerts/' + encodeURIComponent(a.id) + '/">' + esc(a.name) + "</a>" +
+      '<td class="um-name"><a href="/console/alerts/' + encodeURIComponent(a.id) + '/">' + esc(a.name) + "</a>" +
       '<div class="small text-secondary">' + esc((a.annotations || {}).summary || "") + "</div></td>" +
       '<td class="um-labels">' + where + "</td>" +
       '<td><span class="badge ' + (STATE[a.state] || "") + '" data-testid="state">' + esc(a.state.replace("_", " ")) + "</span></td>" +
       '<td class="text-end font-monospace">' + (a.value === null || a.value === undefined ? "" : esc(Math.round(a.value * 100) / 100)) + "</td>" +
       '<td class="text-nowrap">' + esc(since(a.state_changed_at)) + "</td>" +
-      '<td class="small">' + handling + "</td>" +
-      '<td class="text-end text-nowrap">' + actions + "</td></tr>";
+      '<td class="small um-handling">' + handling + "</td>" +
+      '<td class="um-actions"><div class="um-action-list">' + actions + "</div></td></tr>";
   }
 
   async function load() {
@@ -61,7 +61,12 @@
   }
 
   function show(message) { errorBox.textContent = message; errorBox.classList.remove("d-none"); }
-  function soon() { clearTimeout(timer); timer = setTimeout(load, 250); }
+  // The first change of a burst reloads at once; later ones within 250 ms of a load make one more at its end.
+  let lastLoad = 0;
+  function soon() {
+    clearTimeout(timer);
+    timer = setTimeout(() => { lastLoad = Date.now(); load(); }, Math.max(0, lastLoad + 250 - Date.now()));
+  }
 
   document.querySelectorAll("[data-filter]").forEach((b) => b.addEventListener("click", () => {
     document.querySelectorAll("[data-filter]").forEach((x) => {
