@@ -18,12 +18,14 @@ Rules enforced here:
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import psycopg
 from django.db import connections, transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
@@ -109,12 +111,13 @@ def quota_reserve(*, organization: Organization, project: Project | None, resour
                               reserved_units=count, expires_at=timezone.now() + timedelta(seconds=ttl))
     conn = connections[Reservation.objects.db]
     if unit and conn.vendor == "postgresql":
-        limits, granted = _reserve_in_one_statement(conn, reservation, organization=organization, project=project,
-                                                    unit=unit, count=count, platform_id=platform_id,
-                                                    region=region or "")
+        rows, granted = _reserve_in_one_statement(conn, reservation, organization=organization, project=project,
+                                                  unit=unit, count=count, platform_id=platform_id,
+                                                  region=region or "")
         if not granted:
-            raise _first_refusal(limits, unit, count)
-        _after_reserve(limits, unit, count)
+            raise _first_refusal([_limit_from_row(row) for row in rows], unit, count)
+        if any(_crosses(row, unit[row[3]] * count) for row in rows):  # model objects only when announcing
+            _after_reserve([_limit_from_row(row) for row in rows], unit, count)
         return reservation
     with transaction.atomic():
         # The new row first: it contends with no one, so the limit rows stay locked only for the
@@ -195,21 +198,36 @@ def _reservation_fields() -> list[Any]:
     return [f for f in Reservation._meta.concrete_fields]
 
 
+def _crosses(row: tuple[Any, ...], asked: int) -> bool:
+    """Whether adding ``asked`` to the limit of ``row`` (a row of ``_LIMIT_COLUMNS``) reaches its
+    warning threshold from below (``QuotaLimit.warning_at``)."""
+    limit, used = row[4], row[5] + row[6]
+    warning_at = -(-limit * row[7] // 100)
+    return bool(limit) and used < warning_at <= used + asked
+
+
 def _reserve_in_one_statement(conn: Any, reservation: Reservation, *, organization: Organization,
                               project: Project | None, unit: dict[str, int], count: int, platform_id: Any,
-                              region: str) -> tuple[list[QuotaLimit], bool]:
-    meta = QuotaLimit._meta
-    orgs = [meta.get_field("organization").get_db_prep_value(pk, conn) for pk in _ancestor_ids(organization)]
+                              region: str) -> tuple[list[tuple[Any, ...]], bool]:
+    """Run the reservation statement; (the covering limits' rows as they were, granted)."""
+    orgs = [_uuid(pk) for pk in _ancestor_ids(organization)]
     dims = list(unit)
     params: list[Any] = [v for dim in dims for v in (dim, unit[dim] * count)]
-    params += [*orgs, *dims]
+    params += orgs
+    params += dims
     if project is not None:
-        params.append(meta.get_field("project").get_db_prep_value(project.pk, conn))
+        params.append(project.pk)
     if platform_id:
-        params.append(meta.get_field("platform").get_db_prep_value(platform_id, conn))
+        params.append(platform_id)
     params.append(region)
-    fields = _reservation_fields()
-    params += [f.get_db_prep_save(f.pre_save(reservation, True), conn) for f in fields]
+    now = timezone.now()
+    reservation.created_at = reservation.updated_at = now
+    row = {"organization_id": organization.pk, "id": reservation.id, "project_id": project.pk if project else None,
+           "platform_id": platform_id or None, "region": region, "resource_type": reservation.resource_type,
+           "unit": json.dumps(unit), "count": count, "reserved_units": count, "committed_units": 0,
+           "released_units": 0, "status": Reservation.Status.ACTIVE.value, "expires_at": reservation.expires_at,
+           "created_at": now, "updated_at": now}
+    params += [row[f.attname] for f in _reservation_fields()]
     sql = _reserve_statement(conn, len(orgs), len(dims), project is not None, bool(platform_id))
     rows = _run_prepared(conn, sql, params)
     # Without covering limits the statement returns no row, and the reservation was inserted.
@@ -217,21 +235,19 @@ def _reserve_in_one_statement(conn: Any, reservation: Reservation, *, organizati
     if granted:
         reservation._state.adding = False
         reservation._state.db = conn.alias
-    return [_limit_from_row(row[1:]) for row in rows], granted
+    return [r[1:] for r in rows], granted
 
 
 def _run_prepared(conn: Any, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
     """Run ``sql`` as a prepared statement of this connection (planned once, not on every call),
     through Django's connection so its transaction state, error classes and query log hold."""
-    import psycopg
-
-    with conn.cursor() as wrapper:  # opens the connection and applies Django's wrappers
-        with conn.wrap_database_errors, psycopg.Cursor(conn.connection) as cursor:
-            if conn.queries_logged:
-                conn.queries_log.append({"sql": sql % tuple(repr(p) for p in params), "time": "0.000"})
-            cursor.execute(sql, params, prepare=True)
-            del wrapper
-            return cursor.fetchall()
+    conn.ensure_connection()
+    conn.validate_no_broken_transaction()
+    with conn.wrap_database_errors, psycopg.Cursor(conn.connection) as cursor:
+        if conn.queries_logged:
+            conn.queries_log.append({"sql": sql % tuple(repr(p) for p in params), "time": "0.000"})
+        cursor.execute(sql, params, prepare=True)
+        return cursor.fetchall()
 
 
 def _limit_from_row(row: Any) -> QuotaLimit:
