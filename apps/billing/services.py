@@ -270,60 +270,16 @@ def period_of(value: Any) -> dt.date:
 def bill_rate(*, actor: Any, organization: Organization, period: Any, now: dt.datetime | None = None,
               groups: list[dict[str, Any]] | None = None) -> Bill:
     """Price ``organization``'s month from its usage records: a new draft, or the open draft's lines
-    replaced. A finalized month is refused (409): correct it with an adjustment. ``groups`` are the
-    month's usage groups when ``bills_rate`` summed every organization's at once."""
+    replaced. A finalized month is refused (409): correct it with an adjustment. ``groups``: the
+    month's usage groups when the caller summed them already."""
     require(actor, "billing:bill:write", organization)
     month = period_of(period)
     book = rating.active_price_book()
     if book is None:
         raise Refused("No price book is active.", code="no_price_book")
-    zone = zone_for(organization.pk)
-    with transaction.atomic():
-        bill, _ = Bill.objects.get_or_create(organization=organization, period=month, defaults={
-            "time_zone": zone, "currency": book.currency, "price_book": book})
-        bill = Bill.objects.select_for_update().get(pk=bill.pk)
-        if bill.is_final:
-            raise Conflict("This month's bill is finalized; add an adjustment instead.", code="bill_finalized")
-        lines = rating.rate_month(organization=organization, period=month, zone=zone, book=book, groups=groups)
-        Charge.objects.filter(bill=bill).delete()
-        BillLine.objects.filter(bill=bill).delete()
-        first, following, _, _ = rating.month_bounds(month, zone)
-        pct = rating.discount_percent(organization.pk, first, following)
-        keep = Decimal(1) - pct / Decimal(100)
-        rows, charges = [], []
-        tag_ids = {key[5] for line in lines for key in line.charges if key[5] is not None}
-        tags = dict(BillingTagSet.objects.filter(pk__in=tag_ids).values_list("id", "tags")) if tag_ids else {}
-        for line in lines:
-            rule = line.rule
-            row = BillLine(
-                bill=bill, kind=BillLine.Kind.USAGE, project_id=line.project_id, rule=rule, service=rule.service,
-                resource_type=rule.resource_type, dimension=rule.dimension, sku=rule.sku,
-                description=rule.description or f"{rule.resource_type} {rule.get_dimension_display()}"
-                + (f" ({rule.sku})" if rule.sku else ""),
-                quantity=line.quantity, unit=line.unit, unit_price=line.unit_price, fixed_amount=line.fixed_amount,
-                amount=line.amount, tiers=line.tiers)
-            rows.append(row)
-            exact = sum(line.charges.values(), Decimal(0))
-            for (day, platform_id, region, service, resource_type, tag_set_id), quantity in line.charges.items():
-                share = (line.amount * quantity / exact * keep) if exact else Decimal(0)
-                charges.append((bill.pk, row.pk, organization.pk, line.project_id, day, platform_id, region, service,
-                                resource_type, tags.get(tag_set_id) or {}, quantity.quantize(rating.QUANTITY),
-                                share.quantize(rating.QUANTITY)))
-        subtotal = sum((r.amount for r in rows), Decimal(0))
-        discount = -rating.round_money(subtotal * pct / Decimal(100), book.quantum) if pct else Decimal(0)
-        if discount:
-            rows.append(BillLine(bill=bill, kind=BillLine.Kind.DISCOUNT, description=f"Discount {pct.normalize()}%",
-                                 quantity=Decimal(1), unit="bill", unit_price=discount, amount=discount))
-        BillLine.objects.bulk_create(rows, batch_size=500)
-        _insert_charges(charges)
-        bill.subtotal, bill.discount, bill.total = subtotal, discount, subtotal + discount
-        bill.currency, bill.price_book, bill.time_zone = book.currency, book, zone
-        bill.rated_at = now or timezone.now()
-        bill.save(update_fields=["subtotal", "discount", "total", "currency", "price_book", "time_zone", "rated_at"])
-        emit(organization, topic_of(organization.pk), {"event": "bill_rated", "id": bill.pk,
-                                                       "period": f"{month:%Y-%m}", "total": str(bill.total)})
-    budgets_check(organization=organization, period=month, now=now)
-    return bill
+    given = {organization.pk: groups} if groups is not None else None
+    return _rate_bills(organizations=[organization], month=month, book=book, now=now, groups=given,
+                       refuse_final=True)[0]
 
 
 CHARGE_COLUMNS = ("bill", "line", "organization", "project", "day", "platform", "region", "service",
@@ -331,8 +287,8 @@ CHARGE_COLUMNS = ("bill", "line", "organization", "project", "day", "platform", 
 
 
 def _insert_charges(charges: list[tuple[Any, ...]]) -> None:
-    """Write a bill's daily charges in one statement per batch: there are a few hundred per bill and
-    building a model object for each cost more than rating itself."""
+    """Write daily charges in one statement per batch: there are a few hundred per bill and building
+    a model object for each cost more than rating itself."""
     if not charges:
         return
     fields = [Charge._meta.get_field(name) for name in CHARGE_COLUMNS]
@@ -348,16 +304,97 @@ def _insert_charges(charges: list[tuple[Any, ...]]) -> None:
 def bills_rate(*, actor: Any, period: Any, organizations: list[Organization],
                now: dt.datetime | None = None) -> list[Bill]:
     """Rate the month of each of ``organizations`` (finalized months are left as they are) from one
-    aggregate over the month's usage records."""
+    aggregate over the month's usage records, writing every bill in one transaction."""
     month = period_of(period)
     for organization in organizations:
         require(actor, "billing:bill:write", organization)
-    final = set(Bill.objects.filter(organization__in=organizations, period=month, status=Bill.Status.FINALIZED)
-                .values_list("organization_id", flat=True))
-    todo = [o for o in organizations if o.pk not in final]
-    groups = rating.month_groups(period=month, organization_ids=[o.pk for o in todo])
-    return [bill_rate(actor=actor, organization=o, period=month, now=now, groups=groups.get(o.pk, []))
-            for o in todo]
+    book = rating.active_price_book()
+    if book is None:
+        raise Refused("No price book is active.", code="no_price_book")
+    return _rate_bills(organizations=organizations, month=month, book=book, now=now, groups=None, refuse_final=False)
+
+
+def _rate_bills(*, organizations: list[Organization], month: dt.date, book: PriceBook, now: dt.datetime | None,
+                groups: dict[Any, list[dict[str, Any]]] | None, refuse_final: bool) -> list[Bill]:
+    """Rate ``organizations``' month in one transaction with a fixed number of statements, however
+    many organizations: their bills made or locked at once, one aggregate (unless ``groups`` are
+    given), the book's rules and the discounts read once, old lines and charges removed, new lines,
+    charges and totals written in bulk. A finalized bill is refused (``refuse_final``) or skipped."""
+    now = now or timezone.now()
+    organizations = list({o.pk: o for o in organizations}.values())
+    ids = [o.pk for o in organizations]
+    zones = dict(BillingProfile.objects.filter(organization_id__in=ids).values_list("organization_id", "time_zone"))
+    with transaction.atomic():
+        have = set(Bill.objects.filter(organization_id__in=ids, period=month).values_list("organization_id", flat=True))
+        if len(have) < len(ids):
+            # A concurrent rating may make the same month's bill first: its row is kept.
+            Bill.objects.bulk_create([Bill(organization=o, period=month, time_zone=zones.get(o.pk) or "UTC",
+                                           currency=book.currency, price_book=book)
+                                      for o in organizations if o.pk not in have], ignore_conflicts=True)
+        existing = {b.organization_id: b for b in Bill.objects.select_for_update().filter(
+            organization_id__in=ids, period=month)}
+        final = {org_id for org_id, b in existing.items() if b.is_final}
+        if final and refuse_final:
+            raise Conflict("This month's bill is finalized; add an adjustment instead.", code="bill_finalized")
+        todo = [o for o in organizations if o.pk not in final]
+        if not todo:
+            return []
+        bills = [existing[o.pk] for o in todo]
+        if groups is None:
+            groups = rating.month_groups(period=month, organization_ids=[o.pk for o in todo])
+        ancestors = {a for o in todo for a in o.ancestor_ids}
+        rules = rating.book_rules(book, ancestors)
+        first, following, _, _ = rating.month_bounds(month, "UTC")  # local dates: the same in every zone
+        discounts = rating.discount_percents([o.pk for o in todo], first, following)
+        Charge.objects.filter(bill__in=bills).delete()
+        BillLine.objects.filter(bill__in=bills).delete()
+        rated = {o.pk: rating.rate_month(organization=o, period=month, zone=zones.get(o.pk) or "UTC", book=book,
+                                         groups=groups.get(o.pk, []), rules=rules) for o in todo}
+        tag_ids = {key[5] for lines in rated.values() for line in lines for key in line.charges if key[5] is not None}
+        tags = dict(BillingTagSet.objects.filter(pk__in=tag_ids).values_list("id", "tags")) if tag_ids else {}
+        rows: list[BillLine] = []
+        charges: list[tuple[Any, ...]] = []
+        for organization, bill in zip(todo, bills, strict=True):
+            pct = discounts.get(organization.pk, Decimal(0))
+            keep = Decimal(1) - pct / Decimal(100)
+            subtotal = Decimal(0)
+            for line in rated[organization.pk]:
+                rule = line.rule
+                row = BillLine(
+                    bill=bill, kind=BillLine.Kind.USAGE, project_id=line.project_id, rule=rule, service=rule.service,
+                    resource_type=rule.resource_type, dimension=rule.dimension, sku=rule.sku,
+                    description=rule.description or f"{rule.resource_type} {rule.get_dimension_display()}"
+                    + (f" ({rule.sku})" if rule.sku else ""),
+                    quantity=line.quantity, unit=line.unit, unit_price=line.unit_price,
+                    fixed_amount=line.fixed_amount, amount=line.amount, tiers=line.tiers)
+                rows.append(row)
+                subtotal += line.amount
+                exact = sum(line.charges.values(), Decimal(0))
+                for (day, platform_id, region, service, resource_type, tag_set_id), quantity in line.charges.items():
+                    share = (line.amount * quantity / exact * keep) if exact else Decimal(0)
+                    charges.append((bill.pk, row.pk, organization.pk, line.project_id, day, platform_id, region,
+                                    service, resource_type, tags.get(tag_set_id) or {},
+                                    quantity.quantize(rating.QUANTITY), share.quantize(rating.QUANTITY)))
+            discount = -rating.round_money(subtotal * pct / Decimal(100), book.quantum) if pct else Decimal(0)
+            if discount:
+                rows.append(BillLine(bill=bill, kind=BillLine.Kind.DISCOUNT, description=f"Discount {pct.normalize()}%",
+                                     quantity=Decimal(1), unit="bill", unit_price=discount, amount=discount))
+            bill.subtotal, bill.discount, bill.total = subtotal, discount, subtotal + discount
+            bill.currency, bill.price_book, bill.time_zone = book.currency, book, zones.get(organization.pk) or "UTC"
+            bill.rated_at = now
+        BillLine.objects.bulk_create(rows, batch_size=500)
+        _insert_charges(charges)
+        Bill.objects.bulk_update(bills, ["subtotal", "discount", "total", "currency", "price_book", "time_zone",
+                                         "rated_at"], batch_size=500)
+        for bill in bills:
+            emit(bill.organization_id, topic_of(bill.organization_id), {
+                "event": "bill_rated", "id": bill.pk, "period": f"{month:%Y-%m}", "total": str(bill.total)})
+    with_budgets = set(Budget.objects.filter(organization_id__in=[o.pk for o in todo])
+                       .values_list("organization_id", flat=True).distinct())
+    for organization in todo:
+        if organization.pk in with_budgets:
+            budgets_check(organization=organization, period=month, now=now)
+    return bills
 
 
 @transaction.atomic
