@@ -400,7 +400,9 @@ def pair_get(adapter: Any, region: str, pair_id: str) -> dict[str, Any] | None:
     if row is None:
         return None
     out = _pair_dict(row)
-    if out["status"] in ("initial_syncing", "syncing", "normal"):
+    if out["status"] in ("syncing", "normal") and out["last_recovery_point"] is not None:
+        out["progress"] = 100
+    elif out["status"] == "initial_syncing":
         progress = adapter._invoke("ebs", out["source_region"] or region, "describe_disk_replica_pair_progress",
                                    ebs_models.DescribeDiskReplicaPairProgressRequest(
                                        region_id=out["source_region"] or region, replica_pair_id=pair_id))

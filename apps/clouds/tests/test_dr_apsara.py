@@ -451,3 +451,15 @@ def test_an_image_of_an_instance_is_copied_to_the_secondary_region_and_starts_an
     assert code(lambda: apsara_dr.image_create(cloud, REGION, name="neither", tags={})) == "InvalidParameter.Conflict"
     apsara_dr.image_delete(cloud, DEST, copy)
     assert apsara_dr.image_get(cloud, DEST, copy) is None
+
+
+def test_a_pair_in_its_first_sync_reports_its_progress_and_no_recovery_point_yet(cloud, sim):
+    pid = apsara_dr.pair_create(cloud, REGION, source_disk_id=disk(cloud), dest_region=DEST, dest_zone=f"{DEST}-a",
+                                rpo_seconds=900, name="slow-sync", tags={})
+    until(lambda: apsara_dr.pair_get(cloud, REGION, pid)["status"] == "created")
+    control(sim, "POST", "/config", {"provision_seconds": 30})
+    apsara_dr.pair_start(cloud, REGION, pid)
+    syncing = apsara_dr.pair_get(cloud, REGION, pid)
+    assert syncing["status"] == "initial_syncing"
+    assert 0 <= syncing["progress"] < 100 and syncing["last_recovery_point"] is None
+    assert ("ebs", "describe_disk_replica_pair_progress") in cloud.calls
