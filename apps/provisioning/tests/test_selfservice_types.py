@@ -155,7 +155,8 @@ def test_a_disk_requested_with_an_instance_is_attached_then_resized_detached_and
     drive(attach.id)
     disk.refresh_from_db()
     assert disk.status == "in_use" and disk.spec["instance_id"] == instance.external_id
-    assert [o["operation"] for o in details(builder, disk)["operations"]] == ["disk_resize"]
+    assert [o["operation"] for o in details(builder, disk)["operations"]] == [
+        "disk_resize", "snapshot_create", "snapshot_delete", "rollback"]
     modify(builder, disk, "disk_resize", size_gib=80)
     disk.refresh_from_db()
     assert disk.spec["size_gib"] == 80
