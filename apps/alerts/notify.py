@@ -220,13 +220,17 @@ def org_config(org_id: Any, now: datetime) -> OrgConfig:
     (``config_changed``, from the models' signals): a version in the shared cache tells every process.
     The version is read before the rows, so a change committed meanwhile is read at the next dispatch."""
     key = _version_key(org_id)
-    version = cache.get(key)
-    held = _configs.get(str(org_id))
-    if version is not None and held is not None and held[0] == version and now >= held[1].loaded_at:
-        return held[1]
-    if version is None:
-        cache.add(key, uuid.uuid4().hex, timeout=None)
+    try:
         version = cache.get(key)
+        held = _configs.get(str(org_id))
+        if version is not None and held is not None and held[0] == version and now >= held[1].loaded_at:
+            return held[1]
+        if version is None:
+            cache.add(key, uuid.uuid4().hex, timeout=None)
+            version = cache.get(key)
+    except Exception:  # noqa: BLE001 - without the shared cache every dispatch reads the rows
+        logger.warning("the cache is unavailable: notification settings are read for each dispatch")
+        version = None
     config = OrgConfig(routes=_routes(org_id), templates=_templates(org_id),
                        silences=list(Silence.objects.filter(organization_id=org_id, ends_at__gt=now)), loaded_at=now)
     if version is not None:
@@ -239,8 +243,15 @@ def config_changed(org_id: Any) -> None:
     again. Said now (this process, this transaction) and again after commit (the others, which could
     otherwise read the old rows under the new version before the commit)."""
     key = _version_key(org_id)
-    cache.set(key, uuid.uuid4().hex, timeout=None)
-    transaction.on_commit(lambda: cache.set(key, uuid.uuid4().hex, timeout=None))
+
+    def bump() -> None:
+        try:
+            cache.set(key, uuid.uuid4().hex, timeout=None)
+        except Exception:  # noqa: BLE001 - a process that cannot reach the cache cannot trust it either
+            logger.exception("could not announce a change of notification settings")
+
+    bump()
+    transaction.on_commit(bump)
 
 
 def connect_config_signals() -> None:
