@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from bench.deployments import Deployment, DeploymentError, Session, deployment
 from bench.harness import Context, Row, collector_paused, percentile
@@ -399,16 +399,28 @@ def _wall_session(dep: Deployment, admin: Session) -> Session:
     return wall
 
 
+CONNECT_ATTEMPTS = 3
+
+
 async def _connect_spread(ports: Sequence[int], cookie: str, count: int) -> list[Client]:
     limit = asyncio.Semaphore(CONNECT_CONCURRENCY)
 
     async def one(index: int) -> Client:
         port = ports[index % len(ports)]
         async with limit:
-            ws = await connect(f"ws://127.0.0.1:{port}/ws/", origin=f"http://127.0.0.1:{port}",  # type: ignore[arg-type]
-                               additional_headers={"Cookie": cookie}, ping_interval=None, open_timeout=60,
-                               close_timeout=5, max_queue=None)
-            return Client(index, ws)
+            # A handshake the loaded server drops is tried again (a screen reconnects too); a
+            # connection that fails every attempt still fails the case.
+            for attempt in range(1, CONNECT_ATTEMPTS + 1):
+                try:
+                    ws = await connect(f"ws://127.0.0.1:{port}/ws/", origin=f"http://127.0.0.1:{port}",  # type: ignore[arg-type]
+                                       additional_headers={"Cookie": cookie}, ping_interval=None, open_timeout=60,
+                                       close_timeout=5, max_queue=None)
+                    return Client(index, ws)
+                except (OSError, TimeoutError, InvalidHandshake):
+                    if attempt == CONNECT_ATTEMPTS:
+                        raise
+                    await asyncio.sleep(0.5 * attempt)
+        raise AssertionError("unreachable")
 
     results = await asyncio.gather(*(one(i) for i in range(count)), return_exceptions=True)
     clients = [r for r in results if isinstance(r, Client)]

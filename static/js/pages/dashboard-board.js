@@ -151,7 +151,8 @@
     } else if (def.type === "map") {
       option = placesOption(result, o, text, font);
     } else if (def.type === "topology") {
-      option = graphOption(result, text, font, this.board.mode);
+      option = graphOption(result, text, font, this.board.mode,
+                           {width: this.body.clientWidth, height: this.body.clientHeight});
     } else if (def.type === "bar" && shape === "categories") {
       option = {tooltip: {trigger: "axis"}, grid: {left: 8, right: 16, top: 12, bottom: 8, containLabel: true},
         xAxis: {type: "value", minInterval: 1, axisLabel: {fontSize: font}},
@@ -170,45 +171,53 @@
     chart.resize();
   };
 
-  // Regions on a longitude/latitude plane (no map tiles: nothing is fetched from the network). Places
-  // the server could not position are lined up below the map, so none is left out.
+  // Regions on a longitude/latitude plane (no map tiles: nothing is fetched from the network), framed
+  // on where the places are with a faint graticule every 10 degrees. Places the server could not
+  // position are lined up along the bottom, so none is left out.
   function placesOption(result, o, text, font) {
     const places = result.places || [];
     const max = Math.max(1, ...places.map((p) => p.value));
+    const placed = places.filter((p) => p.lon !== null && p.lat !== null);
+    const lons = placed.map((p) => p.lon), lats = placed.map((p) => p.lat);
+    const span = (lo, hi, least) => { const mid = (lo + hi) / 2, half = Math.max(least, (hi - lo) * 0.6) / 2; return [mid - half, mid + half]; };
+    const [x0, x1] = placed.length ? span(Math.min(...lons), Math.max(...lons), 40) : [-180, 180];
+    const [y0, y1] = placed.length ? span(Math.min(...lats), Math.max(...lats), 24) : [-60, 80];
+    const unplaced = places.length - placed.length;
     let spare = 0;
-    const unplaced = places.filter((p) => p.lon === null || p.lat === null).length;
     const points = places.map((p) => {
-      const placed = p.lon !== null && p.lat !== null;
-      const lon = placed ? p.lon : -160 + (320 * (spare + 0.5)) / Math.max(1, unplaced);
-      if (!placed) spare += 1;
-      return {name: p.name, value: [lon, placed ? p.lat : -52, p.value]};
+      const known = p.lon !== null && p.lat !== null;
+      const x = known ? p.lon : x0 + ((x1 - x0) * (spare + 0.5)) / Math.max(1, unplaced);
+      if (!known) spare += 1;
+      return {name: p.name, value: [x, known ? p.lat : y0 + (y1 - y0) * 0.06, p.value]};
     });
-    const line = {lineStyle: {color: "rgba(128,140,170,0.18)"}};
+    const line = {show: true, lineStyle: {color: "rgba(128,140,170,0.22)"}};
+    const axis = (min, max) => ({type: "value", min: Math.floor(min / 10) * 10, max: Math.ceil(max / 10) * 10, interval: 10,
+                                 axisLabel: {show: false}, axisTick: {show: false}, axisLine: {show: false}, splitLine: line});
     return {tooltip: {trigger: "item"},
       grid: {left: 4, right: 4, top: 4, bottom: 4},
-      xAxis: {type: "value", min: -180, max: 180, interval: 30, axisLabel: {show: false}, axisTick: {show: false},
-              axisLine: {show: false}, splitLine: Object.assign({show: true}, line)},
-      yAxis: {type: "value", min: -60, max: 80, interval: 20, axisLabel: {show: false}, axisTick: {show: false},
-              axisLine: {show: false}, splitLine: Object.assign({show: true}, line)},
+      xAxis: axis(x0, x1), yAxis: axis(y0, y1),
       series: [{type: "scatter", data: points, encode: {x: 0, y: 1, tooltip: 2},
-        symbolSize: (v) => Math.max(8, Math.sqrt(v[2] / max) * font * 4),
-        itemStyle: {color: o.color || PALETTE[0], opacity: 0.8, borderColor: text, borderWidth: 1},
-        label: {show: true, position: "right", color: text, fontSize: font, formatter: "{b}"},
+        symbolSize: (v) => Math.max(10, Math.sqrt(v[2] / max) * font * 3.5),
+        itemStyle: {color: o.color || PALETTE[0], opacity: 0.85, borderColor: text, borderWidth: 1},
+        label: {show: true, position: "bottom", color: text, fontSize: font, formatter: "{b}: {@[2]}"},
         labelLayout: {hideOverlap: true}}]};
   }
 
-  // The inventory's relations as a graph: one colour per resource type, laid out by force.
-  function graphOption(result, text, font, mode) {
+  // The inventory's relations as a graph: one colour per resource type, laid out by force to fill
+  // the widget (the spring lengths follow its size).
+  function graphOption(result, text, font, mode, size) {
     const groups = result.groups || [];
     const nodes = (result.nodes || []).map((n) => ({id: n.id, name: n.name, category: Math.max(0, groups.indexOf(n.group)),
-      symbolSize: n.group === "vpc.vpc" ? font * 2.4 : n.group === "vpc.vswitch" ? font * 1.8 : font * 1.2}));
+      symbolSize: n.group === "vpc.vpc" ? font * 2.6 : n.group === "vpc.vswitch" ? font * 2 : font * 1.3}));
     const links = (result.links || []).map((l) => ({source: l.source, target: l.target}));
+    const room = Math.max(120, Math.min(size.width, size.height));
+    const spring = room / Math.max(3, Math.sqrt(nodes.length + 1));
     return {tooltip: {trigger: "item"},
       legend: {top: 0, type: "scroll", data: groups, textStyle: {color: text, fontSize: font}},
       series: [{type: "graph", layout: "force", roam: mode !== "screen", draggable: mode !== "screen", top: font * 3,
         categories: groups.map((g) => ({name: g})), data: nodes, links: links,
-        force: {repulsion: font * 12, edgeLength: font * 4, gravity: 0.12},
-        label: {show: nodes.length <= 40, position: "right", color: text, fontSize: Math.max(9, font - 2), formatter: "{b}"},
+        force: {repulsion: spring * 6, edgeLength: [spring * 0.6, spring * 1.4], gravity: 0.06},
+        label: {show: nodes.length <= 40, position: "right", color: text, fontSize: Math.max(9, font - 1), formatter: "{b}"},
         lineStyle: {color: "source", opacity: 0.6, width: 1.5}, emphasis: {focus: "adjacency"}}]};
   }
 
