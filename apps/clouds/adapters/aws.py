@@ -17,7 +17,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ParamValidationError
 
-from apps.clouds.adapters import aws_dr, aws_inventory, extensions, register_adapter  # noqa: F401 (companions register)
+from apps.clouds.adapters import aws_dr, aws_inventory, aws_nat, extensions, register_adapter  # noqa: F401 (companions register)
 from apps.clouds.adapters.base import (
     Capabilities,
     CloudAdapter,
@@ -410,6 +410,8 @@ class AwsAdapter(CloudAdapter):
             return group
         if resource_type == "eip.eip":
             return self._invoke("ec2", region, "allocate_address", Domain="vpc")["AllocationId"]
+        if resource_type == aws_nat.TYPE:
+            return aws_nat.create(self, region, p)
         if resource_type == "rds.instance":
             self._invoke("rds", region, "create_db_instance", DBInstanceIdentifier=p["name"],
                          DBInstanceClass=p["class"], Engine=p["engine"], AllocatedStorage=int(p["storage_gib"]),
@@ -462,6 +464,9 @@ class AwsAdapter(CloudAdapter):
                                                            "SkipFinalSnapshot": True}),
             "oss.bucket": ("s3", "delete_bucket", {"Bucket": external_id}),
         }
+        if resource_type == aws_nat.TYPE:
+            aws_nat.delete(self, region, external_id)
+            return
         if resource_type not in calls:
             super().delete(resource_type, region, external_id)
         service, method, params = calls[resource_type]
