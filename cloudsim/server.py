@@ -52,6 +52,16 @@ JSON_TYPE = "application/json;charset=utf-8"
 _NOT_RESOURCE = re.compile(r"Region|Zone|Owner|ResourceGroup|ClientToken|KMSKey|KmsKey|^RequestId$|^OrderId$|"
                            r"^TaskId$|Account")
 _ID_PARAM = re.compile(r"(Id|Ids)(\.\d+)?$")
+# Parameters naming a resource a write action only reads (a clone's source, a snapshot's disk): the call
+# log does not count such a call as a write on them.
+READ_ONLY_PARAMS: dict[str, tuple[str, ...]] = {
+    "CloneDBInstance": ("DBInstanceId",), "CreateBackup": ("DBInstanceId",), "CreateSnapshot": ("DiskId",),
+    "CreateSnapshotGroup": ("InstanceId", "DiskId"), "CopySnapshot": ("SnapshotId",), "CreateDisk": ("SnapshotId",),
+    "CreateImage": ("InstanceId", "SnapshotId"), "CopyImage": ("ImageId",), "StartPairDrill": ("PairId",),
+    "ClearPairDrill": ("PairId",), "ExecuteBackupPlan": ("PlanId",), "CreateBackupPlan": ("InstanceId", "Bucket"),
+    "CreateRestoreJob": ("SnapshotId",), "RunInstances": ("ImageId", "SecurityGroupId", "VSwitchId"),
+    "CreateInstance": ("ImageId", "SecurityGroupId", "VSwitchId"),
+}
 _ID_VALUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{2,127}$")
 
 
@@ -223,7 +233,7 @@ class CloudSim:
         token = params.str("ClientToken")
         key = (version, action, token) if token else None
         with self.store.lock:
-            self.store.touched = []
+            self.store.touched, self.store.touched_read = [], []
             if key is not None and key in self.client_tokens:
                 return dict(self.client_tokens[key])
             result = handler(self.store, params)
@@ -403,14 +413,16 @@ class Handler(BaseHTTPRequestHandler):
         try:
             with sim.store.lock:
                 result = sim.execute(version, action, params, account)
-                touched = list(sim.store.touched)
+                touched, touched_read = list(sim.store.touched), list(sim.store.touched_read)
         except CloudError as exc:
             sim.store.log_call(action=action, product=product, ids=resource_ids(params.values, None), kind=kind,
                                outcome=f"error:{exc.code}")
             self._error(request_id, exc)
             return
+        read_only = resource_ids({k: v for k, v in params.values.items()
+                                  if k.split(".")[0] in READ_ONLY_PARAMS.get(action, ())}, None) + touched_read
         sim.store.log_call(action=action, product=product, ids=resource_ids(params.values, result) + touched,
-                           kind=kind, outcome="lost" if decision.lose_response else "ok")
+                           kind=kind, outcome="lost" if decision.lose_response else "ok", read_ids=read_only)
         if decision.lose_response:
             self._drop()
             return
@@ -568,7 +580,9 @@ def control(sim: CloudSim, method: str, path: str, query: dict[str, str], data: 
                                     action=query.get("action"), since=since,
                                     applied_only=query.get("applied") in ("1", "true"),
                                     resource_ids=set(filter(None, query["resource_ids"].split(",")))
-                                    if query.get("resource_ids") else None)
+                                    if query.get("resource_ids") else None,
+                                    written_ids=set(filter(None, query["written_ids"].split(",")))
+                                    if query.get("written_ids") else None)
             return 200, {"count": len(calls), "last_seq": store.call_seq, "calls": calls}
         if method == "DELETE":
             with store.lock:

@@ -101,6 +101,7 @@ class Store:
             self.call_log: deque[dict[str, Any]] = deque(maxlen=CALL_LOG_SIZE)
             self.call_seq = 0
             self.touched: list[str] = []
+            self.touched_read: list[str] = []
             # Replication knobs (``lag_seconds`` for every pair without its own) and simulated disk writes.
             self.replication: dict[str, Any] = {"lag_seconds": 0.0}
             self.disk_io: dict[str, dict[str, int]] = {}
@@ -129,29 +130,35 @@ class Store:
 
     # -- call log --------------------------------------------------------------------------------
 
-    def touch(self, *ids: str) -> None:
-        """Name resources the current action changed or read beyond those in its parameters (the call log
-        adds them to the call's entry)."""
-        self.touched.extend(i for i in ids if i)
+    def touch(self, *ids: str, read: bool = False) -> None:
+        """Name resources the current action changed (or, with ``read``, only read) beyond those in its
+        parameters: the call log adds them to the call's entry."""
+        (self.touched_read if read else self.touched).extend(i for i in ids if i)
 
-    def log_call(self, *, action: str, product: str, ids: list[str], kind: str, outcome: str) -> dict[str, Any]:
-        """Record one call: the action, the resource ids it named or touched, read / write / dry_run, and
-        how it ended (``ok``, ``lost`` when applied but unanswered, ``error:<code>``, ``held``)."""
+    def log_call(self, *, action: str, product: str, ids: list[str], kind: str, outcome: str,
+                 read_ids: list[str] | None = None) -> dict[str, Any]:
+        """Record one call: the action, the resource ids it named or touched, read / write / dry_run, how it
+        ended (``ok``, ``lost`` when applied but unanswered, ``error:<code>``, ``held``) and, for a write,
+        ``written``: the ids it changes (all it names but those it only reads, like a clone's source)."""
+        named = sorted(set(ids) | set(read_ids or ()))
+        written = sorted(set(ids) - set(read_ids or ())) if kind == "write" else []
         with self.lock:
             self.call_seq += 1
             entry = {"seq": self.call_seq, "time": time.time(), "action": action, "product": product,
-                     "ids": sorted(set(ids)), "kind": kind, "outcome": outcome}
+                     "ids": named, "written": written, "kind": kind, "outcome": outcome}
             self.call_log.append(entry)
             return entry
 
     def calls_for(self, *, resource_id: str | None = None, kind: str | None = None, action: str | None = None,
                   since: int = 0, applied_only: bool = False,
-                  resource_ids: set[str] | None = None) -> list[dict[str, Any]]:
-        """Entries after ``since`` naming ``resource_id`` (or any of ``resource_ids``), of a kind and action."""
+                  resource_ids: set[str] | None = None, written_ids: set[str] | None = None) -> list[dict[str, Any]]:
+        """Entries after ``since`` naming ``resource_id`` (or any of ``resource_ids``), changing any of
+        ``written_ids``, of a kind and action."""
         with self.lock:
             return [dict(e) for e in self.call_log
                     if e["seq"] > since and (resource_id is None or resource_id in e["ids"])
                     and (resource_ids is None or not resource_ids.isdisjoint(e["ids"]))
+                    and (written_ids is None or not written_ids.isdisjoint(e["written"]))
                     and (kind is None or e["kind"] == kind) and (action is None or e["action"] == action)
                     and (not applied_only or e["outcome"] in ("ok", "lost"))]
 

@@ -182,7 +182,7 @@ def create_disk_from_snapshot(store: Store, p) -> dict[str, Any]:
     disk["SourceSnapshotId"] = snapshot["SnapshotId"]
     snapshot["_disks_made"].append(disk["DiskId"])
     store.schedule(disk, "Creating", "Available")
-    store.touch(snapshot["SnapshotId"])
+    store.touch(snapshot["SnapshotId"], read=True)
     return {"DiskId": disk["DiskId"], "OrderId": ""}
 
 

@@ -245,7 +245,7 @@ def create_backup_plan(store: Store, p) -> dict[str, Any]:
         "Paths": {"Path": paths}, **{k: v for k, v in source.items() if not k.startswith("_")},
         "_disks": source.get("_disks", []), "_region": vault["VaultRegionId"],
     }, "PlanId")
-    store.touch(vault["VaultId"])
+    store.touch(vault["VaultId"], read=True)
     return {**OK, "PlanId": plan["PlanId"]}
 
 
@@ -455,7 +455,8 @@ def create_restore_job(store: Store, p) -> dict[str, Any]:
         "_name": detail.get("restoreName") or p.str("TargetInstanceName", ""),
     }, "RestoreId")
     store.schedule(job, "CREATED", "RUNNING", "COMPLETE")
-    store.touch(snapshot["SnapshotId"], *touched)
+    store.touch(snapshot["SnapshotId"], read=True)
+    store.touch(*touched)
     return {**OK, "RestoreId": job["RestoreId"]}
 
 

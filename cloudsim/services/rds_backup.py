@@ -163,7 +163,7 @@ def clone_db_instance(store: Store, p) -> dict[str, Any]:
     created = create_db_instance(store, Params(values))
     clone = store.tables["rds"][created["DBInstanceId"]]
     clone["_restored_from"] = {"source": source["DBInstanceId"], "backup_id": backup_id, "point": point}
-    store.touch(source["DBInstanceId"])
+    store.touch(source["DBInstanceId"], read=True)
     return {"DBInstanceId": created["DBInstanceId"], "OrderId": ""}
 
 

@@ -370,3 +370,24 @@ def test_own_images_join_the_catalog_answer_in_the_sdk_shape_and_leave_it_when_d
     assert code_of(lambda: ecs.run_instances(ecs_models.RunInstancesRequest(
         region_id=REGION, instance_type="ecs.g6.large", image_id=image, v_switch_id=vsw,
         security_group_id=sg))) == "InvalidImageId.NotFound"
+
+
+def test_the_call_log_tells_the_resources_a_write_changes_from_those_it_only_reads(rds, vpc, ecs, fast):
+    db = database(rds, vpc)
+    disk_id = new_disk(ecs)
+    since = fast.get("/calls")["last_seq"]
+    sid = ecs.create_snapshot(ecs_models.CreateSnapshotRequest(disk_id=disk_id)).body.snapshot_id
+    job = rds.create_backup(rds_models.CreateBackupRequest(dbinstance_id=db)).body.backup_job_id
+    wait_for(lambda: rds.describe_backup_tasks(rds_models.DescribeBackupTasksRequest(
+        dbinstance_id=db, backup_job_id=job)).body.items.backup_job[0].backup_status == "Finished")
+    backup = rds.describe_backups(rds_models.DescribeBackupsRequest(dbinstance_id=db)).body.items.backup[0].backup_id
+    clone = rds.clone_dbinstance(rds_models.CloneDBInstanceRequest(dbinstance_id=db, pay_type="Postpaid",
+                                                                   backup_id=backup)).body.dbinstance_id
+    writes = fast.get(f"/calls?since={since}&kind=write")["calls"]
+    assert [(c["action"], c["written"]) for c in writes] == [
+        ("CreateSnapshot", [sid]), ("CreateBackup", [job]), ("CloneDBInstance", [clone])]
+    assert db in writes[2]["ids"] and disk_id in writes[0]["ids"]
+    assert fast.get(f"/calls?since={since}&written_ids={db},{disk_id}")["calls"] == []
+    rds.restart_dbinstance(rds_models.RestartDBInstanceRequest(dbinstance_id=db))
+    assert [c["action"] for c in fast.get(f"/calls?since={since}&written_ids={db},{disk_id}")["calls"]] == [
+        "RestartDBInstance"]
