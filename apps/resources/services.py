@@ -256,10 +256,13 @@ def _step_fetch(run: SyncRun, step: int) -> None:
         try:
             page = adapter.list_resources(resource_type, region, run.page_token or None)
         except CloudCallError as exc:
-            if exc.transient or not fails_alone(platform, resource_type):
+            if not fails_alone(platform, resource_type):
                 raise
-            # This service failed on its own (a product the platform lacks, a permission it refuses): the
-            # run goes on without it, and nothing of it is staged (so nothing of it counts as gone).
+            if exc.transient and run.attempts + 1 < MAX_STEP_ATTEMPTS:
+                raise  # tried again after a pause; the last try leaves this service out instead
+            # This service failed on its own (a product the platform lacks or does not answer for, a
+            # permission it refuses): the run goes on without it, and nothing of it is staged (so nothing
+            # of it counts as gone).
             pages = [p for p in pages if (p.resource_type, p.region) != (resource_type, region)]
             SyncPage.objects.filter(run=run, resource_type=resource_type, region=region).delete()
             run.error = (run.error + "\n" if run.error else "") + \

@@ -160,3 +160,16 @@ def test_the_demo_estate_gains_a_few_of_each_new_service_once(sim, control):
     assert seed_demo_estate(sim.endpoint, store=sim.store) == {}  # already there: nothing added
     adapter = sim_adapter(sim.endpoint)
     assert len(list(adapter.iter_resources("mongodb.instance", REGION))) == 1
+
+
+def test_a_service_whose_endpoint_does_not_answer_is_left_out_after_its_retries(people, sim, control, estate):
+    from apps.clouds.tests.factories import platform as make_platform
+
+    # The platform names an endpoint for ROS where nothing listens (refused at once): transient, so
+    # the step is tried again; the last try leaves ROS out and the rest is collected.
+    platform = make_platform(people["hq"], endpoint=sim.endpoint, name="No ROS", endpoints={"ros": "127.0.0.1:1"})
+    run = _sync(platform)
+    assert run.status == "succeeded", run.error
+    assert "ros.stack in cn-hangzhou not collected: ConnectionError" in run.error
+    assert not Resource.objects.filter(platform=platform, type="ros.stack").exists()
+    assert Resource.objects.filter(platform=platform, type="dbs.backup_plan", deleted=False).count() == 1
