@@ -135,10 +135,10 @@ def catalog(request: HttpRequest) -> HttpResponse:
             platform = selectors.platform_get(actor=request.user, platform_id=request.POST.get("platform", ""))
             enabled = request.POST.get("enabled") == "1"
             service = request.POST.get("service", "")
-            services.platform_service_set_enabled(actor=request.user, platform=platform, service=service,
-                                                  enabled=enabled)
-            messages.success(request, f"{service} is {'collected' if enabled else 'no longer collected'} on "
-                                      f"{platform.name}.")
+            row = services.platform_service_set_enabled(actor=request.user, platform=platform, service=service,
+                                                        enabled=enabled)
+            messages.success(request, f"{row.display_name} is {'collected' if enabled else 'no longer collected'} "
+                                      f"on {platform.name}.")
         except ApplicationError as exc:
             messages.error(request, exc.message)
         return redirect("clouds:catalog")
