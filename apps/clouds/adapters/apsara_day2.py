@@ -104,12 +104,13 @@ def modify(adapter: Any, resource_type: str, region: str, external_id: str, oper
             region_id=region, allocation_id=external_id, bandwidth=str(int(a["bandwidth_mbps"]))))
         return f"Bandwidth {a['bandwidth_mbps']} Mbit/s requested"
     if operation == "listener_add":
-        method, model = (("create_load_balancer_tcplistener", slb_models.CreateLoadBalancerTCPListenerRequest)
-                         if a["protocol"] == "tcp" else
-                         ("create_load_balancer_udplistener", slb_models.CreateLoadBalancerUDPListenerRequest))
-        adapter._invoke("slb", region, method, model(region_id=region, load_balancer_id=external_id,
-                                                     listener_port=int(a["port"]),
-                                                     backend_server_port=int(a["backend_port"]), bandwidth=-1))
+        product, method, model = (
+            ("slb", "create_load_balancer_tcplistener", slb_models.CreateLoadBalancerTCPListenerRequest)
+            if a["protocol"] == "tcp" else
+            ("slb", "create_load_balancer_udplistener", slb_models.CreateLoadBalancerUDPListenerRequest))
+        adapter._invoke(product, region, method, model(region_id=region, load_balancer_id=external_id,
+                                                       listener_port=int(a["port"]),
+                                                       backend_server_port=int(a["backend_port"]), bandwidth=-1))
         return f"{a['protocol'].upper()} listener on {a['port']} added"
     if operation == "listener_remove":
         adapter._invoke("slb", region, "delete_load_balancer_listener", slb_models.DeleteLoadBalancerListenerRequest(
