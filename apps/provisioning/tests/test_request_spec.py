@@ -42,7 +42,7 @@ def test_the_cases_cover_every_field_of_the_spec():
     writable = {name for name, field in EcsInstanceSpec().fields.items() if not field.read_only}
     assert writable == {field for field, _label, _value in CASES}
     assert set(SPECS) == {"ecs.instance", "ecs.disk", "ecs.security_group", "vpc.vpc", "vpc.vswitch", "eip.eip",
-                          "slb.instance", "rds.instance", "redis.instance", "oss.bucket"}
+                          "slb.instance", "rds.instance", "redis.instance", "oss.bucket", "nat.nat_gateway"}
 
 
 @pytest.mark.parametrize("field,label,value", CASES, ids=[f"{f} as {label}" for f, label, _v in CASES])
