@@ -55,7 +55,7 @@ _ID_PARAM = re.compile(r"(Id|Ids)(\.\d+)?$")
 # Parameters naming a resource a write action only reads (a clone's source, a snapshot's disk): the call
 # log does not count such a call as a write on them.
 READ_ONLY_PARAMS: dict[str, tuple[str, ...]] = {
-    "CloneDBInstance": ("DBInstanceId",), "CreateBackup": ("DBInstanceId",), "CreateSnapshot": ("DiskId",),
+    "CloneDBInstance": ("DBInstanceId", "BackupId"), "CreateBackup": ("DBInstanceId",), "CreateSnapshot": ("DiskId",),
     "CreateSnapshotGroup": ("InstanceId", "DiskId"), "CopySnapshot": ("SnapshotId",), "CreateDisk": ("SnapshotId",),
     "CreateImage": ("InstanceId", "SnapshotId"), "CopyImage": ("ImageId",), "StartPairDrill": ("PairId",),
     "ClearPairDrill": ("PairId",), "ExecuteBackupPlan": ("PlanId",), "CreateBackupPlan": ("InstanceId", "Bucket"),
