@@ -119,8 +119,12 @@ def wait_replicating(group: Any, timeout: float = 15.0) -> None:
     raise TimeoutError(f"{group.name} does not replicate")
 
 
-def drive(run: Any, timeout: float = 60.0, *, until: Any = None) -> Any:
-    """Run a plan's steps in this process, as workers would (tests only), until it ends (or ``until(run)``)."""
+def drive(run: Any, timeout: float = 60.0, *, until: Any = None, order: Any = None, after_each: Any = None) -> Any:
+    """Run a plan's steps (and the lifecycle operations they start) in this process, as workers would (tests
+    only), until it ends (or ``until(run)``). ``order(steps)`` picks the order of each round's deliveries;
+    ``after_each()`` runs after every delivery."""
+    from apps.provisioning.lifecycle import lifecycle_step
+    from apps.provisioning.models import ChangeRecord
     from apps.resilience.models import PlanRun, PlanStep
     from apps.resilience.plans import step_run
 
@@ -130,9 +134,43 @@ def drive(run: Any, timeout: float = 60.0, *, until: Any = None) -> Any:
         if current.status in PlanRun.FINAL or (until is not None and until(current)):
             return current
         steps = list(PlanStep.objects.filter(run=run, status=PlanStep.Status.RUNNING))
-        for step in steps:
-            step_run(step_id=step.id, tick=step.tick + 1)
+        changes = list(ChangeRecord.objects.exclude(phase=ChangeRecord.Phase.DONE))
+        work = [("step", s) for s in steps] + [("change", c) for c in changes]
+        for kind, item in (order(work) if order else work):
+            if kind == "step":
+                step_run(step_id=item.id, tick=PlanStep.objects.get(pk=item.pk).tick + 1)
+            else:
+                lifecycle_step(change_id=item.id, step=ChangeRecord.objects.get(pk=item.pk).step + 1)
+            if after_each:
+                after_each()
         if not steps and current.status == PlanRun.Status.WAITING:
             return current
         time.sleep(0.02)
     raise TimeoutError(f"plan {run.id} did not end")
+
+
+def make_instances(world: dict[str, Any], count: int, *, tags: dict[str, str]) -> list[Any]:
+    """``count`` running instances in the primary zone (with their network), in the inventory as the
+    headquarters' with ``tags``."""
+    from apps.clouds.simulated import _wait
+    from apps.resources.models import Resource
+    from apps.resources.services import resource_refresh
+
+    a = adapter(world)
+    vpc = a.create("vpc.vpc", PRIMARY, {"cidr_block": "192.168.0.0/16", "name": "prod"})
+    _wait(a, "vpc.vpc", PRIMARY, vpc, {"available"})
+    vsw = a.create("vpc.vswitch", PRIMARY, {"vpc_id": vpc, "zone": f"{PRIMARY}-a", "cidr_block": "192.168.1.0/24",
+                                            "name": "web"})
+    _wait(a, "vpc.vswitch", PRIMARY, vsw, {"available"})
+    sg = a.create("ecs.security_group", PRIMARY, {"vpc_id": vpc, "name": "web"})
+    rows = []
+    for n in range(count):
+        iid = a.create("ecs.instance", PRIMARY, {
+            "instance_type": "ecs.g6.large", "image_id": "centos_7_9_x64_20G_alibase_20230919.vhd",
+            "vswitch_id": vsw, "security_group_id": sg, "name": f"web-{n}"})
+        _wait(a, "ecs.instance", PRIMARY, iid, {"running"})
+        row = resource_refresh(platform=world["platform"], resource_type="ecs.instance", region=PRIMARY,
+                               external_id=iid, adapter=a)
+        Resource.objects.filter(pk=row.pk).update(organization=world["hq"], tags=tags)
+        rows.append(Resource.objects.get(pk=row.pk))
+    return rows

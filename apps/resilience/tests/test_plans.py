@@ -245,3 +245,45 @@ def test_failover_switches_members_tier_by_tier_in_ordered_batches(world):
     run = drive(plans.plan_start(actor=world["operator"], group=group, kind="failover"))
     ordered = list(run.steps.filter(action="pair_failover").order_by("batch"))
     assert all(a.finished_at <= b.started_at for a, b in zip(ordered, ordered[1:], strict=False))
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(min_value=0, max_value=10**6))
+def test_switchover_never_leaves_two_writable_sides_whatever_the_interleaving(world, seed):
+    """Writable sides: the primary while any of its instances runs, the secondary once any pair is failed
+    over. Over random orders of step and lifecycle deliveries, never both; the switch happens at RPO 0."""
+    import random
+
+    from apps.resilience.tests.conftest import adapter, make_instances
+
+    from apps.provisioning.models import ChangeRecord
+    from apps.resources.models import Resource
+
+    rng = random.Random(seed)
+    world["control"].post("/reset")
+    world["control"].post("/config", {"provision_seconds": 0})
+    world["control"].post("/replication", {"lag_seconds": 1})
+    PlanRun.objects.all().delete()
+    ProtectionGroup.objects.all().delete()
+    ChangeRecord.objects.all().delete()
+    Resource.objects.all().delete()
+    make_instances(world, 2, tags={"app": "shop"})
+    group = _group(world, 2)
+    a = adapter(world)
+    instances = [m.external_id for m in group.members.filter(resource_type="ecs.instance")]
+    seen = []
+
+    def check() -> None:
+        primary = any(a.get_resource("ecs.instance", "cn-hangzhou", i).status == "running" for i in instances)
+        secondary = any(p["status"] in ("failovering", "failovered")
+                        for p in world["control"].get("/replication")["pairs"])
+        seen.append((primary, secondary))
+        assert not (primary and secondary), seen
+
+    run = drive(plans.plan_start(actor=world["operator"], group=group, kind="switchover"), timeout=120,
+                order=lambda work: rng.sample(work, len(work)), after_each=check)
+    assert run.status == PlanRun.Status.SUCCEEDED, run.error
+    assert (True, False) in seen and seen[-1] == (False, True)
+    for wait in run.steps.filter(action="wait_rpo_zero"):
+        switch = run.steps.get(action="pair_failover", member=wait.member)
+        assert switch.result["recovery_point"] >= wait.result["since"][:19]
