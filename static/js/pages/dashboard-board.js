@@ -172,7 +172,7 @@
   };
 
   // Regions on a longitude/latitude plane (no map tiles: nothing is fetched from the network), framed
-  // on where the places are with a faint graticule every 10 degrees. Places the server could not
+  // on where the places are with a faint graticule (every 1, 5 or 10 degrees). Places the server could not
   // position are lined up along the bottom, so none is left out.
   function placesOption(result, o, text, font) {
     const places = result.places || [];
@@ -180,8 +180,9 @@
     const placed = places.filter((p) => p.lon !== null && p.lat !== null);
     const lons = placed.map((p) => p.lon), lats = placed.map((p) => p.lat);
     const span = (lo, hi, least) => { const mid = (lo + hi) / 2, half = Math.max(least, (hi - lo) * 0.6) / 2; return [mid - half, mid + half]; };
-    const [x0, x1] = placed.length ? span(Math.min(...lons), Math.max(...lons), 40) : [-180, 180];
-    const [y0, y1] = placed.length ? span(Math.min(...lats), Math.max(...lats), 24) : [-60, 80];
+    // At least 8 by 5 degrees: neighbouring regions (Hangzhou, Shanghai) stay apart, one region is centred.
+    const [x0, x1] = placed.length ? span(Math.min(...lons), Math.max(...lons), 8) : [-180, 180];
+    const [y0, y1] = placed.length ? span(Math.min(...lats), Math.max(...lats), 5) : [-60, 80];
     const unplaced = places.length - placed.length;
     let spare = 0;
     const points = places.map((p) => {
@@ -191,8 +192,11 @@
       return {name: p.name, value: [x, known ? p.lat : y0 + (y1 - y0) * 0.06, p.value]};
     });
     const line = {show: true, lineStyle: {color: "rgba(128,140,170,0.22)"}};
-    const axis = (min, max) => ({type: "value", min: Math.floor(min / 10) * 10, max: Math.ceil(max / 10) * 10, interval: 10,
-                                 axisLabel: {show: false}, axisTick: {show: false}, axisLine: {show: false}, splitLine: line});
+    const axis = (min, max) => {
+      const step = max - min > 60 ? 10 : max - min > 15 ? 5 : 1;
+      return {type: "value", min: Math.floor(min / step) * step, max: Math.ceil(max / step) * step, interval: step,
+              axisLabel: {show: false}, axisTick: {show: false}, axisLine: {show: false}, splitLine: line};
+    };
     return {tooltip: {trigger: "item"},
       grid: {left: 4, right: 4, top: 4, bottom: 4},
       xAxis: axis(x0, x1), yAxis: axis(y0, y1),
