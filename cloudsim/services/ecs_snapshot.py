@@ -17,11 +17,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ..catalog import DISK_CATEGORIES, IMAGE_MAP
+from ..catalog import DISK_CATEGORIES
 from ..errors import CloudError, invalid
-from ..params import Params
 from ..store import Store, iso_now, new_id, register_kind
-from . import ACTIONS, action, dry_run_passed, match_tags, tag_list
+from . import action, dry_run_passed, match_tags, tag_list
 from .ecs import create_disk, get_disk, new_disk, paged, require_status
 
 V = "2014-05-26"
@@ -283,148 +282,35 @@ def delete_snapshot_group(store: Store, p) -> dict[str, Any]:
     return {"OperationProgressSet": {"OperationProgress": progress}}
 
 
-# -- images of one's own ------------------------------------------------------------------------------------
+# -- copies of one's own images -----------------------------------------------------------------------------
+# CreateImage, DeleteImage and DescribeImages (``ImageOwnerAlias=self``) of one's own images are
+# ``ecs_keys.py``'s; this module adds CopyImage over the same records.
 
 register_kind("image", "m-")
-_public_images = ACTIONS[(V, "DescribeImages")]  # ecs.py's handler: the fixed public catalog
-
-
-def _image_os(store: Store, image_id: str | None) -> dict[str, Any]:
-    return dict(IMAGE_MAP.get(image_id or "") or next(iter(IMAGE_MAP.values())))
-
-
-def new_image(store: Store, *, region_id: str, name: str, description: str, tags: dict[str, str],
-              snapshots: list[dict[str, Any]], os_info: dict[str, Any], copied: bool) -> dict[str, Any]:
-    image_id = new_id("image")
-    size = max([int(s["SourceDiskSize"]) for s in snapshots] or [int(os_info["size"])])
-    image = store.add("image", {
-        "ImageId": image_id, "ImageName": name or image_id, "Description": description, "RegionId": region_id,
-        "Status": "Creating", "CreationTime": iso_now(), "Size": size, "OSName": os_info["os_name"],
-        "OSNameEn": os_info["os_name"], "OSType": os_info["os_type"], "Platform": os_info["os_name"].split(" ")[0],
-        "Architecture": "x86_64", "ImageOwnerAlias": "self", "IsPublic": False, "IsCopied": copied,
-        "IsSelfShared": "", "IsSubscribed": False, "IsSupportCloudinit": True, "IsSupportIoOptimized": True,
-        "Usage": "none", "ProductCode": "", "ImageFamily": "", "ImageVersion": "", "BootMode": "BIOS",
-        "ResourceGroupId": "", "_tags": dict(tags), "_snapshots": [s["SnapshotId"] for s in snapshots],
-    }, "ImageId")
-    store.schedule(image, "Creating", "Available")
-    # RunInstances (ecs.py) takes an image of its catalog: one's own image joins it.
-    IMAGE_MAP[image_id] = {"name": image["ImageName"], "os_name": os_info["os_name"],
-                           "os_type": os_info["os_type"], "size": size}
-    return image
-
-
-def render_image(store: Store, image: dict[str, Any]) -> dict[str, Any]:
-    out = {k: v for k, v in image.items() if not k.startswith("_") and k != "RegionId"}
-    out["Progress"] = "100%" if image["Status"] == "Available" else "50%"
-    mappings = []
-    for n, sid in enumerate(image["_snapshots"]):
-        snap = store.tables["snapshot"].get(sid)
-        if snap is not None:
-            mappings.append({"SnapshotId": sid, "Size": str(snap["SourceDiskSize"]), "Type": snap["SourceDiskType"],
-                             "Device": f"/dev/xvd{chr(ord('a') + n)}", "Format": "", "ImportOSSBucket": "",
-                             "ImportOSSObject": "", "Progress": "100%", "RemainTime": 0})
-    out["DiskDeviceMappings"] = {"DiskDeviceMapping": mappings}
-    out["Tags"] = tag_list(image["_tags"])
-    return out
-
-
-@action(V, "CreateImage")
-def create_image(store: Store, p) -> dict[str, Any]:
-    region_id = store.check_region(p.str("RegionId"))
-    instance_id, snapshot_id = p.str("InstanceId"), p.str("SnapshotId")
-    if (instance_id is None) == (snapshot_id is None):
-        raise CloudError("InvalidParameter.Conflict", "Give exactly one of InstanceId and SnapshotId.")
-    if instance_id is not None:
-        instance = store.get("ecs_instance", instance_id, "InvalidInstanceId.NotFound", "instance")
-        require_status(instance, "Running", "Stopped")
-        disks = sorted((d for d in store.rows("disk", region_id) if d["InstanceId"] == instance_id),
-                       key=lambda d: d["Type"] != "system")
-        if p.bool("DryRun"):
-            raise dry_run_passed()
-        snapshots = [new_snapshot(store, region_id=region_id, disk=d, name=f"image-{d['DiskId']}", description="",
-                                  tags={}, retention_days=None) for d in disks]
-        os_info = _image_os(store, instance["ImageId"])
-    else:
-        snapshot = get_snapshot(store, snapshot_id)
-        if snapshot["RegionId"] != region_id:
-            raise CloudError("InvalidSnapshotId.NotFound", "The specified snapshot does not exist in this region.",
-                             404)
-        if snapshot["Status"] != "accomplished":
-            raise CloudError("IncorrectSnapshotStatus", "The snapshot is not accomplished yet.", 403)
-        if snapshot["SourceDiskType"] != "system":
-            raise CloudError("InvalidSnapshot.NotSystemDisk", "An image is made from a system disk's snapshot.")
-        if p.bool("DryRun"):
-            raise dry_run_passed()
-        source_disk = store.tables["disk"].get(snapshot["SourceDiskId"]) or {}
-        snapshots, os_info = [snapshot], _image_os(store, source_disk.get("ImageId"))
-    image = new_image(store, region_id=region_id, name=p.str("ImageName", ""), description=p.str("Description", ""),
-                      tags=p.tags(), snapshots=snapshots, os_info=os_info, copied=False)
-    store.touch(*image["_snapshots"])
-    return {"ImageId": image["ImageId"]}
-
-
-def get_image(store: Store, image_id: str | None, region_id: str) -> dict[str, Any]:
-    image = store.get("image", image_id, "InvalidImageId.NotFound", "image")
-    if image["RegionId"] != region_id:
-        raise CloudError("InvalidImageId.NotFound", "The specified image does not exist in this region.", 404)
-    return image
 
 
 @action(V, "CopyImage")
 def copy_image(store: Store, p) -> dict[str, Any]:
+    """A copy of one's own available image in another region: Creating -> Available, ``IsCopied``."""
     region_id = store.check_region(p.str("RegionId"))
-    image = get_image(store, p.str("ImageId", required=True), region_id)
+    image = store.tables["image"].get(p.str("ImageId", required=True) or "")
+    if image is None or not store.settle("image", image, time.time()) or image.get("RegionId") != region_id:
+        raise CloudError("InvalidImageId.NotFound", "The specified ImageId does not exist.", 404)
     dest = p.str("DestinationRegionId", required=True)
     if dest not in store.regions:
         raise CloudError("InvalidDestinationRegionId.NotFound", "The specified DestinationRegionId does not exist.",
                          404)
     if image["Status"] != "Available":
-        raise CloudError("IncorrectImageStatus", f"The image is {image['Status']}.", 403)
+        raise CloudError("IncorrectImageStatus", f"The image is {image['Status']}; it cannot be copied.", 403)
     if p.bool("DryRun"):
         raise dry_run_passed()
-    snapshots = [new_snapshot(store, region_id=dest, disk=None, name=f"copy-{sid}", description="", tags={},
-                              retention_days=None, source=store.tables["snapshot"][sid])
-                 for sid in image["_snapshots"] if sid in store.tables["snapshot"]]
-    copy = new_image(store, region_id=dest, name=p.str("DestinationImageName", "") or image["ImageName"],
-                     description=p.str("DestinationDescription", ""), tags=p.tags(), snapshots=snapshots,
-                     os_info={"os_name": image["OSName"], "os_type": image["OSType"], "size": image["Size"]},
-                     copied=True)
-    return {"ImageId": copy["ImageId"]}
-
-
-@action(V, "DeleteImage")
-def delete_image(store: Store, p) -> dict[str, Any]:
-    region_id = store.check_region(p.str("RegionId"))
-    image = get_image(store, p.str("ImageId", required=True), region_id)
-    users = [i["InstanceId"] for i in store.rows("ecs_instance") if i["ImageId"] == image["ImageId"]]
-    if users and not p.bool("Force"):
-        raise CloudError("ImageUsedByInstance", "Instances run from the image; delete it with Force.", 403)
-    if p.bool("DryRun"):
-        raise dry_run_passed()
-    store.remove("image", image)
-    IMAGE_MAP.pop(image["ImageId"], None)
-    return {}
-
-
-@action(V, "DescribeImages")
-def describe_images(store: Store, p) -> dict[str, Any]:
-    """The public catalog (``ecs.py``) and one's own images of the region (``ImageOwnerAlias`` self)."""
-    region_id = store.check_region(p.str("RegionId"))
-    alias = p.str("ImageOwnerAlias")
-    public: list[dict[str, Any]] = []
-    if alias in (None, "system"):
-        values = {k: v for k, v in p.values.items() if k not in ("PageNumber", "PageSize")}
-        public = _public_images(store, Params({**values, "PageSize": "100"}))["Images"]["Image"]
-        public = [i for i in public if i["ImageId"] not in store.tables["image"]]
-    own: list[dict[str, Any]] = []
-    if alias in (None, "self"):
-        ids = set(filter(None, (p.str("ImageId") or "").split(",")))
-        status = set(filter(None, (p.str("Status") or "").split(",")))
-        own = [render_image(store, i) for i in store.rows("image", region_id)
-               if (not ids or i["ImageId"] in ids) and (not status or i["Status"] in status)
-               and (p.str("OSType") is None or i["OSType"] == p.str("OSType"))]
-    rows = public + own
-    number = p.int("PageNumber", 1, lo=1)
-    size = p.int("PageSize", 10, lo=1, hi=100)
-    return {"Images": {"Image": rows[(number - 1) * size: number * size]}, "TotalCount": len(rows),
-            "PageNumber": number, "PageSize": size, "RegionId": region_id}
+    copy = {k: v for k, v in image.items() if k not in ("_id", "_seq", "_tl", "_created")}
+    image_id = new_id("image")
+    copy.update({"ImageId": image_id, "RegionId": dest, "CreationTime": iso_now(), "IsCopied": True,
+                 "ImageName": p.str("DestinationImageName") or image["ImageName"],
+                 "Description": p.str("DestinationDescription", image.get("Description", "")),
+                 "_tags": {**image.get("_tags", {}), **p.tags()}, "_copied_from": image["ImageId"]})
+    record = store.add("image", copy, "ImageId")
+    store.schedule(record, "Creating", "Available")
+    store.touch(image["ImageId"], read=True)
+    return {"ImageId": image_id}

@@ -344,32 +344,28 @@ def test_snapshot_groups_answer_in_the_sdk_models_shape(sim, ecs, vpc, fast):
     assert fast.get("/resources?type=snapshot")["count"] == 0
 
 
-def test_own_images_join_the_catalog_answer_in_the_sdk_shape_and_leave_it_when_deleted(sim, ecs, vpc, fast):
+def test_an_own_image_is_copied_to_another_region_once_available(sim, ecs, vpc, fast):
     _vpc, vsw = make_network(vpc)
     iid = run_instances(ecs, vsw)[0]
-    wait_for(lambda: ecs.describe_instances(ecs_models.DescribeInstancesRequest(
-        region_id=REGION, instance_ids=json.dumps([iid]))).body.instances.instance[0].status == "Running")
-    public = ecs.describe_images(ecs_models.DescribeImagesRequest(region_id=REGION, page_size=100)).body.total_count
     image = ecs.create_image(ecs_models.CreateImageRequest(region_id=REGION, instance_id=iid, image_name="golden")
                              ).body.image_id
-    listed = ecs.describe_images(ecs_models.DescribeImagesRequest(region_id=REGION, page_size=100)).body
-    assert listed.total_count == public + 1 and image in {i.image_id for i in listed.images.image}
-    own = ecs.describe_images(ecs_models.DescribeImagesRequest(region_id=REGION, image_owner_alias="self")).body
-    assert [(i.image_id, i.image_owner_alias, i.image_name) for i in own.images.image] == [(image, "self", "golden")]
-    body = sim.execute("2014-05-26", "DescribeImages", Params({"RegionId": REGION, "ImageOwnerAlias": "self"}))
-    assert undefined(ecs_models.DescribeImagesResponseBody, body) == []
+    copy_request = ecs_models.CopyImageRequest(region_id=REGION, image_id=image, destination_region_id=DEST,
+                                               destination_image_name="golden-dr")
+    fast.post("/config", {"provision_seconds": 5})
+    slow = ecs.create_image(ecs_models.CreateImageRequest(region_id=REGION, instance_id=iid)).body.image_id
+    assert code_of(lambda: ecs.copy_image(ecs_models.CopyImageRequest(
+        region_id=REGION, image_id=slow, destination_region_id=DEST))) == "IncorrectImageStatus"
+    fast.post("/config", {"provision_seconds": 0.05})
     wait_for(lambda: ecs.describe_images(ecs_models.DescribeImagesRequest(
-        region_id=REGION, image_id=image)).body.images.image[0].status == "Available")
-    assert code_of(lambda: ecs.delete_image(ecs_models.DeleteImageRequest(region_id=DEST, image_id=image))) == \
-        "InvalidImageId.NotFound"
-    ecs.delete_image(ecs_models.DeleteImageRequest(region_id=REGION, image_id=image))
-    assert ecs.describe_images(ecs_models.DescribeImagesRequest(region_id=REGION, page_size=100)).body.total_count \
-        == public
-    sg = ecs.describe_security_groups(ecs_models.DescribeSecurityGroupsRequest(region_id=REGION)).body \
-        .security_groups.security_group[0].security_group_id
-    assert code_of(lambda: ecs.run_instances(ecs_models.RunInstancesRequest(
-        region_id=REGION, instance_type="ecs.g6.large", image_id=image, v_switch_id=vsw,
-        security_group_id=sg))) == "InvalidImageId.NotFound"
+        region_id=REGION, image_id=image, image_owner_alias="self")).body.images.image[0].status == "Available")
+    assert code_of(lambda: ecs.copy_image(ecs_models.CopyImageRequest(
+        region_id=REGION, image_id=image, destination_region_id="nowhere"))) == "InvalidDestinationRegionId.NotFound"
+    copy = ecs.copy_image(copy_request).body.image_id
+    wait_for(lambda: ecs.describe_images(ecs_models.DescribeImagesRequest(
+        region_id=DEST, image_id=copy, image_owner_alias="self")).body.images.image[0].status == "Available")
+    body = sim.execute("2014-05-26", "DescribeImages", Params({"RegionId": DEST, "ImageOwnerAlias": "self"}))
+    assert [(i["ImageName"], i["IsCopied"]) for i in body["Images"]["Image"]] == [("golden-dr", True)]
+    assert undefined(ecs_models.DescribeImagesResponseBody, body) == []
 
 
 def test_the_call_log_tells_the_resources_a_write_changes_from_those_it_only_reads(rds, vpc, ecs, fast):

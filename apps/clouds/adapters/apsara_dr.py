@@ -38,7 +38,7 @@ Images (group ``images``; ECS 2014-05-26; the same names as ``aws_dr``'s AMIs)
     ``image_create(adapter, region, instance_id=None, *, name, tags, snapshot_id=None) -> image id`` (of an
     instance, or of a system disk's snapshot), ``image_copy(adapter, region, image_id, *, dest_region,
     name) -> image id``, ``image_get -> {"id", "status", "name", "region", "tags", "snapshot_ids"}`` or
-    ``None``, ``image_delete``; an image made here starts instances (``RunInstances``) in its region
+    ``None``, ``image_delete``
 
 Replication pairs (group ``replication_pairs``; EBS async replication 2021-07-30)
     ``pair_create(adapter, region, *, source_disk_id, dest_region, dest_zone, rpo_seconds, name, tags)
