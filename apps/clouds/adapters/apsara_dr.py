@@ -43,7 +43,8 @@ Images (group ``images``; ECS 2014-05-26; the same names as ``aws_dr``'s AMIs)
 Replication pairs (group ``replication_pairs``; EBS async replication 2021-07-30)
     ``pair_create(adapter, region, *, source_disk_id, dest_region, dest_zone, rpo_seconds, name, tags)
     -> pair id``: creates the secondary disk (same size and category, ``name`` + "-secondary") in
-    ``dest_zone`` and the pair; the pair is ``created`` and replicates after ``pair_start``.
+    ``dest_zone``, waits (bounded) until it is Available, then the pair (``CreateDiskReplicaPair``; the
+    API takes ``rpo_seconds`` 900 only); the pair is ``created`` and replicates after ``pair_start``.
     ``pair_start``, ``pair_stop``, ``pair_failover``, ``pair_reprotect``, ``pair_delete``:
     ``fn(adapter, region, pair_id)``; ``region`` is the region the pair was created in (the adapter
     sends failover and reprotect to the secondary's region, as the API requires).
@@ -73,6 +74,7 @@ RDS (group ``rds_backups``; RDS 2014-08-15)
     ``rds_restore(adapter, region, db_id, *, backup_id=None, restore_time=None, name, tags) -> new
     instance id`` (``CloneDBInstance``: from a backup, or to a point in time given as epoch seconds)
     ``rds_cross_region_backup(adapter, region, db_id, *, dest_region, enabled)``
+    (``ModifyInstanceCrossBackupPolicy``: backups and log backups copied to ``dest_region``)
 
 Backup and recovery (group ``hbr``; HBR 2017-09-08)
     ``vault_create(adapter, region, *, name, kind="local"|"cross_region", dest_region=None) -> vault id``
@@ -89,11 +91,14 @@ Backup and recovery (group ``hbr``; HBR 2017-09-08)
     {"id", "status" (CREATED | RUNNING | COMPLETE | PARTIAL_COMPLETE | FAILED | CANCELED), "progress"
     (0-100), "bytes", "snapshot_id" (once complete)}`` or ``None``
     ``restore_job_create(adapter, region, *, snapshot_id, target="in_place"|"new", name) -> restore id``
-    (``snapshot_id`` from ``backup_job_get``); ``restore_job_get(adapter, region, restore_id) -> {"id",
-    "status", "progress", "target_id"}`` or ``None``
+    (``snapshot_id`` from ``backup_job_get``; an ECS backup restores in place as ``UDM_ECS_ROLLBACK`` or as
+    new disks, ``UDM_ECS_DISK``; an RDS backup as a new instance only); ``restore_job_get(adapter, region,
+    restore_id) -> {"id", "status", "progress", "target_id"}`` or ``None`` (``target_id``: the instance,
+    bucket or file system restored to; the new disks' ids, comma-separated; an RDS restore's new instance)
 
 OSS (group ``oss_replication``; ``oss2``)
-    ``bucket_replication_create(adapter, region, bucket, *, dest_region, dest_bucket) -> rule id``
+    ``bucket_replication_create(adapter, region, bucket, *, dest_region, dest_bucket) -> rule id`` (the
+    destination bucket must exist, in another region)
     ``bucket_replication_progress(adapter, region, bucket, rule_id) -> {"status" (starting | doing |
     closing), "historical_progress" (0..1), "new_object_point" (epoch seconds, ``None`` before any)}``
 
