@@ -58,9 +58,6 @@ INHIBITING_EVENT = "platform_unreachable"
 DEFAULT_GROUP_BY = ["alertname"]
 # How long resolved alerts stay candidates for their group's "resolved" notification.
 RESOLVED_KEEP = timedelta(hours=24)
-# How long a sender holds a try: longer than any one send (every network step of a channel has its own
-# short timeout). A try still unfinished after it was lost with its sender.
-LEASE = timedelta(seconds=120)
 # A pending delivery whose try is this late (and whose lease ran out) is re-queued by the sweeper.
 SWEEP_AFTER = timedelta(seconds=30)
 # A retry task is due at the time its delivery records (its countdown starts after that time was
@@ -70,6 +67,12 @@ EARLY = timedelta(milliseconds=200)
 
 def retry_base_seconds() -> float:
     return float(os.environ.get("UNIMANAGER_ALERTS_RETRY_SECONDS", "10"))
+
+
+def lease() -> timedelta:
+    """How long a sender holds a try: longer than any one send (every network step of a channel has its
+    own short timeout). A try still unfinished after that was lost with its sender."""
+    return timedelta(seconds=float(os.environ.get("UNIMANAGER_ALERTS_LEASE_SECONDS", "120")))
 
 
 def _digest(firing: list[str], resolved: list[str]) -> str:
@@ -419,7 +422,7 @@ def deliver(cp: ContactPoint, *, subject: str, body: str, payload: dict[str, Any
     # Made holding its first try: the sender it is handed to on commit needs no write before sending.
     return [Delivery.objects.create(organization_id=cp.organization_id, contact_point=cp, group_key=group_key,
                                     event_type=event_type, subject=subject[:500], body=body, payload=payload,
-                                    attempts=1, claimed_until=timezone.now() + LEASE)]
+                                    attempts=1, claimed_until=timezone.now() + lease())]
 
 
 def inbox_write(cp: ContactPoint, *, subject: str, body: str, severity: str) -> int:
@@ -493,7 +496,7 @@ def _claim(delivery_id: str, now: datetime) -> Delivery | None:
     free = Q(claimed_until__isnull=True) | Q(claimed_until__lte=now)
     took = (Delivery.objects.filter(due, free, pk=delivery_id, status=Delivery.Status.PENDING,
                                     attempts__lt=MAX_ATTEMPTS)
-            .update(attempts=F("attempts") + 1, claimed_until=now + LEASE))
+            .update(attempts=F("attempts") + 1, claimed_until=now + lease()))
     if not took:
         return None
     return Delivery.objects.select_related("contact_point").get(pk=delivery_id)

@@ -22,17 +22,25 @@ class HttpReceiver:
     path to the status it answers (default 200). ``wait_for`` blocks until a condition on what was
     received holds, without polling."""
 
-    def __init__(self, secret: str = "", status_for: dict[str, int] | None = None):
+    def __init__(self, secret: str = "", status_for: dict[str, int] | None = None, hold_first: str = ""):
         self.secret = secret
         self.status_for = status_for or {}
         self.received: list[dict[str, Any]] = []
         self.arrived = threading.Condition()
+        # ``hold_first``: the first POST to that path is read and then left unanswered (and unrecorded)
+        # until ``release()``, as a receiver whose sender died before it could be told "done".
+        self.hold_first, self.held, self.released = hold_first, threading.Event(), threading.Event()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - the http.server interface
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 at = time.perf_counter()
+                if receiver.hold_first and self.path == receiver.hold_first and not receiver.held.is_set():
+                    receiver.held.set()
+                    receiver.released.wait(timeout=120)
+                    self.close_connection = True
+                    return
                 signature = self.headers.get(SIGNATURE_HEADER, "")
                 status = receiver.status_for.get(self.path.split("?")[0], 200)
                 self.send_response(status)
@@ -61,7 +69,11 @@ class HttpReceiver:
         with self.arrived:
             return self.arrived.wait_for(lambda: condition(self.received), timeout=timeout) or None
 
+    def release(self) -> None:
+        self.released.set()
+
     def stop(self) -> None:
+        self.released.set()
         self.server.shutdown()
         self.server.server_close()
 

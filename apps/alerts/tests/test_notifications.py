@@ -137,7 +137,7 @@ def _one_hook_alert(a, http):
 
 
 def test_a_notification_whose_try_was_lost_is_found_by_the_sweeper_and_delivered_exactly_once(world, http):
-    from apps.alerts.notify import LEASE, SWEEP_AFTER, deliveries_sweep
+    from apps.alerts.notify import SWEEP_AFTER, deliveries_sweep, lease
 
     # The dispatch's transaction never handed the delivery to a sender (on-commit hooks do not run
     # here): its first try is lost, as when the process died right after commit.
@@ -145,7 +145,7 @@ def test_a_notification_whose_try_was_lost_is_found_by_the_sweeper_and_delivered
     now = timezone.now()
     assert deliveries_sweep(now=now) == []  # its lease still runs: its sender may be sending
     assert delivery_attempt(delivery_id=delivery.pk, now=now) is None  # nor may anyone else claim it
-    later = now + LEASE + SWEEP_AFTER
+    later = now + lease() + SWEEP_AFTER
     assert deliveries_sweep(now=later) == [delivery.pk]
     assert deliveries_sweep(now=later) == [delivery.pk]  # not yet claimed: queued again, still one send
     # Both queued tasks run; the first claims and sends, the second finds it sent.
@@ -153,11 +153,11 @@ def test_a_notification_whose_try_was_lost_is_found_by_the_sweeper_and_delivered
     assert [r["path"] for r in http.received] == ["/hook"] and http.received[0]["signature_ok"]
     got = Delivery.objects.get(pk=delivery.pk)
     assert (got.status, got.attempts, got.claimed_until) == ("sent", 2, None)
-    assert deliveries_sweep(now=later + LEASE) == []
+    assert deliveries_sweep(now=later + lease()) == []
 
 
 def test_a_lost_retry_is_re_queued_and_a_delivery_that_used_every_try_is_marked_failed(world, http):
-    from apps.alerts.notify import LEASE, SWEEP_AFTER, deliveries_sweep
+    from apps.alerts.notify import SWEEP_AFTER, deliveries_sweep, lease
 
     delivery = _one_hook_alert(world["a"], http)
     Delivery.objects.filter(pk=delivery.pk).update(claimed_until=None, next_attempt_at=timezone.now(), attempts=2)
@@ -165,7 +165,7 @@ def test_a_lost_retry_is_re_queued_and_a_delivery_that_used_every_try_is_marked_
     assert deliveries_sweep(now=timezone.now() + SWEEP_AFTER * 2) == [delivery.pk]
     # Its last try was claimed by a sender that died: once the lease ran out it is failed, not sent.
     Delivery.objects.filter(pk=delivery.pk).update(attempts=MAX_ATTEMPTS, claimed_until=timezone.now())
-    assert deliveries_sweep(now=timezone.now() + LEASE) == []
+    assert deliveries_sweep(now=timezone.now() + lease()) == []
     got = Delivery.objects.get(pk=delivery.pk)
     assert (got.status, got.last_error) == ("failed", "Its last try was lost with its sender.")
     assert http.received == []
