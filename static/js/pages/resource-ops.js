@@ -97,6 +97,8 @@
     try {
       const r = await Unimanager.api("GET", "/api/v1/resources/resources/" + id + "/");
       if (badge) badge.textContent = r.deleted ? "deleted" : r.status;
+      const fact = document.querySelector("[data-role=status-fact]");
+      if (fact) fact.textContent = r.deleted ? "deleted" : r.status;
     } catch (e) { /* released and gone from the inventory's reads */ }
     load();
   });
