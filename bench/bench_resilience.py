@@ -56,24 +56,28 @@ def run(ctx: Context) -> list[Row]:
         rows.append(Row("embedded", f"failover of {count} disks in {TIERS} tiers", "RTO", "s", data["rto"],
                         data["floor"], delivered=data["failed_over"], expected=count,
                         extra={"status": data["status"], "steps": data["steps"], "setup_s": data["setup_s"],
+                               "task_errors": data["task_errors"], "first_errors": data["first_errors"],
                                "over_floor_s": round(data["rto"] - data["floor"], 3)}))
     return rows
 
 
 def child(count: int) -> None:
     """Set the world up and fail it over (runs in its own process, embedded settings)."""
+    import faulthandler
     import queue
+    import signal
     import threading
     import time
 
     import django
 
+    faulthandler.register(signal.SIGUSR1)  # a stuck run can be asked where it is
+
     django.setup()
     from django.core.management import call_command
-    from django.db import connection
+    from django.db import connection, transaction
 
     call_command("migrate", "--noinput", verbosity=0)
-    from apps.clouds.adapters.base import CloudCallError
     from apps.clouds.services import platform_discover_regions
     from apps.clouds.simulated import sim_adapter
     from apps.clouds.tests.factories import platform as make_platform
@@ -117,8 +121,13 @@ def child(count: int) -> None:
     def enqueue(step_id: str, tick: int, countdown: float = 0.0) -> None:
         tasks.put((time.monotonic() + countdown, next(order), step_id, tick))
 
-    plans._queue = lambda step_id, tick, countdown=0.0: enqueue(step_id, tick, countdown)  # type: ignore[assignment]
+    def queue_after_commit(step_id: str, tick: int, countdown: float = 0.0) -> None:
+        # As the real _queue: the task is sent once the transaction that made the step runnable commits.
+        transaction.on_commit(lambda: enqueue(step_id, tick, countdown))
+
+    plans._queue = queue_after_commit  # type: ignore[assignment]
     stop = threading.Event()
+    errors: list[str] = []
 
     def worker() -> None:
         while not stop.is_set():
@@ -135,7 +144,8 @@ def child(count: int) -> None:
                 time.sleep(wait)
             try:
                 more, delay, next_tick = plans.step_run(step_id=step_id, tick=tick)
-            except CloudCallError:
+            except Exception as exc:  # noqa: BLE001 - a task that raised is delivered again, as the reconciler would
+                errors.append(repr(exc)[:200])
                 more, delay, next_tick = True, 0.5, tick
             if more:
                 enqueue(step_id, next_tick, delay)
@@ -155,7 +165,8 @@ def child(count: int) -> None:
     stop.set()
     failed_over = sum(1 for p in sim.store.rows("replica_pair") if p["Status"] == "failovered")
     print("RESULT" + json.dumps({"rto": rto, "floor": TIERS * STEP, "status": current.status,
-                                 "failed_over": failed_over, "steps": current.steps.count(), "setup_s": setup}))
+                                 "failed_over": failed_over, "steps": current.steps.count(), "setup_s": setup,
+                                 "task_errors": len(errors), "first_errors": errors[:3]}))
     sim.stop()
 
 

@@ -47,6 +47,7 @@ def test_protect_drill_failover_and_failback_in_the_browser(embedded_server, pag
 
     # Protect the data team's resources by their tag.
     page.fill("#f-name", "Data team")
+    page.select_option("#f-org", label="West Operations Department")
     page.fill("#f-tk", "team")
     page.fill("#f-tv", "data")
     page.select_option("#f-sr", "cn-shanghai")
