@@ -254,9 +254,8 @@ def test_switchover_never_leaves_two_writable_sides_whatever_the_interleaving(wo
     over. Over random orders of step and lifecycle deliveries, never both; the switch happens at RPO 0."""
     import random
 
-    from apps.resilience.tests.conftest import adapter, make_instances
-
     from apps.provisioning.models import ChangeRecord
+    from apps.resilience.tests.conftest import adapter, make_instances
     from apps.resources.models import Resource
 
     rng = random.Random(seed)
