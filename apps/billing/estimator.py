@@ -22,8 +22,8 @@ HOURS_PER_MONTH = Decimal(730)
 # What a create uses when the request leaves it out (the adapters' defaults).
 DEFAULT_EIP_MBPS = 5
 # Request parameters that name a type's SKU when its collected spec key differs.
-SKU_PARAMS = {"ecs.disk": ("category", "disk_category"), "redis.instance": ("class", "instance_class"),
-              "slb.instance": ("spec", "load_balancer_spec"), "nat.nat_gateway": ("spec", "nat_type")}
+# (provisioning's request specs: ``db_class``, ``cache_class``, ``nat_spec``).
+SKU_PARAMS = {"rds.instance": ("db_class",), "redis.instance": ("cache_class",), "nat.nat_gateway": ("nat_spec",)}
 STORAGE_PARAMS = ("storage_gib", "size_gib", "disk_gib")
 
 

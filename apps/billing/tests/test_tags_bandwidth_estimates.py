@@ -221,6 +221,12 @@ def estimate(platform, resource_type, spec, count=1):
     # a new bucket stores nothing: only its hourly rule, 0.01 x 730 = 7.30
     ("oss.bucket", {"name": "b", "storage_class": "IA"}, 1, "0.0100", "7.30"),
     ("nat.nat_gateway", {"spec": "Small", "vpc_id": "vpc-1"}, 1, "0.4000", "292.00"),
+    # provisioning's request specs name the SKU db_class, cache_class and nat_spec, and fill the
+    # class's memory: 0.35 + 2 GiB x 0.1 = 0.55; x 730 = 401.50
+    ("rds.instance", {"db_class": "rds.mysql.s2.large", "storage_gib": 20, "vcpu": 2, "memory_mib": 4096}, 2,
+     "1.8480", "1349.04"),
+    ("redis.instance", {"cache_class": "redis.master.small.default", "memory_mib": 2048}, 1, "0.5500", "401.50"),
+    ("nat.nat_gateway", {"nat_spec": "Small", "vpc_id": "vpc-1", "vswitch_id": "vsw-1"}, 1, "0.4000", "292.00"),
 ])
 def test_every_created_type_gets_an_estimate_from_its_rules(book, platform, resource_type, spec, count, hourly,
                                                            monthly):
