@@ -656,6 +656,10 @@ def quota_request_create(*, actor: Any, organization: Organization, project: Pro
                            detail={"requested_limit": [f"more than {current.limit}"]})
     decider = approvals.decider(organization)
     policy = policy_for(organization=decider, project=None, service=approvals.SERVICE)
+    if policy is not None and not policy.levels and policy.service != approvals.SERVICE:
+        # An organization-wide policy that lets provisioning requests through (quotas are then their
+        # guard) does not raise quotas unasked: only a policy for the quotas service may.
+        policy = None
     levels = list(policy.levels) if policy is not None else [dict(level) for level in DEFAULT_LEVELS]
     with transaction.atomic():
         row = QuotaRequest.objects.create(

@@ -96,11 +96,17 @@ def test_without_a_policy_one_holder_of_the_lifecycles_approve_permission_on_the
     assert _team_limit(tree) == 4
 
 
-def test_a_policy_without_levels_grants_at_once_and_the_requesters_own_policy_does_not_count(tree):
-    ApprovalPolicy.objects.create(organization=tree["team"], name="Team approves itself", levels=[])
+def test_a_quotas_policy_without_levels_grants_at_once_and_the_requesters_own_policy_does_not_count(tree):
+    ApprovalPolicy.objects.create(organization=tree["team"], name="Team approves itself", service="quotas", levels=[])
     assert _ask(tree).status == "pending"  # the team's own policy does not decide what its parent gives
     QuotaRequest.objects.all().delete()
-    ApprovalPolicy.objects.create(organization=tree["root"], name="Trust the teams", levels=[])
+    # An organization-wide policy letting provisioning through does not raise quotas unasked.
+    ApprovalPolicy.objects.create(organization=tree["root"], name="Provision freely", levels=[])
+    req = _ask(tree)
+    assert (req.status, req.policy, req.levels, _team_limit(tree)) == \
+        ("pending", None, [{"mode": "any", "roles": [], "users": []}], 2)
+    QuotaRequest.objects.all().delete()
+    ApprovalPolicy.objects.create(organization=tree["root"], name="Trust the teams", service="quotas", levels=[])
     req = _ask(tree, limit=5)
     assert (req.status, req.policy.name, _team_limit(tree)) == ("granted", "Trust the teams", 5)
 
