@@ -131,6 +131,12 @@ def estate(moto):
     _client("rds", moto).create_db_instance(DBInstanceIdentifier=db, DBInstanceClass="db.t3.micro", Engine="mysql",
                                             AllocatedStorage=20, MasterUsername="admin",
                                             MasterUserPassword="secret-password-1")
+    # The companion services' first calls load their moto backends (slow on a busy machine): done here,
+    # outside the sync's timeouts.
+    for service, method in (("eks", "list_clusters"), ("ecr", "describe_repositories"), ("dynamodb", "list_tables"),
+                            ("kms", "list_keys"), ("autoscaling", "describe_auto_scaling_groups"),
+                            ("cloudformation", "describe_stacks")):
+        getattr(_client(service, moto), method)()
     return {"ecs.instance": instances, "vpc.vpc": [vpc], "vpc.vswitch": [subnet], "ecs.security_group": [sg],
             "ecs.disk": [volume], "eip.eip": [eip], "oss.bucket": [bucket], "rds.instance": [db]}
 
