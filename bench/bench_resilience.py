@@ -163,6 +163,8 @@ def child(count: int) -> None:
         time.sleep(0.05)
     rto = time.monotonic() - t0
     stop.set()
+    for t in threads:
+        t.join(timeout=5)
     failed_over = sum(1 for p in sim.store.rows("replica_pair") if p["Status"] == "failovered")
     print("RESULT" + json.dumps({"rto": rto, "floor": TIERS * STEP, "status": current.status,
                                  "failed_over": failed_over, "steps": current.steps.count(), "setup_s": setup,

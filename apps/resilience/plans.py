@@ -138,6 +138,12 @@ def _find(ctx: Ctx, resource_type: str, name: str, *, primary: bool = False) -> 
     return ""
 
 
+def _token(ctx: Ctx, what: str = "") -> str:
+    """The client token of this step's call ``what``: the same on every delivery of the step, so a call
+    repeated after a lost answer gets the first answer instead of acting twice."""
+    return f"um-{ctx.run.id}-{ctx.step.seq}{'-' + what if what else ''}"[:64]
+
+
 def _pair(ctx: Ctx) -> dict[str, Any]:
     member = ctx.member
     if member is None or not member.replica_id:
@@ -187,7 +193,8 @@ def _drill_copy_act(ctx: Ctx) -> dict[str, Any]:
         return {}
     _pair(ctx)
     try:
-        drill_id = ctx.primary("pair_drill_start", ctx.member.replica_id)
+        # The client token makes a start repeated after a lost answer return the first drill.
+        drill_id = ctx.primary("pair_drill_start", ctx.member.replica_id, client_token=_token(ctx))
     except CloudCallError as exc:
         if exc.code == "OperationDenied.DrillExists":
             raise StepFailed("The pair already has a drill (another drill, or a start whose answer was lost); "
@@ -241,10 +248,12 @@ def _rds_copy_act(ctx: Ctx, *, drill: bool) -> dict[str, Any]:
     if found:
         return {"copy_id": found}
     if point is not None:
-        copy = ctx.primary("rds_restore", member.external_id, restore_time=point.timestamp(), name=name, tags=tags)
+        copy = ctx.primary("rds_restore", member.external_id, restore_time=point.timestamp(), name=name, tags=tags,
+                           client_token=_token(ctx))
     else:
         backup_id, point = _latest_backup(ctx)
-        copy = ctx.primary("rds_restore", member.external_id, backup_id=backup_id, name=name, tags=tags)
+        copy = ctx.primary("rds_restore", member.external_id, backup_id=backup_id, name=name, tags=tags,
+                           client_token=_token(ctx))
     return {"copy_id": copy, "recovery_point": point.isoformat() if point else None, "rpo_seconds": rpo_of(point)}
 
 
@@ -430,7 +439,7 @@ def _once(ctx: Ctx, fn: str, applied: Callable[[dict[str, Any]], bool]) -> None:
     """Call ``fn`` on the member's pair; when the cloud refuses it, look again: a call whose answer was
     lost and that the adapter repeated finds the pair already moved on, which is success."""
     try:
-        ctx.primary(fn, ctx.member.replica_id)
+        ctx.primary(fn, ctx.member.replica_id, client_token=_token(ctx, fn))
     except CloudCallError as exc:
         if exc.transient:
             raise
@@ -822,9 +831,8 @@ def _finish_step(step: PlanStep, status: str, message: str) -> None:
             else:
                 operation_fail(operation_id=current.operation_id, error=message[:2000],
                                message=f"{current.title} failed"[:500])
-        emit(current.organization_id, f"resilience:{step.run.group_id}",
-             {"event": "step", "plan": current.run_id, "step": current.id, "seq": current.seq,
-              "status": current.status, "name": current.title})
+        # The step's own operation announces its end (and is audited); the plan announces only its start,
+        # approvals, evidence and end on the group's topic.
     _after_step(step.run_id)
 
 

@@ -274,7 +274,8 @@ def member_setup(*, member: ProtectedMember) -> str:
                 member.replica_id = cloud.call(
                     platform, region, "pair_create", source_disk_id=member.external_id,
                     dest_region=group.secondary_region, dest_zone=group.secondary_zone or _default_zone(group),
-                    rpo_seconds=PAIR_RPO_SECONDS, name=f"um-{member.id}", tags=_tags(group, member))
+                    rpo_seconds=PAIR_RPO_SECONDS, name=f"um-{member.id}", tags=_tags(group, member),
+                    client_token=f"um-{member.id}")
                 ProtectedMember.objects.filter(pk=member.pk).update(replica_id=member.replica_id, error="")
             pair = cloud.call(platform, region, "pair_get", member.replica_id) or {}
             status = str(pair.get("status", ""))

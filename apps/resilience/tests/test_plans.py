@@ -60,8 +60,8 @@ def test_drill_of_a_20_disk_group_writes_nothing_on_production_and_leaves_nothin
     copies = list(run.steps.filter(action="drill_copy"))
     assert len(copies) == 20 and all(s.result["disk_id"] for s in copies)
     network = run.steps.get(action="network_create").result
-    vpcs = world["control"].get(f"/resources?kind=vpc&region_id={SECONDARY}")
-    assert network["vpc_id"] not in {v.get("VpcId") for v in vpcs.get("resources", [])}
+    vpcs = world["control"].get(f"/resources?type=vpc&region_id={SECONDARY}")["resources"]
+    assert network["vpc_id"] and network["vpc_id"] not in {v.get("VpcId") for v in vpcs}
     assert run.measured_rpo_seconds is not None and run.measured_rto_seconds > 0
     assert run.evidence["copies"] == 20 and "rpo_met" in run.evidence
     group.refresh_from_db()
@@ -113,12 +113,14 @@ def test_failover_under_transient_errors_and_lost_answers_fails_each_pair_over_e
     finally:
         world["control"].call("DELETE", "/faults")
     assert run.status == PlanRun.Status.SUCCEEDED, run.error
-    calls = world["control"].get("/calls?action=FailoverDiskReplicaPair")["calls"]
-    for member in group.members.all():
-        applied = [c for c in calls if member.replica_id in c["ids"] and c["outcome"] in ("ok", "lost")]
-        assert len(applied) == 1, (member.replica_id, calls)
-    states = {p["pair_id"]: p["status"] for p in world["control"].get("/replication")["pairs"]}
-    assert set(states.values()) == {"failovered"}
+    pairs = world["control"].get("/replication")["pairs"]
+    assert {p["status"] for p in pairs} == {"failovered"} and len(pairs) == 10
+    # One copy of each disk at the secondary: its pair's secondary disk, no other.
+    disks = world["control"].get(f"/resources?type=disk&region_id={SECONDARY}")["resources"]
+    assert sorted(d["DiskId"] for d in disks) == sorted(p["dest_disk_id"] for p in pairs)
+    switches = run.steps.filter(action="pair_failover")
+    assert switches.count() == 10 and {s.status for s in switches} == {"succeeded"}
+    assert world["control"].get("/calls?action=FailoverDiskReplicaPair")["count"] >= 10
     group.refresh_from_db()
     assert group.state == "failed_over"
 
@@ -286,3 +288,15 @@ def test_switchover_never_leaves_two_writable_sides_whatever_the_interleaving(wo
     for wait in run.steps.filter(action="wait_rpo_zero"):
         switch = run.steps.get(action="pair_failover", member=wait.member)
         assert switch.result["recovery_point"] >= wait.result["since"][:19]
+
+
+def test_a_drill_start_whose_answer_is_lost_makes_one_drill_disk(world):
+    group = _group(world, 2)
+    world["control"].post("/faults", {"action": "StartPairDrill", "lost_rate": 1.0, "remaining": 2})
+    run = drive(plans.plan_start(actor=world["operator"], group=group, kind="drill"))
+    assert run.status == PlanRun.Status.SUCCEEDED, run.error
+    # Without the step's client token the repeated start would meet the first drill (DrillExists) and fail.
+    lost = [c for c in world["control"].get("/calls?action=StartPairDrill")["calls"] if c["outcome"] == "lost"]
+    assert len(lost) == 2
+    assert len({s.result["drill_id"] for s in run.steps.filter(action="drill_copy")}) == 2
+    assert plans.leftovers(group, run.id) == []
