@@ -1,6 +1,7 @@
 """Billing in a real browser on the embedded server with its demo data: the cost analysis page
-draws its charts (also grouped by the demo's ``team`` tag), a draft bill and "explain this line" show the usage behind a price, and a budget
-threshold crossed while the budgets page is open appears there live."""
+draws its charts (also grouped by the demo's ``team`` tag), a draft bill and "explain this line"
+show the usage behind a price, and a budget threshold crossed while the budgets page is open
+appears there live."""
 
 from __future__ import annotations
 
