@@ -48,7 +48,11 @@ def moto():
             time.sleep(0.1)
     yield f"127.0.0.1:{port}"
     proc.terminate()
-    proc.wait(timeout=10)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:  # a busy machine: stop it the hard way
+        proc.kill()
+        proc.wait(timeout=10)
 
 
 def _client(service: str, endpoint: str):
