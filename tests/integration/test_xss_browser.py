@@ -271,7 +271,6 @@ def pages_of(w: dict) -> dict[str, list[str]]:
         "rbac/matrix.html": [f"/console/access/matrix/?organization={w['org'].pk}"],
         "rbac/explain.html": [f"/console/access/explain/?user={w['people'][0].pk}&action=core:operation:read"],
         "resources/detail.html": [f"/console/inventory/{w['instance'].pk}/", f"/console/inventory/{w['vpc'].pk}/"],
-        "security/screen.html": [],  # opened with the display token, below
         "security/display_tokens.html": ["/console/security/display-tokens/"],
         "partials/picker.html": ["/console/security/display-tokens/", f"/portal/provisioning/new/{w['platform'].pk}/"],
         "drf_spectacular/swagger_ui.html": ["/api/docs/"],
@@ -286,6 +285,7 @@ def pages_of(w: dict) -> dict[str, list[str]]:
         "billing/costs.html": ["/console/billing/", "/console/billing/?group_by=project",
                                "/console/billing/?group_by=region"],
         "billing/budgets.html": ["/console/billing/budgets/"],
+        "dashboards/_home.html": ["/console/", "/portal/"],
         "dashboards/view.html": [board],
         "dashboards/edit.html": [f"{board}edit/"],
         "dashboards/view_portal.html": [f"/portal/dashboards/{w['board'].uid}/"],

@@ -20,6 +20,7 @@ from apps.core.scoping import authorize
 from apps.organizations.models import Organization, Project
 from apps.resilience import backups, plans, selectors, services
 from apps.resilience.api import serializers as s
+from apps.resilience.filters import BackupJobFilter, MemberFilter, RunFilter, StepFilter
 from apps.resilience.models import BackupJob, BackupPlan, PlanRun, PlanStep, ProtectedMember, ProtectionGroup, Vault
 from apps.resources.models import Resource
 
@@ -139,7 +140,7 @@ class MemberViewSet(TenantListViewSet):
     selector = staticmethod(selectors.member_list)
     lookup_value_regex = rf"pm-{ID}"
     ordering = ("group", "resource_type", "name", "id")
-    filterset_fields = ["group", "state", "channel"]
+    filterset_class = MemberFilter
 
     @extend_schema(request=s.TierSerializer, responses=s.ProtectedMemberSerializer)
     def partial_update(self, request: Request, pk=None) -> Response:
@@ -165,7 +166,7 @@ class RunViewSet(TenantListViewSet):
     selector = staticmethod(selectors.run_list)
     lookup_value_regex = rf"plan-{ID}"
     ordering = ("-started_at", "-id")
-    filterset_fields = ["group", "kind", "status"]
+    filterset_class = RunFilter
 
     def get_serializer_class(self):
         return s.RunDetailSerializer if self.action == "retrieve" else s.RunSerializer
@@ -185,7 +186,7 @@ class StepViewSet(TenantListViewSet):
     selector = staticmethod(selectors.step_list)
     lookup_value_regex = rf"pstep-{ID}"
     ordering = ("run", "seq")
-    filterset_fields = ["run", "status"]
+    filterset_class = StepFilter
 
     @extend_schema(request=None, responses=s.StepSerializer)
     @action(detail=True, methods=["post"])
@@ -248,7 +249,7 @@ class BackupJobViewSet(TenantListViewSet):
     selector = staticmethod(selectors.backup_job_list)
     lookup_value_regex = rf"bjob-{ID}"
     ordering = ("-created_at", "-id")
-    filterset_fields = ["plan", "kind", "status"]
+    filterset_class = BackupJobFilter
 
     @extend_schema(request=s.RestoreSerializer, responses={202: s.BackupJobSerializer},
                    parameters=[IDEMPOTENCY_PARAMETER])
