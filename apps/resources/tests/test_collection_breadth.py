@@ -103,7 +103,19 @@ def test_a_full_sync_collects_every_new_type_with_its_relations(platform, estate
     assert (found["ots.instance"][0].spec["cluster_type"], found["ros.stack"][0].status) == ("HYBRID", "available")
 
 
-def test_a_second_sync_finds_the_new_types_unchanged(platform, estate):
+def _settled(sim) -> bool:
+    adapter = sim_adapter(sim.endpoint)
+    return all(r.status not in ("pending", "changing", "deleting")
+               for t in NEW_TYPES for r in adapter.iter_resources(t, REGION))
+
+
+def test_a_second_sync_finds_the_new_types_unchanged(platform, estate, sim):
+    import time
+
+    deadline = time.monotonic() + 20  # the new resources' own transitions (Creating, NotStarted ...) end first
+    while not _settled(sim):
+        assert time.monotonic() < deadline, "cloudsim's resources did not settle"
+        time.sleep(0.05)
     assert _sync(platform).status == "succeeded"
     second = _sync(platform)
     assert (second.status, second.created, second.updated, second.deleted) == ("succeeded", 0, 0, 0)
