@@ -175,11 +175,26 @@ def _validate_params(resource: Resource, action: str, params: dict[str, Any], ac
     return clean
 
 
-@transaction.atomic
 def operation_start(*, actor: Any, resource: Resource, action: str, params: dict[str, Any] | None = None,
                     comment: str = "", schedule: Any = None, check: bool = True) -> ChangeRecord:
     """Start ``action`` on ``resource``: needs ``<service>:<kind>:operate`` (``delete`` to release) on it,
-    an adapter that supports it, a state that allows it and no other unfinished operation on it."""
+    an adapter that supports it, a state that allows it and no other unfinished operation on it.
+
+    A resize refused by quota is told to the quota backend after its transaction rolled back, so what
+    the backend announces (the refusal event, its audit entry) is not rolled back with it."""
+    try:
+        return _operation_start(actor=actor, resource=resource, action=action, params=params, comment=comment,
+                                schedule=schedule, check=check)
+    except Refused as exc:
+        if exc.code == "quota_exceeded":
+            hooks.quota_refused(organization=resource.organization or resource.platform.organization,
+                                project=resource.project, resource_type=resource.type, error=exc)
+        raise
+
+
+@transaction.atomic
+def _operation_start(*, actor: Any, resource: Resource, action: str, params: dict[str, Any] | None = None,
+                     comment: str = "", schedule: Any = None, check: bool = True) -> ChangeRecord:
     if action not in ACTIONS:
         raise InvalidInput(f"Unknown action {action!r}.", detail={"action": [f"one of {', '.join(ACTIONS)}"]})
     if check and not authorize(actor, permission_for(resource.type, action), resource):

@@ -95,8 +95,11 @@ def test_a_resize_reserves_only_its_growth_and_a_release_frees_the_usage(world):
     instances = services.limit_set(actor=None, organization=world["hq"], dimension="ecs.instance", limit=5)
     assert (vcpu.committed, instances.committed) == (2, 1)  # counted from the inventory
     assert _operate(world, row, "stop").status_code == 202
+    assert not AuditEntry.objects.filter(action="quota.refused").exists()
     refused = _operate(world, row, "resize", instance_type="ecs.g6.xlarge")  # 4 vCPU: +2 does not fit in 3
     assert refused.status_code == 422 and refused.json()["detail"]["shortfall"] == 1, refused.json()
+    # the refusal is announced like a request's, after the refused operation's transaction rolled back
+    assert AuditEntry.objects.filter(action="quota.refused").count() == 1
     services.limit_set(actor=None, organization=world["hq"], dimension="ecs.vcpu", limit=4)
     assert _operate(world, row, "resize", instance_type="ecs.g6.xlarge").status_code == 202
     vcpu.refresh_from_db()
