@@ -15,7 +15,7 @@ ACTIONS = ("start", "stop", "reboot", "resize", "attach", "detach", "release", "
 CLOUD_CALL = {"create": "create", "start": "start", "stop": "stop", "reboot": "reboot", "resize": "resize",
               "attach": "attach", "detach": "detach", "release": "delete", "modify": "modify"}
 BUSY = {"pending", "starting", "stopping", "creating", "changing", "deleting", "attaching", "detaching",
-        "associating", "unassociating", "transferring", "restarting", "rebooting"}
+        "associating", "unassociating", "transferring", "restarting", "rebooting", "reiniting"}
 # action -> states it may start from, per type; "*" is every other type.
 ALLOWED: dict[str, dict[str, set[str]]] = {
     "ecs.instance": {"start": {"stopped"}, "stop": {"running"}, "reboot": {"running"}, "resize": {"stopped"},

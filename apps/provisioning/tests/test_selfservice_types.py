@@ -224,6 +224,10 @@ def test_rds_gets_accounts_and_databases_is_resized_restarted_and_released(world
     assert [a["name"] for a in found["accounts"]] == ["shop_app"]
     assert [d["name"] for d in found["databases"]] == ["orders"]
     modify(builder, db, "backup_create")
+    deadline = time.monotonic() + 20  # a backup is a job: its backup set is listed once the job finished
+    while not details(builder, db)["details"]["backups"]:
+        assert time.monotonic() < deadline, "the backup never appeared"
+        time.sleep(0.1)
     assert [b["type"] for b in details(builder, db)["details"]["backups"]] == ["FullBackup"]
     change = ChangeRecord.objects.filter(resource=db, action="modify").order_by("created_at").first()
     assert "Sh0p-secret" not in str(change.params) and "Sh0p-secret" not in str(change.operation.params)
