@@ -106,6 +106,7 @@ def start_embedded_cloudsim() -> Any:
     if os.environ.get("UNIMANAGER_CLOUDSIM", "1") == "0":
         return None
     from apps.clouds.demo import SIM_PORT
+    from apps.clouds.inventory_demo import seed_demo_estate
     from cloudsim.server import CloudSim
 
     snapshot = str(settings.DATA_DIR / "cloudsim.json")
@@ -119,6 +120,7 @@ def start_embedded_cloudsim() -> Any:
         sim.store.provision_seconds = 0.05
         try:
             seed_resources(sim.endpoint)
+            seed_demo_estate(sim.endpoint, store=sim.store)
         except Exception:  # noqa: BLE001 - the console must start even if the demo estate cannot be built
             logger.exception("could not seed the simulated region")
         finally:
