@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.cache import cache
-from django.db import transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -522,8 +523,22 @@ def attempt_claimed(d: Delivery, *, now: datetime | None = None) -> float | None
         return delay
     d.status, d.sent_at, d.response_code, d.next_attempt_at, d.claimed_until = (
         Delivery.Status.SENT, timezone.now(), code, None, None)
-    d.save(update_fields=["status", "sent_at", "response_code", "next_attempt_at", "claimed_until"])
+    _record_sent(d)
     return None
+
+
+def _record_sent(d: Delivery, *, tries: int = 5) -> None:
+    """Record a try the receiver accepted. The message is out: a write lost to a momentarily locked
+    database (SQLite) would have the sweeper send it again, so the write is tried a few times first
+    (outside a transaction only: inside one, the error ends the transaction)."""
+    for n in range(tries):
+        try:
+            d.save(update_fields=["status", "sent_at", "response_code", "next_attempt_at", "claimed_until"])
+            return
+        except OperationalError:
+            if connection.in_atomic_block or n == tries - 1:
+                raise
+            time.sleep(0.05 * 2 ** n)
 
 
 def deliveries_sweep(*, now: datetime | None = None, limit: int = 500) -> list[str]:

@@ -43,18 +43,19 @@ class HttpReceiver:
                     return
                 signature = self.headers.get(SIGNATURE_HEADER, "")
                 status = receiver.status_for.get(self.path.split("?")[0], 200)
+                entry = {"path": self.path, "body": json.loads(body or b"null"), "signature": signature,
+                         "signature_ok": bool(signature) and verify_signature(receiver.secret, signature, body),
+                         "at": at}
+                # recorded before the answer: a sender told 200 finds its request in ``received``
+                with receiver.arrived:
+                    receiver.received.append(entry)
+                    receiver.arrived.notify_all()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", "12")
                 self.end_headers()
                 self.wfile.write(b'{"ok": true}')
                 self.wfile.flush()
-                entry = {"path": self.path, "body": json.loads(body or b"null"), "signature": signature,
-                         "signature_ok": bool(signature) and verify_signature(receiver.secret, signature, body),
-                         "at": at}
-                with receiver.arrived:
-                    receiver.received.append(entry)
-                    receiver.arrived.notify_all()
 
             def log_message(self, *args: Any) -> None:
                 pass

@@ -181,9 +181,10 @@ def test_an_alert_received_from_outside_is_sent_by_a_sender_thread_right_after_c
                           group_by=["probe"])
     services.external_alerts_receive(actor=a["user"], organization=a["org"], alerts=[
         {"labels": {"alertname": "probe", "probe": "p1", "severity": "critical"}}])
+    assert http.wait_for(lambda received: received, timeout=10), "the sender thread sent nothing"
     deadline = time.monotonic() + 10
     while not Delivery.objects.filter(status="sent").exists() and time.monotonic() < deadline:
-        time.sleep(0.01)
+        time.sleep(0.05)
     (sent,) = Delivery.objects.all()
     assert (sent.status, sent.attempts, sent.response_code, sent.claimed_until) == ("sent", 1, 200, None)
     (got,) = http.received
