@@ -62,6 +62,10 @@ MODULES: dict[str, tuple[str, ...]] = {
                                       "apps/provisioning/tests/test_refused_requests.py"),
     "apps/resources/services.py": ("apps/resources/tests/test_services_rules*.py", "apps/resources/tests/test_sync*.py",
                                    "apps/resources/tests/test_api.py"),
+    # Rating: the hand-computed bills, the properties, tags, bandwidth and estimates.
+    "apps/billing/rating.py": ("apps/billing/tests/test_bills_hand_computed.py",
+                               "apps/billing/tests/test_properties.py",
+                               "apps/billing/tests/test_tags_bandwidth_estimates.py", "apps/billing/tests/test_api.py"),
 }
 
 
