@@ -254,7 +254,10 @@ def test_rds_backups_restore_as_new_instances_from_a_backup_or_a_point_in_time(c
     restored = until(lambda: (lambda r: r if r.status == "running" else None)(
         cloud.get_resource("rds.instance", REGION, clone)))
     assert (restored.name, restored.tags, restored.spec["engine"]) == ("orders-restored", {"dr": "restore"}, "MySQL")
-    pitr = apsara_dr.rds_restore(cloud, REGION, db, restore_time=time.time() - 0.5, name="orders-pitr", tags={})
+    # a point after the backup set's consistent time (the API takes whole seconds) and not in the future
+    point = float(backups[0]["started_at"]) + 2
+    until(lambda: time.time() >= point)
+    pitr = apsara_dr.rds_restore(cloud, REGION, db, restore_time=point, name="orders-pitr", tags={})
     assert pitr not in (db, clone)
     with pytest.raises(CloudCallError):
         apsara_dr.rds_restore(cloud, REGION, db, name="neither", tags={})
