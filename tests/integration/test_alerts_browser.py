@@ -113,6 +113,7 @@ def test_a_demo_rule_fires_and_alerts_are_handled_live(embedded_server, page):
 
     # Long names and labels at 1440 px: they wrap, and every row's buttons stay inside the card.
     page.goto(f"{base}/console/alerts/")
+    page.wait_for_selector("[data-testid=alert-badge][data-live]")  # subscribed: nothing sent now is missed
     long_name = "DatabaseReplicationLagAboveThresholdOnTheOrderProcessingClusterInTheSecondaryRegion" * 2
     answer = signed_request("POST", f"{base}/api/v1/alerts/ingest/v2/alerts?organization={org}",
                             access_key_id=key["id"], secret=key["secret"], json=[{

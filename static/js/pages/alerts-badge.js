@@ -46,7 +46,11 @@
         timer = setTimeout(() => { lastRead = Date.now(); refresh(); }, Math.max(0, lastRead + 250 - Date.now()));
         document.dispatchEvent(new CustomEvent("unimanager:alerts", {detail: data || {}}));
       };
-      counts.topics.forEach((t) => rt.subscribe(t, soon, {onReset: () => soon({event: "reset"})}));
+      // Anything emitted between the first read and the subscription is caught by one more read
+      // once the server confirms it (on every reconnect too); the burst rule coalesces them.
+      const confirmed = () => { link.dataset.live = "1"; soon({event: "subscribed"}); };
+      counts.topics.forEach((t) => rt.subscribe(t, soon, {onReset: () => soon({event: "reset"}),
+                                                          onSubscribed: confirmed}));
     }
   }
   refresh();
