@@ -156,7 +156,11 @@ if REDIS_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "unimanager"}}
+    # The realtime replay buffer lives here (REALTIME_REPLAY_EVENTS per topic for REALTIME_REPLAY_SECONDS):
+    # the default of 300 entries culled a third of it whenever the demo's activity filled it, so a
+    # client resuming with `after` got a reset instead of the events it missed.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "unimanager",
+                          "OPTIONS": {"MAX_ENTRIES": 50_000}}}
     # A client that falls this far behind loses events (and is told by a reset when it resubscribes).
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}}
 
