@@ -110,7 +110,7 @@ TYPE_NAMES = {
     "dts.sync_task": "DTS synchronization", "dbs.backup_plan": "Backup plan", "apigateway.api_group": "API group",
     "kafka.instance": "Kafka instance", "cr.instance": "Registry instance", "cr.namespace": "Registry namespace",
     "cr.repository": "Image repository", "ots.instance": "Tablestore instance", "ots.table": "Table",
-    "ack.cluster": "Kubernetes cluster",
+    "ack.cluster": "Kubernetes cluster", "nat.nat_gateway": "NAT gateway",
 }
 # Kinds collected under another service's code (disks are ECS disk APIs on Apsara Stack).
 EXTRA_TYPES = [("ecs.disk", "ecs")]

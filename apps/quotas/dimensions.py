@@ -13,7 +13,8 @@ from typing import Any
 from apps.clouds.catalog import TYPE_NAMES
 
 # Resource types whose number is a dimension (the catalog's named, provisionable types).
-COUNTED = ("ecs.instance", "ecs.disk", "eip.eip", "slb.instance", "rds.instance", "redis.instance", "oss.bucket")
+COUNTED = ("ecs.instance", "ecs.disk", "eip.eip", "slb.instance", "rds.instance", "redis.instance", "oss.bucket",
+           "vpc.vpc", "nat.nat_gateway")
 EXTRA = {"ecs.vcpu": "ECS vCPUs", "ecs.memory_gib": "ECS memory (GiB)", "ecs.disk_gib": "ECS system disks (GiB)"}
 
 
