@@ -57,13 +57,22 @@ def is_uuid(value: Any) -> bool:
     return True
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(value: Any) -> Any:
+    """A cell a spreadsheet will show, not run: text starting like a formula (names and tags come
+    from clouds and people) gets a leading apostrophe. Numbers and other values pass unchanged."""
+    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
 def csv_response(rows: Iterable[Sequence[Any]], filename: str) -> HttpResponse:
-    """A small table as a CSV download (pages and API alike)."""
+    """A small table as a CSV download (pages and API alike); formula-like text is neutralised."""
     response = HttpResponse(content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     writer = csv.writer(response)
     for row in rows:
-        writer.writerow(row)
+        writer.writerow([spreadsheet_text(v) for v in row])
     return response
 
 
@@ -80,7 +89,7 @@ def xlsx_response(rows: Iterable[Sequence[Any]], filename: str, *, sheet: str = 
     table = book.active
     table.title = sheet[:31]
     for row in rows:
-        table.append(list(row))
+        table.append([spreadsheet_text(v) for v in row])
     table.freeze_panes = "A2"
     buffer = BytesIO()
     book.save(buffer)

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from apps.core.pages import spreadsheet_text
 from apps.core.scoping import authorize, restrict
 from apps.security.models import AccessKey, AuditEntry, DisplayToken, SecurityPolicy, SignInLock, UserSession
 
@@ -73,9 +74,5 @@ def audit_csv_rows(entries: Iterable[AuditEntry]) -> Iterator[str]:
                 value = json.dumps(value, sort_keys=True)
             elif column == "created_at":
                 value = value.isoformat()
-            value = "" if value is None else str(value)
-            # A cell starting with a formula character would run in a spreadsheet.
-            if value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-                value = "'" + value
-            row.append(value)
+            row.append(spreadsheet_text("" if value is None else str(value)))
         yield writer.writerow(row)

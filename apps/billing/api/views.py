@@ -266,15 +266,6 @@ class CostSummaryView(APIView):
 
 
 EXPORT_FILES = ("csv", "xlsx")
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: str) -> str:
-    """A group's name as text a spreadsheet will not run: tag values and names come from clouds and
-    people, so one starting like a formula gets a leading apostrophe."""
-    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
-
-
 class CostExportView(APIView):
     """The same rows as ``costs/`` as a CSV (default) or Excel (``file=xlsx``) download."""
 
@@ -291,7 +282,7 @@ class CostExportView(APIView):
         # The file name keeps to the grouping; a tag's key (any text) goes only into the header row.
         name = f"costs-{filters['group_by']}-{filters['start']:%Y%m%d}-{filters['end']:%Y%m%d}.{kind}"
         header = f"tag:{filters['tag_key']}" if filters["group_by"] == "tag" else filters["group_by"]
-        table = [[_cell(header), "amount"], *[[_cell(r["key"]), r["amount"]] for r in rows]]
+        table = [[header, "amount"], *[[r["key"], r["amount"]] for r in rows]]
         if kind == "xlsx":
             return xlsx_response(table, name, sheet=f"Costs by {filters['group_by']}")
         return csv_response(table, name)
