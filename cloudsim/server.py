@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from . import signing
+from . import rest, signing
 from .accounts import REGION_HEADER, TOKEN_HEADER, Account, Accounts
 from .errors import CloudError, missing
 from .faults import Faults
@@ -348,7 +348,7 @@ class Handler(BaseHTTPRequestHandler):
             headers: dict[str, list[str]] = {}
             for name, value in self.headers.items():
                 headers.setdefault(name.lower(), []).append(value)
-            if url.path != ASAPI_PATH and oss.is_oss_request(url.path, query, headers):
+            if url.path != ASAPI_PATH and not rest.is_openapi(headers) and oss.is_oss_request(url.path, query, headers):
                 self._oss(url.path, query, headers, body, request_id)
                 return
             self._api(url.path, url.query, body, request_id)
@@ -362,8 +362,12 @@ class Handler(BaseHTTPRequestHandler):
             except OSError:
                 self.close_connection = True
 
-    def _error(self, request_id: str, error: CloudError) -> None:
+    def _error(self, request_id: str, error: CloudError, protocol: rest.Protocol | None = None) -> None:
         self.sim.count_error(error.code)
+        if protocol is not None:  # a product with its own error shape (cloudsim/rest.py)
+            status, payload, extra = protocol.error(error, request_id)
+            self._send(status, payload, extra_headers=extra)
+            return
         self._send(error.status, {
             "RequestId": request_id, "HostId": self.headers.get("Host", "cloudsim"), "Code": error.code,
             "Message": error.message, "Recommend": f"cloudsim: error {error.code}, see cloudsim/README.md",
@@ -371,6 +375,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _api(self, path: str, query_string: str, body: bytes, request_id: str) -> None:
         sim = self.sim
+        protocol: rest.Protocol | None = None
         try:
             query = dict(parse_qsl(query_string, keep_blank_values=True))
             form: dict[str, str] = {}
@@ -380,14 +385,19 @@ class Handler(BaseHTTPRequestHandler):
             headers: dict[str, list[str]] = {}
             for name, value in self.headers.items():
                 headers.setdefault(name.lower(), []).append(value)
-            version, action, account = sim.authenticate(self.command, path, query, form, headers, body)
+            protocol = rest.protocol_for(headers)
+            if protocol is not None:
+                version, action, account, extra = protocol.authenticate(sim, self.command, path, query, headers, body)
+            else:
+                version, action, account = sim.authenticate(self.command, path, query, form, headers, body)
+                extra = rest.path_params(version, action, self.command, path)  # a ROA action's path parts
         except UnicodeDecodeError:
-            self._error(request_id, CloudError("InvalidParameter", "The request is not valid UTF-8."))
+            self._error(request_id, CloudError("InvalidParameter", "The request is not valid UTF-8."), protocol)
             return
         except CloudError as exc:
-            self._error(request_id, exc)
+            self._error(request_id, exc, protocol)
             return
-        params = Params({**query, **form})
+        params = Params({**query, **form, **extra})
         # A DryRun check is counted, and matched by fault rules, as "<Action>:DryRun": a rule for the
         # action itself concerns the calls that act.
         dry_run = (params.str("DryRun") or "").lower() == "true"
@@ -408,7 +418,7 @@ class Handler(BaseHTTPRequestHandler):
         if decision.error is not None:
             sim.store.log_call(action=action, product=product, ids=resource_ids(params.values, None), kind=kind,
                                outcome=f"error:{decision.error.code}")
-            self._error(request_id, decision.error)
+            self._error(request_id, decision.error, protocol)
             return
         try:
             with sim.store.lock:
@@ -417,7 +427,7 @@ class Handler(BaseHTTPRequestHandler):
         except CloudError as exc:
             sim.store.log_call(action=action, product=product, ids=resource_ids(params.values, None), kind=kind,
                                outcome=f"error:{exc.code}")
-            self._error(request_id, exc)
+            self._error(request_id, exc, protocol)
             return
         read_only = resource_ids({k: v for k, v in params.values.items()
                                   if k.split(".")[0] in READ_ONLY_PARAMS.get(action, ())}, None) + touched_read
@@ -425,6 +435,10 @@ class Handler(BaseHTTPRequestHandler):
                            kind=kind, outcome="lost" if decision.lose_response else "ok", read_ids=read_only)
         if decision.lose_response:
             self._drop()
+            return
+        if protocol is not None:
+            status, payload, extra_headers = protocol.answer(result, request_id)
+            self._send(status, payload, extra_headers=extra_headers)
             return
         self._send(200, {"RequestId": request_id, **result}, extra_headers={"x-acs-request-id": request_id})
 
