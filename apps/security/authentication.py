@@ -4,27 +4,65 @@ Each way a signature can fail has its own error code (all 401): ``signature_malf
 ``request_expired``, ``access_key_invalid``, ``access_key_disabled``, ``signature_mismatch`` and
 ``nonce_reused``. Nonces are remembered in the database (``UsedNonce``, unique per AccessKey) until
 the request they signed could no longer be accepted anyway, so a captured request cannot be sent
-again: no cache eviction, restart or second server process forgets one early.
+again: no cache eviction, restart or second server process forgets one early. Using a nonce is one
+statement (an insert that does nothing on a conflict with the unique constraint), so a signed request
+costs one short write, in every database mode.
 """
 
 from __future__ import annotations
 
 import hmac
+import threading
+import time
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from apps.security import signing
 from apps.security.crypto import DecryptionError
-from apps.security.models import AccessKey
+from apps.security.models import AccessKey, UsedNonce
 
 FRESHNESS = timedelta(minutes=15)
 # A nonce is kept until its request's date is this far behind, plus a margin for servers whose clocks differ.
 NONCE_MARGIN = timedelta(minutes=1)
+# A key's expired nonces are removed by the request that uses one, at most this often per process
+# (the periodic purge removes every key's).
+PURGE_EVERY_SECONDS = 60.0
+
+_purged_at: dict[str, float] = {}
+_purge_lock = threading.Lock()
+
+
+def nonce_record(*, key: AccessKey, nonce: str, keep_until: Any, now: Any) -> bool:
+    """Record that ``key`` used ``nonce`` until ``keep_until``; ``False`` when it already had (a replay).
+
+    One ``INSERT ... ON CONFLICT DO NOTHING`` on the unique (key, nonce) constraint: of two copies of
+    one request racing each other, in any processes, exactly one inserts the row and passes."""
+    quote = connection.ops.quote_name
+    key_column, nonce_column, expires_column = (quote(UsedNonce._meta.get_field(name).column)
+                                                for name in ("access_key", "nonce", "expires_at"))
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {quote(UsedNonce._meta.db_table)} ({key_column}, {nonce_column}, "
+                       f"{expires_column}) VALUES (%s, %s, %s) ON CONFLICT ({key_column}, {nonce_column}) DO NOTHING",
+                       [key.pk, nonce, connection.ops.adapt_datetimefield_value(keep_until)])
+        inserted = cursor.rowcount == 1
+    if inserted:
+        _purge_expired(key, now)
+    return inserted
+
+
+def _purge_expired(key: AccessKey, now: Any) -> None:
+    moment = time.monotonic()
+    with _purge_lock:
+        if moment - _purged_at.get(key.pk, -PURGE_EVERY_SECONDS) < PURGE_EVERY_SECONDS:
+            return
+        _purged_at[key.pk] = moment
+    UsedNonce.objects.filter(access_key=key, expires_at__lt=now).delete()
 
 
 class SignatureRefused(exceptions.AuthenticationFailed):
@@ -78,9 +116,7 @@ class AccessKeyAuthentication(authentication.BaseAuthentication):
         if not hmac.compare_digest(expected, auth.signature):
             raise SignatureRefused("signature_mismatch", "The signature does not match the request: it was changed, "
                                    "or signed with another secret.")
-        from apps.security.services import nonce_use
-
-        if not nonce_use(key=key, nonce=nonce, keep_until=moment + FRESHNESS + NONCE_MARGIN, now=now):
+        if not nonce_record(key=key, nonce=nonce, keep_until=moment + FRESHNESS + NONCE_MARGIN, now=now):
             raise SignatureRefused("nonce_reused", "This nonce was already used: a signed request is accepted once.")
         if key.last_used_at is None or key.last_used_at < now - timedelta(minutes=1):
             AccessKey.objects.filter(pk=key.pk).update(last_used_at=now)
