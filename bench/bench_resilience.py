@@ -118,37 +118,44 @@ def child(count: int) -> None:
     tasks: queue.PriorityQueue = queue.PriorityQueue()
     order = iter(range(10**9))
 
-    def enqueue(step_id: str, tick: int, countdown: float = 0.0) -> None:
-        tasks.put((time.monotonic() + countdown, next(order), step_id, tick))
+    def enqueue(kind: str, key: str, tick: int, countdown: float = 0.0) -> None:
+        tasks.put((time.monotonic() + countdown, next(order), kind, key, tick))
 
-    def queue_after_commit(step_id: str, tick: int, countdown: float = 0.0) -> None:
-        # As the real _queue: the task is sent once the transaction that made the step runnable commits.
-        transaction.on_commit(lambda: enqueue(step_id, tick, countdown))
+    def queue_after_commit(kind: str):
+        # As the real _queue and _queue_round: the task is sent once the transaction that made it
+        # runnable commits.
+        def send(key: str, tick: int, countdown: float = 0.0) -> None:
+            transaction.on_commit(lambda: enqueue(kind, key, tick, countdown))
+        return send
 
-    plans._queue = queue_after_commit  # type: ignore[assignment]
+    plans._queue = queue_after_commit("step")  # type: ignore[assignment]
+    plans._queue_round = queue_after_commit("round")  # type: ignore[assignment]
     stop = threading.Event()
     errors: list[str] = []
 
     def worker() -> None:
         while not stop.is_set():
             try:
-                due, _n, step_id, tick = tasks.get(timeout=0.1)
+                due, _n, kind, key, tick = tasks.get(timeout=0.1)
             except queue.Empty:
                 continue
             wait = due - time.monotonic()
             if wait > 0:
                 if wait > 0.05:
-                    tasks.put((due, _n, step_id, tick))
+                    tasks.put((due, _n, kind, key, tick))
                     time.sleep(0.02)
                     continue
                 time.sleep(wait)
             try:
-                more, delay, next_tick = plans.step_run(step_id=step_id, tick=tick)
+                if kind == "round":
+                    more, delay, next_tick = plans.batch_round(run_id=key, tick=tick)
+                else:
+                    more, delay, next_tick = plans.step_run(step_id=key, tick=tick)
             except Exception as exc:  # noqa: BLE001 - a task that raised is delivered again, as the reconciler would
                 errors.append(repr(exc)[:200])
                 more, delay, next_tick = True, 0.5, tick
             if more:
-                enqueue(step_id, next_tick, delay)
+                enqueue(kind, key, next_tick, delay)
         connection.close()
 
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(WORKERS)]

@@ -138,6 +138,7 @@ class PlanRun(TenantModel):
     operation = models.OneToOneField("core.Operation", on_delete=models.CASCADE, related_name="plan_run")
     batch = models.PositiveIntegerField(default=1)  # the sequence number of the ordered group now running
     batches = models.PositiveIntegerField(default=1)
+    tick = models.PositiveIntegerField(default=0)  # rounds of the running batch: a stale round task does nothing
     recovery_point = models.DateTimeField(null=True, blank=True)
     measured_rpo_seconds = models.FloatField(null=True, blank=True)
     measured_rto_seconds = models.FloatField(null=True, blank=True)

@@ -4,9 +4,13 @@
 run lists them with every cloud call each would make, the real run saves them as ``PlanStep`` rows.
 ``plan_start`` refuses a plan the group's state does not allow, and any plan while one runs (409).
 
-Each step is an ``Operation`` (its own progress, followed live) driven by ``step_run``: one short call
-per Celery task, re-queued with a countdown while it waits. A step is never run twice:
-- a task carries the step's next ``tick``; a redelivered task with an old tick does nothing;
+Each step is an ``Operation`` (its own progress, followed live). The steps of the running batch are
+driven together by rounds (``batch_round``, one Celery task per round, re-queued with a countdown while
+steps wait): a round reads every pair of the batch in one cloud call per 100, makes the steps' calls
+concurrently on a bounded pool, and looks again soon while the batch is young. A step resumed alone
+(``step_run``, queued by the reconciler) takes the same path. A step is never run twice:
+- a task carries the step's next ``tick`` (a round the run's); a redelivered task with an old tick does
+  nothing;
 - a step looks at the cloud before it acts (a pair already failed over is not failed over again; a
   drill network or copy already made under the run's name is found, not made twice), and its result is
   saved with the step in one transaction;
@@ -23,7 +27,9 @@ the provisioning app (``operation_start``): their own change record and steps, w
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -81,16 +87,21 @@ class Ctx:
     run: PlanRun
     group: ProtectionGroup
     step: PlanStep
+    # The batch's pairs read in one call at the start of a round (``batch_round``): pair id -> pair_get's
+    # dict (None when gone). ``None`` when the step runs alone and reads its own pair.
+    pairs: dict[str, dict[str, Any] | None] | None = None
 
     @property
     def member(self) -> ProtectedMember | None:
         return self.step.member
 
     def primary(self, fn: str, *args: Any, **kw: Any) -> Any:
-        return cloud.call(self.group.primary_platform, self.group.primary_region, fn, *args, **kw)
+        with _cloud_wait():
+            return cloud.call(self.group.primary_platform, self.group.primary_region, fn, *args, **kw)
 
     def secondary(self, fn: str, *args: Any, **kw: Any) -> Any:
-        return cloud.call(self.group.secondary_platform, self.group.secondary_region, fn, *args, **kw)
+        with _cloud_wait():
+            return cloud.call(self.group.secondary_platform, self.group.secondary_region, fn, *args, **kw)
 
 
 # -- actions ------------------------------------------------------------------------------------------------
@@ -144,11 +155,24 @@ def _token(ctx: Ctx, what: str = "") -> str:
     return f"um-{ctx.run.id}-{ctx.step.seq}{'-' + what if what else ''}"[:64]
 
 
-def _pair(ctx: Ctx) -> dict[str, Any]:
+def _pair(ctx: Ctx, *, fresh: bool = False) -> dict[str, Any]:
     member = ctx.member
     if member is None or not member.replica_id:
         raise StepFailed("The member has no replication pair.")
-    return ctx.primary("pair_get", member.replica_id)
+    if not fresh and ctx.pairs is not None and member.replica_id in ctx.pairs:
+        return ctx.pairs[member.replica_id]
+    pair = ctx.primary("pair_get", member.replica_id)
+    if ctx.pairs is not None:
+        ctx.pairs[member.replica_id] = pair
+    return pair
+
+
+def _hints(ctx: Ctx) -> dict[str, str]:
+    """The pair's regions as the round read them, so the adapter acts without looking the pair up again."""
+    pair = (ctx.pairs or {}).get(ctx.member.replica_id) if ctx.member else None
+    if not pair or not pair.get("source_region") or not pair.get("dest_region"):
+        return {}
+    return {"source_region": pair["source_region"], "dest_region": pair["dest_region"]}
 
 
 def _approval_act(ctx: Ctx) -> dict[str, Any]:
@@ -194,7 +218,7 @@ def _drill_copy_act(ctx: Ctx) -> dict[str, Any]:
     _pair(ctx)
     try:
         # The client token makes a start repeated after a lost answer return the first drill.
-        drill_id = ctx.primary("pair_drill_start", ctx.member.replica_id, client_token=_token(ctx))
+        drill_id = ctx.primary("pair_drill_start", ctx.member.replica_id, client_token=_token(ctx), **_hints(ctx))
     except CloudCallError as exc:
         if exc.code == "OperationDenied.DrillExists":
             raise StepFailed("The pair already has a drill (another drill, or a start whose answer was lost); "
@@ -204,7 +228,7 @@ def _drill_copy_act(ctx: Ctx) -> dict[str, Any]:
 
 
 def _drill_copy_check(ctx: Ctx) -> bool:
-    drill = ctx.primary("pair_drill_get", ctx.member.replica_id, ctx.step.result["drill_id"])
+    drill = ctx.primary("pair_drill_get", ctx.member.replica_id, ctx.step.result["drill_id"], **_hints(ctx))
     if drill is None:
         raise StepFailed("The drill is gone.")
     status = str(drill.get("status") or "").lower()
@@ -439,11 +463,11 @@ def _once(ctx: Ctx, fn: str, applied: Callable[[dict[str, Any]], bool]) -> None:
     """Call ``fn`` on the member's pair; when the cloud refuses it, look again: a call whose answer was
     lost and that the adapter repeated finds the pair already moved on, which is success."""
     try:
-        ctx.primary(fn, ctx.member.replica_id, client_token=_token(ctx, fn))
+        ctx.primary(fn, ctx.member.replica_id, client_token=_token(ctx, fn), **_hints(ctx))
     except CloudCallError as exc:
         if exc.transient:
             raise
-        if not applied(_pair(ctx)):
+        if not applied(_pair(ctx, fresh=True)):
             raise
 
 
@@ -704,8 +728,15 @@ def _queue(step_id: str, tick: int, countdown: float = 0.0) -> None:
     transaction.on_commit(lambda: plan_step_task.apply_async((step_id, tick), countdown=countdown))
 
 
+def _queue_round(run_id: str, tick: int, countdown: float = 0.0) -> None:
+    from apps.resilience.tasks import plan_round_task
+
+    transaction.on_commit(lambda: plan_round_task.apply_async((run_id, tick), countdown=countdown))
+
+
 def _open_batch(run: PlanRun, batch: int) -> None:
-    """Start every pending step of ``batch`` (inside the caller's transaction, with the run locked)."""
+    """Start every pending step of ``batch`` (inside the caller's transaction, with the run locked) and
+    queue the run's next round, which drives the whole batch."""
     now = timezone.now()
     PlanRun.objects.filter(pk=run.pk).update(batch=batch)
     run.batch = batch
@@ -717,7 +748,8 @@ def _open_batch(run: PlanRun, batch: int) -> None:
         PlanStep.objects.filter(pk=step.pk).update(
             status=PlanStep.Status.RUNNING, operation=op, started_at=now, heartbeat_at=now,
             deadline=now + timedelta(seconds=step.timeout_seconds))
-        _queue(step.id, step.tick + 1)
+    tick = PlanRun.objects.values_list("tick", flat=True).get(pk=run.pk)
+    _queue_round(run.id, tick + 1)
     done = run.steps.filter(status__in=PlanStep.DONE).count()
     total = run.steps.count()
     operation_advance(operation_id=run.operation_id, step=batch, progress=round(95 * done / max(1, total)),
@@ -745,16 +777,27 @@ def _record(step: PlanStep, tick: int, **fields: Any) -> bool:
     return True
 
 
+_STEP_RELATED = ("run__group__primary_platform", "run__group__secondary_platform", "member")
+
+
 def step_run(*, step_id: str, tick: int) -> tuple[bool, float, int]:
-    """Run one tick of a step. Returns (another tick follows, its countdown, its number)."""
-    step = PlanStep.objects.select_related("run__group__primary_platform", "run__group__secondary_platform",
-                                           "member").filter(pk=step_id).first()
+    """Run one tick of a step alone (a resumed step's task). Returns (another tick follows, its countdown,
+    its number)."""
+    step = PlanStep.objects.select_related(*_STEP_RELATED).filter(pk=step_id).first()
     if step is None or step.status != PlanStep.Status.RUNNING or tick != step.tick + 1:
         return False, 0.0, tick
-    run = step.run
-    ctx = Ctx(run=run, group=run.group, step=step)
-    action = ACTIONS[step.action]
     PlanStep.objects.filter(pk=step.pk).update(heartbeat_at=timezone.now())
+    return _tick(step, tick)
+
+
+def _tick(step: PlanStep, tick: int, *, pairs: dict[str, Any] | None = None,
+          in_round: bool = False) -> tuple[bool, float, int]:
+    """One tick of ``step``: its call, or one look while it waits. In a round (``in_round``) the pairs
+    were read for the whole batch (``pairs``) and a look that finds the step still waiting records
+    nothing (the round keeps the heartbeat), so the next round looks again at the same tick."""
+    run = step.run
+    ctx = Ctx(run=run, group=run.group, step=step, pairs=pairs)
+    action = ACTIONS[step.action]
     try:
         if step.deadline and timezone.now() > step.deadline:
             if step.phase == "wait" and action.check is not None and action.check(ctx):
@@ -777,6 +820,11 @@ def step_run(*, step_id: str, tick: int) -> tuple[bool, float, int]:
                 if _record(step, tick, phase="done", result=result):
                     _finish_step(step, PlanStep.Status.SUCCEEDED, _summary(step.action, result))
                 return False, 0.0, tick
+            if in_round and pairs is not None and step.action in PAIR_CHECKS and action.check(ctx):
+                # Done at once (a pair found already failed over): one record instead of two.
+                if _record(step, tick, phase="done", result=result):
+                    _finish_step(step, PlanStep.Status.SUCCEEDED, _summary(step.action, step.result))
+                return False, 0.0, tick
             with transaction.atomic():
                 recorded = _record(step, tick, phase="wait", result=result)
                 if recorded:
@@ -786,6 +834,8 @@ def step_run(*, step_id: str, tick: int) -> tuple[bool, float, int]:
             if _record(step, tick, phase="done"):
                 _finish_step(step, PlanStep.Status.SUCCEEDED, _summary(step.action, step.result))
             return False, 0.0, tick
+        if in_round:
+            return True, POLL_SECONDS, tick
         recorded = _record(step, tick, phase="wait")
         return recorded, POLL_SECONDS, tick + 1
     except StepFailed as exc:
@@ -801,6 +851,132 @@ def step_run(*, step_id: str, tick: int) -> tuple[bool, float, int]:
             return True, min(5.0, 0.1 * (2 ** attempts)), tick
         _finish_step(step, PlanStep.Status.FAILED, detail)
         return False, 0.0, tick
+
+
+# -- rounds: a batch driven by one task -------------------------------------------------------------------
+# A round reads the pairs of the whole batch in one call per 100, runs the ticks of the batch's steps
+# (their cloud calls concurrently, on a bounded pool), and queues the next round: soon while the batch
+# is young (a failover of a pair takes about a second), less often as it ages. Every step keeps its own
+# tick and client tokens, so a step driven by a round and by a resumed task at once still acts once.
+
+ROUND_THREADS = 8
+ROUND_FIRST_SECONDS = 0.1
+# Actions whose look needs only the pair (read for the whole batch at the start of a round).
+PAIR_CHECKS = frozenset({"pair_failover", "pair_reprotect", "wait_rpo_zero"})
+_pool: Any = None
+
+
+def _round_pool() -> Any:
+    global _pool
+    if _pool is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _pool = ThreadPoolExecutor(max_workers=ROUND_THREADS, thread_name_prefix="resilience-round")
+    return _pool
+
+
+def _round_delay(age: float, waiting_on_pairs_only: bool) -> float:
+    """How long until the next round: the batch's pairs are read in one call, so looking often is cheap
+    while the batch is young; steps that look on their own (drill copies, networks) are looked at less."""
+    if not waiting_on_pairs_only:
+        return POLL_SECONDS
+    if age < 5:
+        return ROUND_FIRST_SECONDS
+    return min(2.0, ROUND_FIRST_SECONDS * 2 ** ((age - 5) / 5))
+
+
+def _read_pairs(group: ProtectionGroup, steps: list[PlanStep]) -> dict[str, Any] | None:
+    ids = [s.member.replica_id for s in steps if s.member is not None and s.member.replica_id
+           and s.action in PAIR_CHECKS | {"drill_copy"}]
+    if not ids:
+        return None
+    module = cloud.dr_module(group.primary_platform)
+    if not hasattr(module, "pairs_get"):
+        return None
+    try:
+        return dict(cloud.call(group.primary_platform, group.primary_region, "pairs_get", ids))
+    except CloudCallError:
+        return None  # each step reads its own pair this round (and retries as it does)
+
+
+# The steps of a round take turns with the database (one at a time, as SQLite wants anyway) and wait on
+# the cloud together: a step lets go of its turn while its cloud call is under way, outside a transaction.
+_db_turn = threading.Lock()
+_local = threading.local()
+
+
+@contextmanager
+def _cloud_wait() -> Iterator[None]:
+    if getattr(_local, "turn", False) and not transaction.get_connection().in_atomic_block:
+        _local.turn = False
+        _db_turn.release()
+        try:
+            yield
+        finally:
+            _db_turn.acquire()
+            _local.turn = True
+    else:
+        yield
+
+
+def _in_thread(step: PlanStep, tick: int, pairs: dict[str, Any] | None) -> tuple[bool, float, int]:
+    from django.db import close_old_connections
+
+    with _db_turn:
+        _local.turn = True
+        try:
+            close_old_connections()
+            return _tick(step, tick, pairs=pairs, in_round=True)
+        finally:
+            _local.turn = False
+
+
+def batch_round(*, run_id: str, tick: int) -> tuple[bool, float, int]:
+    """One round of the run's current batch. Returns (another round follows, its countdown, its tick).
+    A round whose tick is not the run's next (a redelivered or duplicate task) does nothing."""
+    if not PlanRun.objects.filter(pk=run_id, tick=tick - 1, status__in=PlanRun.ACTIVE).update(tick=tick):
+        return False, 0.0, tick
+    try:
+        return _round(run_id, tick)
+    except Exception:  # noqa: BLE001 - the chain of rounds must not end on a surprise; the next round looks again
+        logger.exception("resilience round %s of %s failed", tick, run_id)
+        return True, POLL_SECONDS, tick + 1
+
+
+def _round(run_id: str, tick: int) -> tuple[bool, float, int]:
+    run = PlanRun.objects.select_related("group__primary_platform", "group__secondary_platform").get(pk=run_id)
+    steps = list(PlanStep.objects.select_related("member").filter(run=run, batch=run.batch,
+                                                                  status=PlanStep.Status.RUNNING))
+    if not steps:
+        _after_step(run.id)
+        return False, 0.0, tick
+    now = timezone.now()
+    PlanStep.objects.filter(pk__in=[s.pk for s in steps]).update(heartbeat_at=now)
+    for step in steps:
+        step.run = run
+    pairs = _read_pairs(run.group, steps)
+    results: list[tuple[bool, float, int]] = []
+    if len(steps) == 1:
+        results.append(_tick(steps[0], steps[0].tick + 1, pairs=pairs, in_round=True))
+    else:
+        # Each job gets its own copy of the pairs read (a fresh look replaces an entry).
+        futures = [_round_pool().submit(_in_thread, step, step.tick + 1, dict(pairs) if pairs else pairs)
+                   for step in steps]
+        for future in futures:
+            try:
+                results.append(future.result())
+            except Exception:  # noqa: BLE001 - the step is looked at again next round (or resumed)
+                logger.exception("resilience round: a step raised")
+                results.append((True, POLL_SECONDS, 0))
+    waiting = [(s, r) for s, r in zip(steps, results, strict=True) if r[0]]
+    if not waiting:
+        _after_step(run.id)
+        return False, 0.0, tick
+    age = min((now - (s.started_at or now)).total_seconds() for s, _r in waiting)
+    pairs_only = all(s.action in PAIR_CHECKS and s.phase == "wait" for s, _r in waiting)
+    # A step retrying a transient error asks for its own (shorter) countdown.
+    delay = min(_round_delay(age, pairs_only and pairs is not None), *(r[1] for _s, r in waiting))
+    return True, delay, tick + 1
 
 
 def _summary(action: str, result: dict[str, Any]) -> str:
@@ -842,6 +1018,8 @@ def _after_step(run_id: str) -> None:
         run = PlanRun.objects.select_for_update().select_related("group").get(pk=run_id)
         if run.status in PlanRun.FINAL:
             return
+        if run.steps.filter(batch=run.batch).exclude(status__in=PlanStep.DONE).exists():
+            return  # the batch goes on: one indexed look, not every step of the run
         steps = list(run.steps.all())
         if any(s.batch == run.batch and s.status not in PlanStep.DONE for s in steps):
             return
@@ -936,12 +1114,19 @@ def reconcile(*, stale_after: float | None = None) -> dict[str, int]:
     cloud before acting, so a resumed step finishes what it started instead of doing it again."""
     cutoff = timezone.now() - timedelta(seconds=STALE_SECONDS if stale_after is None else stale_after)
     resumed = 0
+    runs = set()
     for step in PlanStep.objects.filter(status=PlanStep.Status.RUNNING, heartbeat_at__lt=cutoff)[:1000]:
         with transaction.atomic():
             if PlanStep.objects.filter(pk=step.pk, tick=step.tick, status=PlanStep.Status.RUNNING,
                                        heartbeat_at__lt=cutoff).update(heartbeat_at=timezone.now()):
                 _queue(step.id, step.tick + 1)
+                runs.add(step.run_id)
                 resumed += 1
+    # The rounds of those runs stopped too (their steps' heartbeats are the rounds'): start them again. A
+    # round still alive and this one share the next tick; one of them goes on.
+    for run_id, tick in PlanRun.objects.filter(pk__in=runs, status__in=PlanRun.ACTIVE).values_list("id", "tick"):
+        with transaction.atomic():
+            _queue_round(run_id, tick + 1)
     # A run whose last step ended while its worker died: advance it.
     for run_id in PlanRun.objects.filter(status__in=PlanRun.ACTIVE).values_list("id", flat=True)[:200]:
         _after_step(run_id)

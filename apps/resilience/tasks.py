@@ -14,6 +14,13 @@ def plan_step_task(step_id: str, tick: int) -> None:
 
 
 @shared_task(acks_late=True, ignore_result=True)
+def plan_round_task(run_id: str, tick: int) -> None:
+    more, delay, next_tick = plans.batch_round(run_id=run_id, tick=tick)
+    if more:
+        plan_round_task.apply_async((run_id, next_tick), countdown=delay)
+
+
+@shared_task(acks_late=True, ignore_result=True)
 def group_setup_task(group_id: str, attempt: int = 1) -> None:
     counts = services.group_setup(group_id=group_id)
     if counts["pending"] and attempt < 30:

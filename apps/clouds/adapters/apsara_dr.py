@@ -57,6 +57,10 @@ Replication pairs (group ``replication_pairs``; EBS async replication 2021-07-30
     ``source_disk_id``, ``dest_disk_id``, ``source_region``, ``source_zone``, ``dest_region``,
     ``dest_zone``, ``direction`` ("forward": from the primary site, "reverse": after a reprotect),
     ``name``, ``tags``.
+    ``pairs_get(adapter, region, pair_ids) -> {pair id: pair_get's dict or None}``: many pairs in one call
+    per 100 ids (what a plan polls a whole batch with).
+    The pair actions and ``pair_drill_*`` also take ``source_region`` and ``dest_region`` (keywords, from
+    a ``pair_get`` just made): given both, the adapter does not look the pair up before acting.
     ``pair_reprotect`` reverses the direction (the old secondary becomes the source) and leaves the pair
     ``stopped``; ``pair_start`` then moves only the data changed since the failover.
     ``pair_drill_start(adapter, region, pair_id) -> drill id``: a drill disk at the secondary, made from
@@ -404,6 +408,32 @@ def pair_get(adapter: Any, region: str, pair_id: str) -> dict[str, Any] | None:
     row = _pair_row(adapter, region, pair_id)
     if row is None:
         return None
+    return _pair_out(adapter, region, row)
+
+
+def pairs_get(adapter: Any, region: str, pair_ids: list[str]) -> dict[str, dict[str, Any] | None]:
+    """``pair_get`` of many pairs in few calls: ``DescribeDiskReplicaPairs`` with up to 100 ids a call,
+    from the production site, then the pairs not found there from the backup site (a reprotected pair).
+    Every id asked for is a key; a pair that does not exist maps to ``None``."""
+    wanted = list(dict.fromkeys(p for p in pair_ids if p))
+    found: dict[str, dict[str, Any]] = {}
+    for site in ("production", "backup"):
+        missing = [p for p in wanted if p not in found]
+        for start in range(0, len(missing), PAIR_PAGE):
+            chunk = missing[start:start + PAIR_PAGE]
+            body = adapter._invoke("ebs", region, "describe_disk_replica_pairs",
+                                   ebs_models.DescribeDiskReplicaPairsRequest(
+                                       region_id=region, pair_ids=",".join(chunk), site=site, max_results=PAIR_PAGE))
+            for row in body.get("ReplicaPairs") or []:
+                if row.get("ReplicaPairId") in chunk:
+                    found[row["ReplicaPairId"]] = row
+        if len(found) == len(wanted):
+            break
+    return {p: (_pair_out(adapter, region, found[p]) if p in found else None) for p in wanted}
+
+
+def _pair_out(adapter: Any, region: str, row: dict[str, Any]) -> dict[str, Any]:
+    pair_id = row["ReplicaPairId"]
     out = _pair_dict(row)
     if out["status"] in ("syncing", "normal") and out["last_recovery_point"] is not None:
         out["progress"] = 100
@@ -417,7 +447,12 @@ def pair_get(adapter: Any, region: str, pair_id: str) -> dict[str, Any] | None:
     return out
 
 
-def _pair_regions(adapter: Any, region: str, pair_id: str) -> tuple[str, str]:
+def _pair_regions(adapter: Any, region: str, pair_id: str, hint: tuple[str | None, str | None] = (None, None)
+                  ) -> tuple[str, str]:
+    """The pair's source and destination regions: ``hint`` (from a ``pair_get`` just made) when it names
+    both, else one ``DescribeDiskReplicaPairs`` call."""
+    if hint[0] and hint[1]:
+        return hint[0], hint[1]
     row = _pair_row(adapter, region, pair_id)
     if row is None:
         raise CloudCallError(f"The replication pair {pair_id} does not exist.", code="InvalidReplicaPairId.NotFound",
@@ -425,48 +460,55 @@ def _pair_regions(adapter: Any, region: str, pair_id: str) -> tuple[str, str]:
     return row.get("SourceRegion") or region, row.get("DestinationRegion") or region
 
 
-def pair_start(adapter: Any, region: str, pair_id: str, *, client_token: str | None = None) -> None:
-    source, _dest = _pair_regions(adapter, region, pair_id)
+def pair_start(adapter: Any, region: str, pair_id: str, *, client_token: str | None = None,
+               source_region: str | None = None, dest_region: str | None = None) -> None:
+    source, _dest = _pair_regions(adapter, region, pair_id, (source_region, dest_region))
     adapter._invoke("ebs", source, "start_disk_replica_pair", ebs_models.StartDiskReplicaPairRequest(
         region_id=source, replica_pair_id=pair_id, client_token=_token(client_token)))
 
 
-def pair_stop(adapter: Any, region: str, pair_id: str, *, client_token: str | None = None) -> None:
-    source, _dest = _pair_regions(adapter, region, pair_id)
+def pair_stop(adapter: Any, region: str, pair_id: str, *, client_token: str | None = None,
+              source_region: str | None = None, dest_region: str | None = None) -> None:
+    source, _dest = _pair_regions(adapter, region, pair_id, (source_region, dest_region))
     adapter._invoke("ebs", source, "stop_disk_replica_pair", ebs_models.StopDiskReplicaPairRequest(
         region_id=source, replica_pair_id=pair_id, client_token=_token(client_token)))
 
 
-def pair_failover(adapter: Any, region: str, pair_id: str, *, client_token: str | None = None) -> None:
+def pair_failover(adapter: Any, region: str, pair_id: str, *, client_token: str | None = None,
+                  source_region: str | None = None, dest_region: str | None = None) -> None:
     """Make the secondary disk writable from the last recovery point (sent to the secondary's region)."""
-    _source, dest = _pair_regions(adapter, region, pair_id)
+    _source, dest = _pair_regions(adapter, region, pair_id, (source_region, dest_region))
     adapter._invoke("ebs", dest, "failover_disk_replica_pair", ebs_models.FailoverDiskReplicaPairRequest(
         region_id=dest, replica_pair_id=pair_id, client_token=_token(client_token)))
 
 
-def pair_reprotect(adapter: Any, region: str, pair_id: str, *, client_token: str | None = None) -> None:
+def pair_reprotect(adapter: Any, region: str, pair_id: str, *, client_token: str | None = None,
+                   source_region: str | None = None, dest_region: str | None = None) -> None:
     """Reverse a failed-over pair: the old secondary becomes the source; ``pair_start`` moves changed data only."""
-    _source, dest = _pair_regions(adapter, region, pair_id)
+    _source, dest = _pair_regions(adapter, region, pair_id, (source_region, dest_region))
     adapter._invoke("ebs", dest, "reprotect_disk_replica_pair", ebs_models.ReprotectDiskReplicaPairRequest(
         region_id=dest, replica_pair_id=pair_id, client_token=_token(client_token), reverse_replicate=True))
 
 
-def pair_delete(adapter: Any, region: str, pair_id: str, *, client_token: str | None = None) -> None:
-    source, _dest = _pair_regions(adapter, region, pair_id)
+def pair_delete(adapter: Any, region: str, pair_id: str, *, client_token: str | None = None,
+                source_region: str | None = None, dest_region: str | None = None) -> None:
+    source, _dest = _pair_regions(adapter, region, pair_id, (source_region, dest_region))
     adapter._invoke("ebs", source, "delete_disk_replica_pair", ebs_models.DeleteDiskReplicaPairRequest(
         region_id=source, replica_pair_id=pair_id, client_token=_token(client_token)))
 
 
-def pair_drill_start(adapter: Any, region: str, pair_id: str, *, client_token: str | None = None) -> str:
+def pair_drill_start(adapter: Any, region: str, pair_id: str, *, client_token: str | None = None,
+                     source_region: str | None = None, dest_region: str | None = None) -> str:
     """Start a drill: a drill disk at the secondary from the last recovery point; the drill's id."""
-    _source, dest = _pair_regions(adapter, region, pair_id)
+    _source, dest = _pair_regions(adapter, region, pair_id, (source_region, dest_region))
     body = adapter._invoke("ebs", dest, "start_pair_drill", ebs_models.StartPairDrillRequest(
         region_id=dest, pair_id=pair_id, client_token=_token(client_token)))
     return body["DrillId"]
 
 
-def pair_drill_get(adapter: Any, region: str, pair_id: str, drill_id: str) -> dict[str, Any] | None:
-    _source, dest = _pair_regions(adapter, region, pair_id)
+def pair_drill_get(adapter: Any, region: str, pair_id: str, drill_id: str, *,
+                   source_region: str | None = None, dest_region: str | None = None) -> dict[str, Any] | None:
+    _source, dest = _pair_regions(adapter, region, pair_id, (source_region, dest_region))
     body = adapter._invoke("ebs", dest, "describe_pair_drills", ebs_models.DescribePairDrillsRequest(
         region_id=dest, pair_id=pair_id, drill_id=drill_id))
     found = [d for d in body.get("Drills") or [] if d.get("DrillId") == drill_id]
@@ -478,9 +520,10 @@ def pair_drill_get(adapter: Any, region: str, pair_id: str, drill_id: str) -> di
             "started_at": d.get("StartAt"), "status_message": d.get("StatusMessage") or "", "region": dest}
 
 
-def pair_drill_clear(adapter: Any, region: str, pair_id: str, drill_id: str) -> None:
+def pair_drill_clear(adapter: Any, region: str, pair_id: str, drill_id: str, *,
+                     source_region: str | None = None, dest_region: str | None = None) -> None:
     """Delete a drill's disk (``ClearPairDrill``)."""
-    _source, dest = _pair_regions(adapter, region, pair_id)
+    _source, dest = _pair_regions(adapter, region, pair_id, (source_region, dest_region))
     adapter._invoke("ebs", dest, "clear_pair_drill", ebs_models.ClearPairDrillRequest(
         region_id=dest, pair_id=pair_id, drill_id=drill_id))
 
