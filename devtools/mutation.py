@@ -51,7 +51,10 @@ MODULES: dict[str, tuple[str, ...]] = {
                                         "apps/security/tests/test_signing.py", "apps/security/tests/test_signin.py",
                                         "apps/security/tests/test_display_tokens.py"),
     # The engine's decisions, explanations, caches and duties; not the catalog's pattern matcher, nor pages.
-    "apps/rbac/engine.py": ("apps/rbac/tests/test_engine_rules*.py", "apps/rbac/tests/test_decisions.py",
+    # tests/test_engine_rules*.py and the cloud platform scope test: the same rules on rows with a project
+    # and a cloud platform (later apps' models, so those tests live in tests/).
+    "apps/rbac/engine.py": ("apps/rbac/tests/test_engine_rules*.py", "tests/test_engine_rules*.py",
+                            "tests/test_cloud_platform_scope.py", "apps/rbac/tests/test_decisions.py",
                             "apps/rbac/tests/test_explain_*.py", "apps/rbac/tests/test_policy_rules.py",
                             "apps/rbac/tests/test_policy_bounds.py", "apps/rbac/tests/test_profile_cache.py",
                             "apps/rbac/tests/test_separation_of_duties.py", "apps/rbac/tests/test_change_events.py",
@@ -63,9 +66,21 @@ MODULES: dict[str, tuple[str, ...]] = {
     "apps/resources/services.py": ("apps/resources/tests/test_services_rules*.py", "apps/resources/tests/test_sync*.py",
                                    "apps/resources/tests/test_api.py"),
     # Rating: the hand-computed bills, the properties, tags, bandwidth and estimates.
-    "apps/billing/rating.py": ("apps/billing/tests/test_bills_hand_computed.py",
+    "apps/billing/rating.py": ("apps/billing/tests/test_rating_rules*.py",
+                               "apps/billing/tests/test_bills_hand_computed.py",
                                "apps/billing/tests/test_properties.py",
                                "apps/billing/tests/test_tags_bandwidth_estimates.py", "apps/billing/tests/test_api.py"),
+    # Alert evaluation: validating a rule, the resources it watches, window values, firing and resolving.
+    "apps/alerts/rules.py": ("apps/alerts/tests/test_rules_rules*.py", "apps/alerts/tests/test_timed.py",
+                             "apps/alerts/tests/test_collection.py", "apps/alerts/tests/test_events.py",
+                             "apps/alerts/tests/test_api.py"),
+    # Quotas: the reservation and limit rules live in services.py (backend.py only forwards provisioning's
+    # calls to it, dimensions.py converts a request into units): the hierarchy check, reserve, commit,
+    # release, expiry, limits against usage and their children, requests for more.
+    "apps/quotas/services.py": ("apps/quotas/tests/test_services_rules*.py", "apps/quotas/tests/test_services.py",
+                                "apps/quotas/tests/test_state_machine.py", "apps/quotas/tests/test_approvals.py",
+                                "apps/quotas/tests/test_network_dimensions.py",
+                                "apps/quotas/tests/test_provisioning.py", "apps/quotas/tests/test_api.py"),
 }
 
 
