@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
 from apps.core.errors import NotFound
@@ -58,6 +58,32 @@ def live_rpo(member: ProtectedMember, now: Any = None) -> float | None:
     if member.last_recovery_point is None:
         return None
     return max(0.0, ((now or timezone.now()) - member.last_recovery_point).total_seconds())
+
+
+_REPLICATED = Q(members__state=ProtectedMember.State.JOINED) & ~Q(members__channel=ProtectedMember.Channel.NONE)
+
+
+def with_live_rpo(groups: QuerySet) -> QuerySet:
+    """``groups`` with what their live RPO is computed from, in the same query: the oldest last recovery
+    point of their replicated members, and how many of those have none."""
+    return groups.annotate(
+        live_oldest_point=Min("members__last_recovery_point", filter=_REPLICATED),
+        live_replicated=Count("members", filter=_REPLICATED),
+        live_unreplicated=Count("members", filter=_REPLICATED & Q(members__last_recovery_point__isnull=True)))
+
+
+def group_live_rpo(group: ProtectionGroup, now: Any = None) -> float | None:
+    """A group's RPO now: the age of the oldest last recovery point among its replicated members (the
+    points as last read from the cloud, at ``rpo_checked_at``), so it grows between reads as the truth
+    does. ``None`` when a member has no recovery point yet, or nothing is replicated."""
+    if not hasattr(group, "live_oldest_point"):
+        row = with_live_rpo(ProtectionGroup.objects.filter(pk=group.pk)).values(
+            "live_oldest_point", "live_replicated", "live_unreplicated").first() or {}
+        for key in ("live_oldest_point", "live_replicated", "live_unreplicated"):
+            setattr(group, key, row.get(key))
+    if not group.live_replicated or group.live_unreplicated or group.live_oldest_point is None:
+        return None
+    return max(0.0, ((now or timezone.now()) - group.live_oldest_point).total_seconds())
 
 
 def resilience_topic_org(user: Any, key: str) -> str | None:

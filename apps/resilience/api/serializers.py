@@ -2,7 +2,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.resilience.models import BackupJob, BackupPlan, PlanRun, PlanStep, ProtectedMember, ProtectionGroup, Vault
-from apps.resilience.selectors import live_rpo
+from apps.resilience.selectors import group_live_rpo, live_rpo
 from apps.resilience.statemachine import KINDS, allowed
 
 
@@ -28,6 +28,9 @@ class GroupSerializer(serializers.ModelSerializer):
     primary_platform_name = serializers.CharField(source="primary_platform.name", read_only=True)
     secondary_platform_name = serializers.CharField(source="secondary_platform.name", read_only=True)
     allowed_plans = serializers.SerializerMethodField()
+    rpo_seconds = serializers.SerializerMethodField(
+        help_text="Live: now minus the oldest last recovery point of the replicated members, as last read from "
+                  "the cloud at rpo_checked_at (null: a member has none yet)")
 
     selection = serializers.CharField(read_only=True)
     state = serializers.CharField(read_only=True)
@@ -39,6 +42,10 @@ class GroupSerializer(serializers.ModelSerializer):
                   "secondary_platform", "secondary_platform_name", "secondary_region", "secondary_zone",
                   "target_rpo_seconds", "target_rto_seconds", "state", "rpo_seconds", "rpo_breached",
                   "rpo_checked_at", "drift", "allowed_plans", "created_at", "updated_at"]
+
+    @extend_schema_field(serializers.FloatField(allow_null=True))
+    def get_rpo_seconds(self, obj: ProtectionGroup) -> float | None:
+        return group_live_rpo(obj)
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_allowed_plans(self, obj: ProtectionGroup) -> list[str]:

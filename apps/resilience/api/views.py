@@ -52,6 +52,9 @@ class GroupViewSet(TenantListViewSet, mixins.DestroyModelMixin):
     def get_serializer_class(self):
         return s.GroupDetailSerializer if self.action == "retrieve" else s.GroupSerializer
 
+    def get_queryset(self):
+        return selectors.with_live_rpo(super().get_queryset())
+
     @extend_schema(request=s.GroupCreateSerializer, responses={201: s.GroupDetailSerializer})
     def create(self, request: Request) -> Response:
         data = parsed(s.GroupCreateSerializer, request.data)

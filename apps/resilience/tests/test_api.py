@@ -98,3 +98,28 @@ def test_viewer_sees_but_cannot_run(world):
     assert client.post(f"/api/v1/resilience/groups/{group.id}/run/", {"kind": "drill"},
                        format="json").status_code == 403
     assert not PlanRun.objects.exists()
+
+
+def test_group_rpo_in_lists_is_live_the_age_of_the_oldest_recovery_point_not_the_last_poll(world):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.resilience.models import ProtectedMember
+
+    group = _made(world)
+    client = api_as(world["operator"])
+    client.post(f"/api/v1/resilience/groups/{group.id}/refresh/")
+    # The last poll said 0 s; since then the cloud was not read, and the points age as the truth does.
+    now = timezone.now()
+    first, second = group.members.order_by("id")
+    ProtectedMember.objects.filter(pk=first.pk).update(last_recovery_point=now - timedelta(seconds=40))
+    ProtectedMember.objects.filter(pk=second.pk).update(last_recovery_point=now - timedelta(seconds=5))
+    ProtectionGroup.objects.filter(pk=group.pk).update(rpo_seconds=0, rpo_checked_at=now - timedelta(seconds=40))
+    listed = client.get("/api/v1/resilience/groups/").json()["results"][0]
+    assert 40 <= listed["rpo_seconds"] < 45 and listed["rpo_checked_at"]
+    detail = client.get(f"/api/v1/resilience/groups/{group.id}/").json()
+    assert 40 <= detail["rpo_seconds"] < 45
+    # A member with no recovery point yet: the group's RPO is unknown, not the other member's age.
+    ProtectedMember.objects.filter(pk=second.pk).update(last_recovery_point=None)
+    assert client.get("/api/v1/resilience/groups/").json()["results"][0]["rpo_seconds"] is None
