@@ -19,15 +19,23 @@ subscribes ``after: 0``), so an event that no client received still counts as ex
 delivery but not for latency, which is about one emit at a time.
 
 Wall screens (distributed mode, cases "wall N=..."): N websocket clients signed in with one display
-token follow the demo's "operations" dashboard (``dashboard:operations``), as wall screens do. The
-same diagnostic operation changes the data behind its widgets; each change reaches the dashboard's
-followers as a ``data`` notice (``apps.dashboards.live``, coalesced per organization). A sample is a
-client's receive time minus the notice's ``ts`` (taken in the worker when the change is announced).
+token follow the demo's "operations" dashboard on its screen topic (``screen:operations``), as wall
+screens do. The same diagnostic operation changes the data behind its widgets; the server computes
+the changed widgets' values once for the token's organization and pushes them to every screen in a
+``values`` notice (``apps.dashboards.live``, coalesced per dashboard). A sample is a client's receive
+time minus the notice's ``changed_at``: the time the data change was committed in the worker, so the
+computation of the values is part of it. A notice held for the end of a coalescing window (the
+diagnostic's last step and its "succeeded" come back to back, and the second waits on purpose) is
+counted for delivery but not timed. Besides the per-client percentiles the row's extra gives, per
+notice, the change to its last client (``last_client_*``) and the change to the server's send
+(``server_*``: the look-up, the computation and the publish).
 Process layout: as many daphne processes as the machine has cores, each on its own port (daphne
 cannot share one listening port), with the clients spread over them round-robin, as a load balancer
 in front of them would; one Celery worker. Memory per connection is the growth of the daphne
 processes' resident memory from before the N clients connect to after they all subscribed, divided
-by N. The baseline is the same raw Redis pub/sub group_send to N receivers as above.
+by N. The baseline is the same raw Redis pub/sub group_send to N receivers as above; beside it, in
+the extra, raw Redis pub/sub to N subscriber connections read by this process (``raw_connections_*``),
+which carries the per-socket cost of N clients without the application.
 """
 
 from __future__ import annotations
@@ -81,7 +89,10 @@ class Round:
     topic: str
     clients: int
     acked_at: list[float | None]
-    received: list[dict[int, tuple[float, float, str]]]  # per client: seq -> (ts, received at, status)
+    received: list[dict[int, tuple[float, float, str]]]  # per client: seq -> (stamp, received at, status)
+    sent: dict[int, float] = field(default_factory=dict)  # seq -> ts, when the server sent it
+    events: dict[int, str] = field(default_factory=dict)  # seq -> the data's "event" (values, saved ...)
+    held: dict[int, bool] = field(default_factory=dict)  # seq -> waited for a coalescing window to end
     finished: set[int] = field(default_factory=set)
     duplicates: int = 0
     data: dict[str, Any] = field(default_factory=dict)
@@ -127,7 +138,14 @@ class Client:
                 return
             current.data = message["data"]
             status = current.data.get("status", "")
-            seen[message["seq"]] = (float(message["ts"]), received_at, status)
+            # A wall screen's values carry the time of the data change they report (``changed_at``):
+            # latency is counted from there. Other events are stamped when emitted (``ts``).
+            changed_at = current.data.get("changed_at")
+            stamp = float(changed_at) if isinstance(changed_at, int | float) else float(message["ts"])
+            seen[message["seq"]] = (stamp, received_at, status)
+            current.sent[message["seq"]] = float(message["ts"])
+            current.events[message["seq"]] = str(current.data.get("event", ""))
+            current.held[message["seq"]] = current.data.get("held") is True
             if status in FINAL_STATUSES:
                 current.finished.add(self.index)
                 if len(current.finished) == current.clients:
@@ -435,6 +453,9 @@ async def _connect_spread(ports: Sequence[int], cookie: str, count: int) -> list
 class WallFigures(WebsocketFigures):
     rss_per_connection_kib: float = 0.0
     daphnes: int = 0
+    held_events: int = 0  # notices that waited for a coalescing window: delivered and counted, not timed
+    last_client_ms: list[float] = field(default_factory=list)  # per notice: the change to its last client
+    server_ms: list[float] = field(default_factory=list)  # per notice: the change to the server's send
 
 
 async def _wall_case(dep: Deployment, admin: Session, wall: Session, ports: Sequence[int], count: int,
@@ -444,7 +465,7 @@ async def _wall_case(dep: Deployment, admin: Session, wall: Session, ports: Sequ
     rss_before = sum(_rss_kib(pid) for pid in pids)
     clients = await _connect_spread(ports, wall.cookie_header, count)
     try:
-        topic = f"dashboard:{WALL_DASHBOARD}"
+        topic = f"screen:{WALL_DASHBOARD}"
         current = Round.for_topic(topic, count)
         asked_at = time.time()
         await asyncio.gather(*(c.subscribe(current) for c in clients))
@@ -461,14 +482,25 @@ async def _wall_case(dep: Deployment, admin: Session, wall: Session, ports: Sequ
         # The last change is announced at most one coalescing window after the operation ends.
         await asyncio.sleep(steps * WALL_INTERVAL + 4)
         emitted = await _notices(ports[0], wall.cookie_header, topic)
-        counted = sorted(seq for seq, ts in emitted.items() if ts >= ready_at)
+        counted = sorted(seq for seq, (stamp, _ts, event, _held) in emitted.items()
+                         if stamp >= ready_at and event == "values")
+        # A notice held for the end of a coalescing window (the diagnostic's last step and its
+        # "succeeded" come back to back) waits for it on purpose: delivered and counted, not timed.
+        timed = [seq for seq in counted if not emitted[seq][3]]
+        figures.held_events = len(counted) - len(timed)
         figures.discarded_events = len(emitted) - len(counted)
-        figures.latency_events = len(counted)
+        figures.latency_events = len(timed)
         figures.duplicates = current.duplicates
         figures.expected = len(counted) * count
         for seen in current.received:
             figures.delivered += sum(1 for seq in counted if seq in seen)
-            figures.latencies_ms.extend((seen[seq][1] - seen[seq][0]) * 1000 for seq in counted if seq in seen)
+            figures.latencies_ms.extend((seen[seq][1] - seen[seq][0]) * 1000 for seq in timed if seq in seen)
+        for seq in timed:
+            stamp, ts, _event, _held = emitted[seq]
+            figures.server_ms.append((ts - stamp) * 1000)
+            arrivals = [seen[seq][1] for seen in current.received if seq in seen]
+            if len(arrivals) == count:  # a notice some client missed has no last client (counted as lost)
+                figures.last_client_ms.append((max(arrivals) - stamp) * 1000)
         figures.data = current.data
         dep.processes.check()
     finally:
@@ -476,8 +508,8 @@ async def _wall_case(dep: Deployment, admin: Session, wall: Session, ports: Sequ
     return figures
 
 
-async def _notices(port: int, cookie: str, topic: str) -> dict[int, float]:
-    """seq -> ts of every notice of ``topic`` still in the replay buffer."""
+async def _notices(port: int, cookie: str, topic: str) -> dict[int, tuple[float, float, str, bool]]:
+    """seq -> (change time, send time, event, held) of every notice of ``topic`` in the replay buffer."""
     (auditor,) = await _connect_spread([port], cookie, 1)
     try:
         replay = Round.for_topic(topic, 1)
@@ -487,7 +519,68 @@ async def _notices(port: int, cookie: str, topic: str) -> dict[int, float]:
         await auditor.close()
     if replay.errors:
         raise DeploymentError(f"replaying {topic} failed: {replay.errors[0]}")
-    return {seq: ts for seq, (ts, _received, _status) in replay.received[0].items()}
+    return {seq: (stamp, replay.sent[seq], replay.events.get(seq, ""), replay.held.get(seq, False))
+            for seq, (stamp, _received, _status) in replay.received[0].items()}
+
+
+async def _raw_connections_case(redis_url: str, count: int, sends: int, gap: float,
+                                data: dict[str, Any]) -> BaselineFigures:
+    """Raw Redis pub/sub to N subscriber connections (one each, as N screens would hold), all read by
+    this process and each message decoded from JSON as a screen decodes its frame: what delivering
+    one publish to N sockets costs without the application. Reported beside the layer baseline."""
+    import redis.asyncio as aioredis
+
+    channel = f"bench.fanout.raw.{count}.{time.monotonic_ns()}"
+    figures = BaselineFigures(expected=sends * count)
+    arrived = [0] * sends
+    complete = [asyncio.Event() for _ in range(sends)]
+    publisher = aioredis.Redis.from_url(redis_url)
+    limit = asyncio.Semaphore(CONNECT_CONCURRENCY)
+
+    async def subscribed() -> Any:
+        async with limit:
+            pubsub = aioredis.Redis.from_url(redis_url).pubsub(ignore_subscribe_messages=True)
+            await pubsub.subscribe(channel)
+            return pubsub
+
+    subscribers = await asyncio.gather(*(subscribed() for _ in range(count)))
+
+    async def receiver(pubsub: Any) -> None:
+        async for message in pubsub.listen():
+            if message is None or message.get("type") != "message":
+                continue
+            received_at = time.time()
+            decoded = json.loads(message["data"])
+            figures.latencies_ms.append((received_at - decoded["ts"]) * 1000)
+            seq = decoded["seq"]
+            arrived[seq] += 1
+            if arrived[seq] == count:
+                complete[seq].set()
+
+    tasks = [asyncio.create_task(receiver(p)) for p in subscribers]
+    try:
+        await asyncio.sleep(0.2)
+        for seq in range(sends):
+            await publisher.publish(channel, json.dumps({"type": "event", "topic": "screen:bench", "seq": seq,
+                                                         "ts": time.time(), "data": data}))
+            try:
+                await asyncio.wait_for(complete[seq].wait(), timeout=5)
+            except TimeoutError:
+                pass  # counted as lost unless it turns up before the end
+            await asyncio.sleep(gap)
+        await asyncio.sleep(0.5)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*(p.aclose() for p in subscribers), return_exceptions=True)
+        await publisher.aclose()
+    figures.delivered = sum(arrived)
+    return figures
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
 
 
 async def _measure_walls(ctx: Context, dep: Deployment, admin: Session, cases: Sequence[tuple[int, int]],
@@ -499,16 +592,30 @@ async def _measure_walls(ctx: Context, dep: Deployment, admin: Session, cases: S
         started = time.monotonic()
         with collector_paused():
             ws = await _wall_case(dep, admin, wall, ports, count, steps)
+        sends = max(20, ws.latency_events)
         with collector_paused():
-            base = await _baseline_case(dep.mode, dep.redis_url, count, max(20, ws.latency_events), gap, ws.data)
-        ctx.log(f"wall screens N={count} over {len(ports)} daphne processes: {ws.delivered}/{ws.expected} notices "
-                f"delivered, {base.delivered}/{base.expected} by group_send, "
-                f"{ws.rss_per_connection_kib:.0f} KiB per connection ({time.monotonic() - started:.0f} s)")
+            base = await _baseline_case(dep.mode, dep.redis_url, count, sends, gap, ws.data)
+        with collector_paused():
+            raw = await _raw_connections_case(dep.redis_url or "", count, sends, gap, ws.data)
+        ctx.log(f"wall screens N={count} over {len(ports)} daphne processes: {ws.delivered}/{ws.expected} value "
+                f"notices delivered, {base.delivered}/{base.expected} by group_send, {raw.delivered}/{raw.expected} "
+                f"over {count} raw pub/sub connections, {ws.rss_per_connection_kib:.0f} KiB per connection "
+                f"({time.monotonic() - started:.0f} s)")
         for row in _rows(dep.mode, count, ws, base):
             row.case = f"wall N={count}"
             if row.extra:
-                row.extra.update(rss_per_connection_kib=round(ws.rss_per_connection_kib, 1),
-                                 daphne_processes=ws.daphnes, layout="one port per daphne, clients round-robin")
+                row.extra.update(
+                    rss_per_connection_kib=round(ws.rss_per_connection_kib, 1), daphne_processes=ws.daphnes,
+                    layout="one port per daphne, clients round-robin",
+                    measured_from="changed_at: the data change (on commit in the worker), values computed once",
+                    payload_bytes=len(json.dumps(ws.data)), held_notices=ws.held_events,
+                    last_client_p50_ms=_ms(percentile(ws.last_client_ms, 50)),
+                    last_client_p99_ms=_ms(percentile(ws.last_client_ms, 99)),
+                    server_p50_ms=_ms(percentile(ws.server_ms, 50)),
+                    server_p99_ms=_ms(percentile(ws.server_ms, 99)),
+                    raw_connections_p50_ms=_ms(percentile(raw.latencies_ms, 50)),
+                    raw_connections_p99_ms=_ms(percentile(raw.latencies_ms, 99)),
+                    raw_connections_delivered=raw.delivered, raw_connections_expected=raw.expected)
             rows.append(row)
     return rows
 

@@ -1,18 +1,29 @@
-"""Live dashboards: when data behind a widget changes, tell the pages and wall screens showing it.
+"""Live dashboards: when data behind a widget changes, tell the pages and push wall screens the values.
 
 Every committed event (``apps.core.events``) reaches ``data_changed`` in the process that emitted
 it. Its topic kind (``resource``, ``sync``, ``operation`` ...) names the queries it may change
 (``apps.core.widgets.queries_changed_by``). The dashboards of the event's organization and of every
-organization above it that use one of those queries get a ``data`` message on their topic
-(``dashboard:<uid>``) naming the widgets to read again; each viewer reads them through the API
-with its own permissions (a wall screen through its display token), so no value ever crosses from
-one viewer's scope to another's.
+organization above it that use one of those queries are then told, in two ways:
+
+- People follow ``dashboard:<uid>``. Each person sees a dashboard through their own permissions, so
+  they get a ``data`` notice naming the widgets to read again, and read them through the API.
+- Wall screens (a display token) follow ``screen:<uid>``; their socket joins the group of their
+  token's organization. Every screen of one organization sees the same thing (that organization's
+  subtree, ``selectors.screen_scope``), so the server computes each changed widget ONCE per
+  (query, parameters, organization) and pushes the ``values`` themselves to that group: a thousand
+  screens of one dashboard cost one computation per change and no read at all. Values are computed
+  only for organizations that have an active display token naming the dashboard, and only with
+  that organization's scope, so a group never receives another organization's values.
 
 Notices are coalesced per dashboard: the first change is announced at once, later ones within
 ``WINDOW`` seconds are gathered and announced together when the window ends, so a burst of a
-thousand resource changes costs a screen at most a few reloads per second. The dashboards to tell
-are looked up when the event arrives (in the emitting thread, after its commit); the window's timer
-only sends, so no database work happens on a timer thread.
+thousand resource changes costs a screen at most a few updates per second. Each notice carries
+``changed_at``, the time (``time.time()``) of the first data change it reports, and ``held``: whether
+it waited for a window to end (it then reports changes up to ``WINDOW`` seconds old on purpose).
+
+All database work (finding the dashboards, computing values) runs on one background thread of the
+process (``Worker``): the emitting request or task only queues the event, and the window's timers
+only queue a flush. Events waiting together are looked up together (one query per organization).
 
 The notices skip ``emit`` on purpose: ``emit`` writes every event to the audit log, and these are
 not changes anyone made.
@@ -22,11 +33,15 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import queue
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection
 
 from apps.core import realtime
 from apps.core.events import send_to_group
@@ -38,41 +53,134 @@ WINDOW = 0.5
 # Every event is also an audit entry, which the security queries count.
 ALWAYS = ("audit",)
 OWN_TOPIC = "dashboard"
+SCREEN_TOPIC = "screen"
+# The worker keeps its database connection between flushes; one idle for longer is checked first.
+CHECK_IDLE_SECONDS = 30.0
 
 
 class Coalescer:
-    """Per key: announce now if nothing was announced within ``window``, else once at its end."""
+    """Per key: announce now if nothing was announced within ``window``, else once at its end.
 
-    def __init__(self, window: float, flush: Any):
+    ``flush(key, names, since, held)`` gets the names gathered, ``since``, the time of the first change
+    among them, and ``held``: whether they waited for a window to end."""
+
+    def __init__(self, window: float, flush: Callable[[Any, set[str], float, bool], None],
+                 later: Callable[[Callable[[], None]], None] | None = None):
         self.window, self.flush = window, flush
+        # Where a window's end runs its flush (the worker's queue); by default on the timer thread.
+        self.later = later or (lambda job: job())
         self.lock = threading.Lock()
         self.last: dict[Any, float] = {}
         self.pending: dict[Any, set[str]] = {}
+        self.since: dict[Any, float] = {}
         self.timers: dict[Any, threading.Timer] = {}
 
-    def note(self, key: Any, names: set[str]) -> None:
+    def note(self, key: Any, names: set[str], at: float | None = None) -> None:
+        at = time.time() if at is None else at
         now = time.monotonic()
         with self.lock:
             if key in self.timers:
                 self.pending[key] |= names
+                self.since[key] = min(self.since[key], at)
                 return
             wait = self.last.get(key, -1e9) + self.window - now
             if wait > 0:
                 self.pending[key] = set(names)
+                self.since[key] = at
                 timer = threading.Timer(wait, self._later, args=(key,))
                 timer.daemon = True
                 self.timers[key] = timer
                 timer.start()
                 return
             self.last[key] = now
-        self.flush(key, names)
+        self.flush(key, names, at, False)
 
     def _later(self, key: Any) -> None:
         with self.lock:
             names = self.pending.pop(key, set())
+            since = self.since.pop(key, time.time())
             self.timers.pop(key, None)
             self.last[key] = time.monotonic()
-        self.flush(key, names)
+        self.later(lambda: self.flush(key, names, since, True))
+
+
+class Worker:
+    """One daemon thread of this process that runs jobs in order, with its own database connection."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self.thread: threading.Thread | None = None
+        self.pid = 0
+        self.used_at = 0.0
+
+    def submit(self, job: Callable[[], None]) -> None:
+        with self.lock:
+            # A forked child (a prefork worker) inherits this object but not its thread: start its own.
+            if self.thread is None or self.pid != os.getpid() or not self.thread.is_alive():
+                self.jobs = queue.SimpleQueue()
+                self.pid = os.getpid()
+                self.thread = threading.Thread(target=self._run, name="dashboards-live", daemon=True)
+                self.thread.start()
+            self.jobs.put(job)
+
+    def _run(self) -> None:
+        jobs = self.jobs
+        while True:
+            batch = [jobs.get()]
+            while True:  # what queued up meanwhile is handled in the same turn
+                try:
+                    batch.append(jobs.get_nowait())
+                except queue.Empty:
+                    break
+            self._usable_connection()
+            for job in _merged(batch):
+                try:
+                    job()
+                except Exception:  # noqa: BLE001 - best effort, like every event
+                    logger.exception("live dashboards: a job failed")
+                    connection.close()
+            self.used_at = time.monotonic()
+
+    def _usable_connection(self) -> None:
+        if connection.connection is None:
+            return
+        if connection.errors_occurred or time.monotonic() - self.used_at > CHECK_IDLE_SECONDS:
+            if connection.errors_occurred or not connection.is_usable():
+                connection.close()
+            connection.errors_occurred = False
+
+    def drain(self, timeout: float = 10.0) -> bool:
+        """Wait until everything queued before this call has run (tests, commands); False on timeout."""
+        done = threading.Event()
+        self.submit(done.set)
+        return done.wait(timeout)
+
+
+class _Change:
+    """A queued event: the queries it may change in ``org_id`` (None: platform-wide), and when."""
+
+    def __init__(self, org_id: Any, names: set[str], at: float):
+        self.org_id, self.names, self.at = org_id, names, at
+
+    def __call__(self) -> None:
+        _look_up(self.org_id, self.names, self.at)
+
+
+def _merged(batch: list[Callable[[], None]]) -> list[Callable[[], None]]:
+    """Changes of one organization waiting together become one look-up; other jobs keep their place."""
+    out: list[Callable[[], None]] = []
+    by_org: dict[Any, _Change] = {}
+    for job in batch:
+        if isinstance(job, _Change):
+            seen = by_org.get(job.org_id)
+            if seen is not None:
+                seen.names |= job.names
+                seen.at = min(seen.at, job.at)
+                continue
+            by_org[job.org_id] = job
+        out.append(job)
+    return out
 
 
 def targets(org_id: Any, names: set[str]) -> list[tuple[tuple[Any, str], set[str]]]:
@@ -91,11 +199,67 @@ def targets(org_id: Any, names: set[str]) -> list[tuple[tuple[Any, str], set[str
     return found
 
 
-def announce(key: tuple[Any, str], widgets: set[str]) -> None:
-    """Tell the followers of one dashboard which of its widgets to read again."""
+def _look_up(org_id: Any, names: set[str], at: float) -> None:
+    for key, widgets in targets(org_id, names):
+        coalescer.note(key, widgets, at)
+
+
+def screen_scopes(owner: Any, uid: str) -> list[Any]:
+    """The organizations whose wall screens show dashboard ``uid`` of ``owner``: those with an active
+    display token naming it. A screen shows only its own organization's dashboards (the screen pages
+    refuse others), so this is ``[owner]`` or nothing."""
+    from apps.security.models import DisplayToken
+
+    lists = DisplayToken.objects.filter(organization_id=owner, revoked_at__isnull=True).values_list(
+        "dashboards", flat=True)
+    return [owner] if any(isinstance(names, list) and uid in names for names in lists) else []
+
+
+def screen_values(*, document: dict[str, Any], widget_ids: set[str], organization_id: Any) -> dict[str, Any]:
+    """The data of the widgets ``widget_ids`` for the wall screens of ``organization_id``, each distinct
+    (query, parameters) computed once; exactly what those screens read through ``screens/d/<uid>/data/``."""
+    from apps.dashboards import selectors
+
+    scope = selectors.screen_scope(organization_id=organization_id)
+    computed: dict[str, dict[str, Any]] = {}
+    values: dict[str, Any] = {}
+    for widget in document.get("widgets", []):
+        if widget.get("id") not in widget_ids:
+            continue
+        query = widget.get("query", {})
+        key = json.dumps([query.get("name"), query.get("params") or {}], sort_keys=True, default=str)
+        if key not in computed:
+            try:
+                computed[key] = selectors.one_widget_data(widget=widget, scope=scope)
+            except Exception:  # noqa: BLE001 - a broken query must not cost the other widgets their values
+                logger.exception("live dashboards: widget %s could not be computed", widget.get("id"))
+                continue
+        values[widget["id"]] = computed[key]
+    return values
+
+
+def announce(key: tuple[Any, str], widgets: set[str], since: float, held: bool = False) -> None:
+    """Tell the people following one dashboard which widgets to read again, and push its wall
+    screens the new values."""
+    from apps.dashboards.models import Dashboard
+
     owner, uid = key
     try:
-        _notify(owner, f"{OWN_TOPIC}:{uid}", {"event": "data", "widgets": sorted(widgets)})
+        _notify(owner, f"{OWN_TOPIC}:{uid}", {"event": "data", "widgets": sorted(widgets), "changed_at": since,
+                                              "held": held})
+        scopes = screen_scopes(owner, uid)
+        if not scopes:
+            return
+        row = Dashboard.objects.filter(pk=uid, organization_id=owner).values_list("document", "version").first()
+        if row is None:
+            return
+        document, version = row
+        for organization_id in scopes:
+            values = screen_values(document=document, widget_ids=widgets, organization_id=organization_id)
+            if values:
+                _notify(organization_id, f"{SCREEN_TOPIC}:{uid}",
+                        {"event": "values", "version": version, "widgets": values, "changed_at": since,
+                         "held": held})
     except Exception:
         # Best effort, like every event: a broken cache or layer must not fail the work that changed the data.
         logger.exception("could not announce dashboard data changes")
@@ -111,23 +275,18 @@ def _notify(org_id: Any, topic: str, payload: dict[str, Any]) -> None:
     send_to_group(group, message)
 
 
-coalescer = Coalescer(WINDOW, announce)
+worker = Worker()
+coalescer = Coalescer(WINDOW, announce, later=worker.submit)
 
 
 def data_changed(org_id: Any, topic: str, payload: dict[str, Any]) -> None:
-    """The ``events`` subscriber: which queries this event may change, coalesced per organization."""
+    """The ``events`` subscriber: queue which queries this event may change (no database work here)."""
     kind = topic.partition(":")[0]
-    if kind == OWN_TOPIC:
+    if kind in (OWN_TOPIC, SCREEN_TOPIC):
         return
     names = queries_changed_by(kind)
     for extra in ALWAYS:
         names |= queries_changed_by(extra)
     if not names:
         return
-    try:
-        found = targets(org_id or None, names)
-    except Exception:
-        logger.exception("could not find the dashboards an event changes")
-        return
-    for key, widgets in found:
-        coalescer.note(key, widgets)
+    worker.submit(_Change(org_id or None, names, time.time()))

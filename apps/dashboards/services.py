@@ -37,8 +37,10 @@ def organization_for_write(*, actor: Any, organization_id: Any, action: str = WR
 
 
 def _announce(dashboard: Dashboard, event: str) -> None:
+    # Wall screens follow the dashboard's screen topic (``apps.dashboards.live``): they hear edits there.
     emit(dashboard.organization_id, dashboard.topic, {"event": event, "uid": dashboard.uid, "name": dashboard.title,
-                                                      "version": dashboard.version})
+                                                      "version": dashboard.version},
+         also=[(dashboard.organization_id, f"screen:{dashboard.uid}")])
 
 
 def _record(dashboard: Dashboard, actor: Any, message: str) -> None:

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 from apps.core.errors import ApplicationError, NotFound
 from apps.core.selectors import organization_list
 from apps.core.widgets import queries, widget_kinds
-from apps.dashboards import predefined, selectors, services
+from apps.dashboards import live, predefined, selectors, services
 from apps.dashboards.document import UID_RE
 from apps.dashboards.models import Dashboard
 
@@ -151,13 +151,18 @@ def _token_dashboard(token: Any, uid: str) -> Dashboard | None:
     return Dashboard.objects.filter(pk=uid, organization_id=token.organization_id).first()
 
 
-def _screen_board(uid: str, row: Dashboard | None) -> dict[str, Any]:
+def _screen_board(uid: str, row: Dashboard | None, token: Any = None) -> dict[str, Any]:
     if row is None:
         # A token may name a dashboard before it exists: the screen waits on its topic and loads it
         # once it is created.
         return {"uid": uid, "missing": True, "topic": f"dashboard:{uid}"}
-    return {"uid": row.uid, "version": row.version, "document": row.document, "topic": row.topic,
-            "data_url": reverse("dashboards-screens:data", args=[row.uid])}
+    board = {"uid": row.uid, "version": row.version, "document": row.document, "topic": row.topic,
+             "data_url": reverse("dashboards-screens:data", args=[row.uid])}
+    if token is not None:
+        # A display token's screen is pushed its widgets' values (``apps.dashboards.live``) and its
+        # edits on the screen topic, instead of being told to read them again.
+        board["values_topic"] = f"{live.SCREEN_TOPIC}:{row.uid}"
+    return board
 
 
 @never_cache
@@ -178,7 +183,7 @@ def screen_home(request: HttpRequest) -> HttpResponse:
     # address can carry; those are left out rather than breaking the page.
     uids = [d for d in token.dashboards if UID_RE.match(d)]
     rows = {r.uid: r for r in Dashboard.objects.filter(pk__in=uids, organization_id=token.organization_id)}
-    return _render_screen(request, [_screen_board(uid, rows.get(uid)) for uid in uids], token)
+    return _render_screen(request, [_screen_board(uid, rows.get(uid), token) for uid in uids], token)
 
 
 @never_cache
@@ -191,7 +196,7 @@ def screen_dashboard(request: HttpRequest, dashboard_id: str) -> HttpResponse:
         return redirect("wallscreens:signin")
     if dashboard_id not in token.dashboards:
         raise NotFound("Dashboard not found.")
-    return _render_screen(request, [_screen_board(dashboard_id, _token_dashboard(token, dashboard_id))], token)
+    return _render_screen(request, [_screen_board(dashboard_id, _token_dashboard(token, dashboard_id), token)], token)
 
 
 def _render_screen(request: HttpRequest, boards: list[dict[str, Any]], token: Any) -> HttpResponse:

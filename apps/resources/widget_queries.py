@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Q, Subquery
 
+from apps.clouds.models import CloudPlatform
 from apps.core.widgets import QueryParam, QueryScope, WidgetQuery, categories_of, register_query
-from apps.resources.models import Resource
+from apps.resources.models import Resource, SyncRun
 
 READ = "resources:resource:read"
 TYPES = ("any", "ecs.instance", "ecs.disk", "ecs.security_group", "vpc.vpc", "vpc.vswitch", "eip.eip",
@@ -31,10 +32,17 @@ def _of_type(qs, params: dict[str, Any]):
     return qs if params.get("type", "any") == "any" else qs.filter(type=params["type"])
 
 
+# Collection stores statuses normalized (``apps.clouds.adapters.base.normal_status``: an EIP bound to
+# something is ``in_use``). ``inuse`` was offered before and stays accepted in saved dashboards.
+STATUSES = ("any", "running", "stopped", "available", "in_use", "active", "inuse")
+STATUS_ALIASES = {"inuse": "in_use"}
+
+
 def resource_count(scope: QueryScope, params: dict[str, Any]) -> dict[str, Any]:
     qs = _of_type(live_resources(scope), params)
     if params["status"] != "any":
-        return {"value": qs.filter(status__iexact=params["status"]).count(), "total": qs.count()}
+        status = STATUS_ALIASES.get(params["status"], params["status"])
+        return {"value": qs.filter(status__iexact=status).count(), "total": qs.count()}
     return {"value": qs.count(), "total": None}
 
 
@@ -59,13 +67,37 @@ def resources_recent(scope: QueryScope, params: dict[str, Any]) -> dict[str, Any
             "rows": [[n, t, r, s, c.strftime("%Y-%m-%d %H:%M")] for n, t, r, s, c in rows]}
 
 
+PLATFORM_READ = "clouds:platform:read"
+
+
+def platforms_healthy(scope: QueryScope, params: dict[str, Any]) -> dict[str, Any]:
+    """Active platforms that answered the last time anyone asked, of all active platforms.
+
+    The newest evidence decides: a connection check (healthy, or degraded/unreachable) or a finished
+    collection (succeeded: the platform answered; failed: it did not). A platform never checked by
+    hand is healthy once its first collection succeeded, as the demo platform is right after its
+    first start; a platform with no evidence yet is not counted healthy."""
+    last = SyncRun.objects.filter(platform=OuterRef("pk"), finished_at__isnull=False).order_by("-finished_at", "-pk")
+    rows = (scope.restrict(CloudPlatform.objects.filter(is_active=True), PLATFORM_READ)
+            .annotate(sync_status=Subquery(last.values("status")[:1]), sync_at=Subquery(last.values("finished_at")[:1]))
+            .values_list("health", "health_checked_at", "sync_status", "sync_at"))
+    total = healthy = 0
+    for health, checked_at, sync_status, sync_at in rows:
+        total += 1
+        checked = health != CloudPlatform.Health.UNKNOWN and checked_at is not None
+        if sync_at is not None and (not checked or sync_at >= checked_at):
+            healthy += sync_status == SyncRun.Status.SUCCEEDED
+        elif checked:
+            healthy += health == CloudPlatform.Health.HEALTHY
+    return {"value": healthy, "total": total}
+
+
 def register() -> None:
     topics = ("resource", "sync")
     limit = QueryParam("int", 10, low=1, high=50, label="Rows")
     for query in (
         WidgetQuery("resources.count", "Resources", "value", resource_count,
-                    {"type": TYPE, "status": QueryParam("choice", "any", ("any", "running", "stopped", "available",
-                                                                          "inuse", "active"), label="Status")},
+                    {"type": TYPE, "status": QueryParam("choice", "any", STATUSES, label="Status")},
                     topics=topics, permission=READ),
         WidgetQuery("resources.by", "Resources grouped", "categories", resources_by,
                     {"group_by": QueryParam("choice", "type", tuple(GROUPS), label="Group by"), "type": TYPE,
@@ -74,5 +106,9 @@ def register() -> None:
                     topics=topics, permission=READ),
         WidgetQuery("resources.recent", "Recently changed resources", "table", resources_recent,
                     {"type": TYPE, "limit": limit}, topics=topics, permission=READ),
+        WidgetQuery("resources.platforms_healthy", "Healthy cloud platforms (last check or collection)", "value",
+                    platforms_healthy, topics=("sync",), permission=PLATFORM_READ,
+                    description="A platform counts as healthy when the newest of its connection check and its "
+                                "last finished collection says it answered."),
     ):
         register_query(query)

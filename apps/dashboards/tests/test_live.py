@@ -81,8 +81,11 @@ def test_a_data_change_names_the_widgets_that_read_it_to_their_dashboards_viewer
         await database_sync_to_async(change_a_resource)(world["a"])
         event = await alice.receive_json_from(timeout=3)
         assert event["type"] == "event" and event["topic"] == "dashboard:live-a"
-        # The bar chart reads resources; the running-operations stat does not.
-        assert event["data"] == {"event": "data", "widgets": ["types"]}
+        # The bar chart reads resources; the running-operations stat does not. A person's notice
+        # names widgets and carries no values: each person reads them with their own permissions.
+        assert {k: v for k, v in event["data"].items() if k != "changed_at"} == {"event": "data", "widgets": ["types"],
+                                                                                 "held": False}
+        assert event["data"]["changed_at"] <= event["ts"]
         await database_sync_to_async(change_a_resource)(world["b"])  # another organization's change
         assert await alice.receive_nothing(timeout=1.0)
         await alice.disconnect()
@@ -120,18 +123,19 @@ def test_a_burst_of_changes_is_announced_at_once_then_gathered_into_one_more_not
     calls: list[tuple[object, set[str]]] = []
     done = threading.Event()
 
-    def flush(org, names):
-        calls.append((org, set(names)))
+    def flush(org, names, since, held):
+        calls.append((org, set(names), since, held))
         if len(calls) == 2:
             done.set()
 
     coalescer = live.Coalescer(0.3, flush)
-    coalescer.note("org-1", {"q.one"})
-    for name in ("q.two", "q.three", "q.two"):
-        coalescer.note("org-1", {name})
-    assert calls == [("org-1", {"q.one"})]
+    coalescer.note("org-1", {"q.one"}, at=100.0)
+    for at, name in ((101.0, "q.two"), (102.0, "q.three"), (103.0, "q.two")):
+        coalescer.note("org-1", {name}, at=at)
+    assert calls == [("org-1", {"q.one"}, 100.0, False)]
     assert done.wait(timeout=5)
-    assert calls[1] == ("org-1", {"q.two", "q.three"})
+    # The gathered notice says when its first change happened, and that it waited for the window.
+    assert calls[1] == ("org-1", {"q.two", "q.three"}, 101.0, True)
     time.sleep(0.35)
     assert len(calls) == 2  # nothing more without news
 
@@ -139,12 +143,15 @@ def test_a_burst_of_changes_is_announced_at_once_then_gathered_into_one_more_not
 def test_an_event_no_query_reads_announces_nothing_and_a_change_names_the_reading_widgets(world):
     seen: list[object] = []
     original = live.coalescer
-    live.coalescer = live.Coalescer(0.1, lambda key, widgets: seen.append((key, widgets)))
+    live.coalescer = live.Coalescer(0.1, lambda key, widgets, since, held: seen.append((key, widgets)))
     try:
         live.data_changed(world["a"].pk, "dashboard:live-a", {"event": "saved"})
+        live.data_changed(world["a"].pk, "screen:live-a", {"event": "saved"})
         live.data_changed(world["a"].pk, "nosuchkind:x", {"event": "changed"})
+        assert live.worker.drain()
         assert seen == []
         live.data_changed(world["a"].pk, "resource:r1", {"event": "resource_changed"})
+        assert live.worker.drain()
         assert seen == [((world["a"].pk, "live-a"), {"types"})]
     finally:
         live.coalescer = original

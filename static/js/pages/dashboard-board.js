@@ -1,6 +1,7 @@
 /* Dashboards: draws a dashboard document's widgets (stat, gauge, line, bar, pie, table, map, topology) with ECharts
  * on a 24-column grid, reads their data from the server, re-reads the widgets the server says
- * changed (over the page's one websocket), and shows each widget's age, turning it stale when no
+ * changed (over the page's one websocket) or, on a display token's wall screen, draws the values the
+ * server pushes, and shows each widget's age, turning it stale when no
  * news came for the dashboard's `stale_after` seconds.
  *
  *   const board = Unimanager.dashboards.board(container, boardJson, {mode: "view" | "screen" | "edit"});
@@ -338,13 +339,26 @@
     }, COALESCE_MS);
   };
 
+  // Values pushed by the server (a display token's wall screen): drawn as they come, no read.
+  Board.prototype.pushed = function (data) {
+    if (data.version && data.version !== this.board.version && this.mode !== "edit") { this.onSaved(data.version); return; }
+    this.fetchFailed = false;
+    this.lastData = Date.now();
+    Object.entries(data.widgets || {}).forEach(([id, d]) => { const w = this.widgets.get(id); if (w) w.show(d); });
+    this.onStatus(this.status());
+  };
+
   Board.prototype.subscribe = function () {
     const rt = U.realtime();
     this.rt = rt;
     rt.on("open", () => { this.connected = true; this.onStatus(this.status()); this.loadAll(); });
     rt.on("close", () => { this.connected = false; this.onStatus(this.status()); });
-    rt.subscribe(this.board.topic, (data) => {
-      if (data.event === "data") this.changed(data.widgets || []);
+    // A wall screen opened with a display token follows the screen topic, where the server pushes
+    // the changed widgets' values; people follow the dashboard's topic and read what it names.
+    const topic = this.board.values_topic || this.board.topic;
+    rt.subscribe(topic, (data) => {
+      if (data.event === "values") this.pushed(data);
+      else if (data.event === "data") this.changed(data.widgets || []);
       else if (data.event === "saved" || data.event === "deleted") this.onSaved(data.version);
     }, {onReset: () => this.loadAll()});
   };
