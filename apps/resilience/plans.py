@@ -311,6 +311,10 @@ def _drill_clear_act(ctx: Ctx) -> dict[str, Any]:
     copy = ctx.run.steps.filter(action="drill_copy", member=ctx.member).first()
     drill_id = (copy.result or {}).get("drill_id") if copy else ""
     if not drill_id:
+        # The start's answer never came back (or the step failed after it): a drill the pair has that
+        # started after this run did is this run's (a pair has one drill at a time).
+        drill_id = next((d["id"] for d in _run_drills(ctx.group, ctx.run, ctx.member)), "")
+    if not drill_id:
         return {"cleared": None}
     try:
         ctx.primary("pair_drill_clear", ctx.member.replica_id, drill_id)
@@ -318,6 +322,18 @@ def _drill_clear_act(ctx: Ctx) -> dict[str, Any]:
         if exc.transient or "notfound" not in exc.code.lower().replace(".", "").replace("_", ""):
             raise
     return {"cleared": drill_id}
+
+
+def _run_drills(group: ProtectionGroup, run: PlanRun, member: ProtectedMember) -> list[dict[str, Any]]:
+    started = run.started_at.timestamp() - 1 if run.started_at else 0
+    try:
+        drills = cloud.call(group.primary_platform, group.primary_region, "pair_drills", member.replica_id)
+    except CloudCallError as exc:
+        if exc.transient:
+            raise
+        return []
+    return [d for d in drills if (_epoch(d.get("started_at")) or timezone.now()).timestamp() >= started
+            and str(d.get("status", "")).lower() not in {"clearing", "deleted"}]
 
 
 def _rds_delete_act(ctx: Ctx) -> dict[str, Any]:
@@ -366,6 +382,18 @@ def leftovers(group: ProtectionGroup, run_id: str) -> list[dict[str, str]]:
             .values_list("result", flat=True):
         made |= {v for k, v in (result or {}).items() if k in ("disk_id", "vpc_id", "vswitch_id") and v}
     found = []
+    # Drills the cloud still has on the group's pairs (the cloud names their disks itself): whoever started
+    # them, they are in the way of the next drill and cost money.
+    if "replication_pairs" in cloud.offered(group.primary_platform):
+        for member in group.members.filter(channel=ProtectedMember.Channel.DISK_PAIR).exclude(replica_id=""):
+            try:
+                drills = cloud.call(group.primary_platform, group.primary_region, "pair_drills", member.replica_id)
+            except CloudCallError:
+                continue
+            for drill in drills:
+                if str(drill.get("status", "")).lower() not in {"clearing", "deleted"}:
+                    found.append({"type": "ebs.pair_drill", "id": drill["id"],
+                                  "name": f"drill of {member.name or member.external_id} ({drill.get('disk_id')})"})
     for resource_type in ("vpc.vpc", "vpc.vswitch", "ecs.disk", "rds.instance"):
         token = None
         for _page in range(50):

@@ -57,6 +57,8 @@ Replication pairs (group ``replication_pairs``; EBS async replication 2021-07-30
     ``source_disk_id``, ``dest_disk_id``, ``source_region``, ``source_zone``, ``dest_region``,
     ``dest_zone``, ``direction`` ("forward": from the primary site, "reverse": after a reprotect),
     ``name``, ``tags``.
+    ``pair_drills(adapter, region, pair_id) -> [drill]``: every drill the pair still has (as
+    ``pair_drill_get`` renders one), whoever started it.
     ``pairs_get(adapter, region, pair_ids) -> {pair id: pair_get's dict or None}``: many pairs in one call
     per 100 ids (what a plan polls a whole batch with).
     The pair actions and ``pair_drill_*`` also take ``source_region`` and ``dest_region`` (keywords, from
@@ -512,12 +514,30 @@ def pair_drill_get(adapter: Any, region: str, pair_id: str, drill_id: str, *,
     body = adapter._invoke("ebs", dest, "describe_pair_drills", ebs_models.DescribePairDrillsRequest(
         region_id=dest, pair_id=pair_id, drill_id=drill_id))
     found = [d for d in body.get("Drills") or [] if d.get("DrillId") == drill_id]
-    if not found:
-        return None
-    d = found[0]
-    return {"id": drill_id, "status": d.get("Status", ""), "disk_id": d.get("DrillDiskId") or "",
+    return _drill_dict(found[0], dest) if found else None
+
+
+def pair_drills(adapter: Any, region: str, pair_id: str, *, source_region: str | None = None,
+                dest_region: str | None = None) -> list[dict[str, Any]]:
+    """Every drill of a pair the cloud still has (``DescribePairDrills`` page by page), as ``pair_drill_get``
+    renders one: what a cleanup looks for, whoever started them."""
+    _source, dest = _pair_regions(adapter, region, pair_id, (source_region, dest_region))
+    drills: list[dict[str, Any]] = []
+    token = None
+    for _page in range(100):
+        body = adapter._invoke("ebs", dest, "describe_pair_drills", ebs_models.DescribePairDrillsRequest(
+            region_id=dest, pair_id=pair_id, max_results=PAIR_PAGE, next_token=token))
+        drills += [_drill_dict(d, dest) for d in body.get("Drills") or [] if d.get("DrillId")]
+        token = body.get("NextToken") or None
+        if not token:
+            break
+    return drills
+
+
+def _drill_dict(d: dict[str, Any], region: str) -> dict[str, Any]:
+    return {"id": d["DrillId"], "status": d.get("Status", ""), "disk_id": d.get("DrillDiskId") or "",
             "disk_status": d.get("DrillDiskStatus") or "", "recovery_point": d.get("RecoverPoint"),
-            "started_at": d.get("StartAt"), "status_message": d.get("StatusMessage") or "", "region": dest}
+            "started_at": d.get("StartAt"), "status_message": d.get("StatusMessage") or "", "region": region}
 
 
 def pair_drill_clear(adapter: Any, region: str, pair_id: str, drill_id: str, *,

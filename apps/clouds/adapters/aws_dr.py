@@ -334,7 +334,7 @@ def _unsupported(group: str) -> Any:
 
 
 pair_create = pair_start = pair_stop = pair_failover = pair_reprotect = pair_delete = pair_get = \
-    pair_drill_start = pair_drill_get = pair_drill_clear = _unsupported("EBS replication pairs")
+    pair_drill_start = pair_drill_get = pair_drill_clear = pair_drills = _unsupported("EBS replication pairs")
 vault_create = vault_get = backup_plan_create = backup_job_run = backup_job_get = restore_job_create = \
     restore_job_get = _unsupported("Hybrid Backup Recovery vaults, plans and jobs")
 bucket_replication_create = bucket_replication_progress = _unsupported("OSS bucket replication")

@@ -300,3 +300,40 @@ def test_a_drill_start_whose_answer_is_lost_makes_one_drill_disk(world):
     assert len(lost) == 2
     assert len({s.result["drill_id"] for s in run.steps.filter(action="drill_copy")}) == 2
     assert plans.leftovers(group, run.id) == []
+
+
+def test_a_drill_whose_start_never_answered_is_still_cleared_by_the_cleanup(world):
+    group = _group(world, 2)
+    pairs = [m.replica_id for m in group.members.all()]
+    # Every answer to a drill start is lost: the drills are made, the steps never learn their ids.
+    world["control"].post("/faults", {"action": "StartPairDrill", "lost_rate": 1.0, "remaining": 1000})
+    try:
+        run = drive(plans.plan_start(actor=world["operator"], group=group, kind="drill"), timeout=120)
+    finally:
+        world["control"].call("DELETE", "/faults")
+    copies = list(run.steps.filter(action="drill_copy"))
+    assert {s.status for s in copies} == {PlanStep.Status.FAILED} and not any(s.result.get("drill_id") for s in copies)
+    made = [c for c in world["control"].get("/calls?action=StartPairDrill")["calls"] if c["outcome"] == "lost"]
+    assert made
+    clears = list(run.steps.filter(action="drill_clear"))
+    assert {s.status for s in clears} == {PlanStep.Status.SUCCEEDED} and all(s.result["cleared"] for s in clears)
+    for pair in pairs:
+        assert world["control"].get(f"/replication?pair_id={pair}")["pairs"][0]["drills"] == []
+    assert run.leftovers == [] and plans.leftovers(group, run.id) == []
+
+
+def test_a_drill_left_on_a_pair_shows_in_the_leftovers_and_the_evidence(world):
+    from apps.clouds.adapters import apsara_dr
+    from apps.resilience.tests.conftest import adapter
+
+    group = _group(world, 2)
+    member = group.members.order_by("id").first()
+    run = plans.plan_start(actor=world["operator"], group=group, kind="drill")
+    drive(run, until=lambda r: r.steps.filter(action="leftovers", status=PlanStep.Status.RUNNING).exists())
+    # Someone starts a drill on a pair outside the plan before the leftover check.
+    stray = apsara_dr.pair_drill_start(adapter(world), "cn-hangzhou", member.replica_id)
+    run = drive(run)
+    assert run.status == PlanRun.Status.FAILED
+    assert {"type": "ebs.pair_drill", "id": stray} == {k: v for k, v in run.leftovers[0].items() if k != "name"}
+    assert run.evidence["leftovers"] == 1
+    assert run.steps.get(action="leftovers").status == PlanStep.Status.FAILED
