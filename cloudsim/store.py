@@ -66,6 +66,45 @@ def new_id(kind: str) -> str:
     return ID_PREFIX.get(kind, "") + secrets.token_hex(10)
 
 
+class Table(dict):
+    """One record kind's records by id, counting its changes: ``Store.rows`` keeps each region's list of
+    records while the count stands, so a page of a listing does not walk the whole table."""
+
+    __slots__ = ("version",)
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.version = 0
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self.version += 1
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: Any) -> None:
+        self.version += 1
+        super().__delitem__(key)
+
+    def pop(self, *args: Any) -> Any:
+        self.version += 1
+        return super().pop(*args)
+
+    def popitem(self) -> Any:
+        self.version += 1
+        return super().popitem()
+
+    def clear(self) -> None:
+        self.version += 1
+        super().clear()
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self.version += 1
+        super().update(*args, **kwargs)
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        self.version += 1
+        return super().setdefault(key, default)
+
+
 # Actions that only read: a call log entry of one of them is a "read", of any other action a "write".
 READ_PREFIXES = ("Describe", "List", "Get", "Query", "Search", "Check", "Browse")
 CALL_LOG_SIZE = 200_000
@@ -93,7 +132,11 @@ class Store:
 
     def reset(self) -> None:
         with self.lock:
-            self.tables: dict[str, dict[str, dict[str, Any]]] = {t: {} for t in RESOURCE_TYPES}
+            self.tables: dict[str, dict[str, dict[str, Any]]] = {t: Table() for t in RESOURCE_TYPES}
+            # Records with a timeline, by identity: ``rows`` settles these and trusts the rest as they are.
+            self.timed: dict[int, dict[str, Any]] = {}
+            # (kind, region) -> (the table, its version, its records in the region in creation order)
+            self.listed: dict[tuple[str, str | None], tuple[Any, int, list[dict[str, Any]]]] = {}
             self.seq = 0
             self.zone_usage: dict[str, dict[str, int]] = {}
             self.region_eips: Counter[str] = Counter()
@@ -173,6 +216,8 @@ class Store:
         record["_seq"] = self.next_seq()
         record.setdefault("_tl", None)
         record.setdefault("_created", time.time())
+        if record["_tl"] is not None:
+            self.timed[id(record)] = record
         self.tables[kind][record[id_field]] = record
         self.dirty = True
         return record
@@ -182,6 +227,8 @@ class Store:
         now = time.time() if now is None else now
         record["Status"] = steps[0]
         record["_tl"] = [[now + i * self.provision_seconds, s] for i, s in enumerate(steps[1:], start=1)] or None
+        if record["_tl"] is not None:
+            self.timed[id(record)] = record
         self.dirty = True
 
     def settle(self, kind: str, record: dict[str, Any], now: float) -> bool:
@@ -203,6 +250,7 @@ class Store:
         hook = REMOVE_HOOKS.get(kind)
         if hook is not None:
             hook(self, record)
+        self.timed.pop(id(record), None)
         id_value = record.get("_id")
         table = self.tables[kind]
         if id_value in table:
@@ -216,14 +264,34 @@ class Store:
         return record
 
     def rows(self, kind: str, region_id: str | None = None) -> list[dict[str, Any]]:
-        """Live records of a type (in creation order), settled to now, optionally in one region."""
+        """Live records of a type (in creation order), settled to now, optionally in one region.
+
+        Only records with a timeline can change state by themselves: those are settled (one that reaches
+        ``Deleted`` leaves its table), then the region's list is taken from the last walk of the table
+        while the table has not changed since, so paging through a large table costs a page, not a walk."""
         now = time.time()
+        table = self.tables[kind]
+        if self.timed:
+            for key, record in list(self.timed.items()):
+                if record["_tl"] is None:
+                    del self.timed[key]
+                elif table.get(record.get("_id")) is record:
+                    self.settle(kind, record, now)
+                    if record["_tl"] is None:
+                        self.timed.pop(key, None)
+        version = getattr(table, "version", None)
+        cached = self.listed.get((kind, region_id))
+        if version is not None and cached is not None and cached[0] is table and cached[1] == version:
+            return list(cached[2])
         out = []
-        for record in list(self.tables[kind].values()):
+        for record in list(table.values()):
             if record["_tl"] is not None and not self.settle(kind, record, now):
                 continue
             if region_id is None or record.get("RegionId") == region_id:
                 out.append(record)
+        if version is not None and table.version == version:
+            self.listed[(kind, region_id)] = (table, version, out)
+            return list(out)
         return out
 
     # -- capacity --------------------------------------------------------------------------------
@@ -292,7 +360,8 @@ class Store:
             self.seq = int(data.get("seq", 0))
             for kind, rows in data.get("tables", {}).items():
                 if kind in self.tables:
-                    self.tables[kind] = {r["_id"]: r for r in rows}
+                    self.tables[kind] = Table((r["_id"], r) for r in rows)
+                    self.timed.update((id(r), r) for r in rows if r.get("_tl") is not None)
             self.zone_usage = data.get("zone_usage", {})
             self.region_eips = Counter(data.get("region_eips", {}))
             self.capacity.update(data.get("capacity", {}))

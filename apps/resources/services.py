@@ -22,11 +22,10 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.clouds.adapters import adapter_for
@@ -37,7 +36,7 @@ from apps.core.events import emit
 from apps.core.models import Operation
 from apps.core.scoping import authorize
 from apps.core.services import operation_advance, operation_create, operation_fail, operation_succeed
-from apps.resources.models import AssignmentRule, Resource, ResourceRelation, SyncPage, SyncRun
+from apps.resources.models import AssignmentRule, Resource, ResourceRelation, SyncPage, SyncRun, resource_id
 
 logger = logging.getLogger(__name__)
 
@@ -53,9 +52,15 @@ UPDATE_FIELDS = ["organization", "project", "assigned_by", "region", "zone", "se
 # -- content and ownership -----------------------------------------------------------------------------
 
 def item_of(cr: CloudResource) -> dict[str, Any]:
-    data = asdict(cr)
-    data["relations"] = sorted([r.kind, r.target_type, r.target_external_id] for r in cr.relations)
-    return data
+    """The resource as staged and hashed: its fields, relations as sorted [kind, type, external id] lists.
+    (The values are the adapter's own, not copies: nothing changes them between here and the database.)"""
+    return {
+        "type": cr.type, "external_id": cr.external_id, "region": cr.region, "name": cr.name, "status": cr.status,
+        "zone": cr.zone, "spec": cr.spec, "tags": cr.tags,
+        "relations": sorted([r.kind, r.target_type, r.target_external_id] for r in cr.relations),
+        "vcpu": cr.vcpu, "memory_mib": cr.memory_mib, "storage_gib": cr.storage_gib,
+        "resource_group": cr.resource_group, "vpc_id": cr.vpc_id,
+    }
 
 
 def content_hash(item: dict[str, Any]) -> str:
@@ -304,7 +309,13 @@ def _step_fetch(run: SyncRun, step: int) -> None:
     label = (f"Collected {run.fetched} resources ({run.unit_index}/{len(run.units)} type-regions)")
     with transaction.atomic():
         if _record(run, step, label, ["fetched", "unit_index", "page_token", "pages", "error"]):
-            SyncPage.objects.bulk_create(pages)
+            _stage(pages)
+
+
+def _stage(pages: list[SyncPage]) -> None:
+    fields = [SyncPage._meta.get_field(name) for name in ("run", "seq", "resource_type", "region", "items", "seen")]
+    insert_rows(SyncPage._meta.db_table, [f.column for f in fields],
+                [tuple(f.get_db_prep_save(getattr(page, f.attname), connection) for f in fields) for page in pages])
 
 
 def _step_apply(run: SyncRun, step: int) -> None:
@@ -334,16 +345,21 @@ def _step_apply(run: SyncRun, step: int) -> None:
 
 
 def apply_pages(*, platform: CloudPlatform, run: SyncRun, now) -> dict[str, int]:
-    """Write the staged pages of ``run`` to the inventory (inside the caller's transaction)."""
+    """Write the staged pages of ``run`` to the inventory (inside the caller's transaction).
+
+    New rows and their relations are written as rows of values (``COPY`` on PostgreSQL, one prepared
+    INSERT for many rows elsewhere), changed rows by one prepared UPDATE for many rows: building a model
+    object and compiling a statement for each of 100,000 rows cost more than storing them."""
     existing: dict[tuple[str, str], tuple[str, str, bool, str]] = {
         (t, e): (pk, by, deleted, region) for pk, t, e, by, deleted, region in Resource.objects.filter(
             platform=platform).values_list("id", "type", "external_id", "assigned_by", "deleted", "region")
         .iterator(chunk_size=5000)
     }
+    writer = _RowWriter(platform, now)
     seen: set[tuple[str, str]] = set()
-    creates: list[Resource] = []
-    updates: list[Resource] = []
-    relations: list[tuple[str, list[list[str]]]] = []
+    creates: list[tuple] = []
+    updates: list[tuple] = []
+    edges: dict[tuple[str, str, str, str], None] = {}
     changed_ids: list[str] = []
     scanned_units: set[tuple[str, str]] = set()
     for page in SyncPage.objects.filter(run=run).order_by("seq").iterator(chunk_size=50):
@@ -353,36 +369,27 @@ def apply_pages(*, platform: CloudPlatform, run: SyncRun, now) -> dict[str, int]
             key = (item["type"], item["external_id"])
             old = existing.get(key)
             org, project = item["owner"]
-            row = Resource(
-                platform_id=platform.pk, region=item["region"], zone=item["zone"], service=item["type"].split(".")[0],
-                type=item["type"], external_id=item["external_id"], name=item["name"][:255],
-                status=item["status"][:32], spec=item["spec"], tags=item["tags"], vcpu=item["vcpu"],
-                memory_mib=item["memory_mib"], storage_gib=item["storage_gib"],
-                resource_group=item["resource_group"][:128], vpc_id=item["vpc_id"][:128], content_hash=item["hash"],
-                last_changed_at=now, deleted=False, deleted_at=None,
-                organization_id=org, project_id=project, assigned_by="rule" if org else "",
-            )
             if old is None:
-                row.first_seen_at = now
-                creates.append(row)
-                existing[key] = (row.id, "", False, row.region)
+                rid = resource_id()
+                creates.append(writer.create(rid, item, org, project))
+                existing[key] = (rid, "", False, item["region"])
             else:
-                row.id = old[0]
+                rid = old[0]
                 if old[1] == "manual":
                     # An administrator's choice stands until they change it.
-                    row.organization_id, row.project_id, row.assigned_by = _manual_owner(old[0])
-                updates.append(row)
-                changed_ids.append(old[0])
-            relations.append((row.id, item["relations"]))
-    for i in range(0, len(creates), BATCH):
-        Resource.objects.bulk_create(creates[i:i + BATCH])
-    for i in range(0, len(updates), BATCH):
-        Resource.objects.bulk_update(updates[i:i + BATCH], UPDATE_FIELDS)
+                    org, project, by = _manual_owner(rid)
+                else:
+                    by = "rule" if org else ""
+                updates.append(writer.update(rid, item, org, project, by))
+                changed_ids.append(rid)
+            for kind, target_type, target in item["relations"]:
+                edges[(rid, kind, target_type, target)] = None
+    writer.insert_resources(creates)
+    writer.update_resources(updates)
     for i in range(0, len(changed_ids), BATCH):
         ResourceRelation.objects.filter(source_id__in=changed_ids[i:i + BATCH]).delete()
-    edges = [ResourceRelation(source_id=rid, platform_id=platform.pk, kind=k, target_type=t, target_external_id=e)
-             for rid, rels in relations for k, t, e in rels]
-    ResourceRelation.objects.bulk_create(edges, batch_size=BATCH, ignore_conflicts=True)
+    # Every source here is new or has just lost its edges: no edge can exist already.
+    writer.insert_relations(list(edges))
     # Only what this run listed can have vanished: a disabled region's resources stay as they were.
     # A unit that failed on its own staged no page: its resources are not judged gone.
     units = {(t, r) for t, r in run.units} & scanned_units
@@ -392,6 +399,93 @@ def apply_pages(*, platform: CloudPlatform, run: SyncRun, now) -> dict[str, int]
         Resource.objects.filter(pk__in=vanished[i:i + BATCH]).update(deleted=True, deleted_at=now, last_changed_at=now)
     unchanged = len(seen) - len(creates) - len(updates)
     return {"created": len(creates), "updated": len(updates), "deleted": len(vanished), "unchanged": max(0, unchanged)}
+
+
+class _RowWriter:
+    """Rows of ``resources_resource`` and ``resources_resourcerelation`` as database values, and their
+    writing in bulk. Values are prepared the way the fields prepare them (JSON, keys, times), once per
+    distinct owner and once per run for the time."""
+
+    CREATE_FIELDS = [f for f in Resource._meta.concrete_fields]
+    UPDATE_FIELDS = [Resource._meta.get_field(name) for name in UPDATE_FIELDS]
+    RELATION_COLUMNS = ("source_id", "platform_id", "kind", "target_type", "target_external_id")
+
+    def __init__(self, platform: CloudPlatform, now: Any):
+        self.platform = platform
+        self.now = now
+        self.connection = connection
+        field = Resource._meta.get_field
+        self._spec, self._tags = field("spec"), field("tags")
+        self._time = field("last_changed_at").get_db_prep_save(now, connection)
+        self._platform = field("platform").get_db_prep_save(platform.pk, connection)
+        self._keys: dict[tuple[str, Any], Any] = {}
+
+    def _key(self, name: str, value: Any) -> Any:
+        if value is None:
+            return None
+        cached = self._keys.get((name, value))
+        if cached is None:
+            cached = self._keys[(name, value)] = Resource._meta.get_field(name).get_db_prep_save(
+                value, self.connection)
+        return cached
+
+    def _values(self, item: dict[str, Any], org: Any, project: Any, by: str) -> dict[str, Any]:
+        return {
+            "organization": self._key("organization", org), "project": self._key("project", project),
+            "assigned_by": by, "region": item["region"], "zone": item["zone"], "service": item["type"].split(".")[0],
+            "name": item["name"][:255], "status": item["status"][:32],
+            "spec": self._spec.get_db_prep_save(item["spec"], self.connection),
+            "tags": self._tags.get_db_prep_save(item["tags"], self.connection),
+            "vcpu": item["vcpu"], "memory_mib": item["memory_mib"], "storage_gib": item["storage_gib"],
+            "resource_group": item["resource_group"][:128], "vpc_id": item["vpc_id"][:128],
+            "content_hash": item["hash"], "last_changed_at": self._time, "deleted": False, "deleted_at": None,
+        }
+
+    def create(self, rid: str, item: dict[str, Any], org: Any, project: Any) -> tuple:
+        values = self._values(item, org, project, "rule" if org else "")
+        values.update({"id": rid, "platform": self._platform, "type": item["type"],
+                       "external_id": item["external_id"], "first_seen_at": self._time})
+        return tuple(values[f.name] for f in self.CREATE_FIELDS)
+
+    def update(self, rid: str, item: dict[str, Any], org: Any, project: Any, by: str) -> tuple:
+        values = self._values(item, org, project, by)
+        return (*(values[f.name] for f in self.UPDATE_FIELDS), rid)
+
+    def insert_resources(self, rows: list[tuple]) -> None:
+        insert_rows(Resource._meta.db_table, [f.column for f in self.CREATE_FIELDS], rows)
+
+    def update_resources(self, rows: list[tuple]) -> None:
+        if not rows:
+            return
+        quote = self.connection.ops.quote_name
+        sets = ", ".join(f"{quote(f.column)} = %s" for f in self.UPDATE_FIELDS)
+        sql = f"UPDATE {quote(Resource._meta.db_table)} SET {sets} WHERE {quote('id')} = %s"
+        with self.connection.cursor() as cursor:
+            for i in range(0, len(rows), BATCH):
+                cursor.executemany(sql, rows[i:i + BATCH])
+
+    def insert_relations(self, edges: list[tuple[str, str, str, str]]) -> None:
+        rows = [(rid, self._platform, kind, target_type, target) for rid, kind, target_type, target in edges]
+        insert_rows(ResourceRelation._meta.db_table, list(self.RELATION_COLUMNS), rows)
+
+
+def insert_rows(table: str, columns: list[str], rows: list[tuple]) -> None:
+    """Insert rows of database values (prepared as the fields prepare them): ``COPY`` on PostgreSQL, else
+    one prepared INSERT run for many rows. (Django's ``bulk_create`` on PostgreSQL sends arrays of
+    values that the client quotes one by one, which for staged pages of JSON cost more than the fetch.)"""
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(c) for c in columns)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {quote(table)} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        marks = ", ".join(["%s"] * len(columns))
+        for i in range(0, len(rows), BATCH):
+            cursor.executemany(f"INSERT INTO {quote(table)} ({names}) VALUES ({marks})", rows[i:i + BATCH])
 
 
 def _manual_owner(resource_id: str) -> tuple[Any, Any, str]:
