@@ -136,6 +136,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
         self.groups_by_topic: dict[str, str] = {}
         self.last_seq: dict[str, int] = {}
         self.session_group: str | None = None
+        self.credential_group: str | None = None
         self.signed_out = False
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
@@ -148,6 +149,11 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             # shows it 1006), so the client stops reconnecting and sends the person to sign in.
             await self.close(code=SIGNED_OUT)
             return
+        credential = getattr(user, "token_id", None)
+        if credential:
+            # Revoking a display token closes the screens opened with it (``realtime.credential_group``).
+            self.credential_group = realtime.credential_group(credential)
+            await self.channel_layer.group_add(self.credential_group, self.channel_name)
         session = self.scope.get("session")
         key = getattr(session, "session_key", None)
         if key:
@@ -175,8 +181,9 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         for group in set(getattr(self, "groups_by_topic", {}).values()):
             await fanout.leave(group, self)
-        if getattr(self, "session_group", None):
-            await self.channel_layer.group_discard(self.session_group, self.channel_name)
+        for group in (getattr(self, "session_group", None), getattr(self, "credential_group", None)):
+            if group:
+                await self.channel_layer.group_discard(group, self.channel_name)
 
     async def session_revoked(self, message: dict[str, Any]) -> None:
         """The session of this socket was revoked (signed out everywhere, a new password, ...)."""

@@ -81,6 +81,12 @@ def session_group(session_key: str) -> str:
     return f"session.{hashlib.sha256(session_key.encode()).hexdigest()}"
 
 
+# A socket whose principal is a credential of its own (a wall screen's display token, ``token_id``)
+# joins that credential's group too, so revoking the credential closes its sockets like a session's.
+def credential_group(credential_id: str) -> str:
+    return f"credential.{hashlib.sha256(str(credential_id).encode()).hexdigest()}"
+
+
 def _seq_key(group: str) -> str:
     return f"rt:seq:{group}"
 

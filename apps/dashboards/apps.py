@@ -39,6 +39,7 @@ class DashboardsConfig(AppConfig):
         source_services.register()
         inventory_queries.register()
         subscribe("", live.data_changed)
+        subscribe("display_token:", live.display_token_changed)
         register_home("console", homes.panel_for("console"))
         register_home("portal", homes.panel_for("portal"))
         post_migrate.connect(demo_activity.install_schedule, sender=self)

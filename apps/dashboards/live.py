@@ -21,9 +21,11 @@ thousand resource changes costs a screen at most a few updates per second. Each 
 ``changed_at``, the time (``time.time()``) of the first data change it reports, and ``held``: whether
 it waited for a window to end (it then reports changes up to ``WINDOW`` seconds old on purpose).
 
-All database work (finding the dashboards, computing values) runs on one background thread of the
-process (``Worker``): the emitting request or task only queues the event, and the window's timers
-only queue a flush. Events waiting together are looked up together (one query per organization).
+The dashboards to tell, and which of them wall screens show, are looked up when the event arrives
+(in the emitting thread, after its commit: two queries), and a notice sent at once is computed there
+too. A notice held for its window's end is sent by the timer, which does no database work itself:
+its values are computed on one background thread of the process (``Worker``), which keeps its own
+database connection.
 
 The notices skip ``emit`` on purpose: ``emit`` writes every event to the audit log, and these are
 not changes anyone made.
@@ -64,11 +66,8 @@ class Coalescer:
     ``flush(key, names, since, held)`` gets the names gathered, ``since``, the time of the first change
     among them, and ``held``: whether they waited for a window to end."""
 
-    def __init__(self, window: float, flush: Callable[[Any, set[str], float, bool], None],
-                 later: Callable[[Callable[[], None]], None] | None = None):
+    def __init__(self, window: float, flush: Callable[[Any, set[str], float, bool], None]):
         self.window, self.flush = window, flush
-        # Where a window's end runs its flush (the worker's queue); by default on the timer thread.
-        self.later = later or (lambda job: job())
         self.lock = threading.Lock()
         self.last: dict[Any, float] = {}
         self.pending: dict[Any, set[str]] = {}
@@ -101,7 +100,7 @@ class Coalescer:
             since = self.since.pop(key, time.time())
             self.timers.pop(key, None)
             self.last[key] = time.monotonic()
-        self.later(lambda: self.flush(key, names, since, True))
+        self.flush(key, names, since, True)
 
 
 class Worker:
@@ -134,7 +133,7 @@ class Worker:
                 except queue.Empty:
                     break
             self._usable_connection()
-            for job in _merged(batch):
+            for job in batch:
                 try:
                     job()
                 except Exception:  # noqa: BLE001 - best effort, like every event
@@ -157,32 +156,6 @@ class Worker:
         return done.wait(timeout)
 
 
-class _Change:
-    """A queued event: the queries it may change in ``org_id`` (None: platform-wide), and when."""
-
-    def __init__(self, org_id: Any, names: set[str], at: float):
-        self.org_id, self.names, self.at = org_id, names, at
-
-    def __call__(self) -> None:
-        _look_up(self.org_id, self.names, self.at)
-
-
-def _merged(batch: list[Callable[[], None]]) -> list[Callable[[], None]]:
-    """Changes of one organization waiting together become one look-up; other jobs keep their place."""
-    out: list[Callable[[], None]] = []
-    by_org: dict[Any, _Change] = {}
-    for job in batch:
-        if isinstance(job, _Change):
-            seen = by_org.get(job.org_id)
-            if seen is not None:
-                seen.names |= job.names
-                seen.at = min(seen.at, job.at)
-                continue
-            by_org[job.org_id] = job
-        out.append(job)
-    return out
-
-
 def targets(org_id: Any, names: set[str]) -> list[tuple[tuple[Any, str], set[str]]]:
     """((owner organization, uid), widget ids) of every dashboard above ``org_id`` (every dashboard
     for a platform-wide event) with widgets reading one of the queries ``names``."""
@@ -199,20 +172,17 @@ def targets(org_id: Any, names: set[str]) -> list[tuple[tuple[Any, str], set[str
     return found
 
 
-def _look_up(org_id: Any, names: set[str], at: float) -> None:
-    for key, widgets in targets(org_id, names):
-        coalescer.note(key, widgets, at)
-
-
-def screen_scopes(owner: Any, uid: str) -> list[Any]:
-    """The organizations whose wall screens show dashboard ``uid`` of ``owner``: those with an active
+def screen_scopes(keys: list[tuple[Any, str]]) -> dict[tuple[Any, str], list[Any]]:
+    """Per dashboard (owner, uid): the organizations whose wall screens show it, those with an active
     display token naming it. A screen shows only its own organization's dashboards (the screen pages
-    refuse others), so this is ``[owner]`` or nothing."""
+    refuse others), so each is ``[owner]`` or nothing. One query."""
     from apps.security.models import DisplayToken
 
-    lists = DisplayToken.objects.filter(organization_id=owner, revoked_at__isnull=True).values_list(
-        "dashboards", flat=True)
-    return [owner] if any(isinstance(names, list) and uid in names for names in lists) else []
+    owners = {owner for owner, _uid in keys}
+    named = {(org, uid) for org, uids in DisplayToken.objects.filter(
+        organization_id__in=owners, revoked_at__isnull=True).values_list("organization_id", "dashboards")
+        if isinstance(uids, list) for uid in uids if isinstance(uid, str)}
+    return {key: [key[0]] if key in named else [] for key in keys}
 
 
 def screen_values(*, document: dict[str, Any], widget_ids: set[str], organization_id: Any) -> dict[str, Any]:
@@ -238,18 +208,35 @@ def screen_values(*, document: dict[str, Any], widget_ids: set[str], organizatio
     return values
 
 
+# (owner, uid) -> the organizations whose screens show it, as last looked up (``data_changed``).
+_screens: dict[tuple[Any, str], list[Any]] = {}
+
+
 def announce(key: tuple[Any, str], widgets: set[str], since: float, held: bool = False) -> None:
     """Tell the people following one dashboard which widgets to read again, and push its wall
-    screens the new values."""
-    from apps.dashboards.models import Dashboard
-
+    screens the new values (computed here, or on the worker when the timer of a window calls)."""
     owner, uid = key
     try:
         _notify(owner, f"{OWN_TOPIC}:{uid}", {"event": "data", "widgets": sorted(widgets), "changed_at": since,
                                               "held": held})
-        scopes = screen_scopes(owner, uid)
-        if not scopes:
-            return
+    except Exception:
+        # Best effort, like every event: a broken cache or layer must not fail the work that changed the data.
+        logger.exception("could not announce dashboard data changes")
+    scopes = _screens.get(key) or []
+    if not scopes:
+        return
+    if held:
+        worker.submit(lambda: push_values(key, widgets, since, held, scopes))
+    else:
+        push_values(key, widgets, since, held, scopes)
+
+
+def push_values(key: tuple[Any, str], widgets: set[str], since: float, held: bool, scopes: list[Any]) -> None:
+    """Compute the changed widgets once per organization in ``scopes`` and push them to its screens."""
+    from apps.dashboards.models import Dashboard
+
+    owner, uid = key
+    try:
         row = Dashboard.objects.filter(pk=uid, organization_id=owner).values_list("document", "version").first()
         if row is None:
             return
@@ -261,8 +248,7 @@ def announce(key: tuple[Any, str], widgets: set[str], since: float, held: bool =
                         {"event": "values", "version": version, "widgets": values, "changed_at": since,
                          "held": held})
     except Exception:
-        # Best effort, like every event: a broken cache or layer must not fail the work that changed the data.
-        logger.exception("could not announce dashboard data changes")
+        logger.exception("could not push dashboard values to wall screens")
 
 
 def _notify(org_id: Any, topic: str, payload: dict[str, Any]) -> None:
@@ -276,11 +262,22 @@ def _notify(org_id: Any, topic: str, payload: dict[str, Any]) -> None:
 
 
 worker = Worker()
-coalescer = Coalescer(WINDOW, announce, later=worker.submit)
+coalescer = Coalescer(WINDOW, announce)
+
+
+def display_token_changed(org_id: Any, topic: str, payload: dict[str, Any]) -> None:
+    """The ``events`` subscriber for display tokens: a revoked token's screens are closed at once, so
+    no pushed value reaches a screen whose token no longer opens the dashboard."""
+    if payload.get("event") != "revoked":
+        return
+    try:
+        send_to_group(realtime.credential_group(topic.partition(":")[2]), {"type": realtime.SESSION_REVOKED})
+    except Exception:
+        logger.exception("could not close the screens of a revoked display token")
 
 
 def data_changed(org_id: Any, topic: str, payload: dict[str, Any]) -> None:
-    """The ``events`` subscriber: queue which queries this event may change (no database work here)."""
+    """The ``events`` subscriber: which dashboards this event may change, coalesced per dashboard."""
     kind = topic.partition(":")[0]
     if kind in (OWN_TOPIC, SCREEN_TOPIC):
         return
@@ -289,4 +286,13 @@ def data_changed(org_id: Any, topic: str, payload: dict[str, Any]) -> None:
         names |= queries_changed_by(extra)
     if not names:
         return
-    worker.submit(_Change(org_id or None, names, time.time()))
+    at = time.time()
+    try:
+        found = targets(org_id or None, names)
+        if found:
+            _screens.update(screen_scopes([key for key, _widgets in found]))
+    except Exception:
+        logger.exception("could not find the dashboards an event changes")
+        return
+    for key, widgets in found:
+        coalescer.note(key, widgets, at)

@@ -132,15 +132,36 @@ def test_a_screen_never_receives_another_organizations_values(world):
 
 
 def test_no_values_are_computed_for_a_dashboard_no_active_display_token_shows(world, monkeypatch):
-    calls: list[str] = []
+    calls: list[object] = []
     monkeypatch.setattr(live, "screen_values", lambda **kw: calls.append(kw["organization_id"]) or {})
+    monkeypatch.setattr(live, "coalescer", live.Coalescer(0.0, live.announce))  # every change announced at once
     token, _raw = security.display_token_create(actor=None, organization=world["b"], name="old", dashboards=["wall-b"])
     security.display_token_revoke(actor=None, token=token)
-    live.announce((world["b"].pk, "wall-b"), {"types"}, 0.0)
+    change_resources(world["b"])
     assert calls == []
     security.display_token_create(actor=None, organization=world["b"], name="NOC", dashboards=["wall-b"])
-    live.announce((world["b"].pk, "wall-b"), {"types"}, 0.0)
+    change_resources(world["b"])
     assert calls == [world["b"].pk]
+
+
+def test_values_held_for_a_window_are_computed_off_the_timer_and_still_pushed(world, monkeypatch):
+    # A window long enough that the second change surely falls in it, however slow the machine.
+    monkeypatch.setattr(live, "coalescer", live.Coalescer(3.0, live.announce))
+    screen = screen_client(world["a"], ["wall-a"])
+
+    async def scenario():
+        s = await socket_of(screen, "screen:wall-a")
+        await database_sync_to_async(change_resources)(world["a"])
+        await database_sync_to_async(change_resources)(world["a"])  # within the window: held
+        first = await s.receive_json_from(timeout=5)
+        second = await s.receive_json_from(timeout=5)
+        await s.disconnect()
+        return first, second
+
+    first, second = async_to_sync(scenario)()
+    assert (first["data"]["held"], second["data"]["held"]) == (False, True)
+    assert second["data"]["event"] == "values" and set(second["data"]["widgets"]) == {"types", "again"}
+    assert second["data"]["changed_at"] > first["data"]["changed_at"]
 
 
 def test_a_screen_hears_its_dashboards_edits_on_the_screen_topic(world):
@@ -191,3 +212,29 @@ def test_a_person_may_not_follow_a_screen_topic(world):
         return answer
 
     assert async_to_sync(scenario)() == {"type": "error", "topic": "screen:wall-a", "code": "forbidden"}
+
+
+def test_revoking_a_display_token_closes_its_screens_and_only_its_own(world):
+    token, raw = security.display_token_create(actor=None, organization=world["a"], name="lobby", dashboards=["wall-a"])
+    revoked = Client(REMOTE_ADDR="127.0.0.1")
+    assert revoked.post("/screens/signin/", {"token": raw}).status_code == 302
+    kept = screen_client(world["a"], ["wall-a"])
+
+    def revoke() -> None:
+        security.display_token_revoke(actor=None, token=token)
+
+    async def scenario():
+        gone, stays = await socket_of(revoked, "screen:wall-a"), await socket_of(kept, "screen:wall-a")
+        await database_sync_to_async(revoke)()
+        farewell = await gone.receive_json_from(timeout=3)
+        closed = await gone.receive_output(timeout=3)
+        assert await stays.receive_nothing(timeout=0.5)
+        await database_sync_to_async(change_resources)(world["a"])
+        pushed = await stays.receive_json_from(timeout=5)
+        await stays.disconnect()
+        return farewell, closed, pushed
+
+    farewell, closed, pushed = async_to_sync(scenario)()
+    assert farewell == {"type": "signed_out", "signin": "/screens/signin/"}
+    assert closed == {"type": "websocket.close", "code": 4401}
+    assert pushed["data"]["event"] == "values"
