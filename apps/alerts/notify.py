@@ -157,12 +157,14 @@ def mute_org(org_id: Any, *, now: datetime | None = None) -> None:
 
 
 def notifications_dispatch(*, now: datetime | None = None, organization_id: Any = None,
-                           touched: list[Alert] | None = None) -> list[Delivery]:
+                           touched: list[Alert] | None = None, history: list[AlertHistory] | None = None
+                           ) -> list[Delivery]:
     """One pass of silencing, inhibition, routing, grouping and sending (see the module's doc).
 
     ``touched`` (with ``organization_id``): only the groups these alerts belong to are considered,
     with their other members and the alerts that could inhibit them, so an alert arriving from outside
-    is notified without reading every other firing alert of the organization."""
+    is notified without reading every other firing alert of the organization. ``history``: the
+    "notified" entries are added to this list, for the caller to write with its own in one insert."""
     now = now or timezone.now()
     candidates = Alert.objects.filter(Q(state=Alert.State.FIRING) | Q(state__in=[Alert.State.RESOLVED,
                                                                                  Alert.State.INSUFFICIENT_DATA],
@@ -182,7 +184,7 @@ def notifications_dispatch(*, now: datetime | None = None, organization_id: Any 
     deliveries: list[Delivery] = []
     only = {a.pk for a in touched} if touched is not None else None
     for org_id, alerts in by_org.items():
-        deliveries += _dispatch_org(org_id, alerts, now, only, config or org_config(org_id, now))
+        deliveries += _dispatch_org(org_id, alerts, now, only, config or org_config(org_id, now), history)
     for d in deliveries:
         _enqueue(d)
     return deliveries
@@ -298,7 +300,7 @@ def _group_members_q(routes: list[NotificationRoute], touched: list[Alert]) -> Q
 
 
 def _dispatch_org(org_id: Any, alerts: list[Alert], now: datetime, only: set[Any] | None,
-                  config: OrgConfig) -> list[Delivery]:
+                  config: OrgConfig, history: list[AlertHistory] | None = None) -> list[Delivery]:
     silences = config.silences_at(now)
     if silences is None:
         silences = list(Silence.objects.filter(organization_id=org_id, starts_at__lte=now, ends_at__gt=now))
@@ -350,7 +352,7 @@ def _dispatch_org(org_id: Any, alerts: list[Alert], now: datetime, only: set[Any
                 if group._state.adding:
                     group.save()
                 continue
-            deliveries += _notify_group(route, group, labels, firing, resolved, now, why, templates)
+            deliveries += _notify_group(route, group, labels, firing, resolved, now, why, templates, history)
             group.last_notified_at = now
             group.notified_digest = _digest([a.fingerprint for a in firing], [])
             if group._state.adding:
@@ -370,8 +372,8 @@ def _group_vars(labels: dict[str, str], firing: list[Alert], resolved: list[Aler
 
 
 def _notify_group(route: NotificationRoute, group: AlertGroup, labels: dict[str, str], firing: list[Alert],
-                  resolved: list[Alert], now: datetime, why: str, templates: dict[str, MessageTemplate]
-                  ) -> list[Delivery]:
+                  resolved: list[Alert], now: datetime, why: str, templates: dict[str, MessageTemplate],
+                  history: list[AlertHistory] | None = None) -> list[Delivery]:
     variables = _group_vars(labels, firing, resolved)
     subject, body = compose(group.organization_id, MessageTemplate.EventType.ALERT, variables, templates)
     payload = {"version": "1", "groupKey": group.key, "status": variables["status"], "groupLabels": labels,
@@ -382,10 +384,13 @@ def _notify_group(route: NotificationRoute, group: AlertGroup, labels: dict[str,
     for cp in points:
         out += deliver(cp, subject=subject, body=body, payload=payload, group_key=group.key, severity=severity)
     names = ", ".join(cp.name for cp in points) or "no contact point"
-    AlertHistory.objects.bulk_create([
-        AlertHistory(alert=a, at=now, kind=AlertHistory.Kind.NOTIFY,
-                     reason=f"Notified ({why}) through route {route.name} to {names}"[:1000])
-        for a in firing + resolved])
+    notes = [AlertHistory(alert=a, at=now, kind=AlertHistory.Kind.NOTIFY,
+                          reason=f"Notified ({why}) through route {route.name} to {names}"[:1000])
+             for a in firing + resolved]
+    if history is not None:
+        history += notes
+    else:
+        AlertHistory.objects.bulk_create(notes, batch_size=1000)
     return out
 
 
@@ -443,7 +448,11 @@ def inbox_write(cp: ContactPoint, *, subject: str, body: str, severity: str) -> 
 def _enqueue(delivery: Delivery) -> None:
     from apps.alerts.sender import hand_over
 
-    transaction.on_commit(lambda: hand_over(delivery))
+    def go() -> None:
+        # What the sender thread tells when the try is out (``sender.wait_sent``), None through Celery.
+        delivery.handed = hand_over(delivery)
+
+    transaction.on_commit(go)
 
 
 def notify_event(org_id: Any, event_type: str, *, subject: str, body: str, event: dict[str, Any]) -> list[Delivery]:
@@ -503,12 +512,17 @@ def _claim(delivery_id: str, now: datetime) -> Delivery | None:
     return Delivery.objects.select_related("contact_point").get(pk=delivery_id)
 
 
-def attempt_claimed(d: Delivery, *, now: datetime | None = None) -> float | None:
-    """Send ``d``, whose current try (``d.attempts``) this caller holds, and record the outcome."""
+def attempt_claimed(d: Delivery, *, now: datetime | None = None, sent: Any = None) -> float | None:
+    """Send ``d``, whose current try (``d.attempts``) this caller holds, and record the outcome.
+    ``sent`` (an event) is set as soon as the receiver answered, before the outcome is written."""
     cp = d.contact_point
-    secrets = decrypt_json(cp.secrets_encrypted) if cp.secrets_encrypted else {}
+    secrets = _secrets(cp.secrets_encrypted)
     try:
-        code = channels.send(cp.kind, cp.config, secrets, channels.Message(d.subject, d.body, d.payload))
+        try:
+            code = channels.send(cp.kind, cp.config, secrets, channels.Message(d.subject, d.body, d.payload))
+        finally:
+            if sent is not None:
+                sent.set()
     except channels.DeliveryFailed as exc:
         now = now or timezone.now()
         d.last_error, d.response_code, d.claimed_until = str(exc)[:1000], exc.code, None
@@ -525,6 +539,23 @@ def attempt_claimed(d: Delivery, *, now: datetime | None = None) -> float | None
         Delivery.Status.SENT, timezone.now(), code, None, None)
     _record_sent(d)
     return None
+
+
+_decrypted: dict[str, dict[str, Any]] = {}
+
+
+def _secrets(ciphertext: str) -> dict[str, Any]:
+    """A contact point's secrets, decrypted once per process and ciphertext (a changed secret is a new
+    ciphertext; at most a few hundred are kept)."""
+    if not ciphertext:
+        return {}
+    held = _decrypted.get(ciphertext)
+    if held is None:
+        held = decrypt_json(ciphertext)
+        if len(_decrypted) >= 500:
+            _decrypted.clear()
+        _decrypted[ciphertext] = held
+    return held
 
 
 def _record_sent(d: Delivery, *, tries: int = 5) -> None:

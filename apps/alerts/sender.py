@@ -48,34 +48,50 @@ def _executor() -> tuple[ThreadPoolExecutor, threading.Semaphore]:
         return _pool[1], _pool[2]
 
 
-def hand_over(delivery: Any) -> None:
-    """Send ``delivery``'s claimed first try now on an idle sender thread, else through Celery."""
+def hand_over(delivery: Any) -> threading.Event | None:
+    """Send ``delivery``'s claimed first try now on an idle sender thread, else through Celery.
+
+    Returns an event set once the thread's try reached its receiver (or failed), so the caller can
+    let it go first before doing slower bookkeeping (``wait_sent``); None when it went to Celery."""
     from apps.alerts.tasks import delivery_send_task
 
     if enabled():
         pool, idle = _executor()
         if idle.acquire(blocking=False):
+            out = threading.Event()
             try:
-                pool.submit(_send, delivery, idle)
-                return
+                pool.submit(_send, delivery, idle, out)
+                return out
             except RuntimeError:  # the pool is shutting down with the process
                 idle.release()
     delivery_send_task.delay(delivery.pk, delivery.attempts)
+    return None
 
 
-def _send(delivery: Any, idle: threading.Semaphore) -> None:
+def wait_sent(handed: list[threading.Event | None], timeout: float) -> bool:
+    """Wait at most ``timeout`` seconds in all until every try handed to a sender thread was made;
+    True when all were."""
+    deadline = time.monotonic() + timeout
+    for event in handed:
+        if event is not None and not event.wait(max(0.0, deadline - time.monotonic())):
+            return False
+    return True
+
+
+def _send(delivery: Any, idle: threading.Semaphore, out: threading.Event) -> None:
     from apps.alerts.notify import attempt_claimed
     from apps.alerts.tasks import delivery_send_task
 
     try:
         _usable_connection()
-        delay = attempt_claimed(delivery)
+        delay = attempt_claimed(delivery, sent=out)
         if delay is not None:
             delivery_send_task.apply_async((delivery.pk,), countdown=delay)
     except Exception:  # noqa: BLE001 - the lease runs out and the sweeper sends it again
         logger.exception("sending delivery %s failed; the sweeper will retry it", delivery.pk)
         connection.close()
     finally:
+        out.set()
         _local.used_at = time.monotonic()
         idle.release()
 

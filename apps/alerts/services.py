@@ -226,17 +226,30 @@ def _parse_time(value: Any, field: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+# How long the alert lists and badges are told later than the notifications' first tries, at most.
+ANNOUNCE_AFTER_SENDS_SECONDS = 0.05
+
+
 def external_alerts_receive(*, actor: Any, organization: Any, alerts: Any) -> list[Alert]:
-    """Ingest alerts sent from outside and notify their groups, in one transaction: the notifications
-    are handed to their senders at commit, before the alert lists and badges are told (their
-    subscribers write, and a notification should not wait for them)."""
+    """Ingest alerts sent from outside and notify their groups, in one transaction (the alerts, their
+    history, their groups and each notification holding its first try, written with one insert per
+    table). The notifications are handed to sender threads at commit; the alert lists and badges
+    are told once those first tries are out (or after ``ANNOUNCE_AFTER_SENDS_SECONDS``): the
+    announcement's subscribers write and compute, and a notification should not wait for them."""
+    from apps.alerts import sender
     from apps.alerts.notify import notifications_dispatch
 
+    history: list[AlertHistory] = []
+    outer = transaction.get_connection().in_atomic_block
     with transaction.atomic():
-        done, changed = _ingest(actor=actor, organization=organization, alerts=alerts, now=None)
-        notifications_dispatch(organization_id=organization.pk, touched=done)
-        if changed:
-            alerts_announce(organization.pk, "ingested", count=changed)
+        done, changed = _ingest(actor=actor, organization=organization, alerts=alerts, now=None, history=history)
+        deliveries = notifications_dispatch(organization_id=organization.pk, touched=done, history=history)
+        AlertHistory.objects.bulk_create(history, batch_size=1000)
+        if changed and outer:
+            alerts_announce(organization.pk, "ingested", count=changed)  # at the caller's commit, with the sends
+    if changed and not outer:
+        sender.wait_sent([getattr(d, "handed", None) for d in deliveries], ANNOUNCE_AFTER_SENDS_SECONDS)
+        alerts_announce(organization.pk, "ingested", count=changed)
     return done
 
 
@@ -252,7 +265,9 @@ def external_alerts_ingest(*, actor: Any, organization: Any, alerts: Any, now: d
     return done
 
 
-def _ingest(*, actor: Any, organization: Any, alerts: Any, now: datetime | None) -> tuple[list[Alert], int]:
+def _ingest(*, actor: Any, organization: Any, alerts: Any, now: datetime | None,
+            history: list[AlertHistory] | None = None) -> tuple[list[Alert], int]:
+    """``history``: the state changes' entries are added to it for the caller to write, else written here."""
     require(actor, INGEST, Alert(organization=organization))
     now = now or timezone.now()
     if not isinstance(alerts, list) or not alerts or len(alerts) > 10_000:
@@ -306,7 +321,11 @@ def _ingest(*, actor: Any, organization: Any, alerts: Any, now: datetime | None)
                                           "acknowledged_at", "acknowledged_by", "escalated_at"])
             out.append(alert)
         Alert.objects.bulk_create(new, batch_size=1000)
-        record_changes(changes, now)
+        if history is None:
+            record_changes(changes, now)
+        else:
+            history += [AlertHistory(alert=c.alert, at=now, kind=AlertHistory.Kind.STATE, from_state=c.from_state,
+                                     to_state=c.to_state, reason=c.reason[:1000]) for c in changes]
     return out, len(changes)
 
 
