@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from alibabacloud_cs20151215 import models as cs_models
 from alibabacloud_cs20151215.client import Client as CsClient
@@ -10,6 +12,7 @@ from alibabacloud_tea_openapi.utils_models import OpenApiRequest, Params
 from darabonba.runtime import RuntimeOptions
 
 from .conftest import REGION, apsara_config, make_network, run_instances, sdk_config, wait_for, wait_status
+from .sdk_schema import undefined
 
 
 @pytest.fixture
@@ -144,3 +147,32 @@ def test_faults_apply_to_roa_actions(cs, control):
         cs.describe_clusters_v1(cs_models.DescribeClustersV1Request(region_id=REGION))
     assert exc.value.code == "Throttling.User"
     assert cs.describe_clusters_v1(cs_models.DescribeClustersV1Request(region_id=REGION)).body.clusters == []
+
+
+def test_answers_hold_only_fields_the_sdk_response_models_define(cs, ecs, vpc, control):
+    """Every field of cloudsim's ACK answers is one the SDK's response model defines (the RequestId that
+    cloudsim adds to every OpenAPI answer aside)."""
+    made, _ids = _estate(ecs, vpc, control)
+    raw: dict[str, Any] = {}
+    call_api = cs.call_api
+
+    def capture(params, request, runtime):
+        out = call_api(params, request, runtime)
+        raw[params.action] = out["body"]
+        return out
+
+    cs.call_api = capture
+    cs.describe_clusters_v1(cs_models.DescribeClustersV1Request(region_id=REGION))
+    cs.describe_cluster_detail(made["cluster_id"])
+    cs.describe_cluster_node_pools(made["cluster_id"], cs_models.DescribeClusterNodePoolsRequest())
+    cs.describe_cluster_nodes(made["cluster_id"], cs_models.DescribeClusterNodesRequest())
+    cs.delete_cluster(made["cluster_id"], cs_models.DeleteClusterRequest())
+    models = {"DescribeClustersV1": cs_models.DescribeClustersV1ResponseBody,
+              "DescribeClusterDetail": cs_models.DescribeClusterDetailResponseBody,
+              "DescribeClusterNodePools": cs_models.DescribeClusterNodePoolsResponseBody,
+              "DescribeClusterNodes": cs_models.DescribeClusterNodesResponseBody,
+              "DeleteCluster": cs_models.DeleteClusterResponseBody}
+    assert set(raw) == set(models)
+    problems = {action: [p for p in undefined(models[action], body) if p != "RequestId"]
+                for action, body in raw.items()}
+    assert {a: p for a, p in problems.items() if p} == {}

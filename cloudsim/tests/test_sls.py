@@ -7,6 +7,8 @@ the ``Host`` header, so the bytes signed and the host are the SDK's own.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from alibabacloud_sls20201230 import models as sls_models
 from alibabacloud_sls20201230.client import Client as SlsClient
@@ -15,6 +17,7 @@ from Tea.exceptions import TeaException
 from cloudsim.services.sls import project_of
 
 from .conftest import REGION, apsara_config, sdk_config
+from .sdk_schema import undefined
 
 
 def client(sim, config_fn=sdk_config, **overrides) -> SlsClient:
@@ -121,3 +124,24 @@ def test_project_is_the_first_label_of_the_host():
     assert project_of("shop-logs.cn-hangzhou.log.aliyuncs.com", regions) == "shop-logs"
     for host in ("127.0.0.1:9100", "cloudsim:9100", "localhost", "cn-hangzhou.log.aliyuncs.com", "[::1]:9100"):
         assert project_of(host, regions) is None
+
+
+def test_answers_hold_only_fields_the_sdk_response_models_define(sls):
+    _project(sls, "shop-logs", "nginx-access")
+    raw: dict[str, Any] = {}
+    execute = sls.execute
+
+    def capture(params, request, runtime):
+        out = execute(params, request, runtime)
+        raw[params.action] = out["body"]
+        return out
+
+    sls.execute = capture
+    sls.list_project(sls_models.ListProjectRequest())
+    sls.get_project("shop-logs", sls_models.GetProjectRequest())
+    sls.list_log_stores("shop-logs", sls_models.ListLogStoresRequest())
+    sls.get_log_store("shop-logs", "nginx-access")
+    models = {"ListProject": sls_models.ListProjectResponseBody, "GetProject": sls_models.Project,
+              "ListLogStores": sls_models.ListLogStoresResponseBody, "GetLogStore": sls_models.Logstore}
+    assert set(raw) == set(models)
+    assert {a: p for a, body in raw.items() if (p := undefined(models[a], body))} == {}
