@@ -156,19 +156,19 @@ class Worker:
         return done.wait(timeout)
 
 
-def targets(org_id: Any, names: set[str]) -> list[tuple[tuple[Any, str], set[str]]]:
-    """((owner organization, uid), widget ids) of every dashboard above ``org_id`` (every dashboard
-    for a platform-wide event) with widgets reading one of the queries ``names``."""
+def targets(org_id: Any, names: set[str]) -> list[tuple[tuple[Any, str], set[str], dict[str, Any], int]]:
+    """((owner organization, uid), widget ids, document, version) of every dashboard above ``org_id``
+    (every dashboard for a platform-wide event) with widgets reading one of the queries ``names``."""
     from apps.dashboards.models import Dashboard
 
     dashboards = Dashboard.objects.all()
     if org_id:
         dashboards = dashboards.filter(organization_id__in=organization_ancestors(org_id))
     found = []
-    for uid, owner, document in dashboards.values_list("uid", "organization_id", "document"):
+    for uid, owner, document, version in dashboards.values_list("uid", "organization_id", "document", "version"):
         widgets = {w["id"] for w in document.get("widgets", []) if w.get("query", {}).get("name") in names}
         if widgets:
-            found.append(((owner, uid), widgets))
+            found.append(((owner, uid), widgets, document, version))
     return found
 
 
@@ -208,8 +208,10 @@ def screen_values(*, document: dict[str, Any], widget_ids: set[str], organizatio
     return values
 
 
-# (owner, uid) -> the organizations whose screens show it, as last looked up (``data_changed``).
+# (owner, uid) -> the organizations whose screens show it and (document, version), as last looked up
+# (``data_changed``): the values of a change are computed from the document it was found in.
 _screens: dict[tuple[Any, str], list[Any]] = {}
+_documents: dict[tuple[Any, str], tuple[dict[str, Any], int]] = {}
 
 
 def announce(key: tuple[Any, str], widgets: set[str], since: float, held: bool = False) -> None:
@@ -223,24 +225,20 @@ def announce(key: tuple[Any, str], widgets: set[str], since: float, held: bool =
         # Best effort, like every event: a broken cache or layer must not fail the work that changed the data.
         logger.exception("could not announce dashboard data changes")
     scopes = _screens.get(key) or []
-    if not scopes:
+    if not scopes or key not in _documents:
         return
+    document, version = _documents[key]
     if held:
-        worker.submit(lambda: push_values(key, widgets, since, held, scopes))
+        worker.submit(lambda: push_values(key, widgets, since, held, scopes, document, version))
     else:
-        push_values(key, widgets, since, held, scopes)
+        push_values(key, widgets, since, held, scopes, document, version)
 
 
-def push_values(key: tuple[Any, str], widgets: set[str], since: float, held: bool, scopes: list[Any]) -> None:
+def push_values(key: tuple[Any, str], widgets: set[str], since: float, held: bool, scopes: list[Any],
+                document: dict[str, Any], version: int) -> None:
     """Compute the changed widgets once per organization in ``scopes`` and push them to its screens."""
-    from apps.dashboards.models import Dashboard
-
-    owner, uid = key
+    uid = key[1]
     try:
-        row = Dashboard.objects.filter(pk=uid, organization_id=owner).values_list("document", "version").first()
-        if row is None:
-            return
-        document, version = row
         for organization_id in scopes:
             values = screen_values(document=document, widget_ids=widgets, organization_id=organization_id)
             if values:
@@ -290,9 +288,10 @@ def data_changed(org_id: Any, topic: str, payload: dict[str, Any]) -> None:
     try:
         found = targets(org_id or None, names)
         if found:
-            _screens.update(screen_scopes([key for key, _widgets in found]))
+            _screens.update(screen_scopes([key for key, *_rest in found]))
     except Exception:
         logger.exception("could not find the dashboards an event changes")
         return
-    for key, widgets in found:
+    for key, widgets, document, version in found:
+        _documents[key] = (document, version)
         coalescer.note(key, widgets, at)

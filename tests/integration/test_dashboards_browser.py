@@ -170,9 +170,13 @@ def test_a_wall_screen_follows_data_survives_a_restart_flags_staleness_and_fits_
                 emit(org, row.topic, {"event": "resource_changed", "id": row.id, "status": row.status})
             return time.monotonic()
 
+        # The server pushes the new values: the screen draws them without reading its data address.
+        reads: list[str] = []
+        page.on("request", lambda r: reads.append(r.url) if "/data/" in r.url else None)
         changed_at = change()
         wait_until(page, f"document.querySelector(\"{total}\").textContent === '4'", timeout=10000)
         print(f"wall screen updated {time.monotonic() - changed_at:.3f} s after the change (incl. polling)")
+        assert reads == [], reads
 
         # The server goes away: the screen says so unmistakably, then recovers when it is back.
         own_daphne["stop"]()
