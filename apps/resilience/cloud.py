@@ -35,7 +35,7 @@ CALLS: dict[str, dict[str, str]] = {
         "bucket_replication_progress": "oss.GetBucketReplicationProgress", "change_record": "dns (not offered)",
         "vpc_create": "vpc.CreateVpc", "vswitch_create": "vpc.CreateVSwitch", "vpc_delete": "vpc.DeleteVpc",
         "vswitch_delete": "vpc.DeleteVSwitch", "instance_stop": "ecs.StopInstance",
-        "instance_start": "ecs.StartInstance", "rds_delete": "rds.DeleteDBInstance",
+        "instance_start": "ecs.StartInstance", "rds_delete": "rds.DeleteDBInstance", "disk_delete": "ecs.DeleteDisk",
     },
     "aws": {
         "snapshot_create": "ec2.CreateSnapshot", "snapshot_copy": "ec2.CopySnapshot",
@@ -45,6 +45,7 @@ CALLS: dict[str, dict[str, str]] = {
         "vpc_create": "ec2.CreateVpc", "vswitch_create": "ec2.CreateSubnet", "vpc_delete": "ec2.DeleteVpc",
         "vswitch_delete": "ec2.DeleteSubnet", "instance_stop": "ec2.StopInstances",
         "instance_start": "ec2.StartInstances", "rds_delete": "rds.DeleteDBInstance",
+        "disk_delete": "ec2.DeleteVolume", "rds_snapshot_copy": "rds.CopyDBSnapshot",
     },
 }
 # Contract functions that change something (everything else only reads).
@@ -54,6 +55,7 @@ WRITES = frozenset({
     "disk_from_snapshot", "rds_backup_create", "rds_restore", "rds_cross_region_backup", "vault_create",
     "backup_plan_create", "backup_job_run", "restore_job_create", "bucket_replication_create", "change_record",
     "vpc_create", "vswitch_create", "vpc_delete", "vswitch_delete", "instance_stop", "instance_start", "rds_delete",
+    "disk_delete", "rds_snapshot_copy",
 })
 
 
@@ -134,5 +136,6 @@ _GENERIC = {
     "vpc_delete": _deleter("vpc.vpc"), "vswitch_delete": _deleter("vpc.vswitch"),
     "rds_delete": _deleter("rds.instance"), "vpc_get": _getter("vpc.vpc"), "vswitch_get": _getter("vpc.vswitch"),
     "rds_get": _getter("rds.instance"), "instance_get": _getter("ecs.instance"),
+    "disk_get": _getter("ecs.disk"), "disk_delete": _deleter("ecs.disk"),
     "instance_stop": _instance("stop"), "instance_start": _instance("start"),
 }

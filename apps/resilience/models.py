@@ -80,6 +80,7 @@ class ProtectedMember(TenantModel):
         DISK_PAIR = "disk_pair", "Disk replication pair"
         RDS_BACKUP = "rds_backup", "RDS cross-region backup"
         OSS_REPLICATION = "oss_replication", "OSS bucket replication"
+        SNAPSHOT_COPY = "snapshot_copy", "Cross-region snapshot copies"
         NONE = "none", "Not replicated (started and stopped by plans)"
 
     id = models.CharField(primary_key=True, max_length=32, default=PrefixedId("pm"), editable=False)

@@ -103,6 +103,11 @@ class Ctx:
         with _cloud_wait():
             return cloud.call(self.group.secondary_platform, self.group.secondary_region, fn, *args, **kw)
 
+    def copies(self, fn: str, *args: Any, **kw: Any) -> Any:
+        """A call where the snapshot channel keeps its copies: the primary's account, the secondary's region."""
+        with _cloud_wait():
+            return cloud.call(self.group.primary_platform, self.group.secondary_region, fn, *args, **kw)
+
 
 # -- actions ------------------------------------------------------------------------------------------------
 # Each action: ``calls`` (what a dry run lists), ``act`` (one call, after looking), ``check`` (waiting:
@@ -141,7 +146,8 @@ def _find(ctx: Ctx, resource_type: str, name: str, *, primary: bool = False) -> 
     for _page in range(50):
         page = adapter.list_resources(resource_type, region, token)
         for item in page.items:
-            if item.name == name and item.status not in {"deleted", "deleting"}:
+            # RDS on AWS lowers the names it is given into identifiers.
+            if item.name.lower() == name.lower() and item.status not in {"deleted", "deleting"}:
                 return item.external_id
         token = page.next_token
         if not token:
@@ -286,8 +292,65 @@ def _rds_check(ctx: Ctx) -> bool:
     return row is not None and row["status"] in {"running", "available"}
 
 
+def _is_db(member: ProtectedMember | None) -> bool:
+    return member is not None and member.resource_type == "rds.instance"
+
+
+def _restore_name(ctx: Ctx, *, drill: bool) -> str:
+    member = ctx.member
+    return drill_name(ctx.run.id, member.external_id) if drill else f"dr-{ctx.run.id}-{member.external_id}"[:120]
+
+
+def _snapshot_restore_act(ctx: Ctx, *, drill: bool) -> dict[str, Any]:
+    """A volume (or database) at the secondary from the member's last complete copy (snapshot channel),
+    named for the run so a repeated step finds it instead of making a second one."""
+    if ctx.step.result.get("copy_id"):
+        return {}
+    member = ctx.member
+    if not member.replica_id:
+        raise StepFailed(f"{member.name or member.external_id} has no complete copy at the secondary yet.")
+    name = _restore_name(ctx, drill=drill)
+    tags = drill_tags(ctx.run) if drill else {"unimanager:recovery": ctx.run.id}
+    point = member.last_recovery_point
+    found = _find(ctx, "rds.instance" if _is_db(member) else "ecs.disk", name)
+    if found:
+        copy = found
+    elif _is_db(member):
+        copy = ctx.copies("rds_restore", member.external_id, backup_id=member.replica_id, name=name, tags=tags,
+                          client_token=_token(ctx))
+    else:
+        copy = ctx.copies("disk_from_snapshot", zone=ctx.group.secondary_zone or _zone(ctx.group),
+                          snapshot_id=member.replica_id, name=name, tags=tags, client_token=_token(ctx))
+    return {"copy_id": copy, "recovery_point": point.isoformat() if point else None, "rpo_seconds": rpo_of(point)}
+
+
+def _snapshot_restore_check(ctx: Ctx) -> bool:
+    row = ctx.copies("rds_get" if _is_db(ctx.member) else "disk_get", ctx.step.result["copy_id"])
+    return row is not None and row["status"] in {"running", "available", "in_use"}
+
+
+def _restore_delete_act(ctx: Ctx) -> dict[str, Any]:
+    made = ctx.run.steps.filter(action="drill_restore", member=ctx.member).first()
+    copy_id = (made.result or {}).get("copy_id") if made else ""
+    if not copy_id:
+        copy_id = _find(ctx, "rds.instance" if _is_db(ctx.member) else "ecs.disk",
+                        _restore_name(ctx, drill=True))
+    if copy_id:
+        ctx.copies("rds_delete" if _is_db(ctx.member) else "disk_delete", copy_id)
+    return {"deleted": copy_id or None}
+
+
+def _restore_gone(ctx: Ctx) -> bool:
+    copy_id = ctx.step.result.get("deleted")
+    if not copy_id:
+        return True
+    row = ctx.copies("rds_get" if _is_db(ctx.member) else "disk_get", copy_id)
+    return row is None or row["status"] in {"deleted"}
+
+
 def _evidence_act(ctx: Ctx) -> dict[str, Any]:
-    copies = list(ctx.run.steps.filter(action__in=["drill_copy", "drill_rds", "pair_failover", "rds_restore"],
+    copies = list(ctx.run.steps.filter(action__in=["drill_copy", "drill_rds", "pair_failover", "rds_restore",
+                                                   "drill_restore", "snapshot_restore"],
                                        status=PlanStep.Status.SUCCEEDED))
     rpos = [s.result.get("rpo_seconds") for s in copies if s.result.get("rpo_seconds") is not None]
     rto = (timezone.now() - ctx.run.started_at).total_seconds()
@@ -581,6 +644,15 @@ ACTIONS: dict[str, Action] = {
     "rds_restore": Action(PlanStep.Kind.CLOUD, lambda g, m, p: [_p(g, "rds_backups", m.external_id),
                                                                 _p(g, "rds_restore", m.external_id)],
                           lambda ctx: _rds_copy_act(ctx, drill=False), _rds_check),
+    "drill_restore": Action(PlanStep.Kind.CLOUD, lambda g, m, p: [_s(g, "disk_from_snapshot" if not _is_db(m)
+                                                                     else "rds_restore", f"from {m.replica_id}")],
+                            lambda ctx: _snapshot_restore_act(ctx, drill=True), _snapshot_restore_check),
+    "restore_delete": Action(PlanStep.Kind.CLEANUP, lambda g, m, p: [_s(g, "rds_delete" if _is_db(m) else "disk_delete",
+                                                                        f"drill copy of {m.name}")],
+                             _restore_delete_act, _restore_gone),
+    "snapshot_restore": Action(PlanStep.Kind.CLOUD, lambda g, m, p: [_s(g, "disk_from_snapshot" if not _is_db(m)
+                                                                        else "rds_restore", f"from {m.replica_id}")],
+                               lambda ctx: _snapshot_restore_act(ctx, drill=False), _snapshot_restore_check),
     "endpoint_switch": Action(PlanStep.Kind.ENDPOINT, lambda g, m, p: [
         _s(g, "change_record", f"{p.get('name')} -> {p.get('value')}")], _endpoint_act),
 }
@@ -629,6 +701,7 @@ def plan_build(group: ProtectionGroup, kind: str, options: dict[str, Any]) -> li
     disks = [m for m in members if m.channel == ProtectedMember.Channel.DISK_PAIR and m.replica_id]
     dbs = [m for m in members if m.channel == ProtectedMember.Channel.RDS_BACKUP]
     instances = [m for m in members if m.resource_type == "ecs.instance"]
+    snaps = [m for m in members if m.channel == ProtectedMember.Channel.SNAPSHOT_COPY and m.replica_id]
     timeout = options.get("timeout_seconds", DEFAULT_TIMEOUT)
     batches: list[list[Spec]] = []
 
@@ -650,22 +723,29 @@ def plan_build(group: ProtectionGroup, kind: str, options: dict[str, Any]) -> li
         batch(Spec(0, "approval", f"Approve the {kind} of {group.name}", timeout=timeout))
     if kind == "drill":
         batch(Spec(0, "network_create", f"Isolated drill network in {group.secondary_region}", timeout=timeout))
-        batch(*each("drill_copy", "Drill copy of", disks), *each("drill_rds", "Drill clone of", dbs))
+        batch(*each("drill_copy", "Drill copy of", disks), *each("drill_rds", "Drill clone of", dbs),
+              *each("drill_restore", "Drill copy of", snaps))
         batch(Spec(0, "evidence", "Measure RPO and RTO (evidence)", timeout=timeout))
         batch(*each("drill_clear", "Clear drill copy of", disks, cleanup=True, critical=False),
-              *each("rds_delete", "Delete drill clone of", dbs, cleanup=True, critical=False))
+              *each("rds_delete", "Delete drill clone of", dbs, cleanup=True, critical=False),
+              *each("restore_delete", "Delete drill copy of", snaps, cleanup=True, critical=False))
         batch(Spec(0, "network_delete", "Delete the drill network", cleanup=True, critical=False, timeout=timeout))
         batch(Spec(0, "leftovers", "Check for drill leftovers", cleanup=True, critical=False, timeout=timeout))
     elif kind in ("switchover", "failover"):
         if kind == "switchover":
             batch(*each("instance_stop", "Stop writes: stop", instances))
             batch(*each("wait_rpo_zero", "Wait for RPO 0 of", disks))
-        by_tier(("pair_failover", "Fail over", disks), ("rds_restore", "Restore at the secondary", dbs))
+        by_tier(("pair_failover", "Fail over", disks), ("rds_restore", "Restore at the secondary", dbs),
+                ("snapshot_restore", "Restore the last copy of", snaps))
         if options.get("endpoint"):
             batch(Spec(0, "endpoint_switch", f"Switch {options['endpoint']['name']} to the secondary",
                        params=options["endpoint"], critical=False, timeout=timeout))
         batch(Spec(0, "evidence", "Measure RPO and RTO", timeout=timeout))
     else:  # switchback, failback: reverse replication (changed data only), back to the primary, re-protect
+        if snaps:
+            raise Refused("Members protected by snapshot copies cannot be switched back: protect the restored "
+                          "copies from the secondary instead.", code="unsupported_operation",
+                          detail={"members": [m.id for m in snaps]})
         batch(*each("pair_reprotect", "Reverse replication of", disks))
         batch(*each("wait_rpo_zero", "Wait for RPO 0 of", disks))
         by_tier(("pair_failover", "Switch back", disks), params={"caught_up": True})

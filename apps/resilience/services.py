@@ -83,11 +83,30 @@ def candidates(group: ProtectionGroup) -> QuerySet:
     return qs.none()
 
 
+def channel_for(group: ProtectionGroup, resource_type: str) -> str:
+    """How a member of ``resource_type`` is replicated from the group's primary site: the native channel
+    where the platform has it, else periodic cross-region snapshot copies (EBS volumes and RDS on AWS:
+    no replication pairs, no cross-region backup replication)."""
+    channel = CHANNEL_FOR.get(resource_type, ProtectedMember.Channel.NONE)
+    if channel in (ProtectedMember.Channel.DISK_PAIR, ProtectedMember.Channel.RDS_BACKUP):
+        try:
+            offered = cloud.offered(group.primary_platform)
+            module = cloud.dr_module(group.primary_platform)
+        except Exception:  # noqa: BLE001 - a platform without DR calls keeps the native channel (and its error)
+            return channel
+        if channel == ProtectedMember.Channel.DISK_PAIR and "replication_pairs" not in offered \
+                and "snapshots" in offered:
+            return ProtectedMember.Channel.SNAPSHOT_COPY
+        if channel == ProtectedMember.Channel.RDS_BACKUP and hasattr(module, "rds_snapshot_copy"):
+            return ProtectedMember.Channel.SNAPSHOT_COPY
+    return channel
+
+
 def _member_for(group: ProtectionGroup, resource: Resource, state: str) -> ProtectedMember:
     return ProtectedMember(organization_id=group.organization_id, group=group, resource=resource,
                            resource_type=resource.type, external_id=resource.external_id,
                            name=resource.name, zone=resource.zone, state=state,
-                           channel=CHANNEL_FOR.get(resource.type, ProtectedMember.Channel.NONE))
+                           channel=channel_for(group, resource.type))
 
 
 @transaction.atomic
@@ -285,6 +304,9 @@ def member_setup(*, member: ProtectedMember) -> str:
             if status == "created":
                 cloud.call(platform, region, "pair_start", member.replica_id)
             return "opened"
+        if member.channel == ProtectedMember.Channel.SNAPSHOT_COPY:
+            snapshot_cycle(member=member)
+            return "opened" if member.replica_id else "pending"
         if member.replica_id:
             return "opened"
         if member.channel == ProtectedMember.Channel.RDS_BACKUP:
@@ -310,6 +332,88 @@ def _default_zone(group: ProtectionGroup) -> str:
     zone = Zone.objects.filter(region__platform=group.secondary_platform, region__region_id=group.secondary_region) \
         .order_by("zone_id").values_list("zone_id", flat=True).first()
     return zone or f"{group.secondary_region}-a"
+
+
+# -- the snapshot channel: periodic cross-region copies ---------------------------------------------------
+# A cycle: a snapshot at the primary, then its copy at the secondary; once the copy is complete it is the
+# member's recovery point (``replica_id``; RPO = the age of the snapshot it copies) and the copy before
+# it, with the primary's snapshot, is deleted. The cycle in flight is kept on the member
+# (``secondary_id``: ``snap|<snapshot>|<epoch>`` then ``copy|<snapshot>|<epoch>|<copy>``), so every poll
+# moves it on from where it is. A new cycle starts once the last point is half the target RPO old.
+
+SNAPSHOT_MIN_INTERVAL = 5
+
+
+def _is_db(member: ProtectedMember) -> bool:
+    return member.resource_type == "rds.instance"
+
+
+def snapshot_cycle(*, member: ProtectedMember) -> tuple[datetime | None, str, int]:
+    """Move the member's copy cycle on by what the cloud has finished; (recovery point, status, bytes)."""
+    group = member.group
+    platform, region, dest = group.primary_platform, group.primary_region, group.secondary_region
+    cycle = member.secondary_id.split("|") if member.secondary_id else []
+    now = timezone.now()
+    name = f"um-{member.id}-{int(now.timestamp())}"
+    tags = _tags(group, member)
+    fields: dict[str, Any] = {}
+    if not cycle:
+        interval = max(SNAPSHOT_MIN_INTERVAL, group.target_rpo_seconds / 2)
+        point = member.last_recovery_point
+        if member.replica_id and point is not None and (now - point).total_seconds() < interval:
+            return point, member.replica_status or "copied", member.bytes_moved
+        if _is_db(member):
+            snap = cloud.call(platform, region, "rds_backup_create", member.external_id)
+        else:
+            snap = cloud.call(platform, region, "snapshot_create", member.external_id, name=name, tags=tags)
+        fields = {"secondary_id": f"snap|{snap}|{now.timestamp():.3f}", "replica_status": "snapshotting"}
+    elif cycle[0] == "snap":
+        snap = cycle[1]
+        done, failed = _snapshot_state(member, platform, region, snap)
+        if failed:
+            fields = {"secondary_id": "", "replica_status": "snapshot_failed"}
+        elif done:
+            if _is_db(member):
+                copy = cloud.call(platform, region, "rds_snapshot_copy", snap, dest_region=dest, name=f"{name}-dr")
+            else:
+                copy = cloud.call(platform, region, "snapshot_copy", snap, dest_region=dest, name=f"{name}-dr",
+                                  tags=tags)
+            fields = {"secondary_id": f"copy|{snap}|{cycle[2]}|{copy}", "replica_status": "copying"}
+    elif cycle[0] == "copy":
+        snap, taken, copy = cycle[1], cycle[2], cycle[3]
+        done, failed = _snapshot_state(member, platform, dest, copy)
+        if failed:
+            fields = {"secondary_id": "", "replica_status": "copy_failed"}
+        elif done:
+            previous = member.replica_id
+            if previous and previous != copy and not _is_db(member):
+                _quietly(platform, dest, "snapshot_delete", previous)
+            if not _is_db(member):
+                _quietly(platform, region, "snapshot_delete", snap)
+            point = datetime.fromtimestamp(float(taken), tz=UTC)
+            fields = {"secondary_id": "", "replica_id": copy, "replica_status": "copied",
+                      "last_recovery_point": point, "error": ""}
+    if fields:
+        ProtectedMember.objects.filter(pk=member.pk).update(**fields)
+        for key, value in fields.items():
+            setattr(member, key, value)
+    return member.last_recovery_point, member.replica_status, member.bytes_moved
+
+
+def _snapshot_state(member: ProtectedMember, platform: Any, region: str, snapshot_id: str) -> tuple[bool, bool]:
+    """(complete, failed or gone) of a volume snapshot or a DB snapshot in ``region``."""
+    if _is_db(member):
+        job = cloud.call(platform, region, "rds_backup_job_get", member.external_id, snapshot_id) or {}
+        return job.get("status") == "Finished", job.get("status") in ("Failed", None)
+    row = cloud.call(platform, region, "snapshot_get", snapshot_id) or {}
+    return row.get("status") in ("completed", "accomplished"), row.get("status") in ("error", "failed", None)
+
+
+def _quietly(platform: Any, region: str, fn: str, *args: Any) -> None:
+    try:
+        cloud.call(platform, region, fn, *args)
+    except CloudCallError as exc:
+        logger.warning("could not %s %s: %s", fn, args, exc)
 
 
 NEEDS_SETUP = Q(replica_id="") | Q(channel=ProtectedMember.Channel.DISK_PAIR, replica_status__in=["", "creating",
@@ -356,6 +460,8 @@ def member_recovery_point(member: ProtectedMember) -> tuple[datetime | None, str
         pair = cloud.call(platform, region, "pair_get", member.replica_id)
         return (_epoch(pair.get("last_recovery_point")), str(pair.get("status", "")),
                 int(pair.get("bytes_moved") or 0))
+    if member.channel == ProtectedMember.Channel.SNAPSHOT_COPY:
+        return snapshot_cycle(member=member)
     if member.channel == ProtectedMember.Channel.RDS_BACKUP:
         backups = cloud.call(platform, region, "rds_backups", member.external_id) or []
         points = [_epoch(b.get("ended_at")) for b in backups if str(b.get("status", "")).lower() == "success"]
@@ -383,7 +489,7 @@ def group_poll(*, group: ProtectionGroup) -> ProtectionGroup:
     worst: float | None = 0.0 if members else None
     for member in members:
         member.group = group
-        if not member.replica_id:
+        if not member.replica_id and member.channel != ProtectedMember.Channel.SNAPSHOT_COPY:
             worst = None  # a member whose channel never opened has no recovery point at all
             continue
         try:
