@@ -8,6 +8,9 @@ PERMISSIONS = [
     ("provisioning:change:read", "See change records of lifecycle operations"),
     ("provisioning:schedule:read", "See scheduled operations"),
     ("provisioning:topology:read", "See dependency topology and root-cause hints"),
+    ("provisioning:script:read", "See saved scripts and script runs with their output"),
+    ("provisioning:script:write", "Create, change and delete saved scripts"),
+    ("ecs:instance:command", "Run scripts on ECS instances (Cloud Assistant, SSM Run Command)"),
     ("menu:portal:provisioning", "Portal menu: catalog, requests and my resources"),
     ("menu:console:provisioning", "Console menu: approvals, changes, schedules and topology"),
 ]
@@ -23,11 +26,19 @@ class ProvisioningConfig(AppConfig):
 
         from apps.core.navigation import MenuEntry, register_menu
         from apps.core.realtime import register_topic
+        from apps.provisioning import script_tasks  # noqa: F401 (workers learn the script run tasks)
+        from apps.provisioning.scripts import script_run_topic_org, script_topic_org
         from apps.provisioning.selectors import request_topic_org
         from apps.rbac.catalog import register_permissions
 
         register_permissions("provisioning", PERMISSIONS)
         register_topic("request", request_topic_org)
+        register_topic("script", script_topic_org)
+        register_topic("script_run", script_run_topic_org)
+        from apps.core.events import subscribe
+        from apps.provisioning.demo import first_run_after_collection
+
+        subscribe("sync:", first_run_after_collection)
         from apps.provisioning import widget_queries
 
         widget_queries.register()
@@ -39,6 +50,10 @@ class ProvisioningConfig(AppConfig):
                       permission="menu:portal:provisioning"),
             MenuEntry("portal", "My resources", "provisioning:my-resources", "server", order=120,
                       permission="menu:portal:provisioning"),
+            MenuEntry("portal", "Scripts", "provisioning:scripts", "terminal-2", order=125,
+                      permission="menu:portal:provisioning"),
+            MenuEntry("console", "Scripts", "provisioning-console:scripts", "terminal-2", order=425,
+                      section="Operations", permission="menu:console:provisioning"),
             MenuEntry("console", "Approvals", "provisioning-console:approvals", "checklist", order=400,
                       section="Operations", permission="menu:console:provisioning"),
             MenuEntry("console", "Change records", "provisioning-console:changes", "history", order=410,
@@ -58,3 +73,5 @@ def install_reconciler(**kwargs) -> None:
     every, _ = IntervalSchedule.objects.get_or_create(every=60, period=IntervalSchedule.SECONDS)
     PeriodicTask.objects.update_or_create(name="provisioning: reconcile stuck operations", defaults={
         "task": "apps.provisioning.tasks.reconcile_task", "interval": every, "enabled": True})
+    PeriodicTask.objects.update_or_create(name="provisioning: resume script runs", defaults={
+        "task": "apps.provisioning.script_tasks.script_run_reconcile_task", "interval": every, "enabled": True})

@@ -220,3 +220,153 @@ class ScheduledOperation(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.action} {self.resource_id} {'at ' + str(self.run_at) if self.run_at else self.cron}"
+
+
+class Script(TenantModel):
+    """A saved script of an organization (or of one of its projects): shell or PowerShell text whose
+    ``{{name}}`` placeholders are the declared ``parameters`` (``[{"name", "description", "default",
+    "required"}]``). Every change makes a new ``version`` and keeps the old text in ``ScriptVersion``."""
+
+    class Language(models.TextChoices):
+        SHELL = "shell", "Shell"
+        POWERSHELL = "powershell", "PowerShell"
+
+    scope_fields = {"project": "project"}
+
+    id = models.CharField(primary_key=True, max_length=32, default=PrefixedId("scr"), editable=False)
+    project = models.ForeignKey("organizations.Project", null=True, blank=True, on_delete=models.CASCADE,
+                                related_name="+")
+    name = models.CharField(max_length=128)
+    description = models.CharField(max_length=500, blank=True)
+    language = models.CharField(max_length=16, choices=Language.choices, default=Language.SHELL)
+    content = models.TextField()
+    parameters = models.JSONField(default=list, blank=True)
+    timeout_seconds = models.PositiveIntegerField(default=60)
+    version = models.PositiveIntegerField(default=1)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [models.UniqueConstraint(fields=["organization", "name"], name="script_name_unique_in_org")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def topic(self) -> str:
+        return f"script:{self.id}"
+
+
+class ScriptVersion(models.Model):
+    """The text and parameters of a script as they were at one version, and who made it."""
+
+    script = models.ForeignKey(Script, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    name = models.CharField(max_length=128)
+    language = models.CharField(max_length=16)
+    content = models.TextField()
+    parameters = models.JSONField(default=list, blank=True)
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["script", "-version"]
+        constraints = [models.UniqueConstraint(fields=["script", "version"], name="script_version_once")]
+
+    def __str__(self) -> str:
+        return f"{self.script_id} v{self.version}"
+
+
+class ScriptRun(TenantModel):
+    """One script run on 1..N instances, driven by step tasks (``apps/provisioning/scripts.py``).
+
+    ``calls`` holds one cloud call per platform and region: ``{"platform", "region", "instances"
+    (external ids), "client_token", "invocation" (the cloud's id, once sent), "error"}``. The run's
+    project is its instances' project when they share one (else none: organization-wide)."""
+
+    class Phase(models.TextChoices):
+        CALL = "call", "Sending to the cloud"
+        WAIT = "wait", "Waiting for results"
+        DONE = "done", "Done"
+
+    scope_fields = {"project": "project"}
+
+    id = models.CharField(primary_key=True, max_length=32, default=PrefixedId("srun"), editable=False)
+    operation = models.OneToOneField("core.Operation", on_delete=models.CASCADE, related_name="script_run")
+    project = models.ForeignKey("organizations.Project", null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="+")
+    script = models.ForeignKey(Script, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs")
+    script_version = models.PositiveIntegerField(null=True, blank=True)
+    name = models.CharField(max_length=128)
+    language = models.CharField(max_length=16, choices=Script.Language.choices)
+    content = models.TextField()
+    parameters = models.JSONField(default=dict, blank=True)
+    timeout_seconds = models.PositiveIntegerField(default=60)
+    comment = models.CharField(max_length=500, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    calls = models.JSONField(default=list, blank=True)
+    phase = models.CharField(max_length=8, choices=Phase.choices, default=Phase.CALL)
+    step = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    deadline = models.DateTimeField()
+    heartbeat_at = models.DateTimeField(db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["organization", "-created_at"], name="script_run_org_created")]
+
+    def __str__(self) -> str:
+        return f"{self.name} on {len(self.calls)} call(s)"
+
+    @property
+    def topic(self) -> str:
+        return f"script_run:{self.id}"
+
+
+class ScriptRunTarget(models.Model):
+    """One instance of a run: its status, exit code and output (the first ``OUTPUT_LIMIT`` characters)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCESS = "success", "Succeeded"
+        FAILED = "failed", "Failed"
+        TIMEOUT = "timeout", "Timed out"
+        STOPPED = "stopped", "Stopped"
+        ERROR = "error", "Not run"
+
+    FINAL = {Status.SUCCESS, Status.FAILED, Status.TIMEOUT, Status.STOPPED, Status.ERROR}
+    OUTPUT_LIMIT = 65536
+
+    run = models.ForeignKey(ScriptRun, on_delete=models.CASCADE, related_name="targets")
+    resource = models.ForeignKey("resources.Resource", null=True, on_delete=models.SET_NULL, related_name="+")
+    platform = models.ForeignKey("clouds.CloudPlatform", on_delete=models.CASCADE, related_name="+")
+    region = models.CharField(max_length=64)
+    instance_id = models.CharField(max_length=255)
+    name = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    exit_code = models.IntegerField(null=True, blank=True)
+    output = models.TextField(blank=True)
+    output_truncated = models.BooleanField(default=False)
+    error_code = models.CharField(max_length=128, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "name", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.run_id} {self.instance_id} {self.status}"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in self.FINAL

@@ -8,4 +8,6 @@ urlpatterns = [
     path("changes/", views.changes, name="changes"),
     path("schedules/", views.schedules, name="schedules"),
     path("topology/", views.topology, name="topology"),
+    path("scripts/", views.scripts_page, name="scripts"),
+    path("scripts/runs/<str:run_id>/", views.script_run_page, name="script-run"),
 ]

@@ -10,4 +10,6 @@ urlpatterns = [
     path("requests/<str:request_id>/", views.request_detail, name="request"),
     path("resources/", views.my_resources, name="my-resources"),
     path("resources/<str:resource_id>/", views.resource_page, name="resource"),
+    path("scripts/", views.scripts_page, name="scripts"),
+    path("scripts/runs/<str:run_id>/", views.script_run_page, name="script-run"),
 ]

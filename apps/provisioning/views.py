@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 
 from apps.clouds.adapters import adapter_class
 from apps.clouds.adapters.base import CloudCallError
@@ -186,3 +187,52 @@ def topology(request: HttpRequest) -> HttpResponse:
                                       .values("project_id")).order_by("name")[:200]
     return render(request, "provisioning/topology.html", {
         "projects": projects, "resource": request.GET.get("resource", ""), "project": request.GET.get("project", "")})
+
+
+# -- scripts on instances (portal and console share the templates) ----------------------------------
+
+def _surface(request: HttpRequest) -> tuple[str, str]:
+    """(base template, URL namespace) of the surface the page is served on."""
+    if request.resolver_match and request.resolver_match.namespace == "provisioning-console":
+        return "console/base.html", "provisioning-console"
+    return "portal/base.html", "provisioning"
+
+
+@login_required
+def scripts_page(request: HttpRequest) -> HttpResponse:
+    """The script library (list, create, edit), the run form (a saved or typed-in script, its parameters,
+    instances picked by search) and the latest runs. ``?instance=`` picks an instance to start with."""
+    from apps.core.scoping import restrict
+    from apps.organizations.models import Organization
+    from apps.provisioning import scripts
+
+    base, namespace = _surface(request)
+    library = list(scripts.script_list(actor=request.user).select_related("project", "updated_by")[:200])
+    runs = list(scripts.script_run_list(actor=request.user).select_related("operation", "actor")[:50])
+    picked = []
+    wanted = request.GET.get("instance", "")
+    if wanted:
+        row = scripts.instance_choices(actor=request.user).filter(pk=wanted).first()
+        if row is not None:
+            picked.append({"id": row.pk, "name": row.name or row.external_id, "external_id": row.external_id,
+                           "status": row.status})
+    places = [{"kind": "project", "id": str(p.pk), "label": f"{p.name} ({p.organization.name})"}
+              for p in restrict(Project.objects.select_related("organization"), request.user, scripts.WRITE)
+              .order_by("name")[:100]]
+    places += [{"kind": "organization", "id": str(o.pk), "label": f"{o.name} (whole organization)"}
+               for o in restrict(Organization.objects.all(), request.user, scripts.WRITE).order_by("name")[:50]]
+    return render(request, "provisioning/scripts.html", {
+        "base": base, "namespace": namespace, "library": library, "runs": runs,
+        "page_data": {"picked": picked, "places": places, "run_url": reverse(f"{namespace}:scripts") + "runs/"}})
+
+
+@login_required
+def script_run_page(request: HttpRequest, run_id: str) -> HttpResponse:
+    """One run: each instance's status, exit code and output, followed live."""
+    from apps.provisioning import scripts
+
+    base, namespace = _surface(request)
+    run = scripts.script_run_get(actor=request.user, run_id=run_id)
+    return render(request, "provisioning/script_run.html", {
+        "base": base, "namespace": namespace, "run": run,
+        "targets": run.targets.select_related("resource").order_by("name", "id")})

@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from apps.provisioning.api import views
+from apps.provisioning.api import scripts, views
 
 router = SimpleRouter()
 router.register("requests", views.RequestViewSet, basename="provisioning-request")
@@ -9,6 +9,8 @@ router.register("instances", views.InstanceViewSet, basename="provisioning-insta
 router.register("changes", views.ChangeRecordViewSet, basename="provisioning-change")
 router.register("policies", views.PolicyViewSet, basename="provisioning-policy")
 router.register("schedules", views.ScheduleViewSet, basename="provisioning-schedule")
+router.register("scripts", scripts.ScriptViewSet, basename="provisioning-script")
+router.register("script-runs", scripts.ScriptRunViewSet, basename="provisioning-script-run")
 
 urlpatterns = [
     path("form/", views.FormView.as_view(), name="provisioning-form"),
@@ -16,5 +18,6 @@ urlpatterns = [
     path("estimate/", views.EstimateView.as_view(), name="provisioning-estimate"),
     path("topology/", views.TopologyView.as_view(), name="provisioning-topology"),
     path("root-cause/", views.RootCauseView.as_view(), name="provisioning-root-cause"),
+    path("script-instances/", scripts.InstanceChoiceView.as_view(), name="provisioning-script-instances"),
     *router.urls,
 ]

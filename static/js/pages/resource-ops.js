@@ -170,6 +170,24 @@
       return;
     }
     body.replaceChildren(actionRow(), operationForms(), detailTables(panel.details));
+    scriptButton();
+  }
+  // "Run script" on an instance you may run scripts on: opens the scripts page with it picked.
+  async function scriptButton() {
+    let page;
+    try { page = await Unimanager.api("GET", "/api/v1/provisioning/script-instances/?id=" + encodeURIComponent(id)); }
+    catch (e) { return; }
+    const instance = (page.results || [])[0];
+    const row = body.querySelector("[data-testid=ops-actions]");
+    if (!instance || !row) return;
+    const surface = location.pathname.startsWith("/console/") ? "/console" : "/portal";
+    const link = el("a", {className: "btn btn-sm btn-outline-primary", dataset: {testid: "op-run-script"},
+      href: surface + "/provisioning/scripts/?instance=" + encodeURIComponent(id)}, "Run script");
+    if (instance.status !== "running") {
+      link.classList.add("disabled"); link.setAttribute("aria-disabled", "true");
+      link.title = "A script runs only on a running instance.";
+    }
+    row.append(link);
   }
   load();
 })();
