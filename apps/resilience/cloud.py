@@ -55,7 +55,7 @@ WRITES = frozenset({
     "disk_from_snapshot", "rds_backup_create", "rds_restore", "rds_cross_region_backup", "vault_create",
     "backup_plan_create", "backup_job_run", "restore_job_create", "bucket_replication_create", "change_record",
     "vpc_create", "vswitch_create", "vpc_delete", "vswitch_delete", "instance_stop", "instance_start", "rds_delete",
-    "disk_delete", "rds_snapshot_copy",
+    "disk_delete", "rds_snapshot_copy", "bucket_create",
 })
 
 
@@ -125,6 +125,13 @@ def _getter(resource_type: str):
     return get
 
 
+def _bucket_create(adapter: Any, region: str, *, name: str) -> str:
+    """A bucket named ``name`` in ``region``; one this account already has there is kept as it is."""
+    if adapter.get_resource("oss.bucket", region, name) is None:
+        adapter.create("oss.bucket", region, {"name": name})
+    return name
+
+
 def _instance(action: str):
     def act(adapter: Any, region: str, external_id: str) -> None:
         getattr(adapter, action)("ecs.instance", region, external_id)
@@ -136,6 +143,6 @@ _GENERIC = {
     "vpc_delete": _deleter("vpc.vpc"), "vswitch_delete": _deleter("vpc.vswitch"),
     "rds_delete": _deleter("rds.instance"), "vpc_get": _getter("vpc.vpc"), "vswitch_get": _getter("vpc.vswitch"),
     "rds_get": _getter("rds.instance"), "instance_get": _getter("ecs.instance"),
-    "disk_get": _getter("ecs.disk"), "disk_delete": _deleter("ecs.disk"),
+    "disk_get": _getter("ecs.disk"), "disk_delete": _deleter("ecs.disk"), "bucket_create": _bucket_create,
     "instance_stop": _instance("stop"), "instance_start": _instance("start"),
 }

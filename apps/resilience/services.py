@@ -315,6 +315,8 @@ def member_setup(*, member: ProtectedMember) -> str:
             member.replica_id = f"{member.external_id}@{group.secondary_region}"
         else:
             dest = f"{member.external_id}-dr"[:63]
+            # The destination bucket is made first (replication needs it to exist), in this account.
+            cloud.call(platform, group.secondary_region, "bucket_create", name=dest)
             member.replica_id = cloud.call(platform, region, "bucket_replication_create", member.external_id,
                                            dest_region=group.secondary_region, dest_bucket=dest)
             member.secondary_id = dest
