@@ -45,7 +45,7 @@ from apps.provisioning import config, day2, hooks
 from apps.provisioning.models import ChangeRecord, ProvisioningRequest, RequestEvent
 from apps.provisioning.statemachine import ACTIONS, ATTACHABLE, BUSY, CLOUD_CALL, TARGET, check_transition
 from apps.resources.models import Resource
-from apps.resources.services import resource_refresh
+from apps.resources.services import ASK_THE_CLOUD, resource_refresh
 
 logger = logging.getLogger(__name__)
 
@@ -265,20 +265,21 @@ def _announce(op_id: str) -> None:
 
 
 def _advance(change: ChangeRecord, step: int, *, phase: str, progress: int, message: str, **fields: Any) -> bool:
-    """Record ``step`` of ``change`` unless another delivery of it got there first."""
+    """Record ``step`` of ``change`` unless another delivery of it got there first: one conditional UPDATE
+    (the step before this one, not done). The operation is told only when its message changes: a poll
+    that finds the cloud where the last one did is recorded on the change alone, and announces nothing."""
     with transaction.atomic():
-        current = ChangeRecord.objects.select_for_update().get(pk=change.pk)
-        if current.step != step - 1 or current.phase == Phase.DONE:
+        now = timezone.now()
+        recorded = ChangeRecord.objects.filter(pk=change.pk, step=step - 1).exclude(phase=Phase.DONE).update(
+            phase=phase, step=step, attempts=0, heartbeat_at=now, **fields)
+        if not recorded:
             return False
         for key, val in fields.items():
-            setattr(current, key, val)
             setattr(change, key, val)
-        current.phase = change.phase = phase
-        current.step = change.step = step
-        current.attempts = change.attempts = 0
-        current.heartbeat_at = timezone.now()
-        current.save()
-        operation_advance(operation_id=current.operation_id, step=step, progress=progress, message=message)
+        change.phase, change.step, change.attempts, change.heartbeat_at = phase, step, 0, now
+        if message[:500] != change.operation.message:
+            operation_advance(operation_id=change.operation_id, step=step, progress=progress, message=message)
+            change.operation.message = message[:500]
     return True
 
 
@@ -358,7 +359,10 @@ def lifecycle_step(*, change_id: str, step: int) -> tuple[bool, float, int]:
     if change.operation.is_final:
         _close(change, succeeded=False)
         return False, 0.0, step
-    ChangeRecord.objects.filter(pk=change.pk).update(heartbeat_at=timezone.now())
+    if timezone.now() - change.heartbeat_at > timedelta(seconds=config.value("STALE_SECONDS") / 4):
+        # Not heard of for a while (queued long, or retried after a pause): say it is alive before the
+        # cloud call, so the reconciler does not resume it meanwhile. Each recorded step sets it too.
+        ChangeRecord.objects.filter(pk=change.pk).update(heartbeat_at=timezone.now())
     poll = config.value("POLL_SECONDS")
     try:
         adapter = adapter_for(change.platform, region=change.region, timeout=config.value("CLOUD_TIMEOUT"))
@@ -366,7 +370,7 @@ def lifecycle_step(*, change_id: str, step: int) -> tuple[bool, float, int]:
             current = adapter.get_resource(change.resource_type, change.region, change.external_id) \
                 if change.external_id else None
             if change.phase == Phase.WAIT and _reached(change, current):
-                _finish(change, adapter, step)
+                _finish(change, adapter, step, current)
             else:
                 status = current.status if current else "not found"
                 _fail(change, f"Timed out: the cloud reports {status} at the deadline.", adapter=adapter)
@@ -377,7 +381,7 @@ def lifecycle_step(*, change_id: str, step: int) -> tuple[bool, float, int]:
             return recorded, poll, step + 1
         current = adapter.get_resource(change.resource_type, change.region, change.external_id)
         if _reached(change, current):
-            _finish(change, adapter, step)
+            _finish(change, adapter, step, current)
             return False, 0.0, step
         if change.action == "create" and current is None and change.polls >= 30:
             _fail(change, "The cloud does not report the new resource.")
@@ -402,8 +406,8 @@ def lifecycle_step(*, change_id: str, step: int) -> tuple[bool, float, int]:
         return False, 0.0, step
 
 
-def _finish(change: ChangeRecord, adapter: Any, step: int) -> None:
-    row = _collect(change, adapter)
+def _finish(change: ChangeRecord, adapter: Any, step: int, found: Any = ASK_THE_CLOUD) -> None:
+    row = _collect(change, adapter, found)
     with transaction.atomic():
         current = ChangeRecord.objects.select_for_update().get(pk=change.pk)
         if current.phase == Phase.DONE:
@@ -437,20 +441,19 @@ def _attach_after_create(change: ChangeRecord, row: Resource) -> None:
                   comment=change.comment or f"Attach after provisioning request {change.request_id}")
 
 
-def _collect(change: ChangeRecord, adapter: Any) -> Resource | None:
-    """Bring the inventory up to date with the resource; a created one belongs to the request's project."""
+def _collect(change: ChangeRecord, adapter: Any, found: Any = ASK_THE_CLOUD) -> Resource | None:
+    """Bring the inventory up to date with the resource (``found``: what the cloud reported for it a moment
+    ago, else it is asked); a created one belongs to the request's project. One ``resource_changed``."""
     if not change.external_id:
         return None
     try:
         row = resource_refresh(platform=change.platform, resource_type=change.resource_type, region=change.region,
-                               external_id=change.external_id, adapter=adapter)
+                               external_id=change.external_id, adapter=adapter, found=found, announce=False,
+                               claim=(change.organization_id, change.project_id) if change.action == "create"
+                               else None)
     except CloudCallError:
         logger.warning("could not refresh %s after %s", change.external_id, change.action)
         return change.resource
-    if row is not None and change.action == "create" and row.organization_id != change.organization_id:
-        Resource.objects.filter(pk=row.pk).update(organization_id=change.organization_id,
-                                                  project_id=change.project_id, assigned_by="manual")
-        row.organization_id, row.project_id = change.organization_id, change.project_id
     if row is not None:
         emit(row.organization_id, row.topic, {"event": "resource_changed", "id": row.id, "status": row.status,
                                               "deleted": row.deleted})

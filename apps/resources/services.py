@@ -22,6 +22,7 @@ import hashlib
 import json
 import logging
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -249,17 +250,53 @@ def fails_alone(platform: CloudPlatform, resource_type: str) -> bool:
     return listing(platform.type, resource_type) is not None
 
 
+class _Prefetch:
+    """Pages of a unit fetched one ahead: while a page is hashed, compared and staged, a thread asks the
+    cloud for the next one, so the cloud's answer time is not added to the work on each page. Pages are
+    taken in order, and a page asked for ahead is always taken (or its error raised) by the step."""
+
+    def __init__(self, adapter: Any):
+        self.adapter = adapter
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-fetch")
+        self.ahead: tuple[tuple[str, str, str | None], Future] | None = None
+
+    def get(self, resource_type: str, region: str, token: str | None) -> Any:
+        ahead, self.ahead = self.ahead, None
+        if ahead is not None:
+            if ahead[0] == (resource_type, region, token):
+                return ahead[1].result()
+            ahead[1].exception()  # not the page wanted (cannot happen in order): wait for it, drop it
+        return self.adapter.list_resources(resource_type, region, token)
+
+    def ask(self, resource_type: str, region: str, token: str | None) -> None:
+        self.ahead = ((resource_type, region, token),
+                      self.pool.submit(self.adapter.list_resources, resource_type, region, token))
+
+    def close(self) -> None:
+        if self.ahead is not None:
+            self.ahead[1].exception()
+            self.ahead = None
+        self.pool.shutdown(wait=True)
+
+
 def _step_fetch(run: SyncRun, step: int) -> None:
     platform = run.platform
-    adapter = adapter_for(platform)
+    prefetch = _Prefetch(adapter_for(platform))
+    try:
+        _fetch_pages(run, step, platform, prefetch)
+    finally:
+        prefetch.close()
+
+
+def _fetch_pages(run: SyncRun, step: int, platform: CloudPlatform, prefetch: _Prefetch) -> None:
     assigner = Assigner(platform)
     deadline = time.monotonic() + STEP_SECONDS
     pages: list[SyncPage] = []
     seq = run.pages
-    while run.unit_index < len(run.units) and time.monotonic() < deadline:
+    while run.unit_index < len(run.units) and (time.monotonic() < deadline or prefetch.ahead is not None):
         resource_type, region = run.units[run.unit_index]
         try:
-            page = adapter.list_resources(resource_type, region, run.page_token or None)
+            page = prefetch.get(resource_type, region, run.page_token or None)
         except CloudCallError as exc:
             if not fails_alone(platform, resource_type):
                 raise
@@ -275,6 +312,12 @@ def _step_fetch(run: SyncRun, step: int) -> None:
             run.unit_index += 1
             run.page_token = ""
             continue
+        if page.next_token is not None:
+            following: tuple[int, str | None] = (run.unit_index, page.next_token)
+        else:
+            following = (run.unit_index + 1, None)
+        if following[0] < len(run.units) and time.monotonic() < deadline:
+            prefetch.ask(*run.units[following[0]], following[1])
         items = [item_of(cr) for cr in page.items]
         # Looked up by the external id index alone: a planner that prefers the platform or type
         # index would scan the whole platform once per page.
@@ -507,11 +550,22 @@ def sync_drive(*, run_id: str, sleep: bool = True) -> SyncRun:
 
 # -- one resource ---------------------------------------------------------------------------------------
 
+ASK_THE_CLOUD: Any = object()
+
+
 def resource_refresh(*, platform: CloudPlatform, resource_type: str, region: str, external_id: str,
-                     adapter: Any = None) -> Resource | None:
-    """Collect one resource now (after an operation on it): upsert it, or flag it deleted if gone."""
-    adapter = adapter or adapter_for(platform)
-    cr = adapter.get_resource(resource_type, region, external_id)
+                     adapter: Any = None, found: Any = ASK_THE_CLOUD, claim: tuple[Any, Any] | None = None,
+                     announce: bool = True) -> Resource | None:
+    """Collect one resource now (after an operation on it): upsert it, or flag it deleted if gone.
+
+    ``found`` is what the cloud has just reported for it (a ``CloudResource``, or ``None``: gone), when the
+    caller has looked already; else the cloud is asked. ``claim`` is an (organization, project) that takes
+    the resource when the rules would give it to another organization (the request that created it), as
+    an administrator's assignment would. ``announce=False`` leaves the ``resource_changed`` event to the
+    caller (who has more to say)."""
+    if found is ASK_THE_CLOUD:
+        found = (adapter or adapter_for(platform)).get_resource(resource_type, region, external_id)
+    cr = found
     now = timezone.now()
     with transaction.atomic():
         row = Resource.objects.select_for_update().filter(platform=platform, type=resource_type,
@@ -524,8 +578,11 @@ def resource_refresh(*, platform: CloudPlatform, resource_type: str, region: str
         item = item_of(cr)
         item["hash"] = content_hash(item)
         org, project = Assigner(platform).owner(item)
+        by = "rule" if org else ""
         if row is not None and row.assigned_by == "manual":
-            org, project = row.organization_id, row.project_id
+            org, project, by = row.organization_id, row.project_id, "manual"
+        if claim is not None and org != claim[0]:
+            org, project, by = claim[0], claim[1], "manual"
         same_owner = row is not None and (row.organization_id, row.project_id) == (org, project)
         if row is not None and row.content_hash == item["hash"] and not row.deleted and same_owner:
             return row
@@ -535,9 +592,7 @@ def resource_refresh(*, platform: CloudPlatform, resource_type: str, region: str
             "spec": cr.spec, "tags": cr.tags, "vcpu": cr.vcpu, "memory_mib": cr.memory_mib,
             "storage_gib": cr.storage_gib, "resource_group": cr.resource_group[:128], "vpc_id": cr.vpc_id[:128],
             "content_hash": item["hash"], "last_changed_at": now, "deleted": False, "deleted_at": None,
-            "organization_id": org, "project_id": project,
-            "assigned_by": (row.assigned_by if row is not None and row.assigned_by == "manual" else
-                            ("rule" if org else "")),
+            "organization_id": org, "project_id": project, "assigned_by": by,
         }
         if row is None:
             row = Resource.objects.create(platform=platform, type=resource_type, external_id=external_id,
@@ -551,7 +606,8 @@ def resource_refresh(*, platform: CloudPlatform, resource_type: str, region: str
             ResourceRelation(source=row, platform=platform, kind=r.kind, target_type=r.target_type,
                              target_external_id=r.target_external_id) for r in cr.relations
         ], ignore_conflicts=True)
-        emit(row.organization_id, row.topic, {"event": "resource_changed", "id": row.id, "status": row.status})
+        if announce:
+            emit(row.organization_id, row.topic, {"event": "resource_changed", "id": row.id, "status": row.status})
     return row
 
 
