@@ -10,7 +10,15 @@ from django.utils import timezone
 
 from apps.core.models import Operation
 from apps.organizations.models import Project
-from apps.provisioning.models import ApprovalPolicy, ChangeRecord, ProvisioningRequest, ScheduledOperation
+from apps.provisioning.models import (
+    ApprovalPolicy,
+    ChangeRecord,
+    ProvisioningRequest,
+    ScheduledOperation,
+    Script,
+    ScriptRun,
+    ScriptRunTarget,
+)
 from apps.resources.tests.factories import isolation_objects as inventory_objects
 from apps.resources.tests.factories import resource
 
@@ -39,4 +47,12 @@ def isolation_objects(org: Any) -> list[Any]:
                                          heartbeat_at=now)
     sched = ScheduledOperation.objects.create(organization=org, project=project, resource=row, action="stop",
                                               cron="0 20 * * 1-5")
-    return [row, request, policy, change, sched]
+    script = Script.objects.create(organization=org, project=project, name=f"script {n}", content="hostname")
+    run_op = Operation.objects.create(organization=org, kind="ecs.instance.command", status=Operation.Status.SUCCEEDED)
+    run = ScriptRun.objects.create(organization=org, project=project, operation=run_op, script=script, name=script.name,
+                                   language="shell", content="hostname", phase=ScriptRun.Phase.DONE,
+                                   deadline=now + timedelta(minutes=5), heartbeat_at=now)
+    ScriptRunTarget.objects.create(run=run, resource=row, platform=platform, region=row.region,
+                                   instance_id=row.external_id, name=row.name, status="success", exit_code=0,
+                                   output="web-1\n")
+    return [row, request, policy, change, sched, script, run]
