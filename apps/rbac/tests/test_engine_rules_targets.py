@@ -436,3 +436,24 @@ def test_a_platform_administrators_profile_carries_the_system_administrator_duty
     root = f.user("root", is_superuser=True)
     assert engine.profile_for(root).duties == frozenset({"system_administrator"})
     assert engine.profile_for(f.user("dana", tree["east"])).duties == frozenset()
+
+
+# -- several people decided at once (the access matrix) ----------------------------------------------
+
+def test_people_decided_together_each_get_only_their_own_grants_and_policies(tree):
+    from apps.rbac.selectors import access_matrix
+
+    root = f.user("root", is_superuser=True)
+    dana = f.user("dana", tree["east"])
+    bob = f.user("bob", tree["east"])
+    f.group(tree["east"], dana, name="team")
+    f.grant(f.role("organizations:project:write"), bob, tree["east"])
+    theirs = AccessPolicy.objects.create(name="a bob's", document={"Statement": [allow("rbac:grant:write", "*")]})
+    theirs.users.add(bob)
+    mine = AccessPolicy.objects.create(name="b dana's", document={"Statement": [allow("rbac:role:write", "*")]})
+    mine.users.add(dana)
+    engine.invalidate()
+    codes = ["organizations:project:write", "rbac:grant:write", "rbac:role:write"]
+    _codes, rows = access_matrix(actor=root, organization=tree["east"], codes=codes)
+    cells = {row["user"].username: row["cells"] for row in rows}
+    assert cells == {"bob": [True, True, False], "dana": [False, False, True]}
