@@ -1,12 +1,13 @@
 """resilience: failover of 100 and 1,000 replicated disks in 3 ordered tiers, on cloudsim.
 
-Embedded deployment in a child process (SQLite under a temporary directory, WAL, immediate
-transactions): cloudsim runs in a thread, a platform is registered on it, N disks are made and
-collected, protected by one group (members in tiers 1, 2 and 3, round robin) and replicating. Then a
-failover plan is started and driven by 8 worker threads that take the plan's step tasks from an
-in-process queue with their countdowns, as Celery workers would (the same ``plan_step_task`` bodies:
-``plans.step_run``). The sample is the RTO: from the start request to the plan's end, every pair
-failed over, tier after tier.
+A child process per mode and size: embedded (SQLite under a temporary directory, WAL, immediate
+transactions) or distributed (PostgreSQL and Redis started for the run). cloudsim runs in a thread, a
+platform is registered on it, N disks are made and collected, protected by one group (members in tiers
+1, 2 and 3, round robin) and replicating. Then a failover plan is started and driven by 8 worker threads
+that take the plan's tasks from an in-process queue with their countdowns, as Celery workers would (the
+same task bodies: ``plans.batch_round`` for a batch's rounds, ``plans.step_run`` for a resumed step).
+The sample is the RTO: from the start request to the plan's end, every pair failed over, tier after
+tier; beside it when each tier ended, the rounds run and the cloud calls made, by action.
 
 The baseline is the critical path of cloudsim's own delays in the same run: a pair takes one
 configured step to go failovering -> failovered, and the three tiers switch one after the other, so
@@ -23,7 +24,7 @@ import tempfile
 
 from bench.harness import REPO_DIR, Context, Row
 
-TITLE = "failover of N replicated disks in 3 ordered tiers on cloudsim (embedded): RTO vs the critical-path floor"
+TITLE = "failover of N replicated disks in 3 ordered tiers on cloudsim: RTO vs the critical-path floor"
 BASELINE = "cloudsim's critical path: 3 tiers x one configured failover step, the floor"
 STEP = 1.0
 TIERS = 3
@@ -31,34 +32,49 @@ WORKERS = 8
 
 
 def run(ctx: Context) -> list[Row]:
-    if "embedded" not in ctx.modes:
-        ctx.log("measured in the embedded mode only")
-        return []
     sizes = (100,) if ctx.quick else (100, 1000)
     ctx.parameters.update({"sizes": list(sizes), "tiers": TIERS, "cloudsim_step_s": STEP, "workers": WORKERS,
-                           "floor_s": TIERS * STEP, "database": "SQLite (embedded)"})
+                           "floor_s": TIERS * STEP,
+                           "database": {"embedded": "SQLite (WAL)", "distributed": "PostgreSQL + Redis"},
+                           "tasks": "plan round and step tasks run by in-process worker threads with their "
+                                    "countdowns, as Celery workers would"})
     rows = []
-    for count in sizes:
-        ctx.log(f"failover of {count} disks")
-        with tempfile.TemporaryDirectory(prefix="um-bench-dr-") as tmp:
-            env = {**os.environ, "UNIMANAGER_DATA_DIR": tmp, "UNIMANAGER_CLOUDSIM": "0",
-                   "DJANGO_SETTINGS_MODULE": "unimanager.settings"}
-            for key in ("DATABASE_URL", "REDIS_URL"):
-                env.pop(key, None)
-            result = subprocess.run([sys.executable, "-m", "bench.bench_resilience", str(count)], cwd=REPO_DIR,
-                                    env=env, capture_output=True, text=True, timeout=3600)
-            line = next((x for x in result.stdout.splitlines() if x.startswith("RESULT")), None)
-            if line is None:
-                ctx.log(f"child failed:\n{(result.stdout + result.stderr)[-3000:]}")
-                rows.append(Row("embedded", f"failover of {count} disks", "RTO", "s", None, TIERS * STEP))
+    for mode in ctx.modes:
+        for count in sizes:
+            ctx.log(f"{mode}: failover of {count} disks")
+            with tempfile.TemporaryDirectory(prefix="um-bench-dr-") as tmp:
+                env = {**os.environ, "UNIMANAGER_DATA_DIR": tmp, "UNIMANAGER_CLOUDSIM": "0",
+                       "DJANGO_SETTINGS_MODULE": "unimanager.settings"}
+                for key in ("DATABASE_URL", "REDIS_URL"):
+                    env.pop(key, None)
+                if mode == "distributed":
+                    from devtools.services import distributed_services
+
+                    with distributed_services() as (pg, redis):
+                        data = _child(ctx, count, {**env, "DATABASE_URL": pg.url, "REDIS_URL": redis.url})
+                else:
+                    data = _child(ctx, count, env)
+            if data is None:
+                rows.append(Row(mode, f"failover of {count} disks in {TIERS} tiers", "RTO", "s", None, TIERS * STEP))
                 continue
-            data = json.loads(line[len("RESULT"):])
-        rows.append(Row("embedded", f"failover of {count} disks in {TIERS} tiers", "RTO", "s", data["rto"],
-                        data["floor"], delivered=data["failed_over"], expected=count,
-                        extra={"status": data["status"], "steps": data["steps"], "setup_s": data["setup_s"],
-                               "task_errors": data["task_errors"], "first_errors": data["first_errors"],
-                               "over_floor_s": round(data["rto"] - data["floor"], 3)}))
+            rows.append(Row(mode, f"failover of {count} disks in {TIERS} tiers", "RTO", "s", data["rto"],
+                            data["floor"], delivered=data["failed_over"], expected=count,
+                            extra={"status": data["status"], "steps": data["steps"], "setup_s": data["setup_s"],
+                                   "task_errors": data["task_errors"], "first_errors": data["first_errors"],
+                                   "over_floor_s": round(data["rto"] - data["floor"], 3),
+                                   "tiers_done_at_s": data["tiers_done_at_s"], "rounds": data["rounds"],
+                                   "cloud_calls": data["cloud_calls"]}))
     return rows
+
+
+def _child(ctx: Context, count: int, env: dict[str, str]) -> dict | None:
+    result = subprocess.run([sys.executable, "-m", "bench.bench_resilience", str(count)], cwd=REPO_DIR,
+                            env=env, capture_output=True, text=True, timeout=3600)
+    line = next((x for x in result.stdout.splitlines() if x.startswith("RESULT")), None)
+    if line is None:
+        ctx.log(f"child failed:\n{(result.stdout + result.stderr)[-3000:]}")
+        return None
+    return json.loads(line[len("RESULT"):])
 
 
 def child(count: int) -> None:
@@ -116,6 +132,7 @@ def child(count: int) -> None:
     sim.store.provision_seconds = STEP
 
     tasks: queue.PriorityQueue = queue.PriorityQueue()
+    rounds = [0]
     order = iter(range(10**9))
 
     def enqueue(kind: str, key: str, tick: int, countdown: float = 0.0) -> None:
@@ -133,7 +150,38 @@ def child(count: int) -> None:
     stop = threading.Event()
     errors: list[str] = []
 
+    profile_path = os.environ.get("UNIMANAGER_BENCH_PROFILE")  # opt-in: where the worker threads spend time
+    profiles: list = []
+    if profile_path:
+        import cProfile
+
+        plain_in_thread = plans._in_thread
+
+        def profiled_in_thread(*args, **kwargs):
+            profiler = cProfile.Profile()
+            profiler.enable()
+            try:
+                return plain_in_thread(*args, **kwargs)
+            finally:
+                profiler.disable()
+                profiles.append(profiler)
+
+        plans._in_thread = profiled_in_thread  # type: ignore[assignment]
+
     def worker() -> None:
+        if profile_path:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+        try:
+            work()
+        finally:
+            if profile_path:
+                profiler.disable()
+                profiles.append(profiler)
+
+    def work() -> None:
         while not stop.is_set():
             try:
                 due, _n, kind, key, tick = tasks.get(timeout=0.1)
@@ -148,6 +196,7 @@ def child(count: int) -> None:
                 time.sleep(wait)
             try:
                 if kind == "round":
+                    rounds[0] += 1
                     more, delay, next_tick = plans.batch_round(run_id=key, tick=tick)
                 else:
                     more, delay, next_tick = plans.step_run(step_id=key, tick=tick)
@@ -161,6 +210,7 @@ def child(count: int) -> None:
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(WORKERS)]
     for t in threads:
         t.start()
+    calls_before = sim.store.call_seq
     t0 = time.monotonic()
     run = plans.plan_start(actor=None, group=group, kind="failover")
     while True:
@@ -172,10 +222,24 @@ def child(count: int) -> None:
     stop.set()
     for t in threads:
         t.join(timeout=5)
+    if profile_path and profiles:
+        import pstats
+
+        stats = pstats.Stats(profiles[0])
+        for extra in profiles[1:]:
+            stats.add(extra)
+        stats.dump_stats(profile_path)
     failed_over = sum(1 for p in sim.store.rows("replica_pair") if p["Status"] == "failovered")
+    calls: dict[str, int] = {}
+    for entry in sim.store.calls_for(since=calls_before):
+        calls[entry["action"]] = calls.get(entry["action"], 0) + 1
+    started_at = current.started_at
+    tiers_done = [round((max(s.finished_at for s in current.steps.filter(batch=b)) - started_at).total_seconds(), 3)
+                  for b in range(1, current.batches + 1)]
     print("RESULT" + json.dumps({"rto": rto, "floor": TIERS * STEP, "status": current.status,
                                  "failed_over": failed_over, "steps": current.steps.count(), "setup_s": setup,
-                                 "task_errors": len(errors), "first_errors": errors[:3]}))
+                                 "task_errors": len(errors), "first_errors": errors[:3],
+                                 "tiers_done_at_s": tiers_done, "rounds": rounds[0], "cloud_calls": calls}))
     sim.stop()
 
 

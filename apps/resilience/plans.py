@@ -925,13 +925,11 @@ def _tick(step: PlanStep, tick: int, *, pairs: dict[str, Any] | None = None,
                                                               "step": step.id, "name": step.title})
                 return False, 0.0, tick
             if action.check is None:
-                if _record(step, tick, phase="done", result=result):
-                    _finish_step(step, PlanStep.Status.SUCCEEDED, _summary(step.action, result))
+                _finish_step(step, PlanStep.Status.SUCCEEDED, _summary(step.action, result), tick=tick, result=result)
                 return False, 0.0, tick
             if in_round and pairs is not None and step.action in PAIR_CHECKS and action.check(ctx):
                 # Done at once (a pair found already failed over): one record instead of two.
-                if _record(step, tick, phase="done", result=result):
-                    _finish_step(step, PlanStep.Status.SUCCEEDED, _summary(step.action, step.result))
+                _finish_step(step, PlanStep.Status.SUCCEEDED, _summary(step.action, result), tick=tick, result=result)
                 return False, 0.0, tick
             with transaction.atomic():
                 recorded = _record(step, tick, phase="wait", result=result)
@@ -939,8 +937,7 @@ def _tick(step: PlanStep, tick: int, *, pairs: dict[str, Any] | None = None,
                     operation_advance(operation_id=step.operation_id, step=tick, progress=40, message="Waiting")
             return recorded, POLL_SECONDS, tick + 1
         if action.check(ctx):
-            if _record(step, tick, phase="done"):
-                _finish_step(step, PlanStep.Status.SUCCEEDED, _summary(step.action, step.result))
+            _finish_step(step, PlanStep.Status.SUCCEEDED, _summary(step.action, step.result), tick=tick)
             return False, 0.0, tick
         if in_round:
             return True, POLL_SECONDS, tick
@@ -1098,11 +1095,20 @@ def _summary(action: str, result: dict[str, Any]) -> str:
             "rds_restore": "Restored", "endpoint_switch": "Endpoint switched"}.get(action, "Done")
 
 
-def _finish_step(step: PlanStep, status: str, message: str) -> None:
+def _finish_step(step: PlanStep, status: str, message: str, *, tick: int | None = None,
+                 result: dict[str, Any] | None = None) -> None:
+    """End ``step`` (once). With ``tick``, only if no other delivery recorded that tick first: the record
+    of the tick and the end are one transaction."""
     with transaction.atomic():
         current = PlanStep.objects.select_for_update().get(pk=step.pk)
-        if current.status in PlanStep.DONE:
+        if current.status in PlanStep.DONE or (tick is not None and current.tick != tick - 1):
             return
+        if tick is not None:
+            current.tick = step.tick = tick
+            current.attempts = step.attempts = 0
+            current.heartbeat_at = timezone.now()
+        if result is not None:
+            current.result = step.result = result
         current.status = status
         current.phase = "done"
         current.finished_at = timezone.now()
