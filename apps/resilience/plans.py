@@ -1004,8 +1004,9 @@ def _read_pairs(group: ProtectionGroup, steps: list[PlanStep]) -> dict[str, Any]
         return None  # each step reads its own pair this round (and retries as it does)
 
 
-# The steps of a round take turns with the database (one at a time, as SQLite wants anyway) and wait on
-# the cloud together: a step lets go of its turn while its cloud call is under way, outside a transaction.
+# On SQLite the steps of a round take turns with the database (one writer at a time is all it has) and
+# wait on the cloud together: a step lets go of its turn while its cloud call is under way, outside a
+# transaction.
 _db_turn = threading.Lock()
 _local = threading.local()
 
@@ -1025,8 +1026,11 @@ def _cloud_wait() -> Iterator[None]:
 
 
 def _in_thread(step: PlanStep, tick: int, pairs: dict[str, Any] | None) -> tuple[bool, float, int]:
-    from django.db import close_old_connections
+    from django.db import close_old_connections, connection
 
+    if connection.vendor != "sqlite":  # PostgreSQL takes the steps' writes side by side
+        close_old_connections()
+        return _tick(step, tick, pairs=pairs, in_round=True)
     with _db_turn:
         _local.turn = True
         try:
