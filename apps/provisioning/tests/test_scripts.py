@@ -313,3 +313,22 @@ def test_a_platform_that_runs_no_scripts_is_refused(world, team, control, monkey
         "content": "hostname", "instances": [a.pk]}, format="json")
     assert response.status_code == 422 and response.json()["code"] == "unsupported_operation"
     assert not ScriptRun.objects.exists()
+
+
+def test_the_scripts_pages_show_the_library_and_runs_and_hide_other_organizations_runs(world, team, control):
+    a = instance(world, name="page-web")
+    client = api(team["runner"])
+    script = save(client, world).json()
+    body = client.post("/api/v1/provisioning/script-runs/", {
+        "script": script["id"], "instances": [a.pk]}, format="json").json()
+    drive(body["id"])
+    for surface in ("portal", "console"):
+        page = client.get(f"/{surface}/provisioning/scripts/?instance={a.pk}")
+        assert page.status_code == 200
+        html = page.content.decode()
+        assert "health" in html and body["id"] in html and "page-web" in html  # library, history, picked
+        run_page = client.get(f"/{surface}/provisioning/scripts/runs/{body['id']}/")
+        assert run_page.status_code == 200
+        assert "page-web" in run_page.content.decode() and "active" in run_page.content.decode()
+    assert api(world["outsider"]).get(f"/portal/provisioning/scripts/runs/{body['id']}/").status_code == 404
+    assert body["id"] not in api(world["outsider"]).get("/portal/provisioning/scripts/").content.decode()
