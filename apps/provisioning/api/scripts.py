@@ -239,7 +239,7 @@ class ScriptRunViewSet(TenantViewSetMixin, mixins.ListModelMixin, mixins.Retriev
                 raise InvalidInput("The script was not found.", detail={"script": ["Not found."]})
         run = scripts.script_run_start(
             actor=request.user, instances=data.get("instances"), script=script,
-            content=data.get("content") if not data.get("script") else None, language=data.get("language"),
+            content=data.get("content"), language=data.get("language"),
             parameters=data.get("parameters"), timeout_seconds=data.get("timeout_seconds"),
             comment=data.get("comment") or "")
         return Response(ScriptRunDetailSerializer(self._fresh(run)).data, status=status.HTTP_202_ACCEPTED)

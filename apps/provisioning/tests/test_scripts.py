@@ -214,6 +214,7 @@ def test_an_ad_hoc_scripts_placeholders_are_its_required_parameters(world, team,
     ({"content": "hostname", "language": "cobol"}, "language"),
     ({"script": "scr-00000000000000000000"}, "script"),
     ({}, "script"),
+    ({"script": "scr-00000000000000000000", "content": "hostname"}, "script"),
 ])
 def test_bad_input_is_refused_naming_the_field_with_no_cloud_call_and_no_write(world, team, control, body, field):
     a = instance(world)
@@ -332,3 +333,23 @@ def test_the_scripts_pages_show_the_library_and_runs_and_hide_other_organization
         assert "page-web" in run_page.content.decode() and "active" in run_page.content.decode()
     assert api(world["outsider"]).get(f"/portal/provisioning/scripts/runs/{body['id']}/").status_code == 404
     assert body["id"] not in api(world["outsider"]).get("/portal/provisioning/scripts/").content.decode()
+
+
+def test_instances_on_two_platforms_are_sent_in_one_call_each(world, team, control):
+    from apps.clouds.services import platform_discover_regions
+
+    second = f.platform(world["hq"], endpoint=world["platform"].endpoint, name="Sim again")
+    platform_discover_regions(platform=second)
+    a = instance(world, name="first")
+    other = instance(world, name="second")
+    moved = resource_refresh(platform=second, resource_type="ecs.instance", region="cn-hangzhou",
+                             external_id=other.external_id, adapter=adapter_for(second))
+    Resource.objects.filter(pk=moved.pk).update(organization=world["hq"], project=world["project"])
+    before = run_commands(control)
+    body = api(team["runner"]).post("/api/v1/provisioning/script-runs/", {
+        "content": "hostname", "instances": [a.pk, moved.pk]}, format="json").json()
+    run = drive(body["id"])
+    assert run_commands(control) == before + 2
+    assert sorted(len(c["instances"]) for c in run.calls) == [1, 1]
+    assert {c["platform"] for c in run.calls} == {str(world["platform"].pk), str(second.pk)}
+    assert run.operation.status == Operation.Status.SUCCEEDED, run.operation.error
