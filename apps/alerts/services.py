@@ -295,7 +295,7 @@ def _ingest(*, actor: Any, organization: Any, alerts: Any, now: datetime | None,
     with transaction.atomic(savepoint=False):  # the caller's transaction: no savepoint needed
         fps = {fingerprint({"external": labels}): (labels, ann, s, e, r, sev) for labels, ann, s, e, r, sev in parsed}
         existing = {a.fingerprint: a for a in Alert.objects.select_for_update().filter(
-            organization=organization, fingerprint__in=list(fps))}
+            organization=organization, fingerprint__in=list(fps)).order_by()}
         new, changes = [], []
         for fp, (labels, ann, starts, ends, resolved, severity) in fps.items():
             alert = existing.get(fp)
