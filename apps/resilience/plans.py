@@ -848,16 +848,26 @@ def _open_batch(run: PlanRun, batch: int) -> None:
     now = timezone.now()
     PlanRun.objects.filter(pk=run.pk).update(batch=batch)
     run.batch = batch
-    for step in PlanStep.objects.filter(run=run, batch=batch, status=PlanStep.Status.PENDING):
-        op = operation_create(organization=run.organization, kind=f"resilience.step.{step.action}",
-                              actor=run.actor, target_type="resilience.plan", target_id=run.id,
-                              target_name=step.title, params={"step": step.seq, "batch": step.batch},
-                              message="Queued")
-        PlanStep.objects.filter(pk=step.pk).update(
-            status=PlanStep.Status.RUNNING, operation=op, started_at=now, heartbeat_at=now,
-            deadline=now + timedelta(seconds=step.timeout_seconds))
+    # Queued first: its send is the first thing done on commit, before the steps' operations are announced.
     tick = PlanRun.objects.values_list("tick", flat=True).get(pk=run.pk)
     _queue_round(run.id, tick + 1)
+    # The batch's step operations are written together and announced once, on the group's topic (one
+    # event and one audit entry for the batch instead of one per step: a tier of a large group has hundreds).
+    pending = list(PlanStep.objects.filter(run=run, batch=batch, status=PlanStep.Status.PENDING))
+    actor = run.actor if getattr(run.actor, "is_authenticated", False) else None
+    ops = Operation.objects.bulk_create([
+        Operation(organization_id=run.organization_id, kind=f"resilience.step.{step.action}", actor=actor,
+                  target_type="resilience.plan", target_id=run.id, target_name=step.title[:255],
+                  params={"step": step.seq, "batch": step.batch}, message="Queued") for step in pending])
+    for step, op in zip(pending, ops, strict=True):
+        step.status, step.operation_id, step.started_at, step.heartbeat_at = PlanStep.Status.RUNNING, op.pk, now, now
+        step.deadline = now + timedelta(seconds=step.timeout_seconds)
+    PlanStep.objects.bulk_update(pending, ["status", "operation", "started_at", "heartbeat_at", "deadline"],
+                                 batch_size=500)
+    if pending:
+        emit(run.organization_id, f"resilience:{run.group_id}", {
+            "event": "batch_started", "plan": run.id, "name": run.group.name, "batch": batch,
+            "steps": len(pending)})
     done = run.steps.filter(status__in=PlanStep.DONE).count()
     total = run.steps.count()
     operation_advance(operation_id=run.operation_id, step=batch, progress=round(95 * done / max(1, total)),
@@ -898,8 +908,9 @@ def step_run(*, step_id: str, tick: int) -> tuple[bool, float, int]:
     return _tick(step, tick)
 
 
-def _tick(step: PlanStep, tick: int, *, pairs: dict[str, Any] | None = None,
-          in_round: bool = False) -> tuple[bool, float, int]:
+def _tick(step: PlanStep, tick: int, *, pairs: dict[str, Any] | None = None, in_round: bool = False,
+          ended: list[tuple[PlanStep, int, str, dict[str, Any] | None]] | None = None,
+          waiting: list[str] | None = None) -> tuple[bool, float, int]:
     """One tick of ``step``: its call, or one look while it waits. In a round (``in_round``) the pairs
     were read for the whole batch (``pairs``) and a look that finds the step still waiting records
     nothing (the round keeps the heartbeat), so the next round looks again at the same tick."""
@@ -929,15 +940,24 @@ def _tick(step: PlanStep, tick: int, *, pairs: dict[str, Any] | None = None,
                 return False, 0.0, tick
             if in_round and pairs is not None and step.action in PAIR_CHECKS and action.check(ctx):
                 # Done at once (a pair found already failed over): one record instead of two.
-                _finish_step(step, PlanStep.Status.SUCCEEDED, _summary(step.action, result), tick=tick, result=result)
+                if ended is not None:
+                    ended.append((step, tick, _summary(step.action, result), result))
+                else:
+                    _finish_step(step, PlanStep.Status.SUCCEEDED, _summary(step.action, result), tick=tick,
+                                 result=result)
                 return False, 0.0, tick
             with transaction.atomic():
                 recorded = _record(step, tick, phase="wait", result=result)
-                if recorded:
+                if recorded and waiting is not None:
+                    waiting.append(step.operation_id)  # announced with the round's others
+                elif recorded:
                     operation_advance(operation_id=step.operation_id, step=tick, progress=40, message="Waiting")
             return recorded, POLL_SECONDS, tick + 1
         if action.check(ctx):
-            _finish_step(step, PlanStep.Status.SUCCEEDED, _summary(step.action, step.result), tick=tick)
+            if ended is not None:
+                ended.append((step, tick, _summary(step.action, step.result), None))
+            else:
+                _finish_step(step, PlanStep.Status.SUCCEEDED, _summary(step.action, step.result), tick=tick)
             return False, 0.0, tick
         if in_round:
             return True, POLL_SECONDS, tick
@@ -1025,19 +1045,54 @@ def _cloud_wait() -> Iterator[None]:
         yield
 
 
-def _in_thread(step: PlanStep, tick: int, pairs: dict[str, Any] | None) -> tuple[bool, float, int]:
+def _in_thread(step: PlanStep, tick: int, pairs: dict[str, Any] | None, **collect: Any) -> tuple[bool, float, int]:
     from django.db import close_old_connections, connection
 
     if connection.vendor != "sqlite":  # PostgreSQL takes the steps' writes side by side
         close_old_connections()
-        return _tick(step, tick, pairs=pairs, in_round=True)
+        return _tick(step, tick, pairs=pairs, in_round=True, **collect)
     with _db_turn:
         _local.turn = True
         try:
             close_old_connections()
-            return _tick(step, tick, pairs=pairs, in_round=True)
+            return _tick(step, tick, pairs=pairs, in_round=True, **collect)
         finally:
             _local.turn = False
+
+
+def _round_news(run: PlanRun, ended: list[tuple[PlanStep, int, str, dict[str, Any] | None]],
+                entered_wait: list[str]) -> None:
+    """Write what a round's steps did, together: the steps that ended (each only if no other delivery
+    recorded its tick first) and their operations, the operations now waiting; one announcement on the
+    group's topic for all of them (the plan's page re-reads its steps on it)."""
+    if not ended and not entered_wait:
+        return
+    now = timezone.now()
+    finished: dict[str, tuple[str, dict[str, Any]]] = {}
+    with transaction.atomic():
+        for step, tick, message, result in ended:
+            fields: dict[str, Any] = {"status": PlanStep.Status.SUCCEEDED, "phase": "done", "finished_at": now,
+                                      "tick": tick, "attempts": 0, "heartbeat_at": now}
+            if result is not None:
+                fields["result"] = result
+            if PlanStep.objects.filter(pk=step.pk, tick=tick - 1).exclude(status__in=PlanStep.DONE).update(**fields):
+                if step.operation_id:
+                    finished[step.operation_id] = (message, result if result is not None else step.result)
+        ops = list(Operation.objects.filter(pk__in=list(finished)).exclude(status__in=Operation.FINAL))
+        for op in ops:
+            op.message, op.result = finished[op.pk][0][:500], finished[op.pk][1]
+            op.status, op.progress, op.finished_at = Operation.Status.SUCCEEDED, 100, now
+            op.started_at = op.started_at or now
+            op.updated_at = now
+        Operation.objects.bulk_update(ops, ["status", "progress", "message", "result", "started_at", "finished_at",
+                                            "updated_at"], batch_size=500)
+        if entered_wait:
+            Operation.objects.filter(pk__in=entered_wait, status__in=[Operation.Status.PENDING,
+                                                                      Operation.Status.RUNNING]).update(
+                status=Operation.Status.RUNNING, progress=40, message="Waiting", started_at=now, updated_at=now)
+        emit(run.organization_id, f"resilience:{run.group_id}", {
+            "event": "steps_progress", "plan": run.id, "name": run.group.name, "batch": run.batch,
+            "ended": len(finished), "waiting": len(entered_wait)})
 
 
 def batch_round(*, run_id: str, tick: int) -> tuple[bool, float, int]:
@@ -1065,11 +1120,14 @@ def _round(run_id: str, tick: int) -> tuple[bool, float, int]:
         step.run = run
     pairs = _read_pairs(run.group, steps)
     results: list[tuple[bool, float, int]] = []
+    ended: list[tuple[PlanStep, int, str, dict[str, Any] | None]] = []
+    entered_wait: list[str] = []
+    collect = {"ended": ended, "waiting": entered_wait}
     if len(steps) == 1:
-        results.append(_tick(steps[0], steps[0].tick + 1, pairs=pairs, in_round=True))
+        results.append(_tick(steps[0], steps[0].tick + 1, pairs=pairs, in_round=True, **collect))
     else:
         # Each job gets its own copy of the pairs read (a fresh look replaces an entry).
-        futures = [_round_pool().submit(_in_thread, step, step.tick + 1, dict(pairs) if pairs else pairs)
+        futures = [_round_pool().submit(_in_thread, step, step.tick + 1, dict(pairs) if pairs else pairs, **collect)
                    for step in steps]
         for future in futures:
             try:
@@ -1077,6 +1135,7 @@ def _round(run_id: str, tick: int) -> tuple[bool, float, int]:
             except Exception:  # noqa: BLE001 - the step is looked at again next round (or resumed)
                 logger.exception("resilience round: a step raised")
                 results.append((True, POLL_SECONDS, 0))
+    _round_news(run, ended, entered_wait)
     waiting = [(s, r) for s, r in zip(steps, results, strict=True) if r[0]]
     if not waiting:
         _after_step(run.id)

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from apps.core.models import Operation
 from apps.resilience import plans
 from apps.resilience.models import PlanRun, PlanStep, ProtectionGroup
 from apps.resilience.tests.conftest import SECONDARY, make_disks, make_group, wait_replicating
@@ -59,6 +60,10 @@ def test_a_failover_in_rounds_reads_each_batch_pairs_together_and_fails_each_pai
     assert reads and all(len([i for i in c["ids"] if i.startswith("pair")]) != 1 for c in reads), reads
     ordered = list(run.steps.filter(action="pair_failover").order_by("batch"))
     assert [s.batch for s in ordered] == [1, 1, 2, 2, 3, 3]
+    # Each step's operation ended with it (written with the round's others).
+    ops = Operation.objects.filter(pk__in=[s.operation_id for s in run.steps.all()])
+    assert ops.count() == run.steps.count() and set(ops.values_list("status", flat=True)) == {"succeeded"}
+    assert all(op.finished_at and op.progress == 100 for op in ops)
     assert all(a.finished_at <= b.started_at for a, b in zip(ordered, ordered[2:], strict=False))
 
 
