@@ -72,3 +72,25 @@ def test_the_demo_operator_runs_a_saved_script_on_two_instances_and_sees_both_ou
     page.wait_for_selector("[data-testid=picked-instance]")
     assert instance_name in page.inner_text("[data-testid=run-picked]")
     screenshot(page, "scripts-06-picked-from-instance")
+
+
+def test_the_console_lists_every_run_and_the_library_for_the_platform_administrator(embedded_server, page):
+    base = embedded_server.url
+    sign_in(page, base, "admin", "unimanager-admin")
+    page.goto(f"{base}/console/provisioning/scripts/")
+    page.wait_for_selector("[data-testid=script-item]")
+    assert page.locator("[data-testid=script-item]").count() >= 2
+    for _ in range(60):
+        if page.locator("[data-testid=run-row]").count():
+            break
+        page.wait_for_timeout(1000)
+        page.reload()
+    assert page.locator("[data-testid=run-row]").count() >= 1
+    page.locator("[data-testid=script-item]", has_text="Deploy a release").locator("[data-role=edit]").click()
+    page.wait_for_selector("[data-testid=script-editor]:not(.d-none)")
+    assert page.locator("[data-testid^=param-]").count() == 2  # version and service
+    screenshot(page, "scripts-07-console-editor")
+    page.locator("[data-testid=run-row] a").first.click()
+    page.wait_for_url("**/console/provisioning/scripts/runs/*/")
+    page.wait_for_selector("[data-testid=run-target]")
+    screenshot(page, "scripts-08-console-run")

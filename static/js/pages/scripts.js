@@ -170,7 +170,12 @@
       const chip = el("span", {className: "badge bg-blue-lt d-inline-flex align-items-center gap-1", dataset: {testid: "picked-instance", instance: i.id}});
       chip.append(el("span", {}, i.name + " · " + i.external_id));
       const x = el("button", {type: "button", className: "btn-close btn-close-sm ms-1", "aria-label": "Remove " + i.name});
-      x.addEventListener("click", () => { picked.delete(i.id); renderPicked(); });
+      x.addEventListener("click", () => {
+        picked.delete(i.id);
+        const option = results.querySelector("[data-instance='" + i.id + "']");
+        if (option) option.classList.remove("active");
+        renderPicked();
+      });
       chip.append(x);
       pickedBox.append(chip);
     });
@@ -193,7 +198,12 @@
       text.append(el("div", {}, i.name || i.external_id));
       text.append(el("div", {className: "small text-secondary"}, i.external_id + " · " + i.region + " · " + i.platform_name + (i.project_name ? " · " + i.project_name : "")));
       item.append(text, el("span", {className: "badge " + (running ? "bg-success-lt" : "bg-secondary-lt")}, i.status));
-      item.addEventListener("click", () => { if (picked.size < 50) { picked.set(i.id, i); renderPicked(); } });
+      item.classList.toggle("active", picked.has(i.id));
+      item.addEventListener("click", () => {
+        if (picked.has(i.id)) picked.delete(i.id); else if (picked.size < 50) picked.set(i.id, i);
+        item.classList.toggle("active", picked.has(i.id));
+        renderPicked();
+      });
       results.append(item);
     });
     if (!page.results.length) results.append(el("div", {className: "list-group-item text-secondary small"}, "No instance matches."));
