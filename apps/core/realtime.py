@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
+from django.core.cache.backends.redis import RedisCache
 
 TOPIC_RE = re.compile(r"^(?P<kind>[a-z][a-z0-9_]{0,31}):(?P<key>[A-Za-z0-9_.\-]{1,64})$")
 PLATFORM = "platform"
@@ -97,6 +98,13 @@ def _event_key(group: str, seq: int) -> str:
 
 def next_seq(group: str) -> int:
     key = _seq_key(group)
+    backend = caches[DEFAULT_CACHE_ALIAS]
+    if isinstance(backend, RedisCache):
+        # One INCR (a missing counter starts at 1, and the cache keeps integers unpickled, so
+        # ``cache.get`` reads it back): the portable add-then-incr below is three round trips to
+        # Redis (add, then incr's exists and incr), paid by every event of every topic.
+        client = backend._cache.get_client(key, write=True)
+        return int(client.incr(backend.make_and_validate_key(key)))
     cache.add(key, 0, timeout=None)
     try:
         return int(cache.incr(key))

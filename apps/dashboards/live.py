@@ -218,20 +218,20 @@ def announce(key: tuple[Any, str], widgets: set[str], since: float, held: bool =
     """Tell the people following one dashboard which widgets to read again, and push its wall
     screens the new values (computed here, or on the worker when the timer of a window calls)."""
     owner, uid = key
+    scopes = _screens.get(key) or []
+    if scopes and key in _documents:
+        # Screens first: they draw what they get, people read again anyway.
+        document, version = _documents[key]
+        if held:
+            worker.submit(lambda: push_values(key, widgets, since, held, scopes, document, version))
+        else:
+            push_values(key, widgets, since, held, scopes, document, version)
     try:
         _notify(owner, f"{OWN_TOPIC}:{uid}", {"event": "data", "widgets": sorted(widgets), "changed_at": since,
                                               "held": held})
     except Exception:
         # Best effort, like every event: a broken cache or layer must not fail the work that changed the data.
         logger.exception("could not announce dashboard data changes")
-    scopes = _screens.get(key) or []
-    if not scopes or key not in _documents:
-        return
-    document, version = _documents[key]
-    if held:
-        worker.submit(lambda: push_values(key, widgets, since, held, scopes, document, version))
-    else:
-        push_values(key, widgets, since, held, scopes, document, version)
 
 
 def push_values(key: tuple[Any, str], widgets: set[str], since: float, held: bool, scopes: list[Any],
@@ -292,6 +292,8 @@ def data_changed(org_id: Any, topic: str, payload: dict[str, Any]) -> None:
     except Exception:
         logger.exception("could not find the dashboards an event changes")
         return
+    # Dashboards on wall screens first: their values are pushed, the others' followers read again.
+    found.sort(key=lambda target: not _screens.get(target[0]))
     for key, widgets, document, version in found:
         _documents[key] = (document, version)
         coalescer.note(key, widgets, at)
