@@ -860,10 +860,11 @@ def _open_batch(run: PlanRun, batch: int) -> None:
                   target_type="resilience.plan", target_id=run.id, target_name=step.title[:255],
                   params={"step": step.seq, "batch": step.batch}, message="Queued") for step in pending])
     for step, op in zip(pending, ops, strict=True):
-        step.status, step.operation_id, step.started_at, step.heartbeat_at = PlanStep.Status.RUNNING, op.pk, now, now
-        step.deadline = now + timedelta(seconds=step.timeout_seconds)
-    PlanStep.objects.bulk_update(pending, ["status", "operation", "started_at", "heartbeat_at", "deadline"],
-                                 batch_size=500)
+        step.operation_id = op.pk
+    PlanStep.objects.bulk_update(pending, ["operation"], batch_size=500)
+    for timeout in {step.timeout_seconds for step in pending}:
+        PlanStep.objects.filter(pk__in=[s.pk for s in pending if s.timeout_seconds == timeout]).update(
+            status=PlanStep.Status.RUNNING, started_at=now, heartbeat_at=now, deadline=now + timedelta(seconds=timeout))
     if pending:
         emit(run.organization_id, f"resilience:{run.group_id}", {
             "event": "batch_started", "plan": run.id, "name": run.group.name, "batch": batch,
@@ -910,7 +911,7 @@ def step_run(*, step_id: str, tick: int) -> tuple[bool, float, int]:
 
 def _tick(step: PlanStep, tick: int, *, pairs: dict[str, Any] | None = None, in_round: bool = False,
           ended: list[tuple[PlanStep, int, str, dict[str, Any] | None]] | None = None,
-          waiting: list[str] | None = None) -> tuple[bool, float, int]:
+          waiting: list[tuple[PlanStep, int, dict[str, Any]]] | None = None) -> tuple[bool, float, int]:
     """One tick of ``step``: its call, or one look while it waits. In a round (``in_round``) the pairs
     were read for the whole batch (``pairs``) and a look that finds the step still waiting records
     nothing (the round keeps the heartbeat), so the next round looks again at the same tick."""
@@ -946,11 +947,13 @@ def _tick(step: PlanStep, tick: int, *, pairs: dict[str, Any] | None = None, in_
                     _finish_step(step, PlanStep.Status.SUCCEEDED, _summary(step.action, result), tick=tick,
                                  result=result)
                 return False, 0.0, tick
+            if waiting is not None:
+                # Recorded with the round's others, each only if no other delivery recorded this tick first.
+                waiting.append((step, tick, result))
+                return True, POLL_SECONDS, tick + 1
             with transaction.atomic():
                 recorded = _record(step, tick, phase="wait", result=result)
-                if recorded and waiting is not None:
-                    waiting.append(step.operation_id)  # announced with the round's others
-                elif recorded:
+                if recorded:
                     operation_advance(operation_id=step.operation_id, step=tick, progress=40, message="Waiting")
             return recorded, POLL_SECONDS, tick + 1
         if action.check(ctx):
@@ -1061,7 +1064,7 @@ def _in_thread(step: PlanStep, tick: int, pairs: dict[str, Any] | None, **collec
 
 
 def _round_news(run: PlanRun, ended: list[tuple[PlanStep, int, str, dict[str, Any] | None]],
-                entered_wait: list[str]) -> None:
+                entered_wait: list[tuple[PlanStep, int, dict[str, Any]]]) -> None:
     """Write what a round's steps did, together: the steps that ended (each only if no other delivery
     recorded its tick first) and their operations, the operations now waiting; one announcement on the
     group's topic for all of them (the plan's page re-reads its steps on it)."""
@@ -1086,9 +1089,14 @@ def _round_news(run: PlanRun, ended: list[tuple[PlanStep, int, str, dict[str, An
             op.updated_at = now
         Operation.objects.bulk_update(ops, ["status", "progress", "message", "result", "started_at", "finished_at",
                                             "updated_at"], batch_size=500)
-        if entered_wait:
-            Operation.objects.filter(pk__in=entered_wait, status__in=[Operation.Status.PENDING,
-                                                                      Operation.Status.RUNNING]).update(
+        waiting_ops = []
+        for step, tick, result in entered_wait:
+            if PlanStep.objects.filter(pk=step.pk, tick=tick - 1).exclude(status__in=PlanStep.DONE).update(
+                    phase="wait", result=result, tick=tick, attempts=0, heartbeat_at=now):
+                waiting_ops.append(step.operation_id)
+        if waiting_ops:
+            Operation.objects.filter(pk__in=waiting_ops, status__in=[Operation.Status.PENDING,
+                                                                     Operation.Status.RUNNING]).update(
                 status=Operation.Status.RUNNING, progress=40, message="Waiting", started_at=now, updated_at=now)
         emit(run.organization_id, f"resilience:{run.group_id}", {
             "event": "steps_progress", "plan": run.id, "name": run.group.name, "batch": run.batch,
@@ -1121,7 +1129,7 @@ def _round(run_id: str, tick: int) -> tuple[bool, float, int]:
     pairs = _read_pairs(run.group, steps)
     results: list[tuple[bool, float, int]] = []
     ended: list[tuple[PlanStep, int, str, dict[str, Any] | None]] = []
-    entered_wait: list[str] = []
+    entered_wait: list[tuple[PlanStep, int, dict[str, Any]]] = []
     collect = {"ended": ended, "waiting": entered_wait}
     if len(steps) == 1:
         results.append(_tick(steps[0], steps[0].tick + 1, pairs=pairs, in_round=True, **collect))
