@@ -102,6 +102,7 @@ def _rows(mode: str, r: dict, served: dict, am: dict | None, series: int, alerts
           probes: int) -> list[Row]:
     am = am or {"ms": [], "received": None, "groups_s": None, "groups_received": None}
     b = r["firing"]
+    h = r["handler"]
     return [
         Row(mode, "one alert POSTed to the ingestion API -> signed webhook received, beside Alertmanager", "p50",
             "ms", percentile(served["webhook_ms"], 50), percentile(am["ms"], 50), delivered=served["webhooks"],
@@ -137,6 +138,11 @@ def _rows(mode: str, r: dict, served: dict, am: dict | None, series: int, alerts
         Row(mode, "breakdown, no HTTP in front: receive -> signed webhook received", "p50", "ms",
             percentile(b["ms"], 50), percentile(b["baseline_ms"], 50), delivered=b["received"],
             expected=b["expected"], baseline_delivered=b["baseline_received"], baseline_expected=b["expected"]),
+        Row(mode, "breakdown, no server in front: signed request through Django's handler -> signed webhook "
+            "received (stage p50s in extra)", "p50", "ms", percentile(h["total"], 50),
+            percentile(b["baseline_ms"], 50), delivered=len(h["total"]), expected=probes,
+            extra={"p99_ms": percentile(h["total"], 99),
+                   **{f"{k}_p50_ms": percentile(v, 50) for k, v in h.items() if k != "total"}}),
     ]
 
 
@@ -214,9 +220,9 @@ def _measure(series: int, probes: int) -> dict:
     handed_at: list[float] = []
     hand_over = sender.hand_over
 
-    def timed_hand_over(delivery: Any) -> None:
+    def timed_hand_over(delivery: Any) -> Any:
         handed_at.append(time.perf_counter())
-        hand_over(delivery)
+        return hand_over(delivery)
 
     sender.hand_over = timed_hand_over
     firing_ms, receive_ms, send_ms, after_ms, baseline_ms = [], [], [], [], []
@@ -235,8 +241,9 @@ def _measure(series: int, probes: int) -> dict:
             send_ms.append((got["at"] - handed_at[0]) * 1000)
             after_ms.append((returned - handed_at[0]) * 1000)
         time.sleep(0.002)  # the sender thread records the delivery as sent before the next probe
-    sender.hand_over = hand_over
     probe_received = sum(1 for x in receiver.received if x["path"] == "/hook" and x["signature_ok"])
+    stages = _handler_stages(org, receiver, probes, handed_at)
+    sender.hand_over = hand_over
     body = receiver.received[-1]["body"] if receiver.received else {}
     bare = httpx.Client(timeout=5)
     for n in range(probes):
@@ -252,7 +259,67 @@ def _measure(series: int, probes: int) -> dict:
             "crossing_s": crossing_s, "changes": len(crossing.changes),
             "firing": {"ms": firing_ms, "receive_ms": receive_ms, "send_ms": send_ms, "after_ms": after_ms,
                        "baseline_ms": baseline_ms,
-                       "received": probe_received, "expected": probes, "baseline_received": bare_received}}
+                       "received": probe_received, "expected": probes, "baseline_received": bare_received},
+            "handler": stages}
+
+
+def _handler_stages(org: Any, receiver: Any, probes: int, handed_at: list[float]) -> dict:
+    """Signed ingestion requests through Django's request handler in this process (middleware, DRF,
+    the AccessKey check, the view), without a server in front: when each stage began, from the
+    request's start, until the signed webhook arrived."""
+    from django.conf import settings
+    from django.test import Client
+
+    from apps.alerts import services
+    from apps.organizations.models import Membership, User
+    from apps.security.authentication import AccessKeyAuthentication
+    from apps.security.client import sign
+    from apps.security.services import access_key_create
+
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+    person = User.objects.create_user(username="bench-ingest", password="x-Unimanager-9", is_superuser=True)
+    Membership.objects.create(user=person, organization=org)
+    key, secret = access_key_create(actor=person)
+    marks: dict[str, float] = {}
+
+    def marked(name: str, function: Any) -> Any:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            marks.setdefault(name, time.perf_counter())
+            return function(*args, **kwargs)
+        return run
+
+    authenticate, receive = AccessKeyAuthentication.authenticate, services.external_alerts_receive
+    AccessKeyAuthentication.authenticate = marked("authenticate", authenticate)
+    services.external_alerts_receive = marked("receive", receive)
+    client, path = Client(), "/api/v1/alerts/ingest/v2/alerts"
+    out: dict[str, list[float]] = {"total": [], "to_authenticate": [], "authenticate_to_view": [],
+                                   "receive_to_hand_over": [], "hand_over_to_webhook": [], "answered": []}
+    try:
+        for n in range(probes + 5):
+            name = f"h{n}"
+            raw = json.dumps([{"labels": {"alertname": "probe", "probe": name, "severity": "critical"}}]).encode()
+            headers = sign("POST", "http://testserver" + path, access_key_id=key.id, secret=secret, body=raw,
+                           headers={"Content-Type": "application/json"})
+            meta = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items() if k != "Content-Type"}
+            marks.clear()
+            handed_at.clear()
+            began = time.perf_counter()
+            answer = client.generic("POST", path, raw, content_type="application/json", **meta)
+            answered = time.perf_counter()
+            got = receiver.wait_for(lambda rs, name=name: next(
+                (x for x in rs if x["path"] == "/hook" and x["body"]["groupLabels"].get("probe") == name), None), 10)
+            if answer.status_code != 200 or got is None or not handed_at or n < 5:
+                continue  # the first five warm the process up
+            out["total"].append((got["at"] - began) * 1000)
+            out["to_authenticate"].append((marks["authenticate"] - began) * 1000)
+            out["authenticate_to_view"].append((marks["receive"] - marks["authenticate"]) * 1000)
+            out["receive_to_hand_over"].append((handed_at[0] - marks["receive"]) * 1000)
+            out["hand_over_to_webhook"].append((got["at"] - handed_at[0]) * 1000)
+            out["answered"].append((answered - began) * 1000)
+            time.sleep(0.002)
+    finally:
+        AccessKeyAuthentication.authenticate, services.external_alerts_receive = authenticate, receive
+    return out
 
 
 class _Badge:
