@@ -294,6 +294,7 @@ def _fetch_pages(run: SyncRun, step: int, platform: CloudPlatform, prefetch: _Pr
     deadline = time.monotonic() + STEP_SECONDS
     pages: list[SyncPage] = []
     seq = run.pages
+    held: dict[str, bool] = {}  # resource type -> whether the inventory has any of the platform's
     while run.unit_index < len(run.units) and (time.monotonic() < deadline or prefetch.ahead is not None):
         resource_type, region = run.units[run.unit_index]
         try:
@@ -322,7 +323,11 @@ def _fetch_pages(run: SyncRun, step: int, platform: CloudPlatform, prefetch: _Pr
         items = [item_of(cr) for cr in page.items]
         # Looked up by the external id index alone: a planner that prefers the platform or type
         # index would scan the whole platform once per page.
-        known = _known(platform, resource_type, [i["external_id"] for i in items])
+        if resource_type not in held:
+            # A type the inventory holds nothing of (a first collection) has nothing to look up page by
+            # page. (A row written meanwhile, by a refresh after an operation, is found by the apply.)
+            held[resource_type] = Resource.objects.filter(platform=platform, type=resource_type).exists()
+        known = _known(platform, resource_type, [i["external_id"] for i in items]) if held[resource_type] else {}
         staged = []
         for item in items:
             item["hash"] = content_hash(item)
