@@ -78,6 +78,7 @@ def collect_at_first_start(*, wait_seconds: float = 30.0) -> list[str]:
     the portal's catalog and everything built on them are filled on a console's first start instead of
     at the first scheduled collection. A simulated platform (cloudsim) whose region is still empty gets
     its demo estate first. Returns the ids of the platforms whose collection was started."""
+    from apps.clouds.containers_demo import seed_containers
     from apps.clouds.inventory_demo import seed_demo_estate
     from apps.clouds.models import CloudPlatform
     from apps.clouds.simulated import seed_resources, sim_adapter
@@ -98,6 +99,7 @@ def collect_at_first_start(*, wait_seconds: float = 30.0) -> list[str]:
                     seed_resources(platform.endpoint, region=platform.default_region)
                 # the further services' few resources of each kind, beside that estate (once)
                 seed_demo_estate(platform.endpoint, region=platform.default_region)
+                seed_containers(platform.endpoint, region=platform.default_region)
             except Exception:  # noqa: BLE001 - an empty estate is still worth collecting
                 logger.exception("could not build the demo estate of %s", platform.name)
         try:

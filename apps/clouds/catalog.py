@@ -26,7 +26,7 @@ SERVICES = [
     ("oos", "compute", "Operation Orchestration Service", "oos", "no(I)",
         "template execution scheduled_task"),
     ("ack", "compute", "Container Service (Kubernetes)", "cs", "I",
-        "cluster node application component volume"),
+        "cluster node_pool node application component volume"),
     ("cr", "compute", "Container Registry", "cr", "I",
         "instance namespace repository artifact image_tag replication_rule"),
     ("oss", "storage", "Object Storage Service", "oss", "yes",
@@ -110,7 +110,8 @@ TYPE_NAMES = {
     "dts.sync_task": "DTS synchronization", "dbs.backup_plan": "Backup plan", "apigateway.api_group": "API group",
     "kafka.instance": "Kafka instance", "cr.instance": "Registry instance", "cr.namespace": "Registry namespace",
     "cr.repository": "Image repository", "ots.instance": "Tablestore instance", "ots.table": "Table",
-    "ack.cluster": "Kubernetes cluster", "nat.nat_gateway": "NAT gateway",
+    "ack.cluster": "Kubernetes cluster", "nat.nat_gateway": "NAT gateway", "ack.node_pool": "Node pool",
+    "sls.project": "Log project", "sls.logstore": "Logstore",
 }
 # Kinds collected under another service's code (disks are ECS disk APIs on Apsara Stack).
 EXTRA_TYPES = [("ecs.disk", "ecs")]

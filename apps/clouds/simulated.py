@@ -105,6 +105,7 @@ def start_embedded_cloudsim() -> Any:
     """Serve cloudsim beside the console (embedded mode); ``None`` when it is off or cannot start."""
     if os.environ.get("UNIMANAGER_CLOUDSIM", "1") == "0":
         return None
+    from apps.clouds.containers_demo import seed_containers
     from apps.clouds.demo import SIM_PORT
     from apps.clouds.inventory_demo import seed_demo_estate
     from cloudsim.server import CloudSim
@@ -121,6 +122,7 @@ def start_embedded_cloudsim() -> Any:
         try:
             seed_resources(sim.endpoint)
             seed_demo_estate(sim.endpoint, store=sim.store)
+            seed_containers(sim.endpoint, store=sim.store)
         except Exception:  # noqa: BLE001 - the console must start even if the demo estate cannot be built
             logger.exception("could not seed the simulated region")
         finally:

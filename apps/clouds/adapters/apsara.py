@@ -37,7 +37,15 @@ from alibabacloud_vpc20160428 import models as vpc_models
 from alibabacloud_vpc20160428.client import Client as VpcClient
 from darabonba.runtime import RuntimeOptions
 
-from apps.clouds.adapters import apsara_day2, apsara_dr, apsara_inventory, apsara_nat, extensions, register_adapter  # noqa: F401 (companions register)
+from apps.clouds.adapters import (  # noqa: F401 (companions register)
+    apsara_containers,
+    apsara_day2,
+    apsara_dr,
+    apsara_inventory,
+    apsara_nat,
+    extensions,
+    register_adapter,
+)
 from apps.clouds.adapters.apsara_connection import PRODUCT_CODES, AssumedRole, Connection, assumed_role, with_path
 from apps.clouds.adapters.base import (
     Capabilities,

@@ -17,7 +17,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ParamValidationError
 
-from apps.clouds.adapters import aws_dr, aws_inventory, aws_nat, extensions, register_adapter  # noqa: F401 (companions register)
+from apps.clouds.adapters import aws_containers, aws_dr, aws_inventory, aws_nat, extensions, register_adapter  # noqa: F401 (companions register)
 from apps.clouds.adapters.base import (
     Capabilities,
     CloudAdapter,
