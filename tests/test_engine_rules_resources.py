@@ -75,3 +75,23 @@ def test_a_cloud_platform_grant_holds_its_role_on_that_platforms_resources_only(
     assert engine.roles_held(dana, estate["west_loose"]) == set()
     assert engine.roles_held(dana, estate["p"]) == {"p_reader"}
     assert engine.roles_held(dana, estate["q"]) == set()
+
+
+def test_an_organizations_policy_naming_a_project_is_bounded_by_the_projects_organization(estate):
+    """The bound of an organization's Allow is checked on the named project's organization, not on the
+    organization a resource of it is assigned to."""
+    dana, erin = f.user("dana"), f.user("erin")
+    elsewhere = f.resource(estate["q"], organization=estate["west"], project=estate["web"], name="web-in-west")
+    inside = AccessPolicy.objects.create(name="east web", organization=estate["east"], document={"Statement": [
+        {"Effect": "Allow", "Action": READ, "Resource": f"project/{estate['web'].pk}"}]})
+    inside.users.add(dana)
+    outside = AccessPolicy.objects.create(name="east api", organization=estate["east"], document={"Statement": [
+        {"Effect": "Allow", "Action": READ, "Resource": f"project/{estate['api'].pk}"}]})
+    outside.users.add(erin)
+    assigned_east = f.resource(estate["p"], organization=estate["east"], project=estate["api"], name="api-in-east")
+    engine.invalidate()
+    dana, erin = f.fresh(dana), f.fresh(erin)
+    assert authorize(dana, READ, elsewhere)
+    assert authorize(dana, READ, estate["in_web"])
+    assert not authorize(erin, READ, assigned_east)
+    assert not authorize(erin, READ, estate["in_api"])
