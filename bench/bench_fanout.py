@@ -23,12 +23,15 @@ token follow the demo's "operations" dashboard on its screen topic (``screen:ope
 screens do. The same diagnostic operation changes the data behind its widgets; the server computes
 the changed widgets' values once for the token's organization and pushes them to every screen in a
 ``values`` notice (``apps.dashboards.live``, coalesced per dashboard). A sample is a client's receive
-time minus the notice's ``changed_at``: the time the data change was committed in the worker, so the
-computation of the values is part of it. A notice held for the end of a coalescing window (the
+time minus the ``ts`` of the diagnostic step's own operation event, stamped in the worker right after
+the step committed (read back from the operation's replay buffer; each notice reports the latest step
+event before its ``changed_at``): the other apps' subscribers to that event (the audit entry ...),
+the look-up and the computation of the values are all part of it. A notice held for the end of a coalescing window (the
 diagnostic's last step and its "succeeded" come back to back, and the second waits on purpose) is
 counted for delivery but not timed. Besides the per-client percentiles the row's extra gives, per
-notice, the change to its last client (``last_client_*``) and the change to the server's send
-(``server_*``: the look-up, the computation and the publish).
+notice, the change to its last client (``last_client_*``), the change to the server's send
+(``server_*``: the subscribers, the look-up, the computation and the publish) and the change to
+dashboards' look-up (``before_dashboards_*``: the subscribers that run first).
 Process layout: as many daphne processes as the machine has cores, each on its own port (daphne
 cannot share one listening port), with the clients spread over them round-robin, as a load balancer
 in front of them would; one Celery worker. Memory per connection is the growth of the daphne
@@ -456,6 +459,8 @@ class WallFigures(WebsocketFigures):
     held_events: int = 0  # notices that waited for a coalescing window: delivered and counted, not timed
     last_client_ms: list[float] = field(default_factory=list)  # per notice: the change to its last client
     server_ms: list[float] = field(default_factory=list)  # per notice: the change to the server's send
+    before_dashboards_ms: list[float] = field(default_factory=list)  # per notice: the change to its look-up
+    unmatched: int = 0  # notices whose step event was not found: timed from their own changed_at
 
 
 async def _wall_case(dep: Deployment, admin: Session, wall: Session, ports: Sequence[int], count: int,
@@ -492,15 +497,25 @@ async def _wall_case(dep: Deployment, admin: Session, wall: Session, ports: Sequ
         figures.latency_events = len(timed)
         figures.duplicates = current.duplicates
         figures.expected = len(counted) * count
+        # The data change is the diagnostic step's commit: its operation event is stamped right after
+        # it (``ts`` in ``emit``), before the other apps' subscribers (the audit entry ...) and then
+        # dashboards' run. Each notice is timed from the step event it reports.
+        steps_emitted = sorted(ts for ts, _status in (await _emitted(dep, admin, f"operation:{body['id']}")).values())
+        origin: dict[int, float] = {}
+        for seq in timed:
+            stamp = emitted[seq][0]
+            before = [t for t in steps_emitted if stamp - 1.0 < t <= stamp]
+            origin[seq] = before[-1] if before else stamp
+            figures.unmatched += not before
+            figures.before_dashboards_ms.append((stamp - origin[seq]) * 1000)
         for seen in current.received:
             figures.delivered += sum(1 for seq in counted if seq in seen)
-            figures.latencies_ms.extend((seen[seq][1] - seen[seq][0]) * 1000 for seq in timed if seq in seen)
+            figures.latencies_ms.extend((seen[seq][1] - origin[seq]) * 1000 for seq in timed if seq in seen)
         for seq in timed:
-            stamp, ts, _event, _held = emitted[seq]
-            figures.server_ms.append((ts - stamp) * 1000)
+            figures.server_ms.append((emitted[seq][1] - origin[seq]) * 1000)
             arrivals = [seen[seq][1] for seen in current.received if seq in seen]
             if len(arrivals) == count:  # a notice some client missed has no last client (counted as lost)
-                figures.last_client_ms.append((max(arrivals) - stamp) * 1000)
+                figures.last_client_ms.append((max(arrivals) - origin[seq]) * 1000)
         figures.data = current.data
         dep.processes.check()
     finally:
@@ -607,12 +622,15 @@ async def _measure_walls(ctx: Context, dep: Deployment, admin: Session, cases: S
                 row.extra.update(
                     rss_per_connection_kib=round(ws.rss_per_connection_kib, 1), daphne_processes=ws.daphnes,
                     layout="one port per daphne, clients round-robin",
-                    measured_from="changed_at: the data change (on commit in the worker), values computed once",
+                    measured_from="the diagnostic step's commit (its operation event's ts) to a client's receipt "
+                                  "of the values computed once for the screens' organization",
                     payload_bytes=len(json.dumps(ws.data)), held_notices=ws.held_events,
                     last_client_p50_ms=_ms(percentile(ws.last_client_ms, 50)),
                     last_client_p99_ms=_ms(percentile(ws.last_client_ms, 99)),
                     server_p50_ms=_ms(percentile(ws.server_ms, 50)),
                     server_p99_ms=_ms(percentile(ws.server_ms, 99)),
+                    before_dashboards_p50_ms=_ms(percentile(ws.before_dashboards_ms, 50)),
+                    unmatched_notices=ws.unmatched,
                     raw_connections_p50_ms=_ms(percentile(raw.latencies_ms, 50)),
                     raw_connections_p99_ms=_ms(percentile(raw.latencies_ms, 99)),
                     raw_connections_delivered=raw.delivered, raw_connections_expected=raw.expected)
