@@ -228,6 +228,7 @@ def results(work: Path, module: str) -> dict[str, Any]:
         "not_covered": len(by_status.get("not_covered", ())),
         "timed_out": timeout,
         "suspicious": len(by_status.get("suspicious", ())) + len(by_status.get("not_checked", ())),
+        "untested": len(by_status.get("not_checked", ())),
         "total": total,
         "score": round((killed + timeout) / total, 3) if total else None,
         "survivors": by_status.get("survived", []) + by_status.get("not_covered", []),
@@ -249,11 +250,13 @@ def run_module(module: str, max_children: int, deselected: list[str] | None = No
     source = (REPO_DIR / module).read_bytes()
     git_state = subprocess.run(["git", "status", "--porcelain", "--", module], cwd=REPO_DIR,
                                capture_output=True, text=True).stdout.strip()
+    found = results(work, module)
+    found.pop("untested")
     return {
         "module": module,
         "tests": selection(module),
         "deselected": list(deselected or ()),
-        **(found := results(work, module)),
+        **found,
         "survivor_diffs": survivor_diffs(work, found["survivors"]),
         "commit": machine()["git_commit"],
         "module_changed_since_commit": bool(git_state),
@@ -262,6 +265,43 @@ def run_module(module: str, max_children: int, deselected: list[str] | None = No
         "duration_s": round(duration, 1),
         "max_children": max_children,
         "load_avg_1m_at_start": load_at_start,
+    }
+
+
+def record_partial(module: str) -> dict[str, Any]:
+    """The entry of a run stopped before its end (the machine's time ran out): the mutants mutmut
+    tested so far, from the work folder as it stands. The untested ones are counted as
+    ``not_checked``; ``score`` is over the tested ones and ``score_of_all`` over every mutant (the
+    untested counted as survivors). The commit is the one checked out when the run started."""
+    work = WORK_DIR / slug(module)
+    found = results(work, module)
+    not_checked = found.pop("untested")
+    found["suspicious"] -= not_checked
+    tested = found["total"] - not_checked
+    started = (work / "pyproject.toml").stat().st_mtime
+    commit = subprocess.run(["git", "rev-list", "-1", f"--before={int(started)}", "HEAD"], cwd=REPO_DIR,
+                            capture_output=True, text=True).stdout.strip()
+    source = (REPO_DIR / module).read_bytes()
+    return {
+        "module": module,
+        "tests": selection(module),
+        "deselected": [],
+        **found,
+        "partial": True,
+        "not_checked": not_checked,
+        "tested": tested,
+        "score": round((found["killed"] + found["timed_out"]) / tested, 3) if tested else None,
+        "score_of_all": round((found["killed"] + found["timed_out"]) / found["total"], 3) if found["total"] else None,
+        "survivor_diffs": survivor_diffs(work, found["survivors"]),
+        "commit": commit,
+        "module_changed_since_commit": bool(subprocess.run(
+            ["git", "diff", "--quiet", commit, "--", module], cwd=REPO_DIR).returncode),
+        "module_sha256": hashlib.sha256(source).hexdigest()[:16],
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "duration_s": round(time.time() - started, 1),
+        "max_children": None,
+        "load_avg_1m_at_start": None,
+        "load_avg_1m_at_record": load_average(),
     }
 
 
@@ -307,7 +347,8 @@ def _mutmut_version() -> str:
 
 def table(record: dict[str, Any]) -> str:
     header = ["module", "killed", "survived", "timed out", "total", "score", "duration", "commit"]
-    rows = [[m, str(r["killed"]), str(r["survived"]), str(r["timed_out"]), str(r["total"]),
+    rows = [[m, str(r["killed"]), str(r["survived"]), str(r["timed_out"]),
+             str(r["total"]) + (f" ({r['tested']} tested)" if r.get("partial") else ""),
              "-" if r["score"] is None else f"{r['score']:.1%}", f"{r['duration_s']:.0f} s",
              (r["commit"] or "?")[:10] + ("+" if r["module_changed_since_commit"] else "")]
             for m, r in record["modules"].items()]
@@ -327,9 +368,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--deselect", action="append", default=[], metavar="NODEID",
                         help="leave out one test of the selection (recorded; e.g. a test another change breaks)")
     parser.add_argument("--table", action="store_true", help="print the recorded table and stop")
+    parser.add_argument("--partial", action="store_true",
+                        help="record the named modules' runs as they stand (stopped before their end) and stop")
     args = parser.parse_args(argv)
     record = load_record()
-    if not args.table:
+    if args.partial:
+        for module in [resolve(name) for name in args.modules]:
+            entry = record_partial(module)
+            record["modules"][module] = entry
+            write_record(record)
+            print(f"  partial: tested {entry['tested']} of {entry['total']}: killed {entry['killed']}, survived "
+                  f"{entry['survived']}, timed out {entry['timed_out']}, score {entry['score']:.1%} of those tested",
+                  flush=True)
+    elif not args.table:
         for module in [resolve(name) for name in args.modules] or list(MODULES):
             entry = run_module(module, args.max_children, args.deselect)
             record["modules"][module] = entry
