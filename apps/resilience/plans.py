@@ -939,6 +939,8 @@ def _tick(step: PlanStep, tick: int, *, pairs: dict[str, Any] | None = None, in_
             if action.check is None:
                 _finish_step(step, PlanStep.Status.SUCCEEDED, _summary(step.action, result), tick=tick, result=result)
                 return False, 0.0, tick
+            if in_round and pairs is not None and step.action in PAIR_CHECKS:
+                step.result = result  # what the look reads (recorded below, with the round's others)
             if in_round and pairs is not None and step.action in PAIR_CHECKS and action.check(ctx):
                 # Done at once (a pair found already failed over): one record instead of two.
                 if ended is not None:

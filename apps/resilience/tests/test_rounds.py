@@ -124,3 +124,20 @@ def test_a_drill_in_rounds_leaves_production_untouched_and_nothing_behind(world)
     assert [c for c in writes if set(c["ids"]) & set(production)] == []
     assert run.leftovers == [] and plans.leftovers(group, run.id) == []
     assert len({s.result["drill_id"] for s in run.steps.filter(action="drill_copy")}) == 4
+
+
+def test_a_failover_then_a_failback_in_rounds_moves_only_the_changed_data_back(world):
+    group = _group(world, 2)
+    run, _rounds = drive_rounds(plans.plan_start(actor=world["operator"], group=group, kind="failover"))
+    assert run.status == PlanRun.Status.SUCCEEDED, run.error
+    truth = {p["pair_id"]: p for p in world["control"].get("/replication")["pairs"]}
+    member = group.members.order_by("id").first()
+    world["control"].post("/disks/write", {"disk_id": truth[member.replica_id]["dest_disk_id"], "bytes": 1024 * 1024})
+    group.refresh_from_db()
+    back, _rounds = drive_rounds(plans.plan_start(actor=world["operator"], group=group, kind="failback"), timeout=90)
+    assert back.status == PlanRun.Status.SUCCEEDED, back.error
+    after = {p["pair_id"]: p for p in world["control"].get("/replication")["pairs"]}
+    assert after[member.replica_id]["bytes_moved"] - truth[member.replica_id]["bytes_moved"] == 1024 * 1024
+    assert {p["direction"] for p in after.values()} == {"forward"}
+    group.refresh_from_db()
+    assert group.state == "protected"
