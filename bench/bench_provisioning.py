@@ -65,9 +65,9 @@ print("SETUP" + json.dumps({"project": project.pk, "platform": platform.pk, "vsw
 TIMES = """
 import json
 from apps.provisioning.models import ChangeRecord
-rows = ChangeRecord.objects.filter(request_id__in=IDS).values_list("request_id", "operation__status",
-                                                                   "operation__finished_at")
-print("TIMES" + json.dumps([[str(r), s, f.timestamp() if f else None] for r, s, f in rows]))
+rows = ChangeRecord.objects.filter(request_id__in=IDS).values_list(
+    "request_id", "operation__status", "operation__finished_at", "operation__created_at", "operation__started_at")
+print("TIMES" + json.dumps([[str(r), s, *(t.timestamp() if t else None for t in ts)] for r, s, *ts in rows]))
 """
 
 
@@ -155,13 +155,20 @@ def run(ctx: Context) -> list[Row]:
             dep.processes.check()
             time.sleep(2)
         succeeded = [t for t in times if t[1] == "succeeded"]
-        latencies = [f - sent_at[r] for r, _s, f in succeeded]
+        latencies = [t[2] - sent_at[t[0]] for t in succeeded]
+        # Where the time went, per create: request sent -> its operation created (API, approval, launch);
+        # created -> the cloud's create call recorded (queue, call step); call recorded -> finished
+        # (the cloud's provisioning, polls, finish step).
+        stages = {"to_created_s": [t[3] - sent_at[t[0]] for t in succeeded if t[3]],
+                  "to_called_s": [t[4] - t[3] for t in succeeded if t[3] and t[4]],
+                  "called_to_finished_s": [t[2] - t[4] for t in succeeded if t[4]]}
+        stage_p = {f"{name} p{pct}": percentile(values, pct) for name, values in stages.items() for pct in (50, 95)}
         running = sum(1 for i in _control(endpoint, "/resources?type=ecs_instance")["resources"]
                       if i.get("Status") == "Running")
-        elapsed = (max(f for _r, _s, f in succeeded) - started) if succeeded else None
+        elapsed = (max(t[2] for t in succeeded) - started) if succeeded else None
         extra = {"running_on_cloud": running, "failed": len(final) - len(succeeded),
                  "p50_s": percentile(latencies, 50), "max_s": max(latencies) if latencies else None,
-                 "elapsed_s": elapsed}
+                 "elapsed_s": elapsed, **stage_p}
         rows.append(Row("distributed", f"{count} creates", "p95 request to Running", "s",
                         percentile(latencies, 95), floor, delivered=len(succeeded), expected=count,
                         baseline_delivered=count, baseline_expected=count, extra=extra))
