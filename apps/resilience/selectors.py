@@ -86,6 +86,14 @@ def group_live_rpo(group: ProtectionGroup, now: Any = None) -> float | None:
     return max(0.0, ((now or timezone.now()) - group.live_oldest_point).total_seconds())
 
 
+def group_live_breached(group: ProtectionGroup, rpo: float | None) -> bool:
+    """Whether the live RPO (``group_live_rpo``) misses the target: over it, or unknown while something is
+    replicated (a member with no recovery point at all)."""
+    if not getattr(group, "live_replicated", 0):
+        return False
+    return rpo is None or rpo > group.target_rpo_seconds
+
+
 def resilience_topic_org(user: Any, key: str) -> str | None:
     """``resilience:<group id>`` for a group the user may read; ``resilience:<organization id>`` (backups,
     every group's events) for an organization where the user may read protection groups."""

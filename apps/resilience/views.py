@@ -62,6 +62,7 @@ def groups(request: HttpRequest) -> HttpResponse:
     rows = list(selectors.with_live_rpo(selectors.group_list(actor=request.user)).order_by("name")[:LIST_LIMIT])
     for g in rows:
         g.rpo_seconds = selectors.group_live_rpo(g)
+        g.rpo_breached = selectors.group_live_breached(g, g.rpo_seconds)
         g.bar = rpo_bar(g.rpo_seconds, g.target_rpo_seconds)  # type: ignore[attr-defined]
         g.member_count = g.members.filter(state="joined").count()  # type: ignore[attr-defined]
     platforms = _platforms(request, orgs) if orgs else []
@@ -102,6 +103,7 @@ def group_detail(request: HttpRequest, pk: str) -> HttpResponse:
     except NotFound:
         raise Http404 from None
     group.rpo_seconds = selectors.group_live_rpo(group)
+    group.rpo_breached = selectors.group_live_breached(group, group.rpo_seconds)
     members = list(group.members.select_related("resource").order_by("state", "resource_type", "name"))
     for m in members:
         m.live_rpo = selectors.live_rpo(m)  # type: ignore[attr-defined]

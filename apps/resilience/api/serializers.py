@@ -2,7 +2,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.resilience.models import BackupJob, BackupPlan, PlanRun, PlanStep, ProtectedMember, ProtectionGroup, Vault
-from apps.resilience.selectors import group_live_rpo, live_rpo
+from apps.resilience.selectors import group_live_breached, group_live_rpo, live_rpo
 from apps.resilience.statemachine import KINDS, allowed
 
 
@@ -43,9 +43,16 @@ class GroupSerializer(serializers.ModelSerializer):
                   "target_rpo_seconds", "target_rto_seconds", "state", "rpo_seconds", "rpo_breached",
                   "rpo_checked_at", "drift", "allowed_plans", "created_at", "updated_at"]
 
+    rpo_breached = serializers.SerializerMethodField(
+        help_text="Live: the RPO above misses the target (or is unknown while members replicate)")
+
     @extend_schema_field(serializers.FloatField(allow_null=True))
     def get_rpo_seconds(self, obj: ProtectionGroup) -> float | None:
         return group_live_rpo(obj)
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_rpo_breached(self, obj: ProtectionGroup) -> bool:
+        return group_live_breached(obj, group_live_rpo(obj))
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_allowed_plans(self, obj: ProtectionGroup) -> list[str]:

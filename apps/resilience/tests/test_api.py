@@ -117,7 +117,10 @@ def test_group_rpo_in_lists_is_live_the_age_of_the_oldest_recovery_point_not_the
     ProtectedMember.objects.filter(pk=second.pk).update(last_recovery_point=now - timedelta(seconds=5))
     ProtectionGroup.objects.filter(pk=group.pk).update(rpo_seconds=0, rpo_checked_at=now - timedelta(seconds=40))
     listed = client.get("/api/v1/resilience/groups/").json()["results"][0]
-    assert 40 <= listed["rpo_seconds"] < 45 and listed["rpo_checked_at"]
+    # The target is 30 s: the live RPO misses it although the last poll said 0 s.
+    assert 40 <= listed["rpo_seconds"] < 45 and listed["rpo_checked_at"] and listed["rpo_breached"] is True
+    ProtectionGroup.objects.filter(pk=group.pk).update(target_rpo_seconds=60)
+    assert client.get("/api/v1/resilience/groups/").json()["results"][0]["rpo_breached"] is False
     detail = client.get(f"/api/v1/resilience/groups/{group.id}/").json()
     assert 40 <= detail["rpo_seconds"] < 45
     # A member with no recovery point yet: the group's RPO is unknown, not the other member's age.
