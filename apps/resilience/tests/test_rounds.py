@@ -141,3 +141,27 @@ def test_a_failover_then_a_failback_in_rounds_moves_only_the_changed_data_back(w
     assert {p["direction"] for p in after.values()} == {"forward"}
     group.refresh_from_db()
     assert group.state == "protected"
+
+
+def test_the_reconciler_resumes_the_steps_and_the_rounds_of_a_run_whose_round_was_lost(world):
+    group = _group(world, 2)
+    run = plans.plan_start(actor=world["operator"], group=group, kind="failover")
+    # The round task was lost with its worker: nothing drives the batch and its steps' heartbeats age.
+    PlanStep.objects.filter(run=run, status=PlanStep.Status.RUNNING).update(heartbeat_at="2000-01-01T00:00:00Z")
+    steps, rounds = [], []
+    original = plans._queue, plans._queue_round
+    plans._queue = lambda step_id, tick, countdown=0.0: steps.append((step_id, tick))
+    plans._queue_round = lambda run_id, tick, countdown=0.0: rounds.append((run_id, tick))
+    try:
+        assert plans.reconcile(stale_after=30)["resumed"] == 2
+    finally:
+        plans._queue, plans._queue_round = original
+    tick = PlanRun.objects.get(pk=run.pk).tick
+    assert rounds == [(run.pk, tick + 1)] and len(steps) == 2
+    # The resumed round and the resumed steps together fail each pair over once.
+    for step_id, step_tick in steps:
+        plans.step_run(step_id=step_id, tick=step_tick)
+    run, _rounds = drive_rounds(run)
+    assert run.status == PlanRun.Status.SUCCEEDED, run.error
+    calls = world["control"].get("/calls?action=FailoverDiskReplicaPair")["calls"]
+    assert len([c for c in calls if c["outcome"] == "ok"]) == 2
