@@ -1075,14 +1075,18 @@ def _round_news(run: PlanRun, ended: list[tuple[PlanStep, int, str, dict[str, An
     now = timezone.now()
     finished: dict[str, tuple[str, dict[str, Any]]] = {}
     with transaction.atomic():
-        for step, tick, message, result in ended:
-            fields: dict[str, Any] = {"status": PlanStep.Status.SUCCEEDED, "phase": "done", "finished_at": now,
-                                      "tick": tick, "attempts": 0, "heartbeat_at": now}
+        ended_at = _still_at(ended)
+        done = [(step, tick, result) for step, tick, _m, result in ended if step.pk in ended_at]
+        for step, tick, result in done:
+            step.status, step.phase, step.finished_at, step.tick = PlanStep.Status.SUCCEEDED, "done", now, tick
+            step.attempts, step.heartbeat_at = 0, now
             if result is not None:
-                fields["result"] = result
-            if PlanStep.objects.filter(pk=step.pk, tick=tick - 1).exclude(status__in=PlanStep.DONE).update(**fields):
-                if step.operation_id:
-                    finished[step.operation_id] = (message, result if result is not None else step.result)
+                step.result = result
+        PlanStep.objects.bulk_update([step for step, _t, _r in done], [
+            "status", "phase", "finished_at", "tick", "attempts", "heartbeat_at", "result"], batch_size=500)
+        for step, _tick, message, result in ended:
+            if step.pk in ended_at and step.operation_id:
+                finished[step.operation_id] = (message, result if result is not None else step.result)
         ops = list(Operation.objects.filter(pk__in=list(finished)).exclude(status__in=Operation.FINAL))
         for op in ops:
             op.message, op.result = finished[op.pk][0][:500], finished[op.pk][1]
@@ -1091,11 +1095,14 @@ def _round_news(run: PlanRun, ended: list[tuple[PlanStep, int, str, dict[str, An
             op.updated_at = now
         Operation.objects.bulk_update(ops, ["status", "progress", "message", "result", "started_at", "finished_at",
                                             "updated_at"], batch_size=500)
-        waiting_ops = []
+        waiting_at = _still_at([(step, tick) for step, tick, _r in entered_wait])
+        moved = []
         for step, tick, result in entered_wait:
-            if PlanStep.objects.filter(pk=step.pk, tick=tick - 1).exclude(status__in=PlanStep.DONE).update(
-                    phase="wait", result=result, tick=tick, attempts=0, heartbeat_at=now):
-                waiting_ops.append(step.operation_id)
+            if step.pk in waiting_at:
+                step.phase, step.result, step.tick, step.attempts, step.heartbeat_at = "wait", result, tick, 0, now
+                moved.append(step)
+        PlanStep.objects.bulk_update(moved, ["phase", "result", "tick", "attempts", "heartbeat_at"], batch_size=500)
+        waiting_ops = [step.operation_id for step in moved]
         if waiting_ops:
             Operation.objects.filter(pk__in=waiting_ops, status__in=[Operation.Status.PENDING,
                                                                      Operation.Status.RUNNING]).update(
@@ -1103,6 +1110,19 @@ def _round_news(run: PlanRun, ended: list[tuple[PlanStep, int, str, dict[str, An
         emit(run.organization_id, f"resilience:{run.group_id}", {
             "event": "steps_progress", "plan": run.id, "name": run.group.name, "batch": run.batch,
             "ended": len(finished), "waiting": len(entered_wait)})
+
+
+def _still_at(items: list[tuple[Any, ...]]) -> set[str]:
+    """The steps among ``(step, tick, ...)`` that no other delivery has recorded ``tick`` of (still at
+    ``tick - 1`` and not ended), locked until the caller's transaction ends: one query per tick."""
+    by_tick: dict[int, list[str]] = {}
+    for item in items:
+        by_tick.setdefault(item[1], []).append(item[0].pk)
+    found: set[str] = set()
+    for tick, pks in by_tick.items():
+        found |= set(PlanStep.objects.select_for_update().filter(pk__in=pks, tick=tick - 1)
+                     .exclude(status__in=PlanStep.DONE).values_list("pk", flat=True))
+    return found
 
 
 def batch_round(*, run_id: str, tick: int) -> tuple[bool, float, int]:
