@@ -30,6 +30,7 @@ from django.db import connections, transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
+from apps.clouds.models import CloudPlatform
 from apps.core.errors import Conflict, Forbidden, InvalidInput, Refused
 from apps.core.events import emit
 from apps.core.scoping import authorize, require, restrict
@@ -646,9 +647,11 @@ def quota_request_create(*, actor: Any, organization: Organization, project: Pro
         errors["reason"] = ["say why, in at most 500 characters"]
     if not isinstance(region, str) or (region and platform is None):
         errors["region"] = ["a region narrows a platform: choose the platform too"]
+    platform_id = getattr(platform, "pk", platform)
+    if platform_id is not None and not CloudPlatform.objects.filter(pk=platform_id).exists():
+        errors["platform"] = ["Not found."]  # a request for a platform that is not there is refused
     if errors:
         raise InvalidInput("The quota request is not valid; see detail.", detail=errors)
-    platform_id = getattr(platform, "pk", platform)
     current = QuotaLimit.objects.filter(organization=organization, dimension=dimension,
                                         scope_key=scope_key(project, platform_id, region)).first()
     if current is not None and requested_limit <= current.limit:
