@@ -52,7 +52,8 @@ def _rows(mode: str, r: dict) -> list[Row]:
             extra={"seconds": collect["seconds"], "subscribers_seconds": subscribers}),
         Row(mode, f"re-sync {n:,} unchanged", "duration", "s", r["resync"]["seconds"], r["fetch_only"]["seconds"],
             delivered=r["resync"]["unchanged"], expected=r["resync"]["fetched"],
-            extra={"rows_written": r["resync"]["rows_written"]}),
+            extra={"rows_written": r["resync"]["rows_written"],
+                   "subscribers_seconds": r["resync"].get("subscribers_seconds")}),
         Row(mode, f"re-sync {n:,} unchanged", "rows written", "rows", float(r["resync"]["rows_written"]), None),
     ]
     for case, data in r["list"].items():
