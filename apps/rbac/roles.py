@@ -113,8 +113,9 @@ PREDEFINED_ROLES: dict[str, RoleDef] = {r.key: r for r in (
     ),
     RoleDef(
         "operator", "Operator",
-        "Operates cloud resources and follows operations; reads everything else in scope.",
-        ("*:*:read", "*:*:operate", "core:operation:*", "menu:*"),
+        "Operates cloud resources, runs scripts on instances and keeps the script library, and follows "
+        "operations; reads everything else in scope.",
+        ("*:*:read", "*:*:operate", "*:*:command", "provisioning:script:*", "core:operation:*", "menu:*"),
         ("audit:*", "rbac:*", "menu:console:audit", "menu:console:access"),
     ),
     RoleDef(
