@@ -252,10 +252,13 @@ def test_a_months_lines_are_per_project_and_rule_with_units_fixed_part_and_round
               group(platform, type="slb.instance", sec=3600)]
     lines = rating.rate_month(organization=tree["hq"], period=DAY, zone="UTC", book=book, groups=groups)
     got = [(x.rule, x.project_id, x.quantity, x.unit, x.unit_price, x.fixed_amount, x.amount) for x in lines]
+    # Lines come by service, type, dimension, SKU, then project id (as text), then rule.
+    hourly_lines = sorted([(hourly, api.pk, D("1.500000"), "hour", D("0.5"), D(10), D("11")),
+                           (hourly, web.pk, D("4.000000"), "hour", D("0.5"), D(10), D("12"))],
+                          key=lambda x: str(x[1]))
     assert got == [
         (disk, None, D("100.000000"), "GiB-hour", D("0.001"), D(0), D("0")),
-        (hourly, api.pk, D("1.500000"), "hour", D("0.5"), D(10), D("11")),
-        (hourly, web.pk, D("4.000000"), "hour", D("0.5"), D(10), D("12")),
+        *hourly_lines,
         (monthly, web.pk, D("2.000000"), "vCPU-month", D(744), D(0), D("1488"))]
     web_hours = next(x for x in lines if x.rule == hourly and x.project_id == web.pk)
     assert web_hours.charges == {
