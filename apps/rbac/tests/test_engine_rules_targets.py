@@ -457,3 +457,12 @@ def test_people_decided_together_each_get_only_their_own_grants_and_policies(tre
     _codes, rows = access_matrix(actor=root, organization=tree["east"], codes=codes)
     cells = {row["user"].username: row["cells"] for row in rows}
     assert cells == {"bob": [True, True, False], "dana": [False, False, True]}
+
+
+def test_a_deny_narrows_a_list_even_under_a_grant_on_the_whole_platform(tree):
+    dana = f.user("dana")
+    f.grant(f.role("core:operation:read"), dana, None)
+    attach(dana, deny("core:operation:read", f"org/{tree['east'].pk}"))
+    kept = {op(tree["hq"]), op(tree["west"])}
+    op(tree["east"]), op(tree["east_it"])
+    assert set(restrict(Operation.objects.all(), f.fresh(dana), "core:operation:read")) == kept
