@@ -61,7 +61,7 @@ def api_routes() -> Iterator[tuple[str, URLPattern]]:
 
 
 def url_of(route: str, value: Any = None) -> str:
-    return "/" + GROUP_RE.sub(lambda m: str(value), route).replace("\\.", ".")
+    return "/" + GROUP_RE.sub(lambda m: str(value), route).replace("\\.", ".").replace("\\-", "-")
 
 
 def _default_objects(org: Organization, tag: str) -> dict[str, list[Any]]:

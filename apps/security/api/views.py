@@ -211,8 +211,9 @@ class MfaResetView(APIView):
 class MfaExemptView(APIView):
     @extend_schema(request=s.ExemptSerializer, responses={204: None})
     def post(self, request: Request, pk: str) -> Response:
+        person = _person(request, pk)  # another organization's person is a 404 whatever the body says
         exempt = parsed(s.ExemptSerializer, request.data)["exempt"]
-        services.mfa_set_exempt(actor=request.user, user=_person(request, pk), exempt=exempt)
+        services.mfa_set_exempt(actor=request.user, user=person, exempt=exempt)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
