@@ -135,6 +135,7 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.groups_by_topic: dict[str, str] = {}
         self.last_seq: dict[str, int] = {}
+        self.holding: dict[str, list[dict[str, Any]]] = {}  # topic -> live events held during its replay
         self.session_group: str | None = None
         self.credential_group: str | None = None
         self.signed_out = False
@@ -233,18 +234,27 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "error", "topic": topic, "code": "forbidden"})
             return
         group = realtime.group_name(org_id, topic)
-        if topic not in self.groups_by_topic:
-            await fanout.join(self.channel_layer, group, self)
-            self.groups_by_topic[topic] = group
-        await self.send_json({"type": "subscribed", "topic": topic})
-        if isinstance(after, int) and not isinstance(after, bool) and after >= 0:
-            missed = await database_sync_to_async(realtime.replay_after)(group, after)
-            if missed is None:
-                await self.send_json({"type": "reset", "topic": topic})
-                return
-            self.last_seq[topic] = max(self.last_seq.get(topic, 0), after)
-            for message in missed:
-                await self.realtime_event(message)
+        replay = isinstance(after, int) and not isinstance(after, bool) and after >= 0
+        if replay:
+            # Live events that arrive while the replay is read are held and sent after it, in order:
+            # sent at once, they would move the position past the replayed ones, which would be dropped.
+            self.holding[topic] = []
+        try:
+            if topic not in self.groups_by_topic:
+                await fanout.join(self.channel_layer, group, self)
+                self.groups_by_topic[topic] = group
+            await self.send_json({"type": "subscribed", "topic": topic})
+            missed = await database_sync_to_async(realtime.replay_after)(group, after) if replay else []
+        finally:
+            held = self.holding.pop(topic, [])
+        if missed is None:
+            await self.send_json({"type": "reset", "topic": topic})
+        else:
+            if replay:
+                self.last_seq[topic] = max(self.last_seq.get(topic, 0), after)
+            held = missed + held
+        for message in sorted(held, key=lambda m: m["seq"]):
+            await self.realtime_event(message)
 
     async def _unsubscribe(self, topic: Any) -> None:
         if not isinstance(topic, str):
@@ -258,6 +268,9 @@ class RealtimeConsumer(AsyncJsonWebsocketConsumer):
 
     async def realtime_event(self, message: dict[str, Any]) -> None:
         topic = message["topic"]
+        if topic in self.holding:
+            self.holding[topic].append(message)
+            return
         if topic not in self.groups_by_topic:
             return
         seq = message["seq"]

@@ -318,3 +318,33 @@ def test_events_reach_followers_without_channels_per_message_database_clean_up(w
         await socket.disconnect()
 
     run(scenario)
+
+
+def test_a_live_event_arriving_during_the_replay_waits_for_it_and_nothing_is_dropped(world, monkeypatch):
+    import time
+
+    from apps.core import realtime
+
+    op = factories.operation(world.org_a)
+    for step in (1, 2):
+        services.operation_advance(operation_id=op.id, step=step, progress=step * 10, message=f"Step {step}")
+    read = realtime.replay_after
+
+    def replay_then_a_live_event(group, after):
+        missed = read(group, after)
+        # The operation moves on while the replay is on its way to the socket.
+        services.operation_advance(operation_id=op.id, step=3, progress=30, message="Step 3")
+        time.sleep(0.3)  # the live event reaches the consumer before the replay is sent
+        return missed
+
+    monkeypatch.setattr(realtime, "replay_after", replay_then_a_live_event)
+
+    async def scenario():
+        socket = await connected(world.alice)
+        assert await subscribe(socket, op.topic, after=0) == {"type": "subscribed", "topic": op.topic}
+        got = [await socket.receive_json_from(timeout=2) for _ in range(3)]
+        assert [(e["seq"], e["data"]["step"]) for e in got] == [(1, 1), (2, 2), (3, 3)]
+        assert await socket.receive_nothing(timeout=0.2)
+        await socket.disconnect()
+
+    run(scenario)
