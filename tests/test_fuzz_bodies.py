@@ -233,11 +233,6 @@ class RowCounts:
             return dict(zip(self.tables, cursor.fetchone(), strict=True))
 
 
-def _url(route: str, value: Any = None) -> str:
-    """``url_of`` with the escaped hyphens of ``path()`` routes (``sessions/revoke\\-all/``) undone."""
-    return url_of(route, value).replace("\\-", "-")
-
-
 def _targets(objects: list[Any], route: str, pattern: Any) -> list[tuple[list[str], list[str]]]:
     """(candidate urls, methods) of a route: one candidate per object its id group accepts (of the
     viewset's model), the first that is not a 404 is fuzzed."""
@@ -247,11 +242,11 @@ def _targets(objects: list[Any], route: str, pattern: Any) -> list[tuple[list[st
     if not methods:
         return []
     if not GROUP_RE.search(route):
-        return [([_url(route)], methods)]
+        return [([url_of(route)], methods)]
     accepts = _group_regex(route)
     queryset = getattr(getattr(pattern.callback, "cls", None), "queryset", None)
     model = queryset.model if queryset is not None and actions else None
-    urls = [_url(route, o.pk) for o in objects
+    urls = [url_of(route, o.pk) for o in objects
             if accepts.fullmatch(str(o.pk)) and (model is None or isinstance(o, model))]
     return [(urls, methods)]
 
