@@ -129,8 +129,6 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": os.environ.get("UNIMANAGER_SQLITE_PATH", str(DATA_DIR / "unimanager.sqlite3")),
-            # A served request reuses its thread's connection (opening one and its PRAGMAs cost every request).
-            "CONN_MAX_AGE": 60,
             # The server and the in-process worker share the file: WAL lets readers run beside a
             # writer, IMMEDIATE takes the write lock up front so concurrent writers wait (busy
             # timeout) instead of failing with "database is locked" half-way through.
