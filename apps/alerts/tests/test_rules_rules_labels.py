@@ -1,0 +1,53 @@
+"""Alert evaluation's rules, continued: the labels of an alert on a resource without a name or in a
+project, and the order in which every rule is evaluated (oldest first, a tie of creation time by id,
+the same every run)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from apps.alerts.metrics import store_points
+from apps.alerts.models import Alert, AlertRule
+from apps.alerts.rules import rule_evaluate, rules_evaluate
+from tests import factories as f
+
+pytestmark = pytest.mark.django_db
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+CPU = "CPUUtilization"
+
+
+def _rule(org, **kw):
+    values = {"name": "High CPU", "metric": CPU, "operator": ">", "threshold": 80, "window_seconds": 60,
+              "aggregation": "last"}
+    return AlertRule.objects.create(organization=org, **{**values, **kw})
+
+
+def test_an_alert_names_a_resource_without_a_name_by_its_cloud_id_and_carries_its_project(world):
+    a = world["a"]
+    web = f.project(a["org"], name="web")
+    unnamed = f.resource(a["platform"], organization=a["org"], project=web, name="", external_id="i-bp1unnamed")
+    store_points(unnamed, CPU, [(T0, 99)])
+    rule = _rule(a["org"])
+    rule_evaluate(rule, now=T0)
+    alert = Alert.objects.get(rule=rule, resource=unnamed)
+    assert (alert.labels["resource_name"], alert.labels["project"]) == ("i-bp1unnamed", str(web.pk))
+    named = Alert.objects.filter(rule=rule, resource=a["resources"][0]).first()
+    assert named is None or "project" not in named.labels
+
+
+def test_rules_are_evaluated_oldest_first_and_a_tie_of_creation_time_by_id(world):
+    a = world["a"]
+    store_points(a["resources"][0], CPU, [(T0, 99)])
+    older = _rule(a["org"], id="arule-ffffffffffffffffffff", name="older")
+    newer = _rule(a["org"], id="arule-00000000000000000000", name="newer")
+
+    def order(seconds):
+        now = T0.replace(second=seconds)
+        Alert.objects.all().delete()
+        return [e.changes[0].alert.rule_id for e in rules_evaluate(now=now, organization_id=a["org"].pk)]
+
+    assert order(1) == [older.pk, newer.pk]
+    AlertRule.objects.filter(pk=newer.pk).update(created_at=older.created_at)
+    assert order(2) == [newer.pk, older.pk]
