@@ -19,8 +19,13 @@ def platforms_by_health(scope: QueryScope, params: dict[str, Any]) -> dict[str, 
 
 
 def platforms_healthy(scope: QueryScope, params: dict[str, Any]) -> dict[str, Any]:
-    qs = scope.restrict(CloudPlatform.objects.filter(is_active=True), READ)
-    return {"value": qs.filter(health=CloudPlatform.Health.HEALTHY).count(), "total": qs.count()}
+    """Healthy active platforms of those whose health was checked; ``unknown`` counts, apart, the
+    platforms never checked yet, which are not down and must not lower the gauge as if they were."""
+    rows = (scope.restrict(CloudPlatform.objects.filter(is_active=True), READ)
+            .values("health").annotate(n=Count("id")).order_by())
+    counts = {row["health"]: row["n"] for row in rows}
+    unknown = counts.pop(CloudPlatform.Health.UNKNOWN, 0)
+    return {"value": counts.get(CloudPlatform.Health.HEALTHY, 0), "total": sum(counts.values()), "unknown": unknown}
 
 
 def platforms_table(scope: QueryScope, params: dict[str, Any]) -> dict[str, Any]:

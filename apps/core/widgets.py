@@ -9,7 +9,9 @@ Contract of a query (``register_query(WidgetQuery(...))``):
   the name, so renaming a query breaks saved dashboards: add a new name instead.
 - ``run(scope, params) -> dict`` returns one of the result *shapes* it declares in ``shape``:
 
-  ``value``       ``{"value": number, "total": number | None}`` (stat, gauge; ``total`` makes a ratio)
+  ``value``       ``{"value": number, "total": number | None}`` (stat, gauge; ``total`` makes a ratio),
+                  optionally ``"unknown": number``: what is neither counted nor in ``total`` because its
+                  state is not known yet (shown apart, never as a shortfall)
   ``categories``  ``{"categories": [{"name": str, "value": number}, ...]}`` (bar, pie, table)
   ``timeseries``  ``{"x": [label, ...], "series": [{"name": str, "data": [number, ...]}, ...]}`` (line, bar)
   ``table``       ``{"columns": [str, ...], "rows": [[cell, ...], ...]}`` (table)

@@ -71,25 +71,30 @@ PLATFORM_READ = "clouds:platform:read"
 
 
 def platforms_healthy(scope: QueryScope, params: dict[str, Any]) -> dict[str, Any]:
-    """Active platforms that answered the last time anyone asked, of all active platforms.
+    """Active platforms that answered the last time anyone asked, of the active platforms whose state
+    is known; ``unknown`` counts, apart, those nobody has checked or collected yet.
 
     The newest evidence decides: a connection check (healthy, or degraded/unreachable) or a finished
     collection (succeeded: the platform answered; failed: it did not). A platform never checked by
     hand is healthy once its first collection succeeded, as the demo platform is right after its
-    first start; a platform with no evidence yet is not counted healthy."""
+    first start. A platform with no evidence yet is neither up nor down: counted in ``total`` it
+    would lower the gauge as a platform that is down does."""
     last = SyncRun.objects.filter(platform=OuterRef("pk"), finished_at__isnull=False).order_by("-finished_at", "-pk")
     rows = (scope.restrict(CloudPlatform.objects.filter(is_active=True), PLATFORM_READ)
             .annotate(sync_status=Subquery(last.values("status")[:1]), sync_at=Subquery(last.values("finished_at")[:1]))
             .values_list("health", "health_checked_at", "sync_status", "sync_at"))
-    total = healthy = 0
+    known = healthy = unknown = 0
     for health, checked_at, sync_status, sync_at in rows:
-        total += 1
         checked = health != CloudPlatform.Health.UNKNOWN and checked_at is not None
         if sync_at is not None and (not checked or sync_at >= checked_at):
             healthy += sync_status == SyncRun.Status.SUCCEEDED
         elif checked:
             healthy += health == CloudPlatform.Health.HEALTHY
-    return {"value": healthy, "total": total}
+        else:
+            unknown += 1
+            continue
+        known += 1
+    return {"value": healthy, "total": known, "unknown": unknown}
 
 
 def register() -> None:
@@ -109,6 +114,7 @@ def register() -> None:
         WidgetQuery("resources.platforms_healthy", "Healthy cloud platforms (last check or collection)", "value",
                     platforms_healthy, topics=("sync",), permission=PLATFORM_READ,
                     description="A platform counts as healthy when the newest of its connection check and its "
-                                "last finished collection says it answered."),
+                                "last finished collection says it answered; platforms not checked or "
+                                "collected yet are counted apart (unknown), not as down."),
     ):
         register_query(query)

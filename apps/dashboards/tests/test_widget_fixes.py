@@ -1,5 +1,6 @@
-"""The predefined widgets count what collection stores: EIPs in use are ``in_use``, and a platform
-whose first collection succeeded is healthy on the "Healthy platforms" gauge."""
+"""The predefined widgets count what collection stores: EIPs in use are ``in_use``, a platform
+whose first collection succeeded is healthy on the "Healthy platforms" gauge, and a platform nobody
+has checked or collected yet is counted apart (``unknown``), not as down."""
 
 from __future__ import annotations
 
@@ -21,9 +22,13 @@ def widget(board: str, wid: str) -> dict:
     return next(w for w in predefined.template(board)["widgets"] if w["id"] == wid)
 
 
+def result_of(w: dict, org) -> dict:
+    return selectors.one_widget_data(widget=w, scope=selectors.screen_scope(organization_id=org.pk))["result"]
+
+
 def value_of(w: dict, org) -> tuple[int, int]:
-    data = selectors.one_widget_data(widget=w, scope=selectors.screen_scope(organization_id=org.pk))
-    return data["result"]["value"], data["result"]["total"]
+    result = result_of(w, org)
+    return result["value"], result["total"]
 
 
 def test_eips_in_use_counts_the_status_collection_stores():
@@ -51,9 +56,9 @@ def test_a_platform_is_healthy_by_its_newest_check_or_finished_collection():
     gauge = widget("resources", "platforms")
     now = timezone.now()
     assert platform.health == CloudPlatform.Health.UNKNOWN
-    assert value_of(gauge, org) == (0, 1)  # nothing known yet
+    assert result_of(gauge, org) == {"value": 0, "total": 0, "unknown": 1}  # nothing known yet: not down
     sync(platform, SyncRun.Status.RUNNING, None)
-    assert value_of(gauge, org) == (0, 1)  # a collection still running says nothing
+    assert result_of(gauge, org) == {"value": 0, "total": 0, "unknown": 1}  # a running collection says nothing
     sync(platform, SyncRun.Status.SUCCEEDED, now - timedelta(minutes=10))
     assert value_of(gauge, org) == (1, 1)  # the first collection answered: healthy, never checked by hand
     CloudPlatform.objects.filter(pk=platform.pk).update(health=CloudPlatform.Health.DEGRADED,
@@ -71,3 +76,17 @@ def test_a_platform_checked_healthy_and_never_collected_is_healthy_and_other_org
     f.platform(other)
     f.platform(org, is_active=False)
     assert value_of(widget("resources", "platforms"), org) == (1, 1)
+
+
+def test_platforms_not_known_yet_are_counted_apart_not_as_down():
+    org = f.org("fleet")
+    now = timezone.now()
+    f.platform(org, health=CloudPlatform.Health.HEALTHY, health_checked_at=now)
+    f.platform(org, health=CloudPlatform.Health.UNREACHABLE, health_checked_at=now)
+    f.platform(org)  # just registered: never checked, never collected
+    sync(f.platform(org), SyncRun.Status.SUCCEEDED, now)  # collected, never checked by hand
+    gauge = widget("resources", "platforms")
+    assert result_of(gauge, org) == {"value": 2, "total": 3, "unknown": 1}  # 67 %, not 50 %
+    by_health = {**gauge, "query": {"name": "clouds.platforms_healthy", "params": {}}}
+    # The platform table's own health field: the collected platform was never checked either.
+    assert result_of(by_health, org) == {"value": 1, "total": 2, "unknown": 2}

@@ -33,15 +33,20 @@
     return Math.floor(s / 3600) + " h ago";
   }
 
-  // The value a stat or gauge shows: a percentage of `total` when the widget's unit is "%".
+  // The value a stat or gauge shows: a percentage of `total` when the widget's unit is "%". What is
+  // not known yet (`unknown`, e.g. platforms never checked) is named apart, not counted as a shortfall.
   function scalar(result, options) {
     const unit = (options && options.unit) || "";
+    const apart = typeof result.unknown === "number" && result.unknown > 0
+      ? " (" + number(result.unknown, 0) + " not known yet)" : "";
     if (unit === "%" && typeof result.total === "number") {
-      return {value: result.total ? (100 * result.value / result.total) : 0, suffix: "%",
-              note: number(result.value, 0) + " of " + number(result.total, 0)};
+      // Nothing known yet is no value ("–"), not 0 %.
+      const value = result.total ? (100 * result.value / result.total) : (apart ? null : 0);
+      return {value: value, suffix: value === null ? "" : "%",
+              note: number(result.value, 0) + " of " + number(result.total, 0) + apart};
     }
     return {value: result.value, suffix: unit ? " " + unit : "",
-            note: typeof result.total === "number" ? "of " + number(result.total, 0) : ""};
+            note: (typeof result.total === "number" ? "of " + number(result.total, 0) : "") + apart};
   }
 
   function Widget(board, def) {
