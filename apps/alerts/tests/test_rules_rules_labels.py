@@ -1,6 +1,6 @@
 """Alert evaluation's rules, continued: the labels of an alert on a resource without a name or in a
-project, and the order in which every rule is evaluated (oldest first, a tie of creation time by id,
-the same every run)."""
+project, a firing series never stopping the evaluation of the others, and the order in which every
+rule is evaluated (oldest first, a tie of creation time by id, the same every run)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from apps.alerts.metrics import store_points
 from apps.alerts.models import Alert, AlertRule
-from apps.alerts.rules import rule_evaluate, rules_evaluate
+from apps.alerts.rules import rule_evaluate, rule_resources, rules_evaluate
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -51,3 +51,19 @@ def test_rules_are_evaluated_oldest_first_and_a_tie_of_creation_time_by_id(world
     assert order(1) == [older.pk, newer.pk]
     AlertRule.objects.filter(pk=newer.pk).update(created_at=older.created_at)
     assert order(2) == [newer.pk, older.pk]
+
+
+def test_a_series_still_firing_does_not_keep_the_rules_later_series_from_being_evaluated(world):
+    a = world["a"]
+    rule = _rule(a["org"])
+    *firing, newcomer = list(rule_resources(rule))
+    for vm in firing:
+        store_points(vm, CPU, [(T0, 95)])
+    store_points(newcomer, CPU, [(T0, 10)])
+    rule_evaluate(rule, now=T0)
+    for vm in (*firing, newcomer):
+        store_points(vm, CPU, [(T0.replace(second=30), 95)])
+    result = rule_evaluate(rule, now=T0.replace(second=30))
+    assert [(c.alert.resource_id, c.to_state) for c in result.changes] == [(newcomer.pk, "firing")]
+    assert set(Alert.objects.filter(rule=rule, state="firing").values_list("resource_id", flat=True)) == {
+        vm.pk for vm in (*firing, newcomer)}
