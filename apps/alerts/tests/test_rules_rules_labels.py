@@ -1,6 +1,7 @@
 """Alert evaluation's rules, continued: the labels of an alert on a resource without a name or in a
-project, a firing series never stopping the evaluation of the others, and the order in which every
-rule is evaluated (oldest first, a tie of creation time by id, the same every run)."""
+project, its platform, annotations only from a summary the rule has, a firing series never stopping
+the evaluation of the others, and the order in which every rule is evaluated (oldest first, a tie of
+creation time by id, the same every run)."""
 
 from __future__ import annotations
 
@@ -67,3 +68,14 @@ def test_a_series_still_firing_does_not_keep_the_rules_later_series_from_being_e
     assert [(c.alert.resource_id, c.to_state) for c in result.changes] == [(newcomer.pk, "firing")]
     assert set(Alert.objects.filter(rule=rule, state="firing").values_list("resource_id", flat=True)) == {
         vm.pk for vm in (*firing, newcomer)}
+
+
+def test_an_alert_is_on_its_resources_platform_and_a_rule_without_summary_annotates_nothing(world):
+    a = world["a"]
+    vm = a["resources"][0]
+    store_points(vm, CPU, [(T0, 99)])
+    rule = _rule(a["org"])
+    rule_evaluate(rule, now=T0)
+    alert = Alert.objects.get(rule=rule, resource=vm)
+    assert (alert.platform_id, alert.annotations) == (a["platform"].pk, {})
+    assert set(Alert.objects.filter(rule=rule).values_list("platform_id", flat=True)) == {a["platform"].pk}
