@@ -1,6 +1,7 @@
 """Alert evaluation's rules, continued: the labels of an alert on a resource without a name or in a
 project, its platform, annotations only from a summary the rule has, a firing series never stopping
-the evaluation of the others, and the order in which every rule is evaluated (oldest first, a tie of
+the evaluation of the others, a hand resolution's history entry (its actor, its reason cut to
+the column), and the order in which every rule is evaluated (oldest first, a tie of
 creation time by id, the same every run)."""
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from datetime import UTC, datetime
 import pytest
 
 from apps.alerts.metrics import store_points
-from apps.alerts.models import Alert, AlertRule
+from apps.alerts.models import Alert, AlertHistory, AlertRule
 from apps.alerts.rules import rule_evaluate, rule_resources, rules_evaluate
+from apps.alerts.services import alert_resolve
+from apps.alerts.tests.factories import alert
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -79,3 +82,12 @@ def test_an_alert_is_on_its_resources_platform_and_a_rule_without_summary_annota
     alert = Alert.objects.get(rule=rule, resource=vm)
     assert (alert.platform_id, alert.annotations) == (a["platform"].pk, {})
     assert set(Alert.objects.filter(rule=rule).values_list("platform_id", flat=True)) == {a["platform"].pk}
+
+
+def test_a_hand_resolution_records_who_did_it_and_a_reason_cut_to_what_the_history_keeps(world):
+    a = world["a"]
+    firing = alert(a["org"])
+    alert_resolve(actor=a["user"], alert=firing, reason="x" * 2000)
+    [entry] = AlertHistory.objects.filter(alert=firing, kind="state")
+    assert (entry.actor, entry.from_state, entry.to_state) == (a["user"], "firing", "resolved")
+    assert len(entry.reason) == 1000 and entry.reason.startswith(f"Resolved by {a['user']}: xxx")
