@@ -106,7 +106,8 @@ def run(ctx: Context) -> list[Row]:
     rows: list[Row] = []
     with deployment("distributed") as dep:
         workers = [p for name, p, _log in dep.processes.started if name == "worker"]
-        env = _environ(workers[0].pid)
+        # The server's environment is the worker's (a worker that sets its process title overwrites its own).
+        env = _environ(next(p for name, p, _log in dep.processes.started if name == "daphne").pid)
         sim_port = free_port()
         dep.processes.start("cloudsim", [sys.executable, "-m", "cloudsim", "--port", str(sim_port),
                                          "--provision-seconds", str(step), "--regions", REGION], env)
@@ -166,7 +167,9 @@ def run(ctx: Context) -> list[Row]:
         running = sum(1 for i in _control(endpoint, "/resources?type=ecs_instance")["resources"]
                       if i.get("Status") == "Running")
         elapsed = (max(t[2] for t in succeeded) - started) if succeeded else None
+        calls = _control(endpoint, "/stats")["calls"]
         extra = {"running_on_cloud": running, "failed": len(final) - len(succeeded),
+                 "cloud_calls": {a: calls.get(a, 0) for a in ("RunInstances", "DescribeInstances")},
                  "p50_s": percentile(latencies, 50), "max_s": max(latencies) if latencies else None,
                  "elapsed_s": elapsed, **stage_p}
         rows.append(Row("distributed", f"{count} creates", "p95 request to Running", "s",

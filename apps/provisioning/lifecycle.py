@@ -21,15 +21,17 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from apps.clouds.adapters import adapter_class, adapter_for
-from apps.clouds.adapters.base import CloudCallError, CloudResource
+from apps.clouds.adapters.base import CloudCallError, CloudResource, Relation
 from apps.clouds.models import Flavor
 from apps.core.errors import Conflict, Forbidden, InvalidInput, Refused
 from apps.core.events import emit
@@ -370,11 +372,7 @@ def lifecycle_step(*, change_id: str, step: int) -> tuple[bool, float, int]:
         if timezone.now() > change.deadline:
             current = adapter.get_resource(change.resource_type, change.region, change.external_id) \
                 if change.external_id else None
-            if change.phase == Phase.WAIT and _reached(change, current):
-                _finish(change, adapter, step, current)
-            else:
-                status = current.status if current else "not found"
-                _fail(change, f"Timed out: the cloud reports {status} at the deadline.", adapter=adapter)
+            _at_deadline(change, adapter, step, current)
             return False, 0.0, step
         if change.phase == Phase.CALL:
             message, fields = _call(change, adapter)
@@ -384,27 +382,57 @@ def lifecycle_step(*, change_id: str, step: int) -> tuple[bool, float, int]:
         if _reached(change, current):
             _finish(change, adapter, step, current)
             return False, 0.0, step
-        if change.action == "create" and current is None and change.polls >= 30:
-            _fail(change, "The cloud does not report the new resource.")
+        if _not_reported(change, current):
             return False, 0.0, step
-        status = current.status if current else "not visible yet"
-        recorded = _advance(change, step, phase=Phase.WAIT, progress=min(90, 35 + 5 * change.polls),
-                            message=f"Waiting: {status}", polls=change.polls + 1)
+        recorded = _advance(change, step, phase=Phase.WAIT, progress=_progress(change),
+                            message=_waiting(current), polls=change.polls + 1)
         return recorded, poll, step + 1
     except CloudCallError as exc:
-        detail = f"{exc.code}: {exc.message}"
-        attempts = change.attempts + 1
-        if exc.transient and attempts < config.value("MAX_ATTEMPTS"):
-            ChangeRecord.objects.filter(pk=change.pk).update(attempts=attempts, heartbeat_at=timezone.now())
-            Operation.objects.filter(pk=change.operation_id).update(
-                message=f"Retrying ({attempts}) after {detail}"[:500], updated_at=timezone.now())
-            _announce(change.operation_id)
-            return True, min(30.0, 0.25 * (2 ** attempts)), step
-        _fail(change, detail)
-        return False, 0.0, step
+        return _cloud_error(change, step, exc)
     except ValueError as exc:  # credentials that cannot be read
         _fail(change, str(exc))
         return False, 0.0, step
+
+
+def _at_deadline(change: ChangeRecord, adapter: Any, step: int, current: CloudResource | None) -> None:
+    """Past its deadline a change succeeds if the cloud got there, else fails."""
+    if change.phase == Phase.WAIT and _reached(change, current):
+        _finish(change, adapter, step, current)
+    else:
+        status = current.status if current else "not found"
+        _fail(change, f"Timed out: the cloud reports {status} at the deadline.", adapter=adapter, found=current)
+
+
+def _cloud_error(change: ChangeRecord, step: int, exc: CloudCallError) -> tuple[bool, float, int]:
+    """A transient error runs the same step again after a growing countdown, up to ``MAX_ATTEMPTS`` in a row;
+    a permanent one (or one too many) fails the operation with the cloud's code and message."""
+    detail = f"{exc.code}: {exc.message}"
+    attempts = change.attempts + 1
+    if exc.transient and attempts < config.value("MAX_ATTEMPTS"):
+        ChangeRecord.objects.filter(pk=change.pk).update(attempts=attempts, heartbeat_at=timezone.now())
+        change.attempts = attempts
+        Operation.objects.filter(pk=change.operation_id).update(
+            message=f"Retrying ({attempts}) after {detail}"[:500], updated_at=timezone.now())
+        _announce(change.operation_id)
+        return True, min(30.0, 0.25 * (2 ** attempts)), step
+    _fail(change, detail)
+    return False, 0.0, step
+
+
+def _waiting(current: CloudResource | None) -> str:
+    return f"Waiting: {current.status if current else 'not visible yet'}"
+
+
+def _progress(change: ChangeRecord) -> int:
+    return min(90, 35 + 5 * change.polls)
+
+
+def _not_reported(change: ChangeRecord, current: CloudResource | None) -> bool:
+    """A created resource the cloud still does not report after 30 looks fails its operation."""
+    if change.action == "create" and current is None and change.polls >= 30:
+        _fail(change, "The cloud does not report the new resource.")
+        return True
+    return False
 
 
 # -- how long the cloud takes ------------------------------------------------------------------------------
@@ -493,11 +521,11 @@ def _collect(change: ChangeRecord, adapter: Any, found: Any = ASK_THE_CLOUD) -> 
     return row
 
 
-def _fail(change: ChangeRecord, error: str, *, adapter: Any = None) -> None:
+def _fail(change: ChangeRecord, error: str, *, adapter: Any = None, found: Any = ASK_THE_CLOUD) -> None:
     row = None
     if change.action == "create" and change.external_id and adapter is not None:
         # A create that timed out may still finish: the inventory knows it, so nothing is orphaned.
-        row = _collect(change, adapter)
+        row = _collect(change, adapter, found)
     with transaction.atomic():
         current = ChangeRecord.objects.select_for_update().get(pk=change.pk)
         if current.phase == Phase.DONE:
@@ -562,6 +590,222 @@ def _settle(change: ChangeRecord, *, succeeded: bool) -> None:
                                     message=f"{ok} of {len(changes)} {noun} provisioned")
     emit(request.organization_id, request.topic, {"event": "request_changed", "id": request.id,
                                                   "status": request.status})
+
+
+# -- waiting together ------------------------------------------------------------------------------------
+#
+# A change waiting on the cloud is not looked at by a task of its own: after its call step it joins the poll
+# of its platform, region and type, where one round describes every waiting change that is due (its first
+# look at the time the cloud learnt to take, then every POLL_SECONDS) with one call per page of ids. The
+# round records each still-waiting change's step (the same optimistic step counter as a step task: a step
+# another delivery recorded is not recorded again) and hands each change the cloud got to a finish task of
+# its own, with what the cloud reported, so finishes run on every worker and the cloud is not asked again.
+#
+# At most one round per key is scheduled: a lease in the cache, taken by whoever starts the round and let go
+# by the last round, which looks once more after letting go (a change joining meanwhile found the lease
+# held). A lost round lets its lease expire; the reconciler then resumes its changes, whose step tasks join
+# a new round. Two rounds for one key (a redelivered task) cost calls, not correctness, and end together.
+
+POLL_BATCH = 100  # ids per describe call: the cloud's limit
+POLL_ROUND_MAX = 1000  # changes looked at by one round, longest waiting first
+POLL_LEASE_SECONDS = 30.0  # beyond the countdown to the next round
+FINISHING_SECONDS = 60.0  # a change handed to its finish task is left out of the rounds this long
+
+
+@dataclass
+class PollRound:
+    """What one round leaves to do: the countdown to the next round (``None``: nothing waits any more)
+    and the finish steps of the changes the cloud got to, ``(change id, step, what the cloud reported)``."""
+
+    delay: float | None
+    finishes: list[tuple[str, int, dict[str, Any] | None]] = field(default_factory=list)
+    looked: int = 0
+
+
+def _poll_key(platform_id: Any, region: str, resource_type: str) -> str:
+    return f"lifecycle:poll:{platform_id}:{region}:{resource_type}"
+
+
+def _finishing_key(change_id: str) -> str:
+    return f"lifecycle:finishing:{change_id}"
+
+
+def lifecycle_run(*, change_id: str, step: int) -> tuple[float, int] | None:
+    """Run a change's step as a worker does. Returns the countdown and number of its own next step, or
+    ``None`` when it has none: it is done, or it waits on the cloud in the poll of its platform, region
+    and type (joined here; retries after a transient error stay with the change's own steps)."""
+    more, delay, next_step = lifecycle_step(change_id=change_id, step=step)
+    if not more:
+        return None
+    key = ChangeRecord.objects.filter(pk=change_id, phase=Phase.WAIT, attempts=0).values_list(
+        "platform_id", "region", "resource_type").first()
+    if key is None:
+        return delay, next_step
+    platform_id, region, resource_type = key
+    poll_join(str(platform_id), region, resource_type, delay=delay)
+    return None
+
+
+def poll_join(platform_id: Any, region: str, resource_type: str, *, delay: float) -> bool:
+    """Schedule a poll round of (platform, region, type) in ``delay`` seconds unless one is scheduled or
+    running already (which looks at the change when it is due). True when this call scheduled it."""
+    from apps.provisioning.tasks import lifecycle_poll_task
+
+    if not cache.add(_poll_key(platform_id, region, resource_type), 1, timeout=delay + POLL_LEASE_SECONDS):
+        return False
+    lifecycle_poll_task.apply_async((platform_id, region, resource_type), countdown=delay)
+    return True
+
+
+def lifecycle_poll(*, platform_id: Any, region: str, resource_type: str) -> PollRound:
+    """One poll round: look at every due change waiting on (platform, region, type), one describe call per
+    page of ids. Keeps the lease while changes wait, lets it go when none does."""
+    key = _poll_key(platform_id, region, resource_type)
+    result = _poll_round(platform_id, region, resource_type)
+    if result.delay is not None:
+        cache.set(key, 1, timeout=result.delay + POLL_LEASE_SECONDS)
+        return result
+    cache.delete(key)
+    if _waiting_on(platform_id, region, resource_type).exists() and \
+            cache.add(key, 1, timeout=config.value("POLL_SECONDS") + POLL_LEASE_SECONDS):
+        result.delay = config.value("POLL_SECONDS")
+    return result
+
+
+def lifecycle_finish(*, change_id: str, step: int, found: dict[str, Any] | None) -> None:
+    """The finish step of a change a poll round saw at its target state (``found``: what the cloud reported)."""
+    change = ChangeRecord.objects.select_related("platform", "operation").filter(pk=change_id).first()
+    if change is None or change.phase == Phase.DONE:
+        return
+    try:
+        adapter = adapter_for(change.platform, region=change.region, timeout=config.value("CLOUD_TIMEOUT"))
+    except ValueError as exc:  # credentials that cannot be read
+        _fail(change, str(exc))
+        return
+    _finish(change, adapter, step, _resource_from(found))
+
+
+def _waiting_on(platform_id: Any, region: str, resource_type: str) -> Any:
+    return ChangeRecord.objects.filter(platform_id=platform_id, region=region, resource_type=resource_type,
+                                       phase=Phase.WAIT)
+
+
+def _due_at(change: ChangeRecord, poll: float) -> Any:
+    """A change looks first when the cloud usually gets there (counted from its call, recorded with the
+    call step's heartbeat), then at every round."""
+    if change.polls or change.attempts:
+        return change.heartbeat_at
+    return change.heartbeat_at + timedelta(seconds=_first_look(change, poll))
+
+
+def _poll_round(platform_id: Any, region: str, resource_type: str) -> PollRound:
+    poll = config.value("POLL_SECONDS")
+    waiting = list(_waiting_on(platform_id, region, resource_type).select_related("platform", "operation")
+                   .order_by("heartbeat_at")[:POLL_ROUND_MAX])
+    if not waiting:
+        return PollRound(None)
+    now = timezone.now()
+    finishing = cache.get_many([_finishing_key(c.id) for c in waiting])
+    due, later = [], []
+    for change in waiting:
+        if _finishing_key(change.id) in finishing:
+            later.append(now + timedelta(seconds=poll))
+            continue
+        at = _due_at(change, poll)
+        if at <= now + timedelta(seconds=min(0.1, poll / 4)):
+            due.append(change)
+        else:
+            later.append(at)
+    result = PollRound(None, looked=len(due))
+    delays = [max(0.05, (at - now).total_seconds()) for at in later]
+    if due:
+        delays += _look_at(due, result, poll)
+    result.delay = min(delays) if delays else None
+    return result
+
+
+def _look_at(due: list[ChangeRecord], result: PollRound, poll: float) -> list[float]:
+    """Describe ``due`` together and move each one on; returns when they want their next look: the poll
+    interval, or the countdowns of retries after a transient error."""
+    first = due[0]
+    try:
+        adapter = adapter_for(first.platform, region=first.region, timeout=config.value("CLOUD_TIMEOUT"))
+    except ValueError as exc:  # credentials that cannot be read
+        for change in due:
+            _fail(change, str(exc))
+        return []
+    found: dict[str, CloudResource | None] = {}
+    try:
+        for start in range(0, len(due), POLL_BATCH):
+            found.update(adapter.get_resources(first.resource_type, first.region,
+                                               [c.external_id for c in due[start:start + POLL_BATCH]]))
+    except CloudCallError as exc:
+        if exc.transient:  # every change counts the failed look as one of its attempts
+            return [delay for change in due for more, delay, _s in [_cloud_error(change, change.step + 1, exc)]
+                    if more]
+        # A refusal of the whole page may be one change's: each is asked on its own.
+        retries = []
+        for change in due:
+            try:
+                current = adapter.get_resource(change.resource_type, change.region, change.external_id)
+            except CloudCallError as one:
+                more, delay, _s = _cloud_error(change, change.step + 1, one)
+                retries += [delay] if more else []
+                continue
+            _move_on(change, adapter, current, result, quiet=None)
+        return [poll, *retries]
+    quiet: list[ChangeRecord] = []
+    still = [_move_on(change, adapter, found.get(change.external_id), result, quiet=quiet) for change in due]
+    _record_quiet_looks(quiet)
+    return [poll] if any(still) else []
+
+
+def _move_on(change: ChangeRecord, adapter: Any, current: CloudResource | None, result: PollRound,
+             quiet: list[ChangeRecord] | None) -> bool:
+    """One change after the round's look: finished (handed to its finish task), failed, or still waiting
+    (True). A still-waiting change whose message is unchanged joins ``quiet`` (recorded in bulk) if given."""
+    step = change.step + 1
+    if change.operation.is_final:
+        _close(change, succeeded=False)
+        return False
+    if timezone.now() > change.deadline:
+        _at_deadline(change, adapter, step, current)
+        return False
+    if _reached(change, current):
+        cache.set(_finishing_key(change.id), 1, timeout=FINISHING_SECONDS)
+        result.finishes.append((change.id, step, _resource_payload(current)))
+        return False
+    if _not_reported(change, current):
+        return False
+    message = _waiting(current)
+    if quiet is not None and message == change.operation.message:
+        quiet.append(change)
+        return True
+    _advance(change, step, phase=Phase.WAIT, progress=_progress(change), message=message, polls=change.polls + 1)
+    return True
+
+
+def _record_quiet_looks(changes: list[ChangeRecord]) -> None:
+    """Each look that found the cloud where the last one did is a step of its change, recorded with one
+    UPDATE for all of them: each row only at the step the round read (a step recorded by another delivery
+    meanwhile is not recorded again). The operations have nothing new to say."""
+    for start in range(0, len(changes), POLL_BATCH):
+        page = changes[start:start + POLL_BATCH]
+        read_at = Q()
+        for change in page:
+            read_at |= Q(pk=change.pk, step=change.step)
+        ChangeRecord.objects.filter(read_at).exclude(phase=Phase.DONE).update(
+            step=F("step") + 1, polls=F("polls") + 1, attempts=0, heartbeat_at=timezone.now())
+
+
+def _resource_payload(found: CloudResource | None) -> dict[str, Any] | None:
+    return asdict(found) if found is not None else None
+
+
+def _resource_from(payload: dict[str, Any] | None) -> CloudResource | None:
+    if payload is None:
+        return None
+    return CloudResource(**{**payload, "relations": [Relation(**r) for r in payload.get("relations") or []]})
 
 
 # -- reconciling -----------------------------------------------------------------------------------------

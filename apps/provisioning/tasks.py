@@ -5,9 +5,24 @@ from apps.provisioning import services
 
 @shared_task(acks_late=True, ignore_result=True)
 def lifecycle_step_task(change_id: str, step: int) -> None:
-    more, delay, next_step = services.lifecycle_step(change_id=change_id, step=step)
-    if more:
+    following = services.lifecycle_run(change_id=change_id, step=step)
+    if following is not None:
+        delay, next_step = following
         lifecycle_step_task.apply_async((change_id, next_step), countdown=delay)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def lifecycle_poll_task(platform_id: str, region: str, resource_type: str) -> None:
+    done = services.lifecycle_poll(platform_id=platform_id, region=region, resource_type=resource_type)
+    for change_id, step, found in done.finishes:
+        lifecycle_finish_task.apply_async((change_id, step, found))
+    if done.delay is not None:
+        lifecycle_poll_task.apply_async((platform_id, region, resource_type), countdown=done.delay)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def lifecycle_finish_task(change_id: str, step: int, found: dict | None) -> None:
+    services.lifecycle_finish(change_id=change_id, step=step, found=found)
 
 
 @shared_task(acks_late=True, ignore_result=True)

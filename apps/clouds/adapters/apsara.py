@@ -715,6 +715,26 @@ class ApsaraAdapter(CloudAdapter):
         found = self._convert(resource_type, region, rows)
         return found[0] if found else None
 
+    def get_resources(self, resource_type: str, region: str,
+                      external_ids: list[str]) -> dict[str, CloudResource | None]:
+        """Instances, disks and security groups are described up to a page of ids per call (the API takes
+        at most 100 in its ``...Ids`` list); other types one by one."""
+        field = _IDS_FILTERS.get(resource_type)
+        if field is None or extensions.listing("apsara", resource_type) is not None:
+            return super().get_resources(resource_type, region, external_ids)
+        self.check_type(resource_type)
+        product, size, token_paged = LISTS[resource_type]
+        out: dict[str, CloudResource | None] = dict.fromkeys(external_ids)
+        for start in range(0, len(external_ids), size):
+            page = external_ids[start:start + size]
+            _p, method, request = self._request(resource_type, region, None, size, token_paged,
+                                                **{field: json.dumps(page)})
+            rows = [r for r in self._rows(resource_type, self._invoke(product, region, method, request))
+                    if r.get(_ID_FIELDS[resource_type]) in out]
+            for found in self._convert(resource_type, region, rows):
+                out[found.external_id] = found
+        return out
+
     # -- lifecycle -----------------------------------------------------------------------------------
 
     def _vswitch(self, region: str, vswitch_id: str) -> dict[str, Any]:
@@ -956,6 +976,7 @@ class ApsaraAdapter(CloudAdapter):
                 for p in points]
 
 
+_IDS_FILTERS = {"ecs.instance": "instance_ids", "ecs.disk": "disk_ids", "ecs.security_group": "security_group_ids"}
 _ID_FIELDS = {"ecs.instance": "InstanceId", "ecs.disk": "DiskId", "ecs.security_group": "SecurityGroupId",
               "vpc.vpc": "VpcId", "vpc.vswitch": "VSwitchId", "eip.eip": "AllocationId",
               "slb.instance": "LoadBalancerId", "rds.instance": "DBInstanceId", "redis.instance": "InstanceId"}

@@ -40,6 +40,7 @@ TRANSIENT_CODES = {
     "PriorRequestNotComplete", "EC2ThrottledException",
 }
 PAGE = 500
+INSTANCE_IDS_PER_CALL = 100  # DescribeInstances with InstanceIds: one page of the lifecycle's waiting instances
 EC2_TYPES = ("ecs.instance", "ecs.disk", "ecs.security_group", "vpc.vpc", "vpc.vswitch", "eip.eip")
 
 
@@ -365,6 +366,30 @@ class AwsAdapter(CloudAdapter):
                 return None
             raise
         return found[0] if found else None
+
+    def get_resources(self, resource_type: str, region: str,
+                      external_ids: list[str]) -> dict[str, CloudResource | None]:
+        """Instances are described up to 100 ids per call. EC2 refuses the whole call when one id is unknown
+        (``InvalidInstanceID.NotFound``): that page is then asked one id at a time."""
+        if resource_type != "ecs.instance" or extensions.listing("aws", resource_type) is not None:
+            return super().get_resources(resource_type, region, external_ids)
+        self.check_type(resource_type)
+        out: dict[str, CloudResource | None] = dict.fromkeys(external_ids)
+        for start in range(0, len(external_ids), INSTANCE_IDS_PER_CALL):
+            page = external_ids[start:start + INSTANCE_IDS_PER_CALL]
+            try:
+                body = self._invoke("ec2", region, "describe_instances", InstanceIds=page)
+            except CloudCallError as exc:
+                if exc.transient or not ("NotFound" in exc.code or exc.code.startswith("Invalid")):
+                    raise
+                out.update({external_id: self.get_resource(resource_type, region, external_id)
+                            for external_id in page})
+                continue
+            for reservation in body.get("Reservations", []):
+                for instance in reservation.get("Instances", []):
+                    if instance.get("State", {}).get("Name") != "terminated" and instance.get("InstanceId") in out:
+                        out[instance["InstanceId"]] = self._instance(region, instance)
+        return out
 
     # -- lifecycle -----------------------------------------------------------------------------------
 

@@ -203,6 +203,13 @@ class CloudAdapter:
     def get_resource(self, resource_type: str, region: str, external_id: str) -> CloudResource | None:
         raise NotImplementedError
 
+    def get_resources(self, resource_type: str, region: str,
+                      external_ids: list[str]) -> dict[str, CloudResource | None]:
+        """Several resources of one type in one region: what the cloud reports for each id (``None``: it has
+        none). A cloud that describes many ids in one call is asked once per page of ids by its adapter;
+        here, once per id."""
+        return {external_id: self.get_resource(resource_type, region, external_id) for external_id in external_ids}
+
     def create(self, resource_type: str, region: str, params: dict[str, Any]) -> str:
         raise UnsupportedOperation(f"{self.display_name} cannot create {resource_type}.")
 

@@ -9,11 +9,20 @@ Callers outside those modules (views, tasks, later apps) import the services fro
 not know the split; the topic modules import one another directly.
 """
 
-from apps.provisioning.lifecycle import lifecycle_step, operation_start, operations_batch, reconcile
+from apps.provisioning.lifecycle import (
+    lifecycle_finish,
+    lifecycle_poll,
+    lifecycle_run,
+    lifecycle_step,
+    operation_start,
+    operations_batch,
+    reconcile,
+)
 from apps.provisioning.requests import policy_create, policy_delete, request_cancel, request_create, request_decide
 from apps.provisioning.schedules import schedule_create, schedule_delete, schedule_run
 
 __all__ = [
-    "lifecycle_step", "operation_start", "operations_batch", "policy_create", "policy_delete", "reconcile",
+    "lifecycle_finish", "lifecycle_poll", "lifecycle_run", "lifecycle_step", "operation_start",
+    "operations_batch", "policy_create", "policy_delete", "reconcile",
     "request_cancel", "request_create", "request_decide", "schedule_create", "schedule_delete", "schedule_run",
 ]

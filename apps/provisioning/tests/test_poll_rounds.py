@@ -1,0 +1,150 @@
+"""Changes waiting on the cloud are looked at together: one describe per platform, region and type per round."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.core.cache import cache
+
+from apps.core.models import Operation
+from apps.provisioning import lifecycle
+from apps.provisioning.models import ChangeRecord
+from apps.provisioning.tests.test_lifecycle import api, cloud_instances, submit
+
+pytestmark = pytest.mark.django_db
+
+DESCRIBE = "DescribeInstances"
+
+
+@pytest.fixture
+def scheduled(monkeypatch):
+    """The poll and finish tasks the code under test would queue (no worker runs here)."""
+    from apps.provisioning import tasks
+
+    queued: list[tuple] = []
+    monkeypatch.setattr(tasks.lifecycle_poll_task, "apply_async",
+                        lambda args, countdown=0: queued.append(("poll", tuple(args), countdown)))
+    return queued
+
+
+def describes(control) -> int:
+    return control.get("/stats")["calls"].get(DESCRIBE, 0)
+
+
+def called(world, count: int) -> list[ChangeRecord]:
+    """``count`` approved creates whose call step has run: each now waits on the cloud."""
+    body = submit(world, count=count).json()
+    response = api(world["approver"]).post(f"/api/v1/provisioning/requests/{body['id']}/approve/", {},
+                                           format="json")
+    assert response.status_code == 202, response.content
+    changes = list(ChangeRecord.objects.filter(request_id=body["id"]))
+    for change in changes:
+        more, _delay, _step = lifecycle.lifecycle_step(change_id=change.id, step=1)
+        assert more
+    assert set(ChangeRecord.objects.filter(request_id=body["id"]).values_list("phase", flat=True)) == {"wait"}
+    return changes
+
+
+def poll(world) -> lifecycle.PollRound:
+    return lifecycle.lifecycle_poll(platform_id=world["platform"].pk, region="cn-hangzhou",
+                                    resource_type="ecs.instance")
+
+
+def run_rounds(world, control, rounds: list[tuple[int, int]], timeout: float = 20.0) -> None:
+    """Rounds (and the finish steps they hand out) until nothing waits; each round's (looked, describes)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        before = describes(control)
+        result = poll(world)
+        rounds.append((result.looked, describes(control) - before))
+        for change_id, step, found in result.finishes:
+            lifecycle.lifecycle_finish(change_id=change_id, step=step, found=found)
+        if result.delay is None:
+            return
+        time.sleep(min(result.delay, 0.05))
+    raise TimeoutError("changes still waiting")
+
+
+def test_many_waiting_creates_are_described_once_per_round_and_each_reaches_running(world, control):
+    before = len(cloud_instances(control))
+    changes = called(world, 6)
+    time.sleep(0.03)  # past the first look (nothing learnt yet: one poll interval)
+    rounds: list[tuple[int, int]] = []
+    describes_before = describes(control)
+    run_rounds(world, control, rounds)
+    looking = [r for r in rounds if r[0]]
+    assert looking and all(calls == 1 for _looked, calls in looking), rounds
+    assert looking[0][0] == 6
+    # Finishing asked the cloud nothing more: every describe was a round's.
+    assert describes(control) - describes_before == len(looking)
+    for change in changes:
+        change.refresh_from_db()
+        op = Operation.objects.get(pk=change.operation_id)
+        assert change.phase == "done" and op.status == "succeeded", op.error
+        assert change.resource is not None and change.resource.status == "running"
+        assert change.resource.project_id == world["project"].pk
+    assert len(cloud_instances(control)) == before + 6
+    assert cache.get(lifecycle._poll_key(world["platform"].pk, "cn-hangzhou", "ecs.instance")) is None
+
+
+def test_a_page_of_ids_is_one_describe_call(world, control):
+    changes = called(world, 2)
+    adapter = lifecycle.adapter_for(world["platform"], region="cn-hangzhou")
+    ids = [c.external_id for c in ChangeRecord.objects.filter(pk__in=[c.pk for c in changes])]
+    unknown = [f"i-unknown{n:04d}" for n in range(148)]
+    before = describes(control)
+    found = adapter.get_resources("ecs.instance", "cn-hangzhou", ids + unknown)
+    assert describes(control) - before == 2  # 150 ids: two pages of at most 100
+    assert all(found[i] is not None and found[i].external_id == i for i in ids)
+    assert all(found[i] is None for i in unknown)
+
+
+def test_a_failed_describe_leaves_the_changes_to_retry(world, control):
+    changes = called(world, 3)
+    time.sleep(0.03)
+    faults = lifecycle.adapter_for(world["platform"], region="cn-hangzhou").retry_attempts + 1
+    control.post("/faults", {"action": DESCRIBE, "error_rate": 1.0, "code": "ServiceUnavailable",
+                             "remaining": faults})
+    try:
+        failed = poll(world)
+    finally:
+        control.call("DELETE", "/faults")
+    assert failed.looked == 3 and failed.finishes == [] and failed.delay == 0.5  # the first retry's countdown
+    for change in changes:
+        change.refresh_from_db()
+        assert change.phase == "wait" and change.attempts == 1
+        assert Operation.objects.get(pk=change.operation_id).message.startswith("Retrying (1)")
+    run_rounds(world, control, [])
+    for change in changes:
+        assert Operation.objects.get(pk=change.operation_id).status == "succeeded"
+
+
+def test_a_look_recorded_by_another_delivery_is_not_recorded_again(world, control):
+    change = called(world, 1)[0]
+    stale = ChangeRecord.objects.select_related("operation").get(pk=change.pk)
+    # Another delivery records the next step first (a step task resumed by the reconciler).
+    ChangeRecord.objects.filter(pk=change.pk).update(step=stale.step + 1, polls=stale.polls + 1)
+    lifecycle._record_quiet_looks([stale])
+    change.refresh_from_db()
+    assert (change.step, change.polls) == (stale.step + 1, stale.polls + 1)
+    lifecycle._record_quiet_looks([change])
+    change.refresh_from_db()
+    assert (change.step, change.polls) == (stale.step + 2, stale.polls + 2)
+
+
+def test_a_change_after_its_call_joins_the_one_scheduled_round(world, control, scheduled):
+    body = submit(world, count=2).json()
+    api(world["approver"]).post(f"/api/v1/provisioning/requests/{body['id']}/approve/", {}, format="json")
+    first, second = ChangeRecord.objects.filter(request_id=body["id"])
+    assert lifecycle.lifecycle_run(change_id=first.id, step=1) is None
+    assert lifecycle.lifecycle_run(change_id=second.id, step=1) is None
+    assert [(kind, args) for kind, args, _countdown in scheduled] == [
+        ("poll", (str(world["platform"].pk), "cn-hangzhou", "ecs.instance"))]
+    run_rounds(world, control, [])
+    assert {Operation.objects.get(pk=c.operation_id).status for c in (first, second)} == {"succeeded"}
+    # Nothing waits any more: the lease is let go, and the next change schedules a round again.
+    third = called(world, 1)[0]
+    ChangeRecord.objects.filter(pk=third.pk).update(phase="call", step=0)
+    assert lifecycle.lifecycle_run(change_id=third.id, step=1) is None
+    assert len(scheduled) == 2
