@@ -1,8 +1,8 @@
 """The demo moves on its own: in the embedded mode (``make run``), every ``EVERY`` seconds one
 instance of the simulated demo region is stopped or started in cloudsim, as someone at the cloud's
-own console would, and the instance changed the time before is collected again. The inventory, the
-dashboards, the wall screens, quotas and costs that count running instances follow within a minute
-of starting the console, without anyone doing anything.
+own console would, and collected at once (stopping, starting) and again the next time (stopped,
+running). The inventory, the dashboards, the wall screens, quotas and costs that count running
+instances follow within a minute of starting the console, without anyone doing anything.
 
 It runs only where all of these hold: the embedded mode, ``UNIMANAGER_DEMO_ACTIVITY`` not ``0``,
 and an active cloud platform at cloudsim's address (``CLOUDSIM_ENDPOINT``), which only the demo
@@ -71,6 +71,10 @@ def step(*, platform: Any, adapter: Any = None, rng: random.Random | None = None
     else:
         return done
     done["changed"] = external_id
+    # Collected at once (stopping or starting) so nobody picks it as running meanwhile, and again
+    # next time once the cloud has finished the change.
+    resource_refresh(platform=platform, resource_type=INSTANCE, region=region, external_id=external_id,
+                     adapter=adapter)
     cache.set(LAST_KEY, {"platform": platform.pk, "region": region, "external_id": external_id}, timeout=EVERY * 10)
     return done
 

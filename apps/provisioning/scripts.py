@@ -484,33 +484,51 @@ def _adapter(platform_id: str, region: str) -> tuple[Any, ModuleType]:
 
 
 def _send(run: ScriptRun) -> int:
-    """Send each group not sent yet; a group the cloud refuses ends its instances with the cloud's error."""
+    """Send each group not sent yet. When the cloud refuses a group because of some of its instances
+    (one stopped or deleted since the inventory last saw it), those instances end with the cloud's
+    error and the group is sent again without them; a group refused as a whole ends all its instances."""
     sent = 0
     for index, call in enumerate(run.calls):
         if call["invocation"] or call["error"]:
             sent += len(call["instances"]) if call["invocation"] else 0
             continue
         adapter, module = _adapter(call["platform"], call["region"])
-        try:
-            invocation = module.run_command(adapter, call["region"], call["instances"], run.content,
-                                            language=run.language, parameters=run.parameters or None,
-                                            timeout=run.timeout_seconds, name=run.name,
-                                            client_token=call["client_token"])
-        except CloudCallError as exc:
-            if exc.transient:
-                raise
-            _record_call(run, index, error=f"{exc.code}: {exc.message}"[:500])
-            _end_targets(run, Status.ERROR, exc.code, exc.message, instances=call["instances"],
-                         platform=call["platform"])
-            continue
-        _record_call(run, index, invocation=invocation)
-        ScriptRunTarget.objects.filter(run=run, platform_id=call["platform"], instance_id__in=call["instances"],
-                                       status=Status.QUEUED).update(status=Status.RUNNING, started_at=timezone.now())
-        sent += len(call["instances"])
+        instances = list(call["instances"])
+        while instances:
+            try:
+                invocation = module.run_command(adapter, call["region"], instances, run.content,
+                                                language=run.language, parameters=run.parameters or None,
+                                                timeout=run.timeout_seconds, name=run.name,
+                                                client_token=_client_token(call, instances))
+            except CloudCallError as exc:
+                if exc.transient:
+                    raise
+                named = [i for i in instances if i in str(exc.message or "")]
+                if not named or len(named) == len(instances):
+                    _record_call(run, index, error=f"{exc.code}: {exc.message}"[:500])
+                    _end_targets(run, Status.ERROR, exc.code, exc.message, instances=instances,
+                                 platform=call["platform"])
+                    break
+                _end_targets(run, Status.ERROR, exc.code, exc.message, instances=named, platform=call["platform"])
+                instances = [i for i in instances if i not in named]
+                continue
+            _record_call(run, index, invocation=invocation, instances=instances)
+            ScriptRunTarget.objects.filter(run=run, platform_id=call["platform"], instance_id__in=instances,
+                                           status=Status.QUEUED).update(status=Status.RUNNING,
+                                                                        started_at=timezone.now())
+            sent += len(instances)
+            break
     return sent
 
 
-def _record_call(run: ScriptRun, index: int, **fields: str) -> None:
+def _client_token(call: dict[str, Any], instances: list[str]) -> str:
+    """The group's client token; a resend without some refused instances is another request, so it
+    gets its own token (the same one again if this step is retried)."""
+    dropped = len(call["instances"]) - len(instances)
+    return call["client_token"] if not dropped else f"{call['client_token']}-{dropped}"
+
+
+def _record_call(run: ScriptRun, index: int, **fields: Any) -> None:
     with transaction.atomic():
         locked = ScriptRun.objects.select_for_update().get(pk=run.pk)
         calls = list(locked.calls)

@@ -48,6 +48,8 @@ def test_each_step_changes_one_instance_in_the_cloud_and_the_next_step_collects_
     before = statuses(demo)
     first = demo_activity.step(platform=demo, rng=rng)
     assert first["action"] in ("start", "stop") and first["changed"] in before and first["refreshed"] is None
+    moving = statuses(demo)[first["changed"]]  # collected at once: no longer shown in its old state
+    assert moving != before[first["changed"]] and moving in ("stopping", "stopped", "starting", "running")
     time.sleep(0.3)  # cloudsim finishes a stop or start after its provisioning time
     second = demo_activity.step(platform=demo, rng=rng)
     assert second["refreshed"] == first["changed"]

@@ -353,3 +353,41 @@ def test_instances_on_two_platforms_are_sent_in_one_call_each(world, team, contr
     assert sorted(len(c["instances"]) for c in run.calls) == [1, 1]
     assert {c["platform"] for c in run.calls} == {str(world["platform"].pk), str(second.pk)}
     assert run.operation.status == Operation.Status.SUCCEEDED, run.operation.error
+
+
+def test_an_instance_stopped_since_the_inventory_saw_it_ends_with_the_clouds_error_and_the_others_still_run(
+        world, team, control):
+    a, b, c = instance(world, name="one"), instance(world, name="gone-quiet"), instance(world, name="three")
+    cloud = sim_adapter(world["platform"].endpoint)
+    cloud.stop("ecs.instance", "cn-hangzhou", b.external_id)  # at the cloud's own console: inventory still says running
+    _wait(cloud, "ecs.instance", "cn-hangzhou", b.external_id, {"stopped"})
+    before = run_commands(control)
+    body = api(team["runner"]).post("/api/v1/provisioning/script-runs/", {
+        "content": "hostname", "instances": [a.pk, b.pk, c.pk]}, format="json").json()
+    run = drive(body["id"])
+    assert run_commands(control) == before + 2  # refused once, then sent without the stopped one
+    targets = {t.instance_id: t for t in ScriptRunTarget.objects.filter(run=run)}
+    assert (targets[b.external_id].status, targets[b.external_id].error_code) == ("error", "InvalidInstance.NotRunning")
+    assert b.external_id in targets[b.external_id].error
+    for ok in (a, c):
+        assert (targets[ok.external_id].status, targets[ok.external_id].exit_code) == ("success", 0)
+        assert targets[ok.external_id].output.strip()
+    assert run.calls[0]["invocation"] and sorted(run.calls[0]["instances"]) == sorted([a.external_id, c.external_id])
+    assert run.operation.status == Operation.Status.FAILED
+    assert run.operation.message == "2 of 3 instances succeeded" and "gone-quiet: error" in run.operation.error
+
+
+def test_a_group_whose_every_instance_is_refused_ends_them_all_with_one_call(world, team, control):
+    a = instance(world, name="only")
+    cloud = sim_adapter(world["platform"].endpoint)
+    cloud.stop("ecs.instance", "cn-hangzhou", a.external_id)
+    _wait(cloud, "ecs.instance", "cn-hangzhou", a.external_id, {"stopped"})
+    before = run_commands(control)
+    body = api(team["runner"]).post("/api/v1/provisioning/script-runs/", {
+        "content": "hostname", "instances": [a.pk]}, format="json").json()
+    run = drive(body["id"])
+    assert run_commands(control) == before + 1
+    target = ScriptRunTarget.objects.get(run=run)
+    assert (target.status, target.error_code) == ("error", "InvalidInstance.NotRunning")
+    assert run.calls[0]["error"].startswith("InvalidInstance.NotRunning") and not run.calls[0]["invocation"]
+    assert run.operation.status == Operation.Status.FAILED
