@@ -2,7 +2,9 @@
 project, its platform, annotations only from a summary the rule has, a firing series never stopping
 the evaluation of the others, a hand resolution's history entry (its actor, its reason cut to
 the column), and the order in which every rule is evaluated (oldest first, a tie of
-creation time by id, the same every run)."""
+creation time by id, the same every run); what each refusal of a rule says; another organization's
+resources on the rule's platform left out; a tag value with "="; the last value by time; window
+values read 2,000 series a query."""
 
 from __future__ import annotations
 
@@ -12,9 +14,10 @@ import pytest
 
 from apps.alerts.metrics import store_points
 from apps.alerts.models import Alert, AlertHistory, AlertRule
-from apps.alerts.rules import rule_evaluate, rule_resources, rules_evaluate
+from apps.alerts.rules import rule_evaluate, rule_resources, rules_evaluate, validate_rule, window_values
 from apps.alerts.services import alert_resolve
 from apps.alerts.tests.factories import alert
+from apps.core.errors import InvalidInput
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -91,3 +94,59 @@ def test_a_hand_resolution_records_who_did_it_and_a_reason_cut_to_what_the_histo
     [entry] = AlertHistory.objects.filter(alert=firing, kind="state")
     assert (entry.actor, entry.from_state, entry.to_state) == (a["user"], "firing", "resolved")
     assert len(entry.reason) == 1000 and entry.reason.startswith(f"Resolved by {a['user']}: xxx")
+
+
+# -- what a refusal says, and what a rule watches ----------------------------------------------------------
+
+@pytest.mark.parametrize(("data", "field", "message"), [
+    ({"metric": CPU}, "name", "A name of 1 to 128 characters is required."),
+    ({"name": "r", "metric": CPU, "kind": "other"}, "kind", "One of threshold, event."),
+    ({"name": "r", "metric": CPU, "severity": "huge"}, "severity", "One of critical, warning, info."),
+    ({"name": "r", "metric": CPU, "enabled": "yes"}, "enabled", "true or false."),
+    ({"name": "r", "metric": "Nope"}, "metric", "Unknown metric; see the metric catalog."),
+    ({"name": "r", "metric": CPU, "aggregation": "sum"}, "aggregation", "One of avg, max, min, last."),
+    ({"name": "r", "metric": CPU, "operator": "=="}, "operator", "One of >, >=, <, <=."),
+    ({"name": "r", "metric": CPU, "threshold": "80"}, "threshold", "A number."),
+    ({"name": "r", "metric": CPU, "window_seconds": 7 * 86400 + 1}, "window_seconds",
+     "Whole seconds, at most 604800."),
+])
+def test_a_refusal_tells_what_the_field_takes(data, field, message):
+    with pytest.raises(InvalidInput) as refused:
+        validate_rule(data)
+    assert (refused.value.message, refused.value.detail) == (f"{field}: {message}", {field: [message]})
+
+
+def test_a_rule_does_not_watch_another_organizations_resources_on_its_platform(world):
+    a, b = world["a"], world["b"]
+    lent = f.resource(a["platform"], organization=b["org"], name="lent")
+    rule = _rule(a["org"])
+    assert set(rule_resources(rule)) == set(a["resources"])
+    assert lent in set(rule_resources(_rule(b["org"])))
+
+
+def test_a_tag_scope_matches_a_value_that_holds_an_equals_sign(world):
+    a = world["a"]
+    tagged = f.resource(a["platform"], organization=a["org"], name="tagged", tags={"env": "a=b"})
+    f.resource(a["platform"], organization=a["org"], name="other", tags={"env": "a"})
+    assert list(rule_resources(_rule(a["org"], scope={"tag": "env=a=b"}))) == [tagged]
+
+
+# -- the values of a window --------------------------------------------------------------------------------
+
+def test_the_last_value_is_the_latest_sample_whatever_order_the_samples_arrived_in(world):
+    vm = world["a"]["resources"][0]
+    store_points(vm, CPU, [(T0.replace(second=50), 70)])
+    store_points(vm, CPU, [(T0.replace(second=10), 10), (T0.replace(second=30), 30)])
+    rule = _rule(world["a"]["org"])
+    assert window_values(rule, [vm.pk], T0.replace(second=55)) == {vm.pk: 70}
+
+
+def test_window_values_read_2000_series_a_query_and_miss_none(world, django_assert_num_queries):
+    vm = world["a"]["resources"][0]
+    store_points(vm, CPU, [(T0, 42)])
+    rule = _rule(world["a"]["org"])
+    with django_assert_num_queries(1):
+        assert window_values(rule, ["x", "y", vm.pk], T0) == {vm.pk: 42}
+    absent = [f"res-{n}" for n in range(2000)]
+    with django_assert_num_queries(2):
+        assert window_values(rule, [*absent, vm.pk], T0) == {vm.pk: 42}
