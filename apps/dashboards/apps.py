@@ -16,7 +16,8 @@ class DashboardsConfig(AppConfig):
     verbose_name = "Dashboards and wall screens"
 
     def ready(self) -> None:
-        from django.db.models.signals import post_migrate
+        from django.apps import apps
+        from django.db.models.signals import post_delete, post_migrate, post_save
 
         from apps.core.events import subscribe
         from apps.core.home import register_home
@@ -40,6 +41,10 @@ class DashboardsConfig(AppConfig):
         inventory_queries.register()
         subscribe("", live.data_changed)
         subscribe("display_token:", live.display_token_changed)
+        # What live dashboards look up per event, kept per process until one of these rows changes.
+        for model in ("dashboards.Dashboard", "security.DisplayToken", "organizations.Organization"):
+            post_save.connect(live.lookups_changed, sender=apps.get_model(model), dispatch_uid=f"live-{model}")
+            post_delete.connect(live.lookups_changed, sender=apps.get_model(model), dispatch_uid=f"live-{model}")
         register_home("console", homes.panel_for("console"))
         register_home("portal", homes.panel_for("portal"))
         post_migrate.connect(demo_activity.install_schedule, sender=self)

@@ -22,9 +22,15 @@ thousand resource changes costs a screen at most a few updates per second. Each 
 it waited for a window to end (it then reports changes up to ``WINDOW`` seconds old on purpose).
 
 The dashboards to tell, and which of them wall screens show, are looked up when the event arrives
-(in the emitting thread, after its commit: two queries), and a notice sent at once is computed there
-too. A notice held for its window's end is sent by the timer, which does no database work itself:
-its values are computed on one background thread of the process (``Worker``), which keeps its own
+(in the emitting thread, after its commit), and a notice sent at once is computed there too. Those
+look-ups (and a screen organization's subtree) change only when a dashboard, a display token or an
+organization does, so each process keeps them (``Lookups``) until a shared generation in the cache
+moves: any process moves it when one of those changes (their events, and their rows' saves and
+deletions) and each event reads it once. An event then costs one cache read instead of five
+queries before the widgets' own.
+
+A notice held for its window's end is sent by the timer, which does no database work itself: its
+values are computed on one background thread of the process (``Worker``), which keeps its own
 database connection.
 
 The notices skip ``emit`` on purpose: ``emit`` writes every event to the audit log, and these are
@@ -42,8 +48,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection
+from django.db import connection, transaction
 
 from apps.core import realtime
 from apps.core.events import send_to_group
@@ -58,6 +65,80 @@ OWN_TOPIC = "dashboard"
 SCREEN_TOPIC = "screen"
 # The worker keeps its database connection between flushes; one idle for longer is checked first.
 CHECK_IDLE_SECONDS = 30.0
+# Events of these topic kinds change what ``Lookups`` keeps.
+LOOKUP_KINDS = frozenset({"dashboard", "display_token", "organization"})
+LOOKUP_GENERATION_KEY = "dashboards:live:lookups"
+# Kept look-ups are read again after this long even if no change was announced (rows changed by hand,
+# by a bulk update or a migration).
+LOOKUP_SECONDS = 30.0
+# A look-up used outside an event (a held notice on the worker) reads the generation again if its
+# last read is older than this.
+LOOKUP_RECHECK_SECONDS = 1.0
+
+
+class Lookups:
+    """This process's copy of the look-ups an event needs, valid while the shared generation is the one
+    read when they were made (and for ``LOOKUP_SECONDS`` at most).
+
+    A change moves the generation twice: at once, and again after its transaction commits, so a look-up
+    another process made in between (from the rows as they were before the commit) is dropped too."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.generation: Any = None
+        self.made_at = 0.0
+        self.checked_at = 0.0
+        self.kept: dict[Any, Any] = {}
+
+    def fresh(self) -> None:
+        """Read the shared generation; drop everything kept if it moved or is too old."""
+        try:
+            generation = cache.get(LOOKUP_GENERATION_KEY)
+        except Exception:  # an unreachable cache: keep nothing rather than risk an old look-up
+            logger.exception("live dashboards: could not read the look-ups' generation")
+            generation = object()
+        now = time.monotonic()
+        with self.lock:
+            if generation != self.generation or now - self.made_at > LOOKUP_SECONDS:
+                self.kept.clear()
+                self.generation = generation
+                self.made_at = now
+            self.checked_at = now
+
+    def get(self, key: Any, make: Callable[[], Any]) -> Any:
+        if time.monotonic() - self.checked_at > LOOKUP_RECHECK_SECONDS:
+            self.fresh()
+        with self.lock:
+            generation = self.generation
+            if key in self.kept:
+                return self.kept[key]
+        value = make()
+        with self.lock:
+            if self.generation == generation:  # not dropped while it was made
+                self.kept[key] = value
+        return value
+
+    def changed(self) -> None:
+        """Something the look-ups read changed: move the generation now and again after the commit."""
+        self._move()
+        transaction.on_commit(self._move)
+
+    def _move(self) -> None:
+        with self.lock:
+            self.kept.clear()
+            self.generation = None
+        try:
+            cache.set(LOOKUP_GENERATION_KEY, os.urandom(8).hex(), timeout=None)
+        except Exception:
+            logger.exception("live dashboards: could not move the look-ups' generation")
+
+
+lookups = Lookups()
+
+
+def lookups_changed(sender: Any, **kwargs: Any) -> None:
+    """``post_save`` / ``post_delete`` of dashboards, display tokens and organizations."""
+    lookups.changed()
 
 
 class Coalescer:
@@ -190,7 +271,7 @@ def screen_values(*, document: dict[str, Any], widget_ids: set[str], organizatio
     (query, parameters) computed once; exactly what those screens read through ``screens/d/<uid>/data/``."""
     from apps.dashboards import selectors
 
-    scope = selectors.screen_scope(organization_id=organization_id)
+    scope = lookups.get(("scope", organization_id), lambda: selectors.screen_scope(organization_id=organization_id))
     computed: dict[str, dict[str, Any]] = {}
     values: dict[str, Any] = {}
     for widget in document.get("widgets", []):
@@ -206,6 +287,11 @@ def screen_values(*, document: dict[str, Any], widget_ids: set[str], organizatio
                 continue
         values[widget["id"]] = computed[key]
     return values
+
+
+def _targets_and_scopes(org_id: Any, names: set[str]) -> tuple[list[Any], dict[tuple[Any, str], list[Any]]]:
+    found = targets(org_id, names)
+    return found, screen_scopes([key for key, *_rest in found]) if found else {}
 
 
 # (owner, uid) -> the organizations whose screens show it and (document, version), as last looked up
@@ -277,6 +363,8 @@ def display_token_changed(org_id: Any, topic: str, payload: dict[str, Any]) -> N
 def data_changed(org_id: Any, topic: str, payload: dict[str, Any]) -> None:
     """The ``events`` subscriber: which dashboards this event may change, coalesced per dashboard."""
     kind = topic.partition(":")[0]
+    if kind in LOOKUP_KINDS:
+        lookups.changed()
     if kind in (OWN_TOPIC, SCREEN_TOPIC):
         return
     names = queries_changed_by(kind)
@@ -286,14 +374,14 @@ def data_changed(org_id: Any, topic: str, payload: dict[str, Any]) -> None:
         return
     at = time.time()
     try:
-        found = targets(org_id or None, names)
-        if found:
-            _screens.update(screen_scopes([key for key, *_rest in found]))
+        lookups.fresh()
+        found, scopes = lookups.get(("targets", org_id or None, frozenset(names)),
+                                    lambda: _targets_and_scopes(org_id or None, names))
+        _screens.update(scopes)
     except Exception:
         logger.exception("could not find the dashboards an event changes")
         return
     # Dashboards on wall screens first: their values are pushed, the others' followers read again.
-    found.sort(key=lambda target: not _screens.get(target[0]))
-    for key, widgets, document, version in found:
+    for key, widgets, document, version in sorted(found, key=lambda target: not _screens.get(target[0])):
         _documents[key] = (document, version)
         coalescer.note(key, widgets, at)
