@@ -109,6 +109,21 @@ def test_a_hand_resolution_records_who_did_it_and_a_reason_cut_to_what_the_histo
     ({"name": "r", "metric": CPU, "threshold": "80"}, "threshold", "A number."),
     ({"name": "r", "metric": CPU, "window_seconds": 7 * 86400 + 1}, "window_seconds",
      "Whole seconds, at most 604800."),
+    ({"name": "r", "metric": CPU, "window_seconds": 59}, "window_seconds",
+     "Shorter than the collection interval (60 s)."),
+    ({"name": "r", "kind": "event", "event_type": "x"}, "event_type",
+     "One of operation_failed, sync_failed, platform_unreachable, quota_threshold, budget_threshold, "
+     "resource_deleted."),
+    ({"name": "r", "metric": CPU, "for_seconds": -1}, "for_seconds", "Whole seconds from 0 to 604800."),
+    ({"name": "r", "metric": CPU, "scope": []}, "scope", "An object."),
+    ({"name": "r", "metric": CPU, "scope": {"zone": "a"}}, "scope.zone",
+     "Not a scope; one of platform, service, type, project, tag."),
+    ({"name": "r", "metric": CPU, "scope": {"type": ""}}, "scope.type", "Text of 1 to 255 characters."),
+    ({"name": "r", "metric": CPU, "scope": {"tag": "team"}}, "scope.tag", "key=value."),
+    ({"name": "r", "metric": CPU, "scope": {"tag": "=a=b"}}, "scope.tag", "key=value."),
+    ({"name": "r", "metric": CPU, "labels": []}, "labels", "An object of at most 20 labels."),
+    ({"name": "r", "metric": CPU, "labels": {"9bad": "v"}}, "labels.9bad", "A label name with a text value."),
+    ({"name": "r", "metric": CPU, "summary": 5}, "summary", "Text of at most 500 characters."),
 ])
 def test_a_refusal_tells_what_the_field_takes(data, field, message):
     with pytest.raises(InvalidInput) as refused:
