@@ -15,6 +15,7 @@ beside the rate at which N instances would finish if every one took exactly the 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -85,6 +86,22 @@ def _shell(env: dict[str, str], code: str, marker: str) -> Any:
     raise RuntimeError(f"manage.py shell failed:\n{(result.stdout + result.stderr)[-3000:]}")
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process and its waited-for children, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_by_process(processes: list[tuple[str, Any, Path]]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for name, process, _log in processes:
+        try:
+            out[name] = _cpu_seconds(process.pid)
+        except OSError:
+            continue
+    return out
+
+
 def _control(endpoint: str, path: str, body: Any = None) -> Any:
     request = urllib.request.Request(f"http://{endpoint}/_cloudsim{path}", method="POST" if body is not None else "GET",
                                      data=json.dumps(body).encode() if body is not None else None,
@@ -139,6 +156,7 @@ def run(ctx: Context) -> list[Row]:
             return sent, body["id"], body["count"]
 
         batches = (count + PER_REQUEST - 1) // PER_REQUEST
+        cpu_before = _cpu_by_process(dep.processes.started)
         started = time.time()
         with ThreadPoolExecutor(max_workers=batches) as pool:
             submitted = list(pool.map(submit, range(batches)))
@@ -155,6 +173,11 @@ def run(ctx: Context) -> list[Row]:
                 break
             dep.processes.check()
             time.sleep(2)
+        cpu_after = _cpu_by_process(dep.processes.started)
+        # CPU seconds each process spent from the first request to the last poll of the operations (the
+        # database and the broker run outside these), per create: what the machine's cores are shared by.
+        cpu_ms = {name: round(1000 * (cpu_after[name] - cpu_before.get(name, 0.0)) / count, 1)
+                  for name in cpu_after}
         succeeded = [t for t in times if t[1] == "succeeded"]
         latencies = [t[2] - sent_at[t[0]] for t in succeeded]
         # Where the time went, per create: request sent -> its operation created (API, approval, launch);
@@ -170,6 +193,7 @@ def run(ctx: Context) -> list[Row]:
         calls = _control(endpoint, "/stats")["calls"]
         extra = {"running_on_cloud": running, "failed": len(final) - len(succeeded),
                  "cloud_calls": {a: calls.get(a, 0) for a in ("RunInstances", "DescribeInstances")},
+                 "cpu_ms_per_create": cpu_ms,
                  "p50_s": percentile(latencies, 50), "max_s": max(latencies) if latencies else None,
                  "elapsed_s": elapsed, **stage_p}
         rows.append(Row("distributed", f"{count} creates", "p95 request to Running", "s",

@@ -20,7 +20,9 @@ the cloud is looked at once more: the operation succeeds if the cloud got there,
 from __future__ import annotations
 
 import logging
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -466,8 +468,9 @@ def _learn(change: ChangeRecord) -> None:
                   24 * 3600)
 
 
-def _finish(change: ChangeRecord, adapter: Any, step: int, found: Any = ASK_THE_CLOUD) -> None:
-    _learn(change)
+def _finish(change: ChangeRecord, adapter: Any, step: int, found: Any = ASK_THE_CLOUD, *, learn: bool = True) -> None:
+    if learn:
+        _learn(change)
     row = _collect(change, adapter, found)
     with transaction.atomic():
         current = ChangeRecord.objects.select_for_update().get(pk=change.pk)
@@ -612,14 +615,24 @@ POLL_LEASE_SECONDS = 30.0  # beyond the countdown to the next round
 FINISHING_SECONDS = 60.0  # a change handed to its finish task is left out of the rounds this long
 
 
+Finish = tuple[str, int, dict[str, Any] | None]  # (change id, step, what the cloud reported)
+
+
 @dataclass
 class PollRound:
     """What one round leaves to do: the countdown to the next round (``None``: nothing waits any more)
-    and the finish steps of the changes the cloud got to, ``(change id, step, what the cloud reported)``."""
+    and the finish steps of the changes the cloud got to, unless ``hand_over`` took each as it was seen."""
 
     delay: float | None
-    finishes: list[tuple[str, int, dict[str, Any] | None]] = field(default_factory=list)
+    hand_over: Callable[[str, int, dict[str, Any] | None], None] | None = None
+    finishes: list[Finish] = field(default_factory=list)
     looked: int = 0
+
+    def finish(self, change_id: str, step: int, found: dict[str, Any] | None) -> None:
+        if self.hand_over is None:
+            self.finishes.append((change_id, step, found))
+        else:
+            self.hand_over(change_id, step, found)
 
 
 def _poll_key(platform_id: Any, region: str, resource_type: str) -> str:
@@ -657,12 +670,17 @@ def poll_join(platform_id: Any, region: str, resource_type: str, *, delay: float
     return True
 
 
-def lifecycle_poll(*, platform_id: Any, region: str, resource_type: str) -> PollRound:
+def lifecycle_poll(*, platform_id: Any, region: str, resource_type: str,
+                   hand_over: Callable[[str, int, dict[str, Any] | None], None] | None = None) -> PollRound:
     """One poll round: look at every due change waiting on (platform, region, type), one describe call per
-    page of ids. Keeps the lease while changes wait, lets it go when none does."""
+    page of ids; ``hand_over(change id, step, found)`` gets each finish step at once (else the result lists
+    them). The next round is counted from this one's start. Keeps the lease while changes wait, lets it go
+    when none does."""
     key = _poll_key(platform_id, region, resource_type)
-    result = _poll_round(platform_id, region, resource_type)
+    began = time.monotonic()
+    result = _poll_round(platform_id, region, resource_type, PollRound(None, hand_over=hand_over))
     if result.delay is not None:
+        result.delay = max(0.05, result.delay - (time.monotonic() - began))
         cache.set(key, 1, timeout=result.delay + POLL_LEASE_SECONDS)
         return result
     cache.delete(key)
@@ -682,7 +700,7 @@ def lifecycle_finish(*, change_id: str, step: int, found: dict[str, Any] | None)
     except ValueError as exc:  # credentials that cannot be read
         _fail(change, str(exc))
         return
-    _finish(change, adapter, step, _resource_from(found))
+    _finish(change, adapter, step, _resource_from(found), learn=False)  # learnt when the round saw it
 
 
 def _waiting_on(platform_id: Any, region: str, resource_type: str) -> Any:
@@ -698,12 +716,12 @@ def _due_at(change: ChangeRecord, poll: float) -> Any:
     return change.heartbeat_at + timedelta(seconds=_first_look(change, poll))
 
 
-def _poll_round(platform_id: Any, region: str, resource_type: str) -> PollRound:
+def _poll_round(platform_id: Any, region: str, resource_type: str, result: PollRound) -> PollRound:
     poll = config.value("POLL_SECONDS")
     waiting = list(_waiting_on(platform_id, region, resource_type).select_related("platform", "operation")
                    .order_by("heartbeat_at")[:POLL_ROUND_MAX])
     if not waiting:
-        return PollRound(None)
+        return result
     now = timezone.now()
     finishing = cache.get_many([_finishing_key(c.id) for c in waiting])
     due, later = [], []
@@ -716,7 +734,7 @@ def _poll_round(platform_id: Any, region: str, resource_type: str) -> PollRound:
             due.append(change)
         else:
             later.append(at)
-    result = PollRound(None, looked=len(due))
+    result.looked = len(due)
     delays = [max(0.05, (at - now).total_seconds()) for at in later]
     if due:
         delays += _look_at(due, result, poll)
@@ -755,6 +773,8 @@ def _look_at(due: list[ChangeRecord], result: PollRound, poll: float) -> list[fl
             _move_on(change, adapter, current, result, quiet=None)
         return [poll, *retries]
     quiet: list[ChangeRecord] = []
+    # Those the cloud got to go first: their finish steps start while the others' looks are recorded.
+    due = sorted(due, key=lambda c: not _reached(c, found.get(c.external_id)))
     still = [_move_on(change, adapter, found.get(change.external_id), result, quiet=quiet) for change in due]
     _record_quiet_looks(quiet)
     return [poll] if any(still) else []
@@ -772,8 +792,9 @@ def _move_on(change: ChangeRecord, adapter: Any, current: CloudResource | None, 
         _at_deadline(change, adapter, step, current)
         return False
     if _reached(change, current):
+        _learn(change)
         cache.set(_finishing_key(change.id), 1, timeout=FINISHING_SECONDS)
-        result.finishes.append((change.id, step, _resource_payload(current)))
+        result.finish(change.id, step, _resource_payload(current))
         return False
     if _not_reported(change, current):
         return False

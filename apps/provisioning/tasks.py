@@ -13,9 +13,8 @@ def lifecycle_step_task(change_id: str, step: int) -> None:
 
 @shared_task(acks_late=True, ignore_result=True)
 def lifecycle_poll_task(platform_id: str, region: str, resource_type: str) -> None:
-    done = services.lifecycle_poll(platform_id=platform_id, region=region, resource_type=resource_type)
-    for change_id, step, found in done.finishes:
-        lifecycle_finish_task.apply_async((change_id, step, found))
+    done = services.lifecycle_poll(platform_id=platform_id, region=region, resource_type=resource_type,
+                                   hand_over=lambda *finish: lifecycle_finish_task.apply_async(finish))
     if done.delay is not None:
         lifecycle_poll_task.apply_async((platform_id, region, resource_type), countdown=done.delay)
 
