@@ -13,13 +13,15 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import path  # noqa: E402
 
+from apps.alerts.api.lane import IngestionLane  # noqa: E402
 from apps.core.consumers import RealtimeConsumer  # noqa: E402
 from apps.core.runtime import ServerLoopMiddleware  # noqa: E402
 
 application = ServerLoopMiddleware(
     ProtocolTypeRouter(
         {
-            "http": django_asgi_app,
+            # Alerts sent by a Prometheus take a lane of their own (one hop, kept connections).
+            "http": IngestionLane(django_asgi_app),
             "websocket": AllowedHostsOriginValidator(
                 AuthMiddlewareStack(URLRouter([path("ws/", RealtimeConsumer.as_asgi())]))
             ),
