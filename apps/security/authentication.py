@@ -7,10 +7,17 @@ the request they signed could no longer be accepted anyway, so a captured reques
 again: no cache eviction, restart or second server process forgets one early. Using a nonce is one
 statement (an insert that does nothing on a conflict with the unique constraint), so a signed request
 costs one short write, in every database mode.
+
+That statement also inserts only while the key is active and its owner too, so a process may keep
+a key it just checked (its decrypted secret and owner) for ``KEY_HOLD_SECONDS`` instead of reading
+and decrypting it for every request: a key disabled, rotated or deleted meanwhile, or an owner
+disabled, is refused by the very next request, in every process. Any refusal of a kept key drops it
+and checks the request again from the database, so each refusal keeps its own code.
 """
 
 from __future__ import annotations
 
+import copy
 import hmac
 import threading
 import time
@@ -34,22 +41,41 @@ NONCE_MARGIN = timedelta(minutes=1)
 # (the periodic purge removes every key's).
 PURGE_EVERY_SECONDS = 60.0
 
+# How long a process keeps a key it checked (see the module's doc), and how many at most.
+KEY_HOLD_SECONDS = 5.0
+KEYS_HELD = 1000
+
 _purged_at: dict[str, float] = {}
 _purge_lock = threading.Lock()
 
 
 def nonce_record(*, key: AccessKey, nonce: str, keep_until: Any, now: Any) -> bool:
-    """Record that ``key`` used ``nonce`` until ``keep_until``; ``False`` when it already had (a replay).
+    """Record that ``key`` used ``nonce`` until ``keep_until``; ``False`` when it already had (a replay),
+    or when the key or its owner is no longer active.
 
     One ``INSERT ... ON CONFLICT DO NOTHING`` on the unique (key, nonce) constraint: of two copies of
     one request racing each other, in any processes, exactly one inserts the row and passes."""
     quote = connection.ops.quote_name
     key_column, nonce_column, expires_column = (quote(UsedNonce._meta.get_field(name).column)
                                                 for name in ("access_key", "nonce", "expires_at"))
+    user_model = AccessKey._meta.get_field("user").related_model
+    keys, users = quote(AccessKey._meta.db_table), quote(user_model._meta.db_table)
+    key_field = AccessKey._meta.get_field
+
+    def column(table: str, field: Any) -> str:
+        return f"{table}.{quote(field.column)}"
+
+    usable = (f"SELECT 1 FROM {keys} JOIN {users} ON {column(users, user_model._meta.pk)} = "
+              f"{column(keys, key_field('user'))} WHERE {column(keys, AccessKey._meta.pk)} = %s AND "
+              f"{column(keys, key_field('status'))} = %s AND {column(users, user_model._meta.get_field('is_active'))}"
+              " = %s")
     with connection.cursor() as cursor:
+        # Only while the key and its owner are active (a kept key may have been disabled meanwhile).
         cursor.execute(f"INSERT INTO {quote(UsedNonce._meta.db_table)} ({key_column}, {nonce_column}, "
-                       f"{expires_column}) VALUES (%s, %s, %s) ON CONFLICT ({key_column}, {nonce_column}) DO NOTHING",
-                       [key.pk, nonce, connection.ops.adapt_datetimefield_value(keep_until)])
+                       f"{expires_column}) SELECT %s, %s, %s WHERE EXISTS ({usable}) "
+                       f"ON CONFLICT ({key_column}, {nonce_column}) DO NOTHING",
+                       [key.pk, nonce, connection.ops.adapt_datetimefield_value(keep_until), key.pk,
+                        AccessKey.Status.ACTIVE, True])
         inserted = cursor.rowcount == 1
     if inserted:
         _purge_expired(key, now)
@@ -96,35 +122,87 @@ class AccessKeyAuthentication(authentication.BaseAuthentication):
         if abs(now - moment) > FRESHNESS:
             raise SignatureRefused("request_expired", "The request was signed more than 15 minutes away from the "
                                    "server's time; sign it again (check the client's clock).")
-        key = AccessKey.objects.select_related("user").filter(pk=auth.access_key_id).first()
-        if key is None:
-            raise SignatureRefused("access_key_invalid", "This AccessKey id does not exist.")
-        if key.status != AccessKey.Status.ACTIVE or not key.user.is_active:
-            raise SignatureRefused("access_key_disabled", "This AccessKey pair is disabled.")
-        try:
-            from apps.security.services import access_key_secret
-
-            secret = access_key_secret(key)
-        except DecryptionError:
-            raise SignatureRefused("access_key_invalid", "This AccessKey pair cannot be used; create a new one.") \
-                from None
         raw = request._request
-        body = raw.body
         canonical = signing.canonical_request(raw.method, raw.path, raw.META.get("QUERY_STRING", ""), lowered,
-                                              auth.signed_headers, signing.body_digest(body))
-        expected = signing.signature(secret, signing.string_to_sign(date, nonce, canonical))
-        if not hmac.compare_digest(expected, auth.signature):
-            raise SignatureRefused("signature_mismatch", "The signature does not match the request: it was changed, "
-                                   "or signed with another secret.")
-        if not nonce_record(key=key, nonce=nonce, keep_until=moment + FRESHNESS + NONCE_MARGIN, now=now):
-            raise SignatureRefused("nonce_reused", "This nonce was already used: a signed request is accepted once.")
+                                              auth.signed_headers, signing.body_digest(raw.body))
+        text = signing.string_to_sign(date, nonce, canonical)
+        held = _held(auth.access_key_id)
+        if held is not None:
+            key, secret = held
+            if not hmac.compare_digest(signing.signature(secret, text), auth.signature) or not nonce_record(
+                    key=key, nonce=nonce, keep_until=moment + FRESHNESS + NONCE_MARGIN, now=now):
+                _forget(key.pk)
+                held = None  # refused: checked again from the database, for the refusal's own code
+        if held is None:
+            key, secret = _checked_key(auth.access_key_id)
+            if not hmac.compare_digest(signing.signature(secret, text), auth.signature):
+                raise SignatureRefused("signature_mismatch", "The signature does not match the request: it was "
+                                       "changed, or signed with another secret.")
+            if not nonce_record(key=key, nonce=nonce, keep_until=moment + FRESHNESS + NONCE_MARGIN, now=now):
+                _checked_key(auth.access_key_id)  # disabled or deleted since it was read: refused as such
+                raise SignatureRefused("nonce_reused", "This nonce was already used: a signed request is accepted "
+                                       "once.")
+            _hold(key, secret)
         if key.last_used_at is None or key.last_used_at < now - timedelta(minutes=1):
             AccessKey.objects.filter(pk=key.pk).update(last_used_at=now)
+            _note_used(key.pk, now)
         raw.access_key_id = key.id
         return key.user, key
 
     def authenticate_header(self, request) -> str:
         return f'{signing.ALGORITHM} realm="{settings.MFA_ISSUER}"'
+
+
+def _checked_key(key_id: str) -> tuple[AccessKey, str]:
+    """The key and its decrypted secret, read now; refused when missing, disabled or unreadable."""
+    key = AccessKey.objects.select_related("user").filter(pk=key_id).first()
+    if key is None:
+        raise SignatureRefused("access_key_invalid", "This AccessKey id does not exist.")
+    if key.status != AccessKey.Status.ACTIVE or not key.user.is_active:
+        raise SignatureRefused("access_key_disabled", "This AccessKey pair is disabled.")
+    try:
+        from apps.security.services import access_key_secret
+
+        return key, access_key_secret(key)
+    except DecryptionError:
+        raise SignatureRefused("access_key_invalid", "This AccessKey pair cannot be used; create a new one.") from None
+
+
+_keys: dict[str, tuple[float, AccessKey, str]] = {}
+_keys_lock = threading.Lock()
+
+
+def _held(key_id: str) -> tuple[AccessKey, str] | None:
+    """A copy of the key (and of its owner) this process checked less than ``KEY_HOLD_SECONDS`` ago:
+    each request gets its own, so nothing one request attaches to them reaches another."""
+    with _keys_lock:
+        entry = _keys.get(key_id)
+    if entry is None or time.monotonic() - entry[0] > KEY_HOLD_SECONDS:
+        return None
+    key = copy.copy(entry[1])
+    key.user = copy.copy(entry[1].user)
+    return key, entry[2]
+
+
+def _hold(key: AccessKey, secret: str) -> None:
+    kept = copy.copy(key)
+    kept.user = copy.copy(key.user)
+    with _keys_lock:
+        if len(_keys) >= KEYS_HELD:
+            _keys.clear()
+        _keys[key.pk] = (time.monotonic(), kept, secret)
+
+
+def _note_used(key_id: str, moment: Any) -> None:
+    with _keys_lock:
+        entry = _keys.get(key_id)
+        if entry is not None:
+            entry[1].last_used_at = moment
+
+
+def _forget(key_id: str) -> None:
+    with _keys_lock:
+        _keys.pop(key_id, None)
 
 
 class AccessKeyScheme(OpenApiAuthenticationExtension):
