@@ -26,6 +26,8 @@ LAYER_ONLY = frozenset({"realtime.event", realtime.SESSION_REVOKED})
 
 logger = logging.getLogger(__name__)
 REJOIN_SECONDS = 3600.0
+# Followers handed an event before the fan-out lets the event loop run (see ``GroupFanout._pump``).
+YIELD_EVERY = 32
 
 
 class _Hub:
@@ -113,11 +115,15 @@ class GroupFanout:
                 continue
             if message.get("type") != "realtime.event":
                 continue
-            for consumer in list(hub.members):
+            for done, consumer in enumerate(list(hub.members), 1):
                 try:
                     await consumer.realtime_event(message)
                 except Exception:  # one broken socket must not cost the others their event
                     logger.exception("realtime event for one socket failed")
+                if done % YIELD_EVERY == 0:
+                    # The server writes a socket's frame only when the loop runs again: let it write
+                    # these while the next ones are handed over, and serve other connections meanwhile.
+                    await asyncio.sleep(0)
 
 
 fanout = GroupFanout()
