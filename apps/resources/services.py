@@ -414,9 +414,17 @@ def _step_apply(run: SyncRun, step: int) -> None:
 def apply_pages(*, platform: CloudPlatform, run: SyncRun, now) -> dict[str, int]:
     """Write the staged pages of ``run`` to the inventory (inside the caller's transaction).
 
-    New rows and their relations are written as rows of values (``COPY`` on PostgreSQL, one prepared
-    INSERT for many rows elsewhere), changed rows by one prepared UPDATE for many rows: building a model
-    object and compiling a statement for each of 100,000 rows cost more than storing them."""
+    On PostgreSQL new rows, their relations and the vanished are written by set-based statements over
+    the staged pages (``_apply_pages_in_database``). Elsewhere new rows and their relations are written
+    as rows of values (one prepared INSERT for many rows) and changed rows by one prepared UPDATE for many
+    rows: building a model object and compiling a statement for each of 100,000 rows cost more than
+    storing them."""
+    if connection.vendor == "postgresql":
+        return _apply_pages_in_database(platform=platform, run=run, now=now)
+    return _apply_pages_in_python(platform=platform, run=run, now=now)
+
+
+def _apply_pages_in_python(*, platform: CloudPlatform, run: SyncRun, now) -> dict[str, int]:
     existing: dict[tuple[str, str], tuple[str, str, bool, str]] = {
         (t, e): (pk, by, deleted, region) for pk, t, e, by, deleted, region in Resource.objects.filter(
             platform=platform).values_list("id", "type", "external_id", "assigned_by", "deleted", "region")
@@ -466,6 +474,113 @@ def apply_pages(*, platform: CloudPlatform, run: SyncRun, now) -> dict[str, int]
         Resource.objects.filter(pk__in=vanished[i:i + BATCH]).update(deleted=True, deleted_at=now, last_changed_at=now)
     unchanged = len(seen) - len(creates) - len(updates)
     return {"created": len(creates), "updated": len(updates), "deleted": len(vanished), "unchanged": max(0, unchanged)}
+
+
+# The staged items of a run, the last staging of each (type, external id) (a resource listed twice, on
+# pages that shifted while the cloud was paged, is applied as its last page saw it).
+_STAGED_ITEMS = """
+    SELECT DISTINCT ON (x.item->>'type', x.item->>'external_id') x.item, p.seq
+    FROM resources_syncpage p CROSS JOIN LATERAL jsonb_array_elements(p.items) WITH ORDINALITY AS x(item, n)
+    WHERE p.run_id = %(run)s
+    ORDER BY x.item->>'type', x.item->>'external_id', p.seq DESC, x.n DESC"""
+# The id of a new row: ``resource_id()``'s form (``res-``, 12 hex digits of milliseconds, 64 random bits
+# from the 122 of a version 4 UUID, skipping its version and variant digits).
+_NEW_ID = """'res-' || lpad(to_hex((extract(epoch FROM %(now)s::timestamptz) * 1000)::bigint), 12, '0')
+    || substr(hex, 1, 12) || substr(hex, 14, 3) || substr(hex, 18, 1)"""
+
+
+def _apply_pages_in_database(*, platform: CloudPlatform, run: SyncRun, now) -> dict[str, int]:
+    """``apply_pages`` on PostgreSQL: the staged pages never come back to Python but for changed rows.
+
+    The new resources and their relations are one INSERT ... SELECT over the staged items, the vanished
+    one UPDATE with an anti-join on the listed ids; only the items of resources the inventory holds come
+    back (few in a collection that is not the first), to be updated as elsewhere (an administrator's
+    assignment stands). Reading 100,000 staged items back and sending them again as rows cost more
+    than the whole fetch."""
+    writer = _RowWriter(platform, now)
+    params = {"run": run.pk, "platform": writer._platform, "now": writer._time}
+    units = {(t, r) for t, r in run.units}
+    updates: list[tuple] = []
+    edges: dict[tuple[str, str, str, str], None] = {}
+    with connection.cursor() as cursor:
+        # Sorting 100,000 staged items (by their key, then by their new id) spilled to disk with the default
+        # 4 MB.
+        cursor.execute("SET LOCAL work_mem = '128MB'")
+        # Resources the inventory holds and that the pages staged (changed, returned or re-owned).
+        cursor.execute(f"""
+            SELECT r.id, r.assigned_by, s.item::text FROM ({_STAGED_ITEMS}) s
+            JOIN resources_resource r ON r.platform_id = %(platform)s AND r.type = s.item->>'type'
+                AND r.external_id = s.item->>'external_id'""", params)
+        held = cursor.fetchall()
+        for rid, assigned_by, text in held:
+            item = json.loads(text)
+            org, project = item["owner"]
+            if assigned_by == "manual":
+                org, project, by = _manual_owner(rid)
+            else:
+                by = "rule" if org else ""
+            updates.append(writer.update(rid, item, org, project, by))
+            for kind, target_type, target in item["relations"]:
+                edges[(rid, kind, target_type, target)] = None
+        # Only what this run listed can have vanished: a disabled region's resources stay as they were.
+        # A unit that failed on its own staged no page: its resources are not judged gone.
+        # The anti-join is a set difference, which PostgreSQL hashes or sorts: with no statistics on the
+        # staged ids, a NOT EXISTS was planned as a nested loop (minutes for 30,000 rows).
+        cursor.execute("""
+            UPDATE resources_resource r SET deleted = true, deleted_at = %(now)s, last_changed_at = %(now)s
+            FROM (SELECT r.type, r.external_id FROM resources_resource r
+                  JOIN (SELECT DISTINCT resource_type, region FROM resources_syncpage WHERE run_id = %(run)s
+                        AND (resource_type, region) IN (
+                            SELECT * FROM unnest(%(unit_types)s::text[], %(unit_regions)s::text[]))) listed
+                    ON listed.resource_type = r.type AND listed.region = r.region
+                  WHERE r.platform_id = %(platform)s AND NOT r.deleted
+                  EXCEPT
+                  SELECT p.resource_type, e.id FROM resources_syncpage p
+                  CROSS JOIN LATERAL jsonb_array_elements_text(p.seen) AS e(id) WHERE p.run_id = %(run)s) gone
+            WHERE r.platform_id = %(platform)s AND r.type = gone.type AND r.external_id = gone.external_id""",
+                       {**params, "unit_types": [t for t, _r in units], "unit_regions": [r for _t, r in units]})
+        deleted = cursor.rowcount
+        cursor.execute("""
+            SELECT count(*) FROM (SELECT DISTINCT p.resource_type, e.id FROM resources_syncpage p
+            CROSS JOIN LATERAL jsonb_array_elements_text(p.seen) AS e(id) WHERE p.run_id = %(run)s) s""", params)
+        seen = cursor.fetchone()[0]
+        writer.update_resources(updates)
+        changed_ids = [row[-1] for row in updates]
+        for i in range(0, len(changed_ids), BATCH):
+            ResourceRelation.objects.filter(source_id__in=changed_ids[i:i + BATCH]).delete()
+        writer.insert_relations(list(edges))
+        # The new rows and their relations, in the order of their ids: most of the inventory's indexes end
+        # with the id (descending), and rows that arrive in that order are appended to each index's last
+        # page instead of landing on random ones (half the database's time for 50,000 rows: 1.1 s of CPU
+        # against 2.3 s).
+        cursor.execute(f"""
+            WITH staged AS MATERIALIZED ({_STAGED_ITEMS}),
+            new AS MATERIALIZED (
+                SELECT u.item, {_NEW_ID} AS id FROM (
+                    SELECT s.item, replace(gen_random_uuid()::text, '-', '') AS hex FROM staged s
+                    WHERE NOT EXISTS (SELECT 1 FROM resources_resource r WHERE r.platform_id = %(platform)s
+                                      AND r.type = s.item->>'type' AND r.external_id = s.item->>'external_id')) u),
+            created AS (
+                INSERT INTO resources_resource (id, platform_id, organization_id, project_id, assigned_by, region,
+                    zone, service, type, external_id, name, status, spec, tags, vcpu, memory_mib, storage_gib,
+                    resource_group, vpc_id, content_hash, first_seen_at, last_changed_at, deleted, deleted_at)
+                SELECT id, %(platform)s, (i->'owner'->>0)::uuid, (i->'owner'->>1)::uuid,
+                    CASE WHEN i->'owner'->>0 IS NULL THEN '' ELSE 'rule' END, i->>'region', i->>'zone',
+                    split_part(i->>'type', '.', 1), i->>'type', i->>'external_id', left(i->>'name', 255),
+                    left(i->>'status', 32), i->'spec', i->'tags', (i->>'vcpu')::bigint, (i->>'memory_mib')::bigint,
+                    (i->>'storage_gib')::bigint, left(i->>'resource_group', 128), left(i->>'vpc_id', 128),
+                    i->>'hash', %(now)s, %(now)s, false, NULL
+                FROM new AS n(i, id) ORDER BY id DESC
+                RETURNING id, type, external_id),
+            edges AS (
+                INSERT INTO resources_resourcerelation (source_id, platform_id, kind, target_type, target_external_id)
+                SELECT DISTINCT c.id, %(platform)s, e.edge->>0, e.edge->>1, e.edge->>2 FROM created c
+                JOIN new n ON n.item->>'type' = c.type AND n.item->>'external_id' = c.external_id
+                CROSS JOIN LATERAL jsonb_array_elements(n.item->'relations') AS e(edge) ORDER BY c.id)
+            SELECT count(*) FROM created""", params)
+        created = cursor.fetchone()[0]
+    unchanged = seen - created - len(updates)
+    return {"created": created, "updated": len(updates), "deleted": deleted, "unchanged": max(0, unchanged)}
 
 
 class _RowWriter:
