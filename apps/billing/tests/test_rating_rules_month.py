@@ -170,15 +170,19 @@ def test_a_rules_line_without_a_project_comes_before_its_lines_of_projects(peopl
 
 # -- ties of creation time -------------------------------------------------------------------------------
 
-def test_of_active_price_books_the_newest_is_used_and_a_tie_goes_to_the_greater_id(people):
+def test_of_active_price_books_the_newest_is_used_and_a_tie_goes_to_the_greatest_id(people):
     hq = people["hq"]
-    older = PriceBook.objects.create(id="pbk-ffffffffffffffffffff", organization=hq, name="older", currency="CNY",
-                                     is_active=True)
-    newer = PriceBook.objects.create(id="pbk-00000000000000000000", organization=hq, name="newer", currency="CNY",
-                                     is_active=True)
+
+    def book(pk):
+        return PriceBook.objects.create(id=pk, organization=hq, name=pk, currency="CNY", is_active=True)
+
+    older, newer = book("pbk-55555555555555555555"), book("pbk-00000000000000000000")
     assert rating.active_price_book() == newer
-    PriceBook.objects.filter(pk=newer.pk).update(created_at=older.created_at)
-    assert rating.active_price_book() == older
+    # Made in the same instant: the greatest id, neither the first nor the last one made.
+    greatest = book("pbk-ffffffffffffffffffff")
+    book("pbk-88888888888888888888")
+    PriceBook.objects.update(created_at=older.created_at)
+    assert rating.active_price_book() == greatest
 
 
 def test_book_rules_made_at_the_same_moment_come_in_id_order(people):
@@ -189,11 +193,14 @@ def test_book_rules_made_at_the_same_moment_come_in_id_order(people):
     assert rating.book_rules(book, []) == [first, second]
 
 
-def test_the_newest_discount_wins_and_a_tie_goes_to_the_greater_id(people):
+def test_the_newest_discount_wins_and_a_tie_goes_to_the_greatest_id(people):
     hq = people["hq"]
     first, following = dt.date(2026, 3, 1), dt.date(2026, 4, 1)
-    older = Discount.objects.create(id="dsc-ffffffffffffffffffff", organization=hq, percent=5)
-    newer = Discount.objects.create(id="dsc-00000000000000000000", organization=hq, percent=7)
+    older = Discount.objects.create(id="dsc-55555555555555555555", organization=hq, percent=5)
+    Discount.objects.create(id="dsc-00000000000000000000", organization=hq, percent=7)
     assert rating.discount_percent(hq.pk, first, following) == D(7)
-    Discount.objects.filter(pk=newer.pk).update(created_at=older.created_at)
-    assert rating.discount_percent(hq.pk, first, following) == D(5)
+    # Made in the same instant: the greatest id, neither the first nor the last one made.
+    Discount.objects.create(id="dsc-ffffffffffffffffffff", organization=hq, percent=9)
+    Discount.objects.create(id="dsc-88888888888888888888", organization=hq, percent=3)
+    Discount.objects.update(created_at=older.created_at)
+    assert rating.discount_percent(hq.pk, first, following) == D(9)
