@@ -59,21 +59,35 @@ def _locked(op_id: str) -> Operation:
     return Operation.objects.select_for_update().get(pk=op_id)
 
 
-@transaction.atomic
 def operation_advance(*, operation_id: str, step: int, progress: int, message: str) -> Operation | None:
     """Record that ``step`` finished. Returns ``None`` when it was already recorded or the op ended."""
-    op = _locked(operation_id)
-    if op.is_final or step <= op.step:
-        return None
+    advanced = operations_advance(steps=[(operation_id, step, progress, message)])
+    return advanced[0] if advanced else None
+
+
+@transaction.atomic
+def operations_advance(*, steps: list[tuple[str, int, int, str]]) -> list[Operation]:
+    """Record finished steps of several operations, ``(operation id, step, progress, message)`` each: one
+    locking read (in id order) and one write for all; an operation that ended, or has this step already,
+    is left as it is. Each one advanced is announced. Returns those."""
+    wanted = {operation_id: (step, progress, message) for operation_id, step, progress, message in steps}
     now = timezone.now()
-    op.status = Operation.Status.RUNNING
-    op.started_at = op.started_at or now
-    op.step = step
-    op.progress = max(op.progress, min(100, max(0, progress)))
-    op.message = message[:500]
-    op.save(update_fields=["status", "started_at", "step", "progress", "message", "updated_at"])
-    operation_announce(op)
-    return op
+    advanced = []
+    for op in Operation.objects.select_for_update().filter(pk__in=wanted).order_by("pk"):
+        step, progress, message = wanted[op.pk]
+        if op.is_final or step <= op.step:
+            continue
+        op.status = Operation.Status.RUNNING
+        op.started_at = op.started_at or now
+        op.step = step
+        op.progress = max(op.progress, min(100, max(0, progress)))
+        op.message = message[:500]
+        op.updated_at = now
+        advanced.append(op)
+    Operation.objects.bulk_update(advanced, ["status", "started_at", "step", "progress", "message", "updated_at"])
+    for op in advanced:
+        operation_announce(op)
+    return advanced
 
 
 @transaction.atomic

@@ -45,6 +45,7 @@ from apps.core.services import (
     operation_create,
     operation_fail,
     operation_succeed,
+    operations_advance,
 )
 from apps.provisioning import config, day2, hooks
 from apps.provisioning.models import ChangeRecord, ProvisioningRequest, RequestEvent
@@ -611,7 +612,7 @@ def _settle(change: ChangeRecord, *, succeeded: bool) -> None:
 
 POLL_BATCH = 100  # ids per describe call: the cloud's limit
 POLL_ROUND_MAX = 1000  # changes looked at by one round, longest waiting first
-POLL_LEASE_SECONDS = 30.0  # beyond the countdown to the next round
+POLL_LEASE_SECONDS = 10.0  # beyond the countdown to the next round: then a join starts another
 FINISHING_SECONDS = 60.0  # a change handed to its finish task is left out of the rounds this long
 
 
@@ -621,18 +622,27 @@ Finish = tuple[str, int, dict[str, Any] | None]  # (change id, step, what the cl
 @dataclass
 class PollRound:
     """What one round leaves to do: the countdown to the next round (``None``: nothing waits any more)
-    and the finish steps of the changes the cloud got to, unless ``hand_over`` took each as it was seen."""
+    and the finish steps of the changes the cloud got to, unless ``hand_over`` took them as they were seen:
+    those of one request together, which finish one after the other (each settles the request under its
+    lock: side by side they would mostly wait for one another)."""
 
     delay: float | None
-    hand_over: Callable[[str, int, dict[str, Any] | None], None] | None = None
+    hand_over: Callable[[list[Finish]], None] | None = None
     finishes: list[Finish] = field(default_factory=list)
     looked: int = 0
+    reached: list[ChangeRecord] = field(default_factory=list)
+    _groups: dict[str, list[Finish]] = field(default_factory=dict)
 
-    def finish(self, change_id: str, step: int, found: dict[str, Any] | None) -> None:
-        if self.hand_over is None:
-            self.finishes.append((change_id, step, found))
-        else:
-            self.hand_over(change_id, step, found)
+    def finish(self, change: ChangeRecord, step: int, found: dict[str, Any] | None) -> None:
+        self.reached.append(change)
+        self.finishes.append((change.id, step, found))
+        self._groups.setdefault(change.request_id or change.id, []).append((change.id, step, found))
+
+    def hand_out(self) -> None:
+        if self.hand_over is not None:
+            for group in self._groups.values():
+                self.hand_over(group)
+            self.finishes, self.reached, self._groups = [], [], {}
 
 
 def _poll_key(platform_id: Any, region: str, resource_type: str) -> str:
@@ -671,11 +681,11 @@ def poll_join(platform_id: Any, region: str, resource_type: str, *, delay: float
 
 
 def lifecycle_poll(*, platform_id: Any, region: str, resource_type: str,
-                   hand_over: Callable[[str, int, dict[str, Any] | None], None] | None = None) -> PollRound:
+                   hand_over: Callable[[list[Finish]], None] | None = None) -> PollRound:
     """One poll round: look at every due change waiting on (platform, region, type), one describe call per
-    page of ids; ``hand_over(change id, step, found)`` gets each finish step at once (else the result lists
-    them). The next round is counted from this one's start. Keeps the lease while changes wait, lets it go
-    when none does."""
+    page of ids; ``hand_over([(change id, step, found), ...])`` gets the finish steps of each request once
+    the round has seen them all (else the result lists them). The next round is counted from this one's
+    start. Keeps the lease while changes wait, lets it go when none does."""
     key = _poll_key(platform_id, region, resource_type)
     began = time.monotonic()
     result = _poll_round(platform_id, region, resource_type, PollRound(None, hand_over=hand_over))
@@ -695,6 +705,9 @@ def lifecycle_finish(*, change_id: str, step: int, found: dict[str, Any] | None)
     change = ChangeRecord.objects.select_related("platform", "operation").filter(pk=change_id).first()
     if change is None or change.phase == Phase.DONE:
         return
+    if change.operation.is_final:  # cancelled meanwhile
+        _close(change, succeeded=False)
+        return
     try:
         adapter = adapter_for(change.platform, region=change.region, timeout=config.value("CLOUD_TIMEOUT"))
     except ValueError as exc:  # credentials that cannot be read
@@ -708,12 +721,15 @@ def _waiting_on(platform_id: Any, region: str, resource_type: str) -> Any:
                                        phase=Phase.WAIT)
 
 
-def _due_at(change: ChangeRecord, poll: float) -> Any:
+def _due_at(change: ChangeRecord, poll: float, first_looks: dict[str, float]) -> Any:
     """A change looks first when the cloud usually gets there (counted from its call, recorded with the
-    call step's heartbeat), then at every round."""
+    call step's heartbeat), then at every round. ``first_looks``: the round's, by what was learnt."""
     if change.polls or change.attempts:
         return change.heartbeat_at
-    return change.heartbeat_at + timedelta(seconds=_first_look(change, poll))
+    key = _took_key(change)
+    if key not in first_looks:
+        first_looks[key] = _first_look(change, poll)
+    return change.heartbeat_at + timedelta(seconds=first_looks[key])
 
 
 def _poll_round(platform_id: Any, region: str, resource_type: str, result: PollRound) -> PollRound:
@@ -724,12 +740,14 @@ def _poll_round(platform_id: Any, region: str, resource_type: str, result: PollR
         return result
     now = timezone.now()
     finishing = cache.get_many([_finishing_key(c.id) for c in waiting])
-    due, later = [], []
+    due: list[ChangeRecord] = []
+    later: list[Any] = []
+    first_looks: dict[str, float] = {}
     for change in waiting:
         if _finishing_key(change.id) in finishing:
             later.append(now + timedelta(seconds=poll))
             continue
-        at = _due_at(change, poll)
+        at = _due_at(change, poll, first_looks)
         if at <= now + timedelta(seconds=min(0.1, poll / 4)):
             due.append(change)
         else:
@@ -770,53 +788,77 @@ def _look_at(due: list[ChangeRecord], result: PollRound, poll: float) -> list[fl
                 more, delay, _s = _cloud_error(change, change.step + 1, one)
                 retries += [delay] if more else []
                 continue
-            _move_on(change, adapter, current, result, quiet=None)
+            _move_on(change, adapter, current, result, looks=None)
+        _handed(result)
         return [poll, *retries]
-    quiet: list[ChangeRecord] = []
+    looks: list[tuple[ChangeRecord, str]] = []
     # Those the cloud got to go first: their finish steps start while the others' looks are recorded.
     due = sorted(due, key=lambda c: not _reached(c, found.get(c.external_id)))
-    still = [_move_on(change, adapter, found.get(change.external_id), result, quiet=quiet) for change in due]
-    _record_quiet_looks(quiet)
-    return [poll] if any(still) else []
+    for change in due:
+        _move_on(change, adapter, found.get(change.external_id), result, looks=looks)
+    _handed(result)
+    _record_looks(looks)
+    return [poll] if looks else []
 
 
 def _move_on(change: ChangeRecord, adapter: Any, current: CloudResource | None, result: PollRound,
-             quiet: list[ChangeRecord] | None) -> bool:
-    """One change after the round's look: finished (handed to its finish task), failed, or still waiting
-    (True). A still-waiting change whose message is unchanged joins ``quiet`` (recorded in bulk) if given."""
+             looks: list[tuple[ChangeRecord, str]] | None) -> None:
+    """One change after the round's look: finished (handed to its finish step), failed, or still waiting:
+    its look is then added to ``looks`` (recorded with the others) if given, else recorded now."""
     step = change.step + 1
     if change.operation.is_final:
         _close(change, succeeded=False)
-        return False
+        return
     if timezone.now() > change.deadline:
         _at_deadline(change, adapter, step, current)
-        return False
+        return
     if _reached(change, current):
-        _learn(change)
-        cache.set(_finishing_key(change.id), 1, timeout=FINISHING_SECONDS)
-        result.finish(change.id, step, _resource_payload(current))
-        return False
+        result.finish(change, step, _resource_payload(current))
+        return
     if _not_reported(change, current):
-        return False
-    message = _waiting(current)
-    if quiet is not None and message == change.operation.message:
-        quiet.append(change)
-        return True
-    _advance(change, step, phase=Phase.WAIT, progress=_progress(change), message=message, polls=change.polls + 1)
-    return True
+        return
+    if looks is not None:
+        looks.append((change, _waiting(current)))
+        return
+    _advance(change, step, phase=Phase.WAIT, progress=_progress(change), message=_waiting(current),
+             polls=change.polls + 1)
 
 
-def _record_quiet_looks(changes: list[ChangeRecord]) -> None:
-    """Each look that found the cloud where the last one did is a step of its change, recorded with one
-    UPDATE for all of them: each row only at the step the round read (a step recorded by another delivery
-    meanwhile is not recorded again). The operations have nothing new to say."""
-    for start in range(0, len(changes), POLL_BATCH):
-        page = changes[start:start + POLL_BATCH]
+def _handed(result: PollRound) -> None:
+    """The round's finish steps are handed out, left out of the next rounds meanwhile, and the time the
+    quickest of them took is learnt (the first look of the next changes is put off by the quickest)."""
+    if not result.finishes:
+        return
+    cache.set_many({_finishing_key(change_id): 1 for change_id, _s, _f in result.finishes}, FINISHING_SECONDS)
+    quickest: dict[str, ChangeRecord] = {}
+    for change in result.reached:
+        if change.operation.started_at is None:
+            continue
+        key = _took_key(change)
+        if key not in quickest or change.operation.started_at > quickest[key].operation.started_at:
+            quickest[key] = change
+    for change in quickest.values():
+        _learn(change)
+    result.hand_out()
+
+
+def _record_looks(looks: list[tuple[ChangeRecord, str]]) -> None:
+    """Each look of a still-waiting change is a step of it, recorded for a page of them with one locking read
+    and one UPDATE: each row only at the step the round read (a step another delivery recorded meanwhile is
+    not recorded again). The operations whose message changes (the cloud moved on) are advanced together;
+    the others have nothing new to say."""
+    for start in range(0, len(looks), POLL_BATCH):
+        page = looks[start:start + POLL_BATCH]
         read_at = Q()
-        for change in page:
+        for change, _message in page:
             read_at |= Q(pk=change.pk, step=change.step)
-        ChangeRecord.objects.filter(read_at).exclude(phase=Phase.DONE).update(
-            step=F("step") + 1, polls=F("polls") + 1, attempts=0, heartbeat_at=timezone.now())
+        with transaction.atomic():
+            recorded = set(ChangeRecord.objects.select_for_update().filter(read_at).exclude(phase=Phase.DONE)
+                           .order_by("pk").values_list("pk", flat=True))
+            ChangeRecord.objects.filter(pk__in=recorded).update(
+                step=F("step") + 1, polls=F("polls") + 1, attempts=0, heartbeat_at=timezone.now())
+            operations_advance(steps=[(c.operation_id, c.step + 1, _progress(c), message) for c, message in page
+                                      if c.pk in recorded and message[:500] != c.operation.message])
 
 
 def _resource_payload(found: CloudResource | None) -> dict[str, Any] | None:

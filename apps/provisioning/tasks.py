@@ -14,14 +14,15 @@ def lifecycle_step_task(change_id: str, step: int) -> None:
 @shared_task(acks_late=True, ignore_result=True)
 def lifecycle_poll_task(platform_id: str, region: str, resource_type: str) -> None:
     done = services.lifecycle_poll(platform_id=platform_id, region=region, resource_type=resource_type,
-                                   hand_over=lambda *finish: lifecycle_finish_task.apply_async(finish))
+                                   hand_over=lambda finishes: lifecycle_finish_task.apply_async((finishes,)))
     if done.delay is not None:
         lifecycle_poll_task.apply_async((platform_id, region, resource_type), countdown=done.delay)
 
 
 @shared_task(acks_late=True, ignore_result=True)
-def lifecycle_finish_task(change_id: str, step: int, found: dict | None) -> None:
-    services.lifecycle_finish(change_id=change_id, step=step, found=found)
+def lifecycle_finish_task(finishes: list) -> None:
+    for change_id, step, found in finishes:
+        services.lifecycle_finish(change_id=change_id, step=step, found=found)
 
 
 @shared_task(acks_late=True, ignore_result=True)

@@ -126,12 +126,17 @@ def test_a_look_recorded_by_another_delivery_is_not_recorded_again(world, contro
     stale = ChangeRecord.objects.select_related("operation").get(pk=change.pk)
     # Another delivery records the next step first (a step task resumed by the reconciler).
     ChangeRecord.objects.filter(pk=change.pk).update(step=stale.step + 1, polls=stale.polls + 1)
-    lifecycle._record_quiet_looks([stale])
+    lifecycle._record_looks([(stale, "Waiting: starting")])
     change.refresh_from_db()
     assert (change.step, change.polls) == (stale.step + 1, stale.polls + 1)
-    lifecycle._record_quiet_looks([change])
+    op = Operation.objects.get(pk=change.operation_id)
+    assert op.message == stale.operation.message  # the look that was not recorded told nothing
+    change = ChangeRecord.objects.select_related("operation").get(pk=change.pk)
+    lifecycle._record_looks([(change, "Waiting: starting")])
     change.refresh_from_db()
     assert (change.step, change.polls) == (stale.step + 2, stale.polls + 2)
+    op.refresh_from_db()
+    assert (op.message, op.step) == ("Waiting: starting", stale.step + 2)
 
 
 def test_a_change_after_its_call_joins_the_one_scheduled_round(world, control, scheduled):
