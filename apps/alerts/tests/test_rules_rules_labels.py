@@ -47,7 +47,7 @@ def test_an_alert_names_a_resource_without_a_name_by_its_cloud_id_and_carries_it
 def test_rules_are_evaluated_oldest_first_and_a_tie_of_creation_time_by_id(world):
     a = world["a"]
     store_points(a["resources"][0], CPU, [(T0, 99)])
-    older = _rule(a["org"], id="arule-ffffffffffffffffffff", name="older")
+    older = _rule(a["org"], id="arule-55555555555555555555", name="older")
     newer = _rule(a["org"], id="arule-00000000000000000000", name="newer")
 
     def order(seconds):
@@ -56,8 +56,12 @@ def test_rules_are_evaluated_oldest_first_and_a_tie_of_creation_time_by_id(world
         return [e.changes[0].alert.rule_id for e in rules_evaluate(now=now, organization_id=a["org"].pk)]
 
     assert order(1) == [older.pk, newer.pk]
-    AlertRule.objects.filter(pk=newer.pk).update(created_at=older.created_at)
-    assert order(2) == [newer.pk, older.pk]
+    # Made in the same instant: by id, which is neither the order they were made in nor its reverse.
+    _rule(a["org"], id="arule-ffffffffffffffffffff")
+    _rule(a["org"], id="arule-88888888888888888888")
+    AlertRule.objects.update(created_at=older.created_at)
+    assert order(2) == ["arule-00000000000000000000", "arule-55555555555555555555", "arule-88888888888888888888",
+                        "arule-ffffffffffffffffffff"]
 
 
 def test_a_series_still_firing_does_not_keep_the_rules_later_series_from_being_evaluated(world):
