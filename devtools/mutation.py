@@ -10,6 +10,12 @@ The record, ``bench/results/mutation.json``, keeps one entry per module (the las
 survived, timed out, total, score, surviving mutants, commit, duration, machine), so modules can be
 run one at a time; the table of every recorded module is printed at the end. A mutant whose tests
 never finish (timeout) counts as caught in the score, a mutant no test reaches counts as survived.
+
+``--retest-survivors`` tests again only the last run's survivors, in the module's work folder, once
+tests were added for them: the test files are copied in as they are now, mutmut collects the new
+tests' coverage, and every other mutant keeps its verdict (tests were added, none removed). It is
+refused when the module itself changed since that run; the entry keeps the first run's commit and
+adds the re-test's under ``retest``.
 """
 
 from __future__ import annotations
@@ -190,6 +196,16 @@ def prepare(module: str, deselected: list[str] | None = None) -> Path:
     work.mkdir(parents=True)
     for name in LINKED:
         (work / name).symlink_to(REPO_DIR / name)
+    write_settings(work, module, deselected)
+    # The copy imports settings from mutants/, whose node_modules must be the project's.
+    (work / "mutants").mkdir()
+    (work / "mutants" / "node_modules").symlink_to(REPO_DIR / "node_modules")
+    (work / "mutants" / "conftest.py").write_text(FAST_DATABASE_CONFTEST)
+    return work
+
+
+def write_settings(work: Path, module: str, deselected: list[str] | None = None) -> None:
+    """The work folder's pyproject: the project's ``[tool.mutmut]`` plus the module and its tests."""
     pyproject = (REPO_DIR / "pyproject.toml").read_text()
     header = "[tool.mutmut]\n"
     if header not in pyproject:
@@ -203,11 +219,19 @@ def prepare(module: str, deselected: list[str] | None = None) -> Path:
     end = pyproject.find("\n[", start + len(header))
     section = header + "".join(f"{key} = {json.dumps(value)}\n" for key, value in settings.items())
     (work / "pyproject.toml").write_text(pyproject[:start] + section + (pyproject[end:] if end >= 0 else ""))
-    # The copy imports settings from mutants/, whose node_modules must be the project's.
-    (work / "mutants").mkdir()
-    (work / "mutants" / "node_modules").symlink_to(REPO_DIR / "node_modules")
-    (work / "mutants" / "conftest.py").write_text(FAST_DATABASE_CONFTEST)
-    return work
+
+
+def refresh_tests(work: Path, module: str) -> list[str]:
+    """Copy the module's test files as they are now into the work folder's copy (mutmut copies the
+    sources once, at the first run); returns those that were new or changed."""
+    changed = []
+    for name in selection(module):
+        source, target = REPO_DIR / name, work / "mutants" / name
+        if not target.exists() or target.read_bytes() != source.read_bytes():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+            changed.append(name)
+    return changed
 
 
 def results(work: Path, module: str) -> dict[str, Any]:
@@ -265,6 +289,64 @@ def run_module(module: str, max_children: int, deselected: list[str] | None = No
         "duration_s": round(duration, 1),
         "max_children": max_children,
         "load_avg_1m_at_start": load_at_start,
+    }
+
+
+def retest_survivors(module: str, max_children: int, entry: dict[str, Any]) -> dict[str, Any]:
+    """Test again only the survivors of the module's last run, in its work folder, against the test
+    files as they are now (new tests first get their coverage stats, as mutmut does for new tests);
+    every other mutant keeps its verdict. Refused when the module changed since that run."""
+    work = WORK_DIR / slug(module)
+    source = (REPO_DIR / module).read_bytes()
+    if not (work / "mutants" / (module + ".meta")).exists():
+        raise SystemExit(f"{module}: no work folder to re-test in; run it first")
+    if hashlib.sha256(source).hexdigest()[:16] != entry.get("module_sha256"):
+        raise SystemExit(f"{module} changed since its last run; run it again in full")
+    deselected = entry.get("deselected") or []
+    write_settings(work, module, deselected)
+    changed = refresh_tests(work, module)
+    names = list(entry["survivors"])
+    meta_path = work / "mutants" / (module + ".meta")
+    known = json.loads(meta_path.read_text())["exit_code_by_key"]
+    # A survivor this work folder has already seen caught (an earlier re-test) is not run again.
+    to_run = [n for n in names if STATUS_BY_EXIT_CODE.get(known.get(n)) not in ("killed", "timeout")]
+    log = work / "mutmut-retest.log"
+    started, load_at_start = time.time(), load_average()
+    print(f"{module}: re-testing {len(to_run)} of {len(names)} survivors (changed test files: "
+          f"{' '.join(changed) or 'none'})", flush=True)
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    if to_run:
+        with log.open("w") as out:
+            done = subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(max_children),
+                                   *to_run], cwd=work, stdout=out, stderr=subprocess.STDOUT, env=env)
+        if done.returncode != 0:
+            raise SystemExit(f"mutmut failed on {module} (exit {done.returncode}); see {log}")
+    # mutmut forgets the other mutants' verdicts when the test selection changes: they are taken
+    # from the entry (the first run's), the re-tested ones from the work folder.
+    meta = json.loads(meta_path.read_text())["exit_code_by_key"]
+    status = {name: "not_checked" if meta.get(name) is None else STATUS_BY_EXIT_CODE.get(meta[name], "suspicious")
+              for name in names}
+    unsure = sum(v in ("suspicious", "not_checked") for v in status.values())
+    killed = entry["killed"] + sum(v == "killed" for v in status.values())
+    timed_out = entry["timed_out"] + sum(v == "timeout" for v in status.values())
+    survivors = sorted(n for n, v in status.items() if v in ("survived", "not_covered"))
+    found = {"killed": killed, "survived": len(survivors),
+             "not_covered": sum(v == "not_covered" for v in status.values()), "timed_out": timed_out,
+             "suspicious": entry.get("suspicious", 0) + unsure,
+             "total": entry["total"], "score": round((killed + timed_out) / entry["total"], 3),
+             "survivors": survivors}
+    git_state = subprocess.run(["git", "status", "--porcelain", "--", module], cwd=REPO_DIR,
+                               capture_output=True, text=True).stdout.strip()
+    return {
+        **entry,
+        "tests": selection(module),
+        **found,
+        "survivor_diffs": survivor_diffs(work, found["survivors"]),
+        "retest": {"survivors_retested": len(names), "run_again": len(to_run), "changed_test_files": changed,
+                   "commit": machine()["git_commit"], "started_at": time.strftime(
+                       "%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)), "duration_s": round(time.time() - started, 1),
+                   "max_children": max_children, "load_avg_1m_at_start": load_at_start},
+        "module_changed_since_commit": bool(git_state),
     }
 
 
@@ -368,6 +450,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--deselect", action="append", default=[], metavar="NODEID",
                         help="leave out one test of the selection (recorded; e.g. a test another change breaks)")
     parser.add_argument("--table", action="store_true", help="print the recorded table and stop")
+    parser.add_argument("--retest-survivors", action="store_true",
+                        help="test again only the survivors of the named modules' last runs, with the tests as they "
+                             "are now (the module itself unchanged)")
     parser.add_argument("--partial", action="store_true",
                         help="record the named modules' runs as they stand (stopped before their end) and stop")
     args = parser.parse_args(argv)
@@ -380,6 +465,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  partial: tested {entry['tested']} of {entry['total']}: killed {entry['killed']}, survived "
                   f"{entry['survived']}, timed out {entry['timed_out']}, score {entry['score']:.1%} of those tested",
                   flush=True)
+    elif args.retest_survivors:
+        for module in [resolve(name) for name in args.modules]:
+            if module not in record["modules"]:
+                raise SystemExit(f"{module} has no recorded run to re-test")
+            entry = retest_survivors(module, args.max_children, record["modules"][module])
+            record["modules"][module] = entry
+            write_record(record)
+            print(f"  killed {entry['killed']}, survived {entry['survived']}, timed out {entry['timed_out']}, "
+                  f"total {entry['total']}, score {entry['score']:.1%}", flush=True)
     elif not args.table:
         for module in [resolve(name) for name in args.modules] or list(MODULES):
             entry = run_module(module, args.max_children, args.deselect)
