@@ -1,0 +1,64 @@
+"""Quota rules one by one, through the services: who may delete a limit (whoever may write limits on
+the parent organization, never the organization itself) and what its deletion announces, and what a
+decision on a request for more refuses before anything is decided."""
+
+from __future__ import annotations
+
+import pytest
+
+from apps.core.errors import Forbidden, InvalidInput
+from apps.quotas import services
+from apps.quotas.models import QuotaLimit, QuotaRequest
+from tests import factories as f
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def tree():
+    root = f.org("HQ")
+    team = f.org("Shop", parent=root)
+    services.limit_set(actor=None, organization=root, dimension="ecs.instance", limit=20)
+    services.limit_set(actor=None, organization=team, dimension="ecs.instance", limit=2)
+    return {"root": root, "team": team}
+
+
+def _writer(name, org):
+    person = f.user(name, org)
+    f.grant(f.role(services.WRITE), person, org)
+    return person
+
+
+def test_a_limit_is_deleted_by_who_writes_the_parents_limits_and_the_deletion_is_announced(tree, monkeypatch):
+    announced = []
+    monkeypatch.setattr(services, "emit", lambda org, topic, payload, **kw: announced.append((org, topic, payload)))
+    team_limit = QuotaLimit.objects.get(organization=tree["team"])
+    QuotaLimit.objects.filter(pk=team_limit.pk).update(committed=1, reserved=1)
+    with pytest.raises(Forbidden):
+        services.limit_delete(actor=_writer("own", tree["team"]), quota_limit=team_limit)
+    assert QuotaLimit.objects.filter(pk=team_limit.pk).exists() and announced == []
+    services.limit_delete(actor=_writer("parent", tree["root"]), quota_limit=team_limit)
+    assert not QuotaLimit.objects.filter(pk=team_limit.pk).exists()
+    team = tree["team"].pk
+    assert announced == [(team, f"quota:{team}", {
+        "event": "limit_deleted", "id": str(team_limit.pk), "name": "ecs.instance", "dimension": "ecs.instance",
+        "before": {"limit": 2, "usage": 2}, "after": None})]
+
+
+@pytest.mark.parametrize(("verdict", "comment", "message", "detail"), [
+    ("maybe", "", "verdict is grant or deny.", {"verdict": ["grant or deny"]}),
+    ("grant", "x" * 501, "comment is at most 500 characters.", {"comment": ["too long"]}),
+    ("grant", 5, "comment is at most 500 characters.", {"comment": ["too long"]}),
+    ("deny", "  ", "Say why the request is denied.", {"comment": ["required when denying"]}),
+])
+def test_a_decision_that_is_not_valid_is_refused_and_decides_nothing(tree, verdict, comment, message, detail):
+    tenant = f.user("tenant", tree["team"])
+    f.grant(f.role("quotas:request:create", "quotas:limit:read"), tenant, tree["team"])
+    request = services.quota_request_create(actor=tenant, organization=tree["team"], project=None,
+                                            dimension="ecs.instance", requested_limit=4, reason="launch week")
+    with pytest.raises(InvalidInput) as refused:
+        services.quota_request_decide(actor=_writer("approver", tree["root"]), quota_request=request,
+                                      verdict=verdict, comment=comment)
+    assert (refused.value.message, refused.value.detail) == (message, detail)
+    assert QuotaRequest.objects.get(pk=request.pk).status == request.status
+    assert QuotaLimit.objects.get(organization=tree["team"]).limit == 2
