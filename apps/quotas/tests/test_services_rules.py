@@ -1,6 +1,6 @@
 """Quota rules one by one, through the services: who may delete a limit (whoever may write limits on
-the parent organization, never the organization itself) and what its deletion announces, and what a
-decision on a request for more refuses before anything is decided."""
+the parent organization, never the organization itself) and what its deletion announces, what a
+decision on a request for more refuses before anything is decided, and who may decide it."""
 
 from __future__ import annotations
 
@@ -61,4 +61,20 @@ def test_a_decision_that_is_not_valid_is_refused_and_decides_nothing(tree, verdi
                                       verdict=verdict, comment=comment)
     assert (refused.value.message, refused.value.detail) == (message, detail)
     assert QuotaRequest.objects.get(pk=request.pk).status == request.status
+    assert QuotaLimit.objects.get(organization=tree["team"]).limit == 2
+
+
+def test_only_an_approver_decides_and_a_comment_of_500_characters_is_kept(tree):
+    tenant = f.user("tenant", tree["team"])
+    f.grant(f.role("quotas:request:create", "quotas:limit:read"), tenant, tree["team"])
+    request = services.quota_request_create(actor=tenant, organization=tree["team"], project=None,
+                                            dimension="ecs.instance", requested_limit=4, reason="launch week")
+    with pytest.raises(Forbidden):
+        services.quota_request_decide(actor=_writer("writer", tree["root"]), quota_request=request, verdict="grant")
+    approver = f.user("approver", tree["root"])
+    f.grant(f.role("provisioning:request:approve"), approver, tree["root"])
+    decided = services.quota_request_decide(actor=approver, quota_request=request, verdict="deny",
+                                            comment="n" * 500)
+    assert decided.status == "denied"
+    assert decided.decisions.get().comment == "n" * 500
     assert QuotaLimit.objects.get(organization=tree["team"]).limit == 2
