@@ -1,12 +1,14 @@
 """Quota rules one by one, through the services: who may delete a limit (whoever may write limits on
 the parent organization, never the organization itself) and what its deletion announces, what a
-decision on a request for more refuses before anything is decided, and who may decide it."""
+decision on a request for more refuses before anything is decided, and who may decide it (an
+approver, not the requester, one level a person, not after the request ended)."""
 
 from __future__ import annotations
 
 import pytest
 
-from apps.core.errors import Forbidden, InvalidInput
+from apps.core.errors import Conflict, Forbidden, InvalidInput
+from apps.provisioning.models import ApprovalPolicy
 from apps.quotas import services
 from apps.quotas.models import QuotaLimit, QuotaRequest
 from tests import factories as f
@@ -77,4 +79,30 @@ def test_only_an_approver_decides_and_a_comment_of_500_characters_is_kept(tree):
                                             comment="n" * 500)
     assert decided.status == "denied"
     assert decided.decisions.get().comment == "n" * 500
+    assert QuotaLimit.objects.get(organization=tree["team"]).limit == 2
+
+
+def test_a_request_is_not_decided_by_its_requester_twice_by_one_person_or_after_its_end(tree):
+    approve = f.role("provisioning:request:approve")
+    requester, first, second = (f.user(name, tree["root"]) for name in ("requester", "first", "second"))
+    for person in (requester, first, second):
+        f.grant(approve, person, tree["root"])
+    f.grant(f.role("quotas:request:create", "quotas:limit:read"), requester, tree["team"])
+    ApprovalPolicy.objects.create(organization=tree["root"], name="Quota requests", service="quotas", levels=[
+        {"mode": "any", "roles": [], "users": [str(requester.pk), str(first.pk)]},
+        {"mode": "any", "roles": [], "users": [str(first.pk), str(second.pk)]}])
+    request = services.quota_request_create(actor=requester, organization=tree["team"], project=None,
+                                            dimension="ecs.instance", requested_limit=4, reason="launch week")
+
+    def refusal(actor, kind):
+        with pytest.raises(kind) as refused:
+            services.quota_request_decide(actor=actor, quota_request=request, verdict="grant")
+        return refused.value.code, refused.value.message
+
+    assert refusal(requester, Forbidden) == ("own_request", "You cannot decide your own request.")
+    services.quota_request_decide(actor=first, quota_request=request, verdict="grant")
+    assert refusal(first, Conflict) == (
+        "already_decided", "You have already decided a level of this request; another approver decides this one.")
+    services.quota_request_decide(actor=second, quota_request=request, verdict="deny", comment="not now")
+    assert refusal(second, Conflict) == ("request_decided", "The request is already denied.")
     assert QuotaLimit.objects.get(organization=tree["team"]).limit == 2
