@@ -1,7 +1,8 @@
 """Quota rules one by one, through the services: who may delete a limit (whoever may write limits on
 the parent organization, never the organization itself) and what its deletion announces, what a
 decision on a request for more refuses before anything is decided, and who may decide it (an
-approver, not the requester, one level a person, not after the request ended)."""
+approver, not the requester, one level a person, not after the request ended; an outsider is told
+who decides), and how each decision is kept and announced level by level."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 
 from apps.core.errors import Conflict, Forbidden, InvalidInput
 from apps.provisioning.models import ApprovalPolicy
-from apps.quotas import services
+from apps.quotas import approvals, services
 from apps.quotas.models import QuotaLimit, QuotaRequest
 from tests import factories as f
 
@@ -106,3 +107,38 @@ def test_a_request_is_not_decided_by_its_requester_twice_by_one_person_or_after_
     services.quota_request_decide(actor=second, quota_request=request, verdict="deny", comment="not now")
     assert refusal(second, Conflict) == ("request_decided", "The request is already denied.")
     assert QuotaLimit.objects.get(organization=tree["team"]).limit == 2
+
+
+def test_each_decision_is_kept_and_announced_level_by_level_and_an_outsider_is_told_who_decides(tree, monkeypatch):
+    announced = []
+    monkeypatch.setattr(services, "emit", lambda org, topic, payload, **kw: announced.append((org, topic, payload)))
+    approve = f.role("provisioning:request:approve")
+    tenant = f.user("tenant", tree["team"])
+    f.grant(f.role("quotas:request:create", "quotas:limit:read"), tenant, tree["team"])
+    people = [f.user(name, tree["root"]) for name in ("one", "two", "three", "outsider")]
+    for person in people:
+        f.grant(approve, person, tree["root"])
+    ApprovalPolicy.objects.create(organization=tree["root"], name="Quota requests", service="quotas", levels=[
+        {"mode": "any", "roles": [], "users": [str(person.pk)]} for person in people[:3]])
+    request = services.quota_request_create(actor=tenant, organization=tree["team"], project=None,
+                                            dimension="ecs.instance", requested_limit=4, reason="launch week")
+    with pytest.raises(Forbidden) as refused:
+        services.quota_request_decide(actor=people[3], quota_request=request, verdict="grant")
+    waiting = approvals.waiting_for(QuotaRequest.objects.get(pk=request.pk))
+    assert (refused.value.code, refused.value.message, refused.value.detail) == (
+        "not_an_approver", "You are not an approver of this level.", {"waiting_for": waiting})
+    announced.clear()
+    team, topic = tree["team"].pk, request.topic
+    for level, person in enumerate(people[:2], start=1):
+        row = services.quota_request_decide(actor=person, quota_request=request, verdict="grant", comment=f"ok {level}")
+        assert QuotaRequest.objects.get(pk=request.pk).level == level
+        assert announced[-1] == (team, topic, {
+            "event": "request_waiting", "id": request.id, "name": "ecs.instance", "dimension": "ecs.instance",
+            "level": level + 1, "waiting_for": approvals.waiting_for(row)})
+    services.quota_request_decide(actor=people[2], quota_request=request, verdict="deny", comment="not now")
+    assert announced[-1] == (team, topic, {"event": "request_denied", "id": request.id, "name": "ecs.instance",
+                                           "dimension": "ecs.instance", "requested_limit": 4, "comment": "not now"})
+    stored = QuotaRequest.objects.get(pk=request.pk)
+    assert (stored.status, stored.decided_by, stored.comment) == ("denied", people[2], "not now")
+    assert list(stored.decisions.order_by("level").values_list("level", "verdict", "comment")) == [
+        (0, "grant", "ok 1"), (1, "grant", "ok 2"), (2, "deny", "not now")]
