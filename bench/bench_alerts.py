@@ -109,6 +109,10 @@ def _rows(mode: str, r: dict, served: dict, am: dict | None, series: int, alerts
             expected=probes, baseline_delivered=am["received"], baseline_expected=probes),
         Row(mode, "one alert POSTed to the ingestion API -> signed webhook received, beside Alertmanager", "p99",
             "ms", percentile(served["webhook_ms"], 99), percentile(am["ms"], 99)),
+        Row(mode, "breakdown, served: GET /healthz answered by the same server (its floor per request, nothing "
+            "done), beside Alertmanager's webhook", "p50", "ms", percentile(served["floor_ms"], 50),
+            percentile(am["ms"], 50), delivered=len(served["floor_ms"]), expected=probes,
+            extra={"p99_ms": percentile(served["floor_ms"], 99)}),
         Row(mode, "one alert POSTed to the ingestion API -> console badge shows it (websocket event, summary "
             "read), beside Alertmanager's webhook", "p50", "ms", percentile(served["badge_ms"], 50),
             percentile(am["ms"], 50), delivered=served["badges"], expected=probes,
@@ -413,8 +417,12 @@ def _served(mode: str, receiver: Any, probes: int, alerts: int, groups: int) -> 
         post([{"labels": {"alertname": "probe", "probe": "warm-up", "severity": "critical"}}])
         badge.wait("shown", 1, 30)
         receiver.wait_for(lambda rs: any(x["path"] == "/served" for x in rs), 30)
-        webhook_ms, event_ms, badge_ms = [], [], []
+        webhook_ms, event_ms, badge_ms, floor_ms = [], [], [], []
         for n in range(probes):
+            # The server's floor: a request that does nothing (no database, no signature), same client.
+            began = time.perf_counter()
+            client.get(dep.base_url + "/healthz")
+            floor_ms.append((time.perf_counter() - began) * 1000)
             name = f"s{n}"
             began = time.perf_counter()
             post([{"labels": {"alertname": "probe", "probe": name, "severity": "critical"}}])
@@ -449,6 +457,7 @@ def _served(mode: str, receiver: Any, probes: int, alerts: int, groups: int) -> 
         ws.close()
         client.close()
     return {"webhook_ms": webhook_ms, "webhooks": len(webhook_ms), "event_ms": event_ms, "badge_ms": badge_ms,
+            "floor_ms": floor_ms,
             "badges": len(badge_ms), "groups_s": (last - began) if last is not None and len(got) == groups else None,
             "groups_received": len(got), "groups_request_s": request_s}
 
