@@ -15,19 +15,12 @@ import pytest
 from apps.billing import rating
 from apps.billing.models import Discount, PriceBook, PriceRule, UsageInterval, UsageRecord
 from apps.billing.tests.factories import price_book, rule
+from apps.billing.tests.test_rating_rules import DAY, group
 from apps.resources.tests.factories import resource
 from tests import factories as f
 
 pytestmark = pytest.mark.django_db
 D = Decimal
-DAY = dt.date(2026, 3, 10)
-
-
-def group(platform, **kw):
-    values = {"project_id": None, "day": DAY, "platform_id": platform.pk, "region": "cn-hangzhou",
-              "type": "ecs.instance", "sku": "ecs.g6.large", "state": "running", "tag_set_id": None,
-              "sec": 7200, "vcpu_sec": 0, "mem_sec": 0, "sto_sec": 0, "bw_sec": 0}
-    return {**values, **kw}
 
 
 def usage(platform, org, *, days, seconds=3600, vcpu=2, project=None):
