@@ -44,6 +44,7 @@ from apps.core.events import emit
 from apps.core.models import Operation
 from apps.core.scoping import require
 from apps.core.services import operation_advance, operation_create, operation_fail, operation_succeed
+from apps.provisioning.statemachine import BUSY
 from apps.resilience import cloud
 from apps.resilience.models import PlanRun, PlanStep, ProtectedMember, ProtectionGroup
 from apps.resilience.services import _epoch, rpo_of
@@ -63,6 +64,8 @@ DRILL_VSW_CIDR = "172.31.1.0/24"
 FAILOVERED = {"failovered"}
 FAILING_OVER = {"failovering", "failovered"}
 REPLICATING = {"normal", "syncing", "initial_syncing"}
+# The state an instance passes through on its way to running / stopped.
+MOVING = {"running": "starting", "stopped": "stopping"}
 BUSY_PAIR = {"creating", "stopping", "failovering", "reprotecting", "deleting", "starting"}
 
 
@@ -492,8 +495,11 @@ def _instance_act(action: str) -> Callable[[Ctx], dict[str, Any]]:
         resource = Resource.objects.filter(pk=ctx.member.resource_id).first() if ctx.member else None
         if resource is None or resource.deleted:
             raise StepFailed("The instance is no longer in the inventory.")
-        if (resource.status or "").lower() == target:
+        status = (resource.status or "").lower()
+        if status == target:
             return {"skipped": f"already {target}"}
+        if status == MOVING[target]:  # someone else's start or stop is under way: wait for it to land
+            return {"awaiting": target}
         try:
             change = operation_start(actor=ctx.run.actor, resource=resource, action=action, check=False,
                                      comment=f"{ctx.run.kind} {ctx.run.id}")
@@ -504,6 +510,8 @@ def _instance_act(action: str) -> Callable[[Ctx], dict[str, Any]]:
 
 
 def _instance_check(ctx: Ctx) -> bool:
+    if ctx.step.result.get("awaiting"):
+        return _instance_arrived(ctx, ctx.step.result["awaiting"])
     op_id = ctx.step.result.get("change_operation")
     if not op_id:
         return True
@@ -513,6 +521,24 @@ def _instance_check(ctx: Ctx) -> bool:
     if status in Operation.FINAL:
         raise StepFailed(error or f"The lifecycle operation {status}.")
     return False
+
+
+def _instance_arrived(ctx: Ctx, target: str) -> bool:
+    """Whether an instance another start or stop was moving has reached ``target``, asked of the cloud
+    (and collected); one that settled elsewhere fails the step."""
+    from apps.resources.models import Resource
+    from apps.resources.services import resource_refresh
+
+    resource = Resource.objects.select_related("platform").filter(pk=ctx.member.resource_id).first() \
+        if ctx.member else None
+    row = resource and resource_refresh(platform=resource.platform, resource_type=resource.type,
+                                        region=resource.region, external_id=resource.external_id)
+    status = (row.status or "").lower() if row is not None and not row.deleted else "gone"
+    if status == target:
+        return True
+    if status in BUSY:
+        return False
+    raise StepFailed(f"The instance is {status}, not {target}: another change moved it.")
 
 
 def _rpo_zero_act(ctx: Ctx) -> dict[str, Any]:
@@ -1180,6 +1206,8 @@ def _round(run_id: str, tick: int) -> tuple[bool, float, int]:
 def _summary(action: str, result: dict[str, Any]) -> str:
     if result.get("skipped"):
         return f"Nothing to do: {result['skipped']}"
+    if result.get("awaiting"):
+        return f"Already on its way: {result['awaiting']}"
     return {"network_create": "Drill network ready", "drill_copy": "Drill copy ready",
             "drill_rds": "Drill clone ready", "evidence": "Evidence recorded", "drill_clear": "Drill copy cleared",
             "rds_delete": "Drill clone deleted", "network_delete": "Drill network deleted",

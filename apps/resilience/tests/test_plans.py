@@ -337,3 +337,40 @@ def test_a_drill_left_on_a_pair_shows_in_the_leftovers_and_the_evidence(world):
     assert {"type": "ebs.pair_drill", "id": stray} == {k: v for k, v in run.leftovers[0].items() if k != "name"}
     assert run.evidence["leftovers"] == 1
     assert run.steps.get(action="leftovers").status == PlanStep.Status.FAILED
+
+
+def test_a_start_someone_else_has_under_way_is_waited_for_not_refused(world):
+    """Failback starts the primary's instances; one that another start (the cloud's own console, an
+    operator) is already moving is waited for until it runs, with no second start sent."""
+    from apps.resilience.tests.conftest import adapter, make_instances
+    from apps.resources.models import Resource
+    from apps.resources.services import resource_refresh
+
+    make_instances(world, 2, tags={"app": "shop"})
+    group = _group(world, 2)
+    failover = drive(plans.plan_start(actor=world["operator"], group=group, kind="failover"), timeout=120)
+    assert failover.status == PlanRun.Status.SUCCEEDED, failover.error
+    a = adapter(world)
+    busy, other = [m.external_id for m in group.members.filter(resource_type="ecs.instance").order_by("id")]
+    for instance in (busy, other):  # the primary site went down with its instances
+        a.stop("ecs.instance", "cn-hangzhou", instance)
+        resource_refresh(platform=world["platform"], resource_type="ecs.instance", region="cn-hangzhou",
+                         external_id=instance, adapter=a)
+    assert set(Resource.objects.filter(external_id__in=[busy, other]).values_list("status", flat=True)) == {"stopped"}
+    world["control"].post("/config", {"provision_seconds": 1})
+    a.start("ecs.instance", "cn-hangzhou", busy)
+    resource_refresh(platform=world["platform"], resource_type="ecs.instance", region="cn-hangzhou",
+                     external_id=busy, adapter=a)
+    assert Resource.objects.get(external_id=busy).status == "starting"
+    world["control"].post("/config", {"provision_seconds": 0})
+    since = world["control"].get("/calls")["last_seq"]
+    run = drive(plans.plan_start(actor=world["operator"], group=ProtectionGroup.objects.get(pk=group.pk),
+                                 kind="failback"), timeout=120)
+    assert run.status == PlanRun.Status.SUCCEEDED, run.error
+    starts = [c for c in world["control"].get(f"/calls?kind=write&since={since}")["calls"]
+              if c["action"] == "StartInstance"]
+    assert [c["ids"] for c in starts] == [[other]]  # the busy one was not started twice
+    step = run.steps.get(action="instance_start", member__external_id=busy)
+    assert (step.status, step.result) == (PlanStep.Status.SUCCEEDED, {"awaiting": "running"})
+    assert step.operation.message == "Already on its way: running"
+    assert Resource.objects.get(external_id=busy).status == "running"
