@@ -1,7 +1,7 @@
 """The demo moves on its own: in the embedded mode (``make run``), every ``EVERY`` seconds one
 instance of the simulated demo region is stopped or started in cloudsim, as someone at the cloud's
-own console would, and collected at once (stopping, starting) and again the next time (stopped,
-running). The inventory, the dashboards, the wall screens, quotas and costs that count running
+own console would, and collected at once (stopping, starting) and again ``SETTLE_SECONDS`` later
+(stopped, running). The inventory, the dashboards, the wall screens, quotas and costs that count running
 instances follow within a minute of starting the console, without anyone doing anything.
 
 It runs only where all of these hold: the embedded mode, ``UNIMANAGER_DEMO_ACTIVITY`` not ``0``,
@@ -26,6 +26,8 @@ TASK = "apps.dashboards.tasks.demo_activity_task"
 SCHEDULE_NAME = "dashboards: demo activity"
 INSTANCE = "ecs.instance"
 LAST_KEY = "dashboards:demo-activity:last"
+# Seconds after a change when it is collected again: cloudsim's start or stop takes one step (2 s).
+SETTLE_SECONDS = 5
 
 
 def enabled() -> bool:
@@ -39,6 +41,20 @@ def demo_platform() -> Any:
     return platforms.order_by("created_at").first()
 
 
+def settle(*, platform: Any, adapter: Any = None) -> str | None:
+    """Collect the instance changed last (the cloud has finished its start or stop by ``SETTLE_SECONDS``
+    after it); returns its cloud id, or ``None`` when there is none."""
+    from apps.clouds.adapters import adapter_for
+    from apps.resources.services import resource_refresh
+
+    last = cache.get(LAST_KEY)
+    if not isinstance(last, dict) or last.get("platform") != platform.pk:
+        return None
+    resource_refresh(platform=platform, resource_type=INSTANCE, region=last["region"],
+                     external_id=last["external_id"], adapter=adapter or adapter_for(platform))
+    return last["external_id"]
+
+
 def step(*, platform: Any, adapter: Any = None, rng: random.Random | None = None) -> dict[str, Any]:
     """One move: collect the instance changed last time, then stop or start another one. Returns what
     was done (``refreshed``, ``changed``, ``action``), for the log and the tests."""
@@ -48,12 +64,8 @@ def step(*, platform: Any, adapter: Any = None, rng: random.Random | None = None
 
     rng = rng or random.Random()
     adapter = adapter or adapter_for(platform)
-    done: dict[str, Any] = {"refreshed": None, "changed": None, "action": None}
-    last = cache.get(LAST_KEY)
-    if isinstance(last, dict) and last.get("platform") == platform.pk:
-        resource_refresh(platform=platform, resource_type=INSTANCE, region=last["region"],
-                         external_id=last["external_id"], adapter=adapter)
-        done["refreshed"] = last["external_id"]
+    done: dict[str, Any] = {"refreshed": settle(platform=platform, adapter=adapter), "changed": None,
+                            "action": None}
     rows = list(Resource.objects.filter(platform=platform, type=INSTANCE, deleted=False)
                 .values_list("region", "external_id", "status"))
     running = [r for r in rows if r[2].lower() == "running"]
@@ -88,7 +100,17 @@ def run() -> dict[str, Any] | None:
         return None
     done = step(platform=platform)
     logger.info("demo activity on %s: %s", platform.name, done)
+    if done["changed"]:
+        from apps.dashboards.tasks import demo_activity_settle_task
+
+        demo_activity_settle_task.apply_async(countdown=SETTLE_SECONDS)
     return done
+
+
+def run_settle() -> str | None:
+    """The follow-up task's body: collect the instance changed last, once the cloud has finished."""
+    platform = demo_platform() if enabled() else None
+    return None if platform is None else settle(platform=platform)
 
 
 def install_schedule(**kwargs: Any) -> None:

@@ -90,3 +90,17 @@ def test_the_schedule_is_installed_after_migrate():
     demo_activity.install_schedule()
     task = PeriodicTask.objects.get(name=demo_activity.SCHEDULE_NAME)
     assert task.task == demo_activity.TASK and task.interval.every == demo_activity.EVERY and task.enabled
+
+
+def test_a_change_is_collected_again_once_the_cloud_has_finished_it(demo, monkeypatch):
+    from apps.dashboards import tasks
+
+    queued = []
+    monkeypatch.setattr(tasks.demo_activity_settle_task, "apply_async", lambda **kw: queued.append(kw))
+    monkeypatch.setattr(demo_activity, "enabled", lambda: True)
+    monkeypatch.setattr(demo_activity, "demo_platform", lambda: demo)
+    done = demo_activity.run()
+    assert queued == [{"countdown": demo_activity.SETTLE_SECONDS}]
+    time.sleep(0.3)  # cloudsim's step here is 0.05 s
+    assert demo_activity.run_settle() == done["changed"]
+    assert statuses(demo)[done["changed"]] == {"stop": "stopped", "start": "running"}[done["action"]]
