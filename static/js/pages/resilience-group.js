@@ -20,8 +20,16 @@
   async function refresh() {
     try { show(await Unimanager.api("GET", "/api/v1/resilience/groups/" + groupId + "/")); } catch (e) { /* keep */ }
   }
+  // The run page is reached once: the start answer and the live "plan started" notice both lead there, and a
+  // second assignment would abort the navigation already under way.
+  let leaving = null;
+  function follow(run) {
+    if (leaving) return;
+    leaving = base + "runs/" + run + "/";
+    location.href = leaving;
+  }
   rt.subscribe("resilience:" + groupId, (ev) => {
-    if (ev.event === "plan_started") location.href = base + "runs/" + ev.plan + "/";
+    if (ev.event === "plan_started") follow(ev.plan);
     else refresh();
   });
   setInterval(refresh, 3000);
@@ -60,7 +68,7 @@
     try {
       const run = await Unimanager.api("POST", "/api/v1/resilience/groups/" + groupId + "/run/",
                                        {kind: kind.value, options: options()});
-      location.href = base + "runs/" + run.id + "/";
+      follow(run.id);
     } catch (e) { fail(e); }
   });
 })();
