@@ -359,8 +359,20 @@ def _reached(change: ChangeRecord, current: CloudResource | None) -> bool:
 
 def lifecycle_step(*, change_id: str, step: int) -> tuple[bool, float, int]:
     """Run step ``step`` of a change. Returns (another step follows, its countdown, its number)."""
+    more, delay, next_step, _change = _step(change_id=change_id, step=step)
+    return more, delay, next_step
+
+
+def _step(*, change_id: str, step: int) -> tuple[bool, float, int, ChangeRecord | None]:
+    """``lifecycle_step``, with the change as the step left it (its phase and attempts: where it waits)."""
     change = ChangeRecord.objects.select_related("platform", "operation").filter(pk=change_id).first()
-    if change is None or change.phase == Phase.DONE or step != change.step + 1:
+    if change is None:
+        return False, 0.0, step, None
+    return (*_step_of(change, step), change)
+
+
+def _step_of(change: ChangeRecord, step: int) -> tuple[bool, float, int]:
+    if change.phase == Phase.DONE or step != change.step + 1:
         return False, 0.0, step
     if change.operation.is_final:
         _close(change, succeeded=False)
@@ -472,26 +484,42 @@ def _learn(change: ChangeRecord) -> None:
 def _finish(change: ChangeRecord, adapter: Any, step: int, found: Any = ASK_THE_CLOUD, *, learn: bool = True) -> None:
     if learn:
         _learn(change)
-    row = _collect(change, adapter, found)
+    _finish_collected([(change, step, _collect(change, adapter, found))])
+
+
+FINISHED = {"create": "Created", "release": "Released", "resize": "Resized", "stop": "Stopped", "start": "Started",
+            "reboot": "Rebooted", "attach": "Attached", "detach": "Detached", "modify": "Changed"}
+
+
+def _finish_collected(collected: list[tuple[ChangeRecord, int, Resource | None]]) -> None:
+    """Close changes the cloud got to, whose resources the inventory has (``row``): one locking read of the
+    changes and one write, each operation succeeds, and their request settles once."""
+    if not collected:
+        return
     with transaction.atomic():
-        current = ChangeRecord.objects.select_for_update().get(pk=change.pk)
-        if current.phase == Phase.DONE:
-            return
-        current.after = snapshot(row) if row is not None and not row.deleted else {"status": "deleted"}
-        current.resource = row or current.resource
-        current.phase = Phase.DONE
-        current.step = step
-        current.heartbeat_at = timezone.now()
-        current.save()
-        verb = {"create": "Created", "release": "Released", "resize": "Resized", "stop": "Stopped",
-                "start": "Started", "reboot": "Rebooted", "attach": "Attached", "detach": "Detached",
-                "modify": "Changed"}[current.action]
-        operation_succeed(operation_id=current.operation_id, message=f"{verb} {current.external_id}",
-                          result={"external_id": current.external_id, "resource": row.id if row else None,
-                                  "after": current.after})
-        _settle(current, succeeded=True)
-        if current.action == "create" and current.params.get("attach_to") and row is not None:
-            _attach_after_create(current, row)
+        locked = {c.pk: c for c in ChangeRecord.objects.select_for_update().filter(
+            pk__in=[change.pk for change, _step, _row in collected]).order_by("pk")}
+        now = timezone.now()
+        closed: list[tuple[ChangeRecord, Resource | None]] = []
+        for change, step, row in collected:
+            current = locked.get(change.pk)
+            if current is None or current.phase == Phase.DONE:
+                continue
+            current.after = snapshot(row) if row is not None and not row.deleted else {"status": "deleted"}
+            current.resource = row or current.resource
+            current.phase, current.step, current.heartbeat_at = Phase.DONE, step, now
+            closed.append((current, row))  # done now: a second finish of it in the list is left out
+        ChangeRecord.objects.bulk_update([c for c, _r in closed], ["after", "resource", "phase", "step",
+                                                                   "heartbeat_at"])
+        for current, row in closed:
+            operation_succeed(operation_id=current.operation_id,
+                              message=f"{FINISHED[current.action]} {current.external_id}",
+                              result={"external_id": current.external_id, "resource": row.id if row else None,
+                                      "after": current.after})
+        _settle_many([c for c, _r in closed], succeeded=True)
+        for current, row in closed:
+            if current.action == "create" and current.params.get("attach_to") and row is not None:
+                _attach_after_create(current, row)
 
 
 def _attach_after_create(change: ChangeRecord, row: Resource) -> None:
@@ -572,17 +600,36 @@ def _settle_usage(change: ChangeRecord, *, succeeded: bool) -> None:
 
 
 def _settle(change: ChangeRecord, *, succeeded: bool) -> None:
-    if change.action in ("resize", "release"):
-        _settle_usage(change, succeeded=succeeded)
-        return
-    if change.action != "create" or change.request_id is None:
-        return
-    request = ProvisioningRequest.objects.select_for_update().get(pk=change.request_id)
-    hooks.quota_settle(request.quota_reservation, part={"count": 1}, succeeded=succeeded)
-    outcome = ("is running" if change.resource_type == "ecs.instance" else "is ready") if succeeded else "failed"
-    error = "" if succeeded else f": {Operation.objects.values_list('error', flat=True).get(pk=change.operation_id)}"
-    RequestEvent.objects.create(request=request, kind="instance_ready" if succeeded else "instance_failed",
-                                message=f"{change.name} ({change.external_id or 'not created'}) {outcome}{error}"[:500])
+    _settle_many([change], succeeded=succeeded)
+
+
+def _settle_many(changes: list[ChangeRecord], *, succeeded: bool) -> None:
+    """What the end of ``changes`` (all succeeded, or all not) settles: their quota, and each request they
+    belong to: its reservation by as many units, an event per change, its status once all changes are done,
+    one ``request_changed``."""
+    by_request: dict[str, list[ChangeRecord]] = {}
+    for change in changes:
+        if change.action in ("resize", "release"):
+            _settle_usage(change, succeeded=succeeded)
+        elif change.action == "create" and change.request_id is not None:
+            by_request.setdefault(change.request_id, []).append(change)
+    for request_id in sorted(by_request):
+        _settle_request(request_id, by_request[request_id], succeeded=succeeded)
+
+
+def _settle_request(request_id: str, ended: list[ChangeRecord], *, succeeded: bool) -> None:
+    request = ProvisioningRequest.objects.select_for_update().get(pk=request_id)
+    hooks.quota_settle(request.quota_reservation, part={"count": len(ended)}, succeeded=succeeded)
+    errors = {} if succeeded else dict(Operation.objects.filter(pk__in=[c.operation_id for c in ended])
+                                       .values_list("pk", "error"))
+    events = []
+    for change in ended:
+        outcome = ("is running" if change.resource_type == "ecs.instance" else "is ready") if succeeded else "failed"
+        error = "" if succeeded else f": {errors.get(change.operation_id, '')}"
+        message = f"{change.name} ({change.external_id or 'not created'}) {outcome}{error}"
+        events.append(RequestEvent(request=request, kind="instance_ready" if succeeded else "instance_failed",
+                                   message=message[:500]))
+    RequestEvent.objects.bulk_create(events)
     changes = list(ChangeRecord.objects.filter(request=request).values_list("phase", "operation__status"))
     if len(changes) >= request.count and all(p == Phase.DONE for p, _s in changes):
         ok = sum(1 for _p, s in changes if s == Operation.Status.SUCCEEDED)
@@ -657,15 +704,12 @@ def lifecycle_run(*, change_id: str, step: int) -> tuple[float, int] | None:
     """Run a change's step as a worker does. Returns the countdown and number of its own next step, or
     ``None`` when it has none: it is done, or it waits on the cloud in the poll of its platform, region
     and type (joined here; retries after a transient error stay with the change's own steps)."""
-    more, delay, next_step = lifecycle_step(change_id=change_id, step=step)
+    more, delay, next_step, change = _step(change_id=change_id, step=step)
     if not more:
         return None
-    key = ChangeRecord.objects.filter(pk=change_id, phase=Phase.WAIT, attempts=0).values_list(
-        "platform_id", "region", "resource_type").first()
-    if key is None:
+    if change is None or change.phase != Phase.WAIT or change.attempts:
         return delay, next_step
-    platform_id, region, resource_type = key
-    poll_join(str(platform_id), region, resource_type, delay=delay)
+    poll_join(str(change.platform_id), change.region, change.resource_type, delay=delay)
     return None
 
 
@@ -702,18 +746,35 @@ def lifecycle_poll(*, platform_id: Any, region: str, resource_type: str,
 
 def lifecycle_finish(*, change_id: str, step: int, found: dict[str, Any] | None) -> None:
     """The finish step of a change a poll round saw at its target state (``found``: what the cloud reported)."""
-    change = ChangeRecord.objects.select_related("platform", "operation").filter(pk=change_id).first()
-    if change is None or change.phase == Phase.DONE:
-        return
-    if change.operation.is_final:  # cancelled meanwhile
-        _close(change, succeeded=False)
-        return
-    try:
-        adapter = adapter_for(change.platform, region=change.region, timeout=config.value("CLOUD_TIMEOUT"))
-    except ValueError as exc:  # credentials that cannot be read
-        _fail(change, str(exc))
-        return
-    _finish(change, adapter, step, _resource_from(found), learn=False)  # learnt when the round saw it
+    lifecycle_finish_group(finishes=[(change_id, step, found)])
+
+
+def lifecycle_finish_group(*, finishes: list[Finish]) -> None:
+    """The finish steps a poll round handed out together (those of one request): each resource is brought
+    into the inventory, then one transaction closes the changes, ends their operations and settles their
+    request once for all of them (one lock of the request, one quota commit, one announcement)."""
+    changes = ChangeRecord.objects.select_related("platform", "operation").in_bulk([f[0] for f in finishes])
+    adapters: dict[Any, Any] = {}
+    collected: list[tuple[ChangeRecord, int, Resource | None]] = []
+    for change_id, step, found in finishes:
+        change = changes.get(change_id)
+        if change is None or change.phase == Phase.DONE:
+            continue
+        if change.operation.is_final:  # cancelled meanwhile
+            _close(change, succeeded=False)
+            continue
+        if change.platform_id not in adapters:
+            try:
+                adapters[change.platform_id] = adapter_for(change.platform, region=change.region,
+                                                           timeout=config.value("CLOUD_TIMEOUT"))
+            except ValueError as exc:  # credentials that cannot be read
+                adapters[change.platform_id] = exc
+        adapter = adapters[change.platform_id]
+        if isinstance(adapter, ValueError):
+            _fail(change, str(adapter))
+            continue
+        collected.append((change, step, _collect(change, adapter, _resource_from(found))))  # learnt in the round
+    _finish_collected(collected)
 
 
 def _waiting_on(platform_id: Any, region: str, resource_type: str) -> Any:

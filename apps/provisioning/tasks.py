@@ -21,8 +21,7 @@ def lifecycle_poll_task(platform_id: str, region: str, resource_type: str) -> No
 
 @shared_task(acks_late=True, ignore_result=True)
 def lifecycle_finish_task(finishes: list) -> None:
-    for change_id, step, found in finishes:
-        services.lifecycle_finish(change_id=change_id, step=step, found=found)
+    services.lifecycle_finish_group(finishes=finishes)
 
 
 @shared_task(acks_late=True, ignore_result=True)

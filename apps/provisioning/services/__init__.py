@@ -11,6 +11,7 @@ not know the split; the topic modules import one another directly.
 
 from apps.provisioning.lifecycle import (
     lifecycle_finish,
+    lifecycle_finish_group,
     lifecycle_poll,
     lifecycle_run,
     lifecycle_step,
@@ -22,7 +23,7 @@ from apps.provisioning.requests import policy_create, policy_delete, request_can
 from apps.provisioning.schedules import schedule_create, schedule_delete, schedule_run
 
 __all__ = [
-    "lifecycle_finish", "lifecycle_poll", "lifecycle_run", "lifecycle_step", "operation_start",
-    "operations_batch", "policy_create", "policy_delete", "reconcile",
+    "lifecycle_finish", "lifecycle_finish_group", "lifecycle_poll", "lifecycle_run", "lifecycle_step",
+    "operation_start", "operations_batch", "policy_create", "policy_delete", "reconcile",
     "request_cancel", "request_create", "request_decide", "schedule_create", "schedule_delete", "schedule_run",
 ]

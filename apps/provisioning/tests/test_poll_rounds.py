@@ -9,7 +9,7 @@ from django.core.cache import cache
 
 from apps.core.models import Operation
 from apps.provisioning import lifecycle
-from apps.provisioning.models import ChangeRecord
+from apps.provisioning.models import ChangeRecord, ProvisioningRequest
 from apps.provisioning.tests.test_lifecycle import api, cloud_instances, submit
 
 pytestmark = pytest.mark.django_db
@@ -154,3 +154,32 @@ def test_a_change_after_its_call_joins_the_one_scheduled_round(world, control, s
     ChangeRecord.objects.filter(pk=third.pk).update(phase="call", step=0)
     assert lifecycle.lifecycle_run(change_id=third.id, step=1) is None
     assert len(scheduled) == 2
+
+
+def test_a_request_whose_changes_finish_together_settles_once_and_a_second_delivery_does_nothing(world, control,
+                                                                                               monkeypatch):
+    settled: list[tuple] = []
+    settle = lifecycle.hooks.quota_settle
+    monkeypatch.setattr(lifecycle.hooks, "quota_settle", lambda reservation, *, part, succeeded: (
+        settled.append((reservation, part, succeeded)), settle(reservation, part=part, succeeded=succeeded)))
+    changes = called(world, 3)
+    time.sleep(0.03)
+    deadline = time.monotonic() + 20
+    groups: list[list[lifecycle.Finish]] = []
+    while sum(map(len, groups)) < 3 and time.monotonic() < deadline:
+        lifecycle.lifecycle_poll(platform_id=world["platform"].pk, region="cn-hangzhou", resource_type="ecs.instance",
+                                 hand_over=groups.append)
+        time.sleep(0.03)
+    finishes = [f for group in groups for f in group]
+    assert sorted(f[0] for f in finishes) == sorted(c.id for c in changes)
+    lifecycle.lifecycle_finish_group(finishes=finishes)
+    lifecycle.lifecycle_finish_group(finishes=finishes)  # delivered again (acks late)
+    request = ProvisioningRequest.objects.get(pk=changes[0].request_id)
+    assert request.status == "completed"
+    assert settled == [(request.quota_reservation, {"count": 3}, True)]
+    assert list(request.events.filter(kind__in=["instance_ready", "completed"]).values_list("kind", flat=True)) == \
+        ["instance_ready"] * 3 + ["completed"]
+    for change in changes:
+        change.refresh_from_db()
+        assert change.phase == "done" and change.resource is not None and change.after["status"] == "running"
+        assert Operation.objects.get(pk=change.operation_id).status == "succeeded"

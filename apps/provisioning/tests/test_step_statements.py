@@ -1,0 +1,70 @@
+"""What one create costs the database, per stage: its call step, its share of a poll round and its finish.
+
+Statement counts, not times (SQLite, inside the test's transaction: what subscribers do after commit is
+not counted): each bound is what the stage does for a request of ten instances, so a change that adds
+statements to every create fails here first; ``bench/provisioning`` measures the time."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from apps.core.models import Operation
+from apps.provisioning import lifecycle
+from apps.provisioning.models import ChangeRecord, ProvisioningRequest
+from apps.provisioning.tests.test_lifecycle import api, submit
+
+pytestmark = pytest.mark.django_db
+
+COUNT = 10
+
+
+def approved(world, count: int) -> list[ChangeRecord]:
+    body = submit(world, count=count).json()
+    response = api(world["approver"]).post(f"/api/v1/provisioning/requests/{body['id']}/approve/", {},
+                                           format="json")
+    assert response.status_code == 202, response.content
+    return list(ChangeRecord.objects.filter(request_id=body["id"]).order_by("pk"))
+
+
+def per_create(statements: CaptureQueriesContext, count: int = COUNT) -> float:
+    return len(statements.captured_queries) / count
+
+
+def run_stages(world, monkeypatch) -> dict[str, float]:
+    from apps.provisioning import tasks
+
+    monkeypatch.setattr(tasks.lifecycle_poll_task, "apply_async", lambda *a, **kw: None)
+    changes = approved(world, COUNT)
+    with CaptureQueriesContext(connection) as call:
+        for change in changes:
+            assert lifecycle.lifecycle_run(change_id=change.id, step=1) is None  # joined the poll round
+    deadline = time.monotonic() + 20
+    finishes: list[lifecycle.Finish] = []
+    groups: list[list[lifecycle.Finish]] = []
+    with CaptureQueriesContext(connection) as rounds:
+        while len(finishes) < COUNT and time.monotonic() < deadline:
+            lifecycle.lifecycle_poll(platform_id=world["platform"].pk, region="cn-hangzhou",
+                                              resource_type="ecs.instance", hand_over=groups.append)
+            finishes = [f for group in groups for f in group]
+            time.sleep(0.03)
+    assert len(finishes) == COUNT
+    with CaptureQueriesContext(connection) as finish:
+        for group in groups:
+            lifecycle.lifecycle_finish_group(finishes=group)
+    ops = Operation.objects.filter(pk__in=[c.operation_id for c in changes])
+    assert set(ops.values_list("status", flat=True)) == {"succeeded"}
+    request = ProvisioningRequest.objects.get(pk=changes[0].request_id)
+    assert request.status == "completed"
+    assert request.events.filter(kind="instance_ready").count() == COUNT
+    return {"call": per_create(call), "rounds": per_create(rounds), "finish": per_create(finish)}
+
+
+def test_statements_per_create_stay_bounded(world, control, monkeypatch):
+    stages = run_stages(world, monkeypatch)
+    assert stages["call"] <= 8, stages  # read the change, record the call and the operation's step
+    assert stages["rounds"] <= 3, stages
+    assert stages["finish"] <= 16, stages  # was 26 with a lock, a quota commit and an event write per change
