@@ -14,6 +14,11 @@ connection between requests. Such a connection is dropped after an error, and on
 is checked before it is used again (as the notification sender threads do). When every lane thread
 is busy (a batch of 10,000 alerts holds one for seconds) the request takes Django's usual path, so
 the lane never queues a request behind another. Everything else goes to the wrapped application.
+
+Once the answer is sent, the response is closed on a lane thread as Django's handler closes it
+(its resource closers, then ``request_finished`` and every receiver of that signal). The lane's
+connections are marked to be kept (``close_at``), so ``request_finished`` closes only those that
+broke or were left in a transaction, not the good ones the lane keeps.
 """
 
 from __future__ import annotations
@@ -72,7 +77,10 @@ class IngestionLane(ASGIHandler):
                     prefix = get_script_prefix(scope)
                     response = await asyncio.get_running_loop().run_in_executor(
                         self._pool(), self._respond, request, prefix)
-                await self.send_response(response, send)
+                try:
+                    await self.send_response(response, send)
+                finally:
+                    await asyncio.get_running_loop().run_in_executor(self._pool(), self._close, response)
             finally:
                 body_file.close()
         finally:
@@ -85,17 +93,36 @@ class IngestionLane(ASGIHandler):
         set_script_prefix(prefix)
         try:
             response = self.get_response(request)
-            # What ``request_finished`` would do to this thread's connections, except closing a good one.
-            for conn in connections.all(initialized_only=True):
-                if conn.connection is not None and (conn.errors_occurred or conn.in_atomic_block
-                                                    or conn.get_autocommit() != conn.settings_dict["AUTOCOMMIT"]):
-                    conn.close()
+            self._keep_connections()
         except BaseException:
             connections.close_all()
             raise
         finally:
             self._local.used_at = time.monotonic()
         return response
+
+    def _close(self, response: Any) -> None:
+        """``response.close()`` as Django's handler calls it after sending: its closers and
+        ``request_finished``, which drops this thread's connections that broke or were left in a
+        transaction and keeps the good ones (``_keep_connections``)."""
+        try:
+            self._keep_connections()
+            response.close()
+        except Exception:  # noqa: BLE001 - the answer is out; a closer's failure must not lose the lane thread
+            logger.exception("closing an ingestion response failed")
+            connections.close_all()
+
+    @staticmethod
+    def _keep_connections() -> None:
+        """Mark this thread's connections as kept past ``CONN_MAX_AGE`` (``request_finished`` closes the
+        others: broken, or left outside autocommit), and close one left inside a transaction now."""
+        for conn in connections.all(initialized_only=True):
+            if conn.connection is None:
+                continue
+            if conn.in_atomic_block:
+                conn.close()
+            else:
+                conn.close_at = None
 
     def _usable_connections(self) -> None:
         idle = time.monotonic() - getattr(self._local, "used_at", 0.0) > CHECK_IDLE_SECONDS

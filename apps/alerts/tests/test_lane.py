@@ -180,3 +180,56 @@ def test_one_received_alert_costs_a_fixed_number_of_statements_until_commit(worl
     assert counts[1] == counts[2] <= 7, counts
     assert Delivery.objects.filter(organization=a["org"]).count() == 3 + 20
     assert AlertHistory.objects.filter(alert__organization=a["org"], kind="notify").count() == 23
+
+
+def test_the_response_is_closed_after_sending_and_request_finished_keeps_a_good_connection(world):
+    """As Django's handler: after the answer is sent, the response's closers and ``request_finished``
+    run (on a lane thread); the lane thread's good connection survives them and serves again."""
+    from django.core.signals import request_finished
+
+    a = world["a"]
+    key, secret = access_key_create(actor=a["user"])
+    lane = IngestionLane(_Inner(), threads=1)
+    finished: list[str] = []
+
+    def on_finished(**kwargs):
+        finished.append(threading.current_thread().name)
+
+    request_finished.connect(on_finished)
+    try:
+        assert _call(lane, PATH, *_signed(key, secret, _firing("one")))[0] == 200
+        kept = lane._pool().submit(lambda: connections["default"].connection).result()
+        assert kept is not None
+        assert _call(lane, PATH, *_signed(key, secret, _firing("two")))[0] == 200
+        assert lane._pool().submit(lambda: connections["default"].connection).result() is kept
+        # A refusal is closed too.
+        assert _call(lane, PATH, b"[]", {"Content-Type": "application/json"})[0] == 401
+    finally:
+        request_finished.disconnect(on_finished)
+    assert len(finished) == 3 and all(name.startswith("alert-ingest") for name in finished)
+
+
+def test_a_connection_left_outside_autocommit_is_closed_with_the_response_and_a_good_one_kept(world):
+    from django.http import HttpResponse
+
+    a = world["a"]
+    key, secret = access_key_create(actor=a["user"])
+    lane = IngestionLane(_Inner(), threads=1)
+    assert _call(lane, PATH, *_signed(key, secret, _firing("one")))[0] == 200
+    closed: list[bool] = []
+
+    def watch(left_open: bool) -> None:  # on the lane thread: its own connection
+        wrapper = connections["default"]
+        close = type(wrapper).close
+        wrapper.close = lambda: (closed.append(left_open), close(wrapper))[1]
+        if left_open:  # as a view returning outside autocommit would leave it
+            wrapper.set_autocommit(False)
+
+    lane._pool().submit(watch, False).result()
+    lane._pool().submit(lane._close, HttpResponse()).result()
+    assert closed == []
+    lane._pool().submit(watch, True).result()
+    lane._pool().submit(lane._close, HttpResponse()).result()
+    assert closed == [True]
+    lane._pool().submit(lambda: connections["default"].set_autocommit(True)).result()  # the in-memory test database
+    assert _call(lane, PATH, *_signed(key, secret, _firing("two")))[0] == 200
