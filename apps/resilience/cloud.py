@@ -46,6 +46,7 @@ CALLS: dict[str, dict[str, str]] = {
         "vswitch_delete": "ec2.DeleteSubnet", "instance_stop": "ec2.StopInstances",
         "instance_start": "ec2.StartInstances", "rds_delete": "rds.DeleteDBInstance",
         "disk_delete": "ec2.DeleteVolume", "rds_snapshot_copy": "rds.CopyDBSnapshot",
+        "rds_snapshot_delete": "rds.DeleteDBSnapshot",
     },
 }
 # Contract functions that change something (everything else only reads).
@@ -55,7 +56,7 @@ WRITES = frozenset({
     "disk_from_snapshot", "rds_backup_create", "rds_restore", "rds_cross_region_backup", "vault_create",
     "backup_plan_create", "backup_job_run", "restore_job_create", "bucket_replication_create", "change_record",
     "vpc_create", "vswitch_create", "vpc_delete", "vswitch_delete", "instance_stop", "instance_start", "rds_delete",
-    "disk_delete", "rds_snapshot_copy", "bucket_create",
+    "disk_delete", "rds_snapshot_copy", "rds_snapshot_delete", "bucket_create",
 })
 
 

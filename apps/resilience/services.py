@@ -339,9 +339,10 @@ def _default_zone(group: ProtectionGroup) -> str:
 # -- the snapshot channel: periodic cross-region copies ---------------------------------------------------
 # A cycle: a snapshot at the primary, then its copy at the secondary; once the copy is complete it is the
 # member's recovery point (``replica_id``; RPO = the age of the snapshot it copies) and the copy before
-# it, with the primary's snapshot, is deleted. The cycle in flight is kept on the member
-# (``secondary_id``: ``snap|<snapshot>|<epoch>`` then ``copy|<snapshot>|<epoch>|<copy>``), so every poll
-# moves it on from where it is. A new cycle starts once the last point is half the target RPO old.
+# it, with the primary's snapshot, is deleted (volume and DB snapshots alike). The cycle in flight is
+# kept on the member (``secondary_id``: ``snap|<snapshot>|<epoch>`` then ``copy|<snapshot>|<epoch>|<copy>``),
+# so every poll moves it on from where it is. A new cycle starts once the last point is half the target
+# RPO old.
 
 SNAPSHOT_MIN_INTERVAL = 5
 
@@ -387,11 +388,12 @@ def snapshot_cycle(*, member: ProtectedMember) -> tuple[datetime | None, str, in
         if failed:
             fields = {"secondary_id": "", "replica_status": "copy_failed"}
         elif done:
+            # The copy before this one and the primary's snapshot are no longer anyone's recovery point.
+            delete = "rds_snapshot_delete" if _is_db(member) else "snapshot_delete"
             previous = member.replica_id
-            if previous and previous != copy and not _is_db(member):
-                _quietly(platform, dest, "snapshot_delete", previous)
-            if not _is_db(member):
-                _quietly(platform, region, "snapshot_delete", snap)
+            if previous and previous != copy:
+                _quietly(platform, dest, delete, previous)
+            _quietly(platform, region, delete, snap)
             point = datetime.fromtimestamp(float(taken), tz=UTC)
             fields = {"secondary_id": "", "replica_id": copy, "replica_status": "copied",
                       "last_recovery_point": point, "error": ""}

@@ -12,7 +12,8 @@ failures, the cloud's error codes). ``offered(adapter)`` names the groups AWS ha
   ``image_delete``).
 - ``rds_backups``: RDS snapshots (``rds_backup_create -> snapshot id``, ``rds_backup_job_get``,
   ``rds_backups``, ``rds_restore`` from a snapshot or to a point in time, ``rds_snapshot_copy`` across
-  regions). ``rds_cross_region_backup`` is not offered (automated backup replication is not served).
+  regions, ``rds_snapshot_delete``). ``rds_cross_region_backup`` is not offered (automated backup
+  replication is not served).
 - ``rds_replicas``: read replicas (``rds_replica_create(adapter, region, db_id, *, dest_region, name,
   tags) -> replica id``, ``rds_replica_promote(adapter, region, replica_id)``).
 - ``dns``: Route 53 (``change_record(adapter, zone_id, name, value)``: an A record for an address, a
@@ -275,6 +276,11 @@ def rds_snapshot_copy(adapter: Any, region: str, snapshot_id: str, *, dest_regio
     adapter._invoke("rds", dest_region, "copy_db_snapshot", SourceDBSnapshotIdentifier=arn,
                     TargetDBSnapshotIdentifier=target, SourceRegion=region)
     return target
+
+
+def rds_snapshot_delete(adapter: Any, region: str, snapshot_id: str) -> None:
+    """Delete a manual DB snapshot (a copy made by ``rds_snapshot_copy`` or one ``rds_backup_create`` took)."""
+    adapter._invoke("rds", region, "delete_db_snapshot", DBSnapshotIdentifier=snapshot_id)
 
 
 def rds_cross_region_backup(adapter: Any, region: str, db_id: str, *, dest_region: str, enabled: bool) -> None:

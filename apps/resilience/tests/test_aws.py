@@ -180,3 +180,42 @@ def test_a_failover_on_aws_restores_each_last_copy_once_and_a_switchback_is_refu
     back = client.post(f"/api/v1/resilience/groups/{group.id}/run/", {"kind": "failback"}, format="json")
     assert back.status_code == 422 and back.json()["code"] == "unsupported_operation"
     assert PlanRun.objects.filter(group=group).count() == 1
+
+
+def test_each_new_copy_replaces_the_last_so_no_snapshot_piles_up_on_either_side(aws):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.resilience import services
+
+    group = _protected(aws)
+    first = {m.id: m.replica_id for m in group.members.all()}
+    # Make every recovery point old enough for the next cycle, and let it run to its copy.
+    ProtectedMember.objects.filter(group=group).update(last_recovery_point=timezone.now() - timedelta(hours=1))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        services.group_poll(group=group)
+        now = {m.id: m.replica_id for m in group.members.all()}
+        if all(now[k] and now[k] != first[k] for k in first):
+            break
+        time.sleep(0.1)
+    members = list(group.members.all())
+    assert all(m.replica_id != first[m.id] for m in members), [(m.replica_status, m.error) for m in members]
+
+    ec2_dest, ec2_src = boto(aws["moto"], "ec2", SECONDARY), boto(aws["moto"], "ec2", PRIMARY)
+    rds_dest, rds_src = boto(aws["moto"], "rds", SECONDARY), boto(aws["moto"], "rds", PRIMARY)
+    for m in members:
+        if m.resource_type == "rds.instance":
+            copies = [s["DBSnapshotIdentifier"] for s in rds_dest.describe_db_snapshots(SnapshotType="manual")
+                      ["DBSnapshots"] if s["DBSnapshotIdentifier"].startswith(f"um-{m.id}-".lower())]
+            taken = [s["DBSnapshotIdentifier"] for s in rds_src.describe_db_snapshots(
+                DBInstanceIdentifier=aws["db"], SnapshotType="manual")["DBSnapshots"]]
+        else:
+            copies = [s["SnapshotId"] for s in ec2_dest.describe_snapshots(OwnerIds=["self"])["Snapshots"]
+                      if s.get("Description", "").startswith(f"um-{m.id}-")]
+            taken = [s["SnapshotId"] for s in ec2_src.describe_snapshots(OwnerIds=["self"])["Snapshots"]
+                     if s.get("VolumeId") == m.external_id]
+        # The secondary keeps the member's current recovery point only; the primary keeps none of ours.
+        assert copies == [m.replica_id], (m.resource_type, copies, m.replica_id, first[m.id])
+        assert taken == [], (m.resource_type, taken)
