@@ -13,10 +13,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import http.client
 import json
 import smtplib
+import threading
 import time
 import urllib.parse
+import urllib.request
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
@@ -86,11 +89,74 @@ def _http() -> httpx.Client:
     return _client
 
 
+# A plain ``http://`` receiver, when no proxy is configured, is posted to with the standard library's
+# client on a connection kept by each sending thread: measured here, 0.17 ms of CPU per POST against
+# httpx's 0.56, on the path of every notification. TLS and proxies (``HTTP_PROXY``...) keep httpx.
+_plain = threading.local()
+
+
+def _direct(url: str) -> urllib.parse.SplitResult | None:
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname or parts.username or parts.password:
+        return None
+    if urllib.request.getproxies_environment():
+        return None
+    return parts
+
+
+class _Answer:
+    def __init__(self, status_code: int, text: str):
+        self.status_code, self.text = status_code, text
+
+    def json(self) -> Any:
+        return json.loads(self.text)
+
+
+def _post_direct(parts: urllib.parse.SplitResult, body: bytes, headers: dict[str, str]) -> _Answer:
+    """POST on this thread's kept connection to the receiver, or a new one. A kept connection the
+    receiver closed meanwhile fails before any answer: the POST is made again once, on a new one."""
+    held: dict[tuple[str, int], http.client.HTTPConnection] = _plain.__dict__.setdefault("connections", {})
+    address = (parts.hostname or "", parts.port or 80)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    host = parts.netloc.rsplit("@", 1)[-1]
+    for fresh in (address not in held, True):
+        conn = held.pop(address, None) if not fresh else None
+        if conn is None:
+            conn = http.client.HTTPConnection(*address, timeout=TIMEOUT)
+        try:
+            conn.request("POST", target, body=body, headers={"Host": host, **headers})
+            answer = conn.getresponse()
+            text = answer.read().decode("utf-8", "replace")
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
+            conn.close()
+            if fresh:
+                raise DeliveryFailed(f"{type(exc).__name__}: {exc}") from None
+            continue
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            raise DeliveryFailed(f"{type(exc).__name__}: {exc}") from None
+        if answer.will_close or len(held) >= KEPT_CONNECTIONS:
+            conn.close()
+        else:
+            held[address] = conn
+        return _Answer(answer.status, text)
+    raise AssertionError("unreachable")
+
+
+# Connections kept per sending thread (one per receiver's address).
+KEPT_CONNECTIONS = 16
+
+
 def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
-    try:
-        answer = _http().post(url, content=body, headers={"Content-Type": "application/json", **headers})
-    except httpx.HTTPError as exc:
-        raise DeliveryFailed(f"{type(exc).__name__}: {exc}") from None
+    headers = {"Content-Type": "application/json", **headers}
+    parts = _direct(url)
+    if parts is not None:
+        answer: Any = _post_direct(parts, body, headers)
+    else:
+        try:
+            answer = _http().post(url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise DeliveryFailed(f"{type(exc).__name__}: {exc}") from None
     if answer.status_code >= 300:
         raise DeliveryFailed(f"HTTP {answer.status_code}: {answer.text[:200]}", answer.status_code)
     if "errcode" in answer.text[:200]:  # DingTalk and WeCom answer 200 with an error code in the body

@@ -1,0 +1,112 @@
+"""The webhook transport: a plain ``http://`` receiver gets the signed body on a connection kept by
+the sending thread (made again once when the receiver closed it meanwhile); errors are delivery
+failures with the receiver's code; TLS and a configured proxy go through httpx."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from apps.alerts import channels
+from apps.alerts.channels import DeliveryFailed, Message, verify_signature
+
+
+class _KeepAlive:
+    """An HTTP/1.1 receiver that keeps connections open; records (connection port, path, body, signature)."""
+
+    def __init__(self, status: int = 200, answer: bytes = b'{"ok": true}'):
+        self.received: list[tuple[int, str, bytes, str]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:  # noqa: N802 - the http.server interface
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                outer.received.append((self.client_address[1], self.path, body,
+                                       self.headers.get(channels.SIGNATURE_HEADER, "")))
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    r = _KeepAlive()
+    yield r
+    r.stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch):
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def _send(url: str, n: int = 0) -> int | None:
+    return channels.send("webhook", {"url": url}, {"secret": "s"}, Message("subject", "body", {"n": n}))
+
+
+def test_a_plain_http_receiver_gets_signed_posts_on_one_kept_connection(receiver):
+    assert _send(receiver.url + "/hook?x=1", 1) == 200
+    assert _send(receiver.url + "/hook?x=1", 2) == 200
+    (port1, path, body, signature), (port2, _, body2, _) = receiver.received
+    assert path == "/hook?x=1" and json.loads(body) == {"n": 1} and json.loads(body2) == {"n": 2}
+    assert verify_signature("s", signature, body)
+    assert port1 == port2  # the same connection
+
+
+def test_a_kept_connection_the_receiver_closed_is_made_again_once(receiver):
+    assert _send(receiver.url, 1) == 200
+    for conn in channels._plain.connections.values():  # the receiver drops it while idle
+        conn.sock.shutdown(socket.SHUT_RDWR)
+    assert _send(receiver.url, 2) == 200
+    assert [json.loads(body)["n"] for _, _, body, _ in receiver.received] == [1, 2]
+
+
+def test_an_error_answer_and_a_dead_receiver_are_delivery_failures():
+    failing = _KeepAlive(status=503, answer=b"busy")
+    try:
+        with pytest.raises(DeliveryFailed) as refused:
+            _send(failing.url)
+        assert refused.value.code == 503 and "busy" in str(refused.value)
+    finally:
+        failing.stop()
+    errcode = _KeepAlive(answer=b'{"errcode": 310000, "errmsg": "keywords not in content"}')
+    try:
+        with pytest.raises(DeliveryFailed, match="errcode 310000"):
+            _send(errcode.url)
+    finally:
+        errcode.stop()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    with pytest.raises(DeliveryFailed) as lost:
+        _send(dead)
+    assert lost.value.code is None
+
+
+def test_tls_and_a_configured_proxy_go_through_httpx(receiver, monkeypatch):
+    assert channels._direct(receiver.url) is not None
+    assert channels._direct("https://hooks.example.com/x") is None
+    assert channels._direct("http://user:pw@127.0.0.1/x") is None
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    assert channels._direct(receiver.url) is None
