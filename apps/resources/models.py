@@ -35,11 +35,14 @@ class Resource(models.Model):
     scope_fields = {"project": "project", "cloud_platform": "platform"}
 
     id = models.CharField(primary_key=True, max_length=40, default=resource_id, editable=False)
-    platform = models.ForeignKey("clouds.CloudPlatform", on_delete=models.CASCADE, related_name="resources")
+    # No index of their own: the list's (platform, -id), (organization, -id) and (project, -id) indexes
+    # lead with them (a duplicate cost every insert of a collection its upkeep).
+    platform = models.ForeignKey("clouds.CloudPlatform", on_delete=models.CASCADE, related_name="resources",
+                                 db_index=False)
     organization = models.ForeignKey("organizations.Organization", null=True, blank=True,
-                                     on_delete=models.SET_NULL, related_name="+")
+                                     on_delete=models.SET_NULL, related_name="+", db_index=False)
     project = models.ForeignKey("organizations.Project", null=True, blank=True, on_delete=models.SET_NULL,
-                                related_name="+")
+                                related_name="+", db_index=False)
     assigned_by = models.CharField(max_length=16, blank=True)  # "" (unassigned), "rule", "manual"
     region = models.CharField(max_length=64)
     zone = models.CharField(max_length=64, blank=True)
@@ -94,8 +97,9 @@ class ResourceRelation(models.Model):
     """A typed edge from a resource to another of the same platform, named by the target's external id
     (so it holds before the target has been collected, and survives the target's deletion)."""
 
-    source = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="relations")
-    platform = models.ForeignKey("clouds.CloudPlatform", on_delete=models.CASCADE, related_name="+")
+    # Indexed as the leading columns of ``relation_unique`` and ``relation_target``.
+    source = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="relations", db_index=False)
+    platform = models.ForeignKey("clouds.CloudPlatform", on_delete=models.CASCADE, related_name="+", db_index=False)
     kind = models.CharField(max_length=32)
     target_type = models.CharField(max_length=64)
     target_external_id = models.CharField(max_length=255)
