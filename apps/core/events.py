@@ -42,32 +42,35 @@ def emit(org: Any, topic: str, payload: dict[str, Any], *, also: Iterable[tuple[
     streams = [(getattr(o, "pk", o), t) for o, t in also]
 
     def deliver() -> None:
-        _deliver(org_id, topic, payload)
-        for stream_org, stream_topic in streams:
-            _send(stream_org, stream_topic, payload)
+        _deliver(org_id, topic, payload, streams)
 
     transaction.on_commit(deliver)
 
 
-def _send(org_id: Any, topic: str, payload: dict[str, Any]) -> None:
-    """Number the event within its topic, keep it for replay and hand it to the channel layer."""
-    group = realtime.group_name(org_id, topic)
+def _send(streams: list[tuple[Any, str]], payload: dict[str, Any]) -> None:
+    """Number the event within each (organization, topic) stream, keep it for replay and hand it to the
+    channel layer: the streams' numbers, their replay copies and their sends each go out together."""
     try:
-        seq = realtime.next_seq(group)
-        # The client's frame is encoded once here, not once per subscriber; the layer message carries
-        # only strings and numbers, which the layer copies cheaply for each receiver.
-        text = json.dumps({"type": "event", "topic": topic, "seq": seq, "ts": time.time(), "data": payload},
-                          cls=DjangoJSONEncoder)
-        message = {"type": "realtime.event", "topic": topic, "seq": seq, "text": text}
-        realtime.remember(group, message)
-        send_to_group(group, message)
+        groups = [(realtime.group_name(org_id, topic), topic) for org_id, topic in streams]
+        seqs = realtime.next_seqs([group for group, _topic in groups])
+        # The client's frame is encoded once per stream here, not once per subscriber, around the payload
+        # encoded once; the layer message carries only strings and numbers, which the layer copies cheaply
+        # for each receiver.
+        data = json.dumps(payload, cls=DjangoJSONEncoder)
+        at = time.time()
+        messages = [(group, {"type": "realtime.event", "topic": topic, "seq": seq,
+                             "text": f'{{"type": "event", "topic": {json.dumps(topic)}, "seq": {seq}, '
+                                     f'"ts": {at!r}, "data": {data}}}'})
+                    for (group, topic), seq in zip(groups, seqs, strict=True)]
+        realtime.remember_many(messages)
+        send_to_groups(messages)
     except Exception:
         # Delivery is best effort: a broken cache or layer must not fail the committed work.
-        logger.exception("could not deliver event %s", topic)
+        logger.exception("could not deliver event %s", streams[0][1])
 
 
-def _deliver(org_id: Any, topic: str, payload: dict[str, Any]) -> None:
-    _send(org_id, topic, payload)
+def _deliver(org_id: Any, topic: str, payload: dict[str, Any], streams: Iterable[tuple[Any, str]] = ()) -> None:
+    _send([(org_id, topic), *streams], payload)
     for prefix, handler in _subscribers:
         if topic.startswith(prefix):
             try:
@@ -80,9 +83,21 @@ SEND_TIMEOUT = 5.0
 
 
 def send_to_group(group: str, message: dict[str, Any]) -> None:
+    send_to_groups([(group, message)])
+
+
+def send_to_groups(messages: list[tuple[str, dict[str, Any]]]) -> None:
+    """Hand each (group, message) to the channel layer, all at once, and wait for them together."""
     layer = get_channel_layer()
     if layer is None:
         return
+
+    async def send_all() -> None:
+        if len(messages) == 1:
+            await layer.group_send(*messages[0])
+        else:
+            await asyncio.gather(*(layer.group_send(group, message) for group, message in messages))
+
     try:
         running = asyncio.get_running_loop()
     except RuntimeError:
@@ -91,14 +106,14 @@ def send_to_group(group: str, message: dict[str, Any]) -> None:
     if isinstance(layer, InMemoryChannelLayer):
         if loop is None:
             # No server in this process (tests, commands): the layer lives wherever it is awaited.
-            async_to_sync(layer.group_send)(group, message)
+            async_to_sync(send_all)()
             return
     elif loop is None:
         loop = runtime.background_loop()
     # The layer lives on one long-lived loop of this process (the server's, else a background one):
     # send there. A private loop per send (async_to_sync) would lose in-memory events and open a new
     # Redis connection for every event.
-    future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop)
+    future = asyncio.run_coroutine_threadsafe(send_all(), loop)
     if running is None:
         # Waiting keeps one thread's events in the order they were emitted.
         future.result(timeout=SEND_TIMEOUT)

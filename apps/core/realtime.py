@@ -113,6 +113,34 @@ def next_seq(group: str) -> int:
         return int(cache.incr(key))
 
 
+def next_seqs(groups: list[str]) -> list[int]:
+    """``next_seq`` of several groups (the streams of one event): one pipelined round trip to Redis."""
+    backend = caches[DEFAULT_CACHE_ALIAS]
+    if isinstance(backend, RedisCache) and len(groups) > 1:
+        keys = [_seq_key(group) for group in groups]
+        pipeline = backend._cache.get_client(keys[0], write=True).pipeline(transaction=False)
+        for key in keys:
+            pipeline.incr(backend.make_and_validate_key(key))
+        return [int(seq) for seq in pipeline.execute()]
+    return [next_seq(group) for group in groups]
+
+
+def remember_many(messages: list[tuple[str, dict[str, Any]]]) -> None:
+    """``remember`` several (group, message): the cache writes them together (one round trip to Redis)."""
+    backend = caches[DEFAULT_CACHE_ALIAS]
+    if isinstance(backend, RedisCache) and len(messages) > 1:
+        # One SET with its expiry per message, pipelined (``set_many`` would add MULTI, EXEC and an EXPIRE
+        # per key around one MSET).
+        keys = [backend.make_and_validate_key(_event_key(group, message["seq"])) for group, message in messages]
+        pipeline = backend._cache.get_client(keys[0], write=True).pipeline(transaction=False)
+        for key, (_group, message) in zip(keys, messages, strict=True):
+            pipeline.set(key, backend._cache._serializer.dumps(message), ex=settings.REALTIME_REPLAY_SECONDS)
+        pipeline.execute()
+        return
+    for group, message in messages:
+        remember(group, message)
+
+
 def remember(group: str, message: dict[str, Any]) -> None:
     cache.set(_event_key(group, message["seq"]), message, timeout=settings.REALTIME_REPLAY_SECONDS)
 

@@ -1,0 +1,59 @@
+"""``emit`` on Redis (cache and channel layer): an event announced on several streams gets the next number of
+each stream, a replay copy under each, and reaches a listener of each, in one pipelined round trip each for the
+numbers and the copies."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.layers import get_channel_layer
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
+from django.db import connection, transaction
+
+from apps.core import events, realtime
+
+ORG = "5f0c6a4e-8a57-4c59-9d0a-2f4bbf0b6a11"
+TOPIC = "operation:op-00000000000000000042"
+STREAMS = [(ORG, f"activity:{ORG}"), (None, "activity:platform")]
+
+
+def emit_twice() -> None:
+    try:
+        for n in range(2):
+            with transaction.atomic():
+                events.emit(ORG, TOPIC, {"n": n, "status": "running"}, also=STREAMS)
+    finally:
+        connection.close()  # this thread's, so the test database can be dropped
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_event_on_three_streams_is_numbered_kept_and_sent_on_each():
+    assert isinstance(caches["default"], RedisCache)
+    groups = [realtime.group_name(ORG, TOPIC), *(realtime.group_name(o, t) for o, t in STREAMS)]
+    before = [int(cache.get(realtime._seq_key(group)) or 0) for group in groups]
+
+    async def listen() -> list[dict]:
+        layer = get_channel_layer()
+        channel = await layer.new_channel()
+        for group in groups:
+            await layer.group_add(group, channel)
+        await sync_to_async(emit_twice, thread_sensitive=False)()
+        received = [await asyncio.wait_for(layer.receive(channel), 10) for _ in range(2 * len(groups))]
+        for group in groups:
+            await layer.group_discard(group, channel)
+        return received
+
+    received = async_to_sync(listen)()
+    assert sorted((m["topic"], json.loads(m["text"])["data"]["n"]) for m in received) == sorted(
+        (topic, n) for topic in [TOPIC, *(t for _o, t in STREAMS)] for n in range(2))
+    for group, seq in zip(groups, before, strict=True):
+        kept = realtime.replay_after(group, seq)
+        assert [m["seq"] for m in kept] == [seq + 1, seq + 2]
+        assert [json.loads(m["text"])["data"] for m in kept] == [{"n": 0, "status": "running"},
+                                                                 {"n": 1, "status": "running"}]
+        frame = json.loads(kept[0]["text"])
+        assert frame["type"] == "event" and frame["topic"] == kept[0]["topic"] and frame["seq"] == seq + 1
