@@ -82,18 +82,11 @@ def _deadline(action: str, params: dict[str, Any]) -> Any:
     return timezone.now() + timedelta(seconds=float(seconds))
 
 
-# Queued steps of new changes wait behind the finish steps of those the cloud got to (and behind anything else
-# queued): the broker's Redis transport hands out a lower priority number first (0, the default, before 6;
-# the in-memory transport keeps one order). Two hundred creates requested at once then finish as the cloud
-# gets to them, instead of all waiting until the last call step has run.
-STEP_PRIORITY = 6
-
-
 def _queue(change: ChangeRecord) -> None:
     from apps.provisioning.tasks import lifecycle_step_task
 
     change_id, step = change.id, change.step + 1
-    transaction.on_commit(lambda: lifecycle_step_task.apply_async((change_id, step), priority=STEP_PRIORITY))
+    transaction.on_commit(lambda: lifecycle_step_task.apply_async((change_id, step)))
 
 
 def change_create(*, organization: Any, project: Any, platform: Any, action: str, resource_type: str, region: str,
