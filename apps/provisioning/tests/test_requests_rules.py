@@ -11,7 +11,7 @@ import pytest
 from apps.core.errors import Conflict, InvalidInput, Refused
 from apps.provisioning import hooks
 from apps.provisioning import requests as rules
-from apps.provisioning.models import ProvisioningRequest
+from apps.provisioning.models import ChangeRecord, ProvisioningRequest
 from apps.provisioning.tests.conftest import spec
 
 pytestmark = pytest.mark.django_db
@@ -204,3 +204,354 @@ def test_a_policy_for_another_organizations_project_is_refused(world):
         make_policy(world, project=world["foreign_project"])
     assert refused.value.detail == {"project": ["must belong to the organization"]}
     assert not rules.ApprovalPolicy.objects.exists()
+
+
+# -- an ECS instance: what each refusal says -------------------------------------------------------------------
+
+def ecs(world: dict[str, Any], count: Any = 1, region: Any = "cn-hangzhou", **kw: Any) -> dict[str, Any]:
+    return rules.validate_spec(platform=world["platform"], region=region, spec=spec(world, **kw), count=count)
+
+
+def refusal(world: dict[str, Any], count: Any = 1, region: Any = "cn-hangzhou", **kw: Any) -> dict[str, Any]:
+    with pytest.raises(InvalidInput) as refused:
+        ecs(world, count, region, **kw)
+    assert refused.value.message == NOT_VALID
+    return refused.value.detail
+
+
+def test_an_instance_spec_comes_back_with_its_types_vcpus_and_memory(world):
+    clean = ecs(world, count=20)
+    assert (clean["instance_type"], clean["vcpu"], clean["memory_mib"]) == ("ecs.g6.large", 2, 8192)
+    assert clean["vswitch_id"] == world["vswitch"] and clean["name"] == "web"
+
+
+@pytest.mark.parametrize("count", [0, 21, True, "2", None])
+def test_a_count_outside_1_to_20_is_refused(world, count):
+    assert refusal(world, count) == {"count": ["an integer from 1 to 20"]}
+
+
+@pytest.mark.parametrize("region", ["cn-nowhere", 5])
+def test_a_region_the_platform_has_not_is_refused(world, region):
+    assert refusal(world, 1, region) == {"region": [f"Sim has no enabled region {region!r}"]}
+
+
+def test_a_disabled_region_is_refused(world):
+    rules.Region.objects.filter(platform=world["platform"], region_id="cn-hangzhou").update(enabled=False)
+    assert refusal(world) == {"region": ["Sim has no enabled region 'cn-hangzhou'"]}
+
+
+def test_a_bad_spec_a_bad_count_and_a_bad_region_are_named_together(world):
+    with pytest.raises(InvalidInput) as refused:
+        rules.validate_spec(platform=world["platform"], region="cn-nowhere", spec={"zone": 1}, count=0)
+    assert {"count", "region", "zone", "instance_type"} <= set(refused.value.detail)
+    assert refused.value.message == NOT_VALID
+
+
+def test_one_of_a_type_that_is_not_countable_per_request(world):
+    with pytest.raises(InvalidInput) as refused:
+        check(world, "vpc.vpc", vpc_spec(), count=2)
+    assert refused.value.detail == {"count": ["one vpc.vpc per request"]}
+    with pytest.raises(InvalidInput) as refused:
+        check(world, "vpc.vpc", vpc_spec(), count=0)
+    assert refused.value.detail == {"count": ["an integer from 1 to 20"]}
+
+
+def test_an_instance_type_and_zone_the_catalog_has_not_are_named(world, control):
+    before = control.get("/stats")["calls"]
+    assert refusal(world, instance_type="ecs.x9.huge", zone="cn-hangzhou-z") == {
+        "instance_type": ["'ecs.x9.huge' is not an instance type Sim offers in cn-hangzhou"],
+        "zone": ["'cn-hangzhou-z' is not a zone of cn-hangzhou on Sim"]}
+    assert control.get("/stats")["calls"] == before
+
+
+def test_a_system_disk_category_not_offered_in_the_zone_is_named(world):
+    assert refusal(world, system_disk_category="cloud_nvme") == {
+        "system_disk_category": ["'cloud_nvme' is not offered in cn-hangzhou-a"]}
+    rules.offers.Flavor.objects.filter(platform=world["platform"], region="cn-hangzhou", kind="disk_category",
+                                       code="cloud_essd").update(attributes={"zones": ["cn-hangzhou-b"]})
+    assert refusal(world, system_disk_category="cloud_essd") == {
+        "system_disk_category": ["'cloud_essd' is not offered in cn-hangzhou-a"]}
+    rules.offers.Flavor.objects.filter(platform=world["platform"], region="cn-hangzhou", kind="disk_category",
+                                       code="cloud_essd").update(attributes={"zones": ["cn-hangzhou-a"]})
+    assert ecs(world, system_disk_category="cloud_essd")["system_disk_category"] == "cloud_essd"
+
+
+def test_an_image_vswitch_and_security_group_the_cloud_has_not_are_named(world):
+    assert refusal(world, image_id="img-gone", vswitch_id="vsw-gone", security_group_id="sg-gone") == {
+        "image_id": ["'img-gone' is not an image of cn-hangzhou"],
+        "vswitch_id": ["'vsw-gone' is not an available vSwitch of cn-hangzhou"],
+        "security_group_id": ["'sg-gone' is not a security group of cn-hangzhou"]}
+
+
+def test_a_vswitch_of_another_zone_is_named(world):
+    assert refusal(world, zone="cn-hangzhou-b") == {
+        "vswitch_id": ["the vSwitch is in cn-hangzhou-a, not cn-hangzhou-b"]}
+
+
+@pytest.fixture
+def other_vpc_group(sim):
+    from apps.clouds.simulated import _wait, sim_adapter
+
+    adapter = sim_adapter(sim.endpoint)
+    vpc = adapter.create("vpc.vpc", "cn-hangzhou", {"cidr_block": "172.16.0.0/16", "name": "elsewhere"})
+    _wait(adapter, "vpc.vpc", "cn-hangzhou", vpc, {"available"})
+    group = adapter.create("ecs.security_group", "cn-hangzhou", {"vpc_id": vpc, "name": "elsewhere"})
+    yield group
+    adapter.delete("ecs.security_group", "cn-hangzhou", group)
+    adapter.delete("vpc.vpc", "cn-hangzhou", vpc)
+
+
+def test_a_security_group_of_another_vpc_is_named(world, other_vpc_group):
+    assert refusal(world, security_group_id=other_vpc_group) == {
+        "security_group_id": ["the security group is in another VPC than the vSwitch"]}
+
+
+def test_an_instance_the_cloud_cannot_check_is_a_conflict_and_its_refusal_a_refusal(world, control):
+    control.post("/faults", {"action": "DescribeImages", "error_rate": 1.0, "code": "Forbidden.RAM"})
+    with pytest.raises(Conflict) as unavailable:
+        ecs(world)
+    assert unavailable.value.code == "cloud_unavailable"
+    assert unavailable.value.message == "The cloud cannot be reached to check the request (Forbidden.RAM); try again."
+    control.call("DELETE", "/faults")
+    control.post("/faults", {"action": "RunInstances:DryRun", "error_rate": 1.0, "code": "OperationDenied.NoStock",
+                             "message": "No stock."})
+    with pytest.raises(Refused) as refused:
+        ecs(world, count=3)
+    assert refused.value.code == "cloud_refused"
+    assert refused.value.message == "Sim refused the request: OperationDenied.NoStock: No stock."
+    assert refused.value.detail == {"cloud": {"code": "OperationDenied.NoStock", "message": "No stock."}}
+    control.call("DELETE", "/faults")
+    control.post("/faults", {"action": "RunInstances:DryRun", "error_rate": 1.0, "code": "ServiceUnavailable"})
+    assert ecs(world)["vcpu"] == 2
+
+
+# -- submitting: who may ask where, and what the request's timeline says -------------------------------------
+
+@pytest.fixture
+def announced(monkeypatch):
+    """Every announcement the request rules make (still made: this only listens)."""
+    heard: list[tuple[Any, str, dict[str, Any]]] = []
+    original = rules.emit
+
+    def listen(org: Any, topic: str, payload: dict[str, Any], **kw: Any) -> None:
+        heard.append((org, topic, payload))
+        original(org, topic, payload, **kw)
+
+    monkeypatch.setattr(rules, "emit", listen)
+    return heard
+
+
+def create(world: dict[str, Any], actor=None, count: int = 1, reason: str = "", **kw: Any) -> ProvisioningRequest:
+    fields = {"project": world["project"], "platform": world["platform"], "region": "cn-hangzhou",
+              "spec": spec(world), **kw}
+    return rules.request_create(actor=actor or world["tenant"], count=count, reason=reason, **fields)
+
+
+def timeline(request: ProvisioningRequest) -> list[tuple[str, str, Any]]:
+    return [(e.kind, e.message, e.actor_id) for e in request.events.order_by("created_at", "id")]
+
+
+def test_a_request_waits_for_an_approver_and_its_timeline_says_so(world, announced):
+    request = create(world, count=2, reason="for the launch")
+    request.refresh_from_db()
+    assert request.status == ProvisioningRequest.Status.PENDING and request.policy is None
+    assert request.levels == [{"mode": "any", "roles": [], "users": []}]
+    assert (request.requester, request.count, request.reason, request.region) == \
+        (world["tenant"], 2, "for the launch", "cn-hangzhou")
+    assert timeline(request) == [
+        ("submitted", "Requested 2 × ecs.g6.large in cn-hangzhou-a: for the launch", world["tenant"].pk),
+        ("waiting", "Waiting for level 1 of 1: any of an approver", None)]
+    assert [(org, topic, payload) for org, topic, payload in announced if topic == request.topic] == [
+        (world["hq"].pk, request.topic, {"event": "request_changed", "id": request.id, "status": "pending",
+                                         "kind": kind}) for kind in ("submitted", "waiting")]
+
+
+def test_a_level_names_its_approvers_and_mode_in_the_timeline(world):
+    user = world["approver"].pk
+    rules.ApprovalPolicy.objects.create(organization=world["hq"], name="two levels", levels=[
+        {"mode": "all", "roles": ["approver_role"], "users": [str(user)]}, {"mode": "all", "roles": [], "users": []}])
+    request = create(world)
+    assert timeline(request)[-1][:2] == ("waiting", f"Waiting for level 1 of 2: all of role approver_role, user {user}")
+    assert timeline(request)[0][1] == "Requested 1 × ecs.g6.large in cn-hangzhou-a"
+    request.level = 1
+    assert rules._level_text(request) == "Waiting for level 2 of 2: any of an approver"
+    request.levels = [{"roles": ["a", "b"]}]
+    request.level = 0
+    assert rules._level_text(request) == "Waiting for level 1 of 1: any of role a, role b"
+
+
+def test_an_automatic_approval_launches_one_named_instance_per_count(world, announced):
+    rules.ApprovalPolicy.objects.create(organization=world["hq"], name="small ones", levels=[{"mode": "any"}],
+                                        auto_approve_max_count=3)
+    request = create(world, count=3, reason="")
+    request.refresh_from_db()
+    assert request.status == ProvisioningRequest.Status.PROVISIONING and request.decided_at is not None
+    kinds = [(kind, message) for kind, message, _ in timeline(request)]
+    assert kinds[1:] == [("approved", "Approved automatically by policy small ones"),
+                         ("provisioning", "Creating 3 instances")]
+    changes = list(ChangeRecord.objects.filter(request=request).order_by("created_at", "id"))
+    assert sorted(c.operation.target_name for c in changes) == ["web-1", "web-2", "web-3"]
+    assert {c.comment for c in changes} == {f"Provisioning request {request.id}"}
+    assert {c.actor_id for c in changes} == {world["tenant"].pk}
+    assert {c.action for c in changes} == {"create"}
+    params = changes[0].params
+    assert (params["instance_type"], params["image_id"], params["zone"], params["vswitch_id"],
+            params["security_group_id"]) == ("ecs.g6.large", spec(world)["image_id"], "cn-hangzhou-a",
+                                             world["vswitch"], world["security_group"])
+    assert "name" not in params and "vcpu" not in params
+    assert [p["status"] for _, topic, p in announced if topic == request.topic][-1] == "provisioning"
+
+
+def test_one_automatic_instance_keeps_its_name_and_the_reason_is_its_comment(world):
+    rules.ApprovalPolicy.objects.create(organization=world["hq"], name="all", levels=[])
+    request = create(world, reason="demo day", spec={k: v for k, v in spec(world).items() if k != "name"})
+    change = ChangeRecord.objects.get(request=request)
+    assert change.operation.target_name == "instance" and change.comment == "demo day"
+    assert timeline(request)[-1][1] == "Creating 1 instance"
+
+
+def test_a_disk_is_launched_with_its_name_and_attached_to_its_instance(world):
+    from apps.resources.tests.factories import resource as make_resource
+    from tests import factories as f
+
+    instance = make_resource(world["platform"], type="ecs.instance", zone="cn-hangzhou-a", region="cn-hangzhou",
+                             organization=world["hq"], project=world["project"])
+    rules.ApprovalPolicy.objects.create(organization=world["hq"], name="all", levels=[])
+    disk = {"zone": "cn-hangzhou-a", "category": "cloud_essd", "size_gib": 40, "instance": instance.pk}
+    f.grant(f.role("ecs:disk:create", key="disk_role"), world["tenant"], world["hq"])
+    request = create(world, resource_type="ecs.disk", spec=disk)
+    change = ChangeRecord.objects.get(request=request)
+    assert change.operation.target_name == "data"  # the default name of a disk
+    assert change.params["attach_to"] == instance.pk and change.params["size_gib"] == 40
+    assert timeline(request)[-1][1] == "Creating 1 ecs.disk"
+
+
+def test_a_type_requests_cannot_ask_for_is_refused_listing_those_they_can(world):
+    with pytest.raises(Refused) as refused:
+        create(world, resource_type="ecs.nothing")
+    assert refused.value.code == "unsupported_service"
+    assert refused.value.message == f"Requests can ask for {', '.join(sorted(rules.specs.SPECS))} so far."
+    assert not ProvisioningRequest.objects.exists()
+
+
+def test_who_may_ask_in_which_project_on_which_platform(world):
+    with pytest.raises(InvalidInput) as refused:
+        create(world, project="web")
+    assert (refused.value.message, refused.value.detail) == ("Choose a project you belong to.",
+                                                             {"project": ["not found"]})
+    with pytest.raises(InvalidInput) as refused:
+        create(world, actor=world["outsider"])
+    assert (refused.value.message, refused.value.detail) == ("Choose a project you may provision in.",
+                                                             {"project": ["not found"]})
+    world["platform"].is_active = False
+    with pytest.raises(InvalidInput) as refused:
+        create(world)
+    assert (refused.value.message, refused.value.detail) == ("This cloud platform does not serve the project.",
+                                                             {"platform": ["not available"]})
+    assert not ProvisioningRequest.objects.exists()
+
+
+def test_a_platform_serves_its_organizations_projects_below_it_and_those_it_lists(world):
+    from tests import factories as f
+
+    platform, foreign = world["platform"], world["foreign_project"]
+    child = f.org("HQ child", parent=world["hq"])
+    assert rules.platform_serves(platform, world["project"])
+    assert rules.platform_serves(platform, f.project(child, world["tenant"], name="below"))
+    assert not rules.platform_serves(platform, foreign)
+    platform.projects.add(foreign)
+    assert rules.platform_serves(platform, foreign)
+
+
+@pytest.mark.parametrize("reason,accepted", [("r" * 500, True), ("r" * 501, False), (5, False)])
+def test_a_reason_is_at_most_500_characters(world, reason, accepted):
+    if accepted:
+        assert create(world, reason=reason).reason == reason
+        return
+    with pytest.raises(InvalidInput) as refused:
+        create(world, reason=reason)
+    assert (refused.value.message, refused.value.detail) == ("reason is at most 500 characters.",
+                                                             {"reason": ["too long"]})
+    assert not ProvisioningRequest.objects.exists()
+
+
+def test_the_quota_is_reserved_for_the_request_and_a_refusal_is_told_to_the_backend(world):
+    from apps.core.errors import Refused as QuotaRefused
+
+    reserved, told = [], []
+
+    class Backend:
+        def reserve(self, **kw):
+            reserved.append(kw)
+            if kw["amounts"]["count"] > 2:
+                raise QuotaRefused("No room.", code="quota_exceeded")
+            if kw["amounts"]["count"] == 2:
+                raise QuotaRefused("Not now.", code="something_else")
+            return "res-1"
+
+        def commit(self, reservation_id, *, part):
+            return None
+
+        def release(self, reservation_id, *, part):
+            return None
+
+    previous = hooks.install_quota_backend(Backend())
+    original = hooks.quota_refused
+    hooks.quota_refused = lambda **kw: told.append(kw)
+    try:
+        request = create(world)
+        with pytest.raises(QuotaRefused):
+            create(world, count=3)
+        with pytest.raises(QuotaRefused):
+            create(world, count=2)
+    finally:
+        hooks.install_quota_backend(previous)
+        hooks.quota_refused = original
+    assert request.quota_reservation == "res-1"
+    assert reserved[0]["amounts"] == {"count": 1, "vcpu": 2, "memory_mib": 8192, "disk_gib": 40}
+    assert (reserved[0]["organization"], reserved[0]["project"], reserved[0]["resource_type"],
+            reserved[0]["platform"], reserved[0]["region"]) == (world["hq"], world["project"], "ecs.instance",
+                                                                 world["platform"], "cn-hangzhou")
+    assert [(t["organization"], t["project"], t["resource_type"], t["error"].code) for t in told] == [
+        (world["hq"], world["project"], "ecs.instance", "quota_exceeded")]
+    assert ProvisioningRequest.objects.count() == 1
+
+
+# -- which policy, and when it approves by itself ------------------------------------------------------------
+
+def test_the_most_specific_active_policy_decides(world):
+    hq, project = world["hq"], world["project"]
+    make = rules.ApprovalPolicy.objects.create
+    org_any = make(organization=hq, name="org any")
+    assert rules.policy_for(organization=hq, project=project, service="ecs") == org_any
+    org_ecs = make(organization=hq, name="org ecs", service="ecs")
+    make(organization=hq, name="org rds", service="rds")
+    assert rules.policy_for(organization=hq, project=project, service="ecs") == org_ecs
+    project_any = make(organization=hq, name="project any", project=project)
+    assert rules.policy_for(organization=hq, project=project, service="ecs") == project_any
+    make(organization=hq, name="inactive", project=project, service="ecs", is_active=False)
+    make(organization=world["other"], name="theirs", service="ecs")
+    assert rules.policy_for(organization=hq, project=project, service="ecs") == project_any
+    first = make(organization=hq, name="project ecs", project=project, service="ecs")
+    make(organization=hq, name="project ecs, later", project=project, service="ecs")
+    assert rules.policy_for(organization=hq, project=project, service="ecs") == first
+    assert rules.policy_for(organization=world["other"], project=world["foreign_project"], service="rds") is None
+
+
+@pytest.mark.parametrize("levels,count_limit,vcpu_limit,count,vcpu,automatic", [
+    ([], None, None, 20, 64, True),  # no levels: nothing to wait for
+    ([{}], None, None, 1, 1, False),  # levels and no limit: always wait
+    ([{}], 2, None, 2, 64, True),
+    ([{}], 2, None, 3, 1, False),
+    ([{}], None, 8, 4, 2, True),  # 4 × 2 vCPUs = 8
+    ([{}], None, 8, 3, 3, False),  # 9 vCPUs
+    ([{}], 0, None, 1, 1, False),
+    ([{}], 3, 8, 3, 2, True),
+    ([{}], 3, 8, 4, 2, False),
+    ([{}], 3, 8, 2, 5, False),
+])
+def test_automatic_approval_under_every_limit(world, levels, count_limit, vcpu_limit, count, vcpu, automatic):
+    policy = rules.ApprovalPolicy(organization=world["hq"], name="p", levels=levels,
+                                  auto_approve_max_count=count_limit, auto_approve_max_vcpu=vcpu_limit)
+    assert rules._auto_approves(policy, count, vcpu) is automatic
+    assert rules._auto_approves(None, 1, 1) is False
