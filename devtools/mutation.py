@@ -16,15 +16,25 @@ tests were added for them: the test files are copied in as they are now, mutmut 
 tests' coverage, and every other mutant keeps its verdict (tests were added, none removed). It is
 refused when the module itself changed since that run; the entry keeps the first run's commit and
 adds the re-test's under ``retest``.
+
+``--resume`` tests the mutants a run stopped with ``--partial`` left untested, against the tests as
+they are now, and keeps the recorded verdicts of the others, so a long module can be finished over
+several sessions (``--until HH:MM`` stops it at a UTC time and records it partial again). It is
+refused when the module changed since the recorded run. ``--only GLOB`` (mutant names, e.g.
+``*x_build_snapshot__mutmut_*``) adds mutants to test again in the same run (survivors tests were
+written for); a record made before the untested mutants' names were kept names them that way.
 """
 
 from __future__ import annotations
 
 import argparse
+import calendar
+import fnmatch
 import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -110,6 +120,7 @@ FAST_DATABASE_CONFTEST = '''"""Mutation runs: one migrated test database copied 
 import json
 import os
 import shutil
+import signal
 import sqlite3
 from pathlib import Path
 
@@ -350,6 +361,118 @@ def retest_survivors(module: str, max_children: int, entry: dict[str, Any]) -> d
     }
 
 
+def untested_names(work: Path, module: str) -> list[str]:
+    """The mutants the work folder's run has not tested (yet)."""
+    meta = json.loads((work / "mutants" / (module + ".meta")).read_text())["exit_code_by_key"]
+    return sorted(name for name, code in meta.items() if code is None)
+
+
+def run_mutmut(work: Path, log: Path, max_children: int, names: list[str], until: float | None) -> bool:
+    """``mutmut run`` on the named mutants in the work folder, stopped at ``until`` (a time.time()) if
+    given: the verdicts so far are kept in the work folder. True when it ran to its end."""
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    with log.open("w") as out:
+        # Its own process group, so the mutant being tested stops with it (a run started in the
+        # background ignores Ctrl-C, so it is stopped with SIGTERM; mutmut saves each verdict as it comes).
+        process = subprocess.Popen([sys.executable, "-m", "mutmut", "run", "--max-children", str(max_children),
+                                    *names], cwd=work, stdout=out, stderr=subprocess.STDOUT, env=env,
+                                   start_new_session=True)
+        try:
+            code = process.wait(timeout=None if until is None else max(until - time.time(), 1))
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+            return False
+    if code != 0:
+        raise SystemExit(f"mutmut failed in {work} (exit {code}); see {log}")
+    return True
+
+
+def resume(module: str, max_children: int, entry: dict[str, Any], only: list[str],
+           until: float | None) -> dict[str, Any]:
+    """Test the mutants a partial run left untested, against the tests as they are now; every mutant
+    the run tested keeps its recorded verdict. Refused when the module changed since that run.
+
+    The untested mutants are the entry's ``not_checked_mutants``; an entry made before those were
+    kept needs ``only`` (mutant name globs covering at least every untested mutant). Mutants ``only``
+    names that the run had tested (survivors to re-test in the same run, say) are tested again, and
+    their recorded verdicts (the survivors among them by name, the others counted as killed) are
+    replaced by the new ones."""
+    if not entry.get("partial"):
+        raise SystemExit(f"{module}: its recorded run is complete; nothing to resume")
+    source = (REPO_DIR / module).read_bytes()
+    if hashlib.sha256(source).hexdigest()[:16] != entry.get("module_sha256"):
+        raise SystemExit(f"{module} changed since its recorded run; run it again in full")
+    names = list(entry.get("not_checked_mutants") or ())
+    if not names and not only:
+        raise SystemExit(f"{module}: the record does not name its untested mutants; name them with --only GLOB")
+    work = WORK_DIR / slug(module)
+    meta_path = work / "mutants" / (module + ".meta")
+    if meta_path.exists():
+        write_settings(work, module, entry.get("deselected") or [])
+        changed = refresh_tests(work, module)
+    else:
+        prepare(module, entry.get("deselected") or [])
+        changed = [name for name in selection(module) if name not in entry.get("tests", ())]
+    log = work / "mutmut-resume.log"
+    started, load_at_start = time.time(), load_average()
+    again = f", and {len(only)} more named by --only" if only else ""
+    print(f"{module}: resuming {len(names)} of {entry['not_checked']} untested{again} (test files new or changed "
+          f"since: {' '.join(changed) or 'none'})", flush=True)
+    finished = run_mutmut(work, log, max_children, [*names, *only], until)
+    meta = json.loads(meta_path.read_text())["exit_code_by_key"]
+    names = sorted(set(names) | {n for n in meta if any(fnmatch.fnmatch(n, pattern) for pattern in only)})
+    if len(names) < entry["not_checked"]:
+        raise SystemExit(f"{module}: {len(names)} mutants named, fewer than the {entry['not_checked']} untested")
+    covered = set(names)
+    # The mutants named that the recorded run had tested: its survivors among them by name, the
+    # rest killed (or timed out, if more than the killed) -- replaced by the verdicts of this run.
+    tested_before = len(names) - entry["not_checked"]
+    survived_before = covered & set(entry["survivors"])
+    caught_before = tested_before - len(survived_before)
+    killed_before = min(caught_before, entry["killed"])
+    status = {name: "not_checked" if meta.get(name) is None else STATUS_BY_EXIT_CODE.get(meta[name], "suspicious")
+              for name in names}
+    killed = entry["killed"] - killed_before + sum(v == "killed" for v in status.values())
+    timed_out = (entry["timed_out"] - (caught_before - killed_before)
+                 + sum(v == "timeout" for v in status.values()))
+    survivors = sorted([n for n in entry["survivors"] if n not in covered]
+                       + [n for n, v in status.items() if v in ("survived", "not_covered")])
+    not_checked = sorted(n for n, v in status.items() if v == "not_checked")
+    suspicious = entry.get("suspicious", 0) + sum(v == "suspicious" for v in status.values())
+    total = entry["total"]
+    tested = total - len(not_checked)
+    found = {"killed": killed, "survived": len(survivors),
+             "not_covered": sum(v == "not_covered" for v in status.values()), "timed_out": timed_out,
+             "suspicious": suspicious, "total": total, "survivors": survivors,
+             "score": round((killed + timed_out) / tested, 3) if tested else None}
+    if not_checked:
+        found.update(partial=True, not_checked=len(not_checked), not_checked_mutants=not_checked, tested=tested,
+                     score_of_all=round((killed + timed_out) / total, 3))
+    previous = [*entry.get("resumed", ())]
+    out = {key: value for key, value in entry.items()
+           if key not in ("partial", "not_checked", "not_checked_mutants", "tested", "score_of_all")}
+    git_state = subprocess.run(["git", "status", "--porcelain", "--", module], cwd=REPO_DIR,
+                               capture_output=True, text=True).stdout.strip()
+    return {
+        **out,
+        "tests": selection(module),
+        **found,
+        "survivor_diffs": survivor_diffs(work, found["survivors"]),
+        "resumed": [*previous, {
+            "untested_before": entry["not_checked"], "named": len(names), "tested_again": tested_before,
+            "finished": finished, "changed_test_files": changed, "commit": machine()["git_commit"],
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+            "duration_s": round(time.time() - started, 1), "max_children": max_children,
+            "load_avg_1m_at_start": load_at_start}],
+        "module_changed_since_commit": bool(git_state),
+    }
+
+
 def record_partial(module: str) -> dict[str, Any]:
     """The entry of a run stopped before its end (the machine's time ran out): the mutants mutmut
     tested so far, from the work folder as it stands. The untested ones are counted as
@@ -359,6 +482,7 @@ def record_partial(module: str) -> dict[str, Any]:
     found = results(work, module)
     not_checked = found.pop("untested")
     found["suspicious"] -= not_checked
+    not_checked_names = untested_names(work, module)
     tested = found["total"] - not_checked
     started = (work / "pyproject.toml").stat().st_mtime
     commit = subprocess.run(["git", "rev-list", "-1", f"--before={int(started)}", "HEAD"], cwd=REPO_DIR,
@@ -371,6 +495,7 @@ def record_partial(module: str) -> dict[str, Any]:
         **found,
         "partial": True,
         "not_checked": not_checked,
+        "not_checked_mutants": not_checked_names,
         "tested": tested,
         "score": round((found["killed"] + found["timed_out"]) / tested, 3) if tested else None,
         "score_of_all": round((found["killed"] + found["timed_out"]) / found["total"], 3) if found["total"] else None,
@@ -421,6 +546,12 @@ def survivor_diffs(work: Path, names: list[str]) -> dict[str, str]:
     return diffs
 
 
+def _utc_today(hhmm: str) -> float:
+    """HH:MM (UTC, today) -> a time.time() value."""
+    hours, minutes = (int(part) for part in hhmm.split(":"))
+    return calendar.timegm(time.gmtime()[:3] + (hours, minutes, 0, 0, 0, 0))
+
+
 def _mutmut_version() -> str:
     from importlib.metadata import version
 
@@ -453,6 +584,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--retest-survivors", action="store_true",
                         help="test again only the survivors of the named modules' last runs, with the tests as they "
                              "are now (the module itself unchanged)")
+    parser.add_argument("--resume", action="store_true",
+                        help="test the mutants the named modules' partial runs left untested, keeping the other "
+                             "verdicts (the module itself unchanged)")
+    parser.add_argument("--only", action="append", default=[], metavar="GLOB",
+                        help="with --resume: mutants to test again too (e.g. '*x_build_snapshot__mutmut_*'); for a "
+                             "record that does not name its untested mutants, globs covering them")
+    parser.add_argument("--until", metavar="HH:MM",
+                        help="with --resume, stop at this UTC time today and record the run partial again")
     parser.add_argument("--partial", action="store_true",
                         help="record the named modules' runs as they stand (stopped before their end) and stop")
     args = parser.parse_args(argv)
@@ -465,6 +604,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  partial: tested {entry['tested']} of {entry['total']}: killed {entry['killed']}, survived "
                   f"{entry['survived']}, timed out {entry['timed_out']}, score {entry['score']:.1%} of those tested",
                   flush=True)
+    elif args.resume:
+        until = _utc_today(args.until) if args.until else None
+        for module in [resolve(name) for name in args.modules]:
+            if module not in record["modules"]:
+                raise SystemExit(f"{module} has no recorded run to resume")
+            entry = resume(module, args.max_children, record["modules"][module], args.only, until)
+            record["modules"][module] = entry
+            write_record(record)
+            left = f", {entry['not_checked']} still untested" if entry.get("partial") else ""
+            print(f"  killed {entry['killed']}, survived {entry['survived']}, timed out {entry['timed_out']}, "
+                  f"total {entry['total']}{left}, score {entry['score']:.1%}", flush=True)
     elif args.retest_survivors:
         for module in [resolve(name) for name in args.modules]:
             if module not in record["modules"]:
