@@ -102,6 +102,81 @@ def _cpu_by_process(processes: list[tuple[str, Any, Path]]) -> dict[str, float]:
     return out
 
 
+def _pg_processes(database_url: str) -> list[int]:
+    """The PostgreSQL server of ``database_url``: its postmaster and every process it started (the backends)."""
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:
+        data_dir = conn.execute("SHOW data_directory").fetchone()[0]
+    postmaster = int(Path(data_dir, "postmaster.pid").read_text().split()[0])
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == postmaster:
+                children.append(int(stat.parent.name))
+        except (OSError, ValueError):
+            continue
+    return [postmaster, *children]
+
+
+def _backing_stats(database_url: str, redis_url: str) -> dict[str, float]:
+    """CPU seconds of PostgreSQL (its processes, with the backends that exited) and Redis, Redis commands
+    processed and PostgreSQL transactions committed, so far."""
+    import psycopg
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    info = client.info("all")
+    client.close()
+    pg_cpu = 0.0
+    for pid in _pg_processes(database_url):
+        try:
+            pg_cpu += _cpu_seconds(pid)
+        except OSError:
+            continue
+    with psycopg.connect(database_url) as conn:
+        commits = conn.execute("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+                               ).fetchone()[0]
+    commands = {k.removeprefix("cmdstat_"): v["calls"] for k, v in info.items() if k.startswith("cmdstat_")}
+    return {"postgresql_cpu_s": pg_cpu, "redis_cpu_s": info["used_cpu_sys"] + info["used_cpu_user"],
+            "redis_commands": sum(commands.values()), "postgresql_commits": commits,
+            **{f"redis:{k}": v for k, v in commands.items()}}
+
+
+def _log_statements(database_url: str, on: bool) -> Path:
+    """Have PostgreSQL log every statement (a diagnostic: it costs the server), returns its log file."""
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f"ALTER SYSTEM SET log_statement = '{'all' if on else 'none'}'")
+        conn.execute("SELECT pg_reload_conf()")
+        data_dir = conn.execute("SHOW data_directory").fetchone()[0]
+    return Path(data_dir).parent / "postgres.log"
+
+
+STATEMENT_KINDS = ("SELECT", "INSERT", "UPDATE", "DELETE", "SAVEPOINT", "RELEASE", "BEGIN", "COMMIT", "ROLLBACK")
+
+
+def _statements_by_table(log: Path, offset: int) -> dict[str, int]:
+    """Statements logged after ``offset``: by kind and first table named (``SELECT core_operation``)."""
+    import re
+
+    counts: dict[str, int] = {}
+    with log.open("rb") as f:
+        f.seek(offset)
+        for raw in f:
+            line = raw.decode(errors="replace")
+            if "LOG:  statement: " not in line:
+                continue
+            sql = line.split("LOG:  statement: ", 1)[1].strip()
+            kind = sql.split(None, 1)[0].upper() if sql else ""
+            kind = kind if kind in STATEMENT_KINDS else "other"
+            table = re.search(r'(?:FROM|INTO|UPDATE)\s+"(\w+)"', sql)
+            key = f"{kind} {table.group(1)}" if table and kind in ("SELECT", "INSERT", "UPDATE", "DELETE") else kind
+            counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
 def _control(endpoint: str, path: str, body: Any = None) -> Any:
     request = urllib.request.Request(f"http://{endpoint}/_cloudsim{path}", method="POST" if body is not None else "GET",
                                      data=json.dumps(body).encode() if body is not None else None,
@@ -157,6 +232,13 @@ def run(ctx: Context) -> list[Row]:
 
         batches = (count + PER_REQUEST - 1) // PER_REQUEST
         cpu_before = _cpu_by_process(dep.processes.started)
+        backing_before = _backing_stats(env["DATABASE_URL"], env["REDIS_URL"])
+        # UNIMANAGER_BENCH_LOG_STATEMENTS=1: count PostgreSQL's statements per create, by kind and table (the
+        # logging costs the server: a diagnostic run, not one to quote the times of).
+        log_statements = os.environ.get("UNIMANAGER_BENCH_LOG_STATEMENTS") == "1"
+        if log_statements:
+            pg_log = _log_statements(env["DATABASE_URL"], True)
+            log_offset = pg_log.stat().st_size
         started = time.time()
         with ThreadPoolExecutor(max_workers=batches) as pool:
             submitted = list(pool.map(submit, range(batches)))
@@ -174,10 +256,28 @@ def run(ctx: Context) -> list[Row]:
             dep.processes.check()
             time.sleep(2)
         cpu_after = _cpu_by_process(dep.processes.started)
+        backing_after = _backing_stats(env["DATABASE_URL"], env["REDIS_URL"])
         # CPU seconds each process spent from the first request to the last poll of the operations (the
         # database and the broker run outside these), per create: what the machine's cores are shared by.
         cpu_ms = {name: round(1000 * (cpu_after[name] - cpu_before.get(name, 0.0)) / count, 1)
                   for name in cpu_after}
+        backing = {k: backing_after[k] - backing_before.get(k, 0) for k in backing_after}
+        if log_statements:
+            _log_statements(env["DATABASE_URL"], False)
+            by_table = _statements_by_table(pg_log, log_offset)
+            ctx.parameters["statements_per_create"] = {
+                "total": round(sum(by_table.values()) / count, 1),
+                **{k: round(v / count, 2) for k, v in sorted(by_table.items(), key=lambda kv: -kv[1])
+                   if v >= count / 10}}
+            ctx.log(f"statements per create: {ctx.parameters['statements_per_create']}")
+        cpu_ms.update({name.removesuffix("_cpu_s"): round(1000 * backing[name] / count, 1)
+                       for name in ("postgresql_cpu_s", "redis_cpu_s")})
+        # What one create costs the broker, cache and channel layer (Redis) and the database, in round trips
+        # (the bench's own polls of the operations are a few transactions a second beside them).
+        per_create = {"redis_commands": round(backing["redis_commands"] / count, 1),
+                      "postgresql_commits": round(backing["postgresql_commits"] / count, 1),
+                      "redis_top": {k.removeprefix("redis:"): round(v / count, 1) for k, v in sorted(
+                          backing.items(), key=lambda kv: -kv[1]) if k.startswith("redis:") and v >= count / 2}}
         succeeded = [t for t in times if t[1] == "succeeded"]
         latencies = [t[2] - sent_at[t[0]] for t in succeeded]
         # Where the time went, per create: request sent -> its operation created (API, approval, launch);
@@ -193,7 +293,7 @@ def run(ctx: Context) -> list[Row]:
         calls = _control(endpoint, "/stats")["calls"]
         extra = {"running_on_cloud": running, "failed": len(final) - len(succeeded),
                  "cloud_calls": {a: calls.get(a, 0) for a in ("RunInstances", "DescribeInstances")},
-                 "cpu_ms_per_create": cpu_ms,
+                 "cpu_ms_per_create": cpu_ms, "per_create": per_create,
                  "p50_s": percentile(latencies, 50), "max_s": max(latencies) if latencies else None,
                  "elapsed_s": elapsed, **stage_p}
         rows.append(Row("distributed", f"{count} creates", "p95 request to Running", "s",
