@@ -5,8 +5,10 @@ steps (``sync_step``), each of which does a bounded amount of work and records i
 queued:
 
 1. discover regions, zones, services and flavors; plan the units ([type, region]) to collect;
-2. fetch pages of each unit for up to ``STEP_SECONDS``; new and changed resources are staged in
-   full, unchanged ones only by id (their content hash and owner match the inventory);
+2. fetch pages of each unit for up to ``STEP_SECONDS`` (at least one page); new and changed resources
+   are staged in full, unchanged ones only by id (their content hash and owner match the inventory). A
+   thread fetches the pages ahead, across units and across steps that run in the same process
+   (``_PageFeed``), so the cloud answers while pages are hashed and staged;
 3. apply: in one transaction, insert new rows, update changed ones, flag the vanished ``deleted``
    (keeping their rows), undelete the returned, and drop the staged pages.
 
@@ -21,9 +23,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import queue
+import threading
 import time
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -65,10 +68,14 @@ def item_of(cr: CloudResource) -> dict[str, Any]:
     }
 
 
+_HASHED = ("type", "region", "zone", "name", "status", "spec", "tags", "relations", "vcpu", "memory_mib",
+           "storage_gib", "resource_group", "vpc_id")
+# ``json.dumps`` with these options builds an encoder per call (a tenth of the hash's cost); the text is the same.
+_HASH_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str, check_circular=False)
+
+
 def content_hash(item: dict[str, Any]) -> str:
-    keys = ("type", "region", "zone", "name", "status", "spec", "tags", "relations", "vcpu", "memory_mib",
-            "storage_gib", "resource_group", "vpc_id")
-    payload = json.dumps([item.get(k) for k in keys], sort_keys=True, separators=(",", ":"), default=str)
+    payload = _HASH_ENCODER.encode([item.get(k) for k in _HASHED])
     return hashlib.blake2b(payload.encode(), digest_size=16).hexdigest()
 
 
@@ -167,6 +174,7 @@ def _progress(run: SyncRun) -> int:
 
 
 def _finish_failed(run: SyncRun, error: str) -> None:
+    _feed_drop(run.pk)
     with transaction.atomic():
         locked = SyncRun.objects.select_for_update().get(pk=run.pk)
         if locked.status != SyncRun.Status.RUNNING:
@@ -251,54 +259,149 @@ def fails_alone(platform: CloudPlatform, resource_type: str) -> bool:
     return listing(platform.type, resource_type) is not None
 
 
-class _Prefetch:
-    """Pages of a unit fetched one ahead: while a page is hashed, compared and staged, a thread asks the
-    cloud for the next one, so the cloud's answer time is not added to the work on each page. Pages are
-    taken in order, and a page asked for ahead is always taken (or its error raised) by the step."""
+FEED_DEPTH = 8  # pages fetched ahead of the step that takes them
+FEED_IDLE_SECONDS = 30.0  # a feed nobody takes from (the next step ran in another process) stops
 
-    def __init__(self, adapter: Any):
+
+class _PageFeed:
+    """The pages of a run's units, fetched in order by a thread up to ``FEED_DEPTH`` pages ahead of the step
+    that takes them, a unit's last page followed by the next unit's first: while a step hashes, compares and
+    stages pages (and while the database takes them), the thread asks the cloud for the next ones.
+
+    A feed outlives its step in this process (``_feed_park``): the run's next step, when it runs here, takes
+    the pages fetched meanwhile; one that runs elsewhere starts its own, and this one stops after
+    ``FEED_IDLE_SECONDS``. Each page is taken by its (unit index, page token), so a step that asks for another
+    page than the next (a retried step, a unit left out) starts the thread again from there; a page whose
+    fetch failed raises its error when taken, and the thread stops at it."""
+
+    def __init__(self, run_id: str, adapter: Any, units: list[list[str]]):
+        self.run_id = run_id
         self.adapter = adapter
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-fetch")
-        self.ahead: tuple[tuple[str, str, str | None], Future] | None = None
+        self.units = [tuple(u) for u in units]
+        self.queue: queue.Queue = queue.Queue(maxsize=FEED_DEPTH)
+        self.stopped = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.next_key: tuple[int, str | None] | None = None
+        self.parked_at = 0.0
 
-    def get(self, resource_type: str, region: str, token: str | None) -> Any:
-        ahead, self.ahead = self.ahead, None
-        if ahead is not None:
-            if ahead[0] == (resource_type, region, token):
-                return ahead[1].result()
-            ahead[1].exception()  # not the page wanted (cannot happen in order): wait for it, drop it
-        return self.adapter.list_resources(resource_type, region, token)
+    def _start(self, key: tuple[int, str | None]) -> None:
+        self.halt()
+        self.queue, self.stopped, self.next_key = queue.Queue(maxsize=FEED_DEPTH), threading.Event(), key
+        self.thread = threading.Thread(target=self._produce, args=(key, self.queue, self.stopped), daemon=True,
+                                       name=f"sync-fetch-{self.run_id}")
+        self.thread.start()
 
-    def ask(self, resource_type: str, region: str, token: str | None) -> None:
-        self.ahead = ((resource_type, region, token),
-                      self.pool.submit(self.adapter.list_resources, resource_type, region, token))
+    def _produce(self, key: tuple[int, str | None], out: queue.Queue, stopped: threading.Event) -> None:
+        index, token = key
+        while index < len(self.units) and not stopped.is_set():
+            try:
+                page = self.adapter.list_resources(*self.units[index], token)
+            except Exception as exc:  # the step that takes this page decides what it means
+                self._put(out, stopped, ((index, token), None, exc))
+                return
+            if not self._put(out, stopped, ((index, token), page, None)):
+                return
+            index, token = (index, page.next_token) if page.next_token is not None else (index + 1, None)
 
-    def close(self) -> None:
-        if self.ahead is not None:
-            self.ahead[1].exception()
-            self.ahead = None
-        self.pool.shutdown(wait=True)
+    @staticmethod
+    def _put(out: queue.Queue, stopped: threading.Event, entry: tuple) -> bool:
+        idle_until = time.monotonic() + FEED_IDLE_SECONDS
+        while not stopped.is_set():
+            try:
+                out.put(entry, timeout=0.2)
+                return True
+            except queue.Full:
+                if time.monotonic() > idle_until:
+                    stopped.set()
+        return False
+
+    def get(self, index: int, token: str | None) -> Any:
+        """The page ``token`` of unit ``index`` (its error raised)."""
+        key = (index, token)
+        if self.thread is None or self.next_key != key:
+            self._start(key)
+        while True:
+            try:
+                got, page, error = self.queue.get(timeout=0.5)
+            except queue.Empty:
+                if self.thread is not None and not self.thread.is_alive() and self.queue.empty():
+                    self._start(key)  # stopped while idle: start again from here
+                continue
+            if got == key:
+                break
+            self._start(key)  # cannot happen: pages come in order
+        if error is not None:
+            self.halt()
+            raise error
+        self.next_key = (index, page.next_token) if page.next_token is not None else (index + 1, None)
+        return page
+
+    def halt(self) -> None:
+        """Stop the thread (after the call it is in, if any) and drop what it fetched."""
+        self.stopped.set()
+        if self.thread is not None and self.thread is not threading.current_thread():
+            self.thread.join()
+        self.thread, self.next_key = None, None
+
+
+_feeds: dict[str, _PageFeed] = {}
+_feeds_lock = threading.Lock()
+
+
+def _feed_take(run: SyncRun) -> _PageFeed:
+    """The run's feed parked here by its previous step, or a new one."""
+    with _feeds_lock:
+        feed = _feeds.pop(run.pk, None)
+    if feed is None or feed.units != [tuple(u) for u in run.units]:
+        if feed is not None:
+            feed.halt()
+        feed = _PageFeed(run.pk, adapter_for(run.platform), run.units)
+    return feed
+
+
+def _feed_park(feed: _PageFeed) -> None:
+    """Keep ``feed`` fetching for the run's next step; drop feeds whose next step never came here."""
+    now = time.monotonic()
+    feed.parked_at = now
+    with _feeds_lock:
+        stale = [k for k, f in _feeds.items() if now - f.parked_at > FEED_IDLE_SECONDS]
+        dropped = [_feeds.pop(k) for k in stale]
+        _feeds[feed.run_id] = feed
+    for f in dropped:
+        f.halt()
+
+
+def _feed_drop(run_id: str) -> None:
+    with _feeds_lock:
+        feed = _feeds.pop(run_id, None)
+    if feed is not None:
+        feed.halt()
 
 
 def _step_fetch(run: SyncRun, step: int) -> None:
-    platform = run.platform
-    prefetch = _Prefetch(adapter_for(platform))
+    feed = _feed_take(run)
     try:
-        _fetch_pages(run, step, platform, prefetch)
-    finally:
-        prefetch.close()
+        _fetch_pages(run, step, run.platform, feed)
+    except BaseException:
+        feed.halt()
+        raise
+    if run.unit_index < len(run.units):
+        _feed_park(feed)
+    else:
+        feed.halt()
 
 
-def _fetch_pages(run: SyncRun, step: int, platform: CloudPlatform, prefetch: _Prefetch) -> None:
+def _fetch_pages(run: SyncRun, step: int, platform: CloudPlatform, feed: _PageFeed) -> None:
     assigner = Assigner(platform)
     deadline = time.monotonic() + STEP_SECONDS
     pages: list[SyncPage] = []
     seq = run.pages
     held: dict[str, bool] = {}  # resource type -> whether the inventory has any of the platform's
-    while run.unit_index < len(run.units) and (time.monotonic() < deadline or prefetch.ahead is not None):
+    # At least one page per step, whatever the time: each step moves the run on.
+    while run.unit_index < len(run.units) and (seq == run.pages or time.monotonic() < deadline):
         resource_type, region = run.units[run.unit_index]
         try:
-            page = prefetch.get(resource_type, region, run.page_token or None)
+            page = feed.get(run.unit_index, run.page_token or None)
         except CloudCallError as exc:
             if not fails_alone(platform, resource_type):
                 raise
@@ -314,12 +417,6 @@ def _fetch_pages(run: SyncRun, step: int, platform: CloudPlatform, prefetch: _Pr
             run.unit_index += 1
             run.page_token = ""
             continue
-        if page.next_token is not None:
-            following: tuple[int, str | None] = (run.unit_index, page.next_token)
-        else:
-            following = (run.unit_index + 1, None)
-        if following[0] < len(run.units) and time.monotonic() < deadline:
-            prefetch.ask(*run.units[following[0]], following[1])
         items = [item_of(cr) for cr in page.items]
         # Looked up by the external id index alone: a planner that prefers the platform or type
         # index would scan the whole platform once per page.
