@@ -291,11 +291,13 @@ def _ingest(*, actor: Any, organization: Any, alerts: Any, now: datetime | None,
         resolved = item.get("status") == "resolved" or (ends is not None and ends <= now)
         severity = labels.get("severity") if labels.get("severity") in Severity.values else Severity.WARNING
         parsed.append((labels, {str(k): str(v) for k, v in annotations.items()}, starts, ends, resolved, severity))
+    from apps.alerts.notify import tenant_rows
+
     out = []
     with transaction.atomic(savepoint=False):  # the caller's transaction: no savepoint needed
         fps = {fingerprint({"external": labels}): (labels, ann, s, e, r, sev) for labels, ann, s, e, r, sev in parsed}
-        existing = {a.fingerprint: a for a in Alert.objects.select_for_update().filter(
-            organization=organization, fingerprint__in=list(fps)).order_by()}
+        existing = {a.fingerprint: a for a in tenant_rows(Alert, org_id=organization.pk, field="fingerprint",
+                                                           values=list(fps), lock=True)}
         new, changes = [], []
         for fp, (labels, ann, starts, ends, resolved, severity) in fps.items():
             alert = existing.get(fp)
