@@ -555,3 +555,31 @@ def test_automatic_approval_under_every_limit(world, levels, count_limit, vcpu_l
                                   auto_approve_max_count=count_limit, auto_approve_max_vcpu=vcpu_limit)
     assert rules._auto_approves(policy, count, vcpu) is automatic
     assert rules._auto_approves(None, 1, 1) is False
+
+
+def test_an_estimate_reads_only_the_class_the_platform_offers_in_the_region_asked(world, estimator):
+    """Another platform's, another region's or another kind's entry of the same code is not the class
+    asked for: with the platform's own entry gone, the estimate counts no vCPUs and no memory."""
+    from apps.clouds.tests.factories import platform as make_platform
+
+    flavors = rules.offers.Flavor.objects
+    other = make_platform(world["other"], name="Elsewhere")
+    for code, kind in (("ecs.g6.large", "instance_type"), ("mysql.n2.medium.1", "rds_class")):
+        flavors.filter(platform=world["platform"], region="cn-hangzhou", code=code).delete()
+        flavors.create(platform=other, region="cn-hangzhou", kind=kind, code=code, vcpu=64, memory_mib=65536)
+        flavors.create(platform=world["platform"], region="cn-shanghai", kind=kind, code=code, vcpu=64,
+                       memory_mib=65536)
+        flavors.create(platform=world["platform"], region="cn-hangzhou", kind="slb_spec", code=code, vcpu=64,
+                       memory_mib=65536)
+    estimate(world, "ecs.instance", spec(world))
+    estimate(world, "rds.instance", rds_spec(world))
+    assert [(asked["spec"]["vcpu"], asked["spec"]["memory_mib"]) for asked in estimator] == [(0, 0), (0, 0)]
+
+
+def test_a_class_whose_size_is_not_published_is_estimated_with_none(world, estimator):
+    rules.offers.Flavor.objects.filter(platform=world["platform"], region="cn-hangzhou",
+                                       code__in=["ecs.g6.large", "mysql.n2.medium.1"]).update(vcpu=None,
+                                                                                               memory_mib=None)
+    estimate(world, "ecs.instance", spec(world))
+    estimate(world, "rds.instance", rds_spec(world))
+    assert [(asked["spec"]["vcpu"], asked["spec"]["memory_mib"]) for asked in estimator] == [(0, 0), (0, 0)]
