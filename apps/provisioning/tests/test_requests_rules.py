@@ -583,3 +583,11 @@ def test_a_class_whose_size_is_not_published_is_estimated_with_none(world, estim
     estimate(world, "ecs.instance", spec(world))
     estimate(world, "rds.instance", rds_spec(world))
     assert [(asked["spec"]["vcpu"], asked["spec"]["memory_mib"]) for asked in estimator] == [(0, 0), (0, 0)]
+
+
+def test_a_cache_is_estimated_by_its_memory_even_when_its_class_publishes_vcpus(world, estimator):
+    rules.offers.Flavor.objects.filter(platform=world["platform"], region="cn-hangzhou", kind="redis_class",
+                                       code="redis.master.small.default").update(vcpu=2)
+    estimate(world, "redis.instance", {"cache_class": "redis.master.small.default", "engine_version": "6.0",
+                                       "zone": "cn-hangzhou-a", "vswitch_id": world["vswitch"], "name": "sessions"})
+    assert (estimator[0]["spec"]["vcpu"], estimator[0]["spec"]["memory_mib"]) == (0, 2048)
