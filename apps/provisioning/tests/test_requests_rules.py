@@ -47,7 +47,21 @@ def test_a_database_the_cloud_lists_refuse_says_so(world, control):
     with pytest.raises(InvalidInput) as refused:
         check(world, "rds.instance", rds_spec(world, vswitch_id="vsw-nothere"))
     assert refused.value.message == NOT_VALID
-    assert list(refused.value.detail) == ["vswitch_id"]
+    assert refused.value.detail == {"vswitch_id": ["'vsw-nothere' is not an available vSwitch of cn-hangzhou"]}
+
+
+def test_a_bucket_name_the_cloud_has_is_refused(world, sim):
+    from apps.clouds.simulated import sim_adapter
+
+    adapter = sim_adapter(sim.endpoint)
+    adapter.create("oss.bucket", "cn-hangzhou", {"name": "taken-by-rules", "acl": "private",
+                                                 "storage_class": "Standard"})
+    try:
+        with pytest.raises(InvalidInput) as refused:
+            check(world, "oss.bucket", {"name": "taken-by-rules", "acl": "private", "storage_class": "Standard"})
+    finally:
+        adapter.delete("oss.bucket", "cn-hangzhou", "taken-by-rules")
+    assert refused.value.detail == {"name": ["a bucket named 'taken-by-rules' exists already; bucket names are unique"]}
 
 
 def test_a_cloud_that_cannot_list_its_network_is_a_conflict_to_retry(world, control):
