@@ -65,7 +65,9 @@ def operation_advance(*, operation_id: str, step: int, progress: int, message: s
     return advanced[0] if advanced else None
 
 
-@transaction.atomic
+# Inside a caller's transaction these take no savepoint (two statements each): an error in them fails the
+# caller's whole transaction, which is what every caller wants (the step is recorded with its operation or not).
+@transaction.atomic(savepoint=False)
 def operations_advance(*, steps: list[tuple[str, int, int, str]]) -> list[Operation]:
     """Record finished steps of several operations, ``(operation id, step, progress, message)`` each: one
     locking read (in id order) and one write for all; an operation that ended, or has this step already,
@@ -90,22 +92,36 @@ def operations_advance(*, steps: list[tuple[str, int, int, str]]) -> list[Operat
     return advanced
 
 
-@transaction.atomic
 def operation_succeed(*, operation_id: str, message: str = "Done", result: dict[str, Any] | None = None
                       ) -> Operation | None:
-    op = _locked(operation_id)
-    if op.is_final:
-        return None
+    succeeded = operations_succeed(ends=[(operation_id, message, result)])
+    return succeeded[0] if succeeded else None
+
+
+@transaction.atomic(savepoint=False)
+def operations_succeed(*, ends: list[tuple[str, str, dict[str, Any] | None]]) -> list[Operation]:
+    """End several operations successfully, ``(operation id, message, result)`` each: one locking read (in id
+    order) and one write for all; one that ended already is left as it is. Each one ended is announced."""
+    wanted = {operation_id: (message, result) for operation_id, message, result in ends}
     now = timezone.now()
-    op.status = Operation.Status.SUCCEEDED
-    op.progress = 100
-    op.message = message[:500]
-    op.result = result or op.result
-    op.started_at = op.started_at or now
-    op.finished_at = now
-    op.save()
-    operation_announce(op)
-    return op
+    succeeded = []
+    for op in Operation.objects.select_for_update().filter(pk__in=wanted).order_by("pk"):
+        if op.is_final:
+            continue
+        message, result = wanted[op.pk]
+        op.status = Operation.Status.SUCCEEDED
+        op.progress = 100
+        op.message = message[:500]
+        op.result = result or op.result
+        op.started_at = op.started_at or now
+        op.finished_at = now
+        op.updated_at = now
+        succeeded.append(op)
+    Operation.objects.bulk_update(succeeded, ["status", "progress", "message", "result", "started_at", "finished_at",
+                                              "updated_at"])
+    for op in succeeded:
+        operation_announce(op)
+    return succeeded
 
 
 @transaction.atomic

@@ -44,8 +44,8 @@ from apps.core.services import (
     operation_announce,
     operation_create,
     operation_fail,
-    operation_succeed,
     operations_advance,
+    operations_succeed,
 )
 from apps.provisioning import config, day2, hooks
 from apps.provisioning.models import ChangeRecord, ProvisioningRequest, RequestEvent
@@ -511,11 +511,9 @@ def _finish_collected(collected: list[tuple[ChangeRecord, int, Resource | None]]
             closed.append((current, row))  # done now: a second finish of it in the list is left out
         ChangeRecord.objects.bulk_update([c for c, _r in closed], ["after", "resource", "phase", "step",
                                                                    "heartbeat_at"])
-        for current, row in closed:
-            operation_succeed(operation_id=current.operation_id,
-                              message=f"{FINISHED[current.action]} {current.external_id}",
-                              result={"external_id": current.external_id, "resource": row.id if row else None,
-                                      "after": current.after})
+        operations_succeed(ends=[(current.operation_id, f"{FINISHED[current.action]} {current.external_id}",
+                                  {"external_id": current.external_id, "resource": row.id if row else None,
+                                   "after": current.after}) for current, row in closed])
         _settle_many([c for c, _r in closed], succeeded=True)
         for current, row in closed:
             if current.action == "create" and current.params.get("attach_to") and row is not None:
