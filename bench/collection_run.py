@@ -22,6 +22,7 @@ a temporary directory) prints one JSON object:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -36,6 +37,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument("--collect-only", action="store_true",
+                        help="stop after the first collection (its timeline and CPU per process)")
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL"):
         os.environ["UNIMANAGER_DATA_DIR"] = tempfile.mkdtemp(prefix="bench-collection-")
@@ -47,10 +50,80 @@ def main() -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    print(json.dumps(measure(args.count, args.requests)))
+    print(json.dumps(measure(args.count, args.requests, collect_only=args.collect_only)))
 
 
-def measure(count: int, requests: int) -> dict:
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process (any user's: /proc/<pid>/stat is world-readable)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Timeline:
+    """When each part of a sync ran (plan, fetch, stage, apply: seconds from the start to its start and
+    its end, and the CPU seconds this process, cloudsim and PostgreSQL spent meanwhile; a fetch step
+    includes its stage), and the CPU each process spent over the whole sync (PostgreSQL: the backend
+    serving this process's connection)."""
+
+    PARTS = {"_step_plan": "plan", "_fetch_pages": "fetch", "_stage": "stage", "apply_pages": "apply"}
+
+    def __init__(self, sim_pid: int):
+        self.sim_pid = sim_pid
+        self.spans: list[list] = []
+        self.cpu: dict[str, float] = {}
+
+    def _backend_pid(self) -> int | None:
+        from django.db import connection
+
+        if connection.vendor != "postgresql":
+            return None
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            return cursor.fetchone()[0]
+
+    @contextlib.contextmanager
+    def recording(self):
+        from apps.resources import services
+
+        began = time.perf_counter()
+        originals = {name: getattr(services, name) for name in self.PARTS}
+
+        backend = self._backend_pid()
+
+        def others() -> tuple[float, float]:
+            return _cpu_seconds(self.sim_pid), _cpu_seconds(backend) if backend else 0.0
+
+        def timed(name, fn):
+            def run(*args, **kwargs):
+                wall, cpu, (sim, pg) = time.perf_counter(), time.process_time(), others()
+                try:
+                    return fn(*args, **kwargs)
+                finally:
+                    sim_after, pg_after = others()
+                    self.spans.append([self.PARTS[name], round(wall - began, 3), round(time.perf_counter() - began, 3),
+                                       round(time.process_time() - cpu, 3), round(sim_after - sim, 2),
+                                       round(pg_after - pg, 2)])
+            return run
+
+        for name, fn in originals.items():
+            setattr(services, name, timed(name, fn))
+        before = {"this process": time.process_time(), "cloudsim": _cpu_seconds(self.sim_pid)}
+        if backend:
+            before["postgresql"] = _cpu_seconds(backend)
+        try:
+            yield
+        finally:
+            for name, fn in originals.items():
+                setattr(services, name, fn)
+            self.cpu = {"this process": time.process_time() - before["this process"],
+                        "cloudsim": _cpu_seconds(self.sim_pid) - before["cloudsim"]}
+            if backend:
+                self.cpu["postgresql"] = _cpu_seconds(backend) - before["postgresql"]
+            self.cpu = {k: round(v, 2) for k, v in self.cpu.items()}
+
+
+def measure(count: int, requests: int, collect_only: bool = False) -> dict:
     import subprocess
     import urllib.request
 
@@ -94,10 +167,15 @@ def measure(count: int, requests: int) -> dict:
             return run_handler
 
         events._subscribers[:] = [(prefix, timed(handler)) for prefix, handler in events._subscribers]
+        timeline = Timeline(sim.pid)
         started = time.perf_counter()
-        run = sync_drive(run_id=sync_start(actor=None, platform=platform, check=False).id, sleep=False)
+        with timeline.recording():
+            run = sync_drive(run_id=sync_start(actor=None, platform=platform, check=False).id, sleep=False)
         out["collect"] = {"seconds": time.perf_counter() - started, "fetched": run.fetched, "created": run.created,
-                          "status": run.status, "subscribers_seconds": in_subscribers["seconds"]}
+                          "status": run.status, "subscribers_seconds": in_subscribers["seconds"],
+                          "timeline": timeline.spans, "cpu_seconds": timeline.cpu}
+        if collect_only:
+            return out
 
         # The raw floor: the same rows, one executemany in one transaction, into another platform.
         other = make_platform(org, endpoint=endpoint, name="raw")
