@@ -45,7 +45,8 @@ def _rows(mode: str, r: dict) -> list[Row]:
         Row(mode, f"collect {n:,}", "throughput", "resources/s", collect["fetched"] / own,
             raw["rows"] / raw["seconds"], delivered=collect["created"], expected=collect["fetched"],
             baseline_delivered=raw["rows"], baseline_expected=collect["fetched"],
-            extra={"seconds": own, "raw_seconds": raw["seconds"], "subscribers_seconds": subscribers}),
+            extra={"seconds": own, "raw_seconds": raw["seconds"], "subscribers_seconds": subscribers,
+                   "cpu_seconds": collect.get("cpu_seconds"), "phases": _phases(collect.get("timeline", []))}),
         Row(mode, f"collect {n:,} + sync_finished subscribers", "throughput", "resources/s",
             collect["fetched"] / collect["seconds"], raw["rows"] / raw["seconds"], delivered=collect["created"],
             expected=collect["fetched"], baseline_delivered=raw["rows"], baseline_expected=collect["fetched"],
@@ -63,6 +64,19 @@ def _rows(mode: str, r: dict) -> list[Row]:
                            (percentile(data["samples"], pct) or 0) * 1000,
                            (percentile(raw_samples, pct) or 0) * 1000, delivered=data["rows"],
                            expected=r["list_raw"][case]["rows"]))
+    return out
+
+
+def _phases(timeline: list[list]) -> dict[str, dict[str, float]]:
+    """The collection's timeline summed per part: wall seconds and the CPU seconds of this process, cloudsim
+    and PostgreSQL while it ran (a fetch step includes its stage)."""
+    out: dict[str, dict[str, float]] = {}
+    for part, began, ended, own, sim, pg in timeline:
+        sums = out.setdefault(part, {"count": 0, "wall": 0.0, "this_process": 0.0, "cloudsim": 0.0,
+                                     "postgresql": 0.0})
+        sums["count"] += 1
+        for key, value in (("wall", ended - began), ("this_process", own), ("cloudsim", sim), ("postgresql", pg)):
+            sums[key] = round(sums[key] + value, 3)
     return out
 
 
