@@ -202,6 +202,8 @@ def test_a_policy_at_every_bound_is_accepted_and_stored_in_its_plain_form(world)
     ({"levels": [{"mode": None}]}, {"levels[0]": LEVEL_SHAPE}),
     ({"levels": [{"roles": "approver_role"}]}, {"levels[0]": LEVEL_SHAPE}),
     ({"levels": [{"users": "someone"}]}, {"levels[0]": LEVEL_SHAPE}),
+    ({"levels": [{"mode": "some"}, {"users": 5}, {"roles": ["nope"]}]},
+     {"levels[0]": LEVEL_SHAPE, "levels[1]": LEVEL_SHAPE, "levels[2].roles": ["unknown roles: nope"]}),
     ({"levels": [{"mode": "all", "roles": ["approver_role", "nope", "gone"]}, {"roles": ["nope"]}]},
      {"levels[0].roles": ["unknown roles: gone, nope"], "levels[1].roles": ["unknown roles: nope"]}),
 ])
@@ -605,3 +607,22 @@ def test_a_cache_is_estimated_by_its_memory_even_when_its_class_publishes_vcpus(
     estimate(world, "redis.instance", {"cache_class": "redis.master.small.default", "engine_version": "6.0",
                                        "zone": "cn-hangzhou-a", "vswitch_id": world["vswitch"], "name": "sessions"})
     assert (estimator[0]["spec"]["vcpu"], estimator[0]["spec"]["memory_mib"]) == (0, 2048)
+
+
+# -- who holds a level's role ---------------------------------------------------------------------------------
+
+def test_a_role_held_on_the_requests_cloud_service_counts_and_on_another_service_does_not(world):
+    """A level's role held through a grant on the request's cloud service (``ecs`` for an ECS
+    instance) counts; the same role held on another service does not."""
+    from tests import factories as f
+
+    ecs_lead, rds_lead = f.user("ecs-lead", world["hq"]), f.user("rds-lead", world["hq"])
+    lead_role = f.role("provisioning:*", key="lead_role")
+    f.grant(lead_role, ecs_lead, None, scope_type="cloud_service", scope_key="ecs")
+    f.grant(lead_role, rds_lead, None, scope_type="cloud_service", scope_key="rds")
+    rules.ApprovalPolicy.objects.create(organization=world["hq"], name="leads",
+                                        levels=[{"mode": "any", "roles": ["lead_role"]}])
+    request = create(world)
+    assert rules._holds_role(ecs_lead, ["lead_role"], request)
+    assert not rules._holds_role(rds_lead, ["lead_role"], request)
+    assert not rules._holds_role(ecs_lead, ["approver_role"], request)
