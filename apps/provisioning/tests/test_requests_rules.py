@@ -626,3 +626,41 @@ def test_a_role_held_on_the_requests_cloud_service_counts_and_on_another_service
     assert rules._holds_role(ecs_lead, ["lead_role"], request)
     assert not rules._holds_role(rds_lead, ["lead_role"], request)
     assert not rules._holds_role(ecs_lead, ["approver_role"], request)
+
+
+def approver(world: dict[str, Any], name: str, *roles: str):
+    from tests import factories as f
+
+    person = f.user(name, world["hq"])
+    for key in ("approver_role", *roles):
+        f.grant(_role(key), person, world["hq"])
+    return person
+
+
+def _role(key: str):
+    from apps.rbac.models import Role
+    from tests import factories as f
+
+    return Role.objects.filter(key=key).first() or f.role("menu:portal:read", key=key)
+
+
+def test_an_all_level_counts_only_this_requests_approvals(world):
+    alice, bob = approver(world, "alice"), approver(world, "bob")
+    rules.ApprovalPolicy.objects.create(organization=world["hq"], name="both", levels=[
+        {"mode": "all", "users": [str(alice.pk), str(bob.pk)]}])
+    first, second = create(world), create(world)
+    rules.request_decide(actor=alice, request=first, verdict="approve")
+    second = rules.request_decide(actor=bob, request=second, verdict="approve")
+    assert second.status == ProvisioningRequest.Status.PENDING
+    assert ProvisioningRequest.objects.get(pk=first.pk).status == ProvisioningRequest.Status.PENDING
+
+
+def test_a_level_counts_only_its_own_approvals(world):
+    """Who approved the first level does not count again for the second (its roles included)."""
+    first_lead, second_lead = approver(world, "first", "r_one"), approver(world, "second", "r_two")
+    rules.ApprovalPolicy.objects.create(organization=world["hq"], name="two", levels=[
+        {"mode": "any"}, {"mode": "all", "roles": ["r_one", "r_two"]}])
+    request = rules.request_decide(actor=first_lead, request=create(world), verdict="approve")
+    assert request.level == 1
+    request = rules.request_decide(actor=second_lead, request=request, verdict="approve")
+    assert (request.status, request.level) == (ProvisioningRequest.Status.PENDING, 1)
