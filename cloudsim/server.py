@@ -9,6 +9,7 @@ security tokens, and the request parameters each product requires.
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 import json
 import logging
@@ -549,6 +550,9 @@ def control(sim: CloudSim, method: str, path: str, query: dict[str, str], data: 
             raise ValueError("count must be between 1 and 1,000,000")
         with store.lock:
             ids = bulk.create(store, kind, count, data)
+        # The records live as long as the region: the collector's full passes need not walk them (one pass
+        # over the 640,000 objects of 100,000 instances took a second).
+        gc.freeze()
         return 201, {"type": kind, "created": len(ids), "seconds": round(time.perf_counter() - started, 3),
                      "ids": ids if data.get("return_ids") else ids[:10]}
     if path == "/reset" and method == "POST":

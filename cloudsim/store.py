@@ -263,12 +263,15 @@ class Store:
             raise CloudError(code, f"The specified {what} does not exist.", 404)
         return record
 
-    def rows(self, kind: str, region_id: str | None = None) -> list[dict[str, Any]]:
+    def rows(self, kind: str, region_id: str | None = None, *, copy: bool = True) -> list[dict[str, Any]]:
         """Live records of a type (in creation order), settled to now, optionally in one region.
 
         Only records with a timeline can change state by themselves: those are settled (one that reaches
         ``Deleted`` leaves its table), then the region's list is taken from the last walk of the table
-        while the table has not changed since, so paging through a large table costs a page, not a walk."""
+        while the table has not changed since, so paging through a large table costs a page, not a walk.
+        ``copy=False`` hands that kept list itself to a caller that only reads it: a fresh copy of 100,000
+        records per page is walked again by each of the collector's young passes while it lives (half of
+        the CPU of paging 100,000 instances)."""
         now = time.time()
         table = self.tables[kind]
         if self.timed:
@@ -282,7 +285,7 @@ class Store:
         version = getattr(table, "version", None)
         cached = self.listed.get((kind, region_id))
         if version is not None and cached is not None and cached[0] is table and cached[1] == version:
-            return list(cached[2])
+            return list(cached[2]) if copy else cached[2]
         out = []
         for record in list(table.values()):
             if record["_tl"] is not None and not self.settle(kind, record, now):
@@ -291,7 +294,7 @@ class Store:
                 out.append(record)
         if version is not None and table.version == version:
             self.listed[(kind, region_id)] = (table, version, out)
-            return list(out)
+            return list(out) if copy else out
         return out
 
     # -- capacity --------------------------------------------------------------------------------

@@ -378,7 +378,7 @@ def describe_instances(store: Store, p) -> dict[str, Any]:
         candidates = [r for r in candidates if store.settle("ecs_instance", r, now)]
         candidates = [r for r in candidates if r["RegionId"] == region_id]
     else:
-        candidates = store.rows("ecs_instance", region_id)
+        candidates = store.rows("ecs_instance", region_id, copy=False)  # read only: filtered into a new list
     if any(v is not None for v in (status, zone_id, vpc_id, vsw_id, name, type_id, ips)) or tags:
         candidates = [
             r for r in candidates
