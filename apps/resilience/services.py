@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from apps.clouds.adapters.apsara_dr import SECONDARY_NOT_READY
 from apps.clouds.adapters.base import CloudCallError
 from apps.clouds.models import CloudPlatform
 from apps.core.errors import Conflict, InvalidInput
@@ -290,11 +291,19 @@ def member_setup(*, member: ProtectedMember) -> str:
     try:
         if member.channel == ProtectedMember.Channel.DISK_PAIR:
             if not member.replica_id:
-                member.replica_id = cloud.call(
-                    platform, region, "pair_create", source_disk_id=member.external_id,
-                    dest_region=group.secondary_region, dest_zone=group.secondary_zone or _default_zone(group),
-                    rpo_seconds=PAIR_RPO_SECONDS, name=f"um-{member.id}", tags=_tags(group, member),
-                    client_token=f"um-{member.id}")
+                # A task never waits for the cloud: while the secondary disk is being made, the member is
+                # pending and the setup comes back (the same client token finds the same disk).
+                try:
+                    member.replica_id = cloud.call(
+                        platform, region, "pair_create", source_disk_id=member.external_id,
+                        dest_region=group.secondary_region, dest_zone=group.secondary_zone or _default_zone(group),
+                        rpo_seconds=PAIR_RPO_SECONDS, name=f"um-{member.id}", tags=_tags(group, member),
+                        client_token=f"um-{member.id}", wait=False)
+                except CloudCallError as exc:
+                    if exc.code != SECONDARY_NOT_READY:
+                        raise
+                    ProtectedMember.objects.filter(pk=member.pk).update(replica_status="preparing", error="")
+                    return "pending"
                 ProtectedMember.objects.filter(pk=member.pk).update(replica_id=member.replica_id, error="")
             pair = cloud.call(platform, region, "pair_get", member.replica_id) or {}
             status = str(pair.get("status", ""))

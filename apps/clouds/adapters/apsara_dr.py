@@ -45,6 +45,8 @@ Replication pairs (group ``replication_pairs``; EBS async replication 2021-07-30
     -> pair id``: creates the secondary disk (same size and category, ``name`` + "-secondary") in
     ``dest_zone``, waits (bounded) until it is Available, then the pair (``CreateDiskReplicaPair``; the
     API takes ``rpo_seconds`` 900 only); the pair is ``created`` and replicates after ``pair_start``.
+    ``wait=False`` (with a ``client_token``) does not wait: while the disk is not Available it raises
+    ``CloudCallError`` code ``SecondaryDiskNotReady``; the same call later finds the same disk.
     ``pair_start``, ``pair_stop``, ``pair_failover``, ``pair_reprotect``, ``pair_delete``:
     ``fn(adapter, region, pair_id)``; ``region`` is the region the pair was created in (the adapter
     sends failover and reprotect to the secondary's region, as the API requires).
@@ -350,6 +352,9 @@ def _disk(adapter: Any, region: str, disk_id: str) -> dict[str, Any]:
     return found[0]
 
 
+SECONDARY_NOT_READY = "SecondaryDiskNotReady"
+
+
 def _wait_available(adapter: Any, region: str, disk_id: str) -> None:
     """Wait (bounded) until a new disk is ``Available``: a pair needs its secondary disk ready."""
     deadline = time.monotonic() + max(60.0, adapter.timeout * 3)
@@ -361,8 +366,14 @@ def _wait_available(adapter: Any, region: str, disk_id: str) -> None:
 
 
 def pair_create(adapter: Any, region: str, *, source_disk_id: str, dest_region: str, dest_zone: str,
-                rpo_seconds: int, name: str, tags: dict[str, str], client_token: str | None = None) -> str:
-    """A replication pair from ``source_disk_id`` to a new secondary disk in ``dest_zone``."""
+                rpo_seconds: int, name: str, tags: dict[str, str], client_token: str | None = None,
+                wait: bool = True) -> str:
+    """A replication pair from ``source_disk_id`` to a new secondary disk in ``dest_zone``. With
+    ``wait=False`` a secondary disk not yet Available raises ``SecondaryDiskNotReady`` (transient) at
+    once instead of waiting: the caller calls again later with the same ``client_token``, which finds
+    the same disk."""
+    if not wait and not client_token:
+        raise ValueError("pair_create(wait=False) needs the client_token its next attempt repeats")
     token = _token(client_token)
     source = _disk(adapter, region, source_disk_id)
     dest = adapter._invoke("ecs", dest_region, "create_disk", ecs_models.CreateDiskRequest(
@@ -370,7 +381,11 @@ def pair_create(adapter: Any, region: str, *, source_disk_id: str, dest_region: 
         size=int(source.get("Size") or 20),
         disk_category=source.get("Category") or None, disk_name=f"{name}-secondary",
         tag=[ecs_models.CreateDiskRequestTag(key=k, value=v) for k, v in tags.items()] or None))["DiskId"]
-    _wait_available(adapter, dest_region, dest)
+    if wait:
+        _wait_available(adapter, dest_region, dest)
+    elif _disk(adapter, dest_region, dest).get("Status") != "Available":
+        raise CloudCallError(f"The secondary disk {dest} is not Available yet.", code=SECONDARY_NOT_READY,
+                             transient=True, action="DescribeDisks")
     body = adapter._invoke("ebs", region, "create_disk_replica_pair", ebs_models.CreateDiskReplicaPairRequest(
         region_id=region, client_token=token, source_zone_id=source.get("ZoneId"), disk_id=source_disk_id,
         destination_region_id=dest_region, destination_zone_id=dest_zone, destination_disk_id=dest,

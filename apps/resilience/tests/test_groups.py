@@ -128,6 +128,38 @@ def test_bad_group_input_names_the_field_and_writes_nothing(world, change, field
     assert not ProtectionGroup.objects.exists()
 
 
+def test_a_setup_does_not_wait_for_the_secondary_disk_and_a_later_one_pairs_the_same_disk(world):
+    from alibabacloud_ecs20140526 import models as ecs_models
+
+    from apps.clouds.adapters import adapter_for
+
+    make_disks(world, 2, tags={"app": "shop"})
+    world["control"].post("/config", {"provision_seconds": 3})
+    group = services.group_create(
+        actor=world["operator"], organization=world["hq"], name="unhurried", selection="tag", tag_key="app",
+        tag_value="shop", primary_platform=world["platform"], primary_region=PRIMARY, primary_zone=f"{PRIMARY}-a",
+        secondary_platform=world["platform"], secondary_region=SECONDARY, secondary_zone=f"{SECONDARY}-a")
+    first = services.group_setup(group_id=group.id)
+    # Both secondary disks are still being made: no pair yet, both members pending, nothing failed.
+    assert first == {"opened": 0, "pending": 2, "failed": 0}
+    members = list(group.members.all())
+    assert [(m.replica_id, m.replica_status, m.error) for m in members] == [("", "preparing", "")] * 2
+    assert world["control"].get("/replication")["pairs"] == []
+    deadline = time.monotonic() + 30
+    while services.group_setup(group_id=group.id)["pending"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    world["control"].post("/config", {"provision_seconds": 0})
+    wait_replicating(group)
+    # Each member has one pair and the cloud one secondary disk per member: later setups found the first.
+    pairs = world["control"].get("/replication")["pairs"]
+    assert sorted(p["source_disk_id"] for p in pairs) == sorted(m.external_id for m in members)
+    adapter = adapter_for(world["platform"], region=SECONDARY)
+    disks = adapter._invoke("ecs", SECONDARY, "describe_disks", ecs_models.DescribeDisksRequest(
+        region_id=SECONDARY, page_size=100))["Disks"]["Disk"]
+    secondaries = sorted(d["DiskName"] for d in disks if d.get("DiskName", "").endswith("-secondary"))
+    assert secondaries == sorted(f"um-{m.id}-secondary" for m in members)
+
+
 def test_duplicate_name_conflicts(world):
     make_disks(world, 1, tags={"app": "shop"})
     make_group(world)
