@@ -399,7 +399,8 @@ def test_a_level_names_its_approvers_and_mode_in_the_timeline(world):
 def test_an_automatic_approval_launches_one_named_instance_per_count(world, announced):
     rules.ApprovalPolicy.objects.create(organization=world["hq"], name="small ones", levels=[{"mode": "any"}],
                                         auto_approve_max_count=3)
-    request = create(world, count=3, reason="")
+    request = create(world, count=3, reason="",
+                     spec=spec(world, system_disk_category="cloud_essd", tags={"team": "web"}))
     request.refresh_from_db()
     assert request.status == ProvisioningRequest.Status.PROVISIONING and request.decided_at is not None
     kinds = [(kind, message) for kind, message, _ in timeline(request)]
@@ -415,7 +416,19 @@ def test_an_automatic_approval_launches_one_named_instance_per_count(world, anno
             params["security_group_id"]) == ("ecs.g6.large", spec(world)["image_id"], "cn-hangzhou-a",
                                              world["vswitch"], world["security_group"])
     assert "name" not in params and "vcpu" not in params
+    assert set(params) == {"instance_type", "image_id", "zone", "vswitch_id", "security_group_id",
+                           "system_disk_category", "system_disk_gib", "tags"}
+    assert (params["system_disk_category"], params["tags"]) == ("cloud_essd", {"team": "web"})
     assert [p["status"] for _, topic, p in announced if topic == request.topic][-1] == "provisioning"
+
+
+def test_two_instances_are_announced_in_the_plural(world):
+    rules.ApprovalPolicy.objects.create(organization=world["hq"], name="all", levels=[])
+    request = create(world, count=2)
+    assert timeline(request)[-1][1] == "Creating 2 instances"
+    assert sorted(ChangeRecord.objects.filter(request=request).values_list("operation__target_name", flat=True)) \
+        == ["web-1", "web-2"]
+    assert set(ChangeRecord.objects.filter(request=request).values_list("project", flat=True)) == {world["project"].pk}
 
 
 def test_one_automatic_instance_keeps_its_name_and_the_reason_is_its_comment(world):
