@@ -74,19 +74,25 @@ def _race(env: dict[str, str], org_ids: list[str], barrier: Path) -> tuple[int, 
     procs = [subprocess.Popen([sys.executable, __file__, "reserve", str(barrier), str(EACH), *org_ids],
                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(PROCESSES)]
-    deadline = time.monotonic() + 180
-    while len(list(barrier.glob("ready-*"))) < PROCESSES:
-        assert time.monotonic() < deadline and all(p.poll() is None for p in procs), "a worker did not get ready"
-        time.sleep(0.05)
-    (barrier / "go").touch()
-    granted = refused = 0
-    for p in procs:
-        out, err = p.communicate(timeout=240)
-        assert p.returncode == 0, err[-3000:]
-        result = json.loads(out.strip().splitlines()[-1])
-        granted += result["granted"]
-        refused += result["refused"]
-    return granted, refused
+    try:
+        deadline = time.monotonic() + 180
+        while len(list(barrier.glob("ready-*"))) < PROCESSES:
+            assert time.monotonic() < deadline and all(p.poll() is None for p in procs), "a worker did not get ready"
+            time.sleep(0.05)
+        (barrier / "go").touch()
+        granted = refused = 0
+        for p in procs:
+            out, err = p.communicate(timeout=240)
+            assert p.returncode == 0, err[-3000:]
+            result = json.loads(out.strip().splitlines()[-1])
+            granted += result["granted"]
+            refused += result["refused"]
+        return granted, refused
+    finally:
+        for p in procs:  # a failed race leaves no process behind waiting for its start
+            if p.poll() is None:
+                p.kill()
+                p.wait()
 
 
 def _pg_env() -> dict[str, str]:
