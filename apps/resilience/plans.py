@@ -66,6 +66,7 @@ FAILING_OVER = {"failovering", "failovered"}
 REPLICATING = {"normal", "syncing", "initial_syncing"}
 # The state an instance passes through on its way to running / stopped.
 MOVING = {"running": "starting", "stopped": "stopping"}
+OPPOSITE = {"running": "stopped", "stopped": "running"}
 BUSY_PAIR = {"creating", "stopping", "failovering", "reprotecting", "deleting", "starting"}
 
 
@@ -489,7 +490,6 @@ def _instance_act(action: str) -> Callable[[Ctx], dict[str, Any]]:
     target = {"stop": "stopped", "start": "running"}[action]
 
     def act(ctx: Ctx) -> dict[str, Any]:
-        from apps.provisioning.lifecycle import operation_start
         from apps.resources.models import Resource
 
         resource = Resource.objects.filter(pk=ctx.member.resource_id).first() if ctx.member else None
@@ -500,18 +500,37 @@ def _instance_act(action: str) -> Callable[[Ctx], dict[str, Any]]:
             return {"skipped": f"already {target}"}
         if status == MOVING[target]:  # someone else's start or stop is under way: wait for it to land
             return {"awaiting": target}
-        try:
-            change = operation_start(actor=ctx.run.actor, resource=resource, action=action, check=False,
-                                     comment=f"{ctx.run.kind} {ctx.run.id}")
-        except (Conflict, Refused) as exc:
-            raise StepFailed(exc.message) from None
-        return {"change": change.id, "change_operation": change.operation_id}
+        if status == MOVING[OPPOSITE[target]]:
+            # Someone else's change moves it the other way: let it land there, then make ours.
+            return {"awaiting": OPPOSITE[target], "then": action}
+        return _instance_operation(ctx, resource, action)
     return act
 
 
+def _instance_operation(ctx: Ctx, resource: Any, action: str) -> dict[str, Any]:
+    from apps.provisioning.lifecycle import operation_start
+
+    try:
+        change = operation_start(actor=ctx.run.actor, resource=resource, action=action, check=False,
+                                 comment=f"{ctx.run.kind} {ctx.run.id}")
+    except (Conflict, Refused) as exc:
+        raise StepFailed(exc.message) from None
+    return {"change": change.id, "change_operation": change.operation_id}
+
+
 def _instance_check(ctx: Ctx) -> bool:
-    if ctx.step.result.get("awaiting"):
-        return _instance_arrived(ctx, ctx.step.result["awaiting"])
+    result = ctx.step.result
+    if result.get("awaiting"):
+        if not _instance_arrived(ctx, result["awaiting"]):
+            return False
+        if not result.get("then"):
+            return True
+        from apps.resources.models import Resource
+
+        resource = Resource.objects.get(pk=ctx.member.resource_id)
+        started = _instance_operation(ctx, resource, result["then"])
+        _save_result(ctx.step, {k: v for k, v in result.items() if k not in ("awaiting", "then")} | started)
+        return False
     op_id = ctx.step.result.get("change_operation")
     if not op_id:
         return True

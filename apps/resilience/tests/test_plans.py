@@ -374,3 +374,42 @@ def test_a_start_someone_else_has_under_way_is_waited_for_not_refused(world):
     assert (step.status, step.result) == (PlanStep.Status.SUCCEEDED, {"awaiting": "running"})
     assert step.operation.message == "Already on its way: running"
     assert Resource.objects.get(external_id=busy).status == "running"
+
+
+def test_a_start_finding_the_instance_being_stopped_waits_for_the_stop_then_starts_it(world):
+    """Failback starts the primary's instances; one that another change is stopping (the cloud's own
+    console) is left to stop, then started: one StartInstance for it, after its stop landed."""
+    from apps.resilience.tests.conftest import adapter, make_instances
+    from apps.resources.models import Resource
+    from apps.resources.services import resource_refresh
+
+    make_instances(world, 2, tags={"app": "shop"})
+    group = _group(world, 2)
+    failover = drive(plans.plan_start(actor=world["operator"], group=group, kind="failover"), timeout=120)
+    assert failover.status == PlanRun.Status.SUCCEEDED, failover.error
+    a = adapter(world)
+    stopping, other = [m.external_id for m in group.members.filter(resource_type="ecs.instance").order_by("id")]
+
+    def refresh(instance):
+        resource_refresh(platform=world["platform"], resource_type="ecs.instance", region="cn-hangzhou",
+                         external_id=instance, adapter=a)
+
+    a.stop("ecs.instance", "cn-hangzhou", other)
+    refresh(other)
+    world["control"].post("/config", {"provision_seconds": 1})
+    assert Resource.objects.get(external_id=stopping).status == "running"
+    a.stop("ecs.instance", "cn-hangzhou", stopping)
+    refresh(stopping)
+    assert Resource.objects.get(external_id=stopping).status == "stopping"
+    since = world["control"].get("/calls")["last_seq"]
+    run = drive(plans.plan_start(actor=world["operator"], group=ProtectionGroup.objects.get(pk=group.pk),
+                                 kind="failback"), timeout=120)
+    world["control"].post("/config", {"provision_seconds": 0})
+    assert run.status == PlanRun.Status.SUCCEEDED, run.error
+    starts = [c["ids"] for c in world["control"].get(f"/calls?kind=write&since={since}")["calls"]
+              if c["action"] == "StartInstance"]
+    assert sorted(starts) == sorted([[other], [stopping]])
+    step = run.steps.get(action="instance_start", member__external_id=stopping)
+    assert step.status == PlanStep.Status.SUCCEEDED and "awaiting" not in step.result and step.result["change"]
+    assert step.operation.message == "Started"
+    assert Resource.objects.get(external_id=stopping).status == "running"
