@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import calendar
+import fcntl
 import fnmatch
 import hashlib
 import json
@@ -534,6 +535,18 @@ def write_record(record: dict[str, Any]) -> None:
     RECORD.write_text(json.dumps(out, indent=1, ensure_ascii=False) + "\n")
 
 
+def store(module: str, entry: dict[str, Any]) -> dict[str, Any]:
+    """Write one module's entry into the record as it is on disk now (under a lock), so runs of other
+    modules going on at the same time keep theirs; return the record written."""
+    RECORD.parent.mkdir(parents=True, exist_ok=True)
+    with open(RECORD.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        record = load_record()
+        record["modules"][module] = entry
+        write_record(record)
+    return record
+
+
 def survivor_diffs(work: Path, names: list[str]) -> dict[str, str]:
     """Each surviving mutant's change, as the lines mutmut removed and added."""
     diffs: dict[str, str] = {}
@@ -599,8 +612,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.partial:
         for module in [resolve(name) for name in args.modules]:
             entry = record_partial(module)
-            record["modules"][module] = entry
-            write_record(record)
+            record = store(module, entry)
             print(f"  partial: tested {entry['tested']} of {entry['total']}: killed {entry['killed']}, survived "
                   f"{entry['survived']}, timed out {entry['timed_out']}, score {entry['score']:.1%} of those tested",
                   flush=True)
@@ -610,8 +622,7 @@ def main(argv: list[str] | None = None) -> int:
             if module not in record["modules"]:
                 raise SystemExit(f"{module} has no recorded run to resume")
             entry = resume(module, args.max_children, record["modules"][module], args.only, until)
-            record["modules"][module] = entry
-            write_record(record)
+            record = store(module, entry)
             left = f", {entry['not_checked']} still untested" if entry.get("partial") else ""
             print(f"  killed {entry['killed']}, survived {entry['survived']}, timed out {entry['timed_out']}, "
                   f"total {entry['total']}{left}, score {entry['score']:.1%}", flush=True)
@@ -620,15 +631,13 @@ def main(argv: list[str] | None = None) -> int:
             if module not in record["modules"]:
                 raise SystemExit(f"{module} has no recorded run to re-test")
             entry = retest_survivors(module, args.max_children, record["modules"][module])
-            record["modules"][module] = entry
-            write_record(record)
+            record = store(module, entry)
             print(f"  killed {entry['killed']}, survived {entry['survived']}, timed out {entry['timed_out']}, "
                   f"total {entry['total']}, score {entry['score']:.1%}", flush=True)
     elif not args.table:
         for module in [resolve(name) for name in args.modules] or list(MODULES):
             entry = run_module(module, args.max_children, args.deselect)
-            record["modules"][module] = entry
-            write_record(record)
+            record = store(module, entry)
             print(f"  killed {entry['killed']}, survived {entry['survived']}, timed out {entry['timed_out']}, "
                   f"total {entry['total']}, score {entry['score']:.1%} in {entry['duration_s']:.0f} s", flush=True)
     print(table(record))
