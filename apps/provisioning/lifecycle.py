@@ -82,11 +82,40 @@ def _deadline(action: str, params: dict[str, Any]) -> Any:
     return timezone.now() + timedelta(seconds=float(seconds))
 
 
-def _queue(change: ChangeRecord) -> None:
-    from apps.provisioning.tasks import lifecycle_step_task
+STEP_BATCH = 20  # steps per task message: a batch's cloud calls run one after the other
 
-    change_id, step = change.id, change.step + 1
-    transaction.on_commit(lambda: lifecycle_step_task.apply_async((change_id, step)))
+
+class _QueuedSteps:
+    """The next steps of the changes one transaction queued (a request's creates), sent on its commit in
+    messages of ``STEP_BATCH``: each message costs the broker and a worker's consumer about as much as a
+    step's own work. A change rolled back with a savepoint after it joined is not found by its step,
+    which then does nothing."""
+
+    def __init__(self) -> None:
+        self.steps: list[tuple[str, int]] = []
+
+    def __call__(self) -> None:
+        from apps.provisioning.tasks import lifecycle_step_task, lifecycle_steps_task
+
+        for start in range(0, len(self.steps), STEP_BATCH):
+            page = self.steps[start:start + STEP_BATCH]
+            if len(page) == 1:
+                lifecycle_step_task.apply_async(page[0])
+            else:
+                lifecycle_steps_task.apply_async((page,))
+
+
+def _queue(change: ChangeRecord) -> None:
+    step = (change.id, change.step + 1)
+    connection = transaction.get_connection()
+    if connection.in_atomic_block:
+        for _sids, callback, _robust in reversed(connection.run_on_commit):
+            if isinstance(callback, _QueuedSteps):
+                callback.steps.append(step)
+                return
+    queued = _QueuedSteps()
+    queued.steps.append(step)
+    transaction.on_commit(queued)
 
 
 def change_create(*, organization: Any, project: Any, platform: Any, action: str, resource_type: str, region: str,
@@ -409,6 +438,67 @@ def _step_of(change: ChangeRecord, step: int) -> tuple[bool, float, int]:
         return False, 0.0, step
 
 
+def _calls(calls: list[tuple[ChangeRecord, int]]) -> list[tuple[ChangeRecord, bool, float, int]]:
+    """The call steps of ``calls`` (changes in their call phase, at these steps): each asks the cloud, then
+    those that got an answer are recorded together, each only at the step it was read at (a step another
+    delivery recorded meanwhile is not recorded again), in the same transaction as its external id.
+    Returns (change, another step follows, its countdown, its number) for each."""
+    if not calls:
+        return []
+    poll = config.value("POLL_SECONDS")
+    stale = timezone.now() - timedelta(seconds=config.value("STALE_SECONDS") / 4)
+    quiet = [change.pk for change, _step in calls if change.heartbeat_at < stale]
+    if quiet:
+        # Not heard of for a while (queued long): say they are alive before the cloud calls, so the
+        # reconciler does not resume them meanwhile. Each recorded step sets it too.
+        ChangeRecord.objects.filter(pk__in=quiet).update(heartbeat_at=timezone.now())
+    adapters: dict[tuple[Any, str], Any] = {}
+    results: list[tuple[ChangeRecord, bool, float, int]] = []
+    answered: list[tuple[ChangeRecord, int, str, dict[str, Any], Any]] = []
+    for change, step in calls:
+        key = (change.platform_id, change.region)
+        try:
+            if key not in adapters:
+                adapters[key] = adapter_for(change.platform, region=change.region,
+                                            timeout=config.value("CLOUD_TIMEOUT"))
+            message, fields = _call(change, adapters[key])
+        except CloudCallError as exc:
+            results.append((change, *_cloud_error(change, step, exc)))
+            continue
+        except ValueError as exc:  # credentials that cannot be read
+            _fail(change, str(exc))
+            results.append((change, False, 0.0, step))
+            continue
+        answered.append((change, step, message, fields, timezone.now()))
+    if not answered:
+        return results
+    with transaction.atomic():
+        read_at = Q()
+        for change, step, _message, _fields, _at in answered:
+            read_at |= Q(pk=change.pk, step=step - 1)
+        recorded = set(ChangeRecord.objects.select_for_update().filter(read_at).exclude(phase=Phase.DONE)
+                       .order_by("pk").values_list("pk", flat=True))
+        rows, advances = [], []
+        first_looks: dict[str, float] = {}
+        for change, step, message, fields, at in answered:
+            if change.pk not in recorded:
+                results.append((change, False, 0.0, step))
+                continue
+            for name, value in fields.items():
+                setattr(change, name, value)
+            change.phase, change.step, change.attempts, change.heartbeat_at = Phase.WAIT, step, 0, at
+            rows.append(change)
+            if message[:500] != change.operation.message:
+                advances.append((change.operation_id, step, 30, message))
+                change.operation.message = message[:500]
+            if _took_key(change) not in first_looks:
+                first_looks[_took_key(change)] = _first_look(change, poll)
+            results.append((change, True, first_looks[_took_key(change)], step + 1))
+        ChangeRecord.objects.bulk_update(rows, ["phase", "step", "attempts", "heartbeat_at", "external_id"])
+        operations_advance(steps=advances)
+    return results
+
+
 def _at_deadline(change: ChangeRecord, adapter: Any, step: int, current: CloudResource | None) -> None:
     """Past its deadline a change succeeds if the cloud got there, else fails."""
     if change.phase == Phase.WAIT and _reached(change, current):
@@ -702,13 +792,41 @@ def lifecycle_run(*, change_id: str, step: int) -> tuple[float, int] | None:
     """Run a change's step as a worker does. Returns the countdown and number of its own next step, or
     ``None`` when it has none: it is done, or it waits on the cloud in the poll of its platform, region
     and type (joined here; retries after a transient error stay with the change's own steps)."""
-    more, delay, next_step, change = _step(change_id=change_id, step=step)
-    if not more:
-        return None
-    if change is None or change.phase != Phase.WAIT or change.attempts:
-        return delay, next_step
-    poll_join(str(change.platform_id), change.region, change.resource_type, delay=delay)
-    return None
+    following = lifecycle_run_many(steps=[(change_id, step)])
+    return (following[0][1], following[0][2]) if following else None
+
+
+def lifecycle_run_many(*, steps: list[tuple[str, int]]) -> list[tuple[str, float, int]]:
+    """Run the steps of changes queued together (a request's creates) as a worker does: the call steps ask
+    the cloud one after the other and are then recorded together (one locking read, one write of the
+    changes, one of their operations); any other step runs on its own. Each change then waiting on the
+    cloud joins the poll of its platform, region and type. Returns the others' next steps: (change id,
+    countdown, step number)."""
+    changes = ChangeRecord.objects.select_related("platform", "operation").in_bulk([c for c, _s in steps])
+    now = timezone.now()
+    calls: list[tuple[ChangeRecord, int]] = []
+    results: list[tuple[ChangeRecord | None, bool, float, int]] = []
+    for change_id, step in steps:
+        change = changes.get(change_id)
+        if change is not None and change.phase == Phase.CALL and step == change.step + 1 \
+                and not change.operation.is_final and now <= change.deadline:
+            calls.append((change, step))
+        else:
+            results.append((change, *_step_of(change, step)) if change is not None else (None, False, 0.0, step))
+    results += _calls(calls)
+    following: list[tuple[str, float, int]] = []
+    joined: set[tuple[Any, str, str]] = set()
+    for change, more, delay, next_step in results:
+        if not more or change is None:
+            continue
+        if change.phase != Phase.WAIT or change.attempts:
+            following.append((change.id, delay, next_step))
+            continue
+        key = (str(change.platform_id), change.region, change.resource_type)
+        if key not in joined:
+            joined.add(key)
+            poll_join(*key, delay=delay)
+    return following
 
 
 def poll_join(platform_id: Any, region: str, resource_type: str, *, delay: float) -> bool:

@@ -12,6 +12,12 @@ def lifecycle_step_task(change_id: str, step: int) -> None:
 
 
 @shared_task(acks_late=True, ignore_result=True)
+def lifecycle_steps_task(steps: list) -> None:
+    for change_id, delay, next_step in services.lifecycle_run_many(steps=[(c, s) for c, s in steps]):
+        lifecycle_step_task.apply_async((change_id, next_step), countdown=delay)
+
+
+@shared_task(acks_late=True, ignore_result=True)
 def lifecycle_poll_task(platform_id: str, region: str, resource_type: str) -> None:
     done = services.lifecycle_poll(platform_id=platform_id, region=region, resource_type=resource_type,
                                    hand_over=lambda finishes: lifecycle_finish_task.apply_async((finishes,)))

@@ -14,6 +14,7 @@ from apps.provisioning.lifecycle import (
     lifecycle_finish_group,
     lifecycle_poll,
     lifecycle_run,
+    lifecycle_run_many,
     lifecycle_step,
     operation_start,
     operations_batch,
@@ -23,7 +24,7 @@ from apps.provisioning.requests import policy_create, policy_delete, request_can
 from apps.provisioning.schedules import schedule_create, schedule_delete, schedule_run
 
 __all__ = [
-    "lifecycle_finish", "lifecycle_finish_group", "lifecycle_poll", "lifecycle_run", "lifecycle_step",
-    "operation_start", "operations_batch", "policy_create", "policy_delete", "reconcile",
+    "lifecycle_finish", "lifecycle_finish_group", "lifecycle_poll", "lifecycle_run", "lifecycle_run_many",
+    "lifecycle_step", "operation_start", "operations_batch", "policy_create", "policy_delete", "reconcile",
     "request_cancel", "request_create", "request_decide", "schedule_create", "schedule_delete", "schedule_run",
 ]

@@ -183,3 +183,31 @@ def test_a_request_whose_changes_finish_together_settles_once_and_a_second_deliv
         change.refresh_from_db()
         assert change.phase == "done" and change.resource is not None and change.after["status"] == "running"
         assert Operation.objects.get(pk=change.operation_id).status == "succeeded"
+
+
+def test_a_requests_creates_go_out_in_one_task_message_and_their_calls_are_recorded_together(
+        world, control, scheduled, monkeypatch, django_capture_on_commit_callbacks):
+    from apps.provisioning import tasks
+
+    sent: list[tuple] = []
+    monkeypatch.setattr(tasks.lifecycle_steps_task, "apply_async", lambda args: sent.append(tuple(args)))
+    monkeypatch.setattr(tasks.lifecycle_step_task, "apply_async", lambda args, **kw: sent.append(("one", *args)))
+    body = submit(world, count=3).json()
+    with django_capture_on_commit_callbacks(execute=True):
+        api(world["approver"]).post(f"/api/v1/provisioning/requests/{body['id']}/approve/", {}, format="json")
+    changes = {c.pk: c for c in ChangeRecord.objects.filter(request_id=body["id"])}
+    assert len(sent) == 1 and sorted(c for c, _step in sent[0][0]) == sorted(changes)
+    steps = sent[0][0]
+    # A second delivery of one of them meanwhile recorded its call: the batch leaves it as it is.
+    first = next(iter(changes.values()))
+    assert lifecycle.lifecycle_run(change_id=first.pk, step=1) is None
+    before = len(cloud_instances(control))
+    assert lifecycle.lifecycle_run_many(steps=steps) == []  # all wait in the poll round
+    assert len(cloud_instances(control)) == before + 2  # the one already called is not asked again
+    rows = ChangeRecord.objects.filter(request_id=body["id"]).select_related("operation")
+    assert {(c.phase, c.step, c.operation.step) for c in rows} == {("wait", 1, 1)}
+    assert len({c.external_id for c in rows}) == 3 and all(c.external_id for c in rows)
+    assert [kind for kind, _args, _countdown in scheduled] == ["poll"]  # joined once, not once per change
+    run_rounds(world, control, [])
+    assert set(Operation.objects.filter(pk__in=[c.operation_id for c in rows]).values_list("status", flat=True)) \
+        == {"succeeded"}
