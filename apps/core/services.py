@@ -12,6 +12,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from apps.core.bulk import rows_update
 from apps.core.errors import Conflict, InvalidInput
 from apps.core.events import emit
 from apps.core.models import Operation
@@ -86,7 +87,7 @@ def operations_advance(*, steps: list[tuple[str, int, int, str]]) -> list[Operat
         op.message = message[:500]
         op.updated_at = now
         advanced.append(op)
-    Operation.objects.bulk_update(advanced, ["status", "started_at", "step", "progress", "message", "updated_at"])
+    rows_update(Operation, advanced, ["status", "started_at", "step", "progress", "message", "updated_at"])
     for op in advanced:
         operation_announce(op)
     return advanced
@@ -117,8 +118,8 @@ def operations_succeed(*, ends: list[tuple[str, str, dict[str, Any] | None]]) ->
         op.finished_at = now
         op.updated_at = now
         succeeded.append(op)
-    Operation.objects.bulk_update(succeeded, ["status", "progress", "message", "result", "started_at", "finished_at",
-                                              "updated_at"])
+    rows_update(Operation, succeeded, ["status", "progress", "message", "result", "started_at", "finished_at",
+                                       "updated_at"])
     for op in succeeded:
         operation_announce(op)
     return succeeded

@@ -35,6 +35,7 @@ from django.utils import timezone
 from apps.clouds.adapters import adapter_class, adapter_for
 from apps.clouds.adapters.base import CloudCallError, CloudResource, Relation
 from apps.clouds.models import Flavor
+from apps.core.bulk import rows_update
 from apps.core.errors import Conflict, Forbidden, InvalidInput, Refused
 from apps.core.events import emit
 from apps.core.models import Operation
@@ -454,7 +455,7 @@ def _calls(calls: list[tuple[ChangeRecord, int]]) -> list[tuple[ChangeRecord, bo
         ChangeRecord.objects.filter(pk__in=quiet).update(heartbeat_at=timezone.now())
     adapters: dict[tuple[Any, str], Any] = {}
     results: list[tuple[ChangeRecord, bool, float, int]] = []
-    answered: list[tuple[ChangeRecord, int, str, dict[str, Any], Any]] = []
+    answered: list[tuple[ChangeRecord, int, str, dict[str, Any]]] = []
     for change, step in calls:
         key = (change.platform_id, change.region)
         try:
@@ -469,24 +470,25 @@ def _calls(calls: list[tuple[ChangeRecord, int]]) -> list[tuple[ChangeRecord, bo
             _fail(change, str(exc))
             results.append((change, False, 0.0, step))
             continue
-        answered.append((change, step, message, fields, timezone.now()))
+        answered.append((change, step, message, fields))
     if not answered:
         return results
     with transaction.atomic():
         read_at = Q()
-        for change, step, _message, _fields, _at in answered:
+        for change, step, _message, _fields in answered:
             read_at |= Q(pk=change.pk, step=step - 1)
         recorded = set(ChangeRecord.objects.select_for_update().filter(read_at).exclude(phase=Phase.DONE)
                        .order_by("pk").values_list("pk", flat=True))
         rows, advances = [], []
         first_looks: dict[str, float] = {}
-        for change, step, message, fields, at in answered:
+        now = timezone.now()
+        for change, step, message, fields in answered:
             if change.pk not in recorded:
                 results.append((change, False, 0.0, step))
                 continue
             for name, value in fields.items():
                 setattr(change, name, value)
-            change.phase, change.step, change.attempts, change.heartbeat_at = Phase.WAIT, step, 0, at
+            change.phase, change.step, change.attempts, change.heartbeat_at = Phase.WAIT, step, 0, now
             rows.append(change)
             if message[:500] != change.operation.message:
                 advances.append((change.operation_id, step, 30, message))
@@ -494,7 +496,7 @@ def _calls(calls: list[tuple[ChangeRecord, int]]) -> list[tuple[ChangeRecord, bo
             if _took_key(change) not in first_looks:
                 first_looks[_took_key(change)] = _first_look(change, poll)
             results.append((change, True, first_looks[_took_key(change)], step + 1))
-        ChangeRecord.objects.bulk_update(rows, ["phase", "step", "attempts", "heartbeat_at", "external_id"])
+        rows_update(ChangeRecord, rows, ["phase", "step", "attempts", "heartbeat_at", "external_id"])
         operations_advance(steps=advances)
     return results
 
@@ -599,8 +601,7 @@ def _finish_collected(collected: list[tuple[ChangeRecord, int, Resource | None]]
             current.resource = row or current.resource
             current.phase, current.step, current.heartbeat_at = Phase.DONE, step, now
             closed.append((current, row))  # done now: a second finish of it in the list is left out
-        ChangeRecord.objects.bulk_update([c for c, _r in closed], ["after", "resource", "phase", "step",
-                                                                   "heartbeat_at"])
+        rows_update(ChangeRecord, [c for c, _r in closed], ["after", "resource", "phase", "step", "heartbeat_at"])
         operations_succeed(ends=[(current.operation_id, f"{FINISHED[current.action]} {current.external_id}",
                                   {"external_id": current.external_id, "resource": row.id if row else None,
                                    "after": current.after}) for current, row in closed])
