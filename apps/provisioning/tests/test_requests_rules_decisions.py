@@ -65,6 +65,15 @@ def test_who_decided_a_level_may_not_decide_the_next(world):
     assert rules.eligible(second, request) is True
 
 
+
+def test_a_long_denial_is_kept_in_the_timeline_cut_to_500_characters(world):
+    one_level(world)
+    comment = "c" * 500
+    request = rules.request_decide(actor=world["approver"], request=create(world), verdict="deny", comment=comment)
+    denial = request.events.get(kind="denied")
+    assert denial.message == (f"Denied by {world['approver'].get_username()}: " + comment)[:500]
+    assert len(denial.message) == 500 and denial.actor_id == world["approver"].pk
+
 # -- launching an approved request -------------------------------------------------------------------------
 
 def test_an_approved_requests_instances_are_created_in_the_requesters_name(world):
