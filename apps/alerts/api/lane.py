@@ -108,6 +108,7 @@ class IngestionLane(ASGIHandler):
         try:
             self._keep_connections()
             response.close()
+            self._skip_health_checks()
         except Exception:  # noqa: BLE001 - the answer is out; a closer's failure must not lose the lane thread
             logger.exception("closing an ingestion response failed")
             connections.close_all()
@@ -123,6 +124,16 @@ class IngestionLane(ASGIHandler):
                 conn.close()
             else:
                 conn.close_at = None
+
+    @staticmethod
+    def _skip_health_checks() -> None:
+        """``request_finished`` asks for ``CONN_HEALTH_CHECKS``'s check before the next request: a
+        ``SELECT 1`` round trip on PostgreSQL for every alert. A lane thread checks its connections
+        itself (``_usable_connections``: one that had an error is closed, one idle for a while is
+        checked), so the kept ones are marked as checked."""
+        for conn in connections.all(initialized_only=True):
+            if conn.connection is not None and conn.close_at is None:
+                conn.health_check_done = True
 
     def _usable_connections(self) -> None:
         idle = time.monotonic() - getattr(self._local, "used_at", 0.0) > CHECK_IDLE_SECONDS

@@ -209,6 +209,26 @@ def test_the_response_is_closed_after_sending_and_request_finished_keeps_a_good_
     assert len(finished) == 3 and all(name.startswith("alert-ingest") for name in finished)
 
 
+def test_a_kept_connection_is_not_health_checked_again_before_each_ingestion(world):
+    """``request_finished`` would ask for ``CONN_HEALTH_CHECKS``'s check (a ``SELECT 1`` on PostgreSQL)
+    before the next request; the lane checks its connections itself, so a kept one is marked checked
+    and one closed for an error is not."""
+    a = world["a"]
+    key, secret = access_key_create(actor=a["user"])
+    lane = IngestionLane(_Inner(), threads=1)
+
+    def health_checked() -> bool | None:
+        wrapper = connections["default"]
+        wrapper.health_check_enabled = True  # as with CONN_HEALTH_CHECKS on PostgreSQL
+        return wrapper.health_check_done if wrapper.connection is not None else None
+
+    assert _call(lane, PATH, *_signed(key, secret, _firing("one")))[0] == 200
+    lane._pool().submit(health_checked).result()
+    assert _call(lane, PATH, *_signed(key, secret, _firing("two")))[0] == 200
+    assert lane._pool().submit(health_checked).result() is True
+    assert lane._pool().submit(lambda: connections["default"].close_at).result() is None
+
+
 def test_a_connection_left_outside_autocommit_is_closed_with_the_response_and_a_good_one_kept(world):
     from django.http import HttpResponse
 
