@@ -24,12 +24,37 @@ from apps.core import realtime, runtime
 logger = logging.getLogger(__name__)
 
 Subscriber = Callable[[Any, str, dict[str, Any]], None]
+BatchSubscriber = Callable[[list[tuple[Any, str, dict[str, Any]]]], None]
+Event = tuple[Any, str, dict[str, Any], list[tuple[Any, str]]]
 _subscribers: list[tuple[str, Subscriber]] = []
+_batch_subscribers: list[tuple[str, BatchSubscriber]] = []
 
 
 def subscribe(topic_prefix: str, handler: Subscriber) -> None:
     """Call ``handler(org_id, topic, payload)`` for every committed event whose topic starts so."""
     _subscribers.append((topic_prefix, handler))
+
+
+def subscribe_batch(topic_prefix: str, handler: BatchSubscriber) -> None:
+    """Call ``handler([(org_id, topic, payload), ...])`` with the committed events whose topic starts so, those
+    a transaction emitted one after another together, in the order emitted (for a subscriber that writes
+    each event: one write for them all)."""
+    _batch_subscribers.append((topic_prefix, handler))
+
+
+class _Emitted:
+    """Events emitted one after another in a transaction, at one savepoint level: delivered together on
+    commit (their stream numbers, replay copies and sends go out together). An event emitted after
+    something else was registered on commit, or inside another savepoint, starts another delivery, so
+    what runs on commit keeps its order and a rolled-back savepoint takes its events with it."""
+
+    def __init__(self, event: Event) -> None:
+        self.events = [event]
+        self.delivered = False
+
+    def __call__(self) -> None:
+        self.delivered = True
+        _deliver_all(self.events)
 
 
 def emit(org: Any, topic: str, payload: dict[str, Any], *, also: Iterable[tuple[Any, str]] = ()) -> None:
@@ -38,45 +63,56 @@ def emit(org: Any, topic: str, payload: dict[str, Any], *, also: Iterable[tuple[
     ``also`` names further (organization, topic) streams that carry the same announcement, such as
     an organization's activity stream; subscribers in other apps hear it once, on ``topic``.
     """
-    org_id = getattr(org, "pk", org)
-    streams = [(getattr(o, "pk", o), t) for o, t in also]
+    event = (getattr(org, "pk", org), topic, payload, [(getattr(o, "pk", o), t) for o, t in also])
+    connection = transaction.get_connection()
+    if connection.in_atomic_block and connection.run_on_commit:
+        sids, callback, _robust = connection.run_on_commit[-1]
+        if isinstance(callback, _Emitted) and not callback.delivered and sids == set(connection.savepoint_ids):
+            callback.events.append(event)
+            return
+    transaction.on_commit(_Emitted(event))
 
-    def deliver() -> None:
-        _deliver(org_id, topic, payload, streams)
 
-    transaction.on_commit(deliver)
-
-
-def _send(streams: list[tuple[Any, str]], payload: dict[str, Any]) -> None:
-    """Number the event within each (organization, topic) stream, keep it for replay and hand it to the
-    channel layer: the streams' numbers, their replay copies and their sends each go out together."""
+def _send(events: list[tuple[list[tuple[Any, str]], dict[str, Any]]]) -> None:
+    """Number each event within each of its (organization, topic) streams, keep it for replay and hand it to
+    the channel layer: the numbers of all the events' streams, their replay copies and their sends each go
+    out together."""
     try:
-        groups = [(realtime.group_name(org_id, topic), topic) for org_id, topic in streams]
-        seqs = realtime.next_seqs([group for group, _topic in groups])
+        groups = [(realtime.group_name(org_id, topic), topic, n) for n, (streams, _p) in enumerate(events)
+                  for org_id, topic in streams]
+        seqs = realtime.next_seqs([group for group, _topic, _n in groups])
         # The client's frame is encoded once per stream here, not once per subscriber, around the payload
         # encoded once; the layer message carries only strings and numbers, which the layer copies cheaply
         # for each receiver.
-        data = json.dumps(payload, cls=DjangoJSONEncoder)
+        data = [json.dumps(payload, cls=DjangoJSONEncoder) for _streams, payload in events]
         at = time.time()
         messages = [(group, {"type": "realtime.event", "topic": topic, "seq": seq,
                              "text": f'{{"type": "event", "topic": {json.dumps(topic)}, "seq": {seq}, '
-                                     f'"ts": {at!r}, "data": {data}}}'})
-                    for (group, topic), seq in zip(groups, seqs, strict=True)]
+                                     f'"ts": {at!r}, "data": {data[n]}}}'})
+                    for (group, topic, n), seq in zip(groups, seqs, strict=True)]
         realtime.remember_many(messages)
         send_to_groups(messages)
     except Exception:
         # Delivery is best effort: a broken cache or layer must not fail the committed work.
-        logger.exception("could not deliver event %s", streams[0][1])
+        logger.exception("could not deliver events %s", ", ".join(streams[0][1] for streams, _p in events[:5]))
 
 
-def _deliver(org_id: Any, topic: str, payload: dict[str, Any], streams: Iterable[tuple[Any, str]] = ()) -> None:
-    _send([(org_id, topic), *streams], payload)
-    for prefix, handler in _subscribers:
-        if topic.startswith(prefix):
+def _deliver_all(events: list[Event]) -> None:
+    _send([([(org_id, topic), *streams], payload) for org_id, topic, payload, streams in events])
+    for org_id, topic, payload, _streams in events:
+        for prefix, handler in _subscribers:
+            if topic.startswith(prefix):
+                try:
+                    handler(org_id, topic, payload)
+                except Exception:
+                    logger.exception("event subscriber %r failed on %s", handler, topic)
+    for prefix, batch_handler in _batch_subscribers:
+        heard = [(org_id, topic, payload) for org_id, topic, payload, _streams in events if topic.startswith(prefix)]
+        if heard:
             try:
-                handler(org_id, topic, payload)
+                batch_handler(heard)
             except Exception:
-                logger.exception("event subscriber %r failed on %s", handler, topic)
+                logger.exception("event subscriber %r failed on %s", batch_handler, heard[0][1])
 
 
 SEND_TIMEOUT = 5.0
@@ -87,16 +123,25 @@ def send_to_group(group: str, message: dict[str, Any]) -> None:
 
 
 def send_to_groups(messages: list[tuple[str, dict[str, Any]]]) -> None:
-    """Hand each (group, message) to the channel layer, all at once, and wait for them together."""
+    """Hand each (group, message) to the channel layer, the groups at once and each group's messages in
+    their order, and wait for them together."""
     layer = get_channel_layer()
     if layer is None:
         return
 
+    by_group: dict[str, list[dict[str, Any]]] = {}
+    for group, message in messages:
+        by_group.setdefault(group, []).append(message)
+
+    async def in_order(group: str, sent: list[dict[str, Any]]) -> None:
+        for message in sent:
+            await layer.group_send(group, message)
+
     async def send_all() -> None:
         if len(messages) == 1:
             await layer.group_send(*messages[0])
-        else:
-            await asyncio.gather(*(layer.group_send(group, message) for group, message in messages))
+        else:  # the groups side by side, each group's messages in order
+            await asyncio.gather(*(in_order(group, sent) for group, sent in by_group.items()))
 
     try:
         running = asyncio.get_running_loop()

@@ -94,10 +94,12 @@ class _QueuedSteps:
 
     def __init__(self) -> None:
         self.steps: list[tuple[str, int]] = []
+        self.sent = False
 
     def __call__(self) -> None:
         from apps.provisioning.tasks import lifecycle_step_task, lifecycle_steps_task
 
+        self.sent = True
         for start in range(0, len(self.steps), STEP_BATCH):
             page = self.steps[start:start + STEP_BATCH]
             if len(page) == 1:
@@ -111,7 +113,7 @@ def _queue(change: ChangeRecord) -> None:
     connection = transaction.get_connection()
     if connection.in_atomic_block:
         for _sids, callback, _robust in reversed(connection.run_on_commit):
-            if isinstance(callback, _QueuedSteps):
+            if isinstance(callback, _QueuedSteps) and not callback.sent:
                 callback.steps.append(step)
                 return
     queued = _QueuedSteps()

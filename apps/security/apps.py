@@ -25,7 +25,7 @@ class SecurityConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        from apps.core.events import subscribe
+        from apps.core.events import subscribe_batch
         from apps.organizations.services import install_signin_hooks
         from apps.rbac.catalog import register_permissions
         from apps.security import audit, demo, menus, realtime, services, signals  # noqa: F401  (demo data)
@@ -33,7 +33,7 @@ class SecurityConfig(AppConfig):
 
         register_permissions("security", SECURITY_PERMISSIONS)
         register_permissions("security", DISPLAY_TOKEN_PERMISSIONS)
-        subscribe("", audit.record_event)
+        subscribe_batch("", audit.record_events)
         install_signin_hooks(services.SIGNIN_HOOKS)
         menus.register()
         signals.connect()

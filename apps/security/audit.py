@@ -117,51 +117,84 @@ def append(*, action: str, result: str = AuditEntry.Result.SUCCESS, organization
            target_type: str = "", target_id: Any = "", target_label: str = "", detail: dict[str, Any] | None = None,
            actor: Any = None, actor_name: str | None = None) -> AuditEntry:
     """Add one entry at the end of the chain, in its own transaction."""
+    return append_many([dict(action=action, result=result, organization_id=organization_id, target_type=target_type,
+                             target_id=target_id, target_label=target_label, detail=detail, actor=actor,
+                             actor_name=actor_name)])[0]
+
+
+def append_many(entries: list[dict[str, Any]]) -> list[AuditEntry]:
+    """Add entries (each the keyword arguments of ``append``) at the end of the chain in this order, in one
+    transaction: one lock of the chain head, one insert, one head update for all of them."""
+    if not entries:
+        return []
+    request = current_request_var.get()
+    if request is not None:
+        request.audit_entries = getattr(request, "audit_entries", 0) + len(entries)
+    written: list[AuditEntry] = []
+    with transaction.atomic():
+        head, _ = AuditChainHead.objects.select_for_update().get_or_create(pk=1)
+        last_id, last_hash = head.last_id, head.last_hash
+        for fields in entries:
+            entry = _entry(last_id + 1, last_hash, **fields)
+            entry.hash = entry_hash(last_hash, entry)
+            last_id, last_hash = entry.id, entry.hash
+            written.append(entry)
+        AuditEntry.objects.bulk_create(written)
+        AuditChainHead.objects.filter(pk=1).update(last_id=last_id, last_hash=last_hash)
+    return written
+
+
+def _entry(entry_id: int, prev_hash: str, *, action: str, result: str = AuditEntry.Result.SUCCESS,
+           organization_id: Any = None, target_type: str = "", target_id: Any = "", target_label: str = "",
+           detail: dict[str, Any] | None = None, actor: Any = None, actor_name: str | None = None) -> AuditEntry:
     if actor is not None and getattr(actor, "is_authenticated", False):
         actor_id, name = str(actor.pk), actor.get_username()
     else:
         actor_id, name, _user = current_actor()
     if actor_name is not None:
         name = actor_name
-    request = current_request_var.get()
-    if request is not None:
-        request.audit_entries = getattr(request, "audit_entries", 0) + 1
-    with transaction.atomic():
-        head, _ = AuditChainHead.objects.select_for_update().get_or_create(pk=1)
-        entry = AuditEntry(
-            id=head.last_id + 1, created_at=timezone.now(),
-            organization_id=uuid.UUID(str(organization_id)) if organization_id else None,
-            actor_id=actor_id[:64], actor_name=(name or "")[:150], action=action[:64], target_type=target_type[:64],
-            target_id=str(target_id or "")[:64], target_label=str(target_label or "")[:255], result=result,
-            source_ip=(client_ip_var.get() or "")[:45], request_id=(request_id_var.get() or "")[:64],
-            detail=_plain(detail or {}), prev_hash=head.last_hash,
-        )
-        entry.hash = entry_hash(head.last_hash, entry)
-        entry.save(force_insert=True)
-        AuditChainHead.objects.filter(pk=1).update(last_id=entry.id, last_hash=entry.hash)
-    return entry
+    return AuditEntry(
+        id=entry_id, created_at=timezone.now(),
+        organization_id=uuid.UUID(str(organization_id)) if organization_id else None,
+        actor_id=actor_id[:64], actor_name=(name or "")[:150], action=action[:64], target_type=target_type[:64],
+        target_id=str(target_id or "")[:64], target_label=str(target_label or "")[:255], result=result,
+        source_ip=(client_ip_var.get() or "")[:45], request_id=(request_id_var.get() or "")[:64],
+        detail=_plain(detail or {}), prev_hash=prev_hash,
+    )
 
 
 # -- entries from events -----------------------------------------------------------------------
 
 def record_event(org_id: Any, topic: str, payload: dict[str, Any]) -> None:
-    """Subscriber of every committed event: one entry per change made through a service.
+    """One committed event's entry (``record_events``)."""
+    record_events([(org_id, topic, payload)])
+
+
+def record_events(events: list[tuple[Any, str, dict[str, Any]]]) -> None:
+    """Subscriber of every committed event: one entry per change made through a service, those of the events
+    a transaction emitted together appended together.
 
     Operations announce their state rather than an event: their creation, cancellation and end are
     logged, their progress ticks are not."""
+    entries = [entry for org_id, topic, payload in events for entry in [_event_entry(org_id, topic, payload)]
+               if entry is not None]
+    append_many(entries)
+
+
+def _event_entry(org_id: Any, topic: str, payload: dict[str, Any]) -> dict[str, Any] | None:
     kind, _, key = topic.partition(":")
     if not isinstance(payload, dict):
-        return
+        return None
     if kind == "operation" and "event" not in payload:
         if payload.get("status") == "running":
-            return
+            return None
         payload = {"event": str(payload.get("status") or "changed"), "name": payload.get("kind", ""), **payload}
     event = str(payload.get("event") or "changed")
     detail = {k: v for k, v in payload.items() if k != "event"}
     label = payload.get("name") or payload.get("username") or payload.get("label") or ""
     org = org_id or _org_of_payload(payload)
-    append(action=f"{kind}.{event}", organization_id=org, target_type=kind, target_id=key, target_label=str(label),
-           detail=detail)
+    return {"action": f"{kind}.{event}", "organization_id": org, "target_type": kind, "target_id": key,
+            "target_label": str(label), "detail": detail}
 
 
 def _org_of_payload(payload: dict[str, Any]) -> Any:

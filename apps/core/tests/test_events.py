@@ -182,3 +182,25 @@ def test_long_topics_get_distinct_valid_group_names():
     for name in names:
         assert name.startswith(f"org.{ORG}.")
         layer.require_valid_group_name(name)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_events_emitted_together_reach_a_batch_subscriber_together_in_order_without_a_rolled_back_one(monkeypatch):
+    monkeypatch.setattr(events, "_batch_subscribers", [])
+    batches: list[list] = []
+    events.subscribe_batch("operation:", batches.append)
+    activity = f"activity:{ORG}"
+    with transaction.atomic():
+        events.emit(ORG, TOPIC, {"n": 1}, also=[(ORG, activity)])
+        events.emit(ORG, TOPIC, {"n": 2}, also=[(ORG, activity)])
+        with pytest.raises(RuntimeError), transaction.atomic():
+            events.emit(ORG, TOPIC, {"n": 3}, also=[(ORG, activity)])
+            raise RuntimeError("inner failure")
+        transaction.on_commit(lambda: batches.append(["something else registered"]))
+        events.emit(ORG, TOPIC, {"n": 4}, also=[(ORG, activity)])
+        events.emit(ORG, "alerts:all", {"n": 5}, also=[(ORG, activity)])
+    assert batches == [[(ORG, TOPIC, {"n": 1}), (ORG, TOPIC, {"n": 2})], ["something else registered"],
+                       [(ORG, TOPIC, {"n": 4})]]
+    assert seqs(TOPIC) == [1, 2, 3]
+    frames = [json.loads(m["text"])["data"]["n"] for m in realtime.replay_after(realtime.group_name(ORG, activity), 0)]
+    assert frames == [1, 2, 4, 5]  # each stream numbered in the order emitted

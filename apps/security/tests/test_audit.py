@@ -325,3 +325,20 @@ def test_the_upgrade_rekeys_an_intact_unkeyed_chain_and_leaves_a_changed_entry_r
     report = audit.verify()
     changed = [p.split(":")[0] for p in report.problems if "changed" in p]
     assert changed[0] == "entry #3" and "entry #1" not in changed and "entry #2" not in changed
+
+
+@pytest.mark.django_db
+def test_the_entries_of_events_emitted_together_are_chained_with_one_lock_and_one_insert():
+    from django.test.utils import CaptureQueriesContext
+
+    audit.append(action="test.made")
+    events = [(None, f"operation:op-{n}", {"status": "pending", "kind": "test"}) for n in range(20)]
+    events.insert(5, (None, "operation:op-x", {"status": "running"}))  # a progress tick: no entry
+    with CaptureQueriesContext(connection) as statements:
+        audit.record_events(events)
+    writes = [q["sql"] for q in statements.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
+    assert len(writes) == 3, writes  # the head locked, the entries inserted, the head moved
+    entries = list(AuditEntry.objects.order_by("id"))
+    assert [e.target_id for e in entries[1:]] == [f"op-{n}" for n in range(20)]
+    assert AuditChainHead.objects.get(pk=1).last_id == 21
+    assert audit.verify().ok
