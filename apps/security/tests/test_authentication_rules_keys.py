@@ -143,3 +143,32 @@ def test_a_request_refused_while_its_key_was_kept_leaves_the_key_to_be_read_agai
     with CaptureQueriesContext(connection) as queries:
         assert signed_get(key.id, secret, path=MFA).status_code == 200
     assert _key_reads(queries) == 0
+
+
+def test_a_kept_key_is_read_again_once_its_hold_ran_out(pair, clock):
+    key, secret = pair
+    assert signed_get(key.id, secret, path=MFA).status_code == 200  # checked: now kept
+    clock[0] += authentication.KEY_HOLD_SECONDS
+    with CaptureQueriesContext(connection) as queries:
+        assert signed_get(key.id, secret, path=MFA).status_code == 200  # kept for exactly the hold: not read
+    assert _key_reads(queries) == 0
+    clock[0] += 0.5
+    with CaptureQueriesContext(connection) as queries:
+        assert signed_get(key.id, secret, path=MFA).status_code == 200
+    assert _key_reads(queries) == 1
+
+
+def _last_used_writes(queries) -> int:
+    return sum(1 for q in queries.captured_queries
+               if q["sql"].startswith("UPDATE") and '"security_accesskey"' in q["sql"] and "last_used_at" in q["sql"])
+
+
+def test_a_kept_key_writes_its_last_use_once_a_minute(pair):
+    key, secret = pair
+    with CaptureQueriesContext(connection) as queries:
+        assert signed_get(key.id, secret, path=MFA).status_code == 200
+    assert _last_used_writes(queries) == 1
+    for _ in range(2):  # the kept key carries the time it wrote: not written again within the minute
+        with CaptureQueriesContext(connection) as queries:
+            assert signed_get(key.id, secret, path=MFA).status_code == 200
+        assert _last_used_writes(queries) == 0 and _key_reads(queries) == 0
