@@ -26,6 +26,7 @@ the send until the receiver has it, beside a bare POST of the same body with one
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -33,6 +34,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from bench.harness import REPO_DIR, Context, Row, percentile
@@ -113,6 +115,10 @@ def _rows(mode: str, r: dict, served: dict, am: dict | None, series: int, alerts
             "done), beside Alertmanager's webhook", "p50", "ms", percentile(served["floor_ms"], 50),
             percentile(am["ms"], 50), delivered=len(served["floor_ms"]), expected=probes,
             extra={"p99_ms": percentile(served["floor_ms"], 99)}),
+        Row(mode, "breakdown, served: GET answered by a bare ASGI application under daphne beside it (daphne's "
+            "own floor, no Django), beside Alertmanager's webhook", "p50", "ms", percentile(served["raw_ms"], 50),
+            percentile(am["ms"], 50), delivered=len(served["raw_ms"]), expected=probes,
+            extra={"p99_ms": percentile(served["raw_ms"], 99)}),
         Row(mode, "one alert POSTed to the ingestion API -> console badge shows it (websocket event, summary "
             "read), beside Alertmanager's webhook", "p50", "ms", percentile(served["badge_ms"], 50),
             percentile(am["ms"], 50), delivered=served["badges"], expected=probes,
@@ -377,7 +383,7 @@ def _served(mode: str, receiver: Any, probes: int, alerts: int, groups: int) -> 
     from apps.security.client import sign
     from bench.deployments import DeploymentError, deployment
 
-    with deployment(mode) as dep:
+    with deployment(mode) as dep, _bare_daphne() as raw_url:
         session = dep.sign_in()
         status, key = session.post_json("/api/v1/security/access-keys/", {"description": "alerts benchmark"})
         if status != 201:
@@ -417,12 +423,18 @@ def _served(mode: str, receiver: Any, probes: int, alerts: int, groups: int) -> 
         post([{"labels": {"alertname": "probe", "probe": "warm-up", "severity": "critical"}}])
         badge.wait("shown", 1, 30)
         receiver.wait_for(lambda rs: any(x["path"] == "/served" for x in rs), 30)
-        webhook_ms, event_ms, badge_ms, floor_ms = [], [], [], []
+        webhook_ms, event_ms, badge_ms, floor_ms, raw_ms = [], [], [], [], []
+        for _ in range(20):
+            client.get(raw_url)
         for n in range(probes):
-            # The server's floor: a request that does nothing (no database, no signature), same client.
+            # The server's floor: a request that does nothing (no database, no signature), same client;
+            # and daphne's own: the same request answered by a bare ASGI application.
             began = time.perf_counter()
             client.get(dep.base_url + "/healthz")
             floor_ms.append((time.perf_counter() - began) * 1000)
+            began = time.perf_counter()
+            client.get(raw_url)
+            raw_ms.append((time.perf_counter() - began) * 1000)
             name = f"s{n}"
             began = time.perf_counter()
             post([{"labels": {"alertname": "probe", "probe": name, "severity": "critical"}}])
@@ -457,9 +469,30 @@ def _served(mode: str, receiver: Any, probes: int, alerts: int, groups: int) -> 
         ws.close()
         client.close()
     return {"webhook_ms": webhook_ms, "webhooks": len(webhook_ms), "event_ms": event_ms, "badge_ms": badge_ms,
-            "floor_ms": floor_ms,
+            "floor_ms": floor_ms, "raw_ms": raw_ms,
             "badges": len(badge_ms), "groups_s": (last - began) if last is not None and len(got) == groups else None,
             "groups_received": len(got), "groups_request_s": request_s}
+
+
+@contextlib.contextmanager
+def _bare_daphne() -> Iterator[str]:
+    """daphne serving ``bench.asgi_floor`` (an application that does nothing) on loopback: its URL."""
+    import httpx
+
+    from bench.deployments import _tool
+    from devtools.services import free_port, wait_for_port
+
+    port = free_port()
+    process = subprocess.Popen([_tool("daphne"), "-b", "127.0.0.1", "-p", str(port), "bench.asgi_floor:application"],
+                               cwd=REPO_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port)
+        url = f"http://127.0.0.1:{port}/"
+        httpx.get(url, timeout=30)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 def _alertmanager(receiver, probes: int, alerts: int, groups: int) -> dict:
