@@ -23,12 +23,21 @@ several sessions (``--until HH:MM`` stops it at a UTC time and records it partia
 refused when the module changed since the recorded run. ``--only GLOB`` (mutant names, e.g.
 ``*x_build_snapshot__mutmut_*``) adds mutants to test again in the same run (survivors tests were
 written for); a record made before the untested mutants' names were kept names them that way.
+``--until`` also stops a full run, which is then recorded partial.
+
+``--database postgresql`` runs a module's tests on PostgreSQL instead of SQLite (its PostgreSQL-only
+paths: quotas' one-statement reservation, the inventory's set-based apply): a throw-away cluster is
+started for the command as the integration tier starts one, the first test session's migrated
+database becomes a template, and each mutant's session gets its own database made from it
+(CREATE DATABASE ... TEMPLATE). The entry records the database; ``--resume`` and
+``--retest-survivors`` use the recorded one.
 """
 
 from __future__ import annotations
 
 import argparse
 import calendar
+import contextlib
 import fcntl
 import fnmatch
 import hashlib
@@ -40,6 +49,7 @@ import subprocess
 import sys
 import time
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -120,9 +130,12 @@ def selection(module: str) -> list[str]:
 # Written into each work folder's copy (never into the project): every forked mutant would otherwise
 # build and migrate its own test database, which costs more than most mutants' tests. The first
 # session migrates a file database once and keeps a snapshot; each later session (each mutant)
-# starts from a private copy of it. Each mutant's tests run fastest first.
+# starts from a private copy of it. On PostgreSQL (``--database postgresql``) the first session's
+# migrated database becomes a template and each later session gets its own database made from it
+# (CREATE DATABASE ... TEMPLATE), dropped at its end. Each mutant's tests run fastest first.
 FAST_DATABASE_CONFTEST = '''"""Mutation runs: one migrated test database copied per session; fastest tests first."""
 
+import contextlib
 import json
 import os
 import shutil
@@ -134,6 +147,32 @@ import pytest
 
 SNAPSHOT = Path(__file__).resolve().parent / "var" / "mutation-template.sqlite3"
 STATS = Path(__file__).resolve().parent / "mutmut-stats.json"
+# PostgreSQL: the first session migrates BUILD, which is then copied to TEMPLATE.
+TEMPLATE, BUILD = "mutation_template", "mutation_build"
+
+
+def _on_postgresql(settings):
+    return settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+
+
+def _maintenance(sql):
+    """One statement on the cluster's maintenance database, outside a transaction; its rows."""
+    import psycopg
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    with psycopg.connect(host=db["HOST"], port=db["PORT"] or None, user=db["USER"],
+                         password=db["PASSWORD"] or None, dbname="postgres", autocommit=True) as conn:
+        cursor = conn.execute(sql)
+        return cursor.fetchall() if cursor.description else []
+
+
+def _exists(name):
+    return bool(_maintenance(f"SELECT 1 FROM pg_database WHERE datname = '{name}'"))
+
+
+def _session_database():
+    return f"mutation_{os.getpid()}"
 
 
 def pytest_collection_modifyitems(session, config, items):
@@ -153,6 +192,15 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
     from django.conf import settings
     from django.db import connections
 
+    if _on_postgresql(settings):
+        connections.close_all()
+        name = BUILD
+        if _exists(TEMPLATE):
+            name = _session_database()
+            _maintenance(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            _maintenance(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
+        settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = name
+        return
     if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
         return
     connections.close_all()
@@ -166,8 +214,12 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
-    from django.db import connection
+    from django.db import connection, connections
 
+    if connection.vendor == "postgresql" and not _exists(TEMPLATE):
+        with django_db_blocker.unblock():
+            connections.close_all()
+            _maintenance(f'CREATE DATABASE "{TEMPLATE}" TEMPLATE "{BUILD}"')
     if connection.vendor == "sqlite" and not SNAPSHOT.exists():
         with django_db_blocker.unblock():
             connection.ensure_connection()
@@ -180,14 +232,45 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 
 def pytest_sessionfinish(session):
+    from django.conf import settings
     from django.db import connections
 
     connections.close_all()
+    if _on_postgresql(settings):
+        # Never a reason to change the session's verdict: a database left behind goes with the cluster.
+        with contextlib.suppress(Exception):
+            _maintenance(f'DROP DATABASE IF EXISTS "{_session_database()}" WITH (FORCE)')
+        return
     name = SNAPSHOT.with_name(f"mutation-{os.getpid()}.sqlite3")
     if SNAPSHOT.exists():
         for suffix in ("", "-wal", "-shm"):
             Path(f"{name}{suffix}").unlink(missing_ok=True)
 '''
+
+DATABASES = ("sqlite", "postgresql")
+
+
+@contextlib.contextmanager
+def database_env(database: str) -> Iterator[dict[str, str]]:
+    """What mutmut's environment adds for the tests' database: nothing for SQLite (a file per session,
+    see the work folder's conftest); for PostgreSQL a throw-away cluster started as the integration
+    tier starts it (``devtools.services``), for this one command, and ``DATABASE_URL`` pointing at it."""
+    if database not in DATABASES:
+        raise SystemExit(f"unknown database {database!r}; one of: {', '.join(DATABASES)}")
+    if database == "sqlite":
+        yield {}
+        return
+    from devtools.services import MissingService, start_postgres
+
+    try:
+        service = start_postgres()
+    except MissingService as exc:
+        raise SystemExit(f"PostgreSQL cannot run: {exc}") from exc
+    try:
+        yield {"DATABASE_URL": service.url}
+    finally:
+        service.stop()
+
 
 STATUS_BY_EXIT_CODE = {1: "killed", 3: "killed", 0: "survived", 5: "not_covered", 33: "not_covered",
                        36: "timeout", 24: "timeout", -24: "timeout", 152: "timeout", 255: "timeout"}
@@ -276,18 +359,22 @@ def results(work: Path, module: str) -> dict[str, Any]:
     }
 
 
-def run_module(module: str, max_children: int, deselected: list[str] | None = None) -> dict[str, Any]:
+def run_module(module: str, max_children: int, deselected: list[str] | None = None,
+               database: str = "sqlite", until: float | None = None) -> dict[str, Any]:
+    """A full run of one module; stopped at ``until`` (a time.time()) if given, and then recorded
+    partial (as ``--partial`` would), so ``--resume`` finishes it later."""
     work = prepare(module, deselected)
+    (work / "database").write_text(database)
     log = work / "mutmut.log"
     started, load_at_start = time.time(), load_average()
-    print(f"{module}: mutating against {' '.join(selection(module))} (log: {log.relative_to(REPO_DIR)})", flush=True)
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    with log.open("w") as out:
-        done = subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(max_children)],
-                              cwd=work, stdout=out, stderr=subprocess.STDOUT, env=env)
+    print(f"{module}: mutating against {' '.join(selection(module))} on {database} (log: "
+          f"{log.relative_to(REPO_DIR)})", flush=True)
+    finished = run_mutmut(work, log, max_children, [], until, database)
     duration = time.time() - started
-    if done.returncode != 0:
-        raise SystemExit(f"mutmut failed on {module} (exit {done.returncode}); see {log}")
+    if not finished:
+        entry = record_partial(module)
+        return {**entry, "deselected": list(deselected or ()), "max_children": max_children,
+                "load_avg_1m_at_start": load_at_start}
     source = (REPO_DIR / module).read_bytes()
     git_state = subprocess.run(["git", "status", "--porcelain", "--", module], cwd=REPO_DIR,
                                capture_output=True, text=True).stdout.strip()
@@ -297,6 +384,7 @@ def run_module(module: str, max_children: int, deselected: list[str] | None = No
         "module": module,
         "tests": selection(module),
         "deselected": list(deselected or ()),
+        "database": database,
         **found,
         "survivor_diffs": survivor_diffs(work, found["survivors"]),
         "commit": machine()["git_commit"],
@@ -331,9 +419,9 @@ def retest_survivors(module: str, max_children: int, entry: dict[str, Any]) -> d
     started, load_at_start = time.time(), load_average()
     print(f"{module}: re-testing {len(to_run)} of {len(names)} survivors (changed test files: "
           f"{' '.join(changed) or 'none'})", flush=True)
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     if to_run:
-        with log.open("w") as out:
+        with database_env(entry.get("database", "sqlite")) as extra, log.open("w") as out:
+            env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **extra}
             done = subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(max_children),
                                    *to_run], cwd=work, stdout=out, stderr=subprocess.STDOUT, env=env)
         if done.returncode != 0:
@@ -373,11 +461,12 @@ def untested_names(work: Path, module: str) -> list[str]:
     return sorted(name for name, code in meta.items() if code is None)
 
 
-def run_mutmut(work: Path, log: Path, max_children: int, names: list[str], until: float | None) -> bool:
+def run_mutmut(work: Path, log: Path, max_children: int, names: list[str], until: float | None,
+               database: str = "sqlite") -> bool:
     """``mutmut run`` on the named mutants in the work folder, stopped at ``until`` (a time.time()) if
     given: the verdicts so far are kept in the work folder. True when it ran to its end."""
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    with log.open("w") as out:
+    with database_env(database) as extra, log.open("w") as out:
+        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **extra}
         # Its own process group, so the mutant being tested stops with it (a run started in the
         # background ignores Ctrl-C, so it is stopped with SIGTERM; mutmut saves each verdict as it comes).
         process = subprocess.Popen([sys.executable, "-m", "mutmut", "run", "--max-children", str(max_children),
@@ -386,16 +475,25 @@ def run_mutmut(work: Path, log: Path, max_children: int, names: list[str], until
         try:
             code = process.wait(timeout=None if until is None else max(until - time.time(), 1))
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            _stop(process)
             return False
+        except BaseException:
+            # Ctrl-C, or the runner stopped with SIGTERM (see main): mutmut and its mutant stop with it.
+            _stop(process)
+            raise
     if code != 0:
         raise SystemExit(f"mutmut failed in {work} (exit {code}); see {log}")
     return True
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Stop ``mutmut run`` and the mutant it is testing (its process group); verdicts so far are kept."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def resume(module: str, max_children: int, entry: dict[str, Any], only: list[str],
@@ -429,7 +527,7 @@ def resume(module: str, max_children: int, entry: dict[str, Any], only: list[str
     again = f", and {len(only)} more named by --only" if only else ""
     print(f"{module}: resuming {len(names)} of {entry['not_checked']} untested{again} (test files new or changed "
           f"since: {' '.join(changed) or 'none'})", flush=True)
-    finished = run_mutmut(work, log, max_children, [*names, *only], until)
+    finished = run_mutmut(work, log, max_children, [*names, *only], until, entry.get("database", "sqlite"))
     meta = json.loads(meta_path.read_text())["exit_code_by_key"]
     names = sorted(set(names) | {n for n in meta if any(fnmatch.fnmatch(n, pattern) for pattern in only)})
     if len(names) < entry["not_checked"]:
@@ -498,6 +596,7 @@ def record_partial(module: str) -> dict[str, Any]:
         "module": module,
         "tests": selection(module),
         "deselected": [],
+        "database": (work / "database").read_text() if (work / "database").exists() else "sqlite",
         **found,
         "partial": True,
         "not_checked": not_checked,
@@ -578,7 +677,10 @@ def _mutmut_version() -> str:
 
 def table(record: dict[str, Any]) -> str:
     header = ["module", "killed", "survived", "timed out", "total", "score", "duration", "commit"]
-    rows = [[m, str(r["killed"]), str(r["survived"]), str(r["timed_out"]),
+    def name(module: str, r: dict[str, Any]) -> str:
+        return module + ("" if r.get("database", "sqlite") == "sqlite" else f" ({r['database']})")
+
+    rows = [[name(m, r), str(r["killed"]), str(r["survived"]), str(r["timed_out"]),
              str(r["total"]) + (f" ({r['tested']} tested)" if r.get("partial") else ""),
              "-" if r["score"] is None else f"{r['score']:.1%}", f"{r['duration_s']:.0f} s",
              (r["commit"] or "?")[:10] + ("+" if r["module_changed_since_commit"] else "")]
@@ -598,6 +700,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-children", type=int, default=1, help="mutants tested at once (default 1)")
     parser.add_argument("--deselect", action="append", default=[], metavar="NODEID",
                         help="leave out one test of the selection (recorded; e.g. a test another change breaks)")
+    parser.add_argument("--database", choices=DATABASES,
+                        help="the tests' database for a full run (default sqlite; postgresql starts a throw-away "
+                             "cluster; --resume and --retest-survivors use the recorded run's)")
     parser.add_argument("--table", action="store_true", help="print the recorded table and stop")
     parser.add_argument("--retest-survivors", action="store_true",
                         help="test again only the survivors of the named modules' last runs, with the tests as they "
@@ -609,11 +714,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="with --resume: mutants to test again too (e.g. '*x_build_snapshot__mutmut_*'); for a "
                              "record that does not name its untested mutants, globs covering them")
     parser.add_argument("--until", metavar="HH:MM",
-                        help="with --resume, stop at this UTC time today and record the run partial again")
+                        help="stop at this UTC time today and record the run partial (with --resume: again)")
     parser.add_argument("--partial", action="store_true",
                         help="record the named modules' runs as they stand (stopped before their end) and stop")
     args = parser.parse_args(argv)
+    # SIGTERM (how a background run is stopped) unwinds like Ctrl-C: mutmut and a PostgreSQL started for
+    # the run are stopped too; the verdicts so far stay in the work folder (record them with --partial).
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     record = load_record()
+    if args.database and (args.resume or args.retest_survivors):
+        for module in [resolve(name) for name in args.modules]:
+            recorded = record["modules"].get(module, {}).get("database", "sqlite")
+            if recorded != args.database:
+                raise SystemExit(f"{module}: its recorded run used {recorded}; run it again in full on {args.database}")
     if args.partial:
         for module in [resolve(name) for name in args.modules]:
             entry = record_partial(module)
@@ -641,10 +754,13 @@ def main(argv: list[str] | None = None) -> int:
                   f"total {entry['total']}, score {entry['score']:.1%}", flush=True)
     elif not args.table:
         for module in [resolve(name) for name in args.modules] or list(MODULES):
-            entry = run_module(module, args.max_children, args.deselect)
+            until = _utc_today(args.until) if args.until else None
+            entry = run_module(module, args.max_children, args.deselect, args.database or "sqlite", until)
             record = store(module, entry)
+            left = f", {entry['not_checked']} untested" if entry.get("partial") else ""
             print(f"  killed {entry['killed']}, survived {entry['survived']}, timed out {entry['timed_out']}, "
-                  f"total {entry['total']}, score {entry['score']:.1%} in {entry['duration_s']:.0f} s", flush=True)
+                  f"total {entry['total']}{left}, score {entry['score']:.1%} in {entry['duration_s']:.0f} s",
+                  flush=True)
     print(table(record))
     return 0
 
