@@ -88,9 +88,9 @@ STEP_BATCH = 20  # steps per task message: a batch's cloud calls run one after t
 
 class _QueuedSteps:
     """The next steps of the changes one transaction queued (a request's creates), sent on its commit in
-    messages of ``STEP_BATCH``: each message costs the broker and a worker's consumer about as much as a
-    step's own work. A change rolled back with a savepoint after it joined is not found by its step,
-    which then does nothing."""
+    messages of ``STEP_BATCH``: receiving, reserving and acking a message was a third of a worker's CPU when
+    each create had its own. A change rolled back with a savepoint after it joined is not found by its
+    step, which then does nothing."""
 
     def __init__(self) -> None:
         self.steps: list[tuple[str, int]] = []
@@ -409,6 +409,9 @@ def _step_of(change: ChangeRecord, step: int) -> tuple[bool, float, int]:
     if change.operation.is_final:
         _close(change, succeeded=False)
         return False, 0.0, step
+    if change.phase == Phase.CALL and timezone.now() <= change.deadline:
+        _change, more, delay, next_step = _calls([(change, step)])[0]
+        return more, delay, next_step
     if timezone.now() - change.heartbeat_at > timedelta(seconds=config.value("STALE_SECONDS") / 4):
         # Not heard of for a while (queued long, or retried after a pause): say it is alive before the
         # cloud call, so the reconciler does not resume it meanwhile. Each recorded step sets it too.
@@ -421,10 +424,6 @@ def _step_of(change: ChangeRecord, step: int) -> tuple[bool, float, int]:
                 if change.external_id else None
             _at_deadline(change, adapter, step, current)
             return False, 0.0, step
-        if change.phase == Phase.CALL:
-            message, fields = _call(change, adapter)
-            recorded = _advance(change, step, phase=Phase.WAIT, progress=30, message=message, **fields)
-            return recorded, _first_look(change, poll), step + 1
         current = adapter.get_resource(change.resource_type, change.region, change.external_id)
         if _reached(change, current):
             _finish(change, adapter, step, current)
