@@ -81,3 +81,13 @@ def test_assigning_needs_the_write_permission_on_the_resource_and_where_it_goes(
     with pytest.raises(Forbidden) as refused:
         resource_assign(actor=writer, resource=row, organization=people["other"])
     assert str(refused.value.message) == "You may not assign resources to that organization."
+
+
+def test_a_resource_group_rule_gives_only_the_resources_of_that_group(platform, people):
+    team = f.org("Team", people["hq"])
+    AssignmentRule.objects.create(platform=platform, match="resource_group", value="rg-a", organization=team)
+    inside = CloudResource(type="ecs.instance", external_id="i-rg-a", region=REGION, resource_group="rg-a")
+    outside = CloudResource(type="ecs.instance", external_id="i-rg-b", region=REGION, resource_group="rg-b",
+                            vpc_id="rg-a", tags={"rg-a": "rg-a"})
+    assert owner(refresh(platform, inside)) == (team.pk, None, "rule")
+    assert owner(refresh(platform, outside)) == (None, None, "")
