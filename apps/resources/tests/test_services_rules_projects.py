@@ -34,3 +34,12 @@ def test_a_rule_s_project_is_kept_through_changes_and_an_unchanged_sync_writes_n
     assert run_sync(platform) == (0, len(owned), 0, fetched - len(owned), fetched)
     assert set(Resource.objects.filter(platform=platform, organization=shop, project=web, assigned_by="rule")
                .values_list("external_id", flat=True)) == owned
+
+
+def test_a_finished_sync_records_when_it_ended_on_the_run_and_on_its_platform(platform, sim):
+    seed_resources(sim.endpoint, instances=1)
+    run = sync_drive(run_id=sync_start(actor=None, platform=platform, check=False).id, sleep=False)
+    assert run.status == "succeeded", run.error
+    run.refresh_from_db()
+    platform.refresh_from_db()
+    assert run.finished_at is not None and platform.last_synced_at == run.finished_at
