@@ -19,7 +19,9 @@ def run_sync(platform):
     return run.created, run.updated, run.deleted, run.unchanged, run.fetched
 
 
-def test_a_rule_s_project_is_kept_through_changes_and_an_unchanged_sync_writes_nothing(platform, sim, people):
+def test_a_rule_s_project_is_kept_through_changes_and_an_unchanged_sync_writes_nothing(platform, sim, control,
+                                                                                     people):
+    control.post("/config", {"provision_seconds": 0})  # settled: nothing changes between the syncs
     seed_resources(sim.endpoint, instances=2)
     shop = f.org("Shop", people["hq"])
     web = f.project(shop, name="web")
