@@ -24,7 +24,7 @@ class BillingConfig(AppConfig):
 
         from apps.billing import demo, estimator, subscribers
         from apps.billing.selectors import billing_topic_org
-        from apps.core.events import subscribe
+        from apps.core.events import subscribe, subscribe_batch
         from apps.core.navigation import MenuEntry, register_menu
         from apps.core.realtime import register_topic
         from apps.provisioning.hooks import install_price_estimator
@@ -33,7 +33,7 @@ class BillingConfig(AppConfig):
         register_permissions("billing", PERMISSIONS)
         register_topic("billing", billing_topic_org)
         install_price_estimator(estimator.estimate)
-        subscribe("resource:", subscribers.resource_changed)
+        subscribe_batch("resource:", subscribers.resources_changed)
         subscribe("sync:", subscribers.sync_finished)
         subscribe("sync:", demo.history_after_collection)
         post_migrate.connect(install_hourly_pass, sender=self)

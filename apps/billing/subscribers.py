@@ -8,9 +8,10 @@ from typing import Any
 from apps.billing import metering
 
 
-def resource_changed(org_id: Any, topic: str, payload: dict[str, Any]) -> None:
-    resource_id = topic.split(":", 1)[1]  # the topic names the resource; payloads vary by event
-    metering.meter_reconcile(resource_ids=[resource_id])
+def resources_changed(events: list[tuple[Any, str, dict[str, Any]]]) -> None:
+    """The resources a transaction announced (a poll round's finished creates): reconciled together."""
+    # The topic names the resource; payloads vary by event.
+    metering.meter_reconcile(resource_ids=list(dict.fromkeys(topic.split(":", 1)[1] for _org, topic, _p in events)))
 
 
 def sync_finished(org_id: Any, topic: str, payload: dict[str, Any]) -> None:

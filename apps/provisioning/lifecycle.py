@@ -52,7 +52,7 @@ from apps.provisioning import config, day2, hooks
 from apps.provisioning.models import ChangeRecord, ProvisioningRequest, RequestEvent
 from apps.provisioning.statemachine import ACTIONS, ATTACHABLE, BUSY, CLOUD_CALL, TARGET, check_transition
 from apps.resources.models import Resource
-from apps.resources.services import ASK_THE_CLOUD, resource_refresh
+from apps.resources.services import ASK_THE_CLOUD, resources_refresh
 
 logger = logging.getLogger(__name__)
 
@@ -627,20 +627,39 @@ def _attach_after_create(change: ChangeRecord, row: Resource) -> None:
 def _collect(change: ChangeRecord, adapter: Any, found: Any = ASK_THE_CLOUD) -> Resource | None:
     """Bring the inventory up to date with the resource (``found``: what the cloud reported for it a moment
     ago, else it is asked); a created one belongs to the request's project. One ``resource_changed``."""
-    if not change.external_id:
-        return None
-    try:
-        row = resource_refresh(platform=change.platform, resource_type=change.resource_type, region=change.region,
-                               external_id=change.external_id, adapter=adapter, found=found, announce=False,
-                               claim=(change.organization_id, change.project_id) if change.action == "create"
-                               else None)
-    except CloudCallError:
-        logger.warning("could not refresh %s after %s", change.external_id, change.action)
-        return change.resource
-    if row is not None:
-        emit(row.organization_id, row.topic, {"event": "resource_changed", "id": row.id, "status": row.status,
-                                              "deleted": row.deleted})
-    return row
+    if found is ASK_THE_CLOUD and change.external_id:
+        try:
+            found = adapter.get_resource(change.resource_type, change.region, change.external_id)
+        except CloudCallError:
+            logger.warning("could not refresh %s after %s", change.external_id, change.action)
+            return change.resource
+    return _collect_many([(change, 0, found)])[0][2]
+
+
+def _collect_many(reached: list[tuple[ChangeRecord, int, CloudResource | None]]
+                  ) -> list[tuple[ChangeRecord, int, Resource | None]]:
+    """``_collect`` of changes whose resources the cloud has just reported, (change, step, what it reported)
+    each: their inventory rows written together (``resources_refresh``) and their ``resource_changed``
+    events emitted in the same transaction, so they are delivered together. Returns (change, step, row)."""
+    rows: dict[str, Resource | None] = {}
+    by_platform: dict[Any, list[tuple[ChangeRecord, CloudResource | None]]] = {}
+    for change, _step, found in reached:
+        if change.external_id:
+            by_platform.setdefault(change.platform_id, []).append((change, found))
+    if not by_platform:
+        return [(change, step, None) for change, step, _found in reached]
+    with transaction.atomic():
+        for pairs in by_platform.values():
+            refreshed = resources_refresh(platform=pairs[0][0].platform, announce=False, reported=[
+                (change.resource_type, change.external_id, found,
+                 (change.organization_id, change.project_id) if change.action == "create" else None)
+                for change, found in pairs])
+            for (change, _found), row in zip(pairs, refreshed, strict=True):
+                rows[change.pk] = row
+                if row is not None:
+                    emit(row.organization_id, row.topic, {"event": "resource_changed", "id": row.id,
+                                                          "status": row.status, "deleted": row.deleted})
+    return [(change, step, rows.get(change.pk)) for change, step, _found in reached]
 
 
 def _fail(change: ChangeRecord, error: str, *, adapter: Any = None, found: Any = ASK_THE_CLOUD) -> None:
@@ -868,12 +887,13 @@ def lifecycle_finish(*, change_id: str, step: int, found: dict[str, Any] | None)
 
 
 def lifecycle_finish_group(*, finishes: list[Finish]) -> None:
-    """The finish steps a poll round handed out together (those of one request): each resource is brought
-    into the inventory, then one transaction closes the changes, ends their operations and settles their
-    request once for all of them (one lock of the request, one quota commit, one announcement)."""
+    """The finish steps a poll round handed out together (those of one request): their resources are brought
+    into the inventory together (one transaction, their events delivered together), then one transaction
+    closes the changes, ends their operations and settles their request once for all of them (one lock of
+    the request, one quota commit, one announcement)."""
     changes = ChangeRecord.objects.select_related("platform", "operation").in_bulk([f[0] for f in finishes])
     adapters: dict[Any, Any] = {}
-    collected: list[tuple[ChangeRecord, int, Resource | None]] = []
+    reached: list[tuple[ChangeRecord, int, CloudResource | None]] = []
     for change_id, step, found in finishes:
         change = changes.get(change_id)
         if change is None or change.phase == Phase.DONE:
@@ -891,8 +911,8 @@ def lifecycle_finish_group(*, finishes: list[Finish]) -> None:
         if isinstance(adapter, ValueError):
             _fail(change, str(adapter))
             continue
-        collected.append((change, step, _collect(change, adapter, _resource_from(found))))  # learnt in the round
-    _finish_collected(collected)
+        reached.append((change, step, _resource_from(found)))  # learnt in the round
+    _finish_collected(_collect_many(reached))
 
 
 def _waiting_on(platform_id: Any, region: str, resource_type: str) -> Any:

@@ -34,6 +34,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.clouds.adapters import adapter_for
@@ -808,6 +809,9 @@ def sync_drive(*, run_id: str, sleep: bool = True) -> SyncRun:
 
 ASK_THE_CLOUD: Any = object()
 
+# (type, external id, what the cloud reported: a ``CloudResource`` or ``None`` for gone, claim)
+Reported = tuple[str, str, CloudResource | None, tuple[Any, Any] | None]
+
 
 def resource_refresh(*, platform: CloudPlatform, resource_type: str, region: str, external_id: str,
                      adapter: Any = None, found: Any = ASK_THE_CLOUD, claim: tuple[Any, Any] | None = None,
@@ -821,50 +825,87 @@ def resource_refresh(*, platform: CloudPlatform, resource_type: str, region: str
     caller (who has more to say)."""
     if found is ASK_THE_CLOUD:
         found = (adapter or adapter_for(platform)).get_resource(resource_type, region, external_id)
-    cr = found
+    return resources_refresh(platform=platform, reported=[(resource_type, external_id, found, claim)],
+                             announce=announce)[0]
+
+
+def resources_refresh(*, platform: CloudPlatform, reported: list[Reported], announce: bool = True
+                      ) -> list[Resource | None]:
+    """``resource_refresh`` of resources the cloud has just reported (a poll round's finished operations), by
+    the same rules, in one transaction: one locking read of their rows, one insert of the new ones, one of
+    their relations; a changed row is saved on its own. Returns each one's row (``None``: gone and never
+    known), in the order given."""
+    if not reported:
+        return []
     now = timezone.now()
+    by_type: dict[str, list[str]] = {}
+    for resource_type, external_id, _cr, _claim in reported:
+        by_type.setdefault(resource_type, []).append(external_id)
+    keys = Q()
+    for resource_type, external_ids in by_type.items():
+        keys |= Q(type=resource_type, external_id__in=external_ids)
     with transaction.atomic():
-        row = Resource.objects.select_for_update().filter(platform=platform, type=resource_type,
-                                                          external_id=external_id).first()
-        if cr is None:
-            if row is not None and not row.deleted:
-                row.deleted, row.deleted_at, row.last_changed_at = True, now, now
-                row.save(update_fields=["deleted", "deleted_at", "last_changed_at"])
-            return row
-        item = item_of(cr)
-        item["hash"] = content_hash(item)
-        org, project = Assigner(platform).owner(item)
-        by = "rule" if org else ""
-        if row is not None and row.assigned_by == "manual":
-            org, project, by = row.organization_id, row.project_id, "manual"
-        if claim is not None and org != claim[0]:
-            org, project, by = claim[0], claim[1], "manual"
-        same_owner = row is not None and (row.organization_id, row.project_id) == (org, project)
-        if row is not None and row.content_hash == item["hash"] and not row.deleted and same_owner:
-            return row
-        fields = {
-            "region": cr.region, "zone": cr.zone, "service": cr.service, "name": cr.name[:255],
-            "status": cr.status[:32],
-            "spec": cr.spec, "tags": cr.tags, "vcpu": cr.vcpu, "memory_mib": cr.memory_mib,
-            "storage_gib": cr.storage_gib, "resource_group": cr.resource_group[:128], "vpc_id": cr.vpc_id[:128],
-            "content_hash": item["hash"], "last_changed_at": now, "deleted": False, "deleted_at": None,
-            "organization_id": org, "project_id": project, "assigned_by": by,
-        }
-        if row is None:
-            row = Resource.objects.create(platform=platform, type=resource_type, external_id=external_id,
-                                          first_seen_at=now, **fields)
-        else:
-            for k, v in fields.items():
-                setattr(row, k, v)
+        rows = {(r.type, r.external_id): r for r in Resource.objects.select_for_update().filter(keys, platform=platform)
+                .order_by("pk")}
+        assigner: Assigner | None = None
+        written: dict[tuple[str, str], tuple[Resource, CloudResource]] = {}
+        created: set[tuple[str, str]] = set()
+        out: list[Resource | None] = []
+        for resource_type, external_id, cr, claim in reported:
+            key = (resource_type, external_id)
+            row = rows.get(key)
+            if cr is None:
+                if row is not None and not row.deleted:
+                    row.deleted, row.deleted_at, row.last_changed_at = True, now, now
+                    if key not in written:
+                        row.save(update_fields=["deleted", "deleted_at", "last_changed_at"])
+                out.append(row)
+                continue
+            item = item_of(cr)
+            item["hash"] = content_hash(item)
+            assigner = assigner or Assigner(platform)
+            org, project = assigner.owner(item)
+            by = "rule" if org else ""
+            if row is not None and row.assigned_by == "manual":
+                org, project, by = row.organization_id, row.project_id, "manual"
+            if claim is not None and org != claim[0]:
+                org, project, by = claim[0], claim[1], "manual"
+            same_owner = row is not None and (row.organization_id, row.project_id) == (org, project)
+            if row is not None and row.content_hash == item["hash"] and not row.deleted and same_owner:
+                out.append(row)
+                continue
+            fields = {
+                "region": cr.region, "zone": cr.zone, "service": cr.service, "name": cr.name[:255],
+                "status": cr.status[:32],
+                "spec": cr.spec, "tags": cr.tags, "vcpu": cr.vcpu, "memory_mib": cr.memory_mib,
+                "storage_gib": cr.storage_gib, "resource_group": cr.resource_group[:128], "vpc_id": cr.vpc_id[:128],
+                "content_hash": item["hash"], "last_changed_at": now, "deleted": False, "deleted_at": None,
+                "organization_id": org, "project_id": project, "assigned_by": by,
+            }
+            if row is None:
+                row = rows[key] = Resource(platform=platform, type=resource_type, external_id=external_id,
+                                           first_seen_at=now, **fields)
+                created.add(key)
+            else:
+                for k, v in fields.items():
+                    setattr(row, k, v)
+            written[key] = (row, cr)
+            out.append(row)
+        Resource.objects.bulk_create([written[key][0] for key in written if key in created])
+        changed = [row for key, (row, _cr) in written.items() if key not in created]
+        for row in changed:
             row.save()
-            ResourceRelation.objects.filter(source=row).delete()
+        if changed:
+            ResourceRelation.objects.filter(source__in=changed).delete()
         ResourceRelation.objects.bulk_create([
             ResourceRelation(source=row, platform=platform, kind=r.kind, target_type=r.target_type,
-                             target_external_id=r.target_external_id) for r in cr.relations
+                             target_external_id=r.target_external_id)
+            for row, cr in written.values() for r in cr.relations
         ], ignore_conflicts=True)
         if announce:
-            emit(row.organization_id, row.topic, {"event": "resource_changed", "id": row.id, "status": row.status})
-    return row
+            for row, _cr in written.values():
+                emit(row.organization_id, row.topic, {"event": "resource_changed", "id": row.id, "status": row.status})
+    return out
 
 
 # -- ownership -------------------------------------------------------------------------------------------
