@@ -471,6 +471,11 @@ def _calls(calls: list[tuple[ChangeRecord, int]]) -> list[tuple[ChangeRecord, bo
             _fail(change, str(exc))
             results.append((change, False, 0.0, step))
             continue
+        except Exception:
+            # A fault of this change's step, not the cloud's answer: the rest of the batch is recorded and
+            # goes on; this one is left unrecorded, so the reconciler resumes it (its step looks first).
+            logger.exception("call step %s of change %s failed; the reconciler resumes it", step, change.pk)
+            continue
         answered.append((change, step, message, fields))
     if not answered:
         return results
@@ -832,8 +837,13 @@ def lifecycle_run_many(*, steps: list[tuple[str, int]]) -> list[tuple[str, float
         if change is not None and change.phase == Phase.CALL and step == change.step + 1 \
                 and not change.operation.is_final and now <= change.deadline:
             calls.append((change, step))
+        elif change is None:
+            results.append((None, False, 0.0, step))
         else:
-            results.append((change, *_step_of(change, step)) if change is not None else (None, False, 0.0, step))
+            try:
+                results.append((change, *_step_of(change, step)))
+            except Exception:  # a fault of its own (see _calls)
+                logger.exception("step %s of change %s failed; the reconciler resumes it", step, change.pk)
     results += _calls(calls)
     following: list[tuple[str, float, int]] = []
     joined: set[tuple[Any, str, str]] = set()
