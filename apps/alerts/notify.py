@@ -36,7 +36,7 @@ from django.db import OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from apps.alerts import channels, templating
+from apps.alerts import channels, statements, templating
 from apps.alerts.matchers import matches
 from apps.alerts.models import (
     Alert,
@@ -157,21 +157,28 @@ def mute_org(org_id: Any, *, now: datetime | None = None) -> None:
 
 
 def notifications_dispatch(*, now: datetime | None = None, organization_id: Any = None,
-                           touched: list[Alert] | None = None, history: list[AlertHistory] | None = None
+                           touched: list[Alert] | None = None, history: list[AlertHistory] | None = None,
+                           reads: DispatchReads | None = None, batch: statements.Batch | None = None
                            ) -> list[Delivery]:
     """One pass of silencing, inhibition, routing, grouping and sending (see the module's doc).
 
     ``touched`` (with ``organization_id``): only the groups these alerts belong to are considered,
     with their other members and the alerts that could inhibit them, so an alert arriving from outside
     is notified without reading every other firing alert of the organization. ``history``: the
-    "notified" entries are added to this list, for the caller to write with its own in one insert."""
+    "notified" entries are added to this list, for the caller to write with its own in one insert.
+    ``reads`` (with ``touched``): the members and groups, already read (``dispatch_reads``) at ``now``.
+    ``batch``: the groups and notifications are added to it, for the caller to write (``flush``)."""
+    if reads is not None:
+        now, organization_id = reads.now, reads.organization_id
     now = now or timezone.now()
-    config = org_config(organization_id, now) if organization_id is not None else None
+    config = (reads.config if reads is not None else
+              org_config(organization_id, now) if organization_id is not None else None)
     if touched is not None:
         groups = _touched_groups(config.routes if config else [], touched)
         if not groups or organization_id is None:
             return []
-        found: list[Alert] = _group_members(organization_id, now, groups)
+        found: list[Alert] = (reads.members(touched, groups) if reads is not None
+                              else _group_members(organization_id, now, groups))
     else:
         candidates = Alert.objects.filter(Q(state=Alert.State.FIRING) | Q(
             state__in=[Alert.State.RESOLVED, Alert.State.INSUFFICIENT_DATA], ends_at__gte=now - RESOLVED_KEEP))
@@ -185,7 +192,8 @@ def notifications_dispatch(*, now: datetime | None = None, organization_id: Any 
     deliveries: list[Delivery] = []
     only = {a.pk for a in touched} if touched is not None else None
     for org_id, alerts in by_org.items():
-        deliveries += _dispatch_org(org_id, alerts, now, only, config or org_config(org_id, now), history)
+        deliveries += _dispatch_org(org_id, alerts, now, only, config or org_config(org_id, now), history, reads,
+                                    batch)
     for d in deliveries:
         _enqueue(d)
     return deliveries
@@ -312,12 +320,22 @@ GROUPS_PER_QUERY = 200
 
 def _group_members(org_id: Any, now: datetime, groups: list[tuple[tuple[str, str], ...]]) -> list[Alert]:
     """The organization's firing (or lately resolved) alerts sharing the ``group_by`` values of one of
-    ``groups`` (a missing label counts as empty), and the firing alerts that inhibit others.
+    ``groups`` (a missing label counts as empty), and the firing alerts that inhibit others."""
+    found: dict[Any, Alert] = {}
+    for sql, params in _group_members_sql(org_id, now, groups):
+        for a in Alert.objects.raw(sql, params):
+            found[a.pk] = a
+    return list(found.values())
+
+
+def _group_members_sql(org_id: Any, now: datetime, groups: list[tuple[tuple[str, str], ...]]
+                       ) -> list[tuple[str, list[Any]]]:
+    """The statements of ``_group_members`` (every column of ``alerts_alert``, in field order).
 
     Written as SQL over the labels' JSON (SQLite's ``json_extract``, PostgreSQL's ``->``), every value
     a parameter: this statement runs for every alert received from outside, and building it through
     the ORM's JSON lookups cost more than running it. A label is compared as text, as the ORM's exact
-    lookup on a JSON key does."""
+    lookup on a JSON key does (``_in_groups`` is the same test in Python)."""
     quote = connection.ops.quote_name
     field = Alert._meta.get_field
     labels, state, ends_at = (quote(field(name).column) for name in ("labels", "state", "ends_at"))
@@ -336,7 +354,7 @@ def _group_members(org_id: Any, now: datetime, groups: list[tuple[tuple[str, str
         return f"json_type({labels}, %s) IS NULL", [f'$."{key}"']
 
     inhibitor_sql, inhibitor_params = has("event", INHIBITING_EVENT)
-    found: dict[Any, Alert] = {}
+    out = []
     for start in range(0, len(groups), GROUPS_PER_QUERY):
         terms, params = [], []
         for group in groups[start:start + GROUPS_PER_QUERY]:
@@ -353,17 +371,91 @@ def _group_members(org_id: Any, now: datetime, groups: list[tuple[tuple[str, str
             terms.append("(" + " AND ".join(parts or ["1 = 1"]) + ")")
         terms.append(f"({state} = %s AND {inhibitor_sql})")
         params += [Alert.State.FIRING, *inhibitor_params]
-        sql = (f"SELECT * FROM {quote(Alert._meta.db_table)} WHERE {org_column} = %s AND ({state} = %s OR "
-               f"({state} IN (%s, %s) AND {ends_at} >= %s)) AND ({' OR '.join(terms)})")
+        sql = statements.select(Alert, f"{org_column} = %s AND ({state} = %s OR ({state} IN (%s, %s) AND "
+                                       f"{ends_at} >= %s)) AND ({' OR '.join(terms)})")
         head = [org_value, Alert.State.FIRING, Alert.State.RESOLVED, Alert.State.INSUFFICIENT_DATA,
                 connection.ops.adapt_datetimefield_value(now - RESOLVED_KEEP)]
-        for a in Alert.objects.raw(sql, head + params):
-            found[a.pk] = a
-    return list(found.values())
+        out.append((sql, head + params))
+    return out
+
+
+def _in_groups(a: Alert, now: datetime, groups: list[tuple[tuple[str, str], ...]]) -> bool:
+    """Whether ``_group_members(groups)`` read now would give ``a``: the same test, in Python."""
+    if a.state == Alert.State.FIRING:
+        if a.labels.get("event") == INHIBITING_EVENT:
+            return True
+    elif a.state not in (Alert.State.RESOLVED, Alert.State.INSUFFICIENT_DATA) or a.ends_at is None or (
+            a.ends_at < now - RESOLVED_KEEP):
+        return False
+    return any(all(_label_text(a.labels, key) == value for key, value in group) for group in groups)
+
+
+def _label_text(labels: dict[str, Any], key: str) -> str | None:
+    value = labels.get(key, "")
+    return value if isinstance(value, str) else None
+
+
+def _group_key(route: NotificationRoute, labels: dict[str, str]) -> str:
+    return hashlib.sha256(f"{route.pk}|{sorted(labels.items())}".encode()).hexdigest()[:32]
+
+
+@dataclass
+class DispatchReads:
+    """What a dispatch of alerts received from outside reads (their groups' members, the groups), made
+    before those alerts are written so the reads go in the same round trip as the writes
+    (``statements``); ``read(results)`` takes their rows. Read before the alerts are written, the
+    members are completed with the alerts as they stand after (``members``)."""
+
+    organization_id: Any
+    now: datetime
+    config: OrgConfig
+    groups: list[tuple[tuple[str, str], ...]]
+    keys: list[str]
+    statements: list[tuple[str, list[Any]]]
+    rows: list[Alert] | None = None
+    known: dict[str, AlertGroup] | None = None
+
+    def read(self, results: list[list[tuple] | None]) -> None:
+        members = len(self.statements) - (1 if self.keys else 0)
+        self.rows = [a for rows in results[:members] for a in statements.instances(Alert, rows or [])]
+        self.known = ({g.key: g for g in statements.instances(AlertGroup, results[members] or [])}
+                      if self.keys else {})
+
+    def members(self, touched: list[Alert], groups: list[tuple[tuple[str, str], ...]]) -> list[Alert]:
+        """``_group_members(groups)`` as it would read now, ``touched`` written (``groups``: theirs, among
+        those read)."""
+        ours = {a.pk for a in touched}
+        found = {a.pk: a for a in self.rows or [] if a.pk not in ours and _in_groups(a, self.now, groups)}
+        found.update((a.pk, a) for a in touched if _in_groups(a, self.now, groups))
+        return list(found.values())
+
+
+def dispatch_reads(*, organization_id: Any, alerts: list[Alert], now: datetime) -> DispatchReads:
+    """The reads a dispatch of ``alerts`` (with their labels; written or not yet) will need."""
+    config = org_config(organization_id, now)
+    groups = _touched_groups(config.routes, alerts)
+    keys: dict[str, None] = {}
+    for a in alerts:
+        for route in config.routes:
+            if matches(route.matchers, a.labels):
+                group_labels = {k: str(a.labels.get(k, "")) for k in (route.group_by or DEFAULT_GROUP_BY)}
+                keys[_group_key(route, group_labels)] = None
+                if not route.continue_matching:
+                    break
+    out = _group_members_sql(organization_id, now, groups) if groups else []
+    if keys:
+        org = AlertGroup._meta.get_field("organization")
+        where = (f"{connection.ops.quote_name(org.column)} = %s AND "
+                 f"{connection.ops.quote_name(AlertGroup._meta.get_field('key').column)} IN "
+                 f"({', '.join(['%s'] * len(keys))})")
+        out.append((statements.select(AlertGroup, where),
+                    [org.get_db_prep_value(organization_id, connection), *keys]))
+    return DispatchReads(organization_id, now, config, groups, list(keys), out)
 
 
 def _dispatch_org(org_id: Any, alerts: list[Alert], now: datetime, only: set[Any] | None,
-                  config: OrgConfig, history: list[AlertHistory] | None = None) -> list[Delivery]:
+                  config: OrgConfig, history: list[AlertHistory] | None = None, reads: DispatchReads | None = None,
+                  batch: statements.Batch | None = None) -> list[Delivery]:
     silences = config.silences_at(now)
     if silences is None:
         silences = list(Silence.objects.filter(organization_id=org_id, starts_at__lte=now, ends_at__gt=now))
@@ -375,7 +467,7 @@ def _dispatch_org(org_id: Any, alerts: list[Alert], now: datetime, only: set[Any
             if not matches(route.matchers, a.labels):
                 continue
             labels = {k: str(a.labels.get(k, "")) for k in (route.group_by or DEFAULT_GROUP_BY)}
-            key = hashlib.sha256(f"{route.pk}|{sorted(labels.items())}".encode()).hexdigest()[:32]
+            key = _group_key(route, labels)
             groups.setdefault(key, (route, labels, []))[2].append(a)
             if not route.continue_matching:
                 break
@@ -383,7 +475,9 @@ def _dispatch_org(org_id: Any, alerts: list[Alert], now: datetime, only: set[Any
         groups = {k: g for k, g in groups.items() if any(a.pk in only for a in g[2])}
     if not groups:
         return []
-    known = {g.key: g for g in tenant_rows(AlertGroup, org_id=org_id, field="key", values=list(groups))}
+    known = dict(reads.known or {}) if reads is not None else {}
+    unread = [key for key in groups if reads is None or key not in reads.keys]
+    known.update({g.key: g for g in tenant_rows(AlertGroup, org_id=org_id, field="key", values=unread)})
     templates = config.templates
     deliveries: list[Delivery] = []
     with transaction.atomic(savepoint=False):
@@ -398,7 +492,7 @@ def _dispatch_org(org_id: Any, alerts: list[Alert], now: datetime, only: set[Any
                         and a.ends_at is not None and a.ends_at > since]
             if not firing and not resolved:
                 if group._state.adding:
-                    group.save()
+                    _write_group(group, batch)
                 continue
             deliveries += _escalate(route, firing, now, templates)
             digest = _digest([a.fingerprint for a in firing], [a.fingerprint for a in resolved])
@@ -413,16 +507,23 @@ def _dispatch_org(org_id: Any, alerts: list[Alert], now: datetime, only: set[Any
                 why = "repeat"
             if not due:
                 if group._state.adding:
-                    group.save()
+                    _write_group(group, batch)
                 continue
-            deliveries += _notify_group(route, group, labels, firing, resolved, now, why, templates, history)
+            deliveries += _notify_group(route, group, labels, firing, resolved, now, why, templates, history, batch)
             group.last_notified_at = now
             group.notified_digest = _digest([a.fingerprint for a in firing], [])
-            if group._state.adding:
-                group.save()
-            else:
-                group.save(update_fields=["last_notified_at", "notified_digest"])
+            _write_group(group, batch, ["last_notified_at", "notified_digest"])
     return deliveries
+
+
+def _write_group(group: AlertGroup, batch: statements.Batch | None, fields: list[str] | None = None) -> None:
+    """Insert a new group, or save ``fields`` of a known one; into ``batch`` when there is one."""
+    if batch is None:
+        group.save(update_fields=None if group._state.adding else fields)
+    elif group._state.adding:
+        batch.insert(group)
+    else:
+        batch.update(AlertGroup, group.pk, {name: getattr(group, name) for name in fields or []})
 
 
 def _group_vars(labels: dict[str, str], firing: list[Alert], resolved: list[Alert]) -> dict[str, Any]:
@@ -436,7 +537,8 @@ def _group_vars(labels: dict[str, str], firing: list[Alert], resolved: list[Aler
 
 def _notify_group(route: NotificationRoute, group: AlertGroup, labels: dict[str, str], firing: list[Alert],
                   resolved: list[Alert], now: datetime, why: str, templates: dict[str, MessageTemplate],
-                  history: list[AlertHistory] | None = None) -> list[Delivery]:
+                  history: list[AlertHistory] | None = None, batch: statements.Batch | None = None
+                  ) -> list[Delivery]:
     variables = _group_vars(labels, firing, resolved)
     subject, body = compose(group.organization_id, MessageTemplate.EventType.ALERT, variables, templates)
     payload = {"version": "1", "groupKey": group.key, "status": variables["status"], "groupLabels": labels,
@@ -445,7 +547,8 @@ def _notify_group(route: NotificationRoute, group: AlertGroup, labels: dict[str,
     out = []
     points = [cp for cp in route.contact_points.all() if cp.enabled]
     for cp in points:
-        out += deliver(cp, subject=subject, body=body, payload=payload, group_key=group.key, severity=severity)
+        out += deliver(cp, subject=subject, body=body, payload=payload, group_key=group.key, severity=severity,
+                       batch=batch)
     names = ", ".join(cp.name for cp in points) or "no contact point"
     notes = [AlertHistory(alert=a, at=now, kind=AlertHistory.Kind.NOTIFY,
                           reason=f"Notified ({why}) through route {route.name} to {names}"[:1000])
@@ -480,8 +583,10 @@ def _escalate(route: NotificationRoute, firing: list[Alert], now: datetime, temp
 
 
 def deliver(cp: ContactPoint, *, subject: str, body: str, payload: dict[str, Any], group_key: str = "",
-            event_type: str = "alert", severity: str = "info") -> list[Delivery]:
-    """Queue one notification to ``cp`` (inbox: written at once). The caller enqueues after commit."""
+            event_type: str = "alert", severity: str = "info", batch: statements.Batch | None = None
+            ) -> list[Delivery]:
+    """Queue one notification to ``cp`` (inbox: written at once; else into ``batch`` when there is one).
+    The caller enqueues after commit."""
     if cp.kind == ContactPoint.Kind.INBOX:
         inbox_write(cp, subject=subject, body=body, severity=severity)
         Delivery.objects.create(organization_id=cp.organization_id, contact_point=cp, group_key=group_key,
@@ -489,9 +594,14 @@ def deliver(cp: ContactPoint, *, subject: str, body: str, payload: dict[str, Any
                                 status=Delivery.Status.SENT, attempts=1, sent_at=timezone.now())
         return []
     # Made holding its first try: the sender it is handed to on commit needs no write before sending.
-    return [Delivery.objects.create(organization_id=cp.organization_id, contact_point=cp, group_key=group_key,
-                                    event_type=event_type, subject=subject[:500], body=body, payload=payload,
-                                    attempts=1, claimed_until=timezone.now() + lease())]
+    delivery = Delivery(organization_id=cp.organization_id, contact_point=cp, group_key=group_key,
+                        event_type=event_type, subject=subject[:500], body=body, payload=payload, attempts=1,
+                        claimed_until=timezone.now() + lease())
+    if batch is None:
+        delivery.save(force_insert=True)
+    else:
+        batch.insert(delivery)
+    return [delivery]
 
 
 def inbox_write(cp: ContactPoint, *, subject: str, body: str, severity: str) -> int:

@@ -8,13 +8,13 @@ bad input is a 400 naming the field and changes nothing.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from apps.alerts import templating
+from apps.alerts import statements, templating
 from apps.alerts.matchers import LABEL_RE, fingerprint, validate_matchers
 from apps.alerts.models import (
     Alert,
@@ -32,6 +32,9 @@ from apps.clouds.secrets import decrypt_json, encrypt_json
 from apps.core.errors import Conflict, InvalidInput
 from apps.core.events import emit
 from apps.core.scoping import require
+
+if TYPE_CHECKING:
+    from apps.alerts.notify import DispatchReads
 
 RULE_WRITE = "alerts:rule:write"
 HANDLE = "alerts:alert:operate"
@@ -240,11 +243,15 @@ def external_alerts_receive(*, actor: Any, organization: Any, alerts: Any) -> li
     from apps.alerts.notify import notifications_dispatch
 
     history: list[AlertHistory] = []
+    batch = statements.Batch()
     outer = transaction.get_connection().in_atomic_block
     with transaction.atomic():
-        done, changed = _ingest(actor=actor, organization=organization, alerts=alerts, now=None, history=history)
-        deliveries = notifications_dispatch(organization_id=organization.pk, touched=done, history=history)
-        AlertHistory.objects.bulk_create(history, batch_size=1000)
+        done, changed, reads = _ingest(actor=actor, organization=organization, alerts=alerts, now=None,
+                                       history=history, dispatch=True)
+        deliveries = notifications_dispatch(touched=done, history=history, reads=reads, batch=batch)
+        for entry in history:
+            batch.insert(entry)
+        batch.flush()
         if changed and outer:
             alerts_announce(organization.pk, "ingested", count=changed)  # at the caller's commit, with the sends
     if changed and not outer:
@@ -259,15 +266,22 @@ def external_alerts_ingest(*, actor: Any, organization: Any, alerts: Any, now: d
     passed (or whose ``status`` is ``resolved``) resolves; otherwise it fires. The same labels are the
     same alert, so resending is idempotent."""
     with transaction.atomic():
-        done, changed = _ingest(actor=actor, organization=organization, alerts=alerts, now=now)
+        done, changed, _ = _ingest(actor=actor, organization=organization, alerts=alerts, now=now)
         if changed:
             alerts_announce(organization.pk, "ingested", count=changed)
     return done
 
 
 def _ingest(*, actor: Any, organization: Any, alerts: Any, now: datetime | None,
-            history: list[AlertHistory] | None = None) -> tuple[list[Alert], int]:
-    """``history``: the state changes' entries are added to it for the caller to write, else written here."""
+            history: list[AlertHistory] | None = None, dispatch: bool = False
+            ) -> tuple[list[Alert], int, DispatchReads | None]:
+    """``history``: the state changes' entries are added to it for the caller to write, else written here.
+    ``dispatch``: the reads of their notifications' dispatch are made too, in the same round trip as
+    the alerts' insert and read, and returned.
+
+    New alerts are inserted first (a row that exists is left alone: ``ON CONFLICT DO NOTHING``), then
+    every alert of the request is read and locked: one round trip for both on PostgreSQL (see
+    ``statements``), and an alert sent again is read as it stands, not inserted twice."""
     require(actor, INGEST, Alert(organization=organization))
     now = now or timezone.now()
     if not isinstance(alerts, list) or not alerts or len(alerts) > 10_000:
@@ -291,24 +305,43 @@ def _ingest(*, actor: Any, organization: Any, alerts: Any, now: datetime | None,
         resolved = item.get("status") == "resolved" or (ends is not None and ends <= now)
         severity = labels.get("severity") if labels.get("severity") in Severity.values else Severity.WARNING
         parsed.append((labels, {str(k): str(v) for k, v in annotations.items()}, starts, ends, resolved, severity))
-    from apps.alerts.notify import tenant_rows
+    from apps.alerts.notify import dispatch_reads
 
     out = []
     with transaction.atomic(savepoint=False):  # the caller's transaction: no savepoint needed
         fps = {fingerprint({"external": labels}): (labels, ann, s, e, r, sev) for labels, ann, s, e, r, sev in parsed}
-        existing = {a.fingerprint: a for a in tenant_rows(Alert, org_id=organization.pk, field="fingerprint",
-                                                           values=list(fps), lock=True)}
+        # What is inserted if it does not exist yet (a resolved alert never seen is not).
+        fresh = {fp: Alert(organization=organization, source=Alert.Source.EXTERNAL, fingerprint=fp,
+                           name=labels["alertname"][:200], labels=labels, annotations=ann, severity=severity,
+                           state=Alert.State.FIRING, starts_at=starts, state_changed_at=now)
+                 for fp, (labels, ann, starts, ends, resolved, severity) in fps.items() if not resolved}
+        org, quote = Alert._meta.get_field("organization"), connection.ops.quote_name
+        where = (f"{quote(org.column)} = %s AND {quote(Alert._meta.get_field('fingerprint').column)} IN "
+                 f"({', '.join(['%s'] * len(fps))})")
+        read = (statements.select(Alert, where, lock=True), [org.get_db_prep_value(organization.pk, connection), *fps])
+        writes = [*statements.insert(Alert, list(fresh.values()), ignore_conflicts=True), read]
+        reads: DispatchReads | None = None
+        if dispatch:
+            reads = dispatch_reads(organization_id=organization.pk, now=now, alerts=[
+                fresh.get(fp) or Alert(organization=organization, labels=labels)
+                for fp, (labels, *_) in fps.items()])
+        results = statements.together(writes + (reads.statements if reads else []))
+        existing = {a.fingerprint: a for a in statements.instances(Alert, results[len(writes) - 1] or [])}
+        if reads is not None:
+            reads.read(results[len(writes):])
         new, changes = [], []
-        for fp, (labels, ann, starts, ends, resolved, severity) in fps.items():
+        for fp, (_, ann, starts, ends, resolved, _) in fps.items():
             alert = existing.get(fp)
-            if alert is None:
-                if resolved:
-                    continue
-                alert = Alert(organization=organization, source=Alert.Source.EXTERNAL, fingerprint=fp,
-                              name=labels["alertname"][:200], labels=labels, annotations=ann, severity=severity,
-                              state=Alert.State.FIRING, starts_at=starts, state_changed_at=now)
-                new.append(alert)
+            candidate = fresh.get(fp)
+            if candidate is not None and (alert is None or alert.pk == candidate.pk):
+                if alert is None:
+                    new.append(candidate)  # the insert left it out: written again below, where its error shows
+                else:
+                    statements.saved([candidate])  # inserted just now
+                alert = candidate
                 changes.append(Change(alert, "", Alert.State.FIRING, "Received firing from outside"))
+            elif alert is None:
+                continue
             elif resolved and alert.state == Alert.State.FIRING:
                 changes.append(Change(alert, alert.state, Alert.State.RESOLVED, "Received resolved from outside"))
                 alert.state, alert.ends_at, alert.state_changed_at = Alert.State.RESOLVED, ends or now, now
@@ -328,7 +361,7 @@ def _ingest(*, actor: Any, organization: Any, alerts: Any, now: datetime | None,
         else:
             history += [AlertHistory(alert=c.alert, at=now, kind=AlertHistory.Kind.STATE, from_state=c.from_state,
                                      to_state=c.to_state, reason=c.reason[:1000]) for c in changes]
-    return out, len(changes)
+    return out, len(changes), reads
 
 
 # -- silences ----------------------------------------------------------------------------------------------

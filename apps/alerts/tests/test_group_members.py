@@ -1,5 +1,6 @@
 """The group members read for alerts received from outside (``notify._group_members``, written as SQL
-over the labels' JSON) are exactly the alerts the ORM's JSON lookups select: same ``group_by`` values
+over the labels' JSON, and ``notify._in_groups``, the same test in Python) are exactly the alerts the
+ORM's JSON lookups select: same ``group_by`` values
 (a missing label counts as empty, a number is not its text), firing or lately resolved, of the
 organization only, plus the firing alerts that inhibit others. Checked on SQLite here and on
 PostgreSQL in the integration tier."""
@@ -14,7 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.alerts.models import Alert
-from apps.alerts.notify import INHIBITING_EVENT, RESOLVED_KEEP, _group_members
+from apps.alerts.notify import INHIBITING_EVENT, RESOLVED_KEEP, _group_members, _in_groups
 from apps.alerts.tests.factories import alert
 
 
@@ -69,6 +70,8 @@ def _check(world, name):
     groups = GROUPS[name]
     got = {x.pk for x in _group_members(org.pk, now, groups)}
     assert got == _orm_members(org.pk, now, groups)
+    # The same test in Python, for the alerts a request has just written (read before they were).
+    assert {x.pk for x in Alert.objects.filter(organization=org) if _in_groups(x, now, groups)} == got
     assert made["inhibitor"].pk in got and made["other_org"].pk not in got
     return got, made
 
