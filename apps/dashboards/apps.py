@@ -19,7 +19,7 @@ class DashboardsConfig(AppConfig):
         from django.apps import apps
         from django.db.models.signals import post_delete, post_migrate, post_save
 
-        from apps.core.events import subscribe
+        from apps.core.events import subscribe, subscribe_batch
         from apps.core.home import register_home
         from apps.core.navigation import MenuEntry, register_menu
         from apps.core.realtime import register_topic
@@ -39,7 +39,7 @@ class DashboardsConfig(AppConfig):
         register_topic("dashboard", dashboard_topic_org)
         source_services.register()
         inventory_queries.register()
-        subscribe("", live.data_changed)
+        subscribe_batch("", live.data_changed_many)
         subscribe("display_token:", live.display_token_changed)
         # What live dashboards look up per event, kept per process until one of these rows changes.
         for model in ("dashboards.Dashboard", "security.DisplayToken", "organizations.Organization"):

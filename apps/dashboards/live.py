@@ -361,27 +361,38 @@ def display_token_changed(org_id: Any, topic: str, payload: dict[str, Any]) -> N
 
 
 def data_changed(org_id: Any, topic: str, payload: dict[str, Any]) -> None:
-    """The ``events`` subscriber: which dashboards this event may change, coalesced per dashboard."""
-    kind = topic.partition(":")[0]
-    if kind in LOOKUP_KINDS:
+    """Which dashboards this event may change, coalesced per dashboard."""
+    data_changed_many([(org_id, topic, payload)])
+
+
+def data_changed_many(events: list[tuple[Any, str, dict[str, Any]]]) -> None:
+    """The ``events`` subscriber: which dashboards these events (those a transaction emitted, delivered
+    together) may change, coalesced per dashboard: looked at once per organization and kind of topic, after
+    one read of the look-ups' generation."""
+    kinds = dict.fromkeys((org_id or None, topic.partition(":")[0]) for org_id, topic, _payload in events)
+    if any(kind in LOOKUP_KINDS for _org, kind in kinds):
         lookups.changed()
-    if kind in (OWN_TOPIC, SCREEN_TOPIC):
-        return
-    names = queries_changed_by(kind)
-    for extra in ALWAYS:
-        names |= queries_changed_by(extra)
-    if not names:
-        return
-    at = time.time()
-    try:
-        lookups.fresh()
-        found, scopes = lookups.get(("targets", org_id or None, frozenset(names)),
-                                    lambda: _targets_and_scopes(org_id or None, names))
-        _screens.update(scopes)
-    except Exception:
-        logger.exception("could not find the dashboards an event changes")
-        return
-    # Dashboards on wall screens first: their values are pushed, the others' followers read again.
-    for key, widgets, document, version in sorted(found, key=lambda target: not _screens.get(target[0])):
-        _documents[key] = (document, version)
-        coalescer.note(key, widgets, at)
+    checked = False
+    for org_id, kind in kinds:
+        if kind in (OWN_TOPIC, SCREEN_TOPIC):
+            continue
+        names = queries_changed_by(kind)
+        for extra in ALWAYS:
+            names |= queries_changed_by(extra)
+        if not names:
+            continue
+        at = time.time()
+        try:
+            if not checked:
+                lookups.fresh()
+                checked = True
+            found, scopes = lookups.get(("targets", org_id, frozenset(names)),
+                                        lambda org_id=org_id, names=names: _targets_and_scopes(org_id, names))
+            _screens.update(scopes)
+        except Exception:
+            logger.exception("could not find the dashboards an event changes")
+            continue
+        # Dashboards on wall screens first: their values are pushed, the others' followers read again.
+        for key, widgets, document, version in sorted(found, key=lambda target: not _screens.get(target[0])):
+            _documents[key] = (document, version)
+            coalescer.note(key, widgets, at)
