@@ -23,6 +23,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -440,6 +441,40 @@ def _step_of(change: ChangeRecord, step: int) -> tuple[bool, float, int]:
         return False, 0.0, step
 
 
+CALL_THREADS = 4  # a batch's cloud calls side by side: at 0.2 s per create, a batch of 20 asks for 1 s, not 4
+
+
+def _ask(calls: list[tuple[ChangeRecord, int]]) -> list[tuple[str, dict[str, Any]] | Exception]:
+    """The cloud call of each call step (``_call``), in order: its answer, or what it raised. Up to
+    ``CALL_THREADS`` run side by side, each thread with adapters of its own (an SDK client is not shared
+    between threads); nothing here touches the database. A create carries its change's client token, so a
+    call repeated by another delivery of the step is answered with the first call's instance."""
+    timeout = config.value("CLOUD_TIMEOUT")
+
+    def ask(part: list[int]) -> list[tuple[int, Any]]:
+        adapters: dict[tuple[Any, str], Any] = {}
+        out: list[tuple[int, Any]] = []
+        for n in part:
+            change = calls[n][0]
+            key = (change.platform_id, change.region)
+            try:
+                if key not in adapters:
+                    adapters[key] = adapter_for(change.platform, region=change.region, timeout=timeout)
+                out.append((n, _call(change, adapters[key])))
+            except Exception as exc:  # told to the caller, which knows what each kind of error means
+                out.append((n, exc))
+        return out
+
+    threads = min(CALL_THREADS, len(calls))
+    parts = [list(range(k, len(calls), threads)) for k in range(threads)]
+    if threads <= 1:
+        answers = dict(ask(parts[0])) if parts else {}
+    else:
+        with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="cloud-call") as pool:
+            answers = {n: answer for part in pool.map(ask, parts) for n, answer in part}
+    return [answers[n] for n in range(len(calls))]
+
+
 def _calls(calls: list[tuple[ChangeRecord, int]]) -> list[tuple[ChangeRecord, bool, float, int]]:
     """The call steps of ``calls`` (changes in their call phase, at these steps): each asks the cloud, then
     those that got an answer are recorded together, each only at the step it was read at (a step another
@@ -454,29 +489,22 @@ def _calls(calls: list[tuple[ChangeRecord, int]]) -> list[tuple[ChangeRecord, bo
         # Not heard of for a while (queued long): say they are alive before the cloud calls, so the
         # reconciler does not resume them meanwhile. Each recorded step sets it too.
         ChangeRecord.objects.filter(pk__in=quiet).update(heartbeat_at=timezone.now())
-    adapters: dict[tuple[Any, str], Any] = {}
     results: list[tuple[ChangeRecord, bool, float, int]] = []
     answered: list[tuple[ChangeRecord, int, str, dict[str, Any]]] = []
-    for change, step in calls:
-        key = (change.platform_id, change.region)
-        try:
-            if key not in adapters:
-                adapters[key] = adapter_for(change.platform, region=change.region,
-                                            timeout=config.value("CLOUD_TIMEOUT"))
-            message, fields = _call(change, adapters[key])
-        except CloudCallError as exc:
-            results.append((change, *_cloud_error(change, step, exc)))
-            continue
-        except ValueError as exc:  # credentials that cannot be read
-            _fail(change, str(exc))
+    for (change, step), answer in zip(calls, _ask(calls), strict=True):
+        if isinstance(answer, CloudCallError):
+            results.append((change, *_cloud_error(change, step, answer)))
+        elif isinstance(answer, ValueError):  # credentials that cannot be read
+            _fail(change, str(answer))
             results.append((change, False, 0.0, step))
-            continue
-        except Exception:
+        elif isinstance(answer, Exception):
             # A fault of this change's step, not the cloud's answer: the rest of the batch is recorded and
             # goes on; this one is left unrecorded, so the reconciler resumes it (its step looks first).
-            logger.exception("call step %s of change %s failed; the reconciler resumes it", step, change.pk)
-            continue
-        answered.append((change, step, message, fields))
+            logger.error("call step %s of change %s failed; the reconciler resumes it", step, change.pk,
+                         exc_info=answer)
+        else:
+            message, fields = answer
+            answered.append((change, step, message, fields))
     if not answered:
         return results
     with transaction.atomic():
