@@ -383,3 +383,18 @@ class InspectionRun(TenantModel):
 
     def __str__(self) -> str:
         return f"inspection {self.id}"
+
+
+class SettingsVersion(models.Model):
+    """A number that moves with every change of an organization's routes, contact points, templates or
+    silences, in the transaction of the change. Each process keeps those settings
+    (``notify.org_config``) and reads them again when the number it reads differs from the one it
+    read them under; the read goes with a received alert's other reads, in their round trip.
+    ``organization_id`` is not a foreign key: a number left behind by a deleted organization is
+    harmless, and its deletion's cascade must not meet a row written during it."""
+
+    organization_id = models.UUIDField(primary_key=True)
+    version = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"settings version {self.version} of {self.organization_id}"

@@ -25,13 +25,11 @@ import hashlib
 import logging
 import os
 import time
-import uuid
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.core.cache import cache
 from django.db import OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -47,6 +45,7 @@ from apps.alerts.models import (
     InboxMessage,
     MessageTemplate,
     NotificationRoute,
+    SettingsVersion,
     Silence,
 )
 from apps.clouds.secrets import decrypt_json
@@ -223,50 +222,54 @@ class OrgConfig:
         return [x for x in self.silences if x.starts_at <= now < x.ends_at]
 
 
-_configs: dict[str, tuple[str, OrgConfig]] = {}
+_configs: dict[str, tuple[int, OrgConfig]] = {}
 
 
-def _version_key(org_id: Any) -> str:
-    return f"alerts:config:{org_id}"
+def _version_read(org_id: Any) -> tuple[str, list[Any]]:
+    """The statement reading the organization's ``SettingsVersion`` (no row: 0)."""
+    quote = connection.ops.quote_name
+    meta = SettingsVersion._meta
+    pk = meta.get_field("organization_id")
+    return (f"SELECT {quote(meta.get_field('version').column)} FROM {quote(meta.db_table)} WHERE "
+            f"{quote(pk.column)} = %s", [pk.get_db_prep_value(org_id, connection)])
 
 
-def org_config(org_id: Any, now: datetime) -> OrgConfig:
+def _version(rows: list[tuple] | None) -> int:
+    return rows[0][0] if rows else 0
+
+
+def org_config(org_id: Any, now: datetime, version: int | None = None) -> OrgConfig:
     """The organization's routes, templates and silences, read again only after one of them changed
-    (``config_changed``, from the models' signals): a version in the shared cache tells every process.
-    The version is read before the rows, so a change committed meanwhile is read at the next dispatch."""
-    key = _version_key(org_id)
-    try:
-        version = cache.get(key)
-        held = _configs.get(str(org_id))
-        if version is not None and held is not None and held[0] == version and now >= held[1].loaded_at:
-            return held[1]
-        if version is None:
-            cache.add(key, uuid.uuid4().hex, timeout=None)
-            version = cache.get(key)
-    except Exception:  # noqa: BLE001 - without the shared cache every dispatch reads the rows
-        logger.warning("the cache is unavailable: notification settings are read for each dispatch")
-        version = None
+    (``config_changed``, from the models' signals, moves the organization's ``SettingsVersion`` in
+    the change's transaction). ``version``: the number the caller read, else it is read here; it is
+    read before the rows, so a change committed meanwhile is read at the next dispatch."""
+    if version is None:
+        version = _version(statements.together([_version_read(org_id)])[0])
+    held = _configs.get(str(org_id))
+    if held is not None and held[0] == version and now >= held[1].loaded_at:
+        return held[1]
     config = OrgConfig(routes=_routes(org_id), templates=_templates(org_id),
                        silences=list(Silence.objects.filter(organization_id=org_id, ends_at__gt=now)), loaded_at=now)
-    if version is not None:
-        _configs[str(org_id)] = (version, config)
+    _configs[str(org_id)] = (version, config)
     return config
 
 
+def _held_config(org_id: Any, now: datetime) -> tuple[int, OrgConfig] | None:
+    held = _configs.get(str(org_id))
+    return held if held is not None and now >= held[1].loaded_at else None
+
+
 def config_changed(org_id: Any) -> None:
-    """A route, contact point, template or silence of ``org_id`` changed: every process reads them
-    again. Said now (this process, this transaction) and again after commit (the others, which could
-    otherwise read the old rows under the new version before the commit)."""
-    key = _version_key(org_id)
-
-    def bump() -> None:
-        try:
-            cache.set(key, uuid.uuid4().hex, timeout=None)
-        except Exception:  # noqa: BLE001 - a process that cannot reach the cache cannot trust it either
-            logger.exception("could not announce a change of notification settings")
-
-    bump()
-    transaction.on_commit(bump)
+    """A route, contact point, template or silence of ``org_id`` changed: every process reads them again
+    (this transaction at once, the others once it committed)."""
+    quote = connection.ops.quote_name
+    meta = SettingsVersion._meta
+    table, pk, version = (quote(meta.db_table), quote(meta.get_field("organization_id").column),
+                          quote(meta.get_field("version").column))
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table} ({pk}, {version}) VALUES (%s, 1) ON CONFLICT ({pk}) DO UPDATE SET "
+                       f"{version} = {table}.{version} + 1",
+                       [meta.get_field("organization_id").get_db_prep_value(org_id, connection)])
 
 
 def connect_config_signals() -> None:
@@ -401,23 +404,56 @@ def _group_key(route: NotificationRoute, labels: dict[str, str]) -> str:
 
 @dataclass
 class DispatchReads:
-    """What a dispatch of alerts received from outside reads (their groups' members, the groups), made
-    before those alerts are written so the reads go in the same round trip as the writes
-    (``statements``); ``read(results)`` takes their rows. Read before the alerts are written, the
-    members are completed with the alerts as they stand after (``members``)."""
+    """What a dispatch of alerts received from outside reads (the organization's settings version, their
+    groups' members, the groups), made before those alerts are written so the reads go in the same
+    round trip as the writes (``statements``); ``read(results)`` takes their rows. Read before the
+    alerts are written, the members are completed with the alerts as they stand after (``members``).
+
+    The statements are made with the settings this process holds; when the version read with them
+    says those changed, the settings are read again and so are the members and groups."""
 
     organization_id: Any
     now: datetime
+    alerts: list[Alert]
+    version: int | None
     config: OrgConfig
-    groups: list[tuple[tuple[str, str], ...]]
-    keys: list[str]
-    statements: list[tuple[str, list[Any]]]
+    groups: list[tuple[tuple[str, str], ...]] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+    statements: list[tuple[str, list[Any]]] = field(default_factory=list)
     rows: list[Alert] | None = None
     known: dict[str, AlertGroup] | None = None
 
+    def plan(self) -> None:
+        self.groups = _touched_groups(self.config.routes, self.alerts)
+        keys: dict[str, None] = {}
+        for a in self.alerts:
+            for route in self.config.routes:
+                if matches(route.matchers, a.labels):
+                    group_labels = {k: str(a.labels.get(k, "")) for k in (route.group_by or DEFAULT_GROUP_BY)}
+                    keys[_group_key(route, group_labels)] = None
+                    if not route.continue_matching:
+                        break
+        self.keys = list(keys)
+        out = [_version_read(self.organization_id)]
+        out += _group_members_sql(self.organization_id, self.now, self.groups) if self.groups else []
+        if keys:
+            org = AlertGroup._meta.get_field("organization")
+            where = (f"{connection.ops.quote_name(org.column)} = %s AND "
+                     f"{connection.ops.quote_name(AlertGroup._meta.get_field('key').column)} IN "
+                     f"({', '.join(['%s'] * len(keys))})")
+            out.append((statements.select(AlertGroup, where),
+                        [org.get_db_prep_value(self.organization_id, connection), *keys]))
+        self.statements = out
+
     def read(self, results: list[list[tuple] | None]) -> None:
+        version = _version(results[0])
+        if version != self.version:
+            # The settings changed since this process read them: read them, then the reads they shape.
+            self.version, self.config = version, org_config(self.organization_id, self.now, version)
+            self.plan()
+            results = statements.together(self.statements)
         members = len(self.statements) - (1 if self.keys else 0)
-        self.rows = [a for rows in results[:members] for a in statements.instances(Alert, rows or [])]
+        self.rows = [a for rows in results[1:members] for a in statements.instances(Alert, rows or [])]
         self.known = ({g.key: g for g in statements.instances(AlertGroup, results[members] or [])}
                       if self.keys else {})
 
@@ -431,26 +467,15 @@ class DispatchReads:
 
 
 def dispatch_reads(*, organization_id: Any, alerts: list[Alert], now: datetime) -> DispatchReads:
-    """The reads a dispatch of ``alerts`` (with their labels; written or not yet) will need."""
-    config = org_config(organization_id, now)
-    groups = _touched_groups(config.routes, alerts)
-    keys: dict[str, None] = {}
-    for a in alerts:
-        for route in config.routes:
-            if matches(route.matchers, a.labels):
-                group_labels = {k: str(a.labels.get(k, "")) for k in (route.group_by or DEFAULT_GROUP_BY)}
-                keys[_group_key(route, group_labels)] = None
-                if not route.continue_matching:
-                    break
-    out = _group_members_sql(organization_id, now, groups) if groups else []
-    if keys:
-        org = AlertGroup._meta.get_field("organization")
-        where = (f"{connection.ops.quote_name(org.column)} = %s AND "
-                 f"{connection.ops.quote_name(AlertGroup._meta.get_field('key').column)} IN "
-                 f"({', '.join(['%s'] * len(keys))})")
-        out.append((statements.select(AlertGroup, where),
-                    [org.get_db_prep_value(organization_id, connection), *keys]))
-    return DispatchReads(organization_id, now, config, groups, list(keys), out)
+    """The reads a dispatch of ``alerts`` (with their labels; written or not yet) will need, planned with
+    the settings this process holds (read now when it holds none)."""
+    held = _held_config(organization_id, now)
+    if held is None:
+        version = _version(statements.together([_version_read(organization_id)])[0])
+        held = (version, org_config(organization_id, now, version))
+    reads = DispatchReads(organization_id, now, alerts, held[0], held[1])
+    reads.plan()
+    return reads
 
 
 def _dispatch_org(org_id: Any, alerts: list[Alert], now: datetime, only: set[Any] | None,

@@ -1,8 +1,9 @@
 """Alerts received from outside, on PostgreSQL: a signed request costs a fixed number of round trips to
 the database until the commit that hands its notification over (the alert's insert and read, its
 group's members and the group read in one; the group, the notification and the history written in
-another), and the ingestion tests of the fast tier (the lane, the order of sends and announcements,
-the group members) run again here, where several statements go in one query string."""
+another; the version of the organization's notification settings read with the first), and the
+ingestion tests of the fast tier (the lane, the order of sends and announcements, the kept
+notification settings) run again here, where several statements go in one query string."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from apps.alerts.tests.conftest import fresh_cache, world  # noqa: F401 - fixtur
 from apps.alerts.tests.receivers import HttpReceiver
 from apps.alerts.tests.test_lane import *  # noqa: F403 - the lane's tests, run here on PostgreSQL
 from apps.alerts.tests.test_lane import _firing, _signed
+from apps.alerts.tests.test_org_config import *  # noqa: F403 - run here on PostgreSQL
 from apps.alerts.tests.test_receive_order import *  # noqa: F403 - run here on PostgreSQL
 from apps.security.services import access_key_create
 from tests.fixtures import fast_passwords, rbac_scoping  # noqa: F401 - fixtures
