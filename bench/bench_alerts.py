@@ -108,7 +108,10 @@ def _rows(mode: str, r: dict, served: dict, am: dict | None, series: int, alerts
     return [
         Row(mode, "one alert POSTed to the ingestion API -> signed webhook received, beside Alertmanager", "p50",
             "ms", percentile(served["webhook_ms"], 50), percentile(am["ms"], 50), delivered=served["webhooks"],
-            expected=probes, baseline_delivered=am["received"], baseline_expected=probes),
+            expected=probes, baseline_delivered=am["received"], baseline_expected=probes,
+            # The server process's CPU over the probes' loop, per probe: the ingestion, its announcement and
+            # the badge's read of it, and the GET /healthz beside it (not PostgreSQL's or Redis's).
+            extra={"server_cpu_ms_per_probe": served["server_cpu_ms_per_probe"]}),
         Row(mode, "one alert POSTed to the ingestion API -> signed webhook received, beside Alertmanager", "p99",
             "ms", percentile(served["webhook_ms"], 99), percentile(am["ms"], 99)),
         Row(mode, "breakdown, served: GET /healthz answered by the same server (its floor per request, nothing "
@@ -426,6 +429,8 @@ def _served(mode: str, receiver: Any, probes: int, alerts: int, groups: int) -> 
         webhook_ms, event_ms, badge_ms, floor_ms, raw_ms = [], [], [], [], []
         for _ in range(20):
             client.get(raw_url)
+        server = next(process.pid for name, process, _ in dep.processes.started if name in ("daphne", "serve"))
+        server_cpu = _cpu_seconds(server)
         for n in range(probes):
             # The server's floor: a request that does nothing (no database, no signature), same client;
             # and daphne's own: the same request answered by a bare ASGI application.
@@ -451,6 +456,7 @@ def _served(mode: str, receiver: Any, probes: int, alerts: int, groups: int) -> 
                 badge_ms.append((shown - began) * 1000)
             dep.processes.check()
         time.sleep(0.2)  # let the last badge read finish before the batch
+        server_cpu = _cpu_seconds(server) - server_cpu
         names = {f"g{n}" for n in range(groups)}
         batch = [{"labels": {"alertname": "load", "group": f"g{n % groups}", "instance": f"i{n}"}}
                  for n in range(alerts)]
@@ -469,9 +475,16 @@ def _served(mode: str, receiver: Any, probes: int, alerts: int, groups: int) -> 
         ws.close()
         client.close()
     return {"webhook_ms": webhook_ms, "webhooks": len(webhook_ms), "event_ms": event_ms, "badge_ms": badge_ms,
-            "floor_ms": floor_ms, "raw_ms": raw_ms,
+            "floor_ms": floor_ms, "raw_ms": raw_ms, "server_cpu_ms_per_probe": server_cpu * 1000 / probes,
             "badges": len(badge_ms), "groups_s": (last - began) if last is not None and len(got) == groups else None,
             "groups_received": len(got), "groups_request_s": request_s}
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process, from /proc."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return sum(int(v) for v in fields[11:13]) / os.sysconf("SC_CLK_TCK")
 
 
 @contextlib.contextmanager
