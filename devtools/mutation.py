@@ -30,7 +30,15 @@ paths: quotas' one-statement reservation, the inventory's set-based apply): a th
 started for the command as the integration tier starts one, the first test session's migrated
 database becomes a template, and each mutant's session gets its own database made from it
 (CREATE DATABASE ... TEMPLATE). The entry records the database; ``--resume`` and
-``--retest-survivors`` use the recorded one.
+``--retest-survivors`` use the recorded one. A PostgreSQL run also runs the module's integration-tier
+tests named in ``POSTGRESQL_TESTS`` (quotas: the reservation races between processes), with a Redis
+for the processes they start; mutmut sees only the calls made in a test's own process, so each of
+those tests names the functions its processes run, and the work folder's conftest counts them as
+reached in mutmut's stats run. Module-level memos (``CACHES``) are emptied at the start of every
+mutant's session: filled by the original code before the fork, they hid the mutants of what they hold.
+
+``--only GLOB`` on a full run tests only the mutants named (the paths a run must see first, say) and
+records the run partial; ``--resume`` tests the others later.
 """
 
 from __future__ import annotations
@@ -59,7 +67,7 @@ REPO_DIR = Path(__file__).resolve().parent.parent
 WORK_DIR = REPO_DIR / "mutants"
 RECORD = REPO_DIR / "bench" / "results" / "mutation.json"
 # What a work folder links to: the code the tests import, the files they read, the front-end packages.
-LINKED = ("apps", "unimanager", "cloudsim", "templates", "static", "tests", "manage.py", "node_modules")
+LINKED = ("apps", "unimanager", "cloudsim", "templates", "static", "tests", "manage.py", "node_modules", "devtools")
 
 # Rule module -> the test files that exercise it (globs; each module's own ``test_<module>_rules*.py``
 # included). mutmut runs, per mutant, only the tests that reach the mutated function; the whole
@@ -115,16 +123,51 @@ MODULES: dict[str, tuple[str, ...]] = {
                                 "apps/quotas/tests/test_provisioning.py", "apps/quotas/tests/test_api.py"),
 }
 
+# What quotas' one-statement reservation runs (its PostgreSQL path), in mutmut's names.
+_RESERVE_PATH = tuple(f"apps.quotas.services.x_{name}" for name in (
+    "quota_reserve", "_ancestor_ids", "_uuid", "_reserve_in_one_statement", "_reserve_statement",
+    "_reservation_fields", "_run_prepared", "_crosses", "_limit_from_row", "_first_refusal", "_refusal",
+    "_after_reserve", "_crossings", "_holder", "_where", "_topic"))
 
-def selection(module: str) -> list[str]:
-    """The module's test files and folders that exist now, in a stable order."""
+# Integration-tier tests added to a module's selection on a ``--database postgresql`` run (its
+# PostgreSQL-only paths as processes other than the test's run them), each with the module's functions
+# that the processes it starts run. mutmut learns which test reaches which function from the calls
+# made in the test's own process only; the work folder's conftest adds these, so a mutant of them runs
+# these tests too. Quotas' two races of 20 processes are not among them: a process's start costs about
+# 5 s of CPU here, and under mutmut (load 10-20 on 2 cores) their workers missed the tests' 180 s
+# readiness deadline in the stats run, twice; what only they can tell (the row locks' order) is left to
+# the integration tier.
+POSTGRESQL_TESTS: dict[str, dict[str, tuple[str, ...]]] = {
+    "apps/quotas/services.py": {
+        "tests/integration/test_quotas_race.py::test_a_reservation_of_a_sigkilled_worker_is_released_by_the_sweeper":
+            _RESERVE_PATH,
+    },
+}
+
+# Module-level memos a module's tests fill, emptied at the start of every test session: each mutant's
+# session is forked from the process that ran mutmut's stats and clean runs, and would otherwise use
+# what the original code put there (quotas' cached reservation statements hid every mutant that
+# changes the statement's text).
+CACHES: dict[str, tuple[str, ...]] = {"apps/quotas/services.py": ("_RESERVE_SQL",)}
+
+
+def selection(module: str, database: str = "sqlite") -> list[str]:
+    """The module's test files and folders that exist now, in a stable order; on PostgreSQL also its
+    integration-tier tests (``POSTGRESQL_TESTS``)."""
     found: list[str] = []
     for pattern in MODULES[module]:
         for path in sorted(REPO_DIR.glob(pattern)):
             name = str(path.relative_to(REPO_DIR))
             if name not in found:
                 found.append(name)
+    if database == "postgresql":
+        found += [node for node in POSTGRESQL_TESTS.get(module, {}) if (REPO_DIR / node.split("::")[0]).exists()]
     return found
+
+
+def work_database(work: Path) -> str:
+    """The database a work folder's run uses (``run_module`` writes it)."""
+    return (work / "database").read_text() if (work / "database").exists() else "sqlite"
 
 
 # Written into each work folder's copy (never into the project): every forked mutant would otherwise
@@ -147,6 +190,9 @@ import pytest
 
 SNAPSHOT = Path(__file__).resolve().parent / "var" / "mutation-template.sqlite3"
 STATS = Path(__file__).resolve().parent / "mutmut-stats.json"
+# Written by the runner: module-level memos to empty per session, functions reached by the processes
+# a test starts.
+SESSION = Path(__file__).resolve().parent / "mutation-session.json"
 # PostgreSQL: the first session migrates BUILD, which is then copied to TEMPLATE.
 TEMPLATE, BUILD = "mutation_template", "mutation_build"
 
@@ -173,6 +219,48 @@ def _exists(name):
 
 def _session_database():
     return f"mutation_{os.getpid()}"
+
+
+def _session_settings():
+    try:
+        return json.loads(SESSION.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def pytest_sessionstart(session):
+    """Every session (every mutant) starts with the mutated module's memos empty: it is forked from
+    the process that ran the original code's tests, whose results they hold. The integration-tier
+    tests of a PostgreSQL run check REDIS_URL; it is set once the settings are loaded without it, so
+    only the processes those tests start run in the distributed mode."""
+    import sys
+
+    for module, names in _session_settings().get("caches", {}).items():
+        loaded = sys.modules.get(module)
+        for name in names if loaded is not None else ():
+            getattr(loaded, name).clear()
+    if os.environ.get("MUTATION_REDIS_URL") and not os.environ.get("REDIS_URL"):
+        from django.conf import settings
+
+        settings.DATABASES  # loaded now, in the embedded mode
+        os.environ["REDIS_URL"] = os.environ["MUTATION_REDIS_URL"]
+        # The processes those tests start (20 at once) would each compile every module of the copy
+        # again: they may keep its bytecode (the copy does not change during a run).
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
+
+@pytest.fixture(autouse=True)
+def _reach_of_started_processes(request):
+    """In mutmut's stats run, count as reached by this test the functions the processes it starts run
+    (mutmut sees only the calls of the test's own process)."""
+    reach = _session_settings().get("reach", {}).get(request.node.nodeid.removeprefix("mutants/"))
+    if reach:
+        from mutmut.mutation.trampoline import get_mutant_under_test
+
+        if get_mutant_under_test() == "stats":
+            from mutmut.state import state
+
+            state()._stats.update(reach)
 
 
 def pytest_collection_modifyitems(session, config, items):
@@ -251,25 +339,31 @@ DATABASES = ("sqlite", "postgresql")
 
 
 @contextlib.contextmanager
-def database_env(database: str) -> Iterator[dict[str, str]]:
+def database_env(database: str, module: str | None = None) -> Iterator[dict[str, str]]:
     """What mutmut's environment adds for the tests' database: nothing for SQLite (a file per session,
     see the work folder's conftest); for PostgreSQL a throw-away cluster started as the integration
-    tier starts it (``devtools.services``), for this one command, and ``DATABASE_URL`` pointing at it."""
+    tier starts it (``devtools.services``), for this one command, and ``DATABASE_URL`` pointing at it;
+    when ``module`` has integration-tier tests (``POSTGRESQL_TESTS``), a Redis too for the processes
+    they start (``MUTATION_REDIS_URL``, see the work folder's conftest)."""
     if database not in DATABASES:
         raise SystemExit(f"unknown database {database!r}; one of: {', '.join(DATABASES)}")
     if database == "sqlite":
         yield {}
         return
-    from devtools.services import MissingService, start_postgres
+    from devtools.services import MissingService, start_postgres, start_redis
 
-    try:
-        service = start_postgres()
-    except MissingService as exc:
-        raise SystemExit(f"PostgreSQL cannot run: {exc}") from exc
-    try:
-        yield {"DATABASE_URL": service.url}
-    finally:
-        service.stop()
+    with contextlib.ExitStack() as stack:
+        try:
+            service = start_postgres()
+            stack.callback(service.stop)
+            extra = {"DATABASE_URL": service.url}
+            if module in POSTGRESQL_TESTS:
+                redis = start_redis()
+                stack.callback(redis.stop)
+                extra["MUTATION_REDIS_URL"] = redis.url
+        except MissingService as exc:
+            raise SystemExit(f"PostgreSQL cannot run: {exc}") from exc
+        yield extra
 
 
 STATUS_BY_EXIT_CODE = {1: "killed", 3: "killed", 0: "survived", 5: "not_covered", 33: "not_covered",
@@ -288,7 +382,7 @@ def resolve(name: str) -> str:
     return matches[0]
 
 
-def prepare(module: str, deselected: list[str] | None = None) -> Path:
+def prepare(module: str, deselected: list[str] | None = None, database: str = "sqlite") -> Path:
     """A fresh work folder for one module: links to the project and the module's mutmut settings."""
     work = WORK_DIR / slug(module)
     if work.exists():
@@ -296,9 +390,10 @@ def prepare(module: str, deselected: list[str] | None = None) -> Path:
     work.mkdir(parents=True)
     for name in LINKED:
         (work / name).symlink_to(REPO_DIR / name)
+    (work / "database").write_text(database)
     write_settings(work, module, deselected)
     # The copy imports settings from mutants/, whose node_modules must be the project's.
-    (work / "mutants").mkdir()
+    (work / "mutants").mkdir(exist_ok=True)
     (work / "mutants" / "node_modules").symlink_to(REPO_DIR / "node_modules")
     (work / "mutants" / "conftest.py").write_text(FAST_DATABASE_CONFTEST)
     return work
@@ -311,10 +406,21 @@ def write_settings(work: Path, module: str, deselected: list[str] | None = None)
     if header not in pyproject:
         raise SystemExit("pyproject.toml has no [tool.mutmut] section")
     settings = dict(tomllib.loads(pyproject)["tool"]["mutmut"])
+    database = work_database(work)
+    args = list(settings.get("pytest_add_cli_args", []))
+    reach = POSTGRESQL_TESTS.get(module, {}) if database == "postgresql" else {}
+    if reach and "-m" in args and args[args.index("-m") + 1] == "not integration":
+        del args[args.index("-m"):args.index("-m") + 2]  # the selection names the integration tests it runs
+    if reach:  # the integration tier's conftest starts its services through devtools
+        settings["also_copy"] = [*settings.get("also_copy", []), "devtools"]
     settings["only_mutate"] = [module]
-    settings["pytest_add_cli_args"] = [*settings.get("pytest_add_cli_args", []), "--reuse-db",
+    settings["pytest_add_cli_args"] = [*args, "--reuse-db",
                                        *(arg for test in deselected or () for arg in ("--deselect", test))]
-    settings["pytest_add_cli_args_test_selection"] = selection(module)
+    settings["pytest_add_cli_args_test_selection"] = selection(module, database)
+    (work / "mutants").mkdir(parents=True, exist_ok=True)
+    (work / "mutants" / "mutation-session.json").write_text(json.dumps({
+        "caches": {slug(module): list(CACHES.get(module, ()))},
+        "reach": {node: list(functions) for node, functions in reach.items()}}))
     start = pyproject.index(header)
     end = pyproject.find("\n[", start + len(header))
     section = header + "".join(f"{key} = {json.dumps(value)}\n" for key, value in settings.items())
@@ -325,7 +431,7 @@ def refresh_tests(work: Path, module: str) -> list[str]:
     """Copy the module's test files as they are now into the work folder's copy (mutmut copies the
     sources once, at the first run); returns those that were new or changed."""
     changed = []
-    for name in selection(module):
+    for name in dict.fromkeys(node.split("::")[0] for node in selection(module, work_database(work))):
         source, target = REPO_DIR / name, work / "mutants" / name
         if not target.exists() or target.read_bytes() != source.read_bytes():
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -360,18 +466,19 @@ def results(work: Path, module: str) -> dict[str, Any]:
 
 
 def run_module(module: str, max_children: int, deselected: list[str] | None = None,
-               database: str = "sqlite", until: float | None = None) -> dict[str, Any]:
+               database: str = "sqlite", until: float | None = None, first: list[str] | None = None) -> dict[str, Any]:
     """A full run of one module; stopped at ``until`` (a time.time()) if given, and then recorded
-    partial (as ``--partial`` would), so ``--resume`` finishes it later."""
-    work = prepare(module, deselected)
-    (work / "database").write_text(database)
+    partial (as ``--partial`` would), so ``--resume`` finishes it later. With ``first`` (mutant name
+    globs) only those mutants are tested, and the run is recorded partial with the others untested."""
+    work = prepare(module, deselected, database)
     log = work / "mutmut.log"
     started, load_at_start = time.time(), load_average()
-    print(f"{module}: mutating against {' '.join(selection(module))} on {database} (log: "
+    only = f" (only {' '.join(first)})" if first else ""
+    print(f"{module}: mutating{only} against {' '.join(selection(module, database))} on {database} (log: "
           f"{log.relative_to(REPO_DIR)})", flush=True)
-    finished = run_mutmut(work, log, max_children, [], until, database)
+    finished = run_mutmut(work, log, max_children, list(first or ()), until, database, module)
     duration = time.time() - started
-    if not finished:
+    if not finished or untested_names(work, module):
         entry = record_partial(module)
         return {**entry, "deselected": list(deselected or ()), "max_children": max_children,
                 "load_avg_1m_at_start": load_at_start}
@@ -382,7 +489,7 @@ def run_module(module: str, max_children: int, deselected: list[str] | None = No
     found.pop("untested")
     return {
         "module": module,
-        "tests": selection(module),
+        "tests": selection(module, database),
         "deselected": list(deselected or ()),
         "database": database,
         **found,
@@ -397,10 +504,12 @@ def run_module(module: str, max_children: int, deselected: list[str] | None = No
     }
 
 
-def retest_survivors(module: str, max_children: int, entry: dict[str, Any]) -> dict[str, Any]:
-    """Test again only the survivors of the module's last run, in its work folder, against the test
-    files as they are now (new tests first get their coverage stats, as mutmut does for new tests);
-    every other mutant keeps its verdict. Refused when the module changed since that run."""
+def retest_survivors(module: str, max_children: int, entry: dict[str, Any],
+                     only: list[str] | None = None) -> dict[str, Any]:
+    """Test again only the survivors of the module's last run (those ``only`` names, if given: the
+    ones new tests were written for), in its work folder, against the test files as they are now (new
+    tests first get their coverage stats, as mutmut does for new tests); every other mutant keeps its
+    verdict. Refused when the module changed since that run."""
     work = WORK_DIR / slug(module)
     source = (REPO_DIR / module).read_bytes()
     if not (work / "mutants" / (module + ".meta")).exists():
@@ -410,7 +519,8 @@ def retest_survivors(module: str, max_children: int, entry: dict[str, Any]) -> d
     deselected = entry.get("deselected") or []
     write_settings(work, module, deselected)
     changed = refresh_tests(work, module)
-    names = list(entry["survivors"])
+    names = [n for n in entry["survivors"] if not only or any(fnmatch.fnmatch(n, pattern) for pattern in only)]
+    kept = [n for n in entry["survivors"] if n not in names]
     meta_path = work / "mutants" / (module + ".meta")
     known = json.loads(meta_path.read_text())["exit_code_by_key"]
     # A survivor this work folder has already seen caught (an earlier re-test) is not run again.
@@ -420,7 +530,7 @@ def retest_survivors(module: str, max_children: int, entry: dict[str, Any]) -> d
     print(f"{module}: re-testing {len(to_run)} of {len(names)} survivors (changed test files: "
           f"{' '.join(changed) or 'none'})", flush=True)
     if to_run:
-        with database_env(entry.get("database", "sqlite")) as extra, log.open("w") as out:
+        with database_env(entry.get("database", "sqlite"), module) as extra, log.open("w") as out:
             env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **extra}
             done = subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(max_children),
                                    *to_run], cwd=work, stdout=out, stderr=subprocess.STDOUT, env=env)
@@ -434,9 +544,10 @@ def retest_survivors(module: str, max_children: int, entry: dict[str, Any]) -> d
     unsure = sum(v in ("suspicious", "not_checked") for v in status.values())
     killed = entry["killed"] + sum(v == "killed" for v in status.values())
     timed_out = entry["timed_out"] + sum(v == "timeout" for v in status.values())
-    survivors = sorted(n for n, v in status.items() if v in ("survived", "not_covered"))
+    survivors = sorted(kept + [n for n, v in status.items() if v in ("survived", "not_covered")])
     found = {"killed": killed, "survived": len(survivors),
-             "not_covered": sum(v == "not_covered" for v in status.values()), "timed_out": timed_out,
+             "not_covered": sum(v == "not_covered" for v in status.values())
+             + sum(STATUS_BY_EXIT_CODE.get(known.get(n)) == "not_covered" for n in kept), "timed_out": timed_out,
              "suspicious": entry.get("suspicious", 0) + unsure,
              "total": entry["total"], "score": round((killed + timed_out) / entry["total"], 3),
              "survivors": survivors}
@@ -444,10 +555,11 @@ def retest_survivors(module: str, max_children: int, entry: dict[str, Any]) -> d
                                capture_output=True, text=True).stdout.strip()
     return {
         **entry,
-        "tests": selection(module),
+        "tests": selection(module, entry.get("database", "sqlite")),
         **found,
         "survivor_diffs": survivor_diffs(work, found["survivors"]),
         "retest": {"survivors_retested": len(names), "run_again": len(to_run), "changed_test_files": changed,
+                   "only": list(only or ()),
                    "commit": machine()["git_commit"], "started_at": time.strftime(
                        "%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)), "duration_s": round(time.time() - started, 1),
                    "max_children": max_children, "load_avg_1m_at_start": load_at_start},
@@ -462,10 +574,10 @@ def untested_names(work: Path, module: str) -> list[str]:
 
 
 def run_mutmut(work: Path, log: Path, max_children: int, names: list[str], until: float | None,
-               database: str = "sqlite") -> bool:
+               database: str = "sqlite", module: str | None = None) -> bool:
     """``mutmut run`` on the named mutants in the work folder, stopped at ``until`` (a time.time()) if
     given: the verdicts so far are kept in the work folder. True when it ran to its end."""
-    with database_env(database) as extra, log.open("w") as out:
+    with database_env(database, module) as extra, log.open("w") as out:
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **extra}
         # Its own process group, so the mutant being tested stops with it (a run started in the
         # background ignores Ctrl-C, so it is stopped with SIGTERM; mutmut saves each verdict as it comes).
@@ -516,18 +628,19 @@ def resume(module: str, max_children: int, entry: dict[str, Any], only: list[str
         raise SystemExit(f"{module}: the record does not name its untested mutants; name them with --only GLOB")
     work = WORK_DIR / slug(module)
     meta_path = work / "mutants" / (module + ".meta")
+    database = entry.get("database", "sqlite")
     if meta_path.exists():
         write_settings(work, module, entry.get("deselected") or [])
         changed = refresh_tests(work, module)
     else:
-        prepare(module, entry.get("deselected") or [])
-        changed = [name for name in selection(module) if name not in entry.get("tests", ())]
+        prepare(module, entry.get("deselected") or [], database)
+        changed = [name for name in selection(module, database) if name not in entry.get("tests", ())]
     log = work / "mutmut-resume.log"
     started, load_at_start = time.time(), load_average()
     again = f", and {len(only)} more named by --only" if only else ""
     print(f"{module}: resuming {len(names)} of {entry['not_checked']} untested{again} (test files new or changed "
           f"since: {' '.join(changed) or 'none'})", flush=True)
-    finished = run_mutmut(work, log, max_children, [*names, *only], until, entry.get("database", "sqlite"))
+    finished = run_mutmut(work, log, max_children, [*names, *only], until, database, module)
     meta = json.loads(meta_path.read_text())["exit_code_by_key"]
     names = sorted(set(names) | {n for n in meta if any(fnmatch.fnmatch(n, pattern) for pattern in only)})
     if len(names) < entry["not_checked"]:
@@ -564,7 +677,7 @@ def resume(module: str, max_children: int, entry: dict[str, Any], only: list[str
                                capture_output=True, text=True).stdout.strip()
     return {
         **out,
-        "tests": selection(module),
+        "tests": selection(module, database),
         **found,
         "survivor_diffs": survivor_diffs(work, found["survivors"]),
         "resumed": [*previous, {
@@ -594,9 +707,9 @@ def record_partial(module: str) -> dict[str, Any]:
     source = (REPO_DIR / module).read_bytes()
     return {
         "module": module,
-        "tests": selection(module),
+        "tests": selection(module, work_database(work)),
         "deselected": [],
-        "database": (work / "database").read_text() if (work / "database").exists() else "sqlite",
+        "database": work_database(work),
         **found,
         "partial": True,
         "not_checked": not_checked,
@@ -712,7 +825,9 @@ def main(argv: list[str] | None = None) -> int:
                              "verdicts (the module itself unchanged)")
     parser.add_argument("--only", action="append", default=[], metavar="GLOB",
                         help="with --resume: mutants to test again too (e.g. '*x_build_snapshot__mutmut_*'); for a "
-                             "record that does not name its untested mutants, globs covering them")
+                             "record that does not name its untested mutants, globs covering them. On a full run: "
+                             "test only these mutants, and record the run partial (--resume tests the rest). With "
+                             "--retest-survivors: only the survivors these name")
     parser.add_argument("--until", metavar="HH:MM",
                         help="stop at this UTC time today and record the run partial (with --resume: again)")
     parser.add_argument("--partial", action="store_true",
@@ -748,14 +863,14 @@ def main(argv: list[str] | None = None) -> int:
         for module in [resolve(name) for name in args.modules]:
             if module not in record["modules"]:
                 raise SystemExit(f"{module} has no recorded run to re-test")
-            entry = retest_survivors(module, args.max_children, record["modules"][module])
+            entry = retest_survivors(module, args.max_children, record["modules"][module], args.only)
             record = store(module, entry)
             print(f"  killed {entry['killed']}, survived {entry['survived']}, timed out {entry['timed_out']}, "
                   f"total {entry['total']}, score {entry['score']:.1%}", flush=True)
     elif not args.table:
         for module in [resolve(name) for name in args.modules] or list(MODULES):
             until = _utc_today(args.until) if args.until else None
-            entry = run_module(module, args.max_children, args.deselect, args.database or "sqlite", until)
+            entry = run_module(module, args.max_children, args.deselect, args.database or "sqlite", until, args.only)
             record = store(module, entry)
             left = f", {entry['not_checked']} untested" if entry.get("partial") else ""
             print(f"  killed {entry['killed']}, survived {entry['survived']}, timed out {entry['timed_out']}, "
