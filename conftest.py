@@ -1,4 +1,4 @@
 """Plugins every test session of Unimanager loads, in both tiers."""
 
-# Every API response a test produces must match the OpenAPI document.
-pytest_plugins = ["tests.openapi_contract"]
+# Every API response a test produces must match the OpenAPI document; one moto server serves the session.
+pytest_plugins = ["tests.openapi_contract", "tests.aws_server"]

@@ -4,11 +4,6 @@ moto server (Systems Manager Run Command)."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from typing import Any
@@ -23,6 +18,7 @@ from apps.clouds.adapters.base import CloudCallError
 from apps.clouds.simulated import sim_connection
 from cloudsim.server import CloudSim
 from cloudsim.tests.sdk_schema import missing_required
+from tests.aws_server import moto_reset
 
 REGION = "cn-hangzhou"
 IMAGE = "centos_7_9_x64_20G_alibase_20230919.vhd"
@@ -128,28 +124,9 @@ def test_apsara_refusals_come_back_with_the_clouds_code(cloud):
 
 # -- AWS through moto ------------------------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def moto():
-    port = _free_port()
-    exe = shutil.which("moto_server", path=os.path.dirname(sys.executable)) or "moto_server"
-    proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    yield f"127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=10)
+def moto(moto_server):
+    return moto_reset(moto_server)
 
 
 def test_aws_sends_the_script_through_ssm_and_reads_each_instances_invocation(moto):

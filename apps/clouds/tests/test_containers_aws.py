@@ -3,48 +3,20 @@ boto3 against a moto server, with relations (a node group's cluster, subnets and
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-
 import boto3
 import pytest
 
 from apps.clouds.adapters.aws import AwsAdapter
+from tests.aws_server import moto_reset
 
 REGION, OTHER = "us-east-1", "eu-west-1"
 CREDS = {"access_key_id": "testing", "access_key_secret": "testing"}
 ROLE = "arn:aws:iam::123456789012:role/eks"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def moto():
-    port = _free_port()
-    exe = shutil.which("moto_server", path=os.path.dirname(sys.executable)) or "moto_server"
-    proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    yield f"127.0.0.1:{port}"
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+def moto(moto_server):
+    return moto_reset(moto_server)
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,6 @@ copies; a switchback of snapshot-protected members is refused, not faked."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
 import time
 
 import boto3
@@ -18,37 +13,16 @@ import pytest
 
 from apps.resilience.models import PlanRun, ProtectedMember, ProtectionGroup
 from apps.resilience.tests.conftest import OPERATOR, drive
+from tests.aws_server import moto_reset
 from tests.fixtures import api_as, rbac_scoping  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.django_db(transaction=False)
 PRIMARY, SECONDARY = "us-east-1", "eu-west-1"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def moto():
-    port = _free_port()
-    exe = shutil.which("moto_server", path=os.path.dirname(sys.executable)) or "moto_server"
-    proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    yield f"127.0.0.1:{port}"
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+def moto(moto_server):
+    return moto_reset(moto_server)
 
 
 def boto(moto: str, service: str, region: str = PRIMARY):

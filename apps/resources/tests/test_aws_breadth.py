@@ -6,12 +6,6 @@ type codes."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
 
 import boto3
 import pytest
@@ -20,6 +14,7 @@ from apps.clouds.adapters import adapter_class
 from apps.clouds.tests.factories import platform as make_platform
 from apps.resources.models import Resource, ResourceRelation
 from apps.resources.services import sync_drive, sync_start
+from tests.aws_server import moto_reset
 
 pytestmark = pytest.mark.django_db
 NEW_TYPES = {"ecs.key_pair", "ecs.image", "ack.cluster", "cr.repository", "ots.table", "kms.cmk",
@@ -27,32 +22,9 @@ NEW_TYPES = {"ecs.key_pair", "ecs.image", "ack.cluster", "cr.repository", "ots.t
 STACK = {"Resources": {"Net": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.9.0.0/16"}}}}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def moto():
-    port = _free_port()
-    exe = shutil.which("moto_server", path=os.path.dirname(sys.executable)) or "moto_server"
-    proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    yield f"127.0.0.1:{port}"
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:  # a busy machine: stop it the hard way
-        proc.kill()
-        proc.wait(timeout=10)
+def moto(moto_server):
+    return moto_reset(moto_server)
 
 
 def _client(service: str, endpoint: str):
