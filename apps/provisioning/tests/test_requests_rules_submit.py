@@ -45,15 +45,24 @@ def test_a_create_permission_granted_on_the_cloud_platform_only_lets_its_holder_
 
 # -- what is stored with the request -------------------------------------------------------------------------
 
-def test_the_price_estimate_is_stored_with_the_request(world):
-    previous = hooks.install_price_estimator(lambda **kw: {"currency": "CNY", "hourly": "0.7500",
-                                                           "count": kw["count"]})
+def test_the_price_estimate_of_what_was_asked_is_stored_with_the_request(world):
+    asked: list[dict[str, Any]] = []
+
+    def estimate(**kw: Any) -> dict[str, Any]:
+        asked.append(kw)
+        return {"currency": "CNY", "hourly": "0.7500", "count": kw["count"]}
+
+    previous = hooks.install_price_estimator(estimate)
     try:
         request = create(world, count=2)
     finally:
         hooks.install_price_estimator(previous)
     request.refresh_from_db()
     assert request.price_estimate == {"currency": "CNY", "hourly": "0.7500", "count": 2}
+    (kw,) = asked
+    assert (kw["platform"], kw["region"], kw["resource_type"], kw["count"]) == \
+        (world["platform"], "cn-hangzhou", "ecs.instance", 2)
+    assert (kw["spec"]["instance_type"], kw["spec"]["vcpu"], kw["spec"]["memory_mib"]) == ("ecs.g6.large", 2, 8192)
 
 
 class HoldsNothing:
