@@ -442,9 +442,9 @@ def _step_of(change: ChangeRecord, step: int) -> tuple[bool, float, int]:
 
 
 CALL_THREADS = 4  # a batch's cloud calls side by side: at 0.2 s per create, a batch of 20 asks for 1 s, not 4
-# ... once the first call took this long. A cloud that answers in milliseconds is asked one call after the other:
-# threads would only add hand-offs of the interpreter lock (measured against cloudsim: the call stage of a
-# 40-create run took 0.69-0.91 s at p50 with 4 threads, 0.45-0.52 s without).
+# Side by side only once the batch's first call took this long (seconds). A cloud that answers in milliseconds
+# is asked one call after the other: threads would only add hand-offs of the interpreter lock (against
+# cloudsim the call stage of a 40-create run took 0.69-0.91 s at p50 with 4 threads, 0.45-0.52 s without).
 CALL_SIDE_BY_SIDE_AFTER = 0.05
 
 
