@@ -8,8 +8,12 @@ from typing import Any
 
 import pytest
 
+from apps.clouds.models import Region
+from apps.clouds.tests.factories import platform as make_platform
+from apps.core.errors import InvalidInput
 from apps.provisioning import requests as rules
 from apps.provisioning.models import ChangeRecord, ProvisioningRequest
+from apps.provisioning.tests.conftest import spec
 from apps.provisioning.tests.test_requests_rules import check, create, rds_spec, vpc_spec
 from apps.rbac.models import Role
 from tests import factories as f
@@ -149,3 +153,22 @@ def test_the_clouds_check_is_asked_for_the_whole_count(world, cloud_checks):
     check(world, "eip.eip", {"bandwidth_mbps": 5, "name": "edge"}, count=3)
     assert [(c["resource_type"], c["count"], c["params"]["name"]) for c in cloud_checks] == [("eip.eip", 3, "edge")]
 
+
+def test_the_clouds_check_of_instances_is_asked_for_the_whole_count(world, cloud_checks):
+    """An ECS request of three asks the cloud's DryRun whether three can be created, not one."""
+    cleaned = check(world, "ecs.instance", spec(world), count=3)
+    assert cleaned["instance_type"] == "ecs.g6.large"
+    assert [(c["resource_type"], c["region"], c["count"]) for c in cloud_checks] == [
+        ("ecs.instance", "cn-hangzhou", 3)]
+
+
+def test_a_region_is_one_of_the_requests_own_platform(world, cloud_checks):
+    """A region another platform has enabled is no region of this one: a 400 naming the region, no cloud call."""
+    other = make_platform(world["hq"], endpoint=world["platform"].endpoint, name="Sim two")
+    Region.objects.create(platform=other, region_id="cn-lab-1", name="Lab", enabled=True)
+    assert not Region.objects.filter(platform=world["platform"], region_id="cn-lab-1").exists()
+    with pytest.raises(InvalidInput) as refused:
+        rules.validate_spec(platform=world["platform"], region="cn-lab-1", spec=spec(world), count=1,
+                            actor=world["tenant"])
+    assert refused.value.detail["region"] == ["Sim has no enabled region 'cn-lab-1'"]
+    assert cloud_checks == []
