@@ -228,3 +228,66 @@ def test_a_wall_screen_follows_data_survives_a_restart_flags_staleness_and_fits_
         screenshot(page, "dashboards-wall-4k")
     finally:
         context.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_read_answered_after_a_pushed_value_does_not_draw_older_data(own_daphne, browser):
+    """After a reconnect the screen reads every widget again; a value the server pushes while that read
+    is on its way is newer than the read's answer, which must not draw over it."""
+    from django.db import transaction
+
+    from apps.core.events import emit
+    from apps.dashboards import predefined, services
+    from apps.security import services as security
+    from tests import factories as f
+
+    org = f.org("Race Org")
+    platform = f.platform(org, name="race-cloud")
+    for _ in range(3):
+        f.resource(platform, organization=org, status="running")
+    doc = predefined.template("resources")
+    doc.update(uid="wall-race", title="Race", refresh=0)
+    services.dashboard_create(actor=None, organization=org, document=doc)
+    _token, raw = security.display_token_create(actor=None, organization=org, name="Race", dashboards=["wall-race"])
+    base = own_daphne["url"]
+    total = "[data-widget='total'] [data-testid=stat-value]"
+
+    context = browser.new_context(viewport={"width": 1920, "height": 1080})
+    try:
+        page = context.new_page()
+        page.goto(f"{base}/screens/signin/")
+        page.fill("#id_token", raw)
+        page.click("button[type=submit]")
+        page.wait_for_url("**/screens/")
+        page.goto(f"{base}/screens/d/wall-race/")
+        wait_until(page, f"(document.querySelector(\"{total}\") || {{}}).textContent === '3'")
+        wait_until(page, "document.getElementById('screen-live').textContent === 'live'")
+
+        # From now on each read is answered by the server at once but handed to the page only later.
+        held: list = []
+
+        def hold(route) -> None:
+            held.append((route, route.fetch()))
+
+        page.route("**/screens/d/wall-race/data/**", hold)
+        page.evaluate("Unimanager.realtime().socket.close()")  # the reconnect reads everything again
+        deadline = time.monotonic() + 10
+        while not held:
+            assert time.monotonic() < deadline, "the reconnected screen did not read its widgets again"
+            page.wait_for_timeout(50)
+        wait_until(page, "document.getElementById('screen-live').textContent === 'live'")
+
+        # A resource appears: its value is pushed and drawn while the read (which saw 3) is on its way.
+        with transaction.atomic():
+            row = f.resource(platform, organization=org)
+            emit(org, row.topic, {"event": "resource_changed", "id": row.id, "status": row.status})
+        wait_until(page, f"document.querySelector(\"{total}\").textContent === '4'", timeout=10000)
+
+        route, answer = held.pop(0)
+        assert b'"value": 3' in answer.body() or b'"value":3' in answer.body(), answer.body()[:400]
+        with page.expect_event("requestfinished"):
+            route.fulfill(response=answer)
+        page.wait_for_timeout(200)  # the answer is parsed and handed to the board
+        assert page.inner_text(total) == "4", "an answer older than the pushed value was drawn over it"
+    finally:
+        context.close()

@@ -314,7 +314,21 @@
     return this.board.data_url + (s ? "?" + s : "");
   };
 
+  // A read answers for the moment it was sent. Each read and each pushed value takes the next tick,
+  // and a widget keeps the tick of what it shows: an answer to a read sent before a newer value was
+  // drawn (a push during the read after a reconnect, or an earlier read answered last) is dropped.
+  Board.prototype.nextTick = function () { this.tick = (this.tick || 0) + 1; return this.tick; };
+  Board.prototype.draw = function (id, d, tick) {
+    const w = this.widgets.get(id);
+    if (!w) return;
+    this.shown = this.shown || new Map();
+    if ((this.shown.get(id) || 0) > tick) return;
+    this.shown.set(id, tick);
+    w.show(d);
+  };
+
   Board.prototype.load = async function (ids) {
+    const tick = this.nextTick();
     try {
       const res = await fetch(this.url(ids), {credentials: "same-origin", headers: {Accept: "application/json"}});
       if (res.status === 401 || res.status === 403) { this.fetchFailed = true; return; }
@@ -323,7 +337,7 @@
       this.fetchFailed = false;
       this.lastData = Date.now();
       if (data.version && data.version !== this.board.version && this.mode !== "edit") this.onSaved(data.version);
-      Object.entries(data.widgets).forEach(([id, d]) => { const w = this.widgets.get(id); if (w) w.show(d); });
+      Object.entries(data.widgets).forEach(([id, d]) => this.draw(id, d, tick));
     } catch (e) {
       this.fetchFailed = true;
     }
@@ -349,7 +363,8 @@
     if (data.version && data.version !== this.board.version && this.mode !== "edit") { this.onSaved(data.version); return; }
     this.fetchFailed = false;
     this.lastData = Date.now();
-    Object.entries(data.widgets || {}).forEach(([id, d]) => { const w = this.widgets.get(id); if (w) w.show(d); });
+    const tick = this.nextTick();
+    Object.entries(data.widgets || {}).forEach(([id, d]) => this.draw(id, d, tick));
     this.onStatus(this.status());
   };
 
