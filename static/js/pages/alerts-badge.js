@@ -25,9 +25,13 @@
   header.insertBefore(link, header.firstChild);
   let timer = null, subscribed = false, lastRead = 0;
 
+  // Reads overlap in a burst: only the last one sent may draw, never an older answer arriving late.
+  let sent = 0;
   async function refresh() {
+    const mine = ++sent;
     let counts;
     try { counts = await Unimanager.api("GET", "/api/v1/alerts/alerts/summary/"); } catch (e) { return; }
+    if (mine !== sent) return;
     if (!counts.topics.length) return; // this person sees no alerts: no badge
     link.classList.remove("d-none");
     Object.keys(parts).forEach((k) => {

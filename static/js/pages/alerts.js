@@ -45,11 +45,16 @@
       '<td class="um-actions"><div class="um-action-list">' + actions + "</div></td></tr>";
   }
 
+  // Loads overlap (an event, the timer, a filter click): only the last one sent may draw, so an
+  // older answer arriving late never replaces a newer list.
+  let sent = 0;
   async function load() {
+    const mine = ++sent;
     try {
       const [list, counts] = await Promise.all([
         Unimanager.api("GET", "/api/v1/alerts/alerts/?page_size=200" + (filter ? "&" + filter : "")),
         Unimanager.api("GET", "/api/v1/alerts/alerts/summary/")]);
+      if (mine !== sent) return;
       byId = {};
       list.results.forEach((a) => { byId[a.id] = a; });
       rows.innerHTML = list.results.length ? list.results.map(row).join("")
@@ -57,7 +62,7 @@
       ["critical", "warning", "info"].forEach((k) => {
         document.querySelector('[data-count="' + k + '"]').textContent = counts[k];
       });
-    } catch (e) { show(e.message); }
+    } catch (e) { if (mine === sent) show(e.message); }
   }
 
   function show(message) { errorBox.textContent = message; errorBox.classList.remove("d-none"); }
