@@ -104,7 +104,9 @@ MODULES: dict[str, tuple[str, ...]] = {
     "apps/resources/services.py": ("apps/resources/tests/test_services_rules*.py", "apps/resources/tests/test_sync.py",
                                    "apps/resources/tests/test_sync_apply.py", "apps/resources/tests/test_sync_feed.py",
                                    "apps/resources/tests/test_sync_schedule.py",
-                                   "apps/resources/tests/test_resync_unchanged.py", "apps/resources/tests/test_api.py"),
+                                   "apps/resources/tests/test_resync_unchanged.py", "apps/resources/tests/test_api.py",
+                                   "apps/resources/tests/test_services_refresh_batch.py",
+                                   "apps/resources/tests/test_collection_breadth.py"),
     # Rating: the hand-computed bills, the properties, tags, bandwidth and estimates.
     "apps/billing/rating.py": ("apps/billing/tests/test_rating_rules*.py",
                                "apps/billing/tests/test_bills_hand_computed.py",
