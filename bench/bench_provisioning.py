@@ -67,8 +67,9 @@ TIMES = """
 import json
 from apps.provisioning.models import ChangeRecord
 rows = ChangeRecord.objects.filter(request_id__in=IDS).values_list(
-    "request_id", "operation__status", "operation__finished_at", "operation__created_at", "operation__started_at")
-print("TIMES" + json.dumps([[str(r), s, *(t.timestamp() if t else None for t in ts)] for r, s, *ts in rows]))
+    "request_id", "operation__status", "external_id", "operation__finished_at", "operation__created_at",
+    "operation__started_at")
+print("TIMES" + json.dumps([[str(r), s, *(t.timestamp() if t else None for t in ts), x] for r, s, x, *ts in rows]))
 """
 
 
@@ -286,6 +287,24 @@ def run(ctx: Context) -> list[Row]:
         stages = {"to_created_s": [t[3] - sent_at[t[0]] for t in succeeded if t[3]],
                   "to_called_s": [t[4] - t[3] for t in succeeded if t[3] and t[4]],
                   "called_to_finished_s": [t[2] - t[4] for t in succeeded if t[4]]}
+        # The same stages seen from the cloud (its call log): the create call's arrival, the instance Running
+        # there (two steps after it), the first DescribeInstances naming it from then on (the look that saw it).
+        asked: dict[str, float] = {}
+        looks: dict[str, list[float]] = {}
+        for call in _control(endpoint, "/calls?kind=read")["calls"] + _control(endpoint, "/calls?kind=write")["calls"]:
+            if call["action"] == "RunInstances" and call["outcome"] == "ok":
+                for instance in call["ids"]:
+                    asked.setdefault(instance, call["time"])
+            elif call["action"] == "DescribeInstances":
+                for instance in call["ids"]:
+                    looks.setdefault(instance, []).append(call["time"])
+        seen = {i: min((t for t in looks.get(i, []) if t >= at + floor), default=None) for i, at in asked.items()}
+        stages.update({
+            "to_cloud_call_s": [asked[t[5]] - t[3] for t in succeeded if t[3] and t[5] in asked],
+            "cloud_call_to_recorded_s": [t[4] - asked[t[5]] for t in succeeded if t[4] and t[5] in asked],
+            "running_to_seen_s": [seen[t[5]] - asked[t[5]] - floor for t in succeeded if seen.get(t[5])],
+            "seen_to_finished_s": [t[2] - seen[t[5]] for t in succeeded if seen.get(t[5])],
+        })
         stage_p = {f"{name} p{pct}": percentile(values, pct) for name, values in stages.items() for pct in (50, 95)}
         running = sum(1 for i in _control(endpoint, "/resources?type=ecs_instance")["resources"]
                       if i.get("Status") == "Running")
