@@ -30,7 +30,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from apps.clouds.adapters import adapter_class, adapter_for
@@ -486,6 +486,16 @@ def _ask(calls: list[tuple[ChangeRecord, int]]) -> list[tuple[str, dict[str, Any
     return [answers[n] for n in range(len(calls))]
 
 
+def _still_at(read: list[tuple[str, int]]) -> set[str]:
+    """Of the changes read at these (id, step), those still at that step and not done, their rows locked until
+    the end of the transaction (in primary-key order): the ones whose next step this delivery may record.
+    The rows are locked by id and their steps compared here: one ``(id = %s AND step = %s) OR ...`` per change
+    cost more to build than the statement took (200 of them: 16.6 ms of CPU, ``id IN (...)`` 0.9 ms)."""
+    steps = dict(read)
+    return {pk for pk, step in ChangeRecord.objects.select_for_update().filter(pk__in=list(steps))
+            .exclude(phase=Phase.DONE).order_by("pk").values_list("pk", "step") if steps[pk] == step}
+
+
 def _calls(calls: list[tuple[ChangeRecord, int]]) -> list[tuple[ChangeRecord, bool, float, int]]:
     """The call steps of ``calls`` (changes in their call phase, at these steps): each asks the cloud, then
     those that got an answer are recorded together, each only at the step it was read at (a step another
@@ -519,11 +529,7 @@ def _calls(calls: list[tuple[ChangeRecord, int]]) -> list[tuple[ChangeRecord, bo
     if not answered:
         return results
     with transaction.atomic():
-        read_at = Q()
-        for change, step, _message, _fields in answered:
-            read_at |= Q(pk=change.pk, step=step - 1)
-        recorded = set(ChangeRecord.objects.select_for_update().filter(read_at).exclude(phase=Phase.DONE)
-                       .order_by("pk").values_list("pk", flat=True))
+        recorded = _still_at([(change.pk, step - 1) for change, step, _message, _fields in answered])
         rows, advances = [], []
         first_looks: dict[str, float] = {}
         now = timezone.now()
@@ -1097,12 +1103,8 @@ def _record_looks(looks: list[tuple[ChangeRecord, str]]) -> None:
     the others have nothing new to say."""
     for start in range(0, len(looks), POLL_BATCH):
         page = looks[start:start + POLL_BATCH]
-        read_at = Q()
-        for change, _message in page:
-            read_at |= Q(pk=change.pk, step=change.step)
         with transaction.atomic():
-            recorded = set(ChangeRecord.objects.select_for_update().filter(read_at).exclude(phase=Phase.DONE)
-                           .order_by("pk").values_list("pk", flat=True))
+            recorded = _still_at([(change.pk, change.step) for change, _message in page])
             ChangeRecord.objects.filter(pk__in=recorded).update(
                 step=F("step") + 1, polls=F("polls") + 1, attempts=0, heartbeat_at=timezone.now())
             operations_advance(steps=[(c.operation_id, c.step + 1, _progress(c), message) for c, message in page

@@ -6,6 +6,7 @@ import time
 
 import pytest
 from django.core.cache import cache
+from django.db import transaction
 
 from apps.core.models import Operation
 from apps.provisioning import lifecycle
@@ -211,3 +212,14 @@ def test_a_requests_creates_go_out_in_one_task_message_and_their_calls_are_recor
     run_rounds(world, control, [])
     assert set(Operation.objects.filter(pk__in=[c.operation_id for c in rows]).values_list("status", flat=True)) \
         == {"succeeded"}
+
+
+def test_only_changes_still_at_the_step_they_were_read_at_are_recorded(world, control):
+    at_step, moved_on, done = ChangeRecord.objects.filter(pk__in=[c.pk for c in called(world, 3)]).order_by("pk")
+    ChangeRecord.objects.filter(pk=moved_on.pk).update(step=moved_on.step + 1)  # another delivery recorded it
+    ChangeRecord.objects.filter(pk=done.pk).update(phase="done")
+    with transaction.atomic():
+        recorded = lifecycle._still_at([(c.pk, c.step) for c in (at_step, moved_on, done)])
+    assert recorded == {at_step.pk}
+    with transaction.atomic():
+        assert lifecycle._still_at([(at_step.pk, at_step.step + 1)]) == set()
