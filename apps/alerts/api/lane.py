@@ -15,6 +15,15 @@ is checked before it is used again (as the notification sender threads do). When
 is busy (a batch of 10,000 alerts holds one for seconds) the request takes Django's usual path, so
 the lane never queues a request behind another. Everything else goes to the wrapped application.
 
+A request signed with an AccessKey (the way every Prometheus and script sends) goes further below
+Django's handler: it skips URL resolution and the middleware that do nothing to such a request
+(``SKIPPED_MIDDLEWARE``, each named with the reason), and the other middleware, in their order,
+wrap the same DRF view's ``dispatch``: the same AccessKey check, parser, permission, exception
+handler, renderer, audit entry, request id and security headers. A request without a signature (a
+browser session's, say) takes the whole stack, since CSRF matters to it.
+``apps/alerts/tests/test_lane_direct.py`` sends each kind of request both ways and compares the
+answers (status, body, headers, audit entry).
+
 Once the answer is sent, the response is closed on a lane thread as Django's handler closes it
 (its resource closers, then ``request_finished`` and every receiver of that signal). The lane's
 connections are marked to be kept (``close_at``), so ``request_finished`` closes only those that
@@ -30,11 +39,16 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.core.handlers.base import BaseHandler
+from django.core.handlers.exception import convert_exception_to_response
 from django.db import connections
-from django.urls import set_script_prefix
+from django.urls import resolve, set_script_prefix
+from django.utils.module_loading import import_string
+
+from apps.security import signing
 
 logger = logging.getLogger(__name__)
 
@@ -43,11 +57,35 @@ PATHS = frozenset({"/api/v1/alerts/ingest/v2/alerts", "/api/v1/alerts/ingest/web
 # A lane thread's connection idle for longer than this is checked before it serves again.
 CHECK_IDLE_SECONDS = 30.0
 
+# Middleware that does nothing to a request signed with an AccessKey and POSTed to an ingestion path.
+SKIPPED_MIDDLEWARE = frozenset({
+    # It serves files under the static prefix only.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # The views are CSRF-exempt, and the AccessKey check answers before DRF's session authenticator
+    # (which enforces CSRF itself) is reached. (The session and user middleware stay: they cost
+    # nothing until read, and the audit entry of a body refused before the check reads the user.)
+    "django.middleware.csrf.CsrfViewMiddleware",
+    # Nothing on this path adds a message.
+    "django.contrib.messages.middleware.MessageMiddleware",
+    # Its policy goes on HTML answers only; the ingestion answers JSON, errors included.
+    "apps.security.middleware.ContentSecurityPolicyMiddleware",
+    # It turns a page's ``NotFound`` into the 404 page; DRF's exception handler renders the API's.
+    "apps.core.middleware.NotFoundPageMiddleware",
+})
+
 
 class IngestionLane(ASGIHandler):
-    def __init__(self, app: Any, paths: frozenset[str] = PATHS, threads: int = THREADS):
+    def __init__(self, app: Any, paths: frozenset[str] = PATHS, threads: int = THREADS, direct: bool = True):
         BaseHandler.__init__(self)
         self.load_middleware(is_async=False)
+        self._matches: dict[str, Any] = {}
+        # Django's handler (its ``get_response``: URL configuration, closers, the log of refusals)
+        # around the shorter chain; None when the whole stack is needed.
+        chain = self._signed_middleware_chain() if direct else None
+        self._signed_handler: BaseHandler | None = None
+        if chain is not None:
+            self._signed_handler = BaseHandler()
+            self._signed_handler._middleware_chain = chain
         self.app = app
         self.paths = paths
         self.threads = threads
@@ -87,12 +125,43 @@ class IngestionLane(ASGIHandler):
             self._idle.release()
         return None
 
+    def _signed_middleware_chain(self) -> Any:
+        """The project's middleware less ``SKIPPED_MIDDLEWARE``, in the same order, around the view,
+        each wrapped as Django's handler wraps it (an exception becomes the same error answer)."""
+        handler = convert_exception_to_response(self._view)
+        for name in reversed(settings.MIDDLEWARE):
+            if name in SKIPPED_MIDDLEWARE:
+                continue
+            middleware = import_string(name)
+            if any(hasattr(middleware, hook) for hook in ("process_view", "process_exception",
+                                                          "process_template_response")):
+                # Hooks Django's URL dispatch would call: such a middleware needs the whole stack.
+                return None
+            handler = convert_exception_to_response(middleware(handler))
+        return handler
+
+    def _view(self, request: Any) -> Any:
+        """What Django's ``_get_response`` does for these paths: the URL's match (resolved once per
+        path: the URL configuration does not change while serving), its view called, and DRF's
+        response rendered."""
+        match = self._matches.get(request.path_info)
+        if match is None:
+            match = self._matches[request.path_info] = resolve(request.path_info)
+        request.resolver_match = match
+        response = match.func(request, *match.args, **match.kwargs)
+        return response.render() if callable(getattr(response, "render", None)) else response
+
+    def _signed(self, request: Any) -> bool:
+        return (self._signed_handler is not None and request.path_info in self.paths
+                and request.META.get("HTTP_AUTHORIZATION", "").startswith(signing.ALGORITHM))
+
     def _respond(self, request: Any, prefix: str) -> Any:
         """Django's handler on this lane thread, with this thread's kept database connections."""
         self._usable_connections()
         set_script_prefix(prefix)
         try:
-            response = self.get_response(request)
+            handler = self._signed_handler if self._signed(request) else self
+            response = handler.get_response(request)
             self._keep_connections()
         except BaseException:
             connections.close_all()
