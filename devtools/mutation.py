@@ -513,11 +513,12 @@ def run_module(module: str, max_children: int, deselected: list[str] | None = No
 
 
 def retest_survivors(module: str, max_children: int, entry: dict[str, Any],
-                     only: list[str] | None = None) -> dict[str, Any]:
+                     only: list[str] | None = None, until: float | None = None) -> dict[str, Any]:
     """Test again only the survivors of the module's last run (those ``only`` names, if given: the
     ones new tests were written for), in its work folder, against the test files as they are now (new
     tests first get their coverage stats, as mutmut does for new tests); every other mutant keeps its
-    verdict. Refused when the module changed since that run."""
+    verdict. Stopped at ``until`` (a time.time()) if given: the survivors not re-tested by then stay
+    survivors. Refused when the module changed since that run."""
     work = WORK_DIR / slug(module)
     source = (REPO_DIR / module).read_bytes()
     if not (work / "mutants" / (module + ".meta")).exists():
@@ -537,18 +538,17 @@ def retest_survivors(module: str, max_children: int, entry: dict[str, Any],
     started, load_at_start = time.time(), load_average()
     print(f"{module}: re-testing {len(to_run)} of {len(names)} survivors (changed test files: "
           f"{' '.join(changed) or 'none'})", flush=True)
+    finished = True
     if to_run:
-        with database_env(entry.get("database", "sqlite"), module) as extra, log.open("w") as out:
-            env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **extra}
-            done = subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(max_children),
-                                   *to_run], cwd=work, stdout=out, stderr=subprocess.STDOUT, env=env)
-        if done.returncode != 0:
-            raise SystemExit(f"mutmut failed on {module} (exit {done.returncode}); see {log}")
+        finished = run_mutmut(work, log, max_children, to_run, until, entry.get("database", "sqlite"), module)
     # mutmut forgets the other mutants' verdicts when the test selection changes: they are taken
-    # from the entry (the first run's), the re-tested ones from the work folder.
+    # from the entry (the first run's), the re-tested ones from the work folder. A survivor the run
+    # did not reach before ``until`` stays a survivor.
     meta = json.loads(meta_path.read_text())["exit_code_by_key"]
     status = {name: "not_checked" if meta.get(name) is None else STATUS_BY_EXIT_CODE.get(meta[name], "suspicious")
               for name in names}
+    if not finished:
+        status = {name: "survived" if v == "not_checked" else v for name, v in status.items()}
     unsure = sum(v in ("suspicious", "not_checked") for v in status.values())
     killed = entry["killed"] + sum(v == "killed" for v in status.values())
     timed_out = entry["timed_out"] + sum(v == "timeout" for v in status.values())
@@ -571,6 +571,8 @@ def retest_survivors(module: str, max_children: int, entry: dict[str, Any],
         **found,
         "survivor_diffs": survivor_diffs(work, found["survivors"]),
         "retest": {"survivors_retested": len(names), "run_again": len(to_run), "changed_test_files": changed,
+                   "finished": finished,
+                   "not_reached": sorted(n for n in to_run if meta.get(n) is None) if not finished else [],
                    "only": list(only or ()),
                    "commit": machine()["git_commit"], "started_at": time.strftime(
                        "%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)), "duration_s": round(time.time() - started, 1),
@@ -933,7 +935,8 @@ def main(argv: list[str] | None = None) -> int:
                              "test only these mutants, and record the run partial (--resume tests the rest). With "
                              "--retest-survivors: only the survivors these name")
     parser.add_argument("--until", metavar="HH:MM",
-                        help="stop at this UTC time today and record the run partial (with --resume: again)")
+                        help="stop at this UTC time today and record the run partial (with --resume: again; with "
+                             "--retest-survivors: the survivors not re-tested by then stay survivors)")
     parser.add_argument("--partial", action="store_true",
                         help="record the named modules' runs as they stand (stopped before their end) and stop")
     args = parser.parse_args(argv)
@@ -971,7 +974,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.database and args.database != entry.get("database", "sqlite"):
                 entry = retest_on_other_database(module, args.max_children, entry, args.database, args.only)
             else:
-                entry = retest_survivors(module, args.max_children, entry, args.only)
+                entry = retest_survivors(module, args.max_children, entry, args.only,
+                                         _utc_today(args.until) if args.until else None)
             record = store(module, entry)
             print(f"  killed {entry['killed']}, survived {entry['survived']}, timed out {entry['timed_out']}, "
                   f"total {entry['total']}, score {entry['score']:.1%}", flush=True)
