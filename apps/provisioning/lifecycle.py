@@ -607,18 +607,43 @@ def _took_key(change: ChangeRecord) -> str:
     return f"lifecycle:took:{change.platform_id}:{change.resource_type}:{change.action}"
 
 
-def _first_look(change: ChangeRecord, poll: float) -> float:
+def _quickest(change: ChangeRecord) -> float | None:
+    """The quickest of the last times the same action on the same type of the same platform took, if any."""
     took = cache.get(_took_key(change)) or []
-    if not took:
+    return min(took) if took else None
+
+
+def _first_look(change: ChangeRecord, poll: float, quickest: Any = ASK_THE_CLOUD) -> float:
+    quickest = _quickest(change) if quickest is ASK_THE_CLOUD else quickest
+    if quickest is None:
         return poll
-    return max(poll, min(0.9 * min(took), config.value("OPERATE_TIMEOUT") / 10))
+    return max(poll, min(0.9 * quickest, config.value("OPERATE_TIMEOUT") / 10))
 
 
-def _learn(change: ChangeRecord) -> None:
+def _next_look(change: ChangeRecord, last_look: Any, poll: float, quickest: float | None) -> Any:
+    """When a change the rounds have looked at (last at ``last_look``) is looked at again: one poll interval
+    later, or sooner when the cloud is expected to get there before that (its call + the quickest time the
+    cloud took lately, ``quickest``): at that time, then every quarter interval while it is late by less than
+    half an interval. A fresh deployment learns from the first changes the cloud got to; the later ones of
+    the same batch of creates are then looked at when they are due instead of at the next regular round."""
+    regular = last_look + timedelta(seconds=poll)
+    started = change.operation.started_at
+    if quickest is None or started is None:
+        return regular
+    expected = started + timedelta(seconds=quickest)
+    if last_look < expected:
+        return min(regular, expected)
+    if last_look < expected + timedelta(seconds=poll / 2):
+        return min(regular, last_look + timedelta(seconds=poll / 4))
+    return regular
+
+
+def _learn(change: ChangeRecord, at: Any = None) -> None:
+    """Keep how long ``change`` took, from its call to the cloud's state being seen (``at``, else now)."""
     started = change.operation.started_at
     if started is None:
         return
-    seconds = (timezone.now() - started).total_seconds()
+    seconds = ((at or timezone.now()) - started).total_seconds()
     if seconds >= 0:
         cache.set(_took_key(change), [*(cache.get(_took_key(change)) or [])[-(TOOK_KEPT - 1):], round(seconds, 3)],
                   24 * 3600)
@@ -975,15 +1000,18 @@ def _waiting_on(platform_id: Any, region: str, resource_type: str) -> Any:
                                        phase=Phase.WAIT)
 
 
-def _due_at(change: ChangeRecord, poll: float, first_looks: dict[str, float]) -> Any:
+def _due_at(change: ChangeRecord, poll: float, learnt: dict[str, float | None]) -> Any:
     """A change looks first when the cloud usually gets there (counted from its call, recorded with the
-    call step's heartbeat), then at every round. ``first_looks``: the round's, by what was learnt."""
-    if change.polls or change.attempts:
+    call step's heartbeat), then as ``_next_look`` says (a round records its looks with its own time as their
+    heartbeat); a retry after a transient error at once. ``learnt``: the round's quickest times, by key."""
+    if change.attempts:
         return change.heartbeat_at
     key = _took_key(change)
-    if key not in first_looks:
-        first_looks[key] = _first_look(change, poll)
-    return change.heartbeat_at + timedelta(seconds=first_looks[key])
+    if key not in learnt:
+        learnt[key] = _quickest(change)
+    if change.polls:
+        return _next_look(change, change.heartbeat_at, poll, learnt[key])
+    return change.heartbeat_at + timedelta(seconds=_first_look(change, poll, learnt[key]))
 
 
 def _poll_round(platform_id: Any, region: str, resource_type: str, result: PollRound) -> PollRound:
@@ -996,12 +1024,12 @@ def _poll_round(platform_id: Any, region: str, resource_type: str, result: PollR
     finishing = cache.get_many([_finishing_key(c.id) for c in waiting])
     due: list[ChangeRecord] = []
     later: list[Any] = []
-    first_looks: dict[str, float] = {}
+    learnt: dict[str, float | None] = {}
     for change in waiting:
         if _finishing_key(change.id) in finishing:
             later.append(now + timedelta(seconds=poll))
             continue
-        at = _due_at(change, poll, first_looks)
+        at = _due_at(change, poll, learnt)
         if at <= now + timedelta(seconds=min(0.1, poll / 4)):
             due.append(change)
         else:
@@ -1009,14 +1037,15 @@ def _poll_round(platform_id: Any, region: str, resource_type: str, result: PollR
     result.looked = len(due)
     delays = [max(0.05, (at - now).total_seconds()) for at in later]
     if due:
-        delays += _look_at(due, result, poll)
+        delays += _look_at(due, result, poll, now)
     result.delay = min(delays) if delays else None
     return result
 
 
-def _look_at(due: list[ChangeRecord], result: PollRound, poll: float) -> list[float]:
-    """Describe ``due`` together and move each one on; returns when they want their next look: the poll
-    interval, or the countdowns of retries after a transient error."""
+def _look_at(due: list[ChangeRecord], result: PollRound, poll: float, now: Any) -> list[float]:
+    """Describe ``due`` together at ``now`` (the round's time) and move each one on; returns when they want
+    their next look (``_next_look``, by what the round learnt), or the countdowns of retries after a transient
+    error."""
     first = due[0]
     try:
         adapter = adapter_for(first.platform, region=first.region, timeout=config.value("CLOUD_TIMEOUT"))
@@ -1043,16 +1072,21 @@ def _look_at(due: list[ChangeRecord], result: PollRound, poll: float) -> list[fl
                 retries += [delay] if more else []
                 continue
             _move_on(change, adapter, current, result, looks=None)
-        _handed(result)
+        _handed(result, now)
         return [poll, *retries]
     looks: list[tuple[ChangeRecord, str]] = []
     # Those the cloud got to go first: their finish steps start while the others' looks are recorded.
     due = sorted(due, key=lambda c: not _reached(c, found.get(c.external_id)))
     for change in due:
         _move_on(change, adapter, found.get(change.external_id), result, looks=looks)
-    _handed(result)
-    _record_looks(looks)
-    return [poll] if looks else []
+    _handed(result, now)
+    _record_looks(looks, now)
+    learnt: dict[str, float | None] = {}
+    for change, _message in looks:
+        if _took_key(change) not in learnt:
+            learnt[_took_key(change)] = _quickest(change)
+    return [(_next_look(change, now, poll, learnt[_took_key(change)]) - now).total_seconds()
+            for change, _message in looks]
 
 
 def _move_on(change: ChangeRecord, adapter: Any, current: CloudResource | None, result: PollRound,
@@ -1078,9 +1112,10 @@ def _move_on(change: ChangeRecord, adapter: Any, current: CloudResource | None, 
              polls=change.polls + 1)
 
 
-def _handed(result: PollRound) -> None:
+def _handed(result: PollRound, looked_at: Any = None) -> None:
     """The round's finish steps are handed out, left out of the next rounds meanwhile, and the time the
-    quickest of them took is learnt (the first look of the next changes is put off by the quickest)."""
+    quickest of them took (to ``looked_at``, the round's look) is learnt: the first look of the next changes
+    is put off by the quickest, and the changes still waiting are looked at again when it says they are due."""
     if not result.finishes:
         return
     cache.set_many({_finishing_key(change_id): 1 for change_id, _s, _f in result.finishes}, FINISHING_SECONDS)
@@ -1092,11 +1127,11 @@ def _handed(result: PollRound) -> None:
         if key not in quickest or change.operation.started_at > quickest[key].operation.started_at:
             quickest[key] = change
     for change in quickest.values():
-        _learn(change)
+        _learn(change, looked_at)
     result.hand_out()
 
 
-def _record_looks(looks: list[tuple[ChangeRecord, str]]) -> None:
+def _record_looks(looks: list[tuple[ChangeRecord, str]], looked_at: Any = None) -> None:
     """Each look of a still-waiting change is a step of it, recorded for a page of them with one locking read
     and one UPDATE: each row only at the step the round read (a step another delivery recorded meanwhile is
     not recorded again). The operations whose message changes (the cloud moved on) are advanced together;
@@ -1106,7 +1141,7 @@ def _record_looks(looks: list[tuple[ChangeRecord, str]]) -> None:
         with transaction.atomic():
             recorded = _still_at([(change.pk, change.step) for change, _message in page])
             ChangeRecord.objects.filter(pk__in=recorded).update(
-                step=F("step") + 1, polls=F("polls") + 1, attempts=0, heartbeat_at=timezone.now())
+                step=F("step") + 1, polls=F("polls") + 1, attempts=0, heartbeat_at=looked_at or timezone.now())
             operations_advance(steps=[(c.operation_id, c.step + 1, _progress(c), message) for c, message in page
                                       if c.pk in recorded and message[:500] != c.operation.message])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
@@ -223,3 +224,42 @@ def test_only_changes_still_at_the_step_they_were_read_at_are_recorded(world, co
     assert recorded == {at_step.pk}
     with transaction.atomic():
         assert lifecycle._still_at([(at_step.pk, at_step.step + 1)]) == set()
+
+
+def test_a_change_looked_at_is_looked_at_again_when_the_cloud_is_expected_to_get_there():
+    from datetime import UTC, datetime, timedelta
+    from types import SimpleNamespace
+
+    called_at = datetime(2026, 1, 1, tzinfo=UTC)
+    change = SimpleNamespace(operation=SimpleNamespace(started_at=called_at))
+    after = lambda seconds: called_at + timedelta(seconds=seconds)  # noqa: E731
+    # Nothing learnt: one poll interval after the last look.
+    assert lifecycle._next_look(change, after(0.5), 0.5, None) == after(1.0)
+    # The cloud took 2.0 s at the quickest: a look at 1.8 s is followed by one at 2.0 s, not 2.3 s.
+    assert lifecycle._next_look(change, after(1.8), 0.5, 2.0) == after(2.0)
+    # Expected after the next regular look: the regular look.
+    assert lifecycle._next_look(change, after(1.0), 0.5, 2.0) == after(1.5)
+    # Late by less than half an interval: every quarter interval; later than that, the regular interval again.
+    assert lifecycle._next_look(change, after(2.0), 0.5, 2.0) == after(2.125)
+    assert lifecycle._next_look(change, after(2.125), 0.5, 2.0) == after(2.25)
+    assert lifecycle._next_look(change, after(2.25), 0.5, 2.0) == after(2.75)
+    # Not started (no call recorded on its operation): the regular interval.
+    assert lifecycle._next_look(SimpleNamespace(operation=SimpleNamespace(started_at=None)), after(1.8), 0.5,
+                                2.0) == after(2.3)
+
+
+def test_a_round_comes_back_when_a_waiting_change_is_expected_not_a_full_interval_later(world, control, monkeypatch):
+    from django.utils import timezone
+
+    change = ChangeRecord.objects.select_related("operation").get(pk=called(world, 1)[0].pk)
+    monkeypatch.setenv("UNIMANAGER_PROVISIONING_POLL_SECONDS", "5")
+    now = timezone.now()
+    # Looked at just now; the cloud took 1 s at the quickest from the call, which was 0.6 s ago.
+    ChangeRecord.objects.filter(pk=change.pk).update(polls=1, heartbeat_at=now)
+    Operation.objects.filter(pk=change.operation_id).update(started_at=now - timedelta(seconds=0.6))
+    cache.set(lifecycle._took_key(change), [1.0, 3.0])
+    result = poll(world)
+    assert result.looked == 0 and 0.1 < result.delay <= 0.4, result
+    time.sleep(result.delay)
+    result = poll(world)
+    assert result.looked == 1, result
