@@ -156,6 +156,13 @@ def _rows(mode: str, r: dict, served: dict, am: dict | None, series: int, alerts
             percentile(b["baseline_ms"], 50), delivered=len(h["total"]), expected=probes,
             extra={"p99_ms": percentile(h["total"], 99),
                    **{f"{k}_p50_ms": percentile(v, 50) for k, v in h.items() if k != "total"}}),
+        Row(mode, "breakdown, no server in front: signed request through the ingestion lane's short way -> signed "
+            "webhook received, beside the lane through Django's whole handler, alternated (stage p50s in extra)",
+            "p50", "ms", percentile(r["lane"]["short"]["total"], 50), percentile(r["lane"]["whole"]["total"], 50),
+            delivered=len(r["lane"]["short"]["total"]), expected=probes,
+            baseline_delivered=len(r["lane"]["whole"]["total"]), baseline_expected=probes,
+            extra={f"{way}_{k}_p50_ms": percentile(v, 50) for way in ("short", "whole")
+                   for k, v in r["lane"][way].items() if k != "total"}),
     ]
 
 
@@ -257,6 +264,7 @@ def _measure(series: int, probes: int) -> dict:
     probe_received = sum(1 for x in receiver.received if x["path"] == "/hook" and x["signature_ok"])
     stages = _handler_stages(org, receiver, probes, handed_at)
     sender.hand_over = hand_over
+    lane = _lane_stages(org, receiver, probes)
     body = receiver.received[-1]["body"] if receiver.received else {}
     bare = httpx.Client(timeout=5)
     for n in range(probes):
@@ -273,7 +281,7 @@ def _measure(series: int, probes: int) -> dict:
             "firing": {"ms": firing_ms, "receive_ms": receive_ms, "send_ms": send_ms, "after_ms": after_ms,
                        "baseline_ms": baseline_ms,
                        "received": probe_received, "expected": probes, "baseline_received": bare_received},
-            "handler": stages}
+            "handler": stages, "lane": lane}
 
 
 def _handler_stages(org: Any, receiver: Any, probes: int, handed_at: list[float]) -> dict:
@@ -332,6 +340,98 @@ def _handler_stages(org: Any, receiver: Any, probes: int, handed_at: list[float]
             time.sleep(0.002)
     finally:
         AccessKeyAuthentication.authenticate, services.external_alerts_receive = authenticate, receive
+    return out
+
+
+LANE_STAGES = ("to_lane_thread", "to_authenticate", "authenticate_to_view", "receive_to_hand_over",
+               "hand_over_to_sender_thread", "sender_to_post", "post_to_webhook")
+
+
+def _lane_stages(org: Any, receiver: Any, probes: int) -> dict:
+    """Signed ingestion requests given to the ingestion lane as daphne gives them (ASGI messages on an
+    event loop, no HTTP), alternately to one that answers them the short way (below Django's
+    handler) and to one that takes Django's whole handler: when each stage of one alert began, from
+    the lane's call to the receiver having the webhook (the sender thread's too), and the lane
+    thread's CPU time until the hand-over."""
+    import asyncio
+
+    from apps.alerts import channels, notify, sender, services
+    from apps.alerts.api.lane import IngestionLane
+    from apps.organizations.models import Membership, User
+    from apps.security.authentication import AccessKeyAuthentication
+    from apps.security.client import sign
+    from apps.security.services import access_key_create
+
+    person = User.objects.create_user(username="bench-lane", password="x-Unimanager-9", is_superuser=True)
+    Membership.objects.create(user=person, organization=org)
+    key, secret = access_key_create(actor=person)
+    marks: dict[str, float] = {}
+    cpu: dict[str, float] = {}
+
+    def marked(name: str, function: Any, thread_cpu: bool = False) -> Any:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            marks.setdefault(name, time.perf_counter())
+            if thread_cpu:
+                cpu.setdefault(name, time.thread_time())
+            return function(*args, **kwargs)
+        return run
+
+    lanes = {"short": IngestionLane(None, threads=1), "whole": IngestionLane(None, threads=1, direct=False)}
+    for lane in lanes.values():
+        lane._respond = marked("lane_thread", lane._respond, thread_cpu=True)
+    patched = [(AccessKeyAuthentication, "authenticate", "authenticate", False),
+               (services, "external_alerts_receive", "receive", False), (sender, "hand_over", "hand_over", True),
+               (notify, "attempt_claimed", "sender", False), (channels, "_post", "post", False)]
+    originals = [(owner, attribute, getattr(owner, attribute)) for owner, attribute, _, _ in patched]
+    for owner, attribute, name, thread_cpu in patched:
+        setattr(owner, attribute, marked(name, getattr(owner, attribute), thread_cpu))
+    path = "/api/v1/alerts/ingest/v2/alerts"
+    loop = asyncio.new_event_loop()
+    out: dict[str, dict[str, list[float]]] = {
+        way: {name: [] for name in ("total", "lane_cpu_to_hand_over", *LANE_STAGES)} for way in lanes}
+    try:
+        for n in range(probes + 5):
+            for way in ("short", "whole") if n % 2 else ("whole", "short"):
+                name = f"l{way}{n}"
+                raw = json.dumps([{"labels": {"alertname": "probe", "probe": name, "severity": "critical"}}]).encode()
+                headers = {"Content-Type": "application/json"}
+                headers.update(sign("POST", "http://testserver" + path, access_key_id=key.id, secret=secret, body=raw,
+                                    headers=headers))
+                headers["Content-Length"] = str(len(raw))
+                scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+                         "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+                         "root_path": "",
+                         "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+                         "client": ("127.0.0.1", 40000), "server": ("testserver", 80)}
+                messages = [{"type": "http.request", "body": raw, "more_body": False}]
+                statuses: list[int] = []
+
+                async def receive(messages: list = messages) -> dict:
+                    return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+                async def send(message: dict, statuses: list = statuses) -> None:
+                    if message["type"] == "http.response.start":
+                        statuses.append(message["status"])
+
+                marks.clear()
+                cpu.clear()
+                began = time.perf_counter()
+                loop.run_until_complete(lanes[way](scope, receive, send))
+                got = receiver.wait_for(lambda rs, name=name: next((x for x in rs if x["path"] == "/hook" and x[
+                    "body"]["groupLabels"].get("probe") == name), None), 10)
+                if statuses != [200] or got is None or n < 5:
+                    continue  # the first five warm the process up
+                at = [began, *(marks[k] for k in ("lane_thread", "authenticate", "receive", "hand_over", "sender",
+                                                  "post")), got["at"]]
+                for stage, start, end in zip(LANE_STAGES, at[:-1], at[1:], strict=True):
+                    out[way][stage].append((end - start) * 1000)
+                out[way]["total"].append((got["at"] - began) * 1000)
+                out[way]["lane_cpu_to_hand_over"].append((cpu["hand_over"] - cpu["lane_thread"]) * 1000)
+                time.sleep(0.002)
+    finally:
+        for owner, attribute, function in originals:
+            setattr(owner, attribute, function)
+        loop.close()
     return out
 
 
