@@ -582,15 +582,19 @@ def retest_survivors(module: str, max_children: int, entry: dict[str, Any],
 
 
 def retest_on_other_database(module: str, max_children: int, entry: dict[str, Any], database: str,
-                             only: list[str] | None = None) -> dict[str, Any]:
+                             only: list[str] | None = None, aside: bool = False) -> dict[str, Any]:
     """Test the survivors of the module's recorded run again with the tests on the other database, in
     a work folder of its own (``mutants/<module>@<database>``). A module with a path per database (the
     quotas reservation and the resources apply are one statement on PostgreSQL and Python on SQLite)
     has mutants that only one database's run reaches: a mutant the selected tests catch on either
     database is caught. The ones caught here are counted killed (or timed out) and named in the entry's
-    ``other_database``; the rest stay survivors. Refused when the module changed since the run."""
+    ``other_database``; the rest stay survivors. Refused when the module changed since the run.
+
+    With ``aside`` the database may be the recorded one: the survivors are re-tested in that work
+    folder of its own while the module's own folder is busy (a resume running in it), and the verdicts
+    found there are recorded once the resume has recorded its own."""
     recorded = entry.get("database", "sqlite")
-    if database == recorded:
+    if database == recorded and not aside:
         raise SystemExit(f"{module}: its recorded run used {database}; use --retest-survivors without --database")
     source = (REPO_DIR / module).read_bytes()
     if hashlib.sha256(source).hexdigest()[:16] != entry.get("module_sha256"):
@@ -636,7 +640,7 @@ def retest_on_other_database(module: str, max_children: int, entry: dict[str, An
         **entry,
         **found,
         "other_database": [*entry.get("other_database", ()), {
-            "database": database, "survivors_retested": len(names), "run_again": len(to_run),
+            "database": database, "aside": aside, "survivors_retested": len(names), "run_again": len(to_run),
             "caught": len(caught), "caught_mutants": caught, "only": list(only or ()),
             "commit": machine()["git_commit"],
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
@@ -937,6 +941,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--until", metavar="HH:MM",
                         help="stop at this UTC time today and record the run partial (with --resume: again; with "
                              "--retest-survivors: the survivors not re-tested by then stay survivors)")
+    parser.add_argument("--aside", action="store_true",
+                        help="with --retest-survivors: re-test in a work folder of its own "
+                             "(mutants/<module>@<database>), e.g. while a resume runs in the module's own; the "
+                             "verdicts found there are recorded")
     parser.add_argument("--partial", action="store_true",
                         help="record the named modules' runs as they stand (stopped before their end) and stop")
     args = parser.parse_args(argv)
@@ -971,8 +979,10 @@ def main(argv: list[str] | None = None) -> int:
             if module not in record["modules"]:
                 raise SystemExit(f"{module} has no recorded run to re-test")
             entry = record["modules"][module]
-            if args.database and args.database != entry.get("database", "sqlite"):
-                entry = retest_on_other_database(module, args.max_children, entry, args.database, args.only)
+            if args.aside or (args.database and args.database != entry.get("database", "sqlite")):
+                entry = retest_on_other_database(module, args.max_children, entry,
+                                                 args.database or entry.get("database", "sqlite"), args.only,
+                                                 aside=args.aside)
             else:
                 entry = retest_survivors(module, args.max_children, entry, args.only,
                                          _utc_today(args.until) if args.until else None)
