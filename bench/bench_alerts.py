@@ -21,7 +21,9 @@ sending to the same receiver. When the binary is missing those rows have no base
 
 A breakdown of (b) is measured in a child process on a fresh database of each mode, without HTTP in
 front: ``external_alerts_receive`` (ingest, dispatch, commit, hand-over to a sender thread), then
-the send until the receiver has it, beside a bare POST of the same body with one reused client.
+the send until the receiver has it, beside a bare POST of the same body with one reused client; and
+signed requests given to the ingestion lane as daphne gives them, alternated between its short way and
+Django's whole handler, with each stage of one alert to the webhook.
 """
 
 from __future__ import annotations
