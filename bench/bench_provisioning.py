@@ -72,6 +72,14 @@ rows = ChangeRecord.objects.filter(request_id__in=IDS).values_list(
 print("TIMES" + json.dumps([[str(r), s, *(t.timestamp() if t else None for t in ts), x] for r, s, x, *ts in rows]))
 """
 
+# The looks at the cloud recorded on the changes while they waited (the poll rounds' steps before the finish).
+LOOKS = """
+import json
+from django.db.models import Sum
+from apps.provisioning.models import ChangeRecord
+print("LOOKS" + json.dumps(ChangeRecord.objects.filter(request_id__in=IDS).aggregate(n=Sum("polls"))["n"] or 0))
+"""
+
 
 def _environ(pid: int) -> dict[str, str]:
     raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
@@ -275,7 +283,9 @@ def run(ctx: Context) -> list[Row]:
                        for name in ("postgresql_cpu_s", "redis_cpu_s")})
         # What one create costs the broker, cache and channel layer (Redis) and the database, in round trips
         # (the bench's own polls of the operations are a few transactions a second beside them).
+        recorded_looks = _shell(env, f"IDS = {list(sent_at)!r}\n" + LOOKS, "LOOKS")
         per_create = {"redis_commands": round(backing["redis_commands"] / count, 1),
+                      "looks_recorded": round(recorded_looks / count, 2),
                       "postgresql_commits": round(backing["postgresql_commits"] / count, 1),
                       "redis_top": {k.removeprefix("redis:"): round(v / count, 1) for k, v in sorted(
                           backing.items(), key=lambda kv: -kv[1]) if k.startswith("redis:") and v >= count / 2}}
