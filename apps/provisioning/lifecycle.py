@@ -664,7 +664,7 @@ def _finish_collected(collected: list[tuple[ChangeRecord, int, Resource | None]]
     changes and one write, each operation succeeds, and their request settles once."""
     if not collected:
         return
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # inside the finish's own transaction when there is one
         locked = {c.pk: c for c in ChangeRecord.objects.select_for_update().filter(
             pk__in=[change.pk for change, _step, _row in collected]).order_by("pk")}
         now = timezone.now()
@@ -723,7 +723,7 @@ def _collect_many(reached: list[tuple[ChangeRecord, int, CloudResource | None]]
             by_platform.setdefault(change.platform_id, []).append((change, found))
     if not by_platform:
         return [(change, step, None) for change, step, _found in reached]
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         for pairs in by_platform.values():
             refreshed = resources_refresh(platform=pairs[0][0].platform, announce=False, reported=[
                 (change.resource_type, change.external_id, found,
@@ -967,10 +967,13 @@ def lifecycle_finish(*, change_id: str, step: int, found: dict[str, Any] | None)
 
 
 def lifecycle_finish_group(*, finishes: list[Finish]) -> None:
-    """The finish steps a poll round handed out together (those of one request): their resources are brought
-    into the inventory together (one transaction, their events delivered together), then one transaction
-    closes the changes, ends their operations and settles their request once for all of them (one lock of
-    the request, one quota commit, one announcement)."""
+    """The finish steps a poll round handed out together (those of one request), in one transaction: their
+    resources are brought into the inventory together, the changes closed, their operations ended and their
+    request settled once for all of them (one lock of the request, one quota commit, one announcement).
+    What the apps that hear the events do (audit, billing, dashboards) runs after the commit, so each
+    operation's success is committed and announced before it, and nothing is half-written: the inventory
+    rows and the operations' ends are committed together or not at all (a finish that fails is looked at
+    again by the next rounds)."""
     changes = ChangeRecord.objects.select_related("platform", "operation").in_bulk([f[0] for f in finishes])
     adapters: dict[Any, Any] = {}
     reached: list[tuple[ChangeRecord, int, CloudResource | None]] = []
@@ -992,7 +995,9 @@ def lifecycle_finish_group(*, finishes: list[Finish]) -> None:
             _fail(change, str(adapter))
             continue
         reached.append((change, step, _resource_from(found)))  # learnt in the round
-    _finish_collected(_collect_many(reached))
+    if reached:
+        with transaction.atomic():
+            _finish_collected(_collect_many(reached))
 
 
 def _waiting_on(platform_id: Any, region: str, resource_type: str) -> Any:

@@ -187,6 +187,38 @@ def test_a_request_whose_changes_finish_together_settles_once_and_a_second_deliv
         assert Operation.objects.get(pk=change.operation_id).status == "succeeded"
 
 
+def test_a_finish_that_fails_writes_nothing_and_a_later_delivery_finishes_the_group(world, control, monkeypatch):
+    from apps.resources.models import Resource
+
+    changes = called(world, 2)
+    deadline = time.monotonic() + 20
+    groups: list[list[lifecycle.Finish]] = []
+    while sum(map(len, groups)) < 2 and time.monotonic() < deadline:
+        lifecycle.lifecycle_poll(platform_id=world["platform"].pk, region="cn-hangzhou", resource_type="ecs.instance",
+                                 hand_over=groups.append)
+        time.sleep(0.03)
+    finishes = [f for group in groups for f in group]
+    external = [ChangeRecord.objects.get(pk=c.id).external_id for c in changes]
+
+    def broken(**kwargs):
+        raise RuntimeError("the database went away")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(lifecycle, "operations_succeed", broken)
+        with pytest.raises(RuntimeError):
+            lifecycle.lifecycle_finish_group(finishes=finishes)
+    # The inventory rows and the operations' ends are one transaction: nothing of the finish stays.
+    assert not Resource.objects.filter(external_id__in=external).exists()
+    assert set(ChangeRecord.objects.filter(pk__in=[c.id for c in changes]).values_list("phase", flat=True)) == {"wait"}
+    assert set(Operation.objects.filter(pk__in=[c.operation_id for c in changes])
+               .values_list("status", flat=True)) == {"running"}
+    lifecycle.lifecycle_finish_group(finishes=finishes)  # delivered again (acks late)
+    assert Resource.objects.filter(external_id__in=external).count() == 2
+    assert set(Operation.objects.filter(pk__in=[c.operation_id for c in changes])
+               .values_list("status", flat=True)) == {"succeeded"}
+    assert ProvisioningRequest.objects.get(pk=changes[0].request_id).status == "completed"
+
+
 def test_a_requests_creates_go_out_in_one_task_message_and_their_calls_are_recorded_together(
         world, control, scheduled, monkeypatch, django_capture_on_commit_callbacks):
     from apps.provisioning import tasks
