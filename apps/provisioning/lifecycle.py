@@ -596,9 +596,10 @@ def _not_reported(change: ChangeRecord, current: CloudResource | None) -> bool:
 # -- how long the cloud takes ------------------------------------------------------------------------------
 #
 # The first look at the cloud after its call is put off to just before the time the same action on the same
-# type of the same platform took lately (the fastest of the last few, from the call to the cloud's state
-# being seen): a cloud that takes two seconds to run an instance is not asked four times first. Later looks
-# follow every POLL_SECONDS as before. What was learnt lives in the cache; nothing learnt, the poll interval.
+# type of the same platform took lately (the fastest of the last few, from the call to the last look before
+# the cloud's state was seen): a cloud that takes two seconds to run an instance is not asked four times
+# first. Later looks follow ``_next_look``. What was learnt lives in the cache; nothing learnt, the poll
+# interval.
 
 TOOK_KEPT = 16
 
@@ -624,7 +625,8 @@ def _next_look(change: ChangeRecord, last_look: Any, poll: float, quickest: floa
     """When a change the rounds have looked at (last at ``last_look``) is looked at again: one poll interval
     later, or sooner when the cloud is expected to get there before that (its call + the quickest time the
     cloud took lately, ``quickest``): at that time, then every quarter interval while it is late by less than
-    half an interval. A fresh deployment learns from the first changes the cloud got to; the later ones of
+    an interval (what is learnt is the last look before the cloud got there, which got there within the
+    interval after it). A fresh deployment learns from the first changes the cloud got to; the later ones of
     the same batch of creates are then looked at when they are due instead of at the next regular round."""
     regular = last_look + timedelta(seconds=poll)
     started = change.operation.started_at
@@ -633,17 +635,23 @@ def _next_look(change: ChangeRecord, last_look: Any, poll: float, quickest: floa
     expected = started + timedelta(seconds=quickest)
     if last_look < expected:
         return min(regular, expected)
-    if last_look < expected + timedelta(seconds=poll / 2):
+    if last_look < expected + timedelta(seconds=poll):
         return min(regular, last_look + timedelta(seconds=poll / 4))
     return regular
 
 
 def _learn(change: ChangeRecord, at: Any = None) -> None:
-    """Keep how long ``change`` took, from its call to the cloud's state being seen (``at``, else now)."""
+    """Keep how long ``change`` took at least, from its call to the last look that did not see the cloud there
+    yet (the look before the one at ``at``, else now, that saw it). The look that saw it came up to a poll
+    interval after the cloud got there: learning it made every later change inherit that lag, looked at first
+    when the cloud had been there for as long. A change seen at its first look after its call has no look
+    before it: the time to that look is kept."""
     started = change.operation.started_at
     if started is None:
         return
-    seconds = ((at or timezone.now()) - started).total_seconds()
+    seen = at or timezone.now()
+    before = change.heartbeat_at if change.polls else None  # a round records its looks with its own time
+    seconds = ((before if before is not None and started < before < seen else seen) - started).total_seconds()
     if seconds >= 0:
         cache.set(_took_key(change), [*(cache.get(_took_key(change)) or [])[-(TOOK_KEPT - 1):], round(seconds, 3)],
                   24 * 3600)
@@ -1119,7 +1127,8 @@ def _move_on(change: ChangeRecord, adapter: Any, current: CloudResource | None, 
 
 def _handed(result: PollRound, looked_at: Any = None) -> None:
     """The round's finish steps are handed out, left out of the next rounds meanwhile, and the time the
-    quickest of them took (to ``looked_at``, the round's look) is learnt: the first look of the next changes
+    quickest of them took (``_learn``: to its look before ``looked_at``, the round's look) is learnt: the first
+    look of the next changes
     is put off by the quickest, and the changes still waiting are looked at again when it says they are due."""
     if not result.finishes:
         return

@@ -271,13 +271,37 @@ def test_a_change_looked_at_is_looked_at_again_when_the_cloud_is_expected_to_get
     assert lifecycle._next_look(change, after(1.8), 0.5, 2.0) == after(2.0)
     # Expected after the next regular look: the regular look.
     assert lifecycle._next_look(change, after(1.0), 0.5, 2.0) == after(1.5)
-    # Late by less than half an interval: every quarter interval; later than that, the regular interval again.
+    # Late by less than an interval (what is learnt is the look before the cloud got there): every quarter
+    # interval; later than that, the regular interval again.
     assert lifecycle._next_look(change, after(2.0), 0.5, 2.0) == after(2.125)
     assert lifecycle._next_look(change, after(2.125), 0.5, 2.0) == after(2.25)
-    assert lifecycle._next_look(change, after(2.25), 0.5, 2.0) == after(2.75)
+    assert lifecycle._next_look(change, after(2.375), 0.5, 2.0) == after(2.5)
+    assert lifecycle._next_look(change, after(2.5), 0.5, 2.0) == after(3.0)
     # Not started (no call recorded on its operation): the regular interval.
     assert lifecycle._next_look(SimpleNamespace(operation=SimpleNamespace(started_at=None)), after(1.8), 0.5,
                                 2.0) == after(2.3)
+
+
+def test_what_is_learnt_is_the_look_before_the_cloud_was_seen_there():
+    from datetime import UTC, datetime, timedelta
+    from types import SimpleNamespace
+
+    called_at = datetime(2026, 1, 1, tzinfo=UTC)
+    after = lambda seconds: called_at + timedelta(seconds=seconds)  # noqa: E731
+
+    def learnt(polls: int, last_look: float, seen: float) -> float:
+        change = SimpleNamespace(operation=SimpleNamespace(started_at=called_at), polls=polls,
+                                 heartbeat_at=after(last_look), platform_id="p", resource_type="ecs.instance",
+                                 action="create")
+        cache.delete(lifecycle._took_key(change))
+        lifecycle._learn(change, after(seen))
+        return cache.get(lifecycle._took_key(change))[-1]
+
+    # Looked at 1.5 s after its call (not there yet), seen at 2.0 s: the cloud took more than 1.5 s, and up to
+    # 2.0 s; the later changes are looked at from 1.5 s on, every quarter interval, not first at 2.0 s.
+    assert learnt(polls=3, last_look=1.5, seen=2.0) == 1.5
+    # Seen at its first look: nothing before it, the time to that look.
+    assert learnt(polls=0, last_look=0.0, seen=0.6) == 0.6
 
 
 def test_a_round_comes_back_when_a_waiting_change_is_expected_not_a_full_interval_later(world, control, monkeypatch):
