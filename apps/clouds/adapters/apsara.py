@@ -14,9 +14,11 @@ come from ``DescribeDBInstanceAttribute`` and ``ListTagResources``, not from the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import oss2
@@ -114,6 +116,34 @@ _raw_answer = threading.local()
 _NOT_RAW = object()
 _RAW_CLIENTS: dict[type, type] = {}
 _raw_lock = threading.Lock()
+
+
+# The SDK opens one HTTP session per host and process, on the first call to that host (with a TLS context
+# loaded from the system's CA store even for http: about 20 ms of CPU, holding the interpreter lock), and
+# first calls side by side each opened one: the ten requests a fresh server took at once opened ten. The first
+# call to a host in a process goes alone; the others wait for it at most ``OPENING_WAIT`` seconds (a cloud
+# that does not answer must not hold them longer), then go on.
+_opened_hosts: set[str] = set()
+_opening = threading.Lock()
+OPENING_WAIT = 1.0
+
+
+@contextlib.contextmanager
+def _first_to(client: Any) -> Iterator[None]:
+    host = f"{getattr(client, '_protocol', '')}://{getattr(client, '_endpoint', '')}"
+    if host in _opened_hosts:
+        yield
+        return
+    alone = _opening.acquire(timeout=OPENING_WAIT)
+    try:
+        if alone and host in _opened_hosts:  # opened while this one waited
+            _opening.release()
+            alone = False
+        yield
+    finally:
+        _opened_hosts.add(host)
+        if alone:
+            _opening.release()
 
 
 def _answering_raw(client_class: type) -> type:
@@ -413,7 +443,8 @@ class ApsaraAdapter(CloudAdapter):
         """One OpenAPI call; the SDK's response model."""
         client = self._client(product, region)
         fn = getattr(client, f"{method}_with_options")
-        return self.call(method, lambda: fn(request, self._runtime()))
+        with _first_to(client):
+            return self.call(method, lambda: fn(request, self._runtime()))
 
     def _invoke(self, product: str, region: str | None, method: str, request: Any) -> dict[str, Any]:
         """One OpenAPI call; its JSON body as the SDK received it.
@@ -436,7 +467,8 @@ class ApsaraAdapter(CloudAdapter):
                 return response.body.to_map() if response.body is not None else {}
             return body
 
-        return self.call(method, raw) or {}
+        with _first_to(client):
+            return self.call(method, raw) or {}
 
     def _oss(self, region: str, bucket: str | None = None) -> Any:
         """An OSS SDK ``Service`` (no bucket) or ``Bucket`` for the region's endpoint."""
