@@ -442,15 +442,19 @@ def _step_of(change: ChangeRecord, step: int) -> tuple[bool, float, int]:
 
 
 CALL_THREADS = 4  # a batch's cloud calls side by side: at 0.2 s per create, a batch of 20 asks for 1 s, not 4
-# Side by side only once the batch's first call took this long (seconds). A cloud that answers in milliseconds
-# is asked one call after the other: threads would only add hand-offs of the interpreter lock (against
-# cloudsim the call stage of a 40-create run took 0.69-0.91 s at p50 with 4 threads, 0.45-0.52 s without).
+# Side by side only once the quicker of the batch's first two calls took this long (seconds). A cloud that
+# answers in milliseconds is asked one call after the other: threads would only add hand-offs of the
+# interpreter lock (against cloudsim the call stage of a 40-create run took 0.69-0.91 s at p50 with 4 threads,
+# 0.45-0.52 s without). Two, because a process's first call to a cloud also opens its connection (and the
+# SDK's session: a TLS context), which a fresh worker's first batch took for a slow cloud.
 CALL_SIDE_BY_SIDE_AFTER = 0.05
+CALLS_TIMED = 2
 
 
 def _ask(calls: list[tuple[ChangeRecord, int]]) -> list[tuple[str, dict[str, Any]] | Exception]:
-    """The cloud call of each call step (``_call``), in order: its answer, or what it raised. The first is
-    asked here; if the cloud took ``CALL_SIDE_BY_SIDE_AFTER`` or longer to answer it, the others are asked
+    """The cloud call of each call step (``_call``), in order: its answer, or what it raised. The first two
+    are asked here; if the cloud took ``CALL_SIDE_BY_SIDE_AFTER`` or longer to answer the quicker of them, the
+    others are asked
     by up to ``CALL_THREADS`` threads side by side, each with adapters of its own (an SDK client is not
     shared between threads), else here one after the other. Nothing here touches the database. A create
     carries its change's client token, so a call repeated by another delivery of the step is answered with
@@ -473,11 +477,15 @@ def _ask(calls: list[tuple[ChangeRecord, int]]) -> list[tuple[str, dict[str, Any
 
     if not calls:
         return []
-    began = time.monotonic()
-    answers = dict(ask([0]))
-    rest = list(range(1, len(calls)))
+    answers: dict[int, Any] = {}
+    took: list[float] = []
+    for n in range(min(CALLS_TIMED, len(calls))):
+        began = time.monotonic()
+        answers.update(ask([n]))
+        took.append(time.monotonic() - began)
+    rest = list(range(len(answers), len(calls)))
     threads = min(CALL_THREADS, len(rest))
-    if threads > 1 and time.monotonic() - began >= CALL_SIDE_BY_SIDE_AFTER:
+    if threads > 1 and min(took) >= CALL_SIDE_BY_SIDE_AFTER:
         with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="cloud-call") as pool:
             answers.update(answer for part in pool.map(ask, [rest[k::threads] for k in range(threads)])
                            for answer in part)
