@@ -251,7 +251,7 @@ def external_alerts_receive(*, actor: Any, organization: Any, alerts: Any) -> li
         deliveries = notifications_dispatch(touched=done, history=history, reads=reads, batch=batch)
         for entry in history:
             batch.insert(entry)
-        batch.flush()
+        batch.flush(commit=not outer)  # the last writes of this transaction when it is not the caller's
         if changed and outer:
             alerts_announce(organization.pk, "ingested", count=changed)  # at the caller's commit, with the sends
     if changed and not outer:

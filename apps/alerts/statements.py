@@ -34,6 +34,9 @@ _insert_texts: dict[tuple, str] = {}
 _converters: weakref.WeakKeyDictionary[Any, dict[type[Model], tuple[Any, Any]]] = weakref.WeakKeyDictionary()
 
 
+TUPLES_OK = 2  # libpq's PGRES_TUPLES_OK (``psycopg.pq.ExecStatus.TUPLES_OK``)
+
+
 def _in_one_string() -> bool:
     return connection.vendor == "postgresql" and not connection.settings_dict.get("OPTIONS", {}).get(
         "server_side_binding")
@@ -50,7 +53,10 @@ def together(statements: Sequence[Statement]) -> list[list[tuple] | None]:
             cursor.execute("; ".join(sql for sql, _ in statements), [p for _, params in statements for p in params])
             raw = cursor.cursor
             while True:
-                out.append(raw.fetchall() if raw.description is not None else None)
+                # ``description`` would build every column's description to say whether there are rows.
+                result = raw.pgresult
+                out.append(raw.fetchall() if result is not None and (result.nfields or result.status == TUPLES_OK)
+                           else None)
                 if not raw.nextset():
                     break
             if len(out) != len(statements):
@@ -170,9 +176,17 @@ class Batch:
     def update(self, model: type[Model], pk: Any, values: dict[str, Any]) -> None:
         self._updates.append(update(model, pk, values))
 
-    def flush(self) -> None:
+    def flush(self, *, commit: bool = False) -> None:
+        """``commit``: these are the transaction's last writes and the caller's ``atomic`` block is the
+        outermost: on PostgreSQL the ``COMMIT`` goes in the same query string (one round trip less), and
+        the block's own commit finds nothing left to commit and runs the on-commit hooks as usual. A
+        statement that fails stops the string before its ``COMMIT``, and the block rolls back as usual."""
         inserts, updates = self._inserts, self._updates
         self._inserts, self._updates = {}, []
-        together([s for model, objs in inserts.items() for s in insert(model, objs)] + updates)
+        writes = [s for model, objs in inserts.items() for s in insert(model, objs)] + updates
+        if (commit and writes and _in_one_string() and connection.in_atomic_block and not connection.savepoint_ids
+                and not connection.needs_rollback):
+            writes.append(("COMMIT", []))
+        together(writes)
         for objs in inserts.values():
             saved(objs)
