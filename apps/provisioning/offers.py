@@ -5,6 +5,7 @@ read from the cloud and cached for a minute."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django.core.cache import cache
@@ -13,6 +14,7 @@ from apps.clouds.adapters import adapter_class, adapter_for
 from apps.clouds.models import CloudPlatform, Flavor, Region, Zone
 
 CACHE_SECONDS = 60
+FILL_WAIT = 5.0  # seconds a reader waits for another one listing the same offers
 
 
 def catalog_offers(platform: CloudPlatform, region: str) -> dict[str, Any]:
@@ -42,11 +44,30 @@ def _images(adapter: Any, region: str) -> list[dict[str, Any]]:
 
 
 def cloud_offers(platform: CloudPlatform, region: str) -> dict[str, Any]:
-    """Images, vSwitches (with zone and VPC) and security groups (with VPC) of the region."""
+    """Images, vSwitches (with zone and VPC) and security groups (with VPC) of the region.
+
+    One reader at a time lists them when they are not cached: readers that come together (ten requests
+    submitted at once) wait up to ``FILL_WAIT`` seconds for its answer instead of each listing the region
+    (four calls each), and list it themselves if it does not come (a reader that failed lets the next one
+    try at once)."""
     key = f"provisioning:offers:{platform.pk}:{platform.updated_at.timestamp() if platform.updated_at else 0}:{region}"
-    found = cache.get(key)
-    if found is not None:
-        return found
+    deadline = time.monotonic() + FILL_WAIT
+    while True:
+        found = cache.get(key)
+        if found is not None:
+            return found
+        filling = cache.add(f"{key}:filling", 1, FILL_WAIT)
+        if filling or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    try:
+        return _list_offers(platform, region, key)
+    finally:
+        if filling:
+            cache.delete(f"{key}:filling")
+
+
+def _list_offers(platform: CloudPlatform, region: str, key: str) -> dict[str, Any]:
     adapter = adapter_for(platform, region=region)
     vswitches = [{"id": v.external_id, "name": v.name, "zone": v.zone, "vpc_id": v.vpc_id,
                   "cidr_block": v.spec.get("cidr_block", "")}
