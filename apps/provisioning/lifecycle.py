@@ -855,7 +855,8 @@ def _settle_request(request_id: str, ended: list[ChangeRecord], *, succeeded: bo
 # At most one round per key is scheduled: a lease in the cache, taken by whoever starts the round and let go
 # by the last round, which looks once more after letting go (a change joining meanwhile found the lease
 # held). A lost round lets its lease expire; the reconciler then resumes its changes, whose step tasks join
-# a new round. Two rounds for one key (a redelivered task) cost calls, not correctness, and end together.
+# a new round. Two rounds for one key (a redelivered task, or the next round starting while this one still
+# records its looks) cost calls, not correctness: each records only the steps it read, and end together.
 
 POLL_BATCH = 100  # ids per describe call: the cloud's limit
 POLL_ROUND_MAX = 1000  # changes looked at by one round, longest waiting first
@@ -875,6 +876,8 @@ class PollRound:
 
     delay: float | None
     hand_over: Callable[[list[Finish]], None] | None = None
+    come_back: Callable[[float], None] | None = None
+    scheduled: bool = False  # the next round was scheduled by ``come_back``
     finishes: list[Finish] = field(default_factory=list)
     looked: int = 0
     reached: list[ChangeRecord] = field(default_factory=list)
@@ -958,14 +961,27 @@ def poll_join(platform_id: Any, region: str, resource_type: str, *, delay: float
 
 
 def lifecycle_poll(*, platform_id: Any, region: str, resource_type: str,
-                   hand_over: Callable[[list[Finish]], None] | None = None) -> PollRound:
+                   hand_over: Callable[[list[Finish]], None] | None = None,
+                   come_back: Callable[[float], None] | None = None) -> PollRound:
     """One poll round: look at every due change waiting on (platform, region, type), one describe call per
     page of ids; ``hand_over([(change id, step, found), ...])`` gets the finish steps of each request once
     the round has seen them all (else the result lists them). The next round is counted from this one's
-    start. Keeps the lease while changes wait, lets it go when none does."""
+    start; ``come_back(countdown)``, if given, schedules it as soon as it is known, before the round records
+    the looks at the changes still waiting (``result.scheduled``): recording 200 looks and announcing the
+    cloud's new states took longer than a poll interval on a loaded machine, and the next round waited for
+    it. Keeps the lease while changes wait, lets it go when none does."""
     key = _poll_key(platform_id, region, resource_type)
     began = time.monotonic()
-    result = _poll_round(platform_id, region, resource_type, PollRound(None, hand_over=hand_over))
+
+    def schedule(delay: float) -> None:
+        delay = max(0.05, delay - (time.monotonic() - began))
+        cache.set(key, 1, timeout=delay + POLL_LEASE_SECONDS)
+        come_back(delay)  # type: ignore[misc]
+
+    result = _poll_round(platform_id, region, resource_type,
+                         PollRound(None, hand_over=hand_over, come_back=schedule if come_back else None))
+    if result.scheduled:
+        return result
     if result.delay is not None:
         result.delay = max(0.05, result.delay - (time.monotonic() - began))
         cache.set(key, 1, timeout=result.delay + POLL_LEASE_SECONDS)
@@ -1057,23 +1073,31 @@ def _poll_round(platform_id: Any, region: str, resource_type: str, result: PollR
             later.append(at)
     result.looked = len(due)
     delays = [max(0.05, (at - now).total_seconds()) for at in later]
+    looks: list[tuple[ChangeRecord, str]] = []
     if due:
-        delays += _look_at(due, result, poll, now)
+        more, looks = _look_at(due, result, poll, now)
+        delays += more
     result.delay = min(delays) if delays else None
+    if looks:
+        if result.come_back is not None and result.delay is not None:
+            result.come_back(result.delay)
+            result.scheduled = True
+        _record_looks(looks, now)
     return result
 
 
-def _look_at(due: list[ChangeRecord], result: PollRound, poll: float, now: Any) -> list[float]:
+def _look_at(due: list[ChangeRecord], result: PollRound, poll: float, now: Any
+             ) -> tuple[list[float], list[tuple[ChangeRecord, str]]]:
     """Describe ``due`` together at ``now`` (the round's time) and move each one on; returns when they want
     their next look (``_next_look``, by what the round learnt), or the countdowns of retries after a transient
-    error."""
+    error, and the looks at the changes still waiting, for the caller to record (``_record_looks``)."""
     first = due[0]
     try:
         adapter = adapter_for(first.platform, region=first.region, timeout=config.value("CLOUD_TIMEOUT"))
     except ValueError as exc:  # credentials that cannot be read
         for change in due:
             _fail(change, str(exc))
-        return []
+        return [], []
     found: dict[str, CloudResource | None] = {}
     try:
         for start in range(0, len(due), POLL_BATCH):
@@ -1082,7 +1106,7 @@ def _look_at(due: list[ChangeRecord], result: PollRound, poll: float, now: Any) 
     except CloudCallError as exc:
         if exc.transient:  # every change counts the failed look as one of its attempts
             return [delay for change in due for more, delay, _s in [_cloud_error(change, change.step + 1, exc)]
-                    if more]
+                    if more], []
         # A refusal of the whole page may be one change's: each is asked on its own.
         retries = []
         for change in due:
@@ -1094,20 +1118,19 @@ def _look_at(due: list[ChangeRecord], result: PollRound, poll: float, now: Any) 
                 continue
             _move_on(change, adapter, current, result, looks=None)
         _handed(result, now)
-        return [poll, *retries]
+        return [poll, *retries], []
     looks: list[tuple[ChangeRecord, str]] = []
     # Those the cloud got to go first: their finish steps start while the others' looks are recorded.
     due = sorted(due, key=lambda c: not _reached(c, found.get(c.external_id)))
     for change in due:
         _move_on(change, adapter, found.get(change.external_id), result, looks=looks)
     _handed(result, now)
-    _record_looks(looks, now)
     learnt: dict[str, float | None] = {}
     for change, _message in looks:
         if _took_key(change) not in learnt:
             learnt[_took_key(change)] = _quickest(change)
     return [(_next_look(change, now, poll, learnt[_took_key(change)]) - now).total_seconds()
-            for change, _message in looks]
+            for change, _message in looks], looks
 
 
 def _move_on(change: ChangeRecord, adapter: Any, current: CloudResource | None, result: PollRound,

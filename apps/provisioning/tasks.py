@@ -19,10 +19,14 @@ def lifecycle_steps_task(steps: list) -> None:
 
 @shared_task(acks_late=True, ignore_result=True)
 def lifecycle_poll_task(platform_id: str, region: str, resource_type: str) -> None:
+    def come_back(countdown: float) -> None:
+        lifecycle_poll_task.apply_async((platform_id, region, resource_type), countdown=countdown)
+
     done = services.lifecycle_poll(platform_id=platform_id, region=region, resource_type=resource_type,
-                                   hand_over=lambda finishes: lifecycle_finish_task.apply_async((finishes,)))
-    if done.delay is not None:
-        lifecycle_poll_task.apply_async((platform_id, region, resource_type), countdown=done.delay)
+                                   hand_over=lambda finishes: lifecycle_finish_task.apply_async((finishes,)),
+                                   come_back=come_back)
+    if done.delay is not None and not done.scheduled:
+        come_back(done.delay)
 
 
 @shared_task(acks_late=True, ignore_result=True)

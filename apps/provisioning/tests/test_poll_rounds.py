@@ -319,3 +319,21 @@ def test_a_round_comes_back_when_a_waiting_change_is_expected_not_a_full_interva
     time.sleep(result.delay)
     result = poll(world)
     assert result.looked == 1, result
+
+
+def test_the_next_round_is_scheduled_before_the_looks_at_the_changes_still_waiting_are_recorded(world, control):
+    control.post("/config", {"provision_seconds": 30})
+    changes = called(world, 3)
+    ids = [c.pk for c in changes]
+    time.sleep(0.05)
+    came_back: list[tuple[float, list[int]]] = []
+
+    def come_back(countdown: float) -> None:
+        came_back.append((countdown, list(ChangeRecord.objects.filter(pk__in=ids).values_list("polls", flat=True))))
+
+    result = lifecycle.lifecycle_poll(platform_id=world["platform"].pk, region="cn-hangzhou",
+                                      resource_type="ecs.instance", come_back=come_back)
+    assert result.looked == 3 and result.scheduled
+    assert len(came_back) == 1 and 0 < came_back[0][0] <= 0.1 and came_back[0][1] == [0, 0, 0]
+    assert list(ChangeRecord.objects.filter(pk__in=ids).values_list("polls", flat=True)) == [1, 1, 1]
+    assert cache.get(lifecycle._poll_key(world["platform"].pk, "cn-hangzhou", "ecs.instance")) == 1
