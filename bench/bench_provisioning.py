@@ -315,6 +315,10 @@ def run(ctx: Context) -> list[Row]:
             "running_to_seen_s": [seen[t[5]] - asked[t[5]] - floor for t in succeeded if seen.get(t[5])],
             "seen_to_finished_s": [t[2] - seen[t[5]] for t in succeeded if seen.get(t[5])],
         })
+        if os.environ.get("UNIMANAGER_BENCH_DUMP"):  # each create's times, for a closer look at one run
+            Path(os.environ["UNIMANAGER_BENCH_DUMP"]).write_text(json.dumps({
+                "started": started, "sent_at": sent_at, "times": times, "asked": asked, "seen": seen,
+                "looks": looks}))
         stage_p = {f"{name} p{pct}": percentile(values, pct) for name, values in stages.items() for pct in (50, 95)}
         running = sum(1 for i in _control(endpoint, "/resources?type=ecs_instance")["resources"]
                       if i.get("Status") == "Running")
