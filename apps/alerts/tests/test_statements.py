@@ -25,7 +25,16 @@ def _compiled(model, objs, ignore_conflicts=False):
     fields = [f for f in model._meta.concrete_fields if not (f.primary_key and getattr(objs[0], f.attname) is None)]
     query = InsertQuery(model, on_conflict=OnConflict.IGNORE if ignore_conflicts else None)
     query.insert_values(fields, objs, raw=False)
-    return [(sql, list(params)) for sql, params in query.get_compiler(connection=connection).as_sql()]
+    return _plain(query.get_compiler(connection=connection).as_sql())
+
+
+def _plain(statements_):
+    """Statements with their values comparable: PostgreSQL's JSON values are wrappers without equality."""
+    def value(v):
+        if isinstance(v, list | tuple):
+            return [value(x) for x in v]
+        return ("json", v.obj) if type(v).__name__ in ("Jsonb", "Json") else v
+    return [(sql, value(list(params))) for sql, params in statements_]
 
 
 @pytest.fixture
@@ -54,7 +63,7 @@ def _rows(world):
 
 def test_one_rows_insert_is_the_text_and_values_the_orm_compiles(world, frozen_now):
     for model, objs, ignore in _rows(world):
-        assert statements.insert(model, objs, ignore_conflicts=ignore) == _compiled(model, objs, ignore), model
+        assert _plain(statements.insert(model, objs, ignore_conflicts=ignore)) == _compiled(model, objs, ignore), model
 
 
 def test_kept_inserts_write_the_rows_and_history_written_after_them(world):
@@ -88,7 +97,7 @@ def test_an_expression_among_the_values_is_left_to_the_compiler(world, frozen_no
     org = world["a"]["org"]
     group = AlertGroup(organization=org, key="k", labels={}, first_seen_at=timezone.now())
     group.notified_digest = Upper(Value("d"))
-    got = [(sql, list(p)) for sql, p in statements.insert(AlertGroup, [group])]
+    got = _plain(statements.insert(AlertGroup, [group]))
     assert got == _compiled(AlertGroup, [group]) and "UPPER" in got[0][0]
 
 
@@ -97,7 +106,7 @@ def test_many_rows_are_compiled_by_the_orm(world, frozen_now):
     now = timezone.now()
     groups = [AlertGroup(organization=org, key=f"k{n}", labels={}, first_seen_at=now)
               for n in range(statements.KEPT_ROWS + 1)]
-    assert [(sql, list(p)) for sql, p in statements.insert(AlertGroup, groups)] == _compiled(AlertGroup, groups)
+    assert _plain(statements.insert(AlertGroup, groups)) == _compiled(AlertGroup, groups)
 
 
 def test_rows_read_twice_on_a_connection_are_converted_as_the_orm_converts_them(world):
