@@ -28,8 +28,12 @@ BATCH = 1000
 # larger one is compiled by the ORM, which sends its columns as arrays on PostgreSQL (``UNNEST``).
 KEPT_ROWS = 16
 
-# ``INSERT`` texts by (dialect, model, columns, rows, conflict handling); they depend on nothing else.
+# ``INSERT`` texts by (dialect, model, number of columns, rows, conflict handling): they depend on nothing else
+# (the columns are the model's, less its primary key when that is left to the database). "" when a field
+# places its own value: the compiler writes those.
 _insert_texts: dict[tuple, str] = {}
+# Each model's column list, by dialect, for ``select``.
+_columns: dict[tuple, str] = {}
 # Per database connection (the converters are bound to it): each model's compiler and converters.
 _converters: weakref.WeakKeyDictionary[Any, dict[type[Model], tuple[Any, Any]]] = weakref.WeakKeyDictionary()
 
@@ -72,7 +76,9 @@ def select(model: type[Model], where: str, *, lock: bool = False) -> str:
     """``SELECT <every column, in field order> FROM <table> WHERE <where>`` (``FOR UPDATE`` with ``lock``
     where the database has it), to read with ``instances``."""
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in model._meta.concrete_fields)
+    columns = _columns.get((connection.vendor, model))
+    if columns is None:
+        columns = _columns[(connection.vendor, model)] = ", ".join(quote(f.column) for f in model._meta.concrete_fields)
     sql = f"SELECT {columns} FROM {quote(model._meta.db_table)} WHERE {where}"
     if lock and connection.features.has_select_for_update:
         sql += " FOR UPDATE"
@@ -124,7 +130,9 @@ def _kept_insert(model: type[Model], fields: list[Any], objs: Sequence[Model], i
     apiece, measured). None when a field places its value itself or a value is an expression: then
     the compiler writes it."""
     conn = connections[DEFAULT_DB_ALIAS]
-    if any(hasattr(f, "get_placeholder") for f in fields):
+    key = (conn.vendor, model, len(fields), len(objs), ignore_conflicts)
+    sql = _insert_texts.get(key)
+    if sql == "":
         return None
     params: list[Any] = []
     for obj in objs:
@@ -133,9 +141,10 @@ def _kept_insert(model: type[Model], fields: list[Any], objs: Sequence[Model], i
             if hasattr(value, "resolve_expression"):
                 return None
             params.append(f.get_db_prep_save(value, connection=conn))
-    key = (conn.vendor, model, tuple(f.column for f in fields), len(objs), ignore_conflicts)
-    sql = _insert_texts.get(key)
     if sql is None:
+        if any(hasattr(f, "get_placeholder") for f in fields):
+            _insert_texts[key] = ""
+            return None
         quote = conn.ops.quote_name
         on_conflict = OnConflict.IGNORE if ignore_conflicts else None
         row = f"({', '.join(['%s'] * len(fields))})"

@@ -5,6 +5,8 @@ commits nothing and hands nothing over; inside a caller's transaction nothing is
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from django.db import DatabaseError, connection, transaction
 from psycopg import _connection_base, client_cursor
@@ -34,16 +36,20 @@ def hooked(world):  # noqa: F811
 
 @pytest.fixture
 def wire(monkeypatch):
-    """What goes to PostgreSQL: each query string sent and each command (BEGIN, COMMIT) psycopg sends."""
+    """What this thread sends to PostgreSQL (not the sender threads recording earlier tries): each query string
+    and each command (BEGIN, COMMIT) psycopg sends."""
     sent: list[str] = []
     command, execute = _connection_base.BaseConnection._exec_command, client_cursor.ClientCursorMixin._execute_send
+    ours = threading.get_ident()
 
     def counted_command(self, cmd, *args, **kwargs):
-        sent.append(bytes(cmd).decode() if isinstance(cmd, bytes | bytearray) else str(cmd))
+        if threading.get_ident() == ours:
+            sent.append(bytes(cmd).decode() if isinstance(cmd, bytes | bytearray) else str(cmd))
         return command(self, cmd, *args, **kwargs)
 
     def counted_execute(self, query, *args, **kwargs):
-        sent.append(query.query.decode() if isinstance(query.query, bytes) else str(query.query))
+        if threading.get_ident() == ours:
+            sent.append(query.query.decode() if isinstance(query.query, bytes) else str(query.query))
         return execute(self, query, *args, **kwargs)
 
     monkeypatch.setattr(_connection_base.BaseConnection, "_exec_command", counted_command)
