@@ -63,7 +63,7 @@ class PriceRuleWriteSerializer(serializers.Serializer):
     resource_type = serializers.CharField(max_length=64)
     dimension = serializers.ChoiceField(choices=Dimension.choices)
     sku = serializers.CharField(max_length=64, required=False, allow_blank=True)
-    platform = serializers.UUIDField(required=False, allow_null=True)
+    platform = serializers.CharField(max_length=32, required=False, allow_null=True)
     region = serializers.CharField(max_length=64, required=False, allow_blank=True)
     organization = serializers.UUIDField(required=False, allow_null=True)
     unit = serializers.ChoiceField(choices=PriceRule.Unit.choices, required=False)
