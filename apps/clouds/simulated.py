@@ -86,7 +86,10 @@ def seed_resources(endpoint: str, *, region: str = "cn-hangzhou", instances: int
     made["redis.instance"] = [a.create("redis.instance", region, {"class": "redis.master.small.default",
                                                                   "vpc_id": vpc, "vswitch_id": vsw_b,
                                                                   "name": "sessions"})]
-    _wait(a, "ecs.instance", region, made["ecs.instance"][0], {"running"})
+    # Every instance running before it is wired up (and before a caller counts the running ones to
+    # place node pools on them: the last ones are made a moment after the first).
+    for iid in made["ecs.instance"]:
+        _wait(a, "ecs.instance", region, iid, {"running"})
     from alibabacloud_ecs20140526 import models as ecs_models
     from alibabacloud_vpc20160428 import models as vpc_models
 
