@@ -201,3 +201,15 @@ def test_cost_analysis_groups_spend_and_refuses_bad_parameters(billed):
     sheet = load_workbook(BytesIO(workbook.content)).active
     assert [[c.value for c in row] for row in sheet.iter_rows()] == [["service", "amount"], ["ecs", 20]]
     assert client.get("/api/v1/billing/costs/export/", {"file": "pdf"}).status_code == 400
+
+
+def test_a_rule_for_one_platform_names_it_by_its_id(billed, platform):
+    client = api_as(billed["root"])
+    body = {"price_book": billed["book"].pk, "resource_type": "ecs.instance", "dimension": "hours",
+            "unit_price": "2", "platform": platform.pk, "region": "cn-hangzhou"}
+    response = client.post("/api/v1/billing/price-rules/", body, format="json")
+    assert response.status_code == 201, response.content
+    assert PriceRule.objects.get(pk=response.json()["id"]).platform_id == platform.pk
+    unknown = client.post("/api/v1/billing/price-rules/", {**body, "platform": "cp-00000000000000000000"},
+                          format="json")
+    assert unknown.status_code == 400 and "platform" in unknown.json()["detail"]
