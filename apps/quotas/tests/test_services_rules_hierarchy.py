@@ -35,3 +35,18 @@ def test_a_factor_kept_with_overcommit_off_does_not_raise_what_a_limit_holds():
     assert refused.value.detail["capacity"] == 10 and refused.value.detail["shortfall"] == 5
     _set(root, 10, overcommit=True, overcommit_factor=2)
     assert _set(team, 15).limit == 15
+
+
+def test_limits_of_other_platforms_and_regions_do_not_hold_each_other():
+    from apps.clouds.tests.factories import platform as make_platform
+
+    root = f.org("HQ")
+    team = f.org("Shop", parent=root)
+    east, west = make_platform(root, type="aws", name="East"), make_platform(root, type="aws", name="West")
+    _set(root, 10, platform=east)
+    _set(root, 10, platform=east, region="us-east-1")
+    # Under the root's East limits only: another platform, or another region of East, is not held by them.
+    assert _set(team, 15, platform=west).limit == 15
+    assert _set(team, 15, platform=east, region="us-west-2").limit == 15
+    with pytest.raises(Refused):
+        _set(team, 15, platform=east, region="us-east-1")

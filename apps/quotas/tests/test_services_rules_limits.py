@@ -121,6 +121,10 @@ def test_a_new_limit_and_a_changed_one_are_announced_with_before_and_after(annou
     created = _set(org, 4, project=shop, reason="first budget")
     changed = _set(org, 6, project=shop, overcommit=True, overcommit_factor=2, reason=None)
     assert created.pk == changed.pk and QuotaLimit.objects.count() == 1
+    services.limit_set(actor=None, organization=org, project=shop, dimension="ecs.vcpu", limit=6, overcommit=True,
+                       overcommit_factor=2)  # no reason given: none announced
+    assert announced[-1][2]["reason"] == "" and len(announced) == 3
+    del announced[-1]
     common = {"id": str(created.pk), "name": "ecs.vcpu", **_holder(org, shop), "dimension": "ecs.vcpu",
               "platform": None, "region": "", "usage": 0, "actor": None}
     assert announced == [
