@@ -105,6 +105,11 @@ def test_a_limit_below_its_usage_needs_force_and_is_announced_as_forced(announce
         assert invalid.value.message == "force is true or false."
         assert invalid.value.detail == {"force": ["true or false"]}
     assert QuotaLimit.objects.get(pk=lim.pk).limit == 10 and announced == []
+    # Down to exactly its usage: no force needed, and a change, not a forced one.
+    _set(org, 3, platform=cloud, region="us-east-1", warning_percent=70)
+    assert [payload["event"] for _org, _topic, payload in announced] == ["limit_changed"]
+    _set(org, 10, platform=cloud, region="us-east-1", warning_percent=70)
+    announced.clear()
     forced = _set(org, 2, platform=cloud, region="us-east-1", force=True, reason="r" * 600, actor=operator)
     assert forced.pk == lim.pk and QuotaLimit.objects.get(pk=lim.pk).limit == 2
     assert announced == [(org.pk, f"quota:{org.pk}", {
@@ -140,3 +145,6 @@ def test_a_new_limit_and_a_changed_one_are_announced_with_before_and_after(annou
     row = QuotaLimit.objects.get()
     assert (row.project_id, row.path, row.depth, row.scope_key) == (shop.pk, org.path, org.depth + 1,
                                                                     f"{shop.pk}|-|")
+    # An organization's own limit sits at the organization's depth, its projects' one below.
+    whole = services.limit_set(actor=None, organization=org, dimension="ecs.vcpu", limit=8)
+    assert (QuotaLimit.objects.get(pk=whole.pk).depth, whole.depth) == (org.depth, org.depth)
