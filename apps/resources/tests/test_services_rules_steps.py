@@ -228,7 +228,9 @@ def test_a_step_delivered_again_after_its_run_moved_on_changes_nothing(platform,
     op_before = _op(run)
     services._step_plan(stale_plan, 1)
     services._step_fetch(stale_fetch, 2)
+    services._step_apply(stale_fetch, 3)  # an apply delivered for a step the run has done: not applied
     after = _run(run.id)
+    assert after.status == "running" and after.finished_at is None
     assert (after.step, after.unit_index, after.pages, after.fetched, after.attempts) == (
         before.step, before.unit_index, before.pages, before.fetched, before.attempts) == (3, 2, 2, after.fetched, 0)
     assert list(SyncPage.objects.filter(run_id=run.id).order_by("seq").values_list(
@@ -296,3 +298,25 @@ def test_a_parked_feed_is_kept_for_its_next_step_and_dropped_once_idle_too_long(
     finally:
         for key in ("sync-a", "sync-b", "sync-c"):
             services._feeds.pop(key, None)
+
+
+def test_the_plan_covers_the_platforms_own_enabled_regions_once_each(people, sim):
+    from apps.clouds.models import Region
+    from apps.clouds.tests.factories import platform as make_platform
+
+    seed_resources(sim.endpoint, instances=1)
+    first = make_platform(people["hq"], endpoint=sim.endpoint, name="First view")
+    second = make_platform(people["hq"], endpoint=sim.endpoint, name="Second view")
+    assert sync_drive(run_id=sync_start(actor=None, platform=first, check=False).id, sleep=False).status == "succeeded"
+    run = sync_start(actor=None, platform=second, check=False)
+    assert sync_step(run_id=run.id, step=1) == (True, 0.0, 2)
+    Region.objects.filter(platform=second, region_id="cn-shanghai").update(enabled=False)
+    units = _run(run.id).units
+    assert {r for _t, r in units} == {"cn-hangzhou", "cn-shanghai"}
+    assert len(units) == len({tuple(u) for u in units})  # the first platform's regions are not the second's
+    services._feed_drop(run.id)
+    assert sync_drive(run_id=run.id, sleep=False).status == "succeeded"
+    again = sync_start(actor=None, platform=second, check=False)
+    sync_step(run_id=again.id, step=1)
+    assert {r for _t, r in _run(again.id).units} == {"cn-hangzhou"}  # a disabled region is not collected
+    services._feed_drop(again.id)
