@@ -43,3 +43,31 @@ def test_a_feed_left_parked_longer_than_the_idle_time_is_stopped_when_another_is
     assert (abandoned.halted, kept.halted, latest.halted) == (1, 0, 0)
     assert latest.parked_at == 5000.0 + services.FEED_IDLE_SECONDS + 0.5
 
+
+
+class _Pages:
+    """An adapter with one unit of two pages."""
+
+    def __init__(self):
+        from apps.clouds.adapters.base import ResourcePage
+
+        self.pages = {None: ResourcePage(items=[], next_token="2"), "2": ResourcePage(items=[], next_token=None)}
+        self.asked: list[tuple[str, str, str | None]] = []
+
+    def list_resources(self, resource_type, region, page_token=None):
+        self.asked.append((resource_type, region, page_token))
+        return self.pages[page_token]
+
+
+def test_a_feeds_thread_is_named_for_its_run_and_never_holds_the_process_open():
+    adapter = _Pages()
+    feed = services._PageFeed("sync-feed-test", adapter, [["ecs.instance", "cn-hangzhou"]])
+    try:
+        assert feed.get(0, None).next_token == "2"
+        assert feed.thread.name == "sync-fetch-sync-feed-test" and feed.thread.daemon is True
+        assert feed.get(0, "2").next_token is None
+        feed.thread.join(timeout=10)
+        assert not feed.thread.is_alive()  # the last page fetched, the thread ends
+        assert adapter.asked == [("ecs.instance", "cn-hangzhou", None), ("ecs.instance", "cn-hangzhou", "2")]
+    finally:
+        feed.halt()
