@@ -90,6 +90,9 @@ def seed_resources(endpoint: str, *, region: str = "cn-hangzhou", instances: int
     # place node pools on them: the last ones are made a moment after the first).
     for iid in made["ecs.instance"]:
         _wait(a, "ecs.instance", region, iid, {"running"})
+    # The disk and the EIP ready too before they are attached (on a busy machine they may still be creating).
+    _wait(a, "ecs.disk", region, made["ecs.disk"][0], {"available"})
+    _wait(a, "eip.eip", region, made["eip.eip"][0], {"available"})
     from alibabacloud_ecs20140526 import models as ecs_models
     from alibabacloud_vpc20160428 import models as vpc_models
 
