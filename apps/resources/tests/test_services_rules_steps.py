@@ -148,6 +148,7 @@ def test_each_fetch_step_reports_its_share_of_the_type_regions_as_progress(platf
         sync_step(run_id=run.id, step=step)
         current = _run(run.id)
         assert _op(run).progress == 5 + int(85 * current.unit_index / units)
+        assert _op(run).message == f"Collected {current.fetched} resources ({current.unit_index}/{units} type-regions)"
         seen.append(current.unit_index)
         step += 1
     assert seen[-1] == units and len(seen) >= units  # a unit at a time (more pages when a unit has more)
@@ -320,3 +321,18 @@ def test_the_plan_covers_the_platforms_own_enabled_regions_once_each(people, sim
     sync_step(run_id=again.id, step=1)
     assert {r for _t, r in _run(again.id).units} == {"cn-hangzhou"}  # a disabled region is not collected
     services._feed_drop(again.id)
+
+
+def test_a_service_left_out_is_named_with_the_clouds_words_cut_to_1000_characters(platform, sim, control):
+    seed_resources(sim.endpoint, instances=1)
+    words = "This product is not offered in this region. " * 40
+    control.post("/faults", {"action": "ListStacks", "error_rate": 1.0, "code": "Forbidden.RAM", "status": 403,
+                             "message": words})
+    run = sync_drive(run_id=sync_start(actor=None, platform=platform, check=False).id, sleep=False)
+    assert run.status == "succeeded"
+    lines = run.error.split("\n")
+    assert sorted(line[:len("ros.stack in cn-hangzhou")] for line in lines) == ["ros.stack in cn-hangzhou",
+                                                                                 "ros.stack in cn-shanghai"]
+    for line in lines:
+        region = line.split(" ")[2]
+        assert line == f"ros.stack in {region} not collected: Forbidden.RAM: {words}"[:1000]
