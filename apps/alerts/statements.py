@@ -113,7 +113,9 @@ def _as_executed(driver: Any, statements: Sequence[Statement]) -> list[str]:
             out.append(f"EXECUTE {name}({', '.join(['%s'] * len(params))})" if params else f"EXECUTE {name}")
             continue
         if sql not in held and sql.lstrip()[:6].upper().startswith(_PREPARABLE):
-            _to_prepare.setdefault(driver, set()).add(sql)
+            waiting = _to_prepare.setdefault(driver, set())
+            if len(held) + len(waiting) < PREPARED_PER_SESSION:  # a session that never begins one keeps no more
+                waiting.add(sql)
         out.append(sql)
     return out
 

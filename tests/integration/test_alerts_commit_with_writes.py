@@ -181,3 +181,11 @@ def test_a_statement_postgresql_cannot_prepare_is_sent_as_it_is(hooked, wire):
     assert held[untyped] is None and held["SELECT 3"].startswith("um_alerts_")
     assert sent[-2:] == [f"BEGIN; SELECT NULL IS NULL; EXECUTE {held['SELECT 3']}", "COMMIT"], sent[-3:]
     assert not connection.errors_occurred and connection.get_autocommit() and connection.connection.autocommit
+
+
+def test_a_session_keeps_at_most_its_share_of_statements_to_prepare(monkeypatch):
+    monkeypatch.setattr(statements, "PREPARED_PER_SESSION", 3)
+    for n in range(10):  # outside any transaction: nothing is prepared, texts only wait
+        assert statements.together([(f"SELECT {n}", [])]) == [[(n,)]]
+    driver = connection.connection
+    assert len(statements._to_prepare.get(driver, ())) + len(statements._prepared.get(driver, {})) <= 3
