@@ -69,3 +69,22 @@ def test_nothing_reported_reads_nothing(platform):
     with CaptureQueriesContext(connection) as captured:
         assert resources_refresh(platform=platform, reported=[]) == []
     assert captured.captured_queries == []
+
+
+def test_resources_of_several_types_refreshed_together_find_their_own_rows(platform, adapter):
+    """Each type's rows are read by that type's ids: a disk and an EIP known already are changed, not
+    added again, and neither is taken for the other."""
+    eip = eips(adapter, 1)[0]
+    disk = adapter.create("ecs.disk", REGION, {"zone": f"{REGION}-a", "size_gib": 20, "category": "cloud_essd",
+                                               "name": "scratch"})
+    for resource_type, external_id in (("eip.eip", eip), ("ecs.disk", disk)):
+        resource_refresh(platform=platform, resource_type=resource_type, region=REGION, external_id=external_id,
+                         adapter=adapter)
+    before = {r.external_id: r.pk for r in Resource.objects.filter(platform=platform)}
+    Resource.objects.filter(platform=platform).update(content_hash="0" * 32)
+    rows = resources_refresh(platform=platform, reported=[
+        ("eip.eip", eip, adapter.get_resource("eip.eip", REGION, eip), None),
+        ("ecs.disk", disk, adapter.get_resource("ecs.disk", REGION, disk), None)])
+    assert [(row.pk, row.type) for row in rows] == [(before[eip], "eip.eip"), (before[disk], "ecs.disk")]
+    assert Resource.objects.filter(platform=platform).count() == 2
+    assert not Resource.objects.filter(platform=platform, content_hash="0" * 32).exists()
