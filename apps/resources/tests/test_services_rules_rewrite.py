@@ -44,3 +44,22 @@ def test_a_changed_resource_is_written_again_with_its_service_and_its_assignment
     _sync(platform)
     assert {r.external_id: r.last_changed_at for r in Resource.objects.filter(pk__in=[r.pk for r in rows.values()])} \
         == {e: r.last_changed_at for e, r in rows.items()}  # written once: the next sync finds them unchanged
+
+
+def test_a_manually_assigned_resource_a_rule_would_give_elsewhere_is_not_written_again(platform, sim, people):
+    from apps.resources.services import resource_assign
+    from tests import factories as f
+
+    made = seed_resources(sim.endpoint, instances=1)
+    _sync(platform)
+    kept, shop = f.org("Kept", people["hq"]), f.org("Shop", people["hq"])
+    row = resource_assign(actor=people["root"], resource=Resource.objects.get(
+        platform=platform, external_id=made["ecs.instance"][0]), organization=kept)
+    AssignmentRule.objects.create(platform=platform, match="tag", key="team", value="shop", organization=shop,
+                                  priority=1)  # it matches the instance (tagged team=shop)
+    assert row.tags.get("team") == "shop"
+    changed_at = Resource.objects.get(pk=row.pk).last_changed_at
+    _sync(platform)
+    after = Resource.objects.get(pk=row.pk)
+    assert (after.organization_id, after.assigned_by) == (kept.pk, "manual")
+    assert after.last_changed_at == changed_at  # not staged: an administrator's choice is not a change
