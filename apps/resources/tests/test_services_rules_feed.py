@@ -71,3 +71,93 @@ def test_a_feeds_thread_is_named_for_its_run_and_never_holds_the_process_open():
         assert adapter.asked == [("ecs.instance", "cn-hangzhou", None), ("ecs.instance", "cn-hangzhou", "2")]
     finally:
         feed.halt()
+
+
+class _Unit:
+    """An adapter with one unit of ``n`` pages (tokens None, "1", ..., str(n - 1)), counting what it is asked."""
+
+    def __init__(self, n: int):
+        from apps.clouds.adapters.base import ResourcePage
+
+        self.pages = {(None if i == 0 else str(i)): ResourcePage(items=[{"n": i}], next_token=str(i + 1) if i + 1 < n
+                                                                 else None) for i in range(n)}
+        self.asked: list[str | None] = []
+
+    def list_resources(self, resource_type, region, page_token=None):
+        self.asked.append(page_token)
+        return self.pages[page_token]
+
+
+def _taken(feed, tokens: list[str | None]) -> list[int]:
+    """The pages ``tokens`` taken from ``feed`` in a thread given 20 s: a feed that never answers fails the test
+    instead of holding it."""
+    import threading
+
+    out: list = []
+    taker = threading.Thread(target=lambda: out.extend(feed.get(0, t).items[0]["n"] for t in tokens), daemon=True)
+    taker.start()
+    taker.join(timeout=20)
+    assert not taker.is_alive(), f"the feed did not answer; got {out}"
+    return out
+
+
+def _thread_errors(monkeypatch) -> list:
+    import threading
+
+    errors: list = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: errors.append(args.exc_value))
+    return errors
+
+
+def test_a_step_slower_than_the_feed_gets_every_page_each_fetched_once(monkeypatch):
+    """The thread waits for room while the step works (less than ``FEED_IDLE_SECONDS``): no page is dropped
+    and fetched again."""
+    errors = _thread_errors(monkeypatch)
+    monkeypatch.setattr(services, "FEED_DEPTH", 1)
+    adapter = _Unit(4)
+    feed = services._PageFeed("sync-slow-step", adapter, [["ecs.instance", "cn-hangzhou"]])
+    try:
+        assert _taken(feed, [None]) == [0]
+        time.sleep(0.6)  # the thread holds page "2" with the queue full for longer than one wait for room
+        assert _taken(feed, ["1", "2", "3"]) == [1, 2, 3]
+        assert adapter.asked == [None, "1", "2", "3"]
+    finally:
+        feed.halt()
+    assert errors == []
+
+
+def test_a_feed_nobody_takes_from_stops_and_a_later_step_gets_its_pages_from_where_it_asks(monkeypatch):
+    """Nobody took for ``FEED_IDLE_SECONDS``: the thread stops (the feed says so) and drops the page it held;
+    the pages it had queued are still taken, and asking for the next one starts a thread from there."""
+    errors = _thread_errors(monkeypatch)
+    monkeypatch.setattr(services, "FEED_DEPTH", 2)
+    monkeypatch.setattr(services, "FEED_IDLE_SECONDS", 0.3)
+    adapter = _Unit(6)
+    feed = services._PageFeed("sync-idle", adapter, [["ecs.instance", "cn-hangzhou"]])
+    try:
+        assert _taken(feed, [None]) == [0]
+        first = feed.thread
+        first.join(timeout=20)
+        assert not first.is_alive() and feed.stopped.is_set()
+        assert adapter.asked == [None, "1", "2", "3"]  # "1" and "2" queued, "3" held when it stopped
+        assert _taken(feed, ["1", "2", "3", "4", "5"]) == [1, 2, 3, 4, 5]
+        assert adapter.asked == [None, "1", "2", "3", "3", "4", "5"]
+        assert feed.thread is not first
+    finally:
+        feed.halt()
+    assert errors == []
+
+
+def test_a_step_that_asks_for_another_page_than_the_next_gets_it_from_a_new_thread(monkeypatch):
+    errors = _thread_errors(monkeypatch)
+    adapter = _Unit(5)
+    feed = services._PageFeed("sync-jump", adapter, [["ecs.instance", "cn-hangzhou"]])
+    try:
+        assert _taken(feed, [None]) == [0]
+        first = feed.thread
+        assert _taken(feed, ["3", "4"]) == [3, 4]
+        assert feed.thread is not first and not first.is_alive()
+        assert adapter.asked[0] == None and adapter.asked[-2:] == ["3", "4"]  # noqa: E711
+    finally:
+        feed.halt()
+    assert errors == []
