@@ -161,3 +161,14 @@ def test_a_step_that_asks_for_another_page_than_the_next_gets_it_from_a_new_thre
     finally:
         feed.halt()
     assert errors == []
+
+
+def test_halting_a_feed_waits_until_its_thread_has_stopped(monkeypatch):
+    errors = _thread_errors(monkeypatch)
+    monkeypatch.setattr(services, "FEED_DEPTH", 1)
+    feed = services._PageFeed("sync-halt", _Unit(4), [["ecs.instance", "cn-hangzhou"]])
+    assert _taken(feed, [None]) == [0]
+    thread = feed.thread
+    feed.halt()  # the thread is waiting for room for a page nobody will take
+    assert not thread.is_alive() and feed.thread is None and feed.next_key is None
+    assert errors == []

@@ -135,3 +135,29 @@ def test_only_the_platforms_own_runs_are_given_up(platform, people):
     _age(theirs, STALE_AFTER + timedelta(minutes=5))
     sync_start(actor=None, platform=platform, check=False)
     assert SyncRun.objects.get(pk=theirs.pk).status == "running"  # another platform's, left to its own start
+
+
+def test_a_person_granted_the_operate_permission_on_the_platforms_organization_may_start_a_sync(platform, people):
+    operator = f.user("operator", people["hq"])
+    f.grant(f.role("clouds:platform:operate"), operator, people["hq"])
+    run = sync_start(actor=operator, platform=platform)
+    assert (run.status, run.actor_id) == ("running", operator.pk)
+    elsewhere = f.user("elsewhere", people["other"])
+    f.grant(f.role("clouds:platform:operate"), elsewhere, people["other"])  # the permission, in another organization
+    services._finish_failed(run, "Stopped.")
+    with pytest.raises(Forbidden):
+        sync_start(actor=elsewhere, platform=platform)
+
+
+def test_a_start_leaves_the_platforms_finished_runs_as_they_ended(platform, people):
+    from apps.core.services import operation_fail
+
+    done = sync_start(actor=None, platform=platform, check=False)
+    SyncRun.objects.filter(pk=done.pk).update(status=SyncRun.Status.SUCCEEDED)
+    Operation.objects.filter(pk=done.operation_id).update(status=Operation.Status.SUCCEEDED)
+    failed = sync_start(actor=None, platform=platform, check=False)
+    operation_fail(operation_id=failed.operation_id, error="Stopped by hand.", message="Stopped")
+    SyncRun.objects.filter(pk=failed.pk).update(status=SyncRun.Status.FAILED, error="Stopped by hand.")
+    sync_start(actor=None, platform=platform, check=False)
+    assert (SyncRun.objects.get(pk=done.pk).status, SyncRun.objects.get(pk=done.pk).error) == ("succeeded", "")
+    assert SyncRun.objects.get(pk=failed.pk).error == "Stopped by hand."
