@@ -224,6 +224,17 @@ def _exists(name):
     return bool(_maintenance(f"SELECT 1 FROM pg_database WHERE datname = '{name}'"))
 
 
+def _disconnect():
+    """Close every connection of this process, the pooled ones too (``close_all`` gives those back to their
+    pool, which keeps the session open): a database is copied or dropped only with no session on it."""
+    from django.db import connections
+
+    connections.close_all()
+    for conn in connections.all(initialized_only=True):
+        if conn.alias in getattr(type(conn), "_connection_pools", {}):
+            conn.close_pool()
+
+
 def _session_database():
     return f"mutation_{os.getpid()}"
 
@@ -288,7 +299,7 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
     from django.db import connections
 
     if _on_postgresql(settings):
-        connections.close_all()
+        _disconnect()
         name = BUILD
         if _exists(TEMPLATE):
             name = _session_database()
@@ -298,7 +309,7 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
         return
     if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
         return
-    connections.close_all()
+    _disconnect()
     name = SNAPSHOT.with_name(f"mutation-{os.getpid()}.sqlite3")
     for suffix in ("", "-wal", "-shm"):
         Path(f"{name}{suffix}").unlink(missing_ok=True)
@@ -313,7 +324,7 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
     if connection.vendor == "postgresql" and not _exists(TEMPLATE):
         with django_db_blocker.unblock():
-            connections.close_all()
+            _disconnect()
             _maintenance(f'CREATE DATABASE "{TEMPLATE}" TEMPLATE "{BUILD}"')
     if connection.vendor == "sqlite" and not SNAPSHOT.exists():
         with django_db_blocker.unblock():
@@ -330,7 +341,7 @@ def pytest_sessionfinish(session):
     from django.conf import settings
     from django.db import connections
 
-    connections.close_all()
+    _disconnect()
     if _on_postgresql(settings):
         # Never a reason to change the session's verdict: a database left behind goes with the cluster.
         with contextlib.suppress(Exception):
