@@ -8,10 +8,12 @@ the same on-commit hook, in the emitting process.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -25,7 +27,8 @@ logger = logging.getLogger(__name__)
 
 Subscriber = Callable[[Any, str, dict[str, Any]], None]
 BatchSubscriber = Callable[[list[tuple[Any, str, dict[str, Any]]]], None]
-Event = tuple[Any, str, dict[str, Any], list[tuple[Any, str]]]
+# (organization id, topic, payload, further streams, fields added on named streams' frames only)
+Event = tuple[Any, str, dict[str, Any], list[tuple[Any, str]], Mapping[str, dict[str, Any]]]
 _subscribers: list[tuple[str, Subscriber]] = []
 _batch_subscribers: list[tuple[str, BatchSubscriber]] = []
 
@@ -57,13 +60,17 @@ class _Emitted:
         _deliver_all(self.events)
 
 
-def emit(org: Any, topic: str, payload: dict[str, Any], *, also: Iterable[tuple[Any, str]] = ()) -> None:
+def emit(org: Any, topic: str, payload: dict[str, Any], *, also: Iterable[tuple[Any, str]] = (),
+         streamed: Mapping[str, dict[str, Any]] | None = None) -> None:
     """Announce ``payload`` on ``topic`` of organization ``org`` (a model, an id or None) on commit.
 
     ``also`` names further (organization, topic) streams that carry the same announcement, such as
     an organization's activity stream; subscribers in other apps hear it once, on ``topic``.
+    ``streamed`` maps a stream's topic to fields added to the payload on that stream's frames only:
+    what one stream's followers may see and another's may not (subscribers in other apps do not
+    hear them).
     """
-    event = (getattr(org, "pk", org), topic, payload, [(getattr(o, "pk", o), t) for o, t in also])
+    event = (getattr(org, "pk", org), topic, payload, [(getattr(o, "pk", o), t) for o, t in also], streamed or {})
     connection = transaction.get_connection()
     if connection.in_atomic_block and connection.run_on_commit:
         sids, callback, _robust = connection.run_on_commit[-1]
@@ -73,33 +80,67 @@ def emit(org: Any, topic: str, payload: dict[str, Any], *, also: Iterable[tuple[
     transaction.on_commit(_Emitted(event))
 
 
-def _send(events: list[tuple[list[tuple[Any, str]], dict[str, Any]]]) -> None:
+def _send(events: list[tuple[list[tuple[Any, str]], dict[str, Any], Mapping[str, dict[str, Any]]]]) -> None:
     """Number each event within each of its (organization, topic) streams, keep it for replay and hand it to
     the channel layer: the numbers of all the events' streams, their replay copies and their sends each go
     out together."""
     try:
-        groups = [(realtime.group_name(org_id, topic), topic, n) for n, (streams, _p) in enumerate(events)
+        groups = [(realtime.group_name(org_id, topic), topic, n) for n, (streams, _p, _s) in enumerate(events)
                   for org_id, topic in streams]
         seqs = realtime.next_seqs([group for group, _topic, _n in groups])
         # The client's frame is encoded once per stream here, not once per subscriber, around the payload
-        # encoded once; the layer message carries only strings and numbers, which the layer copies cheaply
-        # for each receiver.
-        data = [json.dumps(payload, cls=DjangoJSONEncoder) for _streams, payload in events]
+        # encoded once (again for a stream with fields of its own); the layer message carries only strings
+        # and numbers, which the layer copies cheaply for each receiver.
+        data = [json.dumps(payload, cls=DjangoJSONEncoder) for _streams, payload, _s in events]
+
+        def encoded(n: int, topic: str) -> str:
+            own = events[n][2].get(topic)
+            return json.dumps({**events[n][1], **own}, cls=DjangoJSONEncoder) if own else data[n]
+
         at = time.time()
         messages = [(group, {"type": "realtime.event", "topic": topic, "seq": seq,
                              "text": f'{{"type": "event", "topic": {json.dumps(topic)}, "seq": {seq}, '
-                                     f'"ts": {at!r}, "data": {data[n]}}}'})
+                                     f'"ts": {at!r}, "data": {encoded(n, topic)}}}'})
                     for (group, topic, n), seq in zip(groups, seqs, strict=True)]
-        realtime.remember_many(messages)
-        send_to_groups(messages)
+        # The replay copies are written while the layer sends: a client resuming in that moment may find
+        # one missing, and is told to reload (a reset), as for any event it can no longer get.
+        send_to_groups(messages, meanwhile=lambda: realtime.remember_many(messages))
     except Exception:
         # Delivery is best effort: a broken cache or layer must not fail the committed work.
-        logger.exception("could not deliver events %s", ", ".join(streams[0][1] for streams, _p in events[:5]))
+        logger.exception("could not deliver events %s", ", ".join(streams[0][1] for streams, _p, _s in events[:5]))
+
+
+_later = threading.local()
+
+
+@contextlib.contextmanager
+def subscribers_after() -> Iterator[None]:
+    """Inside the block, events this thread delivers reach their streams at once, and the subscribers in
+    other apps hear them when the block ends: for work that should not share its moment with theirs
+    (an alert's notifications being sent while the badges are told)."""
+    outer = getattr(_later, "held", None)
+    held: list[list[Event]] = outer if outer is not None else []
+    _later.held = held
+    try:
+        yield
+    finally:
+        if outer is None:
+            _later.held = None
+            for events in held:
+                _tell_subscribers(events)
 
 
 def _deliver_all(events: list[Event]) -> None:
-    _send([([(org_id, topic), *streams], payload) for org_id, topic, payload, streams in events])
-    for org_id, topic, payload, _streams in events:
+    _send([([(org_id, topic), *streams], payload, own) for org_id, topic, payload, streams, own in events])
+    held = getattr(_later, "held", None)
+    if held is not None:
+        held.append(events)
+    else:
+        _tell_subscribers(events)
+
+
+def _tell_subscribers(events: list[Event]) -> None:
+    for org_id, topic, payload, _streams, _own in events:
         for prefix, handler in _subscribers:
             if topic.startswith(prefix):
                 try:
@@ -107,7 +148,8 @@ def _deliver_all(events: list[Event]) -> None:
                 except Exception:
                     logger.exception("event subscriber %r failed on %s", handler, topic)
     for prefix, batch_handler in _batch_subscribers:
-        heard = [(org_id, topic, payload) for org_id, topic, payload, _streams in events if topic.startswith(prefix)]
+        heard = [(org_id, topic, payload) for org_id, topic, payload, _streams, _own in events
+                 if topic.startswith(prefix)]
         if heard:
             try:
                 batch_handler(heard)
@@ -122,11 +164,14 @@ def send_to_group(group: str, message: dict[str, Any]) -> None:
     send_to_groups([(group, message)])
 
 
-def send_to_groups(messages: list[tuple[str, dict[str, Any]]]) -> None:
+def send_to_groups(messages: list[tuple[str, dict[str, Any]]], *, meanwhile: Callable[[], None] | None = None) -> None:
     """Hand each (group, message) to the channel layer, the groups at once and each group's messages in
-    their order, and wait for them together."""
+    their order, and wait for them together. ``meanwhile`` is called while the layer sends, where it
+    sends on another thread's loop (before it sends, where it does not)."""
     layer = get_channel_layer()
     if layer is None:
+        if meanwhile is not None:
+            meanwhile()
         return
 
     by_group: dict[str, list[dict[str, Any]]] = {}
@@ -151,6 +196,8 @@ def send_to_groups(messages: list[tuple[str, dict[str, Any]]]) -> None:
     if isinstance(layer, InMemoryChannelLayer):
         if loop is None:
             # No server in this process (tests, commands): the layer lives wherever it is awaited.
+            if meanwhile is not None:
+                meanwhile()
             async_to_sync(send_all)()
             return
     elif loop is None:
@@ -159,6 +206,10 @@ def send_to_groups(messages: list[tuple[str, dict[str, Any]]]) -> None:
     # send there. A private loop per send (async_to_sync) would lose in-memory events and open a new
     # Redis connection for every event.
     future = asyncio.run_coroutine_threadsafe(send_all(), loop)
-    if running is None:
-        # Waiting keeps one thread's events in the order they were emitted.
-        future.result(timeout=SEND_TIMEOUT)
+    try:
+        if meanwhile is not None:
+            meanwhile()
+    finally:
+        if running is None:
+            # Waiting keeps one thread's events in the order they were emitted.
+            future.result(timeout=SEND_TIMEOUT)

@@ -204,3 +204,46 @@ def test_events_emitted_together_reach_a_batch_subscriber_together_in_order_with
     assert seqs(TOPIC) == [1, 2, 3]
     frames = [json.loads(m["text"])["data"]["n"] for m in realtime.replay_after(realtime.group_name(ORG, activity), 0)]
     assert frames == [1, 2, 4, 5]  # each stream numbered in the order emitted
+
+
+@pytest.mark.django_db(transaction=True)
+def test_fields_of_one_stream_reach_only_that_streams_frames_and_no_subscriber(received):
+    """``streamed``: what the organization's followers may see is on its stream's frame, not on the
+    platform-wide one beside it, and not in what subscribers in other apps hear."""
+    with transaction.atomic():
+        events.emit(ORG, f"alerts:{ORG}", {"event": "ingested"}, also=[(None, "alerts:platform")],
+                    streamed={f"alerts:{ORG}": {"counts": 1}, "alerts:platform": {"counts": 7},
+                              "alerts:other": {"counts": 99}})
+        events.emit(ORG, f"alerts:{ORG}", {"event": "plain"}, also=[(None, "alerts:platform")])
+
+    def data(org, topic):
+        return [json.loads(m["text"])["data"] for m in realtime.replay_after(realtime.group_name(org, topic), 0)]
+
+    assert data(ORG, f"alerts:{ORG}") == [{"event": "ingested", "counts": 1}, {"event": "plain"}]
+    assert data(None, "alerts:platform") == [{"event": "ingested", "counts": 7}, {"event": "plain"}]
+    assert received == [(ORG, f"alerts:{ORG}", {"event": "ingested"}), (ORG, f"alerts:{ORG}", {"event": "plain"})]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_subscribers_after_sends_at_once_and_tells_the_subscribers_when_the_block_ends(received, monkeypatch):
+    monkeypatch.setattr(events, "_batch_subscribers", [])
+    batches: list[list] = []
+    events.subscribe_batch("", batches.append)
+    with events.subscribers_after():
+        events.emit(ORG, TOPIC, {"n": 1})  # outside a transaction: delivered now
+        with events.subscribers_after():  # an inner block leaves them to the outer one
+            events.emit(ORG, TOPIC, {"n": 2})
+        assert seqs(TOPIC) == [1, 2]
+        assert received == [] and batches == []
+    assert received == [(ORG, TOPIC, {"n": 1}), (ORG, TOPIC, {"n": 2})]
+    assert batches == [[(ORG, TOPIC, {"n": 1})], [(ORG, TOPIC, {"n": 2})]]
+    events.emit(ORG, TOPIC, {"n": 3})
+    assert received[-1] == (ORG, TOPIC, {"n": 3}) and seqs(TOPIC) == [1, 2, 3]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_subscribers_held_by_a_block_that_fails_are_still_told(received):
+    with pytest.raises(RuntimeError), events.subscribers_after():
+        events.emit(ORG, TOPIC, {"n": 1})
+        raise RuntimeError("the caller failed after the commit")
+    assert received == [(ORG, TOPIC, {"n": 1})]
