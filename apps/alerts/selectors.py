@@ -7,7 +7,8 @@ from typing import Any
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Model, QuerySet
+from django.db import connection
+from django.db.models import BooleanField, Count, ExpressionWrapper, Model, Q, QuerySet
 
 from apps.alerts.models import (
     Alert,
@@ -18,6 +19,7 @@ from apps.alerts.models import (
     InspectionRun,
     MessageTemplate,
     NotificationRoute,
+    Severity,
     Silence,
 )
 from apps.core.errors import NotFound
@@ -87,15 +89,82 @@ def rule_get(*, actor: Any, rule_id: Any) -> AlertRule:
     return _get(rule_list(actor=actor), rule_id, "Rule")
 
 
-def severity_counts(*, actor: Any) -> dict[str, int]:
-    """Firing alerts the actor may see, by severity (the header badge), silenced and inhibited ones apart."""
-    rows = (alert_list(actor=actor).filter(state=Alert.State.FIRING, silenced_by__isnull=True,
-                                           inhibited_by__isnull=True)
-            .values("severity").annotate(n=Count("id")).order_by())
-    counts = {"critical": 0, "warning": 0, "info": 0}
-    counts.update({r["severity"]: r["n"] for r in rows})
+def _showing(qs: QuerySet) -> QuerySet:
+    """What the header badge counts: firing alerts, silenced and inhibited ones apart."""
+    return qs.filter(state=Alert.State.FIRING, silenced_by__isnull=True, inhibited_by__isnull=True)
+
+
+def _by_severity(pairs: Any) -> dict[str, int]:
+    counts = dict.fromkeys(Severity.values, 0)
+    counts.update(pairs)
     counts["total"] = sum(counts.values())
     return counts
+
+
+def severity_counts(*, actor: Any) -> dict[str, Any]:
+    """Firing alerts the actor may see, by severity (the header badge), silenced and inhibited ones apart;
+    ``topics``: the same for each topic of ``alerts_topics_for`` (what an event's ``counts`` replaces)."""
+    topics = alerts_topics_for(actor)
+    if topics == [f"alerts:{PLATFORM}"]:
+        rows = _showing(alert_list(actor=actor)).values("severity").annotate(n=Count("id")).order_by()
+        counts = _by_severity({r["severity"]: r["n"] for r in rows})
+        return {**counts, "topics": topics, "by_topic": {topics[0]: counts}}
+    rows = (_showing(alert_list(actor=actor)).values("organization_id", "severity").annotate(n=Count("id"))
+            .order_by())
+    pairs: dict[str, dict[str, int]] = {}
+    for r in rows:
+        pairs.setdefault(f"alerts:{r['organization_id']}", {})[r["severity"]] = r["n"]
+    every: dict[str, int] = {}
+    for one in pairs.values():
+        for severity, n in one.items():
+            every[severity] = every.get(severity, 0) + n
+    return {**_by_severity(every), "topics": topics, "by_topic": {t: _by_severity(pairs.get(t, {})) for t in topics}}
+
+
+# The read of ``stream_counts`` by database vendor: its text, its parameters and where the organization goes.
+_stream_counts_read: dict[str, tuple[str, list[Any], int]] = {}
+
+
+def stream_counts_read(org_id: Any) -> tuple[str, list[Any]]:
+    """The read ``stream_counts_from`` answers from, as one statement (sql, params) to send with others: the
+    alerts a badge counts, by severity and whether of organization ``org_id``. Compiled once per process."""
+    found = _stream_counts_read.get(connection.vendor)
+    organization = Alert._meta.get_field("organization")
+    if found is None:
+        marker = organization.get_db_prep_value(UUID(int=0), connection)
+        sql, params = (_showing(Alert.objects.all())
+                       .values("severity", mine=ExpressionWrapper(Q(organization_id=UUID(int=0)),
+                                                                  output_field=BooleanField()))
+                       .annotate(n=Count("id")).order_by().query.sql_with_params())
+        at = [i for i, p in enumerate(params) if p == marker]
+        if len(at) != 1:
+            raise RuntimeError(f"the badge counts' read has {len(at)} places for the organization")
+        found = _stream_counts_read[connection.vendor] = (sql, list(params), at[0])
+    sql, params, at = found
+    params = list(params)
+    params[at] = organization.get_db_prep_value(org_id, connection)
+    return sql, params
+
+
+def stream_counts_from(org_id: Any, rows: Any) -> dict[str, dict[str, dict[str, int]]]:
+    """The badge's counts after a change in organization ``org_id``, from the rows of ``stream_counts_read``,
+    for each of its alert streams (its own and the platform's; each stream's counts only of what its
+    followers may see), as ``emit``'s ``streamed``."""
+    every: dict[str, int] = {}
+    mine: dict[str, int] = {}
+    for severity, of_org, n in rows:
+        every[severity] = every.get(severity, 0) + n
+        if of_org:
+            mine[severity] = mine.get(severity, 0) + n
+    return {f"alerts:{org_id}": {"counts": _by_severity(mine)},
+            f"alerts:{PLATFORM}": {"counts": _by_severity(every)}}
+
+
+def stream_counts(org_id: Any) -> dict[str, dict[str, dict[str, int]]]:
+    sql, params = stream_counts_read(org_id)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return stream_counts_from(org_id, cursor.fetchall())
 
 
 def alerts_topic_org(user: Any, key: str) -> str | None:

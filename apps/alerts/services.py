@@ -14,7 +14,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from apps.alerts import statements, templating
+from apps.alerts import selectors, statements, templating
 from apps.alerts.matchers import LABEL_RE, fingerprint, validate_matchers
 from apps.alerts.models import (
     Alert,
@@ -30,7 +30,7 @@ from apps.alerts.models import (
 from apps.alerts.rules import Change, record_changes, validate_rule
 from apps.clouds.secrets import decrypt_json, encrypt_json
 from apps.core.errors import Conflict, InvalidInput
-from apps.core.events import emit
+from apps.core.events import emit, subscribers_after
 from apps.core.scoping import require
 
 if TYPE_CHECKING:
@@ -48,9 +48,12 @@ def _bad(field: str, message: str) -> InvalidInput:
     return InvalidInput(f"{field}: {message}", detail={field: [message]})
 
 
-def alerts_announce(org_id: Any, event: str, **data: Any) -> None:
-    """Tell the organization's alert lists and header badges (and platform-wide readers) something changed."""
-    emit(org_id, f"alerts:{org_id}", {"event": event, **data}, also=[(None, "alerts:platform")])
+def alerts_announce(org_id: Any, event: str, *, streamed: dict[str, dict[str, Any]] | None = None,
+                    **data: Any) -> None:
+    """Tell the organization's alert lists and header badges (and platform-wide readers) something changed.
+    ``streamed``: fields of each stream's frame alone, such as the badge's new counts of that stream
+    (``selectors.stream_counts``), so its badges need not read them."""
+    emit(org_id, f"alerts:{org_id}", {"event": event, **data}, also=[(None, "alerts:platform")], streamed=streamed)
 
 
 def object_changed(org_id: Any, topic_kind: str, obj_id: Any, event: str, name: str = "", **data: Any) -> None:
@@ -229,16 +232,18 @@ def _parse_time(value: Any, field: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-# How long the alert lists and badges are told later than the notifications' first tries, at most.
+# How long the announcement's subscribers in other apps hear it later than the notifications' first tries,
+# at most.
 ANNOUNCE_AFTER_SENDS_SECONDS = 0.05
 
 
 def external_alerts_receive(*, actor: Any, organization: Any, alerts: Any) -> list[Alert]:
     """Ingest alerts sent from outside and notify their groups, in one transaction (the alerts, their
     history, their groups and each notification holding its first try, written with one insert per
-    table). The notifications are handed to sender threads at commit; the alert lists and badges
-    are told once those first tries are out (or after ``ANNOUNCE_AFTER_SENDS_SECONDS``): the
-    announcement's subscribers write and compute, and a notification should not wait for them."""
+    table). The notifications are handed to sender threads at commit, and the alert lists and
+    badges are told then, with each stream's new counts (read in the commit's round trip). The
+    announcement's subscribers in other apps write and compute, and a notification should not wait
+    for them: they hear it once those first tries are out (or after ``ANNOUNCE_AFTER_SENDS_SECONDS``)."""
     from apps.alerts import sender
     from apps.alerts.notify import notifications_dispatch
 
@@ -251,12 +256,18 @@ def external_alerts_receive(*, actor: Any, organization: Any, alerts: Any) -> li
         deliveries = notifications_dispatch(touched=done, history=history, reads=reads, batch=batch)
         for entry in history:
             batch.insert(entry)
-        batch.flush(commit=not outer)  # the last writes of this transaction when it is not the caller's
-        if changed and outer:
-            alerts_announce(organization.pk, "ingested", count=changed)  # at the caller's commit, with the sends
+        # The last writes of this transaction when it is not the caller's, and the badges' new counts.
+        counted = batch.flush(commit=not outer, reads=[selectors.stream_counts_read(organization.pk)] if changed
+                              else [])
+        streamed = selectors.stream_counts_from(organization.pk, counted[0]) if changed else None
+        if changed and outer:  # at the caller's commit, with the sends
+            alerts_announce(organization.pk, "ingested", streamed=streamed, count=changed)
     if changed and not outer:
-        sender.wait_sent([getattr(d, "handed", None) for d in deliveries], ANNOUNCE_AFTER_SENDS_SECONDS)
-        alerts_announce(organization.pk, "ingested", count=changed)
+        # The alert lists and badges are told now; the announcement's subscribers in other apps (the audit
+        # log's write, the dashboards' recomputation) hear it once the first tries are out.
+        with subscribers_after():
+            alerts_announce(organization.pk, "ingested", streamed=streamed, count=changed)
+            sender.wait_sent([getattr(d, "handed", None) for d in deliveries], ANNOUNCE_AFTER_SENDS_SECONDS)
     return done
 
 
@@ -268,7 +279,8 @@ def external_alerts_ingest(*, actor: Any, organization: Any, alerts: Any, now: d
     with transaction.atomic():
         done, changed, _ = _ingest(actor=actor, organization=organization, alerts=alerts, now=now)
         if changed:
-            alerts_announce(organization.pk, "ingested", count=changed)
+            alerts_announce(organization.pk, "ingested", streamed=selectors.stream_counts(organization.pk),
+                            count=changed)
     return done
 
 

@@ -293,17 +293,21 @@ class Batch:
     def update(self, model: type[Model], pk: Any, values: dict[str, Any]) -> None:
         self._updates.append(update(model, pk, values))
 
-    def flush(self, *, commit: bool = False) -> None:
+    def flush(self, *, commit: bool = False, reads: Sequence[Statement] = ()) -> list[list[tuple] | None]:
         """``commit``: these are the transaction's last writes and the caller's ``atomic`` block is the
         outermost: on PostgreSQL the ``COMMIT`` goes in the same query string (one round trip less), and
         the block's own commit finds nothing left to commit and runs the on-commit hooks as usual. A
-        statement that fails stops the string before its ``COMMIT``, and the block rolls back as usual."""
+        statement that fails stops the string before its ``COMMIT``, and the block rolls back as usual.
+
+        ``reads`` run after the writes (seeing them), before that ``COMMIT``; their rows are returned."""
         inserts, updates = self._inserts, self._updates
         self._inserts, self._updates = {}, []
         writes = [s for model, objs in inserts.items() for s in insert(model, objs)] + updates
-        if (commit and writes and _in_one_string() and connection.in_atomic_block and not connection.savepoint_ids
+        sent = [*writes, *reads]
+        if (commit and sent and _in_one_string() and connection.in_atomic_block and not connection.savepoint_ids
                 and not connection.needs_rollback):
-            writes.append(("COMMIT", []))
-        together(writes)
+            sent.append(("COMMIT", []))
+        out = together(sent)
         for objs in inserts.values():
             saved(objs)
+        return out[len(writes):len(writes) + len(reads)]

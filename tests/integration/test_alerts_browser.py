@@ -23,6 +23,9 @@ def _badge(page, severity: str) -> int:
 def test_a_demo_rule_fires_and_alerts_are_handled_live(embedded_server, page):
     base = embedded_server.url
     started = time.monotonic()
+    frames: list[dict] = []  # the "ingested" events the page's socket received
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(json.loads(payload))
+                                          if isinstance(payload, str) and '"ingested"' in payload else None))
     sign_in(page, base, "admin", "unimanager-admin")
     page.goto(f"{base}/console/alerts/")
     # A demo rule fires on the collected metrics: the list shows it without a reload.
@@ -62,8 +65,12 @@ def test_a_demo_rule_fires_and_alerts_are_handled_live(embedded_server, page):
     wait_until(page, "(n) => Number(document.querySelector('[data-testid=alert-badge] [data-severity=critical]')"
                      ".textContent) === n + 1", arg=critical_before, timeout=30000)
     assert page.evaluate("() => window.__sameDocument === true")
+    # The event carried the platform stream's new counts, which the badge drew without reading them.
+    carried = [f["data"]["counts"]["critical"] for f in frames if f.get("topic") == "alerts:platform"
+               and f["data"].get("event") == "ingested"]
+    assert carried and carried[-1] == critical_before + 1, frames
     print(f"outside alert -> header badge {page.evaluate('() => window.__badgeAt') - posted_at:.0f} ms "
-          "(signed POST, ingestion, event, socket, the badge's summary call)")
+          "(signed POST, ingestion, the event with its counts, socket)")
     screenshot(page, "alerts-02-outside-alert-live")
 
     probe = page.locator("#alert-rows tr", has_text="BrowserProbe")

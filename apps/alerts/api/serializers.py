@@ -89,12 +89,18 @@ class AlertHistorySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class SeverityCountsSerializer(serializers.Serializer):
+class TopicCountsSerializer(serializers.Serializer):
     critical = serializers.IntegerField()
     warning = serializers.IntegerField()
     info = serializers.IntegerField()
     total = serializers.IntegerField()
+
+
+class SeverityCountsSerializer(TopicCountsSerializer):
     topics = serializers.ListField(child=serializers.CharField(), help_text="Websocket topics to follow for changes")
+    by_topic = serializers.DictField(
+        child=TopicCountsSerializer(), help_text="The same counts for each topic; an \"ingested\" event on a topic "
+        "carries its new counts as \"counts\"")
 
 
 class AcknowledgeSerializer(serializers.Serializer):

@@ -1,17 +1,23 @@
-"""An alert received from outside is notified before the alert lists and badges are told: the
-announcement (whose subscribers write the audit log and recompute dashboards) waits for the first
-tries the sender threads were handed, but never for long: a receiver that does not answer does not
-hold it. One receive writes its history (state change and notification) in one transaction."""
+"""An alert received from outside is announced to the alert lists and badges at its commit, each stream's
+frame carrying that stream's new badge counts; the announcement's subscribers in other apps (they write
+the audit log and recompute dashboards) hear it only once the first tries the sender threads were
+handed are out, but never wait for long: a receiver that does not answer does not hold them. One
+receive writes its history (state change and notification) in one transaction."""
 
 from __future__ import annotations
 
+import json
 import time
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from apps.alerts import services
-from apps.alerts.models import AlertHistory, Delivery
+from apps.alerts.models import AlertHistory, Delivery, Silence
+from apps.alerts.tests.factories import alert
 from apps.alerts.tests.receivers import HttpReceiver
+from apps.core import events
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SECRET = "order-secret"
@@ -24,32 +30,48 @@ def _hooked(a, receiver, path):
                           group_by=["probe"])
 
 
-def _announcements(monkeypatch) -> list[tuple[float, str, dict]]:
-    told: list[tuple[float, str, dict]] = []
-    announce = services.alerts_announce
+def _told(monkeypatch) -> tuple[dict[str, list], list]:
+    """What the streams were sent ({topic: [(when, data)]}) and what the subscribers heard ([(when, payload)])."""
+    frames: dict[str, list] = {}
+    heard: list = []
+    send = events.send_to_groups
 
-    def recorded(org_id, event, **data):
-        told.append((time.perf_counter(), event, data))
-        announce(org_id, event, **data)
+    def sent(messages, **kwargs):
+        for _group, message in messages:
+            frame = json.loads(message["text"])
+            frames.setdefault(message["topic"], []).append((time.perf_counter(), frame["data"]))
+        send(messages, **kwargs)
 
-    monkeypatch.setattr(services, "alerts_announce", recorded)
-    return told
+    monkeypatch.setattr(events, "send_to_groups", sent)
+    monkeypatch.setattr(events, "_batch_subscribers", [
+        *events._batch_subscribers,
+        ("alerts:", lambda batch: heard.extend((time.perf_counter(), payload) for _o, _t, payload in batch))])
+    return frames, heard
 
 
-def test_the_lists_are_told_of_a_received_alert_after_its_webhook_arrived(world, monkeypatch):
+def _counts(critical=0, warning=0, info=0):
+    return {"critical": critical, "warning": warning, "info": info, "total": critical + warning + info}
+
+
+def test_the_badges_are_told_at_commit_and_the_subscribers_after_the_webhook_arrived(world, monkeypatch):
     # Long enough for a first send of the process (its HTTP client is built then): the order is the point.
     monkeypatch.setattr(services, "ANNOUNCE_AFTER_SENDS_SECONDS", 30)
     a = world["a"]
     receiver = HttpReceiver(secret=SECRET)
     try:
         _hooked(a, receiver, "/hook")
-        told = _announcements(monkeypatch)
+        frames, heard = _told(monkeypatch)
         services.external_alerts_receive(actor=a["user"], organization=a["org"], alerts=[
             {"labels": {"alertname": "probe", "probe": "p1", "severity": "critical"}}])
         (got,) = receiver.received  # already there when the receive returned
         assert got["signature_ok"] and got["body"]["groupLabels"] == {"probe": "p1"}
-        ((at, event, data),) = told
-        assert (event, data) == ("ingested", {"count": 1})
+        ((_at, own),) = frames[f"alerts:{a['org'].pk}"]
+        ((_at, platform),) = frames["alerts:platform"]
+        assert own == {"event": "ingested", "count": 1, "counts": _counts(critical=1)}
+        assert platform == {"event": "ingested", "count": 1, "counts": _counts(critical=1)}
+        # The subscribers (audit log, dashboards) hear the payload without any stream's counts, after the send.
+        ((at, payload),) = heard
+        assert payload == {"event": "ingested", "count": 1}
         assert at > got["at"]
     finally:
         receiver.stop()
@@ -57,17 +79,55 @@ def test_the_lists_are_told_of_a_received_alert_after_its_webhook_arrived(world,
     assert kinds == [("state", "firing"), ("notify", "")]
 
 
-def test_a_receiver_that_does_not_answer_does_not_hold_the_announcement(world, monkeypatch):
+def test_each_stream_counts_only_what_its_followers_may_see(world, monkeypatch):
+    """Organization A's stream counts A's firing alerts, silenced and inhibited ones apart; the platform's
+    stream counts every organization's; organization B's stream hears nothing of A's alert."""
+    a, b = world["a"], world["b"]
+    alert(b["org"], severity="critical")
+    alert(b["org"], severity="info")
+    alert(a["org"], severity="warning")
+    alert(a["org"], severity="warning", state="resolved")
+    now = timezone.now()
+    silence = Silence.objects.create(organization=a["org"], matchers=[{"name": "alertname", "op": "=", "value": "x"}],
+                                     starts_at=now, ends_at=now + timedelta(hours=1))
+    silenced = alert(a["org"], severity="critical")
+    silenced.silenced_by = silence
+    silenced.save(update_fields=["silenced_by"])
+    inhibited = alert(a["org"], severity="critical")
+    inhibited.inhibited_by = silenced
+    inhibited.save(update_fields=["inhibited_by"])
+    frames, _heard = _told(monkeypatch)
+    services.external_alerts_receive(actor=a["user"], organization=a["org"], alerts=[
+        {"labels": {"alertname": "disk", "severity": "critical"}},
+        {"labels": {"alertname": "load", "severity": "info"}}])
+    ((_at, own),) = frames[f"alerts:{a['org'].pk}"]
+    ((_at, platform),) = frames["alerts:platform"]
+    assert own["counts"] == _counts(critical=1, warning=1, info=1)
+    assert platform["counts"] == _counts(critical=2, warning=1, info=2)
+    assert f"alerts:{b['org'].pk}" not in frames
+    # What the summary says for each follower is what its stream's frame said.
+    from tests.fixtures import api_as
+
+    summary = api_as(a["user"]).get("/api/v1/alerts/alerts/summary/").json()
+    assert summary["topics"] == [f"alerts:{a['org'].pk}"]
+    assert summary["by_topic"] == {f"alerts:{a['org'].pk}": own["counts"]}
+    assert {k: summary[k] for k in ("critical", "warning", "info", "total")} == own["counts"]
+    summary = api_as(b["user"]).get("/api/v1/alerts/alerts/summary/").json()
+    assert summary["by_topic"] == {f"alerts:{b['org'].pk}": _counts(critical=1, info=1)}
+
+
+def test_a_receiver_that_does_not_answer_does_not_hold_the_subscribers(world, monkeypatch):
     monkeypatch.setattr(services, "ANNOUNCE_AFTER_SENDS_SECONDS", 0.05)
     a = world["a"]
     receiver = HttpReceiver(secret=SECRET, hold_first="/slow")
     try:
         _hooked(a, receiver, "/slow")
-        told = _announcements(monkeypatch)
+        frames, heard = _told(monkeypatch)
         services.external_alerts_receive(actor=a["user"], organization=a["org"], alerts=[
             {"labels": {"alertname": "probe", "probe": "p2", "severity": "critical"}}])
-        assert [event for _at, event, _data in told] == ["ingested"]
-        assert receiver.held.is_set() and receiver.received == []  # told while the receiver still holds the try
+        assert [data["event"] for _at, data in frames["alerts:platform"]] == ["ingested"]
+        assert [payload["event"] for _at, payload in heard] == ["ingested"]
+        assert receiver.held.is_set() and receiver.received == []  # heard while the receiver still holds the try
         assert Delivery.objects.get().status == "pending"
     finally:
         receiver.release()
