@@ -8,12 +8,10 @@ the same on-commit hook, in the emitting process.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -110,36 +108,8 @@ def _send(events: list[tuple[list[tuple[Any, str]], dict[str, Any], Mapping[str,
         logger.exception("could not deliver events %s", ", ".join(streams[0][1] for streams, _p, _s in events[:5]))
 
 
-_later = threading.local()
-
-
-@contextlib.contextmanager
-def subscribers_after() -> Iterator[None]:
-    """Inside the block, events this thread delivers reach their streams at once, and the subscribers in
-    other apps hear them when the block ends: for work that should not share its moment with theirs
-    (an alert's notifications being sent while the badges are told)."""
-    outer = getattr(_later, "held", None)
-    held: list[list[Event]] = outer if outer is not None else []
-    _later.held = held
-    try:
-        yield
-    finally:
-        if outer is None:
-            _later.held = None
-            for events in held:
-                _tell_subscribers(events)
-
-
 def _deliver_all(events: list[Event]) -> None:
     _send([([(org_id, topic), *streams], payload, own) for org_id, topic, payload, streams, own in events])
-    held = getattr(_later, "held", None)
-    if held is not None:
-        held.append(events)
-    else:
-        _tell_subscribers(events)
-
-
-def _tell_subscribers(events: list[Event]) -> None:
     for org_id, topic, payload, _streams, _own in events:
         for prefix, handler in _subscribers:
             if topic.startswith(prefix):

@@ -1,8 +1,8 @@
-"""An alert received from outside is announced to the alert lists and badges at its commit, each stream's
-frame carrying that stream's new badge counts; the announcement's subscribers in other apps (they write
-the audit log and recompute dashboards) hear it only once the first tries the sender threads were
-handed are out, but never wait for long: a receiver that does not answer does not hold them. One
-receive writes its history (state change and notification) in one transaction."""
+"""An alert received from outside is notified before the alert lists and badges are told: the
+announcement (its streams' frames, each carrying that stream's new badge counts, and its subscribers
+in other apps, which write the audit log and recompute dashboards) waits for the first tries the
+sender threads were handed, but never for long: a receiver that does not answer does not hold it.
+One receive writes its history (state change and notification) in one transaction."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def _counts(critical=0, warning=0, info=0):
     return {"critical": critical, "warning": warning, "info": info, "total": critical + warning + info}
 
 
-def test_the_badges_are_told_at_commit_and_the_subscribers_after_the_webhook_arrived(world, monkeypatch):
+def test_the_lists_are_told_of_a_received_alert_after_its_webhook_arrived(world, monkeypatch):
     # Long enough for a first send of the process (its HTTP client is built then): the order is the point.
     monkeypatch.setattr(services, "ANNOUNCE_AFTER_SENDS_SECONDS", 30)
     a = world["a"]
@@ -65,11 +65,12 @@ def test_the_badges_are_told_at_commit_and_the_subscribers_after_the_webhook_arr
             {"labels": {"alertname": "probe", "probe": "p1", "severity": "critical"}}])
         (got,) = receiver.received  # already there when the receive returned
         assert got["signature_ok"] and got["body"]["groupLabels"] == {"probe": "p1"}
-        ((_at, own),) = frames[f"alerts:{a['org'].pk}"]
+        ((sent_at, own),) = frames[f"alerts:{a['org'].pk}"]
         ((_at, platform),) = frames["alerts:platform"]
         assert own == {"event": "ingested", "count": 1, "counts": _counts(critical=1)}
         assert platform == {"event": "ingested", "count": 1, "counts": _counts(critical=1)}
-        # The subscribers (audit log, dashboards) hear the payload without any stream's counts, after the send.
+        assert sent_at > got["at"]
+        # The subscribers (audit log, dashboards) hear the payload without any stream's counts.
         ((at, payload),) = heard
         assert payload == {"event": "ingested", "count": 1}
         assert at > got["at"]
@@ -116,7 +117,7 @@ def test_each_stream_counts_only_what_its_followers_may_see(world, monkeypatch):
     assert summary["by_topic"] == {f"alerts:{b['org'].pk}": _counts(critical=1, info=1)}
 
 
-def test_a_receiver_that_does_not_answer_does_not_hold_the_subscribers(world, monkeypatch):
+def test_a_receiver_that_does_not_answer_does_not_hold_the_announcement(world, monkeypatch):
     monkeypatch.setattr(services, "ANNOUNCE_AFTER_SENDS_SECONDS", 0.05)
     a = world["a"]
     receiver = HttpReceiver(secret=SECRET, hold_first="/slow")
@@ -127,7 +128,7 @@ def test_a_receiver_that_does_not_answer_does_not_hold_the_subscribers(world, mo
             {"labels": {"alertname": "probe", "probe": "p2", "severity": "critical"}}])
         assert [data["event"] for _at, data in frames["alerts:platform"]] == ["ingested"]
         assert [payload["event"] for _at, payload in heard] == ["ingested"]
-        assert receiver.held.is_set() and receiver.received == []  # heard while the receiver still holds the try
+        assert receiver.held.is_set() and receiver.received == []  # told while the receiver still holds the try
         assert Delivery.objects.get().status == "pending"
     finally:
         receiver.release()

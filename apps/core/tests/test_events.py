@@ -222,28 +222,3 @@ def test_fields_of_one_stream_reach_only_that_streams_frames_and_no_subscriber(r
     assert data(ORG, f"alerts:{ORG}") == [{"event": "ingested", "counts": 1}, {"event": "plain"}]
     assert data(None, "alerts:platform") == [{"event": "ingested", "counts": 7}, {"event": "plain"}]
     assert received == [(ORG, f"alerts:{ORG}", {"event": "ingested"}), (ORG, f"alerts:{ORG}", {"event": "plain"})]
-
-
-@pytest.mark.django_db(transaction=True)
-def test_subscribers_after_sends_at_once_and_tells_the_subscribers_when_the_block_ends(received, monkeypatch):
-    monkeypatch.setattr(events, "_batch_subscribers", [])
-    batches: list[list] = []
-    events.subscribe_batch("", batches.append)
-    with events.subscribers_after():
-        events.emit(ORG, TOPIC, {"n": 1})  # outside a transaction: delivered now
-        with events.subscribers_after():  # an inner block leaves them to the outer one
-            events.emit(ORG, TOPIC, {"n": 2})
-        assert seqs(TOPIC) == [1, 2]
-        assert received == [] and batches == []
-    assert received == [(ORG, TOPIC, {"n": 1}), (ORG, TOPIC, {"n": 2})]
-    assert batches == [[(ORG, TOPIC, {"n": 1})], [(ORG, TOPIC, {"n": 2})]]
-    events.emit(ORG, TOPIC, {"n": 3})
-    assert received[-1] == (ORG, TOPIC, {"n": 3}) and seqs(TOPIC) == [1, 2, 3]
-
-
-@pytest.mark.django_db(transaction=True)
-def test_subscribers_held_by_a_block_that_fails_are_still_told(received):
-    with pytest.raises(RuntimeError), events.subscribers_after():
-        events.emit(ORG, TOPIC, {"n": 1})
-        raise RuntimeError("the caller failed after the commit")
-    assert received == [(ORG, TOPIC, {"n": 1})]
