@@ -148,13 +148,15 @@ def send_to_groups(messages: list[tuple[str, dict[str, Any]]], *, meanwhile: Cal
     for group, message in messages:
         by_group.setdefault(group, []).append(message)
 
+    from apps.core.consumers import fanout  # this process's followers are handed their events at once
+
     async def in_order(group: str, sent: list[dict[str, Any]]) -> None:
         for message in sent:
-            await layer.group_send(group, message)
+            await fanout.send(layer, group, message)
 
     async def send_all() -> None:
         if len(messages) == 1:
-            await layer.group_send(*messages[0])
+            await fanout.send(layer, *messages[0])
         else:  # the groups side by side, each group's messages in order
             await asyncio.gather(*(in_order(group, sent) for group, sent in by_group.items()))
 

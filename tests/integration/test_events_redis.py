@@ -60,3 +60,50 @@ def test_an_event_on_three_streams_is_numbered_kept_and_sent_on_each():
                                                                  {"n": 1, "status": "running"}]
         frame = json.loads(kept[0]["text"])
         assert frame["type"] == "event" and frame["topic"] == kept[0]["topic"] and frame["seq"] == seq + 1
+
+
+class _Follower:
+    """Stands for a socket following a topic: records the events it is handed."""
+
+    def __init__(self) -> None:
+        self.handed: list[int] = []
+
+    async def realtime_event(self, message: dict) -> None:
+        self.handed.append(message["seq"])
+
+
+def test_an_event_sent_from_the_followers_process_reaches_them_once_and_the_other_processes_through_redis():
+    from apps.core.consumers import VIA, fanout
+
+    group = realtime.group_name(ORG, TOPIC)
+
+    def event(seq: int) -> dict:
+        return {"type": "realtime.event", "topic": TOPIC, "seq": seq, "text": json.dumps({"seq": seq})}
+
+    async def scenario() -> tuple[list[int], dict, list[int], str]:
+        layer = get_channel_layer()
+        follower = _Follower()
+        await fanout.join(layer, group, follower)
+        hub = next(h for key, h in fanout.hubs.items() if key[1] == group)
+        elsewhere = await layer.new_channel()  # another process's hub of the same group
+        await layer.group_add(group, elsewhere)
+        try:
+            await fanout.send(layer, group, event(1))
+            handed_at_once = list(follower.handed)
+            copy = await asyncio.wait_for(layer.receive(elsewhere), 10)
+            await layer.group_send(group, {**event(2), VIA: elsewhere})  # that process's own event
+            for _ in range(100):
+                if 2 in follower.handed:
+                    break
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.2)  # time for the hub's own copy of event 1 to come back, and be skipped
+            return handed_at_once, copy, list(follower.handed), hub.channel
+        finally:
+            await layer.group_discard(group, elsewhere)
+            await fanout.leave(group, follower)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        handed_at_once, copy, handed, channel = pool.submit(asyncio.run, scenario()).result(timeout=60)
+    assert handed_at_once == [1]  # before Redis was waited for
+    assert copy["seq"] == 1 and copy[VIA] == channel
+    assert handed == [1, 2]

@@ -295,6 +295,59 @@ def test_the_followers_of_a_topic_in_one_process_share_one_layer_channel_and_eac
     run(scenario)
 
 
+def test_an_event_sent_from_the_followers_process_is_handed_to_them_at_once_and_once(world, monkeypatch):
+    """``fanout.send`` hands the event to this loop's hub before the layer; the layer's copy, marked
+    with the hub's channel, reaches the other processes (here: a channel of the group that is not this
+    hub) and is skipped by this hub when it comes back. Another process's event is still handed."""
+    from channels.layers import get_channel_layer
+
+    from apps.core import realtime
+    from apps.core.consumers import VIA, RealtimeConsumer, fanout
+
+    op = factories.operation(world.org_a)
+    group = realtime.group_name(world.org_a.pk, op.topic)
+    layer = get_channel_layer()
+    handed: list[int] = []
+    original = RealtimeConsumer.realtime_event
+
+    async def counted(self, message):
+        handed.append(message["seq"])
+        await original(self, message)
+
+    monkeypatch.setattr(RealtimeConsumer, "realtime_event", counted)
+
+    def event(seq: int) -> dict:
+        text = json.dumps({"type": "event", "topic": op.topic, "seq": seq, "data": {"n": seq}})
+        return {"type": "realtime.event", "topic": op.topic, "seq": seq, "text": text}
+
+    async def scenario():
+        sockets = [await connected(world.alice) for _ in range(2)]
+        for socket in sockets:
+            assert (await subscribe(socket, op.topic))["type"] == "subscribed"
+        elsewhere = await layer.new_channel("other-process.")
+        await layer.group_add(group, elsewhere)
+        hub = next(h for key, h in fanout.hubs.items() if key[1] == group)
+
+        await fanout.send(layer, group, event(1))
+        for socket in sockets:
+            assert (await socket.receive_json_from(timeout=2))["data"] == {"n": 1}
+        copy = await layer.receive(elsewhere)
+        assert copy[VIA] == hub.channel and copy["seq"] == 1 and copy["text"] == event(1)["text"]
+        for socket in sockets:
+            assert await socket.receive_nothing(timeout=0.3)
+        assert handed == [1, 1]  # the copy that came back to the hub was skipped, not handed again
+
+        await layer.group_send(group, {**event(2), VIA: elsewhere})  # sent by another process's hub
+        for socket in sockets:
+            assert (await socket.receive_json_from(timeout=2))["data"] == {"n": 2}
+        assert handed == [1, 1, 2, 2]
+        await layer.group_discard(group, elsewhere)
+        for socket in sockets:
+            await socket.disconnect()
+
+    run(scenario)
+
+
 def test_events_reach_followers_without_channels_per_message_database_clean_up(world, monkeypatch):
     import channels.consumer
 
