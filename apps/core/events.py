@@ -100,9 +100,12 @@ def _send(events: list[tuple[list[tuple[Any, str]], dict[str, Any], Mapping[str,
                              "text": f'{{"type": "event", "topic": {json.dumps(topic)}, "seq": {seq}, '
                                      f'"ts": {at!r}, "data": {encoded(n, topic)}}}'})
                     for (group, topic, n), seq in zip(groups, seqs, strict=True)]
-        # The replay copies are written while the layer sends: a client resuming in that moment may find
-        # one missing, and is told to reload (a reset), as for any event it can no longer get.
-        send_to_groups(messages, meanwhile=lambda: realtime.remember_many(messages))
+        # The replay copies are written once the layer sent (this process's followers first had their frames:
+        # written while the layer sends, they held the server's loop back by 0.5-0.8 ms). A client resuming
+        # in that moment may find one missing, and is told to reload (a reset), as for any event it can no
+        # longer get.
+        send_to_groups(messages)
+        realtime.remember_many(messages)
     except Exception:
         # Delivery is best effort: a broken cache or layer must not fail the committed work.
         logger.exception("could not deliver events %s", ", ".join(streams[0][1] for streams, _p, _s in events[:5]))
@@ -134,14 +137,11 @@ def send_to_group(group: str, message: dict[str, Any]) -> None:
     send_to_groups([(group, message)])
 
 
-def send_to_groups(messages: list[tuple[str, dict[str, Any]]], *, meanwhile: Callable[[], None] | None = None) -> None:
+def send_to_groups(messages: list[tuple[str, dict[str, Any]]]) -> None:
     """Hand each (group, message) to the channel layer, the groups at once and each group's messages in
-    their order, and wait for them together. ``meanwhile`` is called while the layer sends, where it
-    sends on another thread's loop (before it sends, where it does not)."""
+    their order, and wait for them together."""
     layer = get_channel_layer()
     if layer is None:
-        if meanwhile is not None:
-            meanwhile()
         return
 
     by_group: dict[str, list[dict[str, Any]]] = {}
@@ -168,8 +168,6 @@ def send_to_groups(messages: list[tuple[str, dict[str, Any]]], *, meanwhile: Cal
     if isinstance(layer, InMemoryChannelLayer):
         if loop is None:
             # No server in this process (tests, commands): the layer lives wherever it is awaited.
-            if meanwhile is not None:
-                meanwhile()
             async_to_sync(send_all)()
             return
     elif loop is None:
@@ -178,10 +176,6 @@ def send_to_groups(messages: list[tuple[str, dict[str, Any]]], *, meanwhile: Cal
     # send there. A private loop per send (async_to_sync) would lose in-memory events and open a new
     # Redis connection for every event.
     future = asyncio.run_coroutine_threadsafe(send_all(), loop)
-    try:
-        if meanwhile is not None:
-            meanwhile()
-    finally:
-        if running is None:
-            # Waiting keeps one thread's events in the order they were emitted.
-            future.result(timeout=SEND_TIMEOUT)
+    if running is None:
+        # Waiting keeps one thread's events in the order they were emitted.
+        future.result(timeout=SEND_TIMEOUT)
