@@ -3,6 +3,9 @@ fixtures it wants by importing them (``from tests.fixtures import rbac_scoping``
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -33,3 +36,14 @@ def api_as(user: Any) -> APIClient:
     if user is not None:
         client.force_login(user)
     return client
+
+
+def run_coroutine(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """``asyncio.run(coroutine)``, on a thread of its own when this thread already runs an event loop (a
+    browser test earlier in the session leaves Playwright's running in the main thread)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

@@ -5,7 +5,6 @@ wrapped application; one ingestion costs a fixed number of statements."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 
@@ -20,6 +19,7 @@ from apps.alerts.models import Alert, AlertHistory, Delivery
 from apps.alerts.tests.receivers import HttpReceiver
 from apps.security.client import sign
 from apps.security.services import access_key_create
+from tests.fixtures import run_coroutine
 
 pytestmark = pytest.mark.django_db(transaction=True)
 PATH = "/api/v1/alerts/ingest/v2/alerts"
@@ -53,7 +53,7 @@ def _call(app, path: str, body: bytes, headers: dict[str, str], method: str = "P
     async def send(message):
         sent.append(message)
 
-    asyncio.run(app(scope, receive, send))
+    run_coroutine(app(scope, receive, send))
     status = next(m["status"] for m in sent if m["type"] == "http.response.start")
     return status, b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
 

@@ -20,6 +20,7 @@ from apps.security.client import sign
 from apps.security.models import AuditEntry
 from apps.security.services import access_key_create, access_key_set_active
 from tests import factories as f
+from tests.fixtures import run_coroutine
 
 pytestmark = pytest.mark.django_db(transaction=True)
 WEBHOOK = "/api/v1/alerts/ingest/webhook"
@@ -94,7 +95,7 @@ def _call_headers(lane, path, body, headers, method, sent, query: str = "") -> t
 
         await lane(scope, receive, send)
 
-    asyncio.run(run())
+    run_coroutine(run())
     status = next(m["status"] for m in sent if m["type"] == "http.response.start")
     return status, b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
 
