@@ -20,6 +20,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
@@ -112,9 +113,11 @@ class _Answer:
         return json.loads(self.text)
 
 
-def _post_direct(parts: urllib.parse.SplitResult, body: bytes, headers: dict[str, str]) -> _Answer:
+def _post_direct(parts: urllib.parse.SplitResult, body: bytes, headers: dict[str, str],
+                 written: Callable[[], None] | None = None) -> _Answer:
     """POST on this thread's kept connection to the receiver, or a new one. A kept connection the
-    receiver closed meanwhile fails before any answer: the POST is made again once, on a new one."""
+    receiver closed meanwhile fails before any answer: the POST is made again once, on a new one.
+    ``written`` is called once the request is written, before the answer is awaited."""
     held: dict[tuple[str, int], http.client.HTTPConnection] = _plain.__dict__.setdefault("connections", {})
     address = (parts.hostname or "", parts.port or 80)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -125,6 +128,8 @@ def _post_direct(parts: urllib.parse.SplitResult, body: bytes, headers: dict[str
             conn = http.client.HTTPConnection(*address, timeout=TIMEOUT)
         try:
             conn.request("POST", target, body=body, headers={"Host": host, **headers})
+            if written is not None:
+                written()
             answer = conn.getresponse()
             text = answer.read().decode("utf-8", "replace")
         except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
@@ -147,11 +152,11 @@ def _post_direct(parts: urllib.parse.SplitResult, body: bytes, headers: dict[str
 KEPT_CONNECTIONS = 16
 
 
-def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
+def _post(url: str, body: bytes, headers: dict[str, str], written: Callable[[], None] | None = None) -> int:
     headers = {"Content-Type": "application/json", **headers}
     parts = _direct(url)
     if parts is not None:
-        answer: Any = _post_direct(parts, body, headers)
+        answer: Any = _post_direct(parts, body, headers, written)
     else:
         try:
             answer = _http().post(url, content=body, headers=headers)
@@ -169,8 +174,11 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
     return answer.status_code
 
 
-def send(kind: str, config: dict[str, Any], secrets: dict[str, Any], message: Message) -> int | None:
-    """Send ``message``; the receiver's status code (None for email), or ``DeliveryFailed``."""
+def send(kind: str, config: dict[str, Any], secrets: dict[str, Any], message: Message, *,
+         written: Callable[[], None] | None = None) -> int | None:
+    """Send ``message``; the receiver's status code (None for email), or ``DeliveryFailed``.
+    ``written`` is called as soon as a plain HTTP receiver has the whole request, before its answer
+    is awaited (others: not at all)."""
     if kind == "email":
         return _send_email(config, secrets, message)
     url = str(config.get("url", ""))
@@ -178,7 +186,7 @@ def send(kind: str, config: dict[str, Any], secrets: dict[str, Any], message: Me
     if kind == "webhook":
         body = json.dumps(message.payload, separators=(",", ":"), default=str).encode()
         headers = {SIGNATURE_HEADER: sign(secret, body)} if secret else {}
-        return _post(url, body, headers)
+        return _post(url, body, headers, written)
     data = robot_body(kind, message)
     if secret and kind == "dingtalk":
         ts = str(int(time.time() * 1000))
@@ -189,7 +197,7 @@ def send(kind: str, config: dict[str, Any], secrets: dict[str, Any], message: Me
         ts = str(int(time.time()))
         mac = hmac.new(f"{ts}\n{secret}".encode(), b"", hashlib.sha256).digest()
         data = {"timestamp": ts, "sign": base64.b64encode(mac).decode(), **data}
-    return _post(url, json.dumps(data, ensure_ascii=False).encode(), {})
+    return _post(url, json.dumps(data, ensure_ascii=False).encode(), {}, written)
 
 
 def _send_email(config: dict[str, Any], secrets: dict[str, Any], message: Message) -> None:

@@ -712,12 +712,14 @@ def _claim(delivery_id: str, now: datetime) -> Delivery | None:
 
 def attempt_claimed(d: Delivery, *, now: datetime | None = None, sent: Any = None) -> float | None:
     """Send ``d``, whose current try (``d.attempts``) this caller holds, and record the outcome.
-    ``sent`` (an event) is set as soon as the receiver answered, before the outcome is written."""
+    ``sent`` (an event) is set as soon as the receiver has the request (a plain HTTP receiver: before its
+    answer is awaited; others: once they answered), before the outcome is written."""
     cp = d.contact_point
     secrets = _secrets(cp.secrets_encrypted)
     try:
         try:
-            code = channels.send(cp.kind, cp.config, secrets, channels.Message(d.subject, d.body, d.payload))
+            code = channels.send(cp.kind, cp.config, secrets, channels.Message(d.subject, d.body, d.payload),
+                                 written=sent.set if sent is not None else None)
         finally:
             if sent is not None:
                 sent.set()

@@ -18,7 +18,7 @@ from apps.alerts.channels import DeliveryFailed, Message, verify_signature
 class _KeepAlive:
     """An HTTP/1.1 receiver that keeps connections open; records (connection port, path, body, signature)."""
 
-    def __init__(self, status: int = 200, answer: bytes = b'{"ok": true}'):
+    def __init__(self, status: int = 200, answer: bytes = b'{"ok": true}', hold: threading.Event | None = None):
         self.received: list[tuple[int, str, bytes, str]] = []
         outer = self
 
@@ -29,6 +29,8 @@ class _KeepAlive:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 outer.received.append((self.client_address[1], self.path, body,
                                        self.headers.get(channels.SIGNATURE_HEADER, "")))
+                if hold is not None:  # answer only once the test lets it
+                    hold.wait(10)
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(answer)))
@@ -80,6 +82,26 @@ def test_a_kept_connection_the_receiver_closed_is_made_again_once(receiver):
         conn.sock.shutdown(socket.SHUT_RDWR)
     assert _send(receiver.url, 2) == 200
     assert [json.loads(body)["n"] for _, _, body, _ in receiver.received] == [1, 2]
+
+
+def test_written_is_told_once_the_receiver_has_the_request_before_its_answer():
+    hold, written = threading.Event(), threading.Event()
+    slow = _KeepAlive(hold=hold)
+    codes: list[int | None] = []
+    try:
+        sending = threading.Thread(target=lambda: codes.append(channels.send(
+            "webhook", {"url": slow.url + "/hook"}, {"secret": "s"}, Message("s", "b", {"n": 1}),
+            written=written.set)))
+        sending.start()
+        assert written.wait(5)
+        assert codes == []  # still waiting for the answer, which the receiver holds
+        hold.set()
+        sending.join(5)
+        assert codes == [200]
+        assert [json.loads(body) for _, _, body, _ in slow.received] == [{"n": 1}]
+    finally:
+        hold.set()
+        slow.stop()
 
 
 def test_an_error_answer_and_a_dead_receiver_are_delivery_failures():

@@ -1,7 +1,8 @@
 """An alert received from outside is notified before the alert lists and badges are told: the
 announcement (its streams' frames, each carrying that stream's new badge counts, and its subscribers
-in other apps, which write the audit log and recompute dashboards) waits for the first tries the
-sender threads were handed, but never for long: a receiver that does not answer does not hold it.
+in other apps, which write the audit log and recompute dashboards) waits until the first tries the
+sender threads were handed are written to their receivers (not for their answers), but never for
+long: a receiver that does not read does not hold it.
 One receive writes its history (state change and notification) in one transaction."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from apps.alerts import services
+from apps.alerts import channels, services
 from apps.alerts.models import AlertHistory, Delivery, Silence
 from apps.alerts.tests.factories import alert
 from apps.alerts.tests.receivers import HttpReceiver
@@ -53,7 +54,24 @@ def _counts(critical=0, warning=0, info=0):
     return {"critical": critical, "warning": warning, "info": info, "total": critical + warning + info}
 
 
-def test_the_lists_are_told_of_a_received_alert_after_its_webhook_arrived(world, monkeypatch):
+def _written(monkeypatch) -> list[float]:
+    """When each webhook request was wholly written to its receiver's socket (before its answer)."""
+    stamps: list[float] = []
+    send = channels.send
+
+    def sending(*args, written=None, **kwargs):
+        def told() -> None:
+            stamps.append(time.perf_counter())
+            if written is not None:
+                written()
+
+        return send(*args, written=told, **kwargs)
+
+    monkeypatch.setattr(channels, "send", sending)
+    return stamps
+
+
+def test_the_lists_are_told_of_a_received_alert_once_its_webhook_is_written(world, monkeypatch):
     # Long enough for a first send of the process (its HTTP client is built then): the order is the point.
     monkeypatch.setattr(services, "ANNOUNCE_AFTER_SENDS_SECONDS", 30)
     a = world["a"]
@@ -61,19 +79,21 @@ def test_the_lists_are_told_of_a_received_alert_after_its_webhook_arrived(world,
     try:
         _hooked(a, receiver, "/hook")
         frames, heard = _told(monkeypatch)
+        written = _written(monkeypatch)
         services.external_alerts_receive(actor=a["user"], organization=a["org"], alerts=[
             {"labels": {"alertname": "probe", "probe": "p1", "severity": "critical"}}])
-        (got,) = receiver.received  # already there when the receive returned
-        assert got["signature_ok"] and got["body"]["groupLabels"] == {"probe": "p1"}
+        (written_at,) = written  # the request was out before the receive returned
         ((sent_at, own),) = frames[f"alerts:{a['org'].pk}"]
         ((_at, platform),) = frames["alerts:platform"]
         assert own == {"event": "ingested", "count": 1, "counts": _counts(critical=1)}
         assert platform == {"event": "ingested", "count": 1, "counts": _counts(critical=1)}
-        assert sent_at > got["at"]
+        assert sent_at > written_at
         # The subscribers (audit log, dashboards) hear the payload without any stream's counts.
         ((at, payload),) = heard
         assert payload == {"event": "ingested", "count": 1}
-        assert at > got["at"]
+        assert at > written_at
+        (got,) = receiver.wait_for(lambda received: received, timeout=10)
+        assert got["signature_ok"] and got["body"]["groupLabels"] == {"probe": "p1"}
     finally:
         receiver.stop()
     kinds = list(AlertHistory.objects.order_by("id").values_list("kind", "to_state"))
