@@ -9,7 +9,7 @@ statement (an insert that does nothing on a conflict with the unique constraint)
 costs one short write, in every database mode.
 
 That statement also inserts only while the key is active and its owner too, so a process may keep
-a key it just checked (its decrypted secret and owner) for ``KEY_HOLD_SECONDS`` instead of reading
+a key it just checked (its decrypted secret, owner and organization) for ``KEY_HOLD_SECONDS`` instead of reading
 and decrypting it for every request: a key disabled, rotated or deleted meanwhile, or an owner
 disabled, is refused by the very next request, in every process. Any refusal of a kept key drops it
 and checks the request again from the database, so each refusal keeps its own code.
@@ -155,7 +155,7 @@ class AccessKeyAuthentication(authentication.BaseAuthentication):
 
 def _checked_key(key_id: str) -> tuple[AccessKey, str]:
     """The key and its decrypted secret, read now; refused when missing, disabled or unreadable."""
-    key = AccessKey.objects.select_related("user").filter(pk=key_id).first()
+    key = AccessKey.objects.select_related("user", "organization").filter(pk=key_id).first()
     if key is None:
         raise SignatureRefused("access_key_invalid", "This AccessKey id does not exist.")
     if key.status != AccessKey.Status.ACTIVE or not key.user.is_active:
@@ -173,20 +173,26 @@ _keys_lock = threading.Lock()
 
 
 def _held(key_id: str) -> tuple[AccessKey, str] | None:
-    """A copy of the key (and of its owner) this process checked less than ``KEY_HOLD_SECONDS`` ago:
-    each request gets its own, so nothing one request attaches to them reaches another."""
+    """A copy of the key (and of its owner and organization) this process checked less than
+    ``KEY_HOLD_SECONDS`` ago: each request gets its own, so nothing one request attaches to them
+    reaches another."""
     with _keys_lock:
         entry = _keys.get(key_id)
     if entry is None or time.monotonic() - entry[0] > KEY_HOLD_SECONDS:
         return None
-    key = copy.copy(entry[1])
-    key.user = copy.copy(entry[1].user)
-    return key, entry[2]
+    return _copied(entry[1]), entry[2]
+
+
+def _copied(key: AccessKey) -> AccessKey:
+    kept = copy.copy(key)
+    kept.user = copy.copy(key.user)
+    if key.organization_id is not None and AccessKey.organization.is_cached(key):
+        kept.organization = copy.copy(key.organization)
+    return kept
 
 
 def _hold(key: AccessKey, secret: str) -> None:
-    kept = copy.copy(key)
-    kept.user = copy.copy(key.user)
+    kept = _copied(key)
     with _keys_lock:
         if len(_keys) >= KEYS_HELD:
             _keys.clear()

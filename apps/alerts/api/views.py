@@ -32,7 +32,7 @@ from apps.alerts.models import (
     NotificationRoute,
     Silence,
 )
-from apps.core.api.base import TenantViewSetMixin, parsed, visible
+from apps.core.api.base import TenantViewSetMixin, parsed, seen, visible
 from apps.core.api.schema import errors
 from apps.core.errors import Forbidden, InvalidInput
 from apps.core.scoping import restrict
@@ -454,10 +454,14 @@ class _IngestView(APIView):
         if not isinstance(key, AccessKey):
             # What a Prometheus sends is signed by a key; a browser session has no business here.
             raise Forbidden("Sign this request with an AccessKey.", detail={"authorization": ["AccessKey only."]})
-        org_id = request.query_params.get("organization") or getattr(key, "organization_id", None)
-        if org_id is None:
+        named = request.query_params.get("organization")
+        if named:
+            org = _org(request, named)
+        elif key.organization_id is not None:
+            # The key's own organization, read with the key (and held with it): no query of its own.
+            org = seen(key.organization, request.user, ORG_READ, "organization")
+        else:
             raise InvalidInput("organization is required for this key.", detail={"organization": ["Required."]})
-        org = _org(request, org_id)
         done = services.external_alerts_receive(actor=request.user, organization=org, alerts=alerts)
         firing = sum(1 for a in done if a.state == Alert.State.FIRING)
         return Response({"received": len(alerts), "firing": firing, "resolved": len(done) - firing})

@@ -13,8 +13,10 @@ from rest_framework.test import APIClient
 
 from apps.alerts.models import Alert, AlertRule, ContactPoint, MessageTemplate, Silence
 from apps.alerts.tests.factories import alert
+from apps.rbac.models import Grant
 from apps.security.client import sign
 from apps.security.services import access_key_create
+from tests import factories as f
 from tests.fixtures import api_as
 
 pytestmark = pytest.mark.django_db
@@ -193,6 +195,23 @@ def test_alertmanager_bodies_signed_with_an_access_key_fire_and_resolve_alerts(w
     assert done.json() == {"received": 1, "firing": 0, "resolved": 1}
     row.refresh_from_db()
     assert row.state == "resolved" and Alert.objects.count() == 1
+
+
+def test_a_key_whose_owner_left_its_organization_ingests_nothing_though_the_key_is_held(world):
+    """The key's organization is read with the key and held with it for a few seconds: whether its owner
+    may still see it is decided again for every request, as for a named organization."""
+    a = world["a"]
+    key, secret = access_key_create(actor=a["user"])
+    path = "/api/v1/alerts/ingest/v2/alerts"
+    assert _signed_post(path, key, secret, [{"labels": {"alertname": "First"}}]).status_code == 200
+    f.leave(a["user"])
+    for grant in Grant.objects.filter(user=a["user"]):
+        grant.delete()
+    answer = _signed_post(path, key, secret, [{"labels": {"alertname": "Second"}}])
+    assert answer.status_code == 400 and answer.json()["detail"] == {"organization": ["Not found."]}, answer.content
+    named = _signed_post(f"{path}?organization={a['org'].pk}", key, secret, [{"labels": {"alertname": "Third"}}])
+    assert named.status_code == 400 and named.json()["detail"] == {"organization": ["Not found."]}, named.content
+    assert list(Alert.objects.values_list("name", flat=True)) == ["First"]
 
 
 def test_ingestion_refuses_a_session_and_bad_bodies_change_nothing(world):

@@ -17,7 +17,7 @@ from django.db.models import Model, QuerySet
 from rest_framework import mixins, viewsets
 
 from apps.core.errors import InvalidInput
-from apps.core.scoping import require, restrict
+from apps.core.scoping import authorize, require, restrict
 
 UUID_RE = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 
@@ -64,8 +64,20 @@ def visible(queryset: QuerySet, user: Any, action: str, pk: Any, field: str) -> 
     except (ValueError, TypeError, ValidationError):
         obj = None
     if obj is None:
-        raise InvalidInput(f"{field} was not found.", detail={field: ["Not found."]})
+        raise _not_found(field)
     return obj
+
+
+def seen(obj: Model, user: Any, action: str, field: str) -> Model:
+    """``obj``, already read, if ``user`` may ``action`` it (decided without a query, by the rule
+    ``restrict`` applies to a list), else the same 400 as ``visible``."""
+    if not authorize(user, action, obj):
+        raise _not_found(field)
+    return obj
+
+
+def _not_found(field: str) -> InvalidInput:
+    return InvalidInput(f"{field} was not found.", detail={field: ["Not found."]})
 
 
 def parsed(serializer_class: type, data: Any, partial: bool = False) -> dict[str, Any]:
