@@ -454,14 +454,31 @@ class _Badge:
         self.reads = 0
         self.changed = threading.Condition()
         self.confirm: threading.Timer | None = None
+        self.closed = False
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
 
     def _confirmed(self) -> None:
-        self.session.get_json("/api/v1/alerts/alerts/summary/")
+        with self.changed:
+            if self.closed:
+                return
+        try:
+            self.session.get_json("/api/v1/alerts/alerts/summary/")
+        except OSError:
+            if self.closed:  # the server stopped while the read was on its way
+                return
+            raise
         with self.changed:
             self.reads += 1
             self.confirm = None
+
+    def close(self) -> None:
+        """No confirming read once the measurement is over (the server stops after it)."""
+        with self.changed:
+            self.closed = True
+            if self.confirm is not None:
+                self.confirm.cancel()
+        self.ws.close()
 
     def _read(self) -> None:
         from websockets.exceptions import ConnectionClosed
@@ -485,7 +502,7 @@ class _Badge:
                         continue
                 else:
                     with self.changed:
-                        if self.confirm is None:
+                        if self.confirm is None and not self.closed:
                             self.confirm = threading.Timer(0.25, self._confirmed)
                             self.confirm.daemon = True
                             self.confirm.start()
@@ -600,7 +617,7 @@ def _served(mode: str, receiver: Any, probes: int, alerts: int, groups: int) -> 
         got = notified(receiver.received)
         last = max((x["at"] for x in receiver.received if x["path"] == "/served"
                     and x["body"]["groupLabels"].get("group") in names), default=None)
-        ws.close()
+        badge.close()
         client.close()
     return {"webhook_ms": webhook_ms, "webhooks": len(webhook_ms), "event_ms": event_ms, "badge_ms": badge_ms,
             "floor_ms": floor_ms, "raw_ms": raw_ms, "server_cpu_ms_per_probe": server_cpu * 1000 / probes,
