@@ -236,14 +236,17 @@ def _parse_time(value: Any, field: str) -> datetime | None:
 ANNOUNCE_AFTER_SENDS_SECONDS = 0.05
 
 
-def external_alerts_receive(*, actor: Any, organization: Any, alerts: Any) -> list[Alert]:
+def external_alerts_receive(*, actor: Any, organization: Any, alerts: Any, nonce: Any = None) -> list[Alert]:
     """Ingest alerts sent from outside and notify their groups, in one transaction (the alerts, their
     history, their groups and each notification holding its first try, written with one insert per
     table). The notifications are handed to sender threads at commit; the alert lists and badges
     are told once those first tries are out (or after ``ANNOUNCE_AFTER_SENDS_SECONDS``), with each
     stream's new counts (read in the commit's round trip). The announcement's streams and its
     subscribers write and compute, and a notification should not share its moment with them (told
-    at commit instead, the webhook came 1.4-2.5 ms later in the distributed mode, and the event no sooner)."""
+    at commit instead, the webhook came 1.4-2.5 ms later in the distributed mode, and the event no sooner).
+
+    ``nonce``: the signed request's ``NonceClaim``, recorded first in this transaction's first round trip
+    (a refused one rolls it back); first of all in the caller's transaction when there is one."""
     from apps.alerts import sender
     from apps.alerts.notify import notifications_dispatch
 
@@ -251,8 +254,10 @@ def external_alerts_receive(*, actor: Any, organization: Any, alerts: Any) -> li
     batch = statements.Batch()
     outer = transaction.get_connection().in_atomic_block
     with transaction.atomic():
+        if outer and nonce is not None:
+            nonce.record()  # before any write, in the caller's transaction
         done, changed, reads = _ingest(actor=actor, organization=organization, alerts=alerts, now=None,
-                                       history=history, dispatch=True)
+                                       history=history, dispatch=True, nonce=None if outer else nonce)
         deliveries = notifications_dispatch(touched=done, history=history, reads=reads, batch=batch)
         for entry in history:
             batch.insert(entry)
@@ -282,11 +287,12 @@ def external_alerts_ingest(*, actor: Any, organization: Any, alerts: Any, now: d
 
 
 def _ingest(*, actor: Any, organization: Any, alerts: Any, now: datetime | None,
-            history: list[AlertHistory] | None = None, dispatch: bool = False
+            history: list[AlertHistory] | None = None, dispatch: bool = False, nonce: Any = None
             ) -> tuple[list[Alert], int, DispatchReads | None]:
     """``history``: the state changes' entries are added to it for the caller to write, else written here.
     ``dispatch``: the reads of their notifications' dispatch are made too, in the same round trip as
-    the alerts' insert and read, and returned.
+    the alerts' insert and read, and returned. ``nonce``: a ``NonceClaim`` whose statement goes first in that
+    round trip.
 
     New alerts are inserted first (a row that exists is left alone: ``ON CONFLICT DO NOTHING``), then
     every alert of the request is read and locked: one round trip for both on PostgreSQL (see
@@ -334,7 +340,11 @@ def _ingest(*, actor: Any, organization: Any, alerts: Any, now: datetime | None,
             reads = dispatch_reads(organization_id=organization.pk, now=now, alerts=[
                 fresh.get(fp) or Alert(organization=organization, labels=labels)
                 for fp, (labels, *_) in fps.items()])
-        results = statements.together(writes + (reads.statements if reads else []))
+        # The request's nonce first: a copy of the request racing this one waits for it here, before any lock.
+        claimed = [nonce.statement()] if nonce is not None else []
+        results = statements.together(claimed + writes + (reads.statements if reads else []))
+        if nonce is not None:
+            nonce.recorded(results.pop(0))
         existing = {a.fingerprint: a for a in statements.instances(Alert, results[len(writes) - 1] or [])}
         if reads is not None:
             reads.read(results[len(writes):])

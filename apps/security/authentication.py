@@ -13,6 +13,14 @@ a key it just checked (its decrypted secret, owner and organization) for ``KEY_H
 and decrypting it for every request: a key disabled, rotated or deleted meanwhile, or an owner
 disabled, is refused by the very next request, in every process. Any refusal of a kept key drops it
 and checks the request again from the database, so each refusal keeps its own code.
+
+A view whose own transaction writes (``NonceWithWrites``, the alerts' ingestion) records a kept key's
+nonce with its first statements instead (``NonceClaim``): the same insert, first in the transaction's
+first round trip, so the request costs no round trip and no commit of its own for it. A claim that
+inserts nothing rolls the view's writes back and the request is refused with the code it would have
+had here; one the view did not record (it failed, or answered before writing) is recorded before the
+answer leaves, and a nonce used meanwhile turns that answer into the refusal: no answer goes out for
+a nonce that was not recorded.
 """
 
 from __future__ import annotations
@@ -25,7 +33,8 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.contrib.auth.models import AnonymousUser
+from django.db import connection, transaction
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
@@ -49,12 +58,13 @@ _purged_at: dict[str, float] = {}
 _purge_lock = threading.Lock()
 
 
-def nonce_record(*, key: AccessKey, nonce: str, keep_until: Any, now: Any) -> bool:
-    """Record that ``key`` used ``nonce`` until ``keep_until``; ``False`` when it already had (a replay),
-    or when the key or its owner is no longer active.
+def nonce_insert(*, key: AccessKey, nonce: str, keep_until: Any) -> tuple[str, list[Any]]:
+    """The statement that records ``key``'s use of ``nonce`` until ``keep_until``: it returns a row when it
+    inserted one, none on a nonce already used or a key or owner no longer active.
 
-    One ``INSERT ... ON CONFLICT DO NOTHING`` on the unique (key, nonce) constraint: of two copies of
-    one request racing each other, in any processes, exactly one inserts the row and passes."""
+    ``INSERT ... ON CONFLICT DO NOTHING`` on the unique (key, nonce) constraint: of two copies of one
+    request racing each other, in any processes, exactly one inserts the row (the other waits for its
+    transaction to end, then inserts nothing)."""
     quote = connection.ops.quote_name
     key_column, nonce_column, expires_column = (quote(UsedNonce._meta.get_field(name).column)
                                                 for name in ("access_key", "nonce", "expires_at"))
@@ -69,14 +79,21 @@ def nonce_record(*, key: AccessKey, nonce: str, keep_until: Any, now: Any) -> bo
               f"{column(keys, key_field('user'))} WHERE {column(keys, AccessKey._meta.pk)} = %s AND "
               f"{column(keys, key_field('status'))} = %s AND {column(users, user_model._meta.get_field('is_active'))}"
               " = %s")
+    # Only while the key and its owner are active (a kept key may have been disabled meanwhile).
+    return (f"INSERT INTO {quote(UsedNonce._meta.db_table)} ({key_column}, {nonce_column}, {expires_column}) "
+            f"SELECT %s, %s, %s WHERE EXISTS ({usable}) ON CONFLICT ({key_column}, {nonce_column}) DO NOTHING "
+            "RETURNING 1",
+            [key.pk, nonce, connection.ops.adapt_datetimefield_value(keep_until), key.pk, AccessKey.Status.ACTIVE,
+             True])
+
+
+def nonce_record(*, key: AccessKey, nonce: str, keep_until: Any, now: Any) -> bool:
+    """Record that ``key`` used ``nonce`` until ``keep_until`` (``nonce_insert``, one statement); ``False``
+    when it already had (a replay), or when the key or its owner is no longer active."""
+    sql, params = nonce_insert(key=key, nonce=nonce, keep_until=keep_until)
     with connection.cursor() as cursor:
-        # Only while the key and its owner are active (a kept key may have been disabled meanwhile).
-        cursor.execute(f"INSERT INTO {quote(UsedNonce._meta.db_table)} ({key_column}, {nonce_column}, "
-                       f"{expires_column}) SELECT %s, %s, %s WHERE EXISTS ({usable}) "
-                       f"ON CONFLICT ({key_column}, {nonce_column}) DO NOTHING",
-                       [key.pk, nonce, connection.ops.adapt_datetimefield_value(keep_until), key.pk,
-                        AccessKey.Status.ACTIVE, True])
-        inserted = cursor.rowcount == 1
+        cursor.execute(sql, params)
+        inserted = bool(cursor.fetchall())
     if inserted:
         _purge_expired(key, now)
     return inserted
@@ -126,31 +143,133 @@ class AccessKeyAuthentication(authentication.BaseAuthentication):
         canonical = signing.canonical_request(raw.method, raw.path, raw.META.get("QUERY_STRING", ""), lowered,
                                               auth.signed_headers, signing.body_digest(raw.body))
         text = signing.string_to_sign(date, nonce, canonical)
+        keep_until = moment + FRESHNESS + NONCE_MARGIN
         held = _held(auth.access_key_id)
+        claim = None
         if held is not None:
             key, secret = held
-            if not hmac.compare_digest(signing.signature(secret, text), auth.signature) or not nonce_record(
-                    key=key, nonce=nonce, keep_until=moment + FRESHNESS + NONCE_MARGIN, now=now):
-                _forget(key.pk)
-                held = None  # refused: checked again from the database, for the refusal's own code
+            if not hmac.compare_digest(signing.signature(secret, text), auth.signature):
+                held = None
+            elif isinstance(request.parser_context.get("view"), NonceWithWrites):
+                claim = NonceClaim(key, nonce, keep_until, now)  # recorded by the view's transaction
+            elif not nonce_record(key=key, nonce=nonce, keep_until=keep_until, now=now):
+                held = None
+            if held is None:
+                _forget(key.pk)  # refused: checked again from the database, for the refusal's own code
         if held is None:
             key, secret = _checked_key(auth.access_key_id)
             if not hmac.compare_digest(signing.signature(secret, text), auth.signature):
                 raise SignatureRefused("signature_mismatch", "The signature does not match the request: it was "
                                        "changed, or signed with another secret.")
-            if not nonce_record(key=key, nonce=nonce, keep_until=moment + FRESHNESS + NONCE_MARGIN, now=now):
-                _checked_key(auth.access_key_id)  # disabled or deleted since it was read: refused as such
-                raise SignatureRefused("nonce_reused", "This nonce was already used: a signed request is accepted "
-                                       "once.")
+            if not nonce_record(key=key, nonce=nonce, keep_until=keep_until, now=now):
+                _refuse_nonce(key.pk)
             _hold(key, secret)
-        if key.last_used_at is None or key.last_used_at < now - timedelta(minutes=1):
-            AccessKey.objects.filter(pk=key.pk).update(last_used_at=now)
-            _note_used(key.pk, now)
+        if claim is not None:
+            raw.nonce_claim = claim  # the key's use is noted once the claim is recorded
+        else:
+            _note_use(key, now)
         raw.access_key_id = key.id
         return key.user, key
 
     def authenticate_header(self, request) -> str:
         return f'{signing.ALGORITHM} realm="{settings.MFA_ISSUER}"'
+
+
+def _refuse_nonce(key_id: str) -> None:
+    _checked_key(key_id)  # disabled or deleted since it was read: refused as such
+    raise SignatureRefused("nonce_reused", "This nonce was already used: a signed request is accepted once.")
+
+
+def _note_use(key: AccessKey, now: Any) -> None:
+    if key.last_used_at is None or key.last_used_at < now - timedelta(minutes=1):
+        AccessKey.objects.filter(pk=key.pk).update(last_used_at=now)
+        _note_used(key.pk, now)
+
+
+class NonceClaim:
+    """The nonce of a request signed with a kept key, left for the view's transaction to record with its
+    first statements (see the module's doc). ``statement()`` goes first in that transaction and its rows go
+    to ``recorded``, which refuses the request (an exception: the transaction rolls back) when it inserted
+    nothing; a caller already inside a transaction uses ``record`` before its writes instead. ``settle``
+    runs before the answer leaves, whatever the view did."""
+
+    OPEN, INSERTED, COMMITTED, CALLERS, REFUSED = "open", "inserted", "committed", "callers", "refused"
+
+    def __init__(self, key: AccessKey, nonce: str, keep_until: Any, now: Any) -> None:
+        self.key, self.nonce, self.keep_until, self.now = key, nonce, keep_until, now
+        self.state = self.OPEN
+
+    def statement(self) -> tuple[str, list[Any]]:
+        return nonce_insert(key=self.key, nonce=self.nonce, keep_until=self.keep_until)
+
+    def recorded(self, rows: list[tuple] | None) -> None:
+        """The rows of ``statement()``, run in a transaction of the caller's own (not nested in another)."""
+        if not rows:
+            self._refuse()
+        self.state = self.INSERTED
+        transaction.on_commit(self._committed)  # a transaction rolled back leaves it inserted, not committed
+
+    def record(self) -> None:
+        """Record it now, in the transaction the caller is in (it lives or dies with the caller's)."""
+        if not nonce_record(key=self.key, nonce=self.nonce, keep_until=self.keep_until, now=self.now):
+            self._refuse()
+        self.state = self.CALLERS
+
+    def _committed(self) -> None:
+        if self.state == self.INSERTED:
+            self.state = self.COMMITTED
+
+    def _refuse(self) -> None:
+        self.state = self.REFUSED
+        _forget(self.key.pk)
+        _refuse_nonce(self.key.pk)
+
+    def settle(self) -> None:
+        """Record the nonce now unless a committed transaction did (fail closed: a nonce used meanwhile
+        refuses the request), then the key's upkeep (its expired nonces, its last use)."""
+        if self.state == self.REFUSED:
+            return
+        if self.state == self.CALLERS and UsedNonce.objects.filter(access_key=self.key, nonce=self.nonce).exists():
+            self.state = self.COMMITTED  # still there: not rolled back with a savepoint of the caller's
+        if self.state != self.COMMITTED:  # never run, or rolled back
+            self.record()
+        else:
+            _purge_expired(self.key, self.now)
+        self.state = self.COMMITTED
+        _note_use(self.key, self.now)
+
+
+def nonce_claim(request: Any) -> NonceClaim | None:
+    """The claim a ``NonceWithWrites`` view's request carries (None when its nonce is already recorded)."""
+    return getattr(getattr(request, "_request", request), "nonce_claim", None)
+
+
+class NonceWithWrites:
+    """A DRF view that records a kept key's nonce in its own transaction: it passes ``nonce_claim(request)``
+    to the service that writes. Before the answer leaves, a claim the view did not record is recorded, and
+    an answer whose nonce was used meanwhile becomes the refusal, as if the check had refused it."""
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        claim = nonce_claim(request)
+        if claim is not None:
+            try:
+                claim.settle()
+            except SignatureRefused as exc:
+                response = self.handle_exception(exc)
+            if claim.state == NonceClaim.REFUSED:
+                # Recorded as a refused signature is: no user, no key.
+                request.user, request.auth = AnonymousUser(), None
+                request._request.__dict__.pop("access_key_id", None)
+        return super().finalize_response(request, response, *args, **kwargs)
+
+    def raise_uncaught_exception(self, exc):
+        claim = nonce_claim(self.request)
+        if claim is not None:
+            try:
+                claim.settle()
+            except SignatureRefused:
+                pass  # the failure is answered all the same; the nonce is used
+        super().raise_uncaught_exception(exc)
 
 
 def _checked_key(key_id: str) -> tuple[AccessKey, str]:

@@ -38,6 +38,7 @@ from apps.core.errors import Forbidden, InvalidInput
 from apps.core.scoping import restrict
 from apps.organizations.models import Organization, User
 from apps.resources.models import Resource
+from apps.security.authentication import NonceWithWrites, nonce_claim
 from apps.security.models import AccessKey
 
 ORG_READ = "organizations:organization:read"
@@ -448,7 +449,9 @@ WebhookBody = inline_serializer("AlertmanagerWebhook", fields={
 })
 
 
-class _IngestView(APIView):
+class _IngestView(NonceWithWrites, APIView):
+    """The request's nonce is recorded in the ingestion's own transaction (see ``NonceWithWrites``)."""
+
     def _ingest(self, request: Request, alerts: Any) -> Response:
         key = request.auth
         if not isinstance(key, AccessKey):
@@ -462,7 +465,8 @@ class _IngestView(APIView):
             org = seen(key.organization, request.user, ORG_READ, "organization")
         else:
             raise InvalidInput("organization is required for this key.", detail={"organization": ["Required."]})
-        done = services.external_alerts_receive(actor=request.user, organization=org, alerts=alerts)
+        done = services.external_alerts_receive(actor=request.user, organization=org, alerts=alerts,
+                                                nonce=nonce_claim(request))
         firing = sum(1 for a in done if a.state == Alert.State.FIRING)
         return Response({"received": len(alerts), "firing": firing, "resolved": len(done) - firing})
 
