@@ -215,3 +215,31 @@ def test_other_views_record_a_held_keys_nonce_before_they_run(world, held):
     assert UsedNonce.objects.filter(access_key=key, nonce=headers["X-UM-Nonce"]).exists()
     again = APIClient().generic("GET", "/api/v1/alerts/alerts/", raw, **meta)
     assert again.status_code == 401 and again.json()["code"] == "nonce_reused"
+
+
+def test_the_ingestion_lane_records_a_held_keys_nonce_in_the_transaction_too(world, monkeypatch):
+    """The lane's short way serves signed requests below Django's handler, on threads of its own: the same
+    view, so the same claim."""
+    from apps.alerts.api.lane import IngestionLane
+    from apps.alerts.tests.test_lane import _call, _Inner, _signed
+
+    authentication._keys.clear()
+    key, secret = access_key_create(actor=world["a"]["user"])
+    lane = IngestionLane(_Inner())
+    inserted: list[bool] = []
+    recorded = authentication.NonceClaim.recorded
+
+    def watched(self, rows):
+        inserted.append(bool(rows))
+        return recorded(self, rows)
+
+    monkeypatch.setattr(authentication.NonceClaim, "recorded", watched)
+    assert _call(lane, PATH, *_signed(key, secret, _firing("Checked")))[0] == 200  # checked, then held
+    assert inserted == []
+    raw, headers = _signed(key, secret, _firing("Held"))
+    assert _call(lane, PATH, raw, headers)[0] == 200
+    assert inserted == [True]
+    status, body = _call(lane, PATH, raw, headers)
+    assert status == 401 and json.loads(body)["code"] == "nonce_reused"
+    assert inserted == [True, False]
+    assert sorted(Alert.objects.values_list("name", flat=True)) == ["Checked", "Held"]
