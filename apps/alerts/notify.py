@@ -26,6 +26,7 @@ import logging
 import os
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -710,10 +711,12 @@ def _claim(delivery_id: str, now: datetime) -> Delivery | None:
     return Delivery.objects.select_related("contact_point").get(pk=delivery_id)
 
 
-def attempt_claimed(d: Delivery, *, now: datetime | None = None, sent: Any = None) -> float | None:
+def attempt_claimed(d: Delivery, *, now: datetime | None = None, sent: Any = None,
+                    held: Callable[[], Any] | None = None) -> float | None:
     """Send ``d``, whose current try (``d.attempts``) this caller holds, and record the outcome.
     ``sent`` (an event) is set as soon as the receiver has the request (a plain HTTP receiver: before its
-    answer is awaited; others: once they answered), before the outcome is written."""
+    answer is awaited; others: once they answered), before the outcome is written. ``held`` is called
+    once the try is over, before its outcome is written (``sender.outcomes_held``)."""
     cp = d.contact_point
     secrets = _secrets(cp.secrets_encrypted)
     try:
@@ -723,6 +726,8 @@ def attempt_claimed(d: Delivery, *, now: datetime | None = None, sent: Any = Non
         finally:
             if sent is not None:
                 sent.set()
+            if held is not None:
+                held()
     except channels.DeliveryFailed as exc:
         now = now or timezone.now()
         d.last_error, d.response_code, d.claimed_until = str(exc)[:1000], exc.code, None

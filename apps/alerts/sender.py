@@ -8,14 +8,22 @@ every sender thread is busy (a dead receiver holds one for up to its timeout) th
 instead, so a dead receiver never delays the others. A failed try is retried through Celery with
 its backoff; a try that never finished (the process died, the task was lost) is found by
 ``notify.deliveries_sweep`` once its lease has run out and is sent again, once.
+
+A caller that has more to say right after its tries went out (the ingestion tells the alert lists and
+badges) holds their outcomes with ``outcomes_held``: a sender thread then writes its try's outcome (an
+update of the delivery, about half a millisecond of Python) only once the caller's block ended, so the
+two do not take turns at the interpreter while the lists wait for their frames. Measured on the
+distributed mode (served, alternated A/B): the badge's event 0.5-0.7 ms sooner, the webhook unchanged.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -27,6 +35,8 @@ THREADS = 4
 # A sender thread keeps its database connection between tries (opening one costs more than a try);
 # one idle for longer than this is checked before it is used again.
 CHECK_IDLE_SECONDS = 30.0
+# A held outcome is written after this long even if the holder's block has not ended.
+HOLD_SECONDS = 2.0
 
 _lock = threading.Lock()
 _pool: tuple[int, ThreadPoolExecutor, threading.Semaphore] | None = None
@@ -48,6 +58,23 @@ def _executor() -> tuple[ThreadPoolExecutor, threading.Semaphore]:
         return _pool[1], _pool[2]
 
 
+_held = threading.local()
+
+
+@contextlib.contextmanager
+def outcomes_held() -> Iterator[None]:
+    """Tries handed to sender threads by this thread inside the block write their outcome once it ends
+    (at most ``HOLD_SECONDS`` after the try); the tries themselves leave at once."""
+    release = threading.Event()
+    outer = getattr(_held, "release", None)
+    _held.release = release
+    try:
+        yield
+    finally:
+        _held.release = outer
+        release.set()
+
+
 def hand_over(delivery: Any) -> threading.Event | None:
     """Send ``delivery``'s claimed first try now on an idle sender thread, else through Celery.
 
@@ -60,7 +87,7 @@ def hand_over(delivery: Any) -> threading.Event | None:
         if idle.acquire(blocking=False):
             out = threading.Event()
             try:
-                pool.submit(_send, delivery, idle, out)
+                pool.submit(_send, delivery, idle, out, getattr(_held, "release", None))
                 return out
             except RuntimeError:  # the pool is shutting down with the process
                 idle.release()
@@ -78,13 +105,14 @@ def wait_sent(handed: list[threading.Event | None], timeout: float) -> bool:
     return True
 
 
-def _send(delivery: Any, idle: threading.Semaphore, out: threading.Event) -> None:
+def _send(delivery: Any, idle: threading.Semaphore, out: threading.Event, release: threading.Event | None) -> None:
     from apps.alerts.notify import attempt_claimed
     from apps.alerts.tasks import delivery_send_task
 
     try:
         _usable_connection()
-        delay = attempt_claimed(delivery, sent=out)
+        delay = attempt_claimed(delivery, sent=out,
+                                held=(lambda: release.wait(HOLD_SECONDS)) if release is not None else None)
         if delay is not None:
             delivery_send_task.apply_async((delivery.pk,), countdown=delay)
     except Exception:  # noqa: BLE001 - the lease runs out and the sweeper sends it again

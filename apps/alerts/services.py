@@ -253,23 +253,25 @@ def external_alerts_receive(*, actor: Any, organization: Any, alerts: Any, nonce
     history: list[AlertHistory] = []
     batch = statements.Batch()
     outer = transaction.get_connection().in_atomic_block
-    with transaction.atomic():
-        if outer and nonce is not None:
-            nonce.record()  # before any write, in the caller's transaction
-        done, changed, reads = _ingest(actor=actor, organization=organization, alerts=alerts, now=None,
-                                       history=history, dispatch=True, nonce=None if outer else nonce)
-        deliveries = notifications_dispatch(touched=done, history=history, reads=reads, batch=batch)
-        for entry in history:
-            batch.insert(entry)
-        # The last writes of this transaction when it is not the caller's, and the badges' new counts.
-        counted = batch.flush(commit=not outer, reads=[selectors.stream_counts_read(organization.pk)] if changed
-                              else [])
-        streamed = selectors.stream_counts_from(organization.pk, counted[0]) if changed else None
-        if changed and outer:  # at the caller's commit, with the sends
+    # The first tries' outcomes are written once the lists were told (``sender.outcomes_held``).
+    with sender.outcomes_held():
+        with transaction.atomic():
+            if outer and nonce is not None:
+                nonce.record()  # before any write, in the caller's transaction
+            done, changed, reads = _ingest(actor=actor, organization=organization, alerts=alerts, now=None,
+                                           history=history, dispatch=True, nonce=None if outer else nonce)
+            deliveries = notifications_dispatch(touched=done, history=history, reads=reads, batch=batch)
+            for entry in history:
+                batch.insert(entry)
+            # The last writes of this transaction when it is not the caller's, and the badges' new counts.
+            counted = batch.flush(commit=not outer, reads=[selectors.stream_counts_read(organization.pk)] if changed
+                                  else [])
+            streamed = selectors.stream_counts_from(organization.pk, counted[0]) if changed else None
+            if changed and outer:  # at the caller's commit, with the sends
+                alerts_announce(organization.pk, "ingested", streamed=streamed, count=changed)
+        if changed and not outer:
+            sender.wait_sent([getattr(d, "handed", None) for d in deliveries], ANNOUNCE_AFTER_SENDS_SECONDS)
             alerts_announce(organization.pk, "ingested", streamed=streamed, count=changed)
-    if changed and not outer:
-        sender.wait_sent([getattr(d, "handed", None) for d in deliveries], ANNOUNCE_AFTER_SENDS_SECONDS)
-        alerts_announce(organization.pk, "ingested", streamed=streamed, count=changed)
     return done
 
 

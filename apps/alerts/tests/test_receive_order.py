@@ -153,3 +153,73 @@ def test_a_receiver_that_does_not_answer_does_not_hold_the_announcement(world, m
     finally:
         receiver.release()
         receiver.stop()
+
+
+def _status_when_told(monkeypatch) -> list[list[tuple]]:
+    """The deliveries' (status, response code) at each hand-over of frames to the streams."""
+    seen: list[list[tuple]] = []
+    send = events.send_to_groups
+
+    def sent(messages, **kwargs):
+        seen.append(list(Delivery.objects.values_list("status", "response_code")))
+        send(messages, **kwargs)
+
+    monkeypatch.setattr(events, "send_to_groups", sent)
+    return seen
+
+
+def _delivery_settled(timeout: float = 10.0) -> Delivery:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = Delivery.objects.get()
+        if got.status != "pending":
+            return got
+        time.sleep(0.02)
+    raise AssertionError("the first try's outcome was never written")
+
+
+def test_a_first_tries_outcome_is_written_once_the_lists_were_told(world, monkeypatch):
+    """The sender thread's update of the delivery waits for the announcement: the two would otherwise take
+    turns at the interpreter while the lists wait for their frames."""
+    monkeypatch.setattr(services, "ANNOUNCE_AFTER_SENDS_SECONDS", 30)
+    a = world["a"]
+    receiver = HttpReceiver(secret=SECRET)
+    try:
+        _hooked(a, receiver, "/hook")
+        seen = _status_when_told(monkeypatch)
+        # The receiver answers long before the lists are told: only the hold keeps the outcome back.
+        told = events._deliver_all
+        monkeypatch.setattr(events, "_deliver_all", lambda batch: (receiver.wait_for(lambda r: r, 10),
+                                                                  time.sleep(0.2), told(batch)))
+        services.external_alerts_receive(actor=a["user"], organization=a["org"], alerts=[
+            {"labels": {"alertname": "probe", "probe": "p3", "severity": "critical"}}])
+        assert seen == [[("pending", None)]]
+        got = _delivery_settled()
+        assert (got.status, got.response_code, got.attempts) == ("sent", 200, 1)
+        assert receiver.received[0]["signature_ok"]
+    finally:
+        receiver.stop()
+
+
+def test_a_held_outcome_is_written_anyway_when_the_holder_takes_too_long(world, monkeypatch):
+    from apps.alerts import sender
+
+    monkeypatch.setattr(sender, "HOLD_SECONDS", 0.1)
+    a = world["a"]
+    receiver = HttpReceiver(secret=SECRET)
+    try:
+        _hooked(a, receiver, "/hook")
+        told = events._deliver_all
+        stuck: list[Delivery] = []
+
+        def slow(batch):  # the announcement is stuck until the outcome was written without it
+            stuck.append(_delivery_settled())
+            told(batch)
+
+        monkeypatch.setattr(events, "_deliver_all", slow)
+        services.external_alerts_receive(actor=a["user"], organization=a["org"], alerts=[
+            {"labels": {"alertname": "probe", "probe": "p4", "severity": "critical"}}])
+        ((got,),) = [stuck]
+        assert (got.status, got.response_code) == ("sent", 200)
+    finally:
+        receiver.stop()
