@@ -31,6 +31,22 @@ def _hooked(a, receiver, path):
                           group_by=["probe"])
 
 
+@pytest.fixture
+def hooked(world):
+    """Organization A, notifying an HTTP receiver's ``/hook`` of every alert (grouped by probe), and that receiver."""
+    receiver = HttpReceiver(secret=SECRET)
+    try:
+        _hooked(world["a"], receiver, "/hook")
+        yield world["a"], receiver
+    finally:
+        receiver.stop()
+
+
+def _receive(a, probe: str) -> None:
+    services.external_alerts_receive(actor=a["user"], organization=a["org"], alerts=[
+        {"labels": {"alertname": "probe", "probe": probe, "severity": "critical"}}])
+
+
 def _told(monkeypatch) -> tuple[dict[str, list], list]:
     """What the streams were sent ({topic: [(when, data)]}) and what the subscribers heard ([(when, payload)])."""
     frames: dict[str, list] = {}
@@ -71,31 +87,25 @@ def _written(monkeypatch) -> list[float]:
     return stamps
 
 
-def test_the_lists_are_told_of_a_received_alert_once_its_webhook_is_written(world, monkeypatch):
+def test_the_lists_are_told_of_a_received_alert_once_its_webhook_is_written(hooked, monkeypatch):
     # Long enough for a first send of the process (its HTTP client is built then): the order is the point.
     monkeypatch.setattr(services, "ANNOUNCE_AFTER_SENDS_SECONDS", 30)
-    a = world["a"]
-    receiver = HttpReceiver(secret=SECRET)
-    try:
-        _hooked(a, receiver, "/hook")
-        frames, heard = _told(monkeypatch)
-        written = _written(monkeypatch)
-        services.external_alerts_receive(actor=a["user"], organization=a["org"], alerts=[
-            {"labels": {"alertname": "probe", "probe": "p1", "severity": "critical"}}])
-        (written_at,) = written  # the request was out before the receive returned
-        ((sent_at, own),) = frames[f"alerts:{a['org'].pk}"]
-        ((_at, platform),) = frames["alerts:platform"]
-        assert own == {"event": "ingested", "count": 1, "counts": _counts(critical=1)}
-        assert platform == {"event": "ingested", "count": 1, "counts": _counts(critical=1)}
-        assert sent_at > written_at
-        # The subscribers (audit log, dashboards) hear the payload without any stream's counts.
-        ((at, payload),) = heard
-        assert payload == {"event": "ingested", "count": 1}
-        assert at > written_at
-        (got,) = receiver.wait_for(lambda received: received, timeout=10)
-        assert got["signature_ok"] and got["body"]["groupLabels"] == {"probe": "p1"}
-    finally:
-        receiver.stop()
+    a, receiver = hooked
+    frames, heard = _told(monkeypatch)
+    written = _written(monkeypatch)
+    _receive(a, "p1")
+    (written_at,) = written  # the request was out before the receive returned
+    ((sent_at, own),) = frames[f"alerts:{a['org'].pk}"]
+    ((_at, platform),) = frames["alerts:platform"]
+    assert own == {"event": "ingested", "count": 1, "counts": _counts(critical=1)}
+    assert platform == {"event": "ingested", "count": 1, "counts": _counts(critical=1)}
+    assert sent_at > written_at
+    # The subscribers (audit log, dashboards) hear the payload without any stream's counts.
+    ((at, payload),) = heard
+    assert payload == {"event": "ingested", "count": 1}
+    assert at > written_at
+    (got,) = receiver.wait_for(lambda received: received, timeout=10)
+    assert got["signature_ok"] and got["body"]["groupLabels"] == {"probe": "p1"}
     kinds = list(AlertHistory.objects.order_by("id").values_list("kind", "to_state"))
     assert kinds == [("state", "firing"), ("notify", "")]
 
@@ -178,48 +188,36 @@ def _delivery_settled(timeout: float = 10.0) -> Delivery:
     raise AssertionError("the first try's outcome was never written")
 
 
-def test_a_first_tries_outcome_is_written_once_the_lists_were_told(world, monkeypatch):
+def test_a_first_tries_outcome_is_written_once_the_lists_were_told(hooked, monkeypatch):
     """The sender thread's update of the delivery waits for the announcement: the two would otherwise take
     turns at the interpreter while the lists wait for their frames."""
     monkeypatch.setattr(services, "ANNOUNCE_AFTER_SENDS_SECONDS", 30)
-    a = world["a"]
-    receiver = HttpReceiver(secret=SECRET)
-    try:
-        _hooked(a, receiver, "/hook")
-        seen = _status_when_told(monkeypatch)
-        # The receiver answers long before the lists are told: only the hold keeps the outcome back.
-        told = events._deliver_all
-        monkeypatch.setattr(events, "_deliver_all", lambda batch: (receiver.wait_for(lambda r: r, 10),
-                                                                  time.sleep(0.2), told(batch)))
-        services.external_alerts_receive(actor=a["user"], organization=a["org"], alerts=[
-            {"labels": {"alertname": "probe", "probe": "p3", "severity": "critical"}}])
-        assert seen == [[("pending", None)]]
-        got = _delivery_settled()
-        assert (got.status, got.response_code, got.attempts) == ("sent", 200, 1)
-        assert receiver.received[0]["signature_ok"]
-    finally:
-        receiver.stop()
+    a, receiver = hooked
+    seen = _status_when_told(monkeypatch)
+    # The receiver answers long before the lists are told: only the hold keeps the outcome back.
+    told = events._deliver_all
+    monkeypatch.setattr(events, "_deliver_all", lambda batch: (receiver.wait_for(lambda r: r, 10),
+                                                              time.sleep(0.2), told(batch)))
+    _receive(a, "p3")
+    assert seen == [[("pending", None)]]
+    got = _delivery_settled()
+    assert (got.status, got.response_code, got.attempts) == ("sent", 200, 1)
+    assert receiver.received[0]["signature_ok"]
 
 
-def test_a_held_outcome_is_written_anyway_when_the_holder_takes_too_long(world, monkeypatch):
+def test_a_held_outcome_is_written_anyway_when_the_holder_takes_too_long(hooked, monkeypatch):
     from apps.alerts import sender
 
     monkeypatch.setattr(sender, "HOLD_SECONDS", 0.1)
-    a = world["a"]
-    receiver = HttpReceiver(secret=SECRET)
-    try:
-        _hooked(a, receiver, "/hook")
-        told = events._deliver_all
-        stuck: list[Delivery] = []
+    a, _receiver = hooked
+    told = events._deliver_all
+    stuck: list[Delivery] = []
 
-        def slow(batch):  # the announcement is stuck until the outcome was written without it
-            stuck.append(_delivery_settled())
-            told(batch)
+    def slow(batch):  # the announcement is stuck until the outcome was written without it
+        stuck.append(_delivery_settled())
+        told(batch)
 
-        monkeypatch.setattr(events, "_deliver_all", slow)
-        services.external_alerts_receive(actor=a["user"], organization=a["org"], alerts=[
-            {"labels": {"alertname": "probe", "probe": "p4", "severity": "critical"}}])
-        ((got,),) = [stuck]
-        assert (got.status, got.response_code) == ("sent", 200)
-    finally:
-        receiver.stop()
+    monkeypatch.setattr(events, "_deliver_all", slow)
+    _receive(a, "p4")
+    (got,) = stuck
+    assert (got.status, got.response_code) == ("sent", 200)
