@@ -11,8 +11,9 @@ its backoff; a try that never finished (the process died, the task was lost) is 
 
 A caller that has more to say right after its tries went out (the ingestion tells the alert lists and
 badges) holds their outcomes with ``outcomes_held``: a sender thread then writes its try's outcome (an
-update of the delivery, about half a millisecond of Python) only once the caller's block ended, so the
-two do not take turns at the interpreter while the lists wait for their frames. Measured on the
+update of the delivery, about half a millisecond of Python) only once the caller lets it go (the ingestion:
+once its frames are handed over) or its block ended, so the two do not take turns at the interpreter while
+the lists wait for their frames. Measured on the
 distributed mode (served, alternated A/B): the badge's event 0.5-0.7 ms sooner, the webhook unchanged.
 """
 
@@ -23,7 +24,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -62,14 +63,15 @@ _held = threading.local()
 
 
 @contextlib.contextmanager
-def outcomes_held() -> Iterator[None]:
-    """Tries handed to sender threads by this thread inside the block write their outcome once it ends
-    (at most ``HOLD_SECONDS`` after the try); the tries themselves leave at once."""
+def outcomes_held() -> Iterator[Callable[[], None]]:
+    """Tries handed to sender threads by this thread inside the block write their outcome once it ends, or
+    once the function it gives is called (at most ``HOLD_SECONDS`` after the try); the tries themselves
+    leave at once."""
     release = threading.Event()
     outer = getattr(_held, "release", None)
     _held.release = release
     try:
-        yield
+        yield release.set
     finally:
         _held.release = outer
         release.set()

@@ -7,6 +7,7 @@ bad input is a 400 naming the field and changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -49,11 +50,12 @@ def _bad(field: str, message: str) -> InvalidInput:
 
 
 def alerts_announce(org_id: Any, event: str, *, streamed: dict[str, dict[str, Any]] | None = None,
-                    **data: Any) -> None:
+                    sent: Callable[[], Any] | None = None, **data: Any) -> None:
     """Tell the organization's alert lists and header badges (and platform-wide readers) something changed.
     ``streamed``: fields of each stream's frame alone, such as the badge's new counts of that stream
-    (``selectors.stream_counts``), so its badges need not read them."""
-    emit(org_id, f"alerts:{org_id}", {"event": event, **data}, also=[(None, "alerts:platform")], streamed=streamed)
+    (``selectors.stream_counts``), so its badges need not read them. ``sent``: as ``emit``'s."""
+    emit(org_id, f"alerts:{org_id}", {"event": event, **data}, also=[(None, "alerts:platform")], streamed=streamed,
+         sent=sent)
 
 
 def object_changed(org_id: Any, topic_kind: str, obj_id: Any, event: str, name: str = "", **data: Any) -> None:
@@ -253,8 +255,9 @@ def external_alerts_receive(*, actor: Any, organization: Any, alerts: Any, nonce
     history: list[AlertHistory] = []
     batch = statements.Batch()
     outer = transaction.get_connection().in_atomic_block
-    # The first tries' outcomes are written once the lists were told (``sender.outcomes_held``).
-    with sender.outcomes_held():
+    # The first tries' outcomes are written once the lists' frames are out (``sender.outcomes_held``), not
+    # during them; the subscribers' writes (audit log, dashboards) come after.
+    with sender.outcomes_held() as release:
         with transaction.atomic():
             if outer and nonce is not None:
                 nonce.record()  # before any write, in the caller's transaction
@@ -271,7 +274,7 @@ def external_alerts_receive(*, actor: Any, organization: Any, alerts: Any, nonce
                 alerts_announce(organization.pk, "ingested", streamed=streamed, count=changed)
         if changed and not outer:
             sender.wait_sent([getattr(d, "handed", None) for d in deliveries], ANNOUNCE_AFTER_SENDS_SECONDS)
-            alerts_announce(organization.pk, "ingested", streamed=streamed, count=changed)
+            alerts_announce(organization.pk, "ingested", streamed=streamed, count=changed, sent=release)
     return done
 
 

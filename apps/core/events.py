@@ -25,8 +25,10 @@ logger = logging.getLogger(__name__)
 
 Subscriber = Callable[[Any, str, dict[str, Any]], None]
 BatchSubscriber = Callable[[list[tuple[Any, str, dict[str, Any]]]], None]
-# (organization id, topic, payload, further streams, fields added on named streams' frames only)
-Event = tuple[Any, str, dict[str, Any], list[tuple[Any, str]], Mapping[str, dict[str, Any]]]
+# (organization id, topic, payload, further streams, fields added on named streams' frames only, called once the
+# frames were handed over)
+Event = tuple[Any, str, dict[str, Any], list[tuple[Any, str]], Mapping[str, dict[str, Any]],
+              Callable[[], Any] | None]
 _subscribers: list[tuple[str, Subscriber]] = []
 _batch_subscribers: list[tuple[str, BatchSubscriber]] = []
 
@@ -59,7 +61,7 @@ class _Emitted:
 
 
 def emit(org: Any, topic: str, payload: dict[str, Any], *, also: Iterable[tuple[Any, str]] = (),
-         streamed: Mapping[str, dict[str, Any]] | None = None) -> None:
+         streamed: Mapping[str, dict[str, Any]] | None = None, sent: Callable[[], Any] | None = None) -> None:
     """Announce ``payload`` on ``topic`` of organization ``org`` (a model, an id or None) on commit.
 
     ``also`` names further (organization, topic) streams that carry the same announcement, such as
@@ -67,8 +69,11 @@ def emit(org: Any, topic: str, payload: dict[str, Any], *, also: Iterable[tuple[
     ``streamed`` maps a stream's topic to fields added to the payload on that stream's frames only:
     what one stream's followers may see and another's may not (subscribers in other apps do not
     hear them).
+    ``sent`` is called once the event's frames were handed to the channel layer (or could not be), before
+    the subscribers in other apps hear it: for what waits on the frames but not on the subscribers' writes.
     """
-    event = (getattr(org, "pk", org), topic, payload, [(getattr(o, "pk", o), t) for o, t in also], streamed or {})
+    event = (getattr(org, "pk", org), topic, payload, [(getattr(o, "pk", o), t) for o, t in also], streamed or {},
+             sent)
     connection = transaction.get_connection()
     if connection.in_atomic_block and connection.run_on_commit:
         sids, callback, _robust = connection.run_on_commit[-1]
@@ -112,8 +117,14 @@ def _send(events: list[tuple[list[tuple[Any, str]], dict[str, Any], Mapping[str,
 
 
 def _deliver_all(events: list[Event]) -> None:
-    _send([([(org_id, topic), *streams], payload, own) for org_id, topic, payload, streams, own in events])
-    for org_id, topic, payload, _streams, _own in events:
+    _send([([(org_id, topic), *streams], payload, own) for org_id, topic, payload, streams, own, _sent in events])
+    for *_event, sent in events:
+        if sent is not None:
+            try:
+                sent()
+            except Exception:
+                logger.exception("the hand-over callback %r of an event failed", sent)
+    for org_id, topic, payload, _streams, _own, _sent in events:
         for prefix, handler in _subscribers:
             if topic.startswith(prefix):
                 try:
@@ -121,7 +132,7 @@ def _deliver_all(events: list[Event]) -> None:
                 except Exception:
                     logger.exception("event subscriber %r failed on %s", handler, topic)
     for prefix, batch_handler in _batch_subscribers:
-        heard = [(org_id, topic, payload) for org_id, topic, payload, _streams, _own in events
+        heard = [(org_id, topic, payload) for org_id, topic, payload, _streams, _own, _sent in events
                  if topic.startswith(prefix)]
         if heard:
             try:

@@ -221,3 +221,18 @@ def test_a_held_outcome_is_written_anyway_when_the_holder_takes_too_long(hooked,
     _receive(a, "p4")
     (got,) = stuck
     assert (got.status, got.response_code) == ("sent", 200)
+
+
+def test_a_held_outcome_is_let_go_once_the_frames_are_out_before_the_subscribers_write(hooked, monkeypatch):
+    """The subscribers (the audit log, dashboards) write after the frames: the sender thread need not wait for them."""
+    from apps.alerts import sender
+
+    monkeypatch.setattr(sender, "HOLD_SECONDS", 30)  # only the announcement lets it go
+    monkeypatch.setattr(services, "ANNOUNCE_AFTER_SENDS_SECONDS", 30)
+    a, _receiver = hooked
+    settled: list[Delivery] = []
+    monkeypatch.setattr(events, "_batch_subscribers", [
+        ("alerts:", lambda batch: settled.append(_delivery_settled(timeout=5))), *events._batch_subscribers])
+    _receive(a, "p5")
+    (got,) = settled
+    assert (got.status, got.response_code) == ("sent", 200)

@@ -222,3 +222,34 @@ def test_fields_of_one_stream_reach_only_that_streams_frames_and_no_subscriber(r
     assert data(ORG, f"alerts:{ORG}") == [{"event": "ingested", "counts": 1}, {"event": "plain"}]
     assert data(None, "alerts:platform") == [{"event": "ingested", "counts": 7}, {"event": "plain"}]
     assert received == [(ORG, f"alerts:{ORG}", {"event": "ingested"}), (ORG, f"alerts:{ORG}", {"event": "plain"})]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sent_is_called_once_the_frames_are_handed_over_before_any_subscriber_hears(monkeypatch):
+    monkeypatch.setattr(events, "_subscribers", [])
+    monkeypatch.setattr(events, "_batch_subscribers", [])
+    order: list[tuple] = []
+    handed = events.send_to_groups
+
+    def frames(messages, **kwargs):
+        order.append(("frames", [m["seq"] for _group, m in messages]))
+        handed(messages, **kwargs)
+
+    def broken():
+        raise ValueError("callback bug")
+
+    monkeypatch.setattr(events, "send_to_groups", frames)
+    events.subscribe("", lambda org_id, topic, payload: order.append(("subscriber", payload["n"])))
+    events.subscribe_batch("", lambda batch: order.append(("batch", [payload["n"] for _o, _t, payload in batch])))
+    with transaction.atomic():
+        events.emit(ORG, TOPIC, {"n": 1}, sent=lambda: order.append(("sent", 1)))
+        events.emit(ORG, TOPIC, {"n": 2}, sent=broken)  # a failing callback costs the others nothing
+        with pytest.raises(RuntimeError), transaction.atomic():
+            events.emit(ORG, TOPIC, {"n": 3}, sent=lambda: order.append(("sent", 3)))
+            raise RuntimeError("inner failure")
+        events.emit(ORG, TOPIC, {"n": 4}, sent=lambda: order.append(("sent", 4)))
+    # One delivery (the rolled-back savepoint took its event with it): every frame, then every callback, then
+    # the subscribers.
+    assert order == [("frames", [1, 2, 3]), ("sent", 1), ("sent", 4), ("subscriber", 1), ("subscriber", 2),
+                     ("subscriber", 4), ("batch", [1, 2, 4])]
+    assert seqs(TOPIC) == [1, 2, 3]
