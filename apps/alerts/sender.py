@@ -13,8 +13,8 @@ A caller that has more to say right after its tries went out (the ingestion tell
 badges) holds their outcomes with ``outcomes_held``: a sender thread then writes its try's outcome (an
 update of the delivery, about half a millisecond of Python) only once the caller lets it go (the ingestion:
 once its frames are handed over) or its block ended, so the two do not take turns at the interpreter while
-the lists wait for their frames. Measured on the
-distributed mode (served, alternated A/B): the badge's event 0.5-0.7 ms sooner, the webhook unchanged.
+the lists wait for their frames. Measured on the distributed mode (served, alternated A/B): the badge's
+event 0.5-0.7 ms sooner, the webhook unchanged.
 """
 
 from __future__ import annotations
