@@ -1,7 +1,8 @@
 """Start-up wiring: what one ``manage.py serve`` process runs in each mode.
 
-Embedded mode: daphne (HTTP and websockets), cloudsim beside it, and a Celery worker and beat as
-threads of the same process. Distributed mode: daphne only; workers and beat are processes of their
+Embedded mode: daphne (HTTP and websockets), cloudsim beside it, a Celery worker and beat as
+threads of the same process, and the SQLite file's checkpoints on a thread of their own
+(``apps.core.sqlite``). Distributed mode: daphne only; workers and beat are processes of their
 own (``docker-compose.yml``, ``devtools/distributed.py``). The project package is the one place
 allowed to know every app, so this wiring lives here and the apps never reach up to it.
 """
@@ -129,9 +130,12 @@ def serve(*, host: str, port: int, worker: bool, out: TextIO) -> None:
 
     from apps.clouds.simulated import start_embedded_cloudsim
     from apps.core.demo import demo_sign_ins
+    from apps.core.sqlite import WalCheckpointer
     from unimanager.asgi import application
 
     embedded = settings.MODE == "embedded"
+    # First, so every connection the server's threads open from here on leaves checkpoints to it.
+    checkpointer = WalCheckpointer(settings.DATABASES["default"]["NAME"]).start() if embedded else None
     cloudsim = start_embedded_cloudsim() if embedded else None
     celery = EmbeddedCelery() if embedded and worker else None
     if celery is not None:
@@ -164,3 +168,5 @@ def serve(*, host: str, port: int, worker: bool, out: TextIO) -> None:
             celery.stop()
         if cloudsim is not None:
             cloudsim.stop()
+        if checkpointer is not None:
+            checkpointer.stop()
