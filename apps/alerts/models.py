@@ -156,7 +156,10 @@ class Alert(TenantModel):
         constraints = [models.UniqueConstraint(fields=["organization", "fingerprint"], name="alert_unique_fingerprint")]
         indexes = [models.Index(fields=["organization", "state", "-state_changed_at"], name="alert_org_state"),
                    models.Index(fields=["state", "-state_changed_at"], name="alert_state_changed"),
-                   models.Index(fields=["rule", "state"], name="alert_rule_state")]
+                   models.Index(fields=["rule", "state"], name="alert_rule_state"),
+                   # A group's members: its organization's firing alerts and those resolved lately (ends_at),
+                   # not every alert it ever had (``notify._group_members``).
+                   models.Index(fields=["organization", "state", "ends_at"], name="alert_org_state_ends")]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.state})"

@@ -22,6 +22,7 @@ route's ``escalate_after`` are sent to its ``escalate_to`` contact point once.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import time
@@ -336,8 +337,8 @@ def _group_members_sql(org_id: Any, now: datetime, groups: list[tuple[tuple[str,
                        ) -> list[tuple[str, list[Any]]]:
     """The statements of ``_group_members`` (every column of ``alerts_alert``, in field order).
 
-    Written as SQL over the labels' JSON (SQLite's ``json_extract``, PostgreSQL's ``->``), every value
-    a parameter: this statement runs for every alert received from outside, and building it through
+    Written as SQL over the labels' JSON (SQLite's ``json_extract``, PostgreSQL's ``@>`` and ``->``), every
+    value a parameter: this statement runs for every alert received from outside, and building it through
     the ORM's JSON lookups cost more than running it. A label is compared as text, as the ORM's exact
     lookup on a JSON key does (``_in_groups`` is the same test in Python)."""
     quote = connection.ops.quote_name
@@ -349,7 +350,9 @@ def _group_members_sql(org_id: Any, now: datetime, groups: list[tuple[tuple[str,
 
     def has(key: str, value: str) -> tuple[str, list[Any]]:
         if postgres:
-            return f"({labels} -> %s) = to_jsonb(%s::text)", [key, value]
+            # A containment, which the labels' index answers (migration 0005): only the alerts carrying the label
+            # are read, not every alert of the organization. The label is the text, not a list holding it.
+            return f"{labels} @> %s::jsonb", [json.dumps({key: value})]
         return f"json_extract({labels}, %s) = %s", [f'$."{key}"', value]
 
     def missing(key: str) -> tuple[str, list[Any]]:

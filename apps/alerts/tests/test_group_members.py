@@ -1,7 +1,7 @@
 """The group members read for alerts received from outside (``notify._group_members``, written as SQL
 over the labels' JSON, and ``notify._in_groups``, the same test in Python) are exactly the alerts the
 ORM's JSON lookups select: same ``group_by`` values
-(a missing label counts as empty, a number is not its text), firing or lately resolved, of the
+(a missing label counts as empty, a number or a list is not its text), firing or lately resolved, of the
 organization only, plus the firing alerts that inhibit others. Checked on SQLite here and on
 PostgreSQL in the integration tier."""
 
@@ -53,6 +53,10 @@ def _estate(world):
     number = alert(a, alertname="load")
     Alert.objects.filter(pk=number.pk).update(labels={"alertname": "load", "group": 7})
     made["number"] = number
+    # On PostgreSQL an array contains its elements (``@>``, which the labels' index answers): still not a member.
+    listed = alert(a, alertname="load")
+    Alert.objects.filter(pk=listed.pk).update(labels={"alertname": "load", "group": ["g1"]})
+    made["listed"] = listed
     return a, now, made
 
 
