@@ -24,7 +24,8 @@ A breakdown of (b) is measured in a child process on a fresh database of each mo
 front: ``external_alerts_receive`` (ingest, dispatch, commit, hand-over to a sender thread), then
 the send until the receiver has it, beside a bare POST of the same body with one reused client; and
 signed requests given to the ingestion lane as daphne gives them, alternated between its short way and
-Django's whole handler, with each stage of one alert to the webhook.
+Django's whole handler, with each stage of one alert to the webhook; then the ingestion again once the
+organization holds 22,000 alerts (resolved over months, 2,000 firing), beside the same without them.
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ BASELINE = ("(a) one GROUP BY over the window's samples plus the comparisons; (b
             "the same alerts in the same run, sending to the same receiver")
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
 SECRET = "bench-secret"
+# The history an organization is given for the ingestion's row at scale: alerts resolved over the last
+# months and some firing.
+ESTATE_ALERTS = 22_000
+ESTATE_FIRING = 2_000
 
 
 def run(ctx: Context) -> list[Row]:
@@ -148,6 +153,11 @@ def _rows(mode: str, r: dict, served: dict, am: dict | None, series: int, alerts
             "ms", percentile(b["receive_ms"], 50), None, delivered=b["received"], expected=b["expected"],
             extra={"p99_ms": percentile(b["receive_ms"], 99),
                    "announce_after_hand_over_p50_ms": percentile(b["after_ms"], 50)}),
+        Row(mode, f"breakdown, no HTTP in front: ingest + dispatch to its commit, the organization holding "
+            f"{ESTATE_ALERTS:,} alerts more ({ESTATE_FIRING:,} firing), beside the same with none", "p50", "ms",
+            percentile(r["estate_receive_ms"], 50), percentile(b["receive_ms"], 50),
+            delivered=len(r["estate_receive_ms"]), expected=probes, baseline_delivered=b["received"],
+            baseline_expected=b["expected"], extra={"p99_ms": percentile(r["estate_receive_ms"], 99)}),
         Row(mode, "breakdown, no HTTP in front: hand-over -> signed webhook received, beside a bare POST of the "
             "same body", "p50", "ms", percentile(b["send_ms"], 50), percentile(b["baseline_ms"], 50),
             delivered=b["received"], expected=b["expected"], baseline_delivered=b["baseline_received"],
@@ -250,26 +260,49 @@ def _measure(series: int, probes: int) -> dict:
         return hand_over(delivery)
 
     sender.hand_over = timed_hand_over
-    firing_ms, receive_ms, send_ms, after_ms, baseline_ms = [], [], [], [], []
-    for n in range(probes):
-        name = f"p{n}"
-        handed_at.clear()
-        began = time.perf_counter()
-        services.external_alerts_receive(actor=None, organization=org, alerts=[
-            {"labels": {"alertname": "probe", "probe": name, "severity": "critical"}}])
-        returned = time.perf_counter()
-        got = receiver.wait_for(lambda rs, name=name: next(
-            (x for x in rs if x["path"] == "/hook" and x["body"]["groupLabels"].get("probe") == name), None), 10)
-        if got is not None and handed_at:
-            firing_ms.append((got["at"] - began) * 1000)
-            receive_ms.append((handed_at[0] - began) * 1000)
-            send_ms.append((got["at"] - handed_at[0]) * 1000)
-            after_ms.append((returned - handed_at[0]) * 1000)
-        time.sleep(0.002)  # the sender thread records the delivery as sent before the next probe
+    def ingest_round(prefix: str) -> dict[str, list[float]]:
+        out: dict[str, list[float]] = {"firing_ms": [], "receive_ms": [], "send_ms": [], "after_ms": []}
+        for n in range(probes):
+            name = f"{prefix}{n}"
+            handed_at.clear()
+            began = time.perf_counter()
+            services.external_alerts_receive(actor=None, organization=org, alerts=[
+                {"labels": {"alertname": "probe", "probe": name, "severity": "critical"}}])
+            returned = time.perf_counter()
+            got = receiver.wait_for(lambda rs, name=name: next(
+                (x for x in rs if x["path"] == "/hook" and x["body"]["groupLabels"].get("probe") == name), None), 10)
+            if got is not None and handed_at:
+                out["firing_ms"].append((got["at"] - began) * 1000)
+                out["receive_ms"].append((handed_at[0] - began) * 1000)
+                out["send_ms"].append((got["at"] - handed_at[0]) * 1000)
+                out["after_ms"].append((returned - handed_at[0]) * 1000)
+            time.sleep(0.002)  # the sender thread records the delivery as sent before the next probe
+        return out
+
+    first = ingest_round("p")
+    firing_ms, receive_ms, send_ms, after_ms = (first[k] for k in ("firing_ms", "receive_ms", "send_ms", "after_ms"))
+    baseline_ms: list[float] = []
     probe_received = sum(1 for x in receiver.received if x["path"] == "/hook" and x["signature_ok"])
     stages = _handler_stages(org, receiver, probes, handed_at)
     sender.hand_over = hand_over
     lane = _lane_stages(org, receiver, probes)
+    # The same ingestion into an organization that has a history: what grows with its alerts shows here.
+    from django.utils import timezone
+
+    now = timezone.now()
+    Alert.objects.bulk_create([
+        Alert(organization=org, source=Alert.Source.EXTERNAL, fingerprint=f"estate-{n}", name="estate",
+              labels={"alertname": "estate", "probe": f"e{n}", "severity": "warning"}, severity="warning",
+              state=Alert.State.FIRING if n < ESTATE_FIRING else Alert.State.RESOLVED,
+              state_changed_at=now - dt.timedelta(days=n % 300),
+              ends_at=None if n < ESTATE_FIRING else now - dt.timedelta(days=2 + n % 300))
+        for n in range(ESTATE_ALERTS)], batch_size=2000)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE alerts_alert")
+    sender.hand_over = timed_hand_over
+    estate = ingest_round("q")["receive_ms"]
+    sender.hand_over = hand_over
     body = receiver.received[-1]["body"] if receiver.received else {}
     bare = httpx.Client(timeout=5)
     for n in range(probes):
@@ -286,7 +319,7 @@ def _measure(series: int, probes: int) -> dict:
             "firing": {"ms": firing_ms, "receive_ms": receive_ms, "send_ms": send_ms, "after_ms": after_ms,
                        "baseline_ms": baseline_ms,
                        "received": probe_received, "expected": probes, "baseline_received": bare_received},
-            "handler": stages, "lane": lane}
+            "handler": stages, "lane": lane, "estate_receive_ms": estate}
 
 
 def _handler_stages(org: Any, receiver: Any, probes: int, handed_at: list[float]) -> dict:

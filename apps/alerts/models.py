@@ -159,7 +159,10 @@ class Alert(TenantModel):
                    models.Index(fields=["rule", "state"], name="alert_rule_state"),
                    # A group's members: its organization's firing alerts and those resolved lately (ends_at),
                    # not every alert it ever had (``notify._group_members``).
-                   models.Index(fields=["organization", "state", "ends_at"], name="alert_org_state_ends")]
+                   models.Index(fields=["organization", "state", "ends_at"], name="alert_org_state_ends"),
+                   # The badge's counts (``selectors._showing``), read with every ingestion: its index alone.
+                   models.Index(fields=["state", "severity", "organization"], name="alert_badge_counts",
+                                condition=models.Q(silenced_by__isnull=True, inhibited_by__isnull=True))]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.state})"

@@ -378,9 +378,11 @@ def _group_members_sql(org_id: Any, now: datetime, groups: list[tuple[tuple[str,
             terms.append("(" + " AND ".join(parts or ["1 = 1"]) + ")")
         terms.append(f"({state} = %s AND {inhibitor_sql})")
         params += [Alert.State.FIRING, *inhibitor_params]
-        sql = statements.select(Alert, f"{org_column} = %s AND ({state} = %s OR ({state} IN (%s, %s) AND "
-                                       f"{ends_at} >= %s)) AND ({' OR '.join(terms)})")
-        head = [org_value, Alert.State.FIRING, Alert.State.RESOLVED, Alert.State.INSUFFICIENT_DATA,
+        # The organization in each side of the OR: each side is then one range of ``alert_org_state_ends``
+        # (SQLite looks an OR up side by side only so), not every alert of the organization.
+        sql = statements.select(Alert, f"(({org_column} = %s AND {state} = %s) OR ({org_column} = %s AND {state} IN "
+                                       f"(%s, %s) AND {ends_at} >= %s)) AND ({' OR '.join(terms)})")
+        head = [org_value, Alert.State.FIRING, org_value, Alert.State.RESOLVED, Alert.State.INSUFFICIENT_DATA,
                 connection.ops.adapt_datetimefield_value(now - RESOLVED_KEEP)]
         out.append((sql, head + params))
     return out

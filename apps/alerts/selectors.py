@@ -106,10 +106,10 @@ def severity_counts(*, actor: Any) -> dict[str, Any]:
     ``topics``: the same for each topic of ``alerts_topics_for`` (what an event's ``counts`` replaces)."""
     topics = alerts_topics_for(actor)
     if topics == [f"alerts:{PLATFORM}"]:
-        rows = _showing(alert_list(actor=actor)).values("severity").annotate(n=Count("id")).order_by()
+        rows = _showing(alert_list(actor=actor)).values("severity").annotate(n=Count("*")).order_by()
         counts = _by_severity({r["severity"]: r["n"] for r in rows})
         return {**counts, "topics": topics, "by_topic": {topics[0]: counts}}
-    rows = (_showing(alert_list(actor=actor)).values("organization_id", "severity").annotate(n=Count("id"))
+    rows = (_showing(alert_list(actor=actor)).values("organization_id", "severity").annotate(n=Count("*"))
             .order_by())
     pairs: dict[str, dict[str, int]] = {}
     for r in rows:
@@ -135,7 +135,7 @@ def stream_counts_read(org_id: Any) -> tuple[str, list[Any]]:
         sql, params = (_showing(Alert.objects.all())
                        .values("severity", mine=ExpressionWrapper(Q(organization_id=UUID(int=0)),
                                                                   output_field=BooleanField()))
-                       .annotate(n=Count("id")).order_by().query.sql_with_params())
+                       .annotate(n=Count("*")).order_by().query.sql_with_params())
         at = [i for i, p in enumerate(params) if p == marker]
         if len(at) != 1:
             raise RuntimeError(f"the badge counts' read has {len(at)} places for the organization")
