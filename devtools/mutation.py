@@ -307,7 +307,7 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
             _maintenance(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
         settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = name
         return
-    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+    if not settings.DATABASES["default"]["ENGINE"].endswith(".sqlite3"):  # Django's, or core's around it
         return
     _disconnect()
     name = SNAPSHOT.with_name(f"mutation-{os.getpid()}.sqlite3")

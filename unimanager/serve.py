@@ -129,13 +129,17 @@ def serve(*, host: str, port: int, worker: bool, out: TextIO) -> None:
     from daphne.server import Server
 
     from apps.clouds.simulated import start_embedded_cloudsim
+    from apps.core.backends.sqlite3.base import keep_connections
     from apps.core.demo import demo_sign_ins
     from apps.core.sqlite import WalCheckpointer
     from unimanager.asgi import application
 
     embedded = settings.MODE == "embedded"
-    # First, so every connection the server's threads open from here on leaves checkpoints to it.
+    # First, so every connection the server's threads open from here on leaves checkpoints to it, and is
+    # kept for the next request once one is done with it.
     checkpointer = WalCheckpointer(settings.DATABASES["default"]["NAME"]).start() if embedded else None
+    if embedded:
+        keep_connections()
     cloudsim = start_embedded_cloudsim() if embedded else None
     celery = EmbeddedCelery() if embedded and worker else None
     if celery is not None:
@@ -169,4 +173,5 @@ def serve(*, host: str, port: int, worker: bool, out: TextIO) -> None:
         if cloudsim is not None:
             cloudsim.stop()
         if checkpointer is not None:
+            keep_connections(False)
             checkpointer.stop()

@@ -141,7 +141,8 @@ else:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
         "default": {
-            "ENGINE": "django.db.backends.sqlite3",
+            # Django's backend, with the file's connections kept for the next requests (see the module).
+            "ENGINE": "apps.core.backends.sqlite3",
             "NAME": os.environ.get("UNIMANAGER_SQLITE_PATH", str(DATA_DIR / "unimanager.sqlite3")),
             # The server and the in-process worker share the file: WAL lets readers run beside a
             # writer, IMMEDIATE takes the write lock up front so concurrent writers wait (busy
