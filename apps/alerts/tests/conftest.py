@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ def fresh_cache():
 
 
 @pytest.fixture
-def world(db) -> dict[str, Any]:
+def world(db) -> Iterator[dict[str, Any]]:
     """Organization A (an operator holding every alerts permission, a platform, three instances) and
     organization B (its own operator, platform and instance)."""
     out: dict[str, Any] = {}
@@ -31,4 +32,22 @@ def world(db) -> dict[str, Any]:
         platform = f.platform(org, name=f"cloud-{tag}")
         out[tag] = {"org": org, "user": person, "platform": platform,
                     "resources": [f.resource(platform, organization=org, name=f"{tag}-vm-{i}") for i in range(3)]}
-    return out
+    yield out
+    # A sender thread may still be writing a try's outcome: on the in-memory database a write beside it (the
+    # next test's set-up, the flush of a transactional test) would fail at once ("database table is locked").
+    senders_idle()
+
+
+def senders_idle(timeout: float = 10.0) -> bool:
+    """Wait until no sender thread holds a try (and so its outcome is written); False if one still did."""
+    from apps.alerts import sender
+
+    _pool, idle = sender._executor()
+    taken = 0
+    try:
+        while taken < sender.THREADS and idle.acquire(timeout=timeout):
+            taken += 1
+    finally:
+        for _ in range(taken):
+            idle.release()
+    return taken == sender.THREADS

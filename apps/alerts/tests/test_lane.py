@@ -16,6 +16,7 @@ from apps.alerts import services
 from apps.alerts.api import lane as lane_module
 from apps.alerts.api.lane import IngestionLane
 from apps.alerts.models import Alert, AlertHistory, Delivery
+from apps.alerts.tests.conftest import senders_idle
 from apps.alerts.tests.receivers import HttpReceiver
 from apps.security.client import sign
 from apps.security.services import access_key_create
@@ -154,17 +155,7 @@ def _senders_idle(timeout: float = 10.0) -> None:
     """Wait until no sender thread holds a try. The lists are told once a try's request is written, so a
     burst's threads may still await their answers and record them when the next alert comes; its first try
     would then go to Celery, which this tier does not run."""
-    from apps.alerts import sender
-
-    _pool, idle = sender._executor()
-    taken = 0
-    try:
-        while taken < sender.THREADS and idle.acquire(timeout=timeout):
-            taken += 1
-    finally:
-        for _ in range(taken):
-            idle.release()
-    assert taken == sender.THREADS
+    assert senders_idle(timeout)
 
 
 def test_one_received_alert_costs_a_fixed_number_of_statements_until_commit(world):
@@ -194,6 +185,9 @@ def test_one_received_alert_costs_a_fixed_number_of_statements_until_commit(worl
             counts.append(sum(1 for word in statements[:upto] if word not in {"BEGIN", "SAVEPOINT", "RELEASE"}))
             assert receiver.wait_for(lambda rs, n=n: any(x["body"]["groupLabels"].get("probe") == f"p{n}"
                                                          for x in rs), 10)
+            # The sender thread writes the try's outcome after the receiver had it: on the tests' in-memory
+            # database a write beside it fails at once ("database table is locked"), so the next one waits.
+            _senders_idle()
     finally:
         receiver.stop()
     # The first receive of the process may read the organization's notification settings.
