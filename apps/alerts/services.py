@@ -50,12 +50,13 @@ def _bad(field: str, message: str) -> InvalidInput:
 
 
 def alerts_announce(org_id: Any, event: str, *, streamed: dict[str, dict[str, Any]] | None = None,
-                    sent: Callable[[], Any] | None = None, **data: Any) -> None:
+                    ready: Callable[[], Any] | None = None, sent: Callable[[], Any] | None = None,
+                    **data: Any) -> None:
     """Tell the organization's alert lists and header badges (and platform-wide readers) something changed.
     ``streamed``: fields of each stream's frame alone, such as the badge's new counts of that stream
-    (``selectors.stream_counts``), so its badges need not read them. ``sent``: as ``emit``'s."""
+    (``selectors.stream_counts``), so its badges need not read them. ``ready`` and ``sent``: as ``emit``'s."""
     emit(org_id, f"alerts:{org_id}", {"event": event, **data}, also=[(None, "alerts:platform")], streamed=streamed,
-         sent=sent)
+         ready=ready, sent=sent)
 
 
 def object_changed(org_id: Any, topic_kind: str, obj_id: Any, event: str, name: str = "", **data: Any) -> None:
@@ -273,8 +274,10 @@ def external_alerts_receive(*, actor: Any, organization: Any, alerts: Any, nonce
             if changed and outer:  # at the caller's commit, with the sends
                 alerts_announce(organization.pk, "ingested", streamed=streamed, count=changed)
         if changed and not outer:
-            sender.wait_sent([getattr(d, "handed", None) for d in deliveries], ANNOUNCE_AFTER_SENDS_SECONDS)
-            alerts_announce(organization.pk, "ingested", streamed=streamed, count=changed, sent=release)
+            # The stream numbers are asked for while the first tries go out; the frames wait for both.
+            handed = [getattr(d, "handed", None) for d in deliveries]
+            alerts_announce(organization.pk, "ingested", streamed=streamed, count=changed, sent=release,
+                            ready=lambda: sender.wait_sent(handed, ANNOUNCE_AFTER_SENDS_SECONDS))
     return done
 
 

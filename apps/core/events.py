@@ -26,9 +26,9 @@ logger = logging.getLogger(__name__)
 Subscriber = Callable[[Any, str, dict[str, Any]], None]
 BatchSubscriber = Callable[[list[tuple[Any, str, dict[str, Any]]]], None]
 # (organization id, topic, payload, further streams, fields added on named streams' frames only, called once the
-# frames were handed over)
+# stream numbers are taken and before the frames are handed over, called once the frames were handed over)
 Event = tuple[Any, str, dict[str, Any], list[tuple[Any, str]], Mapping[str, dict[str, Any]],
-              Callable[[], Any] | None]
+              Callable[[], Any] | None, Callable[[], Any] | None]
 _subscribers: list[tuple[str, Subscriber]] = []
 _batch_subscribers: list[tuple[str, BatchSubscriber]] = []
 
@@ -61,7 +61,8 @@ class _Emitted:
 
 
 def emit(org: Any, topic: str, payload: dict[str, Any], *, also: Iterable[tuple[Any, str]] = (),
-         streamed: Mapping[str, dict[str, Any]] | None = None, sent: Callable[[], Any] | None = None) -> None:
+         streamed: Mapping[str, dict[str, Any]] | None = None, ready: Callable[[], Any] | None = None,
+         sent: Callable[[], Any] | None = None) -> None:
     """Announce ``payload`` on ``topic`` of organization ``org`` (a model, an id or None) on commit.
 
     ``also`` names further (organization, topic) streams that carry the same announcement, such as
@@ -69,11 +70,13 @@ def emit(org: Any, topic: str, payload: dict[str, Any], *, also: Iterable[tuple[
     ``streamed`` maps a stream's topic to fields added to the payload on that stream's frames only:
     what one stream's followers may see and another's may not (subscribers in other apps do not
     hear them).
+    ``ready`` is called once the event's stream numbers were asked for, before they are read and its frames
+    handed over: what the frames must wait for waits there, while the numbers' round trip is on its way.
     ``sent`` is called once the event's frames were handed to the channel layer (or could not be), before
     the subscribers in other apps hear it: for what waits on the frames but not on the subscribers' writes.
     """
     event = (getattr(org, "pk", org), topic, payload, [(getattr(o, "pk", o), t) for o, t in also], streamed or {},
-             sent)
+             ready, sent)
     connection = transaction.get_connection()
     if connection.in_atomic_block and connection.run_on_commit:
         sids, callback, _robust = connection.run_on_commit[-1]
@@ -83,14 +86,24 @@ def emit(org: Any, topic: str, payload: dict[str, Any], *, also: Iterable[tuple[
     transaction.on_commit(_Emitted(event))
 
 
-def _send(events: list[tuple[list[tuple[Any, str]], dict[str, Any], Mapping[str, dict[str, Any]]]]) -> None:
+def _send(events: list[tuple[list[tuple[Any, str]], dict[str, Any], Mapping[str, dict[str, Any]]]],
+          ready: Iterable[Callable[[], Any]] = ()) -> None:
     """Number each event within each of its (organization, topic) streams, keep it for replay and hand it to
     the channel layer: the numbers of all the events' streams, their replay copies and their sends each go
-    out together."""
+    out together. ``ready`` are called while the numbers are on their way (from Redis), before the sends."""
     try:
         groups = [(realtime.group_name(org_id, topic), topic, n) for n, (streams, _p, _s) in enumerate(events)
                   for org_id, topic in streams]
-        seqs = realtime.next_seqs([group for group, _topic, _n in groups])
+        # The numbers are asked for before ``ready`` is waited for and read after it.
+        asked = realtime.next_seqs_asked([group for group, _topic, _n in groups])
+        try:
+            for wait in ready:
+                try:
+                    wait()
+                except Exception:
+                    logger.exception("the readiness callback %r of an event failed", wait)
+        finally:
+            seqs = asked()
         # The client's frame is encoded once per stream here, not once per subscriber, around the payload
         # encoded once (again for a stream with fields of its own); the layer message carries only strings
         # and numbers, which the layer copies cheaply for each receiver.
@@ -117,14 +130,15 @@ def _send(events: list[tuple[list[tuple[Any, str]], dict[str, Any], Mapping[str,
 
 
 def _deliver_all(events: list[Event]) -> None:
-    _send([([(org_id, topic), *streams], payload, own) for org_id, topic, payload, streams, own, _sent in events])
+    _send([([(org_id, topic), *streams], payload, own) for org_id, topic, payload, streams, own, _r, _s in events],
+          [ready for *_event, ready, _sent in events if ready is not None])
     for *_event, sent in events:
         if sent is not None:
             try:
                 sent()
             except Exception:
                 logger.exception("the hand-over callback %r of an event failed", sent)
-    for org_id, topic, payload, _streams, _own, _sent in events:
+    for org_id, topic, payload, _streams, _own, _ready, _sent in events:
         for prefix, handler in _subscribers:
             if topic.startswith(prefix):
                 try:
@@ -132,7 +146,7 @@ def _deliver_all(events: list[Event]) -> None:
                 except Exception:
                     logger.exception("event subscriber %r failed on %s", handler, topic)
     for prefix, batch_handler in _batch_subscribers:
-        heard = [(org_id, topic, payload) for org_id, topic, payload, _streams, _own, _sent in events
+        heard = [(org_id, topic, payload) for org_id, topic, payload, _streams, _own, _ready, _sent in events
                  if topic.startswith(prefix)]
         if heard:
             try:
@@ -155,21 +169,10 @@ def send_to_groups(messages: list[tuple[str, dict[str, Any]]]) -> None:
     if layer is None:
         return
 
-    by_group: dict[str, list[dict[str, Any]]] = {}
-    for group, message in messages:
-        by_group.setdefault(group, []).append(message)
-
     from apps.core.consumers import fanout  # this process's followers are handed their events at once
 
-    async def in_order(group: str, sent: list[dict[str, Any]]) -> None:
-        for message in sent:
-            await fanout.send(layer, group, message)
-
     async def send_all() -> None:
-        if len(messages) == 1:
-            await fanout.send(layer, *messages[0])
-        else:  # the groups side by side, each group's messages in order
-            await asyncio.gather(*(in_order(group, sent) for group, sent in by_group.items()))
+        await fanout.send_all(layer, messages)
 
     try:
         running = asyncio.get_running_loop()

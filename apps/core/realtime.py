@@ -125,6 +125,36 @@ def next_seqs(groups: list[str]) -> list[int]:
     return [next_seq(group) for group in groups]
 
 
+def next_seqs_asked(groups: list[str]) -> Callable[[], list[int]]:
+    """``next_seqs`` in two halves: the increments are sent to Redis now and their answers read when the
+    returned function is called (it must be, once), so what the caller does in between overlaps the round trip.
+    Without Redis the numbers are taken now."""
+    backend = caches[DEFAULT_CACHE_ALIAS]
+    if not isinstance(backend, RedisCache) or not groups:
+        seqs = next_seqs(groups)
+        return lambda: seqs
+    keys = [backend.make_and_validate_key(_seq_key(group)) for group in groups]
+    pool = backend._cache.get_client(keys[0], write=True).connection_pool
+    conn = pool.get_connection()
+    try:
+        conn.send_packed_command(conn.pack_commands([("INCR", key) for key in keys]))
+    except BaseException:
+        conn.disconnect()  # a half-sent command: the connection is not used again
+        pool.release(conn)
+        raise
+
+    def answers() -> list[int]:
+        try:
+            return [int(conn.read_response()) for _key in keys]
+        except BaseException:
+            conn.disconnect()  # answers left unread would be the next command's
+            raise
+        finally:
+            pool.release(conn)
+
+    return answers
+
+
 def remember_many(messages: list[tuple[str, dict[str, Any]]]) -> None:
     """``remember`` several (group, message): the cache writes them together (one round trip to Redis)."""
     backend = caches[DEFAULT_CACHE_ALIAS]

@@ -9,6 +9,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import redis
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.core.cache import cache, caches
@@ -107,3 +108,33 @@ def test_an_event_sent_from_the_followers_process_reaches_them_once_and_the_othe
     assert handed_at_once == [1]  # before Redis was waited for
     assert copy["seq"] == 1 and copy[VIA] == channel
     assert handed == [1, 2]
+
+
+def test_numbers_asked_for_are_read_after_other_work_on_the_same_cache():
+    """``next_seqs_asked``: the increments leave at once and are read later; the cache serves other commands
+    meanwhile (on another of its connections), the connection goes back to the pool, and a connection whose
+    answers could not be read is dropped, not handed to the next command with answers left in it."""
+    groups = [realtime.group_name(ORG, "alerts:asked"), realtime.group_name(None, "alerts:asked")]
+    before = [int(cache.get(realtime._seq_key(group)) or 0) for group in groups]
+    pool = caches["default"]._cache.get_client(realtime._seq_key(groups[0]), write=True).connection_pool
+
+    asked = realtime.next_seqs_asked(groups)
+    cache.set("asked:between", "x")
+    assert cache.get("asked:between") == "x"
+    assert asked() == [seq + 1 for seq in before]
+    assert realtime.next_seqs_asked(groups)() == [seq + 2 for seq in before]
+    assert pool._in_use_connections == set()
+
+    # A counter that is not a number: the first answer is an error, the second is left unread.
+    backend = caches["default"]
+    client = backend._cache.get_client(realtime._seq_key(groups[0]), write=True)
+    first = backend.make_and_validate_key(realtime._seq_key(groups[0]))
+    client.set(first, "not a number")
+    asked = realtime.next_seqs_asked(groups)
+    held = next(iter(pool._in_use_connections))
+    with pytest.raises(redis.exceptions.ResponseError):
+        asked()
+    assert pool._in_use_connections == set() and held._sock is None
+    client.set(first, before[0] + 2)
+    # The refused increment was not made, the unread one was.
+    assert realtime.next_seqs(groups) == [before[0] + 3, before[1] + 4]

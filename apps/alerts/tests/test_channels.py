@@ -131,4 +131,11 @@ def test_tls_and_a_configured_proxy_go_through_httpx(receiver, monkeypatch):
     assert channels._direct("https://hooks.example.com/x") is None
     assert channels._direct("http://user:pw@127.0.0.1/x") is None
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
-    assert channels._direct(receiver.url) is None
+    assert channels._direct(receiver.url) is not None  # the environment is read once per process
+    channels._proxied.cache_clear()
+    try:
+        assert channels._direct(receiver.url) is None
+    finally:
+        monkeypatch.undo()
+        channels._proxied.cache_clear()
+    assert channels._direct(receiver.url) is not None

@@ -348,6 +348,68 @@ def test_an_event_sent_from_the_followers_process_is_handed_to_them_at_once_and_
     run(scenario)
 
 
+def test_several_events_reach_this_process_followers_before_the_layer_copies_are_made(world, monkeypatch):
+    """``fanout.send_all``: the followers here of every group with a hub have their frames before the layer is
+    asked for any copy (the layer's work on the loop would come between them and their sockets); each group's
+    messages keep their order, here and through the layer, and a group without a hub goes through the layer."""
+    from channels.layers import get_channel_layer
+
+    from apps.core import realtime
+    from apps.core.consumers import VIA, RealtimeConsumer, fanout
+
+    op = factories.operation(world.org_a)
+    followed = realtime.group_name(world.org_a.pk, op.topic)
+    unfollowed = realtime.group_name(world.org_a.pk, "operation:op-not-followed")
+    layer = get_channel_layer()
+    handed: list[int] = []
+    at_layer: list[tuple[str, int, int]] = []  # (group, seq, followers handed so far)
+    original, group_send = RealtimeConsumer.realtime_event, layer.group_send
+
+    async def counted(self, message):
+        handed.append(message["seq"])
+        await original(self, message)
+
+    async def sending(group, message):
+        at_layer.append((group, message["seq"], len(handed)))
+        await group_send(group, message)
+
+    monkeypatch.setattr(RealtimeConsumer, "realtime_event", counted)
+    monkeypatch.setattr(layer, "group_send", sending)
+
+    def event(seq: int, topic: str = op.topic) -> dict:
+        text = json.dumps({"type": "event", "topic": topic, "seq": seq, "data": {"n": seq}})
+        return {"type": "realtime.event", "topic": topic, "seq": seq, "text": text}
+
+    async def scenario():
+        sockets = [await connected(world.alice) for _ in range(2)]
+        for socket in sockets:
+            assert (await subscribe(socket, op.topic))["type"] == "subscribed"
+        elsewhere, other = await layer.new_channel("other-process."), await layer.new_channel("other-process.")
+        await layer.group_add(followed, elsewhere)
+        await layer.group_add(unfollowed, other)
+        hub = next(h for key, h in fanout.hubs.items() if key[1] == followed)
+
+        await fanout.send_all(layer, [(unfollowed, event(7, "operation:op-not-followed")), (followed, event(1)),
+                                      (followed, event(2))])
+        assert handed == [1, 1, 2, 2]
+        assert sorted(at_layer) == [(followed, 1, 4), (followed, 2, 4), (unfollowed, 7, 4)]
+        assert [seq for group, seq, _n in at_layer if group == followed] == [1, 2]
+        for socket in sockets:
+            assert [(await socket.receive_json_from(timeout=2))["seq"] for _ in range(2)] == [1, 2]
+        copies = [await layer.receive(elsewhere) for _ in range(2)]
+        assert [(c["seq"], c[VIA]) for c in copies] == [(1, hub.channel), (2, hub.channel)]
+        assert VIA not in await layer.receive(other)
+        for socket in sockets:
+            assert await socket.receive_nothing(timeout=0.3)  # the copies that came back were skipped
+        assert handed == [1, 1, 2, 2]
+        await layer.group_discard(followed, elsewhere)
+        await layer.group_discard(unfollowed, other)
+        for socket in sockets:
+            await socket.disconnect()
+
+    run(scenario)
+
+
 def test_events_reach_followers_without_channels_per_message_database_clean_up(world, monkeypatch):
     import channels.consumer
 

@@ -253,3 +253,50 @@ def test_sent_is_called_once_the_frames_are_handed_over_before_any_subscriber_he
     assert order == [("frames", [1, 2, 3]), ("sent", 1), ("sent", 4), ("subscriber", 1), ("subscriber", 2),
                      ("subscriber", 4), ("batch", [1, 2, 4])]
     assert seqs(TOPIC) == [1, 2, 3]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ready_is_called_after_the_numbering_and_before_the_frames(monkeypatch):
+    """``ready``: the streams' numbers are taken first (their round trip to the cache overlaps what the frames
+    wait for), then every event's ``ready``, then the frames; a failing one costs the others nothing, and an
+    event of a rolled-back savepoint is not waited for."""
+    order: list[tuple] = []
+    numbered, handed = realtime.next_seqs, events.send_to_groups
+
+    def numbers(groups):
+        order.append(("numbers", len(groups)))
+        return numbered(groups)
+
+    def frames(messages, **kwargs):
+        order.append(("frames", [m["seq"] for _group, m in messages]))
+        handed(messages, **kwargs)
+
+    def broken():
+        raise ValueError("callback bug")
+
+    monkeypatch.setattr(realtime, "next_seqs", numbers)
+    monkeypatch.setattr(events, "send_to_groups", frames)
+    with transaction.atomic():
+        events.emit(ORG, TOPIC, {"n": 1}, ready=lambda: order.append(("ready", 1)), sent=lambda: order.append(
+            ("sent", 1)))
+        events.emit(ORG, TOPIC, {"n": 2}, ready=broken)
+        with pytest.raises(RuntimeError), transaction.atomic():
+            events.emit(ORG, TOPIC, {"n": 3}, ready=lambda: order.append(("ready", 3)))
+            raise RuntimeError("inner failure")
+        events.emit(ORG, TOPIC, {"n": 4}, also=[(None, "alerts:platform")], ready=lambda: order.append(("ready", 4)))
+    assert order == [("numbers", 4), ("ready", 1), ("ready", 4), ("frames", [1, 2, 3, 1]), ("sent", 1)]
+    assert seqs(TOPIC) == [1, 2, 3]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_event_whose_numbering_fails_is_not_waited_for(monkeypatch, caplog):
+    """No numbers, no frames: ``ready`` is not called (nothing waits for it), ``sent`` still is."""
+    called: list[str] = []
+
+    def down(groups):
+        raise ConnectionError("cache unreachable")
+
+    monkeypatch.setattr(realtime, "next_seqs", down)
+    events.emit(ORG, TOPIC, {"n": 1}, ready=lambda: called.append("ready"), sent=lambda: called.append("sent"))
+    assert called == ["sent"]
+    assert "could not deliver events" in caplog.text
