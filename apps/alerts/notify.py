@@ -653,7 +653,7 @@ def _enqueue(delivery: Delivery) -> None:
     from apps.alerts.sender import hand_over
 
     def go() -> None:
-        # What the sender thread tells when the try is out (``sender.wait_sent``), None through Celery.
+        # What the sender thread tells when the try is out (``sender.Handed``), None through Celery.
         delivery.handed = hand_over(delivery)
 
     transaction.on_commit(go)

@@ -77,17 +77,53 @@ def outcomes_held() -> Iterator[Callable[[], None]]:
         release.set()
 
 
-def hand_over(delivery: Any) -> threading.Event | None:
+class Handed:
+    """Set once a sender thread's try reached its receiver (or failed). ``wait`` as an event's; ``then(fn)``
+    calls ``fn`` on the thread that sets it (at once when it already is): what follows the try (the alert
+    lists' frames) is started by the sender thread as soon as its request is written."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._then: list[Callable[[], Any]] = []
+
+    def set(self) -> None:
+        with self._lock:
+            if self._event.is_set():
+                return
+            self._event.set()
+            then, self._then = self._then, []
+        for fn in then:
+            try:
+                fn()
+            except Exception:  # the try itself goes on
+                logger.exception("what followed a sent try (%r) failed", fn)
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._event.wait(timeout)
+
+    def then(self, fn: Callable[[], Any]) -> None:
+        with self._lock:
+            if not self._event.is_set():
+                self._then.append(fn)
+                return
+        fn()
+
+
+def hand_over(delivery: Any) -> Handed | None:
     """Send ``delivery``'s claimed first try now on an idle sender thread, else through Celery.
 
-    Returns an event set once the thread's try reached its receiver (or failed), so the caller can
-    let it go first before doing slower bookkeeping (``wait_sent``); None when it went to Celery."""
+    Returns a ``Handed`` set once the thread's try reached its receiver (or failed), so the caller can
+    let it go first before doing slower bookkeeping; None when it went to Celery."""
     from apps.alerts.tasks import delivery_send_task
 
     if enabled():
         pool, idle = _executor()
         if idle.acquire(blocking=False):
-            out = threading.Event()
+            out = Handed()
             try:
                 pool.submit(_send, delivery, idle, out, getattr(_held, "release", None))
                 return out
@@ -97,17 +133,7 @@ def hand_over(delivery: Any) -> threading.Event | None:
     return None
 
 
-def wait_sent(handed: list[threading.Event | None], timeout: float) -> bool:
-    """Wait at most ``timeout`` seconds in all until every try handed to a sender thread was made;
-    True when all were."""
-    deadline = time.monotonic() + timeout
-    for event in handed:
-        if event is not None and not event.wait(max(0.0, deadline - time.monotonic())):
-            return False
-    return True
-
-
-def _send(delivery: Any, idle: threading.Semaphore, out: threading.Event, release: threading.Event | None) -> None:
+def _send(delivery: Any, idle: threading.Semaphore, out: Handed, release: threading.Event | None) -> None:
     from apps.alerts.notify import attempt_claimed
     from apps.alerts.tasks import delivery_send_task
 

@@ -31,7 +31,7 @@ from apps.alerts.models import (
 from apps.alerts.rules import Change, record_changes, validate_rule
 from apps.clouds.secrets import decrypt_json, encrypt_json
 from apps.core.errors import Conflict, InvalidInput
-from apps.core.events import emit
+from apps.core.events import After, emit
 from apps.core.scoping import require
 
 if TYPE_CHECKING:
@@ -50,13 +50,12 @@ def _bad(field: str, message: str) -> InvalidInput:
 
 
 def alerts_announce(org_id: Any, event: str, *, streamed: dict[str, dict[str, Any]] | None = None,
-                    ready: Callable[[], Any] | None = None, sent: Callable[[], Any] | None = None,
-                    **data: Any) -> None:
+                    after: After | None = None, sent: Callable[[], Any] | None = None, **data: Any) -> None:
     """Tell the organization's alert lists and header badges (and platform-wide readers) something changed.
     ``streamed``: fields of each stream's frame alone, such as the badge's new counts of that stream
-    (``selectors.stream_counts``), so its badges need not read them. ``ready`` and ``sent``: as ``emit``'s."""
+    (``selectors.stream_counts``), so its badges need not read them. ``after`` and ``sent``: as ``emit``'s."""
     emit(org_id, f"alerts:{org_id}", {"event": event, **data}, also=[(None, "alerts:platform")], streamed=streamed,
-         ready=ready, sent=sent)
+         after=after, sent=sent)
 
 
 def object_changed(org_id: Any, topic_kind: str, obj_id: Any, event: str, name: str = "", **data: Any) -> None:
@@ -274,10 +273,10 @@ def external_alerts_receive(*, actor: Any, organization: Any, alerts: Any, nonce
             if changed and outer:  # at the caller's commit, with the sends
                 alerts_announce(organization.pk, "ingested", streamed=streamed, count=changed)
         if changed and not outer:
-            # The stream numbers are asked for while the first tries go out; the frames wait for both.
-            handed = [getattr(d, "handed", None) for d in deliveries]
+            # The frames wait for the first tries, and the last sender thread to write its request hands them over.
+            handed = [d.handed for d in deliveries if getattr(d, "handed", None) is not None]
             alerts_announce(organization.pk, "ingested", streamed=streamed, count=changed, sent=release,
-                            ready=lambda: sender.wait_sent(handed, ANNOUNCE_AFTER_SENDS_SECONDS))
+                            after=After(handed, ANNOUNCE_AFTER_SENDS_SECONDS))
     return done
 
 

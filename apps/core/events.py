@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -25,10 +27,23 @@ logger = logging.getLogger(__name__)
 
 Subscriber = Callable[[Any, str, dict[str, Any]], None]
 BatchSubscriber = Callable[[list[tuple[Any, str, dict[str, Any]]]], None]
-# (organization id, topic, payload, further streams, fields added on named streams' frames only, called once the
-# stream numbers are taken and before the frames are handed over, called once the frames were handed over)
-Event = tuple[Any, str, dict[str, Any], list[tuple[Any, str]], Mapping[str, dict[str, Any]],
-              Callable[[], Any] | None, Callable[[], Any] | None]
+
+
+@dataclass(frozen=True)
+class After:
+    """What an event's frames wait for: every one of ``signals`` (objects with ``then(fn)``, which calls ``fn``
+    once the signal is set, at once when it already is), for at most ``seconds``. The thread that sets the
+    last of them hands the frames to the server's loop itself, so the emitting thread, which waits meanwhile,
+    need not be woken first (0.1-0.2 ms on a busy server)."""
+
+    signals: Sequence[Any]
+    seconds: float
+
+
+# (organization id, topic, payload, further streams, fields added on named streams' frames only, what the frames
+# wait for, called once the frames were handed over)
+Event = tuple[Any, str, dict[str, Any], list[tuple[Any, str]], Mapping[str, dict[str, Any]], After | None,
+              Callable[[], Any] | None]
 _subscribers: list[tuple[str, Subscriber]] = []
 _batch_subscribers: list[tuple[str, BatchSubscriber]] = []
 
@@ -61,7 +76,7 @@ class _Emitted:
 
 
 def emit(org: Any, topic: str, payload: dict[str, Any], *, also: Iterable[tuple[Any, str]] = (),
-         streamed: Mapping[str, dict[str, Any]] | None = None, ready: Callable[[], Any] | None = None,
+         streamed: Mapping[str, dict[str, Any]] | None = None, after: After | None = None,
          sent: Callable[[], Any] | None = None) -> None:
     """Announce ``payload`` on ``topic`` of organization ``org`` (a model, an id or None) on commit.
 
@@ -70,13 +85,12 @@ def emit(org: Any, topic: str, payload: dict[str, Any], *, also: Iterable[tuple[
     ``streamed`` maps a stream's topic to fields added to the payload on that stream's frames only:
     what one stream's followers may see and another's may not (subscribers in other apps do not
     hear them).
-    ``ready`` is called once the event's stream numbers were asked for, before they are read and its frames
-    handed over: what the frames must wait for waits there, while the numbers' round trip is on its way.
+    ``after``: what the event's frames wait for (``After``); the events delivered together wait for all of theirs.
     ``sent`` is called once the event's frames were handed to the channel layer (or could not be), before
     the subscribers in other apps hear it: for what waits on the frames but not on the subscribers' writes.
     """
     event = (getattr(org, "pk", org), topic, payload, [(getattr(o, "pk", o), t) for o, t in also], streamed or {},
-             ready, sent)
+             after, sent)
     connection = transaction.get_connection()
     if connection.in_atomic_block and connection.run_on_commit:
         sids, callback, _robust = connection.run_on_commit[-1]
@@ -87,27 +101,22 @@ def emit(org: Any, topic: str, payload: dict[str, Any], *, also: Iterable[tuple[
 
 
 def _send(events: list[tuple[list[tuple[Any, str]], dict[str, Any], Mapping[str, dict[str, Any]]]],
-          ready: Iterable[Callable[[], Any]] = ()) -> None:
+          after: After | None = None) -> None:
     """Number each event within each of its (organization, topic) streams, keep it for replay and hand it to
     the channel layer: the numbers of all the events' streams, their replay copies and their sends each go
-    out together. ``ready`` are called while the numbers are on their way (from Redis), before the sends."""
+    out together. The frames wait for ``after``."""
     try:
         groups = [(realtime.group_name(org_id, topic), topic, n) for n, (streams, _p, _s) in enumerate(events)
                   for org_id, topic in streams]
-        # The numbers are asked for before ``ready`` is waited for and read after it.
+        # The payloads are encoded while the numbers are on their way from Redis.
         asked = realtime.next_seqs_asked([group for group, _topic, _n in groups])
         try:
-            for wait in ready:
-                try:
-                    wait()
-                except Exception:
-                    logger.exception("the readiness callback %r of an event failed", wait)
+            # The client's frame is encoded once per stream here, not once per subscriber, around the payload
+            # encoded once (again for a stream with fields of its own); the layer message carries only strings
+            # and numbers, which the layer copies cheaply for each receiver.
+            data = [json.dumps(payload, cls=DjangoJSONEncoder) for _streams, payload, _s in events]
         finally:
             seqs = asked()
-        # The client's frame is encoded once per stream here, not once per subscriber, around the payload
-        # encoded once (again for a stream with fields of its own); the layer message carries only strings
-        # and numbers, which the layer copies cheaply for each receiver.
-        data = [json.dumps(payload, cls=DjangoJSONEncoder) for _streams, payload, _s in events]
 
         def encoded(n: int, topic: str) -> str:
             own = events[n][2].get(topic)
@@ -122,7 +131,7 @@ def _send(events: list[tuple[list[tuple[Any, str]], dict[str, Any], Mapping[str,
         # written while the layer sends, they held the server's loop back by 0.5-0.8 ms). A client resuming
         # in that moment may find one missing, and is told to reload (a reset), as for any event it can no
         # longer get.
-        send_to_groups(messages)
+        send_to_groups(messages, after=after)
         realtime.remember_many(messages)
     except Exception:
         # Delivery is best effort: a broken cache or layer must not fail the committed work.
@@ -130,15 +139,16 @@ def _send(events: list[tuple[list[tuple[Any, str]], dict[str, Any], Mapping[str,
 
 
 def _deliver_all(events: list[Event]) -> None:
-    _send([([(org_id, topic), *streams], payload, own) for org_id, topic, payload, streams, own, _r, _s in events],
-          [ready for *_event, ready, _sent in events if ready is not None])
+    waits = [after for *_event, after, _sent in events if after is not None]
+    _send([([(org_id, topic), *streams], payload, own) for org_id, topic, payload, streams, own, _a, _s in events],
+          After([s for w in waits for s in w.signals], max(w.seconds for w in waits)) if waits else None)
     for *_event, sent in events:
         if sent is not None:
             try:
                 sent()
             except Exception:
                 logger.exception("the hand-over callback %r of an event failed", sent)
-    for org_id, topic, payload, _streams, _own, _ready, _sent in events:
+    for org_id, topic, payload, _streams, _own, _after, _sent in events:
         for prefix, handler in _subscribers:
             if topic.startswith(prefix):
                 try:
@@ -146,7 +156,7 @@ def _deliver_all(events: list[Event]) -> None:
                 except Exception:
                     logger.exception("event subscriber %r failed on %s", handler, topic)
     for prefix, batch_handler in _batch_subscribers:
-        heard = [(org_id, topic, payload) for org_id, topic, payload, _streams, _own, _ready, _sent in events
+        heard = [(org_id, topic, payload) for org_id, topic, payload, _streams, _own, _after, _sent in events
                  if topic.startswith(prefix)]
         if heard:
             try:
@@ -158,13 +168,51 @@ def _deliver_all(events: list[Event]) -> None:
 SEND_TIMEOUT = 5.0
 
 
+class _Gate:
+    """Opens once each of ``signals`` was set, or when ``open`` is called, whichever is first: ``on_open`` runs
+    once, on the thread that opened it (its result in ``result``, its error in ``error``)."""
+
+    def __init__(self, signals: Sequence[Any], on_open: Callable[[], Any]) -> None:
+        self._lock = threading.Lock()
+        self._left = len(signals)
+        self._opening = False
+        self._on_open = on_open
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.opened = threading.Event()
+        for signal in signals:
+            signal.then(self._arrive)
+        if not signals:
+            self.open()
+
+    def _arrive(self) -> None:
+        with self._lock:
+            self._left -= 1
+            last = self._left == 0
+        if last:
+            self.open()
+
+    def open(self) -> None:
+        with self._lock:
+            if self._opening:
+                return
+            self._opening = True
+        try:
+            self.result = self._on_open()
+        except BaseException as exc:  # told to the waiting thread, not to whichever thread opened it
+            self.error = exc
+        finally:
+            self.opened.set()
+
+
 def send_to_group(group: str, message: dict[str, Any]) -> None:
     send_to_groups([(group, message)])
 
 
-def send_to_groups(messages: list[tuple[str, dict[str, Any]]]) -> None:
+def send_to_groups(messages: list[tuple[str, dict[str, Any]]], *, after: After | None = None) -> None:
     """Hand each (group, message) to the channel layer, the groups at once and each group's messages in
-    their order, and wait for them together."""
+    their order, and wait for them together. They wait for ``after`` first (not when called on an event loop,
+    which cannot wait)."""
     layer = get_channel_layer()
     if layer is None:
         return
@@ -178,18 +226,29 @@ def send_to_groups(messages: list[tuple[str, dict[str, Any]]]) -> None:
         running = asyncio.get_running_loop()
     except RuntimeError:
         running = None
+    signals = after.signals if after is not None and running is None else ()
     loop = runtime.server_loop()
-    if isinstance(layer, InMemoryChannelLayer):
-        if loop is None:
-            # No server in this process (tests, commands): the layer lives wherever it is awaited.
-            async_to_sync(send_all)()
-            return
-    elif loop is None:
+    if isinstance(layer, InMemoryChannelLayer) and loop is None:
+        # No server in this process (tests, commands): the layer lives wherever it is awaited.
+        gate = _Gate(signals, lambda: None)
+        if not gate.opened.wait(after.seconds if signals else 0):
+            gate.open()
+        async_to_sync(send_all)()
+        return
+    if loop is None:
         loop = runtime.background_loop()
     # The layer lives on one long-lived loop of this process (the server's, else a background one):
     # send there. A private loop per send (async_to_sync) would lose in-memory events and open a new
     # Redis connection for every event.
-    future = asyncio.run_coroutine_threadsafe(send_all(), loop)
-    if running is None:
-        # Waiting keeps one thread's events in the order they were emitted.
-        future.result(timeout=SEND_TIMEOUT)
+    gate = _Gate(signals, lambda: asyncio.run_coroutine_threadsafe(send_all(), loop))
+    if running is not None:
+        return
+    if not gate.opened.wait(after.seconds if signals else 0):
+        gate.open()
+        gate.opened.wait(SEND_TIMEOUT)  # another thread may be opening it at this moment
+    if gate.error is not None:
+        raise gate.error
+    if gate.result is None:
+        raise TimeoutError("the frames were not handed to the loop")
+    # Waiting keeps one thread's events in the order they were emitted.
+    gate.result.result(timeout=SEND_TIMEOUT)

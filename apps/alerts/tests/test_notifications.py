@@ -240,3 +240,30 @@ def test_when_every_sender_thread_is_busy_a_try_goes_through_celery_instead_of_w
     assert got["signature_ok"]
     sent = Delivery.objects.get(pk=delivery.pk)
     assert (sent.status, sent.attempts) == ("sent", 1)
+
+
+def test_what_follows_a_handed_try_runs_once_on_the_thread_that_set_it():
+    """``sender.Handed``: followers registered before it is set run on the setting thread, in order, once;
+    one registered after runs at once; a failing follower costs the others nothing."""
+    import threading
+
+    from apps.alerts import sender
+
+    handed = sender.Handed()
+    ran: list[tuple[str, str]] = []
+
+    def broken() -> None:
+        raise RuntimeError("follower bug")
+
+    handed.then(lambda: ran.append(("first", threading.current_thread().name)))
+    handed.then(broken)
+    handed.then(lambda: ran.append(("second", threading.current_thread().name)))
+    assert not handed.is_set() and not handed.wait(0.01) and ran == []
+    setter = threading.Thread(target=handed.set, name="sender-like")
+    setter.start()
+    setter.join()
+    assert handed.is_set() and handed.wait(0)
+    assert ran == [("first", "sender-like"), ("second", "sender-like")]
+    handed.set()  # again: nothing runs again
+    handed.then(lambda: ran.append(("late", threading.current_thread().name)))
+    assert ran[2:] == [("late", threading.current_thread().name)]

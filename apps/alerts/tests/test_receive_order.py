@@ -19,6 +19,7 @@ from apps.alerts.models import AlertHistory, Delivery, Silence
 from apps.alerts.tests.factories import alert
 from apps.alerts.tests.receivers import HttpReceiver
 from apps.core import events
+from apps.core.consumers import fanout
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SECRET = "order-secret"
@@ -51,15 +52,15 @@ def _told(monkeypatch) -> tuple[dict[str, list], list]:
     """What the streams were sent ({topic: [(when, data)]}) and what the subscribers heard ([(when, payload)])."""
     frames: dict[str, list] = {}
     heard: list = []
-    send = events.send_to_groups
+    send = fanout.send_all
 
-    def sent(messages, **kwargs):
+    async def sent(layer, messages):
         for _group, message in messages:
             frame = json.loads(message["text"])
             frames.setdefault(message["topic"], []).append((time.perf_counter(), frame["data"]))
-        send(messages, **kwargs)
+        await send(layer, messages)
 
-    monkeypatch.setattr(events, "send_to_groups", sent)
+    monkeypatch.setattr(fanout, "send_all", sent)
     monkeypatch.setattr(events, "_batch_subscribers", [
         *events._batch_subscribers,
         ("alerts:", lambda batch: heard.extend((time.perf_counter(), payload) for _o, _t, payload in batch))])
@@ -171,8 +172,8 @@ def _status_when_told(monkeypatch) -> list[list[tuple]]:
     send = events.send_to_groups
 
     def sent(messages, **kwargs):
-        seen.append(list(Delivery.objects.values_list("status", "response_code")))
         send(messages, **kwargs)
+        seen.append(list(Delivery.objects.values_list("status", "response_code")))
 
     monkeypatch.setattr(events, "send_to_groups", sent)
     return seen

@@ -3,7 +3,10 @@ client gets what it missed from the replay buffer, or ``None`` (reload) when it 
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
+import time
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -255,48 +258,142 @@ def test_sent_is_called_once_the_frames_are_handed_over_before_any_subscriber_he
     assert seqs(TOPIC) == [1, 2, 3]
 
 
+class Signal:
+    """Set by another thread; ``then`` as the sender threads' (``apps.alerts.sender.Handed``)."""
+
+    def __init__(self) -> None:
+        self.lock, self.done, self.followers = threading.Lock(), False, []
+
+    def set(self) -> None:
+        with self.lock:
+            self.done, followers, self.followers = True, self.followers, []
+        for fn in followers:
+            fn()
+
+    def then(self, fn) -> None:
+        with self.lock:
+            if not self.done:
+                self.followers.append(fn)
+                return
+        fn()
+
+
+@pytest.fixture
+def server_loop(monkeypatch):
+    """A running loop standing for the server's, in a thread of its own."""
+    from apps.core import runtime
+
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="server-loop", daemon=True)
+    thread.start()
+    monkeypatch.setattr(runtime, "_server_loop", loop)
+    yield loop
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
+    loop.close()
+
+
+def _handing(monkeypatch) -> list[tuple[str, float, list[int]]]:
+    """(thread that handed the frames to the loop, when the loop had them, their seqs) for each hand-over."""
+    from apps.core.consumers import fanout
+
+    seen: list[tuple[str, float, list[int]]] = []
+    opener: list[str] = []
+    submit, send_all = asyncio.run_coroutine_threadsafe, fanout.send_all
+
+    def submitted(coro, loop):
+        opener.append(threading.current_thread().name)
+        return submit(coro, loop)
+
+    async def handed(layer, messages):
+        seen.append((opener[-1] if opener else threading.current_thread().name, time.perf_counter(),
+                     [m["seq"] for _group, m in messages]))
+        await send_all(layer, messages)
+
+    monkeypatch.setattr(asyncio, "run_coroutine_threadsafe", submitted)
+    monkeypatch.setattr(fanout, "send_all", handed)
+    return seen
+
+
+def _set_later(*signals: Signal, every: float = 0.05) -> tuple[threading.Thread, list[float]]:
+    stamps: list[float] = []
+
+    def run() -> None:
+        for signal in signals:
+            time.sleep(every)
+            stamps.append(time.perf_counter())
+            signal.set()
+
+    thread = threading.Thread(target=run, name="setter")
+    thread.start()
+    return thread, stamps
+
+
 @pytest.mark.django_db(transaction=True)
-def test_ready_is_called_after_the_numbering_and_before_the_frames(monkeypatch):
-    """``ready``: the streams' numbers are taken first (their round trip to the cache overlaps what the frames
-    wait for), then every event's ``ready``, then the frames; a failing one costs the others nothing, and an
-    event of a rolled-back savepoint is not waited for."""
-    order: list[tuple] = []
-    numbered, handed = realtime.next_seqs, events.send_to_groups
-
-    def numbers(groups):
-        order.append(("numbers", len(groups)))
-        return numbered(groups)
-
-    def frames(messages, **kwargs):
-        order.append(("frames", [m["seq"] for _group, m in messages]))
-        handed(messages, **kwargs)
-
-    def broken():
-        raise ValueError("callback bug")
-
-    monkeypatch.setattr(realtime, "next_seqs", numbers)
-    monkeypatch.setattr(events, "send_to_groups", frames)
+def test_the_frames_wait_for_their_signals_and_the_last_one_set_hands_them_over(server_loop, monkeypatch):
+    """``after``: the emitting thread waits; the thread that sets the last signal hands the frames to the loop
+    itself; the events delivered together wait for all their signals; the subscribers hear them afterwards."""
+    seen = _handing(monkeypatch)
+    first, second, third = Signal(), Signal(), Signal()
+    third.set()  # already set: nothing to wait for
+    setter, stamps = _set_later(first, second)
+    heard: list[float] = []
+    monkeypatch.setattr(events, "_subscribers", [])
+    events.subscribe("", lambda org_id, topic, payload: heard.append(time.perf_counter()))
     with transaction.atomic():
-        events.emit(ORG, TOPIC, {"n": 1}, ready=lambda: order.append(("ready", 1)), sent=lambda: order.append(
-            ("sent", 1)))
-        events.emit(ORG, TOPIC, {"n": 2}, ready=broken)
-        with pytest.raises(RuntimeError), transaction.atomic():
-            events.emit(ORG, TOPIC, {"n": 3}, ready=lambda: order.append(("ready", 3)))
-            raise RuntimeError("inner failure")
-        events.emit(ORG, TOPIC, {"n": 4}, also=[(None, "alerts:platform")], ready=lambda: order.append(("ready", 4)))
-    assert order == [("numbers", 4), ("ready", 1), ("ready", 4), ("frames", [1, 2, 3, 1]), ("sent", 1)]
+        events.emit(ORG, TOPIC, {"n": 1}, after=events.After([first, third], 5))
+        events.emit(ORG, TOPIC, {"n": 2}, after=events.After([second], 5))
+        events.emit(ORG, TOPIC, {"n": 3})
+    setter.join()
+    ((thread, at, seqs_handed),) = seen
+    assert thread == "setter" and seqs_handed == [1, 2, 3]
+    assert at > stamps[1] and len(heard) == 3 and min(heard) > at
     assert seqs(TOPIC) == [1, 2, 3]
 
 
 @pytest.mark.django_db(transaction=True)
+def test_frames_whose_signals_are_late_go_after_the_time_allowed_and_once(server_loop, monkeypatch):
+    seen = _handing(monkeypatch)
+    late = Signal()
+    began = time.perf_counter()
+    events.emit(ORG, TOPIC, {"n": 1}, after=events.After([late], 0.1))
+    ((thread, at, seqs_handed),) = seen
+    assert thread == threading.current_thread().name and at - began >= 0.1 and seqs_handed == [1]
+    late.set()  # too late: nothing is handed again
+    time.sleep(0.05)
+    assert len(seen) == 1 and seqs(TOPIC) == [1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_a_server_the_frames_wait_for_their_signals_too(monkeypatch):
+    from apps.core import runtime
+
+    monkeypatch.setattr(runtime, "_server_loop", None)
+    frames: list[float] = []
+    handed = events.send_to_groups
+
+    def sent(messages, **kwargs):
+        handed(messages, **kwargs)
+        frames.append(time.perf_counter())
+
+    monkeypatch.setattr(events, "send_to_groups", sent)
+    signal = Signal()
+    setter, stamps = _set_later(signal)
+    events.emit(ORG, TOPIC, {"n": 1}, after=events.After([signal], 5))
+    setter.join()
+    assert frames[0] > stamps[0] and seqs(TOPIC) == [1]
+
+
+@pytest.mark.django_db(transaction=True)
 def test_an_event_whose_numbering_fails_is_not_waited_for(monkeypatch, caplog):
-    """No numbers, no frames: ``ready`` is not called (nothing waits for it), ``sent`` still is."""
+    """No numbers, no frames: its signals are not waited for; ``sent`` is still called."""
     called: list[str] = []
 
     def down(groups):
         raise ConnectionError("cache unreachable")
 
-    monkeypatch.setattr(realtime, "next_seqs", down)
-    events.emit(ORG, TOPIC, {"n": 1}, ready=lambda: called.append("ready"), sent=lambda: called.append("sent"))
-    assert called == ["sent"]
+    monkeypatch.setattr(realtime, "next_seqs_asked", down)
+    began = time.perf_counter()
+    events.emit(ORG, TOPIC, {"n": 1}, after=events.After([Signal()], 5), sent=lambda: called.append("sent"))
+    assert called == ["sent"] and time.perf_counter() - began < 4
     assert "could not deliver events" in caplog.text
