@@ -8,6 +8,7 @@ the same on-commit hook, in the emitting process.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import logging
 import threading
@@ -240,12 +241,25 @@ def send_to_groups(messages: list[tuple[str, dict[str, Any]]], *, after: After |
     # The layer lives on one long-lived loop of this process (the server's, else a background one):
     # send there. A private loop per send (async_to_sync) would lose in-memory events and open a new
     # Redis connection for every event.
-    gate = _Gate(signals, lambda: asyncio.run_coroutine_threadsafe(send_all(), loop))
+    finished = threading.Event()
+
+    def submit() -> concurrent.futures.Future:
+        try:
+            future = asyncio.run_coroutine_threadsafe(send_all(), loop)
+        except BaseException:
+            finished.set()
+            raise
+        future.add_done_callback(lambda _future: finished.set())
+        return future
+
+    gate = _Gate(signals, submit)
     if running is not None:
         return
-    if not gate.opened.wait(after.seconds if signals else 0):
+    # This thread sleeps until the frames were handed (not merely until the gate opened: woken then, it took
+    # the interpreter from the loop that was about to hand them).
+    if not finished.wait(after.seconds if signals else SEND_TIMEOUT):
         gate.open()
-        gate.opened.wait(SEND_TIMEOUT)  # another thread may be opening it at this moment
+    gate.opened.wait(SEND_TIMEOUT)  # the thread that opened it may not have noted what it submitted yet
     if gate.error is not None:
         raise gate.error
     if gate.result is None:
