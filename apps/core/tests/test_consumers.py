@@ -410,6 +410,50 @@ def test_several_events_reach_this_process_followers_before_the_layer_copies_are
     run(scenario)
 
 
+def test_a_long_hand_over_here_does_not_hold_the_other_processes_copy_back(world, monkeypatch):
+    """Handing an event to many followers lets the loop run every ``YIELD_EVERY``: the layer's copy for the
+    other processes leaves beside the rest of the hand-over, not after its last follower."""
+    from channels.layers import get_channel_layer
+
+    from apps.core import consumers, realtime
+    from apps.core.consumers import RealtimeConsumer, fanout
+
+    monkeypatch.setattr(consumers, "YIELD_EVERY", 1)
+    op = factories.operation(world.org_a)
+    group = realtime.group_name(world.org_a.pk, op.topic)
+    layer = get_channel_layer()
+    handed: list[int] = []
+    at_layer: list[int] = []
+    original, group_send = RealtimeConsumer.realtime_event, layer.group_send
+
+    async def counted(self, message):
+        handed.append(message["seq"])
+        await original(self, message)
+
+    async def sending(group, message):
+        at_layer.append(len(handed))
+        await group_send(group, message)
+
+    monkeypatch.setattr(RealtimeConsumer, "realtime_event", counted)
+    monkeypatch.setattr(layer, "group_send", sending)
+    text = json.dumps({"type": "event", "topic": op.topic, "seq": 1, "data": {}})
+
+    async def scenario():
+        sockets = [await connected(world.alice) for _ in range(6)]
+        for socket in sockets:
+            assert (await subscribe(socket, op.topic))["type"] == "subscribed"
+        at_layer.clear()  # only this event's copy
+        await fanout.send_all(layer, [(group, {"type": "realtime.event", "topic": op.topic, "seq": 1, "text": text})])
+        assert handed == [1] * 6
+        (followers_then,) = at_layer
+        assert 1 <= followers_then < 6
+        for socket in sockets:
+            assert (await socket.receive_json_from(timeout=2))["seq"] == 1
+            await socket.disconnect()
+
+    run(scenario)
+
+
 def test_events_reach_followers_without_channels_per_message_database_clean_up(world, monkeypatch):
     import channels.consumer
 
