@@ -36,7 +36,7 @@ from django.db import OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from apps.alerts import channels, statements, templating
+from apps.alerts import channels, sender, statements, templating
 from apps.alerts.matchers import matches
 from apps.alerts.models import (
     Alert,
@@ -632,6 +632,8 @@ def deliver(cp: ContactPoint, *, subject: str, body: str, payload: dict[str, Any
         delivery.save(force_insert=True)
     else:
         batch.insert(delivery)
+    if sender.enabled():  # its first try leaves from this process at commit, on a connection opened now
+        channels.warm(cp.kind, cp.config)
     return [delivery]
 
 
@@ -716,18 +718,34 @@ def _claim(delivery_id: str, now: datetime) -> Delivery | None:
     return Delivery.objects.select_related("contact_point").get(pk=delivery_id)
 
 
+def first_try_begun(d: Delivery) -> channels.Begun | None:
+    """``d``'s first try, written now on a connection kept to its receiver without waiting
+    (``channels.begin``): the caller that committed it starts it, and a sender thread reads the answer.
+    None when it cannot be begun so (email, TLS, a proxy, no connection kept); never raises, since the
+    sender can still make the whole try."""
+    try:
+        cp = d.contact_point
+        post = channels.prepare(cp.kind, cp.config, _secrets(cp.secrets_encrypted),
+                                channels.Message(d.subject, d.body, d.payload))
+        return channels.begin(post) if post is not None else None
+    except Exception:  # noqa: BLE001 - the sender thread makes the try and meets the error itself
+        logger.exception("beginning delivery %s's first try failed", d.pk)
+        return None
+
+
 def attempt_claimed(d: Delivery, *, now: datetime | None = None, sent: Any = None,
-                    held: Callable[[], Any] | None = None) -> float | None:
+                    held: Callable[[], Any] | None = None, begun: channels.Begun | None = None) -> float | None:
     """Send ``d``, whose current try (``d.attempts``) this caller holds, and record the outcome.
     ``sent`` (an event) is set as soon as the receiver has the request (a plain HTTP receiver: before its
     answer is awaited; others: once they answered), before the outcome is written. ``held`` is called
-    once the try is over, before its outcome is written (``sender.outcomes_held``)."""
+    once the try is over, before its outcome is written (``sender.outcomes_held``). ``begun``: its request,
+    already begun on a kept connection (``first_try_begun``)."""
     cp = d.contact_point
     secrets = _secrets(cp.secrets_encrypted)
     try:
         try:
             code = channels.send(cp.kind, cp.config, secrets, channels.Message(d.subject, d.body, d.payload),
-                                 written=sent.set if sent is not None else None)
+                                 written=sent.set if sent is not None else None, begun=begun)
         finally:
             if sent is not None:
                 sent.set()

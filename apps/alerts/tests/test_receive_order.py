@@ -72,18 +72,27 @@ def _counts(critical=0, warning=0, info=0):
 
 
 def _written(monkeypatch) -> list[float]:
-    """When each webhook request was wholly written to its receiver's socket (before its answer)."""
+    """When each webhook request was wholly written to its receiver's socket (before its answer): by the
+    thread that committed it, on a connection kept or opened before (``channels.begin``), else by its sender."""
     stamps: list[float] = []
-    send = channels.send
+    begin, send = channels.begin, channels.send
 
-    def sending(*args, written=None, **kwargs):
-        def told() -> None:
+    def beginning(post):
+        begun = begin(post)
+        if begun is not None and begun.whole:
             stamps.append(time.perf_counter())
+        return begun
+
+    def sending(*args, written=None, begun=None, **kwargs):
+        def told() -> None:
+            if begun is None or not begun.whole:
+                stamps.append(time.perf_counter())
             if written is not None:
                 written()
 
-        return send(*args, written=told, **kwargs)
+        return send(*args, written=told, begun=begun, **kwargs)
 
+    monkeypatch.setattr(channels, "begin", beginning)
     monkeypatch.setattr(channels, "send", sending)
     return stamps
 
@@ -237,3 +246,27 @@ def test_a_held_outcome_is_let_go_once_the_frames_are_out_before_the_subscribers
     _receive(a, "p5")
     (got,) = settled
     assert (got.status, got.response_code) == ("sent", 200)
+
+
+def test_a_first_try_is_written_by_the_thread_that_commits_on_a_connection_opened_before(hooked, monkeypatch):
+    """The dispatch opens a connection to the receiver (``channels.warm``) while its transaction is written, and
+    the committing thread writes the request on it at commit, without waiting; a sender thread reads the answer
+    and writes the outcome."""
+    import threading
+
+    a, receiver = hooked
+    begun: list[tuple[int, bool, bool]] = []
+    begin = channels.begin
+
+    def beginning(post):
+        got = begin(post)
+        begun.append((threading.get_ident(), got is not None and got.whole, receiver.received == []))
+        return got
+
+    monkeypatch.setattr(channels, "begin", beginning)
+    _receive(a, "p6")
+    assert begun == [(threading.get_ident(), True, True)]
+    (got,) = receiver.wait_for(lambda received: received, timeout=10)
+    assert got["signature_ok"] and got["body"]["groupLabels"] == {"probe": "p6"}
+    settled = _delivery_settled()
+    assert (settled.status, settled.attempts, settled.response_code) == ("sent", 1, 200)
