@@ -384,7 +384,7 @@ def _handler_stages(org: Any, receiver: Any, probes: int, handed_at: list[float]
 
 
 LANE_STAGES = ("to_lane_thread", "to_authenticate", "authenticate_to_view", "receive_to_hand_over",
-               "hand_over_to_sender_thread", "sender_to_post", "post_to_webhook")
+               "hand_over_to_written", "written_to_webhook")
 
 
 def _lane_stages(org: Any, receiver: Any, probes: int) -> dict:
@@ -392,10 +392,11 @@ def _lane_stages(org: Any, receiver: Any, probes: int) -> dict:
     event loop, no HTTP), alternately to one that answers them the short way (below Django's
     handler) and to one that takes Django's whole handler: when each stage of one alert began, from
     the lane's call to the receiver having the webhook (the sender thread's too), and the lane
-    thread's CPU time until the hand-over."""
+    thread's CPU time until the hand-over. ``written``: when the webhook's request was wholly written, by the
+    committing thread on a connection opened before (``channels.begin``) or by a sender thread."""
     import asyncio
 
-    from apps.alerts import channels, notify, sender, services
+    from apps.alerts import channels, sender, services
     from apps.alerts.api.lane import IngestionLane
     from apps.organizations.models import Membership, User
     from apps.security.authentication import AccessKeyAuthentication
@@ -420,11 +421,27 @@ def _lane_stages(org: Any, receiver: Any, probes: int) -> dict:
     for lane in lanes.values():
         lane._respond = marked("lane_thread", lane._respond, thread_cpu=True)
     patched = [(AccessKeyAuthentication, "authenticate", "authenticate", False),
-               (services, "external_alerts_receive", "receive", False), (sender, "hand_over", "hand_over", True),
-               (notify, "attempt_claimed", "sender", False), (channels, "_post", "post", False)]
-    originals = [(owner, attribute, getattr(owner, attribute)) for owner, attribute, _, _ in patched]
+               (services, "external_alerts_receive", "receive", False), (sender, "hand_over", "hand_over", True)]
+    originals = [(owner, attribute, getattr(owner, attribute)) for owner, attribute, _, _ in
+                 [*patched, (channels, "begin", "", False), (channels, "send", "", False)]]
     for owner, attribute, name, thread_cpu in patched:
         setattr(owner, attribute, marked(name, getattr(owner, attribute), thread_cpu))
+    begin, send = channels.begin, channels.send
+
+    def beginning(post: Any) -> Any:
+        begun = begin(post)
+        if begun is not None and begun.whole:
+            marks.setdefault("written", time.perf_counter())
+        return begun
+
+    def sending(*args: Any, written: Any = None, **kwargs: Any) -> Any:
+        def told() -> None:
+            marks.setdefault("written", time.perf_counter())
+            if written is not None:
+                written()
+        return send(*args, written=told, **kwargs)
+
+    channels.begin, channels.send = beginning, sending
     path = "/api/v1/alerts/ingest/v2/alerts"
     loop = asyncio.new_event_loop()
     out: dict[str, dict[str, list[float]]] = {
@@ -461,8 +478,8 @@ def _lane_stages(org: Any, receiver: Any, probes: int) -> dict:
                     "body"]["groupLabels"].get("probe") == name), None), 10)
                 if statuses != [200] or got is None or n < 5:
                     continue  # the first five warm the process up
-                at = [began, *(marks[k] for k in ("lane_thread", "authenticate", "receive", "hand_over", "sender",
-                                                  "post")), got["at"]]
+                at = [began, *(marks[k] for k in ("lane_thread", "authenticate", "receive", "hand_over", "written")),
+                      got["at"]]
                 for stage, start, end in zip(LANE_STAGES, at[:-1], at[1:], strict=True):
                     out[way][stage].append((end - start) * 1000)
                 out[way]["total"].append((got["at"] - began) * 1000)
