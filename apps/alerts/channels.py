@@ -164,6 +164,8 @@ class _Kept:
     @classmethod
     def connect(cls, address: tuple[str, int]) -> _Kept:
         sock = socket.create_connection(address, TIMEOUT)
+        if len(_resolved) >= KEPT_RECEIVERS and address not in _resolved:
+            _resolved.clear()
         _resolved[address] = (time.monotonic() + RESOLVED_SECONDS, sock.family, sock.getpeername())
         return cls(sock)
 
