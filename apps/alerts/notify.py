@@ -652,13 +652,9 @@ def inbox_write(cp: ContactPoint, *, subject: str, body: str, severity: str) -> 
 
 
 def _enqueue(delivery: Delivery) -> None:
-    from apps.alerts.sender import hand_over
-
-    def go() -> None:
-        # What the sender thread tells when the try is out (``sender.Handed``), None through Celery.
-        delivery.handed = hand_over(delivery)
-
-    transaction.on_commit(go)
+    # Set once the first try is out (at once when it goes through Celery): what waits for it can be told now.
+    delivery.handed = sender.Handed()
+    transaction.on_commit(lambda: sender.hand_over(delivery, delivery.handed))
 
 
 def notify_event(org_id: Any, event_type: str, *, subject: str, body: str, event: dict[str, Any]) -> list[Delivery]:

@@ -117,18 +117,18 @@ class Handed:
         fn()
 
 
-def hand_over(delivery: Any) -> Handed | None:
+def hand_over(delivery: Any, out: Handed | None = None) -> Handed | None:
     """Send ``delivery``'s claimed first try now on an idle sender thread, else through Celery.
 
-    Returns a ``Handed`` set once the thread's try reached its receiver (or failed), so the caller can
-    let it go first before doing slower bookkeeping; None when it went to Celery."""
+    Returns a ``Handed`` (``out`` when given) set once the try reached its receiver (or failed), so the caller
+    can let it go first before doing slower bookkeeping; None when it went to Celery (``out`` is then set)."""
     from apps.alerts.notify import first_try_begun
     from apps.alerts.tasks import delivery_send_task
 
     if enabled():
         idle = _executor()[1]
         if idle.acquire(blocking=False):
-            out = Handed()
+            out = out if out is not None else Handed()
             release = getattr(_held, "release", None)
             begun = first_try_begun(delivery)
             if begun is not None and begun.whole:
@@ -136,6 +136,8 @@ def hand_over(delivery: Any) -> Handed | None:
             if _start(delivery, idle, out, release, begun):
                 return out
     delivery_send_task.delay(delivery.pk, delivery.attempts)
+    if out is not None:
+        out.set()
     return None
 
 

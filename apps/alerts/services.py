@@ -272,11 +272,11 @@ def external_alerts_receive(*, actor: Any, organization: Any, alerts: Any, nonce
             streamed = selectors.stream_counts_from(organization.pk, counted[0]) if changed else None
             if changed and outer:  # at the caller's commit, with the sends
                 alerts_announce(organization.pk, "ingested", streamed=streamed, count=changed)
-        if changed and not outer:
-            # The frames wait for the first tries, and the last sender thread to write its request hands them over.
-            handed = [d.handed for d in deliveries if getattr(d, "handed", None) is not None]
-            alerts_announce(organization.pk, "ingested", streamed=streamed, count=changed, sent=release,
-                            after=After(handed, ANNOUNCE_AFTER_SENDS_SECONDS))
+            elif changed:
+                # Told at commit right after the first tries were begun (their hooks come first): the frames wait
+                # for those tries, and the thread that writes the last request hands them over.
+                alerts_announce(organization.pk, "ingested", streamed=streamed, count=changed, sent=release,
+                                after=After([d.handed for d in deliveries], ANNOUNCE_AFTER_SENDS_SECONDS))
     return done
 
 
