@@ -257,9 +257,9 @@ def _measure(series: int, probes: int) -> dict:
     handed_at: list[float] = []
     hand_over = sender.hand_over
 
-    def timed_hand_over(delivery: Any) -> Any:
+    def timed_hand_over(delivery: Any, *args: Any) -> Any:
         handed_at.append(time.perf_counter())
-        return hand_over(delivery)
+        return hand_over(delivery, *args)
 
     sender.hand_over = timed_hand_over
     def ingest_round(prefix: str) -> dict[str, list[float]]:

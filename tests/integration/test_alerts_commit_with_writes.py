@@ -61,7 +61,7 @@ def wire(monkeypatch):
     monkeypatch.setattr(client_cursor.ClientCursorMixin, "_execute_send", counted_execute)
     handed: list[int] = []
     hand_over = sender.hand_over
-    monkeypatch.setattr(sender, "hand_over", lambda d: (handed.append(len(sent)), hand_over(d))[1])
+    monkeypatch.setattr(sender, "hand_over", lambda d, *a: (handed.append(len(sent)), hand_over(d, *a))[1])
     return sent, handed
 
 
