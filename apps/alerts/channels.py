@@ -18,6 +18,7 @@ import hmac
 import http.client
 import ipaddress
 import json
+import logging
 import os
 import select
 import smtplib
@@ -32,6 +33,8 @@ from email.message import EmailMessage
 from typing import Any
 
 import httpx
+
+logger = logging.getLogger(__name__)
 
 TIMEOUT = 5.0
 SIGNATURE_HEADER = "X-Unimanager-Signature"
@@ -120,6 +123,14 @@ def _direct(url: str) -> urllib.parse.SplitResult | None:
     return parts
 
 
+def _address(parts: urllib.parse.SplitResult) -> tuple[str, int] | None:
+    """The receiver's (host, port); None when its port is not a port number."""
+    try:
+        return parts.hostname or "", parts.port or 80
+    except ValueError:
+        return None
+
+
 class _Answer:
     def __init__(self, status_code: int, text: str):
         self.status_code, self.text = status_code, text
@@ -136,15 +147,18 @@ class Post:
 
 
 def _post_bytes(parts: urllib.parse.SplitResult, body: bytes, headers: dict[str, str]) -> Post | None:
-    """The HTTP/1.1 request, as bytes; None when the target, the host or a header has a character a
-    request line or header cannot carry (a space, a control character, not ASCII)."""
+    """The HTTP/1.1 request, as bytes; None when the port is not a port number, or the target, the host or
+    a header has a character a request line or header cannot carry (a space, a control character, not ASCII)."""
+    address = _address(parts)
+    if address is None:
+        return None
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     host = parts.netloc.rsplit("@", 1)[-1]
     fields = {"Host": host, "Accept-Encoding": "identity", **headers, "Content-Length": str(len(body))}
     text = f"POST {target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in fields.items()) + "\r\n"
     if not text.isascii() or any(c in _UNSAFE for c in target + host + "".join(k + v for k, v in headers.items())):
         return None
-    return Post((parts.hostname or "", parts.port or 80), text.encode("ascii") + body)
+    return Post(address, text.encode("ascii") + body)
 
 
 _UNSAFE = frozenset(chr(c) for c in (*range(0x21), 0x7F))
@@ -313,8 +327,13 @@ def warm(kind: str, config: dict[str, Any]) -> None:
     if kind == "email":
         return
     parts = _direct(str(config.get("url", "")))
-    if parts is not None:
-        _kept.warm((parts.hostname or "", parts.port or 80))
+    address = _address(parts) if parts is not None else None
+    if address is None:
+        return
+    try:
+        _kept.warm(address)
+    except OSError:  # no socket to spare, say: the sender makes its connection itself
+        logger.warning("could not open a connection to %s:%s ahead of a notification", *address, exc_info=True)
 
 
 def _post_direct(post: Post, written: Callable[[], None] | None = None, begun: Begun | None = None) -> _Answer:
@@ -413,7 +432,8 @@ def send(kind: str, config: dict[str, Any], secrets: dict[str, Any], message: Me
     if parts is not None:
         post = _post_bytes(parts, body, headers)
         if post is None:
-            raise DeliveryFailed("The receiver's address has a character an HTTP request cannot carry.")
+            raise DeliveryFailed("The receiver's URL has a port that is not a number from 1 to 65535, or a "
+                                 "character an HTTP request cannot carry.")
         return _checked(_post_direct(post, written))
     try:
         answer = _http().post(url, content=body, headers=headers)

@@ -7,6 +7,7 @@ bad input is a 400 naming the field and changes nothing.
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -443,8 +444,16 @@ def _clean_contact(kind: str, config: Any, secrets: Any) -> tuple[dict[str, Any]
         raise _bad("secrets", "An object of text values.")
     if kind in WEBHOOK_KINDS:
         url = config.get("url")
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")) or len(url) > 1000:
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")) or len(url) > 1000 or any(
+                c.isspace() or not c.isprintable() for c in url):
             raise _bad("config.url", "An http(s) URL.")
+        try:
+            parts = urllib.parse.urlsplit(url)
+            parts.port  # noqa: B018 - it raises for a port that is not a number from 0 to 65535
+        except ValueError:
+            raise _bad("config.url", "An http(s) URL with a port number from 1 to 65535.") from None
+        if not parts.hostname or parts.port == 0:
+            raise _bad("config.url", "An http(s) URL with a host (and a port number from 1 to 65535).")
         return {"url": url}, {k: v for k, v in secrets.items() if k == "secret"}
     if kind == "email":
         to = config.get("to")

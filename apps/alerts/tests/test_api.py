@@ -244,3 +244,15 @@ def test_dashboard_queries_count_only_the_viewers_firing_unmuted_alerts(world):
         "categories": [{"name": "critical", "value": 1}, {"name": "warning", "value": 1}]}
     screen = QueryScope(None, organization_ids=[b["org"].pk])
     assert get_query("alerts.firing_count").run(screen, {"severity": "any"})["value"] == 1
+
+
+@pytest.mark.parametrize("url", [
+    "ftp://hooks.example.com/x", "http://127.0.0.1:99999/hook", "http://127.0.0.1:0/hook", "http://:8080/hook",
+    "http://hooks.example.com/a b", "http://hooks.example.com/\x01", "https://hooks.example.com:port/x",
+])
+def test_a_contact_point_whose_url_cannot_be_posted_to_is_a_400_naming_it(world, url):
+    a = world["a"]
+    answer = api_as(a["user"]).post("/api/v1/alerts/contact-points/", {
+        "organization": str(a["org"].pk), "name": "hook", "kind": "webhook", "config": {"url": url}}, format="json")
+    assert answer.status_code == 400 and "config.url" in answer.json()["detail"], answer.content
+    assert not ContactPoint.objects.exists()

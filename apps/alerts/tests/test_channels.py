@@ -258,3 +258,13 @@ def test_an_address_no_request_can_carry_is_refused_by_name():
     assert channels.prepare("webhook", {"url": "http://127.0.0.1:9/a b"}, {}, Message("", "", {})) is None
     with pytest.raises(DeliveryFailed, match="character"):
         _send("http://127.0.0.1:9/a\x01b")
+
+
+def test_a_receiver_url_with_a_port_out_of_range_fails_its_try_and_is_never_warmed():
+    """Such a URL saved before contact points were checked: the dispatch that warms it goes on, and its try fails by
+    name."""
+    channels.warm("webhook", {"url": "http://127.0.0.1:99999/hook"})
+    assert channels._kept._idle == {}
+    assert channels.prepare("webhook", {"url": "http://127.0.0.1:99999/hook"}, {}, Message("", "", {})) is None
+    with pytest.raises(DeliveryFailed, match="port"):
+        _send("http://127.0.0.1:99999/hook")

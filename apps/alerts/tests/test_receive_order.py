@@ -279,3 +279,17 @@ def test_a_first_try_is_written_by_the_thread_that_commits_on_a_connection_opene
     assert got["signature_ok"] and got["body"]["groupLabels"] == {"probe": "p6"}
     settled = _delivery_settled()
     assert (settled.status, settled.attempts, settled.response_code) == ("sent", 1, 200)
+
+
+def test_a_receiver_url_saved_with_a_port_out_of_range_fails_its_try_not_the_ingestion(hooked):
+    """Contact points are checked when written now; one saved before is warmed by nothing and fails its try by name."""
+    from apps.alerts.models import ContactPoint
+
+    a, receiver = hooked
+    ContactPoint.objects.filter(organization=a["org"]).update(config={"url": "http://127.0.0.1:99999/hook"})
+    _receive(a, "p7")
+    deadline = time.monotonic() + 10
+    while not (failed := Delivery.objects.get()).last_error and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert "port" in failed.last_error and failed.status == "pending" and failed.next_attempt_at is not None
+    assert receiver.received == []
