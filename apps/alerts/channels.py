@@ -5,7 +5,9 @@ where ``<hex>`` is HMAC-SHA256 of ``"<t>.<body>"`` under the contact point's sec
 checks the sender and refuses replays older than its tolerance (``verify_signature``). The
 collaborative tools get their own robot formats (DingTalk and Feishu sign with their own schemes
 when a secret is set). Email goes over SMTP. Every call has a short timeout: a dead receiver costs
-its own delivery a few seconds and never holds the others.
+its own delivery a few seconds and never holds the others. A plain HTTP receiver's connection can be
+opened ahead (``warm``, while the notification's transaction is written) and its request begun on it
+without waiting (``begin``, by the thread that commits it); whoever sends it then reads the answer.
 """
 
 from __future__ import annotations
