@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from apps.alerts import channels, services
 from apps.alerts.models import AlertHistory, Delivery, Silence
+from apps.alerts.tests.conftest import senders_idle
 from apps.alerts.tests.factories import alert
 from apps.alerts.tests.receivers import HttpReceiver
 from apps.core import events
@@ -189,13 +190,12 @@ def _status_when_told(monkeypatch) -> list[list[tuple]]:
 
 
 def _delivery_settled(timeout: float = 10.0) -> Delivery:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = Delivery.objects.get()
-        if got.status != "pending":
-            return got
-        time.sleep(0.02)
-    raise AssertionError("the first try's outcome was never written")
+    """The delivery once its sender thread is idle again (it wrote the first try's outcome). Not polled: on the
+    tests' in-memory database a read beside the sender's write fails that write ("table is locked")."""
+    assert senders_idle(timeout), "the first try's sender thread never finished"
+    got = Delivery.objects.get()
+    assert got.status != "pending", "the first try's outcome was never written"
+    return got
 
 
 def test_a_first_tries_outcome_is_written_once_the_lists_were_told(hooked, monkeypatch):
@@ -288,8 +288,7 @@ def test_a_receiver_url_saved_with_a_port_out_of_range_fails_its_try_not_the_ing
     a, receiver = hooked
     ContactPoint.objects.filter(organization=a["org"]).update(config={"url": "http://127.0.0.1:99999/hook"})
     _receive(a, "p7")
-    deadline = time.monotonic() + 10
-    while not (failed := Delivery.objects.get()).last_error and time.monotonic() < deadline:
-        time.sleep(0.02)
+    assert senders_idle()  # the try was given to a sender thread before the receive returned
+    failed = Delivery.objects.get()
     assert "port" in failed.last_error and failed.status == "pending" and failed.next_attempt_at is not None
     assert receiver.received == []
