@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from apps.alerts import services
 from apps.alerts.models import Delivery
+from apps.alerts.tests.conftest import senders_idle
 from apps.alerts.tests.receivers import HttpReceiver
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -24,6 +25,9 @@ def _receive(a, probe: str) -> list[str]:
     with CaptureQueriesContext(connection) as queries:
         services.external_alerts_receive(actor=a["user"], organization=a["org"], alerts=[
             {"labels": {"alertname": "probe", "probe": probe, "severity": "critical"}}])
+    # The first try's outcome is written by a sender thread: on the tests' in-memory database a write beside
+    # it (the next receive's) would fail at once ("table is locked").
+    assert senders_idle()
     return [q["sql"] for q in queries.captured_queries]
 
 
