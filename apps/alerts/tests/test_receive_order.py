@@ -281,13 +281,21 @@ def test_a_first_try_is_written_by_the_thread_that_commits_on_a_connection_opene
     assert (settled.status, settled.attempts, settled.response_code) == ("sent", 1, 200)
 
 
-def test_a_receiver_url_saved_with_a_port_out_of_range_fails_its_try_not_the_ingestion(hooked):
+def test_a_receiver_url_saved_with_a_port_out_of_range_fails_its_try_not_the_ingestion(hooked, monkeypatch):
     """Contact points are checked when written now; one saved before is warmed by nothing and fails its try by name."""
+    import threading
+
     from apps.alerts.models import ContactPoint
 
     a, receiver = hooked
     ContactPoint.objects.filter(organization=a["org"]).update(config={"url": "http://127.0.0.1:99999/hook"})
+    # The try fails at once, and its outcome would be written beside the announcement's subscribers (the audit
+    # log): on the tests' in-memory database one of the two writes would fail ("table is locked"). The try
+    # waits until the receive returned.
+    gate, send = threading.Event(), channels.send
+    monkeypatch.setattr(channels, "send", lambda *args, **kwargs: (gate.wait(10), send(*args, **kwargs))[1])
     _receive(a, "p7")
+    gate.set()
     assert senders_idle()  # the try was given to a sender thread before the receive returned
     failed = Delivery.objects.get()
     assert "port" in failed.last_error and failed.status == "pending" and failed.next_attempt_at is not None
